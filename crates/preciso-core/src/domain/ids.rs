@@ -1,0 +1,108 @@
+//! Identifiers. Store ids are human slugs; offer and product ids are 64-bit values derived
+//! from content (see `crate::hash`), shown as 16 hex digits so that JavaScript clients never
+//! round them.
+
+use super::slugify;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("store id is empty after normalization")]
+    EmptyStore,
+    #[error("store id is longer than 64 characters")]
+    LongStore,
+    #[error("id {0:?} is not 16 hexadecimal digits")]
+    BadHex(String),
+}
+
+/// A store slug: lowercase ASCII letters, digits and `-`, 1–64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct StoreId(String);
+
+impl StoreId {
+    /// Slugifies a scraped store name or id ("Éxito" → "exito").
+    pub fn parse(input: &str) -> Result<Self, IdError> {
+        let slug = slugify(input);
+        if slug.is_empty() {
+            Err(IdError::EmptyStore)
+        } else if slug.len() > 64 {
+            Err(IdError::LongStore)
+        } else {
+            Ok(StoreId(slug))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StoreId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! hex_id {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u64);
+
+        impl $name {
+            pub fn parse(input: &str) -> Result<Self, IdError> {
+                if input.len() != 16 {
+                    return Err(IdError::BadHex(input.to_string()));
+                }
+                u64::from_str_radix(input, 16)
+                    .map($name)
+                    .map_err(|_| IdError::BadHex(input.to_string()))
+            }
+
+            /// The value as SQL stores it (a signed 64-bit integer, same bits).
+            pub fn as_i64(self) -> i64 {
+                self.0 as i64
+            }
+
+            pub fn from_i64(v: i64) -> Self {
+                $name(v as u64)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:016x}", self.0)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    };
+}
+
+hex_id!(OfferId, "One store's listing, derived from (store, SKU) or (store, canonical URL).");
+hex_id!(ProductId, "The same item across stores, derived from its GTIN or brand + title.");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_ids_round_trip() {
+        let id = OfferId(0xdead_beef_0000_0001);
+        assert_eq!(id.to_string(), "deadbeef00000001");
+        assert_eq!(OfferId::parse("deadbeef00000001").unwrap(), id);
+        assert_eq!(OfferId::from_i64(id.as_i64()), id);
+        assert!(OfferId::parse("xyz").is_err());
+    }
+
+    #[test]
+    fn store_ids_are_slugs() {
+        assert_eq!(StoreId::parse("Éxito").unwrap().as_str(), "exito");
+        assert!(StoreId::parse("  !! ").is_err());
+    }
+}

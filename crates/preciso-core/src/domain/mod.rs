@@ -1,0 +1,20 @@
+//! Validated domain types. Every newtype has a `parse` that is the only way to build it from
+//! untrusted text, so a value that exists is a valid value.
+
+mod availability;
+mod currency;
+mod gtin;
+mod ids;
+mod money;
+mod offer;
+mod rating;
+mod text;
+
+pub use availability::Availability;
+pub use currency::{Currency, CurrencyError, Grouping};
+pub use gtin::{Gtin, GtinError};
+pub use ids::{IdError, OfferId, ProductId, StoreId};
+pub use money::Money;
+pub use offer::{IngestCounts, IngestFile, IngestStatus, Offer, PriceObservation, Store};
+pub use rating::{Rating, RatingError};
+pub use text::{fold_for_matching, slugify};

@@ -1,0 +1,12 @@
+//! Preciso's domain core: the catalog's types, the normalization contract of SPEC §3,
+//! content hashing and the storage port. It performs no IO and knows nothing of HTTP or SQL;
+//! the store adapters, the ingest pipeline and the HTTP layer all depend on it, never the
+//! reverse.
+
+pub mod domain;
+pub mod hash;
+pub mod normalize;
+pub mod ports;
+pub mod reconcile;
+
+pub use domain::*;

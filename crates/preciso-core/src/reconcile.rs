@@ -1,0 +1,75 @@
+//! What one incoming offer does to the catalog, decided without IO: the store adapter reads
+//! the stored state, asks `decide`, and performs the writes. Keeping the rule here means
+//! every backend classifies records identically.
+
+use crate::domain::{Availability, IngestCounts, Offer};
+
+/// The stored state of an offer that the decision needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOffer {
+    pub content_hash: [u8; 32],
+    pub price_minor: i64,
+    pub list_price_minor: Option<i64>,
+    pub availability: Availability,
+    pub last_seen: i64,
+    /// Ledger id of the ingest run that last wrote this offer.
+    pub last_file_id: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// New offer: insert it and its first history row.
+    Insert,
+    /// Content changed: update the offer; append history when price, list price or
+    /// availability changed.
+    Update { history: bool },
+    /// Same content as stored: move `last_seen` forward if this observation is newer.
+    Unchanged { touch_last_seen: bool },
+    /// Same content already written by this very ingest run.
+    Duplicate,
+    /// An observation older than the stored one with different prices: it belongs in the
+    /// history only; the current state stays the newer one.
+    Backfill,
+}
+
+impl Decision {
+    pub fn count(self, counts: &mut IngestCounts) {
+        match self {
+            Decision::Insert => counts.inserted += 1,
+            Decision::Update { .. } | Decision::Backfill => counts.updated += 1,
+            Decision::Unchanged { .. } => counts.unchanged += 1,
+            Decision::Duplicate => counts.duplicate += 1,
+        }
+    }
+
+    /// Whether a history row is appended for this decision.
+    pub fn appends_history(self) -> bool {
+        matches!(self, Decision::Insert | Decision::Update { history: true } | Decision::Backfill)
+    }
+}
+
+fn price_fields_differ(stored: &StoredOffer, offer: &Offer) -> bool {
+    stored.price_minor != offer.price.minor
+        || stored.list_price_minor != offer.list_price.map(|m| m.minor)
+        || stored.availability != offer.availability
+}
+
+pub fn decide(stored: Option<&StoredOffer>, offer: &Offer, file_id: i64) -> Decision {
+    let Some(stored) = stored else {
+        return Decision::Insert;
+    };
+    if stored.content_hash == offer.content_hash {
+        if stored.last_file_id == file_id {
+            return Decision::Duplicate;
+        }
+        return Decision::Unchanged { touch_last_seen: offer.observed_at > stored.last_seen };
+    }
+    if offer.observed_at < stored.last_seen {
+        return if price_fields_differ(stored, offer) {
+            Decision::Backfill
+        } else {
+            Decision::Unchanged { touch_last_seen: false }
+        };
+    }
+    Decision::Update { history: price_fields_differ(stored, offer) }
+}

@@ -1,0 +1,299 @@
+//! One file's ingest run: hash the file, skip it if its content was already ingested, then
+//! stream it through read → map → normalize → hash on a reader thread and apply batches on
+//! the calling thread, one transaction each. A failure in a batch rolls that batch back and
+//! marks the run failed; batches already committed stay, and a re-run converges because every
+//! record is classified against the stored content hash.
+
+use crate::mapping::FieldMap;
+use crate::read::{self, Format, Item};
+use crate::record::RecordContext;
+use crate::rejects::{Reject, RejectsWriter};
+use crossbeam_channel::bounded;
+use preciso_core::domain::{IngestCounts, IngestStatus, Offer, StoreId};
+use preciso_core::hash::to_hex;
+use preciso_core::ports::{CatalogStore, NewIngestFile, StoreError};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path}: cannot tell the format from the extension; pass --format json|jsonl|csv")]
+    UnknownFormat { path: String },
+    #[error("{path}: {source}")]
+    Store { path: String, source: StoreError },
+}
+
+/// A file to ingest: where its bytes are and the name the ledger and rejects give it.
+#[derive(Debug, Clone)]
+pub struct IngestSource {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub format: Option<Format>,
+    pub dry_run: bool,
+    pub force: bool,
+    pub batch_size: usize,
+    /// Where rejects files go (one per run that rejected something).
+    pub rejects_dir: PathBuf,
+    pub fields: FieldMap,
+    pub context: RecordContext,
+}
+
+/// What one run did; printed as the summary and returned by the API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IngestReport {
+    pub file: String,
+    pub sha256: String,
+    pub size: u64,
+    pub format: Option<Format>,
+    /// `done`, `skipped` (same content already ingested), `dry_run` or `failed`.
+    pub status: &'static str,
+    pub ledger_id: Option<i64>,
+    pub counts: IngestCounts,
+    /// Keys (JSON) or columns (CSV) that matched no field, summed over records.
+    pub unknown_fields: u64,
+    /// Optional fields dropped, by `field/code`.
+    pub warnings: BTreeMap<String, u64>,
+    pub rejects_file: Option<PathBuf>,
+    /// The first few rejects, so a dry run or an API caller sees why without the file.
+    pub reject_samples: Vec<Reject>,
+    pub duration_secs: f64,
+    pub records_per_sec: f64,
+    pub error: Option<String>,
+}
+
+const REJECT_SAMPLES: usize = 5;
+
+/// What the reader thread sends per batch.
+struct Batch {
+    offers: Vec<Offer>,
+    counts: IngestCounts,
+    rejects: Vec<Reject>,
+    warnings: Vec<String>,
+    unknown_fields: u64,
+}
+
+/// Hashes a file in one streaming pass.
+pub fn file_digest(path: &Path) -> io::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((to_hex(&hasher.finalize()), size))
+}
+
+/// Ingests one file. `progress` receives the number of bytes read so far.
+pub fn ingest(
+    store: &dyn CatalogStore,
+    source: &IngestSource,
+    opts: &IngestOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<IngestReport, IngestError> {
+    let started = Instant::now();
+    let path_str = source.name.clone();
+    let io_error = |e: io::Error| IngestError::Io { path: path_str.clone(), source: e };
+    let store_error = |e: StoreError| IngestError::Store { path: path_str.clone(), source: e };
+    let (sha256, size) = file_digest(&source.path).map_err(io_error)?;
+    let format = match opts.format.or_else(|| Format::from_path(Path::new(&source.name))) {
+        Some(f) => f,
+        None => sniff(&source.path).map_err(io_error)?,
+    };
+    let mut report = IngestReport {
+        file: source.name.clone(),
+        sha256: sha256.clone(),
+        size,
+        format: Some(format),
+        status: "done",
+        ledger_id: None,
+        counts: IngestCounts::default(),
+        unknown_fields: 0,
+        warnings: BTreeMap::new(),
+        rejects_file: None,
+        reject_samples: Vec::new(),
+        duration_secs: 0.0,
+        records_per_sec: 0.0,
+        error: None,
+    };
+    if !opts.force
+        && let Some(previous) = store.find_ingested(&sha256).map_err(store_error)?
+    {
+        report.status = "skipped";
+        report.ledger_id = Some(previous.id);
+        report.error = Some(format!(
+            "same content already ingested as ledger #{} ({}); use --force to ingest again",
+            previous.id, previous.name
+        ));
+        return Ok(finish_timing(report, started));
+    }
+    let new_file = NewIngestFile {
+        name: source.name.clone(),
+        sha256,
+        size,
+        store: opts.context.default_store.clone(),
+        received_at: opts.context.ingest_time,
+    };
+    let mut session = store.begin_ingest(&new_file, opts.dry_run).map_err(store_error)?;
+    let ledger_id = (!opts.dry_run).then(|| session.file_id());
+    report.ledger_id = ledger_id;
+    let rejects_path = opts.rejects_dir.join(rejects_name(&source.name, ledger_id));
+    let mut rejects = RejectsWriter::new(rejects_path);
+    let outcome = run_batches(source, format, opts, progress, |batch| {
+        let counts = session.apply_batch(&batch.offers, &batch.counts).map_err(store_error)?;
+        report.counts.add(&counts);
+        report.unknown_fields += batch.unknown_fields;
+        for w in batch.warnings {
+            *report.warnings.entry(w).or_default() += 1;
+        }
+        for r in batch.rejects {
+            if !opts.dry_run {
+                rejects.write(&r).map_err(io_error)?;
+            }
+            if report.reject_samples.len() < REJECT_SAMPLES {
+                report.reject_samples.push(r);
+            }
+        }
+        Ok(())
+    });
+    report.rejects_file = rejects.finish().map_err(io_error)?;
+    let (status, error) = match &outcome {
+        Ok(()) => (IngestStatus::Done, None),
+        Err(e) => (IngestStatus::Failed, Some(e.to_string())),
+    };
+    session.finish(status, error.clone()).map_err(store_error)?;
+    outcome?;
+    report.status = if opts.dry_run { "dry_run" } else { "done" };
+    Ok(finish_timing(report, started))
+}
+
+fn finish_timing(mut report: IngestReport, started: Instant) -> IngestReport {
+    report.duration_secs = started.elapsed().as_secs_f64();
+    if report.duration_secs > 0.0 {
+        report.records_per_sec = report.counts.read as f64 / report.duration_secs;
+    }
+    report
+}
+
+fn sniff(path: &Path) -> io::Result<Format> {
+    let mut head = [0u8; 512];
+    let n = File::open(path)?.read(&mut head)?;
+    Ok(Format::sniff(&head[..n]))
+}
+
+/// `rejects/<file stem>.<ledger id>.rejects.jsonl`
+fn rejects_name(name: &str, ledger_id: Option<i64>) -> String {
+    let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or("stdin");
+    let stem = StoreId::parse(stem).map(|s| s.to_string()).unwrap_or_else(|_| "input".into());
+    match ledger_id {
+        Some(id) => format!("{stem}.{id}.rejects.jsonl"),
+        None => format!("{stem}.dry-run.rejects.jsonl"),
+    }
+}
+
+/// Reads and normalizes on a second thread; `apply` runs on this one, in file order.
+fn run_batches(
+    source: &IngestSource,
+    format: Format,
+    opts: &IngestOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    mut apply: impl FnMut(Batch) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    let file = File::open(&source.path)
+        .map_err(|e| IngestError::Io { path: source.name.clone(), source: e })?;
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let reader = BufReader::with_capacity(1 << 18, CountingReader { inner: file, count: bytes_read.clone() });
+    let (tx, rx) = bounded::<io::Result<Batch>>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut batch = new_batch(opts.batch_size);
+            for item in read::items(format, reader, &opts.fields) {
+                match item {
+                    Ok(item) => add_item(&mut batch, item, &source.name, &opts.context),
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+                if batch.counts.read as usize >= opts.batch_size {
+                    let full = std::mem::replace(&mut batch, new_batch(opts.batch_size));
+                    if tx.send(Ok(full)).is_err() {
+                        return; // the writer failed and stopped listening
+                    }
+                }
+            }
+            let _ = tx.send(Ok(batch));
+        });
+        for batch in rx.iter() {
+            let batch = batch.map_err(|e| IngestError::Io { path: source.name.clone(), source: e })?;
+            apply(batch)?;
+            progress(bytes_read.load(Ordering::Relaxed));
+        }
+        Ok(())
+    })
+}
+
+fn new_batch(capacity: usize) -> Batch {
+    Batch {
+        offers: Vec::with_capacity(capacity),
+        counts: IngestCounts::default(),
+        rejects: Vec::new(),
+        warnings: Vec::new(),
+        unknown_fields: 0,
+    }
+}
+
+fn add_item(batch: &mut Batch, item: Item, file: &str, ctx: &RecordContext) {
+    batch.counts.read += 1;
+    match item {
+        Item::Record(raw) => {
+            batch.unknown_fields += u64::from(raw.unknown_keys);
+            match ctx.normalize(&raw) {
+                Ok(n) => {
+                    batch.warnings.extend(
+                        n.warnings.iter().map(|w| format!("{}/{}", w.field.unwrap_or("record"), w.code)),
+                    );
+                    batch.offers.push(n.offer);
+                }
+                Err(errors) => {
+                    batch.counts.rejected += 1;
+                    batch.rejects.push(Reject::new(file, raw.line, raw.number, errors, raw.source));
+                }
+            }
+        }
+        Item::Unreadable { line, number, source, error } => {
+            batch.counts.rejected += 1;
+            batch.rejects.push(Reject::new(file, line, number, vec![error], source));
+        }
+    }
+}
+
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}

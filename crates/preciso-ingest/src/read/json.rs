@@ -1,0 +1,338 @@
+//! JSON readers. `LinesReader` reads JSON Lines: a broken line is one unreadable record.
+//! `ArrayReader` streams the elements of a top-level array (or a stream of concatenated
+//! objects) without parsing the whole document: a byte scanner finds each element's extent,
+//! tracking strings and nesting, and serde parses that slice alone.
+
+use super::{Item, MAX_RECORD_BYTES};
+use crate::mapping::FieldMap;
+use crate::record::{RawRecord, RawValue, RecordError};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufRead};
+
+/// Parses one JSON object into a raw record, mapping keys as it goes.
+pub(crate) fn parse_object(bytes: &[u8], fields: &FieldMap, rec: &mut RawRecord) -> Result<(), RecordError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    RecordSeed { fields, rec }
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| {
+            let code = if e.is_data() { "not_an_object" } else { "invalid_json" };
+            RecordError::new(None, code, format!("record is not a valid JSON object: {e}"))
+        })
+}
+
+struct RecordSeed<'a> {
+    fields: &'a FieldMap,
+    rec: &'a mut RawRecord,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
+            match self.fields.resolve(&key) {
+                Some(field) => {
+                    let v: serde_json::Value = access.next_value()?;
+                    self.rec.set(field, raw_value(v));
+                }
+                None => {
+                    access.next_value::<IgnoredAny>()?;
+                    self.rec.unknown_keys += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A map key that borrows from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+fn raw_value(v: serde_json::Value) -> RawValue {
+    match v {
+        serde_json::Value::String(s) => RawValue::Text(s),
+        // `arbitrary_precision` keeps the number's original decimal text.
+        serde_json::Value::Number(n) => RawValue::Number(n.to_string()),
+        serde_json::Value::Null => RawValue::Null,
+        serde_json::Value::Bool(b) => RawValue::Bool(b),
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => RawValue::Nested,
+    }
+}
+
+fn item_from_bytes(bytes: &[u8], line: u64, number: u64, fields: &FieldMap) -> Item {
+    let source = || String::from_utf8_lossy(bytes).into_owned();
+    if bytes.len() > MAX_RECORD_BYTES {
+        let error = RecordError::new(None, "too_large", format!("record exceeds {MAX_RECORD_BYTES} bytes"));
+        return Item::Unreadable { line, number, source: String::new(), error };
+    }
+    let mut rec = RawRecord { line, number, ..Default::default() };
+    match parse_object(bytes, fields, &mut rec) {
+        Ok(()) => {
+            rec.source = source();
+            Item::Record(rec)
+        }
+        Err(error) => Item::Unreadable { line, number, source: source(), error },
+    }
+}
+
+/// JSON Lines: one object per line; blank lines are skipped.
+pub(crate) struct LinesReader<'a, R> {
+    reader: R,
+    fields: &'a FieldMap,
+    buf: Vec<u8>,
+    line: u64,
+    number: u64,
+}
+
+impl<'a, R: BufRead> LinesReader<'a, R> {
+    pub(crate) fn new(reader: R, fields: &'a FieldMap) -> Self {
+        LinesReader { reader, fields, buf: Vec::with_capacity(4096), line: 0, number: 0 }
+    }
+}
+
+impl<R: BufRead> Iterator for LinesReader<'_, R> {
+    type Item = io::Result<Item>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buf.clear();
+            match self.reader.read_until(b'\n', &mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => return Some(Err(e)),
+            }
+            self.line += 1;
+            let mut bytes = self.buf.trim_ascii();
+            if self.line == 1 {
+                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            }
+            if bytes.is_empty() {
+                continue;
+            }
+            self.number += 1;
+            return Some(Ok(item_from_bytes(bytes, self.line, self.number, self.fields)));
+        }
+    }
+}
+
+/// A top-level JSON array `[{…},{…}]`, or objects one after another.
+pub(crate) struct ArrayReader<'a, R> {
+    reader: R,
+    fields: &'a FieldMap,
+    buf: Vec<u8>,
+    line: u64,
+    number: u64,
+    state: ArrayState,
+}
+
+#[derive(PartialEq, Eq)]
+enum ArrayState {
+    Start,
+    InArray,
+    Stream,
+    Done,
+}
+
+impl<'a, R: BufRead> ArrayReader<'a, R> {
+    pub(crate) fn new(reader: R, fields: &'a FieldMap) -> Self {
+        ArrayReader { reader, fields, buf: Vec::new(), line: 1, number: 0, state: ArrayState::Start }
+    }
+
+    fn peek(&mut self) -> io::Result<Option<u8>> {
+        Ok(self.reader.fill_buf()?.first().copied())
+    }
+
+    fn bump(&mut self) -> io::Result<Option<u8>> {
+        let b = self.peek()?;
+        if let Some(b) = b {
+            self.reader.consume(1);
+            if b == b'\n' {
+                self.line += 1;
+            }
+        }
+        Ok(b)
+    }
+
+    /// Skips whitespace, commas between elements and a leading BOM.
+    fn skip_separators(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            match self.peek()? {
+                Some(b) if b.is_ascii_whitespace() || b == b',' || b == 0xEF || b == 0xBB || b == 0xBF => {
+                    self.bump()?;
+                }
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Reads one JSON value's bytes into `buf`; returns false if the input ended inside it.
+    fn read_value(&mut self) -> io::Result<bool> {
+        self.buf.clear();
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        loop {
+            let Some(b) = self.bump()? else { return Ok(false) };
+            if self.buf.len() <= MAX_RECORD_BYTES {
+                self.buf.push(b);
+            }
+            if in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => {
+                        in_string = false;
+                        if depth == 0 {
+                            return Ok(true);
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth == 0 && !in_string {
+                // A scalar ends at the next separator; a container at its closing bracket.
+                if matches!(b, b'}' | b']') {
+                    return Ok(true);
+                }
+                match self.peek()? {
+                    Some(n) if n == b',' || n == b']' || n.is_ascii_whitespace() => return Ok(true),
+                    None => return Ok(true),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for ArrayReader<'_, R> {
+    type Item = io::Result<Item>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_item().transpose()
+    }
+}
+
+impl<R: BufRead> ArrayReader<'_, R> {
+    fn next_item(&mut self) -> io::Result<Option<Item>> {
+        if self.state == ArrayState::Start {
+            self.state = match self.skip_separators()? {
+                Some(b'[') => {
+                    self.bump()?;
+                    ArrayState::InArray
+                }
+                Some(_) => ArrayState::Stream,
+                None => ArrayState::Done,
+            };
+        }
+        if self.state == ArrayState::Done {
+            return Ok(None);
+        }
+        match self.skip_separators()? {
+            None => {
+                let was_array = self.state == ArrayState::InArray;
+                self.state = ArrayState::Done;
+                if was_array {
+                    let error = RecordError::new(None, "truncated", "the JSON array is not closed: the file ends early");
+                    return Ok(Some(Item::Unreadable { line: self.line, number: self.number + 1, source: String::new(), error }));
+                }
+                Ok(None)
+            }
+            Some(b']') if self.state == ArrayState::InArray => {
+                self.state = ArrayState::Done;
+                Ok(None)
+            }
+            Some(_) => {
+                let line = self.line;
+                self.number += 1;
+                let complete = self.read_value()?;
+                if !complete {
+                    self.state = ArrayState::Done;
+                    let error = RecordError::new(None, "truncated", "the file ends inside this record");
+                    let source = String::from_utf8_lossy(&self.buf).into_owned();
+                    return Ok(Some(Item::Unreadable { line, number: self.number, source, error }));
+                }
+                Ok(Some(item_from_bytes(&self.buf, line, self.number, self.fields)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mapping::Field;
+
+    fn collect(reader: impl Iterator<Item = io::Result<Item>>) -> Vec<Item> {
+        reader.map(|i| i.unwrap()).collect()
+    }
+
+    #[test]
+    fn array_reader_streams_elements_with_lines() {
+        let data = b"[\n {\"precio\": \"$ 1.000\", \"title\": \"a]}\\\"b\"},\n {\"price\": 19.99},\n 42,\n {\"x\": 1}\n]";
+        let fields = FieldMap::default();
+        let items = collect(ArrayReader::new(&data[..], &fields));
+        assert_eq!(items.len(), 4);
+        let Item::Record(r) = &items[0] else { panic!("first is a record") };
+        assert_eq!(r.line, 2);
+        assert_eq!(r.get(Field::Title), Some(&RawValue::Text("a]}\"b".into())));
+        let Item::Record(r) = &items[1] else { panic!("second is a record") };
+        assert_eq!(r.get(Field::Price), Some(&RawValue::Number("19.99".into())));
+        assert_eq!(r.line, 3);
+        assert!(matches!(&items[2], Item::Unreadable { line: 4, number: 3, .. }));
+        let Item::Record(r) = &items[3] else { panic!("fourth is a record") };
+        assert_eq!(r.unknown_keys, 1);
+    }
+
+    #[test]
+    fn truncated_array_reports_the_last_record() {
+        let fields = FieldMap::default();
+        let items = collect(ArrayReader::new(&b"[{\"price\": 1}, {\"price\": "[..], &fields));
+        assert_eq!(items.len(), 2);
+        assert!(matches!(&items[1], Item::Unreadable { number: 2, error, .. } if error.code == "truncated"));
+    }
+
+    #[test]
+    fn lines_reader_keeps_going_after_a_broken_line() {
+        let fields = FieldMap::default();
+        let data = b"{\"price\": \"1\"}\n{broken\n\n{\"Precio\": \"2\"}\n";
+        let items = collect(LinesReader::new(&data[..], &fields));
+        assert_eq!(items.len(), 3);
+        assert!(matches!(&items[1], Item::Unreadable { line: 2, number: 2, .. }));
+        let Item::Record(r) = &items[2] else { panic!("record") };
+        assert_eq!((r.line, r.number), (4, 3));
+    }
+}

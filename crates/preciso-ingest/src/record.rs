@@ -1,0 +1,339 @@
+//! One scraped record on its way into the catalog: the raw values the reader found, and
+//! their normalization into a domain `Offer` (SPEC §3–§4). Required fields (store, title,
+//! price) and fields that decide identity or time (currency, scraped_at) reject the record
+//! when invalid; optional descriptive fields that fail (GTIN, rating, reviews, availability,
+//! list price) are dropped and counted as warnings, so one bad barcode never loses an offer.
+
+use crate::mapping::Field;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+use preciso_core::domain::{Availability, Currency, Gtin, Offer, StoreId};
+use preciso_core::hash::{ContentHasher, offer_id, product_id, product_key, title_key};
+use preciso_core::normalize::{
+    Scraped, parse_price, parse_rating, parse_review_count, preprocess,
+};
+use std::collections::HashMap;
+
+/// A value as the reader found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawValue {
+    Text(String),
+    /// A JSON number's decimal text, exactly as written.
+    Number(String),
+    Null,
+    Bool(bool),
+    /// An array or object where a scalar was expected.
+    Nested,
+}
+
+impl RawValue {
+    fn scraped(&self) -> Option<Scraped<'_>> {
+        match self {
+            RawValue::Text(s) => Some(Scraped::Text(s)),
+            RawValue::Number(n) => Some(Scraped::Number(n)),
+            _ => None,
+        }
+    }
+
+    /// Text of a scalar, or `None` for null / empty text.
+    fn text(&self) -> Option<String> {
+        let s = match self {
+            RawValue::Text(s) => preprocess(s).into_owned(),
+            RawValue::Number(n) => n.clone(),
+            RawValue::Bool(b) => b.to_string(),
+            RawValue::Null | RawValue::Nested => return None,
+        };
+        let trimmed = s.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_string())
+    }
+}
+
+/// A record's fields by canonical slot, plus where it came from.
+#[derive(Debug, Clone, Default)]
+pub struct RawRecord {
+    pub values: [Option<RawValue>; Field::COUNT],
+    /// Keys that matched no field (counted in the summary).
+    pub unknown_keys: u32,
+    /// 1-based line of the record's start in its file.
+    pub line: u64,
+    /// 1-based record number in its file.
+    pub number: u64,
+    /// The record's source text, kept for the rejects file.
+    pub source: String,
+}
+
+impl RawRecord {
+    pub fn set(&mut self, field: Field, value: RawValue) {
+        self.values[field.index()] = Some(value);
+    }
+
+    pub fn get(&self, field: Field) -> Option<&RawValue> {
+        self.values[field.index()].as_ref()
+    }
+}
+
+/// Why a record (or one of its fields) was not accepted as given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecordError {
+    /// Canonical field name; `None` when the record as a whole is unreadable.
+    pub field: Option<&'static str>,
+    pub code: String,
+    pub message: String,
+}
+
+impl RecordError {
+    pub fn new(field: Option<Field>, code: &str, message: impl Into<String>) -> Self {
+        RecordError { field: field.map(Field::name), code: code.to_string(), message: message.into() }
+    }
+}
+
+/// What normalization knows beyond the record: defaults from flags and configuration.
+#[derive(Debug, Clone)]
+pub struct RecordContext {
+    /// `--store`, for files whose records carry no store.
+    pub default_store: Option<StoreId>,
+    /// `--currency`, for stores whose currency is known neither from config nor the catalog.
+    pub default_currency: Option<Currency>,
+    pub store_currency: HashMap<StoreId, Currency>,
+    pub store_timezone: HashMap<StoreId, Tz>,
+    pub default_timezone: Tz,
+    /// Unix seconds; the observation time of records without `scraped_at`.
+    pub ingest_time: i64,
+}
+
+/// A normalized offer plus the optional fields that were dropped.
+#[derive(Debug)]
+pub struct Normalized {
+    pub offer: Offer,
+    pub warnings: Vec<RecordError>,
+}
+
+impl RecordContext {
+    pub fn normalize(&self, raw: &RawRecord) -> Result<Normalized, Vec<RecordError>> {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let store = self.store(raw).map_err(|e| errors.push(e)).ok();
+        let title = required_text(raw, Field::Title).map_err(|e| errors.push(e)).ok();
+        let currency = store.as_ref().and_then(|s| match self.currency(raw, s) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        });
+        let price = match (raw.get(Field::Price), currency) {
+            (None | Some(RawValue::Null), _) => {
+                errors.push(RecordError::new(Some(Field::Price), "missing", "price is missing"));
+                None
+            }
+            (Some(v), Some(c)) => money(v, Field::Price, c).map_err(|e| errors.push(e)).ok(),
+            (Some(_), None) => None,
+        };
+        let observed_at = store
+            .as_ref()
+            .and_then(|s| self.observed_at(raw, s).map_err(|e| errors.push(e)).ok());
+        let (Some(store), Some(title), Some(price), Some(observed_at)) =
+            (store, title, price, observed_at)
+        else {
+            return Err(errors);
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let list_price = optional(raw, Field::ListPrice, &mut warnings, |v| {
+            let m = money(v, Field::ListPrice, price.currency)?;
+            if m.currency != price.currency {
+                return Err(RecordError::new(
+                    Some(Field::ListPrice),
+                    "currency_conflict",
+                    format!("list price is in {} but price is in {}", m.currency, price.currency),
+                ));
+            }
+            Ok(m)
+        });
+        let gtin = optional(raw, Field::Gtin, &mut warnings, |v| {
+            let text = v.text().unwrap_or_default();
+            Gtin::parse(&text).map_err(|e| {
+                RecordError::new(Some(Field::Gtin), "invalid_gtin", format!("gtin {text:?}: {e}"))
+            })
+        });
+        let availability = optional(raw, Field::Availability, &mut warnings, |v| {
+            let text = v.text().unwrap_or_default();
+            Availability::parse(&text).ok_or_else(|| {
+                RecordError::new(
+                    Some(Field::Availability),
+                    "unknown_availability",
+                    format!("availability {text:?} is not a known stock word"),
+                )
+            })
+        })
+        .unwrap_or_default();
+        let rating = optional(raw, Field::Rating, &mut warnings, |v| {
+            let s = scalar(v, Field::Rating)?;
+            parse_rating(s).map_err(|e| RecordError::new(Some(Field::Rating), e.code.as_str(), e.message))
+        });
+        let review_count = optional(raw, Field::Reviews, &mut warnings, |v| {
+            let s = scalar(v, Field::Reviews)?;
+            parse_review_count(s)
+                .map_err(|e| RecordError::new(Some(Field::Reviews), e.code.as_str(), e.message))
+        });
+        let sku = raw.get(Field::Sku).and_then(RawValue::text);
+        let url = raw.get(Field::Url).and_then(RawValue::text);
+        let image_url = raw.get(Field::ImageUrl).and_then(RawValue::text);
+        let brand = raw.get(Field::Brand).and_then(RawValue::text);
+        let category = raw.get(Field::Category).and_then(RawValue::text).map(|c| category_path(&c));
+        let tkey = title_key(brand.as_deref(), &title);
+        let pkey = product_key(gtin.as_ref(), &tkey);
+        let mut hasher = ContentHasher::default();
+        hasher
+            .field(Some(store.as_str()))
+            .field(sku.as_deref())
+            .field(gtin.as_ref().map(Gtin::as_str))
+            .field(Some(&title))
+            .field(brand.as_deref())
+            .field(category.as_deref())
+            .int(Some(price.minor))
+            .field(Some(price.currency.code()))
+            .int(list_price.map(|m| m.minor))
+            .field(Some(availability.as_str()))
+            .int(rating.map(|r| i64::from(r.hundredths())))
+            .int(review_count.map(i64::from))
+            .field(url.as_deref())
+            .field(image_url.as_deref());
+        let offer = Offer {
+            id: offer_id(&store, sku.as_deref(), url.as_deref(), &tkey),
+            store,
+            sku,
+            url,
+            product_id: product_id(&pkey),
+            product_key: pkey,
+            title,
+            brand,
+            category,
+            gtin,
+            image_url,
+            price,
+            list_price,
+            availability,
+            rating,
+            review_count,
+            observed_at,
+            content_hash: hasher.finish(),
+        };
+        Ok(Normalized { offer, warnings })
+    }
+
+    fn store(&self, raw: &RawRecord) -> Result<StoreId, RecordError> {
+        let named = raw.get(Field::Store).and_then(RawValue::text);
+        match (named, &self.default_store) {
+            (Some(name), _) => StoreId::parse(&name).map_err(|e| {
+                RecordError::new(Some(Field::Store), "invalid_store", format!("store {name:?}: {e}"))
+            }),
+            (None, Some(default)) => Ok(default.clone()),
+            (None, None) => Err(RecordError::new(
+                Some(Field::Store),
+                "missing",
+                "store is missing (add a store field or pass --store)",
+            )),
+        }
+    }
+
+    fn currency(&self, raw: &RawRecord, store: &StoreId) -> Result<Currency, RecordError> {
+        if let Some(code) = raw.get(Field::Currency).and_then(RawValue::text) {
+            return Currency::parse(&code).map_err(|e| {
+                RecordError::new(Some(Field::Currency), "unknown_currency", e.to_string())
+            });
+        }
+        self.store_currency.get(store).copied().or(self.default_currency).ok_or_else(|| {
+            RecordError::new(
+                Some(Field::Currency),
+                "missing",
+                format!(
+                    "no currency for store {store:?}: add a currency field, set \
+                     stores.{store}.currency in preciso.toml, or pass --currency"
+                ),
+            )
+        })
+    }
+
+    fn observed_at(&self, raw: &RawRecord, store: &StoreId) -> Result<i64, RecordError> {
+        let Some(text) = raw.get(Field::ScrapedAt).and_then(RawValue::text) else {
+            return Ok(self.ingest_time);
+        };
+        let tz = self.store_timezone.get(store).copied().unwrap_or(self.default_timezone);
+        let at = parse_timestamp(&text, tz).ok_or_else(|| {
+            RecordError::new(
+                Some(Field::ScrapedAt),
+                "invalid_timestamp",
+                format!("scraped_at {text:?} is not RFC 3339 nor YYYY-MM-DD HH:MM:SS"),
+            )
+        })?;
+        // A clock a day ahead is a scraper bug; it would pin last_seen in the future.
+        if at > self.ingest_time + 86_400 {
+            return Err(RecordError::new(
+                Some(Field::ScrapedAt),
+                "in_future",
+                format!("scraped_at {text:?} is more than a day in the future"),
+            ));
+        }
+        Ok(at)
+    }
+}
+
+fn required_text(raw: &RawRecord, field: Field) -> Result<String, RecordError> {
+    let text = raw.get(field).and_then(RawValue::text).ok_or_else(|| {
+        RecordError::new(Some(field), "missing", format!("{} is missing or empty", field.name()))
+    })?;
+    if text.chars().count() > 2000 {
+        return Err(RecordError::new(Some(field), "too_long", format!("{} exceeds 2000 characters", field.name())));
+    }
+    Ok(text)
+}
+
+fn scalar(v: &RawValue, field: Field) -> Result<Scraped<'_>, RecordError> {
+    v.scraped().ok_or_else(|| {
+        RecordError::new(Some(field), "invalid_type", format!("{} must be text or a number", field.name()))
+    })
+}
+
+fn money(v: &RawValue, field: Field, currency: Currency) -> Result<preciso_core::Money, RecordError> {
+    let s = scalar(v, field)?;
+    parse_price(s, currency).map_err(|e| RecordError::new(Some(field), e.code.as_str(), e.message))
+}
+
+/// Runs an optional field's parser; absent or null yields `None`, a failure a warning.
+fn optional<T>(
+    raw: &RawRecord,
+    field: Field,
+    warnings: &mut Vec<RecordError>,
+    parse: impl FnOnce(&RawValue) -> Result<T, RecordError>,
+) -> Option<T> {
+    let v = raw.get(field)?;
+    if matches!(v, RawValue::Null) || matches!(v, RawValue::Text(s) if s.trim().is_empty()) {
+        return None;
+    }
+    parse(v).map_err(|e| warnings.push(e)).ok()
+}
+
+/// "Tecnología/Celulares" or "Tecnología > Celulares" → "Tecnología > Celulares".
+fn category_path(text: &str) -> String {
+    let sep = if text.contains('>') { '>' } else { '/' };
+    text.split(sep).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" > ")
+}
+
+/// RFC 3339, or a naive `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DDTHH:MM:SS` / `YYYY-MM-DD` in `tz`.
+pub fn parse_timestamp(text: &str, tz: Tz) -> Option<i64> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Some(dt.timestamp());
+    }
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0))?;
+    // In a DST overlap take the earlier instant; in a gap, the instant an hour later.
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
+        .map(|dt| dt.timestamp())
+}

@@ -1,0 +1,47 @@
+//! Schema migrations, applied in name order inside one transaction each and recorded in
+//! `schema_migrations`. Names match the PostgreSQL adapter's so both report one version.
+
+use crate::backend;
+use preciso_core::ports::StoreError;
+use rusqlite::Connection;
+
+pub const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_catalog", include_str!("../migrations/0001_catalog.sql"))];
+
+pub(crate) fn apply(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .map_err(backend)?;
+    for (name, sql) in MIGRATIONS {
+        let done: bool = conn
+            .query_row("SELECT count(*) > 0 FROM schema_migrations WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .map_err(backend)?;
+        if !done {
+            run_one(conn, name, sql)
+                .map_err(|e| StoreError::Migration { name: name.to_string(), reason: e.to_string() })?;
+        }
+    }
+    Ok(())
+}
+
+fn run_one(conn: &Connection, name: &str, sql: &str) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = conn.execute_batch(sql).and_then(|_| {
+        conn.execute(
+            "INSERT INTO schema_migrations (name, applied_at) VALUES (?1, strftime('%s','now'))",
+            [name],
+        )
+        .map(drop)
+    });
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}

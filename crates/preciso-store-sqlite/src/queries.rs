@@ -1,0 +1,164 @@
+//! The storage port's read side and store/ledger upkeep for SQLite.
+
+use crate::SqliteCatalog;
+use preciso_core::domain::{Currency, IngestCounts, IngestFile, IngestStatus, Store, StoreId};
+use preciso_core::ports::{
+    CatalogCounts, CatalogStore, IngestSession, NewIngestFile, StoreError, StoreSummary,
+};
+use rusqlite::{OptionalExtension, Row, params};
+
+const LEDGER_COLUMNS: &str = "id, name, sha256, size, store_id, received_at, finished_at, status,
+    read, inserted, updated, unchanged, duplicate, rejected, archive_key, error";
+
+fn ledger_row(r: &Row<'_>) -> rusqlite::Result<IngestFile> {
+    let store: Option<String> = r.get(4)?;
+    let status: String = r.get(7)?;
+    let count = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
+    Ok(IngestFile {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        sha256: r.get(2)?,
+        size: r.get::<_, i64>(3)? as u64,
+        store: store.and_then(|s| StoreId::parse(&s).ok()),
+        received_at: r.get(5)?,
+        finished_at: r.get(6)?,
+        status: IngestStatus::from_db(&status),
+        counts: IngestCounts {
+            read: count(8)?,
+            inserted: count(9)?,
+            updated: count(10)?,
+            unchanged: count(11)?,
+            duplicate: count(12)?,
+            rejected: count(13)?,
+        },
+        archive_key: r.get(14)?,
+        error: r.get(15)?,
+    })
+}
+
+fn store_row(r: &Row<'_>) -> rusqlite::Result<Store> {
+    let id: String = r.get(0)?;
+    let currency: Option<String> = r.get(3)?;
+    Ok(Store {
+        id: StoreId::parse(&id).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        name: r.get(1)?,
+        country: r.get(2)?,
+        currency: currency.and_then(|c| Currency::parse(&c).ok()),
+        base_url: r.get(4)?,
+    })
+}
+
+impl SqliteCatalog {
+    pub(crate) fn ingest_file(&self, id: i64) -> Result<IngestFile, StoreError> {
+        self.with_reader(|c| {
+            c.query_row(&format!("SELECT {LEDGER_COLUMNS} FROM ingest_files WHERE id = ?1"), [id], ledger_row)
+        })
+    }
+}
+
+impl CatalogStore for SqliteCatalog {
+    fn migrate(&self) -> Result<(), StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        crate::migrate::apply(&conn)
+    }
+
+    fn upsert_store(&self, store: &Store) -> Result<(), StoreError> {
+        self.with_reader(|c| {
+            c.execute(
+                "INSERT INTO stores (id, name, country, currency, base_url, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now'))
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                     country = coalesce(excluded.country, stores.country),
+                     currency = coalesce(excluded.currency, stores.currency),
+                     base_url = coalesce(excluded.base_url, stores.base_url)",
+                params![
+                    store.id.as_str(),
+                    store.name,
+                    store.country,
+                    store.currency.map(|c| c.code()),
+                    store.base_url
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    fn stores(&self) -> Result<Vec<Store>, StoreError> {
+        self.with_reader(|c| {
+            let mut stmt =
+                c.prepare("SELECT id, name, country, currency, base_url FROM stores ORDER BY id")?;
+            stmt.query_map([], store_row)?.collect()
+        })
+    }
+
+    fn find_ingested(&self, sha256: &str) -> Result<Option<IngestFile>, StoreError> {
+        self.with_reader(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {LEDGER_COLUMNS} FROM ingest_files WHERE sha256 = ?1 AND status = 'done'
+                     ORDER BY id DESC LIMIT 1"
+                ),
+                [sha256],
+                ledger_row,
+            )
+            .optional()
+        })
+    }
+
+    fn begin_ingest(
+        &self,
+        file: &NewIngestFile,
+        dry_run: bool,
+    ) -> Result<Box<dyn IngestSession + '_>, StoreError> {
+        Ok(Box::new(self.start_session(file, dry_run)?))
+    }
+
+    fn ingest_files(&self, limit: u32, offset: u64) -> Result<Vec<IngestFile>, StoreError> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {LEDGER_COLUMNS} FROM ingest_files ORDER BY id DESC LIMIT ?1 OFFSET ?2"
+            ))?;
+            stmt.query_map(params![limit, offset as i64], ledger_row)?.collect()
+        })
+    }
+
+    fn counts(&self) -> Result<CatalogCounts, StoreError> {
+        self.with_reader(|c| {
+            let n = |table: &str| -> rusqlite::Result<u64> {
+                c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+                    .map(|v| v as u64)
+            };
+            Ok(CatalogCounts {
+                stores: n("stores")?,
+                offers: n("offers")?,
+                products: n("products")?,
+                price_observations: n("price_history")?,
+                ingest_files: n("ingest_files")?,
+            })
+        })
+    }
+
+    fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare(
+                "SELECT s.id, count(o.id), count(DISTINCT o.category),
+                        coalesce(sum(o.availability = 'in_stock'), 0), max(o.last_seen)
+                 FROM stores s LEFT JOIN offers o ON o.store_id = s.id
+                 GROUP BY s.id ORDER BY s.id",
+            )?;
+            stmt.query_map([], |r| {
+                let id: String = r.get(0)?;
+                Ok(StoreSummary {
+                    store: StoreId::parse(&id).unwrap_or_else(|_| StoreId::parse("invalid").expect("valid slug")),
+                    offers: r.get::<_, i64>(1)? as u64,
+                    categories: r.get::<_, i64>(2)? as u64,
+                    in_stock: r.get::<_, i64>(3)? as u64,
+                    last_seen: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+    }
+}

@@ -1,0 +1,338 @@
+//! The ingest writer: one connection per run, one transaction per batch (or one transaction
+//! rolled back at the end for a dry run). For each offer it reads the stored state, asks
+//! `preciso_core::reconcile::decide`, and performs only the writes the decision needs.
+
+use crate::{SqliteCatalog, backend};
+use preciso_core::domain::{Availability, IngestCounts, IngestFile, IngestStatus, Offer};
+use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
+use preciso_core::reconcile::{Decision, StoredOffer, decide};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{HashMap, HashSet};
+
+/// Ledger id used by dry runs, which write no ledger row.
+const DRY_RUN_FILE_ID: i64 = -1;
+
+pub(crate) struct SqliteSession<'a> {
+    catalog: &'a SqliteCatalog,
+    conn: Connection,
+    file_id: i64,
+    dry_run: bool,
+}
+
+impl SqliteCatalog {
+    pub(crate) fn start_session(
+        &self,
+        file: &NewIngestFile,
+        dry_run: bool,
+    ) -> Result<SqliteSession<'_>, StoreError> {
+        let conn = Self::connect(&self.path)?;
+        let file_id = if dry_run {
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+            DRY_RUN_FILE_ID
+        } else {
+            insert_ledger_row(&conn, file).map_err(backend)?
+        };
+        Ok(SqliteSession { catalog: self, conn, file_id, dry_run })
+    }
+}
+
+/// Creates the run's ledger row; earlier interrupted runs of the same content are superseded.
+fn insert_ledger_row(conn: &Connection, file: &NewIngestFile) -> rusqlite::Result<i64> {
+    conn.execute(
+        "UPDATE ingest_files SET status = 'superseded' WHERE sha256 = ?1 AND status = 'running'",
+        [&file.sha256],
+    )?;
+    conn.execute(
+        "INSERT INTO ingest_files (name, sha256, size, store_id, received_at, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'running')",
+        params![
+            file.name,
+            file.sha256,
+            file.size as i64,
+            file.store.as_ref().map(|s| s.as_str()),
+            file.received_at
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+impl IngestSession for SqliteSession<'_> {
+    fn file_id(&self) -> i64 {
+        self.file_id
+    }
+
+    fn apply_batch(
+        &mut self,
+        offers: &[Offer],
+        reader_counts: &IngestCounts,
+    ) -> Result<IngestCounts, StoreError> {
+        if self.dry_run {
+            // One long transaction, rolled back in `finish`, so later batches see earlier ones.
+            return write_batch(&self.conn, offers, self.file_id, reader_counts).map_err(backend);
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+        let result = write_batch(&self.conn, offers, self.file_id, reader_counts).and_then(|c| {
+            add_ledger_counts(&self.conn, self.file_id, &c)?;
+            Ok(c)
+        });
+        match result {
+            Ok(counts) => {
+                self.conn.execute_batch("COMMIT").map_err(backend)?;
+                Ok(counts)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(backend(e))
+            }
+        }
+    }
+
+    fn finish(
+        self: Box<Self>,
+        status: IngestStatus,
+        error: Option<String>,
+    ) -> Result<Option<IngestFile>, StoreError> {
+        if self.dry_run {
+            self.conn.execute_batch("ROLLBACK").map_err(backend)?;
+            return Ok(None);
+        }
+        self.conn
+            .execute(
+                "UPDATE ingest_files SET status = ?1, error = ?2, finished_at = strftime('%s','now')
+                 WHERE id = ?3",
+                params![status.as_str(), error, self.file_id],
+            )
+            .map_err(backend)?;
+        self.catalog.ingest_file(self.file_id).map(Some)
+    }
+}
+
+fn add_ledger_counts(conn: &Connection, file_id: i64, c: &IngestCounts) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE ingest_files SET read = read + ?1, inserted = inserted + ?2, updated = updated + ?3,
+             unchanged = unchanged + ?4, duplicate = duplicate + ?5, rejected = rejected + ?6
+         WHERE id = ?7",
+    )?;
+    stmt.execute(params![
+        c.read as i64,
+        c.inserted as i64,
+        c.updated as i64,
+        c.unchanged as i64,
+        c.duplicate as i64,
+        c.rejected as i64,
+        file_id
+    ])?;
+    Ok(())
+}
+
+fn write_batch(
+    conn: &Connection,
+    offers: &[Offer],
+    file_id: i64,
+    reader_counts: &IngestCounts,
+) -> rusqlite::Result<IngestCounts> {
+    let mut counts = IngestCounts { read: reader_counts.read, rejected: reader_counts.rejected, ..Default::default() };
+    ensure_stores(conn, offers)?;
+    // State written earlier in this batch, including "unchanged" offers that wrote nothing,
+    // so an exact repeat inside the batch counts as a duplicate.
+    let mut in_batch: HashMap<i64, StoredOffer> = HashMap::with_capacity(offers.len());
+    for offer in offers {
+        let id = offer.id.as_i64();
+        let stored = match in_batch.get(&id) {
+            Some(s) => Some(s.clone()),
+            None => load_stored(conn, id)?,
+        };
+        let decision = decide(stored.as_ref(), offer, file_id);
+        decision.count(&mut counts);
+        apply(conn, offer, decision, file_id)?;
+        let after = state_after(stored, offer, decision, file_id);
+        in_batch.insert(id, after);
+    }
+    Ok(counts)
+}
+
+fn state_after(
+    stored: Option<StoredOffer>,
+    offer: &Offer,
+    decision: Decision,
+    file_id: i64,
+) -> StoredOffer {
+    match (decision, stored) {
+        (Decision::Backfill | Decision::Unchanged { .. } | Decision::Duplicate, Some(mut s)) => {
+            s.last_seen = s.last_seen.max(offer.observed_at);
+            s.last_file_id = file_id;
+            s
+        }
+        (_, stored) => StoredOffer {
+            content_hash: offer.content_hash,
+            price_minor: offer.price.minor,
+            list_price_minor: offer.list_price.map(|m| m.minor),
+            availability: offer.availability,
+            last_seen: stored.map_or(offer.observed_at, |s| s.last_seen.max(offer.observed_at)),
+            last_file_id: file_id,
+        },
+    }
+}
+
+fn ensure_stores(conn: &Connection, offers: &[Offer]) -> rusqlite::Result<()> {
+    let mut seen = HashSet::new();
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO stores (id, name, currency, created_at)
+         VALUES (?1, ?1, ?2, strftime('%s','now'))",
+    )?;
+    for offer in offers {
+        if seen.insert(offer.store.as_str()) {
+            stmt.execute(params![offer.store.as_str(), offer.price.currency.code()])?;
+        }
+    }
+    Ok(())
+}
+
+fn load_stored(conn: &Connection, id: i64) -> rusqlite::Result<Option<StoredOffer>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT content_hash, price_minor, list_price_minor, availability, last_seen, last_file_id
+         FROM offers WHERE id = ?1",
+    )?;
+    stmt.query_row([id], |r| {
+        let hash: Vec<u8> = r.get(0)?;
+        let availability: String = r.get(3)?;
+        Ok(StoredOffer {
+            content_hash: hash.try_into().unwrap_or([0; 32]),
+            price_minor: r.get(1)?,
+            list_price_minor: r.get(2)?,
+            availability: Availability::from_db(&availability),
+            last_seen: r.get(4)?,
+            last_file_id: r.get(5)?,
+        })
+    })
+    .optional()
+}
+
+fn apply(conn: &Connection, offer: &Offer, decision: Decision, file_id: i64) -> rusqlite::Result<()> {
+    match decision {
+        Decision::Insert => {
+            upsert_product(conn, offer)?;
+            insert_offer(conn, offer, file_id)?;
+        }
+        Decision::Update { .. } => {
+            upsert_product(conn, offer)?;
+            update_offer(conn, offer, file_id)?;
+        }
+        Decision::Unchanged { touch_last_seen } => {
+            if touch_last_seen {
+                touch(conn, offer, file_id)?;
+            }
+        }
+        Decision::Duplicate | Decision::Backfill => {}
+    }
+    if decision.appends_history() {
+        append_history(conn, offer)?;
+    }
+    Ok(())
+}
+
+fn upsert_product(conn: &Connection, offer: &Offer) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO products (id, key, gtin, brand, title, category, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    stmt.execute(params![
+        offer.product_id.as_i64(),
+        offer.product_key,
+        offer.gtin.as_ref().map(|g| g.as_str()),
+        offer.brand,
+        offer.title,
+        offer.category,
+        offer.observed_at
+    ])?;
+    Ok(())
+}
+
+fn insert_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO offers (id, store_id, sku, url, product_id, title, brand, category, gtin,
+             image_url, price_minor, list_price_minor, currency, availability, rating_centi,
+             review_count, first_seen, last_seen, content_hash, last_file_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17,
+             ?18, ?19)",
+    )?;
+    stmt.execute(params![
+        o.id.as_i64(),
+        o.store.as_str(),
+        o.sku,
+        o.url,
+        o.product_id.as_i64(),
+        o.title,
+        o.brand,
+        o.category,
+        o.gtin.as_ref().map(|g| g.as_str()),
+        o.image_url,
+        o.price.minor,
+        o.list_price.map(|m| m.minor),
+        o.price.currency.code(),
+        o.availability.as_str(),
+        o.rating.map(|r| r.hundredths()),
+        o.review_count,
+        o.observed_at,
+        &o.content_hash[..],
+        file_id
+    ])?;
+    Ok(())
+}
+
+fn update_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE offers SET sku = ?2, url = ?3, product_id = ?4, title = ?5, brand = ?6,
+             category = ?7, gtin = ?8, image_url = ?9, price_minor = ?10, list_price_minor = ?11,
+             currency = ?12, availability = ?13, rating_centi = ?14, review_count = ?15,
+             last_seen = max(last_seen, ?16), content_hash = ?17, last_file_id = ?18
+         WHERE id = ?1",
+    )?;
+    stmt.execute(params![
+        o.id.as_i64(),
+        o.sku,
+        o.url,
+        o.product_id.as_i64(),
+        o.title,
+        o.brand,
+        o.category,
+        o.gtin.as_ref().map(|g| g.as_str()),
+        o.image_url,
+        o.price.minor,
+        o.list_price.map(|m| m.minor),
+        o.price.currency.code(),
+        o.availability.as_str(),
+        o.rating.map(|r| r.hundredths()),
+        o.review_count,
+        o.observed_at,
+        &o.content_hash[..],
+        file_id
+    ])?;
+    Ok(())
+}
+
+fn touch(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE offers SET last_seen = max(last_seen, ?2), last_file_id = ?3 WHERE id = ?1",
+    )?;
+    stmt.execute(params![o.id.as_i64(), o.observed_at, file_id])?;
+    Ok(())
+}
+
+fn append_history(conn: &Connection, o: &Offer) -> rusqlite::Result<()> {
+    // Two observations of one offer in the same second: the later record wins.
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR REPLACE INTO price_history
+             (offer_id, observed_at, price_minor, list_price_minor, currency, availability)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    stmt.execute(params![
+        o.id.as_i64(),
+        o.observed_at,
+        o.price.minor,
+        o.list_price.map(|m| m.minor),
+        o.price.currency.code(),
+        o.availability.as_str()
+    ])?;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! The command line. Flags override settings; `preciso --help` and each subcommand's help
+//! are the reference.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "preciso", version, about = "Scraped offers in; an exact, deduplicated, versioned price catalog out.")]
+pub struct Cli {
+    /// Config file (default: $PRECISO_CONFIG, else ./preciso.toml if present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides data_dir / PRECISO_DATA_DIR).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL, e.g. sqlite://preciso-data/preciso.sqlite (overrides PRECISO_DATABASE_URL).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest scraped files (JSON array, JSON Lines, CSV); directories are walked; `-` is stdin.
+    Ingest(IngestArgs),
+    /// Normalize price/list_price/rating/reviews of JSON Lines on stdin (scraper self-check).
+    Normalize(NormalizeArgs),
+    /// Generate deterministic, realistic, messy scraped data.
+    Gen(GenArgs),
+    /// Generate sample data, ingest it twice (a price change in between) and show the catalog.
+    Demo(DemoArgs),
+    /// Apply database migrations (also done automatically on start).
+    Migrate,
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented example preciso.toml.
+    Example,
+    /// Print the effective settings (secrets redacted).
+    Show,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files or directories; `-` reads standard input.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Store slug for records without a store field; also selects that store's field mapping.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Input format (default: from the extension, else sniffed from the content).
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Currency for stores whose currency is not known otherwise (ISO 4217).
+    #[arg(long)]
+    pub currency: Option<String>,
+    /// Report what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Ingest even if the same file content was already ingested.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the summary as JSON (one object per file, then a total) on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Records per transaction (overrides ingest.batch_size).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct NormalizeArgs {
+    /// The store currency: what a bare `$` and JSON numbers mean (ISO 4217).
+    #[arg(long)]
+    pub currency: String,
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Number of records.
+    #[arg(long, default_value_t = 1000)]
+    pub offers: u64,
+    /// Number of stores.
+    #[arg(long, default_value_t = 5)]
+    pub stores: u32,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: FormatArg,
+    /// Scrape run number: run N>0 is the same catalog a day later with ~5% price changes.
+    #[arg(long, default_value_t = 0)]
+    pub run: u32,
+    /// Invalid records per thousand.
+    #[arg(long, default_value_t = 10)]
+    pub invalid_permille: u32,
+    /// Exact duplicate records per thousand.
+    #[arg(long, default_value_t = 10)]
+    pub duplicate_permille: u32,
+    /// Output file (default: stdout).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Records per generated file.
+    #[arg(long, default_value_t = 20_000)]
+    pub offers: u64,
+    #[arg(long, default_value_t = 8)]
+    pub stores: u32,
+}

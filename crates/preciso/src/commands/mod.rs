@@ -1,0 +1,51 @@
+//! Subcommand dispatch. Each command is a module with one `run` entry point.
+
+mod config;
+mod demo;
+mod generate;
+mod ingest;
+mod normalize;
+
+use crate::cli::{Cli, Command, ConfigCommand, FormatArg};
+use crate::settings::Settings;
+use anyhow::Result;
+use preciso_ingest::Format;
+use std::process::ExitCode;
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let settings = || -> Result<Settings> {
+        let mut s = Settings::load(cli.config.as_deref())?;
+        if let Some(d) = &cli.data_dir {
+            s.data_dir = d.clone();
+        }
+        if let Some(u) = &cli.database_url {
+            s.database_url = Some(u.clone());
+        }
+        Ok(s)
+    };
+    match &cli.command {
+        Command::Ingest(args) => ingest::run(&settings()?, args),
+        Command::Normalize(args) => normalize::run(args),
+        Command::Gen(args) => generate::run(args),
+        Command::Demo(args) => demo::run(&settings()?, args),
+        Command::Migrate => {
+            let s = settings()?;
+            let store = crate::backend::open(&s.database_url())?;
+            store.migrate()?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { command: ConfigCommand::Example } => config::example(),
+        Command::Config { command: ConfigCommand::Show } => config::show(&settings()?),
+    }
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Json => Format::Json,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Csv => Format::Csv,
+        }
+    }
+}

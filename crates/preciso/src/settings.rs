@@ -1,0 +1,232 @@
+//! Layered settings: built-in defaults < `preciso.toml` < `PRECISO_*` environment < flags.
+//! The config file is `--config PATH`, else `$PRECISO_CONFIG`, else `./preciso.toml` when it
+//! exists. `Debug` never prints the database URL, which may hold a password.
+
+use anyhow::{Context, Result, bail};
+use chrono_tz::Tz;
+use preciso_core::domain::{Currency, Store, StoreId};
+use preciso_ingest::FieldMap;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Database file, rejects, spooled uploads. Relative paths are from the working directory.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` (default: `sqlite://<data_dir>/preciso.sqlite`).
+    pub database_url: Option<String>,
+    pub ingest: IngestSettings,
+    /// Per-store settings, keyed by store slug.
+    pub stores: BTreeMap<String, StoreSettings>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Records per transaction.
+    pub batch_size: usize,
+    /// Currency for stores whose currency is known neither from config nor the data.
+    pub default_currency: Option<String>,
+    /// Time zone of `scraped_at` values without an offset, for stores without their own.
+    pub default_timezone: String,
+    /// Where rejects files go (default `<data_dir>/rejects`).
+    pub rejects_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    pub name: Option<String>,
+    pub country: Option<String>,
+    pub currency: Option<String>,
+    pub timezone: Option<String>,
+    pub base_url: Option<String>,
+    /// Canonical field name → this store's own key or CSV header.
+    pub mapping: BTreeMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("preciso-data"),
+            database_url: None,
+            ingest: IngestSettings::default(),
+            stores: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            batch_size: 5000,
+            default_currency: None,
+            default_timezone: "UTC".into(),
+            rejects_dir: None,
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field("ingest", &self.ingest)
+            .field("stores", &self.stores)
+            .finish()
+    }
+}
+
+/// Environment variables read, with the setting each overrides.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("PRECISO_CONFIG", "path of the config file"),
+    ("PRECISO_DATA_DIR", "data_dir"),
+    ("PRECISO_DATABASE_URL", "database_url"),
+    ("PRECISO_INGEST_BATCH_SIZE", "ingest.batch_size"),
+    ("PRECISO_DEFAULT_CURRENCY", "ingest.default_currency"),
+    ("PRECISO_DEFAULT_TIMEZONE", "ingest.default_timezone"),
+];
+
+impl Settings {
+    /// Defaults, then the config file, then the environment. Flags are applied by callers.
+    pub fn load(config: Option<&Path>) -> Result<Settings> {
+        let env_config = std::env::var_os("PRECISO_CONFIG").map(PathBuf::from);
+        let path = config.map(Path::to_path_buf).or(env_config);
+        let mut settings = match path {
+            Some(p) => Self::from_file(&p)?,
+            None if Path::new("preciso.toml").exists() => Self::from_file(Path::new("preciso.toml"))?,
+            None => Settings::default(),
+        };
+        settings.apply_env(|k| std::env::var(k).ok())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn from_file(path: &Path) -> Result<Settings> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(v) = var("PRECISO_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("PRECISO_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = var("PRECISO_INGEST_BATCH_SIZE") {
+            self.ingest.batch_size =
+                v.parse().with_context(|| format!("PRECISO_INGEST_BATCH_SIZE={v:?} is not a number"))?;
+        }
+        if let Some(v) = var("PRECISO_DEFAULT_CURRENCY") {
+            self.ingest.default_currency = Some(v);
+        }
+        if let Some(v) = var("PRECISO_DEFAULT_TIMEZONE") {
+            self.ingest.default_timezone = v;
+        }
+        Ok(())
+    }
+
+    /// Checks every value that could otherwise fail later, naming the setting.
+    pub fn validate(&self) -> Result<()> {
+        if !(1..=100_000).contains(&self.ingest.batch_size) {
+            bail!("ingest.batch_size must be between 1 and 100000, got {}", self.ingest.batch_size);
+        }
+        self.default_currency()?;
+        self.default_timezone()?;
+        for (slug, store) in &self.stores {
+            StoreId::parse(slug).with_context(|| format!("stores.{slug}: invalid store slug"))?;
+            if let Some(c) = &store.currency {
+                Currency::parse(c).with_context(|| format!("stores.{slug}.currency"))?;
+            }
+            if let Some(tz) = &store.timezone {
+                parse_tz(tz).with_context(|| format!("stores.{slug}.timezone"))?;
+            }
+            FieldMap::with_overrides(store.mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|e| anyhow::anyhow!("stores.{slug}.mapping: {e}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("preciso.sqlite").display()))
+    }
+
+    pub fn rejects_dir(&self) -> PathBuf {
+        self.ingest.rejects_dir.clone().unwrap_or_else(|| self.data_dir.join("rejects"))
+    }
+
+    pub fn default_currency(&self) -> Result<Option<Currency>> {
+        self.ingest
+            .default_currency
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| Currency::parse(c).context("ingest.default_currency"))
+            .transpose()
+    }
+
+    pub fn default_timezone(&self) -> Result<Tz> {
+        parse_tz(&self.ingest.default_timezone).context("ingest.default_timezone")
+    }
+
+    /// Stores declared in the config, as domain values (validated by `validate`).
+    pub fn configured_stores(&self) -> Vec<(Store, Option<Tz>, &StoreSettings)> {
+        self.stores
+            .iter()
+            .filter_map(|(slug, s)| {
+                let id = StoreId::parse(slug).ok()?;
+                let store = Store {
+                    name: s.name.clone().unwrap_or_else(|| id.to_string()),
+                    id,
+                    country: s.country.clone(),
+                    currency: s.currency.as_deref().and_then(|c| Currency::parse(c).ok()),
+                    base_url: s.base_url.clone(),
+                };
+                Some((store, s.timezone.as_deref().and_then(|t| parse_tz(t).ok()), s))
+            })
+            .collect()
+    }
+}
+
+pub fn parse_tz(name: &str) -> Result<Tz> {
+    name.parse::<Tz>().map_err(|_| anyhow::anyhow!("unknown IANA time zone {name:?}"))
+}
+
+/// The commented example printed by `preciso config example`.
+pub const EXAMPLE: &str = include_str!("../preciso.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_validates() {
+        let s: Settings = toml::from_str(EXAMPLE).unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.stores["exito"].currency.as_deref(), Some("COP"));
+    }
+
+    #[test]
+    fn env_overrides_file_and_bad_values_name_the_setting() {
+        let mut s: Settings = toml::from_str("data_dir = \"from-file\"").unwrap();
+        s.apply_env(|k| (k == "PRECISO_DATA_DIR").then(|| "from-env".to_string())).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("from-env"));
+        let err = s.apply_env(|k| (k == "PRECISO_INGEST_BATCH_SIZE").then(|| "x".into()));
+        assert!(err.unwrap_err().to_string().contains("PRECISO_INGEST_BATCH_SIZE"));
+        let bad: Settings = toml::from_str("[ingest]\ndefault_currency = \"XXX\"").unwrap();
+        assert!(format!("{:#}", bad.validate().unwrap_err()).contains("ingest.default_currency"));
+        assert!(toml::from_str::<Settings>("typo = 1").is_err());
+    }
+
+    #[test]
+    fn debug_redacts_database_url() {
+        let s = Settings { database_url: Some("postgres://u:secret@h/db".into()), ..Default::default() };
+        assert!(!format!("{s:?}").contains("secret"));
+    }
+}
