@@ -3,10 +3,12 @@
 //! the store adapters, the ingest pipeline and the HTTP layer all depend on it, never the
 //! reverse.
 
+pub mod analysis;
 pub mod domain;
 pub mod hash;
 pub mod normalize;
 pub mod ports;
+pub mod query;
 pub mod reconcile;
 
 pub use domain::*;

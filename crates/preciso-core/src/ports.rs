@@ -16,6 +16,9 @@ pub enum StoreError {
     Backend(String),
     #[error("not found")]
     NotFound,
+    /// A uniqueness rule was violated (e.g. a user's e-mail already exists).
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 /// A ledger row about to be created for one ingest run of one file.
@@ -95,3 +98,122 @@ pub trait IngestSession {
         error: Option<String>,
     ) -> Result<Option<IngestFile>, StoreError>;
 }
+
+use crate::domain::{Gtin, OfferId, ProductId};
+use crate::query::{
+    BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest,
+    Preferences, PricedOffer, Sort, User,
+};
+
+/// How personalization shapes a listing: preferred stores and brands first, budget as a cap.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Personalization<'a> {
+    pub preferences: Option<&'a Preferences>,
+}
+
+/// An offer with the value score of the ranking (0–100).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ScoredOffer {
+    #[serde(flatten)]
+    pub offer: OfferView,
+    pub value_score: f64,
+    /// Median current price of the offer's category in its currency.
+    pub category_median: Option<i64>,
+}
+
+/// The cheapest offer of one product, for best prices.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BestOffer {
+    #[serde(flatten)]
+    pub offer: OfferView,
+    /// Offers of this product that matched the filters.
+    pub offers_for_product: u64,
+    /// Whether the offer is from a preferred store or brand of the user.
+    pub preferred: bool,
+}
+
+/// An offer whose price fell recently, with its `(observed_at, price_minor)` history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DropCandidate {
+    pub offer: OfferView,
+    pub history: Vec<(i64, i64)>,
+}
+
+/// Rows for the store-comparison report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOfferRow {
+    pub store: StoreId,
+    pub product_id: ProductId,
+    pub category_key: Option<String>,
+    pub currency: crate::domain::Currency,
+    pub price_minor: i64,
+    pub last_seen: i64,
+}
+
+/// An API key's stored form: the secret itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApiKeyRecord {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the key, to recognise it in listings.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// The read side used by the API.
+pub trait CatalogRead: Send + Sync {
+    fn list_offers(
+        &self,
+        filter: &OfferFilter,
+        sort: Sort,
+        page: PageRequest,
+        who: Personalization<'_>,
+    ) -> Result<Page<ScoredOffer>, StoreError>;
+
+    /// Cheapest in-stock (or unknown-stock) offer per product matching `filter`.
+    fn best_prices(
+        &self,
+        filter: &OfferFilter,
+        page: PageRequest,
+        who: Personalization<'_>,
+    ) -> Result<Page<BestOffer>, StoreError>;
+
+    fn offer(&self, id: OfferId) -> Result<Option<OfferView>, StoreError>;
+    fn offer_history(&self, id: OfferId) -> Result<Vec<HistoryPoint>, StoreError>;
+    fn product_offers(&self, product: ProductId) -> Result<Vec<OfferView>, StoreError>;
+    fn product_by_gtin(&self, gtin: &Gtin) -> Result<Option<ProductId>, StoreError>;
+    /// Products whose title or brand contains every word of `q`, most offers first.
+    fn search_products(&self, q: &str, limit: u32) -> Result<Vec<(ProductId, String, u64)>, StoreError>;
+
+    /// Offers whose price changed since `since` to a lower price, with their history.
+    fn drop_candidates(
+        &self,
+        since: i64,
+        filter: &OfferFilter,
+        limit: u32,
+    ) -> Result<Vec<DropCandidate>, StoreError>;
+
+    fn category_prices(&self, category_key: &str) -> Result<Vec<PricedOffer>, StoreError>;
+    fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError>;
+    fn brands(&self, limit: u32) -> Result<Vec<BrandCount>, StoreError>;
+    fn categories(&self) -> Result<Vec<CategoryCount>, StoreError>;
+
+    fn create_user(&self, user: &NewUser, prefs: &Preferences) -> Result<User, StoreError>;
+    fn user(&self, id: i64) -> Result<Option<User>, StoreError>;
+    fn users(&self, page: PageRequest) -> Result<Page<User>, StoreError>;
+    /// Replaces name, email and preferences; `None` if there is no such user.
+    fn update_user(&self, id: i64, user: &NewUser, prefs: &Preferences) -> Result<Option<User>, StoreError>;
+    fn delete_user(&self, id: i64) -> Result<bool, StoreError>;
+
+    fn create_api_key(&self, name: &str, prefix: &str, key_hash: &str, scopes: &[String]) -> Result<ApiKeyRecord, StoreError>;
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    fn revoke_api_key(&self, id: i64) -> Result<bool, StoreError>;
+    /// The active key with this hash.
+    fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+}
+
+/// Everything a running Preciso needs from its database.
+pub trait Catalog: CatalogStore + CatalogRead {}
+impl<T: CatalogStore + CatalogRead> Catalog for T {}

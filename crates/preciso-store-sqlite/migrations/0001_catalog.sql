@@ -28,11 +28,16 @@ CREATE TABLE offers (
     title             TEXT NOT NULL,
     brand             TEXT,
     category          TEXT,
+    -- category_key() of the path: what API filters match, by prefix of whole segments.
+    category_key      TEXT,
     gtin              TEXT,
     image_url         TEXT,
     price_minor       INTEGER NOT NULL,
     list_price_minor  INTEGER,
     currency          TEXT NOT NULL,
+    -- The price before the latest price change, and when that change was observed.
+    prev_price_minor  INTEGER,
+    price_changed_at  INTEGER NOT NULL,
     availability      TEXT NOT NULL,
     rating_centi      INTEGER,
     review_count      INTEGER,
@@ -43,7 +48,9 @@ CREATE TABLE offers (
 );
 CREATE INDEX offers_product ON offers(product_id);
 CREATE INDEX offers_store ON offers(store_id);
-CREATE INDEX offers_category_price ON offers(category, price_minor);
+CREATE INDEX offers_category_price ON offers(category_key, currency, price_minor);
+CREATE INDEX offers_brand ON offers(brand COLLATE NOCASE);
+CREATE INDEX offers_price_change ON offers(price_changed_at);
 
 -- Appended only when price, list price or availability change (SPEC §2).
 CREATE TABLE price_history (
@@ -77,3 +84,13 @@ CREATE TABLE ingest_files (
     error        TEXT
 );
 CREATE INDEX ingest_files_sha ON ingest_files(sha256, status);
+
+-- Median current price per category and currency, refreshed after every ingest that changed
+-- offers; the value score compares an offer's price with it.
+CREATE TABLE category_stats (
+    category_key  TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    offers        INTEGER NOT NULL,
+    median_minor  INTEGER NOT NULL,
+    PRIMARY KEY (category_key, currency)
+) WITHOUT ROWID;

@@ -2,9 +2,13 @@
 //! directory in WAL mode; readers share a small set of connections, each ingest run writes
 //! through its own connection in per-batch transactions.
 
+mod filter;
 mod migrate;
+mod offers;
 mod queries;
 mod session;
+mod stats;
+mod users;
 
 use preciso_core::ports::StoreError;
 use rusqlite::Connection;
@@ -17,8 +21,12 @@ pub use migrate::MIGRATIONS;
 /// The SQLite catalog. Cheap to share behind an `Arc`.
 pub struct SqliteCatalog {
     path: PathBuf,
-    reader: Mutex<Connection>,
+    /// Idle connections for reads and small writes; each ingest run opens its own.
+    pool: Mutex<Vec<Connection>>,
 }
+
+/// Idle connections kept open; more are opened under load and closed when returned.
+const MAX_IDLE: usize = 8;
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -47,7 +55,7 @@ impl SqliteCatalog {
         }
         let conn = Self::connect(path)?;
         migrate::apply(&conn)?;
-        Ok(SqliteCatalog { path: path.to_path_buf(), reader: Mutex::new(conn) })
+        Ok(SqliteCatalog { path: path.to_path_buf(), pool: Mutex::new(vec![conn]) })
     }
 
     /// Parses `sqlite://PATH`, `sqlite:PATH` or a bare path.
@@ -73,11 +81,28 @@ impl SqliteCatalog {
         Ok(conn)
     }
 
+    /// Runs `f` on a pooled connection.
+    pub(crate) fn with_conn_err<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => Self::connect(&self.path)?,
+        };
+        let result = f(&conn);
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < MAX_IDLE {
+            pool.push(conn);
+        }
+        result
+    }
+
     pub(crate) fn with_reader<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let conn = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&conn).map_err(backend)
+        self.with_conn_err(|c| f(c).map_err(backend))
     }
 }

@@ -5,8 +5,10 @@ use crate::backend;
 use preciso_core::ports::StoreError;
 use rusqlite::Connection;
 
-pub const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_catalog", include_str!("../migrations/0001_catalog.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_catalog", include_str!("../migrations/0001_catalog.sql")),
+    ("0002_users_keys", include_str!("../migrations/0002_users_keys.sql")),
+];
 
 pub(crate) fn apply(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(

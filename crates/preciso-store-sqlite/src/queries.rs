@@ -60,8 +60,7 @@ impl SqliteCatalog {
 
 impl CatalogStore for SqliteCatalog {
     fn migrate(&self) -> Result<(), StoreError> {
-        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        crate::migrate::apply(&conn)
+        self.with_conn_err(crate::migrate::apply)
     }
 
     fn upsert_store(&self, store: &Store) -> Result<(), StoreError> {

@@ -3,7 +3,9 @@
 //! `preciso_core::reconcile::decide`, and performs only the writes the decision needs.
 
 use crate::{SqliteCatalog, backend};
-use preciso_core::domain::{Availability, IngestCounts, IngestFile, IngestStatus, Offer};
+use preciso_core::domain::{
+    Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key,
+};
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
 use preciso_core::reconcile::{Decision, StoredOffer, decide};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -17,6 +19,8 @@ pub(crate) struct SqliteSession<'a> {
     conn: Connection,
     file_id: i64,
     dry_run: bool,
+    /// Whether any batch inserted or updated offers (derived tables need a refresh).
+    changed: bool,
 }
 
 impl SqliteCatalog {
@@ -32,7 +36,7 @@ impl SqliteCatalog {
         } else {
             insert_ledger_row(&conn, file).map_err(backend)?
         };
-        Ok(SqliteSession { catalog: self, conn, file_id, dry_run })
+        Ok(SqliteSession { catalog: self, conn, file_id, dry_run, changed: false })
     }
 }
 
@@ -78,6 +82,7 @@ impl IngestSession for SqliteSession<'_> {
         match result {
             Ok(counts) => {
                 self.conn.execute_batch("COMMIT").map_err(backend)?;
+                self.changed |= counts.inserted + counts.updated > 0;
                 Ok(counts)
             }
             Err(e) => {
@@ -103,6 +108,9 @@ impl IngestSession for SqliteSession<'_> {
                 params![status.as_str(), error, self.file_id],
             )
             .map_err(backend)?;
+        if self.changed {
+            crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
+        }
         self.catalog.ingest_file(self.file_id).map(Some)
     }
 }
@@ -252,9 +260,10 @@ fn insert_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<
     let mut stmt = conn.prepare_cached(
         "INSERT INTO offers (id, store_id, sku, url, product_id, title, brand, category, gtin,
              image_url, price_minor, list_price_minor, currency, availability, rating_centi,
-             review_count, first_seen, last_seen, content_hash, last_file_id)
+             review_count, first_seen, last_seen, content_hash, last_file_id, category_key,
+             price_changed_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17,
-             ?18, ?19)",
+             ?18, ?19, ?20, ?17)",
     )?;
     stmt.execute(params![
         o.id.as_i64(),
@@ -275,7 +284,8 @@ fn insert_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<
         o.review_count,
         o.observed_at,
         &o.content_hash[..],
-        file_id
+        file_id,
+        o.category.as_deref().map(category_key)
     ])?;
     Ok(())
 }
@@ -283,7 +293,12 @@ fn insert_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<
 fn update_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "UPDATE offers SET sku = ?2, url = ?3, product_id = ?4, title = ?5, brand = ?6,
-             category = ?7, gtin = ?8, image_url = ?9, price_minor = ?10, list_price_minor = ?11,
+             category = ?7, category_key = ?19, gtin = ?8, image_url = ?9,
+             prev_price_minor = CASE WHEN price_minor <> ?10 THEN price_minor
+                                     ELSE prev_price_minor END,
+             price_changed_at = CASE WHEN price_minor <> ?10 THEN ?16
+                                     ELSE price_changed_at END,
+             price_minor = ?10, list_price_minor = ?11,
              currency = ?12, availability = ?13, rating_centi = ?14, review_count = ?15,
              last_seen = max(last_seen, ?16), content_hash = ?17, last_file_id = ?18
          WHERE id = ?1",
@@ -306,7 +321,8 @@ fn update_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<
         o.review_count,
         o.observed_at,
         &o.content_hash[..],
-        file_id
+        file_id,
+        o.category.as_deref().map(category_key)
     ])?;
     Ok(())
 }

@@ -17,4 +17,4 @@ pub use ids::{IdError, OfferId, ProductId, StoreId};
 pub use money::Money;
 pub use offer::{IngestCounts, IngestFile, IngestStatus, Offer, PriceObservation, Store};
 pub use rating::{Rating, RatingError};
-pub use text::{fold_for_matching, slugify};
+pub use text::{category_key, fold_for_matching, slugify};

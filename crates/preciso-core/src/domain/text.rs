@@ -33,6 +33,14 @@ pub fn slugify(input: &str) -> String {
     out
 }
 
+/// The match key of a category path: each segment slugified, joined by `/`.
+/// "Tecnología > Celulares", "tecnologia/celulares" and "Tecnologia/ Celulares" all give
+/// "tecnologia/celulares", so API callers can use either the name or the key.
+pub fn category_key(path: &str) -> String {
+    let sep = if path.contains('>') { '>' } else { '/' };
+    path.split(sep).map(slugify).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +50,8 @@ mod tests {
         assert_eq!(fold_for_matching("Categoría"), "categoria");
         assert_eq!(slugify("  Éxito Colombia!! "), "exito-colombia");
         assert_eq!(slugify("falabella_co"), "falabella-co");
+        assert_eq!(category_key("Tecnología > Celulares"), "tecnologia/celulares");
+        assert_eq!(category_key("tecnologia/celulares/"), "tecnologia/celulares");
+        assert_eq!(category_key("Hogar y Cocina"), "hogar-y-cocina");
     }
 }

@@ -44,6 +44,8 @@ impl Format {
 }
 
 /// One item of a file: a record, or a piece of the file that could not be read as one.
+// Records dominate and move once each; boxing them would add an allocation per record.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Item {
     Record(RawRecord),

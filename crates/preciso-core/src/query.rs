@@ -1,0 +1,215 @@
+//! The read side's vocabulary: filters, sorting, pages and the views the API returns. Backends
+//! translate these into their own queries; nothing here knows SQL.
+
+use crate::domain::{Availability, Currency, Money, OfferId, ProductId, Rating, StoreId};
+
+/// Sort orders of SPEC §5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Cheapest first.
+    #[default]
+    Price,
+    /// Most expensive first.
+    PriceDesc,
+    /// Best rated first.
+    Rating,
+    /// Most recently seen first.
+    Date,
+    /// Largest discount versus list price first.
+    Discount,
+    /// Highest value score first (see `value_score`).
+    Value,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        Some(match s {
+            "price" => Sort::Price,
+            "-price" => Sort::PriceDesc,
+            "rating" => Sort::Rating,
+            "date" => Sort::Date,
+            "discount" => Sort::Discount,
+            "value" => Sort::Value,
+            _ => return None,
+        })
+    }
+
+    pub const NAMES: &'static [&'static str] = &["price", "-price", "rating", "date", "discount", "value"];
+}
+
+/// Filters shared by the listing endpoints. Prices are in major units of each offer's own
+/// currency (`min_price=100000` keeps COP offers from 100.000 COP and CLP offers from
+/// 100.000 CLP).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OfferFilter {
+    /// `category_key` prefix of whole segments.
+    pub category: Option<String>,
+    /// Case-insensitive brand name.
+    pub brand: Option<String>,
+    pub store: Option<StoreId>,
+    pub min_price: Option<Decimal>,
+    pub max_price: Option<Decimal>,
+    pub product: Option<ProductId>,
+}
+
+/// A non-negative decimal from a query string, kept exact: `mantissa / 10^scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decimal {
+    pub mantissa: i64,
+    pub scale: u32,
+}
+
+impl Decimal {
+    /// Parses `123`, `123.45`; at most 6 decimals; no sign, no exponent.
+    pub fn parse(s: &str) -> Option<Decimal> {
+        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+        if int.is_empty() && frac.is_empty() || frac.len() > 6 {
+            return None;
+        }
+        if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let digits = format!("{int}{frac}");
+        let mantissa = digits.parse::<i64>().ok()?;
+        Some(Decimal { mantissa, scale: frac.len() as u32 })
+    }
+
+    /// The amount in minor units of a currency, rounded toward zero; `None` on overflow.
+    pub fn to_minor(self, currency: Currency) -> Option<i64> {
+        let exp = u32::from(currency.exponent());
+        if exp >= self.scale {
+            self.mantissa.checked_mul(10i64.checked_pow(exp - self.scale)?)
+        } else {
+            Some(self.mantissa / 10i64.checked_pow(self.scale - exp)?)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1-based.
+    pub page: u32,
+    /// 1–100.
+    pub limit: u32,
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: u32 = 100;
+    pub const DEFAULT_LIMIT: u32 = 20;
+
+    pub fn offset(self) -> u64 {
+        u64::from(self.page.saturating_sub(1)) * u64::from(self.limit)
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest { page: 1, limit: Self::DEFAULT_LIMIT }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub limit: u32,
+    pub total: u64,
+}
+
+/// An offer as the API shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OfferView {
+    pub id: OfferId,
+    pub store: StoreId,
+    pub product_id: ProductId,
+    pub sku: Option<String>,
+    pub title: String,
+    pub brand: Option<String>,
+    pub category: Option<String>,
+    pub gtin: Option<String>,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub price: Money,
+    pub list_price: Option<Money>,
+    /// The price before the latest change, if it changed.
+    pub previous_price: Option<Money>,
+    pub availability: Availability,
+    pub rating: Option<Rating>,
+    pub review_count: Option<u32>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub price_changed_at: i64,
+}
+
+impl OfferView {
+    /// Discount versus the list price, in percent (0 when there is none).
+    pub fn discount_pct(&self) -> f64 {
+        match self.list_price {
+            Some(l) if l.minor > self.price.minor && l.minor > 0 => {
+                (l.minor - self.price.minor) as f64 * 100.0 / l.minor as f64
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// A user's personalization (SPEC §2).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Preferences {
+    pub stores: Vec<String>,
+    pub brands: Vec<String>,
+    pub categories: Vec<String>,
+    /// Maximum price, in whole major units of each offer's currency.
+    pub budget: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub preferences: Preferences,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BrandCount {
+    pub brand: String,
+    pub offers: u64,
+    pub products: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CategoryCount {
+    pub category: String,
+    pub key: String,
+    pub offers: u64,
+}
+
+/// One price of the history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoryPoint {
+    pub observed_at: i64,
+    pub price: Money,
+    pub list_price: Option<Money>,
+    pub availability: Availability,
+}
+
+/// Price rows of one category and currency for statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedOffer {
+    pub store: StoreId,
+    pub brand: Option<String>,
+    pub product_id: ProductId,
+    pub currency: Currency,
+    pub price_minor: i64,
+    pub last_seen: i64,
+}

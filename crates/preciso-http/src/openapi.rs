@@ -1,0 +1,236 @@
+//! The OpenAPI 3.1 document of the API, written out by hand so every status code and body a
+//! client can receive is declared. A test checks that it lists exactly the router's routes.
+
+use serde_json::{Value, json};
+
+fn param(name: &str, location: &str, required: bool, schema: Value, description: &str) -> Value {
+    json!({ "name": name, "in": location, "required": required, "schema": schema, "description": description })
+}
+
+fn q(name: &str, schema: Value, description: &str) -> Value {
+    param(name, "query", false, schema, description)
+}
+
+fn listing_params() -> Vec<Value> {
+    vec![
+        q("user_id", json!({"type": "integer", "minimum": 1}), "Personalize with this user's preferences (404 if unknown)."),
+        q("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20}), "Page size."),
+        q("page", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}), "1-based page."),
+        q("category", json!({"type": "string"}), "Category name or key; matches the category and its subcategories."),
+        q("brand", json!({"type": "string"}), "Brand, case-insensitive."),
+        q("store", json!({"type": "string"}), "Store slug."),
+        q("min_price", json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}), "Minimum price in major units of each offer's currency."),
+        q("max_price", json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}), "Maximum price in major units of each offer's currency."),
+    ]
+}
+
+fn sort_param() -> Value {
+    q("sort", json!({"type": "string", "enum": ["price", "-price", "rating", "date", "discount", "value"]}), "Sort order.")
+}
+
+fn r(schema: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{schema}") })
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+fn err(description: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": r("Error") } } })
+}
+
+/// Responses every API endpoint can give, plus the endpoint's own.
+fn responses(own: Value, extra: &[(&str, &str)]) -> Value {
+    let mut m = serde_json::Map::new();
+    if let Value::Object(o) = own {
+        m.extend(o);
+    }
+    for (code, d) in extra {
+        m.insert((*code).to_string(), err(d));
+    }
+    m.insert("401".into(), err("Missing or invalid API key (invalid keys are refused even on open endpoints)."));
+    m.insert("429".into(), json!({
+        "description": "Rate limit exceeded.",
+        "headers": { "Retry-After": { "schema": { "type": "integer" }, "description": "Seconds to wait." } },
+        "content": { "application/json": { "schema": r("Error") } }
+    }));
+    m.insert("500".into(), err("Internal error (details are logged, not returned)."));
+    Value::Object(m)
+}
+
+fn get(summary: &str, params: Vec<Value>, own: Value, extra: &[(&str, &str)]) -> Value {
+    json!({ "summary": summary, "parameters": params, "responses": responses(own, extra) })
+}
+
+fn user_body() -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": r("UserInput") } } })
+}
+
+fn write_errors() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("400", "Body is not JSON."),
+        ("403", "The API key lacks the write scope."),
+        ("409", "A user with this e-mail already exists."),
+        ("413", "Body too large."),
+        ("415", "Content-Type is not application/json."),
+        ("422", "Body does not match the schema or fails validation."),
+    ]
+}
+
+fn paths() -> Value {
+    let bad = ("400", "A query parameter is invalid; `details.parameter` names it.");
+    let id_param = |d: &str| param("id", "path", true, json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}), d);
+    let user_id = param("id", "path", true, json!({"type": "integer", "minimum": 1}), "User id.");
+    let category = param("category", "path", true, json!({"type": "string"}), "Category name (`Tecnología > Celulares`) or key (`tecnologia/celulares`).");
+    let mut best = listing_params();
+    best.retain(|p| p["name"] != "category");
+    let mut analysis = vec![category.clone()];
+    analysis.push(q("bins", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}), "Histogram bins."));
+    let mut ranked = listing_params();
+    ranked.push(sort_param());
+    let mut trending = listing_params();
+    trending.retain(|p| p["name"] != "user_id");
+    trending.push(q("days", json!({"type": "integer", "minimum": 1, "maximum": 90, "default": 7}), "Window in days."));
+    let paging = vec![
+        q("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20}), "Page size."),
+        q("page", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}), "1-based page."),
+    ];
+    let upload_params = vec![
+        q("name", json!({"type": "string"}), "File name for a raw body (decides the format by extension)."),
+        q("format", json!({"type": "string", "enum": ["json", "jsonl", "csv"]}), "Input format."),
+        q("store", json!({"type": "string"}), "Store for records without one."),
+        q("currency", json!({"type": "string"}), "Currency for stores without a known one (ISO 4217)."),
+        q("dry_run", json!({"type": "boolean"}), "Report only; write nothing."),
+        q("force", json!({"type": "boolean"}), "Ingest even if the same content was ingested."),
+    ];
+    let mut best_with_path = vec![category];
+    best_with_path.extend(best);
+    json!({
+        "/api/best-prices/{category}": { "get": get("Cheapest current offer per product in a category, personalized by user_id", best_with_path, json!({"200": ok("A page of best offers.", r("BestOfferPage"))}), &[bad, ("404", "Unknown category or user.")]) },
+        "/api/price-comparison": { "get": get("One product across stores (exactly one of product_id, gtin, q)", vec![
+            q("product_id", json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}), "Product id."),
+            q("gtin", json!({"type": "string"}), "GTIN/EAN/UPC."),
+            q("q", json!({"type": "string", "maxLength": 200}), "Words of the title or brand."),
+        ], json!({"200": ok("The product, its offers cheapest first, and the spread per currency.", r("Comparison"))}), &[bad, ("404", "No product matches.")]) },
+        "/api/ranked-offers": { "get": get("Offers ranked by value score (see description)", ranked, json!({"200": ok("A page of scored offers.", r("ScoredOfferPage"))}), &[bad, ("404", "Unknown user.")]) },
+        "/api/trending-offers": { "get": get("Largest real price drops over `days`", trending, json!({"200": ok("A page of drops.", r("TrendingPage"))}), &[bad]) },
+        "/api/reports/store-comparison": { "get": get("Per-store report: offers, categories, price index, cheapest share, freshness", vec![], json!({"200": ok("The report.", r("StoreComparison"))}), &[]) },
+        "/api/reports/price-analysis/{category}": { "get": get("Price statistics of a category per currency", analysis, json!({"200": ok("Statistics, histogram, per-brand and per-store breakdown.", r("PriceAnalysis"))}), &[bad, ("404", "No offers in the category.")]) },
+        "/api/users": {
+            "get": get("List users", paging.clone(), json!({"200": ok("A page of users.", r("UserPage"))}), &[bad]),
+            "post": { "summary": "Create a user", "requestBody": user_body(), "responses": responses(json!({"201": ok("The user.", r("User"))}), &write_errors()) }
+        },
+        "/api/users/create": { "post": { "summary": "Create a user (legacy path)", "requestBody": user_body(), "responses": responses(json!({"201": ok("The user.", r("User"))}), &write_errors()) } },
+        "/api/users/{id}": {
+            "get": get("A user", vec![user_id.clone()], json!({"200": ok("The user.", r("User"))}), &[("400", "Bad id."), ("404", "No such user.")]),
+            "put": { "summary": "Replace a user's name, e-mail and preferences", "parameters": [user_id.clone()], "requestBody": user_body(),
+                     "responses": responses(json!({"200": ok("The user.", r("User"))}), &[write_errors(), vec![("404", "No such user.")]].concat()) },
+            "delete": { "summary": "Delete a user", "parameters": [user_id], "responses": responses(json!({"204": {"description": "Deleted."}}), &[("400", "Bad id."), ("403", "The API key lacks the write scope."), ("404", "No such user.")]) }
+        },
+        "/api/brands": { "get": get("Brands with offer and product counts", vec![q("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}), "Number of brands.")], json!({"200": ok("Brands, most offers first.", r("ItemList"))}), &[bad]) },
+        "/api/categories": { "get": get("Categories with their keys and offer counts", vec![], json!({"200": ok("Categories.", r("ItemList"))}), &[]) },
+        "/api/stores": { "get": get("Stores with offer counts", vec![], json!({"200": ok("Stores.", r("ItemList"))}), &[]) },
+        "/api/offers/{id}": { "get": get("One offer", vec![id_param("Offer id.")], json!({"200": ok("The offer.", r("Offer"))}), &[("400", "Bad id."), ("404", "No such offer.")]) },
+        "/api/offers/{id}/history": { "get": get("An offer's price history", vec![id_param("Offer id.")], json!({"200": ok("The offer and its history, oldest first.", r("OfferHistory"))}), &[("400", "Bad id."), ("404", "No such offer.")]) },
+        "/api/archivos": {
+            "get": get("The ingest ledger, newest first", paging, json!({"200": ok("Ledger rows.", r("ItemList"))}), &[bad]),
+            "post": {
+                "summary": "Upload a data file (multipart field `file`, or the raw body) and ingest it",
+                "parameters": upload_params,
+                "requestBody": { "required": true, "content": {
+                    "multipart/form-data": { "schema": { "type": "object", "properties": { "file": { "type": "string", "format": "binary" } }, "required": ["file"] } },
+                    "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
+                    "application/json": { "schema": {} },
+                    "application/x-ndjson": { "schema": { "type": "string" } },
+                    "text/csv": { "schema": { "type": "string" } }
+                } },
+                "responses": responses(json!({
+                    "201": ok("Ingested: the summary.", r("IngestReport")),
+                    "200": ok("Skipped (same content) or dry run: the summary.", r("IngestReport"))
+                }), &[("400", "Bad parameter or empty/malformed body."), ("403", "The API key lacks the write scope."), ("413", "Upload too large.")])
+            }
+        },
+        "/api/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI document.", "content": { "application/json": { "schema": { "type": "object" } } } } } } },
+        "/health": { "get": { "summary": "Liveness (touches nothing external)", "responses": { "200": { "description": "Alive.", "content": { "application/health+json": { "schema": r("Health") } } } } } },
+        "/ready": { "get": { "summary": "Readiness: the database answers within 1 s", "responses": {
+            "200": { "description": "Ready.", "content": { "application/health+json": { "schema": r("Health") } } },
+            "503": { "description": "Not ready.", "content": { "application/health+json": { "schema": r("Health") } } } } } },
+        "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "Text exposition format.", "content": { "text/plain": { "schema": { "type": "string" } } } } } } }
+    })
+}
+
+fn schemas() -> Value {
+    let money = json!({ "type": "object", "required": ["minor", "currency", "display"], "properties": {
+        "minor": { "type": "integer", "description": "Integer amount in the currency's minor unit." },
+        "currency": { "type": "string", "description": "ISO 4217 code." },
+        "display": { "type": "string", "description": "Formatted in the currency's convention, e.g. `COP 2.349.900,00`." } } });
+    let nullable_money = json!({ "oneOf": [r("Money"), { "type": "null" }] });
+    let offer = json!({ "type": "object", "required": ["id", "store", "product_id", "title", "price", "availability"], "properties": {
+        "id": { "type": "string" }, "store": { "type": "string" }, "product_id": { "type": "string" },
+        "sku": { "type": ["string", "null"] }, "title": { "type": "string" }, "brand": { "type": ["string", "null"] },
+        "category": { "type": ["string", "null"] }, "gtin": { "type": ["string", "null"] }, "url": { "type": ["string", "null"] },
+        "image_url": { "type": ["string", "null"] }, "price": r("Money"), "list_price": nullable_money.clone(), "previous_price": nullable_money,
+        "availability": { "type": "string", "enum": ["in_stock", "out_of_stock", "unknown"] },
+        "rating": { "type": ["number", "null"] }, "review_count": { "type": ["integer", "null"] },
+        "first_seen": { "type": "integer" }, "last_seen": { "type": "integer" }, "price_changed_at": { "type": "integer" },
+        "discount_pct": { "type": "number" } } });
+    let page = |item: Value| json!({ "type": "object", "required": ["items", "page", "limit", "total"], "properties": {
+        "items": { "type": "array", "items": item }, "page": { "type": "integer" }, "limit": { "type": "integer" }, "total": { "type": "integer" } } });
+    let prefs = json!({ "type": "object", "additionalProperties": false, "properties": {
+        "stores": { "type": "array", "items": { "type": "string" }, "maxItems": 50 },
+        "brands": { "type": "array", "items": { "type": "string" }, "maxItems": 50 },
+        "categories": { "type": "array", "items": { "type": "string" }, "maxItems": 50 },
+        "budget": { "type": ["integer", "null"], "minimum": 0, "description": "Maximum price in whole major units." } } });
+    json!({
+        "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message", "details"], "properties": {
+            "code": { "type": "string", "enum": ["bad_parameter", "not_found", "conflict", "payload_too_large", "unsupported_media_type", "unprocessable", "unauthorized", "forbidden", "rate_limited", "method_not_allowed", "unavailable", "internal"] },
+            "message": { "type": "string" }, "details": {} } } } },
+        "Money": money,
+        "Offer": offer,
+        "BestOfferPage": page(json!({ "allOf": [r("Offer"), { "type": "object", "properties": { "offers_for_product": { "type": "integer" }, "preferred": { "type": "boolean" } } }] })),
+        "ScoredOfferPage": page(json!({ "allOf": [r("Offer"), { "type": "object", "properties": { "value_score": { "type": "number" }, "category_median": { "oneOf": [r("Money"), { "type": "null" }] } } }] })),
+        "TrendingPage": page(json!({ "allOf": [r("Offer"), { "type": "object", "properties": { "reference_price": r("Money"), "drop_pct": { "type": "number" }, "dropped_at": { "type": "integer" } } }] })),
+        "Comparison": { "type": "object", "required": ["product", "offers", "spread", "stores"], "properties": {
+            "product": { "type": "object" }, "stores": { "type": "integer" }, "spread": { "type": "array", "items": { "type": "object" } },
+            "offers": { "type": "array", "items": r("Offer") }, "matches": { "type": "array", "items": { "type": "object" } } } },
+        "StoreComparison": { "type": "object", "required": ["stores"], "properties": { "generated_at": { "type": "integer" }, "price_index_definition": { "type": "string" }, "stores": { "type": "array", "items": { "type": "object" } } } },
+        "PriceAnalysis": { "type": "object", "required": ["category", "offers", "currencies"], "properties": { "category": { "type": "string" }, "offers": { "type": "integer" }, "currencies": { "type": "array", "items": { "type": "object" } } } },
+        "Preferences": prefs,
+        "UserInput": { "type": "object", "required": ["name", "email"], "additionalProperties": false, "properties": {
+            "name": { "type": "string", "minLength": 1, "maxLength": 200 }, "email": { "type": "string", "format": "email", "maxLength": 254 }, "preferences": r("Preferences") } },
+        "User": { "type": "object", "required": ["id", "name", "email", "preferences"], "properties": {
+            "id": { "type": "integer" }, "name": { "type": "string" }, "email": { "type": "string" }, "preferences": r("Preferences"),
+            "created_at": { "type": "integer" }, "updated_at": { "type": "integer" } } },
+        "UserPage": page(r("User")),
+        "OfferHistory": { "type": "object", "required": ["offer", "history"], "properties": { "offer": r("Offer"), "history": { "type": "array", "items": { "type": "object" } } } },
+        "ItemList": { "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": { "type": "object" } } } },
+        "IngestReport": { "type": "object", "required": ["file", "status", "counts"], "properties": {
+            "file": { "type": "string" }, "sha256": { "type": "string" }, "status": { "type": "string", "enum": ["done", "skipped", "dry_run", "failed"] },
+            "ledger_id": { "type": ["integer", "null"] }, "counts": { "type": "object" }, "warnings": { "type": "object" }, "reject_samples": { "type": "array" } } },
+        "Health": { "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["pass", "warn", "fail"] } } }
+    })
+}
+
+const DESCRIPTION: &str = "Preciso's price-comparison API. Money is an integer of minor units plus an ISO 4217 code \
+and a display string. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}` with the stable codes of the `Error` schema. \
+Reads are open unless the operator requires a `read` key; writes need a `write` key in `X-API-Key`. \
+Rate limit: per key or client IP (default 100/min), `429` with `Retry-After`. Trailing slashes are accepted. \
+\n\n**Value score** (ranked offers, 0–100) = 40 × price factor + 20 × drop factor + 20 × rating factor + 10 × reviews factor + 10 × availability factor, where \
+price factor = clamp(1.5 − price / category median, 0, 1) (median of the category in the same currency; 0.5 when unknown); \
+drop factor = min(1, 2 × (previous price − price) / previous price) when the latest change lowered the price, else 0; \
+rating factor = rating / 5 (0.5 when unrated); reviews factor = 1 for ≥1000 reviews, 0.75 for ≥100, 0.5 for ≥10, 0.25 for ≥1, else 0; \
+availability factor = 1 in stock, 0.5 unknown, 0 out of stock.";
+
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Preciso API", "version": env!("CARGO_PKG_VERSION"), "description": DESCRIPTION },
+        "paths": paths(),
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": { "ApiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" } }
+        },
+        "security": [{}, { "ApiKey": [] }]
+    })
+}

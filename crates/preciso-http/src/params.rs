@@ -1,0 +1,111 @@
+//! Query-string parsing with errors that name the parameter. Unknown parameters are ignored;
+//! known ones are validated and bounded (SPEC §5).
+
+use crate::error::{ApiError, ApiResult};
+use preciso_core::domain::{StoreId, category_key};
+use preciso_core::query::{Decimal, OfferFilter, PageRequest, Sort};
+use std::collections::HashMap;
+
+/// The query string as a map; the last value of a repeated key wins.
+#[derive(Debug, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl Params {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Params(pairs.into_iter().collect())
+    }
+
+    /// A non-blank value, trimmed.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    pub fn int(&self, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
+        let Some(raw) = self.str(name) else { return Ok(None) };
+        let v: i64 = raw.parse().map_err(|_| ApiError::bad(name, format!("{name} must be an integer, got {raw:?}")))?;
+        if !(min..=max).contains(&v) {
+            return Err(ApiError::bad(name, format!("{name} must be between {min} and {max}, got {v}")));
+        }
+        Ok(Some(v))
+    }
+
+    pub fn page(&self) -> ApiResult<PageRequest> {
+        let limit = self.int("limit", 1, i64::from(PageRequest::MAX_LIMIT))?;
+        let page = self.int("page", 1, 10_000)?;
+        Ok(PageRequest {
+            page: page.unwrap_or(1) as u32,
+            limit: limit.map_or(PageRequest::DEFAULT_LIMIT, |l| l as u32),
+        })
+    }
+
+    pub fn sort(&self, default: Sort) -> ApiResult<Sort> {
+        match self.str("sort") {
+            None => Ok(default),
+            Some(s) => Sort::parse(s).ok_or_else(|| {
+                ApiError::bad("sort", format!("sort must be one of {}, got {s:?}", Sort::NAMES.join(", ")))
+            }),
+        }
+    }
+
+    fn price(&self, name: &str) -> ApiResult<Option<Decimal>> {
+        let Some(raw) = self.str(name) else { return Ok(None) };
+        Decimal::parse(raw).map(Some).ok_or_else(|| {
+            ApiError::bad(name, format!("{name} must be a non-negative decimal number of major units, got {raw:?}"))
+        })
+    }
+
+    pub fn user_id(&self) -> ApiResult<Option<i64>> {
+        self.int("user_id", 1, i64::MAX)
+    }
+
+    /// The shared listing filters: category, brand, store, min_price, max_price.
+    pub fn filter(&self) -> ApiResult<OfferFilter> {
+        let store = match self.str("store") {
+            Some(s) => Some(StoreId::parse(s).map_err(|e| ApiError::bad("store", format!("store: {e}")))?),
+            None => None,
+        };
+        let (min_price, max_price) = (self.price("min_price")?, self.price("max_price")?);
+        if let (Some(lo), Some(hi)) = (min_price, max_price)
+            && lo.mantissa as f64 / 10f64.powi(lo.scale as i32) > hi.mantissa as f64 / 10f64.powi(hi.scale as i32)
+        {
+            return Err(ApiError::bad("min_price", "min_price must not exceed max_price"));
+        }
+        Ok(OfferFilter {
+            category: self.str("category").map(category_key).filter(|k| !k.is_empty()),
+            brand: self.str("brand").map(str::to_string),
+            store,
+            min_price,
+            max_price,
+            product: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect())
+    }
+
+    #[test]
+    fn limits_are_bounded_and_errors_name_the_parameter() {
+        assert_eq!(p(&[]).page().unwrap(), PageRequest { page: 1, limit: 20 });
+        let e = p(&[("limit", "101")]).page().unwrap_err();
+        assert!(matches!(e, ApiError::BadParameter { ref parameter, .. } if parameter == "limit"));
+        assert!(p(&[("page", "0")]).page().is_err());
+        assert!(p(&[("limit", "x")]).page().is_err());
+        assert!(p(&[("sort", "best")]).sort(Sort::Price).is_err());
+        assert_eq!(p(&[("sort", "-price")]).sort(Sort::Price).unwrap(), Sort::PriceDesc);
+    }
+
+    #[test]
+    fn filters_parse_and_validate() {
+        let f = p(&[("category", "Tecnología > Celulares"), ("min_price", "10.5"), ("store", "Éxito")]).filter().unwrap();
+        assert_eq!(f.category.as_deref(), Some("tecnologia/celulares"));
+        assert_eq!(f.store.unwrap().as_str(), "exito");
+        assert!(p(&[("min_price", "-1")]).filter().is_err());
+        assert!(p(&[("min_price", "10"), ("max_price", "5")]).filter().is_err());
+    }
+}

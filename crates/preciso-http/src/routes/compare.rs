@@ -1,0 +1,107 @@
+//! One product across stores: every offer, cheapest first, with the spread per currency.
+//! The product is named by `product_id`, `gtin` or free text `q` (exactly one).
+
+use super::offers::{money, offer_json};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use preciso_core::domain::{Gtin, Money, ProductId};
+use preciso_core::query::OfferView;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+enum Lookup {
+    Id(ProductId),
+    Gtin(Gtin),
+    Text(String),
+}
+
+fn lookup(q: &crate::params::Params) -> ApiResult<Lookup> {
+    let given: Vec<&str> = ["product_id", "gtin", "q"].into_iter().filter(|k| q.str(k).is_some()).collect();
+    if given.len() != 1 {
+        return Err(ApiError::bad("product_id", "give exactly one of product_id, gtin or q"));
+    }
+    Ok(match given[0] {
+        "product_id" => Lookup::Id(
+            ProductId::parse(q.str("product_id").unwrap_or_default())
+                .map_err(|_| ApiError::bad("product_id", "product_id must be 16 hexadecimal digits"))?,
+        ),
+        "gtin" => Lookup::Gtin(Gtin::parse(q.str("gtin").unwrap_or_default()).map_err(|e| ApiError::bad("gtin", format!("gtin: {e}")))?),
+        _ => {
+            let text = q.str("q").unwrap_or_default();
+            if text.chars().count() > 200 {
+                return Err(ApiError::bad("q", "q must be at most 200 characters"));
+            }
+            Lookup::Text(text.to_string())
+        }
+    })
+}
+
+/// min, max, spread and the cheapest store for each currency among the offers.
+fn spreads(offers: &[OfferView]) -> Vec<Value> {
+    let mut by_currency: BTreeMap<&str, Vec<&OfferView>> = BTreeMap::new();
+    for o in offers {
+        by_currency.entry(o.price.currency.code()).or_default().push(o);
+    }
+    by_currency
+        .values()
+        .filter_map(|group| {
+            let cheapest = group.iter().min_by_key(|o| (o.price.minor, o.id))?;
+            let dearest = group.iter().max_by_key(|o| o.price.minor)?;
+            let currency = cheapest.price.currency;
+            let spread = dearest.price.minor - cheapest.price.minor;
+            let pct = if cheapest.price.minor > 0 { spread as f64 * 100.0 / cheapest.price.minor as f64 } else { 0.0 };
+            Some(json!({
+                "currency": currency.code(),
+                "offers": group.len(),
+                "min": money(&cheapest.price),
+                "max": money(&dearest.price),
+                "spread": money(&Money::new(spread, currency)),
+                "spread_pct": (pct * 100.0).round() / 100.0,
+                "cheapest_store": cheapest.store,
+                "cheapest_offer_id": cheapest.id,
+            }))
+        })
+        .collect()
+}
+
+pub async fn price_comparison(State(state): State<AppState>, QueryParams(q): QueryParams) -> ApiResult<Json<Value>> {
+    let how = lookup(&q)?;
+    let (product, matches, offers) = state
+        .db(move |c| {
+            let (id, matches) = match how {
+                Lookup::Id(id) => (Some(id), Vec::new()),
+                Lookup::Gtin(g) => (c.product_by_gtin(&g)?, Vec::new()),
+                Lookup::Text(t) => {
+                    let found = c.search_products(&t, 10)?;
+                    (found.first().map(|f| f.0), found)
+                }
+            };
+            let Some(id) = id else {
+                return Err(ApiError::NotFound("no product matches".into()));
+            };
+            let offers = c.product_offers(id)?;
+            if offers.is_empty() {
+                return Err(ApiError::NotFound(format!("product {id} does not exist")));
+            }
+            Ok((id, matches, offers))
+        })
+        .await?;
+    let first = &offers[0];
+    let stores: std::collections::BTreeSet<&str> = offers.iter().map(|o| o.store.as_str()).collect();
+    Ok(Json(json!({
+        "product": {
+            "id": product,
+            "title": first.title,
+            "brand": first.brand,
+            "gtin": offers.iter().find_map(|o| o.gtin.clone()),
+            "category": first.category,
+        },
+        "stores": stores.len(),
+        "spread": spreads(&offers),
+        "offers": offers.iter().map(offer_json).collect::<Vec<_>>(),
+        "matches": matches.iter().map(|(id, title, n)| json!({"product_id": id, "title": title, "offers": n})).collect::<Vec<_>>(),
+    })))
+}

@@ -1,0 +1,48 @@
+//! Probes, metrics and the API description. `/health` touches nothing external; `/ready`
+//! checks the catalog with a one-second timeout and answers `application/health+json`.
+
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const HEALTH_JSON: &str = "application/health+json";
+
+pub async fn health(State(state): State<AppState>) -> Response {
+    let body = json!({ "status": "pass", "version": state.version, "uptime_secs": state.started.elapsed().as_secs() });
+    ([(header::CONTENT_TYPE, HEALTH_JSON)], body.to_string()).into_response()
+}
+
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let check = tokio::time::timeout(Duration::from_secs(1), state.db(|c| Ok(c.counts()?))).await;
+    let (status, component, output) = match check {
+        Ok(Ok(_)) => ("pass", "pass", None),
+        Ok(Err(e)) => ("fail", "fail", Some(e.to_string())),
+        Err(_) => ("fail", "fail", Some("database check timed out after 1 s".to_string())),
+    };
+    let body = json!({
+        "status": status,
+        "version": state.version,
+        "checks": { "database:responseTime": [{ "status": component, "output": output }] },
+    });
+    let code = if status == "pass" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, [(header::CONTENT_TYPE, HEALTH_JSON)], body.to_string()).into_response()
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics.render(
+        state.cache.hits.load(Ordering::Relaxed),
+        state.cache.misses.load(Ordering::Relaxed),
+        state.version,
+        state.started.elapsed().as_secs_f64(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+pub async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}

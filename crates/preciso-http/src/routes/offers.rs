@@ -1,0 +1,160 @@
+//! Offers: best prices per category, ranked offers, trending drops, offer detail and history.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use preciso_core::analysis::trend::real_drop;
+use preciso_core::domain::{Money, OfferId, category_key};
+use preciso_core::ports::{Catalog, Personalization};
+use preciso_core::query::{OfferView, Preferences, Sort};
+use serde_json::{Value, json};
+
+/// The user's preferences, or 404 if `user_id` names no user.
+pub(crate) fn preferences(c: &dyn Catalog, user_id: Option<i64>) -> ApiResult<Option<Preferences>> {
+    match user_id {
+        None => Ok(None),
+        Some(id) => match c.user(id)? {
+            Some(u) => Ok(Some(u.preferences)),
+            None => Err(ApiError::NotFound(format!("user {id} does not exist"))),
+        },
+    }
+}
+
+/// An offer with display strings for its money fields.
+pub(crate) fn offer_json(o: &OfferView) -> Value {
+    let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
+    v["price"] = money(&o.price);
+    v["list_price"] = o.list_price.as_ref().map_or(Value::Null, money);
+    v["previous_price"] = o.previous_price.as_ref().map_or(Value::Null, money);
+    v["discount_pct"] = json!((o.discount_pct() * 100.0).round() / 100.0);
+    v
+}
+
+pub(crate) fn money(m: &Money) -> Value {
+    json!({ "minor": m.minor, "currency": m.currency.code(), "display": m.display() })
+}
+
+fn page_json(items: Vec<Value>, page: u32, limit: u32, total: u64) -> Value {
+    json!({ "items": items, "page": page, "limit": limit, "total": total })
+}
+
+pub async fn best_prices(
+    State(state): State<AppState>,
+    Path(category): Path<String>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<Value>> {
+    let key = category_key(&category);
+    if key.is_empty() {
+        return Err(ApiError::bad("category", "category must name a category (see /api/categories)"));
+    }
+    let mut filter = q.filter()?;
+    filter.category = Some(key.clone());
+    let page = q.page()?;
+    let user_id = q.user_id()?;
+    let result = state
+        .db(move |c| {
+            let prefs = preferences(c, user_id)?;
+            let p = c.best_prices(&filter, page, Personalization { preferences: prefs.as_ref() })?;
+            if p.total == 0 && !c.categories()?.iter().any(|k| k.key == key || k.key.starts_with(&format!("{key}/"))) {
+                return Err(ApiError::NotFound(format!("no category {key:?} (see /api/categories)")));
+            }
+            Ok(p)
+        })
+        .await?;
+    let items = result
+        .items
+        .iter()
+        .map(|b| {
+            let mut v = offer_json(&b.offer);
+            v["offers_for_product"] = json!(b.offers_for_product);
+            v["preferred"] = json!(b.preferred);
+            v
+        })
+        .collect();
+    Ok(Json(page_json(items, result.page, result.limit, result.total)))
+}
+
+pub async fn ranked(State(state): State<AppState>, QueryParams(q): QueryParams) -> ApiResult<Json<Value>> {
+    let filter = q.filter()?;
+    let page = q.page()?;
+    let sort = q.sort(Sort::Value)?;
+    let user_id = q.user_id()?;
+    let result = state
+        .db(move |c| {
+            let prefs = preferences(c, user_id)?;
+            Ok(c.list_offers(&filter, sort, page, Personalization { preferences: prefs.as_ref() })?)
+        })
+        .await?;
+    let items = result
+        .items
+        .iter()
+        .map(|s| {
+            let mut v = offer_json(&s.offer);
+            v["value_score"] = json!(s.value_score);
+            v["category_median"] = s.category_median.map_or(Value::Null, |m| money(&Money::new(m, s.offer.price.currency)));
+            v
+        })
+        .collect();
+    Ok(Json(page_json(items, result.page, result.limit, result.total)))
+}
+
+/// How many recent drops are examined for real drops before ranking.
+const TREND_CANDIDATES: u32 = 2000;
+
+pub async fn trending(State(state): State<AppState>, QueryParams(q): QueryParams) -> ApiResult<Json<Value>> {
+    let days = q.int("days", 1, 90)?.unwrap_or(7);
+    let filter = q.filter()?;
+    let page = q.page()?;
+    let now = chrono::Utc::now().timestamp();
+    let window = days * 86_400;
+    let candidates = state.db(move |c| Ok(c.drop_candidates(now - window, &filter, TREND_CANDIDATES)?)).await?;
+    let mut drops: Vec<(f64, Value)> = candidates
+        .iter()
+        .filter_map(|cand| {
+            let d = real_drop(&cand.history, now, window)?;
+            let mut v = offer_json(&cand.offer);
+            v["reference_price"] = money(&Money::new(d.reference_minor, cand.offer.price.currency));
+            v["drop_pct"] = json!((d.drop_pct * 100.0).round() / 100.0);
+            v["dropped_at"] = json!(d.dropped_at);
+            Some((d.drop_pct, v))
+        })
+        .collect();
+    drops.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let total = drops.len() as u64;
+    let items = drops.into_iter().skip(page.offset() as usize).take(page.limit as usize).map(|d| d.1).collect();
+    let mut body = page_json(items, page.page, page.limit, total);
+    body["days"] = json!(days);
+    Ok(Json(body))
+}
+
+fn offer_id(raw: &str) -> ApiResult<OfferId> {
+    OfferId::parse(raw).map_err(|_| ApiError::bad("id", "offer id must be 16 hexadecimal digits"))
+}
+
+pub async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = offer_id(&id)?;
+    let offer = state.db(move |c| Ok(c.offer(id)?)).await?;
+    offer.map(|o| Json(offer_json(&o))).ok_or_else(|| ApiError::NotFound(format!("offer {id} does not exist")))
+}
+
+pub async fn history(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = offer_id(&id)?;
+    let (offer, points) = state.db(move |c| Ok((c.offer(id)?, c.offer_history(id)?))).await?;
+    let Some(offer) = offer else {
+        return Err(ApiError::NotFound(format!("offer {id} does not exist")));
+    };
+    let points: Vec<Value> = points
+        .iter()
+        .map(|p| {
+            json!({
+                "observed_at": p.observed_at,
+                "price": money(&p.price),
+                "list_price": p.list_price.as_ref().map_or(Value::Null, money),
+                "availability": p.availability,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "offer": offer_json(&offer), "history": points })))
+}

@@ -1,0 +1,110 @@
+//! Shared server state: the catalog, settings, and the cross-cutting services (cache, rate
+//! limiter, metrics). Cloning is cheap (one `Arc`).
+
+use crate::error::{ApiError, ApiResult};
+use crate::layers::cache::ResponseCache;
+use crate::layers::metrics::Metrics;
+use crate::layers::ratelimit::RateLimiter;
+use preciso_core::ports::Catalog;
+use preciso_ingest::IngestOptions;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// HTTP settings (the binary fills them from `[http]` and `[auth]` of preciso.toml).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Require a `read` key for GET endpoints (writes always need `write`).
+    pub require_auth_for_reads: bool,
+    /// Requests per minute per API key, or per client IP without a key. 0 disables.
+    pub rate_limit_per_minute: u32,
+    /// Origins allowed by CORS; empty sends no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Response cache TTL; zero disables the cache.
+    pub cache_ttl: Duration,
+    /// Largest JSON body.
+    pub json_body_limit: usize,
+    /// Largest uploaded data file.
+    pub upload_limit: usize,
+    /// Served behind TLS (adds HSTS).
+    pub behind_tls: bool,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Keys accepted besides those in the database (e.g. a bootstrap admin key from the
+    /// environment), as (SHA-256 hex, scopes).
+    pub static_keys: Vec<(String, Vec<String>)>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            require_auth_for_reads: false,
+            rate_limit_per_minute: 100,
+            cors_origins: Vec::new(),
+            cache_ttl: Duration::from_secs(300),
+            json_body_limit: 1 << 20,
+            upload_limit: 256 << 20,
+            behind_tls: false,
+            trust_forwarded_for: false,
+            static_keys: Vec::new(),
+        }
+    }
+}
+
+/// How uploads to `POST /api/archivos` are ingested.
+#[derive(Clone)]
+pub struct UploadConfig {
+    /// Where uploaded bodies are spooled before ingest.
+    pub spool_dir: PathBuf,
+    /// Options template; the ingest time is set per upload.
+    pub options: IngestOptions,
+}
+
+pub struct Inner {
+    pub catalog: Arc<dyn Catalog>,
+    pub config: HttpConfig,
+    pub uploads: UploadConfig,
+    pub cache: ResponseCache,
+    pub limiter: RateLimiter,
+    pub metrics: Metrics,
+    pub started: Instant,
+    pub version: &'static str,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(catalog: Arc<dyn Catalog>, config: HttpConfig, uploads: UploadConfig) -> Self {
+        AppState(Arc::new(Inner {
+            cache: ResponseCache::new(config.cache_ttl),
+            limiter: RateLimiter::new(config.rate_limit_per_minute),
+            metrics: Metrics::new(),
+            catalog,
+            config,
+            uploads,
+            started: Instant::now(),
+            version: env!("CARGO_PKG_VERSION"),
+        }))
+    }
+
+    /// Runs a blocking catalog call on the blocking pool.
+    pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Catalog) -> Result<T, ApiError> + Send + 'static,
+    {
+        let catalog = self.catalog.clone();
+        tokio::task::spawn_blocking(move || f(catalog.as_ref()))
+            .await
+            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+    }
+}

@@ -1,0 +1,219 @@
+//! The ingest pipeline against a real SQLite catalog and real files: formats, rejects,
+//! file-level skip, dry run, per-store mapping, and convergence after a mid-run failure.
+
+use chrono_tz::Tz;
+use preciso_core::domain::{Currency, StoreId};
+use preciso_core::ports::CatalogStore;
+use preciso_ingest::{FieldMap, Format, IngestOptions, IngestReport, IngestSource, RecordContext, ingest};
+use preciso_store_sqlite::SqliteCatalog;
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+struct Env {
+    dir: tempfile::TempDir,
+    catalog: SqliteCatalog,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap();
+        Env { dir, catalog }
+    }
+
+    fn write(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    fn opts(&self) -> IngestOptions {
+        IngestOptions {
+            format: None,
+            dry_run: false,
+            force: false,
+            batch_size: 3,
+            rejects_dir: self.dir.path().join("rejects"),
+            fields: FieldMap::default(),
+            context: RecordContext {
+                default_store: None,
+                default_currency: None,
+                store_currency: HashMap::from([(StoreId::parse("exito").unwrap(), Currency::parse("COP").unwrap())]),
+                store_timezone: HashMap::new(),
+                default_timezone: Tz::America__Bogota,
+                ingest_time: 1_790_000_000,
+            },
+        }
+    }
+
+    fn ingest(&self, path: &Path, opts: &IngestOptions) -> IngestReport {
+        let source = IngestSource { path: path.to_path_buf(), name: path.file_name().unwrap().to_string_lossy().into() };
+        ingest(&self.catalog, &source, opts, &|_| {}).unwrap()
+    }
+
+    fn conn(&self) -> Connection {
+        Connection::open(self.catalog.path()).unwrap()
+    }
+
+    /// Offers and history as sorted rows, to compare whole catalog states.
+    fn state(&self) -> Vec<String> {
+        let conn = self.conn();
+        let mut rows = Vec::new();
+        let mut stmt = conn
+            .prepare("SELECT id, hex(content_hash), price_minor, last_seen FROM offers ORDER BY id")
+            .unwrap();
+        rows.extend(stmt.query_map([], |r| Ok(format!("o {} {} {} {}", r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))).unwrap().map(Result::unwrap));
+        let mut stmt = conn.prepare("SELECT offer_id, observed_at, price_minor FROM price_history ORDER BY 1, 2").unwrap();
+        rows.extend(stmt.query_map([], |r| Ok(format!("h {} {} {}", r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))).unwrap().map(Result::unwrap));
+        rows
+    }
+}
+
+const MESSY: &str = r#"{"tienda": "Éxito", "codigo": "A1", "nombre": "Nevera Mabe 300L", "marca": "Mabe", "precio": "$ 2.349.900", "precio_anterior": "$ 2.599.900", "disponibilidad": "Disponible", "calificacion": "4,2 de 5", "opiniones": "(1.234 opiniones)", "fecha": "2026-11-01 08:00:00", "vendedor": "x"}
+{"store": "exito", "sku": "A2", "title": "Café Sello Rojo 500g", "price": 18990, "ean": "7702032101054", "availability": "agotado"}
+{"store": "exito", "sku": "A3", "title": "Sin precio", "price": "Agotado"}
+not json at all
+{"store": "exito", "sku": "A1", "title": "Nevera Mabe 300L", "brand": "Mabe", "price": "$ 2.349.900", "list_price": "$ 2.599.900", "availability": "in_stock", "rating": "4.2/5", "reviews": 1234, "scraped_at": "2026-11-01T08:00:00-05:00"}
+{"store": "", "title": "Sin tienda", "price": "$ 1.000"}
+{"store": "exito", "sku": "A4", "title": "Arroz Diana 1kg", "price": "$ 4.500", "gtin": "7702511000018", "rating": "Sin calificación"}
+"#;
+
+#[test]
+fn messy_jsonl_lands_good_records_and_keeps_rejects_with_file_line_and_field() {
+    let env = Env::new();
+    let path = env.write("exito.jsonl", MESSY);
+    let r = env.ingest(&path, &env.opts());
+    assert_eq!(r.status, "done");
+    assert_eq!(r.counts.read, 7);
+    assert_eq!(r.counts.rejected, 3);
+    // Line 5 repeats line 1 in English keys with the same values: the same canonical record.
+    assert_eq!((r.counts.inserted, r.counts.duplicate), (3, 1));
+    assert_eq!(r.unknown_fields, 1);
+    assert_eq!(r.warnings.get("rating/no_rating"), Some(&1));
+    assert_eq!(r.warnings.get("gtin/invalid_gtin"), Some(&1), "{:?}", r.warnings);
+
+    let rejects = std::fs::read_to_string(r.rejects_file.as_ref().unwrap()).unwrap();
+    let lines: Vec<serde_json::Value> = rejects.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!((lines[0]["file"].as_str(), lines[0]["line"].as_u64(), lines[0]["field"].as_str()), (Some("exito.jsonl"), Some(3), Some("price")));
+    assert_eq!(lines[0]["errors"][0]["code"], "no_digits");
+    assert_eq!((lines[1]["line"].as_u64(), lines[1]["errors"][0]["code"].as_str()), (Some(4), Some("invalid_json")));
+    assert_eq!(lines[1]["source"], "not json at all");
+    assert_eq!((lines[2]["line"].as_u64(), lines[2]["field"].as_str()), (Some(6), Some("store")));
+
+    let conn = env.conn();
+    let (price, list, avail, rating, reviews, seen): (i64, i64, String, i64, i64, i64) = conn
+        .query_row(
+            "SELECT price_minor, list_price_minor, availability, rating_centi, review_count, last_seen FROM offers WHERE sku = 'A1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .unwrap();
+    assert_eq!((price, list, avail.as_str(), rating, reviews), (234_990_000, 259_990_000, "in_stock", 420, 1234));
+    // 08:00 in Bogotá (UTC-5) is 13:00 UTC.
+    assert_eq!(seen, chrono::DateTime::parse_from_rfc3339("2026-11-01T13:00:00Z").unwrap().timestamp());
+    let cafe: (i64, String, Option<String>) = conn
+        .query_row("SELECT price_minor, availability, gtin FROM offers WHERE sku = 'A2'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    assert_eq!(cafe, (1_899_000, "out_of_stock".to_string(), Some("07702032101054".to_string())));
+}
+
+#[test]
+fn the_same_file_is_skipped_unless_forced_and_then_changes_nothing() {
+    let env = Env::new();
+    let path = env.write("exito.jsonl", MESSY);
+    env.ingest(&path, &env.opts());
+    let before = env.state();
+    let again = env.ingest(&path, &env.opts());
+    assert_eq!(again.status, "skipped");
+    assert_eq!(again.counts.read, 0);
+    let forced = env.ingest(&path, &IngestOptions { force: true, ..env.opts() });
+    assert_eq!(forced.status, "done");
+    assert_eq!((forced.counts.inserted, forced.counts.updated), (0, 0));
+    assert_eq!(forced.counts.unchanged + forced.counts.duplicate, 4);
+    assert_eq!(env.state(), before);
+    assert_eq!(env.catalog.counts().unwrap().ingest_files, 2);
+}
+
+#[test]
+fn dry_run_reports_the_real_counts_and_writes_nothing() {
+    let env = Env::new();
+    let path = env.write("exito.jsonl", MESSY);
+    let dry = env.ingest(&path, &IngestOptions { dry_run: true, ..env.opts() });
+    assert_eq!(dry.status, "dry_run");
+    assert!(dry.rejects_file.is_none());
+    assert_eq!(dry.reject_samples.len(), 3);
+    assert!(env.state().is_empty());
+    assert_eq!(env.catalog.counts().unwrap().ingest_files, 0);
+    let real = env.ingest(&path, &env.opts());
+    assert_eq!(dry.counts, real.counts);
+}
+
+#[test]
+fn json_array_jsonl_and_csv_of_the_same_records_give_the_same_catalog() {
+    let jsonl = "{\"store\":\"exito\",\"sku\":\"1\",\"title\":\"TV\",\"price\":\"$ 1.299.900\",\"rating\":\"4.5\",\"scraped_at\":\"2026-11-01 10:00:00\"}\n{\"store\":\"exito\",\"sku\":\"2\",\"title\":\"Radio, FM\",\"price\":\"$ 89.900,00\",\"reviews\":\"12\",\"scraped_at\":\"2026-11-01 10:00:00\"}\n";
+    let json = format!("[\n{}\n]", jsonl.trim_end().replace('\n', ",\n"));
+    let csv = "store;sku;title;price;rating;reviews;scraped_at\nexito;1;TV;$ 1.299.900;4.5;;2026-11-01 10:00:00\nexito;2;Radio, FM;$ 89.900,00;;12;2026-11-01 10:00:00\n";
+    let mut states = Vec::new();
+    for (name, content) in [("a.jsonl", jsonl.to_string()), ("a.json", json), ("a.csv", csv.to_string())] {
+        let env = Env::new();
+        let r = env.ingest(&env.write(name, &content), &env.opts());
+        assert_eq!((r.counts.inserted, r.counts.rejected), (2, 0), "{name}: {r:?}");
+        states.push(env.state());
+    }
+    assert_eq!(states[0], states[1]);
+    assert_eq!(states[0], states[2]);
+}
+
+#[test]
+fn store_flag_and_per_store_mapping_apply_to_files_without_store() {
+    let env = Env::new();
+    let path = env.write("feed.csv", "Codigo,Descripcion,PrecioOferta\nX1,Licuadora Oster,\"$ 199.900\"\n");
+    let mut opts = env.opts();
+    opts.context.default_store = Some(StoreId::parse("exito").unwrap());
+    opts.fields = FieldMap::with_overrides([("title", "Descripcion"), ("price", "PrecioOferta")]).unwrap();
+    let r = env.ingest(&path, &opts);
+    assert_eq!((r.counts.inserted, r.counts.rejected), (1, 0), "{r:?}");
+    let title: String = env.conn().query_row("SELECT title FROM offers WHERE store_id = 'exito'", [], |r| r.get(0)).unwrap();
+    assert_eq!(title, "Licuadora Oster");
+}
+
+#[test]
+fn a_failure_mid_file_keeps_whole_batches_and_a_rerun_converges() {
+    let content: String = (0..10)
+        .map(|i| format!("{{\"store\":\"exito\",\"sku\":\"S{i}\",\"title\":\"Item {i}\",\"price\":\"$ {i}.000\",\"scraped_at\":\"2026-11-01 10:00:00\"}}\n"))
+        .collect();
+    let clean = Env::new();
+    clean.ingest(&clean.write("f.jsonl", &content), &clean.opts());
+
+    let env = Env::new();
+    let path = env.write("f.jsonl", &content);
+    env.conn()
+        .execute_batch("CREATE TRIGGER fault BEFORE INSERT ON offers WHEN NEW.sku = 'S7' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;")
+        .unwrap();
+    let source = IngestSource { path: path.clone(), name: "f.jsonl".into() };
+    let err = ingest(&env.catalog, &source, &env.opts(), &|_| {}).unwrap_err();
+    assert!(err.to_string().contains("disk on fire"), "{err}");
+    // Batches of 3: records 0–5 landed in two whole batches, none of the third.
+    assert_eq!(env.catalog.counts().unwrap().offers, 6);
+    let ledger = env.catalog.ingest_files(1, 0).unwrap().remove(0);
+    assert_eq!((ledger.status.as_str(), ledger.counts.inserted), ("failed", 6));
+
+    env.conn().execute_batch("DROP TRIGGER fault").unwrap();
+    let rerun = env.ingest(&path, &env.opts());
+    assert_eq!(rerun.status, "done", "a failed run does not make the file 'already ingested'");
+    assert_eq!((rerun.counts.unchanged, rerun.counts.inserted), (6, 4));
+    assert_eq!(env.state(), clean.state());
+}
+
+#[test]
+fn formats_are_sniffed_when_the_extension_says_nothing() {
+    assert_eq!(Format::sniff(b"  [{}]"), Format::Json);
+    assert_eq!(Format::sniff(b"\xEF\xBB\xBF{\"a\":1}"), Format::Jsonl);
+    assert_eq!(Format::sniff(b"store,title"), Format::Csv);
+    let env = Env::new();
+    let path = env.write("upload.dat", "[{\"store\":\"exito\",\"title\":\"T\",\"price\":\"$ 1.000\"}]");
+    let r = env.ingest(&path, &env.opts());
+    assert_eq!((r.format, r.counts.inserted), (Some(Format::Json), 1));
+}

@@ -1,0 +1,201 @@
+//! End-to-end tests of the real `preciso` binary: generate, ingest, re-ingest, rejects,
+//! `normalize` against the public sample of the parser contract, and configuration.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_preciso");
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs preciso with its data dir inside the sandbox and no ambient config.
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, "")
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("PRECISO_DATA_DIR", self.path("data"))
+            .env_remove("PRECISO_CONFIG")
+            .env_remove("PRECISO_DATABASE_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "preciso {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn ingest_json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["ingest", "--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+}
+
+fn counts(v: &Value) -> [u64; 6] {
+    let c = &v["total"]["counts"];
+    ["read", "inserted", "updated", "unchanged", "duplicate", "rejected"].map(|k| c[k].as_u64().unwrap())
+}
+
+#[test]
+fn generated_data_ingests_reingests_and_converges_across_runs() {
+    let sb = Sandbox::new();
+    let run0 = sb.path("run0.jsonl");
+    let run1 = sb.path("run1.jsonl");
+    for (run, path) in [("0", &run0), ("1", &run1)] {
+        sb.ok(&["gen", "--offers", "3000", "--stores", "6", "--seed", "9", "--run", run, "--out", path.to_str().unwrap()]);
+    }
+    let first = sb.ingest_json(&[run0.to_str().unwrap()]);
+    let [read, inserted, updated, unchanged, duplicate, rejected] = counts(&first);
+    assert_eq!(read, 3000);
+    assert_eq!(inserted + updated + unchanged + duplicate + rejected, read);
+    assert!(inserted > 2500, "most generated records are new offers: {first}");
+    assert!(rejected > 0 && rejected < 100, "about 1% invalid records: {first}");
+    assert!(duplicate > 0, "the generator writes exact duplicates: {first}");
+    let rejects = first["files"][0]["rejects_file"].as_str().unwrap();
+    assert_eq!(std::fs::read_to_string(rejects).unwrap().lines().count() as u64, rejected);
+
+    let again = sb.ingest_json(&[run0.to_str().unwrap()]);
+    assert_eq!(again["files"][0]["status"], "skipped");
+
+    let second = sb.ingest_json(&[run1.to_str().unwrap()]);
+    let [read1, inserted1, updated1, unchanged1, _, _] = counts(&second);
+    assert_eq!(read1, 3000);
+    assert_eq!(inserted1, 0, "run 1 is the same catalog: {second}");
+    assert!(updated1 > 50 && updated1 < 400, "about 5% price changes: {second}");
+    assert!(unchanged1 > 2000, "{second}");
+
+    let forced = sb.ingest_json(&["--force", run1.to_str().unwrap()]);
+    let [_, ins, upd, _, _, _] = counts(&forced);
+    assert_eq!((ins, upd), (0, 0), "re-running the same input changes nothing: {forced}");
+}
+
+#[test]
+fn human_summary_names_counts_and_rejects_file() {
+    let sb = Sandbox::new();
+    std::fs::write(
+        sb.path("bad.csv"),
+        "tienda,nombre,precio,moneda\nexito,Olla,\"$ 45.900\",COP\nexito,Sartén,Consultar precio,COP\n",
+    )
+    .unwrap();
+    let out = sb.ok(&["ingest", "bad.csv"]);
+    assert!(out.contains("read 2 · inserted 1 · updated 0 · unchanged 0 · duplicate 0 · rejected 1"), "{out}");
+    assert!(out.contains("rejects: "), "{out}");
+    assert!(out.contains("line 3: price"), "{out}");
+}
+
+#[test]
+fn stdin_and_directories_are_ingested() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.path("drop/sub")).unwrap();
+    std::fs::write(sb.path("drop/a.jsonl"), "{\"store\":\"exito\",\"title\":\"A\",\"price\":\"$ 1.000\",\"currency\":\"COP\"}\n").unwrap();
+    std::fs::write(sb.path("drop/sub/b.csv"), "store,title,price,currency\njumbo,B,$ 990,CLP\n").unwrap();
+    std::fs::write(sb.path("drop/notes.txt"), "ignored").unwrap();
+    let v = sb.ingest_json(&["drop"]);
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+    assert_eq!(counts(&v)[1], 2);
+    let out = sb.run_with_stdin(
+        &["ingest", "--json", "--store", "exito", "--currency", "COP", "-"],
+        "{\"title\":\"C\",\"price\":\"$ 2.000\"}\n",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["files"][0]["file"].as_str(), counts(&v)[1]), (Some("stdin"), 1));
+}
+
+/// The public sample of SPEC §3 through the real CLI, exactly as the held-out set is run.
+#[test]
+fn normalize_command_meets_the_public_price_and_rating_samples() {
+    let sb = Sandbox::new();
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    let prices = std::fs::read_to_string(shared.join("prices-sample.tsv")).expect("shared/testdata is beside the repo");
+    let rows: Vec<Vec<&str>> = prices.lines().filter(|l| !l.starts_with('#')).skip(1).map(|l| l.split('\t').collect()).collect();
+    assert!(rows.len() > 20);
+    for row in rows {
+        let (input, currency, minor, cur) = (row[0], row[1], row[2], row[3]);
+        let out = sb.run_with_stdin(&["normalize", "--currency", currency], &format!("{{\"price\": {input}}}\n"));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if minor == "ERROR" {
+            assert!(v["price_minor"].is_null(), "{input} should be an error: {v}");
+            assert_eq!(v["errors"][0]["field"], "price", "{input}: {v}");
+        } else {
+            assert_eq!(v["price_minor"].as_i64(), Some(minor.parse().unwrap()), "{input}: {v}");
+            assert_eq!(v["price_currency"], cur, "{input}: {v}");
+        }
+    }
+    let ratings = std::fs::read_to_string(shared.join("ratings-sample.tsv")).unwrap();
+    let lines: Vec<&str> = ratings.lines().filter(|l| !l.starts_with('#')).skip(1).collect();
+    let input: String = lines.iter().map(|l| format!("{{\"rating\": {}}}\n", l.split('\t').next().unwrap())).collect();
+    let out = sb.run_with_stdin(&["normalize", "--currency", "COP"], &format!("{input}not json\n"));
+    let outputs: Vec<Value> = out.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    assert_eq!(outputs.len(), lines.len() + 1, "one output line per input line, in order");
+    for (line, v) in lines.iter().zip(&outputs) {
+        let expected = line.split('\t').nth(1).unwrap();
+        if expected == "ERROR" {
+            assert!(v["rating"].is_null(), "{line}: {v}");
+        } else {
+            assert_eq!(v["rating"].as_f64(), Some(expected.parse().unwrap()), "{line}: {v}");
+        }
+    }
+    assert_eq!(outputs.last().unwrap()["errors"][0]["code"], "invalid_json");
+}
+
+#[test]
+fn config_example_is_valid_and_layers_apply() {
+    let sb = Sandbox::new();
+    let example = sb.ok(&["config", "example"]);
+    std::fs::write(sb.path("preciso.toml"), &example).unwrap();
+    let shown = sb.ok(&["config", "show"]);
+    assert!(shown.contains("[stores.exito]"), "./preciso.toml is read: {shown}");
+    // The environment beats the file; the flag beats the environment.
+    assert!(shown.contains(&format!("data_dir = \"{}\"", sb.path("data").display())), "{shown}");
+    let flagged = sb.ok(&["--data-dir", "elsewhere", "config", "show"]);
+    assert!(flagged.contains("data_dir = \"elsewhere\""), "{flagged}");
+    std::fs::write(sb.path("bad.toml"), "[ingest]\nbatch_size = 0\n").unwrap();
+    let out = sb.run(&["--config", "bad.toml", "config", "show"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ingest.batch_size"));
+}
+
+#[test]
+fn unsupported_database_urls_fail_clearly_without_echoing_secrets() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["--database-url", "mysql://user:hunter2@host/db", "migrate"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unsupported database URL scheme \"mysql\""), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn demo_builds_a_catalog_from_nothing() {
+    let sb = Sandbox::new();
+    let out = sb.ok(&["demo", "--offers", "2000", "--stores", "4"]);
+    assert!(out.contains("run 0 again"), "{out}");
+    assert!(out.contains("skipped"), "{out}");
+    assert!(out.contains("== catalog"), "{out}");
+    assert!(sb.path("data/preciso.sqlite").exists());
+}
