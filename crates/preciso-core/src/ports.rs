@@ -76,6 +76,10 @@ pub trait CatalogStore: Send + Sync {
     fn counts(&self) -> Result<CatalogCounts, StoreError>;
 
     fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError>;
+
+    /// Changes whenever an ingest run finishes (any process): lets servers drop cached
+    /// answers after a CLI ingest they did not see.
+    fn ingest_marker(&self) -> Result<(i64, i64), StoreError>;
 }
 
 /// One ingest run's writer. Every `apply_batch` is one transaction: it either lands whole,

@@ -139,6 +139,17 @@ impl CatalogStore for SqliteCatalog {
         })
     }
 
+    fn ingest_marker(&self) -> Result<(i64, i64), StoreError> {
+        self.with_reader(|c| {
+            c.query_row(
+                "SELECT coalesce(max(id), 0), coalesce(max(finished_at), 0) FROM ingest_files
+                 WHERE status <> 'running'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+    }
+
     fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError> {
         self.with_reader(|c| {
             let mut stmt = c.prepare(

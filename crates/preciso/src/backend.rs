@@ -2,11 +2,11 @@
 //! explicit error for anything unsupported.
 
 use anyhow::{Context, Result, bail};
-use preciso_core::ports::CatalogStore;
+use preciso_core::ports::Catalog;
 use preciso_store_sqlite::SqliteCatalog;
 use std::sync::Arc;
 
-pub fn open(database_url: &str) -> Result<Arc<dyn CatalogStore>> {
+pub fn open(database_url: &str) -> Result<Arc<dyn Catalog>> {
     let scheme = database_url.split_once("://").map(|(s, _)| s).unwrap_or("sqlite");
     match scheme {
         "sqlite" => {

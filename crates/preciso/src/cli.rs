@@ -30,6 +30,13 @@ pub enum Command {
     Gen(GenArgs),
     /// Generate sample data, ingest it twice (a price change in between) and show the catalog.
     Demo(DemoArgs),
+    /// Serve the REST API (and, in later releases, the scheduler) until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Manage API keys (stored hashed; the key is shown once, at creation).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Apply database migrations (also done automatically on start).
     Migrate,
     /// Configuration helpers.
@@ -45,6 +52,29 @@ pub enum ConfigCommand {
     Example,
     /// Print the effective settings (secrets redacted).
     Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: read, write, admin.
+        #[arg(long, default_value = "read")]
+        scopes: String,
+    },
+    /// List keys (never the secret).
+    List,
+    /// Revoke a key by id.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to bind (overrides http.listen / PRECISO_LISTEN).
+    #[arg(long)]
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,4 +152,10 @@ pub struct DemoArgs {
     pub offers: u64,
     #[arg(long, default_value_t = 8)]
     pub stores: u32,
+    /// Only build the catalog; do not start the server afterwards.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Address to serve on (overrides http.listen).
+    #[arg(long)]
+    pub listen: Option<String>,
 }

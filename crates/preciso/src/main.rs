@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging();
+    let serving = matches!(cli.command, cli::Command::Serve(_) | cli::Command::Demo(_));
+    init_logging(if serving { "info" } else { "warn" });
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -21,10 +22,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// JSON log lines on stderr; `PRECISO_LOG` sets the filter (default `warn` for the CLI).
-fn init_logging() {
+/// JSON log lines on stderr; `PRECISO_LOG` sets the filter (default `info` when serving,
+/// `warn` for other commands).
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PRECISO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)

@@ -18,6 +18,8 @@ pub struct Settings {
     /// `sqlite://PATH` (default: `sqlite://<data_dir>/preciso.sqlite`).
     pub database_url: Option<String>,
     pub ingest: IngestSettings,
+    pub http: HttpSettings,
+    pub auth: AuthSettings,
     /// Per-store settings, keyed by store slug.
     pub stores: BTreeMap<String, StoreSettings>,
 }
@@ -33,6 +35,63 @@ pub struct IngestSettings {
     pub default_timezone: String,
     /// Where rejects files go (default `<data_dir>/rejects`).
     pub rejects_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address `preciso serve` binds. (env: PRECISO_LISTEN)
+    pub listen: String,
+    /// Requests per minute per API key or client IP; 0 disables.
+    pub rate_limit_per_minute: u32,
+    /// Origins allowed by CORS (exact match, e.g. "https://app.example.com").
+    pub cors_origins: Vec<String>,
+    /// Response cache TTL in seconds; 0 disables the cache.
+    pub cache_ttl_secs: u64,
+    pub json_body_limit_bytes: usize,
+    pub upload_limit_bytes: usize,
+    /// Set when a TLS-terminating proxy is in front (adds HSTS).
+    pub behind_tls: bool,
+    /// Trust X-Forwarded-For for the client IP (only behind your own proxy).
+    pub trust_forwarded_for: bool,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            listen: "127.0.0.1:8080".into(),
+            rate_limit_per_minute: 100,
+            cors_origins: Vec::new(),
+            cache_ttl_secs: 300,
+            json_body_limit_bytes: 1 << 20,
+            upload_limit_bytes: 256 << 20,
+            behind_tls: false,
+            trust_forwarded_for: false,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+#[derive(Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Require a `read` key for GET endpoints. (env: PRECISO_REQUIRE_AUTH_FOR_READS)
+    pub require_for_reads: bool,
+    /// A bootstrap key with the admin scope. Only from the environment (PRECISO_ADMIN_KEY):
+    /// never written to files or logs.
+    #[serde(skip)]
+    pub admin_key: Option<String>,
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("require_for_reads", &self.require_for_reads)
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -53,6 +112,8 @@ impl Default for Settings {
             data_dir: PathBuf::from("preciso-data"),
             database_url: None,
             ingest: IngestSettings::default(),
+            http: HttpSettings::default(),
+            auth: AuthSettings::default(),
             stores: BTreeMap::new(),
         }
     }
@@ -75,6 +136,8 @@ impl fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
             .field("ingest", &self.ingest)
+            .field("http", &self.http)
+            .field("auth", &self.auth)
             .field("stores", &self.stores)
             .finish()
     }
@@ -88,6 +151,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PRECISO_INGEST_BATCH_SIZE", "ingest.batch_size"),
     ("PRECISO_DEFAULT_CURRENCY", "ingest.default_currency"),
     ("PRECISO_DEFAULT_TIMEZONE", "ingest.default_timezone"),
+    ("PRECISO_LISTEN", "http.listen"),
+    ("PRECISO_REQUIRE_AUTH_FOR_READS", "auth.require_for_reads (true/false)"),
+    ("PRECISO_ADMIN_KEY", "bootstrap admin API key (environment only)"),
+    ("PRECISO_LOG", "log filter, e.g. info or preciso=debug"),
 ];
 
 impl Settings {
@@ -128,6 +195,15 @@ impl Settings {
         if let Some(v) = var("PRECISO_DEFAULT_TIMEZONE") {
             self.ingest.default_timezone = v;
         }
+        if let Some(v) = var("PRECISO_LISTEN") {
+            self.http.listen = v;
+        }
+        if let Some(v) = var("PRECISO_REQUIRE_AUTH_FOR_READS") {
+            self.auth.require_for_reads = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = var("PRECISO_ADMIN_KEY").filter(|v| !v.is_empty()) {
+            self.auth.admin_key = Some(v);
+        }
         Ok(())
     }
 
@@ -138,6 +214,14 @@ impl Settings {
         }
         self.default_currency()?;
         self.default_timezone()?;
+        self.http.listen.parse::<std::net::SocketAddr>().with_context(|| {
+            format!("http.listen must be an address like 127.0.0.1:8080, got {:?}", self.http.listen)
+        })?;
+        if let Some(k) = &self.auth.admin_key
+            && k.len() < 16
+        {
+            bail!("PRECISO_ADMIN_KEY must be at least 16 characters");
+        }
         for (slug, store) in &self.stores {
             StoreId::parse(slug).with_context(|| format!("stores.{slug}: invalid store slug"))?;
             if let Some(c) = &store.currency {

@@ -193,7 +193,7 @@ fn unsupported_database_urls_fail_clearly_without_echoing_secrets() {
 #[test]
 fn demo_builds_a_catalog_from_nothing() {
     let sb = Sandbox::new();
-    let out = sb.ok(&["demo", "--offers", "2000", "--stores", "4"]);
+    let out = sb.ok(&["demo", "--offers", "2000", "--stores", "4", "--no-serve"]);
     assert!(out.contains("run 0 again"), "{out}");
     assert!(out.contains("skipped"), "{out}");
     assert!(out.contains("== catalog"), "{out}");

@@ -75,6 +75,29 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<ExitCode> {
     for s in store.store_summaries()? {
         println!("{:<22} {:>8} {:>11} {:>9}", s.store.as_str(), s.offers, s.categories, s.in_stock);
     }
-    println!("\nNext: `preciso ingest FILE...` with your own scraped data (see README).");
+    if args.no_serve {
+        println!("\nNext: `preciso serve`, or `preciso ingest FILE...` with your own data (see README).");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut settings = settings.clone();
+    if let Some(l) = &args.listen {
+        settings.http.listen = l.clone();
+    }
+    let example = store.categories()?.into_iter().max_by_key(|c| c.offers).map(|c| c.key);
+    drop(store);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(super::serve::serve(&settings, |addr| {
+        let base = format!("http://{addr}");
+        println!("\n== serving on {base} (Ctrl-C to stop) ==");
+        println!("  {base}/api/categories");
+        if let Some(k) = &example {
+            println!("  {base}/api/best-prices/{k}");
+            println!("  {base}/api/reports/price-analysis/{k}");
+        }
+        println!("  {base}/api/ranked-offers?limit=5");
+        println!("  {base}/api/trending-offers?days=90");
+        println!("  {base}/api/reports/store-comparison");
+        println!("  {base}/api/openapi.json   {base}/metrics   {base}/health");
+    }))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,9 +4,11 @@ mod config;
 mod demo;
 mod generate;
 mod ingest;
+mod keys;
 mod normalize;
+mod serve;
 
-use crate::cli::{Cli, Command, ConfigCommand, FormatArg};
+use crate::cli::{Cli, Command, ConfigCommand, FormatArg, KeysCommand};
 use crate::settings::Settings;
 use anyhow::Result;
 use preciso_ingest::Format;
@@ -28,6 +30,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Normalize(args) => normalize::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Demo(args) => demo::run(&settings()?, args),
+        Command::Serve(args) => {
+            let mut s = settings()?;
+            if let Some(l) = &args.listen {
+                s.http.listen = l.clone();
+            }
+            serve::run(&s)
+        }
+        Command::Keys { command } => {
+            let s = settings()?;
+            let store = crate::backend::open(&s.database_url())?;
+            match command {
+                KeysCommand::Create { name, scopes } => keys::create(store.as_ref(), name, scopes),
+                KeysCommand::List => keys::list(store.as_ref()),
+                KeysCommand::Revoke { id } => keys::revoke(store.as_ref(), *id),
+            }
+        }
         Command::Migrate => {
             let s = settings()?;
             let store = crate::backend::open(&s.database_url())?;

@@ -1,0 +1,115 @@
+//! `preciso serve`: the API on a bound listener, graceful shutdown on SIGINT/SIGTERM with a
+//! deadline, and a watcher that empties the response cache when another process (a CLI
+//! ingest) finishes an ingest run.
+
+use crate::settings::Settings;
+use anyhow::{Context, Result};
+use preciso_core::ports::Catalog;
+use preciso_http::{AppState, HttpConfig, UploadConfig};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub fn run(settings: &Settings) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(serve(settings, |addr| {
+        println!("preciso listening on http://{addr}  (API: /api/…, health: /health, metrics: /metrics)");
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn http_config(settings: &Settings) -> HttpConfig {
+    let h = &settings.http;
+    HttpConfig {
+        require_auth_for_reads: settings.auth.require_for_reads,
+        rate_limit_per_minute: h.rate_limit_per_minute,
+        cors_origins: h.cors_origins.clone(),
+        cache_ttl: Duration::from_secs(h.cache_ttl_secs),
+        json_body_limit: h.json_body_limit_bytes,
+        upload_limit: h.upload_limit_bytes,
+        behind_tls: h.behind_tls,
+        trust_forwarded_for: h.trust_forwarded_for,
+        static_keys: settings
+            .auth
+            .admin_key
+            .iter()
+            .map(|k| (preciso_http::hash_key(k), vec!["admin".to_string()]))
+            .collect(),
+    }
+}
+
+pub fn app_state(settings: &Settings, catalog: Arc<dyn Catalog>) -> Result<AppState> {
+    let args = crate::cli::IngestArgs {
+        paths: vec![],
+        store: None,
+        format: None,
+        currency: None,
+        dry_run: false,
+        force: false,
+        json: true,
+        batch_size: None,
+    };
+    let options = super::ingest::options(settings, catalog.as_ref(), &args)?;
+    let uploads = UploadConfig { spool_dir: settings.data_dir.join("incoming"), options };
+    Ok(AppState::new(catalog, http_config(settings), uploads))
+}
+
+/// Serves until SIGINT/SIGTERM; `ready` is called with the bound address.
+pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+    let catalog = crate::backend::open(&settings.database_url())?;
+    let state = app_state(settings, catalog)?;
+    let listener = TcpListener::bind(&settings.http.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.http.listen))?;
+    ready(listener.local_addr()?);
+    tokio::spawn(watch_ingests(state.clone()));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(preciso_http::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    shutdown_signal().await;
+    tracing::info!("shutdown requested; finishing in-flight requests");
+    let _ = tx.send(());
+    let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
+    match tokio::time::timeout(grace, server).await {
+        Ok(joined) => joined.context("server task")?.context("server")?,
+        Err(_) => tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time"),
+    }
+    Ok(())
+}
+
+/// Drops cached answers when the ledger shows an ingest this process did not run.
+async fn watch_ingests(state: AppState) {
+    let mut last = None;
+    loop {
+        let marker = state.db(|c| Ok(c.ingest_marker()?)).await.ok();
+        if last.is_some() && marker != last {
+            state.cache.invalidate();
+        }
+        last = marker;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
