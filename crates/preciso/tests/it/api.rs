@@ -1,0 +1,588 @@
+//! The REST API served on a random port over a real SQLite catalog built by the real ingest
+//! pipeline. Fixture prices are chosen so every expected answer can be worked out by hand.
+
+use chrono::Utc;
+use preciso_core::domain::{Currency, StoreId};
+use preciso_http::{AppState, HttpConfig, UploadConfig};
+use preciso_ingest::{FieldMap, IngestOptions, IngestSource, RecordContext, ingest};
+use preciso_store_sqlite::SqliteCatalog;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DAY: i64 = 86_400;
+const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    db_path: std::path::PathBuf,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+fn ts(days_ago: i64) -> String {
+    chrono::DateTime::from_timestamp(Utc::now().timestamp() - days_ago * DAY, 0).unwrap().to_rfc3339()
+}
+
+/// (title, brand, category) of a fixture product.
+type Product<'a> = (&'a str, &'a str, &'a str);
+
+fn record(store: &str, sku: &str, (title, brand, category): Product<'_>, price: &str, extra: Value, days_ago: i64) -> String {
+    let mut v = json!({
+        "store": store, "sku": sku, "title": title, "brand": brand, "category": category,
+        "price": price, "scraped_at": ts(days_ago), "availability": "in_stock",
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+        m.extend(e);
+    }
+    v.to_string()
+}
+
+/// Three scrapes: 20 days ago, 3 days ago, 1 day ago.
+fn fixture_files() -> Vec<String> {
+    let nevera = |s: &str, sku: &str, p: &str, d| record(s, sku, ("Nevera Mabe 300L", "Mabe", "Electro > Neveras"), p, json!({"gtin": "7702032101054", "rating": "4.5/5", "reviews": "120"}), d);
+    let tv = |s: &str, sku: &str, p: &str, d| record(s, sku, ("Televisor Samsung 55", "Samsung", "Tecnologia > TV"), p, json!({"rating": "4,8 de 5", "reviews": "(1.500 opiniones)"}), d);
+    let licuadora = |s: &str, sku: &str, p: &str, avail: &str, d| record(s, sku, ("Licuadora Oster", "Oster", "Electro > Pequenos"), p, json!({"availability": avail}), d);
+    let cafetera = |p: &str, d| record("exito", "E-CAF", ("Cafetera Imusa", "Imusa", "Electro > Pequenos"), p, json!({}), d);
+    let arroz = |sku: &str, title: &str, p: &str, d| record("jumbo", sku, (title, "Tucapel", "Mercado > Arroz"), p, json!({"currency": "CLP"}), d);
+    vec![
+        [
+            nevera("exito", "E-NEV", "$ 2.349.900", 20),
+            nevera("alkosto", "A-NEV", "$ 2.199.900", 20),
+            tv("exito", "E-TV", "$ 3.000.000", 20),
+            tv("alkosto", "A-TV", "$ 2.900.000", 20),
+            licuadora("exito", "E-LIC", "$ 199.900", "Disponible", 20),
+            licuadora("alkosto", "A-LIC", "$ 189.900", "Agotado", 20),
+            cafetera("$ 100.000", 20),
+            arroz("J-1", "Arroz Tucapel 1kg", "$ 1.290", 20),
+            arroz("J-2", "Arroz Tucapel 5kg", "$ 5.990", 20),
+        ]
+        .join("\n"),
+        cafetera("$ 150.000", 3),
+        [tv("exito", "E-TV", "$ 2.400.000", 1), cafetera("$ 100.000", 1)].join("\n"),
+    ]
+}
+
+fn options(dir: &std::path::Path) -> IngestOptions {
+    let cop = Currency::parse("COP").unwrap();
+    IngestOptions {
+        format: None,
+        dry_run: false,
+        force: false,
+        batch_size: 500,
+        rejects_dir: dir.join("rejects"),
+        fields: FieldMap::default(),
+        context: RecordContext {
+            default_store: None,
+            default_currency: None,
+            store_currency: HashMap::from([
+                (StoreId::parse("exito").unwrap(), cop),
+                (StoreId::parse("alkosto").unwrap(), cop),
+            ]),
+            store_timezone: HashMap::new(),
+            default_timezone: chrono_tz::UTC,
+            ingest_time: Utc::now().timestamp(),
+        },
+    }
+}
+
+async fn spawn_app(config: HttpConfig) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("catalog.sqlite");
+    let catalog = Arc::new(SqliteCatalog::open(&db_path).unwrap());
+    let opts = options(dir.path());
+    for (i, content) in fixture_files().iter().enumerate() {
+        let path = dir.path().join(format!("scrape{i}.jsonl"));
+        std::fs::write(&path, content).unwrap();
+        let source = IngestSource { path, name: format!("scrape{i}.jsonl") };
+        let report = ingest(catalog.as_ref(), &source, &opts, &|_| {}).unwrap();
+        assert_eq!(report.counts.rejected, 0, "{report:?}");
+    }
+    let uploads = UploadConfig { spool_dir: dir.path().join("incoming"), options: opts };
+    let config = HttpConfig {
+        static_keys: vec![(preciso_http::hash_key(ADMIN_KEY), vec!["admin".into()])],
+        ..config
+    };
+    let state = AppState::new(catalog, config, uploads);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(preciso_http::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    TestApp { base, client: reqwest::Client::new(), _dir: dir, db_path, _shutdown: tx }
+}
+
+fn open_config() -> HttpConfig {
+    HttpConfig { rate_limit_per_minute: 0, ..HttpConfig::default() }
+}
+
+impl TestApp {
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, path: &str) -> Value {
+        let (s, v) = self.get(path).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
+        v
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+fn titles_and_prices(v: &Value) -> Vec<(String, i64, String)> {
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["title"].as_str().unwrap().to_string(), i["price"]["minor"].as_i64().unwrap(), i["store"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn best_prices_pick_the_cheapest_buyable_offer_per_product() {
+    let app = spawn_app(open_config()).await;
+    let v = app.ok("/api/best-prices/electro").await;
+    assert_eq!(
+        titles_and_prices(&v),
+        vec![
+            ("Cafetera Imusa".to_string(), 10_000_000, "exito".to_string()),
+            // Alkosto's 189.900 is out of stock, so Éxito's 199.900 is the best buyable price.
+            ("Licuadora Oster".to_string(), 19_990_000, "exito".to_string()),
+            ("Nevera Mabe 300L".to_string(), 219_990_000, "alkosto".to_string()),
+        ]
+    );
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["items"][2]["offers_for_product"], 2);
+    assert_eq!(v["items"][2]["price"]["display"], "COP 2.199.900,00");
+    // The category by name, with a trailing slash, and a subcategory.
+    assert_eq!(app.ok("/api/best-prices/Electro/").await["total"], 3);
+    assert_eq!(app.ok("/api/best-prices/Electro%20%3E%20Neveras").await["total"], 1);
+    let (s, e) = app.get("/api/best-prices/juguetes").await;
+    assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn pagination_is_stable_and_bounded() {
+    let app = spawn_app(open_config()).await;
+    let mut seen = Vec::new();
+    for page in 1..=3 {
+        let v = app.ok(&format!("/api/best-prices/electro?limit=1&page={page}")).await;
+        assert_eq!((v["total"].as_u64(), v["items"].as_array().unwrap().len()), (Some(3), 1));
+        seen.push(v["items"][0]["id"].as_str().unwrap().to_string());
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 3);
+    assert!(app.ok("/api/best-prices/electro?limit=1&page=4").await["items"].as_array().unwrap().is_empty());
+    for bad in ["limit=0", "limit=101", "page=0", "limit=abc", "sort=cheapest", "min_price=-5", "store=%20"] {
+        let (s, e) = app.get(&format!("/api/ranked-offers?{bad}")).await;
+        let param = bad.split('=').next().unwrap();
+        if bad == "store=%20" {
+            assert_eq!(s, StatusCode::OK, "a blank parameter is absent");
+            continue;
+        }
+        assert_eq!((s, error_code(&e)), (StatusCode::BAD_REQUEST, "bad_parameter"), "{bad}");
+        assert_eq!(e["error"]["details"]["parameter"], param, "{bad}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn user_preferences_change_order_and_budget() {
+    let app = spawn_app(open_config()).await;
+    let (s, user) = app
+        .send(reqwest::Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"name": "Ana", "email": "ana@example.com", "preferences": {"stores": ["Alkosto"]}})))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{user}");
+    let id = user["id"].as_i64().unwrap();
+    assert_eq!(user["preferences"]["stores"], json!(["alkosto"]));
+    let v = app.ok(&format!("/api/best-prices/electro?user_id={id}")).await;
+    let first = &v["items"][0];
+    assert_eq!((first["title"].as_str(), first["store"].as_str(), first["preferred"].as_bool()), (Some("Nevera Mabe 300L"), Some("alkosto"), Some(true)));
+    assert_eq!(v["items"][1]["preferred"], false);
+
+    let (s, _) = app
+        .send(reqwest::Method::PUT, &format!("/api/users/{id}"), Some(ADMIN_KEY), Some(json!({"name": "Ana", "email": "ana@example.com", "preferences": {"budget": 150000}})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let v = app.ok(&format!("/api/best-prices/electro?user_id={id}")).await;
+    assert_eq!(titles_and_prices(&v), vec![("Cafetera Imusa".to_string(), 10_000_000, "exito".to_string())]);
+    let (s, e) = app.get("/api/best-prices/electro?user_id=999").await;
+    assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn price_comparison_by_id_gtin_and_text() {
+    let app = spawn_app(open_config()).await;
+    let by_gtin = app.ok("/api/price-comparison?gtin=7702032101054").await;
+    assert_eq!(by_gtin["stores"], 2);
+    let spread = &by_gtin["spread"][0];
+    assert_eq!((spread["min"]["minor"].as_i64(), spread["max"]["minor"].as_i64()), (Some(219_990_000), Some(234_990_000)));
+    assert_eq!((spread["spread"]["minor"].as_i64(), spread["cheapest_store"].as_str()), (Some(15_000_000), Some("alkosto")));
+    let id = by_gtin["product"]["id"].as_str().unwrap().to_string();
+    assert_eq!(app.ok(&format!("/api/price-comparison?product_id={id}")).await["offers"], by_gtin["offers"]);
+    let by_text = app.ok("/api/price-comparison?q=televisor%20samsung").await;
+    assert_eq!(by_text["offers"][0]["price"]["minor"], 240_000_000, "cheapest first: {by_text}");
+    assert_eq!(by_text["offers"][0]["store"], "exito");
+    for (query, status) in [("", 400), ("gtin=1&q=x", 400), ("gtin=123", 400), ("gtin=4006381333931", 404), ("q=bicicleta", 404), ("product_id=zz", 400)] {
+        let (s, e) = app.get(&format!("/api/price-comparison?{query}")).await;
+        assert_eq!(s.as_u16(), status, "{query}: {e}");
+        assert!(e["error"]["message"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn ranked_offers_filter_combine_and_sort() {
+    let app = spawn_app(open_config()).await;
+    let v = app.ok("/api/ranked-offers?store=exito&category=electro&max_price=200000&sort=price").await;
+    assert_eq!(
+        titles_and_prices(&v),
+        vec![
+            ("Cafetera Imusa".to_string(), 10_000_000, "exito".to_string()),
+            ("Licuadora Oster".to_string(), 19_990_000, "exito".to_string()),
+        ]
+    );
+    let v = app.ok("/api/ranked-offers?limit=100").await;
+    let scores: Vec<f64> = v["items"].as_array().unwrap().iter().map(|i| i["value_score"].as_f64().unwrap()).collect();
+    assert_eq!(scores.len(), 9);
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "sorted by value: {scores:?}");
+    assert!(scores.iter().all(|s| (0.0..=100.0).contains(s)));
+    let v = app.ok("/api/ranked-offers?brand=SAMSUNG&sort=-price").await;
+    assert_eq!(titles_and_prices(&v).iter().map(|t| t.1).collect::<Vec<_>>(), vec![290_000_000, 240_000_000]);
+    let v = app.ok("/api/ranked-offers?min_price=1000&max_price=2000").await;
+    assert_eq!(titles_and_prices(&v), vec![("Arroz Tucapel 1kg".to_string(), 1_290, "jumbo".to_string())], "bounds in major units of each currency");
+}
+
+#[tokio::test]
+async fn trending_counts_real_drops_not_the_end_of_a_spike() {
+    let app = spawn_app(open_config()).await;
+    let v = app.ok("/api/trending-offers?days=7").await;
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!((items[0]["title"].as_str(), items[0]["store"].as_str()), (Some("Televisor Samsung 55"), Some("exito")));
+    assert_eq!(items[0]["reference_price"]["minor"], 300_000_000);
+    assert_eq!(items[0]["drop_pct"], 20.0);
+    let (s, e) = app.get("/api/trending-offers?days=0").await;
+    assert_eq!((s, e["error"]["details"]["parameter"].as_str()), (StatusCode::BAD_REQUEST, Some("days")));
+}
+
+fn quantile(sorted: &[i64], q: f64) -> i64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    (sorted[lo] as f64 + (sorted[hi] - sorted[lo]) as f64 * (pos - lo as f64)).round() as i64
+}
+
+#[tokio::test]
+async fn price_analysis_matches_statistics_computed_here() {
+    let app = spawn_app(open_config()).await;
+    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
+    let mut prices: Vec<i64> = conn
+        .prepare("SELECT price_minor FROM offers WHERE category_key LIKE 'electro/%' AND currency = 'COP'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    prices.sort();
+    let v = app.ok("/api/reports/price-analysis/Electro?bins=4").await;
+    let cop = &v["currencies"][0];
+    assert_eq!(cop["currency"], "COP");
+    let stats = &cop["stats"];
+    let n = prices.len() as f64;
+    let mean = prices.iter().sum::<i64>() as f64 / n;
+    let sd = (prices.iter().map(|p| (*p as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+    assert_eq!(stats["count"], prices.len());
+    assert_eq!(stats["min"]["minor"], prices[0]);
+    assert_eq!(stats["max"]["minor"], *prices.last().unwrap());
+    assert_eq!(stats["mean"]["minor"], mean.round() as i64);
+    assert_eq!(stats["std_dev"]["minor"], sd.round() as i64);
+    for (k, q) in [("median", 0.5), ("p10", 0.1), ("p25", 0.25), ("p75", 0.75), ("p90", 0.9)] {
+        assert_eq!(stats[k]["minor"], quantile(&prices, q), "{k}");
+    }
+    let hist = cop["histogram"].as_array().unwrap();
+    assert_eq!(hist.len(), 4);
+    assert_eq!(hist.iter().map(|b| b["count"].as_u64().unwrap()).sum::<u64>(), prices.len() as u64);
+    let brands: Vec<&str> = cop["by_brand"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(brands, vec!["Imusa", "Mabe", "Oster"]);
+    let (s, _) = app.get("/api/reports/price-analysis/juguetes").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn store_comparison_reports_cheapest_share_and_index() {
+    let app = spawn_app(open_config()).await;
+    let v = app.ok("/api/reports/store-comparison").await;
+    let store = |id: &str| v["stores"].as_array().unwrap().iter().find(|s| s["store"] == id).unwrap().clone();
+    let (exito, alkosto) = (store("exito"), store("alkosto"));
+    // Shared products: nevera (alkosto cheaper), TV (éxito 2.4M < 2.9M), licuadora (alkosto).
+    assert_eq!((exito["compared_products"].as_u64(), alkosto["compared_products"].as_u64()), (Some(3), Some(3)));
+    assert_eq!((exito["cheapest_share"].as_f64(), alkosto["cheapest_share"].as_f64()), (Some(0.33), Some(0.67)));
+    assert_eq!((exito["offers"].as_u64(), alkosto["offers"].as_u64()), (Some(4), Some(3)));
+    assert_eq!(store("jumbo")["price_index"], Value::Null, "no product shared with another store");
+    assert!(exito["price_index"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test]
+async fn users_crud_and_validation() {
+    let app = spawn_app(open_config()).await;
+    use reqwest::Method;
+    let (s, u) = app.send(Method::POST, "/api/users/create", Some(ADMIN_KEY), Some(json!({"name": "Luis", "email": "Luis@Example.com"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(u["email"], "luis@example.com");
+    let id = u["id"].as_i64().unwrap();
+    assert_eq!(app.ok(&format!("/api/users/{id}/")).await["name"], "Luis");
+    assert_eq!(app.ok("/api/users").await["total"], 1);
+    let (s, e) = app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"name": "Otro", "email": "luis@example.com"}))).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::CONFLICT, "conflict"));
+    let (s, e) = app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"name": "X", "email": "not-an-email"}))).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"));
+    let (s, e) = app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"nombre": "X"}))).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"));
+    let r = app.client.post(format!("{}/api/users", app.base)).header("x-api-key", ADMIN_KEY).body("name=x").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = app.client.post(format!("{}/api/users", app.base)).header("x-api-key", ADMIN_KEY).header("content-type", "application/json").body("{nope").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let (s, _) = app.send(Method::DELETE, &format!("/api/users/{id}"), Some(ADMIN_KEY), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.get(&format!("/api/users/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = app.get("/api/users/abc").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn catalog_listings_offer_detail_and_history() {
+    let app = spawn_app(open_config()).await;
+    let brands = app.ok("/api/brands").await;
+    let first = &brands["items"][0];
+    // Most offers first, ties by name: Mabe, Oster, Samsung and Tucapel have 2, Imusa 1.
+    assert_eq!((first["brand"].as_str(), first["offers"].as_u64(), first["products"].as_u64()), (Some("Mabe"), Some(2), Some(1)));
+    assert_eq!(brands["items"].as_array().unwrap().last().unwrap()["brand"], "Imusa");
+    let cats = app.ok("/api/categories").await;
+    let keys: Vec<&str> = cats["items"].as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, vec!["electro/neveras", "electro/pequenos", "mercado/arroz", "tecnologia/tv"]);
+    let stores = app.ok("/api/stores").await;
+    assert_eq!(stores["items"].as_array().unwrap().len(), 3);
+    let tv = app.ok("/api/price-comparison?q=televisor").await;
+    let exito_tv = tv["offers"].as_array().unwrap().iter().find(|o| o["store"] == "exito").unwrap()["id"].as_str().unwrap().to_string();
+    let detail = app.ok(&format!("/api/offers/{exito_tv}")).await;
+    assert_eq!((detail["price"]["minor"].as_i64(), detail["previous_price"]["minor"].as_i64()), (Some(240_000_000), Some(300_000_000)));
+    let h = app.ok(&format!("/api/offers/{exito_tv}/history")).await;
+    let prices: Vec<i64> = h["history"].as_array().unwrap().iter().map(|p| p["price"]["minor"].as_i64().unwrap()).collect();
+    assert_eq!(prices, vec![300_000_000, 240_000_000]);
+    let (s, _) = app.get("/api/offers/not-an-id").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, e) = app.get("/api/offers/0000000000000000").await;
+    assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
+    let (s, e) = app.get("/api/nothing-here").await;
+    assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
+    let (s, e) = app.send(reqwest::Method::PATCH, "/api/brands", None, None).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+}
+
+const UPLOAD: &str = "{\"store\":\"exito\",\"sku\":\"NEW-1\",\"title\":\"Horno Haceb\",\"category\":\"Electro > Hornos\",\"price\":\"$ 899.900\"}\n{\"store\":\"exito\",\"title\":\"Sin precio\",\"price\":\"Consultar\"}\n";
+
+#[tokio::test]
+async fn uploads_need_a_write_key_ingest_and_show_in_the_ledger() {
+    let app = spawn_app(open_config()).await;
+    let url = format!("{}/api/archivos?name=nuevos.jsonl", app.base);
+    let r = app.client.post(&url).body(UPLOAD).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app.client.post(&url).header("x-api-key", "wrong").body(UPLOAD).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let before = app.client.get(format!("{}/api/best-prices/electro", app.base)).send().await.unwrap();
+    assert_eq!(before.headers()["x-cache"], "miss");
+    let again = app.client.get(format!("{}/api/best-prices/electro", app.base)).send().await.unwrap();
+    assert_eq!(again.headers()["x-cache"], "hit");
+
+    let r = app.client.post(&url).header("x-api-key", ADMIN_KEY).body(UPLOAD).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!((report["counts"]["inserted"].as_u64(), report["counts"]["rejected"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(report["reject_samples"][0]["field"], "price");
+    // The ingest emptied the cache: the new oven is in the answer at once.
+    let after = app.client.get(format!("{}/api/best-prices/electro", app.base)).send().await.unwrap();
+    assert_eq!(after.headers()["x-cache"], "miss");
+    assert_eq!(after.json::<Value>().await.unwrap()["total"], 4);
+
+    let r = app.client.post(&url).header("x-api-key", ADMIN_KEY).body(UPLOAD).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "skipped");
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"store,title,price\nalkosto,Horno Haceb,$ 850.000\n".to_vec()).file_name("horno.csv"));
+    let r = app.client.post(format!("{}/api/archivos", app.base)).header("x-api-key", ADMIN_KEY).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ledger = app.ok("/api/archivos").await;
+    let names: Vec<&str> = ledger["items"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(&names[..3], &["horno.csv", "nuevos.jsonl", "nuevos.jsonl"]);
+    let r = app.client.post(&url).header("x-api-key", ADMIN_KEY).body("").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn keys_scopes_and_reads_behind_auth() {
+    let app = spawn_app(HttpConfig { require_auth_for_reads: true, rate_limit_per_minute: 0, ..HttpConfig::default() }).await;
+    let catalog = SqliteCatalog::open(&app.db_path).unwrap();
+    use preciso_core::ports::CatalogRead;
+    let read_key = "pk_read_only_key_for_tests_000";
+    catalog.create_api_key("reader", "pk_read", &preciso_http::hash_key(read_key), &["read".into()]).unwrap();
+    let (s, e) = app.get("/api/brands").await;
+    assert_eq!((s, error_code(&e)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (s, _) = app.send(reqwest::Method::GET, "/api/brands", Some(read_key), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, e) = app.send(reqwest::Method::POST, "/api/users", Some(read_key), Some(json!({"name": "a", "email": "a@b.co"}))).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(e["error"]["details"]["required_scope"], "write");
+    // Probes stay open.
+    assert_eq!(app.client.get(format!("{}/health", app.base)).send().await.unwrap().status(), StatusCode::OK);
+    let id = catalog.api_keys().unwrap()[0].id;
+    catalog.revoke_api_key(id).unwrap();
+    let (s, _) = app.send(reqwest::Method::GET, "/api/brands", Some(read_key), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after_per_client() {
+    let app = spawn_app(HttpConfig { rate_limit_per_minute: 5, ..HttpConfig::default() }).await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/categories").await.0, StatusCode::OK);
+    }
+    let r = app.client.get(format!("{}/api/categories", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=12).contains(&retry), "{retry}");
+    assert_eq!(error_code(&r.json().await.unwrap()), "rate_limited");
+    // A key is its own client; probes are never limited.
+    let (s, _) = app.send(reqwest::Method::GET, "/api/categories", Some(ADMIN_KEY), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(app.client.get(format!("{}/health", app.base)).send().await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cors_security_headers_request_ids_and_body_limit() {
+    let app = spawn_app(HttpConfig {
+        cors_origins: vec!["https://app.example.com".into()],
+        json_body_limit: 200,
+        rate_limit_per_minute: 0,
+        behind_tls: true,
+        ..HttpConfig::default()
+    })
+    .await;
+    let r = app.client.get(format!("{}/api/brands", app.base)).header("origin", "https://app.example.com").header("x-request-id", "abc-123").send().await.unwrap();
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(h["x-request-id"], "abc-123");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert!(h.contains_key("strict-transport-security"));
+    assert!(h.contains_key("referrer-policy"));
+    let r = app.client.get(format!("{}/api/brands", app.base)).header("origin", "https://evil.example").send().await.unwrap();
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
+    assert!(!r.headers()["x-request-id"].is_empty());
+    let big = json!({"name": "x".repeat(500), "email": "a@b.co"});
+    let (s, e) = app.send(reqwest::Method::POST, "/api/users", Some(ADMIN_KEY), Some(big)).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+}
+
+#[tokio::test]
+async fn probes_metrics_and_bounded_route_labels() {
+    let app = spawn_app(open_config()).await;
+    let r = app.client.get(format!("{}/health", app.base)).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/health+json");
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "pass");
+    let ready = app.ok("/ready").await;
+    assert_eq!(ready["checks"]["database:responseTime"][0]["status"], "pass");
+    for i in 0..50 {
+        app.get(&format!("/api/offers/{i:016x}")).await;
+    }
+    let text = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("preciso_http_requests_total{") && l.contains("/api/offers/")).collect();
+    assert_eq!(series.len(), 1, "one series for 50 distinct offer URLs: {series:?}");
+    assert!(series[0].contains("route=\"/api/offers/{id}\"") && series[0].contains("status=\"404\"") && series[0].ends_with(" 50"));
+    assert!(text.contains("preciso_build_info{version="));
+    assert!(text.contains("preciso_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/offers/{id}\",le=\"+Inf\"} 50"));
+    assert!(text.contains("preciso_cache_misses_total"));
+}
+
+#[tokio::test]
+async fn openapi_document_lists_exactly_the_served_routes() {
+    let app = spawn_app(open_config()).await;
+    let doc = app.ok("/api/openapi.json").await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        "/api/best-prices/{category}", "/api/price-comparison", "/api/ranked-offers", "/api/trending-offers",
+        "/api/reports/store-comparison", "/api/reports/price-analysis/{category}", "/api/users", "/api/users/create",
+        "/api/users/{id}", "/api/brands", "/api/categories", "/api/stores", "/api/offers/{id}", "/api/offers/{id}/history",
+        "/api/archivos", "/api/openapi.json", "/health", "/ready", "/metrics",
+    ];
+    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    documented.sort();
+    let mut want = expected.to_vec();
+    want.sort();
+    assert_eq!(documented, want);
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            assert!(!responses.is_empty(), "{method} {path}");
+            // Every documented path answers something other than the fallback 404/405.
+            if method == "get" && !path.contains('{') {
+                let (s, v) = app.get(path).await;
+                assert!(responses.contains_key(s.as_str()), "{path} answered {s} which is not documented: {v}");
+            }
+        }
+    }
+    let refs = doc.to_string();
+    for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+        assert!(refs.contains(&format!("#/components/schemas/{name}")) || name == "Preferences", "{name} is unused");
+    }
+}
+
+#[tokio::test]
+async fn serve_binary_starts_answers_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_preciso"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PRECISO_DATA_DIR", dir.path())
+        .env_remove("PRECISO_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let r = reqwest::get(format!("{url}/health")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            assert!(code.success(), "exit status {code:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
