@@ -10,5 +10,7 @@ pub mod normalize;
 pub mod ports;
 pub mod query;
 pub mod reconcile;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use domain::*;

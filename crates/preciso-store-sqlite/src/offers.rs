@@ -71,9 +71,10 @@ impl SqliteCatalog {
             "SELECT {OFFER_COLUMNS}, {VALUE_SCORE} AS value_score, cs.median_minor
              FROM offers o LEFT JOIN category_stats cs
                ON cs.category_key = o.category_key AND cs.currency = o.currency
-             WHERE {} ORDER BY {pref} DESC, {} LIMIT ? OFFSET ?",
+             WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
             w.sql(),
-            order_by(sort)
+            // A bare `0` would be read as a column number, so no preferences means no term.
+            if pref_params.is_empty() { order_by(sort).to_string() } else { format!("{pref} DESC, {}", order_by(sort)) }
         );
         let mut params = w.params.clone();
         params.extend(pref_params);

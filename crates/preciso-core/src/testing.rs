@@ -1,0 +1,293 @@
+//! The storage contract: behaviour every `Catalog` backend must show, written once against the
+//! port. Each adapter's tests call every function here with a fresh, empty catalog
+//! (`contract_tests!` generates one test per function). Panics describe the broken rule.
+
+use crate::domain::*;
+use crate::hash::{ContentHasher, offer_id, product_id, product_key, title_key};
+use crate::ports::{Catalog, NewIngestFile, Personalization};
+use crate::query::{NewUser, OfferFilter, PageRequest, Preferences, Sort};
+
+/// A fixture offer; `gtin` groups across stores, else brand + title do.
+pub struct Fixture<'a> {
+    pub store: &'a str,
+    pub sku: &'a str,
+    pub title: &'a str,
+    pub brand: &'a str,
+    pub category: &'a str,
+    pub price: i64,
+    pub currency: &'a str,
+    pub gtin: Option<&'a str>,
+    pub availability: Availability,
+    pub at: i64,
+}
+
+impl Default for Fixture<'_> {
+    fn default() -> Self {
+        Fixture {
+            store: "exito",
+            sku: "A",
+            title: "Olla",
+            brand: "Imusa",
+            category: "Hogar > Cocina",
+            price: 10_000,
+            currency: "COP",
+            gtin: None,
+            availability: Availability::InStock,
+            at: 1_000,
+        }
+    }
+}
+
+impl Fixture<'_> {
+    pub fn offer(&self) -> Offer {
+        let store = StoreId::parse(self.store).expect("fixture store");
+        let currency = Currency::parse(self.currency).expect("fixture currency");
+        let gtin = self.gtin.map(|g| Gtin::parse(g).expect("fixture gtin"));
+        let tkey = title_key(Some(self.brand), self.title);
+        let pkey = product_key(gtin.as_ref(), &tkey);
+        let mut h = ContentHasher::default();
+        h.field(Some(store.as_str()))
+            .field(Some(self.sku))
+            .field(Some(self.title))
+            .field(Some(self.category))
+            .int(Some(self.price))
+            .field(Some(self.availability.as_str()));
+        Offer {
+            id: offer_id(&store, Some(self.sku), None, &tkey),
+            store,
+            sku: Some(self.sku.into()),
+            url: None,
+            product_id: product_id(&pkey),
+            product_key: pkey,
+            title: self.title.into(),
+            brand: Some(self.brand.into()),
+            category: Some(self.category.into()),
+            gtin,
+            image_url: None,
+            price: Money::new(self.price, currency),
+            list_price: None,
+            availability: self.availability,
+            rating: None,
+            review_count: None,
+            observed_at: self.at,
+            content_hash: h.finish(),
+        }
+    }
+}
+
+fn new_file(name: &str) -> NewIngestFile {
+    NewIngestFile { name: name.into(), sha256: format!("sha-{name}"), size: 1, store: None, received_at: 1 }
+}
+
+/// Applies one batch as a complete ingest run and returns its counts.
+pub fn apply(c: &dyn Catalog, name: &str, offers: &[Offer]) -> IngestCounts {
+    let mut s = c.begin_ingest(&new_file(name), false).expect("begin");
+    let reader = IngestCounts { read: offers.len() as u64, ..Default::default() };
+    let counts = s.apply_batch(offers, &reader).expect("apply");
+    s.finish(IngestStatus::Done, None).expect("finish");
+    counts
+}
+
+fn prices(c: &dyn Catalog, o: &Offer) -> Vec<(i64, i64)> {
+    c.offer_history(o.id).expect("history").iter().map(|p| (p.observed_at, p.price.minor)).collect()
+}
+
+pub fn classifies_and_appends_history_only_on_change(c: &dyn Catalog) {
+    let a = Fixture { sku: "A", ..Default::default() }.offer();
+    let b = Fixture { sku: "B", title: "Sartén", price: 20_000, ..Default::default() }.offer();
+    let n = apply(c, "f1", &[a.clone(), b.clone(), a.clone()]);
+    assert_eq!((n.inserted, n.duplicate), (2, 1), "insert and in-run duplicate");
+    let n = apply(c, "f2", &[Fixture { sku: "A", at: 2_000, ..Default::default() }.offer()]);
+    assert_eq!(n.unchanged, 1, "same content later is unchanged");
+    assert_eq!(prices(c, &a), vec![(1_000, 10_000)], "no history row without a price change");
+    assert_eq!(c.offer(a.id).unwrap().unwrap().last_seen, 2_000, "last_seen moves");
+    let n = apply(c, "f3", &[Fixture { sku: "A", price: 9_000, at: 3_000, ..Default::default() }.offer()]);
+    assert_eq!(n.updated, 1);
+    assert_eq!(prices(c, &a), vec![(1_000, 10_000), (3_000, 9_000)]);
+    let view = c.offer(a.id).unwrap().unwrap();
+    assert_eq!((view.price.minor, view.previous_price.map(|m| m.minor), view.price_changed_at), (9_000, Some(10_000), 3_000));
+    let old = Fixture { sku: "A", price: 8_000, at: 500, ..Default::default() }.offer();
+    assert_eq!(apply(c, "late", &[old]).updated, 1, "a late observation is history");
+    assert_eq!(c.offer(a.id).unwrap().unwrap().price.minor, 9_000, "but not the current price");
+    assert_eq!(prices(c, &a).len(), 3);
+}
+
+pub fn reapplying_changes_nothing_and_ledger_counts(c: &dyn Catalog) {
+    let batch: Vec<Offer> =
+        (0..30).map(|i| Fixture { sku: &format!("S{i}"), price: 1_000 + i, ..Default::default() }.offer()).collect();
+    apply(c, "one", &batch);
+    let before = c.counts().unwrap();
+    assert_eq!(apply(c, "two", &batch).unchanged, 30);
+    let after = c.counts().unwrap();
+    assert_eq!((before.offers, before.price_observations), (after.offers, after.price_observations));
+    assert_eq!(after.ingest_files, 2);
+    let row = c.find_ingested("sha-two").unwrap().expect("completed run is found by hash");
+    assert_eq!((row.counts.read, row.counts.unchanged, row.status), (30, 30, IngestStatus::Done));
+    assert!(c.find_ingested("sha-none").unwrap().is_none());
+    let ledger = c.ingest_files(10, 0).unwrap();
+    assert_eq!(ledger.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["two", "one"], "newest first");
+}
+
+pub fn a_running_or_failed_run_is_not_ingested(c: &dyn Catalog) {
+    let mut s = c.begin_ingest(&new_file("x"), false).unwrap();
+    s.apply_batch(&[Fixture::default().offer()], &IngestCounts::default()).unwrap();
+    assert!(c.find_ingested("sha-x").unwrap().is_none(), "running");
+    s.finish(IngestStatus::Failed, Some("boom".into())).unwrap();
+    assert!(c.find_ingested("sha-x").unwrap().is_none(), "failed");
+    assert_eq!(c.ingest_files(1, 0).unwrap()[0].error.as_deref(), Some("boom"));
+}
+
+pub fn dry_run_writes_nothing(c: &dyn Catalog) {
+    let o = Fixture::default().offer();
+    let mut s = c.begin_ingest(&new_file("dry"), true).unwrap();
+    let first = s.apply_batch(std::slice::from_ref(&o), &IngestCounts::default()).unwrap();
+    let second = s.apply_batch(std::slice::from_ref(&o), &IngestCounts::default()).unwrap();
+    assert!(s.finish(IngestStatus::Done, None).unwrap().is_none());
+    assert_eq!((first.inserted, second.duplicate), (1, 1), "later batches see earlier ones");
+    assert_eq!(c.counts().unwrap(), Default::default());
+}
+
+pub fn groups_products_by_gtin_else_brand_and_title(c: &dyn Catalog) {
+    let gtin = Some("7702032101054");
+    let a = Fixture { store: "exito", sku: "1", title: "Nevera 300L", brand: "Mabe", gtin, ..Default::default() }.offer();
+    let b = Fixture { store: "alkosto", sku: "9", title: "Refrigerador distinto", brand: "MABE", gtin, price: 9_000, ..Default::default() }.offer();
+    let x = Fixture { store: "exito", sku: "2", title: "Café Sello Rojo", brand: "Sello Rojo", ..Default::default() }.offer();
+    let y = Fixture { store: "jumbo", sku: "3", title: "SELLO ROJO cafe sello rojo", brand: "sello rojo", ..Default::default() }.offer();
+    let z = Fixture { store: "jumbo", sku: "4", title: "Café Águila Roja", brand: "Águila Roja", ..Default::default() }.offer();
+    apply(c, "g", &[a.clone(), b.clone(), x.clone(), y.clone(), z.clone()]);
+    assert_eq!(a.product_id, b.product_id);
+    assert_eq!(c.product_offers(a.product_id).unwrap().len(), 2);
+    assert_eq!(c.product_by_gtin(&Gtin::parse("7702032101054").unwrap()).unwrap(), Some(a.product_id));
+    assert_eq!(x.product_id, y.product_id, "accents, case and a repeated brand do not split a product");
+    assert_ne!(x.product_id, z.product_id);
+    let found = c.search_products("cafe sello", 5).unwrap();
+    assert_eq!(found.first().map(|f| (f.0, f.2)), Some((x.product_id, 2)));
+    assert_eq!(c.counts().unwrap().products, 3);
+}
+
+fn catalog_for_queries(c: &dyn Catalog) -> Vec<Offer> {
+    let f = |store, sku, title, brand, category, price, currency, availability| {
+        Fixture { store, sku, title, brand, category, price, currency, availability, ..Default::default() }.offer()
+    };
+    let offers = vec![
+        f("exito", "n1", "Nevera", "Mabe", "Electro > Neveras", 234_990_000, "COP", Availability::InStock),
+        f("alkosto", "n2", "Nevera", "Mabe", "Electro > Neveras", 219_990_000, "COP", Availability::InStock),
+        f("exito", "l1", "Licuadora", "Oster", "Electro > Pequenos", 19_990_000, "COP", Availability::InStock),
+        f("alkosto", "l2", "Licuadora", "Oster", "Electro > Pequenos", 18_990_000, "COP", Availability::OutOfStock),
+        f("jumbo", "a1", "Arroz", "Tucapel", "Mercado", 1_290, "CLP", Availability::Unknown),
+    ];
+    apply(c, "q", &offers);
+    offers
+}
+
+pub fn best_prices_respect_stock_filters_and_preferences(c: &dyn Catalog) {
+    catalog_for_queries(c);
+    let electro = OfferFilter { category: Some("electro".into()), ..Default::default() };
+    let page = c.best_prices(&electro, PageRequest::default(), Personalization::default()).unwrap();
+    let got: Vec<(&str, i64)> = page.items.iter().map(|b| (b.offer.store.as_str(), b.offer.price.minor)).collect();
+    assert_eq!(got, vec![("exito", 19_990_000), ("alkosto", 219_990_000)], "out-of-stock offers never win");
+    assert_eq!(page.total, 2);
+    let prefs = Preferences { stores: vec!["exito".into()], ..Default::default() };
+    let page = c.best_prices(&electro, PageRequest::default(), Personalization { preferences: Some(&prefs) }).unwrap();
+    assert!(page.items.iter().all(|b| b.offer.store.as_str() == "exito" && b.preferred), "preferred store first");
+    let budget = Preferences { budget: Some(1_000_000), ..Default::default() };
+    let page = c.best_prices(&electro, PageRequest::default(), Personalization { preferences: Some(&budget) }).unwrap();
+    assert_eq!(page.items.len(), 1, "budget caps the price");
+    let second = c.best_prices(&electro, PageRequest { page: 2, limit: 1 }, Personalization::default()).unwrap();
+    assert_eq!((second.items.len(), second.items[0].offer.store.as_str()), (1, "alkosto"));
+}
+
+pub fn listings_filter_sort_and_page(c: &dyn Catalog) {
+    catalog_for_queries(c);
+    let all = |f: &OfferFilter, sort| c.list_offers(f, sort, PageRequest { page: 1, limit: 100 }, Personalization::default()).unwrap();
+    let by_store = OfferFilter { store: Some(StoreId::parse("alkosto").unwrap()), ..Default::default() };
+    assert_eq!(all(&by_store, Sort::Price).total, 2);
+    let brand = OfferFilter { brand: Some("OSTER".into()), max_price: crate::query::Decimal::parse("195000"), ..Default::default() };
+    let r = all(&brand, Sort::Price);
+    assert_eq!(r.items.iter().map(|s| s.offer.price.minor).collect::<Vec<_>>(), vec![18_990_000]);
+    let cheap = OfferFilter { min_price: crate::query::Decimal::parse("1000"), max_price: crate::query::Decimal::parse("2000"), ..Default::default() };
+    assert_eq!(all(&cheap, Sort::Price).items.len(), 1, "CLP 1.290 only: bounds are per currency");
+    let desc = all(&OfferFilter::default(), Sort::PriceDesc);
+    let cop: Vec<i64> = desc.items.iter().filter(|s| s.offer.price.currency.code() == "COP").map(|s| s.offer.price.minor).collect();
+    assert!(cop.windows(2).all(|w| w[0] >= w[1]));
+    let value = all(&OfferFilter::default(), Sort::Value);
+    assert!(value.items.windows(2).all(|w| w[0].value_score >= w[1].value_score));
+    let p1 = c.list_offers(&OfferFilter::default(), Sort::Price, PageRequest { page: 1, limit: 2 }, Personalization::default()).unwrap();
+    let p2 = c.list_offers(&OfferFilter::default(), Sort::Price, PageRequest { page: 2, limit: 2 }, Personalization::default()).unwrap();
+    assert_eq!(p1.total, 5);
+    assert!(p1.items.iter().all(|a| p2.items.iter().all(|b| a.offer.id != b.offer.id)), "pages do not overlap");
+}
+
+pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
+    catalog_for_queries(c);
+    let cats: Vec<(String, u64)> = c.categories().unwrap().into_iter().map(|k| (k.key, k.offers)).collect();
+    assert_eq!(cats, vec![("electro/neveras".into(), 2), ("electro/pequenos".into(), 2), ("mercado".into(), 1)]);
+    let brands = c.brands(10).unwrap();
+    assert_eq!((brands[0].brand.as_str(), brands[0].offers, brands[0].products), ("Mabe", 2, 1));
+    assert_eq!(c.category_prices("electro").unwrap().len(), 4);
+    assert_eq!(c.store_offer_rows().unwrap().len(), 5);
+    apply(c, "drop", &[Fixture { store: "exito", sku: "n1", title: "Nevera", brand: "Mabe", category: "Electro > Neveras", price: 200_000_000, at: 5_000, ..Default::default() }.offer()]);
+    let drops = c.drop_candidates(4_000, &OfferFilter::default(), 10).unwrap();
+    assert_eq!(drops.len(), 1);
+    assert_eq!(drops[0].history, vec![(1_000, 234_990_000), (5_000, 200_000_000)]);
+    assert!(c.drop_candidates(6_000, &OfferFilter::default(), 10).unwrap().is_empty());
+}
+
+pub fn users_and_keys(c: &dyn Catalog) {
+    let prefs = Preferences { stores: vec!["exito".into()], brands: vec!["Mabe".into()], categories: vec![], budget: Some(5) };
+    let u = c.create_user(&NewUser { name: "Ana".into(), email: "ana@x.co".into() }, &prefs).unwrap();
+    assert_eq!(c.user(u.id).unwrap().unwrap().preferences, prefs);
+    let dup = c.create_user(&NewUser { name: "B".into(), email: "ana@x.co".into() }, &Preferences::default());
+    assert!(matches!(dup, Err(crate::ports::StoreError::Conflict(_))), "unique e-mail");
+    let updated = c.update_user(u.id, &NewUser { name: "Ana M".into(), email: "ana@x.co".into() }, &Preferences::default()).unwrap().unwrap();
+    assert_eq!((updated.name.as_str(), updated.preferences.budget), ("Ana M", None));
+    assert!(c.update_user(9_999, &NewUser { name: "x".into(), email: "x@y.co".into() }, &Preferences::default()).unwrap().is_none());
+    assert_eq!(c.users(PageRequest::default()).unwrap().total, 1);
+    assert!(c.delete_user(u.id).unwrap());
+    assert!(!c.delete_user(u.id).unwrap());
+    let k = c.create_api_key("ci", "pk_abc", "hash1", &["read".into(), "write".into()]).unwrap();
+    assert_eq!(c.api_key_by_hash("hash1").unwrap().unwrap().scopes, vec!["read", "write"]);
+    assert!(c.revoke_api_key(k.id).unwrap());
+    assert!(c.api_key_by_hash("hash1").unwrap().is_none(), "revoked keys do not authenticate");
+    assert_eq!(c.api_keys().unwrap().len(), 1);
+}
+
+pub fn stores_are_registered_and_updated(c: &dyn Catalog) {
+    apply(c, "s", &[Fixture::default().offer()]);
+    let store = Store { id: StoreId::parse("exito").unwrap(), name: "Éxito".into(), country: Some("CO".into()), currency: Currency::parse("COP").ok(), base_url: None };
+    c.upsert_store(&store).unwrap();
+    assert_eq!(c.stores().unwrap(), vec![store]);
+    let summary = c.store_summaries().unwrap();
+    assert_eq!((summary[0].offers, summary[0].in_stock), (1, 1));
+    let before = c.ingest_marker().unwrap();
+    apply(c, "s2", &[Fixture { sku: "Z", ..Default::default() }.offer()]);
+    assert_ne!(c.ingest_marker().unwrap(), before, "the marker moves with every finished run");
+}
+
+/// One `#[test]` per contract function, each on a fresh catalog from `$make`.
+#[macro_export]
+macro_rules! contract_tests {
+    ($make:expr) => {
+        $crate::contract_tests!(@each $make,
+            classifies_and_appends_history_only_on_change,
+            reapplying_changes_nothing_and_ledger_counts,
+            a_running_or_failed_run_is_not_ingested,
+            dry_run_writes_nothing,
+            groups_products_by_gtin_else_brand_and_title,
+            best_prices_respect_stock_filters_and_preferences,
+            listings_filter_sort_and_page,
+            reports_brands_categories_and_drops,
+            users_and_keys,
+            stores_are_registered_and_updated
+        );
+    };
+    (@each $make:expr, $($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                let Some((_guard, catalog)) = $make else { return };
+                $crate::testing::$name(catalog.as_ref());
+            }
+        )*
+    };
+}
