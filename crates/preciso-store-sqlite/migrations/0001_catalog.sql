@@ -49,7 +49,7 @@ CREATE TABLE offers (
 CREATE INDEX offers_product ON offers(product_id);
 CREATE INDEX offers_store ON offers(store_id);
 CREATE INDEX offers_category_price ON offers(category_key, currency, price_minor);
-CREATE INDEX offers_brand ON offers(brand COLLATE NOCASE);
+CREATE INDEX offers_brand ON offers(lower(brand));
 CREATE INDEX offers_price_change ON offers(price_changed_at);
 
 -- Appended only when price, list price or availability change (SPEC §2).

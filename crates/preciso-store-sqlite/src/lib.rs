@@ -2,7 +2,6 @@
 //! directory in WAL mode; readers share a small set of connections, each ingest run writes
 //! through its own connection in per-batch transactions.
 
-mod filter;
 mod migrate;
 mod offers;
 mod queries;

@@ -2,9 +2,9 @@
 //! trend candidates, report rows, brands and categories. Users and keys are in `users.rs`.
 
 use crate::SqliteCatalog;
-use crate::filter::{VALUE_SCORE, filter_where, order_by, preferred_expr};
+use preciso_sql::{OFFER_COLUMNS, Param, SqlRow, VALUE_SCORE, filter_where, offer_from_row, order_by, preferred_expr};
 use preciso_core::domain::{
-    Availability, Currency, Gtin, Money, OfferId, ProductId, Rating, StoreId, fold_for_matching,
+    Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId, fold_for_matching,
 };
 use preciso_core::ports::{
     ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError, StoreOfferRow,
@@ -17,40 +17,53 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params, params_from_iter};
 use std::collections::HashSet;
 
-pub(crate) const OFFER_COLUMNS: &str = "o.id, o.store_id, o.product_id, o.sku, o.title, o.brand,
-    o.category, o.gtin, o.url, o.image_url, o.price_minor, o.list_price_minor, o.prev_price_minor,
-    o.currency, o.availability, o.rating_centi, o.review_count, o.first_seen, o.last_seen,
-    o.price_changed_at";
-
 fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
 }
 
+#[derive(Debug)]
+struct Invalid(String);
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Invalid {}
+
+struct SqliteRow<'a, 'b>(&'a Row<'b>);
+
+impl SqlRow for SqliteRow<'_, '_> {
+    type Error = rusqlite::Error;
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.0.get(i)
+    }
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.0.get(i)
+    }
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.0.get(i)
+    }
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.0.get(i)
+    }
+    fn invalid(&self, _i: usize, what: String) -> rusqlite::Error {
+        conversion(Invalid(what))
+    }
+}
+
 /// Maps the first 20 columns (`OFFER_COLUMNS`) of a row.
 pub(crate) fn offer_row(r: &Row<'_>) -> rusqlite::Result<OfferView> {
-    let currency = Currency::parse(&r.get::<_, String>(13)?).map_err(conversion)?;
-    let money = |v: Option<i64>| v.map(|m| Money::new(m, currency));
-    Ok(OfferView {
-        id: OfferId::from_i64(r.get(0)?),
-        store: StoreId::parse(&r.get::<_, String>(1)?).map_err(conversion)?,
-        product_id: ProductId::from_i64(r.get(2)?),
-        sku: r.get(3)?,
-        title: r.get(4)?,
-        brand: r.get(5)?,
-        category: r.get(6)?,
-        gtin: r.get(7)?,
-        url: r.get(8)?,
-        image_url: r.get(9)?,
-        price: Money::new(r.get(10)?, currency),
-        list_price: money(r.get(11)?),
-        previous_price: money(r.get(12)?),
-        availability: Availability::from_db(&r.get::<_, String>(14)?),
-        rating: r.get::<_, Option<i64>>(15)?.and_then(|h| Rating::from_hundredths(h).ok()),
-        review_count: r.get(16)?,
-        first_seen: r.get(17)?,
-        last_seen: r.get(18)?,
-        price_changed_at: r.get(19)?,
-    })
+    offer_from_row(&SqliteRow(r))
+}
+
+pub(crate) fn values(params: &[Param]) -> Vec<Value> {
+    params
+        .iter()
+        .map(|p| match p {
+            Param::Int(i) => Value::Integer(*i),
+            Param::Text(t) => Value::Text(t.clone()),
+        })
+        .collect()
 }
 
 fn count(conn: &Connection, sql: &str, params: &[Value]) -> rusqlite::Result<u64> {
@@ -66,18 +79,22 @@ impl SqliteCatalog {
         prefs: Option<&Preferences>,
     ) -> Result<Page<ScoredOffer>, StoreError> {
         let w = filter_where(filter, prefs);
-        let (pref, pref_params) = preferred_expr(prefs);
+        let preferred = preferred_expr(prefs);
         let sql = format!(
             "SELECT {OFFER_COLUMNS}, {VALUE_SCORE} AS value_score, cs.median_minor
              FROM offers o LEFT JOIN category_stats cs
                ON cs.category_key = o.category_key AND cs.currency = o.currency
              WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
             w.sql(),
-            // A bare `0` would be read as a column number, so no preferences means no term.
-            if pref_params.is_empty() { order_by(sort).to_string() } else { format!("{pref} DESC, {}", order_by(sort)) }
+            match &preferred {
+                Some((pref, _)) => format!("{pref} DESC, {}", order_by(sort)),
+                None => order_by(sort).to_string(),
+            }
         );
-        let mut params = w.params.clone();
-        params.extend(pref_params);
+        let mut params = values(&w.params);
+        if let Some((_, p)) = &preferred {
+            params.extend(values(p));
+        }
         params.push(Value::Integer(i64::from(page.limit)));
         params.push(Value::Integer(page.offset() as i64));
         self.with_reader(|c| {
@@ -91,7 +108,7 @@ impl SqliteCatalog {
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            let total = count(c, &format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), &w.params)?;
+            let total = count(c, &format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), &values(&w.params))?;
             Ok(Page { items, page: page.page, limit: page.limit, total })
         })
     }
@@ -106,38 +123,37 @@ impl SqliteCatalog {
     ) -> Result<Page<BestOffer>, StoreError> {
         let mut w = filter_where(filter, prefs);
         w.push("o.availability <> 'out_of_stock'", []);
-        let (pref, pref_params) = preferred_expr(prefs);
         let wanted = page.offset() as usize + page.limit as usize;
+        // Preferred offers first (if the user has preferences), then every offer.
+        let passes: Vec<(String, Vec<Param>)> = match preferred_expr(prefs) {
+            Some((pref, p)) => vec![(format!("{pref} = 1"), p), ("1 = 1".into(), vec![])],
+            None => vec![("1 = 1".into(), vec![])],
+        };
         self.with_reader(|c| {
             let mut seen: HashSet<i64> = HashSet::new();
             let mut chosen: Vec<(OfferView, bool)> = Vec::new();
-            let passes: &[&str] = if pref == "0" { &["1 = 1"] } else { &["{pref} = 1", "1 = 1"] };
-            for pass in passes {
-                let pass = pass.replace("{pref}", &pref);
+            for (pass, (clause, pass_params)) in passes.iter().enumerate() {
                 let sql = format!(
-                    "SELECT {OFFER_COLUMNS}, {pref} FROM offers o WHERE {} AND {pass}
+                    "SELECT {OFFER_COLUMNS} FROM offers o WHERE {} AND {clause}
                      ORDER BY o.currency, o.price_minor, o.id",
                     w.sql()
                 );
-                let mut params = pref_params.clone();
-                params.extend(w.params.iter().cloned());
-                if pass != "1 = 1" {
-                    params.extend(pref_params.iter().cloned());
-                }
+                let mut params = values(&w.params);
+                params.extend(values(pass_params));
                 let mut stmt = c.prepare_cached(&sql)?;
                 let mut rows = stmt.query(params_from_iter(&params))?;
                 while chosen.len() < wanted {
                     let Some(r) = rows.next()? else { break };
                     let offer = offer_row(r)?;
                     if seen.insert(offer.product_id.as_i64()) {
-                        chosen.push((offer, r.get::<_, i64>(20)? == 1));
+                        chosen.push((offer, pass == 0 && passes.len() == 2));
                     }
                 }
             }
             let total = count(
                 c,
                 &format!("SELECT count(DISTINCT o.product_id) FROM offers o WHERE {}", w.sql()),
-                &w.params,
+                &values(&w.params),
             )?;
             let mut per_product = c.prepare_cached(&format!(
                 "SELECT count(*) FROM offers o WHERE {} AND o.product_id = ?",
@@ -145,7 +161,7 @@ impl SqliteCatalog {
             ))?;
             let mut items = Vec::new();
             for (offer, preferred) in chosen.into_iter().skip(page.offset() as usize) {
-                let mut params = w.params.clone();
+                let mut params = values(&w.params);
                 params.push(Value::Integer(offer.product_id.as_i64()));
                 let n: i64 = per_product.query_row(params_from_iter(&params), |r| r.get(0))?;
                 items.push(BestOffer { offer, offers_for_product: n as u64, preferred });
@@ -256,14 +272,14 @@ impl CatalogRead for SqliteCatalog {
         limit: u32,
     ) -> Result<Vec<DropCandidate>, StoreError> {
         let mut w = filter_where(filter, None);
-        w.push("o.price_changed_at >= ? AND o.prev_price_minor > o.price_minor", [Value::Integer(since)]);
+        w.push("o.price_changed_at >= ? AND o.prev_price_minor > o.price_minor", [Param::Int(since)]);
         let sql = format!(
             "SELECT {OFFER_COLUMNS} FROM offers o WHERE {}
              ORDER BY CAST(o.prev_price_minor - o.price_minor AS REAL) / o.prev_price_minor DESC, o.id
              LIMIT ?",
             w.sql()
         );
-        let mut params = w.params.clone();
+        let mut params = values(&w.params);
         params.push(Value::Integer(i64::from(limit)));
         self.with_reader(|c| {
             let offers: Vec<OfferView> =
@@ -293,7 +309,7 @@ impl CatalogRead for SqliteCatalog {
         );
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
-            stmt.query_map(params_from_iter(&w.params), |r| {
+            stmt.query_map(params_from_iter(values(&w.params)), |r| {
                 Ok(PricedOffer {
                     store: StoreId::parse(&r.get::<_, String>(0)?).map_err(conversion)?,
                     brand: r.get(1)?,
@@ -329,9 +345,9 @@ impl CatalogRead for SqliteCatalog {
     fn brands(&self, limit: u32) -> Result<Vec<BrandCount>, StoreError> {
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT brand, count(*), count(DISTINCT product_id) FROM offers
-                 WHERE brand IS NOT NULL GROUP BY brand COLLATE NOCASE
-                 ORDER BY count(*) DESC, brand LIMIT ?1",
+                "SELECT min(brand), count(*), count(DISTINCT product_id) FROM offers
+                 WHERE brand IS NOT NULL GROUP BY lower(brand)
+                 ORDER BY count(*) DESC, min(brand) LIMIT ?1",
             )?;
             stmt.query_map([limit], |r| {
                 Ok(BrandCount { brand: r.get(0)?, offers: r.get::<_, i64>(1)? as u64, products: r.get::<_, i64>(2)? as u64 })

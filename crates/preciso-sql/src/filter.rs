@@ -1,39 +1,35 @@
-//! Translates `OfferFilter`, sorts and personalization into SQLite SQL fragments with bound
-//! parameters. The value score formula lives here in SQL because ranking must happen in the
-//! database to page through large catalogs; README documents the same formula.
+//! Listing filters, personalization, sorts and the value score as portable SQL fragments.
 
+use crate::{Param, text};
 use preciso_core::domain::Currency;
 use preciso_core::query::{Decimal, OfferFilter, Preferences, Sort};
-use rusqlite::types::Value;
+
+/// The columns `offer_from_row` maps, in order, from `offers o`.
+pub const OFFER_COLUMNS: &str = "o.id, o.store_id, o.product_id, o.sku, o.title, o.brand,
+    o.category, o.gtin, o.url, o.image_url, o.price_minor, o.list_price_minor, o.prev_price_minor,
+    o.currency, o.availability, o.rating_centi, o.review_count, o.first_seen, o.last_seen,
+    o.price_changed_at";
 
 /// A WHERE clause (joined by AND) and its parameters.
-#[derive(Default)]
-pub(crate) struct Where {
+#[derive(Debug, Default, Clone)]
+pub struct Where {
     clauses: Vec<String>,
-    pub params: Vec<Value>,
+    pub params: Vec<Param>,
 }
 
 impl Where {
-    pub fn push(&mut self, clause: impl Into<String>, params: impl IntoIterator<Item = Value>) {
+    pub fn push(&mut self, clause: impl Into<String>, params: impl IntoIterator<Item = Param>) {
         self.clauses.push(clause.into());
         self.params.extend(params);
     }
 
     pub fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            "1 = 1".into()
-        } else {
-            self.clauses.join(" AND ")
-        }
+        if self.clauses.is_empty() { "1 = 1".into() } else { self.clauses.join(" AND ") }
     }
 }
 
-pub(crate) fn text(s: &str) -> Value {
-    Value::Text(s.to_string())
-}
-
 /// `o.category_key` equal to the key or below it (whole segments), as an index range.
-pub(crate) fn category_clause(w: &mut Where, key: &str) {
+pub fn category_clause(w: &mut Where, key: &str) {
     // '/' is followed by '0' in byte order, so [key/, key0) is exactly "key/…".
     w.push(
         "(o.category_key = ? OR (o.category_key >= ? AND o.category_key < ?))",
@@ -49,25 +45,25 @@ fn price_clause(w: &mut Where, bound: Decimal, op: &str) {
         if let Some(minor) = bound.to_minor(c) {
             parts.push(format!("(o.currency = ? AND o.price_minor {op} ?)"));
             params.push(text(c.code()));
-            params.push(Value::Integer(minor));
+            params.push(Param::Int(minor));
         }
     }
     w.push(format!("({})", parts.join(" OR ")), params);
 }
 
-pub(crate) fn filter_where(filter: &OfferFilter, prefs: Option<&Preferences>) -> Where {
+pub fn filter_where(filter: &OfferFilter, prefs: Option<&Preferences>) -> Where {
     let mut w = Where::default();
     if let Some(key) = &filter.category {
         category_clause(&mut w, key);
     }
     if let Some(brand) = &filter.brand {
-        w.push("o.brand = ? COLLATE NOCASE", [text(brand)]);
+        w.push("lower(o.brand) = ?", [Param::Text(brand.to_lowercase())]);
     }
     if let Some(store) = &filter.store {
         w.push("o.store_id = ?", [text(store.as_str())]);
     }
     if let Some(p) = filter.product {
-        w.push("o.product_id = ?", [Value::Integer(p.as_i64())]);
+        w.push("o.product_id = ?", [Param::Int(p.as_i64())]);
     }
     if let Some(min) = filter.min_price {
         price_clause(&mut w, min, ">=");
@@ -82,11 +78,10 @@ pub(crate) fn filter_where(filter: &OfferFilter, prefs: Option<&Preferences>) ->
     w
 }
 
-/// `1` when the offer matches the user's preferred stores or brands, else `0`.
-pub(crate) fn preferred_expr(prefs: Option<&Preferences>) -> (String, Vec<Value>) {
-    let Some(p) = prefs.filter(|p| !p.stores.is_empty() || !p.brands.is_empty()) else {
-        return ("0".into(), vec![]);
-    };
+/// `1` when the offer matches the user's preferred stores or brands, else `0`; `None`
+/// without such preferences.
+pub fn preferred_expr(prefs: Option<&Preferences>) -> Option<(String, Vec<Param>)> {
+    let p = prefs.filter(|p| !p.stores.is_empty() || !p.brands.is_empty())?;
     let mut parts = Vec::new();
     let mut params = Vec::new();
     if !p.stores.is_empty() {
@@ -95,35 +90,36 @@ pub(crate) fn preferred_expr(prefs: Option<&Preferences>) -> (String, Vec<Value>
     }
     if !p.brands.is_empty() {
         parts.push(format!("lower(o.brand) IN ({})", placeholders(p.brands.len())));
-        params.extend(p.brands.iter().map(|b| text(&b.to_lowercase())));
+        params.extend(p.brands.iter().map(|b| Param::Text(b.to_lowercase())));
     }
-    (format!("(CASE WHEN {} THEN 1 ELSE 0 END)", parts.join(" OR ")), params)
+    Some((format!("(CASE WHEN {} THEN 1 ELSE 0 END)", parts.join(" OR ")), params))
 }
 
-pub(crate) fn placeholders(n: usize) -> String {
+fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-/// Value score 0–100 (README "Value score"):
-/// 40 × price vs category median + 20 × drop vs previous price + 20 × rating
-/// + 10 × review volume + 10 × availability.
-pub(crate) const VALUE_SCORE: &str = "(100.0 * (
-      0.40 * (CASE WHEN cs.median_minor > 0
-                   THEN max(0.0, min(1.0, 1.5 - CAST(o.price_minor AS REAL) / cs.median_minor))
-                   ELSE 0.5 END)
-    + 0.20 * (CASE WHEN o.prev_price_minor > o.price_minor
-                   THEN min(1.0, 2.0 * (o.prev_price_minor - o.price_minor) / o.prev_price_minor)
-                   ELSE 0.0 END)
+/// Value score 0–100 (README "Value score"): 40 × price vs category median + 20 × drop vs
+/// previous price + 20 × rating + 10 × review volume + 10 × availability. Needs `offers o`
+/// left-joined with `category_stats cs` on category key and currency.
+pub const VALUE_SCORE: &str = "CAST(100.0 * (
+      0.40 * (CASE WHEN cs.median_minor IS NULL OR cs.median_minor <= 0 THEN 0.5
+                   WHEN o.price_minor >= 1.5 * cs.median_minor THEN 0.0
+                   WHEN o.price_minor <= 0.5 * cs.median_minor THEN 1.0
+                   ELSE 1.5 - CAST(o.price_minor AS DOUBLE PRECISION) / cs.median_minor END)
+    + 0.20 * (CASE WHEN o.prev_price_minor IS NULL OR o.prev_price_minor <= o.price_minor THEN 0.0
+                   WHEN 2 * (o.prev_price_minor - o.price_minor) >= o.prev_price_minor THEN 1.0
+                   ELSE 2.0 * (o.prev_price_minor - o.price_minor) / CAST(o.prev_price_minor AS DOUBLE PRECISION) END)
     + 0.20 * (CASE WHEN o.rating_centi IS NULL THEN 0.5 ELSE o.rating_centi / 500.0 END)
     + 0.10 * (CASE WHEN o.review_count >= 1000 THEN 1.0 WHEN o.review_count >= 100 THEN 0.75
                    WHEN o.review_count >= 10 THEN 0.5 WHEN o.review_count >= 1 THEN 0.25
                    ELSE 0.0 END)
     + 0.10 * (CASE o.availability WHEN 'in_stock' THEN 1.0 WHEN 'unknown' THEN 0.5 ELSE 0.0 END)
-  ))";
+  ) AS DOUBLE PRECISION)";
 
-/// ORDER BY for a sort (without the personalization prefix). Prices of different currencies
-/// are not comparable, so price sorts group by currency first.
-pub(crate) fn order_by(sort: Sort) -> &'static str {
+/// ORDER BY for a sort. Prices of different currencies are not comparable, so price sorts
+/// group by currency first. `value_score` must be selected under that name for `Sort::Value`.
+pub fn order_by(sort: Sort) -> &'static str {
     match sort {
         Sort::Price => "o.currency, o.price_minor, o.id",
         Sort::PriceDesc => "o.currency, o.price_minor DESC, o.id",
@@ -131,7 +127,7 @@ pub(crate) fn order_by(sort: Sort) -> &'static str {
         Sort::Date => "o.last_seen DESC, o.id",
         Sort::Discount => {
             "(CASE WHEN o.list_price_minor > o.price_minor
-                   THEN CAST(o.list_price_minor - o.price_minor AS REAL) / o.list_price_minor
+                   THEN CAST(o.list_price_minor - o.price_minor AS DOUBLE PRECISION) / o.list_price_minor
                    ELSE 0 END) DESC, o.id"
         }
         Sort::Value => "value_score DESC, o.id",
