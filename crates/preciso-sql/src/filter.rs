@@ -1,7 +1,7 @@
 //! Listing filters, personalization, sorts and the value score as portable SQL fragments.
 
 use crate::{Param, text};
-use preciso_core::domain::Currency;
+use preciso_core::domain::{Currency, fold_for_matching};
 use preciso_core::query::{Decimal, OfferFilter, Preferences, Sort};
 
 /// The columns `offer_from_row` maps, in order, from `offers o`.
@@ -57,7 +57,7 @@ pub fn filter_where(filter: &OfferFilter, prefs: Option<&Preferences>) -> Where 
         category_clause(&mut w, key);
     }
     if let Some(brand) = &filter.brand {
-        w.push("lower(o.brand) = ?", [Param::Text(brand.to_lowercase())]);
+        w.push("o.brand_key = ?", [Param::Text(fold_for_matching(brand.trim()))]);
     }
     if let Some(store) = &filter.store {
         w.push("o.store_id = ?", [text(store.as_str())]);
@@ -89,8 +89,8 @@ pub fn preferred_expr(prefs: Option<&Preferences>) -> Option<(String, Vec<Param>
         params.extend(p.stores.iter().map(|s| text(s)));
     }
     if !p.brands.is_empty() {
-        parts.push(format!("lower(o.brand) IN ({})", placeholders(p.brands.len())));
-        params.extend(p.brands.iter().map(|b| Param::Text(b.to_lowercase())));
+        parts.push(format!("o.brand_key IN ({})", placeholders(p.brands.len())));
+        params.extend(p.brands.iter().map(|b| Param::Text(fold_for_matching(b.trim()))));
     }
     Some((format!("(CASE WHEN {} THEN 1 ELSE 0 END)", parts.join(" OR ")), params))
 }

@@ -6,6 +6,7 @@
 //! stays in each adapter and is listed in docs/DECISIONS.md.
 
 mod filter;
+pub mod reads;
 mod row;
 
 pub use filter::{

@@ -27,6 +27,8 @@ CREATE TABLE offers (
     product_id        INTEGER NOT NULL REFERENCES products(id),
     title             TEXT NOT NULL,
     brand             TEXT,
+    -- fold_for_matching(brand): filters and groupings are case- and accent-insensitive.
+    brand_key         TEXT,
     category          TEXT,
     -- category_key() of the path: what API filters match, by prefix of whole segments.
     category_key      TEXT,
@@ -49,7 +51,7 @@ CREATE TABLE offers (
 CREATE INDEX offers_product ON offers(product_id);
 CREATE INDEX offers_store ON offers(store_id);
 CREATE INDEX offers_category_price ON offers(category_key, currency, price_minor);
-CREATE INDEX offers_brand ON offers(lower(brand));
+CREATE INDEX offers_brand ON offers(brand_key);
 CREATE INDEX offers_price_change ON offers(price_changed_at);
 
 -- Appended only when price, list price or availability change (SPEC §2).

@@ -152,12 +152,7 @@ impl CatalogStore for SqliteCatalog {
 
     fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError> {
         self.with_reader(|c| {
-            let mut stmt = c.prepare(
-                "SELECT s.id, count(o.id), count(DISTINCT o.category),
-                        coalesce(sum(o.availability = 'in_stock'), 0), max(o.last_seen)
-                 FROM stores s LEFT JOIN offers o ON o.store_id = s.id
-                 GROUP BY s.id ORDER BY s.id",
-            )?;
+            let mut stmt = c.prepare(preciso_sql::reads::STORE_SUMMARIES)?;
             stmt.query_map([], |r| {
                 let id: String = r.get(0)?;
                 Ok(StoreSummary {

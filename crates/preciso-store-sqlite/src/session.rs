@@ -4,7 +4,7 @@
 
 use crate::{SqliteCatalog, backend};
 use preciso_core::domain::{
-    Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key,
+    Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key, fold_for_matching,
 };
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
 use preciso_core::reconcile::{Decision, StoredOffer, decide};
@@ -261,9 +261,9 @@ fn insert_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<
         "INSERT INTO offers (id, store_id, sku, url, product_id, title, brand, category, gtin,
              image_url, price_minor, list_price_minor, currency, availability, rating_centi,
              review_count, first_seen, last_seen, content_hash, last_file_id, category_key,
-             price_changed_at)
+             price_changed_at, brand_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?17,
-             ?18, ?19, ?20, ?17)",
+             ?18, ?19, ?20, ?17, ?21)",
     )?;
     stmt.execute(params![
         o.id.as_i64(),
@@ -285,7 +285,8 @@ fn insert_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<
         o.observed_at,
         &o.content_hash[..],
         file_id,
-        o.category.as_deref().map(category_key)
+        o.category.as_deref().map(category_key),
+        o.brand.as_deref().map(fold_for_matching)
     ])?;
     Ok(())
 }
@@ -293,7 +294,7 @@ fn insert_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<
 fn update_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "UPDATE offers SET sku = ?2, url = ?3, product_id = ?4, title = ?5, brand = ?6,
-             category = ?7, category_key = ?19, gtin = ?8, image_url = ?9,
+             category = ?7, category_key = ?19, brand_key = ?20, gtin = ?8, image_url = ?9,
              prev_price_minor = CASE WHEN price_minor <> ?10 THEN price_minor
                                      ELSE prev_price_minor END,
              price_changed_at = CASE WHEN price_minor <> ?10 THEN ?16
@@ -322,7 +323,8 @@ fn update_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<
         o.observed_at,
         &o.content_hash[..],
         file_id,
-        o.category.as_deref().map(category_key)
+        o.category.as_deref().map(category_key),
+        o.brand.as_deref().map(fold_for_matching)
     ])?;
     Ok(())
 }

@@ -1,0 +1,179 @@
+//! The read queries of the storage port as portable SQL plus parameters. Adapters execute
+//! them and map rows (`offer_from_row` for `OFFER_COLUMNS`).
+
+use crate::filter::{OFFER_COLUMNS, VALUE_SCORE, Where, filter_where, order_by, preferred_expr};
+use crate::{Param, text};
+use preciso_core::domain::fold_for_matching;
+use preciso_core::query::{OfferFilter, PageRequest, Preferences, Sort};
+
+/// SQL text with `?` placeholders and its parameters.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+impl Query {
+    fn new(sql: String, params: Vec<Param>) -> Self {
+        Query { sql, params }
+    }
+}
+
+/// A page of offers with `value_score` (column 20) and the category median (column 21).
+pub fn list_offers(filter: &OfferFilter, sort: Sort, page: PageRequest, prefs: Option<&Preferences>) -> (Query, Query) {
+    let w = filter_where(filter, prefs);
+    let preferred = preferred_expr(prefs);
+    let order = match &preferred {
+        // A bare `0` would be read as a column number, so no preferences means no term.
+        Some((pref, _)) => format!("{pref} DESC, {}", order_by(sort)),
+        None => order_by(sort).to_string(),
+    };
+    let sql = format!(
+        "SELECT {OFFER_COLUMNS}, {VALUE_SCORE} AS value_score, cs.median_minor
+         FROM offers o LEFT JOIN category_stats cs
+           ON cs.category_key = o.category_key AND cs.currency = o.currency
+         WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
+        w.sql()
+    );
+    let mut params = w.params.clone();
+    if let Some((_, p)) = preferred {
+        params.extend(p);
+    }
+    params.push(Param::Int(i64::from(page.limit)));
+    params.push(Param::Int(page.offset() as i64));
+    let count = Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params);
+    (Query::new(sql, params), count)
+}
+
+/// Best prices: buyable offers matching the filter, in price order, one query per pass
+/// (preferred offers first when the user has preferences). The caller keeps the first offer
+/// of each product and stops when it has enough.
+pub struct BestPrices {
+    pub passes: Vec<Query>,
+    pub total: Query,
+    /// `count(*)` of one product's matching offers; append the product id parameter.
+    pub per_product: Query,
+}
+
+pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPrices {
+    let mut w = filter_where(filter, prefs);
+    w.push("o.availability <> 'out_of_stock'", []);
+    let pass = |clause: &str, extra: Vec<Param>| {
+        let mut params = w.params.clone();
+        params.extend(extra);
+        Query::new(
+            format!("SELECT {OFFER_COLUMNS} FROM offers o WHERE {} AND {clause} ORDER BY o.currency, o.price_minor, o.id", w.sql()),
+            params,
+        )
+    };
+    let passes = match preferred_expr(prefs) {
+        Some((pref, p)) => vec![pass(&format!("{pref} = 1"), p), pass("1 = 1", vec![])],
+        None => vec![pass("1 = 1", vec![])],
+    };
+    BestPrices {
+        passes,
+        total: Query::new(format!("SELECT count(DISTINCT o.product_id) FROM offers o WHERE {}", w.sql()), w.params.clone()),
+        per_product: Query::new(format!("SELECT count(*) FROM offers o WHERE {} AND o.product_id = ?", w.sql()), w.params.clone()),
+    }
+}
+
+pub fn offer_by_id(id: i64) -> Query {
+    Query::new(format!("SELECT {OFFER_COLUMNS} FROM offers o WHERE o.id = ?"), vec![Param::Int(id)])
+}
+
+/// `observed_at, price_minor, list_price_minor, currency, availability`, oldest first.
+pub fn offer_history(id: i64) -> Query {
+    Query::new(
+        "SELECT observed_at, price_minor, list_price_minor, currency, availability
+         FROM price_history WHERE offer_id = ? ORDER BY observed_at"
+            .into(),
+        vec![Param::Int(id)],
+    )
+}
+
+pub fn product_offers(product: i64) -> Query {
+    Query::new(
+        format!("SELECT {OFFER_COLUMNS} FROM offers o WHERE o.product_id = ? ORDER BY o.currency, o.price_minor, o.id"),
+        vec![Param::Int(product)],
+    )
+}
+
+pub fn product_by_key(key: &str) -> Query {
+    Query::new("SELECT id FROM products WHERE key = ?".into(), vec![text(key)])
+}
+
+/// `id, title, offers` of products whose folded key contains every word of `q`; `None` when
+/// `q` has no words.
+pub fn search_products(q: &str, limit: u32) -> Option<Query> {
+    let words: Vec<Param> = fold_for_matching(q)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(|w| Param::Text(format!("%{w}%")))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let clause = vec!["p.key LIKE ?"; words.len()].join(" AND ");
+    let mut params = words;
+    params.push(Param::Int(i64::from(limit)));
+    Some(Query::new(
+        format!(
+            "SELECT p.id, p.title, (SELECT count(*) FROM offers o WHERE o.product_id = p.id) AS n
+             FROM products p WHERE {clause} ORDER BY n DESC, p.id LIMIT ?"
+        ),
+        params,
+    ))
+}
+
+/// Offers whose latest change since `since` lowered the price, largest naive drop first.
+pub fn drop_candidates(since: i64, filter: &OfferFilter, limit: u32) -> Query {
+    let mut w: Where = filter_where(filter, None);
+    w.push("o.price_changed_at >= ? AND o.prev_price_minor > o.price_minor", [Param::Int(since)]);
+    let mut params = w.params.clone();
+    params.push(Param::Int(i64::from(limit)));
+    Query::new(
+        format!(
+            "SELECT {OFFER_COLUMNS} FROM offers o WHERE {}
+             ORDER BY CAST(o.prev_price_minor - o.price_minor AS DOUBLE PRECISION) / o.prev_price_minor DESC, o.id
+             LIMIT ?",
+            w.sql()
+        ),
+        params,
+    )
+}
+
+/// `observed_at, price_minor` of one offer, oldest first.
+pub fn price_points(id: i64) -> Query {
+    Query::new("SELECT observed_at, price_minor FROM price_history WHERE offer_id = ? ORDER BY observed_at".into(), vec![Param::Int(id)])
+}
+
+/// `store_id, brand, product_id, currency, price_minor, last_seen` of a category.
+pub fn category_prices(category_key: &str) -> Query {
+    let filter = OfferFilter { category: Some(category_key.to_string()), ..Default::default() };
+    let w = filter_where(&filter, None);
+    Query::new(
+        format!(
+            "SELECT o.store_id, o.brand, o.product_id, o.currency, o.price_minor, o.last_seen
+             FROM offers o WHERE {} ORDER BY o.currency, o.price_minor",
+            w.sql()
+        ),
+        w.params,
+    )
+}
+
+pub const STORE_OFFER_ROWS: &str =
+    "SELECT store_id, product_id, category_key, currency, price_minor, last_seen FROM offers";
+
+/// `brand, offers, products`, most offers first; one `?` for the limit.
+pub const BRANDS: &str = "SELECT min(brand), count(*), count(DISTINCT product_id) FROM offers
+    WHERE brand_key IS NOT NULL GROUP BY brand_key ORDER BY count(*) DESC, min(brand) LIMIT ?";
+
+/// `category, key, offers` by key.
+pub const CATEGORIES: &str = "SELECT min(category), category_key, count(*) FROM offers
+    WHERE category_key IS NOT NULL GROUP BY category_key ORDER BY category_key";
+
+/// Per store: offers, distinct categories, in-stock offers, latest last_seen.
+pub const STORE_SUMMARIES: &str = "SELECT s.id, count(o.id), count(DISTINCT o.category),
+    coalesce(sum(CASE WHEN o.availability = 'in_stock' THEN 1 ELSE 0 END), 0), max(o.last_seen)
+    FROM stores s LEFT JOIN offers o ON o.store_id = s.id GROUP BY s.id ORDER BY s.id";
