@@ -1,8 +1,12 @@
 //! Row access both drivers provide, and the mapping of an offer row (`OFFER_COLUMNS`) to the
 //! API's `OfferView`.
 
-use preciso_core::domain::{Availability, Currency, Money, OfferId, ProductId, Rating, StoreId};
-use preciso_core::query::OfferView;
+use preciso_core::domain::{
+    Availability, Currency, IngestCounts, IngestFile, IngestStatus, Money, OfferId, ProductId, Rating,
+    Store, StoreId,
+};
+use preciso_core::ports::ApiKeyRecord;
+use preciso_core::query::{OfferView, Preferences, User};
 
 /// The few typed reads the shared mappings need. Integers are 64-bit in both schemas.
 pub trait SqlRow {
@@ -38,5 +42,72 @@ pub fn offer_from_row<R: SqlRow>(r: &R) -> Result<OfferView, R::Error> {
         first_seen: r.int(17)?,
         last_seen: r.int(18)?,
         price_changed_at: r.int(19)?,
+    })
+}
+
+/// Columns of `LEDGER_COLUMNS`.
+pub fn ledger_from_row<R: SqlRow>(r: &R) -> Result<IngestFile, R::Error> {
+    let count = |i| -> Result<u64, R::Error> { Ok(r.int(i)?.max(0) as u64) };
+    Ok(IngestFile {
+        id: r.int(0)?,
+        name: r.text(1)?,
+        sha256: r.text(2)?,
+        size: count(3)?,
+        store: r.opt_text(4)?.and_then(|s| StoreId::parse(&s).ok()),
+        received_at: r.int(5)?,
+        finished_at: r.opt_int(6)?,
+        status: IngestStatus::from_db(&r.text(7)?),
+        counts: IngestCounts {
+            read: count(8)?,
+            inserted: count(9)?,
+            updated: count(10)?,
+            unchanged: count(11)?,
+            duplicate: count(12)?,
+            rejected: count(13)?,
+        },
+        archive_key: r.opt_text(14)?,
+        error: r.opt_text(15)?,
+    })
+}
+
+pub const LEDGER_COLUMNS: &str = "id, name, sha256, size, store_id, received_at, finished_at, status,
+    read, inserted, updated, unchanged, duplicate, rejected, archive_key, error";
+
+pub const STORE_COLUMNS: &str = "id, name, country, currency, base_url";
+
+pub fn store_from_row<R: SqlRow>(r: &R) -> Result<Store, R::Error> {
+    Ok(Store {
+        id: StoreId::parse(&r.text(0)?).map_err(|e| r.invalid(0, e.to_string()))?,
+        name: r.text(1)?,
+        country: r.opt_text(2)?,
+        currency: r.opt_text(3)?.and_then(|c| Currency::parse(&c).ok()),
+        base_url: r.opt_text(4)?,
+    })
+}
+
+pub const USER_COLUMNS: &str = "id, name, email, preferences, created_at, updated_at";
+
+/// Preferences are stored as JSON text; an unreadable value reads as no preferences.
+pub fn user_from_row<R: SqlRow>(r: &R, decode: impl Fn(&str) -> Preferences) -> Result<User, R::Error> {
+    Ok(User {
+        id: r.int(0)?,
+        name: r.text(1)?,
+        email: r.text(2)?,
+        preferences: decode(&r.text(3)?),
+        created_at: r.int(4)?,
+        updated_at: r.int(5)?,
+    })
+}
+
+pub const KEY_COLUMNS: &str = "id, name, prefix, scopes, created_at, revoked_at";
+
+pub fn key_from_row<R: SqlRow>(r: &R) -> Result<ApiKeyRecord, R::Error> {
+    Ok(ApiKeyRecord {
+        id: r.int(0)?,
+        name: r.text(1)?,
+        prefix: r.text(2)?,
+        scopes: r.text(3)?.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+        created_at: r.int(4)?,
+        revoked_at: r.opt_int(5)?,
     })
 }

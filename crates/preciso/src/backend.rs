@@ -15,10 +15,13 @@ pub fn open(database_url: &str) -> Result<Arc<dyn Catalog>> {
                 .with_context(|| format!("opening SQLite database {}", path.display()))?;
             Ok(Arc::new(catalog))
         }
-        "postgres" | "postgresql" => bail!(
-            "database URL scheme {scheme:?} is recognised but the PostgreSQL backend is not \
-             built yet; use sqlite://PATH"
+        "postgres" | "postgresql" => {
+            let catalog = preciso_store_postgres::PgCatalog::open(database_url)
+                .context("opening the PostgreSQL database")?;
+            Ok(Arc::new(catalog))
+        }
+        other => bail!(
+            "unsupported database URL scheme {other:?}; use sqlite://PATH or postgres://USER@HOST/DB"
         ),
-        other => bail!("unsupported database URL scheme {other:?}; use sqlite://PATH"),
     }
 }

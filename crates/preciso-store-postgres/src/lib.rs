@@ -1,0 +1,112 @@
+//! PostgreSQL adapter of the storage port: the production backend. Same schema and migration
+//! names as SQLite; reads run the shared portable SQL of `preciso-sql`; ingest batches are
+//! set-based upserts (`INSERT … SELECT FROM UNNEST(…) ON CONFLICT`), one round trip per table
+//! per batch, inside one transaction.
+
+mod migrate;
+mod read;
+mod session;
+mod store;
+
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row};
+use preciso_core::ports::StoreError;
+use preciso_sql::{Param, SqlRow};
+use std::sync::Mutex;
+
+pub use migrate::MIGRATIONS;
+
+/// Idle connections kept for reuse.
+const MAX_IDLE: usize = 8;
+
+pub struct PgCatalog {
+    url: String,
+    pool: Mutex<Vec<Client>>,
+}
+
+pub(crate) fn backend(e: postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) if db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
+        None => StoreError::Backend(e.to_string()),
+    }
+}
+
+impl PgCatalog {
+    /// Connects, applies migrations, and keeps the connection for reuse. The URL is never
+    /// echoed in errors (it may hold a password).
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let mut client = connect(url)?;
+        migrate::apply(&mut client)?;
+        Ok(PgCatalog { url: url.to_string(), pool: Mutex::new(vec![client]) })
+    }
+
+    pub(crate) fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut client = match idle {
+            Some(c) if !c.is_closed() => c,
+            _ => connect(&self.url)?,
+        };
+        let result = f(&mut client);
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < MAX_IDLE && !client.is_closed() {
+            pool.push(client);
+        }
+        result
+    }
+
+    pub(crate) fn new_client(&self) -> Result<Client, StoreError> {
+        connect(&self.url)
+    }
+}
+
+fn connect(url: &str) -> Result<Client, StoreError> {
+    Client::connect(url, NoTls).map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL: {e}")))
+}
+
+/// Parameters as the driver wants them.
+pub(crate) fn bind(params: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync> {
+            match p {
+                Param::Int(i) => Box::new(*i),
+                Param::Text(t) => Box::new(t.clone()),
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn refs(boxed: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
+    boxed.iter().map(|b| b.as_ref()).collect()
+}
+
+pub(crate) struct PgRow<'a>(pub &'a Row);
+
+impl SqlRow for PgRow<'_> {
+    type Error = StoreError;
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.0.try_get(i).map_err(backend)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.0.try_get(i).map_err(backend)
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.0.try_get(i).map_err(backend)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.0.try_get(i).map_err(backend)
+    }
+    fn invalid(&self, i: usize, what: String) -> StoreError {
+        StoreError::Backend(format!("column {i}: {what}"))
+    }
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}

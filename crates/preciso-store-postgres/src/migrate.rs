@@ -1,0 +1,34 @@
+//! Migrations for PostgreSQL, under a transaction-scoped advisory lock so several replicas
+//! starting together apply each migration once.
+
+use crate::backend;
+use postgres::Client;
+use preciso_core::ports::StoreError;
+
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_catalog", include_str!("../migrations/0001_catalog.sql")),
+    ("0002_users_keys", include_str!("../migrations/0002_users_keys.sql")),
+];
+
+/// Advisory lock key for migrations ("preciso" in ASCII, as an integer).
+const MIGRATION_LOCK: i64 = 0x0070_7265_6369_736f;
+
+pub(crate) fn apply(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction().map_err(backend)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(backend)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .map_err(backend)?;
+    for (name, sql) in MIGRATIONS {
+        let done: bool = tx
+            .query_one("SELECT count(*) > 0 FROM schema_migrations WHERE name = $1", &[name])
+            .map_err(backend)?
+            .get(0);
+        if !done {
+            tx.batch_execute(sql)
+                .map_err(|e| StoreError::Migration { name: name.to_string(), reason: e.to_string() })?;
+            tx.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)", &[name, &crate::now()])
+                .map_err(backend)?;
+        }
+    }
+    tx.commit().map_err(backend)
+}

@@ -1,0 +1,282 @@
+//! The read side for PostgreSQL: the shared queries of `preciso-sql`, renumbered, plus users
+//! and API keys.
+
+use crate::{PgCatalog, PgRow, backend, bind, now, refs};
+use postgres::{Client, Row};
+use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId};
+use preciso_core::ports::{
+    ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError, StoreOfferRow,
+};
+use preciso_core::query::{
+    BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest, Preferences,
+    PricedOffer, Sort, User,
+};
+use preciso_sql::reads::{self, Query};
+use preciso_sql::{KEY_COLUMNS, Param, USER_COLUMNS, key_from_row, numbered, offer_from_row, user_from_row};
+use std::collections::HashSet;
+
+fn run(c: &mut Client, q: &Query) -> Result<Vec<Row>, StoreError> {
+    let params = bind(&q.params);
+    c.query(&numbered(&q.sql), &refs(&params)).map_err(backend)
+}
+
+fn count(c: &mut Client, q: &Query) -> Result<u64, StoreError> {
+    Ok(run(c, q)?.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
+}
+
+fn offers(c: &mut Client, q: &Query) -> Result<Vec<OfferView>, StoreError> {
+    run(c, q)?.iter().map(|r| offer_from_row(&PgRow(r))).collect()
+}
+
+fn currency(s: &str) -> Result<Currency, StoreError> {
+    Currency::parse(s).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn store_id(s: &str) -> Result<StoreId, StoreError> {
+    StoreId::parse(s).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn decode_prefs(s: &str) -> Preferences {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn encode_prefs(p: &Preferences) -> String {
+    serde_json::to_string(p).unwrap_or_else(|_| "{}".into())
+}
+
+impl CatalogRead for PgCatalog {
+    fn list_offers(&self, filter: &OfferFilter, sort: Sort, page: PageRequest, who: Personalization<'_>) -> Result<Page<ScoredOffer>, StoreError> {
+        let (q, total) = reads::list_offers(filter, sort, page, who.preferences);
+        self.with_client(|c| {
+            let items = run(c, &q)?
+                .iter()
+                .map(|r| {
+                    Ok(ScoredOffer {
+                        offer: offer_from_row(&PgRow(r))?,
+                        value_score: (r.get::<_, f64>(20) * 100.0).round() / 100.0,
+                        category_median: r.get(21),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &total)? })
+        })
+    }
+
+    fn best_prices(&self, filter: &OfferFilter, page: PageRequest, who: Personalization<'_>) -> Result<Page<BestOffer>, StoreError> {
+        let q = reads::best_prices(filter, who.preferences);
+        let wanted = page.offset() as usize + page.limit as usize;
+        let personalized = q.passes.len() == 2;
+        self.with_client(|c| {
+            let mut seen: HashSet<i64> = HashSet::new();
+            let mut chosen: Vec<(OfferView, bool)> = Vec::new();
+            for (pass, pq) in q.passes.iter().enumerate() {
+                // A portal streams rows in batches so page 1 stops early, as SQLite's cursor does.
+                let mut tx = c.transaction().map_err(backend)?;
+                let params = bind(&pq.params);
+                let portal = tx.bind(&numbered(&pq.sql), &refs(&params)).map_err(backend)?;
+                'fetch: while chosen.len() < wanted {
+                    let rows = tx.query_portal(&portal, 256).map_err(backend)?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    for r in &rows {
+                        let offer = offer_from_row(&PgRow(r))?;
+                        if seen.insert(offer.product_id.as_i64()) {
+                            chosen.push((offer, personalized && pass == 0));
+                            if chosen.len() >= wanted {
+                                break 'fetch;
+                            }
+                        }
+                    }
+                }
+                tx.commit().map_err(backend)?;
+            }
+            let mut items = Vec::new();
+            for (offer, preferred) in chosen.into_iter().skip(page.offset() as usize) {
+                let mut per = q.per_product.clone();
+                per.params.push(Param::Int(offer.product_id.as_i64()));
+                items.push(BestOffer { offers_for_product: count(c, &per)?, offer, preferred });
+            }
+            Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &q.total)? })
+        })
+    }
+
+    fn offer(&self, id: OfferId) -> Result<Option<OfferView>, StoreError> {
+        self.with_client(|c| Ok(offers(c, &reads::offer_by_id(id.as_i64()))?.pop()))
+    }
+
+    fn offer_history(&self, id: OfferId) -> Result<Vec<HistoryPoint>, StoreError> {
+        self.with_client(|c| {
+            run(c, &reads::offer_history(id.as_i64()))?
+                .iter()
+                .map(|r| {
+                    let cur = currency(r.get(3))?;
+                    Ok(HistoryPoint {
+                        observed_at: r.get(0),
+                        price: Money::new(r.get(1), cur),
+                        list_price: r.get::<_, Option<i64>>(2).map(|m| Money::new(m, cur)),
+                        availability: Availability::from_db(r.get(4)),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn product_offers(&self, product: ProductId) -> Result<Vec<OfferView>, StoreError> {
+        self.with_client(|c| offers(c, &reads::product_offers(product.as_i64())))
+    }
+
+    fn product_by_gtin(&self, gtin: &Gtin) -> Result<Option<ProductId>, StoreError> {
+        self.with_client(|c| Ok(run(c, &reads::product_by_key(&format!("gtin:{gtin}")))?.first().map(|r| ProductId::from_i64(r.get(0)))))
+    }
+
+    fn search_products(&self, q: &str, limit: u32) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
+        let Some(q) = reads::search_products(q, limit) else { return Ok(Vec::new()) };
+        self.with_client(|c| Ok(run(c, &q)?.iter().map(|r| (ProductId::from_i64(r.get(0)), r.get(1), r.get::<_, i64>(2) as u64)).collect()))
+    }
+
+    fn drop_candidates(&self, since: i64, filter: &OfferFilter, limit: u32) -> Result<Vec<DropCandidate>, StoreError> {
+        self.with_client(|c| {
+            let found = offers(c, &reads::drop_candidates(since, filter, limit))?;
+            found
+                .into_iter()
+                .map(|offer| {
+                    let history = run(c, &reads::price_points(offer.id.as_i64()))?.iter().map(|r| (r.get(0), r.get(1))).collect();
+                    Ok(DropCandidate { offer, history })
+                })
+                .collect()
+        })
+    }
+
+    fn category_prices(&self, category_key: &str) -> Result<Vec<PricedOffer>, StoreError> {
+        self.with_client(|c| {
+            run(c, &reads::category_prices(category_key))?
+                .iter()
+                .map(|r| {
+                    Ok(PricedOffer {
+                        store: store_id(r.get(0))?,
+                        brand: r.get(1),
+                        product_id: ProductId::from_i64(r.get(2)),
+                        currency: currency(r.get(3))?,
+                        price_minor: r.get(4),
+                        last_seen: r.get(5),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError> {
+        self.with_client(|c| {
+            c.query(reads::STORE_OFFER_ROWS, &[])
+                .map_err(backend)?
+                .iter()
+                .map(|r| {
+                    Ok(StoreOfferRow {
+                        store: store_id(r.get(0))?,
+                        product_id: ProductId::from_i64(r.get(1)),
+                        category_key: r.get(2),
+                        currency: currency(r.get(3))?,
+                        price_minor: r.get(4),
+                        last_seen: r.get(5),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn brands(&self, limit: u32) -> Result<Vec<BrandCount>, StoreError> {
+        self.with_client(|c| {
+            let rows = c.query(&numbered(reads::BRANDS), &[&i64::from(limit)]).map_err(backend)?;
+            Ok(rows.iter().map(|r| BrandCount { brand: r.get(0), offers: r.get::<_, i64>(1) as u64, products: r.get::<_, i64>(2) as u64 }).collect())
+        })
+    }
+
+    fn categories(&self) -> Result<Vec<CategoryCount>, StoreError> {
+        self.with_client(|c| {
+            let rows = c.query(reads::CATEGORIES, &[]).map_err(backend)?;
+            Ok(rows.iter().map(|r| CategoryCount { category: r.get(0), key: r.get(1), offers: r.get::<_, i64>(2) as u64 }).collect())
+        })
+    }
+
+    fn create_user(&self, u: &NewUser, p: &Preferences) -> Result<User, StoreError> {
+        self.with_client(|c| {
+            let t = now();
+            let row = c
+                .query_one(
+                    &format!("INSERT INTO users (name, email, preferences, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING {USER_COLUMNS}"),
+                    &[&u.name, &u.email, &encode_prefs(p), &t],
+                )
+                .map_err(|e| conflict(e, "a user with this email already exists"))?;
+            user_from_row(&PgRow(&row), decode_prefs)
+        })
+    }
+
+    fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.with_client(|c| {
+            let rows = c.query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), &[&id]).map_err(backend)?;
+            rows.first().map(|r| user_from_row(&PgRow(r), decode_prefs)).transpose()
+        })
+    }
+
+    fn users(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
+        self.with_client(|c| {
+            let rows = c
+                .query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"), &[&i64::from(page.limit), &(page.offset() as i64)])
+                .map_err(backend)?;
+            let items = rows.iter().map(|r| user_from_row(&PgRow(r), decode_prefs)).collect::<Result<Vec<_>, _>>()?;
+            let total: i64 = c.query_one("SELECT count(*) FROM users", &[]).map_err(backend)?.get(0);
+            Ok(Page { items, page: page.page, limit: page.limit, total: total as u64 })
+        })
+    }
+
+    fn update_user(&self, id: i64, u: &NewUser, p: &Preferences) -> Result<Option<User>, StoreError> {
+        self.with_client(|c| {
+            let rows = c
+                .query(
+                    &format!("UPDATE users SET name = $2, email = $3, preferences = $4, updated_at = $5 WHERE id = $1 RETURNING {USER_COLUMNS}"),
+                    &[&id, &u.name, &u.email, &encode_prefs(p), &now()],
+                )
+                .map_err(|e| conflict(e, "a user with this email already exists"))?;
+            rows.first().map(|r| user_from_row(&PgRow(r), decode_prefs)).transpose()
+        })
+    }
+
+    fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+        self.with_client(|c| Ok(c.execute("DELETE FROM users WHERE id = $1", &[&id]).map_err(backend)? > 0))
+    }
+
+    fn create_api_key(&self, name: &str, prefix: &str, key_hash: &str, scopes: &[String]) -> Result<ApiKeyRecord, StoreError> {
+        self.with_client(|c| {
+            let row = c
+                .query_one(
+                    &format!("INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {KEY_COLUMNS}"),
+                    &[&name, &prefix, &key_hash, &scopes.join(","), &now()],
+                )
+                .map_err(backend)?;
+            key_from_row(&PgRow(&row))
+        })
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.with_client(|c| c.query(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id"), &[]).map_err(backend)?.iter().map(|r| key_from_row(&PgRow(r))).collect())
+    }
+
+    fn revoke_api_key(&self, id: i64) -> Result<bool, StoreError> {
+        self.with_client(|c| Ok(c.execute("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", &[&id, &now()]).map_err(backend)? > 0))
+    }
+
+    fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.with_client(|c| {
+            let rows = c.query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"), &[&key_hash]).map_err(backend)?;
+            rows.first().map(|r| key_from_row(&PgRow(r))).transpose()
+        })
+    }
+}
+
+fn conflict(e: postgres::Error, message: &str) -> StoreError {
+    match backend(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(message.to_string()),
+        other => other,
+    }
+}

@@ -1,0 +1,389 @@
+//! The PostgreSQL ingest writer. Per batch, in one transaction: read the stored state of the
+//! batch's offers in one query, classify every record with `preciso_core::reconcile::decide`
+//! (in file order, tracking in-batch state), then write stores, products, offers, touches and
+//! history as one set-based statement each over `UNNEST`ed arrays.
+
+use crate::{PgCatalog, backend, now};
+use postgres::Client;
+use postgres::types::ToSql;
+use preciso_core::domain::{
+    Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key, fold_for_matching,
+};
+use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
+use preciso_core::reconcile::{Decision, StoredOffer, decide};
+use std::collections::{BTreeMap, HashMap};
+
+const DRY_RUN_FILE_ID: i64 = -1;
+
+pub(crate) struct PgSession<'a> {
+    catalog: &'a PgCatalog,
+    client: Client,
+    file_id: i64,
+    dry_run: bool,
+    changed: bool,
+}
+
+impl PgCatalog {
+    pub(crate) fn start_session(&self, file: &NewIngestFile, dry_run: bool) -> Result<PgSession<'_>, StoreError> {
+        let mut client = self.new_client()?;
+        let file_id = if dry_run {
+            client.batch_execute("BEGIN").map_err(backend)?;
+            DRY_RUN_FILE_ID
+        } else {
+            client
+                .execute("UPDATE ingest_files SET status = 'superseded' WHERE sha256 = $1 AND status = 'running'", &[&file.sha256])
+                .map_err(backend)?;
+            client
+                .query_one(
+                    "INSERT INTO ingest_files (name, sha256, size, store_id, received_at, status)
+                     VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id",
+                    &[&file.name, &file.sha256, &(file.size as i64), &file.store.as_ref().map(|s| s.as_str()), &file.received_at],
+                )
+                .map_err(backend)?
+                .get(0)
+        };
+        Ok(PgSession { catalog: self, client, file_id, dry_run, changed: false })
+    }
+}
+
+/// What the writer needs to know of a stored offer beyond `StoredOffer`.
+#[derive(Clone)]
+struct State {
+    core: StoredOffer,
+    first_seen: i64,
+    prev_price_minor: Option<i64>,
+    price_changed_at: i64,
+}
+
+/// The full row an insert or update writes.
+struct OfferRow<'o> {
+    offer: &'o Offer,
+    first_seen: i64,
+    last_seen: i64,
+    prev_price_minor: Option<i64>,
+    price_changed_at: i64,
+}
+
+impl IngestSession for PgSession<'_> {
+    fn file_id(&self) -> i64 {
+        self.file_id
+    }
+
+    fn apply_batch(&mut self, offers: &[Offer], reader_counts: &IngestCounts) -> Result<IngestCounts, StoreError> {
+        if self.dry_run {
+            return write_batch(&mut self.client, offers, self.file_id, reader_counts);
+        }
+        self.client.batch_execute("BEGIN").map_err(backend)?;
+        let result = write_batch(&mut self.client, offers, self.file_id, reader_counts)
+            .and_then(|c| add_ledger_counts(&mut self.client, self.file_id, &c).map(|()| c));
+        match result {
+            Ok(c) => {
+                self.client.batch_execute("COMMIT").map_err(backend)?;
+                self.changed |= c.inserted + c.updated > 0;
+                Ok(c)
+            }
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn finish(mut self: Box<Self>, status: IngestStatus, error: Option<String>) -> Result<Option<IngestFile>, StoreError> {
+        if self.dry_run {
+            self.client.batch_execute("ROLLBACK").map_err(backend)?;
+            return Ok(None);
+        }
+        self.client
+            .execute(
+                "UPDATE ingest_files SET status = $1, error = $2, finished_at = $3 WHERE id = $4",
+                &[&status.as_str(), &error, &now(), &self.file_id],
+            )
+            .map_err(backend)?;
+        if self.changed {
+            refresh_category_stats(&mut self.client)?;
+        }
+        self.catalog.ingest_file(self.file_id).map(Some)
+    }
+}
+
+/// Median per category and currency (PostgreSQL's `percentile_cont`; rounded half away from
+/// zero through NUMERIC, like the SQLite adapter).
+fn refresh_category_stats(client: &mut Client) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "BEGIN;
+             DELETE FROM category_stats;
+             INSERT INTO category_stats (category_key, currency, offers, median_minor)
+             SELECT category_key, currency, count(*),
+                    CAST(ROUND(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY price_minor) AS NUMERIC)) AS BIGINT)
+             FROM offers WHERE category_key IS NOT NULL GROUP BY category_key, currency;
+             COMMIT;",
+        )
+        .map_err(backend)
+}
+
+fn add_ledger_counts(client: &mut Client, file_id: i64, c: &IngestCounts) -> Result<(), StoreError> {
+    let n = |v: u64| v as i64;
+    client
+        .execute(
+            "UPDATE ingest_files SET read = read + $1, inserted = inserted + $2, updated = updated + $3,
+                 unchanged = unchanged + $4, duplicate = duplicate + $5, rejected = rejected + $6 WHERE id = $7",
+            &[&n(c.read), &n(c.inserted), &n(c.updated), &n(c.unchanged), &n(c.duplicate), &n(c.rejected), &file_id],
+        )
+        .map(drop)
+        .map_err(backend)
+}
+
+fn load_states(client: &mut Client, offers: &[Offer]) -> Result<HashMap<i64, State>, StoreError> {
+    let ids: Vec<i64> = offers.iter().map(|o| o.id.as_i64()).collect();
+    let rows = client
+        .query(
+            "SELECT id, content_hash, price_minor, list_price_minor, availability, last_seen, last_file_id,
+                    first_seen, prev_price_minor, price_changed_at
+             FROM offers WHERE id = ANY($1)",
+            &[&ids],
+        )
+        .map_err(backend)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let hash: Vec<u8> = r.get(1);
+            let availability: String = r.get(4);
+            let state = State {
+                core: StoredOffer {
+                    content_hash: hash.try_into().unwrap_or([0; 32]),
+                    price_minor: r.get(2),
+                    list_price_minor: r.get(3),
+                    availability: Availability::from_db(&availability),
+                    last_seen: r.get(5),
+                    last_file_id: r.get(6),
+                },
+                first_seen: r.get(7),
+                prev_price_minor: r.get(8),
+                price_changed_at: r.get(9),
+            };
+            (r.get::<_, i64>(0), state)
+        })
+        .collect())
+}
+
+/// Batch plan: final offer rows, touched `last_seen`s, history rows, all keyed so that an id
+/// appears once per statement (PostgreSQL refuses to upsert one row twice in a statement).
+#[derive(Default)]
+struct Plan<'o> {
+    rows: BTreeMap<i64, OfferRow<'o>>,
+    touches: BTreeMap<i64, i64>,
+    history: BTreeMap<(i64, i64), &'o Offer>,
+}
+
+fn write_batch(client: &mut Client, offers: &[Offer], file_id: i64, reader: &IngestCounts) -> Result<IngestCounts, StoreError> {
+    let mut counts = IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() };
+    let mut states = load_states(client, offers)?;
+    let mut plan = Plan::default();
+    for offer in offers {
+        let id = offer.id.as_i64();
+        let stored = states.get(&id).cloned();
+        let decision = decide(stored.as_ref().map(|s| &s.core), offer, file_id);
+        decision.count(&mut counts);
+        if decision.appends_history() {
+            plan.history.insert((id, offer.observed_at), offer);
+        }
+        let next = plan_offer(&mut plan, stored, offer, decision, file_id);
+        states.insert(id, next);
+    }
+    write_stores(client, offers)?;
+    write_products(client, &plan)?;
+    write_offers(client, &plan, file_id)?;
+    write_touches(client, &plan, file_id)?;
+    write_history(client, &plan)?;
+    Ok(counts)
+}
+
+/// Records the writes of one decision and returns the offer's state after it.
+fn plan_offer<'o>(plan: &mut Plan<'o>, stored: Option<State>, offer: &'o Offer, decision: Decision, file_id: i64) -> State {
+    let id = offer.id.as_i64();
+    match (decision, stored) {
+        (Decision::Insert | Decision::Update { .. }, stored) => {
+            let price = offer.price.minor;
+            let (first_seen, last_seen, prev, changed) = match &stored {
+                None => (offer.observed_at, offer.observed_at, None, offer.observed_at),
+                Some(s) if s.core.price_minor != price => {
+                    (s.first_seen, s.core.last_seen.max(offer.observed_at), Some(s.core.price_minor), offer.observed_at)
+                }
+                Some(s) => (s.first_seen, s.core.last_seen.max(offer.observed_at), s.prev_price_minor, s.price_changed_at),
+            };
+            plan.touches.remove(&id);
+            plan.rows.insert(id, OfferRow { offer, first_seen, last_seen, prev_price_minor: prev, price_changed_at: changed });
+            State {
+                core: StoredOffer {
+                    content_hash: offer.content_hash,
+                    price_minor: price,
+                    list_price_minor: offer.list_price.map(|m| m.minor),
+                    availability: offer.availability,
+                    last_seen,
+                    last_file_id: file_id,
+                },
+                first_seen,
+                prev_price_minor: prev,
+                price_changed_at: changed,
+            }
+        }
+        (decision, Some(mut s)) => {
+            if let Decision::Unchanged { touch_last_seen: true } = decision {
+                s.core.last_seen = s.core.last_seen.max(offer.observed_at);
+                match plan.rows.get_mut(&id) {
+                    Some(row) => row.last_seen = s.core.last_seen,
+                    None => {
+                        plan.touches.insert(id, s.core.last_seen);
+                    }
+                }
+            }
+            s.core.last_file_id = file_id;
+            s
+        }
+        (_, None) => unreachable!("decide returns Insert when nothing is stored"),
+    }
+}
+
+fn exec(client: &mut Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<(), StoreError> {
+    client.execute(sql, params).map(drop).map_err(backend)
+}
+
+fn write_stores(client: &mut Client, offers: &[Offer]) -> Result<(), StoreError> {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for o in offers {
+        seen.entry(o.store.as_str()).or_insert(o.price.currency.code());
+    }
+    let ids: Vec<&str> = seen.keys().copied().collect();
+    let currencies: Vec<&str> = seen.values().copied().collect();
+    exec(
+        client,
+        "INSERT INTO stores (id, name, currency, created_at)
+         SELECT s, s, c, $3 FROM UNNEST($1::text[], $2::text[]) AS t(s, c)
+         ON CONFLICT (id) DO NOTHING",
+        &[&ids, &currencies, &now()],
+    )
+}
+
+fn write_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError> {
+    let mut by_id: BTreeMap<i64, &Offer> = BTreeMap::new();
+    for row in plan.rows.values() {
+        by_id.entry(row.offer.product_id.as_i64()).or_insert(row.offer);
+    }
+    if by_id.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = by_id.keys().copied().collect();
+    let o: Vec<&Offer> = by_id.values().copied().collect();
+    let keys: Vec<&str> = o.iter().map(|x| x.product_key.as_str()).collect();
+    let gtins: Vec<Option<&str>> = o.iter().map(|x| x.gtin.as_ref().map(|g| g.as_str())).collect();
+    let brands: Vec<Option<&str>> = o.iter().map(|x| x.brand.as_deref()).collect();
+    let titles: Vec<&str> = o.iter().map(|x| x.title.as_str()).collect();
+    let cats: Vec<Option<&str>> = o.iter().map(|x| x.category.as_deref()).collect();
+    let at: Vec<i64> = o.iter().map(|x| x.observed_at).collect();
+    exec(
+        client,
+        "INSERT INTO products (id, key, gtin, brand, title, category, created_at)
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+         ON CONFLICT DO NOTHING",
+        &[&ids, &keys, &gtins, &brands, &titles, &cats, &at],
+    )
+}
+
+fn write_offers(client: &mut Client, plan: &Plan<'_>, file_id: i64) -> Result<(), StoreError> {
+    if plan.rows.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<&OfferRow<'_>> = plan.rows.values().collect();
+    let col = |f: &dyn Fn(&OfferRow<'_>) -> Option<String>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let int = |f: &dyn Fn(&OfferRow<'_>) -> Option<i64>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let ids = int(&|r| Some(r.offer.id.as_i64()));
+    let stores = col(&|r| Some(r.offer.store.to_string()));
+    let skus = col(&|r| r.offer.sku.clone());
+    let urls = col(&|r| r.offer.url.clone());
+    let products = int(&|r| Some(r.offer.product_id.as_i64()));
+    let titles = col(&|r| Some(r.offer.title.clone()));
+    let brands = col(&|r| r.offer.brand.clone());
+    let brand_keys = col(&|r| r.offer.brand.as_deref().map(fold_for_matching));
+    let cats = col(&|r| r.offer.category.clone());
+    let cat_keys = col(&|r| r.offer.category.as_deref().map(category_key));
+    let gtins = col(&|r| r.offer.gtin.as_ref().map(|g| g.to_string()));
+    let images = col(&|r| r.offer.image_url.clone());
+    let prices = int(&|r| Some(r.offer.price.minor));
+    let lists = int(&|r| r.offer.list_price.map(|m| m.minor));
+    let currencies = col(&|r| Some(r.offer.price.currency.code().to_string()));
+    let prevs = int(&|r| r.prev_price_minor);
+    let changed = int(&|r| Some(r.price_changed_at));
+    let avail = col(&|r| Some(r.offer.availability.as_str().to_string()));
+    let ratings = int(&|r| r.offer.rating.map(|x| i64::from(x.hundredths())));
+    let reviews = int(&|r| r.offer.review_count.map(i64::from));
+    let first = int(&|r| Some(r.first_seen));
+    let last = int(&|r| Some(r.last_seen));
+    let hashes: Vec<Vec<u8>> = rows.iter().map(|r| r.offer.content_hash.to_vec()).collect();
+    let files: Vec<i64> = vec![file_id; rows.len()];
+    exec(
+        client,
+        "INSERT INTO offers (id, store_id, sku, url, product_id, title, brand, brand_key, category,
+             category_key, gtin, image_url, price_minor, list_price_minor, currency, prev_price_minor,
+             price_changed_at, availability, rating_centi, review_count, first_seen, last_seen,
+             content_hash, last_file_id)
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+             $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[],
+             $14::bigint[], $15::text[], $16::bigint[], $17::bigint[], $18::text[], $19::bigint[],
+             $20::bigint[], $21::bigint[], $22::bigint[], $23::bytea[], $24::bigint[])
+         ON CONFLICT (id) DO UPDATE SET store_id = EXCLUDED.store_id, sku = EXCLUDED.sku,
+             url = EXCLUDED.url, product_id = EXCLUDED.product_id, title = EXCLUDED.title,
+             brand = EXCLUDED.brand, brand_key = EXCLUDED.brand_key, category = EXCLUDED.category,
+             category_key = EXCLUDED.category_key, gtin = EXCLUDED.gtin, image_url = EXCLUDED.image_url,
+             price_minor = EXCLUDED.price_minor, list_price_minor = EXCLUDED.list_price_minor,
+             currency = EXCLUDED.currency, prev_price_minor = EXCLUDED.prev_price_minor,
+             price_changed_at = EXCLUDED.price_changed_at, availability = EXCLUDED.availability,
+             rating_centi = EXCLUDED.rating_centi, review_count = EXCLUDED.review_count,
+             last_seen = EXCLUDED.last_seen, content_hash = EXCLUDED.content_hash,
+             last_file_id = EXCLUDED.last_file_id",
+        &[
+            &ids, &stores, &skus, &urls, &products, &titles, &brands, &brand_keys, &cats, &cat_keys, &gtins,
+            &images, &prices, &lists, &currencies, &prevs, &changed, &avail, &ratings, &reviews, &first, &last,
+            &hashes, &files,
+        ],
+    )
+}
+
+fn write_touches(client: &mut Client, plan: &Plan<'_>, file_id: i64) -> Result<(), StoreError> {
+    if plan.touches.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = plan.touches.keys().copied().collect();
+    let seen: Vec<i64> = plan.touches.values().copied().collect();
+    exec(
+        client,
+        "UPDATE offers SET last_seen = GREATEST(offers.last_seen, t.seen), last_file_id = $3
+         FROM UNNEST($1::bigint[], $2::bigint[]) AS t(id, seen) WHERE offers.id = t.id",
+        &[&ids, &seen, &file_id],
+    )
+}
+
+fn write_history(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError> {
+    if plan.history.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&(i64, i64)> = plan.history.keys().collect();
+    let offers: Vec<&Offer> = plan.history.values().copied().collect();
+    let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+    let at: Vec<i64> = keys.iter().map(|k| k.1).collect();
+    let prices: Vec<i64> = offers.iter().map(|o| o.price.minor).collect();
+    let lists: Vec<Option<i64>> = offers.iter().map(|o| o.list_price.map(|m| m.minor)).collect();
+    let currencies: Vec<&str> = offers.iter().map(|o| o.price.currency.code()).collect();
+    let avail: Vec<&str> = offers.iter().map(|o| o.availability.as_str()).collect();
+    // Two observations of one offer in the same second: the later record wins.
+    exec(
+        client,
+        "INSERT INTO price_history (offer_id, observed_at, price_minor, list_price_minor, currency, availability)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
+         ON CONFLICT (offer_id, observed_at) DO UPDATE SET price_minor = EXCLUDED.price_minor,
+             list_price_minor = EXCLUDED.list_price_minor, currency = EXCLUDED.currency,
+             availability = EXCLUDED.availability",
+        &[&ids, &at, &prices, &lists, &currencies, &avail],
+    )
+}

@@ -1,0 +1,117 @@
+//! The storage port's catalog side for PostgreSQL: stores, ledger, counts.
+
+use crate::{PgCatalog, PgRow, backend, now};
+use preciso_core::domain::{IngestFile, Store};
+use preciso_core::ports::{CatalogCounts, CatalogStore, IngestSession, NewIngestFile, StoreError, StoreSummary};
+use preciso_sql::{LEDGER_COLUMNS, STORE_COLUMNS, ledger_from_row, store_from_row};
+
+impl PgCatalog {
+    pub(crate) fn ingest_file(&self, id: i64) -> Result<IngestFile, StoreError> {
+        self.with_client(|c| {
+            let row = c.query_one(&format!("SELECT {LEDGER_COLUMNS} FROM ingest_files WHERE id = $1"), &[&id]).map_err(backend)?;
+            ledger_from_row(&PgRow(&row))
+        })
+    }
+}
+
+impl CatalogStore for PgCatalog {
+    fn migrate(&self) -> Result<(), StoreError> {
+        self.with_client(crate::migrate::apply)
+    }
+
+    fn upsert_store(&self, s: &Store) -> Result<(), StoreError> {
+        self.with_client(|c| {
+            c.execute(
+                "INSERT INTO stores (id, name, country, currency, base_url, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,
+                     country = coalesce(EXCLUDED.country, stores.country),
+                     currency = coalesce(EXCLUDED.currency, stores.currency),
+                     base_url = coalesce(EXCLUDED.base_url, stores.base_url)",
+                &[&s.id.as_str(), &s.name, &s.country, &s.currency.map(|c| c.code()), &s.base_url, &now()],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn stores(&self) -> Result<Vec<Store>, StoreError> {
+        self.with_client(|c| {
+            let rows = c.query(&format!("SELECT {STORE_COLUMNS} FROM stores ORDER BY id"), &[]).map_err(backend)?;
+            rows.iter().map(|r| store_from_row(&PgRow(r))).collect()
+        })
+    }
+
+    fn find_ingested(&self, sha256: &str) -> Result<Option<IngestFile>, StoreError> {
+        self.with_client(|c| {
+            let rows = c
+                .query(
+                    &format!("SELECT {LEDGER_COLUMNS} FROM ingest_files WHERE sha256 = $1 AND status = 'done' ORDER BY id DESC LIMIT 1"),
+                    &[&sha256],
+                )
+                .map_err(backend)?;
+            rows.first().map(|r| ledger_from_row(&PgRow(r))).transpose()
+        })
+    }
+
+    fn begin_ingest(&self, file: &NewIngestFile, dry_run: bool) -> Result<Box<dyn IngestSession + '_>, StoreError> {
+        Ok(Box::new(self.start_session(file, dry_run)?))
+    }
+
+    fn ingest_files(&self, limit: u32, offset: u64) -> Result<Vec<IngestFile>, StoreError> {
+        self.with_client(|c| {
+            let rows = c
+                .query(
+                    &format!("SELECT {LEDGER_COLUMNS} FROM ingest_files ORDER BY id DESC LIMIT $1 OFFSET $2"),
+                    &[&i64::from(limit), &(offset as i64)],
+                )
+                .map_err(backend)?;
+            rows.iter().map(|r| ledger_from_row(&PgRow(r))).collect()
+        })
+    }
+
+    fn counts(&self) -> Result<CatalogCounts, StoreError> {
+        self.with_client(|c| {
+            let r = c
+                .query_one(
+                    "SELECT (SELECT count(*) FROM stores), (SELECT count(*) FROM offers),
+                            (SELECT count(*) FROM products), (SELECT count(*) FROM price_history),
+                            (SELECT count(*) FROM ingest_files)",
+                    &[],
+                )
+                .map_err(backend)?;
+            let n = |i: usize| r.get::<_, i64>(i) as u64;
+            Ok(CatalogCounts { stores: n(0), offers: n(1), products: n(2), price_observations: n(3), ingest_files: n(4) })
+        })
+    }
+
+    fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError> {
+        self.with_client(|c| {
+            let rows = c.query(preciso_sql::reads::STORE_SUMMARIES, &[]).map_err(backend)?;
+            rows.iter()
+                .map(|r| {
+                    let id: String = r.get(0);
+                    Ok(StoreSummary {
+                        store: preciso_core::domain::StoreId::parse(&id).map_err(|e| StoreError::Backend(e.to_string()))?,
+                        offers: r.get::<_, i64>(1) as u64,
+                        categories: r.get::<_, i64>(2) as u64,
+                        in_stock: r.get::<_, i64>(3) as u64,
+                        last_seen: r.get(4),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn ingest_marker(&self) -> Result<(i64, i64), StoreError> {
+        self.with_client(|c| {
+            let r = c
+                .query_one(
+                    "SELECT coalesce(max(id), 0), coalesce(max(finished_at), 0) FROM ingest_files WHERE status <> 'running'",
+                    &[],
+                )
+                .map_err(backend)?;
+            Ok((r.get(0), r.get(1)))
+        })
+    }
+}
