@@ -11,6 +11,7 @@ mod routes;
 pub mod state;
 
 pub use layers::auth::hash_key;
+pub use layers::shared::RedisShared;
 pub use routes::router;
 pub use state::{AppState, HttpConfig, UploadConfig};
 

@@ -5,6 +5,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::layers::cache::ResponseCache;
 use crate::layers::metrics::Metrics;
 use crate::layers::ratelimit::RateLimiter;
+use crate::layers::shared::RedisShared;
 use preciso_core::ports::Catalog;
 use preciso_ingest::IngestOptions;
 use std::ops::Deref;
@@ -68,6 +69,8 @@ pub struct Inner {
     pub cache: ResponseCache,
     pub limiter: RateLimiter,
     pub metrics: Metrics,
+    /// Rate limits and cache shared with other replicas, when Redis is configured.
+    pub shared: Option<RedisShared>,
     pub started: Instant,
     pub version: &'static str,
 }
@@ -84,7 +87,17 @@ impl Deref for AppState {
 
 impl AppState {
     pub fn new(catalog: Arc<dyn Catalog>, config: HttpConfig, uploads: UploadConfig) -> Self {
+        Self::with_shared(catalog, config, uploads, None)
+    }
+
+    pub fn with_shared(
+        catalog: Arc<dyn Catalog>,
+        config: HttpConfig,
+        uploads: UploadConfig,
+        shared: Option<RedisShared>,
+    ) -> Self {
         AppState(Arc::new(Inner {
+            shared,
             cache: ResponseCache::new(config.cache_ttl),
             limiter: RateLimiter::new(config.rate_limit_per_minute),
             metrics: Metrics::new(),
@@ -94,6 +107,14 @@ impl AppState {
             started: Instant::now(),
             version: env!("CARGO_PKG_VERSION"),
         }))
+    }
+
+    /// Drops cached answers here and, with Redis, on every replica.
+    pub async fn invalidate_cache(&self) {
+        self.cache.invalidate();
+        if let Some(shared) = &self.shared {
+            shared.cache_invalidate().await;
+        }
     }
 
     /// Runs a blocking catalog call on the blocking pool.

@@ -17,6 +17,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `sqlite://PATH` (default: `sqlite://<data_dir>/preciso.sqlite`).
     pub database_url: Option<String>,
+    /// `redis://HOST:PORT/DB`: share rate limits and the response cache between replicas.
+    /// Unset: both stay in-process. (env: PRECISO_REDIS_URL)
+    pub redis_url: Option<String>,
     pub ingest: IngestSettings,
     pub http: HttpSettings,
     pub auth: AuthSettings,
@@ -111,6 +114,7 @@ impl Default for Settings {
         Settings {
             data_dir: PathBuf::from("preciso-data"),
             database_url: None,
+            redis_url: None,
             ingest: IngestSettings::default(),
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
@@ -135,6 +139,7 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
             .field("ingest", &self.ingest)
             .field("http", &self.http)
             .field("auth", &self.auth)
@@ -151,6 +156,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PRECISO_INGEST_BATCH_SIZE", "ingest.batch_size"),
     ("PRECISO_DEFAULT_CURRENCY", "ingest.default_currency"),
     ("PRECISO_DEFAULT_TIMEZONE", "ingest.default_timezone"),
+    ("PRECISO_REDIS_URL", "redis_url"),
     ("PRECISO_LISTEN", "http.listen"),
     ("PRECISO_REQUIRE_AUTH_FOR_READS", "auth.require_for_reads (true/false)"),
     ("PRECISO_ADMIN_KEY", "bootstrap admin API key (environment only)"),
@@ -194,6 +200,9 @@ impl Settings {
         }
         if let Some(v) = var("PRECISO_DEFAULT_TIMEZONE") {
             self.ingest.default_timezone = v;
+        }
+        if let Some(v) = var("PRECISO_REDIS_URL").filter(|v| !v.is_empty()) {
+            self.redis_url = Some(v);
         }
         if let Some(v) = var("PRECISO_LISTEN") {
             self.http.listen = v;

@@ -121,7 +121,12 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
     }
     if !is_infrastructure(&path) {
         let client = caller.key_id.clone().unwrap_or_else(|| client_ip(&state, &req));
-        if let Err(retry_after) = state.limiter.check(&client) {
+        let verdict = match (&state.shared, state.config.rate_limit_per_minute) {
+            (_, 0) => Ok(()),
+            (Some(shared), per_minute) => shared.check_rate(&client, per_minute).await,
+            (None, _) => state.limiter.check(&client),
+        };
+        if let Err(retry_after) = verdict {
             return ApiError::RateLimited { retry_after }.into_response();
         }
     }

@@ -28,7 +28,7 @@ struct Entry {
 }
 
 pub struct ResponseCache {
-    ttl: Duration,
+    pub ttl: Duration,
     generation: AtomicU64,
     entries: Mutex<HashMap<String, Entry>>,
     pub hits: AtomicU64,
@@ -89,12 +89,21 @@ pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> 
         let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let response = next.run(req).await;
         if is_write && response.status().is_success() {
-            state.cache.invalidate();
+            state.invalidate_cache().await;
         }
         return response;
     }
     let key = req.uri().to_string();
-    if let Some(hit) = state.cache.get(&key) {
+    let hit = match &state.shared {
+        Some(shared) => {
+            let found = shared.cache_get(&key).await.map(|(body, content_type)| CachedResponse { body, content_type });
+            let counter = if found.is_some() { &state.cache.hits } else { &state.cache.misses };
+            counter.fetch_add(1, Ordering::Relaxed);
+            found
+        }
+        None => state.cache.get(&key),
+    };
+    if let Some(hit) = hit {
         return with_cache_header((StatusCode::OK, [(header::CONTENT_TYPE, hit.content_type)], hit.body).into_response(), "hit");
     }
     let response = next.run(req).await;
@@ -111,7 +120,10 @@ pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_string();
-    state.cache.put(key, CachedResponse { body: bytes.clone(), content_type });
+    match &state.shared {
+        Some(shared) => shared.cache_put(&key, &bytes, &content_type, state.cache.ttl.as_secs()).await,
+        None => state.cache.put(key, CachedResponse { body: bytes.clone(), content_type }),
+    }
     with_cache_header(Response::from_parts(parts, Body::from(bytes)), "miss")
 }
 

@@ -6,3 +6,4 @@ pub mod cache;
 pub mod metrics;
 pub mod observe;
 pub mod ratelimit;
+pub mod shared;

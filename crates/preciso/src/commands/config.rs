@@ -18,6 +18,9 @@ pub fn show(settings: &Settings) -> Result<ExitCode> {
     if shown.database_url.is_some() {
         shown.database_url = Some("<redacted>".into());
     }
+    if shown.redis_url.is_some() {
+        shown.redis_url = Some("<redacted>".into());
+    }
     print!("{}", toml::to_string_pretty(&shown)?);
     Ok(ExitCode::SUCCESS)
 }

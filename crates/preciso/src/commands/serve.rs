@@ -5,7 +5,7 @@
 use crate::settings::Settings;
 use anyhow::{Context, Result};
 use preciso_core::ports::Catalog;
-use preciso_http::{AppState, HttpConfig, UploadConfig};
+use preciso_http::{AppState, HttpConfig, RedisShared, UploadConfig};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
     }
 }
 
-pub fn app_state(settings: &Settings, catalog: Arc<dyn Catalog>) -> Result<AppState> {
+pub async fn app_state(settings: &Settings, catalog: Arc<dyn Catalog>) -> Result<AppState> {
     let args = crate::cli::IngestArgs {
         paths: vec![],
         store: None,
@@ -53,13 +53,17 @@ pub fn app_state(settings: &Settings, catalog: Arc<dyn Catalog>) -> Result<AppSt
     };
     let options = super::ingest::options(settings, catalog.as_ref(), &args)?;
     let uploads = UploadConfig { spool_dir: settings.data_dir.join("incoming"), options };
-    Ok(AppState::new(catalog, http_config(settings), uploads))
+    let shared = match &settings.redis_url {
+        Some(url) => Some(RedisShared::connect(url, "preciso").await.map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    Ok(AppState::with_shared(catalog, http_config(settings), uploads, shared))
 }
 
 /// Serves until SIGINT/SIGTERM; `ready` is called with the bound address.
 pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Result<()> {
     let catalog = crate::backend::open(&settings.database_url())?;
-    let state = app_state(settings, catalog)?;
+    let state = app_state(settings, catalog).await?;
     let listener = TcpListener::bind(&settings.http.listen)
         .await
         .with_context(|| format!("binding {}", settings.http.listen))?;

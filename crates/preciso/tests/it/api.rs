@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use preciso_core::domain::{Currency, StoreId};
+use preciso_core::ports::Catalog;
 use preciso_http::{AppState, HttpConfig, UploadConfig};
 use preciso_ingest::{FieldMap, IngestOptions, IngestSource, RecordContext, ingest};
 use preciso_store_sqlite::SqliteCatalog;
@@ -18,9 +19,58 @@ const ADMIN_KEY: &str = "test-admin-key-0123456789";
 struct TestApp {
     base: String,
     client: reqwest::Client,
+    catalog: Arc<dyn Catalog>,
     _dir: tempfile::TempDir,
-    db_path: std::path::PathBuf,
+    _db: Option<TempPgDb>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Which store the app runs on. Every API test runs on both; PostgreSQL ones skip (and pass)
+/// without `PRECISO_TEST_PG_URL`.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A PostgreSQL database created for one test and dropped after it.
+pub(crate) struct TempPgDb {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for TempPgDb {
+    fn drop(&mut self) {
+        if let Ok(mut c) = ::postgres::Client::connect(&self.admin_url, ::postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+static PG_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+fn open_catalog(backend: Backend, dir: &std::path::Path) -> Option<(Arc<dyn Catalog>, Option<TempPgDb>)> {
+    match backend {
+        Backend::Sqlite => Some((Arc::new(SqliteCatalog::open(&dir.join("catalog.sqlite")).unwrap()), None)),
+        Backend::Postgres => {
+            let (url, guard) = fresh_pg_url()?;
+            Some((Arc::new(preciso_store_postgres::PgCatalog::open(&url).unwrap()), Some(guard)))
+        }
+    }
+}
+
+/// A fresh PostgreSQL database URL, or `None` (skip) without `PRECISO_TEST_PG_URL`.
+pub(crate) fn fresh_pg_url() -> Option<(String, TempPgDb)> {
+    let Ok(url) = std::env::var("PRECISO_TEST_PG_URL") else {
+        eprintln!("skipped: PRECISO_TEST_PG_URL is not set (PostgreSQL API tests)");
+        return None;
+    };
+    let name = format!("preciso_api_{}_{}", std::process::id(), PG_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("PRECISO_TEST_PG_URL reachable");
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
+    let base = url.split('?').next().unwrap_or(&url);
+    let db_url = format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b));
+    Some((db_url, TempPgDb { admin_url: url, name }))
 }
 
 fn ts(days_ago: i64) -> String {
@@ -89,10 +139,24 @@ fn options(dir: &std::path::Path) -> IngestOptions {
     }
 }
 
-async fn spawn_app(config: HttpConfig) -> TestApp {
+/// Serves `state` on a random port; the server stops when the sender drops.
+async fn serve(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(preciso_http::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    (base, tx)
+}
+
+fn test_config(config: HttpConfig) -> HttpConfig {
+    HttpConfig { static_keys: vec![(preciso_http::hash_key(ADMIN_KEY), vec!["admin".into()])], ..config }
+}
+
+async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<TestApp> {
     let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("catalog.sqlite");
-    let catalog = Arc::new(SqliteCatalog::open(&db_path).unwrap());
+    let (catalog, db) = open_catalog(backend, dir.path())?;
     let opts = options(dir.path());
     for (i, content) in fixture_files().iter().enumerate() {
         let path = dir.path().join(format!("scrape{i}.jsonl"));
@@ -102,19 +166,41 @@ async fn spawn_app(config: HttpConfig) -> TestApp {
         assert_eq!(report.counts.rejected, 0, "{report:?}");
     }
     let uploads = UploadConfig { spool_dir: dir.path().join("incoming"), options: opts };
-    let config = HttpConfig {
-        static_keys: vec![(preciso_http::hash_key(ADMIN_KEY), vec!["admin".into()])],
-        ..config
-    };
-    let state = AppState::new(catalog, config, uploads);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(preciso_http::serve(listener, state, async {
-        let _ = rx.await;
-    }));
-    TestApp { base, client: reqwest::Client::new(), _dir: dir, db_path, _shutdown: tx }
+    let state = AppState::new(catalog.clone(), test_config(config), uploads);
+    let (base, tx) = serve(state).await;
+    Some(TestApp { base, client: reqwest::Client::new(), catalog, _dir: dir, _db: db, _shutdown: tx })
 }
+
+/// Runs each API test body on SQLite and on PostgreSQL.
+macro_rules! api_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )*
+        }
+    };
+}
+
+api_tests!(
+    best_prices_pick_the_cheapest_buyable_offer_per_product,
+    pagination_is_stable_and_bounded,
+    user_preferences_change_order_and_budget,
+    price_comparison_by_id_gtin_and_text,
+    ranked_offers_filter_combine_and_sort,
+    trending_counts_real_drops_not_the_end_of_a_spike,
+    price_analysis_matches_statistics_computed_here,
+    store_comparison_reports_cheapest_share_and_index,
+    users_crud_and_validation,
+    catalog_listings_offer_detail_and_history,
+    uploads_need_a_write_key_ingest_and_show_in_the_ledger,
+    keys_scopes_and_reads_behind_auth,
+    rate_limit_answers_429_with_retry_after_per_client,
+    cors_security_headers_request_ids_and_body_limit,
+    probes_metrics_and_bounded_route_labels,
+    openapi_document_lists_exactly_the_served_routes,
+);
 
 fn open_config() -> HttpConfig {
     HttpConfig { rate_limit_per_minute: 0, ..HttpConfig::default() }
@@ -160,9 +246,8 @@ fn titles_and_prices(v: &Value) -> Vec<(String, i64, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn best_prices_pick_the_cheapest_buyable_offer_per_product() {
-    let app = spawn_app(open_config()).await;
+async fn best_prices_pick_the_cheapest_buyable_offer_per_product(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let v = app.ok("/api/best-prices/electro").await;
     assert_eq!(
         titles_and_prices(&v),
@@ -183,9 +268,8 @@ async fn best_prices_pick_the_cheapest_buyable_offer_per_product() {
     assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
 }
 
-#[tokio::test]
-async fn pagination_is_stable_and_bounded() {
-    let app = spawn_app(open_config()).await;
+async fn pagination_is_stable_and_bounded(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let mut seen = Vec::new();
     for page in 1..=3 {
         let v = app.ok(&format!("/api/best-prices/electro?limit=1&page={page}")).await;
@@ -207,9 +291,8 @@ async fn pagination_is_stable_and_bounded() {
     }
 }
 
-#[tokio::test]
-async fn user_preferences_change_order_and_budget() {
-    let app = spawn_app(open_config()).await;
+async fn user_preferences_change_order_and_budget(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let (s, user) = app
         .send(reqwest::Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"name": "Ana", "email": "ana@example.com", "preferences": {"stores": ["Alkosto"]}})))
         .await;
@@ -231,9 +314,8 @@ async fn user_preferences_change_order_and_budget() {
     assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
 }
 
-#[tokio::test]
-async fn price_comparison_by_id_gtin_and_text() {
-    let app = spawn_app(open_config()).await;
+async fn price_comparison_by_id_gtin_and_text(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let by_gtin = app.ok("/api/price-comparison?gtin=7702032101054").await;
     assert_eq!(by_gtin["stores"], 2);
     let spread = &by_gtin["spread"][0];
@@ -251,9 +333,8 @@ async fn price_comparison_by_id_gtin_and_text() {
     }
 }
 
-#[tokio::test]
-async fn ranked_offers_filter_combine_and_sort() {
-    let app = spawn_app(open_config()).await;
+async fn ranked_offers_filter_combine_and_sort(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let v = app.ok("/api/ranked-offers?store=exito&category=electro&max_price=200000&sort=price").await;
     assert_eq!(
         titles_and_prices(&v),
@@ -273,9 +354,8 @@ async fn ranked_offers_filter_combine_and_sort() {
     assert_eq!(titles_and_prices(&v), vec![("Arroz Tucapel 1kg".to_string(), 1_290, "jumbo".to_string())], "bounds in major units of each currency");
 }
 
-#[tokio::test]
-async fn trending_counts_real_drops_not_the_end_of_a_spike() {
-    let app = spawn_app(open_config()).await;
+async fn trending_counts_real_drops_not_the_end_of_a_spike(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let v = app.ok("/api/trending-offers?days=7").await;
     let items = v["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{v}");
@@ -292,17 +372,10 @@ fn quantile(sorted: &[i64], q: f64) -> i64 {
     (sorted[lo] as f64 + (sorted[hi] - sorted[lo]) as f64 * (pos - lo as f64)).round() as i64
 }
 
-#[tokio::test]
-async fn price_analysis_matches_statistics_computed_here() {
-    let app = spawn_app(open_config()).await;
-    let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-    let mut prices: Vec<i64> = conn
-        .prepare("SELECT price_minor FROM offers WHERE category_key LIKE 'electro/%' AND currency = 'COP'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+async fn price_analysis_matches_statistics_computed_here(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
+    // The raw prices, read straight from the catalog; the statistics are computed here.
+    let mut prices: Vec<i64> = app.catalog.category_prices("electro").unwrap().iter().map(|p| p.price_minor).collect();
     prices.sort();
     let v = app.ok("/api/reports/price-analysis/Electro?bins=4").await;
     let cop = &v["currencies"][0];
@@ -328,9 +401,8 @@ async fn price_analysis_matches_statistics_computed_here() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn store_comparison_reports_cheapest_share_and_index() {
-    let app = spawn_app(open_config()).await;
+async fn store_comparison_reports_cheapest_share_and_index(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let v = app.ok("/api/reports/store-comparison").await;
     let store = |id: &str| v["stores"].as_array().unwrap().iter().find(|s| s["store"] == id).unwrap().clone();
     let (exito, alkosto) = (store("exito"), store("alkosto"));
@@ -342,9 +414,8 @@ async fn store_comparison_reports_cheapest_share_and_index() {
     assert!(exito["price_index"].as_f64().unwrap() > 0.0);
 }
 
-#[tokio::test]
-async fn users_crud_and_validation() {
-    let app = spawn_app(open_config()).await;
+async fn users_crud_and_validation(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     use reqwest::Method;
     let (s, u) = app.send(Method::POST, "/api/users/create", Some(ADMIN_KEY), Some(json!({"name": "Luis", "email": "Luis@Example.com"}))).await;
     assert_eq!(s, StatusCode::CREATED);
@@ -370,9 +441,8 @@ async fn users_crud_and_validation() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn catalog_listings_offer_detail_and_history() {
-    let app = spawn_app(open_config()).await;
+async fn catalog_listings_offer_detail_and_history(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let brands = app.ok("/api/brands").await;
     let first = &brands["items"][0];
     // Most offers first, ties by name: Mabe, Oster, Samsung and Tucapel have 2, Imusa 1.
@@ -402,9 +472,8 @@ async fn catalog_listings_offer_detail_and_history() {
 
 const UPLOAD: &str = "{\"store\":\"exito\",\"sku\":\"NEW-1\",\"title\":\"Horno Haceb\",\"category\":\"Electro > Hornos\",\"price\":\"$ 899.900\"}\n{\"store\":\"exito\",\"title\":\"Sin precio\",\"price\":\"Consultar\"}\n";
 
-#[tokio::test]
-async fn uploads_need_a_write_key_ingest_and_show_in_the_ledger() {
-    let app = spawn_app(open_config()).await;
+async fn uploads_need_a_write_key_ingest_and_show_in_the_ledger(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let url = format!("{}/api/archivos?name=nuevos.jsonl", app.base);
     let r = app.client.post(&url).body(UPLOAD).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -438,11 +507,9 @@ async fn uploads_need_a_write_key_ingest_and_show_in_the_ledger() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn keys_scopes_and_reads_behind_auth() {
-    let app = spawn_app(HttpConfig { require_auth_for_reads: true, rate_limit_per_minute: 0, ..HttpConfig::default() }).await;
-    let catalog = SqliteCatalog::open(&app.db_path).unwrap();
-    use preciso_core::ports::CatalogRead;
+async fn keys_scopes_and_reads_behind_auth(backend: Backend) {
+    let Some(app) = spawn_app(backend, HttpConfig { require_auth_for_reads: true, rate_limit_per_minute: 0, ..HttpConfig::default() }).await else { return };
+    let catalog = app.catalog.clone();
     let read_key = "pk_read_only_key_for_tests_000";
     catalog.create_api_key("reader", "pk_read", &preciso_http::hash_key(read_key), &["read".into()]).unwrap();
     let (s, e) = app.get("/api/brands").await;
@@ -460,9 +527,8 @@ async fn keys_scopes_and_reads_behind_auth() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn rate_limit_answers_429_with_retry_after_per_client() {
-    let app = spawn_app(HttpConfig { rate_limit_per_minute: 5, ..HttpConfig::default() }).await;
+async fn rate_limit_answers_429_with_retry_after_per_client(backend: Backend) {
+    let Some(app) = spawn_app(backend, HttpConfig { rate_limit_per_minute: 5, ..HttpConfig::default() }).await else { return };
     for _ in 0..5 {
         assert_eq!(app.get("/api/categories").await.0, StatusCode::OK);
     }
@@ -477,16 +543,15 @@ async fn rate_limit_answers_429_with_retry_after_per_client() {
     assert_eq!(app.client.get(format!("{}/health", app.base)).send().await.unwrap().status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn cors_security_headers_request_ids_and_body_limit() {
-    let app = spawn_app(HttpConfig {
+async fn cors_security_headers_request_ids_and_body_limit(backend: Backend) {
+    let Some(app) = spawn_app(backend, HttpConfig {
         cors_origins: vec!["https://app.example.com".into()],
         json_body_limit: 200,
         rate_limit_per_minute: 0,
         behind_tls: true,
         ..HttpConfig::default()
     })
-    .await;
+    .await else { return };
     let r = app.client.get(format!("{}/api/brands", app.base)).header("origin", "https://app.example.com").header("x-request-id", "abc-123").send().await.unwrap();
     let h = r.headers();
     assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
@@ -504,9 +569,8 @@ async fn cors_security_headers_request_ids_and_body_limit() {
     assert_eq!((s, error_code(&e)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
 }
 
-#[tokio::test]
-async fn probes_metrics_and_bounded_route_labels() {
-    let app = spawn_app(open_config()).await;
+async fn probes_metrics_and_bounded_route_labels(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let r = app.client.get(format!("{}/health", app.base)).send().await.unwrap();
     assert_eq!(r.headers()["content-type"], "application/health+json");
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "pass");
@@ -524,9 +588,8 @@ async fn probes_metrics_and_bounded_route_labels() {
     assert!(text.contains("preciso_cache_misses_total"));
 }
 
-#[tokio::test]
-async fn openapi_document_lists_exactly_the_served_routes() {
-    let app = spawn_app(open_config()).await;
+async fn openapi_document_lists_exactly_the_served_routes(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
     let doc = app.ok("/api/openapi.json").await;
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
@@ -584,5 +647,84 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
         }
         assert!(std::time::Instant::now() < deadline, "server did not stop after SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A second server on the same catalog, optionally sharing state through Redis.
+async fn replica(app: &TestApp, config: HttpConfig, shared: Option<preciso_http::RedisShared>) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let uploads = UploadConfig { spool_dir: app._dir.path().join("incoming2"), options: options(app._dir.path()) };
+    serve(AppState::with_shared(app.catalog.clone(), test_config(config), uploads, shared)).await
+}
+
+async fn redis(prefix: &str) -> Option<preciso_http::RedisShared> {
+    let url = std::env::var("PRECISO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    match preciso_http::RedisShared::connect(&url, prefix).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("skipped: Redis at {url} is not reachable ({e})");
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_one_rate_limit_and_cache_through_redis() {
+    let prefix = format!("preciso-test-{}-{}", std::process::id(), Utc::now().timestamp_micros());
+    let (Some(ra), Some(rb)) = (redis(&prefix).await, redis(&prefix).await) else { return };
+    let Some(app) = spawn_app(Backend::Sqlite, open_config()).await else { return };
+    let config = HttpConfig { rate_limit_per_minute: 5, ..HttpConfig::default() };
+    let (a, _sa) = replica(&app, config.clone(), Some(ra)).await;
+    let (b, _sb) = replica(&app, config, Some(rb)).await;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for base in [&a, &b, &a, &b, &a, &b, &a] {
+        statuses.push(client.get(format!("{base}/api/categories")).send().await.unwrap().status().as_u16());
+    }
+    // One shared budget of 5 per minute, unless the minute rolled over mid-test.
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited == 2 || (limited < 2 && statuses.iter().take(5).all(|s| *s == 200)), "{statuses:?}");
+    assert!(statuses[..5].iter().all(|s| *s == 200), "{statuses:?}");
+
+    // The cache is shared too: B answers from what A stored, and a write on A empties both.
+    let prefix2 = format!("{prefix}-cache");
+    let (Some(ca), Some(cb)) = (redis(&prefix2).await, redis(&prefix2).await) else { return };
+    let open = HttpConfig { rate_limit_per_minute: 0, ..HttpConfig::default() };
+    let (a, _sa2) = replica(&app, open.clone(), Some(ca)).await;
+    let (b, _sb2) = replica(&app, open, Some(cb)).await;
+    let get = |base: String| {
+        let client = client.clone();
+        async move { client.get(format!("{base}/api/brands")).send().await.unwrap().headers()["x-cache"].to_str().unwrap().to_string() }
+    };
+    assert_eq!(get(a.clone()).await, "miss");
+    assert_eq!(get(b.clone()).await, "hit");
+    let r = client
+        .post(format!("{a}/api/users"))
+        .header("x-api-key", ADMIN_KEY)
+        .json(&json!({"name": "R", "email": "r@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(get(b).await, "miss");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_database_give_the_same_answers() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app(backend, open_config()).await else { continue };
+        let (other, _stop) = replica(&app, open_config(), None).await;
+        for path in [
+            "/api/best-prices/electro?limit=5",
+            "/api/price-comparison?gtin=7702032101054",
+            "/api/ranked-offers?limit=100",
+            "/api/trending-offers?days=30",
+            "/api/reports/price-analysis/electro",
+            "/api/brands",
+            "/api/categories",
+        ] {
+            let one: Value = app.client.get(format!("{}{path}", app.base)).send().await.unwrap().json().await.unwrap();
+            let two: Value = app.client.get(format!("{other}{path}")).send().await.unwrap().json().await.unwrap();
+            assert_eq!(one, two, "{path}");
+        }
     }
 }
