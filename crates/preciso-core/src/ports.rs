@@ -219,5 +219,27 @@ pub trait CatalogRead: Send + Sync {
 }
 
 /// Everything a running Preciso needs from its database.
-pub trait Catalog: CatalogStore + CatalogRead {}
-impl<T: CatalogStore + CatalogRead> Catalog for T {}
+pub trait Catalog: CatalogStore + CatalogRead + CatalogDump {}
+impl<T: CatalogStore + CatalogRead + CatalogDump> Catalog for T {}
+
+/// One value of a dumped row: the portable cell types of both schemas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// Whole-table export and import, for moving a catalog between backends (`preciso copy`)
+/// and for portable backups. Tables and columns are `preciso_sql::TABLES`.
+pub trait CatalogDump: Send + Sync {
+    /// Streams every row of `table` in primary-key order.
+    fn dump(&self, table: &str, sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>) -> Result<u64, StoreError>;
+    /// Inserts rows (columns in `TABLES` order) in one transaction.
+    fn load(&self, table: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError>;
+    /// Deletes every catalog row (for `--force` onto a non-empty target).
+    fn clear(&self) -> Result<(), StoreError>;
+    /// Brings id sequences past the loaded ids (PostgreSQL identities); no-op elsewhere.
+    fn after_load(&self) -> Result<(), StoreError>;
+}

@@ -8,6 +8,7 @@
 mod filter;
 pub mod reads;
 mod row;
+pub mod tables;
 
 pub use filter::{
     OFFER_COLUMNS, VALUE_SCORE, Where, category_clause, filter_where, order_by, preferred_expr,

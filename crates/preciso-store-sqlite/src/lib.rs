@@ -2,6 +2,7 @@
 //! directory in WAL mode; readers share a small set of connections, each ingest run writes
 //! through its own connection in per-batch transactions.
 
+mod dump;
 mod migrate;
 mod offers;
 mod queries;

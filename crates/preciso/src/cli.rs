@@ -37,6 +37,18 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Move the whole catalog between databases (SQLite ⇄ PostgreSQL).
+    Copy {
+        /// Source database URL.
+        #[arg(long)]
+        from: String,
+        /// Target database URL.
+        #[arg(long)]
+        to: String,
+        /// Replace a non-empty target.
+        #[arg(long)]
+        force: bool,
+    },
     /// Apply database migrations (also done automatically on start).
     Migrate,
     /// Configuration helpers.

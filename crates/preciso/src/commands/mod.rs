@@ -1,6 +1,7 @@
 //! Subcommand dispatch. Each command is a module with one `run` entry point.
 
 mod config;
+mod copy;
 mod demo;
 mod generate;
 mod ingest;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 KeysCommand::Revoke { id } => keys::revoke(store.as_ref(), *id),
             }
         }
+        Command::Copy { from, to, force } => copy::run(from, to, *force),
         Command::Migrate => {
             let s = settings()?;
             let store = crate::backend::open(&s.database_url())?;

@@ -1,0 +1,65 @@
+//! The catalog's tables as a dump/load sees them: name, columns in a fixed order, and the
+//! primary key to order by. Listed parents first so loading in this order satisfies foreign
+//! keys. `schema_migrations` is not dumped: the target runs its own migrations.
+
+pub struct TableSpec {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub order_by: &'static str,
+}
+
+pub const TABLES: &[TableSpec] = &[
+    TableSpec { name: "stores", columns: &["id", "name", "country", "currency", "base_url", "created_at"], order_by: "id" },
+    TableSpec {
+        name: "products",
+        columns: &["id", "key", "gtin", "brand", "title", "category", "created_at"],
+        order_by: "id",
+    },
+    TableSpec {
+        name: "offers",
+        columns: &[
+            "id", "store_id", "sku", "url", "product_id", "title", "brand", "brand_key", "category", "category_key",
+            "gtin", "image_url", "price_minor", "list_price_minor", "currency", "prev_price_minor", "price_changed_at",
+            "availability", "rating_centi", "review_count", "first_seen", "last_seen", "content_hash", "last_file_id",
+        ],
+        order_by: "id",
+    },
+    TableSpec {
+        name: "price_history",
+        columns: &["offer_id", "observed_at", "price_minor", "list_price_minor", "currency", "availability"],
+        order_by: "offer_id, observed_at",
+    },
+    TableSpec {
+        name: "ingest_files",
+        columns: &[
+            "id", "name", "sha256", "size", "store_id", "received_at", "finished_at", "status", "read", "inserted",
+            "updated", "unchanged", "duplicate", "rejected", "archive_key", "error",
+        ],
+        order_by: "id",
+    },
+    TableSpec { name: "category_stats", columns: &["category_key", "currency", "offers", "median_minor"], order_by: "category_key, currency" },
+    TableSpec {
+        name: "users",
+        columns: &["id", "name", "email", "preferences", "created_at", "updated_at"],
+        order_by: "id",
+    },
+    TableSpec {
+        name: "api_keys",
+        columns: &["id", "name", "prefix", "key_hash", "scopes", "created_at", "revoked_at"],
+        order_by: "id",
+    },
+];
+
+pub fn table(name: &str) -> Option<&'static TableSpec> {
+    TABLES.iter().find(|t| t.name == name)
+}
+
+/// `SELECT cols FROM t ORDER BY key`.
+pub fn select_all(t: &TableSpec) -> String {
+    format!("SELECT {} FROM {} ORDER BY {}", t.columns.join(", "), t.name, t.order_by)
+}
+
+/// `INSERT INTO t (cols) VALUES (?, …)`.
+pub fn insert_one(t: &TableSpec) -> String {
+    format!("INSERT INTO {} ({}) VALUES ({})", t.name, t.columns.join(", "), vec!["?"; t.columns.len()].join(", "))
+}

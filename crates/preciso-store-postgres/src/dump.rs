@@ -1,0 +1,101 @@
+//! Whole-table dump and load for PostgreSQL. Dumps stream through a portal; loads insert
+//! multi-row VALUES in chunks, with NULLs typed from the prepared statement's parameters.
+
+use crate::{PgCatalog, backend};
+use postgres::types::{ToSql, Type};
+use preciso_core::ports::{CatalogDump, Cell, StoreError};
+use preciso_sql::numbered;
+use preciso_sql::tables::{TABLES, TableSpec, select_all, table};
+
+fn spec(name: &str) -> Result<&'static TableSpec, StoreError> {
+    table(name).ok_or_else(|| StoreError::Backend(format!("unknown table {name}")))
+}
+
+fn read_cell(row: &postgres::Row, i: usize) -> Result<Cell, StoreError> {
+    let ty = row.columns()[i].type_();
+    let cell = if *ty == Type::INT8 || *ty == Type::INT4 {
+        row.try_get::<_, Option<i64>>(i).map_err(backend)?.map(Cell::Int)
+    } else if *ty == Type::BYTEA {
+        row.try_get::<_, Option<Vec<u8>>>(i).map_err(backend)?.map(Cell::Bytes)
+    } else {
+        row.try_get::<_, Option<String>>(i).map_err(backend)?.map(Cell::Text)
+    };
+    Ok(cell.unwrap_or(Cell::Null))
+}
+
+fn bind_cell(c: &Cell, ty: &Type) -> Box<dyn ToSql + Sync> {
+    match c {
+        Cell::Int(i) => Box::new(*i),
+        Cell::Text(t) => Box::new(t.clone()),
+        Cell::Bytes(b) => Box::new(b.clone()),
+        Cell::Null if *ty == Type::INT8 => Box::new(None::<i64>),
+        Cell::Null if *ty == Type::BYTEA => Box::new(None::<Vec<u8>>),
+        Cell::Null => Box::new(None::<String>),
+    }
+}
+
+/// Rows per INSERT: keeps parameters well under PostgreSQL's 65535.
+const CHUNK: usize = 1000;
+
+impl CatalogDump for PgCatalog {
+    fn dump(&self, name: &str, sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>) -> Result<u64, StoreError> {
+        let t = spec(name)?;
+        self.with_client(|c| {
+            let mut tx = c.transaction().map_err(backend)?;
+            let portal = tx.bind(&select_all(t), &[]).map_err(backend)?;
+            let mut n = 0;
+            loop {
+                let rows = tx.query_portal(&portal, 5000).map_err(backend)?;
+                if rows.is_empty() {
+                    break;
+                }
+                for r in &rows {
+                    sink((0..t.columns.len()).map(|i| read_cell(r, i)).collect::<Result<_, _>>()?)?;
+                    n += 1;
+                }
+            }
+            tx.commit().map_err(backend)?;
+            Ok(n)
+        })
+    }
+
+    fn load(&self, name: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
+        let t = spec(name)?;
+        self.with_client(|c| {
+            let mut tx = c.transaction().map_err(backend)?;
+            for chunk in rows.chunks(CHUNK) {
+                let one = format!("({})", vec!["?"; t.columns.len()].join(", "));
+                let sql = numbered(&format!(
+                    "INSERT INTO {} ({}) VALUES {}",
+                    t.name,
+                    t.columns.join(", "),
+                    vec![one; chunk.len()].join(", ")
+                ));
+                let stmt = tx.prepare(&sql).map_err(backend)?;
+                let types = stmt.params().to_vec();
+                let boxed: Vec<Box<dyn ToSql + Sync>> =
+                    chunk.iter().flatten().zip(types.iter()).map(|(cell, ty)| bind_cell(cell, ty)).collect();
+                let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+                tx.execute(&stmt, &refs).map_err(backend)?;
+            }
+            tx.commit().map_err(backend)
+        })
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+        self.with_client(|c| c.batch_execute(&format!("TRUNCATE {} CASCADE", names.join(", "))).map_err(backend))
+    }
+
+    fn after_load(&self) -> Result<(), StoreError> {
+        self.with_client(|c| {
+            for t in ["ingest_files", "users", "api_keys"] {
+                c.batch_execute(&format!(
+                    "SELECT setval(pg_get_serial_sequence('{t}', 'id'), coalesce((SELECT max(id) FROM {t}), 0) + 1, false)"
+                ))
+                .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+}
