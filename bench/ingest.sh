@@ -69,3 +69,36 @@ PRAGMA synchronous=NORMAL;
 SQL
 end=$(date +%s.%N)
 python3 -c "s=$end-$start; print(f'sqlite3 .import: {$ROWS} rows in {s:.2f} s = {$ROWS/s:,.0f} rows/s')"
+
+# ---- PostgreSQL (when PRECISO_BENCH_PG_URL is set, e.g. postgres://postgres@127.0.0.1:5432/test)
+if [ -n "${PRECISO_BENCH_PG_URL:-}" ]; then
+  command -v psql >/dev/null || { echo "psql missing" >&2; exit 1; }
+  ADMIN=$PRECISO_BENCH_PG_URL
+  BASE=${ADMIN%/*}
+  psql -q "$ADMIN" -c "DROP DATABASE IF EXISTS preciso_bench WITH (FORCE)" -c "CREATE DATABASE preciso_bench"
+  PGURL=$BASE/preciso_bench
+  echo "== 6. PostgreSQL: fresh ingest"
+  ingest_pg() {
+    local label=$1; shift
+    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" $BIN --database-url "$PGURL" --data-dir "$OUT/data-pg" ingest --json "$@" > "$OUT/report.json"
+    read -r secs rss_kb < "$OUT/time.txt"
+    python3 - "$label" "$secs" "$rss_kb" "$OUT/report.json" <<'PY'
+import json, sys
+label, secs, rss, path = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+c = json.load(open(path))["total"]["counts"]
+print(f"{label}: {c['read']} records in {secs:.2f} s = {c['read']/secs:,.0f} records/s; peak RSS {rss/1024:.0f} MB; "
+      f"inserted {c['inserted']} updated {c['updated']} unchanged {c['unchanged']}")
+PY
+  }
+  ingest_pg "pg fresh" "$OUT/run0-$N.jsonl"
+  ingest_pg "pg 5%-changed" "$OUT/run1-$N.jsonl"
+  echo "== 7. physical reference: COPY of the same pre-normalized rows into the same table"
+  psql -q "$ADMIN" -c "DROP DATABASE IF EXISTS preciso_bench_ref WITH (FORCE)" -c "CREATE DATABASE preciso_bench_ref"
+  sed -e 's/ REFERENCES [a-z_]*([a-z_]*)//' crates/preciso-store-postgres/migrations/0001_catalog.sql | psql -q "$BASE/preciso_bench_ref"
+  psql -q "$PGURL" -c "\copy (SELECT id, store_id, sku, url, product_id, title, brand, brand_key, category, category_key, gtin, image_url, price_minor, list_price_minor, currency, prev_price_minor, price_changed_at, availability, rating_centi, review_count, first_seen, last_seen, content_hash, last_file_id FROM offers) TO '$OUT/offers-pg.csv' CSV"
+  ROWS=$(wc -l < "$OUT/offers-pg.csv")
+  start=$(date +%s.%N)
+  psql -q "$BASE/preciso_bench_ref" -c "\copy offers (id, store_id, sku, url, product_id, title, brand, brand_key, category, category_key, gtin, image_url, price_minor, list_price_minor, currency, prev_price_minor, price_changed_at, availability, rating_centi, review_count, first_seen, last_seen, content_hash, last_file_id) FROM '$OUT/offers-pg.csv' CSV"
+  end=$(date +%s.%N)
+  python3 -c "s=$end-$start; print(f'COPY: {$ROWS} rows in {s:.2f} s = {$ROWS/s:,.0f} rows/s')"
+fi

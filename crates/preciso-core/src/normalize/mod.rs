@@ -2,6 +2,7 @@
 //! become exact domain values or a typed error with a stable code. Pure functions; the
 //! table-driven tests in `tests/` are the contract's public sample.
 
+mod amount;
 mod error;
 mod prep;
 mod price;
@@ -9,7 +10,7 @@ mod rating;
 mod reviews;
 
 pub use error::{ErrorCode, FieldError};
-pub use prep::preprocess;
+pub use prep::{decode_entities, preprocess};
 pub use price::parse_price;
 pub use rating::parse_rating;
 pub use reviews::parse_review_count;
