@@ -42,7 +42,7 @@ impl Env {
                 store_currency: HashMap::from([(StoreId::parse("exito").unwrap(), Currency::parse("COP").unwrap())]),
                 store_timezone: HashMap::new(),
                 default_timezone: Tz::America__Bogota,
-                ingest_time: 1_790_000_000,
+                ingest_time: 1_800_000_000,
             },
         }
     }
