@@ -154,7 +154,10 @@ mod tests {
 
     #[test]
     fn title_key_folds_and_drops_repeated_brand() {
-        assert_eq!(title_key(Some("Samsung"), "SAMSUNG Galaxy  A15, 128GB"), "samsung|galaxy a15 128gb");
+        assert_eq!(
+            title_key(Some("Samsung"), "SAMSUNG Galaxy  A15, 128GB"),
+            "samsung|galaxy a15 128gb"
+        );
         assert_eq!(title_key(Some("samsung"), "Galaxy A15 128GB"), "samsung|galaxy a15 128gb");
         assert_eq!(title_key(None, "Café Sello Rojo"), "|cafe sello rojo");
     }

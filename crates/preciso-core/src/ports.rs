@@ -189,7 +189,11 @@ pub trait CatalogRead: Send + Sync {
     fn product_offers(&self, product: ProductId) -> Result<Vec<OfferView>, StoreError>;
     fn product_by_gtin(&self, gtin: &Gtin) -> Result<Option<ProductId>, StoreError>;
     /// Products whose title or brand contains every word of `q`, most offers first.
-    fn search_products(&self, q: &str, limit: u32) -> Result<Vec<(ProductId, String, u64)>, StoreError>;
+    fn search_products(
+        &self,
+        q: &str,
+        limit: u32,
+    ) -> Result<Vec<(ProductId, String, u64)>, StoreError>;
 
     /// Offers whose price changed since `since` to a lower price, with their history.
     fn drop_candidates(
@@ -208,10 +212,21 @@ pub trait CatalogRead: Send + Sync {
     fn user(&self, id: i64) -> Result<Option<User>, StoreError>;
     fn users(&self, page: PageRequest) -> Result<Page<User>, StoreError>;
     /// Replaces name, email and preferences; `None` if there is no such user.
-    fn update_user(&self, id: i64, user: &NewUser, prefs: &Preferences) -> Result<Option<User>, StoreError>;
+    fn update_user(
+        &self,
+        id: i64,
+        user: &NewUser,
+        prefs: &Preferences,
+    ) -> Result<Option<User>, StoreError>;
     fn delete_user(&self, id: i64) -> Result<bool, StoreError>;
 
-    fn create_api_key(&self, name: &str, prefix: &str, key_hash: &str, scopes: &[String]) -> Result<ApiKeyRecord, StoreError>;
+    fn create_api_key(
+        &self,
+        name: &str,
+        prefix: &str,
+        key_hash: &str,
+        scopes: &[String],
+    ) -> Result<ApiKeyRecord, StoreError>;
     fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
     fn revoke_api_key(&self, id: i64) -> Result<bool, StoreError>;
     /// The active key with this hash.
@@ -235,7 +250,11 @@ pub enum Cell {
 /// and for portable backups. Tables and columns are `preciso_sql::TABLES`.
 pub trait CatalogDump: Send + Sync {
     /// Streams every row of `table` in primary-key order.
-    fn dump(&self, table: &str, sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>) -> Result<u64, StoreError>;
+    fn dump(
+        &self,
+        table: &str,
+        sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError>;
     /// Inserts rows (columns in `TABLES` order) in one transaction.
     fn load(&self, table: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError>;
     /// Deletes every catalog row (for `--force` onto a non-empty target).

@@ -34,7 +34,8 @@ impl Sort {
         })
     }
 
-    pub const NAMES: &'static [&'static str] = &["price", "-price", "rating", "date", "discount", "value"];
+    pub const NAMES: &'static [&'static str] =
+        &["price", "-price", "rating", "date", "discount", "value"];
 }
 
 /// Filters shared by the listing endpoints. Prices are in major units of each offer's own

@@ -76,7 +76,13 @@ impl Fixture<'_> {
 }
 
 fn new_file(name: &str) -> NewIngestFile {
-    NewIngestFile { name: name.into(), sha256: format!("sha-{name}"), size: 1, store: None, received_at: 1 }
+    NewIngestFile {
+        name: name.into(),
+        sha256: format!("sha-{name}"),
+        size: 1,
+        store: None,
+        received_at: 1,
+    }
 }
 
 /// Applies one batch as a complete ingest run and returns its counts.
@@ -101,11 +107,18 @@ pub fn classifies_and_appends_history_only_on_change(c: &dyn Catalog) {
     assert_eq!(n.unchanged, 1, "same content later is unchanged");
     assert_eq!(prices(c, &a), vec![(1_000, 10_000)], "no history row without a price change");
     assert_eq!(c.offer(a.id).unwrap().unwrap().last_seen, 2_000, "last_seen moves");
-    let n = apply(c, "f3", &[Fixture { sku: "A", price: 9_000, at: 3_000, ..Default::default() }.offer()]);
+    let n = apply(
+        c,
+        "f3",
+        &[Fixture { sku: "A", price: 9_000, at: 3_000, ..Default::default() }.offer()],
+    );
     assert_eq!(n.updated, 1);
     assert_eq!(prices(c, &a), vec![(1_000, 10_000), (3_000, 9_000)]);
     let view = c.offer(a.id).unwrap().unwrap();
-    assert_eq!((view.price.minor, view.previous_price.map(|m| m.minor), view.price_changed_at), (9_000, Some(10_000), 3_000));
+    assert_eq!(
+        (view.price.minor, view.previous_price.map(|m| m.minor), view.price_changed_at),
+        (9_000, Some(10_000), 3_000)
+    );
     let old = Fixture { sku: "A", price: 8_000, at: 500, ..Default::default() }.offer();
     assert_eq!(apply(c, "late", &[old]).updated, 1, "a late observation is history");
     assert_eq!(c.offer(a.id).unwrap().unwrap().price.minor, 9_000, "but not the current price");
@@ -113,19 +126,27 @@ pub fn classifies_and_appends_history_only_on_change(c: &dyn Catalog) {
 }
 
 pub fn reapplying_changes_nothing_and_ledger_counts(c: &dyn Catalog) {
-    let batch: Vec<Offer> =
-        (0..30).map(|i| Fixture { sku: &format!("S{i}"), price: 1_000 + i, ..Default::default() }.offer()).collect();
+    let batch: Vec<Offer> = (0..30)
+        .map(|i| Fixture { sku: &format!("S{i}"), price: 1_000 + i, ..Default::default() }.offer())
+        .collect();
     apply(c, "one", &batch);
     let before = c.counts().unwrap();
     assert_eq!(apply(c, "two", &batch).unchanged, 30);
     let after = c.counts().unwrap();
-    assert_eq!((before.offers, before.price_observations), (after.offers, after.price_observations));
+    assert_eq!(
+        (before.offers, before.price_observations),
+        (after.offers, after.price_observations)
+    );
     assert_eq!(after.ingest_files, 2);
     let row = c.find_ingested("sha-two").unwrap().expect("completed run is found by hash");
     assert_eq!((row.counts.read, row.counts.unchanged, row.status), (30, 30, IngestStatus::Done));
     assert!(c.find_ingested("sha-none").unwrap().is_none());
     let ledger = c.ingest_files(10, 0).unwrap();
-    assert_eq!(ledger.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["two", "one"], "newest first");
+    assert_eq!(
+        ledger.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        vec!["two", "one"],
+        "newest first"
+    );
 }
 
 pub fn a_running_or_failed_run_is_not_ingested(c: &dyn Catalog) {
@@ -149,16 +170,60 @@ pub fn dry_run_writes_nothing(c: &dyn Catalog) {
 
 pub fn groups_products_by_gtin_else_brand_and_title(c: &dyn Catalog) {
     let gtin = Some("7702032101054");
-    let a = Fixture { store: "exito", sku: "1", title: "Nevera 300L", brand: "Mabe", gtin, ..Default::default() }.offer();
-    let b = Fixture { store: "alkosto", sku: "9", title: "Refrigerador distinto", brand: "MABE", gtin, price: 9_000, ..Default::default() }.offer();
-    let x = Fixture { store: "exito", sku: "2", title: "Café Sello Rojo", brand: "Sello Rojo", ..Default::default() }.offer();
-    let y = Fixture { store: "jumbo", sku: "3", title: "SELLO ROJO cafe sello rojo", brand: "sello rojo", ..Default::default() }.offer();
-    let z = Fixture { store: "jumbo", sku: "4", title: "Café Águila Roja", brand: "Águila Roja", ..Default::default() }.offer();
+    let a = Fixture {
+        store: "exito",
+        sku: "1",
+        title: "Nevera 300L",
+        brand: "Mabe",
+        gtin,
+        ..Default::default()
+    }
+    .offer();
+    let b = Fixture {
+        store: "alkosto",
+        sku: "9",
+        title: "Refrigerador distinto",
+        brand: "MABE",
+        gtin,
+        price: 9_000,
+        ..Default::default()
+    }
+    .offer();
+    let x = Fixture {
+        store: "exito",
+        sku: "2",
+        title: "Café Sello Rojo",
+        brand: "Sello Rojo",
+        ..Default::default()
+    }
+    .offer();
+    let y = Fixture {
+        store: "jumbo",
+        sku: "3",
+        title: "SELLO ROJO cafe sello rojo",
+        brand: "sello rojo",
+        ..Default::default()
+    }
+    .offer();
+    let z = Fixture {
+        store: "jumbo",
+        sku: "4",
+        title: "Café Águila Roja",
+        brand: "Águila Roja",
+        ..Default::default()
+    }
+    .offer();
     apply(c, "g", &[a.clone(), b.clone(), x.clone(), y.clone(), z.clone()]);
     assert_eq!(a.product_id, b.product_id);
     assert_eq!(c.product_offers(a.product_id).unwrap().len(), 2);
-    assert_eq!(c.product_by_gtin(&Gtin::parse("7702032101054").unwrap()).unwrap(), Some(a.product_id));
-    assert_eq!(x.product_id, y.product_id, "accents, case and a repeated brand do not split a product");
+    assert_eq!(
+        c.product_by_gtin(&Gtin::parse("7702032101054").unwrap()).unwrap(),
+        Some(a.product_id)
+    );
+    assert_eq!(
+        x.product_id, y.product_id,
+        "accents, case and a repeated brand do not split a product"
+    );
     assert_ne!(x.product_id, z.product_id);
     let found = c.search_products("cafe sello", 5).unwrap();
     assert_eq!(found.first().map(|f| (f.0, f.2)), Some((x.product_id, 2)));
@@ -167,13 +232,60 @@ pub fn groups_products_by_gtin_else_brand_and_title(c: &dyn Catalog) {
 
 fn catalog_for_queries(c: &dyn Catalog) -> Vec<Offer> {
     let f = |store, sku, title, brand, category, price, currency, availability| {
-        Fixture { store, sku, title, brand, category, price, currency, availability, ..Default::default() }.offer()
+        Fixture {
+            store,
+            sku,
+            title,
+            brand,
+            category,
+            price,
+            currency,
+            availability,
+            ..Default::default()
+        }
+        .offer()
     };
     let offers = vec![
-        f("exito", "n1", "Nevera", "Mabe", "Electro > Neveras", 234_990_000, "COP", Availability::InStock),
-        f("alkosto", "n2", "Nevera", "Mabe", "Electro > Neveras", 219_990_000, "COP", Availability::InStock),
-        f("exito", "l1", "Licuadora", "Oster", "Electro > Pequenos", 19_990_000, "COP", Availability::InStock),
-        f("alkosto", "l2", "Licuadora", "Oster", "Electro > Pequenos", 18_990_000, "COP", Availability::OutOfStock),
+        f(
+            "exito",
+            "n1",
+            "Nevera",
+            "Mabe",
+            "Electro > Neveras",
+            234_990_000,
+            "COP",
+            Availability::InStock,
+        ),
+        f(
+            "alkosto",
+            "n2",
+            "Nevera",
+            "Mabe",
+            "Electro > Neveras",
+            219_990_000,
+            "COP",
+            Availability::InStock,
+        ),
+        f(
+            "exito",
+            "l1",
+            "Licuadora",
+            "Oster",
+            "Electro > Pequenos",
+            19_990_000,
+            "COP",
+            Availability::InStock,
+        ),
+        f(
+            "alkosto",
+            "l2",
+            "Licuadora",
+            "Oster",
+            "Electro > Pequenos",
+            18_990_000,
+            "COP",
+            Availability::OutOfStock,
+        ),
         f("jumbo", "a1", "Arroz", "Tucapel", "Mercado", 1_290, "CLP", Availability::Unknown),
     ];
     apply(c, "q", &offers);
@@ -184,49 +296,123 @@ pub fn best_prices_respect_stock_filters_and_preferences(c: &dyn Catalog) {
     catalog_for_queries(c);
     let electro = OfferFilter { category: Some("electro".into()), ..Default::default() };
     let page = c.best_prices(&electro, PageRequest::default(), Personalization::default()).unwrap();
-    let got: Vec<(&str, i64)> = page.items.iter().map(|b| (b.offer.store.as_str(), b.offer.price.minor)).collect();
-    assert_eq!(got, vec![("exito", 19_990_000), ("alkosto", 219_990_000)], "out-of-stock offers never win");
+    let got: Vec<(&str, i64)> =
+        page.items.iter().map(|b| (b.offer.store.as_str(), b.offer.price.minor)).collect();
+    assert_eq!(
+        got,
+        vec![("exito", 19_990_000), ("alkosto", 219_990_000)],
+        "out-of-stock offers never win"
+    );
     assert_eq!(page.total, 2);
     let prefs = Preferences { stores: vec!["exito".into()], ..Default::default() };
-    let page = c.best_prices(&electro, PageRequest::default(), Personalization { preferences: Some(&prefs) }).unwrap();
-    assert!(page.items.iter().all(|b| b.offer.store.as_str() == "exito" && b.preferred), "preferred store first");
+    let page = c
+        .best_prices(
+            &electro,
+            PageRequest::default(),
+            Personalization { preferences: Some(&prefs) },
+        )
+        .unwrap();
+    assert!(
+        page.items.iter().all(|b| b.offer.store.as_str() == "exito" && b.preferred),
+        "preferred store first"
+    );
     let budget = Preferences { budget: Some(1_000_000), ..Default::default() };
-    let page = c.best_prices(&electro, PageRequest::default(), Personalization { preferences: Some(&budget) }).unwrap();
+    let page = c
+        .best_prices(
+            &electro,
+            PageRequest::default(),
+            Personalization { preferences: Some(&budget) },
+        )
+        .unwrap();
     assert_eq!(page.items.len(), 1, "budget caps the price");
-    let second = c.best_prices(&electro, PageRequest { page: 2, limit: 1 }, Personalization::default()).unwrap();
+    let second = c
+        .best_prices(&electro, PageRequest { page: 2, limit: 1 }, Personalization::default())
+        .unwrap();
     assert_eq!((second.items.len(), second.items[0].offer.store.as_str()), (1, "alkosto"));
 }
 
 pub fn listings_filter_sort_and_page(c: &dyn Catalog) {
     catalog_for_queries(c);
-    let all = |f: &OfferFilter, sort| c.list_offers(f, sort, PageRequest { page: 1, limit: 100 }, Personalization::default()).unwrap();
-    let by_store = OfferFilter { store: Some(StoreId::parse("alkosto").unwrap()), ..Default::default() };
+    let all = |f: &OfferFilter, sort| {
+        c.list_offers(f, sort, PageRequest { page: 1, limit: 100 }, Personalization::default())
+            .unwrap()
+    };
+    let by_store =
+        OfferFilter { store: Some(StoreId::parse("alkosto").unwrap()), ..Default::default() };
     assert_eq!(all(&by_store, Sort::Price).total, 2);
-    let brand = OfferFilter { brand: Some("OSTER".into()), max_price: crate::query::Decimal::parse("195000"), ..Default::default() };
+    let brand = OfferFilter {
+        brand: Some("OSTER".into()),
+        max_price: crate::query::Decimal::parse("195000"),
+        ..Default::default()
+    };
     let r = all(&brand, Sort::Price);
     assert_eq!(r.items.iter().map(|s| s.offer.price.minor).collect::<Vec<_>>(), vec![18_990_000]);
-    let cheap = OfferFilter { min_price: crate::query::Decimal::parse("1000"), max_price: crate::query::Decimal::parse("2000"), ..Default::default() };
+    let cheap = OfferFilter {
+        min_price: crate::query::Decimal::parse("1000"),
+        max_price: crate::query::Decimal::parse("2000"),
+        ..Default::default()
+    };
     assert_eq!(all(&cheap, Sort::Price).items.len(), 1, "CLP 1.290 only: bounds are per currency");
     let desc = all(&OfferFilter::default(), Sort::PriceDesc);
-    let cop: Vec<i64> = desc.items.iter().filter(|s| s.offer.price.currency.code() == "COP").map(|s| s.offer.price.minor).collect();
+    let cop: Vec<i64> = desc
+        .items
+        .iter()
+        .filter(|s| s.offer.price.currency.code() == "COP")
+        .map(|s| s.offer.price.minor)
+        .collect();
     assert!(cop.windows(2).all(|w| w[0] >= w[1]));
     let value = all(&OfferFilter::default(), Sort::Value);
     assert!(value.items.windows(2).all(|w| w[0].value_score >= w[1].value_score));
-    let p1 = c.list_offers(&OfferFilter::default(), Sort::Price, PageRequest { page: 1, limit: 2 }, Personalization::default()).unwrap();
-    let p2 = c.list_offers(&OfferFilter::default(), Sort::Price, PageRequest { page: 2, limit: 2 }, Personalization::default()).unwrap();
+    let p1 = c
+        .list_offers(
+            &OfferFilter::default(),
+            Sort::Price,
+            PageRequest { page: 1, limit: 2 },
+            Personalization::default(),
+        )
+        .unwrap();
+    let p2 = c
+        .list_offers(
+            &OfferFilter::default(),
+            Sort::Price,
+            PageRequest { page: 2, limit: 2 },
+            Personalization::default(),
+        )
+        .unwrap();
     assert_eq!(p1.total, 5);
-    assert!(p1.items.iter().all(|a| p2.items.iter().all(|b| a.offer.id != b.offer.id)), "pages do not overlap");
+    assert!(
+        p1.items.iter().all(|a| p2.items.iter().all(|b| a.offer.id != b.offer.id)),
+        "pages do not overlap"
+    );
 }
 
 pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     catalog_for_queries(c);
-    let cats: Vec<(String, u64)> = c.categories().unwrap().into_iter().map(|k| (k.key, k.offers)).collect();
-    assert_eq!(cats, vec![("electro/neveras".into(), 2), ("electro/pequenos".into(), 2), ("mercado".into(), 1)]);
+    let cats: Vec<(String, u64)> =
+        c.categories().unwrap().into_iter().map(|k| (k.key, k.offers)).collect();
+    assert_eq!(
+        cats,
+        vec![("electro/neveras".into(), 2), ("electro/pequenos".into(), 2), ("mercado".into(), 1)]
+    );
     let brands = c.brands(10).unwrap();
     assert_eq!((brands[0].brand.as_str(), brands[0].offers, brands[0].products), ("Mabe", 2, 1));
     assert_eq!(c.category_prices("electro").unwrap().len(), 4);
     assert_eq!(c.store_offer_rows().unwrap().len(), 5);
-    apply(c, "drop", &[Fixture { store: "exito", sku: "n1", title: "Nevera", brand: "Mabe", category: "Electro > Neveras", price: 200_000_000, at: 5_000, ..Default::default() }.offer()]);
+    apply(
+        c,
+        "drop",
+        &[Fixture {
+            store: "exito",
+            sku: "n1",
+            title: "Nevera",
+            brand: "Mabe",
+            category: "Electro > Neveras",
+            price: 200_000_000,
+            at: 5_000,
+            ..Default::default()
+        }
+        .offer()],
+    );
     let drops = c.drop_candidates(4_000, &OfferFilter::default(), 10).unwrap();
     assert_eq!(drops.len(), 1);
     assert_eq!(drops[0].history, vec![(1_000, 234_990_000), (5_000, 200_000_000)]);
@@ -234,14 +420,38 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
 }
 
 pub fn users_and_keys(c: &dyn Catalog) {
-    let prefs = Preferences { stores: vec!["exito".into()], brands: vec!["Mabe".into()], categories: vec![], budget: Some(5) };
-    let u = c.create_user(&NewUser { name: "Ana".into(), email: "ana@x.co".into() }, &prefs).unwrap();
+    let prefs = Preferences {
+        stores: vec!["exito".into()],
+        brands: vec!["Mabe".into()],
+        categories: vec![],
+        budget: Some(5),
+    };
+    let u =
+        c.create_user(&NewUser { name: "Ana".into(), email: "ana@x.co".into() }, &prefs).unwrap();
     assert_eq!(c.user(u.id).unwrap().unwrap().preferences, prefs);
-    let dup = c.create_user(&NewUser { name: "B".into(), email: "ana@x.co".into() }, &Preferences::default());
+    let dup = c.create_user(
+        &NewUser { name: "B".into(), email: "ana@x.co".into() },
+        &Preferences::default(),
+    );
     assert!(matches!(dup, Err(crate::ports::StoreError::Conflict(_))), "unique e-mail");
-    let updated = c.update_user(u.id, &NewUser { name: "Ana M".into(), email: "ana@x.co".into() }, &Preferences::default()).unwrap().unwrap();
+    let updated = c
+        .update_user(
+            u.id,
+            &NewUser { name: "Ana M".into(), email: "ana@x.co".into() },
+            &Preferences::default(),
+        )
+        .unwrap()
+        .unwrap();
     assert_eq!((updated.name.as_str(), updated.preferences.budget), ("Ana M", None));
-    assert!(c.update_user(9_999, &NewUser { name: "x".into(), email: "x@y.co".into() }, &Preferences::default()).unwrap().is_none());
+    assert!(
+        c.update_user(
+            9_999,
+            &NewUser { name: "x".into(), email: "x@y.co".into() },
+            &Preferences::default()
+        )
+        .unwrap()
+        .is_none()
+    );
     assert_eq!(c.users(PageRequest::default()).unwrap().total, 1);
     assert!(c.delete_user(u.id).unwrap());
     assert!(!c.delete_user(u.id).unwrap());
@@ -254,7 +464,13 @@ pub fn users_and_keys(c: &dyn Catalog) {
 
 pub fn stores_are_registered_and_updated(c: &dyn Catalog) {
     apply(c, "s", &[Fixture::default().offer()]);
-    let store = Store { id: StoreId::parse("exito").unwrap(), name: "Éxito".into(), country: Some("CO".into()), currency: Currency::parse("COP").ok(), base_url: None };
+    let store = Store {
+        id: StoreId::parse("exito").unwrap(),
+        name: "Éxito".into(),
+        country: Some("CO".into()),
+        currency: Currency::parse("COP").ok(),
+        base_url: None,
+    };
     c.upsert_store(&store).unwrap();
     assert_eq!(c.stores().unwrap(), vec![store]);
     let summary = c.store_summaries().unwrap();

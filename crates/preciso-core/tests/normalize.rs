@@ -7,8 +7,13 @@ use proptest::prelude::*;
 
 fn sample(name: &str) -> Vec<Vec<String>> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/");
-    let text = std::fs::read_to_string(format!("{path}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"));
-    text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).skip(1).map(|l| l.split('\t').map(String::from).collect()).collect()
+    let text =
+        std::fs::read_to_string(format!("{path}{name}")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .skip(1)
+        .map(|l| l.split('\t').map(String::from).collect())
+        .collect()
 }
 
 /// A TSV input is a JSON literal: a string is scraped text, a bare number a feed value.
@@ -38,7 +43,11 @@ fn price_sample_table() {
             assert!(got.is_err(), "{input} ({currency}) should be rejected, got {got:?}");
         } else {
             let m = got.unwrap_or_else(|e| panic!("{input} ({currency}): {e}"));
-            assert_eq!((m.minor.to_string(), m.currency.code()), (minor.clone(), expected_currency.as_str()), "{input}");
+            assert_eq!(
+                (m.minor.to_string(), m.currency.code()),
+                (minor.clone(), expected_currency.as_str()),
+                "{input}"
+            );
         }
     }
 }
@@ -53,7 +62,12 @@ fn rating_sample_table() {
             assert!(got.is_err(), "{} should be rejected, got {got:?}", row[0]);
         } else {
             let want = (row[1].parse::<f64>().unwrap() * 100.0).round() as u16;
-            assert_eq!(got.map(|r| r.hundredths()).map_err(|e| e.to_string()), Ok(want), "{}", row[0]);
+            assert_eq!(
+                got.map(|r| r.hundredths()).map_err(|e| e.to_string()),
+                Ok(want),
+                "{}",
+                row[0]
+            );
         }
     }
 }

@@ -13,19 +13,47 @@ fn q(name: &str, schema: Value, description: &str) -> Value {
 
 fn listing_params() -> Vec<Value> {
     vec![
-        q("user_id", json!({"type": "integer", "minimum": 1}), "Personalize with this user's preferences (404 if unknown)."),
-        q("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20}), "Page size."),
-        q("page", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}), "1-based page."),
-        q("category", json!({"type": "string"}), "Category name or key; matches the category and its subcategories."),
+        q(
+            "user_id",
+            json!({"type": "integer", "minimum": 1}),
+            "Personalize with this user's preferences (404 if unknown).",
+        ),
+        q(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+            "Page size.",
+        ),
+        q(
+            "page",
+            json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}),
+            "1-based page.",
+        ),
+        q(
+            "category",
+            json!({"type": "string"}),
+            "Category name or key; matches the category and its subcategories.",
+        ),
         q("brand", json!({"type": "string"}), "Brand, case-insensitive."),
         q("store", json!({"type": "string"}), "Store slug."),
-        q("min_price", json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}), "Minimum price in major units of each offer's currency."),
-        q("max_price", json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}), "Maximum price in major units of each offer's currency."),
+        q(
+            "min_price",
+            json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}),
+            "Minimum price in major units of each offer's currency.",
+        ),
+        q(
+            "max_price",
+            json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}),
+            "Maximum price in major units of each offer's currency.",
+        ),
     ]
 }
 
 fn sort_param() -> Value {
-    q("sort", json!({"type": "string", "enum": ["price", "-price", "rating", "date", "discount", "value"]}), "Sort order.")
+    q(
+        "sort",
+        json!({"type": "string", "enum": ["price", "-price", "rating", "date", "discount", "value"]}),
+        "Sort order.",
+    )
 }
 
 fn r(schema: &str) -> Value {
@@ -49,7 +77,10 @@ fn responses(own: Value, extra: &[(&str, &str)]) -> Value {
     for (code, d) in extra {
         m.insert((*code).to_string(), err(d));
     }
-    m.insert("401".into(), err("Missing or invalid API key (invalid keys are refused even on open endpoints)."));
+    m.insert(
+        "401".into(),
+        err("Missing or invalid API key (invalid keys are refused even on open endpoints)."),
+    );
     m.insert("429".into(), json!({
         "description": "Rate limit exceeded.",
         "headers": { "Retry-After": { "schema": { "type": "integer" }, "description": "Seconds to wait." } },
@@ -80,27 +111,59 @@ fn write_errors() -> Vec<(&'static str, &'static str)> {
 
 fn paths() -> Value {
     let bad = ("400", "A query parameter is invalid; `details.parameter` names it.");
-    let id_param = |d: &str| param("id", "path", true, json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}), d);
+    let id_param = |d: &str| {
+        param("id", "path", true, json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}), d)
+    };
     let user_id = param("id", "path", true, json!({"type": "integer", "minimum": 1}), "User id.");
-    let category = param("category", "path", true, json!({"type": "string"}), "Category name (`Tecnología > Celulares`) or key (`tecnologia/celulares`).");
+    let category = param(
+        "category",
+        "path",
+        true,
+        json!({"type": "string"}),
+        "Category name (`Tecnología > Celulares`) or key (`tecnologia/celulares`).",
+    );
     let mut best = listing_params();
     best.retain(|p| p["name"] != "category");
     let mut analysis = vec![category.clone()];
-    analysis.push(q("bins", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}), "Histogram bins."));
+    analysis.push(q(
+        "bins",
+        json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+        "Histogram bins.",
+    ));
     let mut ranked = listing_params();
     ranked.push(sort_param());
     let mut trending = listing_params();
     trending.retain(|p| p["name"] != "user_id");
-    trending.push(q("days", json!({"type": "integer", "minimum": 1, "maximum": 90, "default": 7}), "Window in days."));
+    trending.push(q(
+        "days",
+        json!({"type": "integer", "minimum": 1, "maximum": 90, "default": 7}),
+        "Window in days.",
+    ));
     let paging = vec![
-        q("limit", json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20}), "Page size."),
-        q("page", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}), "1-based page."),
+        q(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
+            "Page size.",
+        ),
+        q(
+            "page",
+            json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}),
+            "1-based page.",
+        ),
     ];
     let upload_params = vec![
-        q("name", json!({"type": "string"}), "File name for a raw body (decides the format by extension)."),
+        q(
+            "name",
+            json!({"type": "string"}),
+            "File name for a raw body (decides the format by extension).",
+        ),
         q("format", json!({"type": "string", "enum": ["json", "jsonl", "csv"]}), "Input format."),
         q("store", json!({"type": "string"}), "Store for records without one."),
-        q("currency", json!({"type": "string"}), "Currency for stores without a known one (ISO 4217)."),
+        q(
+            "currency",
+            json!({"type": "string"}),
+            "Currency for stores without a known one (ISO 4217).",
+        ),
         q("dry_run", json!({"type": "boolean"}), "Report only; write nothing."),
         q("force", json!({"type": "boolean"}), "Ingest even if the same content was ingested."),
     ];
@@ -175,8 +238,10 @@ fn schemas() -> Value {
         "rating": { "type": ["number", "null"] }, "review_count": { "type": ["integer", "null"] },
         "first_seen": { "type": "integer" }, "last_seen": { "type": "integer" }, "price_changed_at": { "type": "integer" },
         "discount_pct": { "type": "number" } } });
-    let page = |item: Value| json!({ "type": "object", "required": ["items", "page", "limit", "total"], "properties": {
-        "items": { "type": "array", "items": item }, "page": { "type": "integer" }, "limit": { "type": "integer" }, "total": { "type": "integer" } } });
+    let page = |item: Value| {
+        json!({ "type": "object", "required": ["items", "page", "limit", "total"], "properties": {
+        "items": { "type": "array", "items": item }, "page": { "type": "integer" }, "limit": { "type": "integer" }, "total": { "type": "integer" } } })
+    };
     let prefs = json!({ "type": "object", "additionalProperties": false, "properties": {
         "stores": { "type": "array", "items": { "type": "string" }, "maxItems": 50 },
         "brands": { "type": "array", "items": { "type": "string" }, "maxItems": 50 },

@@ -22,9 +22,14 @@ impl Params {
 
     pub fn int(&self, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
         let Some(raw) = self.str(name) else { return Ok(None) };
-        let v: i64 = raw.parse().map_err(|_| ApiError::bad(name, format!("{name} must be an integer, got {raw:?}")))?;
+        let v: i64 = raw
+            .parse()
+            .map_err(|_| ApiError::bad(name, format!("{name} must be an integer, got {raw:?}")))?;
         if !(min..=max).contains(&v) {
-            return Err(ApiError::bad(name, format!("{name} must be between {min} and {max}, got {v}")));
+            return Err(ApiError::bad(
+                name,
+                format!("{name} must be between {min} and {max}, got {v}"),
+            ));
         }
         Ok(Some(v))
     }
@@ -42,7 +47,10 @@ impl Params {
         match self.str("sort") {
             None => Ok(default),
             Some(s) => Sort::parse(s).ok_or_else(|| {
-                ApiError::bad("sort", format!("sort must be one of {}, got {s:?}", Sort::NAMES.join(", ")))
+                ApiError::bad(
+                    "sort",
+                    format!("sort must be one of {}, got {s:?}", Sort::NAMES.join(", ")),
+                )
             }),
         }
     }
@@ -50,7 +58,10 @@ impl Params {
     fn price(&self, name: &str) -> ApiResult<Option<Decimal>> {
         let Some(raw) = self.str(name) else { return Ok(None) };
         Decimal::parse(raw).map(Some).ok_or_else(|| {
-            ApiError::bad(name, format!("{name} must be a non-negative decimal number of major units, got {raw:?}"))
+            ApiError::bad(
+                name,
+                format!("{name} must be a non-negative decimal number of major units, got {raw:?}"),
+            )
         })
     }
 
@@ -61,12 +72,15 @@ impl Params {
     /// The shared listing filters: category, brand, store, min_price, max_price.
     pub fn filter(&self) -> ApiResult<OfferFilter> {
         let store = match self.str("store") {
-            Some(s) => Some(StoreId::parse(s).map_err(|e| ApiError::bad("store", format!("store: {e}")))?),
+            Some(s) => {
+                Some(StoreId::parse(s).map_err(|e| ApiError::bad("store", format!("store: {e}")))?)
+            }
             None => None,
         };
         let (min_price, max_price) = (self.price("min_price")?, self.price("max_price")?);
         if let (Some(lo), Some(hi)) = (min_price, max_price)
-            && lo.mantissa as f64 / 10f64.powi(lo.scale as i32) > hi.mantissa as f64 / 10f64.powi(hi.scale as i32)
+            && lo.mantissa as f64 / 10f64.powi(lo.scale as i32)
+                > hi.mantissa as f64 / 10f64.powi(hi.scale as i32)
         {
             return Err(ApiError::bad("min_price", "min_price must not exceed max_price"));
         }
@@ -102,7 +116,10 @@ mod tests {
 
     #[test]
     fn filters_parse_and_validate() {
-        let f = p(&[("category", "Tecnología > Celulares"), ("min_price", "10.5"), ("store", "Éxito")]).filter().unwrap();
+        let f =
+            p(&[("category", "Tecnología > Celulares"), ("min_price", "10.5"), ("store", "Éxito")])
+                .filter()
+                .unwrap();
         assert_eq!(f.category.as_deref(), Some("tecnologia/celulares"));
         assert_eq!(f.store.unwrap().as_str(), "exito");
         assert!(p(&[("min_price", "-1")]).filter().is_err());

@@ -14,11 +14,13 @@ fn main() {
         Some(p) => std::fs::read(p).expect("readable input file"),
         None => {
             let mut buf = Vec::new();
-            generate(&GenOptions { offers: 200_000, ..GenOptions::default() }, &mut buf).expect("generate");
+            generate(&GenOptions { offers: 200_000, ..GenOptions::default() }, &mut buf)
+                .expect("generate");
             buf
         }
     };
-    let format = path.as_deref().and_then(|p| Format::from_path(p.as_ref())).unwrap_or(Format::Jsonl);
+    let format =
+        path.as_deref().and_then(|p| Format::from_path(p.as_ref())).unwrap_or(Format::Jsonl);
     let fields = FieldMap::default();
     let ctx = RecordContext {
         default_store: None,

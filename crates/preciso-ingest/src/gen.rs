@@ -30,7 +30,15 @@ pub struct GenOptions {
 
 impl Default for GenOptions {
     fn default() -> Self {
-        GenOptions { offers: 1000, stores: 5, seed: 42, format: GenFormat::Jsonl, run: 0, invalid_ratio_permille: 10, duplicate_ratio_permille: 10 }
+        GenOptions {
+            offers: 1000,
+            stores: 5,
+            seed: 42,
+            format: GenFormat::Jsonl,
+            run: 0,
+            invalid_ratio_permille: 10,
+            duplicate_ratio_permille: 10,
+        }
     }
 }
 
@@ -43,13 +51,26 @@ pub struct GenStats {
 
 /// (slug, name, currency)
 const STORES: &[(&str, &str, &str)] = &[
-    ("exito", "Éxito", "COP"), ("falabella-co", "Falabella Colombia", "COP"), ("alkosto", "Alkosto", "COP"),
-    ("mercadolibre-mx", "Mercado Libre México", "MXN"), ("liverpool", "Liverpool", "MXN"), ("coppel", "Coppel", "MXN"),
-    ("jumbo-cl", "Jumbo Chile", "CLP"), ("paris", "Paris", "CLP"), ("lider", "Líder", "CLP"),
-    ("fravega", "Frávega", "ARS"), ("garbarino", "Garbarino", "ARS"), ("plaza-vea", "Plaza Vea", "PEN"),
-    ("ripley-pe", "Ripley Perú", "PEN"), ("magalu", "Magazine Luiza", "BRL"), ("americanas", "Americanas", "BRL"),
-    ("casas-bahia", "Casas Bahia", "BRL"), ("amazon-us", "Amazon US", "USD"), ("olimpica", "Olímpica", "COP"),
-    ("sodimac", "Sodimac", "COP"), ("el-corte-ingles", "El Corte Inglés", "EUR"),
+    ("exito", "Éxito", "COP"),
+    ("falabella-co", "Falabella Colombia", "COP"),
+    ("alkosto", "Alkosto", "COP"),
+    ("mercadolibre-mx", "Mercado Libre México", "MXN"),
+    ("liverpool", "Liverpool", "MXN"),
+    ("coppel", "Coppel", "MXN"),
+    ("jumbo-cl", "Jumbo Chile", "CLP"),
+    ("paris", "Paris", "CLP"),
+    ("lider", "Líder", "CLP"),
+    ("fravega", "Frávega", "ARS"),
+    ("garbarino", "Garbarino", "ARS"),
+    ("plaza-vea", "Plaza Vea", "PEN"),
+    ("ripley-pe", "Ripley Perú", "PEN"),
+    ("magalu", "Magazine Luiza", "BRL"),
+    ("americanas", "Americanas", "BRL"),
+    ("casas-bahia", "Casas Bahia", "BRL"),
+    ("amazon-us", "Amazon US", "USD"),
+    ("olimpica", "Olímpica", "COP"),
+    ("sodimac", "Sodimac", "COP"),
+    ("el-corte-ingles", "El Corte Inglés", "EUR"),
 ];
 
 /// The store of index `i`: the list above, then numbered copies of it.
@@ -75,7 +96,10 @@ fn rate(currency: &str) -> f64 {
     }
 }
 
-const BRANDS: &[&str] = &["Samsung", "LG", "Xiaomi", "Apple", "Motorola", "Lenovo", "HP", "Sony", "Mabe", "Oster", "Nestlé", "Colgate", "Haceb", "Imusa", "Philips"];
+const BRANDS: &[&str] = &[
+    "Samsung", "LG", "Xiaomi", "Apple", "Motorola", "Lenovo", "HP", "Sony", "Mabe", "Oster",
+    "Nestlé", "Colgate", "Haceb", "Imusa", "Philips",
+];
 const CATEGORIES: &[(&str, &[&str], u64)] = &[
     ("Tecnología > Celulares", &["Galaxy", "Moto", "Redmi", "iPhone", "Note"], 90_000),
     ("Tecnología > Televisores", &["Smart TV", "QLED", "OLED", "UHD"], 60_000),
@@ -86,7 +110,10 @@ const CATEGORIES: &[(&str, &[&str], u64)] = &[
     ("Mercado > Café", &["Café molido", "Café en grano"], 900),
     ("Cuidado personal", &["Crema dental", "Afeitadora", "Secador"], 1_500),
 ];
-const VARIANTS: &[&str] = &["128GB", "256GB", "Negro", "Blanco", "Gris", "55\"", "65\"", "300L", "12kg", "500g", "1.5L", "Pro", "Max"];
+const VARIANTS: &[&str] = &[
+    "128GB", "256GB", "Negro", "Blanco", "Gris", "55\"", "65\"", "300L", "12kg", "500g", "1.5L",
+    "Pro", "Max",
+];
 
 /// SplitMix64: small, fast, and its output is fixed forever (unlike `rand`'s algorithms).
 struct Rng(u64);
@@ -124,7 +151,12 @@ impl Rng {
 
 fn gtin13(body: u64) -> String {
     let digits = format!("{:012}", body % 1_000_000_000_000);
-    let sum: u32 = digits.bytes().rev().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 }).sum();
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
     format!("{digits}{}", (10 - sum % 10) % 10)
 }
 
@@ -140,8 +172,16 @@ fn product(seed: u64, p: u64) -> Product {
     let mut r = Rng::new(&[seed, 1, p]);
     let (category, models, base) = *r.pick(CATEGORIES);
     let brand = *r.pick(BRANDS);
-    let title = format!("{} {brand} {}{} {}", r.pick(models), (b'A' + r.below(26) as u8) as char, 10 + r.below(90), r.pick(VARIANTS));
-    let gtin = r.chance(700).then(|| gtin13(770_000_000_000 + seed.wrapping_mul(7919).wrapping_add(p) % 10_000_000_000));
+    let title = format!(
+        "{} {brand} {}{} {}",
+        r.pick(models),
+        (b'A' + r.below(26) as u8) as char,
+        10 + r.below(90),
+        r.pick(VARIANTS)
+    );
+    let gtin = r.chance(700).then(|| {
+        gtin13(770_000_000_000 + seed.wrapping_mul(7919).wrapping_add(p) % 10_000_000_000)
+    });
     let usd_cents = base / 2 + r.below(base) + 99;
     Product { title, brand, category, gtin, usd_cents }
 }
@@ -151,7 +191,8 @@ fn product(seed: u64, p: u64) -> Product {
 fn price_minor(seed: u64, p: &Product, store: u32, currency: &str, offer: u64, run: u32) -> i64 {
     let mut r = Rng::new(&[seed, 2, offer]);
     let level = 0.85 + r.below(300) as f64 / 1000.0;
-    let mut value = p.usd_cents as f64 * rate(currency) * level * (1.0 + f64::from(store % 7) / 100.0);
+    let mut value =
+        p.usd_cents as f64 * rate(currency) * level * (1.0 + f64::from(store % 7) / 100.0);
     for run in 1..=run {
         let mut c = Rng::new(&[seed, 3, offer, u64::from(run)]);
         if c.chance(50) {
@@ -168,10 +209,17 @@ fn round_like_a_store(minor: i64, currency: &str) -> i64 {
     match currency {
         "COP" | "ARS" => {
             let major = (minor / 100).max(1);
-            let major = if major >= 1000 { major / 1000 * 1000 + 900 } else { major / 100 * 100 + 90 };
+            let major =
+                if major >= 1000 { major / 1000 * 1000 + 900 } else { major / 100 * 100 + 90 };
             major * 100
         }
-        "CLP" => if minor >= 1000 { minor / 1000 * 1000 + 990 } else { minor.max(1) / 10 * 10 + 9 },
+        "CLP" => {
+            if minor >= 1000 {
+                minor / 1000 * 1000 + 990
+            } else {
+                minor.max(1) / 10 * 10 + 9
+            }
+        }
         _ => (minor / 10).max(1) * 10 + if minor % 3 == 0 { 9 } else { 0 },
     }
 }
@@ -180,7 +228,7 @@ fn group(int: i64, sep: char) -> String {
     let digits = int.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(sep);
         }
         out.push(ch);
@@ -203,15 +251,19 @@ fn local_number(minor: i64, currency: &str, r: &mut Rng) -> String {
     format!("{}{d}{cents:02}", group(major, t))
 }
 
+fn one_of(r: &mut Rng, items: &[&'static str]) -> &'static str {
+    items[r.below(items.len() as u64) as usize]
+}
+
 fn marker(currency: &str, r: &mut Rng) -> &'static str {
     match currency {
-        "COP" => *r.pick(&["$ ", "$", "COP ", "COP$ "]),
-        "CLP" => *r.pick(&["$ ", "$", "CLP$ "]),
-        "MXN" => *r.pick(&["$", "MX$ ", "$ "]),
+        "COP" => one_of(r, &["$ ", "$", "COP ", "COP$ "]),
+        "CLP" => one_of(r, &["$ ", "$", "CLP$ "]),
+        "MXN" => one_of(r, &["$", "MX$ ", "$ "]),
         "ARS" => "$ ",
         "BRL" => "R$ ",
-        "PEN" => *r.pick(&["S/ ", "S/. "]),
-        "USD" => *r.pick(&["US$ ", "$"]),
+        "PEN" => one_of(r, &["S/ ", "S/. "]),
+        "USD" => one_of(r, &["US$ ", "$"]),
         _ => "",
     }
 }
@@ -220,18 +272,30 @@ fn marker(currency: &str, r: &mut Rng) -> &'static str {
 fn price_value(minor: i64, currency: &str, r: &mut Rng) -> Value {
     let exp = if currency == "CLP" { 0 } else { 2 };
     if r.chance(100) {
-        let text = if exp == 0 { minor.to_string() } else { format!("{}.{:02}", minor / 100, minor % 100) };
+        let text = if exp == 0 {
+            minor.to_string()
+        } else {
+            format!("{}.{:02}", minor / 100, minor % 100)
+        };
         if let Ok(n) = text.parse::<Number>() {
             return Value::Number(n);
         }
     }
     let number = local_number(minor, currency, r);
-    let shown = if currency == "EUR" { format!("{number} €") } else { format!("{}{number}", marker(currency, r)) };
+    let shown = if currency == "EUR" {
+        format!("{number} €")
+    } else {
+        format!("{}{number}", marker(currency, r))
+    };
     let text = match r.below(10) {
         0 => format!("Ahora {shown}"),
         1 => format!("desde {shown}"),
         2 => format!("{shown} + IVA"),
-        3 if currency != "EUR" => format!("{shown} - {}{}", marker(currency, r), local_number(minor + minor / 5 + 100, currency, r)),
+        3 if currency != "EUR" => format!(
+            "{shown} - {}{}",
+            marker(currency, r),
+            local_number(minor + minor / 5 + 100, currency, r)
+        ),
         _ => shown,
     };
     Value::String(text)
@@ -248,7 +312,9 @@ fn rating_value(r: &mut Rng) -> Option<Value> {
         1 => Value::String(format!("{i}.{d}/5")),
         2 => Value::String(format!("{}%", tenths * 2)),
         3 => Value::String(format!("{}{}", "★".repeat(i as usize), "☆".repeat(5 - i as usize))),
-        4 => Value::String(format!("{i}.{d} ({} opiniones)", group(10 + r.below(5000) as i64, '.'))),
+        4 => {
+            Value::String(format!("{i}.{d} ({} opiniones)", group(10 + r.below(5000) as i64, '.')))
+        }
         5 => Value::String("Sin calificación".into()),
         _ => format!("{i}.{d}").parse::<Number>().map(Value::Number).unwrap_or(Value::Null),
     })
@@ -268,12 +334,61 @@ fn reviews_value(r: &mut Rng) -> Option<Value> {
 
 /// Field names by store style: English, Spanish, Capitalized Spanish.
 const NAMES: [[&str; 15]; 3] = [
-    ["store", "sku", "gtin", "title", "brand", "category", "price", "list_price", "currency", "availability", "rating", "reviews", "url", "image_url", "scraped_at"],
-    ["tienda", "codigo", "ean", "nombre", "marca", "categoria", "precio", "precio_anterior", "moneda", "disponibilidad", "calificacion", "opiniones", "enlace", "imagen", "fecha"],
-    ["Tienda", "Código", "EAN", "Nombre", "Marca", "Categoría", "Precio", "Precio_Lista", "Moneda", "Stock", "Calificación", "Reseñas", "Link", "Imagen", "Fecha_Extraccion"],
+    [
+        "store",
+        "sku",
+        "gtin",
+        "title",
+        "brand",
+        "category",
+        "price",
+        "list_price",
+        "currency",
+        "availability",
+        "rating",
+        "reviews",
+        "url",
+        "image_url",
+        "scraped_at",
+    ],
+    [
+        "tienda",
+        "codigo",
+        "ean",
+        "nombre",
+        "marca",
+        "categoria",
+        "precio",
+        "precio_anterior",
+        "moneda",
+        "disponibilidad",
+        "calificacion",
+        "opiniones",
+        "enlace",
+        "imagen",
+        "fecha",
+    ],
+    [
+        "Tienda",
+        "Código",
+        "EAN",
+        "Nombre",
+        "Marca",
+        "Categoría",
+        "Precio",
+        "Precio_Lista",
+        "Moneda",
+        "Stock",
+        "Calificación",
+        "Reseñas",
+        "Link",
+        "Imagen",
+        "Fecha_Extraccion",
+    ],
 ];
 
-const INVALID_PRICES: &[&str] = &["Agotado", "Consultar precio", "$1.5M", "-$ 5.000", "$ 12.34.567", ""];
+const INVALID_PRICES: &[&str] =
+    &["Agotado", "Consultar precio", "$1.5M", "-$ 5.000", "$ 12.34.567", ""];
 
 /// One record as (canonical field index, value) pairs, and whether it is invalid.
 fn record(opts: &GenOptions, i: u64) -> (Vec<(usize, Value)>, bool) {
@@ -289,12 +404,23 @@ fn record(opts: &GenOptions, i: u64) -> (Vec<(usize, Value)>, bool) {
     fields.push((0, Value::String(store_value)));
     fields.push((1, Value::String(sku.clone())));
     if let Some(g) = &p.gtin {
-        let g = if r.chance(30) { format!("{}{}", &g[..12], (g.as_bytes()[12] - b'0' + 1) % 10) } else { g.clone() };
+        let g = if r.chance(30) {
+            format!("{}{}", &g[..12], (g.as_bytes()[12] - b'0' + 1) % 10)
+        } else {
+            g.clone()
+        };
         fields.push((2, Value::String(g)));
     }
     fields.push((3, Value::String(p.title.clone())));
     fields.push((4, Value::String(p.brand.to_string())));
-    fields.push((5, Value::String(if r.chance(200) { p.category.replace(" > ", "/") } else { p.category.to_string() })));
+    fields.push((
+        5,
+        Value::String(if r.chance(200) {
+            p.category.replace(" > ", "/")
+        } else {
+            p.category.to_string()
+        }),
+    ));
     fields.push((6, price_value(minor, currency, &mut r)));
     // List prices are stable across runs: a "was" price the store shows for a while.
     let mut lr = Rng::new(&[opts.seed, 5, i]);
@@ -303,13 +429,13 @@ fn record(opts: &GenOptions, i: u64) -> (Vec<(usize, Value)>, bool) {
         fields.push((7, price_value(list.max(minor), currency, &mut r)));
     }
     fields.push((8, Value::String(currency.to_string())));
-    let spanish = store_idx % 3 != 0;
+    let spanish = !store_idx.is_multiple_of(3);
     let available = r.chance(900);
     let stock = match (spanish, available) {
         (false, true) => "in_stock",
         (false, false) => "out_of_stock",
         (true, true) => "Disponible",
-        (true, false) => *r.pick(&["Agotado", "Sin stock"]),
+        (true, false) => one_of(&mut r, &["Agotado", "Sin stock"]),
     };
     fields.push((9, Value::String(stock.into())));
     if let Some(v) = rating_value(&mut r) {
@@ -323,7 +449,15 @@ fn record(opts: &GenOptions, i: u64) -> (Vec<(usize, Value)>, bool) {
         fields.push((13, Value::String(format!("https://img.{slug}.example/{sku}.jpg"))));
     }
     let minutes = u64::from(store_idx) * 7 % 600;
-    fields.push((14, Value::String(format!("2026-11-{:02} {:02}:{:02}:00", 1 + opts.run % 28, 8 + minutes / 60, minutes % 60))));
+    fields.push((
+        14,
+        Value::String(format!(
+            "2026-11-{:02} {:02}:{:02}:00",
+            1 + opts.run % 28,
+            8 + minutes / 60,
+            minutes % 60
+        )),
+    ));
     let invalid = Rng::new(&[opts.seed, 6, i]).chance(u64::from(opts.invalid_ratio_permille));
     if invalid {
         match r.below(3) {
@@ -373,7 +507,8 @@ pub fn generate<W: Write>(opts: &GenOptions, mut out: W) -> io::Result<GenStats>
         GenFormat::Jsonl => {}
     }
     for i in 0..opts.offers {
-        let duplicate = previous.is_some() && Rng::new(&[opts.seed, 7, i]).chance(u64::from(opts.duplicate_ratio_permille));
+        let duplicate = previous.is_some()
+            && Rng::new(&[opts.seed, 7, i]).chance(u64::from(opts.duplicate_ratio_permille));
         let line = match (&previous, duplicate) {
             (Some(p), true) => {
                 stats.duplicates += 1;
@@ -428,16 +563,35 @@ mod tests {
         let n = 500;
         let base = GenOptions { offers: n, ..Default::default() };
         let jsonl = render(&base);
-        assert_eq!(jsonl.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice::<Value>(l).unwrap()).count() as u64, n);
-        let json: Value = serde_json::from_slice(&render(&GenOptions { format: GenFormat::Json, ..base.clone() })).unwrap();
+        assert_eq!(
+            jsonl
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .filter(|l| serde_json::from_slice::<Value>(l).is_ok())
+                .count() as u64,
+            n
+        );
+        let json: Value = serde_json::from_slice(&render(&GenOptions {
+            format: GenFormat::Json,
+            ..base.clone()
+        }))
+        .unwrap();
         assert_eq!(json.as_array().unwrap().len() as u64, n);
         let csv_bytes = render(&GenOptions { format: GenFormat::Csv, ..base });
-        assert_eq!(csv::Reader::from_reader(&csv_bytes[..]).records().map(Result::unwrap).count() as u64, n);
+        assert_eq!(
+            csv::Reader::from_reader(&csv_bytes[..]).records().map(Result::unwrap).count() as u64,
+            n
+        );
     }
 
     #[test]
     fn later_runs_change_about_five_percent_of_prices() {
-        let base = GenOptions { offers: 4000, invalid_ratio_permille: 0, duplicate_ratio_permille: 0, ..Default::default() };
+        let base = GenOptions {
+            offers: 4000,
+            invalid_ratio_permille: 0,
+            duplicate_ratio_permille: 0,
+            ..Default::default()
+        };
         let run0 = render(&base);
         let run1 = render(&GenOptions { run: 1, ..base });
         let price = |l: &[u8]| {
@@ -453,7 +607,7 @@ mod tests {
 
     #[test]
     fn gtins_carry_valid_check_digits() {
-        let g = gtin13(7_702_032_101_05);
+        let g = gtin13(770_203_210_105);
         assert_eq!(g.len(), 13);
         assert!(preciso_core::domain::Gtin::parse(&g).is_ok());
         assert_eq!(store_for(0).0, "exito");

@@ -11,8 +11,8 @@ pub mod read;
 pub mod record;
 pub mod rejects;
 
-pub use mapping::{Field, FieldMap};
 pub use r#gen::{GenFormat, GenOptions, GenStats, generate};
+pub use mapping::{Field, FieldMap};
 pub use pipeline::{IngestError, IngestOptions, IngestReport, IngestSource, ingest};
 pub use read::Format;
 pub use record::{RawRecord, RawValue, RecordContext, RecordError};

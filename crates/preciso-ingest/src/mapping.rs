@@ -69,7 +69,10 @@ const DEFAULT_ALIASES: [(Field, &[&str]); Field::COUNT] = [
     (Field::Brand, &["brand", "marca"]),
     (Field::Category, &["category", "categoria", "category_path"]),
     (Field::Price, &["price", "precio", "precio_actual", "sale_price", "precio_oferta"]),
-    (Field::ListPrice, &["list_price", "precio_anterior", "precio_lista", "old_price", "precio_normal"]),
+    (
+        Field::ListPrice,
+        &["list_price", "precio_anterior", "precio_lista", "old_price", "precio_normal"],
+    ),
     (Field::Currency, &["currency", "moneda", "divisa"]),
     (Field::Availability, &["availability", "disponibilidad", "stock", "in_stock"]),
     (Field::Rating, &["rating", "calificacion", "valoracion", "puntuacion", "stars"]),
@@ -106,7 +109,10 @@ impl FieldMap {
         let mut map = FieldMap::default();
         for (canonical, key) in overrides {
             let field = Field::from_name(canonical).ok_or_else(|| {
-                format!("mapping names unknown field {canonical:?}; known fields: {}", field_names())
+                format!(
+                    "mapping names unknown field {canonical:?}; known fields: {}",
+                    field_names()
+                )
             })?;
             map.by_key.insert(normalize_key(key), field);
         }

@@ -219,7 +219,10 @@ fn run_batches(
     let file = File::open(&source.path)
         .map_err(|e| IngestError::Io { path: source.name.clone(), source: e })?;
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let reader = BufReader::with_capacity(1 << 18, CountingReader { inner: file, count: bytes_read.clone() });
+    let reader = BufReader::with_capacity(
+        1 << 18,
+        CountingReader { inner: file, count: bytes_read.clone() },
+    );
     let (tx, rx) = bounded::<io::Result<Batch>>(4);
     std::thread::scope(|scope| {
         scope.spawn(move || {
@@ -242,7 +245,8 @@ fn run_batches(
             let _ = tx.send(Ok(batch));
         });
         for batch in rx.iter() {
-            let batch = batch.map_err(|e| IngestError::Io { path: source.name.clone(), source: e })?;
+            let batch =
+                batch.map_err(|e| IngestError::Io { path: source.name.clone(), source: e })?;
             apply(batch)?;
             progress(bytes_read.load(Ordering::Relaxed));
         }
@@ -268,7 +272,9 @@ fn add_item(batch: &mut Batch, item: Item, file: &str, ctx: &RecordContext) {
             match ctx.normalize(&raw) {
                 Ok(n) => {
                     batch.warnings.extend(
-                        n.warnings.iter().map(|w| format!("{}/{}", w.field.unwrap_or("record"), w.code)),
+                        n.warnings
+                            .iter()
+                            .map(|w| format!("{}/{}", w.field.unwrap_or("record"), w.code)),
                     );
                     batch.offers.push(n.offer);
                 }

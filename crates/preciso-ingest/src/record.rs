@@ -9,9 +9,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use preciso_core::domain::{Availability, Currency, Gtin, Offer, StoreId};
 use preciso_core::hash::{ContentHasher, offer_id, product_id, product_key, title_key};
-use preciso_core::normalize::{
-    Scraped, parse_price, parse_rating, parse_review_count, preprocess,
-};
+use preciso_core::normalize::{Scraped, parse_price, parse_rating, parse_review_count, preprocess};
 use std::collections::HashMap;
 
 /// A value as the reader found it.
@@ -83,7 +81,11 @@ pub struct RecordError {
 
 impl RecordError {
     pub fn new(field: Option<Field>, code: &str, message: impl Into<String>) -> Self {
-        RecordError { field: field.map(Field::name), code: code.to_string(), message: message.into() }
+        RecordError {
+            field: field.map(Field::name),
+            code: code.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -129,9 +131,8 @@ impl RecordContext {
             (Some(v), Some(c)) => money(v, Field::Price, c).map_err(|e| errors.push(e)).ok(),
             (Some(_), None) => None,
         };
-        let observed_at = store
-            .as_ref()
-            .and_then(|s| self.observed_at(raw, s).map_err(|e| errors.push(e)).ok());
+        let observed_at =
+            store.as_ref().and_then(|s| self.observed_at(raw, s).map_err(|e| errors.push(e)).ok());
         let (Some(store), Some(title), Some(price), Some(observed_at)) =
             (store, title, price, observed_at)
         else {
@@ -170,7 +171,8 @@ impl RecordContext {
         .unwrap_or_default();
         let rating = optional(raw, Field::Rating, &mut warnings, |v| {
             let s = scalar(v, Field::Rating)?;
-            parse_rating(s).map_err(|e| RecordError::new(Some(Field::Rating), e.code.as_str(), e.message))
+            parse_rating(s)
+                .map_err(|e| RecordError::new(Some(Field::Rating), e.code.as_str(), e.message))
         });
         let review_count = optional(raw, Field::Reviews, &mut warnings, |v| {
             let s = scalar(v, Field::Reviews)?;
@@ -227,7 +229,11 @@ impl RecordContext {
         let named = raw.get(Field::Store).and_then(RawValue::text);
         match (named, &self.default_store) {
             (Some(name), _) => StoreId::parse(&name).map_err(|e| {
-                RecordError::new(Some(Field::Store), "invalid_store", format!("store {name:?}: {e}"))
+                RecordError::new(
+                    Some(Field::Store),
+                    "invalid_store",
+                    format!("store {name:?}: {e}"),
+                )
             }),
             (None, Some(default)) => Ok(default.clone()),
             (None, None) => Err(RecordError::new(
@@ -285,18 +291,30 @@ fn required_text(raw: &RawRecord, field: Field) -> Result<String, RecordError> {
         RecordError::new(Some(field), "missing", format!("{} is missing or empty", field.name()))
     })?;
     if text.chars().count() > 2000 {
-        return Err(RecordError::new(Some(field), "too_long", format!("{} exceeds 2000 characters", field.name())));
+        return Err(RecordError::new(
+            Some(field),
+            "too_long",
+            format!("{} exceeds 2000 characters", field.name()),
+        ));
     }
     Ok(text)
 }
 
 fn scalar(v: &RawValue, field: Field) -> Result<Scraped<'_>, RecordError> {
     v.scraped().ok_or_else(|| {
-        RecordError::new(Some(field), "invalid_type", format!("{} must be text or a number", field.name()))
+        RecordError::new(
+            Some(field),
+            "invalid_type",
+            format!("{} must be text or a number", field.name()),
+        )
     })
 }
 
-fn money(v: &RawValue, field: Field, currency: Currency) -> Result<preciso_core::Money, RecordError> {
+fn money(
+    v: &RawValue,
+    field: Field,
+    currency: Currency,
+) -> Result<preciso_core::Money, RecordError> {
     let s = scalar(v, field)?;
     parse_price(s, currency).map_err(|e| RecordError::new(Some(field), e.code.as_str(), e.message))
 }

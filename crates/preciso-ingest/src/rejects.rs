@@ -21,7 +21,13 @@ pub struct Reject {
 }
 
 impl Reject {
-    pub fn new(file: &str, line: u64, record: u64, errors: Vec<RecordError>, source: String) -> Self {
+    pub fn new(
+        file: &str,
+        line: u64,
+        record: u64,
+        errors: Vec<RecordError>,
+        source: String,
+    ) -> Self {
         let (field, reason) = errors
             .first()
             .map(|e| (e.field, e.message.clone()))

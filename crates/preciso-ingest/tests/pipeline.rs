@@ -4,7 +4,9 @@
 use chrono_tz::Tz;
 use preciso_core::domain::{Currency, StoreId};
 use preciso_core::ports::CatalogStore;
-use preciso_ingest::{FieldMap, Format, IngestOptions, IngestReport, IngestSource, RecordContext, ingest};
+use preciso_ingest::{
+    FieldMap, Format, IngestOptions, IngestReport, IngestSource, RecordContext, ingest,
+};
 use preciso_store_sqlite::SqliteCatalog;
 use rusqlite::Connection;
 use std::collections::HashMap;
@@ -39,7 +41,10 @@ impl Env {
             context: RecordContext {
                 default_store: None,
                 default_currency: None,
-                store_currency: HashMap::from([(StoreId::parse("exito").unwrap(), Currency::parse("COP").unwrap())]),
+                store_currency: HashMap::from([(
+                    StoreId::parse("exito").unwrap(),
+                    Currency::parse("COP").unwrap(),
+                )]),
                 store_timezone: HashMap::new(),
                 default_timezone: Tz::America__Bogota,
                 ingest_time: 1_800_000_000,
@@ -48,7 +53,10 @@ impl Env {
     }
 
     fn ingest(&self, path: &Path, opts: &IngestOptions) -> IngestReport {
-        let source = IngestSource { path: path.to_path_buf(), name: path.file_name().unwrap().to_string_lossy().into() };
+        let source = IngestSource {
+            path: path.to_path_buf(),
+            name: path.file_name().unwrap().to_string_lossy().into(),
+        };
         ingest(&self.catalog, &source, opts, &|_| {}).unwrap()
     }
 
@@ -63,9 +71,34 @@ impl Env {
         let mut stmt = conn
             .prepare("SELECT id, hex(content_hash), price_minor, last_seen FROM offers ORDER BY id")
             .unwrap();
-        rows.extend(stmt.query_map([], |r| Ok(format!("o {} {} {} {}", r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))).unwrap().map(Result::unwrap));
-        let mut stmt = conn.prepare("SELECT offer_id, observed_at, price_minor FROM price_history ORDER BY 1, 2").unwrap();
-        rows.extend(stmt.query_map([], |r| Ok(format!("h {} {} {}", r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))).unwrap().map(Result::unwrap));
+        rows.extend(
+            stmt.query_map([], |r| {
+                Ok(format!(
+                    "o {} {} {} {}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap),
+        );
+        let mut stmt = conn
+            .prepare("SELECT offer_id, observed_at, price_minor FROM price_history ORDER BY 1, 2")
+            .unwrap();
+        rows.extend(
+            stmt.query_map([], |r| {
+                Ok(format!(
+                    "h {} {} {}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap),
+        );
         rows
     }
 }
@@ -94,11 +127,18 @@ fn messy_jsonl_lands_good_records_and_keeps_rejects_with_file_line_and_field() {
     assert_eq!(r.warnings.get("gtin/invalid_gtin"), Some(&1), "{:?}", r.warnings);
 
     let rejects = std::fs::read_to_string(r.rejects_file.as_ref().unwrap()).unwrap();
-    let lines: Vec<serde_json::Value> = rejects.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        rejects.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3);
-    assert_eq!((lines[0]["file"].as_str(), lines[0]["line"].as_u64(), lines[0]["field"].as_str()), (Some("exito.jsonl"), Some(3), Some("price")));
+    assert_eq!(
+        (lines[0]["file"].as_str(), lines[0]["line"].as_u64(), lines[0]["field"].as_str()),
+        (Some("exito.jsonl"), Some(3), Some("price"))
+    );
     assert_eq!(lines[0]["errors"][0]["code"], "no_digits");
-    assert_eq!((lines[1]["line"].as_u64(), lines[1]["errors"][0]["code"].as_str()), (Some(4), Some("invalid_json")));
+    assert_eq!(
+        (lines[1]["line"].as_u64(), lines[1]["errors"][0]["code"].as_str()),
+        (Some(4), Some("invalid_json"))
+    );
     assert_eq!(lines[1]["source"], "not json at all");
     assert_eq!((lines[2]["line"].as_u64(), lines[2]["field"].as_str()), (Some(6), Some("store")));
 
@@ -110,11 +150,19 @@ fn messy_jsonl_lands_good_records_and_keeps_rejects_with_file_line_and_field() {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
         )
         .unwrap();
-    assert_eq!((price, list, avail.as_str(), rating, reviews), (234_990_000, 259_990_000, "in_stock", 420, 1234));
+    assert_eq!(
+        (price, list, avail.as_str(), rating, reviews),
+        (234_990_000, 259_990_000, "in_stock", 420, 1234)
+    );
     // 08:00 in Bogotá (UTC-5) is 13:00 UTC.
-    assert_eq!(seen, chrono::DateTime::parse_from_rfc3339("2026-11-01T13:00:00Z").unwrap().timestamp());
+    assert_eq!(
+        seen,
+        chrono::DateTime::parse_from_rfc3339("2026-11-01T13:00:00Z").unwrap().timestamp()
+    );
     let cafe: (i64, String, Option<String>) = conn
-        .query_row("SELECT price_minor, availability, gtin FROM offers WHERE sku = 'A2'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row("SELECT price_minor, availability, gtin FROM offers WHERE sku = 'A2'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .unwrap();
     assert_eq!(cafe, (1_899_000, "out_of_stock".to_string(), Some("07702032101054".to_string())));
 }
@@ -156,7 +204,9 @@ fn json_array_jsonl_and_csv_of_the_same_records_give_the_same_catalog() {
     let json = format!("[\n{}\n]", jsonl.trim_end().replace('\n', ",\n"));
     let csv = "store;sku;title;price;rating;reviews;scraped_at\nexito;1;TV;$ 1.299.900;4.5;;2026-11-01 10:00:00\nexito;2;Radio, FM;$ 89.900,00;;12;2026-11-01 10:00:00\n";
     let mut states = Vec::new();
-    for (name, content) in [("a.jsonl", jsonl.to_string()), ("a.json", json), ("a.csv", csv.to_string())] {
+    for (name, content) in
+        [("a.jsonl", jsonl.to_string()), ("a.json", json), ("a.csv", csv.to_string())]
+    {
         let env = Env::new();
         let r = env.ingest(&env.write(name, &content), &env.opts());
         assert_eq!((r.counts.inserted, r.counts.rejected), (2, 0), "{name}: {r:?}");
@@ -169,13 +219,18 @@ fn json_array_jsonl_and_csv_of_the_same_records_give_the_same_catalog() {
 #[test]
 fn store_flag_and_per_store_mapping_apply_to_files_without_store() {
     let env = Env::new();
-    let path = env.write("feed.csv", "Codigo,Descripcion,PrecioOferta\nX1,Licuadora Oster,\"$ 199.900\"\n");
+    let path = env
+        .write("feed.csv", "Codigo,Descripcion,PrecioOferta\nX1,Licuadora Oster,\"$ 199.900\"\n");
     let mut opts = env.opts();
     opts.context.default_store = Some(StoreId::parse("exito").unwrap());
-    opts.fields = FieldMap::with_overrides([("title", "Descripcion"), ("price", "PrecioOferta")]).unwrap();
+    opts.fields =
+        FieldMap::with_overrides([("title", "Descripcion"), ("price", "PrecioOferta")]).unwrap();
     let r = env.ingest(&path, &opts);
     assert_eq!((r.counts.inserted, r.counts.rejected), (1, 0), "{r:?}");
-    let title: String = env.conn().query_row("SELECT title FROM offers WHERE store_id = 'exito'", [], |r| r.get(0)).unwrap();
+    let title: String = env
+        .conn()
+        .query_row("SELECT title FROM offers WHERE store_id = 'exito'", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(title, "Licuadora Oster");
 }
 
@@ -213,7 +268,8 @@ fn formats_are_sniffed_when_the_extension_says_nothing() {
     assert_eq!(Format::sniff(b"\xEF\xBB\xBF{\"a\":1}"), Format::Jsonl);
     assert_eq!(Format::sniff(b"store,title"), Format::Csv);
     let env = Env::new();
-    let path = env.write("upload.dat", "[{\"store\":\"exito\",\"title\":\"T\",\"price\":\"$ 1.000\"}]");
+    let path =
+        env.write("upload.dat", "[{\"store\":\"exito\",\"title\":\"T\",\"price\":\"$ 1.000\"}]");
     let r = env.ingest(&path, &env.opts());
     assert_eq!((r.format, r.counts.inserted), (Some(Format::Json), 1));
 }

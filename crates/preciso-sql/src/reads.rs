@@ -20,7 +20,12 @@ impl Query {
 }
 
 /// A page of offers with `value_score` (column 20) and the category median (column 21).
-pub fn list_offers(filter: &OfferFilter, sort: Sort, page: PageRequest, prefs: Option<&Preferences>) -> (Query, Query) {
+pub fn list_offers(
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    prefs: Option<&Preferences>,
+) -> (Query, Query) {
     let w = filter_where(filter, prefs);
     let preferred = preferred_expr(prefs);
     let order = match &preferred {
@@ -62,7 +67,10 @@ pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPri
         let mut params = w.params.clone();
         params.extend(extra);
         Query::new(
-            format!("SELECT {OFFER_COLUMNS} FROM offers o WHERE {} AND {clause} ORDER BY o.currency, o.price_minor, o.id", w.sql()),
+            format!(
+                "SELECT {OFFER_COLUMNS} FROM offers o WHERE {} AND {clause} ORDER BY o.currency, o.price_minor, o.id",
+                w.sql()
+            ),
             params,
         )
     };
@@ -72,8 +80,14 @@ pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPri
     };
     BestPrices {
         passes,
-        total: Query::new(format!("SELECT count(DISTINCT o.product_id) FROM offers o WHERE {}", w.sql()), w.params.clone()),
-        per_product: Query::new(format!("SELECT count(*) FROM offers o WHERE {} AND o.product_id = ?", w.sql()), w.params.clone()),
+        total: Query::new(
+            format!("SELECT count(DISTINCT o.product_id) FROM offers o WHERE {}", w.sql()),
+            w.params.clone(),
+        ),
+        per_product: Query::new(
+            format!("SELECT count(*) FROM offers o WHERE {} AND o.product_id = ?", w.sql()),
+            w.params.clone(),
+        ),
     }
 }
 
@@ -93,7 +107,9 @@ pub fn offer_history(id: i64) -> Query {
 
 pub fn product_offers(product: i64) -> Query {
     Query::new(
-        format!("SELECT {OFFER_COLUMNS} FROM offers o WHERE o.product_id = ? ORDER BY o.currency, o.price_minor, o.id"),
+        format!(
+            "SELECT {OFFER_COLUMNS} FROM offers o WHERE o.product_id = ? ORDER BY o.currency, o.price_minor, o.id"
+        ),
         vec![Param::Int(product)],
     )
 }

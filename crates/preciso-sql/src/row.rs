@@ -2,8 +2,8 @@
 //! API's `OfferView`.
 
 use preciso_core::domain::{
-    Availability, Currency, IngestCounts, IngestFile, IngestStatus, Money, OfferId, ProductId, Rating,
-    Store, StoreId,
+    Availability, Currency, IngestCounts, IngestFile, IngestStatus, Money, OfferId, ProductId,
+    Rating, Store, StoreId,
 };
 use preciso_core::ports::ApiKeyRecord;
 use preciso_core::query::{OfferView, Preferences, User};
@@ -70,7 +70,8 @@ pub fn ledger_from_row<R: SqlRow>(r: &R) -> Result<IngestFile, R::Error> {
     })
 }
 
-pub const LEDGER_COLUMNS: &str = "id, name, sha256, size, store_id, received_at, finished_at, status,
+pub const LEDGER_COLUMNS: &str =
+    "id, name, sha256, size, store_id, received_at, finished_at, status,
     read, inserted, updated, unchanged, duplicate, rejected, archive_key, error";
 
 pub const STORE_COLUMNS: &str = "id, name, country, currency, base_url";
@@ -88,7 +89,10 @@ pub fn store_from_row<R: SqlRow>(r: &R) -> Result<Store, R::Error> {
 pub const USER_COLUMNS: &str = "id, name, email, preferences, created_at, updated_at";
 
 /// Preferences are stored as JSON text; an unreadable value reads as no preferences.
-pub fn user_from_row<R: SqlRow>(r: &R, decode: impl Fn(&str) -> Preferences) -> Result<User, R::Error> {
+pub fn user_from_row<R: SqlRow>(
+    r: &R,
+    decode: impl Fn(&str) -> Preferences,
+) -> Result<User, R::Error> {
     Ok(User {
         id: r.int(0)?,
         name: r.text(1)?,

@@ -9,7 +9,11 @@ pub struct TableSpec {
 }
 
 pub const TABLES: &[TableSpec] = &[
-    TableSpec { name: "stores", columns: &["id", "name", "country", "currency", "base_url", "created_at"], order_by: "id" },
+    TableSpec {
+        name: "stores",
+        columns: &["id", "name", "country", "currency", "base_url", "created_at"],
+        order_by: "id",
+    },
     TableSpec {
         name: "products",
         columns: &["id", "key", "gtin", "brand", "title", "category", "created_at"],
@@ -18,26 +22,72 @@ pub const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "offers",
         columns: &[
-            "id", "store_id", "sku", "url", "product_id", "title", "brand", "brand_key", "category", "category_key",
-            "gtin", "image_url", "price_minor", "list_price_minor", "currency", "prev_price_minor", "price_changed_at",
-            "availability", "rating_centi", "review_count", "first_seen", "last_seen", "content_hash", "last_file_id",
+            "id",
+            "store_id",
+            "sku",
+            "url",
+            "product_id",
+            "title",
+            "brand",
+            "brand_key",
+            "category",
+            "category_key",
+            "gtin",
+            "image_url",
+            "price_minor",
+            "list_price_minor",
+            "currency",
+            "prev_price_minor",
+            "price_changed_at",
+            "availability",
+            "rating_centi",
+            "review_count",
+            "first_seen",
+            "last_seen",
+            "content_hash",
+            "last_file_id",
         ],
         order_by: "id",
     },
     TableSpec {
         name: "price_history",
-        columns: &["offer_id", "observed_at", "price_minor", "list_price_minor", "currency", "availability"],
+        columns: &[
+            "offer_id",
+            "observed_at",
+            "price_minor",
+            "list_price_minor",
+            "currency",
+            "availability",
+        ],
         order_by: "offer_id, observed_at",
     },
     TableSpec {
         name: "ingest_files",
         columns: &[
-            "id", "name", "sha256", "size", "store_id", "received_at", "finished_at", "status", "read", "inserted",
-            "updated", "unchanged", "duplicate", "rejected", "archive_key", "error",
+            "id",
+            "name",
+            "sha256",
+            "size",
+            "store_id",
+            "received_at",
+            "finished_at",
+            "status",
+            "read",
+            "inserted",
+            "updated",
+            "unchanged",
+            "duplicate",
+            "rejected",
+            "archive_key",
+            "error",
         ],
         order_by: "id",
     },
-    TableSpec { name: "category_stats", columns: &["category_key", "currency", "offers", "median_minor"], order_by: "category_key, currency" },
+    TableSpec {
+        name: "category_stats",
+        columns: &["category_key", "currency", "offers", "median_minor"],
+        order_by: "category_key, currency",
+    },
     TableSpec {
         name: "users",
         columns: &["id", "name", "email", "preferences", "created_at", "updated_at"],
@@ -61,5 +111,10 @@ pub fn select_all(t: &TableSpec) -> String {
 
 /// `INSERT INTO t (cols) VALUES (?, …)`.
 pub fn insert_one(t: &TableSpec) -> String {
-    format!("INSERT INTO {} ({}) VALUES ({})", t.name, t.columns.join(", "), vec!["?"; t.columns.len()].join(", "))
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        t.name,
+        t.columns.join(", "),
+        vec!["?"; t.columns.len()].join(", ")
+    )
 }

@@ -38,7 +38,11 @@ fn bind_cell(c: &Cell, ty: &Type) -> Box<dyn ToSql + Sync> {
 const CHUNK: usize = 1000;
 
 impl CatalogDump for PgCatalog {
-    fn dump(&self, name: &str, sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>) -> Result<u64, StoreError> {
+    fn dump(
+        &self,
+        name: &str,
+        sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         let t = spec(name)?;
         self.with_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
@@ -73,8 +77,12 @@ impl CatalogDump for PgCatalog {
                 ));
                 let stmt = tx.prepare(&sql).map_err(backend)?;
                 let types = stmt.params().to_vec();
-                let boxed: Vec<Box<dyn ToSql + Sync>> =
-                    chunk.iter().flatten().zip(types.iter()).map(|(cell, ty)| bind_cell(cell, ty)).collect();
+                let boxed: Vec<Box<dyn ToSql + Sync>> = chunk
+                    .iter()
+                    .flatten()
+                    .zip(types.iter())
+                    .map(|(cell, ty)| bind_cell(cell, ty))
+                    .collect();
                 let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
                 tx.execute(&stmt, &refs).map_err(backend)?;
             }
@@ -84,7 +92,9 @@ impl CatalogDump for PgCatalog {
 
     fn clear(&self) -> Result<(), StoreError> {
         let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
-        self.with_client(|c| c.batch_execute(&format!("TRUNCATE {} CASCADE", names.join(", "))).map_err(backend))
+        self.with_client(|c| {
+            c.batch_execute(&format!("TRUNCATE {} CASCADE", names.join(", "))).map_err(backend)
+        })
     }
 
     fn after_load(&self) -> Result<(), StoreError> {

@@ -67,7 +67,8 @@ impl PgCatalog {
 }
 
 fn connect(url: &str) -> Result<Client, StoreError> {
-    Client::connect(url, NoTls).map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL: {e}")))
+    Client::connect(url, NoTls)
+        .map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL: {e}")))
 }
 
 /// Parameters as the driver wants them.
@@ -109,5 +110,7 @@ impl SqlRow for PgRow<'_> {
 }
 
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

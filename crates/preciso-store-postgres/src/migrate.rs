@@ -24,10 +24,15 @@ pub(crate) fn apply(client: &mut Client) -> Result<(), StoreError> {
             .map_err(backend)?
             .get(0);
         if !done {
-            tx.batch_execute(sql)
-                .map_err(|e| StoreError::Migration { name: name.to_string(), reason: e.to_string() })?;
-            tx.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)", &[name, &crate::now()])
-                .map_err(backend)?;
+            tx.batch_execute(sql).map_err(|e| StoreError::Migration {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })?;
+            tx.execute(
+                "INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)",
+                &[name, &crate::now()],
+            )
+            .map_err(backend)?;
         }
     }
     tx.commit().map_err(backend)

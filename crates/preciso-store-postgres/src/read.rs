@@ -5,14 +5,17 @@ use crate::{PgCatalog, PgRow, backend, bind, now, refs};
 use postgres::{Client, Row};
 use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId};
 use preciso_core::ports::{
-    ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError, StoreOfferRow,
+    ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError,
+    StoreOfferRow,
 };
 use preciso_core::query::{
-    BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest, Preferences,
-    PricedOffer, Sort, User,
+    BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest,
+    Preferences, PricedOffer, Sort, User,
 };
 use preciso_sql::reads::{self, Query};
-use preciso_sql::{KEY_COLUMNS, Param, USER_COLUMNS, key_from_row, numbered, offer_from_row, user_from_row};
+use preciso_sql::{
+    KEY_COLUMNS, Param, USER_COLUMNS, key_from_row, numbered, offer_from_row, user_from_row,
+};
 use std::collections::HashSet;
 
 fn run(c: &mut Client, q: &Query) -> Result<Vec<Row>, StoreError> {
@@ -45,7 +48,13 @@ fn encode_prefs(p: &Preferences) -> String {
 }
 
 impl CatalogRead for PgCatalog {
-    fn list_offers(&self, filter: &OfferFilter, sort: Sort, page: PageRequest, who: Personalization<'_>) -> Result<Page<ScoredOffer>, StoreError> {
+    fn list_offers(
+        &self,
+        filter: &OfferFilter,
+        sort: Sort,
+        page: PageRequest,
+        who: Personalization<'_>,
+    ) -> Result<Page<ScoredOffer>, StoreError> {
         let (q, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_client(|c| {
             let items = run(c, &q)?
@@ -62,7 +71,12 @@ impl CatalogRead for PgCatalog {
         })
     }
 
-    fn best_prices(&self, filter: &OfferFilter, page: PageRequest, who: Personalization<'_>) -> Result<Page<BestOffer>, StoreError> {
+    fn best_prices(
+        &self,
+        filter: &OfferFilter,
+        page: PageRequest,
+        who: Personalization<'_>,
+    ) -> Result<Page<BestOffer>, StoreError> {
         let q = reads::best_prices(filter, who.preferences);
         let wanted = page.offset() as usize + page.limit as usize;
         let personalized = q.passes.len() == 2;
@@ -127,21 +141,42 @@ impl CatalogRead for PgCatalog {
     }
 
     fn product_by_gtin(&self, gtin: &Gtin) -> Result<Option<ProductId>, StoreError> {
-        self.with_client(|c| Ok(run(c, &reads::product_by_key(&format!("gtin:{gtin}")))?.first().map(|r| ProductId::from_i64(r.get(0)))))
+        self.with_client(|c| {
+            Ok(run(c, &reads::product_by_key(&format!("gtin:{gtin}")))?
+                .first()
+                .map(|r| ProductId::from_i64(r.get(0))))
+        })
     }
 
-    fn search_products(&self, q: &str, limit: u32) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
+    fn search_products(
+        &self,
+        q: &str,
+        limit: u32,
+    ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
         let Some(q) = reads::search_products(q, limit) else { return Ok(Vec::new()) };
-        self.with_client(|c| Ok(run(c, &q)?.iter().map(|r| (ProductId::from_i64(r.get(0)), r.get(1), r.get::<_, i64>(2) as u64)).collect()))
+        self.with_client(|c| {
+            Ok(run(c, &q)?
+                .iter()
+                .map(|r| (ProductId::from_i64(r.get(0)), r.get(1), r.get::<_, i64>(2) as u64))
+                .collect())
+        })
     }
 
-    fn drop_candidates(&self, since: i64, filter: &OfferFilter, limit: u32) -> Result<Vec<DropCandidate>, StoreError> {
+    fn drop_candidates(
+        &self,
+        since: i64,
+        filter: &OfferFilter,
+        limit: u32,
+    ) -> Result<Vec<DropCandidate>, StoreError> {
         self.with_client(|c| {
             let found = offers(c, &reads::drop_candidates(since, filter, limit))?;
             found
                 .into_iter()
                 .map(|offer| {
-                    let history = run(c, &reads::price_points(offer.id.as_i64()))?.iter().map(|r| (r.get(0), r.get(1))).collect();
+                    let history = run(c, &reads::price_points(offer.id.as_i64()))?
+                        .iter()
+                        .map(|r| (r.get(0), r.get(1)))
+                        .collect();
                     Ok(DropCandidate { offer, history })
                 })
                 .collect()
@@ -188,14 +223,28 @@ impl CatalogRead for PgCatalog {
     fn brands(&self, limit: u32) -> Result<Vec<BrandCount>, StoreError> {
         self.with_client(|c| {
             let rows = c.query(&numbered(reads::BRANDS), &[&i64::from(limit)]).map_err(backend)?;
-            Ok(rows.iter().map(|r| BrandCount { brand: r.get(0), offers: r.get::<_, i64>(1) as u64, products: r.get::<_, i64>(2) as u64 }).collect())
+            Ok(rows
+                .iter()
+                .map(|r| BrandCount {
+                    brand: r.get(0),
+                    offers: r.get::<_, i64>(1) as u64,
+                    products: r.get::<_, i64>(2) as u64,
+                })
+                .collect())
         })
     }
 
     fn categories(&self) -> Result<Vec<CategoryCount>, StoreError> {
         self.with_client(|c| {
             let rows = c.query(reads::CATEGORIES, &[]).map_err(backend)?;
-            Ok(rows.iter().map(|r| CategoryCount { category: r.get(0), key: r.get(1), offers: r.get::<_, i64>(2) as u64 }).collect())
+            Ok(rows
+                .iter()
+                .map(|r| CategoryCount {
+                    category: r.get(0),
+                    key: r.get(1),
+                    offers: r.get::<_, i64>(2) as u64,
+                })
+                .collect())
         })
     }
 
@@ -214,7 +263,9 @@ impl CatalogRead for PgCatalog {
 
     fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
         self.with_client(|c| {
-            let rows = c.query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), &[&id]).map_err(backend)?;
+            let rows = c
+                .query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), &[&id])
+                .map_err(backend)?;
             rows.first().map(|r| user_from_row(&PgRow(r), decode_prefs)).transpose()
         })
     }
@@ -222,15 +273,27 @@ impl CatalogRead for PgCatalog {
     fn users(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
         self.with_client(|c| {
             let rows = c
-                .query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"), &[&i64::from(page.limit), &(page.offset() as i64)])
+                .query(
+                    &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT $1 OFFSET $2"),
+                    &[&i64::from(page.limit), &(page.offset() as i64)],
+                )
                 .map_err(backend)?;
-            let items = rows.iter().map(|r| user_from_row(&PgRow(r), decode_prefs)).collect::<Result<Vec<_>, _>>()?;
-            let total: i64 = c.query_one("SELECT count(*) FROM users", &[]).map_err(backend)?.get(0);
+            let items = rows
+                .iter()
+                .map(|r| user_from_row(&PgRow(r), decode_prefs))
+                .collect::<Result<Vec<_>, _>>()?;
+            let total: i64 =
+                c.query_one("SELECT count(*) FROM users", &[]).map_err(backend)?.get(0);
             Ok(Page { items, page: page.page, limit: page.limit, total: total as u64 })
         })
     }
 
-    fn update_user(&self, id: i64, u: &NewUser, p: &Preferences) -> Result<Option<User>, StoreError> {
+    fn update_user(
+        &self,
+        id: i64,
+        u: &NewUser,
+        p: &Preferences,
+    ) -> Result<Option<User>, StoreError> {
         self.with_client(|c| {
             let rows = c
                 .query(
@@ -243,10 +306,18 @@ impl CatalogRead for PgCatalog {
     }
 
     fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
-        self.with_client(|c| Ok(c.execute("DELETE FROM users WHERE id = $1", &[&id]).map_err(backend)? > 0))
+        self.with_client(|c| {
+            Ok(c.execute("DELETE FROM users WHERE id = $1", &[&id]).map_err(backend)? > 0)
+        })
     }
 
-    fn create_api_key(&self, name: &str, prefix: &str, key_hash: &str, scopes: &[String]) -> Result<ApiKeyRecord, StoreError> {
+    fn create_api_key(
+        &self,
+        name: &str,
+        prefix: &str,
+        key_hash: &str,
+        scopes: &[String],
+    ) -> Result<ApiKeyRecord, StoreError> {
         self.with_client(|c| {
             let row = c
                 .query_one(
@@ -259,11 +330,24 @@ impl CatalogRead for PgCatalog {
     }
 
     fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.with_client(|c| c.query(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id"), &[]).map_err(backend)?.iter().map(|r| key_from_row(&PgRow(r))).collect())
+        self.with_client(|c| {
+            c.query(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id"), &[])
+                .map_err(backend)?
+                .iter()
+                .map(|r| key_from_row(&PgRow(r)))
+                .collect()
+        })
     }
 
     fn revoke_api_key(&self, id: i64) -> Result<bool, StoreError> {
-        self.with_client(|c| Ok(c.execute("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", &[&id, &now()]).map_err(backend)? > 0))
+        self.with_client(|c| {
+            Ok(c.execute(
+                "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                &[&id, &now()],
+            )
+            .map_err(backend)?
+                > 0)
+        })
     }
 
     fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {

@@ -24,7 +24,11 @@ pub(crate) struct PgSession<'a> {
 }
 
 impl PgCatalog {
-    pub(crate) fn start_session(&self, file: &NewIngestFile, dry_run: bool) -> Result<PgSession<'_>, StoreError> {
+    pub(crate) fn start_session(
+        &self,
+        file: &NewIngestFile,
+        dry_run: bool,
+    ) -> Result<PgSession<'_>, StoreError> {
         let mut client = self.new_client()?;
         let file_id = if dry_run {
             client.batch_execute("BEGIN").map_err(backend)?;
@@ -37,7 +41,13 @@ impl PgCatalog {
                 .query_one(
                     "INSERT INTO ingest_files (name, sha256, size, store_id, received_at, status)
                      VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id",
-                    &[&file.name, &file.sha256, &(file.size as i64), &file.store.as_ref().map(|s| s.as_str()), &file.received_at],
+                    &[
+                        &file.name,
+                        &file.sha256,
+                        &(file.size as i64),
+                        &file.store.as_ref().map(|s| s.as_str()),
+                        &file.received_at,
+                    ],
                 )
                 .map_err(backend)?
                 .get(0)
@@ -69,7 +79,11 @@ impl IngestSession for PgSession<'_> {
         self.file_id
     }
 
-    fn apply_batch(&mut self, offers: &[Offer], reader_counts: &IngestCounts) -> Result<IngestCounts, StoreError> {
+    fn apply_batch(
+        &mut self,
+        offers: &[Offer],
+        reader_counts: &IngestCounts,
+    ) -> Result<IngestCounts, StoreError> {
         if self.dry_run {
             return write_batch(&mut self.client, offers, self.file_id, reader_counts);
         }
@@ -89,7 +103,11 @@ impl IngestSession for PgSession<'_> {
         }
     }
 
-    fn finish(mut self: Box<Self>, status: IngestStatus, error: Option<String>) -> Result<Option<IngestFile>, StoreError> {
+    fn finish(
+        mut self: Box<Self>,
+        status: IngestStatus,
+        error: Option<String>,
+    ) -> Result<Option<IngestFile>, StoreError> {
         if self.dry_run {
             self.client.batch_execute("ROLLBACK").map_err(backend)?;
             return Ok(None);
@@ -123,7 +141,11 @@ fn refresh_category_stats(client: &mut Client) -> Result<(), StoreError> {
         .map_err(backend)
 }
 
-fn add_ledger_counts(client: &mut Client, file_id: i64, c: &IngestCounts) -> Result<(), StoreError> {
+fn add_ledger_counts(
+    client: &mut Client,
+    file_id: i64,
+    c: &IngestCounts,
+) -> Result<(), StoreError> {
     let n = |v: u64| v as i64;
     client
         .execute(
@@ -177,8 +199,14 @@ struct Plan<'o> {
     history: BTreeMap<(i64, i64), &'o Offer>,
 }
 
-fn write_batch(client: &mut Client, offers: &[Offer], file_id: i64, reader: &IngestCounts) -> Result<IngestCounts, StoreError> {
-    let mut counts = IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() };
+fn write_batch(
+    client: &mut Client,
+    offers: &[Offer],
+    file_id: i64,
+    reader: &IngestCounts,
+) -> Result<IngestCounts, StoreError> {
+    let mut counts =
+        IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() };
     let mut states = load_states(client, offers)?;
     let mut plan = Plan::default();
     for offer in offers {
@@ -201,20 +229,43 @@ fn write_batch(client: &mut Client, offers: &[Offer], file_id: i64, reader: &Ing
 }
 
 /// Records the writes of one decision and returns the offer's state after it.
-fn plan_offer<'o>(plan: &mut Plan<'o>, stored: Option<State>, offer: &'o Offer, decision: Decision, file_id: i64) -> State {
+fn plan_offer<'o>(
+    plan: &mut Plan<'o>,
+    stored: Option<State>,
+    offer: &'o Offer,
+    decision: Decision,
+    file_id: i64,
+) -> State {
     let id = offer.id.as_i64();
     match (decision, stored) {
         (Decision::Insert | Decision::Update { .. }, stored) => {
             let price = offer.price.minor;
             let (first_seen, last_seen, prev, changed) = match &stored {
                 None => (offer.observed_at, offer.observed_at, None, offer.observed_at),
-                Some(s) if s.core.price_minor != price => {
-                    (s.first_seen, s.core.last_seen.max(offer.observed_at), Some(s.core.price_minor), offer.observed_at)
-                }
-                Some(s) => (s.first_seen, s.core.last_seen.max(offer.observed_at), s.prev_price_minor, s.price_changed_at),
+                Some(s) if s.core.price_minor != price => (
+                    s.first_seen,
+                    s.core.last_seen.max(offer.observed_at),
+                    Some(s.core.price_minor),
+                    offer.observed_at,
+                ),
+                Some(s) => (
+                    s.first_seen,
+                    s.core.last_seen.max(offer.observed_at),
+                    s.prev_price_minor,
+                    s.price_changed_at,
+                ),
             };
             plan.touches.remove(&id);
-            plan.rows.insert(id, OfferRow { offer, first_seen, last_seen, prev_price_minor: prev, price_changed_at: changed });
+            plan.rows.insert(
+                id,
+                OfferRow {
+                    offer,
+                    first_seen,
+                    last_seen,
+                    prev_price_minor: prev,
+                    price_changed_at: changed,
+                },
+            );
             State {
                 core: StoredOffer {
                     content_hash: offer.content_hash,
@@ -296,8 +347,10 @@ fn write_offers(client: &mut Client, plan: &Plan<'_>, file_id: i64) -> Result<()
         return Ok(());
     }
     let rows: Vec<&OfferRow<'_>> = plan.rows.values().collect();
-    let col = |f: &dyn Fn(&OfferRow<'_>) -> Option<String>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
-    let int = |f: &dyn Fn(&OfferRow<'_>) -> Option<i64>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let col =
+        |f: &dyn Fn(&OfferRow<'_>) -> Option<String>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let int =
+        |f: &dyn Fn(&OfferRow<'_>) -> Option<i64>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
     let ids = int(&|r| Some(r.offer.id.as_i64()));
     let stores = col(&|r| Some(r.offer.store.to_string()));
     let skus = col(&|r| r.offer.sku.clone());

@@ -2,13 +2,20 @@
 
 use crate::{PgCatalog, PgRow, backend, now};
 use preciso_core::domain::{IngestFile, Store};
-use preciso_core::ports::{CatalogCounts, CatalogStore, IngestSession, NewIngestFile, StoreError, StoreSummary};
+use preciso_core::ports::{
+    CatalogCounts, CatalogStore, IngestSession, NewIngestFile, StoreError, StoreSummary,
+};
 use preciso_sql::{LEDGER_COLUMNS, STORE_COLUMNS, ledger_from_row, store_from_row};
 
 impl PgCatalog {
     pub(crate) fn ingest_file(&self, id: i64) -> Result<IngestFile, StoreError> {
         self.with_client(|c| {
-            let row = c.query_one(&format!("SELECT {LEDGER_COLUMNS} FROM ingest_files WHERE id = $1"), &[&id]).map_err(backend)?;
+            let row = c
+                .query_one(
+                    &format!("SELECT {LEDGER_COLUMNS} FROM ingest_files WHERE id = $1"),
+                    &[&id],
+                )
+                .map_err(backend)?;
             ledger_from_row(&PgRow(&row))
         })
     }
@@ -28,7 +35,14 @@ impl CatalogStore for PgCatalog {
                      country = coalesce(EXCLUDED.country, stores.country),
                      currency = coalesce(EXCLUDED.currency, stores.currency),
                      base_url = coalesce(EXCLUDED.base_url, stores.base_url)",
-                &[&s.id.as_str(), &s.name, &s.country, &s.currency.map(|c| c.code()), &s.base_url, &now()],
+                &[
+                    &s.id.as_str(),
+                    &s.name,
+                    &s.country,
+                    &s.currency.map(|c| c.code()),
+                    &s.base_url,
+                    &now(),
+                ],
             )
             .map(drop)
             .map_err(backend)
@@ -37,7 +51,9 @@ impl CatalogStore for PgCatalog {
 
     fn stores(&self) -> Result<Vec<Store>, StoreError> {
         self.with_client(|c| {
-            let rows = c.query(&format!("SELECT {STORE_COLUMNS} FROM stores ORDER BY id"), &[]).map_err(backend)?;
+            let rows = c
+                .query(&format!("SELECT {STORE_COLUMNS} FROM stores ORDER BY id"), &[])
+                .map_err(backend)?;
             rows.iter().map(|r| store_from_row(&PgRow(r))).collect()
         })
     }
@@ -54,7 +70,11 @@ impl CatalogStore for PgCatalog {
         })
     }
 
-    fn begin_ingest(&self, file: &NewIngestFile, dry_run: bool) -> Result<Box<dyn IngestSession + '_>, StoreError> {
+    fn begin_ingest(
+        &self,
+        file: &NewIngestFile,
+        dry_run: bool,
+    ) -> Result<Box<dyn IngestSession + '_>, StoreError> {
         Ok(Box::new(self.start_session(file, dry_run)?))
     }
 
@@ -81,7 +101,13 @@ impl CatalogStore for PgCatalog {
                 )
                 .map_err(backend)?;
             let n = |i: usize| r.get::<_, i64>(i) as u64;
-            Ok(CatalogCounts { stores: n(0), offers: n(1), products: n(2), price_observations: n(3), ingest_files: n(4) })
+            Ok(CatalogCounts {
+                stores: n(0),
+                offers: n(1),
+                products: n(2),
+                price_observations: n(3),
+                ingest_files: n(4),
+            })
         })
     }
 
@@ -92,7 +118,8 @@ impl CatalogStore for PgCatalog {
                 .map(|r| {
                     let id: String = r.get(0);
                     Ok(StoreSummary {
-                        store: preciso_core::domain::StoreId::parse(&id).map_err(|e| StoreError::Backend(e.to_string()))?,
+                        store: preciso_core::domain::StoreId::parse(&id)
+                            .map_err(|e| StoreError::Backend(e.to_string()))?,
                         offers: r.get::<_, i64>(1) as u64,
                         categories: r.get::<_, i64>(2) as u64,
                         in_stock: r.get::<_, i64>(3) as u64,

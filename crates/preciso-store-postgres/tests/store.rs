@@ -37,7 +37,8 @@ fn fresh() -> Option<(TempDb, Box<dyn preciso_core::ports::Catalog>)> {
         eprintln!("skipped: PRECISO_TEST_PG_URL is not set (PostgreSQL contract tests)");
         return None;
     };
-    let name = format!("preciso_test_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+    let name =
+        format!("preciso_test_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
     let mut admin = Client::connect(&url, NoTls).expect("PRECISO_TEST_PG_URL must be reachable");
     admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
     let guard = TempDb { admin_url: url.clone(), name: name.clone() };
@@ -52,7 +53,9 @@ mod contract {
 
 #[test]
 fn unreachable_servers_fail_clearly_without_echoing_the_password() {
-    let err = PgCatalog::open("postgres://user:s3cret@127.0.0.1:1/db").err().expect("nothing listens on port 1");
+    let err = PgCatalog::open("postgres://user:s3cret@127.0.0.1:1/db")
+        .err()
+        .expect("nothing listens on port 1");
     let text = err.to_string();
     assert!(text.contains("cannot connect to PostgreSQL"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");

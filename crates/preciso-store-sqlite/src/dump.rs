@@ -30,14 +30,21 @@ fn value(c: &Cell) -> Value {
 }
 
 impl CatalogDump for SqliteCatalog {
-    fn dump(&self, name: &str, sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>) -> Result<u64, StoreError> {
+    fn dump(
+        &self,
+        name: &str,
+        sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
         let t = spec(name)?;
         self.with_conn_err(|c| {
             let mut stmt = c.prepare(&select_all(t)).map_err(backend)?;
             let mut rows = stmt.query([]).map_err(backend)?;
             let mut n = 0;
             while let Some(r) = rows.next().map_err(backend)? {
-                let cells = (0..t.columns.len()).map(|i| r.get_ref(i).map(cell)).collect::<Result<Vec<_>, _>>().map_err(backend)?;
+                let cells = (0..t.columns.len())
+                    .map(|i| r.get_ref(i).map(cell))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
                 sink(cells)?;
                 n += 1;
             }

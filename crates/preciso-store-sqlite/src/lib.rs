@@ -60,10 +60,8 @@ impl SqliteCatalog {
 
     /// Parses `sqlite://PATH`, `sqlite:PATH` or a bare path.
     pub fn path_from_url(url: &str) -> Result<PathBuf, StoreError> {
-        let rest = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
+        let rest =
+            url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
         if rest.is_empty() || rest.contains("://") {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         }

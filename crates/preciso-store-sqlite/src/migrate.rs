@@ -23,8 +23,10 @@ pub(crate) fn apply(conn: &Connection) -> Result<(), StoreError> {
             })
             .map_err(backend)?;
         if !done {
-            run_one(conn, name, sql)
-                .map_err(|e| StoreError::Migration { name: name.to_string(), reason: e.to_string() })?;
+            run_one(conn, name, sql).map_err(|e| StoreError::Migration {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })?;
         }
     }
     Ok(())

@@ -2,18 +2,17 @@
 //! trend candidates, report rows, brands and categories. Users and keys are in `users.rs`.
 
 use crate::SqliteCatalog;
-use preciso_sql::reads::{self, Query};
-use preciso_sql::{Param, SqlRow, offer_from_row};
-use preciso_core::domain::{
-    Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId,
-};
+use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId};
 use preciso_core::ports::{
-    ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError, StoreOfferRow,
+    ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError,
+    StoreOfferRow,
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest,
     Preferences, PricedOffer, Sort, User,
 };
+use preciso_sql::reads::{self, Query};
+use preciso_sql::{Param, SqlRow, offer_from_row};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params, params_from_iter};
 use std::collections::HashSet;
@@ -72,7 +71,11 @@ fn count(conn: &Connection, sql: &str, params: &[Value]) -> rusqlite::Result<u64
 }
 
 /// Runs a shared query and maps each row.
-fn query_map<T>(c: &Connection, q: &Query, f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>) -> rusqlite::Result<Vec<T>> {
+fn query_map<T>(
+    c: &Connection,
+    q: &Query,
+    f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
     let mut stmt = c.prepare_cached(&q.sql)?;
     stmt.query_map(params_from_iter(values(&q.params)), f)?.collect()
 }
@@ -135,7 +138,11 @@ impl CatalogRead for SqliteCatalog {
             for (offer, preferred) in chosen.into_iter().skip(page.offset() as usize) {
                 let mut per = q.per_product.clone();
                 per.params.push(Param::Int(offer.product_id.as_i64()));
-                items.push(BestOffer { offers_for_product: query_count(c, &per)?, offer, preferred });
+                items.push(BestOffer {
+                    offers_for_product: query_count(c, &per)?,
+                    offer,
+                    preferred,
+                });
             }
             Ok(Page { items, page: page.page, limit: page.limit, total: query_count(c, &q.total)? })
         })
@@ -168,10 +175,16 @@ impl CatalogRead for SqliteCatalog {
         self.with_reader(|c| Ok(query_map(c, &q, |r| r.get(0))?.pop().map(ProductId::from_i64)))
     }
 
-    fn search_products(&self, q: &str, limit: u32) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
+    fn search_products(
+        &self,
+        q: &str,
+        limit: u32,
+    ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
         let Some(q) = reads::search_products(q, limit) else { return Ok(Vec::new()) };
         self.with_reader(|c| {
-            query_map(c, &q, |r| Ok((ProductId::from_i64(r.get(0)?), r.get(1)?, r.get::<_, i64>(2)? as u64)))
+            query_map(c, &q, |r| {
+                Ok((ProductId::from_i64(r.get(0)?), r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })
         })
     }
 
@@ -186,7 +199,9 @@ impl CatalogRead for SqliteCatalog {
             offers
                 .into_iter()
                 .map(|offer| {
-                    let history = query_map(c, &reads::price_points(offer.id.as_i64()), |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    let history = query_map(c, &reads::price_points(offer.id.as_i64()), |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
                     Ok(DropCandidate { offer, history })
                 })
                 .collect()
@@ -229,7 +244,11 @@ impl CatalogRead for SqliteCatalog {
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(reads::BRANDS)?;
             stmt.query_map([limit], |r| {
-                Ok(BrandCount { brand: r.get(0)?, offers: r.get::<_, i64>(1)? as u64, products: r.get::<_, i64>(2)? as u64 })
+                Ok(BrandCount {
+                    brand: r.get(0)?,
+                    offers: r.get::<_, i64>(1)? as u64,
+                    products: r.get::<_, i64>(2)? as u64,
+                })
             })?
             .collect()
         })
@@ -239,7 +258,11 @@ impl CatalogRead for SqliteCatalog {
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(reads::CATEGORIES)?;
             stmt.query_map([], |r| {
-                Ok(CategoryCount { category: r.get(0)?, key: r.get(1)?, offers: r.get::<_, i64>(2)? as u64 })
+                Ok(CategoryCount {
+                    category: r.get(0)?,
+                    key: r.get(1)?,
+                    offers: r.get::<_, i64>(2)? as u64,
+                })
             })?
             .collect()
         })
@@ -257,7 +280,12 @@ impl CatalogRead for SqliteCatalog {
         self.with_reader(|c| crate::users::list(c, page))
     }
 
-    fn update_user(&self, id: i64, user: &NewUser, prefs: &Preferences) -> Result<Option<User>, StoreError> {
+    fn update_user(
+        &self,
+        id: i64,
+        user: &NewUser,
+        prefs: &Preferences,
+    ) -> Result<Option<User>, StoreError> {
         self.with_conn_err(|c| crate::users::update(c, id, user, prefs))
     }
 
@@ -265,7 +293,13 @@ impl CatalogRead for SqliteCatalog {
         self.with_reader(|c| c.execute("DELETE FROM users WHERE id = ?1", [id]).map(|n| n > 0))
     }
 
-    fn create_api_key(&self, name: &str, prefix: &str, key_hash: &str, scopes: &[String]) -> Result<ApiKeyRecord, StoreError> {
+    fn create_api_key(
+        &self,
+        name: &str,
+        prefix: &str,
+        key_hash: &str,
+        scopes: &[String],
+    ) -> Result<ApiKeyRecord, StoreError> {
         self.with_reader(|c| crate::users::create_key(c, name, prefix, key_hash, scopes))
     }
 

@@ -53,7 +53,11 @@ fn store_row(r: &Row<'_>) -> rusqlite::Result<Store> {
 impl SqliteCatalog {
     pub(crate) fn ingest_file(&self, id: i64) -> Result<IngestFile, StoreError> {
         self.with_reader(|c| {
-            c.query_row(&format!("SELECT {LEDGER_COLUMNS} FROM ingest_files WHERE id = ?1"), [id], ledger_row)
+            c.query_row(
+                &format!("SELECT {LEDGER_COLUMNS} FROM ingest_files WHERE id = ?1"),
+                [id],
+                ledger_row,
+            )
         })
     }
 }
@@ -156,7 +160,8 @@ impl CatalogStore for SqliteCatalog {
             stmt.query_map([], |r| {
                 let id: String = r.get(0)?;
                 Ok(StoreSummary {
-                    store: StoreId::parse(&id).unwrap_or_else(|_| StoreId::parse("invalid").expect("valid slug")),
+                    store: StoreId::parse(&id)
+                        .unwrap_or_else(|_| StoreId::parse("invalid").expect("valid slug")),
                     offers: r.get::<_, i64>(1)? as u64,
                     categories: r.get::<_, i64>(2)? as u64,
                     in_stock: r.get::<_, i64>(3)? as u64,

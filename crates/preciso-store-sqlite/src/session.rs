@@ -139,7 +139,11 @@ fn write_batch(
     file_id: i64,
     reader_counts: &IngestCounts,
 ) -> rusqlite::Result<IngestCounts> {
-    let mut counts = IngestCounts { read: reader_counts.read, rejected: reader_counts.rejected, ..Default::default() };
+    let mut counts = IngestCounts {
+        read: reader_counts.read,
+        rejected: reader_counts.rejected,
+        ..Default::default()
+    };
     ensure_stores(conn, offers)?;
     // State written earlier in this batch, including "unchanged" offers that wrote nothing,
     // so an exact repeat inside the batch counts as a duplicate.
@@ -216,7 +220,12 @@ fn load_stored(conn: &Connection, id: i64) -> rusqlite::Result<Option<StoredOffe
     .optional()
 }
 
-fn apply(conn: &Connection, offer: &Offer, decision: Decision, file_id: i64) -> rusqlite::Result<()> {
+fn apply(
+    conn: &Connection,
+    offer: &Offer,
+    decision: Decision,
+    file_id: i64,
+) -> rusqlite::Result<()> {
     match decision {
         Decision::Insert => {
             upsert_product(conn, offer)?;

@@ -29,7 +29,9 @@ fn decode(s: &str) -> Preferences {
 
 fn conflict_or_backend(e: rusqlite::Error) -> StoreError {
     match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
             StoreError::Conflict("a user with this email already exists".into())
         }
         _ => crate::backend(e),
@@ -54,14 +56,21 @@ pub(crate) fn get(c: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
 
 pub(crate) fn list(c: &Connection, page: PageRequest) -> rusqlite::Result<Page<User>> {
     let items = c
-        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2"
+        ))?
         .query_map(params![page.limit, page.offset() as i64], user_row)?
         .collect::<Result<Vec<_>, _>>()?;
     let total: i64 = c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
     Ok(Page { items, page: page.page, limit: page.limit, total: total as u64 })
 }
 
-pub(crate) fn update(c: &Connection, id: i64, u: &NewUser, p: &Preferences) -> Result<Option<User>, StoreError> {
+pub(crate) fn update(
+    c: &Connection,
+    id: i64,
+    u: &NewUser,
+    p: &Preferences,
+) -> Result<Option<User>, StoreError> {
     let n = c
         .execute(
             "UPDATE users SET name = ?2, email = ?3, preferences = ?4, updated_at = strftime('%s','now')
@@ -89,23 +98,37 @@ fn key_row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
 
 const KEY_COLUMNS: &str = "id, name, prefix, scopes, created_at, revoked_at";
 
-pub(crate) fn create_key(c: &Connection, name: &str, prefix: &str, hash: &str, scopes: &[String]) -> rusqlite::Result<ApiKeyRecord> {
+pub(crate) fn create_key(
+    c: &Connection,
+    name: &str,
+    prefix: &str,
+    hash: &str,
+    scopes: &[String],
+) -> rusqlite::Result<ApiKeyRecord> {
     c.execute(
         "INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at)
          VALUES (?1, ?2, ?3, ?4, strftime('%s','now'))",
         params![name, prefix, hash, scopes.join(",")],
     )?;
-    c.query_row(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"), [c.last_insert_rowid()], key_row)
+    c.query_row(
+        &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"),
+        [c.last_insert_rowid()],
+        key_row,
+    )
 }
 
 pub(crate) fn keys(c: &Connection) -> rusqlite::Result<Vec<ApiKeyRecord>> {
-    c.prepare(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id"))?.query_map([], key_row)?.collect()
+    c.prepare(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id"))?
+        .query_map([], key_row)?
+        .collect()
 }
 
 pub(crate) fn key_by_hash(c: &Connection, hash: &str) -> rusqlite::Result<Option<ApiKeyRecord>> {
-    c.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL"))?
-        .query_row([hash], key_row)
-        .optional()
+    c.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL"
+    ))?
+    .query_row([hash], key_row)
+    .optional()
 }
 
 #[cfg(test)]

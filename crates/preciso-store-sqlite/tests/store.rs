@@ -38,7 +38,13 @@ fn offer(store: &str, sku: &str, title: &str, price: i64, at: i64) -> Offer {
 }
 
 fn file(name: &str) -> NewIngestFile {
-    NewIngestFile { name: name.into(), sha256: format!("sha-{name}"), size: 10, store: None, received_at: 1 }
+    NewIngestFile {
+        name: name.into(),
+        sha256: format!("sha-{name}"),
+        size: 10,
+        store: None,
+        received_at: 1,
+    }
 }
 
 fn open() -> (tempfile::TempDir, SqliteCatalog) {
@@ -63,9 +69,11 @@ fn a_failing_batch_rolls_back_whole_and_a_rerun_converges() {
     let good = offer("exito", "G", "good", 1_000, 1);
     let bad = offer("exito", "B", "boom", 2_000, 1);
     let mut s = cat.begin_ingest(&file("f"), false).unwrap();
-    let first = s.apply_batch(std::slice::from_ref(&good), &IngestCounts { read: 1, ..Default::default() });
+    let first =
+        s.apply_batch(std::slice::from_ref(&good), &IngestCounts { read: 1, ..Default::default() });
     assert!(first.is_ok());
-    let err = s.apply_batch(&[offer("exito", "H", "also good", 3, 1), bad], &IngestCounts::default());
+    let err =
+        s.apply_batch(&[offer("exito", "H", "also good", 3, 1), bad], &IngestCounts::default());
     assert!(err.unwrap_err().to_string().contains("injected fault"));
     let row = s.finish(IngestStatus::Failed, Some("injected".into())).unwrap().unwrap();
     assert_eq!(row.status, IngestStatus::Failed);
@@ -74,7 +82,11 @@ fn a_failing_batch_rolls_back_whole_and_a_rerun_converges() {
     assert_eq!(row.counts.inserted, 1);
 
     raw(&cat).execute_batch("DROP TRIGGER inject_fault").unwrap();
-    let c = preciso_core::testing::apply(&cat, "f", &[good, offer("exito", "H", "also good", 3, 1), offer("exito", "B", "boom", 2_000, 1)]);
+    let c = preciso_core::testing::apply(
+        &cat,
+        "f",
+        &[good, offer("exito", "H", "also good", 3, 1), offer("exito", "B", "boom", 2_000, 1)],
+    );
     assert_eq!((c.unchanged, c.inserted), (1, 2));
     assert_eq!(cat.counts().unwrap().offers, 3);
 }
@@ -85,10 +97,14 @@ fn reopening_applies_no_migration_twice_and_bad_urls_are_explicit() {
     drop(cat);
     let again = SqliteCatalog::open(&d.path().join("db/catalog.sqlite")).unwrap();
     again.migrate().unwrap();
-    let n: i64 = raw(&again).query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+    let n: i64 =
+        raw(&again).query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
     assert_eq!(n, preciso_store_sqlite::MIGRATIONS.len() as i64);
     assert!(SqliteCatalog::path_from_url("mysql://x").is_err());
-    assert_eq!(SqliteCatalog::path_from_url("sqlite://a/b.db").unwrap(), std::path::PathBuf::from("a/b.db"));
+    assert_eq!(
+        SqliteCatalog::path_from_url("sqlite://a/b.db").unwrap(),
+        std::path::PathBuf::from("a/b.db")
+    );
 }
 
 /// A fresh catalog in a temporary directory for each contract test.

@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "preciso", version, about = "Scraped offers in; an exact, deduplicated, versioned price catalog out.")]
+#[command(
+    name = "preciso",
+    version,
+    about = "Scraped offers in; an exact, deduplicated, versioned price catalog out."
+)]
 pub struct Cli {
     /// Config file (default: $PRECISO_CONFIG, else ./preciso.toml if present).
     #[arg(long, global = true)]

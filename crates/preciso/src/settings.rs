@@ -170,7 +170,9 @@ impl Settings {
         let path = config.map(Path::to_path_buf).or(env_config);
         let mut settings = match path {
             Some(p) => Self::from_file(&p)?,
-            None if Path::new("preciso.toml").exists() => Self::from_file(Path::new("preciso.toml"))?,
+            None if Path::new("preciso.toml").exists() => {
+                Self::from_file(Path::new("preciso.toml"))?
+            }
             None => Settings::default(),
         };
         settings.apply_env(|k| std::env::var(k).ok())?;
@@ -192,8 +194,9 @@ impl Settings {
             self.database_url = Some(v);
         }
         if let Some(v) = var("PRECISO_INGEST_BATCH_SIZE") {
-            self.ingest.batch_size =
-                v.parse().with_context(|| format!("PRECISO_INGEST_BATCH_SIZE={v:?} is not a number"))?;
+            self.ingest.batch_size = v
+                .parse()
+                .with_context(|| format!("PRECISO_INGEST_BATCH_SIZE={v:?} is not a number"))?;
         }
         if let Some(v) = var("PRECISO_DEFAULT_CURRENCY") {
             self.ingest.default_currency = Some(v);
@@ -224,7 +227,10 @@ impl Settings {
         self.default_currency()?;
         self.default_timezone()?;
         self.http.listen.parse::<std::net::SocketAddr>().with_context(|| {
-            format!("http.listen must be an address like 127.0.0.1:8080, got {:?}", self.http.listen)
+            format!(
+                "http.listen must be an address like 127.0.0.1:8080, got {:?}",
+                self.http.listen
+            )
         })?;
         if let Some(k) = &self.auth.admin_key
             && k.len() < 16
@@ -246,9 +252,9 @@ impl Settings {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("preciso.sqlite").display()))
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("preciso.sqlite").display())
+        })
     }
 
     pub fn rejects_dir(&self) -> PathBuf {
@@ -319,7 +325,10 @@ mod tests {
 
     #[test]
     fn debug_redacts_database_url() {
-        let s = Settings { database_url: Some("postgres://u:secret@h/db".into()), ..Default::default() };
+        let s = Settings {
+            database_url: Some("postgres://u:secret@h/db".into()),
+            ..Default::default()
+        };
         assert!(!format!("{s:?}").contains("secret"));
     }
 }

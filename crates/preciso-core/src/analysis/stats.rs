@@ -78,12 +78,19 @@ pub fn histogram(sorted: &[i64], bins: usize) -> Vec<Bin> {
     let span = (max - min).max(1) as f64;
     let width = span / bins as f64;
     let edge = |i: usize| min + (width * i as f64).round() as i64;
-    let mut out: Vec<Bin> =
-        (0..bins).map(|i| Bin { from: edge(i), to: if i + 1 == bins { max } else { edge(i + 1) }, count: 0 }).collect();
+    let mut out: Vec<Bin> = (0..bins)
+        .map(|i| Bin { from: edge(i), to: if i + 1 == bins { max } else { edge(i + 1) }, count: 0 })
+        .collect();
     for &p in sorted {
         let i = (((p - min) as f64 / width) as usize).min(bins - 1);
         // Rounding of edges can put a value one bin off; place it by the edges themselves.
-        let i = if p < out[i].from { i - 1 } else if i + 1 < bins && p >= out[i + 1].from { i + 1 } else { i };
+        let i = if p < out[i].from {
+            i - 1
+        } else if i + 1 < bins && p >= out[i + 1].from {
+            i + 1
+        } else {
+            i
+        };
         out[i].count += 1;
     }
     out

@@ -30,7 +30,8 @@ pub fn real_drop(history: &[(i64, i64)], now: i64, window_secs: i64) -> Option<R
     if dropped_at < now - window_secs || history[start - 1].1 <= price {
         return None;
     }
-    let reference = time_weighted_median(&history[..start], dropped_at - BASELINE_SECS, dropped_at)?;
+    let reference =
+        time_weighted_median(&history[..start], dropped_at - BASELINE_SECS, dropped_at)?;
     (reference > price).then(|| RealDrop {
         reference_minor: reference,
         price_minor: price,

@@ -26,12 +26,35 @@ impl Availability {
         let folded = fold_for_matching(input);
         let key = folded.trim();
         const IN: &[&str] = &[
-            "in_stock", "in stock", "instock", "available", "disponible", "en stock",
-            "hay stock", "con stock", "si", "yes", "true", "1", "em estoque", "disponivel",
+            "in_stock",
+            "in stock",
+            "instock",
+            "available",
+            "disponible",
+            "en stock",
+            "hay stock",
+            "con stock",
+            "si",
+            "yes",
+            "true",
+            "1",
+            "em estoque",
+            "disponivel",
         ];
         const OUT: &[&str] = &[
-            "out_of_stock", "out of stock", "outofstock", "sold out", "unavailable", "agotado",
-            "sin stock", "no disponible", "sin existencias", "no", "false", "0", "esgotado",
+            "out_of_stock",
+            "out of stock",
+            "outofstock",
+            "sold out",
+            "unavailable",
+            "agotado",
+            "sin stock",
+            "no disponible",
+            "sin existencias",
+            "no",
+            "false",
+            "0",
+            "esgotado",
             "indisponivel",
         ];
         const UNKNOWN: &[&str] = &["unknown", "desconocido", ""];

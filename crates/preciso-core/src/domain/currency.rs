@@ -58,10 +58,7 @@ impl Currency {
     }
 
     fn row(self) -> &'static (&'static str, u8, Grouping) {
-        TABLE
-            .iter()
-            .find(|(c, _, _)| *c == self.0)
-            .expect("Currency is only built from TABLE")
+        TABLE.iter().find(|(c, _, _)| *c == self.0).expect("Currency is only built from TABLE")
     }
 
     /// Number of decimal digits of the minor unit (2 for cents, 0 for CLP).

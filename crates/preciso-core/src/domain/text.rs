@@ -8,11 +8,7 @@ pub fn fold_for_matching(input: &str) -> String {
     if input.is_ascii() {
         return input.to_ascii_lowercase();
     }
-    input
-        .nfkd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
+    input.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
 }
 
 /// A URL-safe identifier: folded, every run of non-alphanumerics becomes one `-`.

@@ -15,11 +15,14 @@ impl Decimal {
     /// Integer minor units of `currency`: extra decimals must be zeros (never rounded).
     pub fn to_minor(&self, currency: Currency, input: &str) -> Result<i64, FieldError> {
         let exp = usize::from(currency.exponent());
-        let (kept, extra) = if self.frac.len() > exp { self.frac.split_at(exp) } else { (self.frac.as_str(), "") };
+        let (kept, extra) =
+            if self.frac.len() > exp { self.frac.split_at(exp) } else { (self.frac.as_str(), "") };
         if extra.bytes().any(|b| b != b'0') {
             return Err(FieldError::new(
                 ErrorCode::InexactMinorUnits,
-                format!("{input:?} has more decimals than {currency} allows ({exp}); amounts are never rounded"),
+                format!(
+                    "{input:?} has more decimals than {currency} allows ({exp}); amounts are never rounded"
+                ),
             ));
         }
         let mut digits = String::with_capacity(self.int.len() + exp);
@@ -59,9 +62,14 @@ fn join_groups(groups: &[&str], input: &str) -> Result<String, FieldError> {
 /// rightmost is the decimal; a repeated separator groups thousands; a single separator not
 /// followed by exactly three digits is the decimal; only "one separator then three digits" is
 /// decided by the locale of `grouping`.
-pub(crate) fn split_number(raw: &str, grouping: Grouping, input: &str) -> Result<Decimal, FieldError> {
+pub(crate) fn split_number(
+    raw: &str,
+    grouping: Grouping,
+    input: &str,
+) -> Result<Decimal, FieldError> {
     // Spaces and apostrophes first become a neutral thousands mark.
-    let text: String = raw.chars().map(|c| if c == ' ' || c == '\'' || c == '’' { '_' } else { c }).collect();
+    let text: String =
+        raw.chars().map(|c| if c == ' ' || c == '\'' || c == '’' { '_' } else { c }).collect();
     let dots = text.matches('.').count();
     let commas = text.matches(',').count();
     let other_thousands = text.contains('_');
@@ -104,7 +112,8 @@ pub(crate) fn split_number(raw: &str, grouping: Grouping, input: &str) -> Result
     } else {
         let groups: Vec<&str> = int_part.split(['.', ',', '_']).collect();
         // One kind of thousands mark per number (spaces/apostrophes may not mix with . or ,).
-        let marks: std::collections::BTreeSet<char> = int_part.chars().filter(|c| !c.is_ascii_digit()).collect();
+        let marks: std::collections::BTreeSet<char> =
+            int_part.chars().filter(|c| !c.is_ascii_digit()).collect();
         if marks.len() > 1 {
             return Err(grouping_error(input));
         }
@@ -126,7 +135,10 @@ pub(crate) fn parse_json_number(text: &str) -> Option<(bool, Decimal)> {
         None => (body, 0),
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) || exponent.abs() > 40 {
+    if int.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || exponent.abs() > 40
+    {
         return None;
     }
     let mut digits = format!("{int}{frac}");

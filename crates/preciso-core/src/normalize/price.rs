@@ -9,15 +9,23 @@ use crate::domain::{Currency, Money};
 /// Explicit currency markers (R3), longest first so `US$` wins over `$`. `None` is the bare
 /// `$`, which means the store currency.
 const MARKERS: &[(&str, Option<&str>)] = &[
-    ("U$S", Some("USD")), ("US$", Some("USD")), ("MX$", Some("MXN")), ("COP$", Some("COP")),
-    ("CLP$", Some("CLP")), ("AR$", Some("ARS")), ("R$", Some("BRL")), ("S/.", Some("PEN")),
-    ("S/", Some("PEN")), ("€", Some("EUR")), ("$", None),
+    ("U$S", Some("USD")),
+    ("US$", Some("USD")),
+    ("MX$", Some("MXN")),
+    ("COP$", Some("COP")),
+    ("CLP$", Some("CLP")),
+    ("AR$", Some("ARS")),
+    ("R$", Some("BRL")),
+    ("S/.", Some("PEN")),
+    ("S/", Some("PEN")),
+    ("€", Some("EUR")),
+    ("$", None),
 ];
 
 /// Words that multiply an amount: a price written with them is not an exact amount (R8).
 const MAGNITUDES: &[&str] = &[
-    "k", "m", "mm", "mil", "miles", "millon", "millón", "millones", "mill", "mills", "mln", "bn", "b",
-    "million", "millions", "thousand", "billion", "lucas", "palos",
+    "k", "m", "mm", "mil", "miles", "millon", "millón", "millones", "mill", "mills", "mln", "bn",
+    "b", "million", "millions", "thousand", "billion", "lucas", "palos",
 ];
 
 /// Words between two amounts that make a range "A - B" / "A a B" / "A hasta B" (R6).
@@ -25,7 +33,10 @@ const RANGE_WORDS: &[&str] = &["a", "hasta", "to", "al"];
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
-    Number { raw: String, percent: bool },
+    Number {
+        raw: String,
+        percent: bool,
+    },
     Currency(Option<Currency>),
     /// A currency code we do not support, written as a code.
     UnknownCode(String),
@@ -47,8 +58,9 @@ pub fn parse_price(input: Scraped<'_>, store_currency: Currency) -> Result<Money
 
 /// R9: a JSON number is major units of the store currency, read from its decimal text.
 fn parse_json(text: &str, currency: Currency) -> Result<Money, FieldError> {
-    let (negative, decimal) = parse_json_number(text)
-        .ok_or_else(|| err(ErrorCode::Malformed, format!("price {text} is not a decimal number")))?;
+    let (negative, decimal) = parse_json_number(text).ok_or_else(|| {
+        err(ErrorCode::Malformed, format!("price {text} is not a decimal number"))
+    })?;
     if negative && decimal.int.bytes().chain(decimal.frac.bytes()).any(|b| b != b'0') {
         return Err(err(ErrorCode::Negative, format!("price {text} is negative")));
     }
@@ -67,16 +79,21 @@ fn tokenize(s: &str) -> Vec<Token> {
     while i < chars.len() {
         let c = chars[i];
         let digit_at = |j: usize| chars.get(j).is_some_and(|c| c.is_ascii_digit());
-        if c.is_ascii_digit() || (matches!(c, '.' | ',') && digit_at(i + 1) && !digit_at(i.wrapping_sub(1))) {
+        if c.is_ascii_digit()
+            || (matches!(c, '.' | ',') && digit_at(i + 1) && !digit_at(i.wrapping_sub(1)))
+        {
             let start = i;
             i += 1;
             // A separator belongs to the number only between digits.
-            while i < chars.len() && (chars[i].is_ascii_digit() || (is_sep(chars[i]) && digit_at(i + 1) && digit_at(i - 1)))
+            while i < chars.len()
+                && (chars[i].is_ascii_digit()
+                    || (is_sep(chars[i]) && digit_at(i + 1) && digit_at(i - 1)))
             {
                 i += 1;
             }
             let raw: String = chars[start..i].iter().collect();
-            let percent = chars.get(i) == Some(&'%') || (chars.get(i) == Some(&' ') && chars.get(i + 1) == Some(&'%'));
+            let percent = chars.get(i) == Some(&'%')
+                || (chars.get(i) == Some(&' ') && chars.get(i + 1) == Some(&'%'));
             tokens.push(Token::Number { raw, percent });
             continue;
         }
@@ -86,7 +103,8 @@ fn tokenize(s: &str) -> Vec<Token> {
             continue;
         }
         if matches!(c, '-' | '–' | '—' | '−') {
-            let after_number = tokens.iter().any(|t| matches!(t, Token::Number { percent: false, .. }));
+            let after_number =
+                tokens.iter().any(|t| matches!(t, Token::Number { percent: false, .. }));
             tokens.push(if after_number { Token::Dash } else { Token::Minus });
             i += 1;
             continue;
@@ -115,7 +133,8 @@ fn marker_at(chars: &[char], i: usize) -> Option<(usize, Token)> {
         let matches = slice.iter().zip(text.chars()).all(|(a, b)| a.eq_ignore_ascii_case(&b));
         let starts_with_letter = text.starts_with(|c: char| c.is_alphabetic());
         if matches && !(starts_with_letter && prev_is_letter) {
-            let currency = code.map(|c| Currency::parse(c).expect("marker table holds supported codes"));
+            let currency =
+                code.map(|c| Currency::parse(c).expect("marker table holds supported codes"));
             return Some((len, Token::Currency(currency)));
         }
     }
@@ -129,7 +148,9 @@ fn word_token(word: String) -> Token {
         if let Ok(c) = Currency::parse(&word) {
             return Token::Currency(Some(c));
         }
-        if word.chars().all(|c| c.is_ascii_uppercase()) && !matches!(word.as_str(), "IVA" | "UND" | "UNI" | "PCS" | "MAX" | "MIN") {
+        if word.chars().all(|c| c.is_ascii_uppercase())
+            && !matches!(word.as_str(), "IVA" | "UND" | "UNI" | "PCS" | "MAX" | "MIN")
+        {
             return Token::UnknownCode(word);
         }
     }
@@ -150,7 +171,9 @@ fn parse_text(text: &str, store_currency: Currency) -> Result<Money, FieldError>
     let amount_at = amount_index(&tokens, text)?;
     check_magnitude(&tokens, amount_at, text)?;
     check_sign(&tokens, amount_at, text)?;
-    let Token::Number { raw, .. } = &tokens[amount_at] else { unreachable!("amount_index returns a number") };
+    let Token::Number { raw, .. } = &tokens[amount_at] else {
+        unreachable!("amount_index returns a number")
+    };
     // Separators follow the store's locale (R4); the exponent is the resulting currency's (R2).
     let decimal: Decimal = split_number(raw, store_currency.grouping(), text)?;
     let minor = decimal.to_minor(currency, text)?;
@@ -162,13 +185,20 @@ fn parse_text(text: &str, store_currency: Currency) -> Result<Money, FieldError>
 
 /// Index of the amount: the only number, or the low end of a range (R6).
 fn amount_index(tokens: &[Token], input: &str) -> Result<usize, FieldError> {
-    let numbers: Vec<usize> =
-        tokens.iter().enumerate().filter(|(_, t)| matches!(t, Token::Number { percent: false, .. })).map(|(i, _)| i).collect();
+    let numbers: Vec<usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| matches!(t, Token::Number { percent: false, .. }))
+        .map(|(i, _)| i)
+        .collect();
     match numbers.as_slice() {
         [] => Err(err(ErrorCode::NoDigits, format!("price {input:?} has no amount"))),
         [one] => Ok(*one),
         [a, b] if is_range(&tokens[a + 1..*b]) => Ok(*a),
-        _ => Err(err(ErrorCode::Malformed, format!("price {input:?} has several amounts and is not a range \"A - B\""))),
+        _ => Err(err(
+            ErrorCode::Malformed,
+            format!("price {input:?} has several amounts and is not a range \"A - B\""),
+        )),
     }
 }
 
@@ -204,7 +234,9 @@ fn check_sign(tokens: &[Token], amount_at: usize, input: &str) -> Result<(), Fie
     while j > 0 {
         j -= 1;
         match &tokens[j] {
-            Token::Minus => return Err(err(ErrorCode::Negative, format!("price {input:?} is negative"))),
+            Token::Minus => {
+                return Err(err(ErrorCode::Negative, format!("price {input:?} is negative")));
+            }
             Token::Currency(_) => continue,
             _ => break,
         }
@@ -215,8 +247,13 @@ fn check_sign(tokens: &[Token], amount_at: usize, input: &str) -> Result<(), Fie
 /// R3: explicit markers beat the store currency; a code next to `$` wins over the bare `$`;
 /// two different explicit currencies are an error.
 fn currency_of(tokens: &[Token], store: Currency, input: &str) -> Result<Currency, FieldError> {
-    if let Some(Token::UnknownCode(code)) = tokens.iter().find(|t| matches!(t, Token::UnknownCode(_))) {
-        return Err(err(ErrorCode::UnknownCurrency, format!("price {input:?} names the unsupported currency {code}")));
+    if let Some(Token::UnknownCode(code)) =
+        tokens.iter().find(|t| matches!(t, Token::UnknownCode(_)))
+    {
+        return Err(err(
+            ErrorCode::UnknownCurrency,
+            format!("price {input:?} names the unsupported currency {code}"),
+        ));
     }
     let mut explicit: Vec<Currency> = tokens
         .iter()
@@ -233,7 +270,10 @@ fn currency_of(tokens: &[Token], store: Currency, input: &str) -> Result<Currenc
         [one] => Ok(*one),
         _ => Err(err(
             ErrorCode::CurrencyConflict,
-            format!("price {input:?} names two currencies ({})", explicit.iter().map(|c| c.code()).collect::<Vec<_>>().join(", ")),
+            format!(
+                "price {input:?} names two currencies ({})",
+                explicit.iter().map(|c| c.code()).collect::<Vec<_>>().join(", ")
+            ),
         )),
     }
 }
@@ -243,7 +283,9 @@ mod tests {
     use super::*;
 
     fn p(s: &str, store: &str) -> Result<(i64, &'static str), ErrorCode> {
-        parse_price(Scraped::Text(s), Currency::parse(store).unwrap()).map(|m| (m.minor, m.currency.code())).map_err(|e| e.code)
+        parse_price(Scraped::Text(s), Currency::parse(store).unwrap())
+            .map(|m| (m.minor, m.currency.code()))
+            .map_err(|e| e.code)
     }
 
     #[test]
@@ -279,7 +321,11 @@ mod tests {
 
     #[test]
     fn json_numbers() {
-        let n = |s: &str, c: &str| parse_price(Scraped::Number(s), Currency::parse(c).unwrap()).map(|m| m.minor).map_err(|e| e.code);
+        let n = |s: &str, c: &str| {
+            parse_price(Scraped::Number(s), Currency::parse(c).unwrap())
+                .map(|m| m.minor)
+                .map_err(|e| e.code)
+        };
         assert_eq!(n("19.99", "USD"), Ok(1999));
         assert_eq!(n("19.999", "USD"), Err(ErrorCode::InexactMinorUnits));
         assert_eq!(n("12490.0", "CLP"), Ok(12490));

@@ -8,17 +8,52 @@ use crate::domain::{Rating, fold_for_matching};
 
 /// Words after a number that make it a review count, not a rating (Q5).
 const COUNT_WORDS: &[&str] = &[
-    "opiniones", "opinion", "opinión", "reviews", "review", "ratings", "calificaciones", "valoraciones",
-    "resenas", "reseñas", "resena", "reseña", "votos", "votes", "comentarios", "comments", "evaluaciones",
-    "avaliacoes", "avaliações",
+    "opiniones",
+    "opinion",
+    "opinión",
+    "reviews",
+    "review",
+    "ratings",
+    "calificaciones",
+    "valoraciones",
+    "resenas",
+    "reseñas",
+    "resena",
+    "reseña",
+    "votos",
+    "votes",
+    "comentarios",
+    "comments",
+    "evaluaciones",
+    "avaliacoes",
+    "avaliações",
 ];
 
 /// Whole texts that mean "no rating" (Q7), compared folded (lowercase, no accents).
 const NO_RATING: &[&str] = &[
-    "sin calificacion", "sin calificaciones", "sin opiniones", "sin resenas", "sin valoraciones",
-    "sin evaluaciones", "sin comentarios", "n/a", "na", "-", "--", "no rating", "no ratings", "not rated",
-    "no reviews", "unrated", "se el primero en opinar", "se el primero en calificar", "be the first to review",
-    "sem avaliacoes", "ninguna", "none", "null",
+    "sin calificacion",
+    "sin calificaciones",
+    "sin opiniones",
+    "sin resenas",
+    "sin valoraciones",
+    "sin evaluaciones",
+    "sin comentarios",
+    "n/a",
+    "na",
+    "-",
+    "--",
+    "no rating",
+    "no ratings",
+    "not rated",
+    "no reviews",
+    "unrated",
+    "se el primero en opinar",
+    "se el primero en calificar",
+    "be the first to review",
+    "sem avaliacoes",
+    "ninguna",
+    "none",
+    "null",
 ];
 
 fn err(code: ErrorCode, message: String) -> FieldError {
@@ -28,7 +63,9 @@ fn err(code: ErrorCode, message: String) -> FieldError {
 pub fn parse_rating(input: Scraped<'_>) -> Result<Rating, FieldError> {
     match input {
         Scraped::Number(text) => {
-            let value = number(text).ok_or_else(|| err(ErrorCode::Malformed, format!("rating {text} is not a number")))?;
+            let value = number(text).ok_or_else(|| {
+                err(ErrorCode::Malformed, format!("rating {text} is not a number"))
+            })?;
             bare(value, text)
         }
         Scraped::Text(text) => parse_text(text),
@@ -102,7 +139,9 @@ fn tokenize(s: &str) -> Vec<Tok> {
         if c.is_ascii_digit() {
             let start = i;
             while i < chars.len()
-                && (chars[i].is_ascii_digit() || (matches!(chars[i], '.' | ',') && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+                && (chars[i].is_ascii_digit()
+                    || (matches!(chars[i], '.' | ',')
+                        && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
             {
                 i += 1;
             }
@@ -173,7 +212,8 @@ fn parse_text(raw: &str) -> Result<Rating, FieldError> {
         return Err(err(ErrorCode::NoRating, format!("{raw:?} says there is no rating")));
     }
     let toks = without_counts(tokenize(&text));
-    let nums: Vec<usize> = toks.iter().enumerate().filter(|(_, t)| matches!(t, Tok::Num(_))).map(|(i, _)| i).collect();
+    let nums: Vec<usize> =
+        toks.iter().enumerate().filter(|(_, t)| matches!(t, Tok::Num(_))).map(|(i, _)| i).collect();
     let Some(&first) = nums.first() else {
         let had_digits = text.chars().any(|c| c.is_ascii_digit());
         return Err(if had_digits {
@@ -224,7 +264,8 @@ fn without_counts(toks: Vec<Tok>) -> Vec<Tok> {
             Tok::Close => depth = depth.saturating_sub(1),
             Tok::Num(_) => {
                 let counted = matches!(toks.get(i + 1), Some(Tok::Word(w)) if COUNT_WORDS.contains(&w.as_str()));
-                let parenthesized_after_rating = depth > 0 && out.iter().any(|o| matches!(o, Tok::Num(_)));
+                let parenthesized_after_rating =
+                    depth > 0 && out.iter().any(|o| matches!(o, Tok::Num(_)));
                 if counted || parenthesized_after_rating {
                     continue;
                 }
@@ -267,6 +308,9 @@ mod tests {
         assert_eq!(r("4 5"), Err(ErrorCode::Malformed));
         assert_eq!(r(""), Err(ErrorCode::Empty));
         assert_eq!(parse_rating(Scraped::Number("3.8")).map(|r| r.hundredths()), Ok(380));
-        assert_eq!(parse_rating(Scraped::Number("5.01")).map_err(|e| e.code), Err(ErrorCode::OutOfRange));
+        assert_eq!(
+            parse_rating(Scraped::Number("5.01")).map_err(|e| e.code),
+            Err(ErrorCode::OutOfRange)
+        );
     }
 }

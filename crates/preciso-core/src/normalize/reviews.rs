@@ -12,15 +12,21 @@ fn err(code: ErrorCode, message: String) -> FieldError {
 pub fn parse_review_count(input: Scraped<'_>) -> Result<u32, FieldError> {
     match input {
         Scraped::Number(text) => {
-            let (negative, d) = parse_json_number(text)
-                .ok_or_else(|| err(ErrorCode::Malformed, format!("review count {text} is not a number")))?;
+            let (negative, d) = parse_json_number(text).ok_or_else(|| {
+                err(ErrorCode::Malformed, format!("review count {text} is not a number"))
+            })?;
             if negative && d.int.bytes().any(|b| b != b'0') {
                 return Err(err(ErrorCode::Negative, format!("review count {text} is negative")));
             }
             if d.frac.bytes().any(|b| b != b'0') {
-                return Err(err(ErrorCode::Malformed, format!("review count {text} is not a whole number")));
+                return Err(err(
+                    ErrorCode::Malformed,
+                    format!("review count {text} is not a whole number"),
+                ));
             }
-            d.int.parse().map_err(|_| err(ErrorCode::Overflow, format!("review count {text} is too large")))
+            d.int
+                .parse()
+                .map_err(|_| err(ErrorCode::Overflow, format!("review count {text} is too large")))
         }
         Scraped::Text(text) => parse_text(text),
     }
@@ -39,7 +45,8 @@ fn parse_text(raw: &str) -> Result<u32, FieldError> {
             let start = i;
             while i < chars.len()
                 && (chars[i].is_ascii_digit()
-                    || (matches!(chars[i], '.' | ',' | ' ' | '\'') && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+                    || (matches!(chars[i], '.' | ',' | ' ' | '\'')
+                        && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
             {
                 i += 1;
             }
@@ -55,15 +62,25 @@ fn parse_text(raw: &str) -> Result<u32, FieldError> {
         return Err(err(ErrorCode::Negative, format!("review count {raw:?} is negative")));
     }
     let after: String = chars[start + raw_number.chars().count()..].iter().collect();
-    let next_word = after.trim_start().split(|c: char| !c.is_alphabetic()).next().unwrap_or("").to_lowercase();
+    let next_word =
+        after.trim_start().split(|c: char| !c.is_alphabetic()).next().unwrap_or("").to_lowercase();
     if matches!(next_word.as_str(), "k" | "m" | "mil" | "millones") {
-        return Err(err(ErrorCode::MagnitudeSuffix, format!("review count {raw:?} uses a magnitude word; give the full number")));
+        return Err(err(
+            ErrorCode::MagnitudeSuffix,
+            format!("review count {raw:?} uses a magnitude word; give the full number"),
+        ));
     }
     let groups: Vec<&str> = raw_number.split(['.', ',', ' ', '\'']).collect();
     if groups.len() > 1 && (groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3)) {
-        return Err(err(ErrorCode::Malformed, format!("review count {raw:?} is not a whole number")));
+        return Err(err(
+            ErrorCode::Malformed,
+            format!("review count {raw:?} is not a whole number"),
+        ));
     }
-    groups.concat().parse().map_err(|_| err(ErrorCode::Overflow, format!("review count {raw:?} is too large")))
+    groups
+        .concat()
+        .parse()
+        .map_err(|_| err(ErrorCode::Overflow, format!("review count {raw:?} is too large")))
 }
 
 /// The number followed by a count word if there is one, else the only number.
@@ -100,6 +117,9 @@ mod tests {
         assert_eq!(c("12k"), Err(ErrorCode::MagnitudeSuffix));
         assert_eq!(c("99999999999"), Err(ErrorCode::Overflow));
         assert_eq!(parse_review_count(Scraped::Number("1234")), Ok(1234));
-        assert_eq!(parse_review_count(Scraped::Number("12.5")).map_err(|e| e.code), Err(ErrorCode::Malformed));
+        assert_eq!(
+            parse_review_count(Scraped::Number("12.5")).map_err(|e| e.code),
+            Err(ErrorCode::Malformed)
+        );
     }
 }

@@ -66,7 +66,9 @@ fn required_scope(state: &AppState, method: &Method, path: &str) -> Option<Scope
         return Some(Scope::Admin);
     }
     match *method {
-        Method::GET | Method::HEAD | Method::OPTIONS => state.config.require_auth_for_reads.then_some(Scope::Read),
+        Method::GET | Method::HEAD | Method::OPTIONS => {
+            state.config.require_auth_for_reads.then_some(Scope::Read)
+        }
         _ => Some(Scope::Write),
     }
 }
@@ -75,13 +77,17 @@ async fn authenticate(state: &AppState, key: &str) -> Result<(String, Scope), Ap
     let digest = hash_key(key);
     for (stored, scopes) in &state.config.static_keys {
         if bool::from(stored.as_bytes().ct_eq(digest.as_bytes())) {
-            return Scope::from_names(scopes).map(|s| ("static".to_string(), s)).ok_or(ApiError::Unauthorized);
+            return Scope::from_names(scopes)
+                .map(|s| ("static".to_string(), s))
+                .ok_or(ApiError::Unauthorized);
         }
     }
     let lookup = digest.clone();
     let record = state.db(move |c| Ok(c.api_key_by_hash(&lookup)?)).await?;
     match record {
-        Some(r) => Scope::from_names(&r.scopes).map(|s| (format!("key:{}", r.id), s)).ok_or(ApiError::Unauthorized),
+        Some(r) => Scope::from_names(&r.scopes)
+            .map(|s| (format!("key:{}", r.id), s))
+            .ok_or(ApiError::Unauthorized),
         None => Err(ApiError::Unauthorized),
     }
 }

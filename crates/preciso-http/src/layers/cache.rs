@@ -84,7 +84,9 @@ const MAX_BODY: usize = 4 << 20;
 /// Serves GET `/api/…` responses from the cache; any successful write empties it (users and
 /// uploads change answers). Responses carry `X-Cache: hit|miss`.
 pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let cacheable = req.method() == Method::GET && req.uri().path().starts_with("/api/") && state.cache.enabled();
+    let cacheable = req.method() == Method::GET
+        && req.uri().path().starts_with("/api/")
+        && state.cache.enabled();
     if !cacheable {
         let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let response = next.run(req).await;
@@ -96,7 +98,10 @@ pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> 
     let key = req.uri().to_string();
     let hit = match &state.shared {
         Some(shared) => {
-            let found = shared.cache_get(&key).await.map(|(body, content_type)| CachedResponse { body, content_type });
+            let found = shared
+                .cache_get(&key)
+                .await
+                .map(|(body, content_type)| CachedResponse { body, content_type });
             let counter = if found.is_some() { &state.cache.hits } else { &state.cache.misses };
             counter.fetch_add(1, Ordering::Relaxed);
             found
@@ -104,7 +109,10 @@ pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> 
         None => state.cache.get(&key),
     };
     if let Some(hit) = hit {
-        return with_cache_header((StatusCode::OK, [(header::CONTENT_TYPE, hit.content_type)], hit.body).into_response(), "hit");
+        return with_cache_header(
+            (StatusCode::OK, [(header::CONTENT_TYPE, hit.content_type)], hit.body).into_response(),
+            "hit",
+        );
     }
     let response = next.run(req).await;
     if response.status() != StatusCode::OK {
@@ -121,7 +129,9 @@ pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> 
         .unwrap_or("application/json")
         .to_string();
     match &state.shared {
-        Some(shared) => shared.cache_put(&key, &bytes, &content_type, state.cache.ttl.as_secs()).await,
+        Some(shared) => {
+            shared.cache_put(&key, &bytes, &content_type, state.cache.ttl.as_secs()).await
+        }
         None => state.cache.put(key, CachedResponse { body: bytes.clone(), content_type }),
     }
     with_cache_header(Response::from_parts(parts, Body::from(bytes)), "miss")
@@ -139,7 +149,10 @@ mod tests {
     #[test]
     fn entries_expire_and_invalidate() {
         let c = ResponseCache::new(Duration::from_secs(60));
-        let r = CachedResponse { body: Bytes::from_static(b"x"), content_type: "application/json".into() };
+        let r = CachedResponse {
+            body: Bytes::from_static(b"x"),
+            content_type: "application/json".into(),
+        };
         assert!(c.get("a").is_none());
         c.put("a".into(), r.clone());
         assert!(c.get("a").is_some());

@@ -6,7 +6,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 /// Latency buckets in seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 #[derive(Default)]
 struct Histogram {
@@ -46,7 +47,11 @@ impl Metrics {
         h.count += 1;
     }
 
-    pub fn observe_ingest(&self, status: &'static str, counts: &preciso_core::domain::IngestCounts) {
+    pub fn observe_ingest(
+        &self,
+        status: &'static str,
+        counts: &preciso_core::domain::IngestCounts,
+    ) {
         let mut d = self.data.lock().unwrap_or_else(|p| p.into_inner());
         *d.ingest_files.entry(status).or_default() += 1;
         for (result, n) in [
@@ -62,35 +67,82 @@ impl Metrics {
 
     /// The exposition text; `extra` gauges (cache counters, build info) are appended by the
     /// caller through `gauge`/`counter` lines.
-    pub fn render(&self, cache_hits: u64, cache_misses: u64, version: &str, uptime_secs: f64) -> String {
+    pub fn render(
+        &self,
+        cache_hits: u64,
+        cache_misses: u64,
+        version: &str,
+        uptime_secs: f64,
+    ) -> String {
         let d = self.data.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP preciso_build_info Build information.\n# TYPE preciso_build_info gauge");
+        let _ = writeln!(
+            out,
+            "# HELP preciso_build_info Build information.\n# TYPE preciso_build_info gauge"
+        );
         let _ = writeln!(out, "preciso_build_info{{version=\"{version}\"}} 1");
-        let _ = writeln!(out, "# HELP preciso_uptime_seconds Seconds since the server started.\n# TYPE preciso_uptime_seconds gauge");
+        let _ = writeln!(
+            out,
+            "# HELP preciso_uptime_seconds Seconds since the server started.\n# TYPE preciso_uptime_seconds gauge"
+        );
         let _ = writeln!(out, "preciso_uptime_seconds {uptime_secs:.3}");
-        let _ = writeln!(out, "# HELP preciso_http_requests_total HTTP requests by method, route template and status.\n# TYPE preciso_http_requests_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP preciso_http_requests_total HTTP requests by method, route template and status.\n# TYPE preciso_http_requests_total counter"
+        );
         for ((m, r, s), n) in &d.requests {
-            let _ = writeln!(out, "preciso_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {n}", escape(r));
+            let _ = writeln!(
+                out,
+                "preciso_http_requests_total{{method=\"{m}\",route=\"{}\",status=\"{s}\"}} {n}",
+                escape(r)
+            );
         }
-        let _ = writeln!(out, "# HELP preciso_http_request_duration_seconds HTTP request latency.\n# TYPE preciso_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP preciso_http_request_duration_seconds HTTP request latency.\n# TYPE preciso_http_request_duration_seconds histogram"
+        );
         for ((m, r), h) in &d.latency {
             let labels = format!("method=\"{m}\",route=\"{}\"", escape(r));
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "preciso_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "preciso_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
             }
-            let _ = writeln!(out, "preciso_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "preciso_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-            let _ = writeln!(out, "preciso_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "preciso_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ =
+                writeln!(out, "preciso_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(
+                out,
+                "preciso_http_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
         }
-        let _ = writeln!(out, "# HELP preciso_cache_hits_total Response cache hits.\n# TYPE preciso_cache_hits_total counter\npreciso_cache_hits_total {cache_hits}");
-        let _ = writeln!(out, "# HELP preciso_cache_misses_total Response cache misses.\n# TYPE preciso_cache_misses_total counter\npreciso_cache_misses_total {cache_misses}");
-        let _ = writeln!(out, "# HELP preciso_ingest_offers_total Ingested records by result.\n# TYPE preciso_ingest_offers_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP preciso_cache_hits_total Response cache hits.\n# TYPE preciso_cache_hits_total counter\npreciso_cache_hits_total {cache_hits}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP preciso_cache_misses_total Response cache misses.\n# TYPE preciso_cache_misses_total counter\npreciso_cache_misses_total {cache_misses}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP preciso_ingest_offers_total Ingested records by result.\n# TYPE preciso_ingest_offers_total counter"
+        );
         for result in ["inserted", "updated", "unchanged", "duplicate", "rejected"] {
             let n = d.ingest_offers.get(result).copied().unwrap_or(0);
             let _ = writeln!(out, "preciso_ingest_offers_total{{result=\"{result}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP preciso_ingest_files_total Ingest runs through the API by status.\n# TYPE preciso_ingest_files_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP preciso_ingest_files_total Ingest runs through the API by status.\n# TYPE preciso_ingest_files_total counter"
+        );
         for (status, n) in &d.ingest_files {
             let _ = writeln!(out, "preciso_ingest_files_total{{status=\"{status}\"}} {n}");
         }

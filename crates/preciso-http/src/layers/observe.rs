@@ -18,12 +18,18 @@ pub struct RequestId(pub String);
 fn request_id(req: &Request) -> String {
     let given = req.headers().get("x-request-id").and_then(|v| v.to_str().ok());
     match given {
-        Some(id) if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
             id.to_string()
         }
         _ => {
             let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
             format!("{t:x}-{n:x}")
         }
     }
@@ -33,7 +39,8 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
+    let route =
+        req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.run(req).await;
     let status = response.status().as_u16();

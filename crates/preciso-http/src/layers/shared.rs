@@ -18,18 +18,30 @@ pub struct RedisShared {
 impl RedisShared {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| format!("invalid redis_url: {e}"))?;
-        let conn = client.get_connection_manager().await.map_err(|e| format!("cannot connect to Redis: {e}"))?;
+        let conn = client
+            .get_connection_manager()
+            .await
+            .map_err(|e| format!("cannot connect to Redis: {e}"))?;
         Ok(RedisShared { conn, prefix: prefix.to_string() })
     }
 
     /// `Ok(())` or `Err(retry_after_secs)`; Redis errors let the request through.
     pub async fn check_rate(&self, client: &str, per_minute: u32) -> Result<(), u64> {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let window = now / 60;
         let key = format!("{}:rl:{client}:{window}", self.prefix);
         let mut conn = self.conn.clone();
-        let count: Result<(i64,), _> =
-            redis::pipe().atomic().incr(&key, 1).ignore().expire(&key, 120).ignore().get(&key).query_async(&mut conn).await;
+        let count: Result<(i64,), _> = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .ignore()
+            .expire(&key, 120)
+            .ignore()
+            .get(&key)
+            .query_async(&mut conn)
+            .await;
         match count {
             Ok((n,)) if n > i64::from(per_minute) => Err((60 - now % 60).max(1)),
             Ok(_) => Ok(()),
@@ -41,7 +53,8 @@ impl RedisShared {
     }
 
     async fn generation(&self, conn: &mut ConnectionManager) -> redis::RedisResult<i64> {
-        let v: Option<i64> = redis::cmd("GET").arg(format!("{}:cache:gen", self.prefix)).query_async(conn).await?;
+        let v: Option<i64> =
+            redis::cmd("GET").arg(format!("{}:cache:gen", self.prefix)).query_async(conn).await?;
         Ok(v.unwrap_or(0))
     }
 
@@ -49,7 +62,10 @@ impl RedisShared {
         let mut conn = self.conn.clone();
         let result: redis::RedisResult<Option<Vec<u8>>> = async {
             let generation = self.generation(&mut conn).await?;
-            redis::cmd("GET").arg(format!("{}:cache:{generation}:{key}", self.prefix)).query_async(&mut conn).await
+            redis::cmd("GET")
+                .arg(format!("{}:cache:{generation}:{key}", self.prefix))
+                .query_async(&mut conn)
+                .await
         }
         .await;
         match result {
@@ -87,8 +103,10 @@ impl RedisShared {
     /// Makes every replica's cached answers stale at once.
     pub async fn cache_invalidate(&self) {
         let mut conn = self.conn.clone();
-        let result: redis::RedisResult<i64> =
-            redis::cmd("INCR").arg(format!("{}:cache:gen", self.prefix)).query_async(&mut conn).await;
+        let result: redis::RedisResult<i64> = redis::cmd("INCR")
+            .arg(format!("{}:cache:gen", self.prefix))
+            .query_async(&mut conn)
+            .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "redis cache invalidation failed");
         }

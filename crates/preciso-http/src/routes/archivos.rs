@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::path::PathBuf;
 
-pub async fn list(State(state): State<AppState>, QueryParams(q): QueryParams) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<Value>> {
     let page = q.page()?;
     let files = state.db(move |c| Ok(c.ingest_files(page.limit, page.offset())?)).await?;
     Ok(Json(json!({ "items": files, "page": page.page, "limit": page.limit })))
@@ -25,13 +28,19 @@ pub async fn list(State(state): State<AppState>, QueryParams(q): QueryParams) ->
 /// Keeps letters, digits, `.`, `-`, `_` of a client-supplied file name.
 fn safe_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("upload");
-    let cleaned: String = base.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).take(100).collect();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(100)
+        .collect();
     if cleaned.trim_matches('.').is_empty() { "upload".into() } else { cleaned }
 }
 
 fn format_from(q: &Params, content_type: &str) -> ApiResult<Option<Format>> {
     if let Some(f) = q.str("format") {
-        return Format::parse(f).map(Some).ok_or_else(|| ApiError::bad("format", "format must be json, jsonl or csv"));
+        return Format::parse(f)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad("format", "format must be json, jsonl or csv"));
     }
     Ok(match content_type {
         "application/x-ndjson" | "application/jsonl" => Some(Format::Jsonl),
@@ -56,7 +65,8 @@ enum Chunks<'a> {
 impl Chunks<'_> {
     async fn next(&mut self) -> ApiResult<Option<axum::body::Bytes>> {
         use http_body_util::BodyExt;
-        let read_error = |e: String| ApiError::bad("body", format!("reading the upload failed: {e}"));
+        let read_error =
+            |e: String| ApiError::bad("body", format!("reading the upload failed: {e}"));
         match self {
             Chunks::Raw(body) => loop {
                 match body.frame().await {
@@ -77,10 +87,12 @@ impl Chunks<'_> {
 /// Streams the upload to a spool file, enforcing the size limit as it goes.
 async fn spool(state: &AppState, name: &str, mut chunks: Chunks<'_>) -> ApiResult<Spooled> {
     let dir = state.uploads.spool_dir.clone();
-    std::fs::create_dir_all(&dir).map_err(|e| ApiError::Internal(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ApiError::Internal(format!("creating {}: {e}", dir.display())))?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f");
     let path = dir.join(format!("{stamp}-{}", safe_name(name)));
-    let mut file = std::fs::File::create(&path).map_err(|e| ApiError::Internal(format!("creating {}: {e}", path.display())))?;
+    let mut file = std::fs::File::create(&path)
+        .map_err(|e| ApiError::Internal(format!("creating {}: {e}", path.display())))?;
     let limit = state.config.upload_limit;
     let mut written = 0usize;
     let result = async {
@@ -89,7 +101,8 @@ async fn spool(state: &AppState, name: &str, mut chunks: Chunks<'_>) -> ApiResul
             if written > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            file.write_all(&chunk).map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
+            file.write_all(&chunk)
+                .map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
         }
         if written == 0 {
             return Err(ApiError::bad("body", "the upload is empty"));
@@ -105,22 +118,32 @@ async fn spool(state: &AppState, name: &str, mut chunks: Chunks<'_>) -> ApiResul
 }
 
 /// Flags of an upload, from the query string.
-fn upload_options(state: &AppState, q: &Params, format: Option<Format>) -> ApiResult<IngestOptions> {
+fn upload_options(
+    state: &AppState,
+    q: &Params,
+    format: Option<Format>,
+) -> ApiResult<IngestOptions> {
     let mut opts = state.uploads.options.clone();
     opts.format = format.or(opts.format);
     opts.dry_run = q.str("dry_run").is_some_and(|v| v == "true" || v == "1");
     opts.force = q.str("force").is_some_and(|v| v == "true" || v == "1");
     opts.context.ingest_time = chrono::Utc::now().timestamp();
     if let Some(s) = q.str("store") {
-        opts.context.default_store = Some(StoreId::parse(s).map_err(|e| ApiError::bad("store", format!("store: {e}")))?);
+        opts.context.default_store =
+            Some(StoreId::parse(s).map_err(|e| ApiError::bad("store", format!("store: {e}")))?);
     }
     if let Some(c) = q.str("currency") {
-        opts.context.default_currency = Some(Currency::parse(c).map_err(|e| ApiError::bad("currency", e.to_string()))?);
+        opts.context.default_currency =
+            Some(Currency::parse(c).map_err(|e| ApiError::bad("currency", e.to_string()))?);
     }
     Ok(opts)
 }
 
-pub async fn upload(State(state): State<AppState>, QueryParams(q): QueryParams, req: Request) -> ApiResult<(StatusCode, Json<IngestReport>)> {
+pub async fn upload(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<IngestReport>)> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -128,9 +151,15 @@ pub async fn upload(State(state): State<AppState>, QueryParams(q): QueryParams, 
         .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
         .unwrap_or_default();
     let spooled = if content_type == "multipart/form-data" {
-        let mut form = Multipart::from_request(req, &state).await.map_err(|e| ApiError::bad("body", format!("malformed multipart body: {e}")))?;
+        let mut form = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| ApiError::bad("body", format!("malformed multipart body: {e}")))?;
         let field = loop {
-            match form.next_field().await.map_err(|e| ApiError::bad("body", format!("malformed multipart body: {e}")))? {
+            match form
+                .next_field()
+                .await
+                .map_err(|e| ApiError::bad("body", format!("malformed multipart body: {e}")))?
+            {
                 Some(f) if f.file_name().is_some() || f.name() == Some("file") => break f,
                 Some(_) => continue,
                 None => return Err(ApiError::bad("file", "the multipart body has no file field")),

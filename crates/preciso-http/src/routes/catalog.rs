@@ -7,7 +7,10 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-pub async fn brands(State(state): State<AppState>, QueryParams(q): QueryParams) -> ApiResult<Json<Value>> {
+pub async fn brands(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<Value>> {
     let limit = q.int("limit", 1, 1000)?.unwrap_or(100) as u32;
     let brands = state.db(move |c| Ok(c.brands(limit)?)).await?;
     Ok(Json(json!({ "items": brands })))

@@ -19,16 +19,21 @@ enum Lookup {
 }
 
 fn lookup(q: &crate::params::Params) -> ApiResult<Lookup> {
-    let given: Vec<&str> = ["product_id", "gtin", "q"].into_iter().filter(|k| q.str(k).is_some()).collect();
+    let given: Vec<&str> =
+        ["product_id", "gtin", "q"].into_iter().filter(|k| q.str(k).is_some()).collect();
     if given.len() != 1 {
         return Err(ApiError::bad("product_id", "give exactly one of product_id, gtin or q"));
     }
     Ok(match given[0] {
-        "product_id" => Lookup::Id(
-            ProductId::parse(q.str("product_id").unwrap_or_default())
-                .map_err(|_| ApiError::bad("product_id", "product_id must be 16 hexadecimal digits"))?,
+        "product_id" => {
+            Lookup::Id(ProductId::parse(q.str("product_id").unwrap_or_default()).map_err(|_| {
+                ApiError::bad("product_id", "product_id must be 16 hexadecimal digits")
+            })?)
+        }
+        "gtin" => Lookup::Gtin(
+            Gtin::parse(q.str("gtin").unwrap_or_default())
+                .map_err(|e| ApiError::bad("gtin", format!("gtin: {e}")))?,
         ),
-        "gtin" => Lookup::Gtin(Gtin::parse(q.str("gtin").unwrap_or_default()).map_err(|e| ApiError::bad("gtin", format!("gtin: {e}")))?),
         _ => {
             let text = q.str("q").unwrap_or_default();
             if text.chars().count() > 200 {
@@ -52,7 +57,11 @@ fn spreads(offers: &[OfferView]) -> Vec<Value> {
             let dearest = group.iter().max_by_key(|o| o.price.minor)?;
             let currency = cheapest.price.currency;
             let spread = dearest.price.minor - cheapest.price.minor;
-            let pct = if cheapest.price.minor > 0 { spread as f64 * 100.0 / cheapest.price.minor as f64 } else { 0.0 };
+            let pct = if cheapest.price.minor > 0 {
+                spread as f64 * 100.0 / cheapest.price.minor as f64
+            } else {
+                0.0
+            };
             Some(json!({
                 "currency": currency.code(),
                 "offers": group.len(),
@@ -67,7 +76,10 @@ fn spreads(offers: &[OfferView]) -> Vec<Value> {
         .collect()
 }
 
-pub async fn price_comparison(State(state): State<AppState>, QueryParams(q): QueryParams) -> ApiResult<Json<Value>> {
+pub async fn price_comparison(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<Value>> {
     let how = lookup(&q)?;
     let (product, matches, offers) = state
         .db(move |c| {
@@ -90,7 +102,8 @@ pub async fn price_comparison(State(state): State<AppState>, QueryParams(q): Que
         })
         .await?;
     let first = &offers[0];
-    let stores: std::collections::BTreeSet<&str> = offers.iter().map(|o| o.store.as_str()).collect();
+    let stores: std::collections::BTreeSet<&str> =
+        offers.iter().map(|o| o.store.as_str()).collect();
     Ok(Json(json!({
         "product": {
             "id": product,

@@ -70,6 +70,12 @@ fn cors(state: &AppState) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([HeaderName::from_static("x-api-key"), HeaderName::from_static("content-type")])
-        .expose_headers([HeaderName::from_static("x-request-id"), HeaderName::from_static("retry-after")])
+        .allow_headers([
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("content-type"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("retry-after"),
+        ])
 }

@@ -47,7 +47,10 @@ pub async fn best_prices(
 ) -> ApiResult<Json<Value>> {
     let key = category_key(&category);
     if key.is_empty() {
-        return Err(ApiError::bad("category", "category must name a category (see /api/categories)"));
+        return Err(ApiError::bad(
+            "category",
+            "category must name a category (see /api/categories)",
+        ));
     }
     let mut filter = q.filter()?;
     filter.category = Some(key.clone());
@@ -56,9 +59,17 @@ pub async fn best_prices(
     let result = state
         .db(move |c| {
             let prefs = preferences(c, user_id)?;
-            let p = c.best_prices(&filter, page, Personalization { preferences: prefs.as_ref() })?;
-            if p.total == 0 && !c.categories()?.iter().any(|k| k.key == key || k.key.starts_with(&format!("{key}/"))) {
-                return Err(ApiError::NotFound(format!("no category {key:?} (see /api/categories)")));
+            let p =
+                c.best_prices(&filter, page, Personalization { preferences: prefs.as_ref() })?;
+            if p.total == 0
+                && !c
+                    .categories()?
+                    .iter()
+                    .any(|k| k.key == key || k.key.starts_with(&format!("{key}/")))
+            {
+                return Err(ApiError::NotFound(format!(
+                    "no category {key:?} (see /api/categories)"
+                )));
             }
             Ok(p)
         })
@@ -76,7 +87,10 @@ pub async fn best_prices(
     Ok(Json(page_json(items, result.page, result.limit, result.total)))
 }
 
-pub async fn ranked(State(state): State<AppState>, QueryParams(q): QueryParams) -> ApiResult<Json<Value>> {
+pub async fn ranked(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<Value>> {
     let filter = q.filter()?;
     let page = q.page()?;
     let sort = q.sort(Sort::Value)?;
@@ -93,7 +107,9 @@ pub async fn ranked(State(state): State<AppState>, QueryParams(q): QueryParams) 
         .map(|s| {
             let mut v = offer_json(&s.offer);
             v["value_score"] = json!(s.value_score);
-            v["category_median"] = s.category_median.map_or(Value::Null, |m| money(&Money::new(m, s.offer.price.currency)));
+            v["category_median"] = s
+                .category_median
+                .map_or(Value::Null, |m| money(&Money::new(m, s.offer.price.currency)));
             v
         })
         .collect();
@@ -103,13 +119,17 @@ pub async fn ranked(State(state): State<AppState>, QueryParams(q): QueryParams) 
 /// How many recent drops are examined for real drops before ranking.
 const TREND_CANDIDATES: u32 = 2000;
 
-pub async fn trending(State(state): State<AppState>, QueryParams(q): QueryParams) -> ApiResult<Json<Value>> {
+pub async fn trending(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<Value>> {
     let days = q.int("days", 1, 90)?.unwrap_or(7);
     let filter = q.filter()?;
     let page = q.page()?;
     let now = chrono::Utc::now().timestamp();
     let window = days * 86_400;
-    let candidates = state.db(move |c| Ok(c.drop_candidates(now - window, &filter, TREND_CANDIDATES)?)).await?;
+    let candidates =
+        state.db(move |c| Ok(c.drop_candidates(now - window, &filter, TREND_CANDIDATES)?)).await?;
     let mut drops: Vec<(f64, Value)> = candidates
         .iter()
         .filter_map(|cand| {
@@ -123,7 +143,12 @@ pub async fn trending(State(state): State<AppState>, QueryParams(q): QueryParams
         .collect();
     drops.sort_by(|a, b| b.0.total_cmp(&a.0));
     let total = drops.len() as u64;
-    let items = drops.into_iter().skip(page.offset() as usize).take(page.limit as usize).map(|d| d.1).collect();
+    let items = drops
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.limit as usize)
+        .map(|d| d.1)
+        .collect();
     let mut body = page_json(items, page.page, page.limit, total);
     body["days"] = json!(days);
     Ok(Json(body))
@@ -133,13 +158,21 @@ fn offer_id(raw: &str) -> ApiResult<OfferId> {
     OfferId::parse(raw).map_err(|_| ApiError::bad("id", "offer id must be 16 hexadecimal digits"))
 }
 
-pub async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn detail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = offer_id(&id)?;
     let offer = state.db(move |c| Ok(c.offer(id)?)).await?;
-    offer.map(|o| Json(offer_json(&o))).ok_or_else(|| ApiError::NotFound(format!("offer {id} does not exist")))
+    offer
+        .map(|o| Json(offer_json(&o)))
+        .ok_or_else(|| ApiError::NotFound(format!("offer {id} does not exist")))
 }
 
-pub async fn history(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = offer_id(&id)?;
     let (offer, points) = state.db(move |c| Ok((c.offer(id)?, c.offer_history(id)?))).await?;
     let Some(offer) = offer else {

@@ -41,7 +41,11 @@ fn compare(rows: &[StoreOfferRow], now: i64) -> BTreeMap<String, StoreAcc> {
         }
         a.last_seen = a.last_seen.max(r.last_seen);
         a.fresh += u64::from(r.last_seen >= now - 86_400);
-        let best = market.entry((r.product_id.as_i64(), r.currency)).or_default().entry(r.store.to_string()).or_insert(r.price_minor);
+        let best = market
+            .entry((r.product_id.as_i64(), r.currency))
+            .or_default()
+            .entry(r.store.to_string())
+            .or_insert(r.price_minor);
         *best = (*best).min(r.price_minor);
     }
     for stores in market.values().filter(|s| s.len() >= 2) {
@@ -96,7 +100,11 @@ fn group_stats(prices: &mut [i64], currency: Currency) -> Value {
     })
 }
 
-fn breakdown(rows: &[&PricedOffer], key: impl Fn(&PricedOffer) -> String, currency: Currency) -> Vec<Value> {
+fn breakdown(
+    rows: &[&PricedOffer],
+    key: impl Fn(&PricedOffer) -> String,
+    currency: Currency,
+) -> Vec<Value> {
     let mut groups: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for r in rows {
         groups.entry(key(r)).or_default().push(r.price_minor);
@@ -114,13 +122,18 @@ pub async fn price_analysis(
 ) -> ApiResult<Json<Value>> {
     let key = category_key(&category);
     if key.is_empty() {
-        return Err(ApiError::bad("category", "category must name a category (see /api/categories)"));
+        return Err(ApiError::bad(
+            "category",
+            "category must name a category (see /api/categories)",
+        ));
     }
     let bins = q.int("bins", 1, 100)?.unwrap_or(10) as usize;
     let lookup = key.clone();
     let rows = state.db(move |c| Ok(c.category_prices(&lookup)?)).await?;
     if rows.is_empty() {
-        return Err(ApiError::NotFound(format!("no offers in category {key:?} (see /api/categories)")));
+        return Err(ApiError::NotFound(format!(
+            "no offers in category {key:?} (see /api/categories)"
+        )));
     }
     let mut by_currency: BTreeMap<&str, Vec<&PricedOffer>> = BTreeMap::new();
     for r in &rows {

@@ -19,7 +19,10 @@ pub struct UserBody {
 }
 
 fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::Unprocessable { message: format!("{field}: {message}"), details: json!({ "field": field }) }
+    ApiError::Unprocessable {
+        message: format!("{field}: {message}"),
+        details: json!({ "field": field }),
+    }
 }
 
 /// Checks what the schema cannot: lengths, a plausible e-mail, bounded preference lists.
@@ -30,19 +33,30 @@ fn validate(body: UserBody) -> ApiResult<(NewUser, Preferences)> {
         return Err(invalid("name", "must be 1–200 characters"));
     }
     let plausible = email.len() <= 254
-        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && email.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        })
         && !email.contains(char::is_whitespace);
     if !plausible {
         return Err(invalid("email", "is not a valid e-mail address"));
     }
     let p = &body.preferences;
-    for (field, list) in [("preferences.stores", &p.stores), ("preferences.brands", &p.brands), ("preferences.categories", &p.categories)] {
+    for (field, list) in [
+        ("preferences.stores", &p.stores),
+        ("preferences.brands", &p.brands),
+        ("preferences.categories", &p.categories),
+    ] {
         if list.len() > 50 || list.iter().any(|s| s.trim().is_empty() || s.len() > 100) {
             return Err(invalid(field, "at most 50 non-empty entries of at most 100 characters"));
         }
     }
     let prefs = Preferences {
-        stores: p.stores.iter().filter_map(|s| preciso_core::domain::StoreId::parse(s).ok()).map(|s| s.to_string()).collect(),
+        stores: p
+            .stores
+            .iter()
+            .filter_map(|s| preciso_core::domain::StoreId::parse(s).ok())
+            .map(|s| s.to_string())
+            .collect(),
         brands: p.brands.iter().map(|b| b.trim().to_string()).collect(),
         categories: p.categories.iter().map(|c| preciso_core::domain::category_key(c)).collect(),
         budget: p.budget,
@@ -51,16 +65,25 @@ fn validate(body: UserBody) -> ApiResult<(NewUser, Preferences)> {
 }
 
 fn user_id(raw: &str) -> ApiResult<i64> {
-    raw.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| ApiError::bad("id", "user id must be a positive integer"))
+    raw.parse::<i64>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ApiError::bad("id", "user id must be a positive integer"))
 }
 
-pub async fn create(State(state): State<AppState>, JsonBody(body): JsonBody<UserBody>) -> ApiResult<(StatusCode, Json<User>)> {
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<UserBody>,
+) -> ApiResult<(StatusCode, Json<User>)> {
     let (user, prefs) = validate(body)?;
     let created = state.db(move |c| Ok(c.create_user(&user, &prefs)?)).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-pub async fn list(State(state): State<AppState>, QueryParams(q): QueryParams) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<Value>> {
     let page = q.page()?;
     let p = state.db(move |c| Ok(c.users(page)?)).await?;
     Ok(Json(json!({ "items": p.items, "page": p.page, "limit": p.limit, "total": p.total })))
@@ -68,7 +91,11 @@ pub async fn list(State(state): State<AppState>, QueryParams(q): QueryParams) ->
 
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<User>> {
     let id = user_id(&id)?;
-    state.db(move |c| Ok(c.user(id)?)).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("user {id} does not exist")))
+    state
+        .db(move |c| Ok(c.user(id)?))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("user {id} does not exist")))
 }
 
 pub async fn update(
@@ -85,7 +112,10 @@ pub async fn update(
         .ok_or_else(|| ApiError::NotFound(format!("user {id} does not exist")))
 }
 
-pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let id = user_id(&id)?;
     if state.db(move |c| Ok(c.delete_user(id)?)).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -33,36 +33,40 @@ impl<'a, R: BufRead> CsvReader<'a, R> {
     fn open(&mut self) -> io::Result<()> {
         let Some(mut reader) = self.pending.take() else { return Ok(()) };
         let delimiter = sniff_delimiter(reader.fill_buf()?);
-        let mut csv = ::csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .from_reader(reader);
+        let mut csv =
+            ::csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).from_reader(reader);
         let headers = csv.byte_headers().map_err(io::Error::other)?.clone();
-        self.columns = headers
-            .iter()
-            .map(|h| self.fields.resolve(&String::from_utf8_lossy(h)))
-            .collect();
+        self.columns =
+            headers.iter().map(|h| self.fields.resolve(&String::from_utf8_lossy(h))).collect();
         self.unknown_columns = self.columns.iter().filter(|c| c.is_none()).count() as u32;
         self.inner = Some(csv);
         Ok(())
     }
 
     fn to_item(&self, line: u64) -> Item {
-        let source = self
-            .record
-            .iter()
-            .map(String::from_utf8_lossy)
-            .collect::<Vec<_>>()
-            .join(",");
+        let source = self.record.iter().map(String::from_utf8_lossy).collect::<Vec<_>>().join(",");
         if self.record.as_slice().len() > MAX_RECORD_BYTES {
-            let error = RecordError::new(None, "too_large", format!("record exceeds {MAX_RECORD_BYTES} bytes"));
+            let error = RecordError::new(
+                None,
+                "too_large",
+                format!("record exceeds {MAX_RECORD_BYTES} bytes"),
+            );
             return Item::Unreadable { line, number: self.number, source: String::new(), error };
         }
-        let mut rec = RawRecord { line, number: self.number, unknown_keys: self.unknown_columns, ..Default::default() };
+        let mut rec = RawRecord {
+            line,
+            number: self.number,
+            unknown_keys: self.unknown_columns,
+            ..Default::default()
+        };
         for (i, cell) in self.record.iter().enumerate() {
             let Some(Some(field)) = self.columns.get(i) else { continue };
             let Ok(text) = std::str::from_utf8(cell) else {
-                let error = RecordError::new(Some(*field), "invalid_utf8", format!("column {} is not valid UTF-8", i + 1));
+                let error = RecordError::new(
+                    Some(*field),
+                    "invalid_utf8",
+                    format!("column {} is not valid UTF-8", i + 1),
+                );
                 return Item::Unreadable { line, number: self.number, source, error };
             };
             if !text.trim().is_empty() {
@@ -102,7 +106,12 @@ impl<R: BufRead> Iterator for CsvReader<'_, R> {
                     self.number += 1;
                     let line = e.position().map_or(0, |p| p.line());
                     let error = RecordError::new(None, "invalid_csv", e.to_string());
-                    Some(Ok(Item::Unreadable { line, number: self.number, source: String::new(), error }))
+                    Some(Ok(Item::Unreadable {
+                        line,
+                        number: self.number,
+                        source: String::new(),
+                        error,
+                    }))
                 }
             },
         }
@@ -117,7 +126,8 @@ mod tests {
     fn maps_headers_and_sniffs_semicolons() {
         let fields = FieldMap::default();
         let data = "Tienda;Nombre;Precio;Vendedor\nexito;TV;$ 1.000;x\nexito;Radio;;y\n";
-        let items: Vec<Item> = CsvReader::new(data.as_bytes(), &fields).map(Result::unwrap).collect();
+        let items: Vec<Item> =
+            CsvReader::new(data.as_bytes(), &fields).map(Result::unwrap).collect();
         assert_eq!(items.len(), 2);
         let Item::Record(r) = &items[0] else { panic!("record") };
         assert_eq!(r.get(Field::Price), Some(&RawValue::Text("$ 1.000".into())));

@@ -12,15 +12,16 @@ use std::fmt;
 use std::io::{self, BufRead};
 
 /// Parses one JSON object into a raw record, mapping keys as it goes.
-pub(crate) fn parse_object(bytes: &[u8], fields: &FieldMap, rec: &mut RawRecord) -> Result<(), RecordError> {
+pub(crate) fn parse_object(
+    bytes: &[u8],
+    fields: &FieldMap,
+    rec: &mut RawRecord,
+) -> Result<(), RecordError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    RecordSeed { fields, rec }
-        .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| {
-            let code = if e.is_data() { "not_an_object" } else { "invalid_json" };
-            RecordError::new(None, code, format!("record is not a valid JSON object: {e}"))
-        })
+    RecordSeed { fields, rec }.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| {
+        let code = if e.is_data() { "not_an_object" } else { "invalid_json" };
+        RecordError::new(None, code, format!("record is not a valid JSON object: {e}"))
+    })
 }
 
 struct RecordSeed<'a> {
@@ -93,7 +94,8 @@ fn raw_value(v: serde_json::Value) -> RawValue {
 fn item_from_bytes(bytes: &[u8], line: u64, number: u64, fields: &FieldMap) -> Item {
     let source = || String::from_utf8_lossy(bytes).into_owned();
     if bytes.len() > MAX_RECORD_BYTES {
-        let error = RecordError::new(None, "too_large", format!("record exceeds {MAX_RECORD_BYTES} bytes"));
+        let error =
+            RecordError::new(None, "too_large", format!("record exceeds {MAX_RECORD_BYTES} bytes"));
         return Item::Unreadable { line, number, source: String::new(), error };
     }
     let mut rec = RawRecord { line, number, ..Default::default() };
@@ -165,7 +167,14 @@ enum ArrayState {
 
 impl<'a, R: BufRead> ArrayReader<'a, R> {
     pub(crate) fn new(reader: R, fields: &'a FieldMap) -> Self {
-        ArrayReader { reader, fields, buf: Vec::new(), line: 1, number: 0, state: ArrayState::Start }
+        ArrayReader {
+            reader,
+            fields,
+            buf: Vec::new(),
+            line: 1,
+            number: 0,
+            state: ArrayState::Start,
+        }
     }
 
     fn peek(&mut self) -> io::Result<Option<u8>> {
@@ -187,7 +196,13 @@ impl<'a, R: BufRead> ArrayReader<'a, R> {
     fn skip_separators(&mut self) -> io::Result<Option<u8>> {
         loop {
             match self.peek()? {
-                Some(b) if b.is_ascii_whitespace() || b == b',' || b == 0xEF || b == 0xBB || b == 0xBF => {
+                Some(b)
+                    if b.is_ascii_whitespace()
+                        || b == b','
+                        || b == 0xEF
+                        || b == 0xBB
+                        || b == 0xBF =>
+                {
                     self.bump()?;
                 }
                 other => return Ok(other),
@@ -230,7 +245,9 @@ impl<'a, R: BufRead> ArrayReader<'a, R> {
                     return Ok(true);
                 }
                 match self.peek()? {
-                    Some(n) if n == b',' || n == b']' || n.is_ascii_whitespace() => return Ok(true),
+                    Some(n) if n == b',' || n == b']' || n.is_ascii_whitespace() => {
+                        return Ok(true);
+                    }
                     None => return Ok(true),
                     _ => {}
                 }
@@ -266,8 +283,17 @@ impl<R: BufRead> ArrayReader<'_, R> {
                 let was_array = self.state == ArrayState::InArray;
                 self.state = ArrayState::Done;
                 if was_array {
-                    let error = RecordError::new(None, "truncated", "the JSON array is not closed: the file ends early");
-                    return Ok(Some(Item::Unreadable { line: self.line, number: self.number + 1, source: String::new(), error }));
+                    let error = RecordError::new(
+                        None,
+                        "truncated",
+                        "the JSON array is not closed: the file ends early",
+                    );
+                    return Ok(Some(Item::Unreadable {
+                        line: self.line,
+                        number: self.number + 1,
+                        source: String::new(),
+                        error,
+                    }));
                 }
                 Ok(None)
             }
@@ -281,7 +307,8 @@ impl<R: BufRead> ArrayReader<'_, R> {
                 let complete = self.read_value()?;
                 if !complete {
                     self.state = ArrayState::Done;
-                    let error = RecordError::new(None, "truncated", "the file ends inside this record");
+                    let error =
+                        RecordError::new(None, "truncated", "the file ends inside this record");
                     let source = String::from_utf8_lossy(&self.buf).into_owned();
                     return Ok(Some(Item::Unreadable { line, number: self.number, source, error }));
                 }
@@ -322,7 +349,9 @@ mod tests {
         let fields = FieldMap::default();
         let items = collect(ArrayReader::new(&b"[{\"price\": 1}, {\"price\": "[..], &fields));
         assert_eq!(items.len(), 2);
-        assert!(matches!(&items[1], Item::Unreadable { number: 2, error, .. } if error.code == "truncated"));
+        assert!(
+            matches!(&items[1], Item::Unreadable { number: 2, error, .. } if error.code == "truncated")
+        );
     }
 
     #[test]

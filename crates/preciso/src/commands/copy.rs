@@ -12,11 +12,17 @@ const BATCH: usize = 10_000;
 
 fn is_empty(c: &dyn Catalog) -> Result<bool> {
     let counts = c.counts()?;
-    Ok(counts == Default::default() && c.users(PageRequest::default())?.total == 0 && c.api_keys()?.is_empty())
+    Ok(counts == Default::default()
+        && c.users(PageRequest::default())?.total == 0
+        && c.api_keys()?.is_empty())
 }
 
 /// Copies every table; returns (table, rows) in load order.
-pub fn copy_catalog(from: &dyn Catalog, to: &dyn Catalog, force: bool) -> Result<Vec<(&'static str, u64)>> {
+pub fn copy_catalog(
+    from: &dyn Catalog,
+    to: &dyn Catalog,
+    force: bool,
+) -> Result<Vec<(&'static str, u64)>> {
     if !is_empty(to)? {
         if !force {
             bail!("the target database is not empty; pass --force to replace its contents");

@@ -39,7 +39,9 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<ExitCode> {
             duplicate_permille: 10,
             out: None,
         };
-        let mut w = BufWriter::new(File::create(&path).with_context(|| format!("creating {}", path.display()))?);
+        let mut w = BufWriter::new(
+            File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+        );
         preciso_ingest::generate(&super::generate::options(&gen_args), &mut w)?;
         w.flush()?;
         sources.push(IngestSource { name: path.display().to_string(), path });
@@ -47,9 +49,12 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<ExitCode> {
     // The first file again: same content, so the ledger skips it.
     sources.push(sources[0].clone());
     println!("== ingest: {} generated records per run, {} stores ==", args.offers, args.stores);
-    for (label, source) in ["run 0 (fresh)", "run 1 (a day later)", "run 0 again"].iter().zip(&sources) {
-        let report = super::ingest::ingest_all(store.as_ref(), std::slice::from_ref(source), &opts, true)?
-            .remove(0);
+    for (label, source) in
+        ["run 0 (fresh)", "run 1 (a day later)", "run 0 again"].iter().zip(&sources)
+    {
+        let report =
+            super::ingest::ingest_all(store.as_ref(), std::slice::from_ref(source), &opts, true)?
+                .remove(0);
         println!(
             "{label:<20} {:<8} read {:>7}  inserted {:>7}  updated {:>6}  unchanged {:>7}  duplicate {:>5}  rejected {:>5}  {:>8.0} rec/s",
             report.status,
@@ -69,14 +74,20 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<ExitCode> {
     println!("\n== catalog ({}) ==", settings.database_url());
     println!(
         "stores {} · offers {} · products {} · price observations {} · ledger rows {}",
-        counts.stores, counts.offers, counts.products, counts.price_observations, counts.ingest_files
+        counts.stores,
+        counts.offers,
+        counts.products,
+        counts.price_observations,
+        counts.ingest_files
     );
     println!("\n{:<22} {:>8} {:>11} {:>9}", "store", "offers", "categories", "in stock");
     for s in store.store_summaries()? {
         println!("{:<22} {:>8} {:>11} {:>9}", s.store.as_str(), s.offers, s.categories, s.in_stock);
     }
     if args.no_serve {
-        println!("\nNext: `preciso serve`, or `preciso ingest FILE...` with your own data (see README).");
+        println!(
+            "\nNext: `preciso serve`, or `preciso ingest FILE...` with your own data (see README)."
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let mut settings = settings.clone();

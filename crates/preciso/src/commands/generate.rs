@@ -27,7 +27,8 @@ pub fn run(args: &GenArgs) -> Result<ExitCode> {
     let opts = options(args);
     let stats = match &args.out {
         Some(path) => {
-            let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let file =
+                File::create(path).with_context(|| format!("creating {}", path.display()))?;
             let mut w = BufWriter::with_capacity(1 << 20, file);
             let stats = generate(&opts, &mut w)?;
             w.flush()?;

@@ -52,7 +52,11 @@ pub fn ingest_all(
     Ok(reports)
 }
 
-pub fn options(settings: &Settings, store: &dyn CatalogStore, args: &IngestArgs) -> Result<IngestOptions> {
+pub fn options(
+    settings: &Settings,
+    store: &dyn CatalogStore,
+    args: &IngestArgs,
+) -> Result<IngestOptions> {
     let default_store = args.store.as_deref().map(StoreId::parse).transpose().context("--store")?;
     let default_currency = match &args.currency {
         Some(c) => Some(Currency::parse(c).context("--currency")?),
@@ -62,8 +66,10 @@ pub fn options(settings: &Settings, store: &dyn CatalogStore, args: &IngestArgs)
     context.default_store = default_store.clone();
     context.default_currency = default_currency;
     let fields = match default_store.as_ref().and_then(|s| settings.stores.get(s.as_str())) {
-        Some(cfg) => FieldMap::with_overrides(cfg.mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .map_err(anyhow::Error::msg)?,
+        Some(cfg) => {
+            FieldMap::with_overrides(cfg.mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(anyhow::Error::msg)?
+        }
         None => FieldMap::default(),
     };
     let batch_size = args.batch_size.unwrap_or(settings.ingest.batch_size);
@@ -121,7 +127,9 @@ fn expand(settings: &Settings, paths: &[PathBuf]) -> Result<Vec<IngestSource>> {
             let mut files = Vec::new();
             walk(p, &mut files).with_context(|| format!("reading directory {}", p.display()))?;
             files.sort();
-            out.extend(files.into_iter().map(|f| IngestSource { name: f.display().to_string(), path: f }));
+            out.extend(
+                files.into_iter().map(|f| IngestSource { name: f.display().to_string(), path: f }),
+            );
         } else if p.is_file() {
             out.push(IngestSource { name: p.display().to_string(), path: p.clone() });
         } else {
@@ -147,7 +155,8 @@ fn spool_stdin(settings: &Settings) -> Result<IngestSource> {
     let dir = settings.data_dir.join("incoming");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!("stdin-{}.spool", chrono::Utc::now().format("%Y%m%dT%H%M%S%.f")));
-    let mut file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file =
+        std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     std::io::copy(&mut std::io::stdin().lock(), &mut file).context("reading stdin")?;
     Ok(IngestSource { path, name: "stdin".into() })
 }
@@ -159,9 +168,11 @@ fn progress_bar(source: &IngestSource, show: bool) -> ProgressBar {
     let size = std::fs::metadata(&source.path).map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::new(size);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar.set_message(source.name.clone());
     bar

@@ -18,7 +18,8 @@ fn new_key() -> Result<String> {
 }
 
 pub fn create(catalog: &dyn Catalog, name: &str, scopes: &str) -> Result<ExitCode> {
-    let scopes: Vec<String> = scopes.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect();
+    let scopes: Vec<String> =
+        scopes.split(',').map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty()).collect();
     if scopes.is_empty() || scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
         bail!("--scopes must be a comma-separated list of {}", SCOPES.join(", "));
     }
@@ -26,8 +27,14 @@ pub fn create(catalog: &dyn Catalog, name: &str, scopes: &str) -> Result<ExitCod
         bail!("--name must not be empty");
     }
     let key = new_key()?;
-    let record = catalog.create_api_key(name.trim(), &key[..10], &preciso_http::hash_key(&key), &scopes)?;
-    println!("created key #{} {:?} with scopes {}", record.id, record.name, record.scopes.join(","));
+    let record =
+        catalog.create_api_key(name.trim(), &key[..10], &preciso_http::hash_key(&key), &scopes)?;
+    println!(
+        "created key #{} {:?} with scopes {}",
+        record.id,
+        record.name,
+        record.scopes.join(",")
+    );
     println!("{key}");
     eprintln!("store it now: the key is not shown again (only its hash is kept)");
     Ok(ExitCode::SUCCESS)
@@ -37,7 +44,13 @@ pub fn list(catalog: &dyn Catalog) -> Result<ExitCode> {
     println!("{:>4}  {:<20} {:<12} {:<18} status", "id", "name", "prefix", "scopes");
     for k in catalog.api_keys()? {
         let status = if k.revoked_at.is_some() { "revoked" } else { "active" };
-        println!("{:>4}  {:<20} {:<12} {:<18} {status}", k.id, k.name, k.prefix, k.scopes.join(","));
+        println!(
+            "{:>4}  {:<20} {:<12} {:<18} {status}",
+            k.id,
+            k.name,
+            k.prefix,
+            k.scopes.join(",")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

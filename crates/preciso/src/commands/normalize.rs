@@ -51,10 +51,13 @@ pub fn normalize_line(line: &str, currency: Currency) -> Value {
     let mut record = |name: &str, e: FieldError| {
         errors.push(json!({"field": name, "code": e.code.as_str(), "message": e.message}));
     };
-    let price = price_in.and_then(|s| parse_price(s, currency).map_err(|e| record("price", e)).ok());
-    let list = list_in.and_then(|s| parse_price(s, currency).map_err(|e| record("list_price", e)).ok());
+    let price =
+        price_in.and_then(|s| parse_price(s, currency).map_err(|e| record("price", e)).ok());
+    let list =
+        list_in.and_then(|s| parse_price(s, currency).map_err(|e| record("list_price", e)).ok());
     let rating = rating_in.and_then(|s| parse_rating(s).map_err(|e| record("rating", e)).ok());
-    let reviews = reviews_in.and_then(|s| parse_review_count(s).map_err(|e| record("reviews", e)).ok());
+    let reviews =
+        reviews_in.and_then(|s| parse_review_count(s).map_err(|e| record("reviews", e)).ok());
     json!({
         "price_minor": price.map(|m| m.minor),
         "price_currency": price.map(|m| m.currency.code()),
@@ -77,7 +80,10 @@ mod tests {
     #[test]
     fn shapes_output_as_documented() {
         let cop = Currency::parse("COP").unwrap();
-        let v = normalize_line(r#"{"price": "$ 2.349.900", "rating": "4,2 de 5", "reviews": "(1.234 opiniones)"}"#, cop);
+        let v = normalize_line(
+            r#"{"price": "$ 2.349.900", "rating": "4,2 de 5", "reviews": "(1.234 opiniones)"}"#,
+            cop,
+        );
         assert_eq!(v["price_minor"], json!(234990000));
         assert_eq!(v["price_currency"], json!("COP"));
         assert_eq!(v["list_price_minor"], Value::Null);
@@ -86,7 +92,8 @@ mod tests {
         assert_eq!(v["errors"], json!([]));
         let v = normalize_line(r#"{"price": "Agotado", "list_price": true}"#, cop);
         assert_eq!(v["price_minor"], Value::Null);
-        let codes: Vec<_> = v["errors"].as_array().unwrap().iter().map(|e| e["code"].clone()).collect();
+        let codes: Vec<_> =
+            v["errors"].as_array().unwrap().iter().map(|e| e["code"].clone()).collect();
         assert!(codes.contains(&json!("no_digits")) && codes.contains(&json!("invalid_type")));
         let v = normalize_line("{nope", cop);
         assert_eq!(v["errors"][0]["code"], json!("invalid_json"));

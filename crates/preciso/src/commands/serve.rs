@@ -13,9 +13,14 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub fn run(settings: &Settings) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(serve(settings, |addr| {
-        println!("preciso listening on http://{addr}  (API: /api/…, health: /health, metrics: /metrics)");
+        println!(
+            "preciso listening on http://{addr}  (API: /api/…, health: /health, metrics: /metrics)"
+        );
     }))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -79,7 +84,10 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined.context("server task")?.context("server")?,
-        Err(_) => tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time"),
+        Err(_) => tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "in-flight requests did not finish in time"
+        ),
     }
     Ok(())
 }

@@ -49,9 +49,14 @@ impl Drop for TempPgDb {
 
 static PG_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-fn open_catalog(backend: Backend, dir: &std::path::Path) -> Option<(Arc<dyn Catalog>, Option<TempPgDb>)> {
+fn open_catalog(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> Option<(Arc<dyn Catalog>, Option<TempPgDb>)> {
     match backend {
-        Backend::Sqlite => Some((Arc::new(SqliteCatalog::open(&dir.join("catalog.sqlite")).unwrap()), None)),
+        Backend::Sqlite => {
+            Some((Arc::new(SqliteCatalog::open(&dir.join("catalog.sqlite")).unwrap()), None))
+        }
         Backend::Postgres => {
             let (url, guard) = fresh_pg_url()?;
             Some((Arc::new(preciso_store_postgres::PgCatalog::open(&url).unwrap()), Some(guard)))
@@ -65,8 +70,13 @@ pub(crate) fn fresh_pg_url() -> Option<(String, TempPgDb)> {
         eprintln!("skipped: PRECISO_TEST_PG_URL is not set (PostgreSQL API tests)");
         return None;
     };
-    let name = format!("preciso_api_{}_{}", std::process::id(), PG_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("PRECISO_TEST_PG_URL reachable");
+    let name = format!(
+        "preciso_api_{}_{}",
+        std::process::id(),
+        PG_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls)
+        .expect("PRECISO_TEST_PG_URL reachable");
     admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
     let base = url.split('?').next().unwrap_or(&url);
     let db_url = format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b));
@@ -74,13 +84,22 @@ pub(crate) fn fresh_pg_url() -> Option<(String, TempPgDb)> {
 }
 
 fn ts(days_ago: i64) -> String {
-    chrono::DateTime::from_timestamp(Utc::now().timestamp() - days_ago * DAY, 0).unwrap().to_rfc3339()
+    chrono::DateTime::from_timestamp(Utc::now().timestamp() - days_ago * DAY, 0)
+        .unwrap()
+        .to_rfc3339()
 }
 
 /// (title, brand, category) of a fixture product.
 type Product<'a> = (&'a str, &'a str, &'a str);
 
-fn record(store: &str, sku: &str, (title, brand, category): Product<'_>, price: &str, extra: Value, days_ago: i64) -> String {
+fn record(
+    store: &str,
+    sku: &str,
+    (title, brand, category): Product<'_>,
+    price: &str,
+    extra: Value,
+    days_ago: i64,
+) -> String {
     let mut v = json!({
         "store": store, "sku": sku, "title": title, "brand": brand, "category": category,
         "price": price, "scraped_at": ts(days_ago), "availability": "in_stock",
@@ -93,11 +112,49 @@ fn record(store: &str, sku: &str, (title, brand, category): Product<'_>, price: 
 
 /// Three scrapes: 20 days ago, 3 days ago, 1 day ago.
 fn fixture_files() -> Vec<String> {
-    let nevera = |s: &str, sku: &str, p: &str, d| record(s, sku, ("Nevera Mabe 300L", "Mabe", "Electro > Neveras"), p, json!({"gtin": "7702032101054", "rating": "4.5/5", "reviews": "120"}), d);
-    let tv = |s: &str, sku: &str, p: &str, d| record(s, sku, ("Televisor Samsung 55", "Samsung", "Tecnologia > TV"), p, json!({"rating": "4,8 de 5", "reviews": "(1.500 opiniones)"}), d);
-    let licuadora = |s: &str, sku: &str, p: &str, avail: &str, d| record(s, sku, ("Licuadora Oster", "Oster", "Electro > Pequenos"), p, json!({"availability": avail}), d);
-    let cafetera = |p: &str, d| record("exito", "E-CAF", ("Cafetera Imusa", "Imusa", "Electro > Pequenos"), p, json!({}), d);
-    let arroz = |sku: &str, title: &str, p: &str, d| record("jumbo", sku, (title, "Tucapel", "Mercado > Arroz"), p, json!({"currency": "CLP"}), d);
+    let nevera = |s: &str, sku: &str, p: &str, d| {
+        record(
+            s,
+            sku,
+            ("Nevera Mabe 300L", "Mabe", "Electro > Neveras"),
+            p,
+            json!({"gtin": "7702032101054", "rating": "4.5/5", "reviews": "120"}),
+            d,
+        )
+    };
+    let tv = |s: &str, sku: &str, p: &str, d| {
+        record(
+            s,
+            sku,
+            ("Televisor Samsung 55", "Samsung", "Tecnologia > TV"),
+            p,
+            json!({"rating": "4,8 de 5", "reviews": "(1.500 opiniones)"}),
+            d,
+        )
+    };
+    let licuadora = |s: &str, sku: &str, p: &str, avail: &str, d| {
+        record(
+            s,
+            sku,
+            ("Licuadora Oster", "Oster", "Electro > Pequenos"),
+            p,
+            json!({"availability": avail}),
+            d,
+        )
+    };
+    let cafetera = |p: &str, d| {
+        record("exito", "E-CAF", ("Cafetera Imusa", "Imusa", "Electro > Pequenos"), p, json!({}), d)
+    };
+    let arroz = |sku: &str, title: &str, p: &str, d| {
+        record(
+            "jumbo",
+            sku,
+            (title, "Tucapel", "Mercado > Arroz"),
+            p,
+            json!({"currency": "CLP"}),
+            d,
+        )
+    };
     vec![
         [
             nevera("exito", "E-NEV", "$ 2.349.900", 20),
@@ -151,7 +208,10 @@ async fn serve(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
 }
 
 fn test_config(config: HttpConfig) -> HttpConfig {
-    HttpConfig { static_keys: vec![(preciso_http::hash_key(ADMIN_KEY), vec!["admin".into()])], ..config }
+    HttpConfig {
+        static_keys: vec![(preciso_http::hash_key(ADMIN_KEY), vec!["admin".into()])],
+        ..config
+    }
 }
 
 async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<TestApp> {
@@ -168,7 +228,14 @@ async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<TestApp> {
     let uploads = UploadConfig { spool_dir: dir.path().join("incoming"), options: opts };
     let state = AppState::new(catalog.clone(), test_config(config), uploads);
     let (base, tx) = serve(state).await;
-    Some(TestApp { base, client: reqwest::Client::new(), catalog, _dir: dir, _db: db, _shutdown: tx })
+    Some(TestApp {
+        base,
+        client: reqwest::Client::new(),
+        catalog,
+        _dir: dir,
+        _db: db,
+        _shutdown: tx,
+    })
 }
 
 /// Runs each API test body on SQLite and on PostgreSQL.
@@ -219,7 +286,13 @@ impl TestApp {
         v
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(k) = key {
             req = req.header("x-api-key", k);
@@ -242,7 +315,13 @@ fn titles_and_prices(v: &Value) -> Vec<(String, i64, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["title"].as_str().unwrap().to_string(), i["price"]["minor"].as_i64().unwrap(), i["store"].as_str().unwrap().to_string()))
+        .map(|i| {
+            (
+                i["title"].as_str().unwrap().to_string(),
+                i["price"]["minor"].as_i64().unwrap(),
+                i["store"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -278,8 +357,21 @@ async fn pagination_is_stable_and_bounded(backend: Backend) {
     }
     seen.dedup();
     assert_eq!(seen.len(), 3);
-    assert!(app.ok("/api/best-prices/electro?limit=1&page=4").await["items"].as_array().unwrap().is_empty());
-    for bad in ["limit=0", "limit=101", "page=0", "limit=abc", "sort=cheapest", "min_price=-5", "store=%20"] {
+    assert!(
+        app.ok("/api/best-prices/electro?limit=1&page=4").await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for bad in [
+        "limit=0",
+        "limit=101",
+        "page=0",
+        "limit=abc",
+        "sort=cheapest",
+        "min_price=-5",
+        "store=%20",
+    ] {
         let (s, e) = app.get(&format!("/api/ranked-offers?{bad}")).await;
         let param = bad.split('=').next().unwrap();
         if bad == "store=%20" {
@@ -301,7 +393,10 @@ async fn user_preferences_change_order_and_budget(backend: Backend) {
     assert_eq!(user["preferences"]["stores"], json!(["alkosto"]));
     let v = app.ok(&format!("/api/best-prices/electro?user_id={id}")).await;
     let first = &v["items"][0];
-    assert_eq!((first["title"].as_str(), first["store"].as_str(), first["preferred"].as_bool()), (Some("Nevera Mabe 300L"), Some("alkosto"), Some(true)));
+    assert_eq!(
+        (first["title"].as_str(), first["store"].as_str(), first["preferred"].as_bool()),
+        (Some("Nevera Mabe 300L"), Some("alkosto"), Some(true))
+    );
     assert_eq!(v["items"][1]["preferred"], false);
 
     let (s, _) = app
@@ -309,7 +404,10 @@ async fn user_preferences_change_order_and_budget(backend: Backend) {
         .await;
     assert_eq!(s, StatusCode::OK);
     let v = app.ok(&format!("/api/best-prices/electro?user_id={id}")).await;
-    assert_eq!(titles_and_prices(&v), vec![("Cafetera Imusa".to_string(), 10_000_000, "exito".to_string())]);
+    assert_eq!(
+        titles_and_prices(&v),
+        vec![("Cafetera Imusa".to_string(), 10_000_000, "exito".to_string())]
+    );
     let (s, e) = app.get("/api/best-prices/electro?user_id=999").await;
     assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
 }
@@ -319,14 +417,30 @@ async fn price_comparison_by_id_gtin_and_text(backend: Backend) {
     let by_gtin = app.ok("/api/price-comparison?gtin=7702032101054").await;
     assert_eq!(by_gtin["stores"], 2);
     let spread = &by_gtin["spread"][0];
-    assert_eq!((spread["min"]["minor"].as_i64(), spread["max"]["minor"].as_i64()), (Some(219_990_000), Some(234_990_000)));
-    assert_eq!((spread["spread"]["minor"].as_i64(), spread["cheapest_store"].as_str()), (Some(15_000_000), Some("alkosto")));
+    assert_eq!(
+        (spread["min"]["minor"].as_i64(), spread["max"]["minor"].as_i64()),
+        (Some(219_990_000), Some(234_990_000))
+    );
+    assert_eq!(
+        (spread["spread"]["minor"].as_i64(), spread["cheapest_store"].as_str()),
+        (Some(15_000_000), Some("alkosto"))
+    );
     let id = by_gtin["product"]["id"].as_str().unwrap().to_string();
-    assert_eq!(app.ok(&format!("/api/price-comparison?product_id={id}")).await["offers"], by_gtin["offers"]);
+    assert_eq!(
+        app.ok(&format!("/api/price-comparison?product_id={id}")).await["offers"],
+        by_gtin["offers"]
+    );
     let by_text = app.ok("/api/price-comparison?q=televisor%20samsung").await;
     assert_eq!(by_text["offers"][0]["price"]["minor"], 240_000_000, "cheapest first: {by_text}");
     assert_eq!(by_text["offers"][0]["store"], "exito");
-    for (query, status) in [("", 400), ("gtin=1&q=x", 400), ("gtin=123", 400), ("gtin=4006381333931", 404), ("q=bicicleta", 404), ("product_id=zz", 400)] {
+    for (query, status) in [
+        ("", 400),
+        ("gtin=1&q=x", 400),
+        ("gtin=123", 400),
+        ("gtin=4006381333931", 404),
+        ("q=bicicleta", 404),
+        ("product_id=zz", 400),
+    ] {
         let (s, e) = app.get(&format!("/api/price-comparison?{query}")).await;
         assert_eq!(s.as_u16(), status, "{query}: {e}");
         assert!(e["error"]["message"].is_string());
@@ -335,7 +449,8 @@ async fn price_comparison_by_id_gtin_and_text(backend: Backend) {
 
 async fn ranked_offers_filter_combine_and_sort(backend: Backend) {
     let Some(app) = spawn_app(backend, open_config()).await else { return };
-    let v = app.ok("/api/ranked-offers?store=exito&category=electro&max_price=200000&sort=price").await;
+    let v =
+        app.ok("/api/ranked-offers?store=exito&category=electro&max_price=200000&sort=price").await;
     assert_eq!(
         titles_and_prices(&v),
         vec![
@@ -344,14 +459,22 @@ async fn ranked_offers_filter_combine_and_sort(backend: Backend) {
         ]
     );
     let v = app.ok("/api/ranked-offers?limit=100").await;
-    let scores: Vec<f64> = v["items"].as_array().unwrap().iter().map(|i| i["value_score"].as_f64().unwrap()).collect();
+    let scores: Vec<f64> =
+        v["items"].as_array().unwrap().iter().map(|i| i["value_score"].as_f64().unwrap()).collect();
     assert_eq!(scores.len(), 9);
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "sorted by value: {scores:?}");
     assert!(scores.iter().all(|s| (0.0..=100.0).contains(s)));
     let v = app.ok("/api/ranked-offers?brand=SAMSUNG&sort=-price").await;
-    assert_eq!(titles_and_prices(&v).iter().map(|t| t.1).collect::<Vec<_>>(), vec![290_000_000, 240_000_000]);
+    assert_eq!(
+        titles_and_prices(&v).iter().map(|t| t.1).collect::<Vec<_>>(),
+        vec![290_000_000, 240_000_000]
+    );
     let v = app.ok("/api/ranked-offers?min_price=1000&max_price=2000").await;
-    assert_eq!(titles_and_prices(&v), vec![("Arroz Tucapel 1kg".to_string(), 1_290, "jumbo".to_string())], "bounds in major units of each currency");
+    assert_eq!(
+        titles_and_prices(&v),
+        vec![("Arroz Tucapel 1kg".to_string(), 1_290, "jumbo".to_string())],
+        "bounds in major units of each currency"
+    );
 }
 
 async fn trending_counts_real_drops_not_the_end_of_a_spike(backend: Backend) {
@@ -359,11 +482,17 @@ async fn trending_counts_real_drops_not_the_end_of_a_spike(backend: Backend) {
     let v = app.ok("/api/trending-offers?days=7").await;
     let items = v["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{v}");
-    assert_eq!((items[0]["title"].as_str(), items[0]["store"].as_str()), (Some("Televisor Samsung 55"), Some("exito")));
+    assert_eq!(
+        (items[0]["title"].as_str(), items[0]["store"].as_str()),
+        (Some("Televisor Samsung 55"), Some("exito"))
+    );
     assert_eq!(items[0]["reference_price"]["minor"], 300_000_000);
     assert_eq!(items[0]["drop_pct"], 20.0);
     let (s, e) = app.get("/api/trending-offers?days=0").await;
-    assert_eq!((s, e["error"]["details"]["parameter"].as_str()), (StatusCode::BAD_REQUEST, Some("days")));
+    assert_eq!(
+        (s, e["error"]["details"]["parameter"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("days"))
+    );
 }
 
 fn quantile(sorted: &[i64], q: f64) -> i64 {
@@ -375,7 +504,8 @@ fn quantile(sorted: &[i64], q: f64) -> i64 {
 async fn price_analysis_matches_statistics_computed_here(backend: Backend) {
     let Some(app) = spawn_app(backend, open_config()).await else { return };
     // The raw prices, read straight from the catalog; the statistics are computed here.
-    let mut prices: Vec<i64> = app.catalog.category_prices("electro").unwrap().iter().map(|p| p.price_minor).collect();
+    let mut prices: Vec<i64> =
+        app.catalog.category_prices("electro").unwrap().iter().map(|p| p.price_minor).collect();
     prices.sort();
     let v = app.ok("/api/reports/price-analysis/Electro?bins=4").await;
     let cop = &v["currencies"][0];
@@ -395,7 +525,8 @@ async fn price_analysis_matches_statistics_computed_here(backend: Backend) {
     let hist = cop["histogram"].as_array().unwrap();
     assert_eq!(hist.len(), 4);
     assert_eq!(hist.iter().map(|b| b["count"].as_u64().unwrap()).sum::<u64>(), prices.len() as u64);
-    let brands: Vec<&str> = cop["by_brand"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let brands: Vec<&str> =
+        cop["by_brand"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
     assert_eq!(brands, vec!["Imusa", "Mabe", "Oster"]);
     let (s, _) = app.get("/api/reports/price-analysis/juguetes").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -404,11 +535,19 @@ async fn price_analysis_matches_statistics_computed_here(backend: Backend) {
 async fn store_comparison_reports_cheapest_share_and_index(backend: Backend) {
     let Some(app) = spawn_app(backend, open_config()).await else { return };
     let v = app.ok("/api/reports/store-comparison").await;
-    let store = |id: &str| v["stores"].as_array().unwrap().iter().find(|s| s["store"] == id).unwrap().clone();
+    let store = |id: &str| {
+        v["stores"].as_array().unwrap().iter().find(|s| s["store"] == id).unwrap().clone()
+    };
     let (exito, alkosto) = (store("exito"), store("alkosto"));
     // Shared products: nevera (alkosto cheaper), TV (éxito 2.4M < 2.9M), licuadora (alkosto).
-    assert_eq!((exito["compared_products"].as_u64(), alkosto["compared_products"].as_u64()), (Some(3), Some(3)));
-    assert_eq!((exito["cheapest_share"].as_f64(), alkosto["cheapest_share"].as_f64()), (Some(0.33), Some(0.67)));
+    assert_eq!(
+        (exito["compared_products"].as_u64(), alkosto["compared_products"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(
+        (exito["cheapest_share"].as_f64(), alkosto["cheapest_share"].as_f64()),
+        (Some(0.33), Some(0.67))
+    );
     assert_eq!((exito["offers"].as_u64(), alkosto["offers"].as_u64()), (Some(4), Some(3)));
     assert_eq!(store("jumbo")["price_index"], Value::Null, "no product shared with another store");
     assert!(exito["price_index"].as_f64().unwrap() > 0.0);
@@ -417,21 +556,58 @@ async fn store_comparison_reports_cheapest_share_and_index(backend: Backend) {
 async fn users_crud_and_validation(backend: Backend) {
     let Some(app) = spawn_app(backend, open_config()).await else { return };
     use reqwest::Method;
-    let (s, u) = app.send(Method::POST, "/api/users/create", Some(ADMIN_KEY), Some(json!({"name": "Luis", "email": "Luis@Example.com"}))).await;
+    let (s, u) = app
+        .send(
+            Method::POST,
+            "/api/users/create",
+            Some(ADMIN_KEY),
+            Some(json!({"name": "Luis", "email": "Luis@Example.com"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(u["email"], "luis@example.com");
     let id = u["id"].as_i64().unwrap();
     assert_eq!(app.ok(&format!("/api/users/{id}/")).await["name"], "Luis");
     assert_eq!(app.ok("/api/users").await["total"], 1);
-    let (s, e) = app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"name": "Otro", "email": "luis@example.com"}))).await;
+    let (s, e) = app
+        .send(
+            Method::POST,
+            "/api/users",
+            Some(ADMIN_KEY),
+            Some(json!({"name": "Otro", "email": "luis@example.com"})),
+        )
+        .await;
     assert_eq!((s, error_code(&e)), (StatusCode::CONFLICT, "conflict"));
-    let (s, e) = app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"name": "X", "email": "not-an-email"}))).await;
+    let (s, e) = app
+        .send(
+            Method::POST,
+            "/api/users",
+            Some(ADMIN_KEY),
+            Some(json!({"name": "X", "email": "not-an-email"})),
+        )
+        .await;
     assert_eq!((s, error_code(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"));
-    let (s, e) = app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"nombre": "X"}))).await;
+    let (s, e) =
+        app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"nombre": "X"}))).await;
     assert_eq!((s, error_code(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"));
-    let r = app.client.post(format!("{}/api/users", app.base)).header("x-api-key", ADMIN_KEY).body("name=x").send().await.unwrap();
+    let r = app
+        .client
+        .post(format!("{}/api/users", app.base))
+        .header("x-api-key", ADMIN_KEY)
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let r = app.client.post(format!("{}/api/users", app.base)).header("x-api-key", ADMIN_KEY).header("content-type", "application/json").body("{nope").send().await.unwrap();
+    let r = app
+        .client
+        .post(format!("{}/api/users", app.base))
+        .header("x-api-key", ADMIN_KEY)
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let (s, _) = app.send(Method::DELETE, &format!("/api/users/{id}"), Some(ADMIN_KEY), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
@@ -446,19 +622,35 @@ async fn catalog_listings_offer_detail_and_history(backend: Backend) {
     let brands = app.ok("/api/brands").await;
     let first = &brands["items"][0];
     // Most offers first, ties by name: Mabe, Oster, Samsung and Tucapel have 2, Imusa 1.
-    assert_eq!((first["brand"].as_str(), first["offers"].as_u64(), first["products"].as_u64()), (Some("Mabe"), Some(2), Some(1)));
+    assert_eq!(
+        (first["brand"].as_str(), first["offers"].as_u64(), first["products"].as_u64()),
+        (Some("Mabe"), Some(2), Some(1))
+    );
     assert_eq!(brands["items"].as_array().unwrap().last().unwrap()["brand"], "Imusa");
     let cats = app.ok("/api/categories").await;
-    let keys: Vec<&str> = cats["items"].as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap()).collect();
+    let keys: Vec<&str> =
+        cats["items"].as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap()).collect();
     assert_eq!(keys, vec!["electro/neveras", "electro/pequenos", "mercado/arroz", "tecnologia/tv"]);
     let stores = app.ok("/api/stores").await;
     assert_eq!(stores["items"].as_array().unwrap().len(), 3);
     let tv = app.ok("/api/price-comparison?q=televisor").await;
-    let exito_tv = tv["offers"].as_array().unwrap().iter().find(|o| o["store"] == "exito").unwrap()["id"].as_str().unwrap().to_string();
+    let exito_tv = tv["offers"].as_array().unwrap().iter().find(|o| o["store"] == "exito").unwrap()
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let detail = app.ok(&format!("/api/offers/{exito_tv}")).await;
-    assert_eq!((detail["price"]["minor"].as_i64(), detail["previous_price"]["minor"].as_i64()), (Some(240_000_000), Some(300_000_000)));
+    assert_eq!(
+        (detail["price"]["minor"].as_i64(), detail["previous_price"]["minor"].as_i64()),
+        (Some(240_000_000), Some(300_000_000))
+    );
     let h = app.ok(&format!("/api/offers/{exito_tv}/history")).await;
-    let prices: Vec<i64> = h["history"].as_array().unwrap().iter().map(|p| p["price"]["minor"].as_i64().unwrap()).collect();
+    let prices: Vec<i64> = h["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["price"]["minor"].as_i64().unwrap())
+        .collect();
     assert_eq!(prices, vec![300_000_000, 240_000_000]);
     let (s, _) = app.get("/api/offers/not-an-id").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -479,48 +671,91 @@ async fn uploads_need_a_write_key_ingest_and_show_in_the_ledger(backend: Backend
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = app.client.post(&url).header("x-api-key", "wrong").body(UPLOAD).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let before = app.client.get(format!("{}/api/best-prices/electro", app.base)).send().await.unwrap();
+    let before =
+        app.client.get(format!("{}/api/best-prices/electro", app.base)).send().await.unwrap();
     assert_eq!(before.headers()["x-cache"], "miss");
-    let again = app.client.get(format!("{}/api/best-prices/electro", app.base)).send().await.unwrap();
+    let again =
+        app.client.get(format!("{}/api/best-prices/electro", app.base)).send().await.unwrap();
     assert_eq!(again.headers()["x-cache"], "hit");
 
     let r = app.client.post(&url).header("x-api-key", ADMIN_KEY).body(UPLOAD).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let report: Value = r.json().await.unwrap();
-    assert_eq!((report["counts"]["inserted"].as_u64(), report["counts"]["rejected"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (report["counts"]["inserted"].as_u64(), report["counts"]["rejected"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(report["reject_samples"][0]["field"], "price");
     // The ingest emptied the cache: the new oven is in the answer at once.
-    let after = app.client.get(format!("{}/api/best-prices/electro", app.base)).send().await.unwrap();
+    let after =
+        app.client.get(format!("{}/api/best-prices/electro", app.base)).send().await.unwrap();
     assert_eq!(after.headers()["x-cache"], "miss");
     assert_eq!(after.json::<Value>().await.unwrap()["total"], 4);
 
     let r = app.client.post(&url).header("x-api-key", ADMIN_KEY).body(UPLOAD).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "skipped");
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"store,title,price\nalkosto,Horno Haceb,$ 850.000\n".to_vec()).file_name("horno.csv"));
-    let r = app.client.post(format!("{}/api/archivos", app.base)).header("x-api-key", ADMIN_KEY).multipart(form).send().await.unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(
+            b"store,title,price\nalkosto,Horno Haceb,$ 850.000\n".to_vec(),
+        )
+        .file_name("horno.csv"),
+    );
+    let r = app
+        .client
+        .post(format!("{}/api/archivos", app.base))
+        .header("x-api-key", ADMIN_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let ledger = app.ok("/api/archivos").await;
-    let names: Vec<&str> = ledger["items"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        ledger["items"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(&names[..3], &["horno.csv", "nuevos.jsonl", "nuevos.jsonl"]);
     let r = app.client.post(&url).header("x-api-key", ADMIN_KEY).body("").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
 async fn keys_scopes_and_reads_behind_auth(backend: Backend) {
-    let Some(app) = spawn_app(backend, HttpConfig { require_auth_for_reads: true, rate_limit_per_minute: 0, ..HttpConfig::default() }).await else { return };
+    let Some(app) = spawn_app(
+        backend,
+        HttpConfig {
+            require_auth_for_reads: true,
+            rate_limit_per_minute: 0,
+            ..HttpConfig::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
     let catalog = app.catalog.clone();
     let read_key = "pk_read_only_key_for_tests_000";
-    catalog.create_api_key("reader", "pk_read", &preciso_http::hash_key(read_key), &["read".into()]).unwrap();
+    catalog
+        .create_api_key("reader", "pk_read", &preciso_http::hash_key(read_key), &["read".into()])
+        .unwrap();
     let (s, e) = app.get("/api/brands").await;
     assert_eq!((s, error_code(&e)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (s, _) = app.send(reqwest::Method::GET, "/api/brands", Some(read_key), None).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, e) = app.send(reqwest::Method::POST, "/api/users", Some(read_key), Some(json!({"name": "a", "email": "a@b.co"}))).await;
+    let (s, e) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/users",
+            Some(read_key),
+            Some(json!({"name": "a", "email": "a@b.co"})),
+        )
+        .await;
     assert_eq!((s, error_code(&e)), (StatusCode::FORBIDDEN, "forbidden"));
     assert_eq!(e["error"]["details"]["required_scope"], "write");
     // Probes stay open.
-    assert_eq!(app.client.get(format!("{}/health", app.base)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.client.get(format!("{}/health", app.base)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     let id = catalog.api_keys().unwrap()[0].id;
     catalog.revoke_api_key(id).unwrap();
     let (s, _) = app.send(reqwest::Method::GET, "/api/brands", Some(read_key), None).await;
@@ -528,7 +763,11 @@ async fn keys_scopes_and_reads_behind_auth(backend: Backend) {
 }
 
 async fn rate_limit_answers_429_with_retry_after_per_client(backend: Backend) {
-    let Some(app) = spawn_app(backend, HttpConfig { rate_limit_per_minute: 5, ..HttpConfig::default() }).await else { return };
+    let Some(app) =
+        spawn_app(backend, HttpConfig { rate_limit_per_minute: 5, ..HttpConfig::default() }).await
+    else {
+        return;
+    };
     for _ in 0..5 {
         assert_eq!(app.get("/api/categories").await.0, StatusCode::OK);
     }
@@ -540,19 +779,35 @@ async fn rate_limit_answers_429_with_retry_after_per_client(backend: Backend) {
     // A key is its own client; probes are never limited.
     let (s, _) = app.send(reqwest::Method::GET, "/api/categories", Some(ADMIN_KEY), None).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(app.client.get(format!("{}/health", app.base)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.client.get(format!("{}/health", app.base)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 async fn cors_security_headers_request_ids_and_body_limit(backend: Backend) {
-    let Some(app) = spawn_app(backend, HttpConfig {
-        cors_origins: vec!["https://app.example.com".into()],
-        json_body_limit: 200,
-        rate_limit_per_minute: 0,
-        behind_tls: true,
-        ..HttpConfig::default()
-    })
-    .await else { return };
-    let r = app.client.get(format!("{}/api/brands", app.base)).header("origin", "https://app.example.com").header("x-request-id", "abc-123").send().await.unwrap();
+    let Some(app) = spawn_app(
+        backend,
+        HttpConfig {
+            cors_origins: vec!["https://app.example.com".into()],
+            json_body_limit: 200,
+            rate_limit_per_minute: 0,
+            behind_tls: true,
+            ..HttpConfig::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let r = app
+        .client
+        .get(format!("{}/api/brands", app.base))
+        .header("origin", "https://app.example.com")
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     let h = r.headers();
     assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
     assert_eq!(h["x-request-id"], "abc-123");
@@ -561,7 +816,13 @@ async fn cors_security_headers_request_ids_and_body_limit(backend: Backend) {
     assert!(h["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
     assert!(h.contains_key("strict-transport-security"));
     assert!(h.contains_key("referrer-policy"));
-    let r = app.client.get(format!("{}/api/brands", app.base)).header("origin", "https://evil.example").send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/api/brands", app.base))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert!(!r.headers().contains_key("access-control-allow-origin"));
     assert!(!r.headers()["x-request-id"].is_empty());
     let big = json!({"name": "x".repeat(500), "email": "a@b.co"});
@@ -579,10 +840,18 @@ async fn probes_metrics_and_bounded_route_labels(backend: Backend) {
     for i in 0..50 {
         app.get(&format!("/api/offers/{i:016x}")).await;
     }
-    let text = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("preciso_http_requests_total{") && l.contains("/api/offers/")).collect();
+    let text =
+        app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("preciso_http_requests_total{") && l.contains("/api/offers/"))
+        .collect();
     assert_eq!(series.len(), 1, "one series for 50 distinct offer URLs: {series:?}");
-    assert!(series[0].contains("route=\"/api/offers/{id}\"") && series[0].contains("status=\"404\"") && series[0].ends_with(" 50"));
+    assert!(
+        series[0].contains("route=\"/api/offers/{id}\"")
+            && series[0].contains("status=\"404\"")
+            && series[0].ends_with(" 50")
+    );
     assert!(text.contains("preciso_build_info{version="));
     assert!(text.contains("preciso_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/offers/{id}\",le=\"+Inf\"} 50"));
     assert!(text.contains("preciso_cache_misses_total"));
@@ -594,10 +863,25 @@ async fn openapi_document_lists_exactly_the_served_routes(backend: Backend) {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     let expected = [
-        "/api/best-prices/{category}", "/api/price-comparison", "/api/ranked-offers", "/api/trending-offers",
-        "/api/reports/store-comparison", "/api/reports/price-analysis/{category}", "/api/users", "/api/users/create",
-        "/api/users/{id}", "/api/brands", "/api/categories", "/api/stores", "/api/offers/{id}", "/api/offers/{id}/history",
-        "/api/archivos", "/api/openapi.json", "/health", "/ready", "/metrics",
+        "/api/best-prices/{category}",
+        "/api/price-comparison",
+        "/api/ranked-offers",
+        "/api/trending-offers",
+        "/api/reports/store-comparison",
+        "/api/reports/price-analysis/{category}",
+        "/api/users",
+        "/api/users/create",
+        "/api/users/{id}",
+        "/api/brands",
+        "/api/categories",
+        "/api/stores",
+        "/api/offers/{id}",
+        "/api/offers/{id}/history",
+        "/api/archivos",
+        "/api/openapi.json",
+        "/health",
+        "/ready",
+        "/metrics",
     ];
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();
@@ -611,13 +895,19 @@ async fn openapi_document_lists_exactly_the_served_routes(backend: Backend) {
             // Every documented path answers something other than the fallback 404/405.
             if method == "get" && !path.contains('{') {
                 let (s, v) = app.get(path).await;
-                assert!(responses.contains_key(s.as_str()), "{path} answered {s} which is not documented: {v}");
+                assert!(
+                    responses.contains_key(s.as_str()),
+                    "{path} answered {s} which is not documented: {v}"
+                );
             }
         }
     }
     let refs = doc.to_string();
     for name in doc["components"]["schemas"].as_object().unwrap().keys() {
-        assert!(refs.contains(&format!("#/components/schemas/{name}")) || name == "Preferences", "{name} is unused");
+        assert!(
+            refs.contains(&format!("#/components/schemas/{name}")) || name == "Preferences",
+            "{name} is unused"
+        );
     }
 }
 
@@ -633,11 +923,18 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
     let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
     let r = reqwest::get(format!("{url}/health")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -651,13 +948,21 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
 }
 
 /// A second server on the same catalog, optionally sharing state through Redis.
-async fn replica(app: &TestApp, config: HttpConfig, shared: Option<preciso_http::RedisShared>) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let uploads = UploadConfig { spool_dir: app._dir.path().join("incoming2"), options: options(app._dir.path()) };
+async fn replica(
+    app: &TestApp,
+    config: HttpConfig,
+    shared: Option<preciso_http::RedisShared>,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let uploads = UploadConfig {
+        spool_dir: app._dir.path().join("incoming2"),
+        options: options(app._dir.path()),
+    };
     serve(AppState::with_shared(app.catalog.clone(), test_config(config), uploads, shared)).await
 }
 
 async fn redis(prefix: &str) -> Option<preciso_http::RedisShared> {
-    let url = std::env::var("PRECISO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url =
+        std::env::var("PRECISO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     match preciso_http::RedisShared::connect(&url, prefix).await {
         Ok(r) => Some(r),
         Err(e) => {
@@ -678,11 +983,16 @@ async fn two_replicas_share_one_rate_limit_and_cache_through_redis() {
     let client = reqwest::Client::new();
     let mut statuses = Vec::new();
     for base in [&a, &b, &a, &b, &a, &b, &a] {
-        statuses.push(client.get(format!("{base}/api/categories")).send().await.unwrap().status().as_u16());
+        statuses.push(
+            client.get(format!("{base}/api/categories")).send().await.unwrap().status().as_u16(),
+        );
     }
     // One shared budget of 5 per minute, unless the minute rolled over mid-test.
     let limited = statuses.iter().filter(|s| **s == 429).count();
-    assert!(limited == 2 || (limited < 2 && statuses.iter().take(5).all(|s| *s == 200)), "{statuses:?}");
+    assert!(
+        limited == 2 || (limited < 2 && statuses.iter().take(5).all(|s| *s == 200)),
+        "{statuses:?}"
+    );
     assert!(statuses[..5].iter().all(|s| *s == 200), "{statuses:?}");
 
     // The cache is shared too: B answers from what A stored, and a write on A empties both.
@@ -693,7 +1003,12 @@ async fn two_replicas_share_one_rate_limit_and_cache_through_redis() {
     let (b, _sb2) = replica(&app, open, Some(cb)).await;
     let get = |base: String| {
         let client = client.clone();
-        async move { client.get(format!("{base}/api/brands")).send().await.unwrap().headers()["x-cache"].to_str().unwrap().to_string() }
+        async move {
+            client.get(format!("{base}/api/brands")).send().await.unwrap().headers()["x-cache"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        }
     };
     assert_eq!(get(a.clone()).await, "miss");
     assert_eq!(get(b.clone()).await, "hit");
@@ -722,8 +1037,24 @@ async fn two_replicas_on_one_database_give_the_same_answers() {
             "/api/brands",
             "/api/categories",
         ] {
-            let one: Value = app.client.get(format!("{}{path}", app.base)).send().await.unwrap().json().await.unwrap();
-            let two: Value = app.client.get(format!("{other}{path}")).send().await.unwrap().json().await.unwrap();
+            let one: Value = app
+                .client
+                .get(format!("{}{path}", app.base))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let two: Value = app
+                .client
+                .get(format!("{other}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             assert_eq!(one, two, "{path}");
         }
     }
@@ -754,14 +1085,24 @@ fn copy_cli(from: &str, to: &str, force: bool) -> std::process::Output {
     if force {
         args.push("--force");
     }
-    std::process::Command::new(env!("CARGO_BIN_EXE_preciso")).args(&args).env_remove("PRECISO_CONFIG").output().unwrap()
+    std::process::Command::new(env!("CARGO_BIN_EXE_preciso"))
+        .args(&args)
+        .env_remove("PRECISO_CONFIG")
+        .output()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_moves_the_catalog_sqlite_to_postgres_and_back_with_identical_answers() {
     let Some((pg_url, _pg)) = fresh_pg_url() else { return };
     let Some(app) = spawn_app(Backend::Sqlite, open_config()).await else { return };
-    app.send(reqwest::Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"name": "Ana", "email": "ana@example.com"}))).await;
+    app.send(
+        reqwest::Method::POST,
+        "/api/users",
+        Some(ADMIN_KEY),
+        Some(json!({"name": "Ana", "email": "ana@example.com"})),
+    )
+    .await;
     let before = answers(&app.client, &app.base).await;
     let sqlite_url = format!("sqlite://{}", app._dir.path().join("catalog.sqlite").display());
 
@@ -772,21 +1113,42 @@ async fn copy_moves_the_catalog_sqlite_to_postgres_and_back_with_identical_answe
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
 
     let pg: Arc<dyn Catalog> = Arc::new(preciso_store_postgres::PgCatalog::open(&pg_url).unwrap());
-    let uploads = UploadConfig { spool_dir: app._dir.path().join("in-pg"), options: options(app._dir.path()) };
-    let (pg_base, _stop) = serve(AppState::new(pg.clone(), test_config(open_config()), uploads)).await;
+    let uploads = UploadConfig {
+        spool_dir: app._dir.path().join("in-pg"),
+        options: options(app._dir.path()),
+    };
+    let (pg_base, _stop) =
+        serve(AppState::new(pg.clone(), test_config(open_config()), uploads)).await;
     assert_eq!(answers(&app.client, &pg_base).await, before, "SQLite → PostgreSQL");
     assert_eq!(pg.users(preciso_core::query::PageRequest::default()).unwrap().total, 1);
 
     let back = format!("sqlite://{}", app._dir.path().join("back.sqlite").display());
     let out = copy_cli(&pg_url, &back, false);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let again: Arc<dyn Catalog> = Arc::new(SqliteCatalog::open(&app._dir.path().join("back.sqlite")).unwrap());
-    let uploads = UploadConfig { spool_dir: app._dir.path().join("in-back"), options: options(app._dir.path()) };
-    let (back_base, _stop2) = serve(AppState::new(again.clone(), test_config(open_config()), uploads)).await;
+    let again: Arc<dyn Catalog> =
+        Arc::new(SqliteCatalog::open(&app._dir.path().join("back.sqlite")).unwrap());
+    let uploads = UploadConfig {
+        spool_dir: app._dir.path().join("in-back"),
+        options: options(app._dir.path()),
+    };
+    let (back_base, _stop2) =
+        serve(AppState::new(again.clone(), test_config(open_config()), uploads)).await;
     assert_eq!(answers(&app.client, &back_base).await, before, "PostgreSQL → SQLite");
     // New rows after the move get fresh ids (sequences moved past the copied ones).
-    let (s, _) = app.send(reqwest::Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"name": "B", "email": "b@example.com"}))).await;
+    let (s, _) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/users",
+            Some(ADMIN_KEY),
+            Some(json!({"name": "B", "email": "b@example.com"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
-    let created = pg.create_user(&preciso_core::query::NewUser { name: "C".into(), email: "c@example.com".into() }, &Default::default()).unwrap();
+    let created = pg
+        .create_user(
+            &preciso_core::query::NewUser { name: "C".into(), email: "c@example.com".into() },
+            &Default::default(),
+        )
+        .unwrap();
     assert!(created.id > 1);
 }

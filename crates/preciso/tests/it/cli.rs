@@ -44,7 +44,11 @@ impl Sandbox {
 
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "preciso {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "preciso {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -57,7 +61,8 @@ impl Sandbox {
 
 fn counts(v: &Value) -> [u64; 6] {
     let c = &v["total"]["counts"];
-    ["read", "inserted", "updated", "unchanged", "duplicate", "rejected"].map(|k| c[k].as_u64().unwrap())
+    ["read", "inserted", "updated", "unchanged", "duplicate", "rejected"]
+        .map(|k| c[k].as_u64().unwrap())
 }
 
 #[test]
@@ -66,7 +71,19 @@ fn generated_data_ingests_reingests_and_converges_across_runs() {
     let run0 = sb.path("run0.jsonl");
     let run1 = sb.path("run1.jsonl");
     for (run, path) in [("0", &run0), ("1", &run1)] {
-        sb.ok(&["gen", "--offers", "3000", "--stores", "6", "--seed", "9", "--run", run, "--out", path.to_str().unwrap()]);
+        sb.ok(&[
+            "gen",
+            "--offers",
+            "3000",
+            "--stores",
+            "6",
+            "--seed",
+            "9",
+            "--run",
+            run,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
     }
     let first = sb.ingest_json(&[run0.to_str().unwrap()]);
     let [read, inserted, updated, unchanged, duplicate, rejected] = counts(&first);
@@ -102,7 +119,10 @@ fn human_summary_names_counts_and_rejects_file() {
     )
     .unwrap();
     let out = sb.ok(&["ingest", "bad.csv"]);
-    assert!(out.contains("read 2 · inserted 1 · updated 0 · unchanged 0 · duplicate 0 · rejected 1"), "{out}");
+    assert!(
+        out.contains("read 2 · inserted 1 · updated 0 · unchanged 0 · duplicate 0 · rejected 1"),
+        "{out}"
+    );
     assert!(out.contains("rejects: "), "{out}");
     assert!(out.contains("line 3: price"), "{out}");
 }
@@ -111,8 +131,13 @@ fn human_summary_names_counts_and_rejects_file() {
 fn stdin_and_directories_are_ingested() {
     let sb = Sandbox::new();
     std::fs::create_dir_all(sb.path("drop/sub")).unwrap();
-    std::fs::write(sb.path("drop/a.jsonl"), "{\"store\":\"exito\",\"title\":\"A\",\"price\":\"$ 1.000\",\"currency\":\"COP\"}\n").unwrap();
-    std::fs::write(sb.path("drop/sub/b.csv"), "store,title,price,currency\njumbo,B,$ 990,CLP\n").unwrap();
+    std::fs::write(
+        sb.path("drop/a.jsonl"),
+        "{\"store\":\"exito\",\"title\":\"A\",\"price\":\"$ 1.000\",\"currency\":\"COP\"}\n",
+    )
+    .unwrap();
+    std::fs::write(sb.path("drop/sub/b.csv"), "store,title,price,currency\njumbo,B,$ 990,CLP\n")
+        .unwrap();
     std::fs::write(sb.path("drop/notes.txt"), "ignored").unwrap();
     let v = sb.ingest_json(&["drop"]);
     assert_eq!(v["files"].as_array().unwrap().len(), 2);
@@ -131,12 +156,21 @@ fn stdin_and_directories_are_ingested() {
 fn normalize_command_meets_the_public_price_and_rating_samples() {
     let sb = Sandbox::new();
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    let prices = std::fs::read_to_string(shared.join("prices-sample.tsv")).expect("shared/testdata is beside the repo");
-    let rows: Vec<Vec<&str>> = prices.lines().filter(|l| !l.starts_with('#')).skip(1).map(|l| l.split('\t').collect()).collect();
+    let prices = std::fs::read_to_string(shared.join("prices-sample.tsv"))
+        .expect("shared/testdata is beside the repo");
+    let rows: Vec<Vec<&str>> = prices
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
     assert!(rows.len() > 20);
     for row in rows {
         let (input, currency, minor, cur) = (row[0], row[1], row[2], row[3]);
-        let out = sb.run_with_stdin(&["normalize", "--currency", currency], &format!("{{\"price\": {input}}}\n"));
+        let out = sb.run_with_stdin(
+            &["normalize", "--currency", currency],
+            &format!("{{\"price\": {input}}}\n"),
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         if minor == "ERROR" {
             assert!(v["price_minor"].is_null(), "{input} should be an error: {v}");
@@ -148,9 +182,17 @@ fn normalize_command_meets_the_public_price_and_rating_samples() {
     }
     let ratings = std::fs::read_to_string(shared.join("ratings-sample.tsv")).unwrap();
     let lines: Vec<&str> = ratings.lines().filter(|l| !l.starts_with('#')).skip(1).collect();
-    let input: String = lines.iter().map(|l| format!("{{\"rating\": {}}}\n", l.split('\t').next().unwrap())).collect();
+    let input: String = lines
+        .iter()
+        .map(|l| format!("{{\"rating\": {}}}\n", l.split('\t').next().unwrap()))
+        .collect();
     let out = sb.run_with_stdin(&["normalize", "--currency", "COP"], &format!("{input}not json\n"));
-    let outputs: Vec<Value> = out.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let outputs: Vec<Value> = out
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
     assert_eq!(outputs.len(), lines.len() + 1, "one output line per input line, in order");
     for (line, v) in lines.iter().zip(&outputs) {
         let expected = line.split('\t').nth(1).unwrap();
