@@ -66,6 +66,18 @@ impl PgCatalog {
     }
 }
 
+/// `postgres::Client` closes its connection by blocking on its own runtime, which panics
+/// inside an async runtime; the pool is therefore dropped on a plain thread.
+impl Drop for PgCatalog {
+    fn drop(&mut self) {
+        let clients = std::mem::take(self.pool.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if !clients.is_empty() {
+            let _ =
+                std::thread::Builder::new().name("pg-close".into()).spawn(move || drop(clients));
+        }
+    }
+}
+
 fn connect(url: &str) -> Result<Client, StoreError> {
     Client::connect(url, NoTls)
         .map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL: {e}")))

@@ -56,7 +56,12 @@ pub async fn app_state(settings: &Settings, catalog: Arc<dyn Catalog>) -> Result
         json: true,
         batch_size: None,
     };
-    let options = super::ingest::options(settings, catalog.as_ref(), &args)?;
+    // Reads stores from the catalog: run it off the async workers (PostgreSQL's client blocks).
+    let options = std::thread::scope(|s| {
+        s.spawn(|| super::ingest::options(settings, catalog.as_ref(), &args))
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading stores failed"))?
+    })?;
     let uploads = UploadConfig { spool_dir: settings.data_dir.join("incoming"), options };
     let shared = match &settings.redis_url {
         Some(url) => Some(RedisShared::connect(url, "preciso").await.map_err(anyhow::Error::msg)?),
@@ -67,7 +72,11 @@ pub async fn app_state(settings: &Settings, catalog: Arc<dyn Catalog>) -> Result
 
 /// Serves until SIGINT/SIGTERM; `ready` is called with the bound address.
 pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Result<()> {
-    let catalog = crate::backend::open(&settings.database_url())?;
+    // Opening may block (PostgreSQL's client is synchronous): keep it off the async workers.
+    let url = settings.database_url();
+    let catalog = tokio::task::spawn_blocking(move || crate::backend::open(&url))
+        .await
+        .context("opening the database")??;
     let state = app_state(settings, catalog).await?;
     let listener = TcpListener::bind(&settings.http.listen)
         .await

@@ -41,10 +41,21 @@ pub(crate) struct TempPgDb {
 
 impl Drop for TempPgDb {
     fn drop(&mut self) {
-        if let Ok(mut c) = ::postgres::Client::connect(&self.admin_url, ::postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // The synchronous client must not run on an async worker: use a plain thread.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = ::postgres::Client::connect(&url, ::postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        })
+        .join();
     }
+}
+
+/// Runs synchronous catalog code from an async test on a plain thread: PostgreSQL's client
+/// blocks on a runtime of its own, which may not start inside the test's runtime.
+fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("blocking section panicked"))
 }
 
 static PG_SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -59,7 +70,10 @@ fn open_catalog(
         }
         Backend::Postgres => {
             let (url, guard) = fresh_pg_url()?;
-            Some((Arc::new(preciso_store_postgres::PgCatalog::open(&url).unwrap()), Some(guard)))
+            Some((
+                Arc::new(blocking(|| preciso_store_postgres::PgCatalog::open(&url).unwrap())),
+                Some(guard),
+            ))
         }
     }
 }
@@ -75,9 +89,11 @@ pub(crate) fn fresh_pg_url() -> Option<(String, TempPgDb)> {
         std::process::id(),
         PG_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls)
-        .expect("PRECISO_TEST_PG_URL reachable");
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
+    blocking(|| {
+        let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls)
+            .expect("PRECISO_TEST_PG_URL reachable");
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create database");
+    });
     let base = url.split('?').next().unwrap_or(&url);
     let db_url = format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b));
     Some((db_url, TempPgDb { admin_url: url, name }))
@@ -222,7 +238,7 @@ async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<TestApp> {
         let path = dir.path().join(format!("scrape{i}.jsonl"));
         std::fs::write(&path, content).unwrap();
         let source = IngestSource { path, name: format!("scrape{i}.jsonl") };
-        let report = ingest(catalog.as_ref(), &source, &opts, &|_| {}).unwrap();
+        let report = blocking(|| ingest(catalog.as_ref(), &source, &opts, &|_| {}).unwrap());
         assert_eq!(report.counts.rejected, 0, "{report:?}");
     }
     let uploads = UploadConfig { spool_dir: dir.path().join("incoming"), options: opts };
@@ -504,8 +520,8 @@ fn quantile(sorted: &[i64], q: f64) -> i64 {
 async fn price_analysis_matches_statistics_computed_here(backend: Backend) {
     let Some(app) = spawn_app(backend, open_config()).await else { return };
     // The raw prices, read straight from the catalog; the statistics are computed here.
-    let mut prices: Vec<i64> =
-        app.catalog.category_prices("electro").unwrap().iter().map(|p| p.price_minor).collect();
+    let rows = blocking(|| app.catalog.category_prices("electro").unwrap());
+    let mut prices: Vec<i64> = rows.iter().map(|p| p.price_minor).collect();
     prices.sort();
     let v = app.ok("/api/reports/price-analysis/Electro?bins=4").await;
     let cop = &v["currencies"][0];
@@ -658,7 +674,7 @@ async fn catalog_listings_offer_detail_and_history(backend: Backend) {
     assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
     let (s, e) = app.get("/api/nothing-here").await;
     assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
-    let (s, e) = app.send(reqwest::Method::PATCH, "/api/brands", None, None).await;
+    let (s, e) = app.send(reqwest::Method::PATCH, "/api/brands", Some(ADMIN_KEY), None).await;
     assert_eq!((s, error_code(&e)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
 }
 
@@ -714,7 +730,8 @@ async fn uploads_need_a_write_key_ingest_and_show_in_the_ledger(backend: Backend
     let ledger = app.ok("/api/archivos").await;
     let names: Vec<&str> =
         ledger["items"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
-    assert_eq!(&names[..3], &["horno.csv", "nuevos.jsonl", "nuevos.jsonl"]);
+    // The skipped re-upload adds no ledger row.
+    assert_eq!(&names[..3], &["horno.csv", "nuevos.jsonl", "scrape2.jsonl"]);
     let r = app.client.post(&url).header("x-api-key", ADMIN_KEY).body("").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
@@ -734,9 +751,16 @@ async fn keys_scopes_and_reads_behind_auth(backend: Backend) {
     };
     let catalog = app.catalog.clone();
     let read_key = "pk_read_only_key_for_tests_000";
-    catalog
-        .create_api_key("reader", "pk_read", &preciso_http::hash_key(read_key), &["read".into()])
-        .unwrap();
+    blocking(|| {
+        catalog
+            .create_api_key(
+                "reader",
+                "pk_read",
+                &preciso_http::hash_key(read_key),
+                &["read".into()],
+            )
+            .unwrap()
+    });
     let (s, e) = app.get("/api/brands").await;
     assert_eq!((s, error_code(&e)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (s, _) = app.send(reqwest::Method::GET, "/api/brands", Some(read_key), None).await;
@@ -756,8 +780,10 @@ async fn keys_scopes_and_reads_behind_auth(backend: Backend) {
         app.client.get(format!("{}/health", app.base)).send().await.unwrap().status(),
         StatusCode::OK
     );
-    let id = catalog.api_keys().unwrap()[0].id;
-    catalog.revoke_api_key(id).unwrap();
+    blocking(|| {
+        let id = catalog.api_keys().unwrap()[0].id;
+        catalog.revoke_api_key(id).unwrap();
+    });
     let (s, _) = app.send(reqwest::Method::GET, "/api/brands", Some(read_key), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
@@ -911,7 +937,7 @@ async fn openapi_document_lists_exactly_the_served_routes(backend: Backend) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_binary_starts_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_preciso"))
@@ -1106,13 +1132,14 @@ async fn copy_moves_the_catalog_sqlite_to_postgres_and_back_with_identical_answe
     let before = answers(&app.client, &app.base).await;
     let sqlite_url = format!("sqlite://{}", app._dir.path().join("catalog.sqlite").display());
 
-    let out = copy_cli(&sqlite_url, &pg_url, false);
+    let out = blocking(|| copy_cli(&sqlite_url, &pg_url, false));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = copy_cli(&sqlite_url, &pg_url, false);
+    let out = blocking(|| copy_cli(&sqlite_url, &pg_url, false));
     assert!(!out.status.success(), "a non-empty target is refused without --force");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
 
-    let pg: Arc<dyn Catalog> = Arc::new(preciso_store_postgres::PgCatalog::open(&pg_url).unwrap());
+    let pg: Arc<dyn Catalog> =
+        Arc::new(blocking(|| preciso_store_postgres::PgCatalog::open(&pg_url).unwrap()));
     let uploads = UploadConfig {
         spool_dir: app._dir.path().join("in-pg"),
         options: options(app._dir.path()),
@@ -1120,10 +1147,13 @@ async fn copy_moves_the_catalog_sqlite_to_postgres_and_back_with_identical_answe
     let (pg_base, _stop) =
         serve(AppState::new(pg.clone(), test_config(open_config()), uploads)).await;
     assert_eq!(answers(&app.client, &pg_base).await, before, "SQLite → PostgreSQL");
-    assert_eq!(pg.users(preciso_core::query::PageRequest::default()).unwrap().total, 1);
+    assert_eq!(
+        blocking(|| pg.users(preciso_core::query::PageRequest::default()).unwrap().total),
+        1
+    );
 
     let back = format!("sqlite://{}", app._dir.path().join("back.sqlite").display());
-    let out = copy_cli(&pg_url, &back, false);
+    let out = blocking(|| copy_cli(&pg_url, &back, false));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let again: Arc<dyn Catalog> =
         Arc::new(SqliteCatalog::open(&app._dir.path().join("back.sqlite")).unwrap());
@@ -1144,11 +1174,9 @@ async fn copy_moves_the_catalog_sqlite_to_postgres_and_back_with_identical_answe
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let created = pg
-        .create_user(
-            &preciso_core::query::NewUser { name: "C".into(), email: "c@example.com".into() },
-            &Default::default(),
-        )
-        .unwrap();
+    let created = blocking(|| {
+        let user = preciso_core::query::NewUser { name: "C".into(), email: "c@example.com".into() };
+        pg.create_user(&user, &Default::default()).unwrap()
+    });
     assert!(created.id > 1);
 }
