@@ -53,6 +53,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print the OpenAPI document of the REST API (the same as GET /api/openapi.json).
+    Openapi,
     /// Apply database migrations (also done automatically on start).
     Migrate,
     /// Configuration helpers.

@@ -48,6 +48,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Copy { from, to, force } => copy::run(from, to, *force),
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&preciso_http::openapi::document())?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate => {
             let s = settings()?;
             let store = crate::backend::open(&s.database_url())?;

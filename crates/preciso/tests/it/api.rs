@@ -943,7 +943,9 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_preciso"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("PRECISO_DATA_DIR", dir.path())
+        .env("PRECISO_ADMIN_KEY", ADMIN_KEY)
         .env_remove("PRECISO_CONFIG")
+        .env_remove("PRECISO_LOG")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -957,6 +959,15 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
     let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
     let r = reqwest::get(format!("{url}/health")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{url}/api/offers/0000000000000001"))
+        .header("x-request-id", "probe-42")
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -971,6 +982,19 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
         assert!(std::time::Instant::now() < deadline, "server did not stop after SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    // One JSON object per line; the request's line names route template, status and id.
+    let access: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["request_id"] == "probe-42")
+        .collect();
+    assert_eq!(access.len(), 1, "{logs}");
+    assert_eq!(access[0]["fields"]["route"], "/api/offers/{id}");
+    assert_eq!(access[0]["fields"]["status"], 404);
+    assert!(access[0]["timestamp"].is_string() && access[0]["level"] == "INFO");
+    assert!(!logs.contains(ADMIN_KEY), "the API key never reaches the logs");
 }
 
 /// A second server on the same catalog, optionally sharing state through Redis.

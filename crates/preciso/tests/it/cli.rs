@@ -241,3 +241,30 @@ fn demo_builds_a_catalog_from_nothing() {
     assert!(out.contains("== catalog"), "{out}");
     assert!(sb.path("data/preciso.sqlite").exists());
 }
+
+#[test]
+fn keys_are_shown_once_listed_without_secret_and_revoked() {
+    let sb = Sandbox::new();
+    let out = sb.ok(&["keys", "create", "--name", "ci", "--scopes", "read,write"]);
+    let key =
+        out.lines().find(|l| l.starts_with("pk_")).expect("the key is printed once").to_string();
+    assert_eq!(key.len(), 51);
+    let list = sb.ok(&["keys", "list"]);
+    assert!(
+        list.contains("ci") && list.contains("read,write") && list.contains("active"),
+        "{list}"
+    );
+    assert!(!list.contains(&key), "the secret is never listed");
+    let db = std::fs::read(sb.path("data/preciso.sqlite")).unwrap();
+    assert!(!db.windows(key.len()).any(|w| w == key.as_bytes()), "only the hash is stored");
+    sb.ok(&["keys", "revoke", "1"]);
+    assert!(sb.ok(&["keys", "list"]).contains("revoked"));
+    assert!(!sb.run(&["keys", "create", "--name", "x", "--scopes", "root"]).status.success());
+}
+
+#[test]
+fn openapi_command_prints_the_document() {
+    let doc: Value = serde_json::from_str(&Sandbox::new().ok(&["openapi"])).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/best-prices/{category}"]["get"]["responses"]["200"].is_object());
+}
