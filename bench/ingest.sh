@@ -27,7 +27,7 @@ echo "offers: $N"
 ls -la "$OUT"/run*-"$N".jsonl
 
 echo "== 1. read + normalize + hash (no database)"
-cargo bench -q -p preciso-ingest --bench normalize -- "$OUT/run0-$N.jsonl"
+cargo bench -q -p preciso-ingest --bench normalize -- "$PWD/$OUT/run0-$N.jsonl"
 
 ingest() {  # label, args...
   local label=$1; shift
@@ -53,9 +53,10 @@ ingest "unchanged" --force "$OUT/run1-$N.jsonl"
 
 echo "== 5. physical reference: sqlite3 .import of the same rows, pre-normalized"
 DB="$OUT/data/preciso.sqlite"
-sqlite3 "$DB" -csv "SELECT id, store_id, sku, url, product_id, title, brand, category, gtin, image_url,
-  price_minor, list_price_minor, currency, availability, rating_centi, review_count, first_seen,
-  last_seen, hex(content_hash), last_file_id FROM offers" > "$OUT/offers.csv"
+sqlite3 "$DB" -csv "SELECT id, store_id, sku, url, product_id, title, brand, brand_key, category,
+  category_key, gtin, image_url, price_minor, list_price_minor, currency, prev_price_minor,
+  price_changed_at, availability, rating_centi, review_count, first_seen, last_seen,
+  hex(content_hash), last_file_id FROM offers" > "$OUT/offers.csv"
 ROWS=$(wc -l < "$OUT/offers.csv")
 # Same table and indexes, without the foreign keys the CLI import cannot satisfy in isolation.
 sed -e 's/ REFERENCES [a-z_]*([a-z_]*)//' crates/preciso-store-sqlite/migrations/0001_catalog.sql > "$OUT/schema.sql"

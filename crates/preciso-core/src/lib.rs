@@ -10,6 +10,7 @@ pub mod normalize;
 pub mod ports;
 pub mod query;
 pub mod reconcile;
+pub mod runs;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -3,6 +3,7 @@
 //! implementation. Calls are blocking: async callers run them on a blocking thread pool.
 
 use crate::domain::{IngestCounts, IngestFile, IngestStatus, Offer, Store, StoreId};
+use crate::runs::{AttemptEnd, NewRun, RunClaim, RunFilter, RunRecord, RunStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -234,8 +235,42 @@ pub trait CatalogRead: Send + Sync {
 }
 
 /// Everything a running Preciso needs from its database.
-pub trait Catalog: CatalogStore + CatalogRead + CatalogDump {}
-impl<T: CatalogStore + CatalogRead + CatalogDump> Catalog for T {}
+pub trait Catalog: CatalogStore + CatalogRead + CatalogDump + RunLog {}
+impl<T: CatalogStore + CatalogRead + CatalogDump + RunLog> Catalog for T {}
+
+/// The scheduler's run history and its leader lock (OPERATIONS O7–O14).
+pub trait RunLog: Send + Sync {
+    /// Records a new run in one atomic step: `(job, scheduled_for)` is unique and a job has at
+    /// most one active run, so two replicas can never both start the same slot.
+    fn claim_run(&self, run: &NewRun) -> Result<RunClaim, StoreError>;
+    /// Ends the current attempt. `RetryWait` keeps the run active for its next attempt; any
+    /// other status closes the run.
+    fn end_attempt(&self, run_id: i64, end: &AttemptEnd) -> Result<(), StoreError>;
+    /// Starts the next attempt of a run waiting for its retry; returns the attempt number.
+    fn start_attempt(&self, run_id: i64, now: i64) -> Result<u32, StoreError>;
+    /// Proves the run's process is alive.
+    fn heartbeat(&self, run_id: i64, now: i64) -> Result<(), StoreError>;
+    /// Marks active runs whose last heartbeat is before `stale_before` as `abandoned`.
+    fn abandon_stale_runs(&self, stale_before: i64, now: i64) -> Result<u64, StoreError>;
+    /// A run with all its attempts.
+    fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;
+    /// Runs, newest first.
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError>;
+    /// The latest slot the schedule recorded for a job (trigger `schedule` or `catch_up`).
+    fn last_scheduled(&self, job: &str) -> Result<Option<i64>, StoreError>;
+    /// When the job last finished with this status.
+    fn last_finished(&self, job: &str, status: RunStatus) -> Result<Option<i64>, StoreError>;
+    /// Deletes closed runs that started before `before`; returns how many.
+    fn delete_runs_before(&self, before: i64) -> Result<u64, StoreError>;
+    /// Tries to become the one replica that schedules. `Ok(None)` when another holds it.
+    fn try_lead(&self) -> Result<Option<Box<dyn Leadership>>, StoreError>;
+}
+
+/// Held while this process is the scheduling leader; dropping it lets another take over.
+pub trait Leadership: Send {
+    /// Whether the lock is still held (a PostgreSQL session lock dies with its connection).
+    fn still_held(&mut self) -> bool;
+}
 
 /// One value of a dumped row: the portable cell types of both schemas.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@ use crate::domain::*;
 use crate::hash::{ContentHasher, offer_id, product_id, product_key, title_key};
 use crate::ports::{Catalog, NewIngestFile, Personalization};
 use crate::query::{NewUser, OfferFilter, PageRequest, Preferences, Sort};
+use crate::runs::{AttemptEnd, NewRun, RunClaim, RunFilter, RunStatus, StepReport, Trigger};
 
 /// A fixture offer; `gtin` groups across stores, else brand + title do.
 pub struct Fixture<'a> {
@@ -480,6 +481,135 @@ pub fn stores_are_registered_and_updated(c: &dyn Catalog) {
     assert_ne!(c.ingest_marker().unwrap(), before, "the marker moves with every finished run");
 }
 
+fn new_run(job: &str, slot: i64, trigger: Trigger, now: i64) -> NewRun {
+    NewRun {
+        job: job.into(),
+        scheduled_for: slot,
+        trigger,
+        dry_run: false,
+        owner: "test:1".into(),
+        now,
+    }
+}
+
+fn end(status: RunStatus, error: Option<&str>, now: i64) -> AttemptEnd {
+    let step = StepReport { name: "work".into(), status: "ok".into(), ..Default::default() };
+    AttemptEnd { status, error: error.map(String::from), steps: vec![step], now }
+}
+
+pub fn runs_have_one_identity_one_active_run_and_attempts(c: &dyn Catalog) {
+    let RunClaim::Started(first) =
+        c.claim_run(&new_run("a", 1_000, Trigger::Schedule, 1_000)).unwrap()
+    else {
+        panic!("a free slot of an idle job starts")
+    };
+    assert_eq!(
+        c.claim_run(&new_run("a", 1_000, Trigger::Schedule, 1_001)).unwrap(),
+        RunClaim::AlreadyRecorded,
+        "(job, scheduled_for) is recorded once"
+    );
+    let RunClaim::SkippedOverlap(skipped) =
+        c.claim_run(&new_run("a", 2_000, Trigger::Schedule, 2_000)).unwrap()
+    else {
+        panic!("a slot that finds the job running is skipped")
+    };
+    assert_eq!(c.run(skipped).unwrap().unwrap().status, RunStatus::SkippedOverlap);
+    assert!(matches!(
+        c.claim_run(&new_run("b", 1_000, Trigger::Manual, 1_000)).unwrap(),
+        RunClaim::Started(_)
+    ));
+
+    c.end_attempt(first, &end(RunStatus::RetryWait, Some("boom"), 2_500)).unwrap();
+    assert!(
+        matches!(
+            c.claim_run(&new_run("a", 3_000, Trigger::Schedule, 3_000)).unwrap(),
+            RunClaim::SkippedOverlap(_)
+        ),
+        "a run waiting for its retry still holds the job"
+    );
+    assert_eq!(c.start_attempt(first, 4_000).unwrap(), 2);
+    assert!(c.start_attempt(first, 4_001).is_err(), "only a waiting run starts another attempt");
+    c.end_attempt(first, &end(RunStatus::Succeeded, None, 5_000)).unwrap();
+
+    let run = c.run(first).unwrap().unwrap();
+    assert_eq!((run.status, run.attempt, run.finished_at), (RunStatus::Succeeded, 2, Some(5_000)));
+    assert_eq!(run.steps.len(), 1);
+    let attempts: Vec<_> =
+        run.attempts.iter().map(|a| (a.attempt, a.status, a.error.clone())).collect();
+    assert_eq!(
+        attempts,
+        vec![(1, RunStatus::Failed, Some("boom".into())), (2, RunStatus::Succeeded, None)]
+    );
+    assert!(matches!(
+        c.claim_run(&new_run("a", 6_000, Trigger::Manual, 6_000)).unwrap(),
+        RunClaim::Started(_)
+    ));
+    assert_eq!(c.last_scheduled("a").unwrap(), Some(3_000), "manual runs are not schedule slots");
+    assert_eq!(c.last_scheduled("nope").unwrap(), None);
+    assert_eq!(c.last_finished("a", RunStatus::Succeeded).unwrap(), Some(5_000));
+
+    let all_a =
+        c.runs(&RunFilter { job: Some("a".into()), limit: 10, ..Default::default() }).unwrap();
+    let slots: Vec<i64> = all_a.iter().map(|r| r.scheduled_for).collect();
+    assert_eq!(slots, vec![6_000, 3_000, 2_000, 1_000], "newest first");
+    let skipped = c
+        .runs(&RunFilter {
+            status: Some(RunStatus::SkippedOverlap),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(skipped.len(), 2);
+    let page = c.runs(&RunFilter { limit: 1, offset: 1, ..Default::default() }).unwrap();
+    assert_eq!(page.len(), 1);
+}
+
+pub fn stale_runs_are_abandoned_and_old_runs_deleted(c: &dyn Catalog) {
+    let RunClaim::Started(old) =
+        c.claim_run(&new_run("a", 1_000, Trigger::Schedule, 1_000)).unwrap()
+    else {
+        panic!()
+    };
+    let RunClaim::Started(live) =
+        c.claim_run(&new_run("b", 1_000, Trigger::Schedule, 1_000)).unwrap()
+    else {
+        panic!()
+    };
+    c.heartbeat(live, 9_000).unwrap();
+    assert_eq!(c.abandon_stale_runs(5_000, 10_000).unwrap(), 1, "only the silent run");
+    let abandoned = c.run(old).unwrap().unwrap();
+    assert_eq!((abandoned.status, abandoned.finished_at), (RunStatus::Abandoned, Some(10_000)));
+    assert_eq!(abandoned.attempts[0].status, RunStatus::Abandoned);
+    assert_eq!(c.run(live).unwrap().unwrap().status, RunStatus::Running);
+    assert!(
+        matches!(
+            c.claim_run(&new_run("a", 2_000, Trigger::Schedule, 11_000)).unwrap(),
+            RunClaim::Started(_)
+        ),
+        "an abandoned run no longer holds its job"
+    );
+    assert_eq!(c.delete_runs_before(1_500).unwrap(), 1, "closed runs only; the live one stays");
+    assert!(c.run(old).unwrap().is_none());
+    assert!(c.run(live).unwrap().is_some());
+}
+
+pub fn leadership_is_exclusive_and_released_on_drop(c: &dyn Catalog) {
+    let lead = c.try_lead().unwrap().expect("the first replica leads");
+    assert!(c.try_lead().unwrap().is_none(), "a second one stays standby");
+    let mut lead = lead;
+    assert!(lead.still_held());
+    drop(lead);
+    // Releasing may close a connection in the background.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if c.try_lead().unwrap().is_some() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "leadership is released on drop");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// One `#[test]` per contract function, each on a fresh catalog from `$make`.
 #[macro_export]
 macro_rules! contract_tests {
@@ -494,7 +624,10 @@ macro_rules! contract_tests {
             listings_filter_sort_and_page,
             reports_brands_categories_and_drops,
             users_and_keys,
-            stores_are_registered_and_updated
+            stores_are_registered_and_updated,
+            runs_have_one_identity_one_active_run_and_attempts,
+            stale_runs_are_abandoned_and_old_runs_deleted,
+            leadership_is_exclusive_and_released_on_drop
         );
     };
     (@each $make:expr, $($name:ident),*) => {

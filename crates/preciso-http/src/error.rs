@@ -15,6 +15,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A conflict with data the client needs (e.g. the run id a skipped trigger recorded).
+    #[error("{message}")]
+    ConflictDetails { message: String, details: Value },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -45,7 +48,7 @@ impl ApiError {
         match self {
             ApiError::BadParameter { .. } => "bad_parameter",
             ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
+            ApiError::Conflict(_) | ApiError::ConflictDetails { .. } => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unprocessable { .. } => "unprocessable",
@@ -62,7 +65,7 @@ impl ApiError {
         match self {
             ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::ConflictDetails { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::BadParameter { parameter, .. } => json!({ "parameter": parameter }),
             ApiError::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
             ApiError::Unprocessable { details, .. } => details.clone(),
+            ApiError::ConflictDetails { details, .. } => details.clone(),
             ApiError::RateLimited { retry_after } => json!({ "retry_after_secs": retry_after }),
             ApiError::Forbidden(scope) => json!({ "required_scope": scope }),
             _ => Value::Null,

@@ -2,6 +2,8 @@
 //! resource, wrapped in observation, CORS, authentication, rate limiting, caching and body
 //! limits. `serve` takes a bound listener and a shutdown future so tests bind port 0.
 
+#![recursion_limit = "256"]
+
 pub mod error;
 mod extract;
 pub mod layers;
@@ -13,7 +15,12 @@ pub mod state;
 pub use layers::auth::hash_key;
 pub use layers::shared::RedisShared;
 pub use routes::router;
-pub use state::{AppState, HttpConfig, UploadConfig};
+
+/// The JSON shapes of jobs and runs, shared with the CLI's `--json` output.
+pub mod jobs_json {
+    pub use crate::routes::jobs::{job_json, run_json};
+}
+pub use state::{AppState, HttpConfig, OpsState, UploadConfig};
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -197,7 +197,7 @@ fn paths() -> Value {
         "/api/offers/{id}": { "get": get("One offer", vec![id_param("Offer id.")], json!({"200": ok("The offer.", r("Offer"))}), &[("400", "Bad id."), ("404", "No such offer.")]) },
         "/api/offers/{id}/history": { "get": get("An offer's price history", vec![id_param("Offer id.")], json!({"200": ok("The offer and its history, oldest first.", r("OfferHistory"))}), &[("400", "Bad id."), ("404", "No such offer.")]) },
         "/api/archivos": {
-            "get": get("The ingest ledger, newest first", paging, json!({"200": ok("Ledger rows.", r("ItemList"))}), &[bad]),
+            "get": get("The ingest ledger, newest first", paging.clone(), json!({"200": ok("Ledger rows.", r("ItemList"))}), &[bad]),
             "post": {
                 "summary": "Upload a data file (multipart field `file`, or the raw body) and ingest it",
                 "parameters": upload_params,
@@ -214,6 +214,30 @@ fn paths() -> Value {
                 }), &[("400", "Bad parameter or empty/malformed body."), ("403", "The API key lacks the write scope."), ("413", "Upload too large.")])
             }
         },
+        "/api/jobs": { "get": get("Scheduled jobs with their policies and next 3 fire times", vec![], json!({"200": ok("Jobs.", r("JobList"))}), &[("503", "No scheduler in this process.")]) },
+        "/api/jobs/{name}/run": { "post": {
+            "summary": "Run a job now (admin key); same overlap rule as scheduled fires",
+            "parameters": [
+                param("name", "path", true, json!({"type": "string"}), "Job name: ingest, ingest-full, status."),
+                q("dry_run", json!({"type": "boolean", "default": false}), "Run the read steps only, report the planned writes, record nothing.")
+            ],
+            "responses": responses(json!({
+                "202": ok("Started: the run id.", r("Triggered")),
+                "200": ok("Dry run: what it would do.", r("Triggered"))
+            }), &[("400", "Bad parameter."), ("403", "The API key lacks the admin scope."), ("404", "No such job."),
+                  ("409", "The job has an active run; `details.run_id` is the skipped_overlap record."), ("503", "No scheduler in this process.")])
+        } },
+        "/api/runs": { "get": get("Job runs, newest first", {
+            let mut p = paging.clone();
+            p.push(q("job", json!({"type": "string"}), "Only this job."));
+            p.push(q("status", json!({"type": "string", "enum": ["running", "retry_wait", "succeeded", "failed", "timed_out", "skipped_overlap", "abandoned", "cancelled"]}), "Only runs in this status."));
+            p
+        }, json!({"200": ok("Runs.", r("RunPage"))}), &[bad, ("503", "No scheduler in this process.")]) },
+        "/api/runs/{id}": { "get": get("One run with every attempt and step",
+            vec![param("id", "path", true, json!({"type": "integer", "minimum": 1}), "Run id.")],
+            json!({"200": ok("The run.", r("Run"))}), &[bad, ("404", "No such run."), ("503", "No scheduler in this process.")]) },
+        "/api/status": { "get": get("The status document (as status.json; schema docs/status.schema.json)", vec![],
+            json!({"200": ok("Status.", r("Status"))}), &[("503", "No scheduler in this process.")]) },
         "/api/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI document.", "content": { "application/json": { "schema": { "type": "object" } } } } } } },
         "/health": { "get": { "summary": "Liveness (touches nothing external)", "responses": { "200": { "description": "Alive.", "content": { "application/health+json": { "schema": r("Health") } } } } } },
         "/ready": { "get": { "summary": "Readiness: the database answers within 1 s", "responses": {
@@ -273,6 +297,22 @@ fn schemas() -> Value {
         "IngestReport": { "type": "object", "required": ["file", "status", "counts"], "properties": {
             "file": { "type": "string" }, "sha256": { "type": "string" }, "status": { "type": "string", "enum": ["done", "skipped", "dry_run", "failed"] },
             "ledger_id": { "type": ["integer", "null"] }, "counts": { "type": "object" }, "warnings": { "type": "object" }, "reject_samples": { "type": "array" } } },
+        "JobList": { "type": "object", "required": ["items", "leader"], "properties": { "leader": { "type": "boolean" }, "items": { "type": "array", "items": { "type": "object", "required": ["name", "enabled", "next_runs"], "properties": {
+            "name": { "type": "string" }, "description": { "type": "string" }, "enabled": { "type": "boolean" }, "cron": { "type": ["string", "null"] }, "timezone": { "type": ["string", "null"] },
+            "misfire": { "type": "string", "enum": ["coalesce", "skip"] }, "grace_secs": { "type": "integer" }, "timeout_secs": { "type": "integer" }, "retry_attempts": { "type": "integer" },
+            "next_runs": { "type": "array", "items": { "type": "object", "properties": { "utc": { "type": "string", "format": "date-time" }, "local": { "type": "string" } } } } } } } } },
+        "Triggered": { "type": "object", "required": ["outcome"], "properties": { "outcome": { "type": "string", "enum": ["started", "skipped_overlap", "dry_run"] },
+            "run_id": { "type": "integer" }, "status": { "type": "string" }, "error": { "type": ["string", "null"] }, "steps": { "type": "array", "items": { "type": "object" } } } },
+        "Run": { "type": "object", "required": ["id", "job", "trigger", "scheduled_for", "status", "attempt", "started_at"], "properties": {
+            "id": { "type": "integer" }, "job": { "type": "string" }, "trigger": { "type": "string", "enum": ["schedule", "catch_up", "manual", "api"] },
+            "scheduled_for": { "type": "string", "format": "date-time" }, "status": { "type": "string" }, "attempt": { "type": "integer" }, "dry_run": { "type": "boolean" },
+            "owner": { "type": "string" }, "started_at": { "type": "string", "format": "date-time" }, "finished_at": { "type": ["string", "null"] }, "duration_ms": { "type": ["integer", "null"] },
+            "error": { "type": ["string", "null"] }, "steps": { "type": "array", "items": { "type": "object" } }, "attempts": { "type": "array", "items": { "type": "object" } } } },
+        "RunPage": { "type": "object", "required": ["items", "page", "limit"], "properties": { "items": { "type": "array", "items": r("Run") }, "page": { "type": "integer" }, "limit": { "type": "integer" } } },
+        "Status": { "type": "object", "required": ["schema_version", "version", "backend", "counts", "jobs", "disk"], "properties": {
+            "schema_version": { "type": "integer" }, "generated_at": { "type": "string" }, "version": { "type": "string" }, "uptime_seconds": { "type": "number" },
+            "backend": { "type": "string" }, "scheduler": { "type": "string" }, "counts": { "type": "object" }, "last_ingest": { "type": ["object", "null"] },
+            "jobs": { "type": "array", "items": { "type": "object" } }, "disk": { "type": "object" } } },
         "Health": { "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["pass", "warn", "fail"] } } }
     })
 }

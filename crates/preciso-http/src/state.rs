@@ -73,6 +73,28 @@ pub struct Inner {
     pub shared: Option<RedisShared>,
     pub started: Instant,
     pub version: &'static str,
+    /// The scheduler and what the status document needs; `None` when this process runs none.
+    pub ops: Option<Arc<OpsState>>,
+}
+
+/// The scheduler service as the HTTP layer sees it.
+pub struct OpsState {
+    pub ops: Arc<preciso_ops::Ops>,
+    pub backend: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub data_dir: PathBuf,
+}
+
+impl OpsState {
+    pub fn inputs(&self) -> preciso_ops::status::StatusInputs<'_> {
+        preciso_ops::status::StatusInputs {
+            version: env!("CARGO_PKG_VERSION"),
+            backend: &self.backend,
+            started_at: self.started_at,
+            data_dir: &self.data_dir,
+            leader: self.ops.is_leader(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -106,7 +128,16 @@ impl AppState {
             uploads,
             started: Instant::now(),
             version: env!("CARGO_PKG_VERSION"),
+            ops: None,
         }))
+    }
+
+    /// Attaches the scheduler (right after construction, before the state is shared).
+    pub fn with_ops(mut self, ops: OpsState) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.ops = Some(Arc::new(ops));
+        }
+        self
     }
 
     /// Drops cached answers here and, with Redis, on every replica.

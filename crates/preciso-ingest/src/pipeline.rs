@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,8 @@ pub enum IngestError {
     UnknownFormat { path: String },
     #[error("{path}: {source}")]
     Store { path: String, source: StoreError },
+    #[error("{path}: cancelled after the last committed batch")]
+    Cancelled { path: String },
 }
 
 /// A file to ingest: where its bytes are and the name the ledger and rejects give it.
@@ -48,6 +50,9 @@ pub struct IngestOptions {
     pub rejects_dir: PathBuf,
     pub fields: FieldMap,
     pub context: RecordContext,
+    /// Checked between batches: when set, the run stops after the batch in flight, is
+    /// recorded as failed, and a later run converges (a scheduled job's timeout).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// What one run did; printed as the summary and returned by the API.
@@ -245,6 +250,9 @@ fn run_batches(
             let _ = tx.send(Ok(batch));
         });
         for batch in rx.iter() {
+            if opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(IngestError::Cancelled { path: source.name.clone() });
+            }
             let batch =
                 batch.map_err(|e| IngestError::Io { path: source.name.clone(), source: e })?;
             apply(batch)?;

@@ -49,6 +49,7 @@ impl Env {
                 default_timezone: Tz::America__Bogota,
                 ingest_time: 1_800_000_000,
             },
+            cancel: None,
         }
     }
 

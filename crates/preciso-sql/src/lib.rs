@@ -8,6 +8,7 @@
 mod filter;
 pub mod reads;
 mod row;
+pub mod runs;
 pub mod tables;
 
 pub use filter::{
@@ -23,6 +24,10 @@ pub use row::{
 pub enum Param {
     Int(i64),
     Text(String),
+    /// SQL NULL where an integer goes (PostgreSQL binds NULLs with a type).
+    NullInt,
+    /// SQL NULL where text goes.
+    NullText,
 }
 
 pub fn text(s: &str) -> Param {

@@ -11,7 +11,7 @@ fn spec(name: &str) -> Result<&'static TableSpec, StoreError> {
     table(name).ok_or_else(|| StoreError::Backend(format!("unknown table {name}")))
 }
 
-fn read_cell(row: &postgres::Row, i: usize) -> Result<Cell, StoreError> {
+pub(crate) fn read_cell(row: &postgres::Row, i: usize) -> Result<Cell, StoreError> {
     let ty = row.columns()[i].type_();
     let cell = if *ty == Type::INT8 || *ty == Type::INT4 {
         row.try_get::<_, Option<i64>>(i).map_err(backend)?.map(Cell::Int)

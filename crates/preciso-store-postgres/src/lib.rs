@@ -6,6 +6,7 @@
 mod dump;
 mod migrate;
 mod read;
+mod runs;
 mod session;
 mod store;
 
@@ -91,6 +92,8 @@ pub(crate) fn bind(params: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
             match p {
                 Param::Int(i) => Box::new(*i),
                 Param::Text(t) => Box::new(t.clone()),
+                Param::NullInt => Box::new(None::<i64>),
+                Param::NullText => Box::new(None::<String>),
             }
         })
         .collect()

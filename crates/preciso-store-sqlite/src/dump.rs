@@ -9,7 +9,7 @@ fn spec(name: &str) -> Result<&'static preciso_sql::tables::TableSpec, StoreErro
     table(name).ok_or_else(|| StoreError::Backend(format!("unknown table {name}")))
 }
 
-fn cell(v: ValueRef<'_>) -> Cell {
+pub(crate) fn cell(v: ValueRef<'_>) -> Cell {
     match v {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(i) => Cell::Int(i),

@@ -6,6 +6,7 @@ mod dump;
 mod migrate;
 mod offers;
 mod queries;
+mod runs;
 mod session;
 mod stats;
 mod users;
@@ -55,6 +56,8 @@ impl SqliteCatalog {
         }
         let conn = Self::connect(path)?;
         migrate::apply(&conn)?;
+        // An initial load that crashed leaves its deferred indexes missing; build them now.
+        conn.execute_batch(session::OFFER_INDEXES).map_err(backend)?;
         Ok(SqliteCatalog { path: path.to_path_buf(), pool: Mutex::new(vec![conn]) })
     }
 

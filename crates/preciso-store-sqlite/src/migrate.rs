@@ -8,6 +8,7 @@ use rusqlite::Connection;
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_catalog", include_str!("../migrations/0001_catalog.sql")),
     ("0002_users_keys", include_str!("../migrations/0002_users_keys.sql")),
+    ("0003_job_runs", include_str!("../migrations/0003_job_runs.sql")),
 ];
 
 pub(crate) fn apply(conn: &Connection) -> Result<(), StoreError> {

@@ -62,6 +62,7 @@ pub(crate) fn values(params: &[Param]) -> Vec<Value> {
         .map(|p| match p {
             Param::Int(i) => Value::Integer(*i),
             Param::Text(t) => Value::Text(t.clone()),
+            Param::NullInt | Param::NullText => Value::Null,
         })
         .collect()
 }

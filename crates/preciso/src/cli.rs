@@ -34,8 +34,24 @@ pub enum Command {
     Gen(GenArgs),
     /// Generate sample data, ingest it twice (a price change in between) and show the catalog.
     Demo(DemoArgs),
-    /// Serve the REST API (and, in later releases, the scheduler) until SIGINT/SIGTERM.
+    /// Serve the REST API and run the scheduler until SIGINT/SIGTERM.
     Serve(ServeArgs),
+    /// Scheduled jobs: list them with their next fire times, or run one now.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// The run history of the scheduled jobs.
+    Runs {
+        #[command(subcommand)]
+        command: RunsCommand,
+    },
+    /// Version, backend, counts, last ingest, last/next run per job, disk usage.
+    Status {
+        /// Print the status document as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage API keys (stored hashed; the key is shown once, at creation).
     Keys {
         #[command(subcommand)]
@@ -70,6 +86,46 @@ pub enum ConfigCommand {
     Example,
     /// Print the effective settings (secrets redacted).
     Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Each job with its schedule and next 3 fire times (local and UTC).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a job now (trigger `manual`), through the same overlap rule as scheduled runs.
+    Run {
+        name: String,
+        /// Run every read step and report the planned writes; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Recent runs, newest first.
+    List {
+        #[arg(long)]
+        job: Option<String>,
+        /// running, retry_wait, succeeded, failed, timed_out, skipped_overlap, abandoned, cancelled
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run with every attempt and step.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

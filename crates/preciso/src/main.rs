@@ -4,6 +4,7 @@
 mod backend;
 mod cli;
 mod commands;
+mod ops;
 mod settings;
 
 use clap::Parser;
@@ -29,6 +30,8 @@ fn init_logging(default: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .json()
+        // message, request_id and the other fields at the top level of each line (O27).
+        .flatten_event(true)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();

@@ -23,8 +23,64 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub http: HttpSettings,
     pub auth: AuthSettings,
+    pub scheduler: SchedulerSettings,
+    /// Per-job overrides of the defaults (SPEC §7), keyed by job name:
+    /// `ingest`, `ingest-full`, `status`.
+    pub jobs: BTreeMap<String, JobSettings>,
     /// Per-store settings, keyed by store slug.
     pub stores: BTreeMap<String, StoreSettings>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerSettings {
+    /// Run the scheduler inside `preciso serve`. (env: PRECISO_SCHEDULER=on|off)
+    pub enabled: bool,
+    /// Time zone of jobs that set none (IANA name).
+    pub timezone: String,
+    /// Seconds between scheduler wake-ups.
+    pub poll_secs: u64,
+    /// Seconds between a running job's heartbeats; silent 3× this long means abandoned.
+    pub heartbeat_secs: u64,
+    /// The drop directory the ingest jobs read (default `<data_dir>/inbox`).
+    pub drop_dir: Option<PathBuf>,
+    /// A dropped file is picked once unmodified for this many seconds.
+    pub stable_secs: u64,
+    /// Days of run history kept.
+    pub run_retention_days: u32,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings {
+            enabled: true,
+            timezone: "America/Bogota".into(),
+            poll_secs: 1,
+            heartbeat_secs: 10,
+            drop_dir: None,
+            stable_secs: 10,
+            run_retention_days: 90,
+        }
+    }
+}
+
+/// One job's schedule and policies; unset fields keep the job's defaults.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// Standard 5-field cron; "" disables the schedule (manual runs still work).
+    pub cron: Option<String>,
+    /// Set to accept a 6-field cron whose first field is seconds.
+    pub seconds: bool,
+    pub timezone: Option<String>,
+    /// `coalesce` (default) or `skip`.
+    pub misfire: Option<preciso_ops::Misfire>,
+    pub grace_secs: Option<u64>,
+    pub timeout_secs: Option<u64>,
+    /// Attempts in all (1 = no retries).
+    pub attempts: Option<u32>,
+    pub retry_base_secs: Option<u64>,
+    pub retry_cap_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -118,6 +174,8 @@ impl Default for Settings {
             ingest: IngestSettings::default(),
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
+            scheduler: SchedulerSettings::default(),
+            jobs: BTreeMap::new(),
             stores: BTreeMap::new(),
         }
     }
@@ -143,6 +201,8 @@ impl fmt::Debug for Settings {
             .field("ingest", &self.ingest)
             .field("http", &self.http)
             .field("auth", &self.auth)
+            .field("scheduler", &self.scheduler)
+            .field("jobs", &self.jobs)
             .field("stores", &self.stores)
             .finish()
     }
@@ -160,6 +220,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PRECISO_LISTEN", "http.listen"),
     ("PRECISO_REQUIRE_AUTH_FOR_READS", "auth.require_for_reads (true/false)"),
     ("PRECISO_ADMIN_KEY", "bootstrap admin API key (environment only)"),
+    ("PRECISO_SCHEDULER", "scheduler.enabled (on/off)"),
     ("PRECISO_LOG", "log filter, e.g. info or preciso=debug"),
 ];
 
@@ -213,6 +274,9 @@ impl Settings {
         if let Some(v) = var("PRECISO_REQUIRE_AUTH_FOR_READS") {
             self.auth.require_for_reads = matches!(v.as_str(), "1" | "true" | "yes");
         }
+        if let Some(v) = var("PRECISO_SCHEDULER") {
+            self.scheduler.enabled = matches!(v.as_str(), "1" | "true" | "on" | "yes");
+        }
         if let Some(v) = var("PRECISO_ADMIN_KEY").filter(|v| !v.is_empty()) {
             self.auth.admin_key = Some(v);
         }
@@ -237,6 +301,8 @@ impl Settings {
         {
             bail!("PRECISO_ADMIN_KEY must be at least 16 characters");
         }
+        parse_tz(&self.scheduler.timezone).context("scheduler.timezone")?;
+        crate::ops::job_specs_check(self)?;
         for (slug, store) in &self.stores {
             StoreId::parse(slug).with_context(|| format!("stores.{slug}: invalid store slug"))?;
             if let Some(c) = &store.currency {
@@ -255,6 +321,10 @@ impl Settings {
         self.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", self.data_dir.join("preciso.sqlite").display())
         })
+    }
+
+    pub fn drop_dir(&self) -> PathBuf {
+        self.scheduler.drop_dir.clone().unwrap_or_else(|| self.data_dir.join("inbox"))
     }
 
     pub fn rejects_dir(&self) -> PathBuf {

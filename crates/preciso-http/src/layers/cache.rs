@@ -83,9 +83,15 @@ const MAX_BODY: usize = 4 << 20;
 
 /// Serves GET `/api/…` responses from the cache; any successful write empties it (users and
 /// uploads change answers). Responses carry `X-Cache: hit|miss`.
+/// Scheduler and status answers change by the second: never cached.
+fn is_operational(path: &str) -> bool {
+    ["/api/jobs", "/api/runs", "/api/status"].iter().any(|p| path.starts_with(p))
+}
+
 pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let cacheable = req.method() == Method::GET
         && req.uri().path().starts_with("/api/")
+        && !is_operational(req.uri().path())
         && state.cache.enabled();
     if !cacheable {
         let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);

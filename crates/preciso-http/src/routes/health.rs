@@ -34,12 +34,20 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(
+    let mut text = state.metrics.render(
         state.cache.hits.load(Ordering::Relaxed),
         state.cache.misses.load(Ordering::Relaxed),
         state.version,
         state.started.elapsed().as_secs_f64(),
     );
+    if let Some(ops) = &state.ops {
+        ops.ops.metrics().render(&mut text);
+        let disk = preciso_ops::status::disk_free(&ops.data_dir);
+        text.push_str(&format!(
+            "# HELP preciso_data_dir_free_bytes Free bytes on the data directory's file system.\n# TYPE preciso_data_dir_free_bytes gauge\npreciso_data_dir_free_bytes {}\n# HELP preciso_data_dir_size_bytes Size of the data directory's file system.\n# TYPE preciso_data_dir_size_bytes gauge\npreciso_data_dir_size_bytes {}\n",
+            disk.0, disk.1
+        ));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

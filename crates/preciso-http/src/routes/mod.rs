@@ -5,6 +5,7 @@ mod archivos;
 mod catalog;
 mod compare;
 mod health;
+pub(crate) mod jobs;
 mod offers;
 mod reports;
 mod users;
@@ -42,6 +43,11 @@ pub fn router(state: AppState) -> Router {
         ("/api/offers/{id}", get(offers::detail)),
         ("/api/offers/{id}/history", get(offers::history)),
         ("/api/archivos", get(archivos::list).post(archivos::upload)),
+        ("/api/jobs", get(jobs::list)),
+        ("/api/jobs/{name}/run", post(jobs::trigger)),
+        ("/api/runs", get(jobs::runs)),
+        ("/api/runs/{id}", get(jobs::run)),
+        ("/api/status", get(jobs::status)),
         ("/api/openapi.json", get(health::openapi)),
         ("/health", get(health::health)),
         ("/ready", get(health::ready)),

@@ -84,6 +84,7 @@ pub fn options(
         rejects_dir: settings.rejects_dir(),
         fields,
         context,
+        cancel: None,
     })
 }
 

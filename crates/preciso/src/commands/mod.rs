@@ -5,11 +5,12 @@ mod copy;
 mod demo;
 mod generate;
 mod ingest;
+mod jobs;
 mod keys;
 mod normalize;
 mod serve;
 
-use crate::cli::{Cli, Command, ConfigCommand, FormatArg, KeysCommand};
+use crate::cli::{Cli, Command, ConfigCommand, FormatArg, JobsCommand, KeysCommand, RunsCommand};
 use crate::settings::Settings;
 use anyhow::Result;
 use preciso_ingest::Format;
@@ -47,6 +48,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 KeysCommand::Revoke { id } => keys::revoke(store.as_ref(), *id),
             }
         }
+        Command::Jobs { command } => {
+            let s = settings()?;
+            match command {
+                JobsCommand::List { json } => jobs::list(&s, *json),
+                JobsCommand::Run { name, dry_run, json } => jobs::run(&s, name, *dry_run, *json),
+            }
+        }
+        Command::Runs { command } => {
+            let s = settings()?;
+            match command {
+                RunsCommand::List { job, status, limit, json } => {
+                    jobs::runs(&s, job.clone(), status.as_deref(), *limit, *json)
+                }
+                RunsCommand::Show { id, json } => jobs::show(&s, *id, *json),
+            }
+        }
+        Command::Status { json } => jobs::status(&settings()?, *json),
         Command::Copy { from, to, force } => copy::run(from, to, *force),
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&preciso_http::openapi::document())?);

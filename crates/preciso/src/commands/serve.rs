@@ -5,7 +5,7 @@
 use crate::settings::Settings;
 use anyhow::{Context, Result};
 use preciso_core::ports::Catalog;
-use preciso_http::{AppState, HttpConfig, RedisShared, UploadConfig};
+use preciso_http::{AppState, HttpConfig, OpsState, RedisShared, UploadConfig};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -77,7 +77,19 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
     let catalog = tokio::task::spawn_blocking(move || crate::backend::open(&url))
         .await
         .context("opening the database")??;
-    let state = app_state(settings, catalog).await?;
+    let state = app_state(settings, catalog.clone()).await?;
+    let ops = crate::ops::build(settings, catalog, state.uploads.options.clone())?;
+    let state = state.with_ops(OpsState {
+        ops: ops.clone(),
+        backend: crate::ops::backend_name(&settings.database_url()).into(),
+        started_at: chrono::Utc::now(),
+        data_dir: settings.data_dir.clone(),
+    });
+    if settings.scheduler.enabled {
+        ops.spawn_scheduler().context("starting the scheduler")?;
+    } else {
+        tracing::info!("scheduler disabled (scheduler.enabled = false)");
+    }
     let listener = TcpListener::bind(&settings.http.listen)
         .await
         .with_context(|| format!("binding {}", settings.http.listen))?;
@@ -97,6 +109,14 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
             grace_secs = grace.as_secs(),
             "in-flight requests did not finish in time"
         ),
+    }
+    // No new fires; running jobs get the same grace, then are left to be marked abandoned.
+    let left = tokio::task::spawn_blocking(move || ops.shutdown(grace)).await.unwrap_or(0);
+    if left > 0 {
+        tracing::warn!(
+            running = left,
+            "jobs still running at shutdown; the next start marks them abandoned"
+        );
     }
     Ok(())
 }

@@ -209,6 +209,7 @@ fn options(dir: &std::path::Path) -> IngestOptions {
             default_timezone: chrono_tz::UTC,
             ingest_time: Utc::now().timestamp(),
         },
+        cancel: None,
     }
 }
 
@@ -904,6 +905,11 @@ async fn openapi_document_lists_exactly_the_served_routes(backend: Backend) {
         "/api/offers/{id}",
         "/api/offers/{id}/history",
         "/api/archivos",
+        "/api/jobs",
+        "/api/jobs/{name}/run",
+        "/api/runs",
+        "/api/runs/{id}",
+        "/api/status",
         "/api/openapi.json",
         "/health",
         "/ready",
@@ -988,11 +994,11 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
     let access: Vec<Value> = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["fields"]["request_id"] == "probe-42")
+        .filter(|v| v["request_id"] == "probe-42")
         .collect();
     assert_eq!(access.len(), 1, "{logs}");
-    assert_eq!(access[0]["fields"]["route"], "/api/offers/{id}");
-    assert_eq!(access[0]["fields"]["status"], 404);
+    assert_eq!(access[0]["route"], "/api/offers/{id}");
+    assert_eq!(access[0]["status"], 404);
     assert!(access[0]["timestamp"].is_string() && access[0]["level"] == "INFO");
     assert!(!logs.contains(ADMIN_KEY), "the API key never reaches the logs");
 }

@@ -1,0 +1,159 @@
+//! The scheduler over HTTP (OPERATIONS O10, O11): jobs with their next fire times, manual
+//! triggers (admin key; same claim, lock and overlap rules as scheduled fires), run history and
+//! the status document. None of these answers is cached.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
+use crate::state::{AppState, OpsState};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use preciso_core::runs::{RunFilter, RunRecord, RunStatus, Trigger};
+use preciso_ops::clock::from_millis;
+use preciso_ops::{JobSpec, OpsError, Triggered};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn ops(state: &AppState) -> ApiResult<Arc<OpsState>> {
+    state
+        .ops
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("the scheduler is not running in this process".into()))
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    from_millis(ms)
+}
+
+pub fn run_json(r: &RunRecord) -> Value {
+    json!({
+        "id": r.id,
+        "job": r.job,
+        "trigger": r.trigger,
+        "scheduled_for": time(r.scheduled_for),
+        "status": r.status,
+        "attempt": r.attempt,
+        "dry_run": r.dry_run,
+        "owner": r.owner,
+        "started_at": time(r.started_at),
+        "finished_at": r.finished_at.map(time),
+        "duration_ms": r.duration_ms(),
+        "error": r.error,
+        "steps": r.steps,
+        "attempts": r.attempts.iter().map(|a| json!({
+            "attempt": a.attempt,
+            "status": a.status,
+            "started_at": time(a.started_at),
+            "finished_at": a.finished_at.map(time),
+            "error": a.error,
+            "steps": a.steps,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn job_json(spec: &JobSpec, now: DateTime<Utc>) -> Value {
+    let next: Vec<Value> = spec
+        .schedule
+        .as_ref()
+        .map(|s| {
+            s.upcoming(now, 3)
+                .into_iter()
+                .map(|t| json!({ "utc": t, "local": t.with_timezone(&s.tz()).to_rfc3339() }))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "name": spec.name,
+        "description": spec.description,
+        "enabled": spec.schedule.is_some(),
+        "cron": spec.schedule.as_ref().map(|s| s.expr()),
+        "timezone": spec.schedule.as_ref().map(|s| s.tz().name()),
+        "misfire": spec.misfire,
+        "grace_secs": spec.grace.as_secs(),
+        "timeout_secs": spec.timeout.as_secs(),
+        "retry_attempts": spec.retry.attempts,
+        "next_runs": next,
+    })
+}
+
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let ops = ops(&state)?;
+    let now = ops.ops.now();
+    let items: Vec<Value> = ops.ops.jobs().iter().map(|j| job_json(j, now)).collect();
+    Ok(Json(json!({ "items": items, "leader": ops.ops.is_leader() })))
+}
+
+pub async fn trigger(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Response> {
+    let ops = ops(&state)?;
+    let dry_run = match q.str("dry_run") {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => return Err(ApiError::bad("dry_run", "dry_run must be true or false")),
+    };
+    let handle = ops.ops.clone();
+    let outcome = tokio::task::spawn_blocking(move || handle.trigger(&name, Trigger::Api, dry_run))
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?;
+    match outcome {
+        Ok(t @ Triggered::Started { .. }) => Ok((StatusCode::ACCEPTED, Json(t)).into_response()),
+        Ok(t @ Triggered::DryRun { .. }) => Ok((StatusCode::OK, Json(t)).into_response()),
+        Ok(Triggered::SkippedOverlap { run_id }) => Err(ApiError::ConflictDetails {
+            message:
+                "the job already has an active run; this trigger was recorded as skipped_overlap"
+                    .into(),
+            details: json!({ "run_id": run_id }),
+        }),
+        Err(OpsError::UnknownJob(name)) => {
+            Err(ApiError::NotFound(format!("no job named {name:?}")))
+        }
+        Err(OpsError::Store(e)) => Err(e.into()),
+    }
+}
+
+pub async fn runs(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<Value>> {
+    ops(&state)?;
+    let page = q.page()?;
+    let status = match q.str("status") {
+        None => None,
+        Some(s) => Some(
+            RunStatus::parse(s)
+                .ok_or_else(|| ApiError::bad("status", format!("unknown run status {s:?}")))?,
+        ),
+    };
+    let filter = RunFilter {
+        job: q.str("job").map(String::from),
+        status,
+        limit: page.limit,
+        offset: page.offset(),
+    };
+    let runs = state.db(move |c| Ok(c.runs(&filter)?)).await?;
+    let items: Vec<Value> = runs.iter().map(run_json).collect();
+    Ok(Json(json!({ "items": items, "page": page.page, "limit": page.limit })))
+}
+
+pub async fn run(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    ops(&state)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad("id", "a run id is a positive integer"))?;
+    let run = state.db(move |c| Ok(c.run(id)?)).await?;
+    run.map(|r| Json(run_json(&r))).ok_or_else(|| ApiError::NotFound(format!("no run {id}")))
+}
+
+pub async fn status(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let ops = ops(&state)?;
+    let doc = tokio::task::spawn_blocking(move || {
+        let inputs = ops.inputs();
+        preciso_ops::status::build(&ops.ops, &inputs).map(serde_json::to_value)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??;
+    doc.map(Json).map_err(|e| ApiError::Internal(e.to_string()))
+}

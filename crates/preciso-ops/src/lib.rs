@@ -1,0 +1,19 @@
+//! Preciso operating itself (SPEC §7, OPERATIONS O1–O14, O24, O28): cron schedules with time
+//! zones and a DST policy, a scheduler whose identity and overlap rules live in the database
+//! (so replicas agree), runs with timeouts, retries and history, the drop-directory ingest job
+//! and the status document. Time is injected (`Clock`) so tests drive days in milliseconds.
+
+pub mod clock;
+pub mod cron;
+pub mod dropdir;
+pub mod job;
+pub mod metrics;
+pub mod runner;
+pub mod scheduler;
+pub mod service;
+pub mod status;
+
+pub use clock::{Clock, FakeClock, StopSignal, SystemClock};
+pub use cron::{Schedule, ScheduleError};
+pub use job::{Job, JobContext, JobFailure, JobSpec, Misfire, RetryPolicy};
+pub use service::{Ops, OpsConfig, OpsError, Triggered};

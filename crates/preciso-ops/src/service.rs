@@ -1,0 +1,289 @@
+//! `Ops`: the scheduler as a service inside `preciso serve` (and the CLI): the job registry, the
+//! scheduler thread, manual triggers through the same claim as scheduled fires (O11), dry runs
+//! that record nothing (O12), and graceful shutdown (O14).
+
+use crate::clock::{Clock, StopSignal, millis};
+use crate::job::{JobContext, JobSpec};
+use crate::metrics::JobMetrics;
+use crate::runner::Runner;
+use crate::scheduler::Scheduler;
+use chrono::{DateTime, Utc};
+use preciso_core::ports::{Catalog, StoreError};
+use preciso_core::runs::{NewRun, RunClaim, RunStatus, StepReport, Trigger};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    #[error("no job named {0:?}")]
+    UnknownJob(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a manual trigger led to.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Triggered {
+    /// A run was recorded and started.
+    Started { run_id: i64 },
+    /// The job was busy: the trigger is recorded as `skipped_overlap`.
+    SkippedOverlap { run_id: i64 },
+    /// A dry run: nothing recorded; what it would have done.
+    DryRun { status: RunStatus, error: Option<String>, steps: Vec<StepReport> },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct OpsConfig {
+    /// How often the scheduler wakes.
+    pub poll: Duration,
+    /// How often a running job proves it is alive.
+    pub heartbeat: Duration,
+    /// Closed runs older than this are deleted (O10: default 90 days).
+    pub run_retention: Duration,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            poll: Duration::from_secs(1),
+            heartbeat: Duration::from_secs(10),
+            run_retention: Duration::from_secs(90 * 86_400),
+        }
+    }
+}
+
+pub struct Ops {
+    jobs: Vec<Arc<JobSpec>>,
+    catalog: Arc<dyn Catalog>,
+    clock: Arc<dyn Clock>,
+    runner: Arc<Runner>,
+    stop: Arc<StopSignal>,
+    metrics: Arc<JobMetrics>,
+    owner: String,
+    config: OpsConfig,
+    leader: AtomicBool,
+    active: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Ops {
+    pub fn new(
+        jobs: Vec<JobSpec>,
+        catalog: Arc<dyn Catalog>,
+        clock: Arc<dyn Clock>,
+        config: OpsConfig,
+    ) -> Arc<Self> {
+        let stop = Arc::new(StopSignal::new());
+        let metrics = Arc::new(JobMetrics::new());
+        for job in &jobs {
+            metrics.register(&job.name);
+        }
+        let mut runner = Runner::new(catalog.clone(), clock.clone(), stop.clone(), metrics.clone());
+        runner.heartbeat = config.heartbeat;
+        Arc::new(Ops {
+            jobs: jobs.into_iter().map(Arc::new).collect(),
+            catalog,
+            clock,
+            runner: Arc::new(runner),
+            stop,
+            metrics,
+            owner: owner_id(),
+            config,
+            leader: AtomicBool::new(false),
+            active: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn jobs(&self) -> &[Arc<JobSpec>] {
+        &self.jobs
+    }
+
+    pub fn job(&self, name: &str) -> Option<&Arc<JobSpec>> {
+        self.jobs.iter().find(|j| j.name == name)
+    }
+
+    pub fn catalog(&self) -> &Arc<dyn Catalog> {
+        &self.catalog
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn metrics(&self) -> &Arc<JobMetrics> {
+        &self.metrics
+    }
+
+    pub fn runner(&self) -> &Arc<Runner> {
+        &self.runner
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Relaxed)
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// A scheduler over these jobs (the thread of `spawn_scheduler` owns one; tests drive
+    /// their own).
+    pub fn scheduler(&self) -> Scheduler {
+        Scheduler::new(
+            self.jobs.clone(),
+            self.catalog.clone(),
+            self.clock.clone(),
+            self.metrics.clone(),
+            self.owner.clone(),
+            self.config.heartbeat * 3,
+        )
+        .with_retention(self.config.run_retention)
+    }
+
+    /// Claims a manual run; starts it on its own thread unless the job is busy. Dry runs
+    /// execute here and record nothing.
+    pub fn trigger(
+        self: &Arc<Self>,
+        name: &str,
+        trigger: Trigger,
+        dry_run: bool,
+    ) -> Result<Triggered, OpsError> {
+        let spec = self.job(name).cloned().ok_or_else(|| OpsError::UnknownJob(name.into()))?;
+        if dry_run {
+            return Ok(self.dry_run(&spec));
+        }
+        match self.claim_manual(&spec, trigger)? {
+            RunClaim::Started(run_id) => {
+                self.spawn_run(spec, run_id);
+                Ok(Triggered::Started { run_id })
+            }
+            RunClaim::SkippedOverlap(run_id) => Ok(Triggered::SkippedOverlap { run_id }),
+            RunClaim::AlreadyRecorded => unreachable_claim(),
+        }
+    }
+
+    /// Like `trigger`, but waits for the run to end (the CLI).
+    pub fn run_blocking(
+        &self,
+        name: &str,
+        trigger: Trigger,
+        dry_run: bool,
+    ) -> Result<Triggered, OpsError> {
+        let spec = self.job(name).cloned().ok_or_else(|| OpsError::UnknownJob(name.into()))?;
+        if dry_run {
+            return Ok(self.dry_run(&spec));
+        }
+        match self.claim_manual(&spec, trigger)? {
+            RunClaim::Started(run_id) => {
+                self.runner.execute(&spec, run_id, false);
+                Ok(Triggered::Started { run_id })
+            }
+            RunClaim::SkippedOverlap(run_id) => Ok(Triggered::SkippedOverlap { run_id }),
+            RunClaim::AlreadyRecorded => unreachable_claim(),
+        }
+    }
+
+    fn dry_run(&self, spec: &JobSpec) -> Triggered {
+        match spec.job.run(&JobContext::new(0, 1, true)) {
+            Ok(steps) => Triggered::DryRun { status: RunStatus::Succeeded, error: None, steps },
+            Err(f) => Triggered::DryRun {
+                status: RunStatus::Failed,
+                error: Some(f.error),
+                steps: f.steps,
+            },
+        }
+    }
+
+    /// Manual runs take "now" as their slot; two triggers in one millisecond get the next one.
+    fn claim_manual(&self, spec: &JobSpec, trigger: Trigger) -> Result<RunClaim, StoreError> {
+        let now = millis(self.clock.now());
+        for offset in 0..1000 {
+            let run = NewRun {
+                job: spec.name.clone(),
+                scheduled_for: now + offset,
+                trigger,
+                dry_run: false,
+                owner: self.owner.clone(),
+                now,
+            };
+            match self.catalog.claim_run(&run)? {
+                RunClaim::AlreadyRecorded => continue,
+                claim => return Ok(claim),
+            }
+        }
+        Err(StoreError::Conflict(format!("no free slot for a manual run of {}", spec.name)))
+    }
+
+    fn spawn_run(self: &Arc<Self>, spec: Arc<JobSpec>, run_id: i64) {
+        let runner = self.runner.clone();
+        let handle =
+            std::thread::Builder::new().name(format!("run-{}", spec.name)).spawn(move || {
+                runner.execute(&spec, run_id, false);
+            });
+        match handle {
+            Ok(h) => {
+                let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+                active.retain(|h| !h.is_finished());
+                active.push(h);
+            }
+            Err(e) => tracing::error!(run_id, error = %e, "cannot start a job thread"),
+        }
+    }
+
+    /// Starts the scheduler thread: ticks every `poll` until `shutdown`.
+    pub fn spawn_scheduler(self: &Arc<Self>) -> std::io::Result<JoinHandle<()>> {
+        let ops = self.clone();
+        std::thread::Builder::new().name("scheduler".into()).spawn(move || {
+            let mut scheduler = ops.scheduler();
+            while !ops.stop.is_stopped() {
+                match scheduler.tick() {
+                    Ok(fires) => {
+                        for fire in fires {
+                            tracing::info!(job = %fire.job.name, run_id = fire.run_id,
+                                trigger = fire.trigger.as_str(), scheduled_for = %fire.scheduled_for, "job fired");
+                            ops.spawn_run(fire.job, fire.run_id);
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "scheduler tick failed"),
+                }
+                ops.leader.store(scheduler.is_leader(), Ordering::Relaxed);
+                ops.clock.sleep(ops.config.poll, &ops.stop);
+            }
+            scheduler.resign();
+            ops.leader.store(false, Ordering::Relaxed);
+        })
+    }
+
+    /// Stops new fires and waits up to `grace` for running jobs; returns how many were still
+    /// running (they are marked `abandoned` by the next scheduler once their heartbeat ages).
+    pub fn shutdown(&self, grace: Duration) -> usize {
+        self.stop.stop();
+        let deadline = Instant::now() + grace;
+        loop {
+            let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+            active.retain(|h| !h.is_finished());
+            if active.is_empty() || Instant::now() >= deadline {
+                return active.len();
+            }
+            drop(active);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn unreachable_claim() -> Result<Triggered, OpsError> {
+    Err(OpsError::Store(StoreError::Conflict("the run slot was taken".into())))
+}
+
+/// `host:pid:nonce`, naming the process that runs a job.
+fn owner_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}:{}:{nonce:08x}", std::process::id())
+}

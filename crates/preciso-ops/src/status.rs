@@ -1,0 +1,203 @@
+//! The status document (SPEC §7, O28): version, uptime, backend, counts, last ingest, last and
+//! next run per job, disk usage. Served by `GET /api/status`, printed by `preciso status`, and
+//! written atomically to `status.json` (temp file, fsync, rename) by the `status` job. Its
+//! shape is `docs/status.schema.json`; bump `SCHEMA_VERSION` on any incompatible change.
+
+use crate::clock::from_millis;
+use crate::job::{Job, JobContext, JobFailure, timed_step};
+use crate::service::Ops;
+use chrono::{DateTime, Utc};
+use preciso_core::ports::{CatalogCounts, StoreError};
+use preciso_core::runs::StepReport;
+use preciso_core::runs::{RunFilter, RunStatus};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, Weak};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct StatusDoc {
+    pub schema_version: u32,
+    pub generated_at: DateTime<Utc>,
+    pub version: String,
+    pub uptime_seconds: f64,
+    pub backend: String,
+    pub scheduler: &'static str,
+    pub counts: CatalogCounts,
+    pub last_ingest: Option<LastIngest>,
+    pub jobs: Vec<JobStatus>,
+    pub disk: DiskUsage,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastIngest {
+    pub ledger_id: i64,
+    pub file: String,
+    pub status: String,
+    pub received_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobStatus {
+    pub name: String,
+    pub enabled: bool,
+    pub next_run: Option<DateTime<Utc>>,
+    pub last_run: Option<LastRun>,
+    pub last_success: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastRun {
+    pub id: i64,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DiskUsage {
+    pub data_dir: PathBuf,
+    /// Bytes of the files under the data directory.
+    pub used_bytes: u64,
+    /// Free and total bytes of the file system holding it.
+    pub free_bytes: u64,
+    pub total_bytes: u64,
+}
+
+/// What the status needs besides the scheduler.
+pub struct StatusInputs<'a> {
+    pub version: &'a str,
+    pub backend: &'a str,
+    pub started_at: DateTime<Utc>,
+    pub data_dir: &'a Path,
+    pub leader: bool,
+}
+
+pub fn build(ops: &Ops, inputs: &StatusInputs<'_>) -> Result<StatusDoc, StoreError> {
+    let catalog = ops.catalog();
+    let now = ops.now();
+    let last_ingest = catalog.ingest_files(1, 0)?.into_iter().next().map(|f| LastIngest {
+        ledger_id: f.id,
+        file: f.name,
+        status: f.status.as_str().to_string(),
+        received_at: from_secs(f.received_at),
+        finished_at: f.finished_at.map(from_secs),
+    });
+    let mut jobs = Vec::new();
+    for spec in ops.jobs() {
+        let filter = RunFilter { job: Some(spec.name.clone()), limit: 1, ..Default::default() };
+        let last_run = catalog.runs(&filter)?.into_iter().next().map(|r| LastRun {
+            id: r.id,
+            status: r.status,
+            started_at: from_millis(r.started_at),
+            finished_at: r.finished_at.map(from_millis),
+        });
+        jobs.push(JobStatus {
+            name: spec.name.clone(),
+            enabled: spec.schedule.is_some(),
+            next_run: spec.schedule.as_ref().and_then(|s| s.next_after(now)),
+            last_run,
+            last_success: catalog.last_finished(&spec.name, RunStatus::Succeeded)?.map(from_millis),
+        });
+    }
+    Ok(StatusDoc {
+        schema_version: SCHEMA_VERSION,
+        generated_at: now,
+        version: inputs.version.to_string(),
+        uptime_seconds: (Utc::now() - inputs.started_at).num_milliseconds() as f64 / 1000.0,
+        backend: inputs.backend.to_string(),
+        scheduler: if inputs.leader { "leader" } else { "standby" },
+        counts: catalog.counts()?,
+        last_ingest,
+        jobs,
+        disk: disk_usage(inputs.data_dir),
+    })
+}
+
+fn from_secs(s: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(s, 0).unwrap_or_default()
+}
+
+pub fn disk_usage(dir: &Path) -> DiskUsage {
+    DiskUsage {
+        data_dir: dir.to_path_buf(),
+        used_bytes: dir_size(dir),
+        free_bytes: fs4::available_space(dir).unwrap_or(0),
+        total_bytes: fs4::total_space(dir).unwrap_or(0),
+    }
+}
+
+/// Free and total bytes of the file system holding `dir` (cheap: no directory walk).
+pub fn disk_free(dir: &Path) -> (u64, u64) {
+    (fs4::available_space(dir).unwrap_or(0), fs4::total_space(dir).unwrap_or(0))
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Writes `path` so readers see the old or the new document, never a torn one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The `status` job: writes the status document to `status.json` every few minutes.
+pub struct StatusJob {
+    pub ops: Arc<OnceLock<Weak<Ops>>>,
+    pub path: PathBuf,
+    pub version: String,
+    pub backend: String,
+    pub started_at: DateTime<Utc>,
+    pub data_dir: PathBuf,
+}
+
+impl Job for StatusJob {
+    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
+        let (mut step, written) = timed_step("write status.json", |_| {
+            let ops = self.ops.get().and_then(Weak::upgrade).ok_or("the scheduler is gone")?;
+            let inputs = StatusInputs {
+                version: &self.version,
+                backend: &self.backend,
+                started_at: self.started_at,
+                data_dir: &self.data_dir,
+                leader: ops.is_leader(),
+            };
+            let doc = build(&ops, &inputs).map_err(|e| e.to_string())?;
+            let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
+            if !ctx.dry_run {
+                write_atomically(&self.path, &bytes)
+                    .map_err(|e| format!("{}: {e}", self.path.display()))?;
+            }
+            Ok(bytes.len())
+        });
+        match written {
+            Ok(n) => {
+                step.counts.insert("bytes".into(), n as u64);
+                if ctx.dry_run {
+                    step.planned.push(format!("write {}", self.path.display()));
+                }
+                Ok(vec![step])
+            }
+            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: true }),
+        }
+    }
+}

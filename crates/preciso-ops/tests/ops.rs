@@ -1,0 +1,604 @@
+//! The scheduler's rules (OPERATIONS O1–O8, O10–O14) against real stores, driven by a fake
+//! clock: days of schedule run in milliseconds. PostgreSQL cases run when
+//! `PRECISO_TEST_PG_URL` is set (CI sets it), each on a fresh database.
+
+use chrono::{DateTime, Duration as CDuration, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+use preciso_core::ports::Catalog;
+use preciso_core::runs::{RunFilter, RunStatus, StepReport, Trigger};
+use preciso_ops::{
+    Clock, FakeClock, Job, JobContext, JobFailure, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy,
+    Schedule, ScheduleError, Triggered,
+};
+use preciso_store_sqlite::SqliteCatalog;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn sqlite() -> (tempfile::TempDir, Arc<dyn Catalog>) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = SqliteCatalog::open(&dir.path().join("p.sqlite")).unwrap();
+    (dir, Arc::new(c))
+}
+
+/// A fresh PostgreSQL database, dropped with the guard.
+struct PgDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        })
+        .join();
+    }
+}
+
+fn pg(tag: &str) -> Option<PgDb> {
+    let Ok(admin) = std::env::var("PRECISO_TEST_PG_URL") else {
+        eprintln!("skipped: PRECISO_TEST_PG_URL is not set (PostgreSQL scheduler tests)");
+        return None;
+    };
+    let name = format!("preciso_ops_{tag}_{}", std::process::id());
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("PostgreSQL reachable");
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+    Some(PgDb { url: format!("{base}/{name}"), admin, name })
+}
+
+/// Counts its runs; optionally fails the first `fail_first` attempts.
+#[derive(Default)]
+struct Counting {
+    runs: AtomicU32,
+    fail_first: u32,
+}
+
+impl Job for Counting {
+    fn run(&self, _ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
+        let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+        if n <= self.fail_first {
+            return Err(JobFailure { error: format!("flaky {n}"), steps: vec![], retryable: true });
+        }
+        Ok(vec![StepReport {
+            name: "count".into(),
+            status: "succeeded".into(),
+            ..Default::default()
+        }])
+    }
+}
+
+/// Blocks until released; on cancel it runs its compensation and reports it.
+#[derive(Default)]
+struct Blocking {
+    release: AtomicBool,
+    started: AtomicBool,
+}
+
+impl Job for Blocking {
+    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
+        self.started.store(true, Ordering::SeqCst);
+        while !self.release.load(Ordering::SeqCst) {
+            if ctx.is_cancelled() {
+                let step = StepReport {
+                    name: "work".into(),
+                    status: "compensated".into(),
+                    ..Default::default()
+                };
+                return Err(JobFailure {
+                    error: "cancelled".into(),
+                    steps: vec![step],
+                    retryable: false,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(vec![])
+    }
+}
+
+fn spec(name: &str, cron: Option<&str>, tz: &str, job: Arc<dyn Job>) -> JobSpec {
+    let schedule = cron.map(|c| Schedule::parse(c, tz, false).unwrap());
+    JobSpec {
+        name: name.into(),
+        grace: JobSpec::default_grace(schedule.as_ref()),
+        schedule,
+        misfire: Misfire::Coalesce,
+        timeout: Duration::from_secs(60),
+        retry: RetryPolicy { attempts: 1, ..Default::default() },
+        description: String::new(),
+        job,
+    }
+}
+
+/// Heartbeats run on real time while the fake clock jumps; an hour keeps live runs fresh.
+fn ops(jobs: Vec<JobSpec>, catalog: Arc<dyn Catalog>, clock: Arc<FakeClock>) -> Arc<Ops> {
+    ops_with_heartbeat(jobs, catalog, clock, Duration::from_secs(3600))
+}
+
+fn ops_with_heartbeat(
+    jobs: Vec<JobSpec>,
+    catalog: Arc<dyn Catalog>,
+    clock: Arc<FakeClock>,
+    heartbeat: Duration,
+) -> Arc<Ops> {
+    let config = OpsConfig { poll: Duration::from_secs(60), heartbeat, ..Default::default() };
+    Ops::new(jobs, catalog, clock, config)
+}
+
+/// Ticks every `step` from the clock's now until `until`, executing fired runs inline.
+fn drive(
+    ops: &Ops,
+    sched: &mut preciso_ops::scheduler::Scheduler,
+    clock: &FakeClock,
+    until: DateTime<Utc>,
+    step: CDuration,
+) {
+    while clock.now() < until {
+        for fire in sched.tick().unwrap() {
+            ops.runner().execute(&fire.job, fire.run_id, false);
+        }
+        clock.set(clock.now() + step);
+    }
+}
+
+fn all_runs(c: &dyn Catalog, job: &str) -> Vec<preciso_core::runs::RunRecord> {
+    c.runs(&RunFilter { job: Some(job.into()), limit: 100_000, ..Default::default() }).unwrap()
+}
+
+// ---- O1: cron syntax -------------------------------------------------------------------------
+
+#[test]
+fn cron_is_five_fields_seconds_only_when_declared() {
+    assert!(Schedule::parse("*/5 * * * *", "UTC", false).is_ok());
+    let six = Schedule::parse("0 */5 * * * *", "UTC", false).unwrap_err();
+    assert!(matches!(six, ScheduleError::FieldCount { found: 6, expected: 5, .. }), "{six}");
+    assert!(six.to_string().contains("seconds"));
+    let s = Schedule::parse("30 */5 * * * *", "UTC", true).unwrap();
+    assert_eq!(s.next_after(utc("2026-01-01T00:00:00Z")), Some(utc("2026-01-01T00:00:30Z")));
+    // Sub-second "now" values still find the slot at the next whole second.
+    let every = Schedule::parse("*/10 * * * *", "UTC", false).unwrap();
+    let just_before = utc("2026-01-01T00:09:59.999Z");
+    assert_eq!(every.next_after(just_before), Some(utc("2026-01-01T00:10:00Z")));
+    assert!(matches!(
+        Schedule::parse("* * * *", "UTC", false),
+        Err(ScheduleError::FieldCount { .. })
+    ));
+    assert!(matches!(
+        Schedule::parse("61 * * * *", "UTC", false),
+        Err(ScheduleError::Invalid { .. })
+    ));
+    assert!(matches!(
+        Schedule::parse("* * * * *", "Mars/Olympus", false),
+        Err(ScheduleError::TimeZone(_))
+    ));
+}
+
+#[test]
+fn the_default_ingest_schedule_in_its_zone() {
+    let s = Schedule::parse("0 4-22/2 * * 1-6", "America/Bogota", false).unwrap();
+    // Saturday 2026-11-28 21:00 Bogotá (UTC-5) → 22:00, then Monday 04:00 (no Sunday runs).
+    let fires = s.upcoming(utc("2026-11-29T02:00:00Z"), 3);
+    assert_eq!(
+        fires,
+        vec![utc("2026-11-29T03:00:00Z"), utc("2026-11-30T09:00:00Z"), utc("2026-11-30T11:00:00Z")]
+    );
+}
+
+// ---- O2: DST policy, on every transition of the test zones -------------------------------------
+
+/// Instants where the zone's UTC offset changes, to the minute, in `year`.
+fn transitions(tz: Tz, year: i32) -> Vec<(DateTime<Utc>, i64, i64)> {
+    let offset =
+        |t: DateTime<Utc>| i64::from(t.with_timezone(&tz).offset().fix().local_minus_utc());
+    let mut out = Vec::new();
+    let mut t = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).unwrap();
+    let end = Utc.with_ymd_and_hms(year + 1, 1, 1, 0, 0, 0).unwrap();
+    while t < end {
+        let next = t + CDuration::hours(1);
+        if offset(t) != offset(next) {
+            let mut m = t;
+            while offset(m + CDuration::minutes(1)) == offset(t) {
+                m += CDuration::minutes(1);
+            }
+            let at = m + CDuration::minutes(1);
+            out.push((at, offset(t), offset(at)));
+        }
+        t = next;
+    }
+    out
+}
+
+#[test]
+fn dst_fixed_time_jobs_run_once_and_interval_jobs_keep_cadence() {
+    let zones = [
+        ("Europe/Madrid", 2026),
+        ("America/New_York", 2026),
+        ("America/Santiago", 2026),
+        ("America/Sao_Paulo", 2018),
+        ("Africa/Cairo", 2026),
+    ];
+    let mut checked = 0;
+    for (zone, year) in zones {
+        let tz: Tz = zone.parse().unwrap();
+        let found = transitions(tz, year);
+        assert!(!found.is_empty(), "{zone} has DST transitions in {year}");
+        for (at, before, after) in found {
+            let shift = CDuration::seconds(after - before);
+            // Wall time in the middle of the gap (spring) or of the repeated hour (autumn).
+            let wall = if after > before {
+                (at + CDuration::seconds(before)).naive_utc() + shift / 2
+            } else {
+                (at + CDuration::seconds(after)).naive_utc() - shift / 2
+            };
+            let cron = format!(
+                "{} {} * * *",
+                chrono::Timelike::minute(&wall),
+                chrono::Timelike::hour(&wall)
+            );
+            let fixed = Schedule::parse(&cron, zone, false).unwrap();
+            assert!(fixed.is_fixed_time());
+            let first = fixed.next_after(at - CDuration::hours(12)).unwrap();
+            if after > before {
+                assert_eq!(first, at, "{zone} {cron}: a time in the gap runs at the gap's end");
+            } else {
+                let first_pass = wall - CDuration::seconds(before);
+                assert_eq!(
+                    first.naive_utc(),
+                    first_pass,
+                    "{zone} {cron}: the first of the two passes"
+                );
+            }
+            let second = fixed.next_after(first).unwrap();
+            assert!(
+                second - first > CDuration::hours(20),
+                "{zone} {cron}: once, not twice ({first} then {second})"
+            );
+
+            let interval = Schedule::parse("*/15 * * * *", zone, false).unwrap();
+            assert!(!interval.is_fixed_time());
+            let fires = interval.upcoming(at - CDuration::hours(3), 24);
+            for pair in fires.windows(2) {
+                assert_eq!(
+                    pair[1] - pair[0],
+                    CDuration::minutes(15),
+                    "{zone}: cadence kept across {at}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9, "transitions checked: {checked}");
+}
+
+// ---- O3: misfire ------------------------------------------------------------------------------
+
+#[test]
+fn downtime_across_a_daily_slot_gives_exactly_one_catch_up_run() {
+    let (_d, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let job = Arc::new(Counting::default());
+    let o = ops(
+        vec![spec("backup", Some("30 2 * * *"), "UTC", job.clone())],
+        catalog.clone(),
+        clock.clone(),
+    );
+    let mut sched = o.scheduler();
+    drive(&o, &mut sched, &clock, utc("2026-03-02T00:00:00Z"), CDuration::minutes(1));
+    assert_eq!(job.runs.load(Ordering::SeqCst), 1, "day one: the 02:30 slot");
+    // Down from 00:00 to 03:00 of day two: the 02:30 slot passes with no scheduler.
+    drop(sched);
+    clock.set(utc("2026-03-02T03:00:00Z"));
+    let mut sched = o.scheduler();
+    drive(&o, &mut sched, &clock, utc("2026-03-02T12:00:00Z"), CDuration::minutes(1));
+    let runs = all_runs(catalog.as_ref(), "backup");
+    assert_eq!(runs.len(), 2, "exactly one more run");
+    assert_eq!(runs[0].trigger, Trigger::CatchUp);
+    assert_eq!(runs[0].scheduled_for, utc("2026-03-02T02:30:00Z").timestamp_millis());
+    assert_eq!(runs[0].status, RunStatus::Succeeded);
+}
+
+#[test]
+fn misses_beyond_the_grace_window_or_under_skip_do_not_run() {
+    let (_d, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let late = Arc::new(Counting::default());
+    let skip = Arc::new(Counting::default());
+    let mut skipping = spec("every10", Some("*/10 * * * *"), "UTC", skip.clone());
+    skipping.misfire = Misfire::Skip;
+    let o = ops(
+        vec![spec("daily", Some("30 2 * * *"), "UTC", late.clone()), skipping],
+        catalog.clone(),
+        clock.clone(),
+    );
+    let mut sched = o.scheduler();
+    drive(&o, &mut sched, &clock, utc("2026-03-01T03:00:00Z"), CDuration::minutes(1));
+    let (daily_before, every_before) =
+        (late.runs.load(Ordering::SeqCst), skip.runs.load(Ordering::SeqCst));
+    assert_eq!((daily_before, every_before), (1, 17), "02:30, and 00:10 … 02:50");
+    drop(sched);
+    clock.set(utc("2026-03-02T05:00:00Z")); // 2.5 h after the daily slot: beyond its 1 h grace
+    let mut sched = o.scheduler();
+    drive(&o, &mut sched, &clock, utc("2026-03-02T05:01:00Z"), CDuration::minutes(1));
+    assert_eq!(
+        late.runs.load(Ordering::SeqCst),
+        daily_before,
+        "no catch-up beyond the grace window"
+    );
+    assert_eq!(
+        skip.runs.load(Ordering::SeqCst),
+        every_before,
+        "misfire skip: nothing for missed slots"
+    );
+}
+
+#[test]
+fn coalesce_runs_once_for_many_missed_slots() {
+    let (_d, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let job = Arc::new(Counting::default());
+    let mut s = spec("every10", Some("*/10 * * * *"), "UTC", job.clone());
+    s.grace = Duration::from_secs(3600);
+    let o = ops(vec![s], catalog.clone(), clock.clone());
+    let mut sched = o.scheduler();
+    drive(&o, &mut sched, &clock, utc("2026-03-01T00:15:00Z"), CDuration::minutes(1));
+    drop(sched);
+    clock.set(utc("2026-03-01T03:05:00Z"));
+    let mut sched = o.scheduler();
+    drive(&o, &mut sched, &clock, utc("2026-03-01T03:06:00Z"), CDuration::minutes(1));
+    let runs = all_runs(catalog.as_ref(), "every10");
+    assert_eq!(runs.len(), 2, "the 00:10 run, then 17 missed slots coalesced into one run");
+    assert_eq!(
+        (runs[0].trigger, runs[0].scheduled_for),
+        (Trigger::CatchUp, utc("2026-03-01T03:00:00Z").timestamp_millis())
+    );
+}
+
+// ---- O4, O11: overlap, manual triggers -----------------------------------------------------------
+
+#[test]
+fn a_fire_during_an_active_run_is_recorded_as_skipped_overlap() {
+    let (_d, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let job = Arc::new(Blocking::default());
+    let o = ops(
+        vec![spec("slow", Some("*/5 * * * *"), "UTC", job.clone())],
+        catalog.clone(),
+        clock.clone(),
+    );
+    let Triggered::Started { run_id } = o.trigger("slow", Trigger::Api, false).unwrap() else {
+        panic!()
+    };
+    while !job.started.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let Triggered::SkippedOverlap { run_id: skipped } =
+        o.trigger("slow", Trigger::Manual, false).unwrap()
+    else {
+        panic!("a second manual trigger goes through the overlap rule")
+    };
+    let mut sched = o.scheduler();
+    sched.tick().unwrap();
+    clock.set(utc("2026-03-01T00:05:00Z"));
+    assert!(sched.tick().unwrap().is_empty(), "the 00:05 slot finds the job busy");
+    let runs = all_runs(catalog.as_ref(), "slow");
+    let statuses: Vec<_> = runs.iter().map(|r| (r.trigger, r.status)).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (Trigger::Schedule, RunStatus::SkippedOverlap),
+            (Trigger::Manual, RunStatus::SkippedOverlap),
+            (Trigger::Api, RunStatus::Running)
+        ]
+    );
+    assert_eq!(catalog.run(skipped).unwrap().unwrap().status, RunStatus::SkippedOverlap);
+    job.release.store(true, Ordering::SeqCst);
+    assert_eq!(o.shutdown(Duration::from_secs(5)), 0);
+    assert_eq!(catalog.run(run_id).unwrap().unwrap().status, RunStatus::Succeeded);
+    assert!(matches!(
+        o.trigger("nope", Trigger::Api, false),
+        Err(preciso_ops::OpsError::UnknownJob(_))
+    ));
+}
+
+// ---- O5: timeouts ----------------------------------------------------------------------------
+
+#[test]
+fn a_timed_out_run_is_cancelled_compensated_and_the_schedule_goes_on() {
+    let (_d, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let job = Arc::new(Blocking::default());
+    let mut s = spec("slow", Some("*/5 * * * *"), "UTC", job.clone());
+    s.timeout = Duration::from_millis(150);
+    let o = ops(vec![s], catalog.clone(), clock.clone());
+    let mut sched = o.scheduler();
+    sched.tick().unwrap();
+    clock.set(utc("2026-03-01T00:05:00Z"));
+    let fires = sched.tick().unwrap();
+    assert_eq!(fires.len(), 1);
+    assert_eq!(o.runner().execute(&fires[0].job, fires[0].run_id, false), RunStatus::TimedOut);
+    let run = catalog.run(fires[0].run_id).unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::TimedOut);
+    assert_eq!(run.steps[0].status, "compensated", "the step's compensation ran");
+    assert!(run.error.unwrap().contains("timed out"));
+    job.release.store(true, Ordering::SeqCst);
+    clock.set(utc("2026-03-01T00:10:00Z"));
+    assert_eq!(sched.tick().unwrap().len(), 1, "the next fire time is unaffected");
+}
+
+// ---- O6: retries ------------------------------------------------------------------------------
+
+#[test]
+fn retries_back_off_exponentially_with_jitter_each_attempt_recorded() {
+    let policy =
+        RetryPolicy { attempts: 5, base: Duration::from_secs(30), cap: Duration::from_secs(600) };
+    for attempt in 1..=8 {
+        let full = Duration::from_secs(30 * 2u64.pow(attempt - 1)).min(Duration::from_secs(600));
+        assert_eq!(policy.delay(attempt, 0.0), full / 2);
+        assert!(policy.delay(attempt, 0.999) < full && policy.delay(attempt, 0.999) > full / 2);
+    }
+    let (_d, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let job = Arc::new(Counting { fail_first: 2, ..Default::default() });
+    let mut s = spec("flaky", None, "UTC", job.clone());
+    s.retry =
+        RetryPolicy { attempts: 3, base: Duration::from_secs(30), cap: Duration::from_secs(600) };
+    let o = ops(vec![s], catalog.clone(), clock.clone());
+    let Triggered::Started { run_id } = o.run_blocking("flaky", Trigger::Manual, false).unwrap()
+    else {
+        panic!()
+    };
+    let run = catalog.run(run_id).unwrap().unwrap();
+    assert_eq!((run.status, run.attempt), (RunStatus::Succeeded, 3));
+    let a = &run.attempts;
+    assert_eq!(
+        a.iter().map(|x| x.status).collect::<Vec<_>>(),
+        vec![RunStatus::Failed, RunStatus::Failed, RunStatus::Succeeded]
+    );
+    assert_eq!(a[0].error.as_deref(), Some("flaky 1"));
+    let wait1 = a[1].started_at - a[0].finished_at.unwrap();
+    let wait2 = a[2].started_at - a[1].finished_at.unwrap();
+    assert!((15_000..30_000).contains(&wait1), "first backoff in [15 s, 30 s): {wait1} ms");
+    assert!((30_000..60_000).contains(&wait2), "second backoff in [30 s, 60 s): {wait2} ms");
+}
+
+// ---- O7, O8, O9: identity and one leader -------------------------------------------------------
+
+fn replicas_share_one_schedule(catalogs: Vec<Arc<dyn Catalog>>, kill_leader: bool) {
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let counter = Arc::new(Counting::default());
+    let replicas: Vec<Arc<Ops>> = catalogs
+        .iter()
+        .map(|c| {
+            ops(
+                vec![spec("every5", Some("*/5 * * * *"), "UTC", counter.clone())],
+                c.clone(),
+                clock.clone(),
+            )
+        })
+        .collect();
+    let mut scheds: Vec<Option<_>> = replicas.iter().map(|o| Some(o.scheduler())).collect();
+    let end = utc("2026-03-02T00:00:00Z");
+    let mut killed_at = None;
+    let mut takeover_ticks = None;
+    let mut tick = 0;
+    while clock.now() < end {
+        for (i, slot) in scheds.iter_mut().enumerate() {
+            let Some(sched) = slot else { continue };
+            for fire in sched.tick().unwrap() {
+                replicas[i].runner().execute(&fire.job, fire.run_id, false);
+            }
+        }
+        let leaders = scheds.iter().flatten().filter(|s| s.is_leader()).count();
+        assert!(leaders <= 1, "never two leaders");
+        if kill_leader && killed_at.is_none() && clock.now() >= utc("2026-03-01T12:00:00Z") {
+            let i = scheds.iter().position(|s| s.as_ref().is_some_and(|s| s.is_leader())).unwrap();
+            scheds[i] = None; // the leader dies: its lock goes with its connection or file
+            killed_at = Some(tick);
+        }
+        if let Some(k) = killed_at
+            && takeover_ticks.is_none()
+            && leaders == 1
+            && tick > k
+        {
+            takeover_ticks = Some(tick - k);
+        }
+        clock.set(clock.now() + CDuration::minutes(1));
+        tick += 1;
+        if kill_leader && killed_at.is_some() {
+            // Releasing a PostgreSQL session lock happens as its connection closes.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let runs = all_runs(catalogs[0].as_ref(), "every5");
+    let mut slots: Vec<i64> = runs.iter().map(|r| r.scheduled_for).collect();
+    slots.sort();
+    slots.dedup();
+    // Slots 00:05 … 23:55: the first scheduler starts at 00:00 and plans from there.
+    assert_eq!(runs.len(), 287, "one run per 5-minute slot over 24 h, none lost at failover");
+    assert_eq!(slots.len(), 287, "no slot twice");
+    assert_eq!(counter.runs.load(Ordering::SeqCst), 287);
+    if kill_leader {
+        let t = takeover_ticks.expect("another replica took over");
+        assert!(t <= 2, "takeover within 2 polls, took {t}");
+    }
+}
+
+#[test]
+fn three_replicas_on_postgresql_one_run_per_slot_and_failover() {
+    let Some(db) = pg("leader") else { return };
+    std::thread::spawn(move || {
+        let catalogs: Vec<Arc<dyn Catalog>> = (0..3)
+            .map(|_| {
+                Arc::new(preciso_store_postgres::PgCatalog::open(&db.url).unwrap())
+                    as Arc<dyn Catalog>
+            })
+            .collect();
+        replicas_share_one_schedule(catalogs, true);
+        drop(db);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn two_servers_on_one_sqlite_file_one_schedules_the_other_stands_by() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.sqlite");
+    let catalogs: Vec<Arc<dyn Catalog>> =
+        (0..2).map(|_| Arc::new(SqliteCatalog::open(&path).unwrap()) as Arc<dyn Catalog>).collect();
+    replicas_share_one_schedule(catalogs, true);
+}
+
+// ---- O12, O14: dry runs change nothing; abandoned runs ------------------------------------------
+
+#[test]
+fn dry_runs_record_nothing_and_stale_runs_are_abandoned_on_the_next_start() {
+    let (dir, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let job = Arc::new(Counting::default());
+    let o = ops_with_heartbeat(
+        vec![spec("count", None, "UTC", job.clone())],
+        catalog.clone(),
+        clock.clone(),
+        Duration::from_secs(10),
+    );
+    let before = std::fs::read(dir.path().join("p.sqlite")).unwrap();
+    let Triggered::DryRun { status, .. } = o.trigger("count", Trigger::Api, true).unwrap() else {
+        panic!()
+    };
+    assert_eq!(status, RunStatus::Succeeded);
+    assert!(all_runs(catalog.as_ref(), "count").is_empty(), "no run row for a dry run");
+    assert_eq!(
+        std::fs::read(dir.path().join("p.sqlite")).unwrap(),
+        before,
+        "database file unchanged"
+    );
+
+    // A run whose process died: its heartbeat stops; the next scheduler abandons it.
+    let run = preciso_core::runs::NewRun {
+        job: "count".into(),
+        scheduled_for: 1,
+        trigger: Trigger::Schedule,
+        dry_run: false,
+        owner: "dead:1:0".into(),
+        now: clock.now().timestamp_millis(),
+    };
+    let preciso_core::runs::RunClaim::Started(id) = catalog.claim_run(&run).unwrap() else {
+        panic!()
+    };
+    clock.set(utc("2026-03-01T00:01:00Z"));
+    o.scheduler().tick().unwrap();
+    let r = catalog.run(id).unwrap().unwrap();
+    assert_eq!(r.status, RunStatus::Abandoned, "nothing stays running forever");
+}

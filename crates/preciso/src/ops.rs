@@ -1,0 +1,145 @@
+//! The jobs of SPEC §7 built from settings: defaults, per-job overrides from `[jobs.NAME]`,
+//! and the `Ops` service that schedules them.
+
+use crate::settings::{JobSettings, Settings};
+use anyhow::{Context, Result, bail};
+use preciso_core::ports::Catalog;
+use preciso_ingest::IngestOptions;
+use preciso_ops::dropdir::DropDirJob;
+use preciso_ops::status::StatusJob;
+use preciso_ops::{
+    Clock, Job, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy, Schedule, SystemClock,
+};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// A built-in job: name, default cron, description, timeout, attempts.
+struct Default_ {
+    name: &'static str,
+    cron: &'static str,
+    description: &'static str,
+    timeout: Duration,
+    attempts: u32,
+}
+
+const DEFAULTS: [Default_; 3] = [
+    Default_ {
+        name: "ingest",
+        cron: "0 4-22/2 * * 1-6",
+        description: "Ingest the files that stopped changing in the drop directory; move each to processed/ or failed/",
+        timeout: Duration::from_secs(3600),
+        attempts: 3,
+    },
+    Default_ {
+        name: "ingest-full",
+        cron: "0 4 * * *",
+        description: "Daily full run: the drop directory and failed/, re-applying content already ingested",
+        timeout: Duration::from_secs(4 * 3600),
+        attempts: 3,
+    },
+    Default_ {
+        name: "status",
+        cron: "*/5 * * * *",
+        description: "Write the status document to <data_dir>/status.json",
+        timeout: Duration::from_secs(60),
+        attempts: 1,
+    },
+];
+
+/// Validates `[jobs.*]` (unknown names, cron, time zones) at settings load.
+pub fn job_specs_check(settings: &Settings) -> Result<()> {
+    for (name, job) in &settings.jobs {
+        let Some(d) = DEFAULTS.iter().find(|d| d.name == name) else {
+            let known: Vec<&str> = DEFAULTS.iter().map(|d| d.name).collect();
+            bail!("jobs.{name}: no such job (known: {})", known.join(", "));
+        };
+        schedule(settings, d, job).with_context(|| format!("jobs.{name}"))?;
+    }
+    Ok(())
+}
+
+fn schedule(settings: &Settings, d: &Default_, job: &JobSettings) -> Result<Option<Schedule>> {
+    let cron = job.cron.as_deref().unwrap_or(d.cron).trim();
+    if cron.is_empty() {
+        return Ok(None);
+    }
+    let tz = job.timezone.as_deref().unwrap_or(&settings.scheduler.timezone);
+    Ok(Some(Schedule::parse(cron, tz, job.seconds)?))
+}
+
+fn spec(settings: &Settings, d: &Default_, work: Arc<dyn Job>) -> Result<JobSpec> {
+    let job = settings.jobs.get(d.name).cloned().unwrap_or_default();
+    let schedule = schedule(settings, d, &job)?;
+    let defaults = RetryPolicy::default();
+    Ok(JobSpec {
+        name: d.name.into(),
+        grace: job
+            .grace_secs
+            .map(Duration::from_secs)
+            .unwrap_or_else(|| JobSpec::default_grace(schedule.as_ref())),
+        schedule,
+        misfire: job.misfire.unwrap_or(Misfire::Coalesce),
+        timeout: job.timeout_secs.map(Duration::from_secs).unwrap_or(d.timeout),
+        retry: RetryPolicy {
+            attempts: job.attempts.unwrap_or(d.attempts).max(1),
+            base: job.retry_base_secs.map(Duration::from_secs).unwrap_or(defaults.base),
+            cap: job.retry_cap_secs.map(Duration::from_secs).unwrap_or(defaults.cap),
+        },
+        description: d.description.into(),
+        job: work,
+    })
+}
+
+/// The jobs and the service, on the system clock.
+pub fn build(
+    settings: &Settings,
+    catalog: Arc<dyn Catalog>,
+    options: IngestOptions,
+) -> Result<Arc<Ops>> {
+    build_with_clock(settings, catalog, options, Arc::new(SystemClock))
+}
+
+pub fn build_with_clock(
+    settings: &Settings,
+    catalog: Arc<dyn Catalog>,
+    options: IngestOptions,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<Ops>> {
+    let drop = |full| -> Arc<dyn Job> {
+        Arc::new(DropDirJob {
+            catalog: catalog.clone(),
+            inbox: settings.drop_dir(),
+            stable_for: Duration::from_secs(settings.scheduler.stable_secs),
+            options: options.clone(),
+            full,
+        })
+    };
+    let ops_cell = Arc::new(OnceLock::new());
+    let status: Arc<dyn Job> = Arc::new(StatusJob {
+        ops: ops_cell.clone(),
+        path: settings.data_dir.join("status.json"),
+        version: env!("CARGO_PKG_VERSION").into(),
+        backend: backend_name(&settings.database_url()).into(),
+        started_at: chrono::Utc::now(),
+        data_dir: settings.data_dir.clone(),
+    });
+    let jobs = vec![
+        spec(settings, &DEFAULTS[0], drop(false))?,
+        spec(settings, &DEFAULTS[1], drop(true))?,
+        spec(settings, &DEFAULTS[2], status)?,
+    ];
+    let config = OpsConfig {
+        poll: Duration::from_secs(settings.scheduler.poll_secs.max(1)),
+        heartbeat: Duration::from_secs(settings.scheduler.heartbeat_secs.max(1)),
+        run_retention: Duration::from_secs(
+            u64::from(settings.scheduler.run_retention_days) * 86_400,
+        ),
+    };
+    let ops = Ops::new(jobs, catalog, clock, config);
+    let _ = ops_cell.set(Arc::downgrade(&ops));
+    Ok(ops)
+}
+
+pub fn backend_name(url: &str) -> &'static str {
+    if url.starts_with("postgres") { "postgresql" } else { "sqlite" }
+}
