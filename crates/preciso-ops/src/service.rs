@@ -150,18 +150,7 @@ impl Ops {
         trigger: Trigger,
         dry_run: bool,
     ) -> Result<Triggered, OpsError> {
-        let spec = self.job(name).cloned().ok_or_else(|| OpsError::UnknownJob(name.into()))?;
-        if dry_run {
-            return Ok(self.dry_run(&spec));
-        }
-        match self.claim_manual(&spec, trigger)? {
-            RunClaim::Started(run_id) => {
-                self.spawn_run(spec, run_id);
-                Ok(Triggered::Started { run_id })
-            }
-            RunClaim::SkippedOverlap(run_id) => Ok(Triggered::SkippedOverlap { run_id }),
-            RunClaim::AlreadyRecorded => unreachable_claim(),
-        }
+        self.claim_and(name, trigger, dry_run, |spec, run_id| self.spawn_run(spec, run_id))
     }
 
     /// Like `trigger`, but waits for the run to end (the CLI).
@@ -171,13 +160,27 @@ impl Ops {
         trigger: Trigger,
         dry_run: bool,
     ) -> Result<Triggered, OpsError> {
+        self.claim_and(name, trigger, dry_run, |spec, run_id| {
+            self.runner.execute(&spec, run_id, false);
+        })
+    }
+
+    /// The shared path of manual triggers: dry runs execute here and record nothing; real ones
+    /// are claimed (overlap rule included) and, when started, handed to `start`.
+    fn claim_and(
+        &self,
+        name: &str,
+        trigger: Trigger,
+        dry_run: bool,
+        start: impl FnOnce(Arc<JobSpec>, i64),
+    ) -> Result<Triggered, OpsError> {
         let spec = self.job(name).cloned().ok_or_else(|| OpsError::UnknownJob(name.into()))?;
         if dry_run {
             return Ok(self.dry_run(&spec));
         }
         match self.claim_manual(&spec, trigger)? {
             RunClaim::Started(run_id) => {
-                self.runner.execute(&spec, run_id, false);
+                start(spec, run_id);
                 Ok(Triggered::Started { run_id })
             }
             RunClaim::SkippedOverlap(run_id) => Ok(Triggered::SkippedOverlap { run_id }),

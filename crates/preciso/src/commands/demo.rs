@@ -3,7 +3,7 @@
 //! catalog under the data directory, ingests the first again to show it is skipped, and
 //! prints what the catalog holds.
 
-use crate::cli::{DemoArgs, FormatArg, GenArgs, IngestArgs};
+use crate::cli::{DemoArgs, FormatArg, GenArgs};
 use crate::settings::Settings;
 use anyhow::{Context, Result};
 use preciso_ingest::IngestSource;
@@ -15,17 +15,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<ExitCode> {
     let dir = settings.data_dir.join("demo");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store = crate::backend::open(&settings.database_url())?;
-    let ingest_args = IngestArgs {
-        paths: vec![],
-        store: None,
-        format: None,
-        currency: None,
-        dry_run: false,
-        force: false,
-        json: false,
-        batch_size: None,
-    };
-    let opts = super::ingest::options(settings, store.as_ref(), &ingest_args)?;
+    let opts = super::ingest::configured_options(settings, store.as_ref())?;
     let mut sources = Vec::new();
     for run in 0..2 {
         let path = dir.join(format!("scrape-run{run}.jsonl"));

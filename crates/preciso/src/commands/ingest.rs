@@ -52,6 +52,22 @@ pub fn ingest_all(
     Ok(reports)
 }
 
+/// The pipeline settings from configuration alone (no command-line overrides): what the
+/// server's uploads, the scheduled ingest jobs and the demo use.
+pub fn configured_options(settings: &Settings, store: &dyn CatalogStore) -> Result<IngestOptions> {
+    let args = IngestArgs {
+        paths: vec![],
+        store: None,
+        format: None,
+        currency: None,
+        dry_run: false,
+        force: false,
+        json: false,
+        batch_size: None,
+    };
+    options(settings, store, &args)
+}
+
 pub fn options(
     settings: &Settings,
     store: &dyn CatalogStore,

@@ -11,17 +11,7 @@ use std::sync::Arc;
 
 fn open_ops(settings: &Settings) -> Result<Arc<Ops>> {
     let catalog = crate::backend::open(&settings.database_url())?;
-    let args = crate::cli::IngestArgs {
-        paths: vec![],
-        store: None,
-        format: None,
-        currency: None,
-        dry_run: false,
-        force: false,
-        json: true,
-        batch_size: None,
-    };
-    let options = super::ingest::options(settings, catalog.as_ref(), &args)?;
+    let options = super::ingest::configured_options(settings, catalog.as_ref())?;
     crate::ops::build(settings, catalog, options)
 }
 

@@ -46,19 +46,9 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
 }
 
 pub async fn app_state(settings: &Settings, catalog: Arc<dyn Catalog>) -> Result<AppState> {
-    let args = crate::cli::IngestArgs {
-        paths: vec![],
-        store: None,
-        format: None,
-        currency: None,
-        dry_run: false,
-        force: false,
-        json: true,
-        batch_size: None,
-    };
     // Reads stores from the catalog: run it off the async workers (PostgreSQL's client blocks).
     let options = std::thread::scope(|s| {
-        s.spawn(|| super::ingest::options(settings, catalog.as_ref(), &args))
+        s.spawn(|| super::ingest::configured_options(settings, catalog.as_ref()))
             .join()
             .map_err(|_| anyhow::anyhow!("reading stores failed"))?
     })?;
