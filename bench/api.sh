@@ -35,7 +35,9 @@ TOML
   for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/health >/dev/null && break; sleep 0.05; done
 }
 stop() { kill -TERM "$SERVER"; wait "$SERVER" || true; }
-rss() { awk '/VmRSS/ {printf "%.0f MB", $2/1024}' /proc/"$SERVER"/status; }
+# VmRSS counts the memory-mapped database pages the OS page cache holds (RssFile); RssAnon is
+# the server's own memory.
+rss() { awk '/VmRSS|RssAnon|RssFile/ {printf "%s %.0f MB  ", $1, $2/1024}' /proc/"$SERVER"/status; }
 
 BASE=http://127.0.0.1:18080
 serve 0

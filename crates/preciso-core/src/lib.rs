@@ -4,6 +4,7 @@
 //! reverse.
 
 pub mod analysis;
+pub mod best;
 pub mod domain;
 pub mod hash;
 pub mod normalize;

@@ -214,3 +214,36 @@ pub struct PricedOffer {
     pub price_minor: i64,
     pub last_seen: i64,
 }
+
+/// An offer's place in a ranked listing, before the offer itself is loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rank {
+    pub id: i64,
+    /// 0–100, two decimals.
+    pub value_score: f64,
+    pub category_median: Option<i64>,
+}
+
+impl Rank {
+    pub fn new(id: i64, value_score: f64, category_median: Option<i64>) -> Self {
+        Rank { id, value_score: (value_score * 100.0).round() / 100.0, category_median }
+    }
+}
+
+/// Pairs ranks with their loaded offers, in rank order; a rank whose offer is missing (deleted
+/// between the two reads) is left out.
+pub fn in_rank_order(ranks: Vec<Rank>, offers: Vec<OfferView>) -> Vec<crate::ports::ScoredOffer> {
+    let mut by_id: std::collections::HashMap<i64, OfferView> =
+        offers.into_iter().map(|o| (o.id.as_i64(), o)).collect();
+    ranks
+        .into_iter()
+        .filter_map(|r| {
+            let offer = by_id.remove(&r.id)?;
+            Some(crate::ports::ScoredOffer {
+                offer,
+                value_score: r.value_score,
+                category_median: r.category_median,
+            })
+        })
+        .collect()
+}

@@ -332,6 +332,102 @@ pub fn best_prices_respect_stock_filters_and_preferences(c: &dyn Catalog) {
     assert_eq!((second.items.len(), second.items[0].offer.store.as_str()), (1, "alkosto"));
 }
 
+/// Best prices of a scope as the summary answers them and as a scan of the offers does (a
+/// `min_price` of 0 matches every offer but sends the store down the scan path).
+fn best_both_ways(
+    c: &dyn Catalog,
+    category: Option<&str>,
+    page: PageRequest,
+) -> [Vec<(i64, i64, u64)>; 2] {
+    let summary = OfferFilter { category: category.map(str::to_string), ..Default::default() };
+    let scan = OfferFilter { min_price: crate::query::Decimal::parse("0"), ..summary.clone() };
+    [summary, scan].map(|f| {
+        let p = c.best_prices(&f, page, Personalization::default()).expect("best prices");
+        let mut rows: Vec<(i64, i64, u64)> = p
+            .items
+            .iter()
+            .map(|b| (b.offer.id.as_i64(), b.offer.price.minor, b.offers_for_product))
+            .collect();
+        rows.push((-1, -1, p.total));
+        rows
+    })
+}
+
+fn assert_summary_matches_scan(c: &dyn Catalog, when: &str) {
+    for category in [None, Some("electro"), Some("electro/neveras"), Some("hogar"), Some("nada")] {
+        for page in [PageRequest::default(), PageRequest { page: 2, limit: 1 }] {
+            let [summary, scan] = best_both_ways(c, category, page);
+            assert_eq!(summary, scan, "{when}: best prices of {category:?} {page:?}");
+        }
+    }
+}
+
+pub fn best_price_summary_follows_every_change(c: &dyn Catalog) {
+    let fixture = |store, sku, title, category, price, availability| Fixture {
+        store,
+        sku,
+        title,
+        category,
+        price,
+        availability,
+        ..Default::default()
+    };
+    use Availability::{InStock, OutOfStock};
+    let first = [
+        fixture("exito", "n1", "Nevera", "Electro > Neveras", 900, InStock),
+        fixture("alkosto", "n2", "Nevera", "Electro > Neveras", 800, InStock),
+        fixture("jumbo", "n3", "Nevera", "Electro > Neveras", 700, OutOfStock),
+        fixture("exito", "l1", "Licuadora", "Electro > Pequenos", 300, InStock),
+        fixture("alkosto", "l2", "Licuadora", "Electro > Pequenos", 300, InStock),
+        fixture("exito", "o1", "Olla", "Hogar > Cocina", 100, InStock),
+    ];
+    apply(c, "first", &first.iter().map(Fixture::offer).collect::<Vec<_>>());
+    let electro = OfferFilter { category: Some("electro".into()), ..Default::default() };
+    let page = c.best_prices(&electro, PageRequest::default(), Personalization::default()).unwrap();
+    let got: Vec<(i64, u64)> =
+        page.items.iter().map(|b| (b.offer.price.minor, b.offers_for_product)).collect();
+    assert_eq!(
+        got,
+        [(300, 2), (800, 2)],
+        "cheapest buyable offer per product, buyable offers counted"
+    );
+    assert_summary_matches_scan(c, "after the first load");
+
+    // The best nevera goes out of stock, a dearer one drops below it, a licuadora moves to
+    // Hogar, and the olla is renamed (a new product for the same offer).
+    let second = [
+        fixture("alkosto", "n2", "Nevera", "Electro > Neveras", 800, OutOfStock),
+        fixture("exito", "n1", "Nevera", "Electro > Neveras", 850, InStock),
+        fixture("alkosto", "l2", "Licuadora", "Hogar > Cocina", 250, InStock),
+        fixture("exito", "o1", "Olla Grande", "Hogar > Cocina", 100, InStock),
+    ];
+    apply(
+        c,
+        "second",
+        &second.iter().map(|f| Fixture { at: 2_000, ..*f }.offer()).collect::<Vec<_>>(),
+    );
+    assert_summary_matches_scan(c, "after updates");
+    let page = c.best_prices(&electro, PageRequest::default(), Personalization::default()).unwrap();
+    let got: Vec<(&str, i64)> =
+        page.items.iter().map(|b| (b.offer.store.as_str(), b.offer.price.minor)).collect();
+    assert_eq!(got, [("exito", 300), ("exito", 850)]);
+
+    // A run that dies after committing a batch (no finish): its changes reach the summary at
+    // the next run's end at the latest.
+    let mut crashed = c.begin_ingest(&new_file("crashed"), false).expect("begin");
+    let cheap = Fixture {
+        at: 3_000,
+        ..fixture("jumbo", "n3", "Nevera", "Electro > Neveras", 100, InStock)
+    };
+    crashed.apply_batch(&[cheap.offer()], &IngestCounts::default()).expect("batch");
+    drop(crashed);
+    let later = Fixture { at: 3_000, ..fixture("exito", "x1", "Cafe", "Mercado", 50, InStock) };
+    apply(c, "later", &[later.offer()]);
+    assert_summary_matches_scan(c, "after a crashed run and a later run");
+    let page = c.best_prices(&electro, PageRequest::default(), Personalization::default()).unwrap();
+    assert_eq!(page.items[0].offer.price.minor, 100, "the crashed run's committed batch counts");
+}
+
 pub fn listings_filter_sort_and_page(c: &dyn Catalog) {
     catalog_for_queries(c);
     let all = |f: &OfferFilter, sort| {
@@ -621,6 +717,7 @@ macro_rules! contract_tests {
             dry_run_writes_nothing,
             groups_products_by_gtin_else_brand_and_title,
             best_prices_respect_stock_filters_and_preferences,
+            best_price_summary_follows_every_change,
             listings_filter_sort_and_page,
             reports_brands_categories_and_drops,
             users_and_keys,

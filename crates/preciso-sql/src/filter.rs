@@ -28,12 +28,13 @@ impl Where {
     }
 }
 
-/// `o.category_key` equal to the key or below it (whole segments), as an index range.
+/// `o.category_key` equal to the key or below it (whole segments), as one index range.
 pub fn category_clause(w: &mut Where, key: &str) {
-    // '/' is followed by '0' in byte order, so [key/, key0) is exactly "key/…".
+    // '/' is followed by '0' in byte order, so [key, key0) holds the key, everything below it,
+    // and siblings like "key-x" (whose next byte sorts before '/'), which the second part drops.
     w.push(
-        "(o.category_key = ? OR (o.category_key >= ? AND o.category_key < ?))",
-        [text(key), text(&format!("{key}/")), text(&format!("{key}0"))],
+        "o.category_key >= ? AND o.category_key < ? AND (o.category_key = ? OR o.category_key >= ?)",
+        [text(key), text(&format!("{key}0")), text(key), text(&format!("{key}/"))],
     );
 }
 

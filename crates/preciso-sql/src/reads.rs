@@ -19,7 +19,10 @@ impl Query {
     }
 }
 
-/// A page of offers with `value_score` (column 20) and the category median (column 21).
+/// A page of offers in two steps: `ids` ranks the matching offers reading only indexed columns
+/// and returns `id, value_score, category median` of the page in order; the caller then loads
+/// those offers with `offers_by_ids` (so a category-wide sort never touches the table).
+/// `count` is the number of matching offers.
 pub fn list_offers(
     filter: &OfferFilter,
     sort: Sort,
@@ -34,7 +37,7 @@ pub fn list_offers(
         None => order_by(sort).to_string(),
     };
     let sql = format!(
-        "SELECT {OFFER_COLUMNS}, {VALUE_SCORE} AS value_score, cs.median_minor
+        "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
          FROM offers o LEFT JOIN category_stats cs
            ON cs.category_key = o.category_key AND cs.currency = o.currency
          WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
@@ -48,6 +51,16 @@ pub fn list_offers(
     params.push(Param::Int(page.offset() as i64));
     let count = Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params);
     (Query::new(sql, params), count)
+}
+
+/// `OFFER_COLUMNS` of the given offers, in no particular order.
+pub fn offers_by_ids(ids: &[i64]) -> Query {
+    let marks = vec!["?"; ids.len().max(1)].join(", ");
+    let mut params: Vec<Param> = ids.iter().map(|&id| Param::Int(id)).collect();
+    if params.is_empty() {
+        params.push(Param::Int(0));
+    }
+    Query::new(format!("SELECT {OFFER_COLUMNS} FROM offers o WHERE o.id IN ({marks})"), params)
 }
 
 /// Best prices: buyable offers matching the filter, in price order, one query per pass

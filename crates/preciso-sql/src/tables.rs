@@ -89,6 +89,13 @@ pub const TABLES: &[TableSpec] = &[
         order_by: "category_key, currency",
     },
     TableSpec {
+        name: "product_best",
+        columns: &["scope", "product_id", "currency", "price_minor", "offer_id", "offers"],
+        order_by: "scope, product_id",
+    },
+    TableSpec { name: "product_best_scopes", columns: &["scope", "products"], order_by: "scope" },
+    TableSpec { name: "product_best_dirty", columns: &["product_id"], order_by: "product_id" },
+    TableSpec {
         name: "users",
         columns: &["id", "name", "email", "preferences", "created_at", "updated_at"],
         order_by: "id",

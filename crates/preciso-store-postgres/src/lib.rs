@@ -3,6 +3,7 @@
 //! set-based upserts (`INSERT … SELECT FROM UNNEST(…) ON CONFLICT`), one round trip per table
 //! per batch, inside one transaction.
 
+mod best;
 mod dump;
 mod migrate;
 mod read;
@@ -42,6 +43,8 @@ impl PgCatalog {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let mut client = connect(url)?;
         migrate::apply(&mut client)?;
+        // Marks left by a run that crashed, or by the migration that created the summary.
+        best::refresh(&mut client)?;
         Ok(PgCatalog { url: url.to_string(), pool: Mutex::new(vec![client]) })
     }
 

@@ -10,7 +10,7 @@ use preciso_core::ports::{
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest,
-    Preferences, PricedOffer, Sort, User,
+    Preferences, PricedOffer, Rank, Sort, User,
 };
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{
@@ -55,18 +55,13 @@ impl CatalogRead for PgCatalog {
         page: PageRequest,
         who: Personalization<'_>,
     ) -> Result<Page<ScoredOffer>, StoreError> {
-        let (q, total) = reads::list_offers(filter, sort, page, who.preferences);
+        let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_client(|c| {
-            let items = run(c, &q)?
-                .iter()
-                .map(|r| {
-                    Ok(ScoredOffer {
-                        offer: offer_from_row(&PgRow(r))?,
-                        value_score: (r.get::<_, f64>(20) * 100.0).round() / 100.0,
-                        category_median: r.get(21),
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            let ranks: Vec<Rank> =
+                run(c, &ranked)?.iter().map(|r| Rank::new(r.get(0), r.get(1), r.get(2))).collect();
+            let ids: Vec<i64> = ranks.iter().map(|r| r.id).collect();
+            let loaded = offers(c, &reads::offers_by_ids(&ids))?;
+            let items = preciso_core::query::in_rank_order(ranks, loaded);
             Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &total)? })
         })
     }
@@ -77,6 +72,23 @@ impl CatalogRead for PgCatalog {
         page: PageRequest,
         who: Personalization<'_>,
     ) -> Result<Page<BestOffer>, StoreError> {
+        if let Some(scope) = preciso_core::best::summary_scope(filter, who.preferences) {
+            let (rows, total) = preciso_sql::best::page(scope, page);
+            return self.with_client(|c| {
+                let items = run(c, &rows)?
+                    .iter()
+                    .map(|r| {
+                        let offers_for_product = r.get::<_, i64>(20) as u64;
+                        Ok(BestOffer {
+                            offer: offer_from_row(&PgRow(r))?,
+                            offers_for_product,
+                            preferred: false,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &total)? })
+            });
+        }
         let q = reads::best_prices(filter, who.preferences);
         let wanted = page.offset() as usize + page.limit as usize;
         let personalized = q.passes.len() == 2;

@@ -121,6 +121,7 @@ impl IngestSession for PgSession<'_> {
         if self.changed {
             refresh_category_stats(&mut self.client)?;
         }
+        crate::best::refresh(&mut self.client)?;
         self.catalog.ingest_file(self.file_id).map(Some)
     }
 }
@@ -222,6 +223,7 @@ fn write_batch(
     }
     write_stores(client, offers)?;
     write_products(client, &plan)?;
+    mark_products(client, &plan)?;
     write_offers(client, &plan, file_id)?;
     write_touches(client, &plan, file_id)?;
     write_history(client, &plan)?;
@@ -339,6 +341,24 @@ fn write_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError
          SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
          ON CONFLICT DO NOTHING",
         &[&ids, &keys, &gtins, &brands, &titles, &cats, &at],
+    )
+}
+
+/// Marks, in the batch's transaction, the products whose best-offer rows the batch changes:
+/// the products of written offers and the ones updates move them away from.
+fn mark_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError> {
+    if plan.rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = plan.rows.keys().copied().collect();
+    let products: Vec<i64> = plan.rows.values().map(|r| r.offer.product_id.as_i64()).collect();
+    exec(
+        client,
+        "INSERT INTO product_best_dirty (product_id)
+         SELECT product_id FROM UNNEST($1::bigint[]) AS t(product_id)
+         UNION SELECT product_id FROM offers WHERE id = ANY($2)
+         ON CONFLICT (product_id) DO NOTHING",
+        &[&products, &ids],
     )
 }
 

@@ -14,7 +14,7 @@ mod users;
 use preciso_core::ports::StoreError;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use migrate::MIGRATIONS;
@@ -22,12 +22,29 @@ pub use migrate::MIGRATIONS;
 /// The SQLite catalog. Cheap to share behind an `Arc`.
 pub struct SqliteCatalog {
     path: PathBuf,
-    /// Idle connections for reads and small writes; each ingest run opens its own.
-    pool: Mutex<Vec<Connection>>,
+    /// Connections for reads and small writes; each ingest run opens its own.
+    pool: Mutex<Pool>,
+    returned: Condvar,
 }
 
-/// Idle connections kept open; more are opened under load and closed when returned.
-const MAX_IDLE: usize = 8;
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Connection>,
+    /// Connections open, idle or in use.
+    open: usize,
+}
+
+/// At most this many pooled connections exist; further callers wait for one. Connections are
+/// kept for the catalog's life, so their prepared statements and caches stay warm and memory
+/// stays bounded (each holds at most `READ_CACHE_KIB` of cache).
+const MAX_CONNECTIONS: usize = 8;
+
+/// Page cache per pooled connection (KiB). Reads go through the memory map below, which the
+/// OS page cache backs and every connection shares, so a small private cache is enough.
+const READ_CACHE_KIB: i64 = 8_192;
+
+/// Bytes of the database file memory-mapped per connection (address space, not memory).
+const MMAP_BYTES: i64 = 1 << 34;
 
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -37,14 +54,48 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
 /// NORMAL` is durable against process crashes (a power loss may drop the last commits, never
 /// corrupt); the busy timeout makes a second writer wait instead of failing at once.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -32000;",
-    )
+         PRAGMA temp_store = MEMORY;",
+    )?;
+    conn.pragma_update(None, "cache_size", -READ_CACHE_KIB)?;
+    conn.pragma_update(None, "mmap_size", MMAP_BYTES)
+}
+
+/// Refreshes best-offer rows left dirty by a run that crashed (or by the migration that
+/// created them). Skipped while another connection writes: that run refreshes when it ends.
+fn finish_interrupted_refresh(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::ZERO)?;
+    let result = match stats::refresh_product_best(conn) {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            Ok(())
+        }
+        other => other,
+    };
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    result
+}
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A pooled connection in use; returned to the pool when dropped, even by a panic.
+struct Checkout<'a> {
+    catalog: &'a SqliteCatalog,
+    conn: Option<Connection>,
+}
+
+impl Drop for Checkout<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.catalog.lock_pool().idle.push(conn);
+            self.catalog.returned.notify_one();
+        }
+    }
 }
 
 impl SqliteCatalog {
@@ -58,7 +109,13 @@ impl SqliteCatalog {
         migrate::apply(&conn)?;
         // An initial load that crashed leaves its deferred indexes missing; build them now.
         conn.execute_batch(session::OFFER_INDEXES).map_err(backend)?;
-        Ok(SqliteCatalog { path: path.to_path_buf(), pool: Mutex::new(vec![conn]) })
+        finish_interrupted_refresh(&conn).map_err(backend)?;
+        let pool = Pool { idle: vec![conn], open: 1 };
+        Ok(SqliteCatalog {
+            path: path.to_path_buf(),
+            pool: Mutex::new(pool),
+            returned: Condvar::new(),
+        })
     }
 
     /// Parses `sqlite://PATH`, `sqlite:PATH` or a bare path.
@@ -87,17 +144,29 @@ impl SqliteCatalog {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let idle = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match idle {
-            Some(c) => c,
-            None => Self::connect(&self.path)?,
-        };
-        let result = f(&conn);
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < MAX_IDLE {
-            pool.push(conn);
+        let conn = Checkout { catalog: self, conn: Some(self.checkout()?) };
+        f(conn.conn.as_ref().expect("held until drop"))
+    }
+
+    fn lock_pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle connection, a new one while fewer than `MAX_CONNECTIONS` exist, or the next one
+    /// returned.
+    fn checkout(&self) -> Result<Connection, StoreError> {
+        let mut pool = self.lock_pool();
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(conn);
+            }
+            if pool.open < MAX_CONNECTIONS {
+                pool.open += 1;
+                drop(pool);
+                return Self::connect(&self.path).inspect_err(|_| self.lock_pool().open -= 1);
+            }
+            pool = self.returned.wait(pool).unwrap_or_else(|p| p.into_inner());
         }
-        result
     }
 
     pub(crate) fn with_reader<T>(

@@ -9,6 +9,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_catalog", include_str!("../migrations/0001_catalog.sql")),
     ("0002_users_keys", include_str!("../migrations/0002_users_keys.sql")),
     ("0003_job_runs", include_str!("../migrations/0003_job_runs.sql")),
+    ("0004_product_best", include_str!("../migrations/0004_product_best.sql")),
 ];
 
 pub(crate) fn apply(conn: &Connection) -> Result<(), StoreError> {

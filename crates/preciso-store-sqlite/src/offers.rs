@@ -9,7 +9,7 @@ use preciso_core::ports::{
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest,
-    Preferences, PricedOffer, Sort, User,
+    Preferences, PricedOffer, Rank, Sort, User,
 };
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{Param, SqlRow, offer_from_row};
@@ -97,15 +97,13 @@ impl CatalogRead for SqliteCatalog {
         page: PageRequest,
         who: Personalization<'_>,
     ) -> Result<Page<ScoredOffer>, StoreError> {
-        let (q, total) = reads::list_offers(filter, sort, page, who.preferences);
+        let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_reader(|c| {
-            let items = query_map(c, &q, |r| {
-                Ok(ScoredOffer {
-                    offer: offer_row(r)?,
-                    value_score: (r.get::<_, f64>(20)? * 100.0).round() / 100.0,
-                    category_median: r.get(21)?,
-                })
-            })?;
+            let ranks: Vec<Rank> =
+                query_map(c, &ranked, |r| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let ids: Vec<i64> = ranks.iter().map(|r| r.id).collect();
+            let offers = query_map(c, &reads::offers_by_ids(&ids), offer_row)?;
+            let items = preciso_core::query::in_rank_order(ranks, offers);
             Ok(Page { items, page: page.page, limit: page.limit, total: query_count(c, &total)? })
         })
     }
@@ -118,6 +116,21 @@ impl CatalogRead for SqliteCatalog {
         page: PageRequest,
         who: Personalization<'_>,
     ) -> Result<Page<BestOffer>, StoreError> {
+        if let Some(scope) = preciso_core::best::summary_scope(filter, who.preferences) {
+            let (rows, total) = preciso_sql::best::page(scope, page);
+            return self.with_reader(|c| {
+                let items = query_map(c, &rows, |r| {
+                    let offers_for_product = r.get::<_, i64>(20)? as u64;
+                    Ok(BestOffer { offer: offer_row(r)?, offers_for_product, preferred: false })
+                })?;
+                Ok(Page {
+                    items,
+                    page: page.page,
+                    limit: page.limit,
+                    total: query_count(c, &total)?,
+                })
+            });
+        }
         let q = reads::best_prices(filter, who.preferences);
         let wanted = page.offset() as usize + page.limit as usize;
         let personalized = q.passes.len() == 2;

@@ -8,6 +8,7 @@ use preciso_core::domain::{
 };
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
 use preciso_core::reconcile::{Decision, StoredOffer, decide};
+use preciso_sql::best;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::{HashMap, HashSet};
 
@@ -23,6 +24,8 @@ pub(crate) struct SqliteSession<'a> {
     changed: bool,
     /// An initial load into an empty catalog: secondary indexes are built once at the end.
     bulk: bool,
+    /// Products this run already marked for the best-offer refresh.
+    marked: HashSet<i64>,
 }
 
 /// The offers table's secondary indexes. An initial load drops them and builds each once
@@ -31,14 +34,16 @@ pub(crate) struct SqliteSession<'a> {
 pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_product ON offers(product_id);
     CREATE INDEX IF NOT EXISTS offers_store ON offers(store_id);
-    CREATE INDEX IF NOT EXISTS offers_category_price ON offers(category_key, currency, price_minor);
+    CREATE INDEX IF NOT EXISTS offers_category
+        ON offers(category_key, currency, price_minor, product_id, store_id, availability, last_seen,
+            brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count);
     CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key);
     CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
 
 const DROP_OFFER_INDEXES: &str = "
     DROP INDEX IF EXISTS offers_product;
     DROP INDEX IF EXISTS offers_store;
-    DROP INDEX IF EXISTS offers_category_price;
+    DROP INDEX IF EXISTS offers_category;
     DROP INDEX IF EXISTS offers_brand;
     DROP INDEX IF EXISTS offers_price_change;";
 
@@ -67,7 +72,15 @@ impl SqliteCatalog {
         } else {
             insert_ledger_row(&conn, file).map_err(backend)?
         };
-        Ok(SqliteSession { catalog: self, conn, file_id, dry_run, changed: false, bulk })
+        Ok(SqliteSession {
+            catalog: self,
+            conn,
+            file_id,
+            dry_run,
+            changed: false,
+            bulk,
+            marked: HashSet::new(),
+        })
     }
 }
 
@@ -107,10 +120,12 @@ impl IngestSession for SqliteSession<'_> {
     ) -> Result<IngestCounts, StoreError> {
         if self.dry_run {
             // One long transaction, rolled back in `finish`, so later batches see earlier ones.
-            return write_batch(&self.conn, offers, self.file_id, reader_counts).map_err(backend);
+            return write_batch(&self.conn, offers, self.file_id, reader_counts, &mut self.marked)
+                .map_err(backend);
         }
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-        let result = write_batch(&self.conn, offers, self.file_id, reader_counts).and_then(|c| {
+        let result = write_batch(&self.conn, offers, self.file_id, reader_counts, &mut self.marked);
+        let result = result.and_then(|c| {
             add_ledger_counts(&self.conn, self.file_id, &c)?;
             Ok(c)
         });
@@ -122,6 +137,8 @@ impl IngestSession for SqliteSession<'_> {
             }
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
+                // The rolled-back marks are gone with the batch; mark afresh from here on.
+                self.marked.clear();
                 Err(backend(e))
             }
         }
@@ -149,6 +166,7 @@ impl IngestSession for SqliteSession<'_> {
         if self.changed {
             crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
         }
+        crate::stats::refresh_product_best(&self.conn).map_err(backend)?;
         self.catalog.ingest_file(self.file_id).map(Some)
     }
 }
@@ -176,6 +194,7 @@ fn write_batch(
     offers: &[Offer],
     file_id: i64,
     reader_counts: &IngestCounts,
+    marked: &mut HashSet<i64>,
 ) -> rusqlite::Result<IngestCounts> {
     let mut counts = IngestCounts {
         read: reader_counts.read,
@@ -198,7 +217,7 @@ fn write_batch(
         };
         let decision = decide(stored.as_ref(), offer, file_id);
         decision.count(&mut counts);
-        apply(conn, offer, decision, file_id)?;
+        apply(conn, offer, decision, file_id, marked)?;
         let after = state_after(stored, offer, decision, file_id);
         in_batch.insert(id, after);
     }
@@ -267,15 +286,20 @@ fn apply(
     offer: &Offer,
     decision: Decision,
     file_id: i64,
+    marked: &mut HashSet<i64>,
 ) -> rusqlite::Result<()> {
     match decision {
         Decision::Insert => {
             upsert_product(conn, offer)?;
             insert_offer(conn, offer, file_id)?;
+            mark_product(conn, offer.product_id.as_i64(), marked)?;
         }
         Decision::Update { .. } => {
             upsert_product(conn, offer)?;
+            conn.prepare_cached(best::MARK_PREVIOUS_PRODUCT)?
+                .execute(params![offer.id.as_i64(), offer.product_id.as_i64()])?;
             update_offer(conn, offer, file_id)?;
+            mark_product(conn, offer.product_id.as_i64(), marked)?;
         }
         Decision::Unchanged { touch_last_seen } => {
             if touch_last_seen {
@@ -286,6 +310,18 @@ fn apply(
     }
     if decision.appends_history() {
         append_history(conn, offer)?;
+    }
+    Ok(())
+}
+
+/// Records in the batch's transaction that a product's best-offer rows need a refresh.
+fn mark_product(
+    conn: &Connection,
+    product: i64,
+    marked: &mut HashSet<i64>,
+) -> rusqlite::Result<()> {
+    if marked.insert(product) {
+        conn.prepare_cached(best::MARK_PRODUCT)?.execute([product])?;
     }
     Ok(())
 }

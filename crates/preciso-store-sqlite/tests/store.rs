@@ -107,6 +107,28 @@ fn reopening_applies_no_migration_twice_and_bad_urls_are_explicit() {
     );
 }
 
+#[test]
+fn reopening_after_a_crashed_run_refreshes_the_best_price_summary() {
+    let (d, cat) = open();
+    let path = d.path().join("db/catalog.sqlite");
+    preciso_core::testing::apply(&cat, "first", &[offer("exito", "A", "olla", 5_000, 1)]);
+    let mut s = cat.begin_ingest(&file("crashed"), false).unwrap();
+    s.apply_batch(&[offer("alkosto", "B", "olla", 4_000, 2)], &IngestCounts::default()).unwrap();
+    drop(s);
+    let summary_price = |c: &Connection| -> i64 {
+        c.query_row("SELECT price_minor FROM product_best WHERE scope = ''", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(summary_price(&raw(&cat)), 5_000, "a run that never finished left its mark");
+    drop(cat);
+    let reopened = SqliteCatalog::open(&path).unwrap();
+    assert_eq!(summary_price(&raw(&reopened)), 4_000);
+    let dirty: i64 = raw(&reopened)
+        .query_row("SELECT count(*) FROM product_best_dirty", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(dirty, 0);
+}
+
 /// A fresh catalog in a temporary directory for each contract test.
 fn fresh() -> Option<(tempfile::TempDir, Box<dyn preciso_core::ports::Catalog>)> {
     let dir = tempfile::tempdir().unwrap();

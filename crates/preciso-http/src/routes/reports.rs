@@ -100,12 +100,12 @@ fn group_stats(prices: &mut [i64], currency: Currency) -> Value {
     })
 }
 
-fn breakdown(
-    rows: &[&PricedOffer],
-    key: impl Fn(&PricedOffer) -> String,
+fn breakdown<'r>(
+    rows: &[&'r PricedOffer],
+    key: impl Fn(&'r PricedOffer) -> &'r str,
     currency: Currency,
 ) -> Vec<Value> {
-    let mut groups: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for r in rows {
         groups.entry(key(r)).or_default().push(r.price_minor);
     }
@@ -153,8 +153,8 @@ pub async fn price_analysis(
                 "currency": currency.code(),
                 "stats": stats,
                 "histogram": hist,
-                "by_brand": breakdown(group, |r| r.brand.clone().unwrap_or_else(|| "(none)".into()), currency),
-                "by_store": breakdown(group, |r| r.store.to_string(), currency),
+                "by_brand": breakdown(group, |r| r.brand.as_deref().unwrap_or("(none)"), currency),
+                "by_store": breakdown(group, |r| r.store.as_str(), currency),
             })
         })
         .collect();

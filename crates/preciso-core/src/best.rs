@@ -1,0 +1,183 @@
+//! The best-offer summary behind best prices: for every product and every category scope it
+//! appears in, its cheapest buyable offer and how many buyable offers it has there.
+//!
+//! A scope is a category key or any whole-segment prefix of one, plus the empty scope (the
+//! whole catalog): `tecnologia/celulares` is listed under `""`, `tecnologia` and
+//! `tecnologia/celulares`. That is exactly what the category filter of the API matches, so a
+//! best-prices page of a category is one ordered range of the summary instead of a sort of the
+//! category's offers. Stores keep the summary as a table refreshed for the products an ingest
+//! touched; this module decides what the rows are.
+
+use crate::query::{OfferFilter, Preferences};
+use std::collections::BTreeMap;
+
+/// One offer as the summary sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferPrice {
+    pub offer_id: i64,
+    pub category_key: Option<String>,
+    pub currency: String,
+    pub price_minor: i64,
+}
+
+/// One row of the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BestRow {
+    pub scope: String,
+    pub product_id: i64,
+    pub currency: String,
+    pub price_minor: i64,
+    pub offer_id: i64,
+    /// Buyable offers of the product within the scope.
+    pub offers: i64,
+}
+
+/// The scopes a category key is listed under: `""`, then each whole-segment prefix.
+pub fn scopes(category_key: Option<&str>) -> impl Iterator<Item = &str> {
+    let key = category_key.unwrap_or("");
+    let prefixes = key.char_indices().filter(|&(_, c)| c == '/').map(move |(i, _)| &key[..i]);
+    std::iter::once("").chain(prefixes).chain((!key.is_empty()).then_some(key))
+}
+
+/// The summary rows of one product from its buyable offers. The best offer of a scope is the
+/// first in (currency, price, offer id) order, the order of best-prices pages.
+pub fn best_rows(product_id: i64, offers: &[OfferPrice]) -> Vec<BestRow> {
+    let mut by_scope: BTreeMap<&str, BestRow> = BTreeMap::new();
+    for offer in offers {
+        for scope in scopes(offer.category_key.as_deref()) {
+            let candidate = || BestRow {
+                scope: scope.to_string(),
+                product_id,
+                currency: offer.currency.clone(),
+                price_minor: offer.price_minor,
+                offer_id: offer.offer_id,
+                offers: 0,
+            };
+            let row = by_scope.entry(scope).or_insert_with(candidate);
+            row.offers += 1;
+            let better = (offer.currency.as_str(), offer.price_minor, offer.offer_id)
+                < (row.currency.as_str(), row.price_minor, row.offer_id);
+            if better {
+                let offers = row.offers;
+                *row = BestRow { offers, ..candidate() };
+            }
+        }
+    }
+    by_scope.into_values().collect()
+}
+
+/// Turns offers streamed in product order into summary rows, one product at a time, so a
+/// rebuild holds one product's offers in memory, never the catalog.
+#[derive(Debug, Default)]
+pub struct ProductStream {
+    current: Option<i64>,
+    offers: Vec<OfferPrice>,
+}
+
+impl ProductStream {
+    /// Adds an offer; returns the rows of the previous product when this one starts another.
+    pub fn push(&mut self, product_id: i64, offer: OfferPrice) -> Vec<BestRow> {
+        let done = match self.current {
+            Some(previous) if previous != product_id => {
+                let rows = best_rows(previous, &self.offers);
+                self.offers.clear();
+                rows
+            }
+            _ => Vec::new(),
+        };
+        self.current = Some(product_id);
+        self.offers.push(offer);
+        done
+    }
+
+    /// The rows of the last product.
+    pub fn finish(self) -> Vec<BestRow> {
+        self.current.map(|p| best_rows(p, &self.offers)).unwrap_or_default()
+    }
+}
+
+/// The scope whose summary answers a best-prices request exactly: when nothing but the
+/// category filters and the user's preferences neither narrow (budget) nor reorder (preferred
+/// stores or brands) the list. `None` means the store must read the offers themselves.
+pub fn summary_scope<'f>(filter: &'f OfferFilter, prefs: Option<&Preferences>) -> Option<&'f str> {
+    let OfferFilter { category, brand, store, min_price, max_price, product } = filter;
+    let narrowed = brand.is_some()
+        || store.is_some()
+        || min_price.is_some()
+        || max_price.is_some()
+        || product.is_some();
+    let personal =
+        prefs.is_some_and(|p| !p.stores.is_empty() || !p.brands.is_empty() || p.budget.is_some());
+    (!narrowed && !personal).then(|| category.as_deref().unwrap_or(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(id: i64, key: Option<&str>, currency: &str, price: i64) -> OfferPrice {
+        OfferPrice {
+            offer_id: id,
+            category_key: key.map(str::to_string),
+            currency: currency.into(),
+            price_minor: price,
+        }
+    }
+
+    #[test]
+    fn only_category_only_requests_use_the_summary() {
+        let cat = OfferFilter { category: Some("tec".into()), ..Default::default() };
+        assert_eq!(summary_scope(&cat, None), Some("tec"));
+        assert_eq!(summary_scope(&OfferFilter::default(), None), Some(""));
+        let categories_only = Preferences { categories: vec!["tec".into()], ..Default::default() };
+        assert_eq!(summary_scope(&cat, Some(&categories_only)), Some("tec"));
+        let budget = Preferences { budget: Some(10), ..Default::default() };
+        assert_eq!(summary_scope(&cat, Some(&budget)), None);
+        let stores = Preferences { stores: vec!["exito".into()], ..Default::default() };
+        assert_eq!(summary_scope(&cat, Some(&stores)), None);
+        let brand = OfferFilter { brand: Some("Apple".into()), ..cat.clone() };
+        assert_eq!(summary_scope(&brand, None), None);
+    }
+
+    #[test]
+    fn a_stream_yields_each_product_once_it_ends() {
+        let mut stream = ProductStream::default();
+        assert!(stream.push(1, offer(10, Some("a"), "COP", 5)).is_empty());
+        assert!(stream.push(1, offer(11, Some("a"), "COP", 4)).is_empty());
+        let first = stream.push(2, offer(12, None, "COP", 9));
+        assert_eq!(
+            first.iter().map(|r| (r.product_id, r.offer_id)).collect::<Vec<_>>(),
+            [(1, 11), (1, 11)]
+        );
+        let last = stream.finish();
+        assert_eq!(last.iter().map(|r| (r.product_id, r.offer_id)).collect::<Vec<_>>(), [(2, 12)]);
+        assert!(ProductStream::default().finish().is_empty());
+    }
+
+    #[test]
+    fn scopes_are_whole_segment_prefixes_and_the_root() {
+        assert_eq!(scopes(Some("a/b/c")).collect::<Vec<_>>(), ["", "a", "a/b", "a/b/c"]);
+        assert_eq!(scopes(Some("hogar")).collect::<Vec<_>>(), ["", "hogar"]);
+        assert_eq!(scopes(None).collect::<Vec<_>>(), [""]);
+    }
+
+    #[test]
+    fn best_offer_per_scope_in_page_order() {
+        let offers = [
+            offer(5, Some("tec/cel"), "COP", 900),
+            offer(3, Some("tec/cel"), "COP", 900),
+            offer(9, Some("tec/tv"), "COP", 500),
+            offer(1, Some("tec/cel"), "USD", 1),
+            offer(2, None, "COP", 2000),
+        ];
+        let rows = best_rows(7, &offers);
+        let get = |s: &str| rows.iter().find(|r| r.scope == s).expect(s);
+        // Ties on price go to the lower offer id; COP sorts before USD.
+        assert_eq!((get("tec/cel").offer_id, get("tec/cel").offers), (3, 3));
+        assert_eq!((get("tec/tv").offer_id, get("tec/tv").offers), (9, 1));
+        assert_eq!((get("tec").offer_id, get("tec").offers), (9, 4));
+        assert_eq!((get("").offer_id, get("").offers), (9, 5));
+        assert_eq!(rows.len(), 4);
+        assert!(rows.iter().all(|r| r.product_id == 7));
+    }
+}

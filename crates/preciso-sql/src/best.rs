@@ -1,0 +1,71 @@
+//! SQL of the best-offer summary (`preciso_core::best`): marking products dirty during an
+//! ingest batch, rebuilding their summary rows, and reading a best-prices page from it.
+
+use crate::filter::OFFER_COLUMNS;
+use crate::reads::Query;
+use crate::{Param, text};
+use preciso_core::query::PageRequest;
+
+/// Products waiting for a refresh.
+pub const DIRTY_COUNT: &str = "SELECT count(*) FROM product_best_dirty";
+pub const PRODUCT_COUNT: &str = "SELECT count(*) FROM products";
+
+/// Marks the product an offer belonged to before an update moved it to `?2` (first `?`: the
+/// offer id). Run before the update.
+pub const MARK_PREVIOUS_PRODUCT: &str = "INSERT INTO product_best_dirty (product_id)
+    SELECT product_id FROM offers WHERE id = ? AND product_id <> ?
+    ON CONFLICT (product_id) DO NOTHING";
+
+pub const MARK_PRODUCT: &str =
+    "INSERT INTO product_best_dirty (product_id) VALUES (?) ON CONFLICT (product_id) DO NOTHING";
+
+pub const DELETE_DIRTY_ROWS: &str =
+    "DELETE FROM product_best WHERE product_id IN (SELECT product_id FROM product_best_dirty)";
+pub const DELETE_ALL_ROWS: &str = "DELETE FROM product_best";
+pub const CLEAR_DIRTY: &str = "DELETE FROM product_best_dirty";
+
+/// Recounts products per scope after the rows changed (one pass over the primary key).
+pub const RECOUNT_SCOPES: &str = "DELETE FROM product_best_scopes;
+    INSERT INTO product_best_scopes (scope, products)
+    SELECT scope, count(*) FROM product_best GROUP BY scope;";
+
+const BUYABLE_OFFERS: &str = "SELECT product_id, id, category_key, currency, price_minor
+    FROM offers WHERE availability <> 'out_of_stock'";
+
+/// `product_id, id, category_key, currency, price_minor` of the dirty products' buyable
+/// offers, grouped by product.
+pub fn dirty_offers() -> String {
+    format!(
+        "{BUYABLE_OFFERS} AND product_id IN (SELECT product_id FROM product_best_dirty)
+         ORDER BY product_id"
+    )
+}
+
+/// The same for every product (a rebuild when most products are dirty).
+pub fn all_offers() -> String {
+    format!("{BUYABLE_OFFERS} ORDER BY product_id")
+}
+
+pub const INSERT_ROW: &str = "INSERT INTO product_best
+    (scope, product_id, currency, price_minor, offer_id, offers) VALUES (?, ?, ?, ?, ?, ?)";
+
+/// A best-prices page of a scope: `OFFER_COLUMNS` then the product's buyable offer count;
+/// and the count of products in the scope.
+pub fn page(scope: &str, page: PageRequest) -> (Query, Query) {
+    let rows = Query {
+        sql: format!(
+            "SELECT {OFFER_COLUMNS}, b.offers FROM product_best b JOIN offers o ON o.id = b.offer_id
+             WHERE b.scope = ? ORDER BY b.currency, b.price_minor, b.offer_id LIMIT ? OFFSET ?"
+        ),
+        params: vec![
+            text(scope),
+            Param::Int(i64::from(page.limit)),
+            Param::Int(page.offset() as i64),
+        ],
+    };
+    let total = Query {
+        sql: "SELECT coalesce(max(products), 0) FROM product_best_scopes WHERE scope = ?".into(),
+        params: vec![text(scope)],
+    };
+    (rows, total)
+}

@@ -1,0 +1,35 @@
+-- Best-offer summary (preciso_core::best): per category scope and product, the cheapest
+-- buyable offer and the count of buyable offers. Best-prices pages read one ordered range of
+-- it. Ingest batches record the products they touched in product_best_dirty in the same
+-- transaction; the refresh at the end of a run (or on the next open after a crash) rebuilds
+-- their rows and empties the set.
+CREATE TABLE product_best (
+    scope        TEXT NOT NULL,
+    product_id   INTEGER NOT NULL,
+    currency     TEXT NOT NULL,
+    price_minor  INTEGER NOT NULL,
+    offer_id     INTEGER NOT NULL,
+    offers       INTEGER NOT NULL,
+    PRIMARY KEY (scope, product_id)
+) WITHOUT ROWID;
+CREATE INDEX product_best_order ON product_best(scope, currency, price_minor, offer_id);
+CREATE INDEX product_best_product ON product_best(product_id);
+
+-- Products per scope (the `total` of a best-prices page), recounted by each refresh.
+CREATE TABLE product_best_scopes (
+    scope     TEXT PRIMARY KEY,
+    products  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE product_best_dirty (
+    product_id  INTEGER PRIMARY KEY
+);
+-- A catalog that existed before this migration is summarized on its next open.
+INSERT INTO product_best_dirty (product_id) SELECT id FROM products;
+
+-- Category-wide reads (price analysis, store comparison, medians, the ranking of listings)
+-- need only these columns: carrying them in the category index lets those reads skip the
+-- table, which is several times larger and read at random.
+DROP INDEX offers_category_price;
+CREATE INDEX offers_category ON offers(category_key, currency, price_minor, product_id, store_id, availability, last_seen,
+    brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count);
