@@ -52,6 +52,21 @@ pub struct StoreSummary {
     pub last_seen: Option<i64>,
 }
 
+/// Use of a store's connection pool (the DB-pool metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PoolStats {
+    /// Connections handed out right now.
+    pub in_use: u64,
+    /// Connections open, idle or in use.
+    pub open: u64,
+    /// The most connections the pool opens.
+    pub max: u64,
+    /// Callers that had to wait for a connection, since start.
+    pub waits: u64,
+    /// Total time callers waited, since start.
+    pub wait_seconds: f64,
+}
+
 pub trait CatalogStore: Send + Sync {
     /// Applies pending migrations; idempotent.
     fn migrate(&self) -> Result<(), StoreError>;
@@ -77,6 +92,13 @@ pub trait CatalogStore: Send + Sync {
     fn counts(&self) -> Result<CatalogCounts, StoreError>;
 
     fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError>;
+
+    /// Per store, the newest observation among its offers (kept on the store row by ingest,
+    /// so cheap enough for every metrics scrape); `None` before its first offer.
+    fn store_freshness(&self) -> Result<Vec<(StoreId, Option<i64>)>, StoreError>;
+
+    /// The connection pool's use.
+    fn pool_stats(&self) -> PoolStats;
 
     /// Changes whenever an ingest run finishes (any process): lets servers drop cached
     /// answers after a CLI ingest they did not see.

@@ -212,7 +212,6 @@ pub struct PricedOffer {
     pub product_id: ProductId,
     pub currency: Currency,
     pub price_minor: i64,
-    pub last_seen: i64,
 }
 
 /// An offer's place in a ranked listing, before the offer itself is loaded.

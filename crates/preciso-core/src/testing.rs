@@ -428,6 +428,27 @@ pub fn best_price_summary_follows_every_change(c: &dyn Catalog) {
     assert_eq!(page.items[0].offer.price.minor, 100, "the crashed run's committed batch counts");
 }
 
+pub fn store_freshness_is_the_newest_observation(c: &dyn Catalog) {
+    let at = |store, sku, at| Fixture { store, sku, at, ..Default::default() }.offer();
+    apply(c, "one", &[at("exito", "a", 5_000), at("exito", "b", 7_000), at("jumbo", "c", 6_000)]);
+    // An older observation of a known offer does not move freshness back.
+    apply(c, "two", &[at("exito", "a", 4_000)]);
+    c.upsert_store(&Store {
+        id: StoreId::parse("nuevo").unwrap(),
+        name: "Nuevo".into(),
+        country: None,
+        currency: None,
+        base_url: None,
+    })
+    .unwrap();
+    let got: Vec<(String, Option<i64>)> =
+        c.store_freshness().unwrap().into_iter().map(|(s, t)| (s.to_string(), t)).collect();
+    assert_eq!(
+        got,
+        [("exito".into(), Some(7_000)), ("jumbo".into(), Some(6_000)), ("nuevo".into(), None)]
+    );
+}
+
 pub fn listings_filter_sort_and_page(c: &dyn Catalog) {
     catalog_for_queries(c);
     let all = |f: &OfferFilter, sort| {
@@ -718,6 +739,7 @@ macro_rules! contract_tests {
             groups_products_by_gtin_else_brand_and_title,
             best_prices_respect_stock_filters_and_preferences,
             best_price_summary_follows_every_change,
+            store_freshness_is_the_newest_observation,
             listings_filter_sort_and_page,
             reports_brands_categories_and_drops,
             users_and_keys,

@@ -177,14 +177,15 @@ pub fn price_points(id: i64) -> Query {
     Query::new("SELECT observed_at, price_minor FROM price_history WHERE offer_id = ? ORDER BY observed_at".into(), vec![Param::Int(id)])
 }
 
-/// `store_id, brand, product_id, currency, price_minor, last_seen` of a category.
+/// `store_id, brand, product_id, currency, price_minor` of a category, in no
+/// particular order (the statistics sort what they need).
 pub fn category_prices(category_key: &str) -> Query {
     let filter = OfferFilter { category: Some(category_key.to_string()), ..Default::default() };
     let w = filter_where(&filter, None);
     Query::new(
         format!(
-            "SELECT o.store_id, o.brand, o.product_id, o.currency, o.price_minor, o.last_seen
-             FROM offers o WHERE {} ORDER BY o.currency, o.price_minor",
+            "SELECT o.store_id, o.brand, o.product_id, o.currency, o.price_minor
+             FROM offers o WHERE {}",
             w.sql()
         ),
         w.params,
@@ -201,6 +202,13 @@ pub const BRANDS: &str = "SELECT min(brand), count(*), count(DISTINCT product_id
 /// `category, key, offers` by key.
 pub const CATEGORIES: &str = "SELECT min(category), category_key, count(*) FROM offers
     WHERE category_key IS NOT NULL GROUP BY category_key ORDER BY category_key";
+
+/// Per store, the newest observation among its offers (kept on the store row by ingest).
+pub const STORE_FRESHNESS: &str = "SELECT id, last_seen_at FROM stores ORDER BY id";
+
+/// Moves a store's freshness forward: parameters seen, store id, seen.
+pub const STORE_SEEN: &str = "UPDATE stores SET last_seen_at = ?
+    WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)";
 
 /// Per store: offers, distinct categories, in-stock offers, latest last_seen.
 pub const STORE_SUMMARIES: &str = "SELECT s.id, count(o.id), count(DISTINCT o.category),

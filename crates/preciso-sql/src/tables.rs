@@ -11,7 +11,7 @@ pub struct TableSpec {
 pub const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "stores",
-        columns: &["id", "name", "country", "currency", "base_url", "created_at"],
+        columns: &["id", "name", "country", "currency", "base_url", "created_at", "last_seen_at"],
         order_by: "id",
     },
     TableSpec {

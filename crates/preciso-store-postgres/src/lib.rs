@@ -14,17 +14,18 @@ mod store;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row};
 use preciso_core::ports::StoreError;
+use preciso_sql::pool::Pool;
 use preciso_sql::{Param, SqlRow};
-use std::sync::Mutex;
 
 pub use migrate::MIGRATIONS;
 
-/// Idle connections kept for reuse.
-const MAX_IDLE: usize = 8;
+/// At most this many pooled connections per process; further callers wait for one. Ingest
+/// runs and the leader lock use their own connections.
+const MAX_CONNECTIONS: usize = 16;
 
 pub struct PgCatalog {
     url: String,
-    pool: Mutex<Vec<Client>>,
+    pool: Pool<Client>,
 }
 
 pub(crate) fn backend(e: postgres::Error) -> StoreError {
@@ -45,24 +46,20 @@ impl PgCatalog {
         migrate::apply(&mut client)?;
         // Marks left by a run that crashed, or by the migration that created the summary.
         best::refresh(&mut client)?;
-        Ok(PgCatalog { url: url.to_string(), pool: Mutex::new(vec![client]) })
+        let pool = Pool::new(MAX_CONNECTIONS, vec![client], |c: &Client| !c.is_closed());
+        Ok(PgCatalog { url: url.to_string(), pool })
     }
 
     pub(crate) fn with_client<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let idle = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut client = match idle {
-            Some(c) if !c.is_closed() => c,
-            _ => connect(&self.url)?,
-        };
-        let result = f(&mut client);
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < MAX_IDLE && !client.is_closed() {
-            pool.push(client);
-        }
-        result
+        let mut client = self.pool.get(|| connect(&self.url))?;
+        f(&mut client)
+    }
+
+    pub(crate) fn pool_stats(&self) -> preciso_core::ports::PoolStats {
+        self.pool.stats()
     }
 
     pub(crate) fn new_client(&self) -> Result<Client, StoreError> {
@@ -74,7 +71,7 @@ impl PgCatalog {
 /// inside an async runtime; the pool is therefore dropped on a plain thread.
 impl Drop for PgCatalog {
     fn drop(&mut self) {
-        let clients = std::mem::take(self.pool.get_mut().unwrap_or_else(|p| p.into_inner()));
+        let clients = self.pool.drain_idle();
         if !clients.is_empty() {
             let _ =
                 std::thread::Builder::new().name("pg-close".into()).spawn(move || drop(clients));

@@ -206,7 +206,6 @@ impl CatalogRead for PgCatalog {
                         product_id: ProductId::from_i64(r.get(2)),
                         currency: currency(r.get(3))?,
                         price_minor: r.get(4),
-                        last_seen: r.get(5),
                     })
                 })
                 .collect()

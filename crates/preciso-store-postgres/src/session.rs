@@ -316,6 +316,20 @@ fn write_stores(client: &mut Client, offers: &[Offer]) -> Result<(), StoreError>
          SELECT s, s, c, $3 FROM UNNEST($1::text[], $2::text[]) AS t(s, c)
          ON CONFLICT (id) DO NOTHING",
         &[&ids, &currencies, &now()],
+    )?;
+    // Freshness: each store's newest observation moves forward, never back.
+    let mut newest: BTreeMap<&str, i64> = BTreeMap::new();
+    for o in offers {
+        let at = newest.entry(o.store.as_str()).or_insert(o.observed_at);
+        *at = (*at).max(o.observed_at);
+    }
+    let ids: Vec<&str> = newest.keys().copied().collect();
+    let seen: Vec<i64> = newest.values().copied().collect();
+    exec(
+        client,
+        "UPDATE stores SET last_seen_at = t.seen FROM UNNEST($1::text[], $2::bigint[]) AS t(id, seen)
+         WHERE stores.id = t.id AND (stores.last_seen_at IS NULL OR stores.last_seen_at < t.seen)",
+        &[&ids, &seen],
     )
 }
 

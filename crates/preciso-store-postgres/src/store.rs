@@ -1,7 +1,7 @@
 //! The storage port's catalog side for PostgreSQL: stores, ledger, counts.
 
 use crate::{PgCatalog, PgRow, backend, now};
-use preciso_core::domain::{IngestFile, Store};
+use preciso_core::domain::{IngestFile, Store, StoreId};
 use preciso_core::ports::{
     CatalogCounts, CatalogStore, IngestSession, NewIngestFile, StoreError, StoreSummary,
 };
@@ -109,6 +109,20 @@ impl CatalogStore for PgCatalog {
                 ingest_files: n(4),
             })
         })
+    }
+
+    fn store_freshness(&self) -> Result<Vec<(StoreId, Option<i64>)>, StoreError> {
+        self.with_client(|c| {
+            let rows = c.query(preciso_sql::reads::STORE_FRESHNESS, &[]).map_err(backend)?;
+            Ok(rows
+                .iter()
+                .filter_map(|r| Some((StoreId::parse(r.get::<_, &str>(0)).ok()?, r.get(1))))
+                .collect())
+        })
+    }
+
+    fn pool_stats(&self) -> preciso_core::ports::PoolStats {
+        PgCatalog::pool_stats(self)
     }
 
     fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError> {

@@ -27,9 +27,15 @@ CREATE TABLE product_best_dirty (
 -- A catalog that existed before this migration is summarized on its next open.
 INSERT INTO product_best_dirty (product_id) SELECT id FROM products;
 
--- Category-wide reads (price analysis, store comparison, medians, the ranking of listings)
+-- Category-wide reads (price analysis, medians, the ranking of listings)
 -- need only these columns: carrying them in the category index lets those reads skip the
--- table, which is several times larger and read at random.
+-- table, which is several times larger and read at random. `last_seen` is left out on
+-- purpose: every re-seen offer updates it, and that must not rewrite index entries.
 DROP INDEX offers_category_price;
-CREATE INDEX offers_category ON offers(category_key, currency, price_minor, product_id, store_id, availability, last_seen,
+CREATE INDEX offers_category ON offers(category_key, currency, price_minor, product_id, store_id, availability,
     brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count);
+
+-- The newest observation per store (data freshness, read by every metrics scrape), kept by
+-- each ingest batch instead of computed from the offers.
+ALTER TABLE stores ADD COLUMN last_seen_at INTEGER;
+UPDATE stores SET last_seen_at = (SELECT max(o.last_seen) FROM offers o WHERE o.store_id = stores.id);

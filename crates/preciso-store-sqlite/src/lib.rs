@@ -12,9 +12,9 @@ mod stats;
 mod users;
 
 use preciso_core::ports::StoreError;
+use preciso_sql::pool::Pool;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use migrate::MIGRATIONS;
@@ -23,20 +23,11 @@ pub use migrate::MIGRATIONS;
 pub struct SqliteCatalog {
     path: PathBuf,
     /// Connections for reads and small writes; each ingest run opens its own.
-    pool: Mutex<Pool>,
-    returned: Condvar,
+    pool: Pool<Connection>,
 }
 
-#[derive(Default)]
-struct Pool {
-    idle: Vec<Connection>,
-    /// Connections open, idle or in use.
-    open: usize,
-}
-
-/// At most this many pooled connections exist; further callers wait for one. Connections are
-/// kept for the catalog's life, so their prepared statements and caches stay warm and memory
-/// stays bounded (each holds at most `READ_CACHE_KIB` of cache).
+/// At most this many pooled connections exist; further callers wait for one. Each holds at
+/// most `READ_CACHE_KIB` of cache.
 const MAX_CONNECTIONS: usize = 8;
 
 /// Page cache per pooled connection (KiB). Reads go through the memory map below, which the
@@ -83,21 +74,6 @@ fn finish_interrupted_refresh(conn: &Connection) -> rusqlite::Result<()> {
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A pooled connection in use; returned to the pool when dropped, even by a panic.
-struct Checkout<'a> {
-    catalog: &'a SqliteCatalog,
-    conn: Option<Connection>,
-}
-
-impl Drop for Checkout<'_> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.catalog.lock_pool().idle.push(conn);
-            self.catalog.returned.notify_one();
-        }
-    }
-}
-
 impl SqliteCatalog {
     /// Opens (creating if needed) the database file and applies migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -110,12 +86,8 @@ impl SqliteCatalog {
         // An initial load that crashed leaves its deferred indexes missing; build them now.
         conn.execute_batch(session::OFFER_INDEXES).map_err(backend)?;
         finish_interrupted_refresh(&conn).map_err(backend)?;
-        let pool = Pool { idle: vec![conn], open: 1 };
-        Ok(SqliteCatalog {
-            path: path.to_path_buf(),
-            pool: Mutex::new(pool),
-            returned: Condvar::new(),
-        })
+        let pool = Pool::new(MAX_CONNECTIONS, vec![conn], |_| true);
+        Ok(SqliteCatalog { path: path.to_path_buf(), pool })
     }
 
     /// Parses `sqlite://PATH`, `sqlite:PATH` or a bare path.
@@ -144,29 +116,12 @@ impl SqliteCatalog {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = Checkout { catalog: self, conn: Some(self.checkout()?) };
-        f(conn.conn.as_ref().expect("held until drop"))
+        let conn = self.pool.get(|| Self::connect(&self.path))?;
+        f(&conn)
     }
 
-    fn lock_pool(&self) -> MutexGuard<'_, Pool> {
-        self.pool.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// An idle connection, a new one while fewer than `MAX_CONNECTIONS` exist, or the next one
-    /// returned.
-    fn checkout(&self) -> Result<Connection, StoreError> {
-        let mut pool = self.lock_pool();
-        loop {
-            if let Some(conn) = pool.idle.pop() {
-                return Ok(conn);
-            }
-            if pool.open < MAX_CONNECTIONS {
-                pool.open += 1;
-                drop(pool);
-                return Self::connect(&self.path).inspect_err(|_| self.lock_pool().open -= 1);
-            }
-            pool = self.returned.wait(pool).unwrap_or_else(|p| p.into_inner());
-        }
+    pub(crate) fn pool_stats(&self) -> preciso_core::ports::PoolStats {
+        self.pool.stats()
     }
 
     pub(crate) fn with_reader<T>(

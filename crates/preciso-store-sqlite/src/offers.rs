@@ -231,7 +231,6 @@ impl CatalogRead for SqliteCatalog {
                     product_id: ProductId::from_i64(r.get(2)?),
                     currency: decode_currency(r.get(3)?)?,
                     price_minor: r.get(4)?,
-                    last_seen: r.get(5)?,
                 })
             })
         })

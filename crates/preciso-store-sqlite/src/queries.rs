@@ -154,6 +154,26 @@ impl CatalogStore for SqliteCatalog {
         })
     }
 
+    fn store_freshness(&self) -> Result<Vec<(StoreId, Option<i64>)>, StoreError> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(preciso_sql::reads::STORE_FRESHNESS)?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, seen) = row?;
+                // Store ids were validated on the way in; a row that is not one is skipped.
+                if let Ok(id) = StoreId::parse(&id) {
+                    out.push((id, seen));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn pool_stats(&self) -> preciso_core::ports::PoolStats {
+        SqliteCatalog::pool_stats(self)
+    }
+
     fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError> {
         self.with_reader(|c| {
             let mut stmt = c.prepare(preciso_sql::reads::STORE_SUMMARIES)?;

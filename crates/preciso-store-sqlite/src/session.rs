@@ -35,7 +35,7 @@ pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_product ON offers(product_id);
     CREATE INDEX IF NOT EXISTS offers_store ON offers(store_id);
     CREATE INDEX IF NOT EXISTS offers_category
-        ON offers(category_key, currency, price_minor, product_id, store_id, availability, last_seen,
+        ON offers(category_key, currency, price_minor, product_id, store_id, availability,
             brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count);
     CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key);
     CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
@@ -59,6 +59,9 @@ impl SqliteCatalog {
     ) -> Result<SqliteSession<'_>, StoreError> {
         let conn = Self::connect(&self.path)?;
         conn.pragma_update(None, "cache_size", -INGEST_CACHE_KIB).map_err(backend)?;
+        // Writes go through the page cache anyway; a map would only add the file's pages to
+        // this process's resident set.
+        conn.pragma_update(None, "mmap_size", 0).map_err(backend)?;
         // Checkpoint every ~128 MB of WAL instead of 4 MB: pages a load rewrites many times are
         // copied into the database once per checkpoint, not once per batch.
         conn.pragma_update(None, "wal_autocheckpoint", 32_768).map_err(backend)?;
@@ -247,16 +250,21 @@ fn state_after(
     }
 }
 
+/// Registers the batch's stores and moves each one's freshness (newest observation) forward.
 fn ensure_stores(conn: &Connection, offers: &[Offer]) -> rusqlite::Result<()> {
-    let mut seen = HashSet::new();
-    let mut stmt = conn.prepare_cached(
+    let mut newest: HashMap<&str, (&Offer, i64)> = HashMap::new();
+    for offer in offers {
+        let entry = newest.entry(offer.store.as_str()).or_insert((offer, offer.observed_at));
+        entry.1 = entry.1.max(offer.observed_at);
+    }
+    let mut insert = conn.prepare_cached(
         "INSERT OR IGNORE INTO stores (id, name, currency, created_at)
          VALUES (?1, ?1, ?2, strftime('%s','now'))",
     )?;
-    for offer in offers {
-        if seen.insert(offer.store.as_str()) {
-            stmt.execute(params![offer.store.as_str(), offer.price.currency.code()])?;
-        }
+    let mut fresher = conn.prepare_cached(preciso_sql::reads::STORE_SEEN)?;
+    for (store, (offer, seen)) in newest {
+        insert.execute(params![store, offer.price.currency.code()])?;
+        fresher.execute(params![seen, store, seen])?;
     }
     Ok(())
 }

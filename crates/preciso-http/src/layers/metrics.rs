@@ -150,6 +150,63 @@ impl Metrics {
     }
 }
 
+/// The store's gauges: connection pool use (USE) and the newest scrape per store (data
+/// freshness; one series per store, a bounded set).
+pub fn render_store(
+    out: &mut String,
+    pool: &preciso_core::ports::PoolStats,
+    freshness: &[(preciso_core::domain::StoreId, Option<i64>)],
+) {
+    let gauge = |out: &mut String, name: &str, help: &str, kind: &str, value: String| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    };
+    gauge(
+        out,
+        "preciso_db_pool_connections_in_use",
+        "Database connections handed out.",
+        "gauge",
+        pool.in_use.to_string(),
+    );
+    gauge(
+        out,
+        "preciso_db_pool_connections_open",
+        "Database connections open, idle or in use.",
+        "gauge",
+        pool.open.to_string(),
+    );
+    gauge(
+        out,
+        "preciso_db_pool_connections_max",
+        "Most database connections the pool opens.",
+        "gauge",
+        pool.max.to_string(),
+    );
+    gauge(
+        out,
+        "preciso_db_pool_waits_total",
+        "Requests that waited for a database connection.",
+        "counter",
+        pool.waits.to_string(),
+    );
+    gauge(
+        out,
+        "preciso_db_pool_wait_seconds_total",
+        "Time spent waiting for a database connection.",
+        "counter",
+        format!("{:.6}", pool.wait_seconds),
+    );
+    let name = "preciso_store_last_scraped_timestamp_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Newest observation among a store's offers (Unix seconds).\n# TYPE {name} gauge"
+    );
+    for (store, seen) in freshness {
+        if let Some(seen) = seen {
+            let _ = writeln!(out, "{name}{{store=\"{}\"}} {seen}", escape(store.as_str()));
+        }
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

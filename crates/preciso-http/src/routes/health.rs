@@ -40,6 +40,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.version,
         state.started.elapsed().as_secs_f64(),
     );
+    let pool = state.catalog.pool_stats();
+    // A scrape must not fail because the store does: freshness is then left out, and the
+    // stale-data alert sees the gap.
+    let freshness = state.db(|c| Ok(c.store_freshness()?)).await.unwrap_or_default();
+    crate::layers::metrics::render_store(&mut text, &pool, &freshness);
     if let Some(ops) = &state.ops {
         ops.ops.metrics().render(&mut text);
         let disk = preciso_ops::status::disk_free(&ops.data_dir);

@@ -864,24 +864,64 @@ async fn probes_metrics_and_bounded_route_labels(backend: Backend) {
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "pass");
     let ready = app.ok("/ready").await;
     assert_eq!(ready["checks"]["database:responseTime"][0]["status"], "pass");
-    for i in 0..50 {
-        app.get(&format!("/api/offers/{i:016x}")).await;
+    app.get("/api/offers/0000000000000000").await;
+    let scrape = || async {
+        app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap()
+    };
+    let series_count = |text: &str| text.lines().filter(|l| l.starts_with("preciso_")).count();
+    // The first scrape adds the /metrics route's own series; count from the second.
+    scrape().await;
+    let before = series_count(&scrape().await);
+    // O23: 10,000 distinct offer URLs, 8 clients at a time; the series count must not move.
+    let tasks: Vec<_> = (0..8u64)
+        .map(|t| {
+            let (client, base) = (app.client.clone(), app.base.clone());
+            tokio::spawn(async move {
+                for i in (t..10_000).step_by(8) {
+                    let url = format!("{base}/api/offers/{:016x}", i + 1);
+                    assert_eq!(
+                        client.get(url).send().await.unwrap().status(),
+                        StatusCode::NOT_FOUND
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
     }
-    let text =
-        app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let text = scrape().await;
+    assert_eq!(series_count(&text), before, "10,000 distinct URLs added no series");
     let series: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("preciso_http_requests_total{") && l.contains("/api/offers/"))
         .collect();
-    assert_eq!(series.len(), 1, "one series for 50 distinct offer URLs: {series:?}");
+    assert_eq!(series.len(), 1, "one series for all offer URLs: {series:?}");
     assert!(
         series[0].contains("route=\"/api/offers/{id}\"")
             && series[0].contains("status=\"404\"")
-            && series[0].ends_with(" 50")
+            && series[0].ends_with(" 10001")
     );
     assert!(text.contains("preciso_build_info{version="));
-    assert!(text.contains("preciso_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/offers/{id}\",le=\"+Inf\"} 50"));
+    assert!(text.contains("preciso_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/offers/{id}\",le=\"+Inf\"} 10001"));
     assert!(text.contains("preciso_cache_misses_total"));
+    // USE metrics of the connection pool, and freshness per store from the fixture's offers.
+    let gauge = |name: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).expect(name);
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(gauge("preciso_db_pool_connections_max") >= 1.0);
+    assert!(gauge("preciso_db_pool_connections_open") <= gauge("preciso_db_pool_connections_max"));
+    assert!(gauge("preciso_db_pool_waits_total") >= 0.0);
+    let newest = blocking(|| app.catalog.store_freshness().unwrap());
+    assert!(!newest.is_empty());
+    for (store, seen) in newest {
+        let want = format!(
+            "preciso_store_last_scraped_timestamp_seconds{{store=\"{store}\"}} {}",
+            seen.unwrap()
+        );
+        assert!(text.contains(&want), "{want}");
+    }
 }
 
 async fn openapi_document_lists_exactly_the_served_routes(backend: Backend) {
