@@ -100,6 +100,9 @@ pub trait CatalogStore: Send + Sync {
     /// The connection pool's use.
     fn pool_stats(&self) -> PoolStats;
 
+    /// One trivial round trip through the pool (readiness).
+    fn ping(&self) -> Result<(), StoreError>;
+
     /// Changes whenever an ingest run finishes (any process): lets servers drop cached
     /// answers after a CLI ingest they did not see.
     fn ingest_marker(&self) -> Result<(i64, i64), StoreError>;
@@ -271,7 +274,9 @@ pub trait RunLog: Send + Sync {
     /// Starts the next attempt of a run waiting for its retry; returns the attempt number.
     fn start_attempt(&self, run_id: i64, now: i64) -> Result<u32, StoreError>;
     /// Proves the run's process is alive.
-    fn heartbeat(&self, run_id: i64, now: i64) -> Result<(), StoreError>;
+    /// Proves the run's process is alive; `false` when the run is no longer active (replaced
+    /// by a newer run, or abandoned), so the process stops its work.
+    fn heartbeat(&self, run_id: i64, now: i64) -> Result<bool, StoreError>;
     /// Marks active runs whose last heartbeat is before `stale_before` as `abandoned`.
     fn abandon_stale_runs(&self, stale_before: i64, now: i64) -> Result<u64, StoreError>;
     /// A run with all its attempts.

@@ -35,6 +35,31 @@ impl Trigger {
     }
 }
 
+/// What a fire does when the job's previous run is still active (O4; Kubernetes'
+/// `concurrencyPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlap {
+    /// The new fire is recorded as `skipped_overlap` (the default).
+    #[default]
+    Forbid,
+    /// The active run is marked `replaced` (its process sees that at its next heartbeat and
+    /// stops its work cooperatively) and the new run starts.
+    Replace,
+    /// Runs of the job may run side by side.
+    Allow,
+}
+
+impl Overlap {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overlap::Forbid => "forbid",
+            Overlap::Replace => "replace",
+            Overlap::Allow => "allow",
+        }
+    }
+}
+
 /// Where a run (or one attempt of it) stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,10 +76,12 @@ pub enum RunStatus {
     Abandoned,
     /// Stopped by a graceful shutdown before it finished.
     Cancelled,
+    /// Superseded by a newer run of the job (overlap policy `replace`).
+    Replaced,
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 8] = [
+    pub const ALL: [RunStatus; 9] = [
         RunStatus::Running,
         RunStatus::RetryWait,
         RunStatus::Succeeded,
@@ -63,6 +90,7 @@ impl RunStatus {
         RunStatus::SkippedOverlap,
         RunStatus::Abandoned,
         RunStatus::Cancelled,
+        RunStatus::Replaced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +103,7 @@ impl RunStatus {
             RunStatus::SkippedOverlap => "skipped_overlap",
             RunStatus::Abandoned => "abandoned",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Replaced => "replaced",
         }
     }
 
@@ -115,6 +144,8 @@ pub struct NewRun {
     /// The process that runs it (`host:pid:nonce`), for telling live runs from abandoned ones.
     pub owner: String,
     pub now: i64,
+    /// What to do when the job already has an active run.
+    pub overlap: Overlap,
 }
 
 /// What recording a new run led to.

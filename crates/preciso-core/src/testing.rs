@@ -600,6 +600,7 @@ pub fn stores_are_registered_and_updated(c: &dyn Catalog) {
 
 fn new_run(job: &str, slot: i64, trigger: Trigger, now: i64) -> NewRun {
     NewRun {
+        overlap: crate::runs::Overlap::Forbid,
         job: job.into(),
         scheduled_for: slot,
         trigger,
@@ -681,6 +682,37 @@ pub fn runs_have_one_identity_one_active_run_and_attempts(c: &dyn Catalog) {
     assert_eq!(page.len(), 1);
 }
 
+pub fn overlap_policies_allow_and_replace(c: &dyn Catalog) {
+    use crate::runs::Overlap;
+    let claim = |job: &str, slot: i64, overlap: Overlap| {
+        c.claim_run(&NewRun { overlap, ..new_run(job, slot, Trigger::Schedule, slot) }).unwrap()
+    };
+    let status = |id| c.run(id).unwrap().unwrap().status;
+    // allow: runs of one job side by side, each still one per slot.
+    let (RunClaim::Started(a), RunClaim::Started(b)) =
+        (claim("side", 1, Overlap::Allow), claim("side", 2, Overlap::Allow))
+    else {
+        panic!("allow starts both")
+    };
+    assert_eq!((status(a), status(b)), (RunStatus::Running, RunStatus::Running));
+    assert_eq!(claim("side", 2, Overlap::Allow), RunClaim::AlreadyRecorded);
+    // forbid still skips against a running forbid-lane run of another job only.
+    let RunClaim::Started(f) = claim("solo", 1, Overlap::Forbid) else { panic!() };
+    assert!(matches!(claim("solo", 2, Overlap::Forbid), RunClaim::SkippedOverlap(_)));
+    // replace: the active run is closed as replaced, with its open attempt.
+    let RunClaim::Started(r) = claim("solo", 3, Overlap::Replace) else { panic!("replace starts") };
+    let old = c.run(f).unwrap().unwrap();
+    assert_eq!((old.status, old.attempts[0].status), (RunStatus::Replaced, RunStatus::Replaced));
+    assert!(!c.heartbeat(f, 10).unwrap(), "the replaced run learns it at its heartbeat");
+    assert!(c.heartbeat(r, 10).unwrap());
+    // What the replaced run records afterwards does not overwrite the verdict.
+    c.end_attempt(f, &end(RunStatus::Succeeded, None, 11)).unwrap();
+    assert_eq!(status(f), RunStatus::Replaced);
+    // Replacing an already recorded slot changes nothing.
+    assert_eq!(claim("solo", 3, Overlap::Replace), RunClaim::AlreadyRecorded);
+    assert_eq!(status(r), RunStatus::Running);
+}
+
 pub fn stale_runs_are_abandoned_and_old_runs_deleted(c: &dyn Catalog) {
     let RunClaim::Started(old) =
         c.claim_run(&new_run("a", 1_000, Trigger::Schedule, 1_000)).unwrap()
@@ -745,6 +777,7 @@ macro_rules! contract_tests {
             users_and_keys,
             stores_are_registered_and_updated,
             runs_have_one_identity_one_active_run_and_attempts,
+            overlap_policies_allow_and_replace,
             stale_runs_are_abandoned_and_old_runs_deleted,
             leadership_is_exclusive_and_released_on_drop
         );

@@ -120,7 +120,9 @@ pub fn ingest(
     let (sha256, size) = file_digest(&source.path).map_err(io_error)?;
     let format = match opts.format.or_else(|| Format::from_path(Path::new(&source.name))) {
         Some(f) => f,
-        None => sniff(&source.path).map_err(io_error)?,
+        None => sniff(&source.path)
+            .map_err(io_error)?
+            .ok_or_else(|| IngestError::UnknownFormat { path: path_str.clone() })?,
     };
     let mut report = IngestReport {
         file: source.name.clone(),
@@ -197,7 +199,7 @@ fn finish_timing(mut report: IngestReport, started: Instant) -> IngestReport {
     report
 }
 
-fn sniff(path: &Path) -> io::Result<Format> {
+fn sniff(path: &Path) -> io::Result<Option<Format>> {
     let mut head = [0u8; 512];
     let n = File::open(path)?.read(&mut head)?;
     Ok(Format::sniff(&head[..n]))

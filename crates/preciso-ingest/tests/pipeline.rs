@@ -265,12 +265,26 @@ fn a_failure_mid_file_keeps_whole_batches_and_a_rerun_converges() {
 
 #[test]
 fn formats_are_sniffed_when_the_extension_says_nothing() {
-    assert_eq!(Format::sniff(b"  [{}]"), Format::Json);
-    assert_eq!(Format::sniff(b"\xEF\xBB\xBF{\"a\":1}"), Format::Jsonl);
-    assert_eq!(Format::sniff(b"store,title"), Format::Csv);
+    assert_eq!(Format::sniff(b"  [{}]"), Some(Format::Json));
+    assert_eq!(Format::sniff(b"\xEF\xBB\xBF{\"a\":1}"), Some(Format::Jsonl));
+    assert_eq!(Format::sniff(b"store,title"), Some(Format::Csv));
+    assert_eq!(Format::sniff(b"<?xml version=\"1.0\"?>"), None, "markup is not data");
     let env = Env::new();
     let path =
         env.write("upload.dat", "[{\"store\":\"exito\",\"title\":\"T\",\"price\":\"$ 1.000\"}]");
     let r = env.ingest(&path, &env.opts());
     assert_eq!((r.format, r.counts.inserted), (Some(Format::Json), 1));
+    // Files that are not offers fail with the file named, and write nothing.
+    let try_ingest = |name: &str, body: &str| {
+        let source = IngestSource { path: env.write(name, body), name: name.into() };
+        ingest(&env.catalog, &source, &env.opts(), &|_| {}).unwrap_err().to_string()
+    };
+    let xml = try_ingest("feed.xml", "<?xml version=\"1.0\"?><offers/>");
+    assert!(xml.starts_with("feed.xml: cannot tell the format"), "{xml}");
+    let csv = try_ingest("report.csv", "region;ventas\nnorte;12\n");
+    assert!(
+        csv.starts_with("report.csv: line 1: no column of the header names a known field"),
+        "{csv}"
+    );
+    assert_eq!(env.catalog.counts().unwrap().offers, 1);
 }

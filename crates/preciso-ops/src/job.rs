@@ -2,6 +2,7 @@
 //! timeout, retries) and the work itself behind the `Job` trait.
 
 use crate::cron::Schedule;
+pub use preciso_core::runs::Overlap;
 use preciso_core::runs::StepReport;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +81,8 @@ pub struct JobSpec {
     /// `None`: runs only when triggered (an empty cron string disables the schedule).
     pub schedule: Option<Schedule>,
     pub misfire: Misfire,
+    /// What a fire does while the previous run is still active (O4).
+    pub overlap: Overlap,
     pub grace: Duration,
     pub timeout: Duration,
     pub retry: RetryPolicy,

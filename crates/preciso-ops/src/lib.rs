@@ -15,5 +15,5 @@ pub mod status;
 
 pub use clock::{Clock, FakeClock, StopSignal, SystemClock};
 pub use cron::{Schedule, ScheduleError};
-pub use job::{Job, JobContext, JobFailure, JobSpec, Misfire, RetryPolicy};
+pub use job::{Job, JobContext, JobFailure, JobSpec, Misfire, Overlap, RetryPolicy};
 pub use service::{Ops, OpsConfig, OpsError, Triggered};

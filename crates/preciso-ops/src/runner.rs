@@ -28,6 +28,8 @@ enum Outcome {
     Succeeded(Vec<StepReport>),
     Failed(JobFailure),
     TimedOut(Vec<StepReport>),
+    /// The run stopped being active while it ran (overlap policy `replace`, or abandoned).
+    Superseded(Vec<StepReport>),
 }
 
 impl Runner {
@@ -66,6 +68,10 @@ impl Runner {
                 Outcome::TimedOut(steps) => {
                     let error = format!("timed out after {} s", spec.timeout.as_secs_f64());
                     (RunStatus::TimedOut, Some(error), steps)
+                }
+                Outcome::Superseded(steps) => {
+                    let error = "no longer active (replaced by a newer run, or abandoned)";
+                    (RunStatus::Replaced, Some(error.to_string()), steps)
                 }
                 Outcome::Failed(f) => {
                     let again = f.retryable && attempt < spec.retry.attempts;
@@ -147,7 +153,16 @@ impl Runner {
                     return Outcome::TimedOut(steps);
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    let _ = self.catalog.heartbeat(run_id, millis(self.clock.now()));
+                    if let Ok(false) = self.catalog.heartbeat(run_id, millis(self.clock.now())) {
+                        // Replaced or abandoned elsewhere: stop the work, keep what it reports.
+                        cancel.store(true, Ordering::Relaxed);
+                        let steps = match rx.recv_timeout(self.compensation_grace) {
+                            Ok(Ok(steps)) => steps,
+                            Ok(Err(f)) => f.steps,
+                            Err(_) => Vec::new(),
+                        };
+                        return Outcome::Superseded(steps);
+                    }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let error = "the job thread ended without a result".to_string();
@@ -173,7 +188,9 @@ impl Runner {
             if self.clock.sleep(left.min(self.heartbeat), &self.stop) {
                 return true;
             }
-            let _ = self.catalog.heartbeat(run_id, millis(self.clock.now()));
+            if let Ok(false) = self.catalog.heartbeat(run_id, millis(self.clock.now())) {
+                return true;
+            }
         }
     }
 

@@ -201,6 +201,7 @@ impl Scheduler {
             dry_run: false,
             owner: self.owner.clone(),
             now: millis(now),
+            overlap: job.overlap,
         };
         match self.catalog.claim_run(&run)? {
             RunClaim::Started(run_id) => {

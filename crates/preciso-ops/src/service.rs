@@ -210,6 +210,7 @@ impl Ops {
                 dry_run: false,
                 owner: self.owner.clone(),
                 now,
+                overlap: spec.overlap,
             };
             match self.catalog.claim_run(&run)? {
                 RunClaim::AlreadyRecorded => continue,

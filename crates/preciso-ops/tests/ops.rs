@@ -1,14 +1,16 @@
 //! The scheduler's rules (OPERATIONS O1–O8, O10–O14) against real stores, driven by a fake
-//! clock: days of schedule run in milliseconds. PostgreSQL cases run when
+//! clock: days of schedule run in milliseconds; and the drop-directory ingest job on real files. PostgreSQL cases run when
 //! `PRECISO_TEST_PG_URL` is set (CI sets it), each on a fresh database.
 
 use chrono::{DateTime, Duration as CDuration, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use preciso_core::ports::Catalog;
 use preciso_core::runs::{RunFilter, RunStatus, StepReport, Trigger};
+use preciso_ingest::{IngestOptions, RecordContext};
+use preciso_ops::dropdir::DropDirJob;
 use preciso_ops::{
-    Clock, FakeClock, Job, JobContext, JobFailure, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy,
-    Schedule, ScheduleError, Triggered,
+    Clock, FakeClock, Job, JobContext, JobFailure, JobSpec, Misfire, Ops, OpsConfig, Overlap,
+    RetryPolicy, Schedule, ScheduleError, Triggered,
 };
 use preciso_store_sqlite::SqliteCatalog;
 use std::sync::Arc;
@@ -83,6 +85,7 @@ impl Job for Counting {
 struct Blocking {
     release: AtomicBool,
     started: AtomicBool,
+    cancelled: AtomicU32,
 }
 
 impl Job for Blocking {
@@ -90,6 +93,7 @@ impl Job for Blocking {
         self.started.store(true, Ordering::SeqCst);
         while !self.release.load(Ordering::SeqCst) {
             if ctx.is_cancelled() {
+                self.cancelled.fetch_add(1, Ordering::SeqCst);
                 let step = StepReport {
                     name: "work".into(),
                     status: "compensated".into(),
@@ -114,6 +118,7 @@ fn spec(name: &str, cron: Option<&str>, tz: &str, job: Arc<dyn Job>) -> JobSpec 
         grace: JobSpec::default_grace(schedule.as_ref()),
         schedule,
         misfire: Misfire::Coalesce,
+        overlap: Default::default(),
         timeout: Duration::from_secs(60),
         retry: RetryPolicy { attempts: 1, ..Default::default() },
         description: String::new(),
@@ -411,6 +416,61 @@ fn a_fire_during_an_active_run_is_recorded_as_skipped_overlap() {
     ));
 }
 
+#[test]
+fn overlap_allow_runs_side_by_side_and_replace_stops_the_active_run() {
+    let (_d, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let side_job = Arc::new(Blocking::default());
+    let newest_job = Arc::new(Blocking::default());
+    let mut side = spec("side", None, "UTC", side_job.clone());
+    side.overlap = Overlap::Allow;
+    let mut newest = spec("newest", None, "UTC", newest_job.clone());
+    newest.overlap = Overlap::Replace;
+    let o = ops_with_heartbeat(
+        vec![side, newest],
+        catalog.clone(),
+        clock.clone(),
+        Duration::from_millis(20),
+    );
+    let started = |o: &Arc<Ops>, job: &str| match o.trigger(job, Trigger::Api, false).unwrap() {
+        Triggered::Started { run_id } => run_id,
+        other => panic!("{job}: {other:?}"),
+    };
+    let status = |id| catalog.run(id).unwrap().unwrap().status;
+
+    // allow: a second trigger while the first runs starts a second run.
+    let a1 = started(&o, "side");
+    let a2 = started(&o, "side");
+    assert_eq!((status(a1), status(a2)), (RunStatus::Running, RunStatus::Running));
+
+    // replace: the second trigger closes the first as `replaced`, and its process stops it.
+    let r1 = started(&o, "newest");
+    while !newest_job.started.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let r2 = started(&o, "newest");
+    assert_eq!(status(r1), RunStatus::Replaced);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while newest_job.cancelled.load(Ordering::SeqCst) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the replaced run's work was not stopped");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(status(r2), RunStatus::Running);
+
+    side_job.release.store(true, Ordering::SeqCst);
+    newest_job.release.store(true, Ordering::SeqCst);
+    assert_eq!(o.shutdown(Duration::from_secs(5)), 0);
+    assert_eq!((status(a1), status(a2)), (RunStatus::Succeeded, RunStatus::Succeeded));
+    let replaced = catalog.run(r1).unwrap().unwrap();
+    assert_eq!(
+        replaced.status,
+        RunStatus::Replaced,
+        "what the stopped run reported later is ignored"
+    );
+    assert_eq!(replaced.attempts[0].status, RunStatus::Replaced);
+    assert_eq!(status(r2), RunStatus::Succeeded);
+}
+
 // ---- O5: timeouts ----------------------------------------------------------------------------
 
 #[test]
@@ -587,6 +647,7 @@ fn dry_runs_record_nothing_and_stale_runs_are_abandoned_on_the_next_start() {
 
     // A run whose process died: its heartbeat stops; the next scheduler abandons it.
     let run = preciso_core::runs::NewRun {
+        overlap: Default::default(),
         job: "count".into(),
         scheduled_for: 1,
         trigger: Trigger::Schedule,
@@ -601,4 +662,145 @@ fn dry_runs_record_nothing_and_stale_runs_are_abandoned_on_the_next_start() {
     o.scheduler().tick().unwrap();
     let r = catalog.run(id).unwrap().unwrap();
     assert_eq!(r.status, RunStatus::Abandoned, "nothing stays running forever");
+}
+
+// ---- the ingest job over a drop directory --------------------------------------------------
+
+fn dropdir_job(catalog: Arc<dyn Catalog>, inbox: &std::path::Path, full: bool) -> DropDirJob {
+    let cop = preciso_core::domain::Currency::parse("COP").unwrap();
+    DropDirJob {
+        catalog,
+        inbox: inbox.to_path_buf(),
+        stable_for: Duration::from_secs(30),
+        options: IngestOptions {
+            format: None,
+            dry_run: false,
+            force: false,
+            batch_size: 2,
+            rejects_dir: inbox.join("../rejects"),
+            fields: Default::default(),
+            context: RecordContext {
+                default_store: None,
+                default_currency: Some(cop),
+                store_currency: Default::default(),
+                store_timezone: Default::default(),
+                default_timezone: chrono_tz::UTC,
+                ingest_time: 1_700_000_000,
+            },
+            cancel: None,
+        },
+        full,
+    }
+}
+
+/// Writes a file whose modification time is `age` in the past.
+fn drop_file(dir: &std::path::Path, name: &str, body: &str, age: Duration) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - age).unwrap();
+    path
+}
+
+fn line(store: &str, sku: &str, price: &str) -> String {
+    format!(
+        "{{\"store\":\"{store}\",\"sku\":\"{sku}\",\"title\":\"Olla {sku}\",\"brand\":\"Imusa\",\"category\":\"Hogar > Cocina\",\"price\":\"{price}\"}}\n"
+    )
+}
+
+#[test]
+fn the_drop_dir_job_ingests_stable_files_and_sorts_them_into_processed_and_failed() {
+    let (dir, catalog) = sqlite();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let old = Duration::from_secs(120);
+    let good = format!(
+        "{}{}{}",
+        line("exito", "a", "10.000"),
+        line("exito", "b", "$ 20.500"),
+        line("exito", "c", "oops")
+    );
+    drop_file(&inbox, "exito.jsonl", &good, old);
+    drop_file(&inbox, "alkosto.jsonl", &line("alkosto", "a", "15000"), old);
+    // Still being written (modified just now), and an in-progress name: both wait.
+    drop_file(&inbox, "jumbo.jsonl", &line("jumbo", "a", "900"), Duration::ZERO);
+    drop_file(&inbox, "falabella.jsonl.part", &line("falabella", "a", "900"), old);
+    // Not a data file at all.
+    drop_file(&inbox, "notes.xml", "<offers/>", old);
+
+    let job = dropdir_job(catalog.clone(), &inbox, false);
+    let failure = job.run(&JobContext::new(1, 1, false)).unwrap_err();
+    assert!(!failure.retryable, "a bad file is not fixed by retrying: {}", failure.error);
+    assert!(failure.error.contains("1 file(s)"), "{}", failure.error);
+
+    let today = Utc::now();
+    let processed = inbox.join(format!("processed/{}", today.format("%Y/%m/%d")));
+    let mut landed: Vec<String> = std::fs::read_dir(&processed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    landed.sort();
+    assert_eq!(landed, ["alkosto.jsonl", "exito.jsonl"]);
+    assert!(inbox.join("failed/notes.xml").exists());
+    let reason = std::fs::read_to_string(inbox.join("failed/notes.xml.error.txt")).unwrap();
+    assert!(reason.contains("notes.xml"), "the reason names the file: {reason}");
+    assert!(inbox.join("jumbo.jsonl").exists() && inbox.join("falabella.jsonl.part").exists());
+    // Good records landed, the bad one is in a rejects file, nothing of the waiting files.
+    let counts = catalog.counts().unwrap();
+    assert_eq!((counts.offers, counts.ingest_files), (3, 2));
+    let steps: Vec<(String, String)> =
+        failure.steps.iter().map(|s| (s.name.clone(), s.status.clone())).collect();
+    assert!(steps.contains(&("ingest exito.jsonl".into(), "succeeded".into())), "{steps:?}");
+    assert!(steps.contains(&("ingest notes.xml".into(), "failed".into())), "{steps:?}");
+
+    // The next run finds only what became stable; a dry run moves and writes nothing.
+    let jumbo = inbox.join("jumbo.jsonl");
+    std::fs::File::options()
+        .write(true)
+        .open(&jumbo)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - old)
+        .unwrap();
+    let dry = job.run(&JobContext::new(2, 1, true)).unwrap();
+    assert!(jumbo.exists() && catalog.counts().unwrap().offers == 3, "dry run: {dry:?}");
+    assert!(dry.iter().any(|s| s.planned.iter().any(|p| p.contains("jumbo.jsonl"))));
+    job.run(&JobContext::new(3, 1, false)).unwrap();
+    assert!(!jumbo.exists() && processed.join("jumbo.jsonl").exists());
+    assert_eq!(catalog.counts().unwrap().offers, 4);
+
+    // A file dropped again with a name already processed keeps both copies.
+    drop_file(&inbox, "alkosto.jsonl", &line("alkosto", "a", "14000"), old);
+    job.run(&JobContext::new(4, 1, false)).unwrap();
+    assert!(processed.join("alkosto.jsonl.1").exists());
+    let alkosto = preciso_core::query::OfferFilter {
+        store: Some(preciso_core::domain::StoreId::parse("alkosto").unwrap()),
+        ..Default::default()
+    };
+    let page = catalog
+        .list_offers(&alkosto, Default::default(), Default::default(), Default::default())
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].offer.price.minor, 1_400_000, "the newer file's price applies");
+}
+
+#[test]
+fn a_store_error_keeps_the_file_in_the_inbox_and_asks_for_a_retry() {
+    let (dir, catalog) = sqlite();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    drop_file(&inbox, "exito.jsonl", &line("exito", "a", "10000"), Duration::from_secs(120));
+    // The database refuses writes (a trigger stands in for a full disk or a lost server).
+    let db = rusqlite::Connection::open(dir.path().join("p.sqlite")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON offers BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .unwrap();
+    let job = dropdir_job(catalog.clone(), &inbox, false);
+    let failure = job.run(&JobContext::new(1, 1, false)).unwrap_err();
+    assert!(failure.retryable, "{}", failure.error);
+    assert!(inbox.join("exito.jsonl").exists(), "the file stays for the retry");
+    db.execute_batch("DROP TRIGGER refuse").unwrap();
+    job.run(&JobContext::new(2, 1, false)).unwrap();
+    assert_eq!(catalog.counts().unwrap().offers, 1);
+    assert!(!inbox.join("exito.jsonl").exists());
 }

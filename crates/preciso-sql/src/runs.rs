@@ -6,7 +6,8 @@
 use crate::{Param, text};
 use preciso_core::ports::{Cell, StoreError};
 use preciso_core::runs::{
-    AttemptEnd, NewRun, RunAttempt, RunClaim, RunFilter, RunRecord, RunStatus, StepReport, Trigger,
+    AttemptEnd, NewRun, Overlap, RunAttempt, RunClaim, RunFilter, RunRecord, RunStatus, StepReport,
+    Trigger,
 };
 
 /// One transaction of an adapter, as the shared logic needs it.
@@ -19,8 +20,10 @@ const RUN_COLUMNS: &str = "id, job, trigger_kind, scheduled_for, status, attempt
     started_at, finished_at, heartbeat_at, error, steps";
 
 const INSERT_RUN: &str = "INSERT INTO job_runs (job, scheduled_for, trigger_kind, status, attempt,
-    dry_run, owner, started_at, finished_at, heartbeat_at, error, steps)
-    VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, '[]') ON CONFLICT DO NOTHING RETURNING id";
+    dry_run, owner, started_at, finished_at, heartbeat_at, error, steps, lane)
+    VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, '[]', ?) ON CONFLICT DO NOTHING RETURNING id";
+
+const ACTIVE: &str = "status IN ('running', 'retry_wait')";
 
 const INSERT_ATTEMPT: &str = "INSERT INTO job_run_attempts (run_id, attempt, status, started_at,
     finished_at, error, steps) VALUES (?, ?, ?, ?, ?, ?, '[]')";
@@ -47,6 +50,15 @@ fn first_int(rows: &[Vec<Cell>]) -> Option<i64> {
 /// Records a run: started when the slot is free and the job idle, `skipped_overlap` when the
 /// job is busy, nothing when the slot exists.
 pub fn claim_run(db: &mut dyn SqlExec, run: &NewRun) -> Result<RunClaim, StoreError> {
+    // Runs of one lane exclude each other (a partial unique index): every run of a job shares
+    // lane 0 unless the job allows overlap, in which case each run has its own.
+    let lane = match run.overlap {
+        Overlap::Allow => run.scheduled_for,
+        Overlap::Forbid | Overlap::Replace => 0,
+    };
+    if run.overlap == Overlap::Replace && !slot_taken(db, run)? {
+        replace_active(db, &run.job, run.now)?;
+    }
     let insert = |db: &mut dyn SqlExec, status: RunStatus, finished: Option<i64>, error| {
         let rows = db.rows(
             INSERT_RUN,
@@ -61,6 +73,7 @@ pub fn claim_run(db: &mut dyn SqlExec, run: &NewRun) -> Result<RunClaim, StoreEr
                 opt_int(finished),
                 int(run.now),
                 opt_text(error),
+                int(lane),
             ],
         )?;
         Ok::<_, StoreError>(first_int(&rows))
@@ -69,11 +82,7 @@ pub fn claim_run(db: &mut dyn SqlExec, run: &NewRun) -> Result<RunClaim, StoreEr
         add_attempt(db, id, 1, RunStatus::Running, run.now, None, None)?;
         return Ok(RunClaim::Started(id));
     }
-    let existing = db.rows(
-        "SELECT id FROM job_runs WHERE job = ? AND scheduled_for = ?",
-        &[text(&run.job), int(run.scheduled_for)],
-    )?;
-    if !existing.is_empty() {
+    if slot_taken(db, run)? {
         return Ok(RunClaim::AlreadyRecorded);
     }
     let reason = "the previous run of this job was still active";
@@ -92,6 +101,36 @@ pub fn claim_run(db: &mut dyn SqlExec, run: &NewRun) -> Result<RunClaim, StoreEr
         }
         None => Ok(RunClaim::AlreadyRecorded),
     }
+}
+
+fn slot_taken(db: &mut dyn SqlExec, run: &NewRun) -> Result<bool, StoreError> {
+    let existing = db.rows(
+        "SELECT id FROM job_runs WHERE job = ? AND scheduled_for = ?",
+        &[text(&run.job), int(run.scheduled_for)],
+    )?;
+    Ok(!existing.is_empty())
+}
+
+/// Closes the job's active run (and its open attempt) as `replaced`. Its process learns it at
+/// the next heartbeat and cancels the work; what it records afterwards is ignored.
+fn replace_active(db: &mut dyn SqlExec, job: &str, now: i64) -> Result<(), StoreError> {
+    let reason = "replaced by a newer run of the job (overlap policy replace)";
+    db.execute(
+        &format!(
+            "UPDATE job_run_attempts SET status = 'replaced', finished_at = ?, error = ?
+             WHERE finished_at IS NULL AND run_id IN
+               (SELECT id FROM job_runs WHERE job = ? AND lane = 0 AND {ACTIVE})"
+        ),
+        &[int(now), text(reason), text(job)],
+    )?;
+    db.execute(
+        &format!(
+            "UPDATE job_runs SET status = 'replaced', finished_at = ?, error = ?
+             WHERE job = ? AND lane = 0 AND {ACTIVE}"
+        ),
+        &[int(now), text(reason), text(job)],
+    )?;
+    Ok(())
 }
 
 fn add_attempt(
@@ -127,6 +166,10 @@ pub fn end_attempt(db: &mut dyn SqlExec, run_id: i64, end: &AttemptEnd) -> Resul
     let attempt_status =
         if end.status == RunStatus::RetryWait { RunStatus::Failed } else { end.status };
     let steps = steps_json(&end.steps);
+    if !is_active(db, run_id)? {
+        // Replaced or abandoned meanwhile: that verdict stands.
+        return Ok(());
+    }
     db.execute(
         "UPDATE job_run_attempts SET status = ?, finished_at = ?, error = ?, steps = ?
          WHERE run_id = ? AND attempt = (SELECT attempt FROM job_runs WHERE id = ?)",
@@ -173,9 +216,23 @@ pub fn start_attempt(db: &mut dyn SqlExec, run_id: i64, now: i64) -> Result<u32,
     Ok(attempt)
 }
 
-pub fn heartbeat(db: &mut dyn SqlExec, run_id: i64, now: i64) -> Result<(), StoreError> {
-    db.execute("UPDATE job_runs SET heartbeat_at = ? WHERE id = ?", &[int(now), int(run_id)])?;
-    Ok(())
+/// Whether the run exists and is still active; `NotFound` when it does not exist.
+fn is_active(db: &mut dyn SqlExec, run_id: i64) -> Result<bool, StoreError> {
+    let rows = db.rows("SELECT status FROM job_runs WHERE id = ?", &[int(run_id)])?;
+    match rows.first().and_then(|r| r.first()) {
+        Some(Cell::Text(s)) => Ok(RunStatus::parse(s).is_some_and(RunStatus::is_active)),
+        _ => Err(StoreError::NotFound),
+    }
+}
+
+/// Records that the run's process is alive; `false` when the run is no longer active
+/// (replaced, or abandoned by another process), which tells the runner to stop.
+pub fn heartbeat(db: &mut dyn SqlExec, run_id: i64, now: i64) -> Result<bool, StoreError> {
+    let n = db.execute(
+        &format!("UPDATE job_runs SET heartbeat_at = ? WHERE id = ? AND {ACTIVE}"),
+        &[int(now), int(run_id)],
+    )?;
+    Ok(n > 0)
 }
 
 pub fn abandon_stale_runs(

@@ -10,6 +10,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_users_keys", include_str!("../migrations/0002_users_keys.sql")),
     ("0003_job_runs", include_str!("../migrations/0003_job_runs.sql")),
     ("0004_product_best", include_str!("../migrations/0004_product_best.sql")),
+    ("0005_run_lanes", include_str!("../migrations/0005_run_lanes.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

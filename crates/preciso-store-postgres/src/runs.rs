@@ -55,7 +55,7 @@ impl RunLog for PgCatalog {
     fn start_attempt(&self, run_id: i64, now: i64) -> Result<u32, StoreError> {
         self.in_txn(|db| shared::start_attempt(db, run_id, now))
     }
-    fn heartbeat(&self, run_id: i64, now: i64) -> Result<(), StoreError> {
+    fn heartbeat(&self, run_id: i64, now: i64) -> Result<bool, StoreError> {
         self.in_txn(|db| shared::heartbeat(db, run_id, now))
     }
     fn abandon_stale_runs(&self, stale_before: i64, now: i64) -> Result<u64, StoreError> {

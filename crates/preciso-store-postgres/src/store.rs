@@ -121,6 +121,10 @@ impl CatalogStore for PgCatalog {
         })
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with_client(|c| c.simple_query("SELECT 1").map(drop).map_err(backend))
+    }
+
     fn pool_stats(&self) -> preciso_core::ports::PoolStats {
         PgCatalog::pool_stats(self)
     }

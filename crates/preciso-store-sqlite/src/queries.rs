@@ -170,6 +170,10 @@ impl CatalogStore for SqliteCatalog {
         })
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with_reader(|c| c.query_row("SELECT count(*) FROM stores", [], |_| Ok(())))
+    }
+
     fn pool_stats(&self) -> preciso_core::ports::PoolStats {
         SqliteCatalog::pool_stats(self)
     }

@@ -79,6 +79,7 @@ fn spec(settings: &Settings, d: &Default_, work: Arc<dyn Job>) -> Result<JobSpec
             .unwrap_or_else(|| JobSpec::default_grace(schedule.as_ref())),
         schedule,
         misfire: job.misfire.unwrap_or(Misfire::Coalesce),
+        overlap: job.overlap.unwrap_or_default(),
         timeout: job.timeout_secs.map(Duration::from_secs).unwrap_or(d.timeout),
         retry: RetryPolicy {
             attempts: job.attempts.unwrap_or(d.attempts).max(1),

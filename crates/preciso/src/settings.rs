@@ -75,6 +75,9 @@ pub struct JobSettings {
     pub timezone: Option<String>,
     /// `coalesce` (default) or `skip`.
     pub misfire: Option<preciso_ops::Misfire>,
+    /// `forbid` (default: a fire during an active run is recorded as skipped), `replace` (the
+    /// active run is stopped and the new one starts) or `allow` (runs side by side).
+    pub overlap: Option<preciso_ops::Overlap>,
     pub grace_secs: Option<u64>,
     pub timeout_secs: Option<u64>,
     /// Attempts in all (1 = no retries).

@@ -39,6 +39,13 @@ impl<'a, R: BufRead> CsvReader<'a, R> {
         self.columns =
             headers.iter().map(|h| self.fields.resolve(&String::from_utf8_lossy(h))).collect();
         self.unknown_columns = self.columns.iter().filter(|c| c.is_none()).count() as u32;
+        if self.columns.iter().all(Option::is_none) {
+            // Not this tool's data (or a header-less export): every row would be rejected.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "line 1: no column of the header names a known field (see the README's field mapping)",
+            ));
+        }
         self.inner = Some(csv);
         Ok(())
     }

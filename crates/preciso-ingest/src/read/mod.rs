@@ -32,13 +32,15 @@ impl Format {
         Format::parse(path.extension()?.to_str()?)
     }
 
-    /// Guesses from the first non-blank byte: `[` JSON array, `{` JSON Lines, else CSV.
-    pub fn sniff(head: &[u8]) -> Format {
+    /// Guesses from the first non-blank byte: `[` JSON array, `{` JSON Lines, `<` markup
+    /// (HTML, XML: not a data file, `None`), else CSV.
+    pub fn sniff(head: &[u8]) -> Option<Format> {
         let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
         match head.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'[') => Format::Json,
-            Some(b'{') => Format::Jsonl,
-            _ => Format::Csv,
+            Some(b'[') => Some(Format::Json),
+            Some(b'{') => Some(Format::Jsonl),
+            Some(b'<') => None,
+            _ => Some(Format::Csv),
         }
     }
 }

@@ -1043,6 +1043,96 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
     assert!(!logs.contains(ADMIN_KEY), "the API key never reaches the logs");
 }
 
+/// O26: `/ready` answers 503 within its 1 s budget when the database refuses connections, while
+/// `/health` (which touches nothing) stays 200; once the database is back, so is readiness.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_fails_fast_while_the_database_is_down_and_recovers() {
+    let Some(app) = spawn_app(Backend::Postgres, open_config()).await else { return };
+    assert_eq!(app.get("/ready").await.0, StatusCode::OK);
+    let db = app._db.as_ref().unwrap();
+    let admin = |sql: String| {
+        let url = db.admin_url.clone();
+        blocking(move || {
+            let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+            c.batch_execute(&sql).unwrap();
+        })
+    };
+    admin(format!(
+        "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}';",
+        db.name
+    ));
+    let started = std::time::Instant::now();
+    let r = app.client.get(format!("{}/ready", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["content-type"], "application/health+json");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["checks"]["database:responseTime"][0]["status"], "fail", "{body}");
+    assert!(started.elapsed() < Duration::from_secs(3), "answered within the check's budget");
+    assert_eq!(app.get("/health").await.0, StatusCode::OK, "liveness touches no database");
+    admin(format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name));
+    assert_eq!(app.get("/ready").await.0, StatusCode::OK, "the pool reconnects");
+}
+
+/// O27: a full server run on PostgreSQL with a password in its URL, requests with a valid and
+/// an invalid API key: neither the password nor any key appears in the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_a_full_run_carry_no_key_and_no_database_password() {
+    let Some((url, _db)) = fresh_pg_url() else { return };
+    let password = "hunter2-db-password";
+    // Trust authentication ignores the password, so the server runs normally with it.
+    let url = url.replacen("@", &format!(":{password}@"), 1);
+    let wrong_key = "not-a-real-key-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_preciso"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PRECISO_DATA_DIR", dir.path())
+        .env("PRECISO_DATABASE_URL", &url)
+        .env("PRECISO_ADMIN_KEY", ADMIN_KEY)
+        .env("PRECISO_LOG", "debug")
+        .env_remove("PRECISO_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let client = reqwest::Client::new();
+    for (path, key) in [
+        ("/api/stores", Some(ADMIN_KEY)),
+        ("/api/stores", Some(wrong_key)),
+        ("/api/jobs", Some(ADMIN_KEY)),
+        ("/ready", None),
+        ("/metrics", None),
+    ] {
+        let mut req = client.get(format!("{base}{path}"));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        req.send().await.unwrap();
+    }
+    let r = client
+        .post(format!("{base}/api/jobs/status/run"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.lines().count() > 5, "the run logged: {logs}");
+    for secret in [password, ADMIN_KEY, wrong_key] {
+        assert!(!logs.contains(secret), "{secret:?} leaked into the logs");
+    }
+}
+
 /// A second server on the same catalog, optionally sharing state through Redis.
 async fn replica(
     app: &TestApp,

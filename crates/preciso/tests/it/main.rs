@@ -1,5 +1,7 @@
 //! Integration tests of the `preciso` package, in one test binary: the CLI end to end
-//! (`cli`) and the REST API served on a random port against a real SQLite catalog (`api`).
+//! (`cli`), the REST API served on a random port against a real SQLite catalog (`api`), and
+//! the scheduler inside a real server process killed with SIGKILL (`ops`).
 
 mod api;
 mod cli;
+mod ops;
