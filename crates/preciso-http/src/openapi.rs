@@ -230,7 +230,7 @@ fn paths() -> Value {
         "/api/runs": { "get": get("Job runs, newest first", {
             let mut p = paging.clone();
             p.push(q("job", json!({"type": "string"}), "Only this job."));
-            p.push(q("status", json!({"type": "string", "enum": ["running", "retry_wait", "succeeded", "failed", "timed_out", "skipped_overlap", "abandoned", "cancelled"]}), "Only runs in this status."));
+            p.push(q("status", json!({"type": "string", "enum": ["running", "retry_wait", "succeeded", "failed", "timed_out", "skipped_overlap", "abandoned", "cancelled", "replaced"]}), "Only runs in this status."));
             p
         }, json!({"200": ok("Runs.", r("RunPage"))}), &[bad, ("503", "No scheduler in this process.")]) },
         "/api/runs/{id}": { "get": get("One run with every attempt and step",

@@ -783,6 +783,38 @@ fn the_drop_dir_job_ingests_stable_files_and_sorts_them_into_processed_and_faile
     assert_eq!(page.items[0].offer.price.minor, 1_400_000, "the newer file's price applies");
 }
 
+/// O13: the move step failing after a committed ingest leaves the file in the inbox and the
+/// run retryable; the retry skips the already-ingested content and only moves the file, so the
+/// ledger holds one completed ingest and nothing half-applied.
+#[test]
+fn a_failed_move_after_ingest_is_retried_without_ingesting_twice() {
+    let (dir, catalog) = sqlite();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    drop_file(&inbox, "exito.jsonl", &line("exito", "a", "10000"), Duration::from_secs(120));
+    // A plain file where processed/ should be: creating the dated directory fails.
+    std::fs::write(inbox.join("processed"), "in the way").unwrap();
+    let job = dropdir_job(catalog.clone(), &inbox, false);
+    let failure = job.run(&JobContext::new(1, 1, false)).unwrap_err();
+    assert!(failure.retryable, "{}", failure.error);
+    let step = failure.steps.iter().find(|s| s.name == "ingest exito.jsonl").unwrap();
+    assert!(step.error.as_deref().unwrap_or("").contains("moving to processed/ failed"));
+    assert!(inbox.join("exito.jsonl").exists());
+    std::fs::remove_file(inbox.join("processed")).unwrap();
+    let steps = job.run(&JobContext::new(2, 1, false)).unwrap();
+    assert!(!inbox.join("exito.jsonl").exists());
+    let ingest = steps.iter().find(|s| s.name == "ingest exito.jsonl").unwrap();
+    assert_eq!(
+        ingest.counts.get("inserted").copied().unwrap_or(0),
+        0,
+        "nothing ingested twice: {ingest:?}"
+    );
+    let ledger = catalog.ingest_files(10, 0).unwrap();
+    let done = ledger.iter().filter(|f| f.status == preciso_core::domain::IngestStatus::Done);
+    assert_eq!(done.count(), 1, "{ledger:?}");
+    assert_eq!(catalog.counts().unwrap().offers, 1);
+}
+
 #[test]
 fn a_store_error_keeps_the_file_in_the_inbox_and_asks_for_a_retry() {
     let (dir, catalog) = sqlite();

@@ -80,7 +80,8 @@ impl Metrics {
             out,
             "# HELP preciso_build_info Build information.\n# TYPE preciso_build_info gauge"
         );
-        let _ = writeln!(out, "preciso_build_info{{version=\"{version}\"}} 1");
+        let commit = escape(env!("PRECISO_COMMIT"));
+        let _ = writeln!(out, "preciso_build_info{{version=\"{version}\",commit=\"{commit}\"}} 1");
         let _ = writeln!(
             out,
             "# HELP preciso_uptime_seconds Seconds since the server started.\n# TYPE preciso_uptime_seconds gauge"

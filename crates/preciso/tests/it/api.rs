@@ -902,7 +902,7 @@ async fn probes_metrics_and_bounded_route_labels(backend: Backend) {
             && series[0].contains("status=\"404\"")
             && series[0].ends_with(" 10001")
     );
-    assert!(text.contains("preciso_build_info{version="));
+    assert!(text.contains("preciso_build_info{version=\"0.1.0\",commit=\""));
     assert!(text.contains("preciso_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/offers/{id}\",le=\"+Inf\"} 10001"));
     assert!(text.contains("preciso_cache_misses_total"));
     // USE metrics of the connection pool, and freshness per store from the fixture's offers.

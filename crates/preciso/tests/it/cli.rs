@@ -268,3 +268,26 @@ fn openapi_command_prints_the_document() {
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/best-prices/{category}"]["get"]["responses"]["200"].is_object());
 }
+
+/// O1: `jobs list` shows each job's next three fire times in its zone and in UTC; a 6-field
+/// cron without the seconds flag is refused with the job named.
+#[test]
+fn jobs_list_shows_three_fire_times_local_and_utc_and_refuses_six_fields() {
+    let sb = Sandbox::new();
+    let config = sb.path("preciso.toml");
+    std::fs::write(&config, "[jobs.ingest]\ncron = \"30 9 * * *\"\ntimezone = \"Asia/Tokyo\"\n")
+        .unwrap();
+    let out = sb.ok(&["--config", config.to_str().unwrap(), "jobs", "list"]);
+    let section: Vec<&str> =
+        out.lines().skip_while(|l| !l.starts_with("ingest ")).skip(1).take(3).collect();
+    assert_eq!(section.len(), 3, "{out}");
+    for line in section {
+        // Tokyo has no DST: 09:30 local is 00:30 UTC every day.
+        assert!(line.contains("09:30:00 JST") && line.contains("00:30:00 UTC"), "{line}");
+    }
+    std::fs::write(&config, "[jobs.ingest]\ncron = \"0 30 9 * * *\"\n").unwrap();
+    let refused = sb.run(&["--config", config.to_str().unwrap(), "jobs", "list"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("ingest") && err.contains("seconds"), "{err}");
+}
