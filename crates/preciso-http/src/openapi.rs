@@ -299,7 +299,7 @@ fn schemas() -> Value {
             "ledger_id": { "type": ["integer", "null"] }, "counts": { "type": "object" }, "warnings": { "type": "object" }, "reject_samples": { "type": "array" } } },
         "JobList": { "type": "object", "required": ["items", "leader"], "properties": { "leader": { "type": "boolean" }, "items": { "type": "array", "items": { "type": "object", "required": ["name", "enabled", "next_runs"], "properties": {
             "name": { "type": "string" }, "description": { "type": "string" }, "enabled": { "type": "boolean" }, "cron": { "type": ["string", "null"] }, "timezone": { "type": ["string", "null"] },
-            "misfire": { "type": "string", "enum": ["coalesce", "skip"] }, "grace_secs": { "type": "integer" }, "timeout_secs": { "type": "integer" }, "retry_attempts": { "type": "integer" },
+            "misfire": { "type": "string", "enum": ["coalesce", "skip"] }, "overlap": { "type": "string", "enum": ["forbid", "replace", "allow"] }, "grace_secs": { "type": "integer" }, "timeout_secs": { "type": "integer" }, "retry_attempts": { "type": "integer" },
             "next_runs": { "type": "array", "items": { "type": "object", "properties": { "utc": { "type": "string", "format": "date-time" }, "local": { "type": "string" } } } } } } } } },
         "Triggered": { "type": "object", "required": ["outcome"], "properties": { "outcome": { "type": "string", "enum": ["started", "skipped_overlap", "dry_run"] },
             "run_id": { "type": "integer" }, "status": { "type": "string" }, "error": { "type": ["string", "null"] }, "steps": { "type": "array", "items": { "type": "object" } } } },

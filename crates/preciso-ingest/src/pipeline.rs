@@ -106,8 +106,23 @@ pub fn file_digest(path: &Path) -> io::Result<(String, u64)> {
     Ok((to_hex(&hasher.finalize()), size))
 }
 
-/// Ingests one file. `progress` receives the number of bytes read so far.
+/// Ingests one file. `progress` receives the number of bytes read so far. The outcome is
+/// added to the process-wide totals (`crate::totals`).
 pub fn ingest(
+    store: &dyn CatalogStore,
+    source: &IngestSource,
+    opts: &IngestOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<IngestReport, IngestError> {
+    let result = ingest_file(store, source, opts, progress);
+    match &result {
+        Ok(report) => crate::totals::record(report.status, &report.counts),
+        Err(_) => crate::totals::record("failed", &IngestCounts::default()),
+    }
+    result
+}
+
+fn ingest_file(
     store: &dyn CatalogStore,
     source: &IngestSource,
     opts: &IngestOptions,

@@ -595,6 +595,23 @@ fn replicas_share_one_schedule(catalogs: Vec<Arc<dyn Catalog>>, kill_leader: boo
 }
 
 #[test]
+fn two_replicas_on_postgresql_one_run_per_slot_and_failover() {
+    let Some(db) = pg("leader2") else { return };
+    std::thread::spawn(move || {
+        let catalogs: Vec<Arc<dyn Catalog>> = (0..2)
+            .map(|_| {
+                Arc::new(preciso_store_postgres::PgCatalog::open(&db.url).unwrap())
+                    as Arc<dyn Catalog>
+            })
+            .collect();
+        replicas_share_one_schedule(catalogs, true);
+        drop(db);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
 fn three_replicas_on_postgresql_one_run_per_slot_and_failover() {
     let Some(db) = pg("leader") else { return };
     std::thread::spawn(move || {

@@ -20,8 +20,6 @@ struct Histogram {
 struct Data {
     requests: BTreeMap<(String, String, u16), u64>,
     latency: BTreeMap<(String, String), Histogram>,
-    ingest_offers: BTreeMap<&'static str, u64>,
-    ingest_files: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Default)]
@@ -45,24 +43,6 @@ impl Metrics {
         }
         h.sum += seconds;
         h.count += 1;
-    }
-
-    pub fn observe_ingest(
-        &self,
-        status: &'static str,
-        counts: &preciso_core::domain::IngestCounts,
-    ) {
-        let mut d = self.data.lock().unwrap_or_else(|p| p.into_inner());
-        *d.ingest_files.entry(status).or_default() += 1;
-        for (result, n) in [
-            ("inserted", counts.inserted),
-            ("updated", counts.updated),
-            ("unchanged", counts.unchanged),
-            ("duplicate", counts.duplicate),
-            ("rejected", counts.rejected),
-        ] {
-            *d.ingest_offers.entry(result).or_default() += n;
-        }
     }
 
     /// The exposition text; `extra` gauges (cache counters, build info) are appended by the
@@ -132,19 +112,19 @@ impl Metrics {
             out,
             "# HELP preciso_cache_misses_total Response cache misses.\n# TYPE preciso_cache_misses_total counter\npreciso_cache_misses_total {cache_misses}"
         );
+        // Every ingest run of this process counts, whichever path started it.
         let _ = writeln!(
             out,
             "# HELP preciso_ingest_offers_total Ingested records by result.\n# TYPE preciso_ingest_offers_total counter"
         );
-        for result in ["inserted", "updated", "unchanged", "duplicate", "rejected"] {
-            let n = d.ingest_offers.get(result).copied().unwrap_or(0);
+        for (result, n) in preciso_ingest::totals::offers() {
             let _ = writeln!(out, "preciso_ingest_offers_total{{result=\"{result}\"}} {n}");
         }
         let _ = writeln!(
             out,
-            "# HELP preciso_ingest_files_total Ingest runs through the API by status.\n# TYPE preciso_ingest_files_total counter"
+            "# HELP preciso_ingest_files_total Ingest runs (API uploads, jobs) by outcome.\n# TYPE preciso_ingest_files_total counter"
         );
-        for (status, n) in &d.ingest_files {
+        for (status, n) in preciso_ingest::totals::files() {
             let _ = writeln!(out, "preciso_ingest_files_total{{status=\"{status}\"}} {n}");
         }
         out

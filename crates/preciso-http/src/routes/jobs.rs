@@ -71,6 +71,7 @@ pub fn job_json(spec: &JobSpec, now: DateTime<Utc>) -> Value {
         "cron": spec.schedule.as_ref().map(|s| s.expr()),
         "timezone": spec.schedule.as_ref().map(|s| s.tz().name()),
         "misfire": spec.misfire,
+        "overlap": spec.overlap,
         "grace_secs": spec.grace.as_secs(),
         "timeout_secs": spec.timeout.as_secs(),
         "retry_attempts": spec.retry.attempts,

@@ -1,8 +1,10 @@
-//! The scheduler inside the real `preciso serve` process: a kill -9 in the middle of the ingest
-//! job over the drop directory, then a restart, loses and duplicates nothing (issue #5, point 3).
+//! The scheduler inside the real `preciso serve` process: a kill -9 or a SIGTERM in the middle
+//! of the ingest job over the drop directory, then a restart, loses and duplicates nothing
+//! (issue #5, point 3; O13, O14); jobs, runs, metrics and the status document seen from outside
+//! (O10, O11, O24, O28).
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,31 +70,45 @@ async fn trigger_ingest(client: &reqwest::Client, url: &str) -> i64 {
     r.json::<Value>().await.unwrap()["run_id"].as_i64().unwrap()
 }
 
-async fn wait_for_status(client: &reqwest::Client, url: &str, run: i64, want: &str) -> Value {
+async fn wait_for_status(client: &reqwest::Client, url: &str, run: i64, want: &[&str]) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let v: Value =
             client.get(format!("{url}/api/runs/{run}")).send().await.unwrap().json().await.unwrap();
-        if v["status"] == want {
+        if want.iter().any(|w| v["status"] == *w) {
             return v;
         }
-        assert!(Instant::now() < deadline, "run {run} never became {want}: {v}");
+        assert!(Instant::now() < deadline, "run {run} never became {want:?}: {v}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-fn processed_file(inbox: &Path, name: &str) -> PathBuf {
-    inbox.join(format!("processed/{}/{name}", chrono::Utc::now().format("%Y/%m/%d")))
+/// A data dir whose inbox holds `file`, and a config running every job only on demand.
+fn setup(dir: &Path, file: &Path, extra: &str) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    let inbox = data.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::copy(file, inbox.join(file.file_name().unwrap())).unwrap();
+    let config = dir.join("preciso.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {data:?}\n[http]\nlisten = \"127.0.0.1:0\"\nrate_limit_per_minute = 0\n\
+             shutdown_grace_secs = 1\n[ingest]\nbatch_size = 500\n\
+             [scheduler]\nheartbeat_secs = 1\nstable_secs = 0\npoll_secs = 1\n\
+             [jobs.ingest]\ncron = \"\"\n[jobs.ingest-full]\ncron = \"\"\n{extra}"
+        ),
+    )
+    .unwrap();
+    (data, config)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_during_the_ingest_job_then_a_restart_loses_and_duplicates_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("offers.jsonl");
+fn generate(dir: &Path, offers: &str) -> PathBuf {
+    let file = dir.join("offers.jsonl");
     run(&[
         "gen",
         "--offers",
-        "40000",
+        offers,
         "--stores",
         "6",
         "--seed",
@@ -100,52 +116,55 @@ async fn kill_9_during_the_ingest_job_then_a_restart_loses_and_duplicates_nothin
         "--out",
         file.to_str().unwrap(),
     ]);
+    file
+}
+
+fn processed_file(inbox: &Path, name: &str) -> PathBuf {
+    inbox.join(format!("processed/{}/{name}", chrono::Utc::now().format("%Y/%m/%d")))
+}
+
+/// Interrupts the ingest job with `signal` once some batches committed, restarts, and checks
+/// the catalog converges on what one undisturbed ingest of the file gives.
+async fn interrupted_ingest_converges(signal: &str, interrupted: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generate(dir.path(), "40000");
     // The reference: the same file ingested once, undisturbed.
     let reference = dir.path().join("reference");
     run(&["--data-dir", reference.to_str().unwrap(), "ingest", file.to_str().unwrap()]);
     let expected = catalog_facts(&reference.join("preciso.sqlite"));
-
-    let data = dir.path().join("data");
+    let (data, config) = setup(dir.path(), &file, "[jobs.status]\ncron = \"\"\n");
     let inbox = data.join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    std::fs::copy(&file, inbox.join("offers.jsonl")).unwrap();
-    let config = dir.path().join("preciso.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {data:?}\n[http]\nlisten = \"127.0.0.1:0\"\nrate_limit_per_minute = 0\n\
-             [ingest]\nbatch_size = 500\n\
-             [scheduler]\nheartbeat_secs = 1\nstable_secs = 0\npoll_secs = 1\n\
-             [jobs.ingest]\ncron = \"\"\n[jobs.ingest-full]\ncron = \"\"\n[jobs.status]\ncron = \"\"\n"
-        ),
-    )
-    .unwrap();
     let db = data.join("preciso.sqlite");
     let client = reqwest::Client::new();
 
     let (mut server, url) = serve(&config);
     let first = trigger_ingest(&client, &url).await;
-    // Kill as soon as some batches have committed, long before the file is done.
+    // Interrupt as soon as some batches have committed, long before the file is done.
     let deadline = Instant::now() + Duration::from_secs(60);
     while offers_now(&db) == 0 {
         assert!(Instant::now() < deadline, "the ingest job never committed a batch");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let at_kill = offers_now(&db);
+    let sent =
+        Command::new("kill").args([&format!("-{signal}"), &server.id().to_string()]).status();
+    assert!(sent.unwrap().success());
+    let exit = tokio::task::spawn_blocking(move || server.wait().unwrap()).await.unwrap();
+    if signal == "TERM" {
+        assert!(exit.success(), "a SIGTERM ends the server cleanly: {exit:?}");
+    }
+    let at_stop = offers_now(&db);
     assert!(
-        at_kill < expected[0],
-        "the kill came after the whole file landed ({at_kill} offers); the test proves nothing"
+        at_stop < expected[0],
+        "the stop came after the whole file landed ({at_stop} offers); the test proves nothing"
     );
     assert!(inbox.join("offers.jsonl").exists(), "a half-ingested file stays in the inbox");
 
-    // Restart: the dead run is abandoned once its heartbeat is stale, and the next run
-    // converges on exactly what one undisturbed ingest gives.
+    // Restart: the interrupted run ends up abandoned or cancelled, never running forever, and
+    // the next run converges on exactly what one undisturbed ingest gives.
     let (mut server, url) = serve(&config);
-    wait_for_status(&client, &url, first, "abandoned").await;
+    wait_for_status(&client, &url, first, interrupted).await;
     let second = trigger_ingest(&client, &url).await;
-    wait_for_status(&client, &url, second, "succeeded").await;
+    wait_for_status(&client, &url, second, &["succeeded"]).await;
     assert_eq!(catalog_facts(&db), expected, "offers, products, history and best prices");
     assert!(!inbox.join("offers.jsonl").exists());
     assert!(processed_file(&inbox, "offers.jsonl").exists());
@@ -153,7 +172,137 @@ async fn kill_9_during_the_ingest_job_then_a_restart_loses_and_duplicates_nothin
         .unwrap()
         .query_row("SELECT count(*) FROM ingest_files WHERE status = 'running'", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(running, 0, "the killed run's ledger row is superseded, not left running");
+    assert_eq!(running, 0, "the interrupted run's ledger row is superseded, not left running");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_the_ingest_job_then_a_restart_loses_and_duplicates_nothing() {
+    interrupted_ingest_converges("KILL", &["abandoned"]).await;
+}
+
+/// O14: SIGTERM stops new fires, gives the running job `shutdown_grace_secs`, and exits; the
+/// run is then cancelled or, if the grace ran out, abandoned on the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_the_ingest_job_exits_cleanly_and_the_restart_converges() {
+    interrupted_ingest_converges("TERM", &["cancelled", "abandoned", "failed"]).await;
+}
+
+/// O10, O11, O24, O28 from outside: a manual API trigger needs an admin key and returns the run
+/// id; the run's history has its steps and counts; `/metrics` counts job runs and the ingested
+/// records of scheduled jobs; the status job writes `status.json`; the CLI lists and shows runs
+/// and a dry run records nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_runs_metrics_and_status_of_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generate(dir.path(), "300");
+    let (data, config) = setup(dir.path(), &file, "[jobs.status]\ncron = \"*/5 * * * *\"\n");
+    let cfg = config.to_str().unwrap();
+    let read_key = {
+        let out = Command::new(BIN)
+            .args(["--config", cfg, "keys", "create", "--name", "reader", "--scopes", "read"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split_whitespace().find(|w| w.len() >= 32).expect(&text).to_string()
+    };
+    let client = reqwest::Client::new();
+    let (mut server, url) = serve(&config);
+    let post = |key: Option<&str>| {
+        let mut req = client.post(format!("{url}/api/jobs/ingest/run"));
+        if let Some(k) = key {
+            req = req.header("x-api-key", k);
+        }
+        req.send()
+    };
+    assert_eq!(post(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(post(Some(&read_key)).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let started = post(Some(ADMIN_KEY)).await.unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let body: Value = started.json().await.unwrap();
+    assert_eq!(body["outcome"], "started");
+    let run_id = body["run_id"].as_i64().unwrap();
+    let run = wait_for_status(&client, &url, run_id, &["succeeded"]).await;
+    assert_eq!((run["job"].as_str(), run["trigger"].as_str()), (Some("ingest"), Some("api")));
+    assert_eq!(run["attempts"][0]["status"], "succeeded");
+    let steps = run["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["name"], "pick");
+    assert_eq!(steps[0]["counts"]["files"], 1);
+    let ingest_step = &steps[1];
+    assert_eq!(ingest_step["name"], "ingest offers.jsonl");
+    let ledger: Value =
+        client.get(format!("{url}/api/archivos")).send().await.unwrap().json().await.unwrap();
+    let inserted = ledger["items"][0]["counts"]["inserted"].as_u64().unwrap();
+    let rejected = ledger["items"][0]["counts"]["rejected"].as_u64().unwrap();
+    assert!(inserted > 250, "{ledger}");
+    assert_eq!(ingest_step["counts"]["inserted"].as_u64(), Some(inserted));
+
+    // Jobs with their schedules: status fires every 5 minutes (3 next times); ingest is manual.
+    let jobs: Value =
+        client.get(format!("{url}/api/jobs")).send().await.unwrap().json().await.unwrap();
+    let job = |name: &str| {
+        jobs["items"].as_array().unwrap().iter().find(|j| j["name"] == name).unwrap().clone()
+    };
+    assert_eq!(
+        (job("ingest")["enabled"].clone(), job("ingest")["overlap"].clone()),
+        (json!(false), json!("forbid"))
+    );
+    assert_eq!(job("status")["next_runs"].as_array().map(Vec::len), Some(3), "{jobs}");
+
+    // The status job writes the status document atomically.
+    let status_run = client
+        .post(format!("{url}/api/jobs/status/run"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["run_id"]
+        .as_i64()
+        .unwrap();
+    wait_for_status(&client, &url, status_run, &["succeeded"]).await;
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("status.json")).unwrap()).unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["backend"], "sqlite");
+    assert_eq!(doc["counts"]["offers"].as_u64(), Some(inserted));
+    let api_status: Value =
+        client.get(format!("{url}/api/status")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(api_status["counts"]["offers"].as_u64(), Some(inserted));
+
+    // Metrics count the job's run and the records it ingested (not only API uploads).
+    let metrics = client.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        let line =
+            metrics.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("preciso_job_runs_total{job=\"ingest\",status=\"succeeded\"}"), 1.0);
+    assert_eq!(value("preciso_job_duration_seconds_count{job=\"ingest\"}"), 1.0);
+    assert!(value("preciso_job_last_success_timestamp_seconds{job=\"ingest\"}") > 1.7e9);
+    assert_eq!(value("preciso_ingest_offers_total{result=\"inserted\"}"), inserted as f64);
+    assert_eq!(value("preciso_ingest_offers_total{result=\"rejected\"}"), rejected as f64);
+    assert_eq!(value("preciso_ingest_files_total{status=\"done\"}"), 1.0);
+
+    // The CLI sees the same history; a dry run records nothing.
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--config", cfg];
+        all.extend_from_slice(args);
+        let out = Command::new(BIN).args(&all).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listed = cli(&["runs", "list", "--job", "ingest"]);
+    assert!(listed.contains(&run_id.to_string()) && listed.contains("succeeded"), "{listed}");
+    let shown = cli(&["runs", "show", &run_id.to_string()]);
+    assert!(shown.contains("ingest offers.jsonl") && shown.contains("pick"), "{shown}");
+    let before = cli(&["runs", "list"]).lines().count();
+    let dry = cli(&["jobs", "run", "status", "--dry-run"]);
+    assert!(dry.to_lowercase().contains("dry"), "{dry}");
+    assert_eq!(cli(&["runs", "list"]).lines().count(), before, "a dry run records no run");
     server.kill().unwrap();
     server.wait().unwrap();
 }
