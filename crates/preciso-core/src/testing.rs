@@ -682,6 +682,33 @@ pub fn runs_have_one_identity_one_active_run_and_attempts(c: &dyn Catalog) {
     assert_eq!(page.len(), 1);
 }
 
+/// O7: replicas racing to record one slot: exactly one run starts.
+pub fn concurrent_claims_of_one_slot_start_one_run(c: &dyn Catalog) {
+    let claims: Vec<RunClaim> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                s.spawn(move || {
+                    let run = NewRun {
+                        owner: format!("replica-{i}"),
+                        ..new_run("race", 60_000, Trigger::Schedule, 1)
+                    };
+                    c.claim_run(&run).expect("claim")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("claim thread")).collect()
+    });
+    let started = claims.iter().filter(|c| matches!(c, RunClaim::Started(_))).count();
+    assert_eq!(started, 1, "{claims:?}");
+    assert!(
+        claims.iter().all(|c| matches!(c, RunClaim::Started(_) | RunClaim::AlreadyRecorded)),
+        "{claims:?}"
+    );
+    let runs =
+        c.runs(&RunFilter { job: Some("race".into()), limit: 100, ..Default::default() }).unwrap();
+    assert_eq!(runs.len(), 1);
+}
+
 pub fn overlap_policies_allow_and_replace(c: &dyn Catalog) {
     use crate::runs::Overlap;
     let claim = |job: &str, slot: i64, overlap: Overlap| {
@@ -778,6 +805,7 @@ macro_rules! contract_tests {
             stores_are_registered_and_updated,
             runs_have_one_identity_one_active_run_and_attempts,
             overlap_policies_allow_and_replace,
+            concurrent_claims_of_one_slot_start_one_run,
             stale_runs_are_abandoned_and_old_runs_deleted,
             leadership_is_exclusive_and_released_on_drop
         );

@@ -471,6 +471,24 @@ fn overlap_allow_runs_side_by_side_and_replace_stops_the_active_run() {
     assert_eq!(status(r2), RunStatus::Succeeded);
 }
 
+/// O10: run history is kept for the retention period; the leading scheduler prunes older runs.
+#[test]
+fn run_history_older_than_the_retention_is_pruned_by_the_leader() {
+    let (_d, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-01-01T00:00:00Z")));
+    let job = Arc::new(Counting::default());
+    let o = ops(vec![spec("count", None, "UTC", job)], catalog.clone(), clock.clone());
+    o.run_blocking("count", Trigger::Manual, false).unwrap();
+    clock.set(utc("2026-03-01T00:00:00Z"));
+    o.run_blocking("count", Trigger::Manual, false).unwrap();
+    let mut sched = o.scheduler().with_retention(Duration::from_secs(30 * 86_400));
+    clock.set(utc("2026-03-15T00:00:00Z"));
+    sched.tick().unwrap();
+    let kept: Vec<i64> =
+        all_runs(catalog.as_ref(), "count").iter().map(|r| r.scheduled_for).collect();
+    assert_eq!(kept, vec![utc("2026-03-01T00:00:00Z").timestamp_millis()], "January's run is gone");
+}
+
 // ---- O5: timeouts ----------------------------------------------------------------------------
 
 #[test]
@@ -778,7 +796,29 @@ fn the_drop_dir_job_ingests_stable_files_and_sorts_them_into_processed_and_faile
         .unwrap()
         .set_modified(std::time::SystemTime::now() - old)
         .unwrap();
+    // O12: byte-identical database and WAL files, and the same files in the drop directory.
+    let fingerprint = || {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for name in ["p.sqlite", "p.sqlite-wal"] {
+            files.push((name.into(), std::fs::read(dir.path().join(name)).unwrap_or_default()));
+        }
+        let mut stack = vec![inbox.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    let before = fingerprint();
     let dry = job.run(&JobContext::new(2, 1, true)).unwrap();
+    assert!(fingerprint() == before, "a dry run changes no byte of the database, WAL or inbox");
     assert!(jumbo.exists() && catalog.counts().unwrap().offers == 3, "dry run: {dry:?}");
     assert!(dry.iter().any(|s| s.planned.iter().any(|p| p.contains("jumbo.jsonl"))));
     job.run(&JobContext::new(3, 1, false)).unwrap();

@@ -1039,7 +1039,21 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
     assert_eq!(access.len(), 1, "{logs}");
     assert_eq!(access[0]["route"], "/api/offers/{id}");
     assert_eq!(access[0]["status"], 404);
-    assert!(access[0]["timestamp"].is_string() && access[0]["level"] == "INFO");
+    assert_eq!(access[0]["level"], "INFO");
+    assert_eq!(
+        (access[0]["message"].as_str(), access[0]["target"].as_str()),
+        (Some("request"), Some("preciso::access"))
+    );
+    // O27: every line is an object with an RFC 3339 UTC timestamp, a level, a message and a target.
+    for line in logs.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let ts = v["timestamp"].as_str().unwrap_or_default();
+        assert!(ts.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{line}");
+        assert!(
+            v["level"].is_string() && v["message"].is_string() && v["target"].is_string(),
+            "{line}"
+        );
+    }
     assert!(!logs.contains(ADMIN_KEY), "the API key never reaches the logs");
 }
 

@@ -274,6 +274,14 @@ fn openapi_command_prints_the_document() {
 #[test]
 fn jobs_list_shows_three_fire_times_local_and_utc_and_refuses_six_fields() {
     let sb = Sandbox::new();
+    // The defaults of SPEC §7, in the default zone.
+    let defaults = sb.ok(&["jobs", "list"]);
+    for (job, cron) in
+        [("ingest", "0 4-22/2 * * 1-6"), ("ingest-full", "0 4 * * *"), ("status", "*/5 * * * *")]
+    {
+        let line = defaults.lines().find(|l| l.split_whitespace().next() == Some(job)).unwrap();
+        assert!(line.contains(cron) && line.contains("America/Bogota"), "{line}");
+    }
     let config = sb.path("preciso.toml");
     std::fs::write(&config, "[jobs.ingest]\ncron = \"30 9 * * *\"\ntimezone = \"Asia/Tokyo\"\n")
         .unwrap();

@@ -306,3 +306,54 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// O9 with real processes: a second `preciso serve` on the same SQLite file logs `standby` and
+/// does not schedule; when the first dies it takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_sqlite_file_stands_by_then_takes_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generate(dir.path(), "10");
+    let (_data, config) = setup(dir.path(), &file, "[jobs.status]\ncron = \"\"\n");
+    let client = reqwest::Client::new();
+    let leader_of = |url: String| {
+        let client = client.clone();
+        async move {
+            let v: Value =
+                client.get(format!("{url}/api/jobs")).send().await.unwrap().json().await.unwrap();
+            v["leader"].as_bool().unwrap()
+        }
+    };
+    let (mut first, first_url) = serve(&config);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !leader_of(first_url.clone()).await {
+        assert!(Instant::now() < deadline, "the first server never leads");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut second = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("PRECISO_ADMIN_KEY", ADMIN_KEY)
+        .env("PRECISO_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = second.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let second_url =
+        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!leader_of(second_url.clone()).await, "two schedulers on one file");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !leader_of(second_url.clone()).await {
+        assert!(Instant::now() < deadline, "the standby never took over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
+    let out =
+        tokio::task::spawn_blocking(move || second.wait_with_output().unwrap()).await.unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("standby"), "the second server says it stands by: {logs}");
+}
