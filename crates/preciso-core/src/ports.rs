@@ -323,4 +323,22 @@ pub trait CatalogDump: Send + Sync {
     fn clear(&self) -> Result<(), StoreError>;
     /// Brings id sequences past the loaded ids (PostgreSQL identities); no-op elsewhere.
     fn after_load(&self) -> Result<(), StoreError>;
+    /// Streams every dumped table, in load order, from one consistent snapshot of the
+    /// catalog (writers go on meanwhile); returns each table's row count.
+    fn snapshot(&self, sink: &mut RowSink<'_>) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Replaces every catalog row with what `fill` loads, in one transaction: readers see the
+    /// old catalog until it commits, and any error (from `fill` too) leaves it untouched.
+    fn replace_all(
+        &self,
+        fill: &mut dyn FnMut(&mut dyn TableLoader) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Receives a snapshot's rows: table name and the row's cells in dump order.
+pub type RowSink<'a> = dyn FnMut(&str, Vec<Cell>) -> Result<(), StoreError> + 'a;
+
+/// Loads rows into the catalog being replaced (`CatalogDump::replace_all`).
+pub trait TableLoader {
+    /// Inserts rows of `table`, columns in dump order; tables come in dump (load) order.
+    fn load(&mut self, table: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError>;
 }

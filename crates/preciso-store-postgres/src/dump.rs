@@ -3,7 +3,8 @@
 
 use crate::{PgCatalog, backend};
 use postgres::types::{ToSql, Type};
-use preciso_core::ports::{CatalogDump, Cell, StoreError};
+use postgres::{IsolationLevel, Transaction};
+use preciso_core::ports::{CatalogDump, Cell, RowSink, StoreError, TableLoader};
 use preciso_sql::numbered;
 use preciso_sql::tables::{TABLES, TableSpec, select_all, table};
 
@@ -37,6 +38,69 @@ fn bind_cell(c: &Cell, ty: &Type) -> Box<dyn ToSql + Sync> {
 /// Rows per INSERT: keeps parameters well under PostgreSQL's 65535.
 const CHUNK: usize = 1000;
 
+fn insert_rows(tx: &mut Transaction<'_>, t: &TableSpec, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(CHUNK) {
+        let one = format!("({})", vec!["?"; t.columns.len()].join(", "));
+        let sql = numbered(&format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            t.name,
+            t.columns.join(", "),
+            vec![one; chunk.len()].join(", ")
+        ));
+        let stmt = tx.prepare(&sql).map_err(backend)?;
+        let types = stmt.params().to_vec();
+        let boxed: Vec<Box<dyn ToSql + Sync>> = chunk
+            .iter()
+            .flatten()
+            .zip(types.iter())
+            .map(|(cell, ty)| bind_cell(cell, ty))
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        tx.execute(&stmt, &refs).map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Streams one table through a portal of `tx`.
+fn stream(
+    tx: &mut Transaction<'_>,
+    t: &TableSpec,
+    sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    let portal = tx.bind(&select_all(t), &[]).map_err(backend)?;
+    let mut n = 0;
+    loop {
+        let rows = tx.query_portal(&portal, 5000).map_err(backend)?;
+        if rows.is_empty() {
+            return Ok(n);
+        }
+        for r in &rows {
+            sink((0..t.columns.len()).map(|i| read_cell(r, i)).collect::<Result<_, _>>()?)?;
+            n += 1;
+        }
+    }
+}
+
+const SEQUENCED: [&str; 3] = ["ingest_files", "users", "api_keys"];
+
+fn reset_sequences(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+    for t in SEQUENCED {
+        tx.batch_execute(&format!(
+            "SELECT setval(pg_get_serial_sequence('{t}', 'id'), coalesce((SELECT max(id) FROM {t}), 0) + 1, false)"
+        ))
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+struct Loader<'a, 'b>(&'a mut Transaction<'b>);
+
+impl TableLoader for Loader<'_, '_> {
+    fn load(&mut self, name: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
+        insert_rows(self.0, spec(name)?, rows)
+    }
+}
+
 impl CatalogDump for PgCatalog {
     fn dump(
         &self,
@@ -46,18 +110,7 @@ impl CatalogDump for PgCatalog {
         let t = spec(name)?;
         self.with_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
-            let portal = tx.bind(&select_all(t), &[]).map_err(backend)?;
-            let mut n = 0;
-            loop {
-                let rows = tx.query_portal(&portal, 5000).map_err(backend)?;
-                if rows.is_empty() {
-                    break;
-                }
-                for r in &rows {
-                    sink((0..t.columns.len()).map(|i| read_cell(r, i)).collect::<Result<_, _>>()?)?;
-                    n += 1;
-                }
-            }
+            let n = stream(&mut tx, t, sink)?;
             tx.commit().map_err(backend)?;
             Ok(n)
         })
@@ -67,25 +120,7 @@ impl CatalogDump for PgCatalog {
         let t = spec(name)?;
         self.with_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
-            for chunk in rows.chunks(CHUNK) {
-                let one = format!("({})", vec!["?"; t.columns.len()].join(", "));
-                let sql = numbered(&format!(
-                    "INSERT INTO {} ({}) VALUES {}",
-                    t.name,
-                    t.columns.join(", "),
-                    vec![one; chunk.len()].join(", ")
-                ));
-                let stmt = tx.prepare(&sql).map_err(backend)?;
-                let types = stmt.params().to_vec();
-                let boxed: Vec<Box<dyn ToSql + Sync>> = chunk
-                    .iter()
-                    .flatten()
-                    .zip(types.iter())
-                    .map(|(cell, ty)| bind_cell(cell, ty))
-                    .collect();
-                let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
-                tx.execute(&stmt, &refs).map_err(backend)?;
-            }
+            insert_rows(&mut tx, t, rows)?;
             tx.commit().map_err(backend)
         })
     }
@@ -99,13 +134,43 @@ impl CatalogDump for PgCatalog {
 
     fn after_load(&self) -> Result<(), StoreError> {
         self.with_client(|c| {
-            for t in ["ingest_files", "users", "api_keys"] {
-                c.batch_execute(&format!(
-                    "SELECT setval(pg_get_serial_sequence('{t}', 'id'), coalesce((SELECT max(id) FROM {t}), 0) + 1, false)"
-                ))
+            let mut tx = c.transaction().map_err(backend)?;
+            reset_sequences(&mut tx)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    fn snapshot(&self, sink: &mut RowSink<'_>) -> Result<Vec<(String, u64)>, StoreError> {
+        // One REPEATABLE READ snapshot for every table: a backup during an ingest sees whole
+        // batches only.
+        self.with_client(|c| {
+            let mut tx = c
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
                 .map_err(backend)?;
+            let mut counts = Vec::new();
+            for t in TABLES {
+                let n = stream(&mut tx, t, &mut |row| sink(t.name, row))?;
+                counts.push((t.name.to_string(), n));
             }
-            Ok(())
+            tx.commit().map_err(backend)?;
+            Ok(counts)
+        })
+    }
+
+    fn replace_all(
+        &self,
+        fill: &mut dyn FnMut(&mut dyn TableLoader) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+        self.with_client(|c| {
+            let mut tx = c.transaction().map_err(backend)?;
+            tx.batch_execute(&format!("TRUNCATE {} CASCADE", names.join(", "))).map_err(backend)?;
+            fill(&mut Loader(&mut tx))?;
+            reset_sequences(&mut tx)?;
+            tx.commit().map_err(backend)
         })
     }
 }

@@ -1,8 +1,11 @@
-//! Whole-table dump and load for SQLite (`preciso copy`, portable backups).
+//! Whole-table dump and load for SQLite (`preciso copy`, portable backups). A backup snapshot
+//! is `VACUUM INTO` a temporary file (the online, consistent copy SQLite offers) streamed table
+//! by table; a whole-catalog replacement is one transaction.
 
 use crate::{SqliteCatalog, backend};
-use preciso_core::ports::{CatalogDump, Cell, StoreError};
-use preciso_sql::tables::{TABLES, insert_one, select_all, table};
+use preciso_core::ports::{CatalogDump, Cell, RowSink, StoreError, TableLoader};
+use preciso_sql::tables::{TABLES, TableSpec, insert_one, select_all, table};
+use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
 
 fn spec(name: &str) -> Result<&'static preciso_sql::tables::TableSpec, StoreError> {
@@ -29,6 +32,85 @@ fn value(c: &Cell) -> Value {
     }
 }
 
+/// Streams one table's rows from `c`.
+fn stream(
+    c: &Connection,
+    t: &TableSpec,
+    sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    let mut stmt = c.prepare(&select_all(t)).map_err(backend)?;
+    let mut rows = stmt.query([]).map_err(backend)?;
+    let mut n = 0;
+    while let Some(r) = rows.next().map_err(backend)? {
+        let cells = (0..t.columns.len())
+            .map(|i| r.get_ref(i).map(cell))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        sink(cells)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn insert_rows(c: &Connection, t: &TableSpec, rows: &[Vec<Cell>]) -> rusqlite::Result<()> {
+    let mut stmt = c.prepare_cached(&insert_one(t))?;
+    for row in rows {
+        stmt.execute(rusqlite::params_from_iter(row.iter().map(value)))?;
+    }
+    Ok(())
+}
+
+/// Runs `f` in a write transaction: committed on success, rolled back on any error.
+fn in_write_txn<T>(
+    c: &Connection,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    c.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    match f() {
+        Ok(v) => c.execute_batch("COMMIT").map(|()| v).map_err(backend),
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Deletes every dumped table's rows, children first.
+fn delete_all_sql() -> String {
+    TABLES.iter().rev().map(|t| format!("DELETE FROM {};", t.name)).collect()
+}
+
+struct Loader<'c>(&'c Connection);
+
+impl TableLoader for Loader<'_> {
+    fn load(&mut self, name: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
+        insert_rows(self.0, spec(name)?, rows).map_err(backend)
+    }
+}
+
+impl SqliteCatalog {
+    /// `PRAGMA integrity_check` and `foreign_key_check`: the problems found, empty when sound.
+    pub fn integrity_problems(&self) -> Result<Vec<String>, StoreError> {
+        self.with_reader(|c| {
+            let mut problems: Vec<String> = c
+                .prepare("PRAGMA integrity_check")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .filter(|m| m != "ok")
+                .collect();
+            let mut fk = c.prepare("PRAGMA foreign_key_check")?;
+            let broken = fk.query_map([], |r| {
+                Ok(format!("foreign key: {} row {} -> {}", r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+            })?;
+            for b in broken {
+                problems.push(b?);
+            }
+            Ok(problems)
+        })
+    }
+}
+
 impl CatalogDump for SqliteCatalog {
     fn dump(
         &self,
@@ -36,49 +118,52 @@ impl CatalogDump for SqliteCatalog {
         sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
         let t = spec(name)?;
-        self.with_conn_err(|c| {
-            let mut stmt = c.prepare(&select_all(t)).map_err(backend)?;
-            let mut rows = stmt.query([]).map_err(backend)?;
-            let mut n = 0;
-            while let Some(r) = rows.next().map_err(backend)? {
-                let cells = (0..t.columns.len())
-                    .map(|i| r.get_ref(i).map(cell))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(backend)?;
-                sink(cells)?;
-                n += 1;
-            }
-            Ok(n)
-        })
+        self.with_conn_err(|c| stream(c, t, sink))
     }
 
     fn load(&self, name: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
         let t = spec(name)?;
-        self.with_conn_err(|c| {
-            c.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-            let result = (|| {
-                let mut stmt = c.prepare_cached(&insert_one(t))?;
-                for row in rows {
-                    stmt.execute(rusqlite::params_from_iter(row.iter().map(value)))?;
-                }
-                Ok::<_, rusqlite::Error>(())
-            })();
-            match result {
-                Ok(()) => c.execute_batch("COMMIT").map_err(backend),
-                Err(e) => {
-                    let _ = c.execute_batch("ROLLBACK");
-                    Err(backend(e))
-                }
-            }
-        })
+        self.with_conn_err(|c| in_write_txn(c, || insert_rows(c, t, rows).map_err(backend)))
     }
 
     fn clear(&self) -> Result<(), StoreError> {
-        let sql: String = TABLES.iter().rev().map(|t| format!("DELETE FROM {};", t.name)).collect();
-        self.with_reader(|c| c.execute_batch(&format!("BEGIN IMMEDIATE; {sql} COMMIT;")))
+        self.with_conn_err(|c| in_write_txn(c, || c.execute_batch(&delete_all_sql()).map_err(backend)))
     }
 
     fn after_load(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn snapshot(&self, sink: &mut RowSink<'_>) -> Result<Vec<(String, u64)>, StoreError> {
+        // VACUUM INTO writes a consistent, compacted copy while writers go on; the dump then
+        // reads the copy at leisure, holding nothing on the live database.
+        let dir = self.path().parent().unwrap_or(std::path::Path::new("."));
+        let copy = dir.join(format!(".snapshot-{}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&copy);
+        let copy_str = copy.to_string_lossy().into_owned();
+        self.with_reader(|c| c.execute("VACUUM INTO ?1", [&copy_str]).map(drop))?;
+        let result = (|| {
+            let snap = Connection::open(&copy).map_err(backend)?;
+            let mut counts = Vec::new();
+            for t in TABLES {
+                let n = stream(&snap, t, &mut |row| sink(t.name, row))?;
+                counts.push((t.name.to_string(), n));
+            }
+            Ok(counts)
+        })();
+        let _ = std::fs::remove_file(&copy);
+        result
+    }
+
+    fn replace_all(
+        &self,
+        fill: &mut dyn FnMut(&mut dyn TableLoader) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.with_conn_err(|c| {
+            in_write_txn(c, || {
+                c.execute_batch(&delete_all_sql()).map_err(backend)?;
+                fill(&mut Loader(c))
+            })
+        })
     }
 }
