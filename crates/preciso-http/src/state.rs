@@ -83,6 +83,8 @@ pub struct OpsState {
     pub backend: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub data_dir: PathBuf,
+    /// Where backups are written: their age and last verification are exported as metrics.
+    pub backup_dir: PathBuf,
 }
 
 impl OpsState {

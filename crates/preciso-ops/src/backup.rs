@@ -223,11 +223,16 @@ pub fn read(path: &Path, rows: &mut RowVisitor<'_>) -> Result<Manifest, BackupEr
     let dec = zstd::Decoder::new(file).map_err(io(path))?;
     let mut lines = BufReader::new(dec).lines();
     let mut next = |what: &str| -> Result<String, BackupError> {
-        lines.next().transpose().map_err(io(path))?.ok_or_else(|| corrupt(format!("ends before {what}")))
+        lines
+            .next()
+            .transpose()
+            .map_err(io(path))?
+            .ok_or_else(|| corrupt(format!("ends before {what}")))
     };
-    let header: Value = serde_json::from_str(&next("the header")?)
-        .map_err(|e| corrupt(format!("header: {e}")))?;
-    let format = header["preciso_backup"].as_u64().ok_or_else(|| corrupt("not a Preciso backup".into()))?;
+    let header: Value =
+        serde_json::from_str(&next("the header")?).map_err(|e| corrupt(format!("header: {e}")))?;
+    let format =
+        header["preciso_backup"].as_u64().ok_or_else(|| corrupt("not a Preciso backup".into()))?;
     if format > u64::from(FORMAT_VERSION) {
         return Err(BackupError::NewerFormat {
             path: path.display().to_string(),
@@ -246,13 +251,15 @@ pub fn read(path: &Path, rows: &mut RowVisitor<'_>) -> Result<Manifest, BackupEr
             }
             return Ok(manifest);
         }
-        let table = v["table"].as_str().ok_or_else(|| corrupt(format!("expected a table: {line}")))?;
+        let table =
+            v["table"].as_str().ok_or_else(|| corrupt(format!("expected a table: {line}")))?;
         let mut hasher = Sha256::new();
         let mut n = 0u64;
         loop {
             let line = next("the end of a table")?;
             if line.starts_with('{') {
-                let end: Value = serde_json::from_str(&line).map_err(|e| corrupt(format!("{e}")))?;
+                let end: Value =
+                    serde_json::from_str(&line).map_err(|e| corrupt(format!("{e}")))?;
                 let sha256 = to_hex(&hasher.finalize());
                 let part = TablePart {
                     name: table.to_string(),
@@ -273,11 +280,10 @@ pub fn read(path: &Path, rows: &mut RowVisitor<'_>) -> Result<Manifest, BackupEr
             n += 1;
             let cells: Vec<Value> = serde_json::from_str(&line)
                 .map_err(|e| corrupt(format!("table {table}, row {n}: {e}")))?;
-            let row = cells
-                .iter()
-                .map(json_cell)
-                .collect::<Option<Vec<Cell>>>()
-                .ok_or_else(|| corrupt(format!("table {table}, row {n}: a value of unknown type")))?;
+            let row =
+                cells.iter().map(json_cell).collect::<Option<Vec<Cell>>>().ok_or_else(|| {
+                    corrupt(format!("table {table}, row {n}: a value of unknown type"))
+                })?;
             rows(table, row)?;
         }
     }
@@ -290,7 +296,11 @@ pub fn check_hashes(path: &Path) -> Result<Manifest, BackupError> {
 
 /// Replaces `target`'s catalog with the backup, in one transaction: a bad part or a load
 /// error leaves the target as it was. The backup's schema must be this build's.
-pub fn restore(path: &Path, target: &dyn Catalog, schema_version: &str) -> Result<Manifest, BackupError> {
+pub fn restore(
+    path: &Path,
+    target: &dyn Catalog,
+    schema_version: &str,
+) -> Result<Manifest, BackupError> {
     let mut manifest = None;
     let mut failure: Option<BackupError> = None;
     let replaced = target.replace_all(&mut |loader: &mut dyn TableLoader| {
@@ -441,7 +451,11 @@ impl KeepPolicy {
 
 /// The backups `policy` drops, oldest last; `protect` (a backup being verified or restored)
 /// is never among them.
-pub fn to_prune(backups: &[BackupFile], policy: &KeepPolicy, protect: Option<&Path>) -> Vec<BackupFile> {
+pub fn to_prune(
+    backups: &[BackupFile],
+    policy: &KeepPolicy,
+    protect: Option<&Path>,
+) -> Vec<BackupFile> {
     let created: Vec<DateTime<Utc>> = backups.iter().map(|b| b.created_at).collect();
     policy
         .keep(&created)
@@ -453,7 +467,11 @@ pub fn to_prune(backups: &[BackupFile], policy: &KeepPolicy, protect: Option<&Pa
 }
 
 /// Deletes what `to_prune` lists (with their `.verified` markers); returns them.
-pub fn prune(dir: &Path, policy: &KeepPolicy, protect: Option<&Path>) -> Result<Vec<BackupFile>, BackupError> {
+pub fn prune(
+    dir: &Path,
+    policy: &KeepPolicy,
+    protect: Option<&Path>,
+) -> Result<Vec<BackupFile>, BackupError> {
     let doomed = to_prune(&list(dir)?, policy, protect);
     for b in &doomed {
         std::fs::remove_file(&b.path).map_err(io(&b.path))?;
@@ -482,11 +500,23 @@ mod tests {
         ];
         let keep = |p: KeepPolicy| p.keep(&created);
         assert_eq!(keep(KeepPolicy::default()), [true; 5], "an empty policy deletes nothing");
-        assert_eq!(keep(KeepPolicy { last: 2, ..Default::default() }), [true, true, false, false, false]);
+        assert_eq!(
+            keep(KeepPolicy { last: 2, ..Default::default() }),
+            [true, true, false, false, false]
+        );
         // Days with backups: Mar 10 (its newest), Mar 9, Mar 2 — the empty days between count not.
-        assert_eq!(keep(KeepPolicy { daily: 3, ..Default::default() }), [true, false, true, true, false]);
-        assert_eq!(keep(KeepPolicy { weekly: 2, ..Default::default() }), [true, false, false, true, false]);
-        assert_eq!(keep(KeepPolicy { monthly: 2, ..Default::default() }), [true, false, false, false, true]);
+        assert_eq!(
+            keep(KeepPolicy { daily: 3, ..Default::default() }),
+            [true, false, true, true, false]
+        );
+        assert_eq!(
+            keep(KeepPolicy { weekly: 2, ..Default::default() }),
+            [true, false, false, true, false]
+        );
+        assert_eq!(
+            keep(KeepPolicy { monthly: 2, ..Default::default() }),
+            [true, false, false, false, true]
+        );
         // Rules are ORed.
         assert_eq!(
             keep(KeepPolicy { last: 1, monthly: 2, daily: 2, ..Default::default() }),
@@ -496,7 +526,12 @@ mod tests {
 
     #[test]
     fn cells_round_trip_through_json() {
-        for c in [Cell::Null, Cell::Int(-7), Cell::Text("ñandú \"x\"".into()), Cell::Bytes(vec![0, 255, 16])] {
+        for c in [
+            Cell::Null,
+            Cell::Int(-7),
+            Cell::Text("ñandú \"x\"".into()),
+            Cell::Bytes(vec![0, 255, 16]),
+        ] {
             assert_eq!(json_cell(&cell_json(&c)), Some(c));
         }
         assert_eq!(json_cell(&json!(1.5)), None);

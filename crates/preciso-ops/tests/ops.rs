@@ -893,3 +893,171 @@ fn a_store_error_keeps_the_file_in_the_inbox_and_asks_for_a_retry() {
     assert_eq!(catalog.counts().unwrap().offers, 1);
     assert!(!inbox.join("exito.jsonl").exists());
 }
+
+// ---- O15–O21: portable backups ---------------------------------------------------------------
+
+use preciso_core::ports::{CatalogStore, Cell};
+use preciso_ops::backup::{self, BackupError, Source};
+
+const SCHEMA: &str = "test-schema";
+
+fn source(backend: &str) -> Source<'_> {
+    Source { app_version: "test", schema_version: SCHEMA, backend }
+}
+
+fn rows_of(c: &dyn Catalog) -> Vec<(String, Vec<Cell>)> {
+    let mut rows = Vec::new();
+    c.snapshot(&mut |t, row| {
+        rows.push((t.to_string(), row));
+        Ok(())
+    })
+    .unwrap();
+    rows
+}
+
+/// `n` offers of `store`, skus `{tag}-0…`, in one ingest run.
+fn ingest_fixture(c: &dyn Catalog, tag: &str, store: &str, n: usize) {
+    let skus: Vec<String> = (0..n).map(|i| format!("{tag}-{i}")).collect();
+    let titles: Vec<String> = (0..n).map(|i| format!("Producto {}", i % 7)).collect();
+    let offers: Vec<_> = skus
+        .iter()
+        .zip(&titles)
+        .enumerate()
+        .map(|(i, (sku, title))| {
+            preciso_core::testing::Fixture {
+                store,
+                sku,
+                title,
+                price: 1_000 + i as i64,
+                ..Default::default()
+            }
+            .offer()
+        })
+        .collect();
+    preciso_core::testing::apply(c, tag, &offers);
+}
+
+#[test]
+fn backups_restore_across_backends_identically_and_refuse_tampering() {
+    let (dir, a) = sqlite();
+    ingest_fixture(a.as_ref(), "one", "exito", 40);
+    ingest_fixture(a.as_ref(), "two", "jumbo", 25);
+    let before = rows_of(a.as_ref());
+    let backups = dir.path().join("backups");
+    let (file, manifest) =
+        backup::create(a.as_ref(), &backups, &source("sqlite"), utc("2026-03-01T03:00:00Z"))
+            .unwrap();
+    assert_eq!(backup::list(&backups).unwrap(), vec![file.clone()]);
+    let offers = manifest.tables.iter().find(|t| t.name == "offers").unwrap();
+    assert_eq!(offers.rows, 65);
+    assert_eq!(backup::check_hashes(&file.path).unwrap(), manifest);
+    // No temporary file is left beside it.
+    assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 1);
+
+    // SQLite → SQLite, and (with PostgreSQL) SQLite → PostgreSQL → SQLite: the same rows.
+    let (_d2, b) = sqlite();
+    ingest_fixture(b.as_ref(), "other", "alkosto", 3);
+    backup::restore(&file.path, b.as_ref(), SCHEMA).unwrap();
+    assert_eq!(rows_of(b.as_ref()), before);
+    if let Some(db) = pg("backup") {
+        let (file, before) = (file.clone(), before.clone());
+        std::thread::spawn(move || {
+            let p = preciso_store_postgres::PgCatalog::open(&db.url).unwrap();
+            backup::restore(&file.path, &p, SCHEMA).unwrap();
+            assert_eq!(rows_of(&p), before, "SQLite → PostgreSQL");
+            let dir = tempfile::tempdir().unwrap();
+            let (from_pg, _) =
+                backup::create(&p, dir.path(), &source("postgres"), utc("2026-03-02T03:00:00Z"))
+                    .unwrap();
+            let back = SqliteCatalog::open(&dir.path().join("back.sqlite")).unwrap();
+            backup::restore(&from_pg.path, &back, SCHEMA).unwrap();
+            assert_eq!(rows_of(&back), before, "PostgreSQL → SQLite");
+            drop(p);
+            drop(db);
+        })
+        .join()
+        .unwrap();
+    }
+
+    // A changed byte of content is caught by the hash; the restore stops and changes nothing.
+    let raw = zstd::decode_all(std::fs::File::open(&file.path).unwrap()).unwrap();
+    let text = String::from_utf8(raw).unwrap().replacen("\"one-1\"", "\"one-X\"", 1);
+    let bad = backups.join("tampered.preciso-backup.zst");
+    std::fs::write(&bad, zstd::encode_all(text.as_bytes(), 3).unwrap()).unwrap();
+    assert!(matches!(backup::check_hashes(&bad), Err(BackupError::Corrupt { .. })));
+    let (_d3, c) = sqlite();
+    ingest_fixture(c.as_ref(), "keep", "exito", 5);
+    let kept = rows_of(c.as_ref());
+    assert!(matches!(backup::restore(&bad, c.as_ref(), SCHEMA), Err(BackupError::Corrupt { .. })));
+    assert_eq!(rows_of(c.as_ref()), kept, "a failed restore leaves the target as it was");
+    // A backup of another schema is refused the same way.
+    assert!(matches!(
+        backup::restore(&file.path, c.as_ref(), "9999_future"),
+        Err(BackupError::SchemaMismatch { .. })
+    ));
+    assert_eq!(rows_of(c.as_ref()), kept);
+    // A truncated file is refused.
+    let cut = backups.join("cut.preciso-backup.zst");
+    let bytes = std::fs::read(&file.path).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(backup::check_hashes(&cut).is_err());
+}
+
+/// O15: backups taken while an ingest commits batch after batch each restore to a sound
+/// database holding whole batches only, with counts equal to their manifest.
+#[test]
+fn backups_taken_during_an_ingest_hold_whole_batches() {
+    let (dir, catalog) = sqlite();
+    const BATCH: usize = 50;
+    let writer = {
+        let catalog = catalog.clone();
+        std::thread::spawn(move || {
+            for round in 0..40 {
+                ingest_fixture(catalog.as_ref(), &format!("r{round}"), "exito", BATCH);
+            }
+        })
+    };
+    let backups = dir.path().join("backups");
+    let mut taken = 0;
+    while !writer.is_finished() || taken == 0 {
+        let now = Utc::now() + CDuration::milliseconds(taken);
+        let (file, manifest) =
+            backup::create(catalog.as_ref(), &backups, &source("sqlite"), now).unwrap();
+        let scratch_dir = tempfile::tempdir().unwrap();
+        let scratch = SqliteCatalog::open(&scratch_dir.path().join("s.sqlite")).unwrap();
+        backup::restore(&file.path, &scratch, SCHEMA).unwrap();
+        assert_eq!(scratch.integrity_problems().unwrap(), Vec::<String>::new());
+        let offers = manifest.tables.iter().find(|t| t.name == "offers").unwrap().rows;
+        assert_eq!(scratch.counts().unwrap().offers, offers);
+        assert_eq!(offers % BATCH as u64, 0, "whole batches only: {offers}");
+        taken += 1;
+    }
+    writer.join().unwrap();
+    assert!(taken >= 1);
+}
+
+#[test]
+fn pruning_follows_the_keep_policy_and_spares_the_protected_backup() {
+    let (dir, catalog) = sqlite();
+    let backups = dir.path().join("backups");
+    let mut made = Vec::new();
+    for day in ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"] {
+        let (f, _) = backup::create(
+            catalog.as_ref(),
+            &backups,
+            &source("sqlite"),
+            utc(&format!("{day}T03:00:00Z")),
+        )
+        .unwrap();
+        made.push(f);
+    }
+    let policy = backup::KeepPolicy { last: 1, ..Default::default() };
+    let empty = backup::KeepPolicy::default();
+    assert!(backup::prune(&backups, &empty, None).unwrap().is_empty(), "empty policy: nothing");
+    let oldest = made[0].path.clone();
+    let gone = backup::prune(&backups, &policy, Some(&oldest)).unwrap();
+    let gone: Vec<_> = gone.iter().map(|b| b.path.clone()).collect();
+    assert_eq!(gone, vec![made[2].path.clone(), made[1].path.clone()]);
+    let left: Vec<_> = backup::list(&backups).unwrap().into_iter().map(|b| b.path).collect();
+    assert_eq!(left, vec![made[3].path.clone(), oldest], "newest kept, protected one spared");
+}

@@ -38,7 +38,11 @@ fn bind_cell(c: &Cell, ty: &Type) -> Box<dyn ToSql + Sync> {
 /// Rows per INSERT: keeps parameters well under PostgreSQL's 65535.
 const CHUNK: usize = 1000;
 
-fn insert_rows(tx: &mut Transaction<'_>, t: &TableSpec, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
+fn insert_rows(
+    tx: &mut Transaction<'_>,
+    t: &TableSpec,
+    rows: &[Vec<Cell>],
+) -> Result<(), StoreError> {
     for chunk in rows.chunks(CHUNK) {
         let one = format!("({})", vec!["?"; t.columns.len()].join(", "));
         let sql = numbered(&format!(

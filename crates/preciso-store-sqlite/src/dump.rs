@@ -101,7 +101,12 @@ impl SqliteCatalog {
                 .collect();
             let mut fk = c.prepare("PRAGMA foreign_key_check")?;
             let broken = fk.query_map([], |r| {
-                Ok(format!("foreign key: {} row {} -> {}", r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
+                Ok(format!(
+                    "foreign key: {} row {} -> {}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?
+                ))
             })?;
             for b in broken {
                 problems.push(b?);
@@ -127,7 +132,9 @@ impl CatalogDump for SqliteCatalog {
     }
 
     fn clear(&self) -> Result<(), StoreError> {
-        self.with_conn_err(|c| in_write_txn(c, || c.execute_batch(&delete_all_sql()).map_err(backend)))
+        self.with_conn_err(|c| {
+            in_write_txn(c, || c.execute_batch(&delete_all_sql()).map_err(backend))
+        })
     }
 
     fn after_load(&self) -> Result<(), StoreError> {

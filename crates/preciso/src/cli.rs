@@ -57,6 +57,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Portable backups: create, list, verify, restore, prune.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// Move the whole catalog between databases (SQLite ⇄ PostgreSQL).
     Copy {
         /// Source database URL.
@@ -77,6 +82,48 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Write a consistent snapshot of the database to the backup directory, then apply the
+    /// keep policy.
+    Create {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The backups, newest first, with size and last verification.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a backup (default: the newest): hashes, then a restore into a scratch database
+    /// with integrity and foreign-key checks and counts compared with the manifest.
+    Verify {
+        /// A backup file; default the newest in the backup directory.
+        file: Option<std::path::PathBuf>,
+        /// Check the hashes only.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the database (or --to URL) with a backup's contents.
+    Restore {
+        file: std::path::PathBuf,
+        /// Target database URL (default: the configured database).
+        #[arg(long)]
+        to: Option<String>,
+        /// Replace a non-empty target (a safety backup of it is taken first).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete the backups the keep policy drops.
+    Prune {
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

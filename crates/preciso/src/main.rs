@@ -11,6 +11,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
     let serving = matches!(cli.command, cli::Command::Serve(_) | cli::Command::Demo(_));
     init_logging(if serving { "info" } else { "warn" });
@@ -21,6 +22,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `preciso runs list | head` closes stdout early; `println!` then panics. Exit quietly with
+/// the status a shell gives a process killed by SIGPIPE instead of printing a panic.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 /// JSON log lines on stderr; `PRECISO_LOG` sets the filter (default `info` when serving,

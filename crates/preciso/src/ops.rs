@@ -4,11 +4,14 @@
 use crate::settings::{JobSettings, Settings};
 use anyhow::{Context, Result, bail};
 use preciso_core::ports::Catalog;
+use preciso_core::runs::StepReport;
 use preciso_ingest::IngestOptions;
 use preciso_ops::dropdir::DropDirJob;
+use preciso_ops::job::timed_step;
 use preciso_ops::status::StatusJob;
 use preciso_ops::{
-    Clock, Job, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy, Schedule, SystemClock,
+    Clock, Job, JobContext, JobFailure, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy, Schedule,
+    SystemClock,
 };
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -22,7 +25,7 @@ struct Default_ {
     attempts: u32,
 }
 
-const DEFAULTS: [Default_; 3] = [
+const DEFAULTS: [Default_; 5] = [
     Default_ {
         name: "ingest",
         cron: "0 4-22/2 * * 1-6",
@@ -44,7 +47,88 @@ const DEFAULTS: [Default_; 3] = [
         timeout: Duration::from_secs(60),
         attempts: 1,
     },
+    Default_ {
+        name: "backup",
+        cron: "0 3 * * *",
+        description: "Back up the database to the backup directory, then apply the keep policy",
+        timeout: Duration::from_secs(2 * 3600),
+        attempts: 2,
+    },
+    Default_ {
+        name: "backup-verify",
+        cron: "0 5 * * 0",
+        description: "Restore drill: verify the newest backup in a scratch database",
+        timeout: Duration::from_secs(2 * 3600),
+        attempts: 1,
+    },
 ];
+
+/// The `backup` job: a snapshot into the backup directory, then the keep policy.
+struct BackupJob {
+    settings: Settings,
+    catalog: Arc<dyn Catalog>,
+}
+
+impl Job for BackupJob {
+    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
+        let dir = self.settings.backup_dir();
+        if ctx.dry_run {
+            let mut step = StepReport {
+                name: "backup".into(),
+                status: "succeeded".into(),
+                ..Default::default()
+            };
+            step.planned.push(format!("write a backup into {}", dir.display()));
+            let listed = preciso_ops::backup::list(&dir).unwrap_or_default();
+            for b in preciso_ops::backup::to_prune(&listed, &self.settings.backup.keep, None) {
+                step.planned.push(format!("delete {} (keep policy)", b.path.display()));
+            }
+            return Ok(vec![step]);
+        }
+        let (step, result) = timed_step("backup", |report| {
+            let (file, manifest, pruned) =
+                crate::commands::backup::create(&self.settings, self.catalog.as_ref())
+                    .map_err(|e| format!("{e:#}"))?;
+            report.counts.insert("bytes".into(), file.size);
+            report.counts.insert("rows".into(), manifest.tables.iter().map(|t| t.rows).sum());
+            report.counts.insert("pruned".into(), pruned.len() as u64);
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(vec![step]),
+            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: true }),
+        }
+    }
+}
+
+/// The weekly restore drill of the newest backup (O18).
+struct BackupVerifyJob {
+    settings: Settings,
+}
+
+impl Job for BackupVerifyJob {
+    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
+        let (step, result) = timed_step("verify", |report| {
+            let newest = preciso_ops::backup::list(&self.settings.backup_dir())
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .next()
+                .ok_or_else(|| "no backup to verify".to_string())?;
+            if ctx.dry_run {
+                report.planned.push(format!("verify {}", newest.path.display()));
+                return Ok(());
+            }
+            let manifest = crate::commands::backup::verify(&self.settings, &newest.path, false)
+                .map_err(|e| format!("{e:#}"))?;
+            report.counts.insert("rows".into(), manifest.tables.iter().map(|t| t.rows).sum());
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(vec![step]),
+            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: false }),
+        }
+    }
+}
 
 /// Validates `[jobs.*]` (unknown names, cron, time zones) at settings load.
 pub fn job_specs_check(settings: &Settings) -> Result<()> {
@@ -128,6 +212,12 @@ pub fn build_with_clock(
         spec(settings, &DEFAULTS[0], drop(false))?,
         spec(settings, &DEFAULTS[1], drop(true))?,
         spec(settings, &DEFAULTS[2], status)?,
+        spec(
+            settings,
+            &DEFAULTS[3],
+            Arc::new(BackupJob { settings: settings.clone(), catalog: catalog.clone() }),
+        )?,
+        spec(settings, &DEFAULTS[4], Arc::new(BackupVerifyJob { settings: settings.clone() }))?,
     ];
     let config = OpsConfig {
         poll: Duration::from_secs(settings.scheduler.poll_secs.max(1)),

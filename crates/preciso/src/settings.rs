@@ -24,6 +24,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub auth: AuthSettings,
     pub scheduler: SchedulerSettings,
+    pub backup: BackupSettings,
     /// Per-job overrides of the defaults (SPEC §7), keyed by job name:
     /// `ingest`, `ingest-full`, `status`.
     pub jobs: BTreeMap<String, JobSettings>,
@@ -62,6 +63,17 @@ impl Default for SchedulerSettings {
             run_retention_days: 90,
         }
     }
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupSettings {
+    /// Where backups are written (default `<data_dir>/backups`).
+    pub dir: Option<PathBuf>,
+    /// Which backups `backup prune` and the backup job keep (restic semantics: the newest
+    /// `last`, and the newest of each of the latest `daily` days, `weekly` ISO weeks and
+    /// `monthly` months that have one). All zero keeps everything.
+    pub keep: preciso_ops::backup::KeepPolicy,
 }
 
 /// One job's schedule and policies; unset fields keep the job's defaults.
@@ -178,9 +190,17 @@ impl Default for Settings {
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
             scheduler: SchedulerSettings::default(),
+            backup: BackupSettings::default(),
             jobs: BTreeMap::new(),
             stores: BTreeMap::new(),
         }
+    }
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        let keep = preciso_ops::backup::KeepPolicy { last: 0, daily: 7, weekly: 4, monthly: 6 };
+        BackupSettings { dir: None, keep }
     }
 }
 
@@ -324,6 +344,10 @@ impl Settings {
         self.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", self.data_dir.join("preciso.sqlite").display())
         })
+    }
+
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup.dir.clone().unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
     pub fn drop_dir(&self) -> PathBuf {

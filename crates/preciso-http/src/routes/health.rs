@@ -47,6 +47,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     crate::layers::metrics::render_store(&mut text, &pool, &freshness);
     if let Some(ops) = &state.ops {
         ops.ops.metrics().render(&mut text);
+        render_backups(&mut text, &ops.backup_dir);
         let disk = preciso_ops::status::disk_free(&ops.data_dir);
         text.push_str(&format!(
             "# HELP preciso_data_dir_free_bytes Free bytes on the data directory's file system.\n# TYPE preciso_data_dir_free_bytes gauge\npreciso_data_dir_free_bytes {}\n# HELP preciso_data_dir_size_bytes Size of the data directory's file system.\n# TYPE preciso_data_dir_size_bytes gauge\npreciso_data_dir_size_bytes {}\n",
@@ -54,6 +55,31 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// O18: the newest backup's creation time and the newest successful restore drill, read from
+/// the backup directory (so backups made by the CLI count too). Absent until there is one.
+fn render_backups(text: &mut String, dir: &std::path::Path) {
+    let backups = preciso_ops::backup::list(dir).unwrap_or_default();
+    let created = backups.iter().map(|b| b.created_at).max();
+    let verified = backups.iter().filter_map(|b| b.verified_at).max();
+    for (name, help, at) in [
+        (
+            "preciso_backup_last_success_timestamp_seconds",
+            "Creation time of the newest backup.",
+            created,
+        ),
+        (
+            "preciso_backup_last_verified_timestamp_seconds",
+            "Time of the newest successful restore drill.",
+            verified,
+        ),
+    ] {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        if let Some(at) = at {
+            text.push_str(&format!("{name} {}\n", at.timestamp()));
+        }
+    }
 }
 
 pub async fn openapi() -> Json<serde_json::Value> {

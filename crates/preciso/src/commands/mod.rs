@@ -1,5 +1,6 @@
 //! Subcommand dispatch. Each command is a module with one `run` entry point.
 
+pub mod backup;
 mod config;
 mod copy;
 mod demo;
@@ -10,7 +11,9 @@ mod keys;
 mod normalize;
 mod serve;
 
-use crate::cli::{Cli, Command, ConfigCommand, FormatArg, JobsCommand, KeysCommand, RunsCommand};
+use crate::cli::{
+    BackupCommand, Cli, Command, ConfigCommand, FormatArg, JobsCommand, KeysCommand, RunsCommand,
+};
 use crate::settings::Settings;
 use anyhow::Result;
 use preciso_ingest::Format;
@@ -66,6 +69,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { json } => jobs::status(&settings()?, *json),
         Command::Copy { from, to, force } => copy::run(from, to, *force),
+        Command::Backup { command } => {
+            let s = settings()?;
+            match command {
+                BackupCommand::Create { json } => backup::create_cmd(&s, *json),
+                BackupCommand::List { json } => backup::list_cmd(&s, *json),
+                BackupCommand::Verify { file, quick, json } => {
+                    backup::verify_cmd(&s, file.as_deref(), *quick, *json)
+                }
+                BackupCommand::Restore { file, to, force } => {
+                    backup::restore_cmd(&s, file, to.as_deref(), *force)
+                }
+                BackupCommand::Prune { dry_run } => backup::prune_cmd(&s, *dry_run),
+            }
+        }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&preciso_http::openapi::document())?);
             Ok(ExitCode::SUCCESS)

@@ -74,6 +74,7 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         backend: crate::ops::backend_name(&settings.database_url()).into(),
         started_at: chrono::Utc::now(),
         data_dir: settings.data_dir.clone(),
+        backup_dir: settings.backup_dir(),
     });
     if settings.scheduler.enabled {
         ops.spawn_scheduler().context("starting the scheduler")?;

@@ -1354,3 +1354,100 @@ async fn copy_moves_the_catalog_sqlite_to_postgres_and_back_with_identical_answe
     });
     assert!(created.id > 1);
 }
+
+fn backup_cli(args: &[&str], data_dir: &std::path::Path, url: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_preciso"))
+        .args(["--data-dir", data_dir.to_str().unwrap(), "--database-url", url])
+        .args(args)
+        .env_remove("PRECISO_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn newest_backup(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".preciso-backup.zst"))
+        .collect();
+    files.sort();
+    files.pop().expect("a backup")
+}
+
+/// O16, O17, O20: a backup of SQLite restores into PostgreSQL and a backup of that into SQLite
+/// with identical API answers; verify restores into a scratch database; restore refuses a
+/// non-empty target without --force and takes a safety backup with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_move_the_catalog_sqlite_to_postgres_and_back_with_identical_answers() {
+    // No response cache: every answer below comes from the database.
+    let uncached = HttpConfig { cache_ttl: Duration::ZERO, ..open_config() };
+    let Some(app) = spawn_app(Backend::Sqlite, uncached).await else { return };
+    app.send(
+        reqwest::Method::POST,
+        "/api/users",
+        Some(ADMIN_KEY),
+        Some(json!({"name": "Ana", "email": "ana@example.com"})),
+    )
+    .await;
+    let before = answers(&app.client, &app.base).await;
+    let dir = app._dir.path().to_path_buf();
+    let sqlite_url = format!("sqlite://{}", dir.join("catalog.sqlite").display());
+    let ok = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(blocking(|| backup_cli(&["backup", "create"], &dir, &sqlite_url)));
+    let file = newest_backup(&dir);
+    let verified = ok(blocking(|| backup_cli(&["backup", "verify"], &dir, &sqlite_url)));
+    assert!(verified.contains("ok (hashes, restore, integrity and counts"), "{verified}");
+    let listed = ok(blocking(|| backup_cli(&["backup", "list", "--json"], &dir, &sqlite_url)));
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert!(listed["items"][0]["verified_at"].is_string(), "{listed}");
+
+    // Restoring onto the non-empty source is refused without --force.
+    let file_arg = file.to_str().unwrap().to_string();
+    let out = blocking(|| backup_cli(&["backup", "restore", &file_arg], &dir, &sqlite_url));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+
+    let Some((pg_url, _pg)) = fresh_pg_url() else { return };
+    ok(blocking(|| {
+        backup_cli(&["backup", "restore", &file_arg, "--to", &pg_url], &dir, &sqlite_url)
+    }));
+    let pg: Arc<dyn Catalog> =
+        Arc::new(blocking(|| preciso_store_postgres::PgCatalog::open(&pg_url).unwrap()));
+    let uploads = UploadConfig { spool_dir: dir.join("in-pg"), options: options(&dir) };
+    let (pg_base, _stop) =
+        serve(AppState::new(pg.clone(), test_config(open_config()), uploads)).await;
+    assert_eq!(answers(&app.client, &pg_base).await, before, "SQLite backup → PostgreSQL");
+
+    // Back: a backup of PostgreSQL restored with --force over a changed SQLite catalog.
+    let pg_dir = dir.join("pg-side");
+    ok(blocking(|| backup_cli(&["backup", "create"], &pg_dir, &pg_url)));
+    let from_pg = newest_backup(&pg_dir);
+    app.send(
+        reqwest::Method::POST,
+        "/api/users",
+        Some(ADMIN_KEY),
+        Some(json!({"name": "Luis", "email": "luis@example.com"})),
+    )
+    .await;
+    let extra = dir.join("extra.jsonl");
+    std::fs::write(
+        &extra,
+        "{\"store\":\"exito\",\"sku\":\"NEW-1\",\"title\":\"Nevera nueva\",\"brand\":\"Mabe\",\"category\":\"Electro > Neveras\",\"price\":\"$ 1.000\"}\n",
+    )
+    .unwrap();
+    let source = IngestSource { path: extra, name: "extra.jsonl".into() };
+    blocking(|| ingest(app.catalog.as_ref(), &source, &options(&dir), &|_| {}).unwrap());
+    assert_ne!(answers(&app.client, &app.base).await, before, "the catalog changed meanwhile");
+    let from_pg_arg = from_pg.to_str().unwrap().to_string();
+    let restored = ok(blocking(|| {
+        backup_cli(&["backup", "restore", &from_pg_arg, "--force"], &dir, &sqlite_url)
+    }));
+    assert!(restored.contains("safety backup of the target"), "{restored}");
+    assert_eq!(answers(&app.client, &app.base).await, before, "PostgreSQL backup → SQLite");
+    let users =
+        blocking(|| app.catalog.users(preciso_core::query::PageRequest::default()).unwrap());
+    assert_eq!(users.total, 1, "Luis, added after the backup, is gone again");
+}

@@ -96,7 +96,8 @@ fn setup(dir: &Path, file: &Path, extra: &str) -> (PathBuf, PathBuf) {
             "data_dir = {data:?}\n[http]\nlisten = \"127.0.0.1:0\"\nrate_limit_per_minute = 0\n\
              shutdown_grace_secs = 1\n[ingest]\nbatch_size = 500\n\
              [scheduler]\nheartbeat_secs = 1\nstable_secs = 0\npoll_secs = 1\n\
-             [jobs.ingest]\ncron = \"\"\n[jobs.ingest-full]\ncron = \"\"\n{extra}"
+             [jobs.ingest]\ncron = \"\"\n[jobs.ingest-full]\ncron = \"\"\n\
+             [jobs.backup]\ncron = \"\"\n[jobs.backup-verify]\ncron = \"\"\n{extra}"
         ),
     )
     .unwrap();
@@ -273,6 +274,21 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
         client.get(format!("{url}/api/status")).send().await.unwrap().json().await.unwrap();
     assert_eq!(api_status["counts"]["offers"].as_u64(), Some(inserted));
 
+    // O18: the backup job and the restore drill, seen in the metrics.
+    for job in ["backup", "backup-verify"] {
+        let run = client
+            .post(format!("{url}/api/jobs/{job}/run"))
+            .header("x-api-key", ADMIN_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["run_id"]
+            .as_i64()
+            .unwrap();
+        wait_for_status(&client, &url, run, &["succeeded"]).await;
+    }
     // Metrics count the job's run and the records it ingested (not only API uploads).
     let metrics = client.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
     let value = |series: &str| -> f64 {
@@ -286,6 +302,9 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     assert_eq!(value("preciso_ingest_offers_total{result=\"inserted\"}"), inserted as f64);
     assert_eq!(value("preciso_ingest_offers_total{result=\"rejected\"}"), rejected as f64);
     assert_eq!(value("preciso_ingest_files_total{status=\"done\"}"), 1.0);
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!((now - value("preciso_backup_last_success_timestamp_seconds ")).abs() < 120.0);
+    assert!((now - value("preciso_backup_last_verified_timestamp_seconds ")).abs() < 120.0);
 
     // The CLI sees the same history; a dry run records nothing.
     let cli = |args: &[&str]| {
@@ -299,10 +318,11 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     assert!(listed.contains(&run_id.to_string()) && listed.contains("succeeded"), "{listed}");
     let shown = cli(&["runs", "show", &run_id.to_string()]);
     assert!(shown.contains("ingest offers.jsonl") && shown.contains("pick"), "{shown}");
-    let before = cli(&["runs", "list"]).lines().count();
-    let dry = cli(&["jobs", "run", "status", "--dry-run"]);
-    assert!(dry.to_lowercase().contains("dry"), "{dry}");
-    assert_eq!(cli(&["runs", "list"]).lines().count(), before, "a dry run records no run");
+    let before = cli(&["runs", "list", "--job", "backup"]).lines().count();
+    let dry = cli(&["jobs", "run", "backup", "--dry-run"]);
+    assert!(dry.contains("write a backup into"), "{dry}");
+    let after = cli(&["runs", "list", "--job", "backup"]).lines().count();
+    assert_eq!(after, before, "a dry run records no run");
     server.kill().unwrap();
     server.wait().unwrap();
 }
