@@ -93,6 +93,10 @@ pub trait CatalogStore: Send + Sync {
 
     fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError>;
 
+    /// Records that a completed run's raw file is in the archive under `key` (its size and
+    /// hash checked).
+    fn mark_archived(&self, file_id: i64, key: &str) -> Result<(), StoreError>;
+
     /// Per store, the newest observation among its offers (kept on the store row by ingest,
     /// so cheap enough for every metrics scrape); `None` before its first offer.
     fn store_freshness(&self) -> Result<Vec<(StoreId, Option<i64>)>, StoreError>;

@@ -3,6 +3,7 @@
 //! (so replicas agree), runs with timeouts, retries and history, the drop-directory ingest job
 //! and the status document. Time is injected (`Clock`) so tests drive days in milliseconds.
 
+pub mod archive;
 pub mod backup;
 pub mod clock;
 pub mod cron;

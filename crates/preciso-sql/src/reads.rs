@@ -206,6 +206,9 @@ pub const CATEGORIES: &str = "SELECT min(category), category_key, count(*) FROM 
 /// Per store, the newest observation among its offers (kept on the store row by ingest).
 pub const STORE_FRESHNESS: &str = "SELECT id, last_seen_at FROM stores ORDER BY id";
 
+/// Records a ledger row's archive key: parameters key, id.
+pub const MARK_ARCHIVED: &str = "UPDATE ingest_files SET archive_key = ? WHERE id = ?";
+
 /// Moves a store's freshness forward: parameters seen, store id, seen.
 pub const STORE_SEEN: &str = "UPDATE stores SET last_seen_at = ?
     WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)";

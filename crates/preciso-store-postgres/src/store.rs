@@ -121,6 +121,11 @@ impl CatalogStore for PgCatalog {
         })
     }
 
+    fn mark_archived(&self, file_id: i64, key: &str) -> Result<(), StoreError> {
+        let sql = preciso_sql::numbered(preciso_sql::reads::MARK_ARCHIVED);
+        self.with_client(|c| c.execute(&sql, &[&key, &file_id]).map(drop).map_err(backend))
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         self.with_client(|c| c.simple_query("SELECT 1").map(drop).map_err(backend))
     }

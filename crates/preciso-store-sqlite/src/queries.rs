@@ -170,6 +170,12 @@ impl CatalogStore for SqliteCatalog {
         })
     }
 
+    fn mark_archived(&self, file_id: i64, key: &str) -> Result<(), StoreError> {
+        self.with_reader(|c| {
+            c.execute(preciso_sql::reads::MARK_ARCHIVED, rusqlite::params![key, file_id]).map(drop)
+        })
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         self.with_reader(|c| c.query_row("SELECT count(*) FROM stores", [], |_| Ok(())))
     }
