@@ -47,9 +47,20 @@ pub enum ArchiveError {
 /// An object store holding the raw files.
 pub struct Archive {
     store: Arc<dyn ObjectStore>,
-    runtime: tokio::runtime::Runtime,
+    /// Taken only by `Drop`.
+    runtime: Option<tokio::runtime::Runtime>,
     /// `file:///…` or `s3://bucket`, for messages and the status document.
     pub location: String,
+}
+
+/// The archive may be dropped inside an async context (a server shutting down), where a
+/// runtime must not block: it is shut down in the background instead.
+impl Drop for Archive {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// What storing a file did.
@@ -93,14 +104,13 @@ impl Archive {
             .enable_all()
             .build()
             .map_err(|source| ArchiveError::Io { path: location.clone(), source })?;
-        Ok(Archive { store, runtime, location })
+        Ok(Archive { store, runtime: Some(runtime), location })
     }
 
     fn block<T: Send>(&self, f: impl Future<Output = T> + Send) -> T {
+        let runtime = self.runtime.as_ref().expect("present until drop");
         std::thread::scope(|s| {
-            s.spawn(|| self.runtime.block_on(f))
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            s.spawn(|| runtime.block_on(f)).join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         })
     }
 

@@ -23,11 +23,14 @@ pub struct DropDirJob {
     pub options: IngestOptions,
     /// The daily full run: also retries `failed/` and re-applies content already ingested.
     pub full: bool,
+    /// Where ingested raw files are archived before they move to `processed/` (O29, O33).
+    pub archive: Option<Arc<crate::archive::Archive>>,
 }
 
 /// What happened to one picked file.
 enum FileOutcome {
-    Done,
+    /// Ingested (or already ingested): the content's SHA-256.
+    Done(String),
     /// Kept in the inbox: the database failed, a retry may succeed.
     Transient(String),
     /// Moved to `failed/`.
@@ -93,12 +96,30 @@ impl DropDirJob {
                 report.counts.insert("unchanged".into(), r.counts.unchanged);
                 report.counts.insert("duplicate".into(), r.counts.duplicate);
                 report.counts.insert("rejected".into(), r.counts.rejected);
-                FileOutcome::Done
+                FileOutcome::Done(r.sha256)
             }
             Err(IngestError::Cancelled { .. }) => FileOutcome::Cancelled,
             Err(e @ IngestError::Store { .. }) => FileOutcome::Transient(e.to_string()),
             Err(e) => FileOutcome::Failed(e.to_string()),
         }
+    }
+
+    /// Archives the raw file of the completed run with this content (no archive: nothing).
+    fn archive(&self, sha256: &str, path: &Path, step: &mut StepReport) -> Result<(), String> {
+        let Some(archive) = &self.archive else { return Ok(()) };
+        let file = self
+            .catalog
+            .find_ingested(sha256)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no completed ledger row for sha256 {sha256}"))?;
+        let (key, stored) =
+            crate::archive::archive_file(archive, self.catalog.as_ref(), &file, path)
+                .map_err(|e| e.to_string())?;
+        let counter =
+            if stored == crate::archive::Stored::Created { "archived" } else { "already_archived" };
+        step.counts.insert(counter.into(), 1);
+        tracing::debug!(key, "raw file archived");
+        Ok(())
     }
 
     fn destination(&self, dir: &Path, path: &Path) -> PathBuf {
@@ -162,7 +183,14 @@ impl Job for DropDirJob {
                 continue;
             }
             match outcome {
-                FileOutcome::Done => {
+                FileOutcome::Done(sha256) => {
+                    if let Err(e) = self.archive(&sha256, &path, &mut step) {
+                        step.status = "failed".into();
+                        step.error = Some(format!(
+                            "ingested, but archiving failed (archive sync will retry from processed/): {e}"
+                        ));
+                        transient = Some(e);
+                    }
                     if let Err(e) = self.move_to(&processed, &path, None) {
                         step.status = "failed".into();
                         step.error =

@@ -725,6 +725,7 @@ fn dropdir_job(catalog: Arc<dyn Catalog>, inbox: &std::path::Path, full: bool) -
             cancel: None,
         },
         full,
+        archive: None,
     }
 }
 
@@ -776,6 +777,7 @@ fn the_drop_dir_job_ingests_stable_files_and_sorts_them_into_processed_and_faile
         .collect();
     landed.sort();
     assert_eq!(landed, ["alkosto.jsonl", "exito.jsonl"]);
+    assert!(failure.steps.iter().all(|s| !s.counts.contains_key("archived")), "no archive set");
     assert!(inbox.join("failed/notes.xml").exists());
     let reason = std::fs::read_to_string(inbox.join("failed/notes.xml.error.txt")).unwrap();
     assert!(reason.contains("notes.xml"), "the reason names the file: {reason}");
@@ -825,9 +827,21 @@ fn the_drop_dir_job_ingests_stable_files_and_sorts_them_into_processed_and_faile
     assert!(!jumbo.exists() && processed.join("jumbo.jsonl").exists());
     assert_eq!(catalog.counts().unwrap().offers, 4);
 
-    // A file dropped again with a name already processed keeps both copies.
+    // A file dropped again with a name already processed keeps both copies; with an archive
+    // set, the raw file is archived and the ledger records its key before it moves.
     drop_file(&inbox, "alkosto.jsonl", &line("alkosto", "a", "14000"), old);
-    job.run(&JobContext::new(4, 1, false)).unwrap();
+    let archive = Arc::new(
+        preciso_ops::archive::Archive::open(dir.path().join("archive").to_str().unwrap()).unwrap(),
+    );
+    let job = DropDirJob {
+        archive: Some(archive.clone()),
+        ..dropdir_job(catalog.clone(), &inbox, false)
+    };
+    let steps = job.run(&JobContext::new(4, 1, false)).unwrap();
+    assert!(steps.iter().any(|s| s.counts.get("archived") == Some(&1)), "{steps:?}");
+    let newest = catalog.ingest_files(1, 0).unwrap().remove(0);
+    let key = newest.archive_key.clone().expect("archived");
+    assert_eq!(archive.size(&key).unwrap(), Some(newest.size));
     assert!(processed.join("alkosto.jsonl.1").exists());
     let alkosto = preciso_core::query::OfferFilter {
         store: Some(preciso_core::domain::StoreId::parse("alkosto").unwrap()),

@@ -57,6 +57,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The raw-file archive: reconcile it with the ledger, upload what is missing.
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
     /// Portable backups: create, list, verify, restore, prune.
     Backup {
         #[command(subcommand)]
@@ -82,6 +87,29 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Report missing_in_archive, orphan_in_archive and size_mismatch (exit 1 if any).
+    Verify {
+        /// Also re-read every object and compare its SHA-256 (hash_mismatch).
+        #[arg(long)]
+        deep: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Upload the missing raw files found under the drop directory's processed/ (and inbox).
+    Sync {
+        /// List what would be uploaded (and deleted); change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete objects the ledger does not know.
+        #[arg(long)]
+        delete_orphans: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 

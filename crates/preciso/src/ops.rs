@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use preciso_core::ports::Catalog;
 use preciso_core::runs::StepReport;
 use preciso_ingest::IngestOptions;
+use preciso_ops::archive::Archive;
 use preciso_ops::dropdir::DropDirJob;
 use preciso_ops::job::timed_step;
 use preciso_ops::status::StatusJob;
@@ -25,7 +26,7 @@ struct Default_ {
     attempts: u32,
 }
 
-const DEFAULTS: [Default_; 5] = [
+const DEFAULTS: [Default_; 6] = [
     Default_ {
         name: "ingest",
         cron: "0 4-22/2 * * 1-6",
@@ -61,7 +62,51 @@ const DEFAULTS: [Default_; 5] = [
         timeout: Duration::from_secs(2 * 3600),
         attempts: 1,
     },
+    Default_ {
+        name: "archive-verify",
+        cron: "0 * * * *",
+        description: "Reconcile the ledger with the raw-file archive (missing, orphan, size mismatch)",
+        timeout: Duration::from_secs(3600),
+        attempts: 2,
+    },
 ];
+
+/// The hourly reconciliation of the archive with the ledger; its sets feed the gauges.
+struct ArchiveVerifyJob {
+    archive: Option<Arc<Archive>>,
+    catalog: Arc<dyn Catalog>,
+}
+
+impl Job for ArchiveVerifyJob {
+    fn run(&self, _ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
+        let (step, result) = timed_step("verify", |report| {
+            let Some(archive) = &self.archive else {
+                report.status = "skipped".into();
+                return Ok(());
+            };
+            let r = preciso_ops::archive::verify(archive, self.catalog.as_ref(), false)
+                .map_err(|e| e.to_string())?;
+            report.counts.insert("checked".into(), r.checked);
+            report.counts.insert("missing_in_archive".into(), r.missing_in_archive.len() as u64);
+            report.counts.insert("orphan_in_archive".into(), r.orphan_in_archive.len() as u64);
+            report.counts.insert("size_mismatch".into(), r.size_mismatch.len() as u64);
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(vec![step]),
+            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: true }),
+        }
+    }
+}
+
+/// The configured archive, or `None` when archiving is off.
+pub fn open_archive(settings: &Settings) -> Result<Option<Arc<Archive>>> {
+    if !settings.archive.enabled {
+        return Ok(None);
+    }
+    let archive = Archive::open(&settings.archive_url()).context("opening the archive")?;
+    Ok(Some(Arc::new(archive)))
+}
 
 /// The `backup` job: a snapshot into the backup directory, then the keep policy.
 struct BackupJob {
@@ -190,6 +235,7 @@ pub fn build_with_clock(
     options: IngestOptions,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<Ops>> {
+    let archive = open_archive(settings)?;
     let drop = |full| -> Arc<dyn Job> {
         Arc::new(DropDirJob {
             catalog: catalog.clone(),
@@ -197,6 +243,7 @@ pub fn build_with_clock(
             stable_for: Duration::from_secs(settings.scheduler.stable_secs),
             options: options.clone(),
             full,
+            archive: archive.clone(),
         })
     };
     let ops_cell = Arc::new(OnceLock::new());
@@ -218,6 +265,11 @@ pub fn build_with_clock(
             Arc::new(BackupJob { settings: settings.clone(), catalog: catalog.clone() }),
         )?,
         spec(settings, &DEFAULTS[4], Arc::new(BackupVerifyJob { settings: settings.clone() }))?,
+        spec(
+            settings,
+            &DEFAULTS[5],
+            Arc::new(ArchiveVerifyJob { archive: archive.clone(), catalog: catalog.clone() }),
+        )?,
     ];
     let config = OpsConfig {
         poll: Duration::from_secs(settings.scheduler.poll_secs.max(1)),

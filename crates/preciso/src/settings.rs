@@ -25,6 +25,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub scheduler: SchedulerSettings,
     pub backup: BackupSettings,
+    pub archive: ArchiveSettings,
     /// Per-job overrides of the defaults (SPEC §7), keyed by job name:
     /// `ingest`, `ingest-full`, `status`.
     pub jobs: BTreeMap<String, JobSettings>,
@@ -62,6 +63,22 @@ impl Default for SchedulerSettings {
             stable_secs: 10,
             run_retention_days: 90,
         }
+    }
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveSettings {
+    /// Archive every ingested raw file (drop-directory jobs). (env: PRECISO_ARCHIVE=on|off)
+    pub enabled: bool,
+    /// `s3://BUCKET` (endpoint, region and credentials from the `AWS_*` environment), or a
+    /// directory (default `<data_dir>/archive`). (env: PRECISO_ARCHIVE_URL)
+    pub url: Option<String>,
+}
+
+impl Default for ArchiveSettings {
+    fn default() -> Self {
+        ArchiveSettings { enabled: true, url: None }
     }
 }
 
@@ -191,6 +208,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             scheduler: SchedulerSettings::default(),
             backup: BackupSettings::default(),
+            archive: ArchiveSettings::default(),
             jobs: BTreeMap::new(),
             stores: BTreeMap::new(),
         }
@@ -225,6 +243,8 @@ impl fmt::Debug for Settings {
             .field("http", &self.http)
             .field("auth", &self.auth)
             .field("scheduler", &self.scheduler)
+            .field("backup", &self.backup)
+            .field("archive", &self.archive)
             .field("jobs", &self.jobs)
             .field("stores", &self.stores)
             .finish()
@@ -244,6 +264,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PRECISO_REQUIRE_AUTH_FOR_READS", "auth.require_for_reads (true/false)"),
     ("PRECISO_ADMIN_KEY", "bootstrap admin API key (environment only)"),
     ("PRECISO_SCHEDULER", "scheduler.enabled (on/off)"),
+    ("PRECISO_ARCHIVE", "archive.enabled (on/off)"),
+    ("PRECISO_ARCHIVE_URL", "archive.url"),
     ("PRECISO_LOG", "log filter, e.g. info or preciso=debug"),
 ];
 
@@ -300,6 +322,12 @@ impl Settings {
         if let Some(v) = var("PRECISO_SCHEDULER") {
             self.scheduler.enabled = matches!(v.as_str(), "1" | "true" | "on" | "yes");
         }
+        if let Some(v) = var("PRECISO_ARCHIVE") {
+            self.archive.enabled = matches!(v.as_str(), "1" | "true" | "on" | "yes");
+        }
+        if let Some(v) = var("PRECISO_ARCHIVE_URL").filter(|v| !v.is_empty()) {
+            self.archive.url = Some(v);
+        }
         if let Some(v) = var("PRECISO_ADMIN_KEY").filter(|v| !v.is_empty()) {
             self.auth.admin_key = Some(v);
         }
@@ -344,6 +372,13 @@ impl Settings {
         self.database_url.clone().unwrap_or_else(|| {
             format!("sqlite://{}", self.data_dir.join("preciso.sqlite").display())
         })
+    }
+
+    pub fn archive_url(&self) -> String {
+        self.archive
+            .url
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("archive").display().to_string())
     }
 
     pub fn backup_dir(&self) -> PathBuf {

@@ -48,6 +48,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(ops) = &state.ops {
         ops.ops.metrics().render(&mut text);
         render_backups(&mut text, &ops.backup_dir);
+        render_archive(&mut text);
         let disk = preciso_ops::status::disk_free(&ops.data_dir);
         text.push_str(&format!(
             "# HELP preciso_data_dir_free_bytes Free bytes on the data directory's file system.\n# TYPE preciso_data_dir_free_bytes gauge\npreciso_data_dir_free_bytes {}\n# HELP preciso_data_dir_size_bytes Size of the data directory's file system.\n# TYPE preciso_data_dir_size_bytes gauge\npreciso_data_dir_size_bytes {}\n",
@@ -78,6 +79,34 @@ fn render_backups(text: &mut String, dir: &std::path::Path) {
         text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
         if let Some(at) = at {
             text.push_str(&format!("{name} {}\n", at.timestamp()));
+        }
+    }
+}
+
+/// O24: the sets of the latest archive reconciliation of this process (the hourly
+/// `archive-verify` job). Absent until one ran.
+fn render_archive(text: &mut String) {
+    let last = preciso_ops::archive::last_reconciliation();
+    for (name, help, n) in [
+        (
+            "preciso_archive_missing_objects",
+            "Ledger files missing from the archive.",
+            last.as_ref().map(|r| r.missing_in_archive.len()),
+        ),
+        (
+            "preciso_archive_orphan_objects",
+            "Archive objects the ledger does not know.",
+            last.as_ref().map(|r| r.orphan_in_archive.len()),
+        ),
+        (
+            "preciso_archive_size_mismatch_objects",
+            "Archive objects whose size differs from the ledger.",
+            last.as_ref().map(|r| r.size_mismatch.len()),
+        ),
+    ] {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        if let Some(n) = n {
+            text.push_str(&format!("{name} {n}\n"));
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Subcommand dispatch. Each command is a module with one `run` entry point.
 
+mod archive;
 pub mod backup;
 mod config;
 mod copy;
@@ -12,7 +13,8 @@ mod normalize;
 mod serve;
 
 use crate::cli::{
-    BackupCommand, Cli, Command, ConfigCommand, FormatArg, JobsCommand, KeysCommand, RunsCommand,
+    ArchiveCommand, BackupCommand, Cli, Command, ConfigCommand, FormatArg, JobsCommand,
+    KeysCommand, RunsCommand,
 };
 use crate::settings::Settings;
 use anyhow::Result;
@@ -69,6 +71,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { json } => jobs::status(&settings()?, *json),
         Command::Copy { from, to, force } => copy::run(from, to, *force),
+        Command::Archive { command } => {
+            let s = settings()?;
+            match command {
+                ArchiveCommand::Verify { deep, json } => archive::verify(&s, *deep, *json),
+                ArchiveCommand::Sync { dry_run, delete_orphans, json } => {
+                    archive::sync(&s, *dry_run, *delete_orphans, *json)
+                }
+            }
+        }
         Command::Backup { command } => {
             let s = settings()?;
             match command {

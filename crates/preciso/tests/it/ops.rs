@@ -274,8 +274,9 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
         client.get(format!("{url}/api/status")).send().await.unwrap().json().await.unwrap();
     assert_eq!(api_status["counts"]["offers"].as_u64(), Some(inserted));
 
-    // O18: the backup job and the restore drill, seen in the metrics.
-    for job in ["backup", "backup-verify"] {
+    // O18, O24: the backup job, the restore drill and the archive reconciliation, seen in
+    // the metrics.
+    for job in ["backup", "backup-verify", "archive-verify"] {
         let run = client
             .post(format!("{url}/api/jobs/{job}/run"))
             .header("x-api-key", ADMIN_KEY)
@@ -305,6 +306,8 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     let now = chrono::Utc::now().timestamp() as f64;
     assert!((now - value("preciso_backup_last_success_timestamp_seconds ")).abs() < 120.0);
     assert!((now - value("preciso_backup_last_verified_timestamp_seconds ")).abs() < 120.0);
+    assert_eq!(value("preciso_archive_missing_objects "), 0.0, "the job archived its file");
+    assert_eq!(value("preciso_archive_orphan_objects "), 0.0);
 
     // The CLI sees the same history; a dry run records nothing.
     let cli = |args: &[&str]| {
@@ -318,6 +321,19 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     assert!(listed.contains(&run_id.to_string()) && listed.contains("succeeded"), "{listed}");
     let shown = cli(&["runs", "show", &run_id.to_string()]);
     assert!(shown.contains("ingest offers.jsonl") && shown.contains("pick"), "{shown}");
+    // O30, O32 from the CLI: a lost object is reported (exit 1), sync restores it from
+    // processed/, and verify is clean again.
+    let ledger_key = ledger["items"][0]["archive_key"].as_str().expect("archived").to_string();
+    std::fs::remove_file(data.join("archive").join(&ledger_key)).unwrap();
+    let lost = Command::new(BIN).args(["--config", cfg, "archive", "verify"]).output().unwrap();
+    assert!(!lost.status.success());
+    assert!(
+        String::from_utf8_lossy(&lost.stdout)
+            .contains(&format!("missing_in_archive: 1\n  {ledger_key}"))
+    );
+    let synced = cli(&["archive", "sync"]);
+    assert!(synced.contains("uploaded 1 file(s)"), "{synced}");
+    assert!(cli(&["archive", "verify"]).contains("missing_in_archive: 0"));
     let before = cli(&["runs", "list", "--job", "backup"]).lines().count();
     let dry = cli(&["jobs", "run", "backup", "--dry-run"]);
     assert!(dry.contains("write a backup into"), "{dry}");
