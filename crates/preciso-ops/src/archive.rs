@@ -195,6 +195,11 @@ pub fn key_for(file: &IngestFile) -> String {
     format!("{PREFIX}/{store}/{}/{}.{ext}", day.format("%Y/%m/%d"), file.sha256)
 }
 
+/// Hex SHA-256 of a byte string (how the ledger names content).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    to_hex(&Sha256::digest(bytes))
+}
+
 fn read_checked(path: &Path, file: &IngestFile) -> Result<Vec<u8>, ArchiveError> {
     let bytes = std::fs::read(path)
         .map_err(|source| ArchiveError::Io { path: path.display().to_string(), source })?;

@@ -356,6 +356,30 @@ pub fn restore(
     })
 }
 
+fn in_use_marker(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".inuse");
+    PathBuf::from(p)
+}
+
+/// Marks a backup as being verified or restored for as long as it lives: pruning (by any
+/// process) leaves it alone (O19).
+pub struct InUse(PathBuf);
+
+impl InUse {
+    pub fn mark(path: &Path) -> Result<InUse, BackupError> {
+        let marker = in_use_marker(path);
+        std::fs::write(&marker, format!("{}\n", std::process::id())).map_err(io(&marker))?;
+        Ok(InUse(marker))
+    }
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn verified_marker(path: &Path) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
     p.push(".verified");
@@ -449,8 +473,8 @@ impl KeepPolicy {
     }
 }
 
-/// The backups `policy` drops, oldest last; `protect` (a backup being verified or restored)
-/// is never among them.
+/// The backups `policy` drops, oldest last; `protect` (the backup just written) and backups
+/// marked `InUse` (being verified or restored) are never among them.
 pub fn to_prune(
     backups: &[BackupFile],
     policy: &KeepPolicy,
@@ -461,7 +485,9 @@ pub fn to_prune(
         .keep(&created)
         .into_iter()
         .zip(backups)
-        .filter(|(keep, b)| !keep && protect != Some(b.path.as_path()))
+        .filter(|(keep, b)| {
+            !keep && protect != Some(b.path.as_path()) && !in_use_marker(&b.path).exists()
+        })
         .map(|(_, b)| b.clone())
         .collect()
 }

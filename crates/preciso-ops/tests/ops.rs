@@ -1073,7 +1073,16 @@ fn pruning_follows_the_keep_policy_and_spares_the_protected_backup() {
     let gone: Vec<_> = gone.iter().map(|b| b.path.clone()).collect();
     assert_eq!(gone, vec![made[2].path.clone(), made[1].path.clone()]);
     let left: Vec<_> = backup::list(&backups).unwrap().into_iter().map(|b| b.path).collect();
-    assert_eq!(left, vec![made[3].path.clone(), oldest], "newest kept, protected one spared");
+    assert_eq!(
+        left,
+        vec![made[3].path.clone(), oldest.clone()],
+        "newest kept, protected one spared"
+    );
+    // A backup being verified or restored (by any process) is never pruned.
+    let in_use = backup::InUse::mark(&oldest).unwrap();
+    assert!(backup::prune(&backups, &policy, None).unwrap().is_empty());
+    drop(in_use);
+    assert_eq!(backup::prune(&backups, &policy, None).unwrap().len(), 1);
 }
 
 // ---- O29–O34: the raw-file archive, local and S3 ---------------------------------------------

@@ -57,6 +57,21 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Remove old logs, archived-and-verified raw files, backups beyond the keep policy and old
+    /// run records; report what and how many bytes.
+    Clean {
+        /// List what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The last lines of the server's newest log file (needs log.dir).
+    Logs {
+        /// Lines to print.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        tail: u32,
+    },
     /// The raw-file archive: reconcile it with the ledger, upload what is missing.
     Archive {
         #[command(subcommand)]

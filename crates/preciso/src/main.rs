@@ -14,7 +14,9 @@ fn main() -> ExitCode {
     quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
     let serving = matches!(cli.command, cli::Command::Serve(_) | cli::Command::Demo(_));
-    init_logging(if serving { "info" } else { "warn" });
+    let files = if serving { log_dir(&cli) } else { None };
+    // Kept to the end: it flushes the file log.
+    let _flush = init_logging(if serving { "info" } else { "warn" }, files);
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -42,16 +44,37 @@ fn quiet_on_closed_stdout() {
     }));
 }
 
-/// JSON log lines on stderr; `PRECISO_LOG` sets the filter (default `info` when serving,
-/// `warn` for other commands).
-fn init_logging(default: &str) {
+/// The file-log directory of a serving process (`log.dir`), if set. Settings errors are left
+/// for the command to report.
+fn log_dir(cli: &cli::Cli) -> Option<std::path::PathBuf> {
+    settings::Settings::load(cli.config.as_deref()).ok()?.log.dir
+}
+
+/// JSON log lines on stderr, and into daily files when `files` is set; `PRECISO_LOG` sets the
+/// filter (default `info` when serving, `warn` for other commands).
+fn init_logging(
+    default: &str,
+    files: Option<std::path::PathBuf>,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("PRECISO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        // message, request_id and the other fields at the top level of each line (O27).
-        .flatten_event(true)
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    // message, request_id and the other fields at the top level of each line (O27).
+    let stderr =
+        tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr);
+    let (file, guard) = match files.and_then(|d| std::fs::create_dir_all(&d).ok().map(|()| d)) {
+        Some(dir) => {
+            let appender = tracing_appender::rolling::daily(dir, commands::logs::FILE_PREFIX);
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let layer = tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_ansi(false)
+                .with_writer(writer);
+            (Some(layer), Some(guard))
+        }
+        None => (None, None),
+    };
+    let _ = tracing_subscriber::registry().with(filter).with(stderr).with(file).try_init();
+    guard
 }

@@ -26,7 +26,7 @@ struct Default_ {
     attempts: u32,
 }
 
-const DEFAULTS: [Default_; 6] = [
+const DEFAULTS: [Default_; 7] = [
     Default_ {
         name: "ingest",
         cron: "0 4-22/2 * * 1-6",
@@ -69,7 +69,50 @@ const DEFAULTS: [Default_; 6] = [
         timeout: Duration::from_secs(3600),
         attempts: 2,
     },
+    Default_ {
+        name: "cleanup",
+        cron: "0 2 * * 0",
+        description: "Retention: old logs, archived raw files, backups beyond the keep policy, old run records",
+        timeout: Duration::from_secs(3600),
+        attempts: 1,
+    },
 ];
+
+/// The weekly retention cleanup (`preciso clean`).
+struct CleanupJob {
+    settings: Settings,
+    catalog: Arc<dyn Catalog>,
+    archive: Option<Arc<Archive>>,
+}
+
+impl Job for CleanupJob {
+    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
+        let (step, result) = timed_step("clean", |report| {
+            let r = crate::commands::clean::clean(
+                &self.settings,
+                self.catalog.as_ref(),
+                self.archive.as_deref(),
+                ctx.dry_run,
+            )
+            .map_err(|e| format!("{e:#}"))?;
+            report.counts.insert("log_files".into(), r.logs.files.len() as u64);
+            report.counts.insert("raw_files".into(), r.raw_files.files.len() as u64);
+            report.counts.insert("raw_kept_unarchived".into(), r.raw_kept_unarchived.len() as u64);
+            report.counts.insert("backups".into(), r.backups.files.len() as u64);
+            report.counts.insert("runs".into(), r.runs_deleted);
+            report.counts.insert("bytes_freed".into(), r.bytes_freed());
+            if ctx.dry_run {
+                let all = r.logs.files.iter().chain(&r.raw_files.files).chain(&r.backups.files);
+                report.planned = all.map(|f| format!("delete {}", f.display())).collect();
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(vec![step]),
+            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: false }),
+        }
+    }
+}
 
 /// The hourly reconciliation of the archive with the ledger; its sets feed the gauges.
 struct ArchiveVerifyJob {
@@ -269,6 +312,11 @@ pub fn build_with_clock(
             settings,
             &DEFAULTS[5],
             Arc::new(ArchiveVerifyJob { archive: archive.clone(), catalog: catalog.clone() }),
+        )?,
+        spec(
+            settings,
+            &DEFAULTS[6],
+            Arc::new(CleanupJob { settings: settings.clone(), catalog: catalog.clone(), archive }),
         )?,
     ];
     let config = OpsConfig {

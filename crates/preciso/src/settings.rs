@@ -26,6 +26,8 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     pub backup: BackupSettings,
     pub archive: ArchiveSettings,
+    pub log: LogSettings,
+    pub retention: RetentionSettings,
     /// Per-job overrides of the defaults (SPEC §7), keyed by job name:
     /// `ingest`, `ingest-full`, `status`.
     pub jobs: BTreeMap<String, JobSettings>,
@@ -63,6 +65,30 @@ impl Default for SchedulerSettings {
             stable_secs: 10,
             run_retention_days: 90,
         }
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// Also write the server's JSON log lines to daily files `preciso.log.YYYY-MM-DD` in this
+    /// directory (read them with `preciso logs --tail N`). (env: PRECISO_LOG_DIR)
+    pub dir: Option<PathBuf>,
+}
+
+/// What `preciso clean` and the weekly `cleanup` job remove.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Log files older than this many days.
+    pub log_days: u32,
+    /// Processed raw files older than this many days, only once archived and verified.
+    pub raw_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings { log_days: 7, raw_days: 30 }
     }
 }
 
@@ -209,6 +235,8 @@ impl Default for Settings {
             scheduler: SchedulerSettings::default(),
             backup: BackupSettings::default(),
             archive: ArchiveSettings::default(),
+            log: LogSettings::default(),
+            retention: RetentionSettings::default(),
             jobs: BTreeMap::new(),
             stores: BTreeMap::new(),
         }
@@ -245,6 +273,8 @@ impl fmt::Debug for Settings {
             .field("scheduler", &self.scheduler)
             .field("backup", &self.backup)
             .field("archive", &self.archive)
+            .field("log", &self.log)
+            .field("retention", &self.retention)
             .field("jobs", &self.jobs)
             .field("stores", &self.stores)
             .finish()
@@ -266,6 +296,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PRECISO_SCHEDULER", "scheduler.enabled (on/off)"),
     ("PRECISO_ARCHIVE", "archive.enabled (on/off)"),
     ("PRECISO_ARCHIVE_URL", "archive.url"),
+    ("PRECISO_LOG_DIR", "log.dir"),
     ("PRECISO_LOG", "log filter, e.g. info or preciso=debug"),
 ];
 
@@ -327,6 +358,9 @@ impl Settings {
         }
         if let Some(v) = var("PRECISO_ARCHIVE_URL").filter(|v| !v.is_empty()) {
             self.archive.url = Some(v);
+        }
+        if let Some(v) = var("PRECISO_LOG_DIR").filter(|v| !v.is_empty()) {
+            self.log.dir = Some(PathBuf::from(v));
         }
         if let Some(v) = var("PRECISO_ADMIN_KEY").filter(|v| !v.is_empty()) {
             self.auth.admin_key = Some(v);

@@ -2,6 +2,7 @@
 
 mod archive;
 pub mod backup;
+pub mod clean;
 mod config;
 mod copy;
 mod demo;
@@ -9,6 +10,7 @@ mod generate;
 mod ingest;
 mod jobs;
 mod keys;
+pub mod logs;
 mod normalize;
 mod serve;
 
@@ -71,6 +73,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { json } => jobs::status(&settings()?, *json),
         Command::Copy { from, to, force } => copy::run(from, to, *force),
+        Command::Clean { dry_run, json } => clean::run(&settings()?, *dry_run, *json),
+        Command::Logs { tail } => logs::run(&settings()?, *tail as usize),
         Command::Archive { command } => {
             let s = settings()?;
             match command {

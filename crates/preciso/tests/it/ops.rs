@@ -19,10 +19,14 @@ fn run(args: &[&str]) {
 
 /// Starts `preciso serve` with `config`; returns the process and its base URL.
 fn serve(config: &Path) -> (Child, String) {
+    serve_logging(config, "warn")
+}
+
+fn serve_logging(config: &Path, level: &str) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["--config", config.to_str().unwrap(), "serve"])
         .env("PRECISO_ADMIN_KEY", ADMIN_KEY)
-        .env("PRECISO_LOG", "warn")
+        .env("PRECISO_LOG", level)
         .env_remove("PRECISO_DATA_DIR")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -392,4 +396,68 @@ async fn a_second_server_on_one_sqlite_file_stands_by_then_takes_over() {
         tokio::task::spawn_blocking(move || second.wait_with_output().unwrap()).await.unwrap();
     let logs = String::from_utf8_lossy(&out.stderr);
     assert!(logs.contains("standby"), "the second server says it stands by: {logs}");
+}
+
+fn set_age(path: &Path, days: u64) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(days * 86_400)).unwrap();
+}
+
+/// Issue #6, retention and logs: `preciso logs --tail` reads the server's daily log file;
+/// `preciso clean` removes old logs and old processed raw files only when the archive holds
+/// them, `--dry-run` removes nothing, and the report counts bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_tail_and_clean_keep_what_is_not_archived() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generate(dir.path(), "50");
+    let logs = dir.path().join("logs");
+    let extra = format!("[jobs.status]\ncron = \"\"\n[log]\ndir = {logs:?}\n");
+    let (data, config) = setup(dir.path(), &file, &extra);
+    let cfg = config.to_str().unwrap();
+    let client = reqwest::Client::new();
+    let (mut server, url) = serve_logging(&config, "info");
+    let run = trigger_ingest(&client, &url).await;
+    wait_for_status(&client, &url, run, &["succeeded"]).await;
+    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    tokio::task::spawn_blocking(move || server.wait().unwrap()).await.unwrap();
+
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--config", cfg];
+        all.extend_from_slice(args);
+        let out = Command::new(BIN).args(&all).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let tail = cli(&["logs", "--tail", "2"]);
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    for line in tail.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert!(v["timestamp"].is_string() && v["message"].is_string(), "{line}");
+    }
+
+    let processed = processed_file(&data.join("inbox"), "offers.jsonl");
+    set_age(&processed, 40);
+    let stray = processed.with_file_name("never-archived.jsonl");
+    std::fs::write(&stray, "{}\n").unwrap();
+    set_age(&stray, 40);
+    let old_log = logs.join("preciso.log.2026-01-01");
+    std::fs::write(&old_log, "{}\n").unwrap();
+    set_age(&old_log, 10);
+
+    let dry: Value = serde_json::from_str(&cli(&["clean", "--dry-run", "--json"])).unwrap();
+    assert_eq!(dry["raw_files"]["files"], json!([processed]));
+    assert_eq!(dry["raw_kept_unarchived"], json!([stray]));
+    assert_eq!(dry["logs"]["files"], json!([old_log]));
+    assert!(processed.exists() && old_log.exists(), "a dry run removes nothing");
+
+    let done: Value = serde_json::from_str(&cli(&["clean", "--json"])).unwrap();
+    let size = done["raw_files"]["bytes"].as_u64().unwrap();
+    assert_eq!(size, std::fs::metadata(&file).unwrap().len());
+    assert!(!processed.exists() && !old_log.exists());
+    assert!(stray.exists(), "an old raw file the archive does not hold is kept");
+    assert!(!logs_in(&logs).is_empty(), "today's log file stays");
+}
+
+fn logs_in(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect()
 }
