@@ -85,6 +85,8 @@ pub struct OpsState {
     pub data_dir: PathBuf,
     /// Where backups are written: their age and last verification are exported as metrics.
     pub backup_dir: PathBuf,
+    /// The raw-file archive, checked by `/ready` when configured.
+    pub archive: Option<Arc<preciso_ops::archive::Archive>>,
 }
 
 impl OpsState {

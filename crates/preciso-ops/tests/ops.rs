@@ -1093,7 +1093,10 @@ use preciso_ops::archive::{self, Archive, Stored};
 /// S3-compatible server, `moto_server` in CI) when `PRECISO_TEST_S3_BUCKET` is set with the
 /// `AWS_*` variables.
 fn archives(dir: &std::path::Path) -> Vec<Archive> {
-    let mut out = vec![Archive::open(dir.join("archive").to_str().unwrap()).unwrap()];
+    let mut out = vec![
+        Archive::in_memory().unwrap(),
+        Archive::open(dir.join("archive").to_str().unwrap()).unwrap(),
+    ];
     match std::env::var("PRECISO_TEST_S3_BUCKET") {
         Ok(bucket) => {
             let archive = Archive::open(&format!("s3://{bucket}")).unwrap();
@@ -1201,6 +1204,20 @@ fn archive_backends_pass_one_conformance_suite() {
         let cleaned = archive::sync(store, catalog.as_ref(), &sources, false, true).unwrap();
         assert_eq!(cleaned.orphans_deleted, vec!["raw/mixed/2026/01/01/stray.jsonl".to_string()]);
 
+        // O29: two syncs at once store each object once; the other finds it there.
+        let (third, _) = ingest_raw(&catalog, dir.path(), &format!("alkosto-{i}.jsonl"), &lines(7));
+        let reports: Vec<_> = std::thread::scope(|s| {
+            let a =
+                s.spawn(|| archive::sync(store, catalog.as_ref(), &sources, false, false).unwrap());
+            let b =
+                s.spawn(|| archive::sync(store, catalog.as_ref(), &sources, false, false).unwrap());
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        let created: usize = reports.iter().map(|r| r.uploaded.len()).sum();
+        assert_eq!(created, 1, "{reports:?}");
+        assert!(reports.iter().all(|r| r.failed.is_empty()));
+        store.delete(&archive::key_for(&third)).unwrap();
+
         // O31: a size mismatch shows in a plain verify, a same-size corruption only in --deep.
         let second_key = archive::key_for(&second);
         store.delete(&second_key).unwrap();
@@ -1214,6 +1231,7 @@ fn archive_backends_pass_one_conformance_suite() {
         assert!(plain.hash_mismatch.is_empty(), "a plain verify reads no content");
         let deep = archive::verify(store, catalog.as_ref(), true).unwrap();
         assert_eq!(deep.hash_mismatch, vec![second_key.clone()], "{label}");
+
         for key in [first_key, second_key] {
             store.delete(&key).unwrap();
         }

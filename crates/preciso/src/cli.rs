@@ -112,6 +112,9 @@ pub enum ArchiveCommand {
         /// Also re-read every object and compare its SHA-256 (hash_mismatch).
         #[arg(long)]
         deep: bool,
+        /// With --deep, re-read only this percentage of the objects.
+        #[arg(long, requires = "deep", value_parser = clap::value_parser!(u8).range(1..=100))]
+        sample: Option<u8>,
         #[arg(long)]
         json: bool,
     },

@@ -17,19 +17,46 @@ pub async fn health(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, HEALTH_JSON)], body.to_string()).into_response()
 }
 
+/// One readiness check with its 1 s budget: `pass`, or `fail` with what went wrong.
+async fn check<T: Send + 'static>(
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, String>>,
+) -> (&'static str, Option<String>) {
+    match tokio::time::timeout(Duration::from_secs(1), work).await {
+        Ok(Ok(_)) => ("pass", None),
+        Ok(Err(e)) => ("fail", Some(e)),
+        Err(_) => ("fail", Some(format!("{what} check timed out after 1 s"))),
+    }
+}
+
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let check = tokio::time::timeout(Duration::from_secs(1), state.db(|c| Ok(c.ping()?))).await;
-    let (status, component, output) = match check {
-        Ok(Ok(_)) => ("pass", "pass", None),
-        Ok(Err(e)) => ("fail", "fail", Some(e.to_string())),
-        Err(_) => ("fail", "fail", Some("database check timed out after 1 s".to_string())),
-    };
-    let body = json!({
-        "status": status,
-        "version": state.version,
-        "checks": { "database:responseTime": [{ "status": component, "output": output }] },
-    });
-    let code = if status == "pass" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let database =
+        check("database", async { state.db(|c| Ok(c.ping()?)).await.map_err(|e| e.to_string()) })
+            .await;
+    let mut checks = serde_json::Map::new();
+    checks.insert(
+        "database:responseTime".into(),
+        json!([{ "status": database.0, "output": database.1 }]),
+    );
+    let mut ok = database.0 == "pass";
+    if let Some(archive) = state.ops.as_ref().and_then(|o| o.archive.clone()) {
+        // A HEAD of a key that need not exist: reachability and credentials, nothing more.
+        let probe = check("archive", async move {
+            tokio::task::spawn_blocking(move || archive.size("raw/.ready-probe"))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+        })
+        .await;
+        ok &= probe.0 == "pass";
+        checks.insert(
+            "archive:responseTime".into(),
+            json!([{ "status": probe.0, "output": probe.1 }]),
+        );
+    }
+    let status = if ok { "pass" } else { "fail" };
+    let body = json!({ "status": status, "version": state.version, "checks": checks });
+    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, [(header::CONTENT_TYPE, HEALTH_JSON)], body.to_string()).into_response()
 }
 

@@ -20,10 +20,12 @@ fn print_set(name: &str, keys: &[String]) {
     }
 }
 
-pub fn verify(settings: &Settings, deep: bool, json: bool) -> Result<ExitCode> {
+/// `sample_percent`: 0 for a listing-only pass, 100 for a full deep pass.
+pub fn verify(settings: &Settings, sample_percent: u8, json: bool) -> Result<ExitCode> {
     let archive = open(settings)?;
     let catalog = crate::backend::open(&settings.database_url())?;
-    let r = archive::verify(&archive, catalog.as_ref(), deep)?;
+    let r = archive::verify_sampled(&archive, catalog.as_ref(), sample_percent)?;
+    let deep = r.deep;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {

@@ -78,7 +78,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Archive { command } => {
             let s = settings()?;
             match command {
-                ArchiveCommand::Verify { deep, json } => archive::verify(&s, *deep, *json),
+                ArchiveCommand::Verify { deep, sample, json } => {
+                    let percent = if *deep { sample.unwrap_or(100) } else { 0 };
+                    archive::verify(&s, percent, *json)
+                }
                 ArchiveCommand::Sync { dry_run, delete_orphans, json } => {
                     archive::sync(&s, *dry_run, *delete_orphans, *json)
                 }

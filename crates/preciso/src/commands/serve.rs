@@ -75,6 +75,7 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         started_at: chrono::Utc::now(),
         data_dir: settings.data_dir.clone(),
         backup_dir: settings.backup_dir(),
+        archive: crate::ops::open_archive(settings)?,
     });
     if settings.scheduler.enabled {
         ops.spawn_scheduler().context("starting the scheduler")?;

@@ -461,3 +461,49 @@ async fn logs_tail_and_clean_keep_what_is_not_archived() {
 fn logs_in(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect()
 }
+
+/// O26: with an archive configured, `/ready` also checks it within its 1 s budget; an
+/// unreachable S3 endpoint makes the process not ready (503), while the database check passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_checks_the_archive_when_one_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generate(dir.path(), "5");
+    let (_data, config) = setup(dir.path(), &file, "[archive]\nurl = \"s3://unreachable\"\n");
+    // Nothing listens on port 9 of loopback: connections are refused at once.
+    let mut child = Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("PRECISO_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let started = Instant::now();
+    let r = reqwest::get(format!("{url}/ready")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["checks"]["database:responseTime"][0]["status"], "pass", "{body}");
+    assert_eq!(body["checks"]["archive:responseTime"][0]["status"], "fail", "{body}");
+    assert!(started.elapsed() < Duration::from_millis(2500), "within the check budget");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The default local archive is ready.
+    let dir = tempfile::tempdir().unwrap();
+    let (_data, config) = setup(dir.path(), &file, "");
+    let (mut server, url) = serve(&config);
+    let body: Value = reqwest::get(format!("{url}/ready")).await.unwrap().json().await.unwrap();
+    assert_eq!(body["checks"]["archive:responseTime"][0]["status"], "pass", "{body}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
