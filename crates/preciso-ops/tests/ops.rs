@@ -1018,10 +1018,26 @@ fn backups_restore_across_backends_identically_and_refuse_tampering() {
 }
 
 /// O15: backups taken while an ingest commits batch after batch each restore to a sound
-/// database holding whole batches only, with counts equal to their manifest.
+/// database holding whole batches only, with counts equal to their manifest; on SQLite and
+/// (when available) PostgreSQL.
 #[test]
 fn backups_taken_during_an_ingest_hold_whole_batches() {
     let (dir, catalog) = sqlite();
+    backups_during_ingest(dir.path(), catalog);
+    if let Some(db) = pg("backup_ingest") {
+        std::thread::spawn(move || {
+            let pg: Arc<dyn Catalog> =
+                Arc::new(preciso_store_postgres::PgCatalog::open(&db.url).unwrap());
+            let dir = tempfile::tempdir().unwrap();
+            backups_during_ingest(dir.path(), pg);
+            drop(db);
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+fn backups_during_ingest(dir: &std::path::Path, catalog: Arc<dyn Catalog>) {
     const BATCH: usize = 50;
     let writer = {
         let catalog = catalog.clone();
@@ -1031,7 +1047,7 @@ fn backups_taken_during_an_ingest_hold_whole_batches() {
             }
         })
     };
-    let backups = dir.path().join("backups");
+    let backups = dir.join("backups");
     let mut taken = 0;
     while !writer.is_finished() || taken == 0 {
         let now = Utc::now() + CDuration::milliseconds(taken);

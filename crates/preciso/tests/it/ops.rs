@@ -338,9 +338,36 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     let synced = cli(&["archive", "sync"]);
     assert!(synced.contains("uploaded 1 file(s)"), "{synced}");
     assert!(cli(&["archive", "verify"]).contains("missing_in_archive: 0"));
+    // O12: dry runs of the backup, ingest and cleanup jobs leave the database file, the
+    // backup directory and the archive byte-identical.
+    let fingerprint = || {
+        let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        let mut stack = vec![data.join("backups"), data.join("archive")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push((p.clone(), std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        files.push((
+            data.join("preciso.sqlite"),
+            std::fs::read(data.join("preciso.sqlite")).unwrap(),
+        ));
+        files.sort();
+        files
+    };
+    std::fs::copy(&file, data.join("inbox").join("again.jsonl")).unwrap();
     let before = cli(&["runs", "list", "--job", "backup"]).lines().count();
+    let unchanged = fingerprint();
     let dry = cli(&["jobs", "run", "backup", "--dry-run"]);
     assert!(dry.contains("write a backup into"), "{dry}");
+    cli(&["jobs", "run", "ingest", "--dry-run"]);
+    cli(&["jobs", "run", "cleanup", "--dry-run"]);
+    assert!(fingerprint() == unchanged, "dry runs change no byte");
     let after = cli(&["runs", "list", "--job", "backup"]).lines().count();
     assert_eq!(after, before, "a dry run records no run");
     server.kill().unwrap();
