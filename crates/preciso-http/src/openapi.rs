@@ -312,7 +312,9 @@ fn schemas() -> Value {
         "Status": { "type": "object", "required": ["schema_version", "version", "backend", "counts", "jobs", "disk"], "properties": {
             "schema_version": { "type": "integer" }, "generated_at": { "type": "string" }, "version": { "type": "string" }, "uptime_seconds": { "type": "number" },
             "backend": { "type": "string" }, "scheduler": { "type": "string" }, "counts": { "type": "object" }, "last_ingest": { "type": ["object", "null"] },
-            "jobs": { "type": "array", "items": { "type": "object" } }, "disk": { "type": "object" } } },
+            "jobs": { "type": "array", "items": { "type": "object" } }, "disk": { "type": "object" },
+            "backups": { "type": "object", "description": "Backup count, newest and newest verified (docs/status.schema.json)." },
+            "archive": { "type": "object", "description": "Latest archive reconciliation: missing, orphan, size mismatch." } } },
         "Health": { "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["pass", "warn", "fail"] } } }
     })
 }

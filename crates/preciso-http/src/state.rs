@@ -97,6 +97,8 @@ impl OpsState {
             started_at: self.started_at,
             data_dir: &self.data_dir,
             leader: self.ops.is_leader(),
+            backup_dir: Some(&self.backup_dir),
+            archive: self.archive.as_ref().map(|a| a.location.as_str()),
         }
     }
 }

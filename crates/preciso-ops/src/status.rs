@@ -29,6 +29,29 @@ pub struct StatusDoc {
     pub last_ingest: Option<LastIngest>,
     pub jobs: Vec<JobStatus>,
     pub disk: DiskUsage,
+    /// The backup directory's state (SPEC §7 "archive and backup state").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backups: Option<BackupState>,
+    /// The archive's latest reconciliation in this process (absent before the first one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveState>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackupState {
+    pub dir: PathBuf,
+    pub count: usize,
+    pub newest_created_at: Option<DateTime<Utc>>,
+    pub newest_verified_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ArchiveState {
+    pub location: String,
+    pub checked: u64,
+    pub missing_in_archive: usize,
+    pub orphan_in_archive: usize,
+    pub size_mismatch: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -74,6 +97,9 @@ pub struct StatusInputs<'a> {
     pub started_at: DateTime<Utc>,
     pub data_dir: &'a Path,
     pub leader: bool,
+    pub backup_dir: Option<&'a Path>,
+    /// The archive's location when archiving is on.
+    pub archive: Option<&'a str>,
 }
 
 pub fn build(ops: &Ops, inputs: &StatusInputs<'_>) -> Result<StatusDoc, StoreError> {
@@ -114,7 +140,28 @@ pub fn build(ops: &Ops, inputs: &StatusInputs<'_>) -> Result<StatusDoc, StoreErr
         last_ingest,
         jobs,
         disk: disk_usage(inputs.data_dir),
+        backups: inputs.backup_dir.map(backup_state),
+        archive: inputs.archive.and_then(|location| {
+            let r = crate::archive::last_reconciliation()?;
+            Some(ArchiveState {
+                location: location.to_string(),
+                checked: r.checked,
+                missing_in_archive: r.missing_in_archive.len(),
+                orphan_in_archive: r.orphan_in_archive.len(),
+                size_mismatch: r.size_mismatch.len(),
+            })
+        }),
     })
+}
+
+fn backup_state(dir: &Path) -> BackupState {
+    let backups = crate::backup::list(dir).unwrap_or_default();
+    BackupState {
+        dir: dir.to_path_buf(),
+        count: backups.len(),
+        newest_created_at: backups.iter().map(|b| b.created_at).max(),
+        newest_verified_at: backups.iter().filter_map(|b| b.verified_at).max(),
+    }
 }
 
 fn from_secs(s: i64) -> DateTime<Utc> {
@@ -168,6 +215,8 @@ pub struct StatusJob {
     pub backend: String,
     pub started_at: DateTime<Utc>,
     pub data_dir: PathBuf,
+    pub backup_dir: Option<PathBuf>,
+    pub archive: Option<String>,
 }
 
 impl Job for StatusJob {
@@ -180,6 +229,8 @@ impl Job for StatusJob {
                 started_at: self.started_at,
                 data_dir: &self.data_dir,
                 leader: ops.is_leader(),
+                backup_dir: self.backup_dir.as_deref(),
+                archive: self.archive.as_deref(),
             };
             let doc = build(&ops, &inputs).map_err(|e| e.to_string())?;
             let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;

@@ -297,6 +297,8 @@ pub fn build_with_clock(
         backend: backend_name(&settings.database_url()).into(),
         started_at: chrono::Utc::now(),
         data_dir: settings.data_dir.clone(),
+        backup_dir: Some(settings.backup_dir()),
+        archive: archive.as_ref().map(|a| a.location.clone()),
     });
     let jobs = vec![
         spec(settings, &DEFAULTS[0], drop(false))?,

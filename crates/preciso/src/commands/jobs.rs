@@ -182,12 +182,16 @@ fn print_run(r: &RunRecord) {
 
 pub fn status(settings: &Settings, json: bool) -> Result<ExitCode> {
     let ops = open_ops(settings)?;
+    let backup_dir = settings.backup_dir();
+    let archive_url = settings.archive.enabled.then(|| settings.archive_url());
     let inputs = preciso_ops::status::StatusInputs {
         version: env!("CARGO_PKG_VERSION"),
         backend: crate::ops::backend_name(&settings.database_url()),
         started_at: chrono::Utc::now(),
         data_dir: &settings.data_dir,
         leader: false,
+        backup_dir: Some(&backup_dir),
+        archive: archive_url.as_deref(),
     };
     let doc = preciso_ops::status::build(&ops, &inputs)?;
     if json {

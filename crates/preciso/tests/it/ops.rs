@@ -312,6 +312,13 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     assert!((now - value("preciso_backup_last_verified_timestamp_seconds ")).abs() < 120.0);
     assert_eq!(value("preciso_archive_missing_objects "), 0.0, "the job archived its file");
     assert_eq!(value("preciso_archive_orphan_objects "), 0.0);
+    // The status document carries the backup and archive state.
+    let api_status: Value =
+        client.get(format!("{url}/api/status")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(api_status["backups"]["count"], 1, "{api_status}");
+    assert!(api_status["backups"]["newest_verified_at"].is_string());
+    assert_eq!(api_status["archive"]["missing_in_archive"], 0);
+    assert_eq!(api_status["archive"]["checked"], 1);
 
     // The CLI sees the same history; a dry run records nothing.
     let cli = |args: &[&str]| {
