@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{Attribute, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use preciso_core::domain::{IngestFile, IngestStatus};
 use preciso_core::hash::to_hex;
 use preciso_core::ports::{Catalog, StoreError};
@@ -27,6 +27,8 @@ use std::time::Duration;
 
 /// Where raw files live in the store.
 pub const PREFIX: &str = "raw";
+/// The user-metadata key holding an object's SHA-256.
+const SHA256_METADATA: &str = "sha256";
 /// Uploads in flight during a sync.
 const SYNC_WORKERS: usize = 4;
 /// Attempts per upload during a sync (exponential backoff between them).
@@ -51,6 +53,9 @@ pub struct Archive {
     runtime: Option<tokio::runtime::Runtime>,
     /// `file:///…` or `s3://bucket`, for messages and the status document.
     pub location: String,
+    /// Whether objects carry user metadata (S3, memory; not a local directory): uploads then
+    /// record their SHA-256 as `x-amz-meta-sha256` (O31).
+    metadata: bool,
 }
 
 /// The archive may be dropped inside an async context (a server shutting down), where a
@@ -100,29 +105,37 @@ impl Archive {
                 builder = builder.with_allow_http(true);
             }
             let store = builder.build().map_err(|e| ArchiveError::Store(url.into(), e))?;
-            return Archive::with_store(Arc::new(store), url.to_string());
+            return Archive::with_store(Arc::new(store), url.to_string(), true);
         }
         let dir = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
         std::fs::create_dir_all(&dir)
             .map_err(|source| ArchiveError::Io { path: dir.display().to_string(), source })?;
         let store = LocalFileSystem::new_with_prefix(&dir)
             .map_err(|e| ArchiveError::Store(dir.display().to_string(), e))?;
-        Archive::with_store(Arc::new(store), format!("file://{}", dir.display()))
+        Archive::with_store(Arc::new(store), format!("file://{}", dir.display()), false)
     }
 
     /// An archive in memory (tests, and the conformance suite's third backend).
     pub fn in_memory() -> Result<Archive, ArchiveError> {
-        Archive::with_store(Arc::new(object_store::memory::InMemory::new()), "memory://".into())
+        Archive::with_store(
+            Arc::new(object_store::memory::InMemory::new()),
+            "memory://".into(),
+            true,
+        )
     }
 
-    fn with_store(store: Arc<dyn ObjectStore>, location: String) -> Result<Archive, ArchiveError> {
+    fn with_store(
+        store: Arc<dyn ObjectStore>,
+        location: String,
+        metadata: bool,
+    ) -> Result<Archive, ArchiveError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("archive")
             .enable_all()
             .build()
             .map_err(|source| ArchiveError::Io { path: location.clone(), source })?;
-        Ok(Archive { store, runtime: Some(runtime), location })
+        Ok(Archive { store, runtime: Some(runtime), location, metadata })
     }
 
     fn block<T: Send>(&self, f: impl Future<Output = T> + Send) -> T {
@@ -139,8 +152,12 @@ impl Archive {
     /// Stores `bytes` at `key` unless something is there already (create-if-absent, O29).
     pub fn put_if_absent(&self, key: &str, bytes: Vec<u8>) -> Result<Stored, ArchiveError> {
         let path = ObjectPath::from(key);
+        let sha256 = sha256_hex(&bytes);
         let payload = PutPayload::from(bytes);
-        let opts = PutOptions::from(PutMode::Create);
+        let mut opts = PutOptions::from(PutMode::Create);
+        if self.metadata {
+            opts.attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha256.into());
+        }
         match self.block(self.store.put_opts(&path, payload.clone(), opts)) {
             Ok(_) => Ok(Stored::Created),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Stored::AlreadyThere),
@@ -193,6 +210,13 @@ impl Archive {
             }
             Ok(to_hex(&hasher.finalize()))
         })
+    }
+
+    /// The SHA-256 recorded in the object's metadata at upload, where the store keeps metadata.
+    pub fn recorded_sha256(&self, key: &str) -> Result<Option<String>, ArchiveError> {
+        let path = ObjectPath::from(key);
+        let got = self.block(self.store.get(&path)).map_err(|e| self.err(e))?;
+        Ok(got.attributes.get(&Attribute::Metadata(SHA256_METADATA.into())).map(|v| v.to_string()))
     }
 
     pub fn delete(&self, key: &str) -> Result<(), ArchiveError> {

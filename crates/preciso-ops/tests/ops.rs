@@ -1171,6 +1171,14 @@ fn archive_backends_pass_one_conformance_suite() {
             preciso_core::hash::to_hex(&<sha2::Sha256 as sha2::Digest>::digest(b"one"))
         );
         assert_eq!(store.size("raw/t/none").unwrap(), None);
+        // O31: where the store keeps metadata, the SHA-256 travels with the object.
+        if !label.starts_with("file://") {
+            assert_eq!(
+                store.recorded_sha256("raw/t/a.txt").unwrap().as_deref(),
+                Some(archive::sha256_hex(b"one").as_str()),
+                "{label}"
+            );
+        }
         store.delete("raw/t/a.txt").unwrap();
 
         // O33: a completed ingest archived under its content key; the ledger records it.
