@@ -75,6 +75,9 @@ pub struct Inner {
     pub version: &'static str,
     /// The scheduler and what the status document needs; `None` when this process runs none.
     pub ops: Option<Arc<OpsState>>,
+    /// Permits for category-wide computations (price analysis, store report, ranked listings):
+    /// as many as cores, so a burst queues instead of holding a category's rows per request.
+    pub heavy: Arc<tokio::sync::Semaphore>,
 }
 
 /// The scheduler service as the HTTP layer sees it.
@@ -135,6 +138,9 @@ impl AppState {
             started: Instant::now(),
             version: env!("CARGO_PKG_VERSION"),
             ops: None,
+            heavy: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }))
     }
 
@@ -152,6 +158,21 @@ impl AppState {
         if let Some(shared) = &self.shared {
             shared.cache_invalidate().await;
         }
+    }
+
+    /// `db` for a category-wide computation: waits for one of the `heavy` permits first.
+    pub async fn db_heavy<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Catalog) -> Result<T, ApiError> + Send + 'static,
+    {
+        let _permit = self
+            .heavy
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::Internal(format!("heavy permits closed: {e}")))?;
+        self.db(f).await
     }
 
     /// Runs a blocking catalog call on the blocking pool.

@@ -96,7 +96,7 @@ pub async fn ranked(
     let sort = q.sort(Sort::Value)?;
     let user_id = q.user_id()?;
     let result = state
-        .db(move |c| {
+        .db_heavy(move |c| {
             let prefs = preferences(c, user_id)?;
             Ok(c.list_offers(&filter, sort, page, Personalization { preferences: prefs.as_ref() })?)
         })

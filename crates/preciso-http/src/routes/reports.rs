@@ -64,9 +64,10 @@ fn compare(rows: &[StoreOfferRow], now: i64) -> BTreeMap<String, StoreAcc> {
 }
 
 pub async fn store_comparison(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows = state.db(|c| Ok(c.store_offer_rows()?)).await?;
     let now = chrono::Utc::now().timestamp();
-    let stores: Vec<Value> = compare(&rows, now)
+    // The whole market's rows are read and folded on the blocking pool, under a heavy permit.
+    let accs = state.db_heavy(move |c| Ok(compare(&c.store_offer_rows()?, now))).await?;
+    let stores: Vec<Value> = accs
         .into_iter()
         .map(|(store, mut a)| {
             a.ratios.sort_by(f64::total_cmp);
@@ -129,17 +130,29 @@ pub async fn price_analysis(
     }
     let bins = q.int("bins", 1, 100)?.unwrap_or(10) as usize;
     let lookup = key.clone();
-    let rows = state.db(move |c| Ok(c.category_prices(&lookup)?)).await?;
-    if rows.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "no offers in category {key:?} (see /api/categories)"
-        )));
-    }
+    // Reading and summarizing a category run together on the blocking pool, under a heavy
+    // permit: the rows never outlive the computation.
+    let (offers, currencies) = state
+        .db_heavy(move |c| {
+            let rows = c.category_prices(&lookup)?;
+            if rows.is_empty() {
+                return Err(ApiError::NotFound(format!(
+                    "no offers in category {lookup:?} (see /api/categories)"
+                )));
+            }
+            Ok((rows.len(), summarize_category(&rows, bins)))
+        })
+        .await?;
+    Ok(Json(json!({ "category": key, "offers": offers, "currencies": currencies })))
+}
+
+/// Statistics, histogram and per-brand and per-store breakdowns, per currency.
+fn summarize_category(rows: &[PricedOffer], bins: usize) -> Vec<Value> {
     let mut by_currency: BTreeMap<&str, Vec<&PricedOffer>> = BTreeMap::new();
-    for r in &rows {
+    for r in rows {
         by_currency.entry(r.currency.code()).or_default().push(r);
     }
-    let currencies: Vec<Value> = by_currency
+    by_currency
         .values()
         .map(|group| {
             let currency = group[0].currency;
@@ -157,6 +170,5 @@ pub async fn price_analysis(
                 "by_store": breakdown(group, |r| r.store.as_str(), currency),
             })
         })
-        .collect();
-    Ok(Json(json!({ "category": key, "offers": rows.len(), "currencies": currencies })))
+        .collect()
 }
