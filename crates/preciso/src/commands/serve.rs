@@ -12,9 +12,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// Threads of the blocking pool (database calls, uploads, scheduled jobs).
+const BLOCKING_THREADS: usize = 24;
+
 pub fn run(settings: &Settings) -> Result<ExitCode> {
+    // Database calls run on the blocking pool but never more at once than the store's pool
+    // has connections (plus uploads and jobs): more threads would only wait, each keeping its
+    // own allocator heap.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .context("starting the runtime")?;
     runtime.block_on(serve(settings, |addr| {
