@@ -245,7 +245,7 @@ impl Default for Settings {
 
 impl Default for BackupSettings {
     fn default() -> Self {
-        let keep = preciso_ops::backup::KeepPolicy { last: 0, daily: 7, weekly: 4, monthly: 6 };
+        let keep = preciso_ops::backup::KeepPolicy { last: 3, daily: 7, weekly: 4, monthly: 6 };
         BackupSettings { dir: None, keep }
     }
 }

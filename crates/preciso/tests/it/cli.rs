@@ -299,3 +299,33 @@ fn jobs_list_shows_three_fire_times_local_and_utc_and_refuses_six_fields() {
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("ingest") && err.contains("seconds"), "{err}");
 }
+
+/// O19 from the command line: an empty keep policy deletes nothing; `backup prune --dry-run`
+/// lists what a policy drops and deletes nothing; `backup prune` deletes exactly that.
+#[test]
+fn backup_prune_follows_the_policy_and_dry_run_deletes_nothing() {
+    let sb = Sandbox::new();
+    let keep_all = sb.path("all.toml");
+    std::fs::write(&keep_all, "[backup.keep]\nlast = 0\ndaily = 0\nweekly = 0\nmonthly = 0\n")
+        .unwrap();
+    let keep_one = sb.path("one.toml");
+    std::fs::write(&keep_one, "[backup.keep]\nlast = 1\ndaily = 0\nweekly = 0\nmonthly = 0\n")
+        .unwrap();
+    let with = |config: &std::path::Path, args: &[&str]| {
+        let mut all = vec!["--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        sb.ok(&all)
+    };
+    for _ in 0..3 {
+        with(&keep_all, &["backup", "create"]);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let count = || std::fs::read_dir(sb.path("data/backups")).unwrap().count();
+    assert_eq!(count(), 3, "an empty policy keeps every backup");
+    let dry = with(&keep_one, &["backup", "prune", "--dry-run"]);
+    assert!(dry.contains("would delete 2 backup(s)"), "{dry}");
+    assert_eq!(count(), 3);
+    let done = with(&keep_one, &["backup", "prune"]);
+    assert!(done.contains("deleted 2 backup(s)"), "{done}");
+    assert_eq!(count(), 1);
+}
