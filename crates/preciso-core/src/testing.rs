@@ -428,6 +428,15 @@ pub fn best_price_summary_follows_every_change(c: &dyn Catalog) {
     assert_eq!(page.items[0].offer.price.minor, 100, "the crashed run's committed batch counts");
 }
 
+pub fn archived_files_keep_their_key_in_the_ledger(c: &dyn Catalog) {
+    apply(c, "raw", &[Fixture::default().offer()]);
+    let file = c.find_ingested("sha-raw").unwrap().expect("completed run");
+    assert_eq!(file.archive_key, None);
+    c.mark_archived(file.id, "raw/mixed/2026/03/01/abc.jsonl").unwrap();
+    let again = c.find_ingested("sha-raw").unwrap().unwrap();
+    assert_eq!(again.archive_key.as_deref(), Some("raw/mixed/2026/03/01/abc.jsonl"));
+}
+
 pub fn store_freshness_is_the_newest_observation(c: &dyn Catalog) {
     let at = |store, sku, at| Fixture { store, sku, at, ..Default::default() }.offer();
     apply(c, "one", &[at("exito", "a", 5_000), at("exito", "b", 7_000), at("jumbo", "c", 6_000)]);
@@ -799,6 +808,7 @@ macro_rules! contract_tests {
             best_prices_respect_stock_filters_and_preferences,
             best_price_summary_follows_every_change,
             store_freshness_is_the_newest_observation,
+            archived_files_keep_their_key_in_the_ledger,
             listings_filter_sort_and_page,
             reports_brands_categories_and_drops,
             users_and_keys,
