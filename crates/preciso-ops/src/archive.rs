@@ -346,8 +346,13 @@ pub fn verify_sampled(
     sample_percent: u8,
 ) -> Result<Reconciliation, ArchiveError> {
     let deep = sample_percent > 0;
-    let expected = expected(catalog)?;
+    // The listing first, then the ledger: a file archived in between shows as present or, at
+    // worst, missing (retried), never as an orphan.
     let present: HashMap<String, u64> = archive.list(PREFIX)?.into_iter().collect();
+    let expected = expected(catalog)?;
+    // Keys the ledger recorded are known too, whatever `key_for` says today.
+    let recorded: std::collections::HashSet<&str> =
+        expected.values().filter_map(|f| f.archive_key.as_deref()).collect();
     let mut r = Reconciliation { deep, checked: expected.len() as u64, ..Default::default() };
     for (key, file) in &expected {
         match present.get(key) {
@@ -361,8 +366,11 @@ pub fn verify_sampled(
             Some(_) => {}
         }
     }
-    let mut orphans: Vec<String> =
-        present.keys().filter(|k| !expected.contains_key(*k)).cloned().collect();
+    let mut orphans: Vec<String> = present
+        .keys()
+        .filter(|k| !expected.contains_key(*k) && !recorded.contains(k.as_str()))
+        .cloned()
+        .collect();
     orphans.sort();
     r.orphan_in_archive = orphans;
     *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
@@ -467,9 +475,11 @@ pub fn sync(
         }
     }
     report.uploaded.sort();
-    // Orphans are deleted only after a sync without errors (O32).
+    // Orphans are deleted only after a sync without errors (O32), and only those a fresh
+    // reconciliation still finds (files archived during the sync are not orphans).
     if delete_orphans && report.failed.is_empty() {
-        for key in &state.orphan_in_archive {
+        let now = verify(archive, catalog, false)?;
+        for key in &now.orphan_in_archive {
             archive.delete(key)?;
             report.orphans_deleted.push(key.clone());
         }

@@ -142,7 +142,12 @@ fn write_stream(
     source: &Source<'_>,
     now: DateTime<Utc>,
 ) -> Result<Manifest, BackupError> {
-    let file = std::fs::File::create(tmp).map_err(io(tmp))?;
+    // Owner-only: a backup holds users' emails and API-key hashes.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp)
+    }
+    .map_err(io(tmp))?;
     let enc = zstd::Encoder::new(file, LEVEL).map_err(io(tmp))?;
     let mut out = BufWriter::new(enc);
     let header = json!({ "preciso_backup": FORMAT_VERSION });
@@ -367,11 +372,22 @@ fn in_use_marker(path: &Path) -> PathBuf {
 pub struct InUse(PathBuf);
 
 impl InUse {
-    pub fn mark(path: &Path) -> Result<InUse, BackupError> {
+    /// Best effort: a backup directory that cannot take the marker (read-only) still lets
+    /// the backup be verified or restored.
+    pub fn mark(path: &Path) -> InUse {
         let marker = in_use_marker(path);
-        std::fs::write(&marker, format!("{}\n", std::process::id())).map_err(io(&marker))?;
-        Ok(InUse(marker))
+        let _ = std::fs::write(&marker, format!("{}\n", std::process::id()));
+        InUse(marker)
     }
+}
+
+/// A marker protects a backup for a day at most: one left by a killed process expires.
+const IN_USE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+fn in_use(path: &Path) -> bool {
+    std::fs::metadata(in_use_marker(path))
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().unwrap_or_default() < IN_USE_MAX_AGE)
 }
 
 impl Drop for InUse {
@@ -415,7 +431,8 @@ pub fn list(dir: &Path) -> Result<Vec<BackupFile>, BackupError> {
             .ok()
             .and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok())
             .map(|d| d.with_timezone(&Utc));
-        let size = entry.metadata().map_err(io(&path))?.len();
+        let Ok(meta) = entry.metadata() else { continue }; // removed while listing
+        let size = meta.len();
         out.push(BackupFile { path, created_at: naive.and_utc(), size, verified_at });
     }
     out.sort_by_key(|b| std::cmp::Reverse(b.created_at));
@@ -485,9 +502,7 @@ pub fn to_prune(
         .keep(&created)
         .into_iter()
         .zip(backups)
-        .filter(|(keep, b)| {
-            !keep && protect != Some(b.path.as_path()) && !in_use_marker(&b.path).exists()
-        })
+        .filter(|(keep, b)| !keep && protect != Some(b.path.as_path()) && !in_use(&b.path))
         .map(|(_, b)| b.clone())
         .collect()
 }
@@ -500,7 +515,11 @@ pub fn prune(
 ) -> Result<Vec<BackupFile>, BackupError> {
     let doomed = to_prune(&list(dir)?, policy, protect);
     for b in &doomed {
-        std::fs::remove_file(&b.path).map_err(io(&b.path))?;
+        match std::fs::remove_file(&b.path) {
+            // Pruned meanwhile by another process (the cleanup job and a backup at once).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other.map_err(io(&b.path))?,
+        }
         let _ = std::fs::remove_file(verified_marker(&b.path));
     }
     Ok(doomed)

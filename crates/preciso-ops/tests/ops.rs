@@ -965,8 +965,10 @@ fn backups_restore_across_backends_identically_and_refuse_tampering() {
     let offers = manifest.tables.iter().find(|t| t.name == "offers").unwrap();
     assert_eq!(offers.rows, 65);
     assert_eq!(backup::check_hashes(&file.path).unwrap(), manifest);
-    // No temporary file is left beside it.
+    // No temporary file is left beside it, and only its owner can read it (emails, key hashes).
     assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 1);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file.path).unwrap().permissions().mode() & 0o777, 0o600);
 
     // SQLite → SQLite, and (with PostgreSQL) SQLite → PostgreSQL → SQLite: the same rows.
     let (_d2, b) = sqlite();
@@ -1095,10 +1097,15 @@ fn pruning_follows_the_keep_policy_and_spares_the_protected_backup() {
         "newest kept, protected one spared"
     );
     // A backup being verified or restored (by any process) is never pruned.
-    let in_use = backup::InUse::mark(&oldest).unwrap();
+    let in_use = backup::InUse::mark(&oldest);
     assert!(backup::prune(&backups, &policy, None).unwrap().is_empty());
-    drop(in_use);
+    // A marker left by a killed process expires after a day.
+    let marker = std::path::PathBuf::from(format!("{}.inuse", oldest.display()));
+    let old = std::time::SystemTime::now() - Duration::from_secs(2 * 86_400);
+    std::fs::File::options().write(true).open(&marker).unwrap().set_modified(old).unwrap();
     assert_eq!(backup::prune(&backups, &policy, None).unwrap().len(), 1);
+    drop(in_use);
+    assert!(!marker.exists());
 }
 
 // ---- O29–O34: the raw-file archive, local and S3 ---------------------------------------------

@@ -8,6 +8,20 @@ use preciso_core::ports::{CatalogDump, Cell, RowSink, StoreError, TableLoader};
 use preciso_sql::numbered;
 use preciso_sql::tables::{TABLES, TableSpec, select_all, table};
 
+/// Rows must have exactly the table's columns: a short or long row would shift values.
+fn check_widths(t: &TableSpec, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
+    match rows.iter().position(|r| r.len() != t.columns.len()) {
+        Some(i) => Err(StoreError::Backend(format!(
+            "{}: row {} has {} values, the table has {} columns",
+            t.name,
+            i + 1,
+            rows[i].len(),
+            t.columns.len()
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn spec(name: &str) -> Result<&'static TableSpec, StoreError> {
     table(name).ok_or_else(|| StoreError::Backend(format!("unknown table {name}")))
 }
@@ -43,6 +57,7 @@ fn insert_rows(
     t: &TableSpec,
     rows: &[Vec<Cell>],
 ) -> Result<(), StoreError> {
+    check_widths(t, rows)?;
     for chunk in rows.chunks(CHUNK) {
         let one = format!("({})", vec!["?"; t.columns.len()].join(", "));
         let sql = numbered(&format!(
@@ -168,10 +183,13 @@ impl CatalogDump for PgCatalog {
         &self,
         fill: &mut dyn FnMut(&mut dyn TableLoader) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+        // DELETE, children first, rather than TRUNCATE: TRUNCATE locks every table against
+        // readers until the commit; DELETE lets them read the old catalog meanwhile.
+        let deletes: String =
+            TABLES.iter().rev().map(|t| format!("DELETE FROM {};", t.name)).collect();
         self.with_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
-            tx.batch_execute(&format!("TRUNCATE {} CASCADE", names.join(", "))).map_err(backend)?;
+            tx.batch_execute(&deletes).map_err(backend)?;
             fill(&mut Loader(&mut tx))?;
             reset_sequences(&mut tx)?;
             tx.commit().map_err(backend)

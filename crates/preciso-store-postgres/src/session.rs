@@ -359,7 +359,9 @@ fn write_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError
 }
 
 /// Marks, in the batch's transaction, the products whose best-offer rows the batch changes:
-/// the products of written offers and the ones updates move them away from.
+/// the products of written offers and the ones updates move them away from. An existing mark
+/// is updated, not skipped, so it is row-locked until this batch commits: a refresh taking the
+/// marks meanwhile waits, then sees this batch's offers.
 fn mark_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError> {
     if plan.rows.is_empty() {
         return Ok(());
@@ -371,7 +373,7 @@ fn mark_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError>
         "INSERT INTO product_best_dirty (product_id)
          SELECT product_id FROM UNNEST($1::bigint[]) AS t(product_id)
          UNION SELECT product_id FROM offers WHERE id = ANY($2)
-         ON CONFLICT (product_id) DO NOTHING",
+         ON CONFLICT (product_id) DO UPDATE SET product_id = EXCLUDED.product_id",
         &[&products, &ids],
     )
 }

@@ -55,6 +55,10 @@ fn stream(
 fn insert_rows(c: &Connection, t: &TableSpec, rows: &[Vec<Cell>]) -> rusqlite::Result<()> {
     let mut stmt = c.prepare_cached(&insert_one(t))?;
     for row in rows {
+        if row.len() != t.columns.len() {
+            // A short or long row would shift values into the wrong columns.
+            return Err(rusqlite::Error::InvalidParameterCount(row.len(), t.columns.len()));
+        }
         stmt.execute(rusqlite::params_from_iter(row.iter().map(value)))?;
     }
     Ok(())
@@ -67,7 +71,10 @@ fn in_write_txn<T>(
 ) -> Result<T, StoreError> {
     c.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     match f() {
-        Ok(v) => c.execute_batch("COMMIT").map(|()| v).map_err(backend),
+        Ok(v) => c.execute_batch("COMMIT").map(|()| v).map_err(|e| {
+            let _ = c.execute_batch("ROLLBACK");
+            backend(e)
+        }),
         Err(e) => {
             let _ = c.execute_batch("ROLLBACK");
             Err(e)

@@ -86,7 +86,8 @@ impl SqliteCatalog {
         // An initial load that crashed leaves its deferred indexes missing; build them now.
         conn.execute_batch(session::OFFER_INDEXES).map_err(backend)?;
         finish_interrupted_refresh(&conn).map_err(backend)?;
-        let pool = Pool::new(MAX_CONNECTIONS, vec![conn], |_| true);
+        // A connection left inside a transaction (a failed COMMIT, a panic) is not reused.
+        let pool = Pool::new(MAX_CONNECTIONS, vec![conn], Connection::is_autocommit);
         Ok(SqliteCatalog { path: path.to_path_buf(), pool })
     }
 

@@ -45,7 +45,7 @@ pub fn create(
 /// with integrity and foreign-key checks and per-table counts compared with the manifest. A
 /// full pass is recorded beside the backup.
 pub fn verify(settings: &Settings, path: &Path, quick: bool) -> Result<Manifest> {
-    let _in_use = backup::InUse::mark(path)?;
+    let _in_use = backup::InUse::mark(path);
     let manifest = backup::check_hashes(path)?;
     if quick {
         return Ok(manifest);
@@ -182,7 +182,7 @@ pub fn restore_cmd(
     to: Option<&str>,
     force: bool,
 ) -> Result<ExitCode> {
-    let _in_use = backup::InUse::mark(file)?;
+    let _in_use = backup::InUse::mark(file);
     // Read the whole file once before touching the target: a bad backup stops here.
     backup::check_hashes(file)?;
     let url = to.map_or_else(|| settings.database_url(), str::to_string);

@@ -48,8 +48,13 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else { continue };
         for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() { stack.push(p) } else { out.push(p) }
+            // The entry's own type: a symlinked directory is not followed (no loops).
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() {
+                stack.push(e.path());
+            } else if kind.is_file() {
+                out.push(e.path());
+            }
         }
     }
     out.sort();
@@ -98,10 +103,15 @@ pub fn clean(
         if f.to_string_lossy().ends_with(".error.txt") {
             continue;
         }
-        if archived(&f, catalog, archive)? {
-            remove(&f, size, dry_run, &mut report.raw_files)?;
-        } else {
-            report.raw_kept_unarchived.push(f);
+        // An archive outage or an unreadable file keeps that file; the rest of the cleanup
+        // (logs, backups, runs) still happens.
+        match archived(&f, catalog, archive) {
+            Ok(true) => remove(&f, size, dry_run, &mut report.raw_files)?,
+            Ok(false) => report.raw_kept_unarchived.push(f),
+            Err(e) => {
+                tracing::warn!(file = %f.display(), error = %e, "kept: cannot check the archive");
+                report.raw_kept_unarchived.push(f);
+            }
         }
     }
     let dir = settings.backup_dir();
