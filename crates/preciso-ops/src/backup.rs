@@ -118,6 +118,7 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<(BackupFile, Manifest), BackupError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
+    sweep_stale_temporaries(dir);
     let final_path = dir.join(file_name(now));
     let tmp = dir.join(format!(".{}.tmp", file_name(now)));
     let result = write_stream(catalog, &tmp, source, now);
@@ -134,6 +135,21 @@ pub fn create(
     }
     let size = std::fs::metadata(&final_path).map_err(io(&final_path))?.len();
     Ok((BackupFile { path: final_path, created_at: now, size, verified_at: None }, manifest))
+}
+
+/// Removes `.preciso-….tmp` files older than a day: backups a killed process never finished.
+fn sweep_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default().as_secs() > 86_400);
+        if old && name.starts_with(".preciso-") && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 fn write_stream(

@@ -965,6 +965,16 @@ fn backups_restore_across_backends_identically_and_refuse_tampering() {
     let offers = manifest.tables.iter().find(|t| t.name == "offers").unwrap();
     assert_eq!(offers.rows, 65);
     assert_eq!(backup::check_hashes(&file.path).unwrap(), manifest);
+    // A temporary file a killed backup left a day ago is swept by the next backup.
+    let stale = backups.join(".preciso-20260101T000000000Z.preciso-backup.zst.tmp");
+    std::fs::write(&stale, "partial").unwrap();
+    let two_days = std::time::SystemTime::now() - Duration::from_secs(2 * 86_400);
+    std::fs::File::options().write(true).open(&stale).unwrap().set_modified(two_days).unwrap();
+    let (again, _) =
+        backup::create(a.as_ref(), &backups, &source("sqlite"), utc("2026-03-01T03:00:00Z"))
+            .unwrap();
+    assert_eq!(again.path, file.path, "the same instant names the same backup");
+    assert!(!stale.exists());
     // No temporary file is left beside it, and only its owner can read it (emails, key hashes).
     assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 1);
     use std::os::unix::fs::PermissionsExt;

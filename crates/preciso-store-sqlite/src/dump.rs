@@ -82,6 +82,21 @@ fn in_write_txn<T>(
     }
 }
 
+/// Removes files named `{prefix}…` in `dir` older than a day: leftovers of a process killed
+/// while it wrote one.
+pub(crate) fn sweep_stale(dir: &std::path::Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default().as_secs() > 86_400);
+        if old && e.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Deletes every dumped table's rows, children first.
 fn delete_all_sql() -> String {
     TABLES.iter().rev().map(|t| format!("DELETE FROM {};", t.name)).collect()
@@ -152,6 +167,7 @@ impl CatalogDump for SqliteCatalog {
         // VACUUM INTO writes a consistent, compacted copy while writers go on; the dump then
         // reads the copy at leisure, holding nothing on the live database.
         let dir = self.path().parent().unwrap_or(std::path::Path::new("."));
+        sweep_stale(dir, ".snapshot-");
         let copy = dir.join(format!(".snapshot-{}.sqlite", std::process::id()));
         let _ = std::fs::remove_file(&copy);
         let copy_str = copy.to_string_lossy().into_owned();
