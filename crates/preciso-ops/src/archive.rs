@@ -345,6 +345,15 @@ pub fn verify_sampled(
     catalog: &dyn Catalog,
     sample_percent: u8,
 ) -> Result<Reconciliation, ArchiveError> {
+    Ok(reconcile(archive, catalog, sample_percent)?.0)
+}
+
+/// `verify_sampled`, also returning the ledger it compared against (keyed by archive key).
+fn reconcile(
+    archive: &Archive,
+    catalog: &dyn Catalog,
+    sample_percent: u8,
+) -> Result<(Reconciliation, BTreeMap<String, IngestFile>), ArchiveError> {
     let deep = sample_percent > 0;
     // The listing first, then the ledger: a file archived in between shows as present or, at
     // worst, missing (retried), never as an orphan.
@@ -374,7 +383,7 @@ pub fn verify_sampled(
     orphans.sort();
     r.orphan_in_archive = orphans;
     *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
-    Ok(r)
+    Ok((r, expected))
 }
 
 fn sampled(sha256: &str, percent: u8) -> bool {
@@ -427,8 +436,7 @@ pub fn sync(
     dry_run: bool,
     delete_orphans: bool,
 ) -> Result<SyncReport, ArchiveError> {
-    let state = verify(archive, catalog, false)?;
-    let expected = expected(catalog)?;
+    let (state, expected) = reconcile(archive, catalog, 0)?;
     let wanted: Vec<&IngestFile> =
         state.missing_in_archive.iter().filter_map(|k| expected.get(k)).collect();
     let sizes: Vec<u64> = wanted.iter().map(|f| f.size).collect();

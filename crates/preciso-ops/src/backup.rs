@@ -377,10 +377,15 @@ pub fn restore(
     })
 }
 
-fn in_use_marker(path: &Path) -> PathBuf {
+/// A file beside a backup: `{backup}{suffix}`.
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
-    p.push(".inuse");
+    p.push(suffix);
     PathBuf::from(p)
+}
+
+fn in_use_marker(path: &Path) -> PathBuf {
+    sidecar(path, ".inuse")
 }
 
 /// Marks a backup as being verified or restored for as long as it lives: pruning (by any
@@ -413,9 +418,7 @@ impl Drop for InUse {
 }
 
 fn verified_marker(path: &Path) -> PathBuf {
-    let mut p = path.as_os_str().to_owned();
-    p.push(".verified");
-    PathBuf::from(p)
+    sidecar(path, ".verified")
 }
 
 /// Records a successful restore drill of `path` (read back by `list`).

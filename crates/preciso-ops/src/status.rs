@@ -154,7 +154,8 @@ pub fn build(ops: &Ops, inputs: &StatusInputs<'_>) -> Result<StatusDoc, StoreErr
     })
 }
 
-fn backup_state(dir: &Path) -> BackupState {
+/// How many backups `dir` holds, the newest and the newest verified.
+pub fn backup_state(dir: &Path) -> BackupState {
     let backups = crate::backup::list(dir).unwrap_or_default();
     BackupState {
         dir: dir.to_path_buf(),

@@ -612,11 +612,12 @@ fn replicas_share_one_schedule(catalogs: Vec<Arc<dyn Catalog>>, kill_leader: boo
     }
 }
 
-#[test]
-fn two_replicas_on_postgresql_one_run_per_slot_and_failover() {
-    let Some(db) = pg("leader2") else { return };
+/// `n` replicas, each with its own connections, on one fresh PostgreSQL database; skipped
+/// without `PRECISO_TEST_PG_URL`. Runs off the test thread (PostgreSQL's client blocks).
+fn pg_replicas_share_one_schedule(tag: &str, n: usize) {
+    let Some(db) = pg(tag) else { return };
     std::thread::spawn(move || {
-        let catalogs: Vec<Arc<dyn Catalog>> = (0..2)
+        let catalogs: Vec<Arc<dyn Catalog>> = (0..n)
             .map(|_| {
                 Arc::new(preciso_store_postgres::PgCatalog::open(&db.url).unwrap())
                     as Arc<dyn Catalog>
@@ -630,20 +631,13 @@ fn two_replicas_on_postgresql_one_run_per_slot_and_failover() {
 }
 
 #[test]
+fn two_replicas_on_postgresql_one_run_per_slot_and_failover() {
+    pg_replicas_share_one_schedule("leader2", 2);
+}
+
+#[test]
 fn three_replicas_on_postgresql_one_run_per_slot_and_failover() {
-    let Some(db) = pg("leader") else { return };
-    std::thread::spawn(move || {
-        let catalogs: Vec<Arc<dyn Catalog>> = (0..3)
-            .map(|_| {
-                Arc::new(preciso_store_postgres::PgCatalog::open(&db.url).unwrap())
-                    as Arc<dyn Catalog>
-            })
-            .collect();
-        replicas_share_one_schedule(catalogs, true);
-        drop(db);
-    })
-    .join()
-    .unwrap();
+    pg_replicas_share_one_schedule("leader", 3);
 }
 
 #[test]

@@ -107,10 +107,7 @@ impl Job for CleanupJob {
             }
             Ok(())
         });
-        match result {
-            Ok(()) => Ok(vec![step]),
-            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: false }),
-        }
+        single_step(step, result, false)
     }
 }
 
@@ -135,10 +132,7 @@ impl Job for ArchiveVerifyJob {
             report.counts.insert("size_mismatch".into(), r.size_mismatch.len() as u64);
             Ok(())
         });
-        match result {
-            Ok(()) => Ok(vec![step]),
-            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: true }),
-        }
+        single_step(step, result, true)
     }
 }
 
@@ -149,6 +143,18 @@ pub fn open_archive(settings: &Settings) -> Result<Option<Arc<Archive>>> {
     }
     let archive = Archive::open(&settings.archive_url()).context("opening the archive")?;
     Ok(Some(Arc::new(archive)))
+}
+
+/// The outcome of a job made of one step: the step, and on failure its error.
+fn single_step(
+    step: StepReport,
+    result: Result<(), String>,
+    retryable: bool,
+) -> Result<Vec<StepReport>, JobFailure> {
+    match result {
+        Ok(()) => Ok(vec![step]),
+        Err(error) => Err(JobFailure { error, steps: vec![step], retryable }),
+    }
 }
 
 /// The `backup` job: a snapshot into the backup directory, then the keep policy.
@@ -167,8 +173,8 @@ impl Job for BackupJob {
                 ..Default::default()
             };
             step.planned.push(format!("write a backup into {}", dir.display()));
-            let listed = preciso_ops::backup::list(&dir).unwrap_or_default();
-            for b in preciso_ops::backup::to_prune(&listed, &self.settings.backup.keep, None) {
+            let doomed = crate::commands::backup::prune(&self.settings, true).unwrap_or_default();
+            for b in doomed {
                 step.planned.push(format!("delete {} (keep policy)", b.path.display()));
             }
             return Ok(vec![step]);
@@ -182,10 +188,7 @@ impl Job for BackupJob {
             report.counts.insert("pruned".into(), pruned.len() as u64);
             Ok(())
         });
-        match result {
-            Ok(()) => Ok(vec![step]),
-            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: true }),
-        }
+        single_step(step, result, true)
     }
 }
 
@@ -211,10 +214,7 @@ impl Job for BackupVerifyJob {
             report.counts.insert("rows".into(), manifest.tables.iter().map(|t| t.rows).sum());
             Ok(())
         });
-        match result {
-            Ok(()) => Ok(vec![step]),
-            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: false }),
-        }
+        single_step(step, result, false)
     }
 }
 

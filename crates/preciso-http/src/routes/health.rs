@@ -88,9 +88,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// O18: the newest backup's creation time and the newest successful restore drill, read from
 /// the backup directory (so backups made by the CLI count too). Absent until there is one.
 fn render_backups(text: &mut String, dir: &std::path::Path) {
-    let backups = preciso_ops::backup::list(dir).unwrap_or_default();
-    let created = backups.iter().map(|b| b.created_at).max();
-    let verified = backups.iter().filter_map(|b| b.verified_at).max();
+    let state = preciso_ops::status::backup_state(dir);
+    let (created, verified) = (state.newest_created_at, state.newest_verified_at);
     for (name, help, at) in [
         (
             "preciso_backup_last_success_timestamp_seconds",

@@ -8,7 +8,6 @@ use crate::settings::Settings;
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use preciso_core::ports::Catalog;
-use preciso_core::query::PageRequest;
 use preciso_ops::backup::{self, BackupFile, Manifest, Source};
 use preciso_store_sqlite::SqliteCatalog;
 use serde_json::json;
@@ -87,12 +86,6 @@ fn newest(settings: &Settings) -> Result<PathBuf> {
         Some(b) => Ok(b.path),
         None => bail!("no backup in {}", dir.display()),
     }
-}
-
-fn is_empty(c: &dyn Catalog) -> Result<bool> {
-    Ok(c.counts()? == Default::default()
-        && c.users(PageRequest::default())?.total == 0
-        && c.api_keys()?.is_empty())
 }
 
 fn describe(b: &BackupFile) -> serde_json::Value {
@@ -187,7 +180,7 @@ pub fn restore_cmd(
     backup::check_hashes(file)?;
     let url = to.map_or_else(|| settings.database_url(), str::to_string);
     let target = crate::backend::open(&url)?;
-    if !is_empty(target.as_ref())? {
+    if !super::copy::is_empty(target.as_ref())? {
         if !force {
             bail!(
                 "the target database is not empty; pass --force to replace it (a safety backup is taken first)"
@@ -210,13 +203,18 @@ pub fn restore_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn prune_cmd(settings: &Settings, dry_run: bool) -> Result<ExitCode> {
+/// The backups the keep policy drops: deleted, or with `dry_run` only listed.
+pub fn prune(settings: &Settings, dry_run: bool) -> Result<Vec<BackupFile>> {
     let dir = settings.backup_dir();
-    let doomed = if dry_run {
+    Ok(if dry_run {
         backup::to_prune(&backup::list(&dir)?, &settings.backup.keep, None)
     } else {
         backup::prune(&dir, &settings.backup.keep, None)?
-    };
+    })
+}
+
+pub fn prune_cmd(settings: &Settings, dry_run: bool) -> Result<ExitCode> {
+    let doomed = prune(settings, dry_run)?;
     let verb = if dry_run { "would delete" } else { "deleted" };
     for b in &doomed {
         println!("{verb} {}", b.path.display());

@@ -114,17 +114,9 @@ pub fn clean(
             }
         }
     }
-    let dir = settings.backup_dir();
-    let doomed = preciso_ops::backup::to_prune(
-        &preciso_ops::backup::list(&dir)?,
-        &settings.backup.keep,
-        None,
-    );
-    for b in doomed {
-        remove(&b.path, b.size, dry_run, &mut report.backups)?;
-        if !dry_run {
-            let _ = std::fs::remove_file(format!("{}.verified", b.path.display()));
-        }
+    for b in crate::commands::backup::prune(settings, dry_run)? {
+        report.backups.bytes += b.size;
+        report.backups.files.push(b.path);
     }
     let keep_runs = chrono::Duration::days(i64::from(settings.scheduler.run_retention_days));
     let before = (Utc::now() - keep_runs).timestamp_millis();

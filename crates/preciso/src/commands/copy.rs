@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 const BATCH: usize = 10_000;
 
-fn is_empty(c: &dyn Catalog) -> Result<bool> {
+/// Whether the catalog holds nothing a copy or restore would overwrite.
+pub(crate) fn is_empty(c: &dyn Catalog) -> Result<bool> {
     let counts = c.counts()?;
     Ok(counts == Default::default()
         && c.users(PageRequest::default())?.total == 0

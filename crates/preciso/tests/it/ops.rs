@@ -23,13 +23,25 @@ fn serve(config: &Path) -> (Child, String) {
 }
 
 fn serve_logging(config: &Path, level: &str) -> (Child, String) {
+    spawn_server(config, level, &[], Stdio::null())
+}
+
+/// `preciso serve` with `config`, the log filter, extra environment and where stderr goes;
+/// returns the process and the base URL it printed.
+fn spawn_server(
+    config: &Path,
+    level: &str,
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["--config", config.to_str().unwrap(), "serve"])
         .env("PRECISO_ADMIN_KEY", ADMIN_KEY)
         .env("PRECISO_LOG", level)
         .env_remove("PRECISO_DATA_DIR")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -64,8 +76,13 @@ fn offers_now(db: &Path) -> i64 {
 }
 
 async fn trigger_ingest(client: &reqwest::Client, url: &str) -> i64 {
+    trigger(client, url, "ingest").await
+}
+
+/// A manual run of `job` through the API (admin key); its run id.
+async fn trigger(client: &reqwest::Client, url: &str, job: &str) -> i64 {
     let r = client
-        .post(format!("{url}/api/jobs/ingest/run"))
+        .post(format!("{url}/api/jobs/{job}/run"))
         .header("x-api-key", ADMIN_KEY)
         .send()
         .await
@@ -257,17 +274,7 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     assert_eq!(job("status")["next_runs"].as_array().map(Vec::len), Some(3), "{jobs}");
 
     // The status job writes the status document atomically.
-    let status_run = client
-        .post(format!("{url}/api/jobs/status/run"))
-        .header("x-api-key", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["run_id"]
-        .as_i64()
-        .unwrap();
+    let status_run = trigger(&client, &url, "status").await;
     wait_for_status(&client, &url, status_run, &["succeeded"]).await;
     let doc: Value =
         serde_json::from_str(&std::fs::read_to_string(data.join("status.json")).unwrap()).unwrap();
@@ -281,17 +288,7 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     // O18, O24: the backup job, the restore drill and the archive reconciliation, seen in
     // the metrics.
     for job in ["backup", "backup-verify", "archive-verify"] {
-        let run = client
-            .post(format!("{url}/api/jobs/{job}/run"))
-            .header("x-api-key", ADMIN_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()["run_id"]
-            .as_i64()
-            .unwrap();
+        let run = trigger(&client, &url, job).await;
         wait_for_status(&client, &url, run, &["succeeded"]).await;
     }
     // Metrics count the job's run and the records it ingested (not only API uploads).
@@ -403,19 +400,7 @@ async fn a_second_server_on_one_sqlite_file_stands_by_then_takes_over() {
         assert!(Instant::now() < deadline, "the first server never leads");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut second = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .env("PRECISO_ADMIN_KEY", ADMIN_KEY)
-        .env("PRECISO_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = second.stdout.take().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-    let second_url =
-        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let (second, second_url) = spawn_server(&config, "info", &[], Stdio::piped());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!leader_of(second_url.clone()).await, "two schedulers on one file");
     first.kill().unwrap();
@@ -504,24 +489,13 @@ async fn ready_checks_the_archive_when_one_is_configured() {
     let file = generate(dir.path(), "5");
     let (_data, config) = setup(dir.path(), &file, "[archive]\nurl = \"s3://unreachable\"\n");
     // Nothing listens on port 9 of loopback: connections are refused at once.
-    let mut child = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("PRECISO_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    let s3 = [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let (mut child, url) = spawn_server(&config, "warn", &s3, Stdio::null());
     let started = Instant::now();
     let r = reqwest::get(format!("{url}/ready")).await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
