@@ -58,10 +58,12 @@ sqlite3 "$DB" -csv "SELECT id, store_id, sku, url, product_id, title, brand, bra
   price_changed_at, availability, rating_centi, review_count, first_seen, last_seen,
   hex(content_hash), last_file_id FROM offers" > "$OUT/offers.csv"
 ROWS=$(wc -l < "$OUT/offers.csv")
-# Same table and indexes, without the foreign keys the CLI import cannot satisfy in isolation.
-sed -e 's/ REFERENCES [a-z_]*([a-z_]*)//' crates/preciso-store-sqlite/migrations/0001_catalog.sql > "$OUT/schema.sql"
-sqlite3 "$OUT/ref.sqlite" < "$OUT/schema.sql"
-sqlite3 "$OUT/ref.sqlite" "PRAGMA journal_mode=WAL;" >/dev/null
+# Same schema, table and indexes (the CLI leaves foreign keys off, so the rows need no
+# parents).
+rm -rf "$OUT/refdata"
+$BIN --data-dir "$OUT/refdata" migrate >/dev/null
+mv "$OUT/refdata/preciso.sqlite" "$OUT/ref.sqlite"
+rm -rf "$OUT/refdata"
 start=$(date +%s.%N)
 sqlite3 "$OUT/ref.sqlite" <<SQL
 PRAGMA synchronous=NORMAL;

@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_job_runs", include_str!("../migrations/0003_job_runs.sql")),
     ("0004_product_best", include_str!("../migrations/0004_product_best.sql")),
     ("0005_run_lanes", include_str!("../migrations/0005_run_lanes.sql")),
+    ("0006_append_order", include_str!("../migrations/0006_append_order.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

@@ -32,11 +32,12 @@ pub(crate) struct SqliteSession<'a> {
 /// from sorted data at the end (far cheaper than maintaining them row by row); `open`
 /// recreates any that a crashed load left missing.
 pub(crate) const OFFER_INDEXES: &str = "
-    CREATE INDEX IF NOT EXISTS offers_product ON offers(product_id);
+    CREATE INDEX IF NOT EXISTS offers_product
+        ON offers(product_id, availability, category_key, currency, price_minor, id);
     CREATE INDEX IF NOT EXISTS offers_store ON offers(store_id);
     CREATE INDEX IF NOT EXISTS offers_category
         ON offers(category_key, currency, price_minor, product_id, store_id, availability,
-            brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count);
+            brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id);
     CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key);
     CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
 
@@ -47,9 +48,10 @@ const DROP_OFFER_INDEXES: &str = "
     DROP INDEX IF EXISTS offers_brand;
     DROP INDEX IF EXISTS offers_price_change;";
 
-/// Page cache of the ingest connection (KiB): room for the hot B-tree pages of a large load
-/// within the ingest memory budget.
-const INGEST_CACHE_KIB: i64 = 65_536;
+/// Page cache of the ingest connection (KiB). With rows appended in arrival order the hot
+/// pages are the id indexes' (tens of MB at a million offers); a larger cache bought no speed
+/// on the 1M benchmark and cost its size in resident memory (docs/BENCHMARKS.md).
+const INGEST_CACHE_KIB: i64 = 32_768;
 
 impl SqliteCatalog {
     pub(crate) fn start_session(

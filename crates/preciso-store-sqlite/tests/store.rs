@@ -129,6 +129,65 @@ fn reopening_after_a_crashed_run_refreshes_the_best_price_summary() {
     assert_eq!(dirty, 0);
 }
 
+#[test]
+fn the_append_order_migration_keeps_every_row_of_an_older_catalog() {
+    // A catalog written by the current schema is the source of truth...
+    let (d, cat) = open();
+    preciso_core::testing::apply(
+        &cat,
+        "day1",
+        &[offer("exito", "A", "olla", 5_000, 1), offer("alkosto", "B", "olla", 4_000, 1)],
+    );
+    preciso_core::testing::apply(&cat, "day2", &[offer("exito", "A", "olla", 4_500, 2)]);
+    // ...and its rows are loaded into a database that stopped at the migration before.
+    let old_path = d.path().join("old.sqlite");
+    let old = Connection::open(&old_path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .unwrap();
+    for (name, sql) in &preciso_store_sqlite::MIGRATIONS[..5] {
+        old.execute_batch(sql).unwrap();
+        old.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [name]).unwrap();
+    }
+    old.execute("ATTACH ?1 AS cur", [cat.path().to_str().unwrap()]).unwrap();
+    for table in ["stores", "ingest_files", "products", "offers", "price_history"] {
+        old.execute_batch(&format!("INSERT INTO main.{table} SELECT * FROM cur.{table}")).unwrap();
+    }
+    old.execute_batch("DETACH cur").unwrap();
+    drop(old);
+
+    let migrated = SqliteCatalog::open(&old_path).unwrap();
+    let conn = raw(&migrated);
+    conn.execute("ATTACH ?1 AS cur", [cat.path().to_str().unwrap()]).unwrap();
+    for table in ["products", "offers", "price_history"] {
+        let differing: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT (SELECT count(*) FROM (SELECT * FROM main.{table} EXCEPT SELECT * FROM cur.{table}))
+                          + (SELECT count(*) FROM (SELECT * FROM cur.{table} EXCEPT SELECT * FROM main.{table}))"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(differing, 0, "{table} differs after the migration");
+    }
+    let history: i64 =
+        conn.query_row("SELECT count(*) FROM main.price_history", [], |r| r.get(0)).unwrap();
+    assert_eq!(history, 3);
+    let dangling: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(dangling, 0);
+    // The migrated catalog keeps working: one more price change lands as history.
+    let c =
+        preciso_core::testing::apply(&migrated, "day3", &[offer("alkosto", "B", "olla", 3_900, 3)]);
+    assert_eq!(c.updated, 1);
+    let history: i64 =
+        conn.query_row("SELECT count(*) FROM main.price_history", [], |r| r.get(0)).unwrap();
+    assert_eq!(history, 4);
+}
+
 /// A fresh catalog in a temporary directory for each contract test.
 fn fresh() -> Option<(tempfile::TempDir, Box<dyn preciso_core::ports::Catalog>)> {
     let dir = tempfile::tempdir().unwrap();
