@@ -1,6 +1,6 @@
 //! One file's ingest run: hash the file, skip it if its content was already ingested, then
-//! stream it through read → map → normalize → hash on a reader thread and apply batches on
-//! the calling thread, one transaction each. A failure in a batch rolls that batch back and
+//! stream it through read → map (a reader thread) → normalize → hash (one thread per core)
+//! and apply batches on the calling thread in file order, one transaction each. A failure in a batch rolls that batch back and
 //! marks the run failed; batches already committed stay, and a re-run converges because every
 //! record is classified against the stored content hash.
 
@@ -230,7 +230,10 @@ fn rejects_name(name: &str, ledger_id: Option<i64>) -> String {
     }
 }
 
-/// Reads and normalizes on a second thread; `apply` runs on this one, in file order.
+/// Reads on one thread, normalizes chunks of records on as many threads as there are cores,
+/// and runs `apply` on this one, strictly in file order (chunks are re-sequenced here).
+/// Normalizing (prices, text folding, SHA-256) costs more than reading, and is what bounds
+/// a re-ingest of mostly unchanged offers.
 fn run_batches(
     source: &IngestSource,
     format: Format,
@@ -245,38 +248,86 @@ fn run_batches(
         1 << 18,
         CountingReader { inner: file, count: bytes_read.clone() },
     );
-    let (tx, rx) = bounded::<io::Result<Batch>>(4);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            let mut batch = new_batch(opts.batch_size);
-            for item in read::items(format, reader, &opts.fields) {
-                match item {
-                    Ok(item) => add_item(&mut batch, item, &source.name, &opts.context),
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
+        // Channels live inside the scope: when the writer stops early they are dropped before
+        // the scope joins, so every blocked sender wakes up with an error and returns.
+        let (raw_tx, raw_rx) = bounded::<(u64, io::Result<Vec<Item>>)>(1);
+        let (done_tx, done_rx) = bounded::<(u64, io::Result<Batch>)>(1);
+        scope.spawn(move || read_chunks(format, reader, opts, raw_tx));
+        for _ in 0..normalize_workers() {
+            let (raw_rx, done_tx) = (raw_rx.clone(), done_tx.clone());
+            scope.spawn(move || {
+                for (seq, chunk) in raw_rx {
+                    let batch = chunk.map(|items| {
+                        let mut batch = new_batch(items.len());
+                        for item in items {
+                            add_item(&mut batch, item, &source.name, &opts.context);
+                        }
+                        batch
+                    });
+                    if done_tx.send((seq, batch)).is_err() {
+                        return; // the writer stopped
                     }
                 }
-                if batch.counts.read as usize >= opts.batch_size {
-                    let full = std::mem::replace(&mut batch, new_batch(opts.batch_size));
-                    if tx.send(Ok(full)).is_err() {
-                        return; // the writer failed and stopped listening
-                    }
+            });
+        }
+        drop((raw_rx, done_tx));
+        let mut pending = BTreeMap::new();
+        let mut next = 0u64;
+        for (seq, batch) in done_rx {
+            pending.insert(seq, batch);
+            while let Some(batch) = pending.remove(&next) {
+                next += 1;
+                if opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Err(IngestError::Cancelled { path: source.name.clone() });
                 }
+                let batch =
+                    batch.map_err(|e| IngestError::Io { path: source.name.clone(), source: e })?;
+                apply(batch)?;
+                progress(bytes_read.load(Ordering::Relaxed));
             }
-            let _ = tx.send(Ok(batch));
-        });
-        for batch in rx.iter() {
-            if opts.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
-                return Err(IngestError::Cancelled { path: source.name.clone() });
-            }
-            let batch =
-                batch.map_err(|e| IngestError::Io { path: source.name.clone(), source: e })?;
-            apply(batch)?;
-            progress(bytes_read.load(Ordering::Relaxed));
         }
         Ok(())
     })
+}
+
+/// Splits the file's items into numbered chunks of `batch_size` records. An IO error is sent
+/// in sequence, after the chunks before it, and ends the reading.
+fn read_chunks(
+    format: Format,
+    reader: impl io::BufRead,
+    opts: &IngestOptions,
+    tx: crossbeam_channel::Sender<(u64, io::Result<Vec<Item>>)>,
+) {
+    let mut seq = 0u64;
+    let mut chunk = Vec::with_capacity(opts.batch_size);
+    for item in read::items(format, reader, &opts.fields) {
+        match item {
+            Ok(item) => chunk.push(item),
+            Err(e) => {
+                if !chunk.is_empty() {
+                    let _ = tx.send((seq, Ok(std::mem::take(&mut chunk))));
+                    seq += 1;
+                }
+                let _ = tx.send((seq, Err(e)));
+                return;
+            }
+        }
+        if chunk.len() >= opts.batch_size {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(opts.batch_size));
+            if tx.send((seq, Ok(full))).is_err() {
+                return; // the writer stopped
+            }
+            seq += 1;
+        }
+    }
+    let _ = tx.send((seq, Ok(chunk)));
+}
+
+/// Normalizing threads: one per core (the reader and the writer mostly wait on them or on
+/// the database), at most 4.
+fn normalize_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 fn new_batch(capacity: usize) -> Batch {

@@ -341,17 +341,45 @@ fn category_path(text: &str) -> String {
 
 /// RFC 3339, or a naive `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DDTHH:MM:SS` / `YYYY-MM-DD` in `tz`.
 pub fn parse_timestamp(text: &str, tz: Tz) -> Option<i64> {
-    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
-        return Some(dt.timestamp());
-    }
-    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
-        .ok()
-        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0))?;
+    let naive = match plain_datetime(text) {
+        Some(naive) => naive,
+        None => {
+            if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+                return Some(dt.timestamp());
+            }
+            formatted_datetime(text)?
+        }
+    };
     // In a DST overlap take the earlier instant; in a gap, the instant an hour later.
     tz.from_local_datetime(&naive)
         .earliest()
         .or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())
         .map(|dt| dt.timestamp())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DDTHH:MM:SS` exactly: what scrapers write almost always,
+/// read without interpreting a format string per record. Anything else is `None`.
+fn plain_datetime(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to]
+            .iter()
+            .try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
+    date.and_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)
+}
+
+fn formatted_datetime(text: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
+        .ok()
+        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0))
 }

@@ -288,3 +288,77 @@ fn formats_are_sniffed_when_the_extension_says_nothing() {
     );
     assert_eq!(env.catalog.counts().unwrap().offers, 1);
 }
+
+#[test]
+fn timestamps_read_the_same_in_every_accepted_form() {
+    use preciso_ingest::record::parse_timestamp;
+    let bogota: chrono_tz::Tz = "America/Bogota".parse().unwrap();
+    let utc = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+    // 08:00 in Bogotá (UTC-5) is 13:00 UTC, whichever way the scraper wrote it.
+    for text in [
+        "2026-11-01 08:00:00",
+        "2026-11-01T08:00:00",
+        "2026-11-01 08:00",
+        "2026-11-01T08:00:00-05:00",
+        "2026-11-01T13:00:00Z",
+    ] {
+        assert_eq!(parse_timestamp(text, bogota), Some(utc("2026-11-01T13:00:00Z")), "{text}");
+    }
+    assert_eq!(parse_timestamp("2026-11-01", bogota), Some(utc("2026-11-01T05:00:00Z")));
+    assert_eq!(parse_timestamp("2024-02-29 23:59:59", bogota), Some(utc("2024-03-01T04:59:59Z")));
+    for bad in [
+        "2026-02-30 10:00:00",
+        "2026-13-01 10:00:00",
+        "2026-11-01 24:00:00",
+        "2026-11-01 10:60:00",
+        "2026-11-01_10:00:00",
+        "2026-1a-01 10:00:00",
+        "01/11/2026 10:00:00",
+        "",
+    ] {
+        assert_eq!(parse_timestamp(bad, bogota), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn batches_normalized_in_parallel_are_applied_in_file_order() {
+    // One offer re-scraped on every line, an hour apart, with a new price each time, across
+    // many small batches: every price lands in history in line order and the last one wins;
+    // rejects are listed in line order.
+    let env = Env::new();
+    let mut lines = Vec::new();
+    for i in 0..90u32 {
+        if i % 29 == 5 {
+            lines.push(format!("broken line {i}"));
+        } else {
+            lines.push(format!(
+                "{{\"store\":\"exito\",\"sku\":\"ONE\",\"title\":\"Nevera\",\"price\":{},\"scraped_at\":\"2026-11-{:02} {:02}:00:00\"}}",
+                100_000 + i,
+                1 + i / 24,
+                i % 24
+            ));
+        }
+    }
+    let path = env.write("many.jsonl", &(lines.join("\n") + "\n"));
+    let report = env.ingest(&path, &env.opts());
+    assert_eq!((report.counts.read, report.counts.rejected), (90, 3));
+    let conn = env.conn();
+    let price: i64 = conn.query_row("SELECT price_minor FROM offers", [], |r| r.get(0)).unwrap();
+    assert_eq!(price, (100_000 + 89) * 100);
+    let history: Vec<i64> = conn
+        .prepare("SELECT price_minor FROM price_history ORDER BY observed_at")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let expected: Vec<i64> =
+        (0..90).filter(|i| i % 29 != 5).map(|i| (100_000 + i64::from(i)) * 100).collect();
+    assert_eq!(history, expected);
+    let rejects = std::fs::read_to_string(report.rejects_file.unwrap()).unwrap();
+    let reject_lines: Vec<u64> = rejects
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(reject_lines, vec![6, 35, 64]);
+}

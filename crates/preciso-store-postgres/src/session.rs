@@ -30,6 +30,10 @@ impl PgCatalog {
         dry_run: bool,
     ) -> Result<PgSession<'_>, StoreError> {
         let mut client = self.new_client()?;
+        // Every query of the writer finds rows by key. Without this, a catalog that grew
+        // since it was last analyzed (an initial load most of all) gets sequential scans for
+        // the batch's `id = ANY(...)` lookups: quadratic in the load's size.
+        client.batch_execute("SET enable_seqscan = off").map_err(backend)?;
         let file_id = if dry_run {
             client.batch_execute("BEGIN").map_err(backend)?;
             DRY_RUN_FILE_ID
@@ -118,7 +122,13 @@ impl IngestSession for PgSession<'_> {
                 &[&status.as_str(), &error, &now(), &self.file_id],
             )
             .map_err(backend)?;
+        // The refreshes below are whole-table aggregates, and readers plan with the
+        // statistics: both want the planner's defaults and fresh statistics.
+        self.client.batch_execute("RESET enable_seqscan").map_err(backend)?;
         if self.changed {
+            self.client
+                .batch_execute("ANALYZE offers, products, price_history")
+                .map_err(backend)?;
             refresh_category_stats(&mut self.client)?;
         }
         crate::best::refresh(&mut self.client)?;

@@ -1109,6 +1109,13 @@ async fn logs_of_a_full_run_carry_no_key_and_no_database_password() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Debug logs outgrow a pipe's buffer: drain them as they come, or the server blocks.
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+        text
+    });
     let mut line = String::new();
     std::io::BufRead::read_line(
         &mut std::io::BufReader::new(child.stdout.take().unwrap()),
@@ -1139,8 +1146,12 @@ async fn logs_of_a_full_run_carry_no_key_and_no_database_password() {
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     tokio::time::sleep(Duration::from_millis(300)).await;
     std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr);
+    let logs = tokio::task::spawn_blocking(move || {
+        child.wait().unwrap();
+        logs.join().unwrap()
+    })
+    .await
+    .unwrap();
     assert!(logs.lines().count() > 5, "the run logged: {logs}");
     for secret in [password, ADMIN_KEY, wrong_key] {
         assert!(!logs.contains(secret), "{secret:?} leaked into the logs");
