@@ -3,7 +3,9 @@
 
 use crate::{PgCatalog, PgRow, backend, bind, now, refs};
 use postgres::{Client, Row};
-use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId};
+use preciso_core::domain::{
+    Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId, StoreIdCache,
+};
 use preciso_core::ports::{
     ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError,
     StoreOfferRow,
@@ -35,8 +37,10 @@ fn currency(s: &str) -> Result<Currency, StoreError> {
     Currency::parse(s).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-fn store_id(s: &str) -> Result<StoreId, StoreError> {
-    StoreId::parse(s).map_err(|e| StoreError::Backend(e.to_string()))
+/// Store ids of many rows, each distinct one parsed once.
+fn store_ids() -> impl FnMut(&str) -> Result<StoreId, StoreError> {
+    let mut cache = StoreIdCache::default();
+    move |raw| cache.get(raw).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
 fn decode_prefs(s: &str) -> Preferences {
@@ -196,6 +200,7 @@ impl CatalogRead for PgCatalog {
     }
 
     fn category_prices(&self, category_key: &str) -> Result<Vec<PricedOffer>, StoreError> {
+        let mut store_id = store_ids();
         self.with_client(|c| {
             run(c, &reads::category_prices(category_key))?
                 .iter()
@@ -213,6 +218,7 @@ impl CatalogRead for PgCatalog {
     }
 
     fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError> {
+        let mut store_id = store_ids();
         self.with_client(|c| {
             c.query(reads::STORE_OFFER_ROWS, &[])
                 .map_err(backend)?

@@ -2,7 +2,7 @@
 //! trend candidates, report rows, brands and categories. Users and keys are in `users.rs`.
 
 use crate::SqliteCatalog;
-use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId};
+use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreIdCache};
 use preciso_core::ports::{
     ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError,
     StoreOfferRow,
@@ -223,10 +223,11 @@ impl CatalogRead for SqliteCatalog {
     }
 
     fn category_prices(&self, category_key: &str) -> Result<Vec<PricedOffer>, StoreError> {
+        let mut stores = StoreIdCache::default();
         self.with_reader(|c| {
             query_map(c, &reads::category_prices(category_key), |r| {
                 Ok(PricedOffer {
-                    store: StoreId::parse(&r.get::<_, String>(0)?).map_err(conversion)?,
+                    store: stores.get(r.get_ref(0)?.as_str()?).map_err(conversion)?,
                     brand: r.get(1)?,
                     product_id: ProductId::from_i64(r.get(2)?),
                     currency: decode_currency(r.get(3)?)?,
@@ -237,11 +238,12 @@ impl CatalogRead for SqliteCatalog {
     }
 
     fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError> {
+        let mut stores = StoreIdCache::default();
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(reads::STORE_OFFER_ROWS)?;
             stmt.query_map([], |r| {
                 Ok(StoreOfferRow {
-                    store: StoreId::parse(&r.get::<_, String>(0)?).map_err(conversion)?,
+                    store: stores.get(r.get_ref(0)?.as_str()?).map_err(conversion)?,
                     product_id: ProductId::from_i64(r.get(1)?),
                     category_key: r.get(2)?,
                     currency: decode_currency(r.get(3)?)?,

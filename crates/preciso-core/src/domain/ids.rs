@@ -38,6 +38,23 @@ impl StoreId {
     }
 }
 
+/// Parses each distinct stored store id once. Category-wide reads decode a store id per row
+/// from a handful of distinct values; slugifying every one of them was a measurable part of
+/// a price analysis.
+#[derive(Default)]
+pub struct StoreIdCache(std::collections::HashMap<String, StoreId>);
+
+impl StoreIdCache {
+    pub fn get(&mut self, raw: &str) -> Result<StoreId, IdError> {
+        if let Some(id) = self.0.get(raw) {
+            return Ok(id.clone());
+        }
+        let id = StoreId::parse(raw)?;
+        self.0.insert(raw.to_string(), id.clone());
+        Ok(id)
+    }
+}
+
 impl fmt::Display for StoreId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -104,5 +121,13 @@ mod tests {
     fn store_ids_are_slugs() {
         assert_eq!(StoreId::parse("Éxito").unwrap().as_str(), "exito");
         assert!(StoreId::parse("  !! ").is_err());
+    }
+
+    #[test]
+    fn the_cache_answers_like_parse() {
+        let mut cache = StoreIdCache::default();
+        for raw in ["exito", "Éxito", "exito", "  !! ", "alkosto"] {
+            assert_eq!(cache.get(raw), StoreId::parse(raw), "{raw:?}");
+        }
     }
 }

@@ -106,10 +106,13 @@ fn breakdown<'r>(
     key: impl Fn(&'r PricedOffer) -> &'r str,
     currency: Currency,
 ) -> Vec<Value> {
-    let mut groups: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    // Hashed while grouping (a lookup per row), sorted once by name for the response.
+    let mut groups: HashMap<&str, Vec<i64>> = HashMap::new();
     for r in rows {
         groups.entry(key(r)).or_default().push(r.price_minor);
     }
+    let mut groups: Vec<(&str, Vec<i64>)> = groups.into_iter().collect();
+    groups.sort_unstable_by_key(|(name, _)| *name);
     groups
         .into_iter()
         .map(|(name, mut prices)| json!({ "name": name, "stats": group_stats(&mut prices, currency) }))
