@@ -64,6 +64,9 @@ impl SqliteCatalog {
         // Writes go through the page cache anyway; a map would only add the file's pages to
         // this process's resident set.
         conn.pragma_update(None, "mmap_size", 0).map_err(backend)?;
+        // Sorts of this connection (building indexes after an initial load) spill to temporary
+        // files in runs of at most the cache size; in memory they held a whole index at once.
+        conn.pragma_update(None, "temp_store", "FILE").map_err(backend)?;
         // Checkpoint every ~128 MB of WAL instead of 4 MB: pages a load rewrites many times are
         // copied into the database once per checkpoint, not once per batch.
         conn.pragma_update(None, "wal_autocheckpoint", 32_768).map_err(backend)?;
