@@ -6,6 +6,7 @@
 
 pub mod error;
 mod extract;
+mod heavy;
 pub mod layers;
 pub mod openapi;
 mod params;

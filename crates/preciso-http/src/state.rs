@@ -78,6 +78,8 @@ pub struct Inner {
     /// Permits for category-wide computations (price analysis, store report, ranked listings):
     /// as many as cores, so a burst queues instead of holding a category's rows per request.
     pub heavy: Arc<tokio::sync::Semaphore>,
+    /// The threads those computations run on, one per permit.
+    pub heavy_pool: crate::heavy::HeavyPool,
 }
 
 /// The scheduler service as the HTTP layer sees it.
@@ -127,6 +129,7 @@ impl AppState {
         uploads: UploadConfig,
         shared: Option<RedisShared>,
     ) -> Self {
+        let heavy_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         AppState(Arc::new(Inner {
             shared,
             cache: ResponseCache::new(config.cache_ttl),
@@ -138,9 +141,8 @@ impl AppState {
             started: Instant::now(),
             version: env!("CARGO_PKG_VERSION"),
             ops: None,
-            heavy: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
+            heavy: Arc::new(tokio::sync::Semaphore::new(heavy_threads)),
+            heavy_pool: crate::heavy::HeavyPool::new(heavy_threads),
         }))
     }
 
@@ -160,7 +162,8 @@ impl AppState {
         }
     }
 
-    /// `db` for a category-wide computation: waits for one of the `heavy` permits first.
+    /// A category-wide computation: waits for one of the `heavy` permits, then runs on the
+    /// heavy threads.
     pub async fn db_heavy<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
@@ -172,7 +175,8 @@ impl AppState {
             .acquire_owned()
             .await
             .map_err(|e| ApiError::Internal(format!("heavy permits closed: {e}")))?;
-        self.db(f).await
+        let catalog = self.catalog.clone();
+        self.heavy_pool.run(move || f(catalog.as_ref())).await?
     }
 
     /// Runs a blocking catalog call on the blocking pool.
