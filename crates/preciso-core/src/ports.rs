@@ -135,8 +135,8 @@ pub trait IngestSession {
 
 use crate::domain::{Gtin, OfferId, ProductId};
 use crate::query::{
-    BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest,
-    Preferences, PricedOffer, Sort, User,
+    BrandCount, CategoryCount, CategoryPrices, HistoryPoint, NewUser, OfferFilter, OfferView, Page,
+    PageRequest, Preferences, Sort, User,
 };
 
 /// How personalization shapes a listing: preferred stores and brands first, budget as a cap.
@@ -233,7 +233,7 @@ pub trait CatalogRead: Send + Sync {
         limit: u32,
     ) -> Result<Vec<DropCandidate>, StoreError>;
 
-    fn category_prices(&self, category_key: &str) -> Result<Vec<PricedOffer>, StoreError>;
+    fn category_prices(&self, category_key: &str) -> Result<CategoryPrices, StoreError>;
     fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError>;
     fn brands(&self, limit: u32) -> Result<Vec<BrandCount>, StoreError>;
     fn categories(&self) -> Result<Vec<CategoryCount>, StoreError>;

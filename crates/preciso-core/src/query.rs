@@ -1,7 +1,8 @@
 //! The read side's vocabulary: filters, sorting, pages and the views the API returns. Backends
 //! translate these into their own queries; nothing here knows SQL.
 
-use crate::domain::{Availability, Currency, Money, OfferId, ProductId, Rating, StoreId};
+use crate::domain::{Availability, Currency, IdError, Money, OfferId, ProductId, Rating, StoreId};
+use std::collections::HashMap;
 
 /// Sort orders of SPEC §5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -204,14 +205,78 @@ pub struct HistoryPoint {
     pub availability: Availability,
 }
 
-/// Price rows of one category and currency for statistics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PricedOffer {
-    pub store: StoreId,
-    pub brand: Option<String>,
-    pub product_id: ProductId,
+/// The offers of one category, for price statistics. A category holds many offers but few
+/// stores and brands, so each row names its store and brand by position in `stores` and
+/// `brands`: reading a large category allocates no string per offer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CategoryPrices {
+    pub stores: Vec<StoreId>,
+    pub brands: Vec<String>,
+    pub rows: Vec<PricedRow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PricedRow {
+    /// Position in `CategoryPrices::stores`.
+    pub store: u32,
+    /// Position in `CategoryPrices::brands`; `None` for an offer without a brand.
+    pub brand: Option<u32>,
     pub currency: Currency,
     pub price_minor: i64,
+}
+
+impl CategoryPrices {
+    pub fn store(&self, row: &PricedRow) -> &StoreId {
+        &self.stores[row.store as usize]
+    }
+
+    pub fn brand(&self, row: &PricedRow) -> Option<&str> {
+        row.brand.map(|b| self.brands[b as usize].as_str())
+    }
+}
+
+/// Builds `CategoryPrices` row by row, storing each distinct store and brand once.
+#[derive(Default)]
+pub struct CategoryPricesBuilder {
+    out: CategoryPrices,
+    stores: HashMap<String, u32>,
+    brands: HashMap<String, u32>,
+}
+
+impl CategoryPricesBuilder {
+    /// Adds one offer; `store` is the stored store id (an error if it is not a valid one).
+    pub fn push(
+        &mut self,
+        store: &str,
+        brand: Option<&str>,
+        currency: Currency,
+        price_minor: i64,
+    ) -> Result<(), IdError> {
+        let store = match self.stores.get(store) {
+            Some(&at) => at,
+            None => {
+                let at = self.out.stores.len() as u32;
+                self.out.stores.push(StoreId::parse(store)?);
+                self.stores.insert(store.to_string(), at);
+                at
+            }
+        };
+        let brand = brand.map(|name| match self.brands.get(name) {
+            Some(&at) => at,
+            None => {
+                let at = self.out.brands.len() as u32;
+                self.out.brands.push(name.to_string());
+                self.brands.insert(name.to_string(), at);
+                at
+            }
+        });
+        self.out.rows.push(PricedRow { store, brand, currency, price_minor });
+        Ok(())
+    }
+
+    pub fn finish(self) -> CategoryPrices {
+        self.out
+    }
 }
 
 /// An offer's place in a ranked listing, before the offer itself is loaded.
@@ -245,4 +310,34 @@ pub fn in_rank_order(ranks: Vec<Rank>, offers: Vec<OfferView>) -> Vec<crate::por
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod category_prices_tests {
+    use super::*;
+
+    #[test]
+    fn rows_name_each_distinct_store_and_brand_once() {
+        let cop = Currency::parse("COP").unwrap();
+        let mut b = CategoryPricesBuilder::default();
+        b.push("exito", Some("Mabe"), cop, 100).unwrap();
+        b.push("alkosto", None, cop, 200).unwrap();
+        b.push("exito", Some("Mabe"), cop, 300).unwrap();
+        b.push("exito", Some("Oster"), cop, 400).unwrap();
+        assert!(b.push("  !! ", None, cop, 1).is_err());
+        let p = b.finish();
+        assert_eq!(p.stores.len(), 2);
+        assert_eq!(p.brands, vec!["Mabe".to_string(), "Oster".to_string()]);
+        let named: Vec<(&str, Option<&str>, i64)> =
+            p.rows.iter().map(|r| (p.store(r).as_str(), p.brand(r), r.price_minor)).collect();
+        assert_eq!(
+            named,
+            vec![
+                ("exito", Some("Mabe"), 100),
+                ("alkosto", None, 200),
+                ("exito", Some("Mabe"), 300),
+                ("exito", Some("Oster"), 400)
+            ]
+        );
+    }
 }

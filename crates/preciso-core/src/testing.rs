@@ -523,7 +523,7 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     );
     let brands = c.brands(10).unwrap();
     assert_eq!((brands[0].brand.as_str(), brands[0].offers, brands[0].products), ("Mabe", 2, 1));
-    assert_eq!(c.category_prices("electro").unwrap().len(), 4);
+    assert_eq!(c.category_prices("electro").unwrap().rows.len(), 4);
     assert_eq!(c.store_offer_rows().unwrap().len(), 5);
     apply(
         c,

@@ -177,14 +177,14 @@ pub fn price_points(id: i64) -> Query {
     Query::new("SELECT observed_at, price_minor FROM price_history WHERE offer_id = ? ORDER BY observed_at".into(), vec![Param::Int(id)])
 }
 
-/// `store_id, brand, product_id, currency, price_minor` of a category, in no
-/// particular order (the statistics sort what they need).
+/// `store_id, brand, currency, price_minor` of a category, in no particular order (the
+/// statistics sort what they need).
 pub fn category_prices(category_key: &str) -> Query {
     let filter = OfferFilter { category: Some(category_key.to_string()), ..Default::default() };
     let w = filter_where(&filter, None);
     Query::new(
         format!(
-            "SELECT o.store_id, o.brand, o.product_id, o.currency, o.price_minor
+            "SELECT o.store_id, o.brand, o.currency, o.price_minor
              FROM offers o WHERE {}",
             w.sql()
         ),

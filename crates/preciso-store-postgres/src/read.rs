@@ -11,8 +11,8 @@ use preciso_core::ports::{
     StoreOfferRow,
 };
 use preciso_core::query::{
-    BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest,
-    Preferences, PricedOffer, Rank, Sort, User,
+    BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, HistoryPoint, NewUser,
+    OfferFilter, OfferView, Page, PageRequest, Preferences, Rank, Sort, User,
 };
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{
@@ -199,21 +199,15 @@ impl CatalogRead for PgCatalog {
         })
     }
 
-    fn category_prices(&self, category_key: &str) -> Result<Vec<PricedOffer>, StoreError> {
-        let mut store_id = store_ids();
+    fn category_prices(&self, category_key: &str) -> Result<CategoryPrices, StoreError> {
         self.with_client(|c| {
-            run(c, &reads::category_prices(category_key))?
-                .iter()
-                .map(|r| {
-                    Ok(PricedOffer {
-                        store: store_id(r.get(0))?,
-                        brand: r.get(1),
-                        product_id: ProductId::from_i64(r.get(2)),
-                        currency: currency(r.get(3))?,
-                        price_minor: r.get(4),
-                    })
-                })
-                .collect()
+            let mut prices = CategoryPricesBuilder::default();
+            for r in run(c, &reads::category_prices(category_key))? {
+                prices
+                    .push(r.get(0), r.get(1), currency(r.get(2))?, r.get(3))
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+            }
+            Ok(prices.finish())
         })
     }
 

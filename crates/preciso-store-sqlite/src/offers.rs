@@ -8,8 +8,8 @@ use preciso_core::ports::{
     StoreOfferRow,
 };
 use preciso_core::query::{
-    BrandCount, CategoryCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page, PageRequest,
-    Preferences, PricedOffer, Rank, Sort, User,
+    BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, HistoryPoint, NewUser,
+    OfferFilter, OfferView, Page, PageRequest, Preferences, Rank, Sort, User,
 };
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{Param, SqlRow, offer_from_row};
@@ -222,18 +222,24 @@ impl CatalogRead for SqliteCatalog {
         })
     }
 
-    fn category_prices(&self, category_key: &str) -> Result<Vec<PricedOffer>, StoreError> {
-        let mut stores = StoreIdCache::default();
+    fn category_prices(&self, category_key: &str) -> Result<CategoryPrices, StoreError> {
         self.with_reader(|c| {
-            query_map(c, &reads::category_prices(category_key), |r| {
-                Ok(PricedOffer {
-                    store: stores.get(r.get_ref(0)?.as_str()?).map_err(conversion)?,
-                    brand: r.get(1)?,
-                    product_id: ProductId::from_i64(r.get(2)?),
-                    currency: decode_currency(r.get(3)?)?,
-                    price_minor: r.get(4)?,
-                })
-            })
+            let q = reads::category_prices(category_key);
+            let mut stmt = c.prepare_cached(&q.sql)?;
+            let mut rows = stmt.query(params_from_iter(values(&q.params)))?;
+            let mut prices = CategoryPricesBuilder::default();
+            while let Some(r) = rows.next()? {
+                let currency = Currency::parse(r.get_ref(2)?.as_str()?).map_err(conversion)?;
+                prices
+                    .push(
+                        r.get_ref(0)?.as_str()?,
+                        r.get_ref(1)?.as_str_or_null()?,
+                        currency,
+                        r.get(3)?,
+                    )
+                    .map_err(conversion)?;
+            }
+            Ok(prices.finish())
         })
     }
 

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use preciso_core::analysis::stats::{histogram, quantile, summarize_sorted};
 use preciso_core::domain::{Currency, Money, category_key};
 use preciso_core::ports::StoreOfferRow;
-use preciso_core::query::PricedOffer;
+use preciso_core::query::{CategoryPrices, PricedRow};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -102,8 +102,8 @@ fn group_stats(prices: &mut [i64], currency: Currency) -> Value {
 }
 
 fn breakdown<'r>(
-    rows: &[&'r PricedOffer],
-    key: impl Fn(&'r PricedOffer) -> &'r str,
+    rows: &[&'r PricedRow],
+    key: impl Fn(&'r PricedRow) -> &'r str,
     currency: Currency,
 ) -> Vec<Value> {
     // Hashed while grouping (a lookup per row), sorted once by name for the response.
@@ -138,21 +138,21 @@ pub async fn price_analysis(
     let (offers, currencies) = state
         .db_heavy(move |c| {
             let rows = c.category_prices(&lookup)?;
-            if rows.is_empty() {
+            if rows.rows.is_empty() {
                 return Err(ApiError::NotFound(format!(
                     "no offers in category {lookup:?} (see /api/categories)"
                 )));
             }
-            Ok((rows.len(), summarize_category(&rows, bins)))
+            Ok((rows.rows.len(), summarize_category(&rows, bins)))
         })
         .await?;
     Ok(Json(json!({ "category": key, "offers": offers, "currencies": currencies })))
 }
 
 /// Statistics, histogram and per-brand and per-store breakdowns, per currency.
-fn summarize_category(rows: &[PricedOffer], bins: usize) -> Vec<Value> {
-    let mut by_currency: BTreeMap<&str, Vec<&PricedOffer>> = BTreeMap::new();
-    for r in rows {
+fn summarize_category(data: &CategoryPrices, bins: usize) -> Vec<Value> {
+    let mut by_currency: BTreeMap<&str, Vec<&PricedRow>> = BTreeMap::new();
+    for r in &data.rows {
         by_currency.entry(r.currency.code()).or_default().push(r);
     }
     by_currency
@@ -169,8 +169,8 @@ fn summarize_category(rows: &[PricedOffer], bins: usize) -> Vec<Value> {
                 "currency": currency.code(),
                 "stats": stats,
                 "histogram": hist,
-                "by_brand": breakdown(group, |r| r.brand.as_deref().unwrap_or("(none)"), currency),
-                "by_store": breakdown(group, |r| r.store.as_str(), currency),
+                "by_brand": breakdown(group, |r| data.brand(r).unwrap_or("(none)"), currency),
+                "by_store": breakdown(group, |r| data.store(r).as_str(), currency),
             })
         })
         .collect()
