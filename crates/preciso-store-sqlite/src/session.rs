@@ -303,12 +303,12 @@ fn apply(
 ) -> rusqlite::Result<()> {
     match decision {
         Decision::Insert => {
-            upsert_product(conn, offer)?;
+            ensure_product(conn, offer, marked)?;
             insert_offer(conn, offer, file_id)?;
             mark_product(conn, offer.product_id.as_i64(), marked)?;
         }
         Decision::Update { .. } => {
-            upsert_product(conn, offer)?;
+            ensure_product(conn, offer, marked)?;
             conn.prepare_cached(best::MARK_PREVIOUS_PRODUCT)?
                 .execute(params![offer.id.as_i64(), offer.product_id.as_i64()])?;
             update_offer(conn, offer, file_id)?;
@@ -337,6 +337,16 @@ fn mark_product(
         conn.prepare_cached(best::MARK_PRODUCT)?.execute([product])?;
     }
     Ok(())
+}
+
+/// Inserts the offer's product unless this run already wrote or found it: every marked
+/// product went through here first, earlier in this transaction or in a batch that committed
+/// (marks are forgotten on a rollback), and products are never changed once stored.
+fn ensure_product(conn: &Connection, offer: &Offer, marked: &HashSet<i64>) -> rusqlite::Result<()> {
+    if marked.contains(&offer.product_id.as_i64()) {
+        return Ok(());
+    }
+    upsert_product(conn, offer)
 }
 
 fn upsert_product(conn: &Connection, offer: &Offer) -> rusqlite::Result<()> {

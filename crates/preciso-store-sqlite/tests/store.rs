@@ -75,11 +75,15 @@ fn a_failing_batch_rolls_back_whole_and_a_rerun_converges() {
     let err =
         s.apply_batch(&[offer("exito", "H", "also good", 3, 1), bad], &IngestCounts::default());
     assert!(err.unwrap_err().to_string().contains("injected fault"));
+    // The session goes on: the product the failed batch wrote is gone with it, and a later
+    // batch of the same product writes it again.
+    let same_product = offer("exito", "H2", "also good", 4, 1);
+    s.apply_batch(std::slice::from_ref(&same_product), &IngestCounts::default()).unwrap();
     let row = s.finish(IngestStatus::Failed, Some("injected".into())).unwrap().unwrap();
     assert_eq!(row.status, IngestStatus::Failed);
-    // The first batch landed; nothing of the second did, ledger counts included.
-    assert_eq!(cat.counts().unwrap().offers, 1);
-    assert_eq!(row.counts.inserted, 1);
+    // The first and third batches landed; nothing of the second did, ledger counts included.
+    assert_eq!(cat.counts().unwrap().offers, 2);
+    assert_eq!(row.counts.inserted, 2);
 
     raw(&cat).execute_batch("DROP TRIGGER inject_fault").unwrap();
     let c = preciso_core::testing::apply(
@@ -88,7 +92,7 @@ fn a_failing_batch_rolls_back_whole_and_a_rerun_converges() {
         &[good, offer("exito", "H", "also good", 3, 1), offer("exito", "B", "boom", 2_000, 1)],
     );
     assert_eq!((c.unchanged, c.inserted), (1, 2));
-    assert_eq!(cat.counts().unwrap().offers, 3);
+    assert_eq!(cat.counts().unwrap().offers, 4);
 }
 
 #[test]
