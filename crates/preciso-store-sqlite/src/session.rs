@@ -24,8 +24,8 @@ pub(crate) struct SqliteSession<'a> {
     changed: bool,
     /// An initial load into an empty catalog: secondary indexes are built once at the end.
     bulk: bool,
-    /// Products this run already marked for the best-offer refresh.
-    marked: HashSet<i64>,
+    /// Products this run wrote or found stored (forgotten when a batch rolls back).
+    products: HashSet<i64>,
 }
 
 /// The offers table's secondary indexes. An initial load drops them and builds each once
@@ -87,7 +87,7 @@ impl SqliteCatalog {
             dry_run,
             changed: false,
             bulk,
-            marked: HashSet::new(),
+            products: HashSet::new(),
         })
     }
 }
@@ -128,11 +128,18 @@ impl IngestSession for SqliteSession<'_> {
     ) -> Result<IngestCounts, StoreError> {
         if self.dry_run {
             // One long transaction, rolled back in `finish`, so later batches see earlier ones.
-            return write_batch(&self.conn, offers, self.file_id, reader_counts, &mut self.marked)
-                .map_err(backend);
+            return write_batch(
+                &self.conn,
+                offers,
+                self.file_id,
+                reader_counts,
+                &mut self.products,
+            )
+            .map_err(backend);
         }
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-        let result = write_batch(&self.conn, offers, self.file_id, reader_counts, &mut self.marked);
+        let result =
+            write_batch(&self.conn, offers, self.file_id, reader_counts, &mut self.products);
         let result = result.and_then(|c| {
             add_ledger_counts(&self.conn, self.file_id, &c)?;
             Ok(c)
@@ -145,8 +152,8 @@ impl IngestSession for SqliteSession<'_> {
             }
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
-                // The rolled-back marks are gone with the batch; mark afresh from here on.
-                self.marked.clear();
+                // Products the batch wrote are gone with it.
+                self.products.clear();
                 Err(backend(e))
             }
         }
@@ -202,7 +209,7 @@ fn write_batch(
     offers: &[Offer],
     file_id: i64,
     reader_counts: &IngestCounts,
-    marked: &mut HashSet<i64>,
+    products: &mut HashSet<i64>,
 ) -> rusqlite::Result<IngestCounts> {
     let mut counts = IngestCounts {
         read: reader_counts.read,
@@ -213,6 +220,9 @@ fn write_batch(
     // State written earlier in this batch, including "unchanged" offers that wrote nothing,
     // so an exact repeat inside the batch counts as a duplicate.
     let mut in_batch: HashMap<i64, StoredOffer> = HashMap::with_capacity(offers.len());
+    // Marks are written by every batch that touches a product, not once per run: another
+    // run's refresh may take them between this run's batches.
+    let mut marked = HashSet::new();
     // In id order, every B-tree keyed by offer id is walked forward once per batch instead of
     // at random; the sort is stable, so repeats of one offer keep their file order.
     let mut ordered: Vec<&Offer> = offers.iter().collect();
@@ -225,7 +235,7 @@ fn write_batch(
         };
         let decision = decide(stored.as_ref(), offer, file_id);
         decision.count(&mut counts);
-        apply(conn, offer, decision, file_id, marked)?;
+        apply(conn, offer, decision, file_id, products, &mut marked)?;
         let after = state_after(stored, offer, decision, file_id);
         in_batch.insert(id, after);
     }
@@ -299,16 +309,17 @@ fn apply(
     offer: &Offer,
     decision: Decision,
     file_id: i64,
+    products: &mut HashSet<i64>,
     marked: &mut HashSet<i64>,
 ) -> rusqlite::Result<()> {
     match decision {
         Decision::Insert => {
-            ensure_product(conn, offer, marked)?;
+            ensure_product(conn, offer, products)?;
             insert_offer(conn, offer, file_id)?;
             mark_product(conn, offer.product_id.as_i64(), marked)?;
         }
         Decision::Update { .. } => {
-            ensure_product(conn, offer, marked)?;
+            ensure_product(conn, offer, products)?;
             conn.prepare_cached(best::MARK_PREVIOUS_PRODUCT)?
                 .execute(params![offer.id.as_i64(), offer.product_id.as_i64()])?;
             update_offer(conn, offer, file_id)?;
@@ -339,14 +350,18 @@ fn mark_product(
     Ok(())
 }
 
-/// Inserts the offer's product unless this run already wrote or found it: every marked
-/// product went through here first, earlier in this transaction or in a batch that committed
-/// (marks are forgotten on a rollback), and products are never changed once stored.
-fn ensure_product(conn: &Connection, offer: &Offer, marked: &HashSet<i64>) -> rusqlite::Result<()> {
-    if marked.contains(&offer.product_id.as_i64()) {
-        return Ok(());
+/// Inserts the offer's product unless this run already wrote or found it (earlier in this
+/// transaction or in a batch that committed; the set is emptied on a rollback). Products are
+/// never changed once stored, so a known one needs no statement.
+fn ensure_product(
+    conn: &Connection,
+    offer: &Offer,
+    products: &mut HashSet<i64>,
+) -> rusqlite::Result<()> {
+    if products.insert(offer.product_id.as_i64()) {
+        upsert_product(conn, offer)?;
     }
-    upsert_product(conn, offer)
+    Ok(())
 }
 
 fn upsert_product(conn: &Connection, offer: &Offer) -> rusqlite::Result<()> {

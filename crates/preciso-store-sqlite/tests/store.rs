@@ -192,6 +192,27 @@ fn the_append_order_migration_keeps_every_row_of_an_older_catalog() {
     assert_eq!(history, 4);
 }
 
+#[test]
+fn a_refresh_by_another_run_between_batches_does_not_hide_later_changes() {
+    let (_d, cat) = open();
+    let mut a = cat.begin_ingest(&file("a"), false).unwrap();
+    a.apply_batch(&[offer("exito", "A", "olla", 5_000, 1)], &IngestCounts::default()).unwrap();
+    // Another run finishes meanwhile; its refresh takes every mark, run A's included.
+    preciso_core::testing::apply(&cat, "b", &[offer("alkosto", "Z", "sarten", 9_000, 1)]);
+    // Run A lowers the same product's price in a later batch.
+    a.apply_batch(&[offer("exito", "A", "olla", 4_000, 2)], &IngestCounts::default()).unwrap();
+    a.finish(IngestStatus::Done, None).unwrap();
+    let olla: i64 = raw(&cat)
+        .query_row(
+            "SELECT b.price_minor FROM product_best b JOIN offers o ON o.id = b.offer_id
+             WHERE b.scope = '' AND o.title = 'olla'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(olla, 4_000, "the summary shows run A's last batch");
+}
+
 /// A fresh catalog in a temporary directory for each contract test.
 fn fresh() -> Option<(tempfile::TempDir, Box<dyn preciso_core::ports::Catalog>)> {
     let dir = tempfile::tempdir().unwrap();
