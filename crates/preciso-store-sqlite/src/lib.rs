@@ -3,6 +3,7 @@
 //! through its own connection in per-batch transactions.
 
 mod dump;
+mod gate;
 mod migrate;
 mod offers;
 mod queries;
@@ -24,6 +25,8 @@ pub struct SqliteCatalog {
     path: PathBuf,
     /// Connections for reads and small writes; each ingest run opens its own.
     pool: Pool<Connection>,
+    /// Write transactions of this process take turns (see `gate`).
+    writes: gate::WriteGate,
 }
 
 /// At most this many pooled connections exist; further callers wait for one. Each holds at
@@ -88,7 +91,7 @@ impl SqliteCatalog {
         finish_interrupted_refresh(&conn).map_err(backend)?;
         // A connection left inside a transaction (a failed COMMIT, a panic) is not reused.
         let pool = Pool::new(MAX_CONNECTIONS, vec![conn], Connection::is_autocommit);
-        Ok(SqliteCatalog { path: path.to_path_buf(), pool })
+        Ok(SqliteCatalog { path: path.to_path_buf(), pool, writes: gate::WriteGate::default() })
     }
 
     /// Parses `sqlite://PATH`, `sqlite:PATH` or a bare path.

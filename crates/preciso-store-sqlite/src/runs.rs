@@ -45,6 +45,7 @@ impl SqliteCatalog {
         f: impl FnOnce(&mut dyn SqlExec) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.with_conn_err(|c| {
+            let _turn = self.writes.enter();
             c.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
             match f(&mut Exec(c)) {
                 Ok(v) => c.execute_batch("COMMIT").map(|_| v).map_err(backend),

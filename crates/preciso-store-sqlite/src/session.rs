@@ -137,6 +137,7 @@ impl IngestSession for SqliteSession<'_> {
             )
             .map_err(backend);
         }
+        let _turn = self.catalog.writes.enter();
         self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
         let result =
             write_batch(&self.conn, offers, self.file_id, reader_counts, &mut self.products);
