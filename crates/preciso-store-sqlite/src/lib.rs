@@ -59,6 +59,21 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)
 }
 
+/// `BEGIN IMMEDIATE`, `f`, `COMMIT`: rolled back on any error, a failed COMMIT included.
+/// `db` turns SQLite's own errors into the caller's error type.
+pub(crate) fn transaction<T, E>(
+    c: &Connection,
+    f: impl FnOnce() -> Result<T, E>,
+    db: impl Fn(rusqlite::Error) -> E,
+) -> Result<T, E> {
+    c.execute_batch("BEGIN IMMEDIATE").map_err(&db)?;
+    let result = f().and_then(|v| c.execute_batch("COMMIT").map(|()| v).map_err(&db));
+    if result.is_err() {
+        let _ = c.execute_batch("ROLLBACK");
+    }
+    result
+}
+
 /// Refreshes best-offer rows left dirty by a run that crashed (or by the migration that
 /// created them). Skipped while another connection writes: that run refreshes when it ends.
 fn finish_interrupted_refresh(conn: &Connection) -> rusqlite::Result<()> {
@@ -122,6 +137,18 @@ impl SqliteCatalog {
     ) -> Result<T, StoreError> {
         let conn = self.pool.get(|| Self::connect(&self.path))?;
         f(&conn)
+    }
+
+    /// Runs `f` in one write transaction (`transaction`) on a pooled connection, after this
+    /// process's earlier writers (see `gate`).
+    pub(crate) fn write_txn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_conn_err(|c| {
+            let _turn = self.writes.enter();
+            transaction(c, || f(c), backend)
+        })
     }
 
     pub(crate) fn pool_stats(&self) -> preciso_core::ports::PoolStats {

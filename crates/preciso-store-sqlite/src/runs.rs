@@ -44,17 +44,7 @@ impl SqliteCatalog {
         &self,
         f: impl FnOnce(&mut dyn SqlExec) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with_conn_err(|c| {
-            let _turn = self.writes.enter();
-            c.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-            match f(&mut Exec(c)) {
-                Ok(v) => c.execute_batch("COMMIT").map(|_| v).map_err(backend),
-                Err(e) => {
-                    let _ = c.execute_batch("ROLLBACK");
-                    Err(e)
-                }
-            }
-        })
+        self.write_txn(|c| f(&mut Exec(c)))
     }
 
     fn lock_path(&self) -> PathBuf {

@@ -138,21 +138,22 @@ impl IngestSession for SqliteSession<'_> {
             .map_err(backend);
         }
         let _turn = self.catalog.writes.enter();
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-        let result =
-            write_batch(&self.conn, offers, self.file_id, reader_counts, &mut self.products);
-        let result = result.and_then(|c| {
-            add_ledger_counts(&self.conn, self.file_id, &c)?;
-            Ok(c)
-        });
+        let (conn, file_id, products) = (&self.conn, self.file_id, &mut self.products);
+        let result = crate::transaction(
+            conn,
+            || {
+                let counts = write_batch(conn, offers, file_id, reader_counts, products)?;
+                add_ledger_counts(conn, file_id, &counts)?;
+                Ok(counts)
+            },
+            |e| e,
+        );
         match result {
             Ok(counts) => {
-                self.conn.execute_batch("COMMIT").map_err(backend)?;
                 self.changed |= counts.inserted + counts.updated > 0;
                 Ok(counts)
             }
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
                 // Products the batch wrote are gone with it.
                 self.products.clear();
                 Err(backend(e))

@@ -8,72 +8,52 @@ use preciso_sql::best;
 use rusqlite::{Connection, params};
 
 pub(crate) fn refresh_category_stats(conn: &Connection) -> rusqlite::Result<()> {
-    in_transaction(conn, rebuild)
+    crate::transaction(conn, || rebuild(conn), |e| e)
 }
 
 /// Rebuilds the summary rows of the products marked dirty, in one transaction with clearing
 /// the marks. When most products are dirty (an initial load) every row is rebuilt in one pass.
 pub(crate) fn refresh_product_best(conn: &Connection) -> rusqlite::Result<()> {
-    in_transaction(conn, |conn| {
-        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
-        let dirty = count(best::DIRTY_COUNT)?;
-        if dirty == 0 {
-            return Ok(());
-        }
-        let everything = dirty * 2 > count(best::PRODUCT_COUNT)?;
-        let source = if everything {
-            conn.execute(best::DELETE_ALL_ROWS, [])?;
-            best::all_offers()
-        } else {
-            conn.execute(best::DELETE_DIRTY_ROWS, [])?;
-            best::dirty_offers()
-        };
-        let mut insert = conn.prepare(best::INSERT_ROW)?;
-        let mut write = |rows: Vec<BestRow>| -> rusqlite::Result<()> {
-            for BestRow { scope, product_id, currency, price_minor, offer_id, offers } in rows {
-                insert.execute(params![
-                    scope,
-                    product_id,
-                    currency,
-                    price_minor,
-                    offer_id,
-                    offers
-                ])?;
-            }
-            Ok(())
-        };
-        let mut stmt = conn.prepare(&source)?;
-        let mut rows = stmt.query([])?;
-        let mut stream = ProductStream::default();
-        while let Some(r) = rows.next()? {
-            let offer = OfferPrice {
-                offer_id: r.get(1)?,
-                category_key: r.get(2)?,
-                currency: r.get(3)?,
-                price_minor: r.get(4)?,
-            };
-            write(stream.push(r.get(0)?, offer))?;
-        }
-        write(stream.finish())?;
-        conn.execute(best::CLEAR_DIRTY, [])?;
-        conn.execute_batch(best::RECOUNT_SCOPES)?;
-        Ok(())
-    })
+    crate::transaction(conn, || rebuild_best(conn), |e| e)
 }
 
-fn in_transaction(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> rusqlite::Result<()>,
-) -> rusqlite::Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let result = f(conn);
-    match result {
-        Ok(()) => conn.execute_batch("COMMIT"),
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
+fn rebuild_best(conn: &Connection) -> rusqlite::Result<()> {
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let dirty = count(best::DIRTY_COUNT)?;
+    if dirty == 0 {
+        return Ok(());
     }
+    let everything = dirty * 2 > count(best::PRODUCT_COUNT)?;
+    let source = if everything {
+        conn.execute(best::DELETE_ALL_ROWS, [])?;
+        best::all_offers()
+    } else {
+        conn.execute(best::DELETE_DIRTY_ROWS, [])?;
+        best::dirty_offers()
+    };
+    let mut insert = conn.prepare(best::INSERT_ROW)?;
+    let mut write = |rows: Vec<BestRow>| -> rusqlite::Result<()> {
+        for BestRow { scope, product_id, currency, price_minor, offer_id, offers } in rows {
+            insert.execute(params![scope, product_id, currency, price_minor, offer_id, offers])?;
+        }
+        Ok(())
+    };
+    let mut stmt = conn.prepare(&source)?;
+    let mut rows = stmt.query([])?;
+    let mut stream = ProductStream::default();
+    while let Some(r) = rows.next()? {
+        let offer = OfferPrice {
+            offer_id: r.get(1)?,
+            category_key: r.get(2)?,
+            currency: r.get(3)?,
+            price_minor: r.get(4)?,
+        };
+        write(stream.push(r.get(0)?, offer))?;
+    }
+    write(stream.finish())?;
+    conn.execute(best::CLEAR_DIRTY, [])?;
+    conn.execute_batch(best::RECOUNT_SCOPES)?;
+    Ok(())
 }
 
 fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
