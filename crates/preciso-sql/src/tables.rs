@@ -2,6 +2,8 @@
 //! primary key to order by. Listed parents first so loading in this order satisfies foreign
 //! keys. `schema_migrations` is not dumped: the target runs its own migrations.
 
+use preciso_core::ports::{Cell, StoreError};
+
 pub struct TableSpec {
     pub name: &'static str,
     pub columns: &'static [&'static str],
@@ -111,6 +113,21 @@ pub fn table(name: &str) -> Option<&'static TableSpec> {
     TABLES.iter().find(|t| t.name == name)
 }
 
+/// Refuses rows that do not have exactly the table's columns: a short or long row would
+/// shift values into the wrong columns.
+pub fn check_widths(t: &TableSpec, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
+    match rows.iter().position(|r| r.len() != t.columns.len()) {
+        Some(i) => Err(StoreError::Backend(format!(
+            "{}: row {} has {} values, the table has {} columns",
+            t.name,
+            i + 1,
+            rows[i].len(),
+            t.columns.len()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// `SELECT cols FROM t ORDER BY key`.
 pub fn select_all(t: &TableSpec) -> String {
     format!("SELECT {} FROM {} ORDER BY {}", t.columns.join(", "), t.name, t.order_by)
@@ -124,4 +141,20 @@ pub fn insert_one(t: &TableSpec) -> String {
         t.columns.join(", "),
         vec!["?"; t.columns.len()].join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_the_wrong_width_are_refused() {
+        let stores = table("stores").unwrap();
+        let row = |n: usize| vec![Cell::Null; n];
+        let width = stores.columns.len();
+        assert!(check_widths(stores, &[row(width), row(width)]).is_ok());
+        let err = check_widths(stores, &[row(width), row(width - 1)]).unwrap_err();
+        assert!(err.to_string().contains("stores: row 2 has"), "{err}");
+        assert!(check_widths(stores, &[row(width + 1)]).is_err());
+    }
 }

@@ -6,21 +6,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{IsolationLevel, Transaction};
 use preciso_core::ports::{CatalogDump, Cell, RowSink, StoreError, TableLoader};
 use preciso_sql::numbered;
-use preciso_sql::tables::{TABLES, TableSpec, select_all, table};
-
-/// Rows must have exactly the table's columns: a short or long row would shift values.
-fn check_widths(t: &TableSpec, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
-    match rows.iter().position(|r| r.len() != t.columns.len()) {
-        Some(i) => Err(StoreError::Backend(format!(
-            "{}: row {} has {} values, the table has {} columns",
-            t.name,
-            i + 1,
-            rows[i].len(),
-            t.columns.len()
-        ))),
-        None => Ok(()),
-    }
-}
+use preciso_sql::tables::{TABLES, TableSpec, check_widths, select_all, table};
 
 fn spec(name: &str) -> Result<&'static TableSpec, StoreError> {
     table(name).ok_or_else(|| StoreError::Backend(format!("unknown table {name}")))

@@ -4,7 +4,7 @@
 
 use crate::{SqliteCatalog, backend};
 use preciso_core::ports::{CatalogDump, Cell, RowSink, StoreError, TableLoader};
-use preciso_sql::tables::{TABLES, TableSpec, insert_one, select_all, table};
+use preciso_sql::tables::{TABLES, TableSpec, check_widths, insert_one, select_all, table};
 use rusqlite::Connection;
 use rusqlite::types::{Value, ValueRef};
 
@@ -52,34 +52,13 @@ fn stream(
     Ok(n)
 }
 
-fn insert_rows(c: &Connection, t: &TableSpec, rows: &[Vec<Cell>]) -> rusqlite::Result<()> {
-    let mut stmt = c.prepare_cached(&insert_one(t))?;
+fn insert_rows(c: &Connection, t: &TableSpec, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
+    check_widths(t, rows)?;
+    let mut stmt = c.prepare_cached(&insert_one(t)).map_err(backend)?;
     for row in rows {
-        if row.len() != t.columns.len() {
-            // A short or long row would shift values into the wrong columns.
-            return Err(rusqlite::Error::InvalidParameterCount(row.len(), t.columns.len()));
-        }
-        stmt.execute(rusqlite::params_from_iter(row.iter().map(value)))?;
+        stmt.execute(rusqlite::params_from_iter(row.iter().map(value))).map_err(backend)?;
     }
     Ok(())
-}
-
-/// Runs `f` in a write transaction: committed on success, rolled back on any error.
-fn in_write_txn<T>(
-    c: &Connection,
-    f: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    c.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-    match f() {
-        Ok(v) => c.execute_batch("COMMIT").map(|()| v).map_err(|e| {
-            let _ = c.execute_batch("ROLLBACK");
-            backend(e)
-        }),
-        Err(e) => {
-            let _ = c.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
 }
 
 /// Removes files named `{prefix}…` in `dir` older than a day: leftovers of a process killed
@@ -106,7 +85,7 @@ struct Loader<'c>(&'c Connection);
 
 impl TableLoader for Loader<'_> {
     fn load(&mut self, name: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
-        insert_rows(self.0, spec(name)?, rows).map_err(backend)
+        insert_rows(self.0, spec(name)?, rows)
     }
 }
 
@@ -150,13 +129,11 @@ impl CatalogDump for SqliteCatalog {
 
     fn load(&self, name: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
         let t = spec(name)?;
-        self.with_conn_err(|c| in_write_txn(c, || insert_rows(c, t, rows).map_err(backend)))
+        self.write_txn(|c| insert_rows(c, t, rows))
     }
 
     fn clear(&self) -> Result<(), StoreError> {
-        self.with_conn_err(|c| {
-            in_write_txn(c, || c.execute_batch(&delete_all_sql()).map_err(backend))
-        })
+        self.write_txn(|c| c.execute_batch(&delete_all_sql()).map_err(backend))
     }
 
     fn after_load(&self) -> Result<(), StoreError> {
@@ -189,11 +166,9 @@ impl CatalogDump for SqliteCatalog {
         &self,
         fill: &mut dyn FnMut(&mut dyn TableLoader) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.with_conn_err(|c| {
-            in_write_txn(c, || {
-                c.execute_batch(&delete_all_sql()).map_err(backend)?;
-                fill(&mut Loader(c))
-            })
+        self.write_txn(|c| {
+            c.execute_batch(&delete_all_sql()).map_err(backend)?;
+            fill(&mut Loader(c))
         })
     }
 }
