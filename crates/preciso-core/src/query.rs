@@ -252,24 +252,13 @@ impl CategoryPricesBuilder {
         currency: Currency,
         price_minor: i64,
     ) -> Result<(), IdError> {
-        let store = match self.stores.get(store) {
-            Some(&at) => at,
-            None => {
-                let at = self.out.stores.len() as u32;
-                self.out.stores.push(StoreId::parse(store)?);
-                self.stores.insert(store.to_string(), at);
-                at
-            }
+        let store = intern(&mut self.stores, &mut self.out.stores, store, StoreId::parse)?;
+        let brand = match brand {
+            Some(name) => Some(intern(&mut self.brands, &mut self.out.brands, name, |n| {
+                Ok::<_, IdError>(n.to_string())
+            })?),
+            None => None,
         };
-        let brand = brand.map(|name| match self.brands.get(name) {
-            Some(&at) => at,
-            None => {
-                let at = self.out.brands.len() as u32;
-                self.out.brands.push(name.to_string());
-                self.brands.insert(name.to_string(), at);
-                at
-            }
-        });
         self.out.rows.push(PricedRow { store, brand, currency, price_minor });
         Ok(())
     }
@@ -277,6 +266,22 @@ impl CategoryPricesBuilder {
     pub fn finish(self) -> CategoryPrices {
         self.out
     }
+}
+
+/// The position of `raw` in `values`, appending `make(raw)` the first time it is seen.
+fn intern<T, E>(
+    positions: &mut HashMap<String, u32>,
+    values: &mut Vec<T>,
+    raw: &str,
+    make: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<u32, E> {
+    if let Some(&at) = positions.get(raw) {
+        return Ok(at);
+    }
+    let at = values.len() as u32;
+    values.push(make(raw)?);
+    positions.insert(raw.to_string(), at);
+    Ok(at)
 }
 
 /// An offer's place in a ranked listing, before the offer itself is loaded.

@@ -75,8 +75,9 @@ pub struct Inner {
     pub version: &'static str,
     /// The scheduler and what the status document needs; `None` when this process runs none.
     pub ops: Option<Arc<OpsState>>,
-    /// Permits for category-wide computations (price analysis, store report, ranked listings):
-    /// as many as cores, so a burst queues instead of holding a category's rows per request.
+    /// Permits for category-wide computations (price analysis, store report, ranked listings),
+    /// one per heavy thread. A burst waits here rather than in the threads' queue, so a request
+    /// whose client gives up while it waits is never computed.
     pub heavy: Arc<tokio::sync::Semaphore>,
     /// The threads those computations run on, one per permit.
     pub heavy_pool: crate::heavy::HeavyPool,

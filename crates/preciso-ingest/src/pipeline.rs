@@ -1,8 +1,9 @@
 //! One file's ingest run: hash the file, skip it if its content was already ingested, then
 //! stream it through read → map (a reader thread) → normalize → hash (one thread per core)
-//! and apply batches on the calling thread in file order, one transaction each. A failure in a batch rolls that batch back and
-//! marks the run failed; batches already committed stay, and a re-run converges because every
-//! record is classified against the stored content hash.
+//! and apply batches on the calling thread in file order, one transaction each. A failure in
+//! a batch rolls that batch back and marks the run failed; batches already committed stay,
+//! and a re-run converges because every record is classified against the stored content
+//! hash.
 
 use crate::mapping::FieldMap;
 use crate::read::{self, Format, Item};

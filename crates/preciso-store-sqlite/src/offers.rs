@@ -85,8 +85,8 @@ fn query_count(c: &Connection, q: &Query) -> rusqlite::Result<u64> {
     count(c, &q.sql, &values(&q.params))
 }
 
-fn decode_currency(s: String) -> rusqlite::Result<Currency> {
-    Currency::parse(&s).map_err(conversion)
+fn decode_currency(s: &str) -> rusqlite::Result<Currency> {
+    Currency::parse(s).map_err(conversion)
 }
 
 impl CatalogRead for SqliteCatalog {
@@ -169,7 +169,7 @@ impl CatalogRead for SqliteCatalog {
     fn offer_history(&self, id: OfferId) -> Result<Vec<HistoryPoint>, StoreError> {
         self.with_reader(|c| {
             query_map(c, &reads::offer_history(id.as_i64()), |r| {
-                let currency = decode_currency(r.get(3)?)?;
+                let currency = decode_currency(r.get_ref(3)?.as_str()?)?;
                 Ok(HistoryPoint {
                     observed_at: r.get(0)?,
                     price: Money::new(r.get(1)?, currency),
@@ -229,7 +229,7 @@ impl CatalogRead for SqliteCatalog {
             let mut rows = stmt.query(params_from_iter(values(&q.params)))?;
             let mut prices = CategoryPricesBuilder::default();
             while let Some(r) = rows.next()? {
-                let currency = Currency::parse(r.get_ref(2)?.as_str()?).map_err(conversion)?;
+                let currency = decode_currency(r.get_ref(2)?.as_str()?)?;
                 prices
                     .push(
                         r.get_ref(0)?.as_str()?,
@@ -252,7 +252,7 @@ impl CatalogRead for SqliteCatalog {
                     store: stores.get(r.get_ref(0)?.as_str()?).map_err(conversion)?,
                     product_id: ProductId::from_i64(r.get(1)?),
                     category_key: r.get(2)?,
-                    currency: decode_currency(r.get(3)?)?,
+                    currency: decode_currency(r.get_ref(3)?.as_str()?)?,
                     price_minor: r.get(4)?,
                     last_seen: r.get(5)?,
                 })

@@ -65,7 +65,7 @@ fn compare(rows: &[StoreOfferRow], now: i64) -> BTreeMap<String, StoreAcc> {
 
 pub async fn store_comparison(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let now = chrono::Utc::now().timestamp();
-    // The whole market's rows are read and folded on the blocking pool, under a heavy permit.
+    // The whole market's rows are read and folded on a heavy thread.
     let accs = state.db_heavy(move |c| Ok(compare(&c.store_offer_rows()?, now))).await?;
     let stores: Vec<Value> = accs
         .into_iter()
@@ -133,17 +133,17 @@ pub async fn price_analysis(
     }
     let bins = q.int("bins", 1, 100)?.unwrap_or(10) as usize;
     let lookup = key.clone();
-    // Reading and summarizing a category run together on the blocking pool, under a heavy
-    // permit: the rows never outlive the computation.
+    // Reading and summarizing a category run together on a heavy thread: the rows never
+    // outlive the computation.
     let (offers, currencies) = state
         .db_heavy(move |c| {
-            let rows = c.category_prices(&lookup)?;
-            if rows.rows.is_empty() {
+            let prices = c.category_prices(&lookup)?;
+            if prices.rows.is_empty() {
                 return Err(ApiError::NotFound(format!(
                     "no offers in category {lookup:?} (see /api/categories)"
                 )));
             }
-            Ok((rows.rows.len(), summarize_category(&rows, bins)))
+            Ok((prices.rows.len(), summarize_category(&prices, bins)))
         })
         .await?;
     Ok(Json(json!({ "category": key, "offers": offers, "currencies": currencies })))
