@@ -11,6 +11,12 @@
 use crate::query::{OfferFilter, Preferences};
 use std::collections::BTreeMap;
 
+/// The mark that stands for every product: an initial load, which writes too many products to
+/// mark each, marks this instead, and a refresh that takes it rebuilds the whole summary.
+/// Product ids are 64-bit hashes; one that happened to equal this would only cost full
+/// rebuilds, never a wrong row.
+pub const EVERY_PRODUCT: i64 = i64::MIN;
+
 /// One offer as the summary sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfferPrice {

@@ -428,6 +428,33 @@ pub fn best_price_summary_follows_every_change(c: &dyn Catalog) {
     assert_eq!(page.items[0].offer.price.minor, 100, "the crashed run's committed batch counts");
 }
 
+pub fn an_initial_load_that_dies_reaches_the_summary_at_the_next_run(c: &dyn Catalog) {
+    let electro = |sku, title, price| Fixture {
+        sku,
+        title,
+        category: "Electro > Hogar",
+        price,
+        ..Default::default()
+    };
+    // The catalog is empty, so this run is an initial load (a backend may defer indexes and
+    // per-product marks to its end); it dies after committing one batch of five products.
+    let mut crashed = c.begin_ingest(&new_file("initial"), false).expect("begin");
+    let batch: Vec<Offer> = ["Nevera", "Licuadora", "Horno", "Lavadora", "Cafetera"]
+        .iter()
+        .zip(1..)
+        .map(|(title, n)| electro(title, title, n * 100).offer())
+        .collect();
+    crashed.apply_batch(&batch, &IngestCounts::default()).expect("batch");
+    drop(crashed);
+    // The next run touches one other product only.
+    apply(c, "next", &[Fixture { sku: "o1", at: 2_000, ..Default::default() }.offer()]);
+    assert_summary_matches_scan(c, "after a crashed initial load and a later run");
+    let filter = OfferFilter { category: Some("electro".into()), ..Default::default() };
+    let page = c.best_prices(&filter, PageRequest::default(), Personalization::default()).unwrap();
+    let got: Vec<i64> = page.items.iter().map(|b| b.offer.price.minor).collect();
+    assert_eq!(got, [100, 200, 300, 400, 500], "the crashed load's products are listed");
+}
+
 pub fn archived_files_keep_their_key_in_the_ledger(c: &dyn Catalog) {
     apply(c, "raw", &[Fixture::default().offer()]);
     let file = c.find_ingested("sha-raw").unwrap().expect("completed run");
@@ -807,6 +834,7 @@ macro_rules! contract_tests {
             groups_products_by_gtin_else_brand_and_title,
             best_prices_respect_stock_filters_and_preferences,
             best_price_summary_follows_every_change,
+            an_initial_load_that_dies_reaches_the_summary_at_the_next_run,
             store_freshness_is_the_newest_observation,
             archived_files_keep_their_key_in_the_ledger,
             listings_filter_sort_and_page,

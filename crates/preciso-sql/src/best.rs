@@ -9,6 +9,8 @@ use preciso_core::query::PageRequest;
 /// Products waiting for a refresh.
 pub const DIRTY_COUNT: &str = "SELECT count(*) FROM product_best_dirty";
 pub const PRODUCT_COUNT: &str = "SELECT count(*) FROM products";
+/// Whether the marks include the one bound (`preciso_core::best::EVERY_PRODUCT`).
+pub const IS_MARKED: &str = "SELECT EXISTS (SELECT 1 FROM product_best_dirty WHERE product_id = ?)";
 
 /// Marks the product an offer belonged to before an update moved it to `?2` (first `?`: the
 /// offer id). Run before the update.

@@ -1,10 +1,10 @@
 //! Refresh of the best-offer summary (`preciso_core::best`) on PostgreSQL: takes the dirty
-//! marks, streams the marked products' buyable offers in product order through a portal, and
+//! marks, streams the marked (or all) products' buyable offers in product order through a portal, and
 //! writes the summary rows in set-based chunks, all in one transaction.
 
 use crate::backend;
 use postgres::{Client, Transaction};
-use preciso_core::best::{BestRow, OfferPrice, ProductStream};
+use preciso_core::best::{BestRow, EVERY_PRODUCT, OfferPrice, ProductStream};
 use preciso_core::ports::StoreError;
 
 /// Rows fetched per round trip and written per INSERT.
@@ -13,6 +13,8 @@ const CHUNK: usize = 10_000;
 /// Serializes refreshes of concurrent ingest runs (`pg_advisory_xact_lock` key).
 const REFRESH_LOCK: i64 = 0x7072_6563_6973_6f62;
 
+/// Rebuilds the summary rows of the marked products, or of all of them when the marks include
+/// `EVERY_PRODUCT`, in one transaction.
 pub(crate) fn refresh(client: &mut Client) -> Result<(), StoreError> {
     let mut tx = client.transaction().map_err(backend)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&REFRESH_LOCK]).map_err(backend)?;
@@ -24,18 +26,21 @@ pub(crate) fn refresh(client: &mut Client) -> Result<(), StoreError> {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    if taken.is_empty() {
+    let portal = if taken.is_empty() {
         return tx.commit().map_err(backend);
-    }
-    tx.execute("DELETE FROM product_best WHERE product_id = ANY($1)", &[&taken])
-        .map_err(backend)?;
-    let portal = tx
-        .bind(
+    } else if taken.contains(&EVERY_PRODUCT) {
+        tx.batch_execute(preciso_sql::best::DELETE_ALL_ROWS).map_err(backend)?;
+        tx.bind(&preciso_sql::best::all_offers(), &[])
+    } else {
+        tx.execute("DELETE FROM product_best WHERE product_id = ANY($1)", &[&taken])
+            .map_err(backend)?;
+        tx.bind(
             "SELECT product_id, id, category_key, currency, price_minor FROM offers
              WHERE availability <> 'out_of_stock' AND product_id = ANY($1) ORDER BY product_id",
             &[&taken],
         )
-        .map_err(backend)?;
+    }
+    .map_err(backend)?;
     let mut stream = ProductStream::default();
     let mut pending: Vec<BestRow> = Vec::new();
     loop {

@@ -4,6 +4,7 @@
 //! per batch, inside one transaction.
 
 mod best;
+mod bulk;
 mod dump;
 mod migrate;
 mod read;
@@ -44,6 +45,8 @@ impl PgCatalog {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         let mut client = connect(url)?;
         migrate::apply(&mut client)?;
+        // Indexes and keys an initial load that crashed left unbuilt.
+        bulk::restore(&mut client)?;
         // Marks left by a run that crashed, or by the migration that created the summary.
         best::refresh(&mut client)?;
         let pool = Pool::new(MAX_CONNECTIONS, vec![client], |c: &Client| !c.is_closed());

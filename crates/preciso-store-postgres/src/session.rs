@@ -6,12 +6,13 @@
 use crate::{PgCatalog, backend, now};
 use postgres::Client;
 use postgres::types::ToSql;
+use preciso_core::best::EVERY_PRODUCT;
 use preciso_core::domain::{
     Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key, fold_for_matching,
 };
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
 use preciso_core::reconcile::{Decision, StoredOffer, decide};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const DRY_RUN_FILE_ID: i64 = -1;
 
@@ -21,6 +22,8 @@ pub(crate) struct PgSession<'a> {
     file_id: i64,
     dry_run: bool,
     changed: bool,
+    /// An initial load into an empty catalog: indexes and keys are built at the end (`bulk`).
+    bulk: bool,
 }
 
 impl PgCatalog {
@@ -34,6 +37,7 @@ impl PgCatalog {
         // since it was last analyzed (an initial load most of all) gets sequential scans for
         // the batch's `id = ANY(...)` lookups: quadratic in the load's size.
         client.batch_execute("SET enable_seqscan = off").map_err(backend)?;
+        let bulk = !dry_run && crate::bulk::begin(&mut client)?;
         let file_id = if dry_run {
             client.batch_execute("BEGIN").map_err(backend)?;
             DRY_RUN_FILE_ID
@@ -56,7 +60,7 @@ impl PgCatalog {
                 .map_err(backend)?
                 .get(0)
         };
-        Ok(PgSession { catalog: self, client, file_id, dry_run, changed: false })
+        Ok(PgSession { catalog: self, client, file_id, dry_run, changed: false, bulk })
     }
 }
 
@@ -64,6 +68,7 @@ impl PgCatalog {
 #[derive(Clone)]
 struct State {
     core: StoredOffer,
+    product_id: i64,
     first_seen: i64,
     prev_price_minor: Option<i64>,
     price_changed_at: i64,
@@ -89,10 +94,10 @@ impl IngestSession for PgSession<'_> {
         reader_counts: &IngestCounts,
     ) -> Result<IngestCounts, StoreError> {
         if self.dry_run {
-            return write_batch(&mut self.client, offers, self.file_id, reader_counts);
+            return write_batch(&mut self.client, offers, self.file_id, reader_counts, false);
         }
         self.client.batch_execute("BEGIN").map_err(backend)?;
-        let result = write_batch(&mut self.client, offers, self.file_id, reader_counts)
+        let result = write_batch(&mut self.client, offers, self.file_id, reader_counts, self.bulk)
             .and_then(|c| add_ledger_counts(&mut self.client, self.file_id, &c).map(|()| c));
         match result {
             Ok(c) => {
@@ -131,6 +136,9 @@ impl IngestSession for PgSession<'_> {
                 .map_err(backend)?;
             refresh_category_stats(&mut self.client)?;
         }
+        // An initial load's deferred indexes and keys; or those of one that crashed, which
+        // a long-running process would otherwise only rebuild when it restarts.
+        crate::bulk::restore(&mut self.client)?;
         crate::best::refresh(&mut self.client)?;
         self.catalog.ingest_file(self.file_id).map(Some)
     }
@@ -173,7 +181,7 @@ fn load_states(client: &mut Client, offers: &[Offer]) -> Result<HashMap<i64, Sta
     let rows = client
         .query(
             "SELECT id, content_hash, price_minor, list_price_minor, availability, last_seen, last_file_id,
-                    first_seen, prev_price_minor, price_changed_at
+                    first_seen, prev_price_minor, price_changed_at, product_id
              FROM offers WHERE id = ANY($1)",
             &[&ids],
         )
@@ -192,6 +200,7 @@ fn load_states(client: &mut Client, offers: &[Offer]) -> Result<HashMap<i64, Sta
                     last_seen: r.get(5),
                     last_file_id: r.get(6),
                 },
+                product_id: r.get(10),
                 first_seen: r.get(7),
                 prev_price_minor: r.get(8),
                 price_changed_at: r.get(9),
@@ -208,6 +217,9 @@ struct Plan<'o> {
     rows: BTreeMap<i64, OfferRow<'o>>,
     touches: BTreeMap<i64, i64>,
     history: BTreeMap<(i64, i64), &'o Offer>,
+    /// Products whose best-offer rows the batch changes: those of written offers and those
+    /// updates move offers away from.
+    marks: BTreeSet<i64>,
 }
 
 fn write_batch(
@@ -215,6 +227,7 @@ fn write_batch(
     offers: &[Offer],
     file_id: i64,
     reader: &IngestCounts,
+    bulk: bool,
 ) -> Result<IngestCounts, StoreError> {
     let mut counts =
         IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() };
@@ -233,7 +246,7 @@ fn write_batch(
     }
     write_stores(client, offers)?;
     write_products(client, &plan)?;
-    mark_products(client, &plan)?;
+    mark_products(client, &plan, bulk)?;
     write_offers(client, &plan, file_id)?;
     write_touches(client, &plan, file_id)?;
     write_history(client, &plan)?;
@@ -268,6 +281,10 @@ fn plan_offer<'o>(
                 ),
             };
             plan.touches.remove(&id);
+            plan.marks.insert(offer.product_id.as_i64());
+            if let Some(s) = &stored {
+                plan.marks.insert(s.product_id);
+            }
             plan.rows.insert(
                 id,
                 OfferRow {
@@ -287,6 +304,7 @@ fn plan_offer<'o>(
                     last_seen,
                     last_file_id: file_id,
                 },
+                product_id: offer.product_id.as_i64(),
                 first_seen,
                 prev_price_minor: prev,
                 price_changed_at: changed,
@@ -368,23 +386,21 @@ fn write_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError
     )
 }
 
-/// Marks, in the batch's transaction, the products whose best-offer rows the batch changes:
-/// the products of written offers and the ones updates move them away from. An existing mark
-/// is updated, not skipped, so it is row-locked until this batch commits: a refresh taking the
-/// marks meanwhile waits, then sees this batch's offers.
-fn mark_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError> {
-    if plan.rows.is_empty() {
+/// Marks, in the batch's transaction, the products whose best-offer rows the batch changes;
+/// an initial load marks `EVERY_PRODUCT` instead (one row, not one per product). An existing
+/// mark is updated, not skipped, so it is row-locked until this batch commits: a refresh
+/// taking the marks meanwhile waits, then sees this batch's offers.
+fn mark_products(client: &mut Client, plan: &Plan<'_>, bulk: bool) -> Result<(), StoreError> {
+    if plan.marks.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = plan.rows.keys().copied().collect();
-    let products: Vec<i64> = plan.rows.values().map(|r| r.offer.product_id.as_i64()).collect();
+    let products: Vec<i64> =
+        if bulk { vec![EVERY_PRODUCT] } else { plan.marks.iter().copied().collect() };
     exec(
         client,
-        "INSERT INTO product_best_dirty (product_id)
-         SELECT product_id FROM UNNEST($1::bigint[]) AS t(product_id)
-         UNION SELECT product_id FROM offers WHERE id = ANY($2)
+        "INSERT INTO product_best_dirty (product_id) SELECT * FROM UNNEST($1::bigint[])
          ON CONFLICT (product_id) DO UPDATE SET product_id = EXCLUDED.product_id",
-        &[&products, &ids],
+        &[&products],
     )
 }
 

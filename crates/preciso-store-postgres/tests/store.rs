@@ -32,7 +32,8 @@ fn with_database(url: &str, db: &str) -> String {
     }
 }
 
-fn fresh() -> Option<(TempDb, Box<dyn preciso_core::ports::Catalog>)> {
+/// A fresh, empty database: its guard and URL.
+fn fresh_database() -> Option<(TempDb, String)> {
     let Ok(url) = std::env::var("PRECISO_TEST_PG_URL") else {
         eprintln!("skipped: PRECISO_TEST_PG_URL is not set (PostgreSQL contract tests)");
         return None;
@@ -41,8 +42,13 @@ fn fresh() -> Option<(TempDb, Box<dyn preciso_core::ports::Catalog>)> {
         format!("preciso_test_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
     let mut admin = Client::connect(&url, NoTls).expect("PRECISO_TEST_PG_URL must be reachable");
     admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
-    let guard = TempDb { admin_url: url.clone(), name: name.clone() };
-    let catalog = PgCatalog::open(&with_database(&url, &name)).expect("open test database");
+    let db_url = with_database(&url, &name);
+    Some((TempDb { admin_url: url, name }, db_url))
+}
+
+fn fresh() -> Option<(TempDb, Box<dyn preciso_core::ports::Catalog>)> {
+    let (guard, url) = fresh_database()?;
+    let catalog = PgCatalog::open(&url).expect("open test database");
     Some((guard, Box::new(catalog)))
 }
 
@@ -59,4 +65,85 @@ fn unreachable_servers_fail_clearly_without_echoing_the_password() {
     let text = err.to_string();
     assert!(text.contains("cannot connect to PostgreSQL"), "{text}");
     assert!(!text.contains("s3cret"), "{text}");
+}
+
+/// The offers indexes and the catalog's foreign keys that exist, sorted.
+fn deferrable_objects(url: &str) -> Vec<String> {
+    let mut c = Client::connect(url, NoTls).unwrap();
+    c.query(
+        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'offers' AND indexname <> 'offers_pkey'
+         UNION ALL
+         SELECT conname::text FROM pg_constraint
+         WHERE contype = 'f' AND conrelid IN ('offers'::regclass, 'price_history'::regclass)
+         ORDER BY 1",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+fn offers(skus: &[&str], price: i64) -> Vec<preciso_core::domain::Offer> {
+    skus.iter()
+        .map(|sku| preciso_core::testing::Fixture { sku, price, ..Default::default() }.offer())
+        .collect()
+}
+
+fn new_file(name: &str) -> preciso_core::ports::NewIngestFile {
+    preciso_core::ports::NewIngestFile {
+        name: name.into(),
+        sha256: format!("sha-{name}"),
+        size: 1,
+        store: None,
+        received_at: 1,
+    }
+}
+
+#[test]
+fn an_initial_load_defers_indexes_and_keys_to_its_end_and_later_runs_keep_them() {
+    use preciso_core::domain::{IngestCounts, IngestStatus};
+    use preciso_core::ports::CatalogStore;
+    let Some((_guard, url)) = fresh_database() else { return };
+    let catalog = PgCatalog::open(&url).unwrap();
+    let all = deferrable_objects(&url);
+    assert_eq!(all.len(), 8, "five offers indexes and three foreign keys: {all:?}");
+
+    let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();
+    load.apply_batch(&offers(&["a", "b"], 1_000), &IngestCounts::default()).unwrap();
+    assert_eq!(deferrable_objects(&url), Vec::<String>::new(), "an initial load defers them all");
+    load.finish(IngestStatus::Done, None).unwrap();
+    assert_eq!(deferrable_objects(&url), all, "its end builds every one again");
+
+    // A catalog with offers: the next run defers nothing.
+    let mut next = catalog.begin_ingest(&new_file("next"), false).unwrap();
+    next.apply_batch(&offers(&["c"], 2_000), &IngestCounts::default()).unwrap();
+    assert_eq!(deferrable_objects(&url), all);
+    next.finish(IngestStatus::Done, None).unwrap();
+    assert_eq!(catalog.counts().unwrap().offers, 3);
+}
+
+#[test]
+fn opening_the_catalog_rebuilds_what_a_crashed_initial_load_deferred() {
+    use preciso_core::domain::IngestCounts;
+    use preciso_core::ports::CatalogStore;
+    let Some((_guard, url)) = fresh_database() else { return };
+    let catalog = PgCatalog::open(&url).unwrap();
+    let all = deferrable_objects(&url);
+    let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();
+    load.apply_batch(&offers(&["a", "b"], 1_000), &IngestCounts::default()).unwrap();
+    drop(load);
+    drop(catalog);
+    assert!(deferrable_objects(&url).is_empty(), "the crashed load left them unbuilt");
+
+    let reopened = PgCatalog::open(&url).unwrap();
+    assert_eq!(deferrable_objects(&url), all);
+    // The keys hold again: an offer of an unknown product is refused.
+    let mut c = Client::connect(&url, NoTls).unwrap();
+    let err = c
+        .batch_execute("UPDATE offers SET product_id = 42 WHERE id = (SELECT min(id) FROM offers)")
+        .unwrap_err();
+    let violated = err.as_db_error().and_then(|e| e.constraint());
+    assert_eq!(violated, Some("offers_product_id_fkey"), "{err:?}");
+    assert_eq!(reopened.counts().unwrap().offers, 2);
 }

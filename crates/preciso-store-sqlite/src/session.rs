@@ -3,6 +3,7 @@
 //! `preciso_core::reconcile::decide`, and performs only the writes the decision needs.
 
 use crate::{SqliteCatalog, backend};
+use preciso_core::best::EVERY_PRODUCT;
 use preciso_core::domain::{
     Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key, fold_for_matching,
 };
@@ -134,15 +135,17 @@ impl IngestSession for SqliteSession<'_> {
                 self.file_id,
                 reader_counts,
                 &mut self.products,
+                false,
             )
             .map_err(backend);
         }
         let _turn = self.catalog.writes.enter();
-        let (conn, file_id, products) = (&self.conn, self.file_id, &mut self.products);
+        let (conn, file_id, products, bulk) =
+            (&self.conn, self.file_id, &mut self.products, self.bulk);
         let result = crate::transaction(
             conn,
             || {
-                let counts = write_batch(conn, offers, file_id, reader_counts, products)?;
+                let counts = write_batch(conn, offers, file_id, reader_counts, products, bulk)?;
                 add_ledger_counts(conn, file_id, &counts)?;
                 Ok(counts)
             },
@@ -170,9 +173,8 @@ impl IngestSession for SqliteSession<'_> {
             self.conn.execute_batch("ROLLBACK").map_err(backend)?;
             return Ok(None);
         }
-        if self.bulk {
-            self.conn.execute_batch(OFFER_INDEXES).map_err(backend)?;
-        }
+        // This load's deferred indexes, or those of one that crashed (no-ops when present).
+        self.conn.execute_batch(OFFER_INDEXES).map_err(backend)?;
         self.conn
             .execute(
                 "UPDATE ingest_files SET status = ?1, error = ?2, finished_at = strftime('%s','now')
@@ -212,6 +214,7 @@ fn write_batch(
     file_id: i64,
     reader_counts: &IngestCounts,
     products: &mut HashSet<i64>,
+    bulk: bool,
 ) -> rusqlite::Result<IngestCounts> {
     let mut counts = IngestCounts {
         read: reader_counts.read,
@@ -224,7 +227,7 @@ fn write_batch(
     let mut in_batch: HashMap<i64, StoredOffer> = HashMap::with_capacity(offers.len());
     // Marks are written by every batch that touches a product, not once per run: another
     // run's refresh may take them between this run's batches.
-    let mut marked = HashSet::new();
+    let mut marks = Marks { bulk, written: HashSet::new() };
     // In id order, every B-tree keyed by offer id is walked forward once per batch instead of
     // at random; the sort is stable, so repeats of one offer keep their file order.
     let mut ordered: Vec<&Offer> = offers.iter().collect();
@@ -237,7 +240,7 @@ fn write_batch(
         };
         let decision = decide(stored.as_ref(), offer, file_id);
         decision.count(&mut counts);
-        apply(conn, offer, decision, file_id, products, &mut marked)?;
+        apply(conn, offer, decision, file_id, products, &mut marks)?;
         let after = state_after(stored, offer, decision, file_id);
         in_batch.insert(id, after);
     }
@@ -312,20 +315,19 @@ fn apply(
     decision: Decision,
     file_id: i64,
     products: &mut HashSet<i64>,
-    marked: &mut HashSet<i64>,
+    marks: &mut Marks,
 ) -> rusqlite::Result<()> {
     match decision {
         Decision::Insert => {
             ensure_product(conn, offer, products)?;
             insert_offer(conn, offer, file_id)?;
-            mark_product(conn, offer.product_id.as_i64(), marked)?;
+            marks.product(conn, offer.product_id.as_i64())?;
         }
         Decision::Update { .. } => {
             ensure_product(conn, offer, products)?;
-            conn.prepare_cached(best::MARK_PREVIOUS_PRODUCT)?
-                .execute(params![offer.id.as_i64(), offer.product_id.as_i64()])?;
+            marks.previous_product(conn, offer)?;
             update_offer(conn, offer, file_id)?;
-            mark_product(conn, offer.product_id.as_i64(), marked)?;
+            marks.product(conn, offer.product_id.as_i64())?;
         }
         Decision::Unchanged { touch_last_seen } => {
             if touch_last_seen {
@@ -340,16 +342,32 @@ fn apply(
     Ok(())
 }
 
-/// Records in the batch's transaction that a product's best-offer rows need a refresh.
-fn mark_product(
-    conn: &Connection,
-    product: i64,
-    marked: &mut HashSet<i64>,
-) -> rusqlite::Result<()> {
-    if marked.insert(product) {
-        conn.prepare_cached(best::MARK_PRODUCT)?.execute([product])?;
+/// Records in the batch's transaction which products' best-offer rows need a refresh. An
+/// initial load marks `EVERY_PRODUCT` once per batch instead of each product: its refresh
+/// rebuilds the whole summary anyway, and the mark survives a crash like any other.
+struct Marks {
+    bulk: bool,
+    written: HashSet<i64>,
+}
+
+impl Marks {
+    fn product(&mut self, conn: &Connection, product: i64) -> rusqlite::Result<()> {
+        let mark = if self.bulk { EVERY_PRODUCT } else { product };
+        if self.written.insert(mark) {
+            conn.prepare_cached(best::MARK_PRODUCT)?.execute([mark])?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// The product an update moves the offer away from (run before the update).
+    fn previous_product(&mut self, conn: &Connection, offer: &Offer) -> rusqlite::Result<()> {
+        if self.bulk {
+            return self.product(conn, EVERY_PRODUCT);
+        }
+        conn.prepare_cached(best::MARK_PREVIOUS_PRODUCT)?
+            .execute(params![offer.id.as_i64(), offer.product_id.as_i64()])?;
+        Ok(())
+    }
 }
 
 /// Inserts the offer's product unless this run already wrote or found it (earlier in this

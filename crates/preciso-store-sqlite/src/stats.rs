@@ -3,7 +3,7 @@
 //! read by offset along the (category_key, currency, price) index, so a refresh touches each
 //! group's index entries once and sorts nothing.
 
-use preciso_core::best::{BestRow, OfferPrice, ProductStream};
+use preciso_core::best::{BestRow, EVERY_PRODUCT, OfferPrice, ProductStream};
 use preciso_sql::best;
 use rusqlite::{Connection, params};
 
@@ -23,7 +23,8 @@ fn rebuild_best(conn: &Connection) -> rusqlite::Result<()> {
     if dirty == 0 {
         return Ok(());
     }
-    let everything = dirty * 2 > count(best::PRODUCT_COUNT)?;
+    let every_product: bool = conn.query_row(best::IS_MARKED, [EVERY_PRODUCT], |r| r.get(0))?;
+    let everything = every_product || dirty * 2 > count(best::PRODUCT_COUNT)?;
     let source = if everything {
         conn.execute(best::DELETE_ALL_ROWS, [])?;
         best::all_offers()
