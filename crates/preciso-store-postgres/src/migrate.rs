@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_product_best", include_str!("../migrations/0004_product_best.sql")),
     ("0005_run_lanes", include_str!("../migrations/0005_run_lanes.sql")),
     ("0006_append_order", include_str!("../migrations/0006_append_order.sql")),
+    ("0007_offer_fillfactor", include_str!("../migrations/0007_offer_fillfactor.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

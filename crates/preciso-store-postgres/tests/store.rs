@@ -147,3 +147,25 @@ fn opening_the_catalog_rebuilds_what_a_crashed_initial_load_deferred() {
     assert_eq!(violated, Some("offers_product_id_fkey"), "{err:?}");
     assert_eq!(reopened.counts().unwrap().offers, 2);
 }
+
+#[test]
+fn a_run_that_touches_every_offer_updates_them_in_place() {
+    let Some((_guard, url)) = fresh_database() else { return };
+    let catalog = PgCatalog::open(&url).unwrap();
+    let skus: Vec<String> = (0..300).map(|n| format!("sku-{n}")).collect();
+    let at = |at| -> Vec<preciso_core::domain::Offer> {
+        skus.iter()
+            .map(|sku| preciso_core::testing::Fixture { sku, at, ..Default::default() }.offer())
+            .collect()
+    };
+    preciso_core::testing::apply(&catalog, "day-1", &at(1_000));
+    let heap_bytes = || -> i64 {
+        let mut c = Client::connect(&url, NoTls).unwrap();
+        c.query_one("SELECT pg_relation_size('offers')", &[]).unwrap().get(0)
+    };
+    let before = heap_bytes();
+    // The next day every offer is seen again unchanged: each one's `last_seen` moves.
+    let counts = preciso_core::testing::apply(&catalog, "day-2", &at(2_000));
+    assert_eq!(counts.unchanged, 300);
+    assert_eq!(heap_bytes(), before, "each new row version fits on its own page");
+}
