@@ -2,7 +2,7 @@
 //! translate these into their own queries; nothing here knows SQL.
 
 use crate::domain::{Availability, Currency, IdError, Money, OfferId, ProductId, Rating, StoreId};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Sort orders of SPEC §5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -239,8 +239,8 @@ impl CategoryPrices {
 #[derive(Default)]
 pub struct CategoryPricesBuilder {
     out: CategoryPrices,
-    stores: HashMap<String, u32>,
-    brands: HashMap<String, u32>,
+    stores: FxHashMap<String, u32>,
+    brands: FxHashMap<String, u32>,
 }
 
 impl CategoryPricesBuilder {
@@ -270,7 +270,7 @@ impl CategoryPricesBuilder {
 
 /// The position of `raw` in `values`, appending `make(raw)` the first time it is seen.
 fn intern<T, E>(
-    positions: &mut HashMap<String, u32>,
+    positions: &mut FxHashMap<String, u32>,
     values: &mut Vec<T>,
     raw: &str,
     make: impl FnOnce(&str) -> Result<T, E>,

@@ -4,7 +4,7 @@
 //! overrides names.
 
 use preciso_core::domain::fold_for_matching;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// The canonical fields of a record, in canonical-hash order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,12 +85,12 @@ const DEFAULT_ALIASES: [(Field, &[&str]); Field::COUNT] = [
 /// Resolves record keys to fields. Cheap to clone; built once per ingest run.
 #[derive(Debug, Clone)]
 pub struct FieldMap {
-    by_key: HashMap<String, Field>,
+    by_key: FxHashMap<String, Field>,
 }
 
 impl Default for FieldMap {
     fn default() -> Self {
-        let mut by_key = HashMap::new();
+        let mut by_key = FxHashMap::default();
         for (field, names) in DEFAULT_ALIASES {
             for name in names {
                 by_key.insert((*name).to_string(), field);

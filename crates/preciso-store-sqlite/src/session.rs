@@ -11,7 +11,8 @@ use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
 use preciso_core::reconcile::{Decision, StoredOffer, decide};
 use preciso_sql::best;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::HashMap;
 
 /// Ledger id used by dry runs, which write no ledger row.
 const DRY_RUN_FILE_ID: i64 = -1;
@@ -26,7 +27,7 @@ pub(crate) struct SqliteSession<'a> {
     /// An initial load into an empty catalog: secondary indexes are built once at the end.
     bulk: bool,
     /// Products this run wrote or found stored (forgotten when a batch rolls back).
-    products: HashSet<i64>,
+    products: FxHashSet<i64>,
 }
 
 /// The offers table's secondary indexes. An initial load drops them and builds each once
@@ -88,7 +89,7 @@ impl SqliteCatalog {
             dry_run,
             changed: false,
             bulk,
-            products: HashSet::new(),
+            products: FxHashSet::default(),
         })
     }
 }
@@ -213,7 +214,7 @@ fn write_batch(
     offers: &[Offer],
     file_id: i64,
     reader_counts: &IngestCounts,
-    products: &mut HashSet<i64>,
+    products: &mut FxHashSet<i64>,
     bulk: bool,
 ) -> rusqlite::Result<IngestCounts> {
     let mut counts = IngestCounts {
@@ -224,10 +225,11 @@ fn write_batch(
     ensure_stores(conn, offers)?;
     // State written earlier in this batch, including "unchanged" offers that wrote nothing,
     // so an exact repeat inside the batch counts as a duplicate.
-    let mut in_batch: HashMap<i64, StoredOffer> = HashMap::with_capacity(offers.len());
+    let mut in_batch: FxHashMap<i64, StoredOffer> =
+        FxHashMap::with_capacity_and_hasher(offers.len(), Default::default());
     // Marks are written by every batch that touches a product, not once per run: another
     // run's refresh may take them between this run's batches.
-    let mut marks = Marks { bulk, written: HashSet::new() };
+    let mut marks = Marks { bulk, written: FxHashSet::default() };
     // In id order, every B-tree keyed by offer id is walked forward once per batch instead of
     // at random; the sort is stable, so repeats of one offer keep their file order.
     let mut ordered: Vec<&Offer> = offers.iter().collect();
@@ -314,7 +316,7 @@ fn apply(
     offer: &Offer,
     decision: Decision,
     file_id: i64,
-    products: &mut HashSet<i64>,
+    products: &mut FxHashSet<i64>,
     marks: &mut Marks,
 ) -> rusqlite::Result<()> {
     match decision {
@@ -347,7 +349,7 @@ fn apply(
 /// rebuilds the whole summary anyway, and the mark survives a crash like any other.
 struct Marks {
     bulk: bool,
-    written: HashSet<i64>,
+    written: FxHashSet<i64>,
 }
 
 impl Marks {
@@ -376,7 +378,7 @@ impl Marks {
 fn ensure_product(
     conn: &Connection,
     offer: &Offer,
-    products: &mut HashSet<i64>,
+    products: &mut FxHashSet<i64>,
 ) -> rusqlite::Result<()> {
     if products.insert(offer.product_id.as_i64()) {
         upsert_product(conn, offer)?;

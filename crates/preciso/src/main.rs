@@ -12,7 +12,11 @@ use std::process::ExitCode;
 
 /// mimalloc returns freed memory to the OS instead of keeping each thread's peak in its own
 /// arena (glibc), which matters for a server whose requests come in bursts across many
-/// blocking threads.
+/// blocking threads. Without transparent huge pages (`no_thp`): memory mimalloc takes from
+/// the OS is zeroed 4 KiB at a time as it is touched, not 2 MiB at once. With huge pages the
+/// first price analysis after a start spent 60% of its 110 ms zeroing pages (perf:
+/// `clear_page_erms`); without them it takes 40 ms (docs/BENCHMARKS.md). On hosts whose THP
+/// mode is `always` rather than `madvise`, `MIMALLOC_ALLOW_THP=0` does the same.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

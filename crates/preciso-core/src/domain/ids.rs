@@ -42,7 +42,7 @@ impl StoreId {
 /// from a handful of distinct values; slugifying every one of them was a measurable part of
 /// a price analysis.
 #[derive(Default)]
-pub struct StoreIdCache(std::collections::HashMap<String, StoreId>);
+pub struct StoreIdCache(rustc_hash::FxHashMap<String, StoreId>);
 
 impl StoreIdCache {
     pub fn get(&mut self, raw: &str) -> Result<StoreId, IdError> {

@@ -10,6 +10,7 @@ use preciso_core::analysis::stats::{histogram, quantile, summarize_sorted};
 use preciso_core::domain::{Currency, Money, category_key};
 use preciso_core::ports::StoreOfferRow;
 use preciso_core::query::{CategoryPrices, PricedRow};
+use rustc_hash::FxHashMap;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -107,7 +108,7 @@ fn breakdown<'r>(
     currency: Currency,
 ) -> Vec<Value> {
     // Hashed while grouping (a lookup per row), sorted once by name for the response.
-    let mut groups: HashMap<&str, Vec<i64>> = HashMap::new();
+    let mut groups: FxHashMap<&str, Vec<i64>> = FxHashMap::default();
     for r in rows {
         groups.entry(key(r)).or_default().push(r.price_minor);
     }
