@@ -2,7 +2,9 @@
 # API benchmark (issue #3): a catalog of OFFERS generated offers in SQLite, `preciso serve`
 # with the response cache off and then on, driven by wrk over loopback for DURATION seconds per
 # endpoint. Reports requests/s and latency percentiles (from wrk), and server RSS idle and
-# after load.
+# after load. With PRECISO_BENCH_PG_URL set (e.g. postgres://postgres@127.0.0.1:5432/test) the
+# same catalog is built in the PostgreSQL database `preciso_bench_api` of that server, and served
+# from there.
 # Usage: bench/api.sh [OFFERS] [DURATION]   (defaults 1000000 and 30). Needs wrk (apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,17 +16,34 @@ command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; e
 cargo build --release -q -p preciso
 BIN=$PWD/target/release/preciso
 DATA=$OUT/data-$N
-if [ ! -f "$DATA/preciso.sqlite" ]; then
+DB_LINE=""
+build() {  # extra args for preciso (where the catalog goes)
   $BIN gen --offers "$N" --stores 20 --seed 1 --run 0 --out "$OUT/run0.jsonl"
   $BIN gen --offers "$N" --stores 20 --seed 1 --run 1 --out "$OUT/run1.jsonl"
-  $BIN --data-dir "$DATA" ingest --json "$OUT/run0.jsonl" "$OUT/run1.jsonl" > /dev/null
+  $BIN "$@" ingest --json "$OUT/run0.jsonl" "$OUT/run1.jsonl" > /dev/null
   rm -f "$OUT/run0.jsonl" "$OUT/run1.jsonl"
+}
+if [ -n "${PRECISO_BENCH_PG_URL:-}" ]; then
+  PGURL=${PRECISO_BENCH_PG_URL%/*}/preciso_bench_api
+  DATA=$OUT/data-pg-$N
+  DB_LINE="database_url = \"$PGURL\""
+  if [ ! -f "$DATA/.built" ]; then
+    psql -q "$PRECISO_BENCH_PG_URL" -c "DROP DATABASE IF EXISTS preciso_bench_api WITH (FORCE)" -c "CREATE DATABASE preciso_bench_api"
+    rm -rf "$DATA"
+    build --database-url "$PGURL" --data-dir "$DATA"
+    touch "$DATA/.built"
+  fi
+  echo "backend: PostgreSQL ($(psql -At "$PRECISO_BENCH_PG_URL" -c 'show server_version'))"
+else
+  [ -f "$DATA/preciso.sqlite" ] || build --data-dir "$DATA"
+  echo "backend: SQLite"
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); offers: $N; ${DUR}s per endpoint; wrk -t2 -c16"
 
 serve() {  # cache_ttl_secs
   cat > "$OUT/bench.toml" <<TOML
 data_dir = "$DATA"
+$DB_LINE
 [http]
 listen = "127.0.0.1:18080"
 rate_limit_per_minute = 0

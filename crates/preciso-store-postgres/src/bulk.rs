@@ -7,7 +7,7 @@
 //! Both steps run under a `SHARE ROW EXCLUSIVE` lock on `offers`, which readers pass and
 //! which makes two loads starting together agree. `restore` is idempotent and
 //! `PgCatalog::open` runs it, so a load that crashed leaves nothing missing once anything
-//! opens the catalog again. The definitions below are those of the migrations (0001, 0004);
+//! opens the catalog again. The definitions below are those of the migrations (0001, 0008);
 //! a migration that changes one of them must change it here too.
 
 use crate::backend;
@@ -22,7 +22,7 @@ const OFFER_INDEXES: &[(&str, &str)] = &[
         "offers_category",
         "CREATE INDEX IF NOT EXISTS offers_category ON offers(category_key, currency, price_minor,
              product_id, store_id, availability, brand, brand_key, list_price_minor,
-             prev_price_minor, rating_centi, review_count)",
+             prev_price_minor, rating_centi, review_count, id)",
     ),
     ("offers_brand", "CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key)"),
     (

@@ -13,10 +13,12 @@ mod session;
 mod store;
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, NoTls, Row, Statement};
 use preciso_core::ports::StoreError;
 use preciso_sql::pool::Pool;
 use preciso_sql::{Param, SqlRow};
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 
 pub use migrate::MIGRATIONS;
 
@@ -26,7 +28,63 @@ const MAX_CONNECTIONS: usize = 16;
 
 pub struct PgCatalog {
     url: String,
-    pool: Pool<Client>,
+    pool: Pool<PgConn>,
+}
+
+/// Statements a pooled connection keeps prepared, at most (a new one beyond this empties the
+/// cache). The read SQL texts vary with the filters given, not with their values.
+const CACHED_STATEMENTS: usize = 256;
+
+/// A pooled connection with its prepared statements: a read is then one round trip (bind and
+/// execute) instead of two, and PostgreSQL can reuse its plan instead of planning every
+/// request (planning the best-prices page took longer than running it).
+pub(crate) struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+impl PgConn {
+    fn new(client: Client) -> Self {
+        PgConn { client, statements: HashMap::new() }
+    }
+
+    /// Runs `sql` (with `$n` placeholders) as a prepared statement of this connection.
+    pub(crate) fn query_cached(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let statement = match self.statements.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.client.prepare(sql).map_err(backend)?;
+                if self.statements.len() >= CACHED_STATEMENTS {
+                    self.statements.clear();
+                }
+                self.statements.insert(sql.to_string(), s.clone());
+                s
+            }
+        };
+        self.client.query(&statement, params).map_err(|e| {
+            // A schema change (another replica's migration) can invalidate a prepared
+            // statement; the next call prepares it again.
+            self.statements.remove(sql);
+            backend(e)
+        })
+    }
+}
+
+impl Deref for PgConn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl DerefMut for PgConn {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
 }
 
 pub(crate) fn backend(e: postgres::Error) -> StoreError {
@@ -49,16 +107,17 @@ impl PgCatalog {
         bulk::restore(&mut client)?;
         // Marks left by a run that crashed, or by the migration that created the summary.
         best::refresh(&mut client)?;
-        let pool = Pool::new(MAX_CONNECTIONS, vec![client], |c: &Client| !c.is_closed());
+        let pool =
+            Pool::new(MAX_CONNECTIONS, vec![PgConn::new(client)], |c: &PgConn| !c.is_closed());
         Ok(PgCatalog { url: url.to_string(), pool })
     }
 
     pub(crate) fn with_client<T>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut PgConn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut client = self.pool.get(|| connect(&self.url))?;
-        f(&mut client)
+        let mut conn = self.pool.get(|| connect(&self.url).map(PgConn::new))?;
+        f(&mut conn)
     }
 
     pub(crate) fn pool_stats(&self) -> preciso_core::ports::PoolStats {

@@ -1,8 +1,9 @@
 //! The read side for PostgreSQL: the shared queries of `preciso-sql`, renumbered, plus users
 //! and API keys.
 
+use crate::PgConn;
 use crate::{PgCatalog, PgRow, backend, bind, now, refs};
-use postgres::{Client, Row};
+use postgres::Row;
 use preciso_core::domain::{
     Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId, StoreIdCache,
 };
@@ -20,16 +21,16 @@ use preciso_sql::{
 };
 use std::collections::HashSet;
 
-fn run(c: &mut Client, q: &Query) -> Result<Vec<Row>, StoreError> {
+fn run(c: &mut PgConn, q: &Query) -> Result<Vec<Row>, StoreError> {
     let params = bind(&q.params);
-    c.query(&numbered(&q.sql), &refs(&params)).map_err(backend)
+    c.query_cached(&numbered(&q.sql), &refs(&params))
 }
 
-fn count(c: &mut Client, q: &Query) -> Result<u64, StoreError> {
+fn count(c: &mut PgConn, q: &Query) -> Result<u64, StoreError> {
     Ok(run(c, q)?.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
 }
 
-fn offers(c: &mut Client, q: &Query) -> Result<Vec<OfferView>, StoreError> {
+fn offers(c: &mut PgConn, q: &Query) -> Result<Vec<OfferView>, StoreError> {
     run(c, q)?.iter().map(|r| offer_from_row(&PgRow(r))).collect()
 }
 

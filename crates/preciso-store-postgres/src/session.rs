@@ -37,6 +37,12 @@ impl PgCatalog {
         // since it was last analyzed (an initial load most of all) gets sequential scans for
         // the batch's `id = ANY(...)` lookups: quadratic in the load's size.
         client.batch_execute("SET enable_seqscan = off").map_err(backend)?;
+        // Batches commit without waiting for their WAL flush. A server crash may then lose the
+        // last batches of a run that has not finished, which leaves that run `running` in the
+        // ledger and a re-run converges, as after any crash. `finish` commits the run's status
+        // synchronously, and that flush covers every batch before it: a run reported done is
+        // durable whole.
+        client.batch_execute("SET synchronous_commit = off").map_err(backend)?;
         let bulk = !dry_run && crate::bulk::begin(&mut client)?;
         let file_id = if dry_run {
             client.batch_execute("BEGIN").map_err(backend)?;
@@ -121,6 +127,7 @@ impl IngestSession for PgSession<'_> {
             self.client.batch_execute("ROLLBACK").map_err(backend)?;
             return Ok(None);
         }
+        self.client.batch_execute("RESET synchronous_commit").map_err(backend)?;
         self.client
             .execute(
                 "UPDATE ingest_files SET status = $1, error = $2, finished_at = $3 WHERE id = $4",
@@ -140,6 +147,13 @@ impl IngestSession for PgSession<'_> {
         // a long-running process would otherwise only rebuild when it restarts.
         crate::bulk::restore(&mut self.client)?;
         crate::best::refresh(&mut self.client)?;
+        if self.changed {
+            // Category reads are index-only scans, which skip the table only for pages the
+            // visibility map marks all-visible; a run rewrites row versions on most pages and
+            // clears those marks until autovacuum comes by. Without this, the first reads
+            // after a 1M-offer run read the table (price analysis 280 ms instead of 36 ms).
+            self.client.batch_execute("VACUUM offers, product_best").map_err(backend)?;
+        }
         self.catalog.ingest_file(self.file_id).map(Some)
     }
 }

@@ -23,7 +23,7 @@ impl PgCatalog {
 
 impl CatalogStore for PgCatalog {
     fn migrate(&self) -> Result<(), StoreError> {
-        self.with_client(crate::migrate::apply)
+        self.with_client(|c| crate::migrate::apply(c))
     }
 
     fn upsert_store(&self, s: &Store) -> Result<(), StoreError> {

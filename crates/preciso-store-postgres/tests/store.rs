@@ -169,3 +169,28 @@ fn a_run_that_touches_every_offer_updates_them_in_place() {
     assert_eq!(counts.unchanged, 300);
     assert_eq!(heap_bytes(), before, "each new row version fits on its own page");
 }
+
+#[test]
+fn after_a_run_the_offers_pages_are_all_visible_for_index_only_reads() {
+    let Some((_guard, url)) = fresh_database() else { return };
+    let catalog = PgCatalog::open(&url).unwrap();
+    let skus: Vec<String> = (0..500).map(|n| format!("sku-{n}")).collect();
+    let day = |at| -> Vec<preciso_core::domain::Offer> {
+        skus.iter()
+            .map(|sku| preciso_core::testing::Fixture { sku, at, ..Default::default() }.offer())
+            .collect()
+    };
+    let visibility = || -> (i32, i32) {
+        let mut c = Client::connect(&url, NoTls).unwrap();
+        let r = c
+            .query_one("SELECT relpages, relallvisible FROM pg_class WHERE relname = 'offers'", &[])
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    for (name, at) in [("day-1", 1_000), ("day-2", 2_000)] {
+        preciso_core::testing::apply(&catalog, name, &day(at));
+        let (pages, visible) = visibility();
+        assert!(pages > 0, "{name}: the table has pages");
+        assert_eq!(visible, pages, "{name}: every page is marked all-visible");
+    }
+}
