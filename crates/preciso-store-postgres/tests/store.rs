@@ -194,3 +194,57 @@ fn after_a_run_the_offers_pages_are_all_visible_for_index_only_reads() {
         assert_eq!(visible, pages, "{name}: every page is marked all-visible");
     }
 }
+
+#[test]
+fn two_initial_loads_at_once_both_land_with_indexes_keys_and_summary_whole() {
+    use preciso_core::domain::{IngestCounts, IngestStatus};
+    use preciso_core::ports::CatalogStore;
+    let Some((_guard, url)) = fresh_database() else { return };
+    let catalog = PgCatalog::open(&url).unwrap();
+    let all = deferrable_objects(&url);
+    // Two stores load the same products (titles) at the same time into an empty catalog.
+    std::thread::scope(|s| {
+        for (store, price) in [("exito", 1_000), ("alkosto", 900)] {
+            let catalog = &catalog;
+            s.spawn(move || {
+                let mut run = catalog.begin_ingest(&new_file(store), false).unwrap();
+                for batch in 0..3 {
+                    let offers: Vec<_> = (0..50)
+                        .map(|n| {
+                            let title = format!("producto {batch}-{n}");
+                            preciso_core::testing::Fixture {
+                                store,
+                                sku: &title,
+                                title: &title,
+                                price: price + n,
+                                ..Default::default()
+                            }
+                            .offer()
+                        })
+                        .collect();
+                    run.apply_batch(&offers, &IngestCounts::default()).unwrap();
+                }
+                run.finish(IngestStatus::Done, None).unwrap();
+            });
+        }
+    });
+    assert_eq!(deferrable_objects(&url), all);
+    assert_eq!(catalog.counts().unwrap().offers, 300);
+    let mut c = Client::connect(&url, NoTls).unwrap();
+    let wrong: i64 = c
+        .query_one(
+            "SELECT count(*) FROM
+               (SELECT product_id, min(price_minor) AS cheapest FROM offers
+                WHERE availability <> 'out_of_stock' GROUP BY product_id) s
+             FULL JOIN (SELECT product_id, price_minor FROM product_best WHERE scope = '') b
+               USING (product_id)
+             WHERE s.cheapest IS DISTINCT FROM b.price_minor",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(wrong, 0, "every product's summary row is its cheapest offer");
+    let products: i64 =
+        c.query_one("SELECT count(*) FROM product_best WHERE scope = ''", &[]).unwrap().get(0);
+    assert_eq!(products, 150, "both stores' offers of a title are one product");
+}
