@@ -8,7 +8,7 @@ mod ids;
 mod money;
 mod offer;
 mod rating;
-mod text;
+pub(crate) mod text;
 
 pub use availability::Availability;
 pub use currency::{Currency, CurrencyError, Grouping};

@@ -2,7 +2,6 @@
 //! (which also turns no-break and thin spaces into plain spaces), trim.
 
 use std::borrow::Cow;
-use unicode_normalization::UnicodeNormalization;
 
 /// Named entities scrapers leave in prices and ratings; unknown ones are kept verbatim.
 const ENTITIES: &[(&str, char)] = &[
@@ -92,7 +91,7 @@ pub fn preprocess(input: &str) -> Cow<'_, str> {
         return Cow::Borrowed(input.trim());
     }
     let decoded = decode_entities(input);
-    let normalized: String = decoded.nfkc().collect();
+    let normalized = crate::domain::text::nfkc(&decoded);
     Cow::Owned(normalized.trim().to_string())
 }
 
