@@ -4,11 +4,20 @@
 //! catalog drops them, and its end builds each index once from sorted data and validates each
 //! key with one join (docs/BENCHMARKS.md has the figures).
 //!
-//! Both steps run under a `SHARE ROW EXCLUSIVE` lock on `offers`, which readers pass and
-//! which makes two loads starting together agree. `restore` is idempotent and
-//! `PgCatalog::open` runs it, so a load that crashed leaves nothing missing once anything
-//! opens the catalog again. The definitions below are those of the migrations (0001, 0008);
-//! a migration that changes one of them must change it here too.
+//! Two advisory locks keep this safe beside other writers:
+//! - `DDL`: every ingest batch holds it shared for its transaction (`batch_turn`), and
+//!   dropping or building takes it exclusively *before* touching any table. A batch never
+//!   holds a table lock while the DDL waits for it, nor the other way round, so they cannot
+//!   deadlock; the DDL simply runs between batches.
+//! - `LOADING`: a load that deferred holds it shared on its own connection until its end
+//!   (a crash releases it with the connection). `restore` builds only when it can take it
+//!   exclusively: never under a load that is still running, and the last of several loads
+//!   running together is the one that builds.
+//!
+//! `restore` runs at the end of every run and when a process opens the catalog, so what a
+//! crashed load deferred is built by whatever comes next. The definitions below are those of
+//! the migrations (0001, 0008); a migration that changes one must change it here too, and must
+//! not assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
 
 use crate::backend;
 use postgres::{Client, GenericClient};
@@ -42,17 +51,26 @@ const FOREIGN_KEYS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Readers go on; a second load's `begin` or `restore` waits for this one's transaction.
-const LOCK: &str = "LOCK TABLE offers IN SHARE ROW EXCLUSIVE MODE";
+/// Advisory lock keys ("pcsoddl" and "pcsoload" in ASCII).
+const DDL: i64 = 0x0070_6373_6f64_646c;
+const LOADING: i64 = 0x7063_736f_6c6f_6164;
+
+/// Run first in every ingest batch's transaction: batches run side by side, and wait while
+/// indexes or keys are being dropped or built.
+pub(crate) fn batch_turn(client: &mut impl GenericClient) -> Result<(), StoreError> {
+    client.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&DDL]).map(drop).map_err(backend)
+}
 
 /// Drops the deferred indexes and keys when the catalog has no offers; returns whether it did
-/// (whether the session is an initial load that must call `restore` at its end).
+/// (whether the session is an initial load, which must call `end_load` at its end).
 pub(crate) fn begin(client: &mut Client) -> Result<bool, StoreError> {
+    // The common case, a catalog with offers, takes no lock at all.
+    if !offers_empty(client)? {
+        return Ok(false);
+    }
     let mut tx = client.transaction().map_err(backend)?;
-    tx.batch_execute(LOCK).map_err(backend)?;
-    let empty: bool =
-        tx.query_one("SELECT NOT EXISTS (SELECT 1 FROM offers)", &[]).map_err(backend)?.get(0);
-    if !empty {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL]).map_err(backend)?;
+    if !offers_empty(&mut tx)? {
         return Ok(false);
     }
     for (table, name, _) in FOREIGN_KEYS {
@@ -62,18 +80,32 @@ pub(crate) fn begin(client: &mut Client) -> Result<bool, StoreError> {
     for (name, _) in OFFER_INDEXES {
         tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}")).map_err(backend)?;
     }
+    // Session-level: held past this commit, until `end_load` or the connection closes.
+    tx.execute("SELECT pg_advisory_lock_shared($1)", &[&LOADING]).map_err(backend)?;
     tx.commit().map_err(backend)?;
     Ok(true)
 }
 
-/// Builds whichever deferred index or key is missing, in one transaction; does nothing (one
-/// catalog query) when none is.
+/// The end of a load that deferred: it stops counting as running, then builds what is missing
+/// unless another load is still running (that one builds at its end).
+pub(crate) fn end_load(client: &mut Client) -> Result<(), StoreError> {
+    client.execute("SELECT pg_advisory_unlock_shared($1)", &[&LOADING]).map_err(backend)?;
+    restore(client)
+}
+
+/// Builds whichever deferred index or key is missing, in one transaction, unless a load is
+/// running. Does nothing (one catalog query) when none is missing.
 pub(crate) fn restore(client: &mut Client) -> Result<(), StoreError> {
     if missing(client)?.is_empty() {
         return Ok(());
     }
     let mut tx = client.transaction().map_err(backend)?;
-    tx.batch_execute(LOCK).map_err(backend)?;
+    let idle: bool =
+        tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&LOADING]).map_err(backend)?.get(0);
+    if !idle {
+        return Ok(());
+    }
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL]).map_err(backend)?;
     // Sorting a million rows' wide category key in memory instead of in runs on disk.
     tx.batch_execute("SET LOCAL maintenance_work_mem = '256MB'").map_err(backend)?;
     for name in missing(&mut tx)? {
@@ -86,6 +118,10 @@ pub(crate) fn restore(client: &mut Client) -> Result<(), StoreError> {
         }
     }
     tx.commit().map_err(backend)
+}
+
+fn offers_empty(client: &mut impl GenericClient) -> Result<bool, StoreError> {
+    Ok(client.query_one("SELECT NOT EXISTS (SELECT 1 FROM offers)", &[]).map_err(backend)?.get(0))
 }
 
 /// Names of the deferred indexes and keys the catalog does not have.

@@ -32,7 +32,8 @@ pub struct PgCatalog {
 }
 
 /// Statements a pooled connection keeps prepared, at most (a new one beyond this empties the
-/// cache). The read SQL texts vary with the filters given, not with their values.
+/// cache). Read SQL texts vary with the filters given and with the length of value lists
+/// (ids of a page, preferred stores and brands, search words), not with the values.
 const CACHED_STATEMENTS: usize = 256;
 
 /// A pooled connection with its prepared statements: a read is then one round trip (bind and
@@ -54,10 +55,27 @@ impl PgConn {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
+        let cached = self.statements.contains_key(sql);
+        match self.run_prepared(sql, params) {
+            // A schema change (another replica's migration) can invalidate a prepared
+            // statement: prepared again, it runs once more.
+            Err(e) if cached && invalidated(&e) => {
+                self.statements.remove(sql);
+                self.run_prepared(sql, params).map_err(backend)
+            }
+            result => result.map_err(backend),
+        }
+    }
+
+    fn run_prepared(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
         let statement = match self.statements.get(sql) {
             Some(s) => s.clone(),
             None => {
-                let s = self.client.prepare(sql).map_err(backend)?;
+                let s = self.client.prepare(sql)?;
                 if self.statements.len() >= CACHED_STATEMENTS {
                     self.statements.clear();
                 }
@@ -65,13 +83,16 @@ impl PgConn {
                 s
             }
         };
-        self.client.query(&statement, params).map_err(|e| {
-            // A schema change (another replica's migration) can invalidate a prepared
-            // statement; the next call prepares it again.
-            self.statements.remove(sql);
-            backend(e)
-        })
+        self.client.query(&statement, params)
     }
+}
+
+/// "cached plan must not change result type" and "prepared statement does not exist".
+fn invalidated(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code().is_some_and(|c| {
+        *c == SqlState::FEATURE_NOT_SUPPORTED || *c == SqlState::INVALID_SQL_STATEMENT_NAME
+    })
 }
 
 impl Deref for PgConn {

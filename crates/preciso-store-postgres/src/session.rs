@@ -22,6 +22,9 @@ pub(crate) struct PgSession<'a> {
     file_id: i64,
     dry_run: bool,
     changed: bool,
+    /// Whether any batch rewrote offer rows (inserts, updates or `last_seen` touches), which
+    /// clears their pages' visibility-map bits.
+    rewrote: bool,
     /// An initial load into an empty catalog: indexes and keys are built at the end (`bulk`).
     bulk: bool,
 }
@@ -46,6 +49,7 @@ impl PgCatalog {
         let bulk = !dry_run && crate::bulk::begin(&mut client)?;
         let file_id = if dry_run {
             client.batch_execute("BEGIN").map_err(backend)?;
+            crate::bulk::batch_turn(&mut client)?;
             DRY_RUN_FILE_ID
         } else {
             client
@@ -66,7 +70,15 @@ impl PgCatalog {
                 .map_err(backend)?
                 .get(0)
         };
-        Ok(PgSession { catalog: self, client, file_id, dry_run, changed: false, bulk })
+        Ok(PgSession {
+            catalog: self,
+            client,
+            file_id,
+            dry_run,
+            changed: false,
+            rewrote: false,
+            bulk,
+        })
     }
 }
 
@@ -100,15 +112,22 @@ impl IngestSession for PgSession<'_> {
         reader_counts: &IngestCounts,
     ) -> Result<IngestCounts, StoreError> {
         if self.dry_run {
-            return write_batch(&mut self.client, offers, self.file_id, reader_counts, false);
+            return write_batch(&mut self.client, offers, self.file_id, reader_counts, false)
+                .map(|(c, _)| c);
         }
         self.client.batch_execute("BEGIN").map_err(backend)?;
-        let result = write_batch(&mut self.client, offers, self.file_id, reader_counts, self.bulk)
-            .and_then(|c| add_ledger_counts(&mut self.client, self.file_id, &c).map(|()| c));
+        let result = crate::bulk::batch_turn(&mut self.client)
+            .and_then(|()| {
+                write_batch(&mut self.client, offers, self.file_id, reader_counts, self.bulk)
+            })
+            .and_then(|(c, rewrote)| {
+                add_ledger_counts(&mut self.client, self.file_id, &c).map(|()| (c, rewrote))
+            });
         match result {
-            Ok(c) => {
+            Ok((c, rewrote)) => {
                 self.client.batch_execute("COMMIT").map_err(backend)?;
                 self.changed |= c.inserted + c.updated > 0;
+                self.rewrote |= rewrote;
                 Ok(c)
             }
             Err(e) => {
@@ -145,9 +164,13 @@ impl IngestSession for PgSession<'_> {
         }
         // An initial load's deferred indexes and keys; or those of one that crashed, which
         // a long-running process would otherwise only rebuild when it restarts.
-        crate::bulk::restore(&mut self.client)?;
+        if self.bulk {
+            crate::bulk::end_load(&mut self.client)?;
+        } else {
+            crate::bulk::restore(&mut self.client)?;
+        }
         crate::best::refresh(&mut self.client)?;
-        if self.changed {
+        if self.rewrote {
             // Category reads are index-only scans, which skip the table only for pages the
             // visibility map marks all-visible; a run rewrites row versions on most pages and
             // clears those marks until autovacuum comes by. Without this, the first reads
@@ -242,7 +265,7 @@ fn write_batch(
     file_id: i64,
     reader: &IngestCounts,
     bulk: bool,
-) -> Result<IngestCounts, StoreError> {
+) -> Result<(IngestCounts, bool), StoreError> {
     let mut counts =
         IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() };
     let mut states = load_states(client, offers)?;
@@ -264,7 +287,7 @@ fn write_batch(
     write_offers(client, &plan, file_id)?;
     write_touches(client, &plan, file_id)?;
     write_history(client, &plan)?;
-    Ok(counts)
+    Ok((counts, !plan.rows.is_empty() || !plan.touches.is_empty()))
 }
 
 /// Records the writes of one decision and returns the offer's state after it.

@@ -182,6 +182,9 @@ fn after_a_run_the_offers_pages_are_all_visible_for_index_only_reads() {
     };
     let visibility = || -> (i32, i32) {
         let mut c = Client::connect(&url, NoTls).unwrap();
+        // ANALYZE counts the visibility map's all-visible pages afresh; `relallvisible` alone
+        // would still hold the count of the last VACUUM.
+        c.batch_execute("ANALYZE offers").unwrap();
         let r = c
             .query_one("SELECT relpages, relallvisible FROM pg_class WHERE relname = 'offers'", &[])
             .unwrap();
@@ -247,4 +250,23 @@ fn two_initial_loads_at_once_both_land_with_indexes_keys_and_summary_whole() {
     let products: i64 =
         c.query_one("SELECT count(*) FROM product_best WHERE scope = ''", &[]).unwrap().get(0);
     assert_eq!(products, 150, "both stores' offers of a title are one product");
+}
+
+#[test]
+fn nothing_builds_the_deferred_indexes_under_a_load_that_is_still_running() {
+    use preciso_core::domain::{IngestCounts, IngestStatus};
+    use preciso_core::ports::CatalogStore;
+    let Some((_guard, url)) = fresh_database() else { return };
+    let catalog = PgCatalog::open(&url).unwrap();
+    let all = deferrable_objects(&url);
+    let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();
+    load.apply_batch(&offers(&["a", "b"], 1_000), &IngestCounts::default()).unwrap();
+    // Another process opens the catalog, and another run finishes, while the load goes on.
+    let other = PgCatalog::open(&url).unwrap();
+    preciso_core::testing::apply(&other, "other", &offers(&["c"], 2_000));
+    assert!(deferrable_objects(&url).is_empty(), "the running load keeps them deferred");
+    load.apply_batch(&offers(&["d"], 3_000), &IngestCounts::default()).unwrap();
+    load.finish(IngestStatus::Done, None).unwrap();
+    assert_eq!(deferrable_objects(&url), all, "the load's end builds them");
+    assert_eq!(catalog.counts().unwrap().offers, 4);
 }

@@ -174,8 +174,11 @@ impl IngestSession for SqliteSession<'_> {
             self.conn.execute_batch("ROLLBACK").map_err(backend)?;
             return Ok(None);
         }
-        // This load's deferred indexes, or those of one that crashed (no-ops when present).
-        self.conn.execute_batch(OFFER_INDEXES).map_err(backend)?;
+        // A crashed load's indexes are built when a process next opens the catalog; building
+        // them here too could run under another process's load that is still going.
+        if self.bulk {
+            self.conn.execute_batch(OFFER_INDEXES).map_err(backend)?;
+        }
         self.conn
             .execute(
                 "UPDATE ingest_files SET status = ?1, error = ?2, finished_at = strftime('%s','now')
