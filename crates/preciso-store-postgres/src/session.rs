@@ -431,8 +431,22 @@ fn mark_products(client: &mut Client, plan: &Plan<'_>, bulk: bool) -> Result<(),
     if plan.marks.is_empty() {
         return Ok(());
     }
-    let products: Vec<i64> =
-        if bulk { vec![EVERY_PRODUCT] } else { plan.marks.iter().copied().collect() };
+    let products: Vec<i64> = if bulk {
+        vec![EVERY_PRODUCT]
+    } else {
+        // The product each written offer has now, row-locked until this batch commits: an
+        // overlapping run may have moved it since `load_states` read it.
+        let ids: Vec<i64> = plan.rows.keys().copied().collect();
+        let current = client
+            .query(
+                "SELECT product_id FROM offers WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+                &[&ids],
+            )
+            .map_err(backend)?;
+        let mut marks = plan.marks.clone();
+        marks.extend(current.iter().map(|r| r.get::<_, i64>(0)));
+        marks.into_iter().collect()
+    };
     exec(
         client,
         "INSERT INTO product_best_dirty (product_id) SELECT * FROM UNNEST($1::bigint[])
