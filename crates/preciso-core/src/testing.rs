@@ -76,7 +76,8 @@ impl Fixture<'_> {
     }
 }
 
-fn new_file(name: &str) -> NewIngestFile {
+/// A ledger entry for a run named `name` (its content hash is derived from the name).
+pub fn new_file(name: &str) -> NewIngestFile {
     NewIngestFile {
         name: name.into(),
         sha256: format!("sha-{name}"),

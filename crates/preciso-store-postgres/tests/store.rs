@@ -3,6 +3,9 @@
 //! after. Without the variable every test prints that it was skipped and passes.
 
 use postgres::{Client, NoTls};
+use preciso_core::domain::{IngestCounts, IngestStatus};
+use preciso_core::ports::CatalogStore;
+use preciso_core::testing::new_file;
 use preciso_store_postgres::PgCatalog;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -90,20 +93,8 @@ fn offers(skus: &[&str], price: i64) -> Vec<preciso_core::domain::Offer> {
         .collect()
 }
 
-fn new_file(name: &str) -> preciso_core::ports::NewIngestFile {
-    preciso_core::ports::NewIngestFile {
-        name: name.into(),
-        sha256: format!("sha-{name}"),
-        size: 1,
-        store: None,
-        received_at: 1,
-    }
-}
-
 #[test]
 fn an_initial_load_defers_indexes_and_keys_to_its_end_and_later_runs_keep_them() {
-    use preciso_core::domain::{IngestCounts, IngestStatus};
-    use preciso_core::ports::CatalogStore;
     let Some((_guard, url)) = fresh_database() else { return };
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
@@ -125,8 +116,6 @@ fn an_initial_load_defers_indexes_and_keys_to_its_end_and_later_runs_keep_them()
 
 #[test]
 fn opening_the_catalog_rebuilds_what_a_crashed_initial_load_deferred() {
-    use preciso_core::domain::IngestCounts;
-    use preciso_core::ports::CatalogStore;
     let Some((_guard, url)) = fresh_database() else { return };
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
@@ -200,8 +189,6 @@ fn after_a_run_the_offers_pages_are_all_visible_for_index_only_reads() {
 
 #[test]
 fn two_initial_loads_at_once_both_land_with_indexes_keys_and_summary_whole() {
-    use preciso_core::domain::{IngestCounts, IngestStatus};
-    use preciso_core::ports::CatalogStore;
     let Some((_guard, url)) = fresh_database() else { return };
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
@@ -254,8 +241,6 @@ fn two_initial_loads_at_once_both_land_with_indexes_keys_and_summary_whole() {
 
 #[test]
 fn nothing_builds_the_deferred_indexes_under_a_load_that_is_still_running() {
-    use preciso_core::domain::{IngestCounts, IngestStatus};
-    use preciso_core::ports::CatalogStore;
     let Some((_guard, url)) = fresh_database() else { return };
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);

@@ -4,7 +4,8 @@
 
 use preciso_core::domain::*;
 use preciso_core::hash::{ContentHasher, offer_id, product_id, product_key, title_key};
-use preciso_core::ports::{CatalogStore, NewIngestFile};
+use preciso_core::ports::CatalogStore;
+use preciso_core::testing::new_file;
 use preciso_store_sqlite::SqliteCatalog;
 use rusqlite::Connection;
 
@@ -37,16 +38,6 @@ fn offer(store: &str, sku: &str, title: &str, price: i64, at: i64) -> Offer {
     }
 }
 
-fn file(name: &str) -> NewIngestFile {
-    NewIngestFile {
-        name: name.into(),
-        sha256: format!("sha-{name}"),
-        size: 10,
-        store: None,
-        received_at: 1,
-    }
-}
-
 fn open() -> (tempfile::TempDir, SqliteCatalog) {
     let dir = tempfile::tempdir().unwrap();
     let cat = SqliteCatalog::open(&dir.path().join("db/catalog.sqlite")).unwrap();
@@ -68,7 +59,7 @@ fn a_failing_batch_rolls_back_whole_and_a_rerun_converges() {
         .unwrap();
     let good = offer("exito", "G", "good", 1_000, 1);
     let bad = offer("exito", "B", "boom", 2_000, 1);
-    let mut s = cat.begin_ingest(&file("f"), false).unwrap();
+    let mut s = cat.begin_ingest(&new_file("f"), false).unwrap();
     let first =
         s.apply_batch(std::slice::from_ref(&good), &IngestCounts { read: 1, ..Default::default() });
     assert!(first.is_ok());
@@ -116,7 +107,7 @@ fn reopening_after_a_crashed_run_refreshes_the_best_price_summary() {
     let (d, cat) = open();
     let path = d.path().join("db/catalog.sqlite");
     preciso_core::testing::apply(&cat, "first", &[offer("exito", "A", "olla", 5_000, 1)]);
-    let mut s = cat.begin_ingest(&file("crashed"), false).unwrap();
+    let mut s = cat.begin_ingest(&new_file("crashed"), false).unwrap();
     s.apply_batch(&[offer("alkosto", "B", "olla", 4_000, 2)], &IngestCounts::default()).unwrap();
     drop(s);
     let summary_price = |c: &Connection| -> i64 {
@@ -195,7 +186,7 @@ fn the_append_order_migration_keeps_every_row_of_an_older_catalog() {
 #[test]
 fn a_refresh_by_another_run_between_batches_does_not_hide_later_changes() {
     let (_d, cat) = open();
-    let mut a = cat.begin_ingest(&file("a"), false).unwrap();
+    let mut a = cat.begin_ingest(&new_file("a"), false).unwrap();
     a.apply_batch(&[offer("exito", "A", "olla", 5_000, 1)], &IngestCounts::default()).unwrap();
     // Another run finishes meanwhile; its refresh takes every mark, run A's included.
     preciso_core::testing::apply(&cat, "b", &[offer("alkosto", "Z", "sarten", 9_000, 1)]);
