@@ -86,7 +86,6 @@ impl PgCatalog {
 #[derive(Clone)]
 struct State {
     core: StoredOffer,
-    product_id: i64,
     first_seen: i64,
     prev_price_minor: Option<i64>,
     price_changed_at: i64,
@@ -218,7 +217,7 @@ fn load_states(client: &mut Client, offers: &[Offer]) -> Result<HashMap<i64, Sta
     let rows = client
         .query(
             "SELECT id, content_hash, price_minor, list_price_minor, availability, last_seen, last_file_id,
-                    first_seen, prev_price_minor, price_changed_at, product_id
+                    first_seen, prev_price_minor, price_changed_at
              FROM offers WHERE id = ANY($1)",
             &[&ids],
         )
@@ -237,7 +236,6 @@ fn load_states(client: &mut Client, offers: &[Offer]) -> Result<HashMap<i64, Sta
                     last_seen: r.get(5),
                     last_file_id: r.get(6),
                 },
-                product_id: r.get(10),
                 first_seen: r.get(7),
                 prev_price_minor: r.get(8),
                 price_changed_at: r.get(9),
@@ -254,9 +252,6 @@ struct Plan<'o> {
     rows: BTreeMap<i64, OfferRow<'o>>,
     touches: BTreeMap<i64, i64>,
     history: BTreeMap<(i64, i64), &'o Offer>,
-    /// Products whose best-offer rows the batch changes: those of written offers and those
-    /// updates move offers away from.
-    marks: BTreeSet<i64>,
 }
 
 fn write_batch(
@@ -318,10 +313,6 @@ fn plan_offer<'o>(
                 ),
             };
             plan.touches.remove(&id);
-            plan.marks.insert(offer.product_id.as_i64());
-            if let Some(s) = &stored {
-                plan.marks.insert(s.product_id);
-            }
             plan.rows.insert(
                 id,
                 OfferRow {
@@ -341,7 +332,6 @@ fn plan_offer<'o>(
                     last_seen,
                     last_file_id: file_id,
                 },
-                product_id: offer.product_id.as_i64(),
                 first_seen,
                 prev_price_minor: prev,
                 price_changed_at: changed,
@@ -423,19 +413,20 @@ fn write_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError
     )
 }
 
-/// Marks, in the batch's transaction, the products whose best-offer rows the batch changes;
-/// an initial load marks `EVERY_PRODUCT` instead (one row, not one per product). An existing
-/// mark is updated, not skipped, so it is row-locked until this batch commits: a refresh
-/// taking the marks meanwhile waits, then sees this batch's offers.
+/// Marks, in the batch's transaction, the products whose best-offer rows the batch changes:
+/// those the written offers get and those they have until now; an initial load marks
+/// `EVERY_PRODUCT` instead (one row, not one per product). An existing mark is updated, not
+/// skipped, so it is row-locked until this batch commits: a refresh taking the marks
+/// meanwhile waits, then sees this batch's offers.
 fn mark_products(client: &mut Client, plan: &Plan<'_>, bulk: bool) -> Result<(), StoreError> {
-    if plan.marks.is_empty() {
+    if plan.rows.is_empty() {
         return Ok(());
     }
     let products: Vec<i64> = if bulk {
         vec![EVERY_PRODUCT]
     } else {
-        // The product each written offer has now, row-locked until this batch commits: an
-        // overlapping run may have moved it since `load_states` read it.
+        // The stored product is read here, row-locked until this batch commits, rather than
+        // taken from `load_states`: an overlapping run may have moved the offer since.
         let ids: Vec<i64> = plan.rows.keys().copied().collect();
         let current = client
             .query(
@@ -443,7 +434,8 @@ fn mark_products(client: &mut Client, plan: &Plan<'_>, bulk: bool) -> Result<(),
                 &[&ids],
             )
             .map_err(backend)?;
-        let mut marks = plan.marks.clone();
+        let mut marks: BTreeSet<i64> =
+            plan.rows.values().map(|r| r.offer.product_id.as_i64()).collect();
         marks.extend(current.iter().map(|r| r.get::<_, i64>(0)));
         marks.into_iter().collect()
     };
