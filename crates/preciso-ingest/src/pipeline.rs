@@ -357,7 +357,13 @@ fn add_item(batch: &mut Batch, item: Item, file: &str, ctx: &RecordContext) {
                 }
                 Err(errors) => {
                     batch.counts.rejected += 1;
-                    batch.rejects.push(Reject::new(file, raw.line, raw.number, errors, raw.source));
+                    batch.rejects.push(Reject::new(
+                        file,
+                        raw.line,
+                        raw.number,
+                        errors,
+                        raw.into_source(),
+                    ));
                 }
             }
         }

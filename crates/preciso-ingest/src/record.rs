@@ -10,22 +10,23 @@ use chrono_tz::Tz;
 use preciso_core::domain::{Availability, Currency, Gtin, Offer, StoreId};
 use preciso_core::hash::{ContentHasher, offer_id, product_id, product_key, title_key};
 use preciso_core::normalize::{Scraped, parse_price, parse_rating, parse_review_count, preprocess};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// A value as the reader found it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawValue {
-    Text(String),
+/// A value as the reader found it, borrowed from its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawValue<'a> {
+    Text(&'a str),
     /// A JSON number's decimal text, exactly as written.
-    Number(String),
+    Number(&'a str),
     Null,
     Bool(bool),
     /// An array or object where a scalar was expected.
     Nested,
 }
 
-impl RawValue {
-    fn scraped(&self) -> Option<Scraped<'_>> {
+impl<'a> RawValue<'a> {
+    fn scraped(self) -> Option<Scraped<'a>> {
         match self {
             RawValue::Text(s) => Some(Scraped::Text(s)),
             RawValue::Number(n) => Some(Scraped::Number(n)),
@@ -33,40 +34,96 @@ impl RawValue {
         }
     }
 
-    /// Text of a scalar, or `None` for null / empty text.
-    fn text(&self) -> Option<String> {
-        let s = match self {
-            RawValue::Text(s) => preprocess(s).into_owned(),
-            RawValue::Number(n) => n.clone(),
-            RawValue::Bool(b) => b.to_string(),
+    /// Text of a scalar (entities decoded, NFKC, trimmed), or `None` for null / empty text.
+    /// Borrows unless preprocessing changed something.
+    fn text(self) -> Option<Cow<'a, str>> {
+        let text = match self {
+            RawValue::Text(s) => preprocess(s),
+            RawValue::Number(n) => Cow::Borrowed(n.trim()),
+            RawValue::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
             RawValue::Null | RawValue::Nested => return None,
         };
-        let trimmed = s.trim();
-        (!trimmed.is_empty()).then(|| trimmed.to_string())
+        (!text.is_empty()).then_some(text)
     }
 }
 
-/// A record's fields by canonical slot, plus where it came from.
+/// Where a stored value lives: a byte range of the record's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Text(u32, u32),
+    Number(u32, u32),
+    Null,
+    Bool(bool),
+    Nested,
+}
+
+/// A record's fields by canonical slot, plus where it came from. The source text and the
+/// values share one buffer, so a record costs one allocation however many fields it has
+/// (and the thread that normalizes it frees one block, not one per field).
 #[derive(Debug, Clone, Default)]
 pub struct RawRecord {
-    pub values: [Option<RawValue>; Field::COUNT],
+    slots: [Option<Slot>; Field::COUNT],
+    /// The source text, then each value's text.
+    text: String,
+    source_len: usize,
     /// Keys that matched no field (counted in the summary).
     pub unknown_keys: u32,
     /// 1-based line of the record's start in its file.
     pub line: u64,
     /// 1-based record number in its file.
     pub number: u64,
-    /// The record's source text, kept for the rejects file.
-    pub source: String,
 }
 
 impl RawRecord {
-    pub fn set(&mut self, field: Field, value: RawValue) {
-        self.values[field.index()] = Some(value);
+    /// An empty record whose source text (kept for the rejects file) is `source`; room is
+    /// reserved for values of about the source's size.
+    pub fn new(line: u64, number: u64, source: &str) -> Self {
+        let mut text = String::with_capacity(source.len() * 2);
+        text.push_str(source);
+        RawRecord { line, number, source_len: source.len(), text, ..Default::default() }
     }
 
-    pub fn get(&self, field: Field) -> Option<&RawValue> {
-        self.values[field.index()].as_ref()
+    pub fn source(&self) -> &str {
+        &self.text[..self.source_len]
+    }
+
+    pub fn into_source(mut self) -> String {
+        self.text.truncate(self.source_len);
+        self.text
+    }
+
+    pub fn set(&mut self, field: Field, value: RawValue<'_>) {
+        let slot = match value {
+            RawValue::Text(s) => {
+                let (start, end) = self.push(s);
+                Slot::Text(start, end)
+            }
+            RawValue::Number(n) => {
+                let (start, end) = self.push(n);
+                Slot::Number(start, end)
+            }
+            RawValue::Null => Slot::Null,
+            RawValue::Bool(b) => Slot::Bool(b),
+            RawValue::Nested => Slot::Nested,
+        };
+        self.slots[field.index()] = Some(slot);
+    }
+
+    pub fn get(&self, field: Field) -> Option<RawValue<'_>> {
+        Some(match self.slots[field.index()]? {
+            Slot::Text(start, end) => RawValue::Text(&self.text[start as usize..end as usize]),
+            Slot::Number(start, end) => RawValue::Number(&self.text[start as usize..end as usize]),
+            Slot::Null => RawValue::Null,
+            Slot::Bool(b) => RawValue::Bool(b),
+            Slot::Nested => RawValue::Nested,
+        })
+    }
+
+    /// Appends `s` to the record's text; readers bound a record's size well below 4 GiB.
+    fn push(&mut self, s: &str) -> (u32, u32) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start as u32, self.text.len() as u32)
     }
 }
 
@@ -179,10 +236,11 @@ impl RecordContext {
             parse_review_count(s)
                 .map_err(|e| RecordError::new(Some(Field::Reviews), e.code.as_str(), e.message))
         });
-        let sku = raw.get(Field::Sku).and_then(RawValue::text);
-        let url = raw.get(Field::Url).and_then(RawValue::text);
-        let image_url = raw.get(Field::ImageUrl).and_then(RawValue::text);
-        let brand = raw.get(Field::Brand).and_then(RawValue::text);
+        let owned_text = |field| raw.get(field).and_then(RawValue::text).map(Cow::into_owned);
+        let sku = owned_text(Field::Sku);
+        let url = owned_text(Field::Url);
+        let image_url = owned_text(Field::ImageUrl);
+        let brand = owned_text(Field::Brand);
         let category = raw.get(Field::Category).and_then(RawValue::text).map(|c| category_path(&c));
         let tkey = title_key(brand.as_deref(), &title);
         let pkey = product_key(gtin.as_ref(), &tkey);
@@ -287,7 +345,7 @@ impl RecordContext {
 }
 
 fn required_text(raw: &RawRecord, field: Field) -> Result<String, RecordError> {
-    let text = raw.get(field).and_then(RawValue::text).ok_or_else(|| {
+    let text = raw.get(field).and_then(RawValue::text).map(Cow::into_owned).ok_or_else(|| {
         RecordError::new(Some(field), "missing", format!("{} is missing or empty", field.name()))
     })?;
     if text.chars().count() > 2000 {
@@ -300,7 +358,7 @@ fn required_text(raw: &RawRecord, field: Field) -> Result<String, RecordError> {
     Ok(text)
 }
 
-fn scalar(v: &RawValue, field: Field) -> Result<Scraped<'_>, RecordError> {
+fn scalar(v: RawValue<'_>, field: Field) -> Result<Scraped<'_>, RecordError> {
     v.scraped().ok_or_else(|| {
         RecordError::new(
             Some(field),
@@ -311,7 +369,7 @@ fn scalar(v: &RawValue, field: Field) -> Result<Scraped<'_>, RecordError> {
 }
 
 fn money(
-    v: &RawValue,
+    v: RawValue<'_>,
     field: Field,
     currency: Currency,
 ) -> Result<preciso_core::Money, RecordError> {
@@ -324,7 +382,7 @@ fn optional<T>(
     raw: &RawRecord,
     field: Field,
     warnings: &mut Vec<RecordError>,
-    parse: impl FnOnce(&RawValue) -> Result<T, RecordError>,
+    parse: impl FnOnce(RawValue<'_>) -> Result<T, RecordError>,
 ) -> Option<T> {
     let v = raw.get(field)?;
     if matches!(v, RawValue::Null) || matches!(v, RawValue::Text(s) if s.trim().is_empty()) {

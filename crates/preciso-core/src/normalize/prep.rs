@@ -90,9 +90,20 @@ pub fn preprocess(input: &str) -> Cow<'_, str> {
     if input.is_ascii() && !input.contains('&') {
         return Cow::Borrowed(input.trim());
     }
-    let decoded = decode_entities(input);
-    let normalized = crate::domain::text::nfkc(&decoded);
-    Cow::Owned(normalized.trim().to_string())
+    match decode_entities(input) {
+        Cow::Borrowed(decoded) => match crate::domain::text::nfkc(decoded) {
+            Cow::Borrowed(normalized) => Cow::Borrowed(normalized.trim()),
+            Cow::Owned(normalized) => Cow::Owned(trimmed(normalized)),
+        },
+        Cow::Owned(decoded) => {
+            Cow::Owned(trimmed(crate::domain::text::nfkc(&decoded).into_owned()))
+        }
+    }
+}
+
+/// `s` trimmed, reusing its buffer when there is nothing to trim.
+fn trimmed(s: String) -> String {
+    if s.trim().len() == s.len() { s } else { s.trim().to_string() }
 }
 
 #[cfg(test)]

@@ -60,12 +60,8 @@ impl<'a, R: BufRead> CsvReader<'a, R> {
             );
             return Item::Unreadable { line, number: self.number, source: String::new(), error };
         }
-        let mut rec = RawRecord {
-            line,
-            number: self.number,
-            unknown_keys: self.unknown_columns,
-            ..Default::default()
-        };
+        let mut rec = RawRecord::new(line, self.number, &source);
+        rec.unknown_keys = self.unknown_columns;
         for (i, cell) in self.record.iter().enumerate() {
             let Some(Some(field)) = self.columns.get(i) else { continue };
             let Ok(text) = std::str::from_utf8(cell) else {
@@ -77,10 +73,9 @@ impl<'a, R: BufRead> CsvReader<'a, R> {
                 return Item::Unreadable { line, number: self.number, source, error };
             };
             if !text.trim().is_empty() {
-                rec.set(*field, RawValue::Text(text.to_string()));
+                rec.set(*field, RawValue::Text(text));
             }
         }
-        rec.source = source;
         Item::Record(rec)
     }
 }
@@ -137,7 +132,7 @@ mod tests {
             CsvReader::new(data.as_bytes(), &fields).map(Result::unwrap).collect();
         assert_eq!(items.len(), 2);
         let Item::Record(r) = &items[0] else { panic!("record") };
-        assert_eq!(r.get(Field::Price), Some(&RawValue::Text("$ 1.000".into())));
+        assert_eq!(r.get(Field::Price), Some(RawValue::Text("$ 1.000")));
         assert_eq!((r.line, r.number, r.unknown_keys), (2, 1, 1));
         let Item::Record(r) = &items[1] else { panic!("record") };
         assert_eq!(r.get(Field::Price), None);

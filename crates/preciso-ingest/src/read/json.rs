@@ -7,19 +7,21 @@ use super::{Item, MAX_RECORD_BYTES};
 use crate::mapping::FieldMap;
 use crate::record::{RawRecord, RawValue, RecordError};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue as JsonText;
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, BufRead};
 
 /// Parses one JSON object into a raw record, mapping keys as it goes.
-pub(crate) fn parse_object(
-    bytes: &[u8],
+fn parse_object<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
     fields: &FieldMap,
     rec: &mut RawRecord,
 ) -> Result<(), RecordError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    RecordSeed { fields, rec }.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| {
-        let code = if e.is_data() { "not_an_object" } else { "invalid_json" };
+    let mut bad_escape = false;
+    let seed = RecordSeed { fields, rec, bad_escape: &mut bad_escape };
+    seed.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| {
+        let code = if e.is_data() && !bad_escape { "not_an_object" } else { "invalid_json" };
         RecordError::new(None, code, format!("record is not a valid JSON object: {e}"))
     })
 }
@@ -27,6 +29,9 @@ pub(crate) fn parse_object(
 struct RecordSeed<'a> {
     fields: &'a FieldMap,
     rec: &'a mut RawRecord,
+    /// Set when a string's escapes do not decode (a lone surrogate): the error serde reports
+    /// through the visitor is a data error, but the record is invalid JSON.
+    bad_escape: &'a mut bool,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
@@ -45,8 +50,17 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
             match self.fields.resolve(&key) {
                 Some(field) => {
-                    let v: serde_json::Value = access.next_value()?;
-                    self.rec.set(field, raw_value(v));
+                    let raw: &'de JsonText = access.next_value()?;
+                    match scalar_text(raw.get()) {
+                        Scalar::Unescaped(value) => self.rec.set(field, value),
+                        Scalar::Escaped(text) => {
+                            let text: String = serde_json::from_str(text).map_err(|e| {
+                                *self.bad_escape = true;
+                                serde::de::Error::custom(e)
+                            })?;
+                            self.rec.set(field, RawValue::Text(&text));
+                        }
+                    }
                 }
                 None => {
                     access.next_value::<IgnoredAny>()?;
@@ -56,6 +70,33 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         }
         Ok(())
     }
+}
+
+/// A JSON value's text, classified without building a `serde_json::Value`.
+enum Scalar<'a> {
+    /// Anything whose text needs no decoding: a string without escapes, a number (its
+    /// decimal text exactly as written), `null`, a boolean, or a nested value.
+    Unescaped(RawValue<'a>),
+    /// A quoted string with escapes, to be decoded.
+    Escaped(&'a str),
+}
+
+fn scalar_text(raw: &str) -> Scalar<'_> {
+    let raw = raw.trim_ascii();
+    Scalar::Unescaped(match raw.as_bytes().first() {
+        Some(b'"') => {
+            let inner = &raw[1..raw.len() - 1];
+            if inner.contains('\\') {
+                return Scalar::Escaped(raw);
+            }
+            RawValue::Text(inner)
+        }
+        Some(b'n') => RawValue::Null,
+        Some(b't') => RawValue::Bool(true),
+        Some(b'f') => RawValue::Bool(false),
+        Some(b'[' | b'{') => RawValue::Nested,
+        _ => RawValue::Number(raw),
+    })
 }
 
 /// A map key that borrows from the input when it has no escapes.
@@ -80,31 +121,30 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-fn raw_value(v: serde_json::Value) -> RawValue {
-    match v {
-        serde_json::Value::String(s) => RawValue::Text(s),
-        // `arbitrary_precision` keeps the number's original decimal text.
-        serde_json::Value::Number(n) => RawValue::Number(n.to_string()),
-        serde_json::Value::Null => RawValue::Null,
-        serde_json::Value::Bool(b) => RawValue::Bool(b),
-        serde_json::Value::Array(_) | serde_json::Value::Object(_) => RawValue::Nested,
-    }
-}
-
 fn item_from_bytes(bytes: &[u8], line: u64, number: u64, fields: &FieldMap) -> Item {
-    let source = || String::from_utf8_lossy(bytes).into_owned();
     if bytes.len() > MAX_RECORD_BYTES {
         let error =
             RecordError::new(None, "too_large", format!("record exceeds {MAX_RECORD_BYTES} bytes"));
         return Item::Unreadable { line, number, source: String::new(), error };
     }
-    let mut rec = RawRecord { line, number, ..Default::default() };
-    match parse_object(bytes, fields, &mut rec) {
-        Ok(()) => {
-            rec.source = source();
-            Item::Record(rec)
+    // Validated once here; parsing the text then skips validating each string again. A line
+    // that is not UTF-8 is parsed as bytes, so a bad string in a mapped field is reported.
+    let (rec, parsed) = match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut rec = RawRecord::new(line, number, text);
+            let parsed = parse_object(serde_json::Deserializer::from_str(text), fields, &mut rec);
+            (rec, parsed)
         }
-        Err(error) => Item::Unreadable { line, number, source: source(), error },
+        Err(_) => {
+            let mut rec = RawRecord::new(line, number, &String::from_utf8_lossy(bytes));
+            let parsed =
+                parse_object(serde_json::Deserializer::from_slice(bytes), fields, &mut rec);
+            (rec, parsed)
+        }
+    };
+    match parsed {
+        Ok(()) => Item::Record(rec),
+        Err(error) => Item::Unreadable { line, number, source: rec.into_source(), error },
     }
 }
 
@@ -335,9 +375,9 @@ mod tests {
         assert_eq!(items.len(), 4);
         let Item::Record(r) = &items[0] else { panic!("first is a record") };
         assert_eq!(r.line, 2);
-        assert_eq!(r.get(Field::Title), Some(&RawValue::Text("a]}\"b".into())));
+        assert_eq!(r.get(Field::Title), Some(RawValue::Text("a]}\"b")));
         let Item::Record(r) = &items[1] else { panic!("second is a record") };
-        assert_eq!(r.get(Field::Price), Some(&RawValue::Number("19.99".into())));
+        assert_eq!(r.get(Field::Price), Some(RawValue::Number("19.99")));
         assert_eq!(r.line, 3);
         assert!(matches!(&items[2], Item::Unreadable { line: 4, number: 3, .. }));
         let Item::Record(r) = &items[3] else { panic!("fourth is a record") };
@@ -352,6 +392,31 @@ mod tests {
         assert!(
             matches!(&items[1], Item::Unreadable { number: 2, error, .. } if error.code == "truncated")
         );
+    }
+
+    #[test]
+    fn values_are_decoded_and_bad_escapes_are_invalid_json() {
+        let fields = FieldMap::default();
+        let data = br#"{"title": " caf\u00e9 \"x\"", "price": -1.50e2, "rating": null, "gtin": [1], "reviews": true}
+{"title": "\ud800", "price": 1}
+"#;
+        let items = collect(LinesReader::new(&data[..], &fields));
+        let Item::Record(r) = &items[0] else { panic!("first is a record") };
+        assert_eq!(r.get(Field::Title), Some(RawValue::Text(" café \"x\"")));
+        assert_eq!(r.get(Field::Price), Some(RawValue::Number("-1.50e2")));
+        assert_eq!(r.get(Field::Rating), Some(RawValue::Null));
+        assert_eq!(r.get(Field::Gtin), Some(RawValue::Nested));
+        assert_eq!(r.get(Field::Reviews), Some(RawValue::Bool(true)));
+        assert_eq!(r.get(Field::Sku), None);
+        assert_eq!(
+            r.source(),
+            std::str::from_utf8(data.split(|b| *b == b'\n').next().unwrap()).unwrap()
+        );
+        let Item::Unreadable { error, source, .. } = &items[1] else {
+            panic!("second is unreadable")
+        };
+        assert_eq!(error.code, "invalid_json");
+        assert_eq!(source, r#"{"title": "\ud800", "price": 1}"#);
     }
 
     #[test]
