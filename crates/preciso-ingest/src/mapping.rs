@@ -128,6 +128,33 @@ impl FieldMap {
     }
 }
 
+/// Resolves a file's keys, remembering each spelling it has seen: a file repeats the same
+/// few keys in every record, and resolving one that is not already canonical folds it.
+pub(crate) struct KeyResolver<'a> {
+    fields: &'a FieldMap,
+    seen: FxHashMap<Box<str>, Option<Field>>,
+}
+
+impl<'a> KeyResolver<'a> {
+    /// Distinct spellings remembered; a file with ever-new keys resolves the rest each time.
+    const CAPACITY: usize = 1024;
+
+    pub(crate) fn new(fields: &'a FieldMap) -> Self {
+        KeyResolver { fields, seen: FxHashMap::default() }
+    }
+
+    pub(crate) fn resolve(&mut self, key: &str) -> Option<Field> {
+        if let Some(field) = self.seen.get(key) {
+            return *field;
+        }
+        let field = self.fields.resolve(key);
+        if self.seen.len() < Self::CAPACITY {
+            self.seen.insert(key.into(), field);
+        }
+        field
+    }
+}
+
 fn normalize_key(key: &str) -> String {
     fold_for_matching(key.trim()).replace([' ', '-'], "_")
 }
@@ -149,6 +176,21 @@ mod tests {
         assert_eq!(m.resolve("reseñas"), Some(Field::Reviews));
         assert_eq!(m.resolve("precio anterior"), Some(Field::ListPrice));
         assert_eq!(m.resolve("vendedor"), None);
+    }
+
+    #[test]
+    fn the_resolver_agrees_with_the_map_and_stays_bounded() {
+        let m = FieldMap::with_overrides([("title", "desc")]).unwrap();
+        let mut r = KeyResolver::new(&m);
+        for key in ["Precio", "CATEGORÍA", "desc", "vendedor", "Precio", "vendedor"] {
+            assert_eq!(r.resolve(key), m.resolve(key), "{key}");
+        }
+        assert_eq!(r.seen.len(), 4);
+        for n in 0..2 * KeyResolver::CAPACITY {
+            assert_eq!(r.resolve(&format!("k{n}")), None);
+        }
+        assert_eq!(r.seen.len(), KeyResolver::CAPACITY);
+        assert_eq!(r.resolve("precio"), Some(Field::Price));
     }
 
     #[test]

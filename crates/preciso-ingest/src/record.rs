@@ -348,7 +348,8 @@ fn required_text(raw: &RawRecord, field: Field) -> Result<String, RecordError> {
     let text = raw.get(field).and_then(RawValue::text).map(Cow::into_owned).ok_or_else(|| {
         RecordError::new(Some(field), "missing", format!("{} is missing or empty", field.name()))
     })?;
-    if text.chars().count() > 2000 {
+    // Bytes bound characters from above, so most texts need no count.
+    if text.len() > 2000 && text.chars().count() > 2000 {
         return Err(RecordError::new(
             Some(field),
             "too_long",
@@ -394,7 +395,14 @@ fn optional<T>(
 /// "Tecnología/Celulares" or "Tecnología > Celulares" → "Tecnología > Celulares".
 fn category_path(text: &str) -> String {
     let sep = if text.contains('>') { '>' } else { '/' };
-    text.split(sep).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" > ")
+    let mut path = String::with_capacity(text.len() + 4);
+    for part in text.split(sep).map(str::trim).filter(|s| !s.is_empty()) {
+        if !path.is_empty() {
+            path.push_str(" > ");
+        }
+        path.push_str(part);
+    }
+    path
 }
 
 /// RFC 3339, or a naive `YYYY-MM-DD HH:MM:SS` / `YYYY-MM-DDTHH:MM:SS` / `YYYY-MM-DD` in `tz`.
@@ -440,4 +448,32 @@ fn formatted_datetime(text: &str) -> Option<NaiveDateTime> {
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
         .ok()
         .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn category_paths_join_their_parts_with_one_separator() {
+        assert_eq!(category_path("Tecnología/Celulares"), "Tecnología > Celulares");
+        assert_eq!(category_path(" Hogar >  Cocina > "), "Hogar > Cocina");
+        assert_eq!(category_path("a/b > c"), "a/b > c");
+        assert_eq!(category_path("Mercado"), "Mercado");
+        assert_eq!(category_path("//"), "");
+    }
+
+    #[test]
+    fn titles_are_bounded_in_characters_not_bytes() {
+        let record = |title: &str| {
+            let mut raw = RawRecord::new(1, 1, "");
+            raw.set(Field::Title, RawValue::Text(title));
+            raw
+        };
+        let at_limit = "ñ".repeat(2000);
+        assert_eq!(required_text(&record(&at_limit), Field::Title), Ok(at_limit));
+        let over = record(&"ñ".repeat(2001));
+        assert_eq!(required_text(&over, Field::Title).unwrap_err().code, "too_long");
+        assert_eq!(required_text(&record("  "), Field::Title).unwrap_err().code, "missing");
+    }
 }

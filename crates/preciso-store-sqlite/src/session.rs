@@ -299,14 +299,15 @@ fn load_stored(conn: &Connection, id: i64) -> rusqlite::Result<Option<StoredOffe
         "SELECT content_hash, price_minor, list_price_minor, availability, last_seen, last_file_id
          FROM offers WHERE id = ?1",
     )?;
+    // Read in place: this runs once per incoming offer, and owned copies of the hash and
+    // the availability text were two allocations each time.
     stmt.query_row([id], |r| {
-        let hash: Vec<u8> = r.get(0)?;
-        let availability: String = r.get(3)?;
+        let hash = r.get_ref(0)?.as_blob().ok().and_then(|h| h.try_into().ok());
         Ok(StoredOffer {
-            content_hash: hash.try_into().unwrap_or([0; 32]),
+            content_hash: hash.unwrap_or([0; 32]),
             price_minor: r.get(1)?,
             list_price_minor: r.get(2)?,
-            availability: Availability::from_db(&availability),
+            availability: Availability::from_db(r.get_ref(3)?.as_str().unwrap_or_default()),
             last_seen: r.get(4)?,
             last_file_id: r.get(5)?,
         })

@@ -4,7 +4,7 @@
 //! tracking strings and nesting, and serde parses that slice alone.
 
 use super::{Item, MAX_RECORD_BYTES};
-use crate::mapping::FieldMap;
+use crate::mapping::{FieldMap, KeyResolver};
 use crate::record::{RawRecord, RawValue, RecordError};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue as JsonText;
@@ -15,40 +15,40 @@ use std::io::{self, BufRead};
 /// Parses one JSON object into a raw record, mapping keys as it goes.
 fn parse_object<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
-    fields: &FieldMap,
+    keys: &mut KeyResolver<'_>,
     rec: &mut RawRecord,
 ) -> Result<(), RecordError> {
     let mut bad_escape = false;
-    let seed = RecordSeed { fields, rec, bad_escape: &mut bad_escape };
+    let seed = RecordSeed { keys, rec, bad_escape: &mut bad_escape };
     seed.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| {
         let code = if e.is_data() && !bad_escape { "not_an_object" } else { "invalid_json" };
         RecordError::new(None, code, format!("record is not a valid JSON object: {e}"))
     })
 }
 
-struct RecordSeed<'a> {
-    fields: &'a FieldMap,
+struct RecordSeed<'a, 'b> {
+    keys: &'a mut KeyResolver<'b>,
     rec: &'a mut RawRecord,
     /// Set when a string's escapes do not decode (a lone surrogate): the error serde reports
     /// through the visitor is a data error, but the record is invalid JSON.
     bad_escape: &'a mut bool,
 }
 
-impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_, '_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for RecordSeed<'_> {
+impl<'de> Visitor<'de> for RecordSeed<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
         while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
-            match self.fields.resolve(&key) {
+            match self.keys.resolve(&key) {
                 Some(field) => {
                     let raw: &'de JsonText = access.next_value()?;
                     match scalar_text(raw.get()) {
@@ -121,7 +121,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
     }
 }
 
-fn item_from_bytes(bytes: &[u8], line: u64, number: u64, fields: &FieldMap) -> Item {
+fn item_from_bytes(bytes: &[u8], line: u64, number: u64, keys: &mut KeyResolver<'_>) -> Item {
     if bytes.len() > MAX_RECORD_BYTES {
         let error =
             RecordError::new(None, "too_large", format!("record exceeds {MAX_RECORD_BYTES} bytes"));
@@ -132,13 +132,12 @@ fn item_from_bytes(bytes: &[u8], line: u64, number: u64, fields: &FieldMap) -> I
     let (rec, parsed) = match std::str::from_utf8(bytes) {
         Ok(text) => {
             let mut rec = RawRecord::new(line, number, text);
-            let parsed = parse_object(serde_json::Deserializer::from_str(text), fields, &mut rec);
+            let parsed = parse_object(serde_json::Deserializer::from_str(text), keys, &mut rec);
             (rec, parsed)
         }
         Err(_) => {
             let mut rec = RawRecord::new(line, number, &String::from_utf8_lossy(bytes));
-            let parsed =
-                parse_object(serde_json::Deserializer::from_slice(bytes), fields, &mut rec);
+            let parsed = parse_object(serde_json::Deserializer::from_slice(bytes), keys, &mut rec);
             (rec, parsed)
         }
     };
@@ -151,7 +150,7 @@ fn item_from_bytes(bytes: &[u8], line: u64, number: u64, fields: &FieldMap) -> I
 /// JSON Lines: one object per line; blank lines are skipped.
 pub(crate) struct LinesReader<'a, R> {
     reader: R,
-    fields: &'a FieldMap,
+    keys: KeyResolver<'a>,
     buf: Vec<u8>,
     line: u64,
     number: u64,
@@ -159,7 +158,8 @@ pub(crate) struct LinesReader<'a, R> {
 
 impl<'a, R: BufRead> LinesReader<'a, R> {
     pub(crate) fn new(reader: R, fields: &'a FieldMap) -> Self {
-        LinesReader { reader, fields, buf: Vec::with_capacity(4096), line: 0, number: 0 }
+        let keys = KeyResolver::new(fields);
+        LinesReader { reader, keys, buf: Vec::with_capacity(4096), line: 0, number: 0 }
     }
 }
 
@@ -182,7 +182,7 @@ impl<R: BufRead> Iterator for LinesReader<'_, R> {
                 continue;
             }
             self.number += 1;
-            return Some(Ok(item_from_bytes(bytes, self.line, self.number, self.fields)));
+            return Some(Ok(item_from_bytes(bytes, self.line, self.number, &mut self.keys)));
         }
     }
 }
@@ -190,7 +190,7 @@ impl<R: BufRead> Iterator for LinesReader<'_, R> {
 /// A top-level JSON array `[{…},{…}]`, or objects one after another.
 pub(crate) struct ArrayReader<'a, R> {
     reader: R,
-    fields: &'a FieldMap,
+    keys: KeyResolver<'a>,
     buf: Vec<u8>,
     line: u64,
     number: u64,
@@ -209,7 +209,7 @@ impl<'a, R: BufRead> ArrayReader<'a, R> {
     pub(crate) fn new(reader: R, fields: &'a FieldMap) -> Self {
         ArrayReader {
             reader,
-            fields,
+            keys: KeyResolver::new(fields),
             buf: Vec::new(),
             line: 1,
             number: 0,
@@ -352,7 +352,7 @@ impl<R: BufRead> ArrayReader<'_, R> {
                     let source = String::from_utf8_lossy(&self.buf).into_owned();
                     return Ok(Some(Item::Unreadable { line, number: self.number, source, error }));
                 }
-                Ok(Some(item_from_bytes(&self.buf, line, self.number, self.fields)))
+                Ok(Some(item_from_bytes(&self.buf, line, self.number, &mut self.keys)))
             }
         }
     }
