@@ -10,7 +10,7 @@ use preciso_core::domain::{
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
 use preciso_core::reconcile::{Decision, StoredOffer, decide};
 use preciso_sql::best;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Statement, params};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
 
@@ -237,11 +237,12 @@ fn write_batch(
     // at random; the sort is stable, so repeats of one offer keep their file order.
     let mut ordered: Vec<&Offer> = offers.iter().collect();
     ordered.sort_by_key(|o| o.id.as_i64());
+    let mut lookup = conn.prepare_cached(LOAD_STORED)?;
     for offer in ordered {
         let id = offer.id.as_i64();
         let stored = match in_batch.get(&id) {
             Some(s) => Some(s.clone()),
-            None => load_stored(conn, id)?,
+            None => load_stored(&mut lookup, id)?,
         };
         let decision = decide(stored.as_ref(), offer, file_id);
         decision.count(&mut counts);
@@ -294,11 +295,11 @@ fn ensure_stores(conn: &Connection, offers: &[Offer]) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn load_stored(conn: &Connection, id: i64) -> rusqlite::Result<Option<StoredOffer>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT content_hash, price_minor, list_price_minor, availability, last_seen, last_file_id
-         FROM offers WHERE id = ?1",
-    )?;
+const LOAD_STORED: &str =
+    "SELECT content_hash, price_minor, list_price_minor, availability, last_seen, last_file_id
+     FROM offers WHERE id = ?1";
+
+fn load_stored(stmt: &mut Statement<'_>, id: i64) -> rusqlite::Result<Option<StoredOffer>> {
     // Read in place: this runs once per incoming offer, and owned copies of the hash and
     // the availability text were two allocations each time.
     stmt.query_row([id], |r| {
