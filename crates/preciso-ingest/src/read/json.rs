@@ -362,6 +362,7 @@ impl<R: BufRead> ArrayReader<'_, R> {
 mod tests {
     use super::*;
     use crate::mapping::Field;
+    use proptest::prelude::*;
 
     fn collect(reader: impl Iterator<Item = io::Result<Item>>) -> Vec<Item> {
         reader.map(|i| i.unwrap()).collect()
@@ -417,6 +418,69 @@ mod tests {
         };
         assert_eq!(error.code, "invalid_json");
         assert_eq!(source, r#"{"title": "\ud800", "price": 1}"#);
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            any::<String>().prop_map(serde_json::Value::from),
+            "[ -~]{0,12}".prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            any::<bool>().prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+            Just(serde_json::json!([1, {"a": "b"}])),
+        ]
+    }
+
+    proptest! {
+        /// Whatever a mapped key holds, the record gives back what serde_json decodes.
+        #[test]
+        fn mapped_values_read_back_as_serde_decodes_them(
+            values in proptest::collection::vec(json_value(), 1..6),
+            noise in json_value(),
+        ) {
+            let keys = ["title", "precio", "Marca", "sku", "categoría"];
+            let fields = FieldMap::default();
+            let mut object = serde_json::Map::new();
+            object.insert("vendedor".into(), noise);
+            for (key, value) in keys.iter().zip(&values) {
+                object.insert((*key).into(), value.clone());
+            }
+            let line = serde_json::Value::Object(object).to_string();
+            let items = collect(LinesReader::new(line.as_bytes(), &fields));
+            let Item::Record(r) = &items[0] else { panic!("a record: {line}") };
+            prop_assert_eq!(r.source(), line.as_str());
+            prop_assert_eq!(r.unknown_keys, 1);
+            for (key, value) in keys.iter().zip(&values) {
+                let field = fields.resolve(key).unwrap();
+                let number_text = value.to_string();
+                let expected = match value {
+                    serde_json::Value::String(s) => RawValue::Text(s),
+                    serde_json::Value::Number(_) => RawValue::Number(&number_text),
+                    serde_json::Value::Bool(b) => RawValue::Bool(*b),
+                    serde_json::Value::Null => RawValue::Null,
+                    _ => RawValue::Nested,
+                };
+                prop_assert_eq!(r.get(field), Some(expected));
+            }
+        }
+
+        /// Any bytes at all: every line is one item, and reading never panics.
+        #[test]
+        fn arbitrary_lines_never_panic(lines in proptest::collection::vec(
+            proptest::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 1..80),
+            1..8,
+        )) {
+            let mut data = Vec::new();
+            for line in &lines {
+                data.extend_from_slice(line);
+                data.push(b'\n');
+            }
+            let fields = FieldMap::default();
+            let items = collect(LinesReader::new(&data[..], &fields));
+            let non_blank = lines.iter().filter(|l| !l.trim_ascii().is_empty()).count();
+            prop_assert_eq!(items.len(), non_blank);
+        }
     }
 
     #[test]
