@@ -25,7 +25,7 @@ pub enum Decision {
     Update { history: bool },
     /// Same content as stored: move `last_seen` forward if this observation is newer.
     Unchanged { touch_last_seen: bool },
-    /// Same content already written by this very ingest run.
+    /// Same content and no newer observation than what this very ingest run already wrote.
     Duplicate,
     /// An observation older than the stored one with different prices: it belongs in the
     /// history only; the current state stays the newer one.
@@ -59,10 +59,13 @@ pub fn decide(stored: Option<&StoredOffer>, offer: &Offer, file_id: i64) -> Deci
         return Decision::Insert;
     };
     if stored.content_hash == offer.content_hash {
-        if stored.last_file_id == file_id {
+        let newer = offer.observed_at > stored.last_seen;
+        // A repeat this run already wrote is a duplicate, unless it was seen later: that
+        // sighting still moves `last_seen`.
+        if stored.last_file_id == file_id && !newer {
             return Decision::Duplicate;
         }
-        return Decision::Unchanged { touch_last_seen: offer.observed_at > stored.last_seen };
+        return Decision::Unchanged { touch_last_seen: newer };
     }
     if offer.observed_at < stored.last_seen {
         return if price_fields_differ(stored, offer) {
@@ -72,4 +75,35 @@ pub fn decide(stored: Option<&StoredOffer>, offer: &Offer, file_id: i64) -> Deci
         };
     }
     Decision::Update { history: price_fields_differ(stored, offer) }
+}
+
+/// Offers an ingest run found unchanged and wrote nothing for: their stored `last_file_id`
+/// still names an earlier run, so without this a repeat of one in a later batch of the same
+/// run would count as unchanged again instead of as a duplicate. Batches see their own
+/// earlier records through their in-batch state; this carries that knowledge across batches.
+#[derive(Debug, Default)]
+pub struct UnwrittenThisRun(rustc_hash::FxHashSet<i64>);
+
+impl UnwrittenThisRun {
+    /// The stored state as this run has seen it: for an offer it already found unchanged,
+    /// last written by this run.
+    pub fn adjust(&self, id: i64, stored: Option<&mut StoredOffer>, file_id: i64) {
+        if let Some(s) = stored
+            && self.0.contains(&id)
+        {
+            s.last_file_id = file_id;
+        }
+    }
+
+    /// Remembers the offer when `decision` writes nothing that names this run.
+    pub fn note(&mut self, id: i64, decision: Decision) {
+        if decision == (Decision::Unchanged { touch_last_seen: false }) {
+            self.0.insert(id);
+        }
+    }
+
+    /// Forgets what a rolled-back batch noted (all of it: the run fails with that batch).
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
 }

@@ -127,6 +127,34 @@ pub fn classifies_and_appends_history_only_on_change(c: &dyn Catalog) {
     assert_eq!(prices(c, &a).len(), 3);
 }
 
+pub fn repeats_count_alike_within_a_batch_and_across_batches(c: &dyn Catalog) {
+    let a = Fixture { sku: "A", ..Default::default() }.offer();
+    let b = Fixture { sku: "B", price: 20_000, ..Default::default() }.offer();
+    let b_later = Fixture { sku: "B", price: 20_000, at: 5_000, ..Default::default() }.offer();
+    apply(c, "first", &[a.clone(), b.clone()]);
+    // The same file again, its repeats falling in a later batch.
+    let mut s = c.begin_ingest(&new_file("again"), false).expect("begin");
+    let none = IngestCounts::default();
+    let one = s.apply_batch(&[a.clone(), b.clone()], &none).expect("batch 1");
+    assert_eq!(one.unchanged, 2);
+    let two = s.apply_batch(&[a.clone(), b_later.clone()], &none).expect("batch 2");
+    assert_eq!(
+        (two.duplicate, two.unchanged),
+        (1, 1),
+        "an exact repeat is a duplicate; a later sighting is unchanged and moves last_seen"
+    );
+    s.finish(IngestStatus::Done, None).expect("finish");
+    assert_eq!(c.offer(b.id).unwrap().unwrap().last_seen, 5_000);
+    assert_eq!(c.offer(a.id).unwrap().unwrap().last_seen, 1_000);
+    // Within one batch, the same rules.
+    let a_later = Fixture { sku: "A", at: 6_000, ..Default::default() }.offer();
+    let n = apply(c, "third", &[a.clone(), a.clone(), a_later]);
+    assert_eq!((n.unchanged, n.duplicate), (2, 1));
+    assert_eq!(c.offer(a.id).unwrap().unwrap().last_seen, 6_000);
+    let ledger = c.find_ingested("sha-again").unwrap().expect("the second run is done");
+    assert_eq!((ledger.counts.unchanged, ledger.counts.duplicate), (3, 1));
+}
+
 pub fn reapplying_changes_nothing_and_ledger_counts(c: &dyn Catalog) {
     let batch: Vec<Offer> = (0..30)
         .map(|i| Fixture { sku: &format!("S{i}"), price: 1_000 + i, ..Default::default() }.offer())
@@ -829,6 +857,7 @@ macro_rules! contract_tests {
     ($make:expr) => {
         $crate::contract_tests!(@each $make,
             classifies_and_appends_history_only_on_change,
+            repeats_count_alike_within_a_batch_and_across_batches,
             reapplying_changes_nothing_and_ledger_counts,
             a_running_or_failed_run_is_not_ingested,
             dry_run_writes_nothing,

@@ -11,7 +11,7 @@ use preciso_core::domain::{
     Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key, fold_for_matching,
 };
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
-use preciso_core::reconcile::{Decision, StoredOffer, decide};
+use preciso_core::reconcile::{Decision, StoredOffer, UnwrittenThisRun, decide};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const DRY_RUN_FILE_ID: i64 = -1;
@@ -27,6 +27,8 @@ pub(crate) struct PgSession<'a> {
     rewrote: bool,
     /// An initial load into an empty catalog: indexes and keys are built at the end (`bulk`).
     bulk: bool,
+    /// Offers this run found unchanged without writing (forgotten when a batch rolls back).
+    unwritten: UnwrittenThisRun,
 }
 
 impl PgCatalog {
@@ -78,6 +80,7 @@ impl PgCatalog {
             changed: false,
             rewrote: false,
             bulk,
+            unwritten: UnwrittenThisRun::default(),
         })
     }
 }
@@ -111,14 +114,13 @@ impl IngestSession for PgSession<'_> {
         reader_counts: &IngestCounts,
     ) -> Result<IngestCounts, StoreError> {
         if self.dry_run {
-            return write_batch(&mut self.client, offers, self.file_id, reader_counts, false)
-                .map(|(c, _)| c);
+            let batch = Batch { offers, file_id: self.file_id, reader: reader_counts, bulk: false };
+            return write_batch(&mut self.client, &batch, &mut self.unwritten).map(|(c, _)| c);
         }
         self.client.batch_execute("BEGIN").map_err(backend)?;
+        let batch = Batch { offers, file_id: self.file_id, reader: reader_counts, bulk: self.bulk };
         let result = crate::bulk::batch_turn(&mut self.client)
-            .and_then(|()| {
-                write_batch(&mut self.client, offers, self.file_id, reader_counts, self.bulk)
-            })
+            .and_then(|()| write_batch(&mut self.client, &batch, &mut self.unwritten))
             .and_then(|(c, rewrote)| {
                 add_ledger_counts(&mut self.client, self.file_id, &c).map(|()| (c, rewrote))
             });
@@ -131,6 +133,7 @@ impl IngestSession for PgSession<'_> {
             }
             Err(e) => {
                 let _ = self.client.batch_execute("ROLLBACK");
+                self.unwritten.clear();
                 Err(e)
             }
         }
@@ -254,22 +257,31 @@ struct Plan<'o> {
     history: BTreeMap<(i64, i64), &'o Offer>,
 }
 
+/// One batch of a run, as the writer receives it.
+struct Batch<'a> {
+    offers: &'a [Offer],
+    file_id: i64,
+    reader: &'a IngestCounts,
+    bulk: bool,
+}
+
 fn write_batch(
     client: &mut Client,
-    offers: &[Offer],
-    file_id: i64,
-    reader: &IngestCounts,
-    bulk: bool,
+    batch: &Batch<'_>,
+    unwritten: &mut UnwrittenThisRun,
 ) -> Result<(IngestCounts, bool), StoreError> {
+    let Batch { offers, file_id, reader, bulk } = *batch;
     let mut counts =
         IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() };
     let mut states = load_states(client, offers)?;
     let mut plan = Plan::default();
     for offer in offers {
         let id = offer.id.as_i64();
-        let stored = states.get(&id).cloned();
+        let mut stored = states.get(&id).cloned();
+        unwritten.adjust(id, stored.as_mut().map(|s| &mut s.core), file_id);
         let decision = decide(stored.as_ref().map(|s| &s.core), offer, file_id);
         decision.count(&mut counts);
+        unwritten.note(id, decision);
         if decision.appends_history() {
             plan.history.insert((id, offer.observed_at), offer);
         }

@@ -8,7 +8,7 @@ use preciso_core::domain::{
     Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key, fold_for_matching,
 };
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
-use preciso_core::reconcile::{Decision, StoredOffer, decide};
+use preciso_core::reconcile::{Decision, StoredOffer, UnwrittenThisRun, decide};
 use preciso_sql::best;
 use rusqlite::{Connection, OptionalExtension, Statement, params};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -28,6 +28,8 @@ pub(crate) struct SqliteSession<'a> {
     bulk: bool,
     /// Products this run wrote or found stored (forgotten when a batch rolls back).
     products: FxHashSet<i64>,
+    /// Offers this run found unchanged without writing (forgotten when a batch rolls back).
+    unwritten: UnwrittenThisRun,
 }
 
 /// The offers table's secondary indexes. An initial load drops them and builds each once
@@ -90,6 +92,7 @@ impl SqliteCatalog {
             changed: false,
             bulk,
             products: FxHashSet::default(),
+            unwritten: UnwrittenThisRun::default(),
         })
     }
 }
@@ -130,23 +133,17 @@ impl IngestSession for SqliteSession<'_> {
     ) -> Result<IngestCounts, StoreError> {
         if self.dry_run {
             // One long transaction, rolled back in `finish`, so later batches see earlier ones.
-            return write_batch(
-                &self.conn,
-                offers,
-                self.file_id,
-                reader_counts,
-                &mut self.products,
-                false,
-            )
-            .map_err(backend);
+            let run = RunState { products: &mut self.products, unwritten: &mut self.unwritten };
+            return write_batch(&self.conn, offers, self.file_id, reader_counts, run, false)
+                .map_err(backend);
         }
         let _turn = self.catalog.writes.enter();
-        let (conn, file_id, products, bulk) =
-            (&self.conn, self.file_id, &mut self.products, self.bulk);
+        let (conn, file_id, bulk) = (&self.conn, self.file_id, self.bulk);
+        let run = RunState { products: &mut self.products, unwritten: &mut self.unwritten };
         let result = crate::transaction(
             conn,
             || {
-                let counts = write_batch(conn, offers, file_id, reader_counts, products, bulk)?;
+                let counts = write_batch(conn, offers, file_id, reader_counts, run, bulk)?;
                 add_ledger_counts(conn, file_id, &counts)?;
                 Ok(counts)
             },
@@ -160,6 +157,7 @@ impl IngestSession for SqliteSession<'_> {
             Err(e) => {
                 // Products the batch wrote are gone with it.
                 self.products.clear();
+                self.unwritten.clear();
                 Err(backend(e))
             }
         }
@@ -212,12 +210,18 @@ fn add_ledger_counts(conn: &Connection, file_id: i64, c: &IngestCounts) -> rusql
     Ok(())
 }
 
+/// What a run carries from batch to batch.
+struct RunState<'a> {
+    products: &'a mut FxHashSet<i64>,
+    unwritten: &'a mut UnwrittenThisRun,
+}
+
 fn write_batch(
     conn: &Connection,
     offers: &[Offer],
     file_id: i64,
     reader_counts: &IngestCounts,
-    products: &mut FxHashSet<i64>,
+    run: RunState<'_>,
     bulk: bool,
 ) -> rusqlite::Result<IngestCounts> {
     let mut counts = IngestCounts {
@@ -242,11 +246,16 @@ fn write_batch(
         let id = offer.id.as_i64();
         let stored = match in_batch.get(&id) {
             Some(s) => Some(s.clone()),
-            None => load_stored(&mut lookup, id)?,
+            None => {
+                let mut stored = load_stored(&mut lookup, id)?;
+                run.unwritten.adjust(id, stored.as_mut(), file_id);
+                stored
+            }
         };
         let decision = decide(stored.as_ref(), offer, file_id);
         decision.count(&mut counts);
-        apply(conn, offer, decision, file_id, products, &mut marks)?;
+        run.unwritten.note(id, decision);
+        apply(conn, offer, decision, file_id, run.products, &mut marks)?;
         let after = state_after(stored, offer, decision, file_id);
         in_batch.insert(id, after);
     }
