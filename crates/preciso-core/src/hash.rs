@@ -50,21 +50,33 @@ pub fn offer_id(store: &StoreId, sku: Option<&str>, url: Option<&str>, title_key
 }
 
 /// Brand + title folded for grouping: lowercase, no accents, words of letters and digits.
+/// Built in one buffer: it runs once per ingested record.
 pub fn title_key(brand: Option<&str>, title: &str) -> String {
-    let words = |s: &str| -> String {
-        fold_for_matching(s)
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let brand = brand.map(words).unwrap_or_default();
-    let mut title = words(title);
+    let mut key = String::with_capacity(brand.map_or(0, str::len) + title.len() + 1);
+    push_words(&mut key, brand.unwrap_or_default());
+    let brand_len = key.len();
+    key.push('|');
+    let title_start = key.len();
+    push_words(&mut key, title);
     // A title that repeats the brand ("Samsung Galaxy…" by Samsung) groups with one that doesn't.
-    if !brand.is_empty() && title.starts_with(&brand) {
-        title = title[brand.len()..].trim_start().to_string();
+    if brand_len > 0 && key[title_start..].starts_with(&key[..brand_len]) {
+        let rest = &key[title_start + brand_len..];
+        let repeat_end = title_start + brand_len + (rest.len() - rest.trim_start().len());
+        key.replace_range(title_start..repeat_end, "");
     }
-    format!("{brand}|{title}")
+    key
+}
+
+/// Appends the folded words of `s`, separated by one space.
+fn push_words(out: &mut String, s: &str) {
+    let start = out.len();
+    for word in fold_for_matching(s).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+    {
+        if out.len() > start {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
 }
 
 /// Product grouping key (SPEC §2): by GTIN, else by normalized brand + title.
@@ -160,6 +172,41 @@ mod tests {
         );
         assert_eq!(title_key(Some("samsung"), "Galaxy A15 128GB"), "samsung|galaxy a15 128gb");
         assert_eq!(title_key(None, "Café Sello Rojo"), "|cafe sello rojo");
+    }
+
+    /// The definition `title_key` implements in one buffer; ids depend on it not changing.
+    fn title_key_as_defined(brand: Option<&str>, title: &str) -> String {
+        let words = |s: &str| -> String {
+            fold_for_matching(s)
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let brand = brand.map(words).unwrap_or_default();
+        let mut title = words(title);
+        if !brand.is_empty() && title.starts_with(&brand) {
+            title = title[brand.len()..].trim_start().to_string();
+        }
+        format!("{brand}|{title}")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn title_key_matches_its_definition(
+            brand in proptest::option::of("[A-Za-zÁÉíñü0-9 .-]{0,12}"),
+            title in "[A-Za-zÁÉíñü0-9 .,-]{0,30}",
+            repeat in proptest::bool::ANY,
+        ) {
+            let title = match (&brand, repeat) {
+                (Some(b), true) => format!("{b}{title}"),
+                _ => title,
+            };
+            proptest::prop_assert_eq!(
+                title_key(brand.as_deref(), &title),
+                title_key_as_defined(brand.as_deref(), &title)
+            );
+        }
     }
 
     #[test]

@@ -127,18 +127,37 @@ fn tokenize(s: &str) -> Vec<Token> {
 /// alone (not inside a longer word).
 fn marker_at(chars: &[char], i: usize) -> Option<(usize, Token)> {
     let prev_is_letter = i > 0 && chars[i - 1].is_alphabetic();
-    for (text, code) in MARKERS {
-        let len = text.chars().count();
-        let Some(slice) = chars.get(i..i + len) else { continue };
-        let matches = slice.iter().zip(text.chars()).all(|(a, b)| a.eq_ignore_ascii_case(&b));
-        let starts_with_letter = text.starts_with(|c: char| c.is_alphabetic());
-        if matches && !(starts_with_letter && prev_is_letter) {
-            let currency =
-                code.map(|c| Currency::parse(c).expect("marker table holds supported codes"));
-            return Some((len, Token::Currency(currency)));
+    for marker in markers() {
+        let Some(slice) = chars.get(i..i + marker.chars.len()) else { continue };
+        let matches = slice.iter().zip(&marker.chars).all(|(a, b)| a.eq_ignore_ascii_case(b));
+        if matches && !(marker.starts_with_letter && prev_is_letter) {
+            return Some((marker.chars.len(), Token::Currency(marker.currency)));
         }
     }
     None
+}
+
+/// `MARKERS` as the tokenizer compares them, prepared once (this runs at every character of
+/// every price).
+struct Marker {
+    chars: Vec<char>,
+    starts_with_letter: bool,
+    currency: Option<Currency>,
+}
+
+fn markers() -> &'static [Marker] {
+    static PREPARED: std::sync::OnceLock<Vec<Marker>> = std::sync::OnceLock::new();
+    PREPARED.get_or_init(|| {
+        MARKERS
+            .iter()
+            .map(|(text, code)| Marker {
+                chars: text.chars().collect(),
+                starts_with_letter: text.starts_with(|c: char| c.is_alphabetic()),
+                currency: code
+                    .map(|c| Currency::parse(c).expect("marker table holds supported codes")),
+            })
+            .collect()
+    })
 }
 
 /// A word is a currency code when it is three letters written in capitals or matches a
@@ -162,8 +181,10 @@ fn parse_text(text: &str, store_currency: Currency) -> Result<Money, FieldError>
     if s.is_empty() {
         return Err(err(ErrorCode::Empty, "price is empty".into()));
     }
-    let lower = s.to_lowercase();
-    if matches!(lower.as_str(), "gratis" | "free" | "gratuito" | "grátis") {
+    // These words have at most 8 characters, and lowercasing never removes characters.
+    if s.chars().nth(8).is_none()
+        && matches!(s.to_lowercase().as_str(), "gratis" | "free" | "gratuito" | "grátis")
+    {
         return Ok(Money::new(0, store_currency));
     }
     let tokens = tokenize(&s);
