@@ -443,6 +443,12 @@ fn plain_datetime(text: &str) -> Option<NaiveDateTime> {
 }
 
 fn formatted_datetime(text: &str) -> Option<NaiveDateTime> {
+    // chrono's `%Y` also takes signed and short years ("+026-11-01"); the forms accepted here
+    // all start with a four-digit year.
+    let b = text.as_bytes();
+    if b.len() < 10 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return None;
+    }
     NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M"))
