@@ -81,25 +81,34 @@ pub fn decide(stored: Option<&StoredOffer>, offer: &Offer, file_id: i64) -> Deci
 /// still names an earlier run, so without this a repeat of one in a later batch of the same
 /// run would count as unchanged again instead of as a duplicate. Batches see their own
 /// earlier records through their in-batch state; this carries that knowledge across batches.
+/// Writers call `decide` through it.
 #[derive(Debug, Default)]
 pub struct UnwrittenThisRun(rustc_hash::FxHashSet<i64>);
 
 impl UnwrittenThisRun {
-    /// The stored state as this run has seen it: for an offer it already found unchanged,
-    /// last written by this run.
-    pub fn adjust(&self, id: i64, stored: Option<&mut StoredOffer>, file_id: i64) {
-        if let Some(s) = stored
-            && self.0.contains(&id)
-        {
-            s.last_file_id = file_id;
-        }
-    }
-
-    /// Remembers the offer when `decision` writes nothing that names this run.
-    pub fn note(&mut self, id: i64, decision: Decision) {
+    /// `decide` against the stored state as this run has seen it (an offer it already found
+    /// unchanged counts as last written by this run), remembering the offers it finds
+    /// unchanged without a write.
+    pub fn decide(
+        &mut self,
+        stored: Option<&StoredOffer>,
+        offer: &Offer,
+        file_id: i64,
+    ) -> Decision {
+        let id = offer.id.as_i64();
+        let seen;
+        let stored = match stored {
+            Some(s) if s.last_file_id != file_id && self.0.contains(&id) => {
+                seen = StoredOffer { last_file_id: file_id, ..s.clone() };
+                Some(&seen)
+            }
+            other => other,
+        };
+        let decision = decide(stored, offer, file_id);
         if decision == (Decision::Unchanged { touch_last_seen: false }) {
             self.0.insert(id);
         }
+        decision
     }
 
     /// Forgets what a rolled-back batch noted (all of it: the run fails with that batch).

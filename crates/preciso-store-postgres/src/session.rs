@@ -11,7 +11,7 @@ use preciso_core::domain::{
     Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key, fold_for_matching,
 };
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
-use preciso_core::reconcile::{Decision, StoredOffer, UnwrittenThisRun, decide};
+use preciso_core::reconcile::{Decision, StoredOffer, UnwrittenThisRun};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const DRY_RUN_FILE_ID: i64 = -1;
@@ -277,11 +277,9 @@ fn write_batch(
     let mut plan = Plan::default();
     for offer in offers {
         let id = offer.id.as_i64();
-        let mut stored = states.get(&id).cloned();
-        unwritten.adjust(id, stored.as_mut().map(|s| &mut s.core), file_id);
-        let decision = decide(stored.as_ref().map(|s| &s.core), offer, file_id);
+        let stored = states.get(&id).cloned();
+        let decision = unwritten.decide(stored.as_ref().map(|s| &s.core), offer, file_id);
         decision.count(&mut counts);
-        unwritten.note(id, decision);
         if decision.appends_history() {
             plan.history.insert((id, offer.observed_at), offer);
         }

@@ -8,7 +8,7 @@ use preciso_core::domain::{
     Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key, fold_for_matching,
 };
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
-use preciso_core::reconcile::{Decision, StoredOffer, UnwrittenThisRun, decide};
+use preciso_core::reconcile::{Decision, StoredOffer, UnwrittenThisRun};
 use preciso_sql::best;
 use rusqlite::{Connection, OptionalExtension, Statement, params};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -246,15 +246,10 @@ fn write_batch(
         let id = offer.id.as_i64();
         let stored = match in_batch.get(&id) {
             Some(s) => Some(s.clone()),
-            None => {
-                let mut stored = load_stored(&mut lookup, id)?;
-                run.unwritten.adjust(id, stored.as_mut(), file_id);
-                stored
-            }
+            None => load_stored(&mut lookup, id)?,
         };
-        let decision = decide(stored.as_ref(), offer, file_id);
+        let decision = run.unwritten.decide(stored.as_ref(), offer, file_id);
         decision.count(&mut counts);
-        run.unwritten.note(id, decision);
         apply(conn, offer, decision, file_id, run.products, &mut marks)?;
         let after = state_after(stored, offer, decision, file_id);
         in_batch.insert(id, after);
