@@ -137,24 +137,28 @@ fn opening_the_catalog_rebuilds_what_a_crashed_initial_load_deferred() {
     assert_eq!(reopened.counts().unwrap().offers, 2);
 }
 
+/// `count` fixture offers (skus `sku-0`, `sku-1`, …) as scraped at `at`: one day's scrape.
+fn offers_seen_at(count: usize, at: i64) -> Vec<preciso_core::domain::Offer> {
+    (0..count)
+        .map(|n| {
+            let sku = format!("sku-{n}");
+            preciso_core::testing::Fixture { sku: &sku, at, ..Default::default() }.offer()
+        })
+        .collect()
+}
+
 #[test]
 fn a_run_that_touches_every_offer_updates_them_in_place() {
     let Some((_guard, url)) = fresh_database() else { return };
     let catalog = PgCatalog::open(&url).unwrap();
-    let skus: Vec<String> = (0..300).map(|n| format!("sku-{n}")).collect();
-    let at = |at| -> Vec<preciso_core::domain::Offer> {
-        skus.iter()
-            .map(|sku| preciso_core::testing::Fixture { sku, at, ..Default::default() }.offer())
-            .collect()
-    };
-    preciso_core::testing::apply(&catalog, "day-1", &at(1_000));
+    preciso_core::testing::apply(&catalog, "day-1", &offers_seen_at(300, 1_000));
     let heap_bytes = || -> i64 {
         let mut c = Client::connect(&url, NoTls).unwrap();
         c.query_one("SELECT pg_relation_size('offers')", &[]).unwrap().get(0)
     };
     let before = heap_bytes();
     // The next day every offer is seen again unchanged: each one's `last_seen` moves.
-    let counts = preciso_core::testing::apply(&catalog, "day-2", &at(2_000));
+    let counts = preciso_core::testing::apply(&catalog, "day-2", &offers_seen_at(300, 2_000));
     assert_eq!(counts.unchanged, 300);
     assert_eq!(heap_bytes(), before, "each new row version fits on its own page");
 }
@@ -163,12 +167,6 @@ fn a_run_that_touches_every_offer_updates_them_in_place() {
 fn after_a_run_the_offers_pages_are_all_visible_for_index_only_reads() {
     let Some((_guard, url)) = fresh_database() else { return };
     let catalog = PgCatalog::open(&url).unwrap();
-    let skus: Vec<String> = (0..500).map(|n| format!("sku-{n}")).collect();
-    let day = |at| -> Vec<preciso_core::domain::Offer> {
-        skus.iter()
-            .map(|sku| preciso_core::testing::Fixture { sku, at, ..Default::default() }.offer())
-            .collect()
-    };
     let visibility = || -> (i32, i32) {
         let mut c = Client::connect(&url, NoTls).unwrap();
         // ANALYZE counts the visibility map's all-visible pages afresh; `relallvisible` alone
@@ -180,7 +178,7 @@ fn after_a_run_the_offers_pages_are_all_visible_for_index_only_reads() {
         (r.get(0), r.get(1))
     };
     for (name, at) in [("day-1", 1_000), ("day-2", 2_000)] {
-        preciso_core::testing::apply(&catalog, name, &day(at));
+        preciso_core::testing::apply(&catalog, name, &offers_seen_at(500, at));
         let (pages, visible) = visibility();
         assert!(pages > 0, "{name}: the table has pages");
         assert_eq!(visible, pages, "{name}: every page is marked all-visible");
