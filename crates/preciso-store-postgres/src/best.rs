@@ -1,6 +1,6 @@
 //! Refresh of the best-offer summary (`preciso_core::best`) on PostgreSQL: takes the dirty
-//! marks, streams the marked (or all) products' buyable offers in product order through a portal, and
-//! writes the summary rows in set-based chunks, all in one transaction.
+//! marks, streams the marked (or all) products' buyable offers in product order through a
+//! portal, and writes the summary rows in set-based chunks, all in one transaction.
 
 use crate::backend;
 use postgres::{Client, Transaction};
