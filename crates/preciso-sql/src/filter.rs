@@ -109,7 +109,7 @@ pub const VALUE_SCORE: &str = "CAST(100.0 * (
                    WHEN o.price_minor <= 0.5 * cs.median_minor THEN 1.0
                    ELSE 1.5 - CAST(o.price_minor AS DOUBLE PRECISION) / cs.median_minor END)
     + 0.20 * (CASE WHEN o.prev_price_minor IS NULL OR o.prev_price_minor <= o.price_minor THEN 0.0
-                   WHEN 2 * (o.prev_price_minor - o.price_minor) >= o.prev_price_minor THEN 1.0
+                   WHEN 2.0 * (o.prev_price_minor - o.price_minor) >= o.prev_price_minor THEN 1.0
                    ELSE 2.0 * (o.prev_price_minor - o.price_minor) / CAST(o.prev_price_minor AS DOUBLE PRECISION) END)
     + 0.20 * (CASE WHEN o.rating_centi IS NULL THEN 0.5 ELSE o.rating_centi / 500.0 END)
     + 0.10 * (CASE WHEN o.review_count >= 1000 THEN 1.0 WHEN o.review_count >= 100 THEN 0.75

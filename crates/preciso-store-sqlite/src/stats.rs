@@ -77,7 +77,7 @@ fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
         let lower: i64 = nth.query_row(params![key, currency, (n - 1) / 2], |r| r.get(0))?;
         let upper: i64 = nth.query_row(params![key, currency, n / 2], |r| r.get(0))?;
         // Mean of the two middle values, rounded half up, like the API's statistics.
-        let median = (lower + upper + 1).div_euclid(2);
+        let median = preciso_core::domain::Money::midpoint(lower, upper);
         insert.execute(params![key, currency, n, median])?;
     }
     Ok(())

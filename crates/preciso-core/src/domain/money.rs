@@ -10,8 +10,18 @@ pub struct Money {
 }
 
 impl Money {
+    /// The largest amount accepted, in minor units (10^11: a billion in a currency with
+    /// cents). Ten million such amounts still add up within `i64`, so sums, means and the
+    /// SQL that compares or subtracts prices never overflow.
+    pub const MAX_MINOR: i64 = 100_000_000_000;
+
     pub fn new(minor: i64, currency: Currency) -> Self {
         Money { minor, currency }
+    }
+
+    /// The mean of two amounts, rounded half up, without overflowing whatever they are.
+    pub fn midpoint(a: i64, b: i64) -> i64 {
+        ((i128::from(a) + i128::from(b) + 1).div_euclid(2)) as i64
     }
 
     /// A human display string in the currency's own convention, e.g. `COP 2.349.900,00`,
@@ -61,5 +71,13 @@ mod tests {
         let clp = Currency::parse("CLP").unwrap();
         assert_eq!(Money::new(12_490, clp).display(), "CLP 12.490");
         assert_eq!(Money::new(5, usd).display(), "USD 0.05");
+    }
+
+    #[test]
+    fn midpoints_round_half_up_and_never_overflow() {
+        assert_eq!(Money::midpoint(1, 2), 2);
+        assert_eq!(Money::midpoint(4, 4), 4);
+        assert_eq!(Money::midpoint(i64::MAX, i64::MAX), i64::MAX);
+        assert_eq!(Money::midpoint(i64::MAX - 1, i64::MAX), i64::MAX);
     }
 }

@@ -62,14 +62,26 @@ fn join_groups(groups: &[&str], input: &str) -> Result<String, FieldError> {
 /// rightmost is the decimal; a repeated separator groups thousands; a single separator not
 /// followed by exactly three digits is the decimal; only "one separator then three digits" is
 /// decided by the locale of `grouping`.
+///
+/// An apostrophe left of every `.` and `,` is the Colombian millions mark (`1'299.900` is
+/// 1.299.900): the separators right of it are read as if it were not there. Anywhere else
+/// it is a plain thousands mark, as a space is.
 pub(crate) fn split_number(
     raw: &str,
     grouping: Grouping,
     input: &str,
 ) -> Result<Decimal, FieldError> {
-    // Spaces and apostrophes first become a neutral thousands mark.
-    let text: String =
-        raw.chars().map(|c| if c == ' ' || c == '\'' || c == '’' { '_' } else { c }).collect();
+    let millions_mark = millions_apostrophe(raw);
+    // Spaces and apostrophes first become a neutral thousands mark (`'` when it marks
+    // millions, `_` otherwise).
+    let text: String = raw
+        .chars()
+        .map(|c| match c {
+            '\'' | '’' if millions_mark => '\'',
+            ' ' | '\'' | '’' => '_',
+            c => c,
+        })
+        .collect();
     let dots = text.matches('.').count();
     let commas = text.matches(',').count();
     let other_thousands = text.contains('_');
@@ -110,16 +122,25 @@ pub(crate) fn split_number(
     } else if int_part.bytes().all(|b| b.is_ascii_digit()) {
         int_part
     } else {
-        let groups: Vec<&str> = int_part.split(['.', ',', '_']).collect();
-        // One kind of thousands mark per number (spaces/apostrophes may not mix with . or ,).
+        let groups: Vec<&str> = int_part.split(['.', ',', '_', '\'']).collect();
+        // One kind of thousands mark per number (spaces/apostrophes may not mix with . or ,),
+        // besides the millions apostrophe.
         let marks: std::collections::BTreeSet<char> =
-            int_part.chars().filter(|c| !c.is_ascii_digit()).collect();
+            int_part.chars().filter(|c| !c.is_ascii_digit() && *c != '\'').collect();
         if marks.len() > 1 {
             return Err(grouping_error(input));
         }
         join_groups(&groups, input)?
     };
     Ok(Decimal { int, frac })
+}
+
+/// Whether the number's apostrophes (one or more) all stand left of a `.` or `,`: the
+/// Colombian way of marking millions, `1'299.900`.
+fn millions_apostrophe(raw: &str) -> bool {
+    let last_apostrophe = raw.rfind(['\'', '’']);
+    let first_other = raw.find(['.', ',']);
+    matches!((last_apostrophe, first_other), (Some(a), Some(o)) if a < o)
 }
 
 /// A JSON number's decimal text (R9), e.g. `19.99`, `2349900`, `1e3`, `-5`: sign and exact
@@ -181,6 +202,14 @@ mod tests {
         assert_eq!(split("1.234,5.6", DotThousands), Err(ErrorCode::MalformedGrouping));
         assert_eq!(split("1.234 567", DotThousands), Err(ErrorCode::MalformedGrouping));
         assert_eq!(split("12345,6", DotThousands), ok("12345", "6"));
+        // The Colombian millions apostrophe; the locale still decides the last separator.
+        assert_eq!(split("1'299.900", DotThousands), ok("1299900", ""));
+        assert_eq!(split("1’299.900", DotThousands), ok("1299900", ""));
+        assert_eq!(split("1'299.900,50", DotThousands), ok("1299900", "50"));
+        assert_eq!(split("12'345.678", DotThousands), ok("12345678", ""));
+        assert_eq!(split("1'299.90", DotThousands), ok("1299", "90"));
+        assert_eq!(split("1'29.900", DotThousands), Err(ErrorCode::MalformedGrouping));
+        assert_eq!(split("1.299'900", DotThousands), Err(ErrorCode::MalformedGrouping));
     }
 
     #[test]

@@ -50,10 +50,21 @@ fn err(code: ErrorCode, message: String) -> FieldError {
 }
 
 pub fn parse_price(input: Scraped<'_>, store_currency: Currency) -> Result<Money, FieldError> {
-    match input {
-        Scraped::Number(text) => parse_json(text, store_currency),
-        Scraped::Text(text) => parse_text(text, store_currency),
+    let (Scraped::Number(text) | Scraped::Text(text)) = input;
+    let money = match input {
+        Scraped::Number(_) => parse_json(text, store_currency),
+        Scraped::Text(_) => parse_text(text, store_currency),
+    }?;
+    if money.minor > Money::MAX_MINOR {
+        return Err(err(
+            ErrorCode::OutOfRange,
+            format!(
+                "price {text:?} is above the largest accepted amount ({} minor units)",
+                Money::MAX_MINOR
+            ),
+        ));
     }
+    Ok(money)
 }
 
 /// R9: a JSON number is major units of the store currency, read from its decimal text.
@@ -126,17 +137,37 @@ fn tokenize(s: &str) -> Vec<Token> {
 }
 
 /// A currency marker starting at `i`, with its length in chars. Letter markers must stand
-/// alone (not inside a longer word).
+/// alone (not inside a longer word). Spaces may separate a marker's letters from its `$`
+/// (`US $ 10` is `US$ 10`): a bare `$` after them would otherwise mean the store currency.
 fn marker_at(chars: &[char], i: usize) -> Option<(usize, Token)> {
     let prev_is_letter = i > 0 && chars[i - 1].is_alphabetic();
     for marker in markers() {
-        let Some(slice) = chars.get(i..i + marker.chars.len()) else { continue };
-        let matches = slice.iter().zip(&marker.chars).all(|(a, b)| a.eq_ignore_ascii_case(b));
-        if matches && !(marker.starts_with_letter && prev_is_letter) {
-            return Some((marker.chars.len(), Token::Currency(marker.currency)));
+        if marker.starts_with_letter && prev_is_letter {
+            continue;
+        }
+        if let Some(len) = match_marker(chars, i, &marker.chars) {
+            return Some((len, Token::Currency(marker.currency)));
         }
     }
     None
+}
+
+/// The chars `marker` spans at `i` (case-insensitive), allowing spaces between a letter and
+/// a following `$`.
+fn match_marker(chars: &[char], i: usize, marker: &[char]) -> Option<usize> {
+    let mut at = i;
+    for (k, want) in marker.iter().enumerate() {
+        if *want == '$' && k > 0 && marker[k - 1].is_alphabetic() {
+            while chars.get(at) == Some(&' ') {
+                at += 1;
+            }
+        }
+        if !chars.get(at)?.eq_ignore_ascii_case(want) {
+            return None;
+        }
+        at += 1;
+    }
+    Some(at - i)
 }
 
 /// `MARKERS` as the tokenizer compares them, prepared once (this runs at every character of
@@ -330,6 +361,10 @@ mod tests {
         assert_eq!(p("FREE", "USD"), Ok((0, "USD")));
         assert_eq!(p("$ 1.349.900 IVA incluido", "COP"), Ok((134_990_000, "COP")));
         assert_eq!(p("$ 99.999.999.999.999.999", "COP"), Err(ErrorCode::Overflow));
+        // The documented bound: 10^11 minor units, inclusive.
+        assert_eq!(p("$ 1.000.000.000,00", "COP"), Ok((100_000_000_000, "COP")));
+        assert_eq!(p("$ 1.000.000.000,01", "COP"), Err(ErrorCode::OutOfRange));
+        assert_eq!(p("$ 100.000.000.001", "CLP"), Err(ErrorCode::OutOfRange));
         assert_eq!(p("2 x $ 10.000", "COP"), Err(ErrorCode::Malformed));
         assert_eq!(p("-20% $ 80.000", "COP"), Ok((8_000_000, "COP")));
         assert_eq!(p("$ 1.349,999", "ARS"), Err(ErrorCode::InexactMinorUnits));
@@ -340,6 +375,16 @@ mod tests {
         assert_eq!(p("&#36;&nbsp;89.900", "COP"), Ok((8_990_000, "COP")));
         assert_eq!(p("R$ 1.349,90", "COP"), Ok((134_990, "BRL")));
         assert_eq!(p("S/. 20.50", "PEN"), Ok((2050, "PEN")));
+        // The Colombian millions apostrophe.
+        assert_eq!(p("$ 1'299.900", "COP"), Ok((129_990_000, "COP")));
+        assert_eq!(p("$1’299.900,00", "COP"), Ok((129_990_000, "COP")));
+        assert_eq!(p("$ 12'500.000", "COP"), Ok((1_250_000_000, "COP")));
+        // A marker's letters and its `$` may stand apart.
+        assert_eq!(p("US $ 2,349.99", "COP"), Ok((234_999, "USD")));
+        assert_eq!(p("US  $2,349.99", "COP"), Ok((234_999, "USD")));
+        assert_eq!(p("us $ 10", "COP"), Ok((1000, "USD")));
+        assert_eq!(p("MX $ 1,349.00", "COP"), Ok((134_900, "MXN")));
+        assert_eq!(p("Plus $ 10", "USD"), Ok((1000, "USD")));
     }
 
     #[test]
@@ -355,5 +400,7 @@ mod tests {
         assert_eq!(n("-1", "USD"), Err(ErrorCode::Negative));
         assert_eq!(n("0", "USD"), Ok(0));
         assert_eq!(n("1e25", "USD"), Err(ErrorCode::Overflow));
+        assert_eq!(n("9223372036854775807", "CLP"), Err(ErrorCode::OutOfRange));
+        assert_eq!(n("1000000000", "USD"), Ok(100_000_000_000));
     }
 }

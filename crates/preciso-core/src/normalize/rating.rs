@@ -172,30 +172,36 @@ fn tokenize(s: &str) -> Vec<Tok> {
     out
 }
 
-/// Q4: ★ = 1, ½ = 0.5, ☆ = 0, counted only when the text has no number. Read before NFKC,
-/// which would turn ½ into digits.
+/// Q4: ★ = 1, ½ = 0.5, ☆ = 0. The glyphs are the rating unless a number stands before them
+/// ("4.5 ★★★★☆") or a rating with its scale follows them ("★★★★☆ 4/5"); any other number
+/// after them counts reviews ("★★★★☆ (1.234)") and is never read as the rating. Read before
+/// NFKC, which would turn ½ into digits.
 fn stars(raw: &str) -> Option<i64> {
     let text = decode_entities(raw);
-    if text.chars().any(|c| c.is_ascii_digit()) {
+    let first = text.find(|c| star_halves(c).is_some())?;
+    let (before, after) = text.split_at(first);
+    if before.chars().any(|c| c.is_ascii_digit()) || has_scaled_number(after) {
         return None;
     }
-    let mut halves = 0i64;
-    let mut any = false;
-    for c in text.chars() {
-        match c {
-            '★' | '⭐' | '✭' | '✮' => {
-                halves += 2;
-                any = true;
-            }
-            '½' | '⯪' | '⯨' => {
-                halves += 1;
-                any = true;
-            }
-            '☆' | '✩' | '✰' => any = true,
-            _ => {}
-        }
+    Some(text.chars().filter_map(star_halves).sum::<i64>() * 50)
+}
+
+/// Half-stars a glyph is worth; `None` for anything that is not a star glyph.
+fn star_halves(c: char) -> Option<i64> {
+    match c {
+        '★' | '⭐' | '✭' | '✮' => Some(2),
+        '½' | '⯪' | '⯨' => Some(1),
+        '☆' | '✩' | '✰' => Some(0),
+        _ => None,
     }
-    any.then_some(halves * 50)
+}
+
+/// Whether the text holds "x/y", "x de y" or the like.
+fn has_scaled_number(text: &str) -> bool {
+    let toks = tokenize(&preprocess(text));
+    toks.iter()
+        .enumerate()
+        .any(|(i, t)| matches!(t, Tok::Num(_)) && denominator(&toks[i + 1..]).is_some())
 }
 
 fn parse_text(raw: &str) -> Result<Rating, FieldError> {
@@ -294,6 +300,14 @@ mod tests {
         assert_eq!(r("★★★★½"), Ok(450));
         assert_eq!(r("☆☆☆☆☆"), Ok(0));
         assert_eq!(r("4.5 ★★★★☆"), Ok(450));
+        // A count after the stars is never the rating.
+        assert_eq!(r("★★★★☆ (1.234)"), Ok(400));
+        assert_eq!(r("★★★★☆ (12)"), Ok(400));
+        assert_eq!(r("★★★½☆ 1.234 opiniones"), Ok(350));
+        assert_eq!(r("★★★★☆ 87"), Ok(400));
+        assert_eq!(r("&starf;&starf;&star; (3)"), Ok(200));
+        assert_eq!(r("★★★★☆ 4/5"), Ok(400));
+        assert_eq!(r("★★★☆☆ 4,5 de 5"), Ok(450));
         assert_eq!(r("4.5 (120)"), Ok(450));
         assert_eq!(r("Calificación: 4,25"), Ok(425));
         assert_eq!(r("4.256"), Ok(426));

@@ -34,6 +34,10 @@ pub fn normalize_line(line: &str, currency: Currency) -> Value {
         Err(e) => return invalid_json(&format!("the line is not valid JSON: {e}")),
     };
     let mut errors = Vec::new();
+    // The price is required: present as `null` it is missing, not silently absent.
+    if obj.get("price") == Some(&Value::Null) {
+        errors.push(json!({"field": "price", "code": "missing", "message": "price is null"}));
+    }
     let mut field = |name: &'static str| -> Option<Scraped<'_>> {
         match obj.get(name) {
             None | Some(Value::Null) => None,
@@ -95,6 +99,14 @@ mod tests {
         let codes: Vec<_> =
             v["errors"].as_array().unwrap().iter().map(|e| e["code"].clone()).collect();
         assert!(codes.contains(&json!("no_digits")) && codes.contains(&json!("invalid_type")));
+        let v = normalize_line(r#"{"price": null, "rating": null}"#, cop);
+        assert_eq!(v["price_minor"], Value::Null);
+        assert_eq!(
+            v["errors"],
+            json!([{"field": "price", "code": "missing", "message": "price is null"}])
+        );
+        let v = normalize_line(r#"{"rating": "4,2 de 5"}"#, cop);
+        assert_eq!(v["errors"], json!([]));
         let v = normalize_line("{nope", cop);
         assert_eq!(v["errors"][0]["code"], json!("invalid_json"));
         assert_eq!(v["errors"][0]["field"], Value::Null);

@@ -155,9 +155,9 @@ fn stdin_and_directories_are_ingested() {
 #[test]
 fn normalize_command_meets_the_public_price_and_rating_samples() {
     let sb = Sandbox::new();
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    let prices = std::fs::read_to_string(shared.join("prices-sample.tsv"))
-        .expect("shared/testdata is beside the repo");
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    let prices = std::fs::read_to_string(samples.join("prices-sample.tsv"))
+        .expect("testdata/ holds the samples");
     let rows: Vec<Vec<&str>> = prices
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -180,7 +180,7 @@ fn normalize_command_meets_the_public_price_and_rating_samples() {
             assert_eq!(v["price_currency"], cur, "{input}: {v}");
         }
     }
-    let ratings = std::fs::read_to_string(shared.join("ratings-sample.tsv")).unwrap();
+    let ratings = std::fs::read_to_string(samples.join("ratings-sample.tsv")).unwrap();
     let lines: Vec<&str> = ratings.lines().filter(|l| !l.starts_with('#')).skip(1).collect();
     let input: String = lines
         .iter()
