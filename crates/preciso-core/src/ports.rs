@@ -79,6 +79,12 @@ pub trait CatalogStore: Send + Sync {
     /// The completed ledger row for a file's SHA-256, if that content was already ingested.
     fn find_ingested(&self, sha256: &str) -> Result<Option<IngestFile>, StoreError>;
 
+    /// The ingest time of the earliest run of this content that did not finish (running,
+    /// failed or superseded) since the newest one that did. A re-run stamps undated records
+    /// with it, so a file whose run was interrupted converges on exactly what one clean run
+    /// gives, price history included.
+    fn interrupted_since(&self, sha256: &str) -> Result<Option<i64>, StoreError>;
+
     /// Starts an ingest run: a ledger row (unless `dry_run`) and a writer session.
     fn begin_ingest(
         &self,

@@ -188,6 +188,41 @@ pub fn a_running_or_failed_run_is_not_ingested(c: &dyn Catalog) {
     assert_eq!(c.ingest_files(1, 0).unwrap()[0].error.as_deref(), Some("boom"));
 }
 
+/// A crash between two records of one offer in one file, then a re-run: stamped with the
+/// interrupted run's time (what the pipeline does with `interrupted_since`), the offer keeps
+/// the one observation a clean run gives.
+pub fn an_interrupted_run_resumes_at_its_first_ingest_time(c: &dyn Catalog) {
+    let file = |received_at| NewIngestFile { received_at, ..new_file("repeats") };
+    let none = IngestCounts::default();
+    let at = |t, price| Fixture { price, at: t, ..Default::default() }.offer();
+    assert_eq!(c.interrupted_since("sha-repeats").unwrap(), None, "never ingested");
+    // Run 1 commits its first batch (the offer at 10.000), then the process dies.
+    let mut s = c.begin_ingest(&file(100), false).unwrap();
+    s.apply_batch(&[at(100, 10_000)], &none).unwrap();
+    drop(s);
+    assert_eq!(c.interrupted_since("sha-repeats").unwrap(), Some(100));
+    // Run 2 fails before writing anything; the first run's time still stands.
+    let s = c.begin_ingest(&file(200), false).unwrap();
+    s.finish(IngestStatus::Failed, Some("disk full".into())).unwrap();
+    let since = c.interrupted_since("sha-repeats").unwrap();
+    assert_eq!(since, Some(100), "the earliest unfinished run since the last finished one");
+    // Run 3 goes through the whole file: the same record, then the later one at 9.000.
+    let t = since.unwrap();
+    let mut s = c.begin_ingest(&file(300), false).unwrap();
+    s.apply_batch(&[at(t, 10_000)], &none).unwrap();
+    s.apply_batch(&[at(t, 9_000)], &none).unwrap();
+    s.finish(IngestStatus::Done, None).unwrap();
+    let offer = Fixture::default().offer();
+    assert_eq!(prices(c, &offer), vec![(100, 9_000)], "one observation, as in a clean run");
+    assert_eq!(c.offer(offer.id).unwrap().unwrap().price.minor, 9_000);
+    assert_eq!(c.interrupted_since("sha-repeats").unwrap(), None, "finished");
+    // A forced run of the same content that dies starts a new interruption.
+    let mut s = c.begin_ingest(&file(400), false).unwrap();
+    s.apply_batch(&[at(400, 9_000)], &none).unwrap();
+    drop(s);
+    assert_eq!(c.interrupted_since("sha-repeats").unwrap(), Some(400));
+}
+
 pub fn dry_run_writes_nothing(c: &dyn Catalog) {
     let o = Fixture::default().offer();
     let mut s = c.begin_ingest(&new_file("dry"), true).unwrap();
@@ -860,6 +895,7 @@ macro_rules! contract_tests {
             repeats_count_alike_within_a_batch_and_across_batches,
             reapplying_changes_nothing_and_ledger_counts,
             a_running_or_failed_run_is_not_ingested,
+            an_interrupted_run_resumes_at_its_first_ingest_time,
             dry_run_writes_nothing,
             groups_products_by_gtin_else_brand_and_title,
             best_prices_respect_stock_filters_and_preferences,

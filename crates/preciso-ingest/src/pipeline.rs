@@ -176,6 +176,19 @@ fn ingest_file(
         store: opts.context.default_store.clone(),
         received_at: opts.context.ingest_time,
     };
+    // Records without `scraped_at` are observed when their file first arrived: a re-run of an
+    // interrupted run stamps them as that run did, so an offer the file holds twice keeps one
+    // observation, as in a run that was never interrupted.
+    let resumed;
+    let opts = match store.interrupted_since(&new_file.sha256).map_err(store_error)? {
+        Some(since) if since != opts.context.ingest_time => {
+            let mut o = opts.clone();
+            o.context.ingest_time = since;
+            resumed = o;
+            &resumed
+        }
+        _ => opts,
+    };
     let mut session = store.begin_ingest(&new_file, opts.dry_run).map_err(store_error)?;
     let ledger_id = (!opts.dry_run).then(|| session.file_id());
     report.ledger_id = ledger_id;

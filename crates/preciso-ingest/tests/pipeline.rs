@@ -3,7 +3,8 @@
 
 use chrono_tz::Tz;
 use preciso_core::domain::{Currency, StoreId};
-use preciso_core::ports::CatalogStore;
+use preciso_core::ports::{Catalog, CatalogStore};
+use preciso_core::query::{OfferFilter, PageRequest, Sort};
 use preciso_ingest::{
     FieldMap, Format, IngestOptions, IngestReport, IngestSource, RecordContext, ingest,
 };
@@ -261,6 +262,130 @@ fn a_failure_mid_file_keeps_whole_batches_and_a_rerun_converges() {
     assert_eq!(rerun.status, "done", "a failed run does not make the file 'already ingested'");
     assert_eq!((rerun.counts.unchanged, rerun.counts.inserted), (6, 4));
     assert_eq!(env.state(), clean.state());
+}
+
+/// A file holding two records of one offer (the later one wins), undated: every record is
+/// observed when the file arrives. The run dies between the two; the re-run, later, gives
+/// exactly what one clean run gives, price history included.
+fn a_crash_between_repeats_converges_on_the_clean_catalog(
+    open: &dyn Fn() -> Box<dyn Catalog>,
+    fault: &dyn Fn(&dyn Catalog, bool),
+    dir: &Path,
+) {
+    let line = |sku: &str, price: &str| {
+        format!(
+            "{{\"store\":\"exito\",\"sku\":\"{sku}\",\"title\":\"Item {sku}\",\"price\":\"$ {price}\"}}\n"
+        )
+    };
+    // Batches of 3: [S0 S1 S2] [S3 S4 S5] [S6 S7 S1']; S7 fails the first run.
+    let mut content: String = (0..7).map(|i| line(&format!("S{i}"), &format!("{i}.000"))).collect();
+    content.push_str(&line("S7", "7.000"));
+    content.push_str(&line("S1", "900"));
+    content.push_str(&line("S8", "8.000"));
+    let path = dir.join("repeats.jsonl");
+    std::fs::write(&path, &content).unwrap();
+    let source = IngestSource { path, name: "repeats.jsonl".into() };
+    let mut opts = Env::new().opts();
+    opts.rejects_dir = dir.join("rejects");
+
+    let clean = open();
+    ingest(clean.as_ref(), &source, &opts, &|_| {}).unwrap();
+
+    let crashed = open();
+    fault(crashed.as_ref(), true);
+    ingest(crashed.as_ref(), &source, &opts, &|_| {}).unwrap_err();
+    assert_eq!(crashed.counts().unwrap().offers, 6, "two whole batches landed");
+    fault(crashed.as_ref(), false);
+    let mut later = opts.clone();
+    later.context.ingest_time += 3_600;
+    let rerun = ingest(crashed.as_ref(), &source, &later, &|_| {}).unwrap();
+    assert_eq!(rerun.status, "done");
+    assert_eq!(port_state(crashed.as_ref()), port_state(clean.as_ref()));
+    let s1 = port_state(clean.as_ref()).into_iter().find(|r| r.contains("Item S1")).unwrap();
+    assert!(s1.ends_with("[(1800000000, 90000)]"), "one observation of S1: {s1}");
+}
+
+/// Every offer with its price, times and history, through the port (any backend).
+fn port_state(c: &dyn Catalog) -> Vec<String> {
+    let page = PageRequest { page: 1, limit: 100 };
+    let offers = c.list_offers(&OfferFilter::default(), Sort::Price, page, Default::default());
+    let mut rows: Vec<String> = offers
+        .unwrap()
+        .items
+        .iter()
+        .map(|s| {
+            let o = &s.offer;
+            let history: Vec<(i64, i64)> = c
+                .offer_history(o.id)
+                .unwrap()
+                .iter()
+                .map(|h| (h.observed_at, h.price.minor))
+                .collect();
+            format!(
+                "{} {} {} {:?} {} {} {} {history:?}",
+                o.title,
+                o.price.minor,
+                o.previous_price.map_or(0, |m| m.minor),
+                o.first_seen,
+                o.last_seen,
+                o.price_changed_at,
+                o.product_id
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn sqlite_a_crash_between_repeats_converges_on_the_clean_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = std::sync::atomic::AtomicU32::new(0);
+    let open = || -> Box<dyn Catalog> {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Box::new(SqliteCatalog::open(&dir.path().join(format!("c{i}.sqlite"))).unwrap())
+    };
+    let path = |i: u32| dir.path().join(format!("c{i}.sqlite"));
+    let fault = |_: &dyn Catalog, on: bool| {
+        let conn = Connection::open(path(1)).unwrap();
+        conn.execute_batch(if on {
+            "CREATE TRIGGER fault BEFORE INSERT ON offers WHEN NEW.sku = 'S7'
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"
+        } else {
+            "DROP TRIGGER fault"
+        })
+        .unwrap();
+    };
+    a_crash_between_repeats_converges_on_the_clean_catalog(&open, &fault, dir.path());
+}
+
+#[test]
+fn postgres_a_crash_between_repeats_converges_on_the_clean_catalog() {
+    use preciso_store_postgres::{PgCatalog, testing::TempDb};
+    let (Some(clean), Some(crashed)) = (TempDb::create("pipeline"), TempDb::create("pipeline"))
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let urls = [clean.url.clone(), crashed.url.clone()];
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let open = || -> Box<dyn Catalog> {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Box::new(PgCatalog::open(&urls[i]).unwrap())
+    };
+    let fault = |_: &dyn Catalog, on: bool| {
+        let mut c = postgres::Client::connect(&crashed.url, postgres::NoTls).unwrap();
+        c.batch_execute(if on {
+            "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$;
+             CREATE TRIGGER fault BEFORE INSERT ON offers FOR EACH ROW
+                 WHEN (NEW.sku = 'S7') EXECUTE FUNCTION fault();"
+        } else {
+            "DROP TRIGGER fault ON offers; DROP FUNCTION fault();"
+        })
+        .unwrap();
+    };
+    a_crash_between_repeats_converges_on_the_clean_catalog(&open, &fault, dir.path());
 }
 
 #[test]

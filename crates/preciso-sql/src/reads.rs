@@ -108,6 +108,12 @@ pub fn offer_by_id(id: i64) -> Query {
     Query::new(format!("SELECT {OFFER_COLUMNS} FROM offers o WHERE o.id = ?"), vec![Param::Int(id)])
 }
 
+/// `min(received_at)` of the runs of one content (`?` twice: its SHA-256) that did not finish
+/// since the newest that did (`CatalogStore::interrupted_since`).
+pub const INTERRUPTED_SINCE: &str = "SELECT min(received_at) FROM ingest_files
+    WHERE sha256 = ? AND status <> 'done'
+      AND id > COALESCE((SELECT max(id) FROM ingest_files WHERE sha256 = ? AND status = 'done'), 0)";
+
 /// `observed_at, price_minor, list_price_minor, currency, availability`, oldest first.
 pub fn offer_history(id: i64) -> Query {
     Query::new(

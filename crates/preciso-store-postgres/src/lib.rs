@@ -11,6 +11,8 @@ mod read;
 mod runs;
 mod session;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row, Statement};

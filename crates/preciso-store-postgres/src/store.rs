@@ -70,6 +70,14 @@ impl CatalogStore for PgCatalog {
         })
     }
 
+    fn interrupted_since(&self, sha256: &str) -> Result<Option<i64>, StoreError> {
+        self.with_client(|c| {
+            let sql = preciso_sql::numbered(preciso_sql::reads::INTERRUPTED_SINCE);
+            let row = c.query_one(&sql, &[&sha256, &sha256]).map_err(backend)?;
+            Ok(row.get(0))
+        })
+    }
+
     fn begin_ingest(
         &self,
         file: &NewIngestFile,

@@ -7,52 +7,12 @@ use preciso_core::domain::{IngestCounts, IngestStatus};
 use preciso_core::ports::CatalogStore;
 use preciso_core::testing::new_file;
 use preciso_store_postgres::PgCatalog;
-use std::sync::atomic::{AtomicU32, Ordering};
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
-
-/// Drops the test database when the test ends.
-struct TempDb {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        if let Ok(mut c) = Client::connect(&self.admin_url, NoTls) {
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
-        }
-    }
-}
-
-/// `postgres://…/db` → the same server with another database name.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-/// A fresh, empty database: its guard and URL.
-fn fresh_database() -> Option<(TempDb, String)> {
-    let Ok(url) = std::env::var("PRECISO_TEST_PG_URL") else {
-        eprintln!("skipped: PRECISO_TEST_PG_URL is not set (PostgreSQL contract tests)");
-        return None;
-    };
-    let name =
-        format!("preciso_test_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
-    let mut admin = Client::connect(&url, NoTls).expect("PRECISO_TEST_PG_URL must be reachable");
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
-    let db_url = with_database(&url, &name);
-    Some((TempDb { admin_url: url, name }, db_url))
-}
+use preciso_store_postgres::testing::TempDb;
 
 fn fresh() -> Option<(TempDb, Box<dyn preciso_core::ports::Catalog>)> {
-    let (guard, url) = fresh_database()?;
-    let catalog = PgCatalog::open(&url).expect("open test database");
-    Some((guard, Box::new(catalog)))
+    let db = TempDb::create("contract")?;
+    let catalog = PgCatalog::open(&db.url).expect("open test database");
+    Some((db, Box::new(catalog)))
 }
 
 mod contract {
@@ -95,7 +55,8 @@ fn offers(skus: &[&str], price: i64) -> Vec<preciso_core::domain::Offer> {
 
 #[test]
 fn an_initial_load_defers_indexes_and_keys_to_its_end_and_later_runs_keep_them() {
-    let Some((_guard, url)) = fresh_database() else { return };
+    let Some(db) = TempDb::create("store") else { return };
+    let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
     assert_eq!(all.len(), 8, "five offers indexes and three foreign keys: {all:?}");
@@ -116,7 +77,8 @@ fn an_initial_load_defers_indexes_and_keys_to_its_end_and_later_runs_keep_them()
 
 #[test]
 fn opening_the_catalog_rebuilds_what_a_crashed_initial_load_deferred() {
-    let Some((_guard, url)) = fresh_database() else { return };
+    let Some(db) = TempDb::create("store") else { return };
+    let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
     let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();
@@ -149,7 +111,8 @@ fn offers_seen_at(count: usize, at: i64) -> Vec<preciso_core::domain::Offer> {
 
 #[test]
 fn a_run_that_touches_every_offer_updates_them_in_place() {
-    let Some((_guard, url)) = fresh_database() else { return };
+    let Some(db) = TempDb::create("store") else { return };
+    let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     preciso_core::testing::apply(&catalog, "day-1", &offers_seen_at(300, 1_000));
     let heap_bytes = || -> i64 {
@@ -165,7 +128,8 @@ fn a_run_that_touches_every_offer_updates_them_in_place() {
 
 #[test]
 fn after_a_run_the_offers_pages_are_all_visible_for_index_only_reads() {
-    let Some((_guard, url)) = fresh_database() else { return };
+    let Some(db) = TempDb::create("store") else { return };
+    let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let visibility = || -> (i32, i32) {
         let mut c = Client::connect(&url, NoTls).unwrap();
@@ -187,7 +151,8 @@ fn after_a_run_the_offers_pages_are_all_visible_for_index_only_reads() {
 
 #[test]
 fn two_initial_loads_at_once_both_land_with_indexes_keys_and_summary_whole() {
-    let Some((_guard, url)) = fresh_database() else { return };
+    let Some(db) = TempDb::create("store") else { return };
+    let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
     // Two stores load the same products (titles) at the same time into an empty catalog.
@@ -239,7 +204,8 @@ fn two_initial_loads_at_once_both_land_with_indexes_keys_and_summary_whole() {
 
 #[test]
 fn nothing_builds_the_deferred_indexes_under_a_load_that_is_still_running() {
-    let Some((_guard, url)) = fresh_database() else { return };
+    let Some(db) = TempDb::create("store") else { return };
+    let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
     let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();

@@ -110,6 +110,12 @@ impl CatalogStore for SqliteCatalog {
         })
     }
 
+    fn interrupted_since(&self, sha256: &str) -> Result<Option<i64>, StoreError> {
+        self.with_reader(|c| {
+            c.query_row(preciso_sql::reads::INTERRUPTED_SINCE, [sha256, sha256], |r| r.get(0))
+        })
+    }
+
     fn begin_ingest(
         &self,
         file: &NewIngestFile,
