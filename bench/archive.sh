@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Archive reconciliation benchmark (OPERATIONS O30): a ledger of N completed files and N
+# Archive reconciliation benchmark (docs/OPERATIONS.md O30): a ledger of N completed files and N
 # matching objects in a local-directory archive; times `preciso archive verify` (listing plus
 # ledger pass). Usage: bench/archive.sh [N] (default 100000).
 set -euo pipefail

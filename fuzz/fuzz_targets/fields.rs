@@ -1,5 +1,5 @@
-//! One scraped value through each field parser (SPEC §3): price (as text and as a JSON
-//! number, in every currency's conventions), list price, rating and review count. Any input
+//! One scraped value through each field parser (docs/NORMALIZATION.md): price (as text and as a
+//! JSON number, in every currency's conventions), list price, rating and review count. Any input
 //! must give a value or a field error, never a panic or an overflow.
 #![no_main]
 

@@ -79,7 +79,7 @@ fn push_words(out: &mut String, s: &str) {
     }
 }
 
-/// Product grouping key (SPEC §2): by GTIN, else by normalized brand + title.
+/// Product grouping key (docs/DATA-MODEL.md): by GTIN, else by normalized brand + title.
 pub fn product_key(gtin: Option<&Gtin>, title_key: &str) -> String {
     match gtin {
         Some(g) => format!("gtin:{g}"),

@@ -1,4 +1,4 @@
-//! Preciso's domain core: the catalog's types, the normalization contract of SPEC §3,
+//! Preciso's domain core: the catalog's types, the normalization contract of docs/NORMALIZATION.md,
 //! content hashing and the storage port. It performs no IO and knows nothing of HTTP or SQL;
 //! the store adapters, the ingest pipeline and the HTTP layer all depend on it, never the
 //! reverse.

@@ -15,6 +15,10 @@ pub enum StoreError {
     Migration { name: String, reason: String },
     #[error("database error: {0}")]
     Backend(String),
+    /// The database cannot be reached or is too busy right now; the same call may succeed
+    /// later (an API answers 503 with `Retry-After`).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("not found")]
     NotFound,
     /// A uniqueness rule was violated (e.g. a user's e-mail already exists).
@@ -273,7 +277,7 @@ pub trait CatalogRead: Send + Sync {
 pub trait Catalog: CatalogStore + CatalogRead + CatalogDump + RunLog {}
 impl<T: CatalogStore + CatalogRead + CatalogDump + RunLog> Catalog for T {}
 
-/// The scheduler's run history and its leader lock (OPERATIONS O7–O14).
+/// The scheduler's run history and its leader lock (docs/OPERATIONS.md O7–O14).
 pub trait RunLog: Send + Sync {
     /// Records a new run in one atomic step: `(job, scheduled_for)` is unique and a job has at
     /// most one active run, so two replicas can never both start the same slot.

@@ -4,7 +4,7 @@
 use crate::domain::{Availability, Currency, IdError, Money, OfferId, ProductId, Rating, StoreId};
 use rustc_hash::FxHashMap;
 
-/// Sort orders of SPEC §5.
+/// Sort orders of the `sort` parameter (docs/API.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
     /// Cheapest first.
@@ -155,7 +155,7 @@ impl OfferView {
     }
 }
 
-/// A user's personalization (SPEC §2).
+/// A user's personalization (docs/DATA-MODEL.md).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Preferences {

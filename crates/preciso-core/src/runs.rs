@@ -1,4 +1,4 @@
-//! Job runs: the history the scheduler keeps (OPERATIONS O7, O10). A run is identified by
+//! Job runs: the history the scheduler keeps (docs/OPERATIONS.md O7, O10). A run is identified by
 //! `(job, scheduled_for)`; each attempt of a run is its own row with its own error and steps.
 //! Times are milliseconds since the Unix epoch, UTC.
 
@@ -35,7 +35,7 @@ impl Trigger {
     }
 }
 
-/// What a fire does when the job's previous run is still active (O4; Kubernetes'
+/// What a fire does when the job's previous run is still active (docs/OPERATIONS.md O4; Kubernetes'
 /// `concurrencyPolicy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,7 +72,7 @@ pub enum RunStatus {
     TimedOut,
     /// Its fire time found the previous run still active (overlap policy `forbid`).
     SkippedOverlap,
-    /// Found `running` after the process that ran it went away (O14).
+    /// Found `running` after the process that ran it went away (docs/OPERATIONS.md O14).
     Abandoned,
     /// Stopped by a graceful shutdown before it finished.
     Cancelled,

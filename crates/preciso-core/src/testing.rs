@@ -782,7 +782,7 @@ pub fn runs_have_one_identity_one_active_run_and_attempts(c: &dyn Catalog) {
     assert_eq!(page.len(), 1);
 }
 
-/// O7: replicas racing to record one slot: exactly one run starts.
+/// docs/OPERATIONS.md O7: replicas racing to record one slot: exactly one run starts.
 pub fn concurrent_claims_of_one_slot_start_one_run(c: &dyn Catalog) {
     let claims: Vec<RunClaim> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)

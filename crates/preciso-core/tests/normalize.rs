@@ -1,4 +1,4 @@
-//! The parser contract (SPEC §3): the public samples in `testdata/` as a table, and
+//! The parser contract (docs/NORMALIZATION.md): the public samples in `testdata/` as a table, and
 //! properties over arbitrary input (no panic, no overflow, exact round trips).
 
 use preciso_core::domain::{Currency, Grouping, Money};

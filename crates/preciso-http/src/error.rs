@@ -32,8 +32,10 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("method not allowed")]
     MethodNotAllowed,
-    #[error("the service is not ready: {0}")]
-    Unavailable(String),
+    #[error("the service is not ready: {message}")]
+    Unavailable { message: String, retry_after: Option<u64> },
+    #[error("the request took longer than {limit_secs} s")]
+    Timeout { limit_secs: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -56,7 +58,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Timeout { .. } => "timeout",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -73,7 +76,9 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::Timeout { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,8 +91,20 @@ impl ApiError {
             ApiError::ConflictDetails { details, .. } => details.clone(),
             ApiError::RateLimited { retry_after } => json!({ "retry_after_secs": retry_after }),
             ApiError::Forbidden(scope) => json!({ "required_scope": scope }),
+            ApiError::Unavailable { retry_after: Some(s), .. } => json!({ "retry_after_secs": s }),
+            ApiError::Timeout { limit_secs } => json!({ "limit_secs": limit_secs }),
             _ => Value::Null,
         }
+    }
+}
+
+/// How long a client should wait before retrying when the database is unavailable.
+const DATABASE_RETRY_SECS: u64 = 5;
+
+impl ApiError {
+    /// 503 without a retry hint (the feature is off in this process).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::Unavailable { message: message.into(), retry_after: None }
     }
 }
 
@@ -96,6 +113,14 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("not found".into()),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Unavailable(m) => {
+                // The cause names hosts and internals: logged, not answered.
+                tracing::warn!(error = %m, "database unavailable");
+                ApiError::Unavailable {
+                    message: "the database is unavailable; retry later".into(),
+                    retry_after: Some(DATABASE_RETRY_SECS),
+                }
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -110,9 +135,12 @@ impl IntoResponse for ApiError {
             "error": { "code": self.code(), "message": self.to_string(), "details": self.details() }
         });
         let mut response = (self.status(), Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after } = self
-            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
-        {
+        let retry_after = match self {
+            ApiError::RateLimited { retry_after } => Some(retry_after),
+            ApiError::Unavailable { retry_after, .. } => retry_after,
+            _ => None,
+        };
+        if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if let ApiError::Unauthorized = self {

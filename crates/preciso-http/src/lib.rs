@@ -1,4 +1,4 @@
-//! Preciso's REST API (SPEC §5) over the storage port: an axum router with one module per
+//! Preciso's REST API (docs/API.md) over the storage port: an axum router with one module per
 //! resource, wrapped in observation, CORS, authentication, rate limiting, caching and body
 //! limits. `serve` takes a bound listener and a shutdown future so tests bind port 0.
 
@@ -11,6 +11,7 @@ pub mod layers;
 pub mod openapi;
 mod params;
 mod routes;
+pub mod server;
 pub mod state;
 
 pub use layers::auth::hash_key;
@@ -24,8 +25,27 @@ pub mod jobs_json {
 pub use state::{AppState, HttpConfig, OpsState, UploadConfig};
 
 use std::future::Future;
-use std::net::SocketAddr;
 use tokio::net::TcpListener;
+
+/// How often `watch_ingests` looks at the ledger.
+const INGEST_WATCH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Drops cached answers — here and, with Redis, on every replica — when the ledger shows an
+/// ingest run that ended in another process (a CLI ingest, another replica's scheduled job).
+/// Runs until the process ends.
+pub async fn watch_ingests(state: AppState) {
+    let mut last = None;
+    loop {
+        let marker = state.db(|c| Ok(c.ingest_marker()?)).await.ok();
+        if last.is_some() && marker.is_some() && marker != last {
+            state.invalidate_cache().await;
+        }
+        if marker.is_some() {
+            last = marker;
+        }
+        tokio::time::sleep(INGEST_WATCH).await;
+    }
+}
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve(
@@ -33,6 +53,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let limits = state.config.limits;
+    server::serve(listener, router(state), limits, shutdown).await
 }

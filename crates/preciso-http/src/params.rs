@@ -1,10 +1,77 @@
-//! Query-string parsing with errors that name the parameter. Unknown parameters are ignored;
-//! known ones are validated and bounded (SPEC §5).
+//! Query-string parsing with errors that name the parameter. The parameters each operation
+//! knows are the ones its OpenAPI description declares (one source for the document, the
+//! server and the fuzzers that read it); any other is a 400 naming it — a typo is caught, and
+//! `?junk=N` cannot mint new cache entries. Known ones are validated and bounded
+//! (docs/API.md).
 
 use crate::error::{ApiError, ApiResult};
+use axum::http::Method;
 use preciso_core::domain::{StoreId, category_key};
 use preciso_core::query::{Decimal, OfferFilter, PageRequest, Sort};
 use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// (method, path template) → the query parameters the operation declares.
+type Known = HashMap<(String, String), Vec<String>>;
+
+fn known() -> &'static Known {
+    static KNOWN: OnceLock<Known> = OnceLock::new();
+    KNOWN.get_or_init(|| {
+        let doc = crate::openapi::document();
+        let mut out = Known::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let names = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "query")
+                    .filter_map(|p| p["name"].as_str().map(str::to_string))
+                    .collect();
+                out.insert((method.to_ascii_uppercase(), path.clone()), names);
+            }
+        }
+        out
+    })
+}
+
+/// The OpenAPI path of a route template: `{*rest}` is `{rest}`, no trailing slash.
+pub fn openapi_path(route: &str) -> String {
+    let path = route.replace("{*", "{");
+    match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p.to_string(),
+        _ => path,
+    }
+}
+
+/// 400 for the first query parameter the operation does not declare. Routes the document
+/// does not describe accept none.
+pub fn check_known(method: &Method, route: &str, query: Option<&str>) -> ApiResult<()> {
+    let Some(query) = query.filter(|q| !q.is_empty()) else { return Ok(()) };
+    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
+    let allowed = known().get(&(method.to_string(), openapi_path(route)));
+    for (name, _) in form_urlencoded::parse(query.as_bytes()) {
+        if !allowed.is_some_and(|a| a.iter().any(|k| *k == name)) {
+            let list = allowed.filter(|a| !a.is_empty()).map_or("none".into(), |a| a.join(", "));
+            return Err(ApiError::bad(
+                &name,
+                format!("unknown query parameter {name:?}; this endpoint takes: {list}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The query string in a canonical form: pairs sorted by name, the last value of a repeated
+/// name (what `Params` reads), blank values dropped (`Params` reads them as absent).
+pub fn canonical_query(query: Option<&str>) -> String {
+    let pairs: HashMap<String, String> =
+        form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
+    let mut pairs: Vec<(String, String)> =
+        pairs.into_iter().filter(|(_, v)| !v.trim().is_empty()).collect();
+    pairs.sort();
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
 
 /// The query string as a map; the last value of a repeated key wins.
 #[derive(Debug, Default)]

@@ -24,14 +24,22 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Response cache TTL; zero disables the cache.
     pub cache_ttl: Duration,
+    /// Bytes the in-process response cache holds at most.
+    pub cache_max_bytes: u64,
     /// Largest JSON body.
     pub json_body_limit: usize,
     /// Largest uploaded data file.
     pub upload_limit: usize,
     /// Served behind TLS (adds HSTS).
     pub behind_tls: bool,
-    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (see `layers::auth::client_ip`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Connection limits of the server loop.
+    pub limits: crate::server::ServerLimits,
+    /// How long a request may take, from its headers to its response.
+    pub request_timeout: Duration,
+    /// The same for uploads (`POST /api/archivos`), which read a file and ingest it.
+    pub upload_timeout: Duration,
     /// Keys accepted besides those in the database (e.g. a bootstrap admin key from the
     /// environment), as (SHA-256 hex, scopes).
     pub static_keys: Vec<(String, Vec<String>)>,
@@ -44,10 +52,14 @@ impl Default for HttpConfig {
             rate_limit_per_minute: 100,
             cors_origins: Vec::new(),
             cache_ttl: Duration::from_secs(300),
+            cache_max_bytes: 64 << 20,
             json_body_limit: 1 << 20,
             upload_limit: 256 << 20,
             behind_tls: false,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            limits: crate::server::ServerLimits::default(),
+            request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(900),
             static_keys: Vec::new(),
         }
     }
@@ -93,9 +105,49 @@ pub struct OpsState {
     pub backup_dir: PathBuf,
     /// The raw-file archive, checked by `/ready` when configured.
     pub archive: Option<Arc<preciso_ops::archive::Archive>>,
+    /// The latest status document (it walks the data directory: at most one build per
+    /// `STATUS_MAX_AGE`, however many callers ask; they wait for the one in progress).
+    pub status_cache: tokio::sync::Mutex<Option<Arc<StatusDocs>>>,
 }
 
+/// The status document as admins see it and as everyone else does, built together.
+pub struct StatusDocs {
+    pub built: Instant,
+    /// `JobMetrics::runs_ended` when built: a run that ended since makes it stale.
+    pub runs_ended: u64,
+    pub full: serde_json::Value,
+    pub redacted: serde_json::Value,
+}
+
+/// How old a served status document may be.
+const STATUS_MAX_AGE: Duration = Duration::from_secs(5);
+
 impl OpsState {
+    /// The status documents, built again when the cached ones are older than
+    /// `STATUS_MAX_AGE`.
+    pub async fn status(self: &Arc<Self>) -> ApiResult<Arc<StatusDocs>> {
+        let mut cached = self.status_cache.lock().await;
+        let runs_ended = self.ops.metrics().runs_ended();
+        let fresh =
+            |d: &&Arc<StatusDocs>| d.built.elapsed() < STATUS_MAX_AGE && d.runs_ended == runs_ended;
+        if let Some(docs) = cached.as_ref().filter(fresh) {
+            return Ok(docs.clone());
+        }
+        let ops = self.clone();
+        let docs = tokio::task::spawn_blocking(move || -> ApiResult<StatusDocs> {
+            let doc = preciso_ops::status::build(&ops.ops, &ops.inputs())?;
+            let full = serde_json::to_value(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let redacted = serde_json::to_value(doc.redacted())
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            Ok(StatusDocs { built: Instant::now(), runs_ended, full, redacted })
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??;
+        let docs = Arc::new(docs);
+        *cached = Some(docs.clone());
+        Ok(docs)
+    }
+
     pub fn inputs(&self) -> preciso_ops::status::StatusInputs<'_> {
         preciso_ops::status::StatusInputs {
             version: env!("CARGO_PKG_VERSION"),
@@ -133,7 +185,7 @@ impl AppState {
         let heavy_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         AppState(Arc::new(Inner {
             shared,
-            cache: ResponseCache::new(config.cache_ttl),
+            cache: ResponseCache::new(config.cache_ttl, config.cache_max_bytes),
             limiter: RateLimiter::new(config.rate_limit_per_minute),
             metrics: Metrics::new(),
             catalog,

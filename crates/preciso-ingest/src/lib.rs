@@ -1,4 +1,4 @@
-//! The ingest pipeline (SPEC §4): read files (JSON array, JSONL, CSV) as a stream of raw
+//! The ingest pipeline (docs/INGEST.md): read files (JSON array, JSONL, CSV) as a stream of raw
 //! records, map their fields, normalize and validate them, hash them, and hand batches to the
 //! storage port. Reading and normalizing run on one thread, writing on another, joined by a
 //! bounded channel so memory stays constant however large the file.

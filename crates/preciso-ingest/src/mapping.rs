@@ -1,5 +1,5 @@
 //! Field mapping: which key of a scraped record means which canonical field. The default
-//! table accepts the English and Spanish names scrapers in this market write (SPEC §4),
+//! table accepts the English and Spanish names scrapers in this market write (docs/INGEST.md),
 //! matched case- and accent-insensitively; a per-store mapping from the config file adds or
 //! overrides names.
 

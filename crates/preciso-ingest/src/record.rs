@@ -1,8 +1,9 @@
 //! One scraped record on its way into the catalog: the raw values the reader found, and
-//! their normalization into a domain `Offer` (SPEC §3–§4). Required fields (store, title,
-//! price) and fields that decide identity or time (currency, scraped_at) reject the record
-//! when invalid; optional descriptive fields that fail (GTIN, rating, reviews, availability,
-//! list price) are dropped and counted as warnings, so one bad barcode never loses an offer.
+//! their normalization into a domain `Offer` (docs/NORMALIZATION.md, docs/INGEST.md). Required
+//! fields (store, title, price) and fields that decide identity or time (currency, scraped_at)
+//! reject the record when invalid; optional descriptive fields that fail (GTIN, rating, reviews,
+//! availability, list price) are dropped and counted as warnings, so one bad barcode never loses an
+//! offer.
 
 use crate::mapping::Field;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};

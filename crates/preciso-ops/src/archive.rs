@@ -1,4 +1,4 @@
-//! The raw-file archive (OPERATIONS O29–O34): every ingested file stored once, content-
+//! The raw-file archive (docs/OPERATIONS.md O29–O34): every ingested file stored once, content-
 //! addressed, under `raw/{store}/{yyyy}/{mm}/{dd}/{sha256}.{ext}` in an object store (a local
 //! directory or S3-compatible, through the `object_store` crate), and reconciled against the
 //! ingest ledger like `rclone check`: objects missing from the archive, objects the ledger does
@@ -54,7 +54,7 @@ pub struct Archive {
     /// `file:///…` or `s3://bucket`, for messages and the status document.
     pub location: String,
     /// Whether objects carry user metadata (S3, memory; not a local directory): uploads then
-    /// record their SHA-256 as `x-amz-meta-sha256` (O31).
+    /// record their SHA-256 as `x-amz-meta-sha256` (docs/OPERATIONS.md O31).
     metadata: bool,
 }
 
@@ -149,7 +149,8 @@ impl Archive {
         ArchiveError::Store(self.location.clone(), e)
     }
 
-    /// Stores `bytes` at `key` unless something is there already (create-if-absent, O29).
+    /// Stores `bytes` at `key` unless something is there already (create-if-absent,
+    /// docs/OPERATIONS.md O29).
     pub fn put_if_absent(&self, key: &str, bytes: Vec<u8>) -> Result<Stored, ArchiveError> {
         let path = ObjectPath::from(key);
         let sha256 = sha256_hex(&bytes);
@@ -259,7 +260,7 @@ fn read_checked(path: &Path, file: &IngestFile) -> Result<Vec<u8>, ArchiveError>
 }
 
 /// Stores the raw file of a completed ingest and records its key in the ledger once the
-/// stored object's size matches (O33). Returns the key.
+/// stored object's size matches (docs/OPERATIONS.md O33). Returns the key.
 pub fn archive_file(
     archive: &Archive,
     catalog: &dyn Catalog,
@@ -328,8 +329,9 @@ fn expected(catalog: &dyn Catalog) -> Result<BTreeMap<String, IngestFile>, Archi
     }
 }
 
-/// Compares the ledger with the archive (O30, O31). `deep` re-reads every object and checks its
-/// SHA-256 (never the ETag, which is not a content hash for multipart or encrypted objects).
+/// Compares the ledger with the archive (docs/OPERATIONS.md O30, O31). `deep` re-reads every object
+/// and checks its SHA-256 (never the ETag, which is not a content hash for multipart or encrypted
+/// objects).
 pub fn verify(
     archive: &Archive,
     catalog: &dyn Catalog,
@@ -427,8 +429,8 @@ fn local_files(sources: &[PathBuf], sizes: &[u64]) -> HashMap<String, PathBuf> {
 }
 
 /// Uploads the missing raw files found under `sources` with `SYNC_WORKERS` at a time, each
-/// retried with backoff; deletes orphans only when asked (O32). A second run right after
-/// uploads nothing.
+/// retried with backoff; deletes orphans only when asked (docs/OPERATIONS.md O32). A second run
+/// right after uploads nothing.
 pub fn sync(
     archive: &Archive,
     catalog: &dyn Catalog,
@@ -483,8 +485,8 @@ pub fn sync(
         }
     }
     report.uploaded.sort();
-    // Orphans are deleted only after a sync without errors (O32), and only those a fresh
-    // reconciliation still finds (files archived during the sync are not orphans).
+    // Orphans are deleted only after a sync without errors (docs/OPERATIONS.md O32), and only those
+    // a fresh reconciliation still finds (files archived during the sync are not orphans).
     if delete_orphans && report.failed.is_empty() {
         let now = verify(archive, catalog, false)?;
         for key in &now.orphan_in_archive {

@@ -1,5 +1,5 @@
-//! Portable backups (OPERATIONS O15–O21): one zstd-compressed file of JSON lines, readable by
-//! any backend. The stream is a header, then per table a `{"table", "columns"}` line, its rows
+//! Portable backups (docs/OPERATIONS.md O15–O21): one zstd-compressed file of JSON lines, readable
+//! by any backend. The stream is a header, then per table a `{"table", "columns"}` line, its rows
 //! as JSON arrays and an `{"end", "rows", "sha256"}` line (the hash covers the row lines), and
 //! last the manifest (format and schema version, source backend, creation time, per-table
 //! counts and hashes). A backup appears atomically: it is written under a temporary name and
@@ -389,7 +389,7 @@ fn in_use_marker(path: &Path) -> PathBuf {
 }
 
 /// Marks a backup as being verified or restored for as long as it lives: pruning (by any
-/// process) leaves it alone (O19).
+/// process) leaves it alone (docs/OPERATIONS.md O19).
 pub struct InUse(PathBuf);
 
 impl InUse {

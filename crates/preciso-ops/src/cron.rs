@@ -1,4 +1,4 @@
-//! Cron schedules in a time zone, and the daylight-saving policy (OPERATIONS O1, O2).
+//! Cron schedules in a time zone, and the daylight-saving policy (docs/OPERATIONS.md O1, O2).
 //!
 //! Expressions are the standard 5 fields; a 6th (leading seconds) field only when the job says
 //! `seconds = true`. Parsing and field matching come from `croner`; turning local wall-clock

@@ -23,7 +23,8 @@ pub struct DropDirJob {
     pub options: IngestOptions,
     /// The daily full run: also retries `failed/` and re-applies content already ingested.
     pub full: bool,
-    /// Where ingested raw files are archived before they move to `processed/` (O29, O33).
+    /// Where ingested raw files are archived before they move to `processed/`
+    /// (docs/OPERATIONS.md O29, O33).
     pub archive: Option<Arc<crate::archive::Archive>>,
 }
 

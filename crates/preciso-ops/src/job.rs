@@ -40,7 +40,7 @@ pub trait Job: Send + Sync {
     fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure>;
 }
 
-/// What to do with fire times missed while no scheduler ran (O3).
+/// What to do with fire times missed while no scheduler ran (docs/OPERATIONS.md O3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Misfire {
@@ -50,7 +50,7 @@ pub enum Misfire {
     Skip,
 }
 
-/// Exponential backoff with jitter and a cap (O6).
+/// Exponential backoff with jitter and a cap (docs/OPERATIONS.md O6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, including the first.
@@ -81,7 +81,7 @@ pub struct JobSpec {
     /// `None`: runs only when triggered (an empty cron string disables the schedule).
     pub schedule: Option<Schedule>,
     pub misfire: Misfire,
-    /// What a fire does while the previous run is still active (O4).
+    /// What a fire does while the previous run is still active (docs/OPERATIONS.md O4).
     pub overlap: Overlap,
     pub grace: Duration,
     pub timeout: Duration,

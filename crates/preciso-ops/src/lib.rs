@@ -1,4 +1,4 @@
-//! Preciso operating itself (SPEC §7, OPERATIONS O1–O14, O24, O28): cron schedules with time
+//! Preciso operating itself (docs/OPERATIONS.md O1–O14, O24, O28): cron schedules with time
 //! zones and a DST policy, a scheduler whose identity and overlap rules live in the database
 //! (so replicas agree), runs with timeouts, retries and history, the drop-directory ingest job
 //! and the status document. Time is injected (`Clock`) so tests drive days in milliseconds.

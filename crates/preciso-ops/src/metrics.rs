@@ -1,5 +1,6 @@
-//! Job metrics in Prometheus text (O24): runs by job and status, duration histogram, time of
-//! the last success and of the next fire per job. Labels are bounded by the configured jobs.
+//! Job metrics in Prometheus text (docs/OPERATIONS.md O24): runs by job and status, duration
+//! histogram, time of the last success and of the next fire per job. Labels are bounded by the
+//! configured jobs.
 
 use preciso_core::runs::RunStatus;
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ struct Data {
 #[derive(Default)]
 pub struct JobMetrics {
     data: Mutex<Data>,
+    /// Runs observed since start: changes whenever a run ends (what a cached status misses).
+    ended: std::sync::atomic::AtomicU64,
 }
 
 impl JobMetrics {
@@ -41,7 +44,13 @@ impl JobMetrics {
         }
     }
 
+    /// How many runs ended in this process so far.
+    pub fn runs_ended(&self) -> u64 {
+        self.ended.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub fn observe_run(&self, job: &str, status: RunStatus, seconds: f64, finished_at: f64) {
+        self.ended.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let mut d = self.data.lock().unwrap_or_else(|p| p.into_inner());
         *d.runs.entry((job.to_string(), status.as_str())).or_default() += 1;
         if status == RunStatus::SkippedOverlap {

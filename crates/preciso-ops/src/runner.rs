@@ -1,5 +1,6 @@
-//! Executes one run: attempts on their own thread with a deadline (O5), heartbeats while they
-//! work, retries with backoff and jitter (O6), every attempt recorded (O10).
+//! Executes one run: attempts on their own thread with a deadline (docs/OPERATIONS.md O5),
+//! heartbeats while they work, retries with backoff and jitter (docs/OPERATIONS.md O6), every
+//! attempt recorded (docs/OPERATIONS.md O10).
 
 use crate::clock::{Clock, StopSignal, millis};
 use crate::job::{JobContext, JobFailure, JobSpec};

@@ -1,7 +1,8 @@
-//! The scheduler loop's single step, `tick`: lead or stand by (O8, O9), sweep abandoned runs
-//! (O14), and claim the slots that are due under each job's misfire policy (O3) — the
-//! database decides identity and overlap (O4, O7). Executing the claimed runs is the caller's
-//! (`Ops`) business, so tests can drive ticks with a fake clock and run jobs inline.
+//! The scheduler loop's single step, `tick`: lead or stand by (docs/OPERATIONS.md O8, O9), sweep
+//! abandoned runs (docs/OPERATIONS.md O14), and claim the slots that are due under each job's
+//! misfire policy (docs/OPERATIONS.md O3) — the database decides identity and overlap
+//! (docs/OPERATIONS.md O4, O7). Executing the claimed runs is the caller's (`Ops`) business, so
+//! tests can drive ticks with a fake clock and run jobs inline.
 
 use crate::clock::{Clock, millis};
 use crate::job::{JobSpec, Misfire};
@@ -125,7 +126,8 @@ impl Scheduler {
         Ok(fires)
     }
 
-    /// Keeps or acquires leadership; on acquiring, plans each job and catches up (O3).
+    /// Keeps or acquires leadership; on acquiring, plans each job and catches up
+    /// (docs/OPERATIONS.md O3).
     fn lead(&mut self, now: DateTime<Utc>, fires: &mut Vec<Fire>) -> Result<bool, StoreError> {
         if let Some(l) = self.leadership.as_mut() {
             if l.still_held() {

@@ -1,6 +1,7 @@
 //! `Ops`: the scheduler as a service inside `preciso serve` (and the CLI): the job registry, the
-//! scheduler thread, manual triggers through the same claim as scheduled fires (O11), dry runs
-//! that record nothing (O12), and graceful shutdown (O14).
+//! scheduler thread, manual triggers through the same claim as scheduled fires
+//! (docs/OPERATIONS.md O11), dry runs that record nothing (docs/OPERATIONS.md O12), and graceful
+//! shutdown (docs/OPERATIONS.md O14).
 
 use crate::clock::{Clock, StopSignal, millis};
 use crate::job::{JobContext, JobSpec};
@@ -41,7 +42,7 @@ pub struct OpsConfig {
     pub poll: Duration,
     /// How often a running job proves it is alive.
     pub heartbeat: Duration,
-    /// Closed runs older than this are deleted (O10: default 90 days).
+    /// Closed runs older than this are deleted (docs/OPERATIONS.md O10: default 90 days).
     pub run_retention: Duration,
 }
 

@@ -1,6 +1,6 @@
-//! The status document (SPEC §7, O28): version, uptime, backend, counts, last ingest, last and
-//! next run per job, disk usage. Served by `GET /api/status`, printed by `preciso status`, and
-//! written atomically to `status.json` (temp file, fsync, rename) by the `status` job. Its
+//! The status document (docs/OPERATIONS.md O28): version, uptime, backend, counts, last ingest,
+//! last and next run per job, disk usage. Served by `GET /api/status`, printed by `preciso status`,
+//! and written atomically to `status.json` (temp file, fsync, rename) by the `status` job. Its
 //! shape is `docs/status.schema.json`; bump `SCHEMA_VERSION` on any incompatible change.
 
 use crate::clock::from_millis;
@@ -29,7 +29,7 @@ pub struct StatusDoc {
     pub last_ingest: Option<LastIngest>,
     pub jobs: Vec<JobStatus>,
     pub disk: DiskUsage,
-    /// The backup directory's state (SPEC §7 "archive and backup state").
+    /// The backup directory's state (docs/OPERATIONS.md O18, O28).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backups: Option<BackupState>,
     /// The archive's latest reconciliation in this process (absent before the first one).
@@ -37,9 +37,33 @@ pub struct StatusDoc {
     pub archive: Option<ArchiveState>,
 }
 
+impl StatusDoc {
+    /// The document for a caller who may not see operational detail: the same fields, with
+    /// paths and locations `null` and the last file by its name only.
+    pub fn redacted(mut self) -> StatusDoc {
+        self.disk.data_dir = None;
+        if let Some(b) = &mut self.backups {
+            b.dir = None;
+        }
+        if let Some(a) = &mut self.archive {
+            a.location = None;
+        }
+        if let Some(last) = &mut self.last_ingest {
+            last.file = base_name(&last.file);
+        }
+        self
+    }
+}
+
+/// The last component of a path-like name (a ledger name may be the path given to `ingest`).
+pub fn base_name(name: &str) -> String {
+    name.rsplit(['/', '\\']).next().unwrap_or(name).to_string()
+}
+
 #[derive(Debug, Serialize)]
 pub struct BackupState {
-    pub dir: PathBuf,
+    /// `None` when redacted.
+    pub dir: Option<PathBuf>,
     pub count: usize,
     pub newest_created_at: Option<DateTime<Utc>>,
     pub newest_verified_at: Option<DateTime<Utc>>,
@@ -47,7 +71,8 @@ pub struct BackupState {
 
 #[derive(Debug, Serialize)]
 pub struct ArchiveState {
-    pub location: String,
+    /// `None` when redacted.
+    pub location: Option<String>,
     pub checked: u64,
     pub missing_in_archive: usize,
     pub orphan_in_archive: usize,
@@ -82,7 +107,8 @@ pub struct LastRun {
 
 #[derive(Debug, Serialize)]
 pub struct DiskUsage {
-    pub data_dir: PathBuf,
+    /// `None` when redacted.
+    pub data_dir: Option<PathBuf>,
     /// Bytes of the files under the data directory.
     pub used_bytes: u64,
     /// Free and total bytes of the file system holding it.
@@ -144,7 +170,7 @@ pub fn build(ops: &Ops, inputs: &StatusInputs<'_>) -> Result<StatusDoc, StoreErr
         archive: inputs.archive.and_then(|location| {
             let r = crate::archive::last_reconciliation()?;
             Some(ArchiveState {
-                location: location.to_string(),
+                location: Some(location.to_string()),
                 checked: r.checked,
                 missing_in_archive: r.missing_in_archive.len(),
                 orphan_in_archive: r.orphan_in_archive.len(),
@@ -158,7 +184,7 @@ pub fn build(ops: &Ops, inputs: &StatusInputs<'_>) -> Result<StatusDoc, StoreErr
 pub fn backup_state(dir: &Path) -> BackupState {
     let backups = crate::backup::list(dir).unwrap_or_default();
     BackupState {
-        dir: dir.to_path_buf(),
+        dir: Some(dir.to_path_buf()),
         count: backups.len(),
         newest_created_at: backups.iter().map(|b| b.created_at).max(),
         newest_verified_at: backups.iter().filter_map(|b| b.verified_at).max(),
@@ -171,7 +197,7 @@ fn from_secs(s: i64) -> DateTime<Utc> {
 
 pub fn disk_usage(dir: &Path) -> DiskUsage {
     DiskUsage {
-        data_dir: dir.to_path_buf(),
+        data_dir: Some(dir.to_path_buf()),
         used_bytes: dir_size(dir),
         free_bytes: fs4::available_space(dir).unwrap_or(0),
         total_bytes: fs4::total_space(dir).unwrap_or(0),

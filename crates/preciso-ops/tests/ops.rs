@@ -1,4 +1,4 @@
-//! The scheduler's rules (OPERATIONS O1–O8, O10–O14) against real stores, driven by a fake
+//! The scheduler's rules (docs/OPERATIONS.md O1–O8, O10–O14) against real stores, driven by a fake
 //! clock: days of schedule run in milliseconds; and the drop-directory ingest job on real files. PostgreSQL cases run when
 //! `PRECISO_TEST_PG_URL` is set (CI sets it), each on a fresh database.
 
@@ -161,7 +161,7 @@ fn all_runs(c: &dyn Catalog, job: &str) -> Vec<preciso_core::runs::RunRecord> {
     c.runs(&RunFilter { job: Some(job.into()), limit: 100_000, ..Default::default() }).unwrap()
 }
 
-// ---- O1: cron syntax -------------------------------------------------------------------------
+// ---- docs/OPERATIONS.md O1: cron syntax ------------------------------------------------------
 
 #[test]
 fn cron_is_five_fields_seconds_only_when_declared() {
@@ -200,7 +200,7 @@ fn the_default_ingest_schedule_in_its_zone() {
     );
 }
 
-// ---- O2: DST policy, on every transition of the test zones -------------------------------------
+// ---- docs/OPERATIONS.md O2: DST policy, on every transition of the test zones ------------------
 
 /// Instants where the zone's UTC offset changes, to the minute, in `year`.
 fn transitions(tz: Tz, year: i32) -> Vec<(DateTime<Utc>, i64, i64)> {
@@ -286,7 +286,7 @@ fn dst_fixed_time_jobs_run_once_and_interval_jobs_keep_cadence() {
     assert!(checked >= 9, "transitions checked: {checked}");
 }
 
-// ---- O3: misfire ------------------------------------------------------------------------------
+// ---- docs/OPERATIONS.md O3: misfire -----------------------------------------------------------
 
 #[test]
 fn downtime_across_a_daily_slot_gives_exactly_one_catch_up_run() {
@@ -369,7 +369,7 @@ fn coalesce_runs_once_for_many_missed_slots() {
     );
 }
 
-// ---- O4, O11: overlap, manual triggers -----------------------------------------------------------
+// ---- docs/OPERATIONS.md O4, O11: overlap, manual triggers ---------------------------------------
 
 #[test]
 fn a_fire_during_an_active_run_is_recorded_as_skipped_overlap() {
@@ -471,7 +471,8 @@ fn overlap_allow_runs_side_by_side_and_replace_stops_the_active_run() {
     assert_eq!(status(r2), RunStatus::Succeeded);
 }
 
-/// O10: run history is kept for the retention period; the leading scheduler prunes older runs.
+/// docs/OPERATIONS.md O10: run history is kept for the retention period; the leading scheduler
+/// prunes older runs.
 #[test]
 fn run_history_older_than_the_retention_is_pruned_by_the_leader() {
     let (_d, catalog) = sqlite();
@@ -489,7 +490,7 @@ fn run_history_older_than_the_retention_is_pruned_by_the_leader() {
     assert_eq!(kept, vec![utc("2026-03-01T00:00:00Z").timestamp_millis()], "January's run is gone");
 }
 
-// ---- O5: timeouts ----------------------------------------------------------------------------
+// ---- docs/OPERATIONS.md O5: timeouts ---------------------------------------------------------
 
 #[test]
 fn a_timed_out_run_is_cancelled_compensated_and_the_schedule_goes_on() {
@@ -514,7 +515,7 @@ fn a_timed_out_run_is_cancelled_compensated_and_the_schedule_goes_on() {
     assert_eq!(sched.tick().unwrap().len(), 1, "the next fire time is unaffected");
 }
 
-// ---- O6: retries ------------------------------------------------------------------------------
+// ---- docs/OPERATIONS.md O6: retries -----------------------------------------------------------
 
 #[test]
 fn retries_back_off_exponentially_with_jitter_each_attempt_recorded() {
@@ -550,7 +551,7 @@ fn retries_back_off_exponentially_with_jitter_each_attempt_recorded() {
     assert!((30_000..60_000).contains(&wait2), "second backoff in [30 s, 60 s): {wait2} ms");
 }
 
-// ---- O7, O8, O9: identity and one leader -------------------------------------------------------
+// ---- docs/OPERATIONS.md O7, O8, O9: identity and one leader ------------------------------------
 
 fn replicas_share_one_schedule(catalogs: Vec<Arc<dyn Catalog>>, kill_leader: bool) {
     let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
@@ -649,7 +650,7 @@ fn two_servers_on_one_sqlite_file_one_schedules_the_other_stands_by() {
     replicas_share_one_schedule(catalogs, true);
 }
 
-// ---- O12, O14: dry runs change nothing; abandoned runs ------------------------------------------
+// ---- docs/OPERATIONS.md O12, O14: dry runs change nothing; abandoned runs -----------------------
 
 #[test]
 fn dry_runs_record_nothing_and_stale_runs_are_abandoned_on_the_next_start() {
@@ -792,7 +793,8 @@ fn the_drop_dir_job_ingests_stable_files_and_sorts_them_into_processed_and_faile
         .unwrap()
         .set_modified(std::time::SystemTime::now() - old)
         .unwrap();
-    // O12: byte-identical database and WAL files, and the same files in the drop directory.
+    // docs/OPERATIONS.md O12: byte-identical database and WAL files, and the same files in the drop
+    // directory.
     let fingerprint = || {
         let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         for name in ["p.sqlite", "p.sqlite-wal"] {
@@ -848,9 +850,9 @@ fn the_drop_dir_job_ingests_stable_files_and_sorts_them_into_processed_and_faile
     assert_eq!(page.items[0].offer.price.minor, 1_400_000, "the newer file's price applies");
 }
 
-/// O13: the move step failing after a committed ingest leaves the file in the inbox and the
-/// run retryable; the retry skips the already-ingested content and only moves the file, so the
-/// ledger holds one completed ingest and nothing half-applied.
+/// docs/OPERATIONS.md O13: the move step failing after a committed ingest leaves the file in the
+/// inbox and the run retryable; the retry skips the already-ingested content and only moves the
+/// file, so the ledger holds one completed ingest and nothing half-applied.
 #[test]
 fn a_failed_move_after_ingest_is_retried_without_ingesting_twice() {
     let (dir, catalog) = sqlite();
@@ -902,7 +904,7 @@ fn a_store_error_keeps_the_file_in_the_inbox_and_asks_for_a_retry() {
     assert!(!inbox.join("exito.jsonl").exists());
 }
 
-// ---- O15–O21: portable backups ---------------------------------------------------------------
+// ---- docs/OPERATIONS.md O15–O21: portable backups --------------------------------------------
 
 use preciso_core::ports::{CatalogStore, Cell};
 use preciso_ops::backup::{self, BackupError, Source};
@@ -1023,8 +1025,8 @@ fn backups_restore_across_backends_identically_and_refuse_tampering() {
     assert!(backup::check_hashes(&cut).is_err());
 }
 
-/// O15: backups taken while an ingest commits batch after batch each restore to a sound
-/// database holding whole batches only, with counts equal to their manifest; on SQLite and
+/// docs/OPERATIONS.md O15: backups taken while an ingest commits batch after batch each restore to
+/// a sound database holding whole batches only, with counts equal to their manifest; on SQLite and
 /// (when available) PostgreSQL.
 #[test]
 fn backups_taken_during_an_ingest_hold_whole_batches() {
@@ -1112,7 +1114,7 @@ fn pruning_follows_the_keep_policy_and_spares_the_protected_backup() {
     assert!(!marker.exists());
 }
 
-// ---- O29–O34: the raw-file archive, local and S3 ---------------------------------------------
+// ---- docs/OPERATIONS.md O29–O34: the raw-file archive, local and S3 --------------------------
 
 use preciso_ops::archive::{self, Archive, Stored};
 
@@ -1166,7 +1168,7 @@ fn archive_backends_pass_one_conformance_suite() {
     for (i, store) in archives(tempfile::tempdir().unwrap().path()).iter().enumerate() {
         let (dir, catalog) = sqlite();
         let label = &store.location;
-        // O29: create-if-absent; a second store of the same key changes nothing.
+        // docs/OPERATIONS.md O29: create-if-absent; a second store of the same key changes nothing.
         assert_eq!(
             store.put_if_absent("raw/t/a.txt", b"one".to_vec()).unwrap(),
             Stored::Created,
@@ -1182,7 +1184,8 @@ fn archive_backends_pass_one_conformance_suite() {
             preciso_core::hash::to_hex(&<sha2::Sha256 as sha2::Digest>::digest(b"one"))
         );
         assert_eq!(store.size("raw/t/none").unwrap(), None);
-        // O31: where the store keeps metadata, the SHA-256 travels with the object.
+        // docs/OPERATIONS.md O31: where the store keeps metadata, the SHA-256 travels with the
+        // object.
         if !label.starts_with("file://") {
             assert_eq!(
                 store.recorded_sha256("raw/t/a.txt").unwrap().as_deref(),
@@ -1192,7 +1195,8 @@ fn archive_backends_pass_one_conformance_suite() {
         }
         store.delete("raw/t/a.txt").unwrap();
 
-        // O33: a completed ingest archived under its content key; the ledger records it.
+        // docs/OPERATIONS.md O33: a completed ingest archived under its content key; the ledger
+        // records it.
         let (first, first_path) =
             ingest_raw(&catalog, dir.path(), &format!("exito-{i}.jsonl"), &lines(3));
         let (key, stored) =
@@ -1211,7 +1215,7 @@ fn archive_backends_pass_one_conformance_suite() {
         std::fs::write(&first_path, "changed").unwrap();
         assert!(archive::archive_file(store, catalog.as_ref(), &first, &first_path).is_err());
 
-        // O30: the three sets.
+        // docs/OPERATIONS.md O30: the three sets.
         let (second, second_path) =
             ingest_raw(&catalog, dir.path(), &format!("jumbo-{i}.jsonl"), &lines(5));
         store.put_if_absent("raw/mixed/2026/01/01/stray.jsonl", b"stray".to_vec()).unwrap();
@@ -1221,8 +1225,8 @@ fn archive_backends_pass_one_conformance_suite() {
         assert!(r.size_mismatch.is_empty() && r.hash_mismatch.is_empty());
         assert_eq!(archive::last_reconciliation().map(|l| l.checked), Some(2));
 
-        // O32: sync uploads only what is missing (found locally by hash); a re-run uploads
-        // nothing; orphans go only when asked.
+        // docs/OPERATIONS.md O32: sync uploads only what is missing (found locally by hash); a
+        // re-run uploads nothing; orphans go only when asked.
         let sources = vec![second_path.parent().unwrap().to_path_buf()];
         let dry = archive::sync(store, catalog.as_ref(), &sources, true, true).unwrap();
         assert_eq!(dry.uploaded, vec![archive::key_for(&second)]);
@@ -1239,7 +1243,8 @@ fn archive_backends_pass_one_conformance_suite() {
         let cleaned = archive::sync(store, catalog.as_ref(), &sources, false, true).unwrap();
         assert_eq!(cleaned.orphans_deleted, vec!["raw/mixed/2026/01/01/stray.jsonl".to_string()]);
 
-        // O29: two syncs at once store each object once; the other finds it there.
+        // docs/OPERATIONS.md O29: two syncs at once store each object once; the other finds it
+        // there.
         let (third, _) = ingest_raw(&catalog, dir.path(), &format!("alkosto-{i}.jsonl"), &lines(7));
         let reports: Vec<_> = std::thread::scope(|s| {
             let a =
@@ -1253,7 +1258,8 @@ fn archive_backends_pass_one_conformance_suite() {
         assert!(reports.iter().all(|r| r.failed.is_empty()));
         store.delete(&archive::key_for(&third)).unwrap();
 
-        // O31: a size mismatch shows in a plain verify, a same-size corruption only in --deep.
+        // docs/OPERATIONS.md O31: a size mismatch shows in a plain verify, a same-size corruption
+        // only in --deep.
         let second_key = archive::key_for(&second);
         store.delete(&second_key).unwrap();
         let same_size = vec![b'x'; second.size as usize];

@@ -2,13 +2,17 @@
 //! callers beyond that wait for one to come back, and connections live as long as the pool,
 //! so their prepared statements stay warm and memory stays bounded. It counts what the DB-pool
 //! metrics (USE) report: connections in use, the bound, and how often and how long callers
-//! waited.
+//! waited. A caller waits at most `ACQUIRE_TIMEOUT`; then it gets `StoreError::Unavailable`,
+//! which an API answers with 503 and `Retry-After` instead of queueing without end.
 
-use preciso_core::ports::PoolStats;
+use preciso_core::ports::{PoolStats, StoreError};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The longest a caller waits for a connection when all are in use.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Pool<C> {
     state: Mutex<State<C>>,
@@ -18,6 +22,7 @@ pub struct Pool<C> {
     reusable: fn(&C) -> bool,
     waits: AtomicU64,
     wait_nanos: AtomicU64,
+    timeout: Duration,
 }
 
 struct State<C> {
@@ -37,7 +42,14 @@ impl<C> Pool<C> {
             reusable,
             waits: AtomicU64::new(0),
             wait_nanos: AtomicU64::new(0),
+            timeout: ACQUIRE_TIMEOUT,
         }
+    }
+
+    /// The same pool with another acquire timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State<C>> {
@@ -45,8 +57,11 @@ impl<C> Pool<C> {
     }
 
     /// An idle connection, a new one from `connect` while fewer than `max` exist, or the next
-    /// one returned.
-    pub fn get<E>(&self, connect: impl FnOnce() -> Result<C, E>) -> Result<Pooled<'_, C>, E> {
+    /// one returned within the acquire timeout.
+    pub fn get<E: From<StoreError>>(
+        &self,
+        connect: impl FnOnce() -> Result<C, E>,
+    ) -> Result<Pooled<'_, C>, E> {
         let mut state = self.lock();
         let mut waited: Option<Instant> = None;
         let conn = loop {
@@ -62,20 +77,33 @@ impl<C> Pool<C> {
                 state.open += 1;
                 break None;
             }
-            waited.get_or_insert_with(Instant::now);
-            state = self.returned.wait(state).unwrap_or_else(|p| p.into_inner());
+            let since = *waited.get_or_insert_with(Instant::now);
+            let Some(left) = self.timeout.checked_sub(since.elapsed()) else {
+                drop(state);
+                self.count_wait(since);
+                return Err(E::from(StoreError::Unavailable(format!(
+                    "all {} database connections stayed busy for {} s",
+                    self.max,
+                    self.timeout.as_secs_f64()
+                ))));
+            };
+            state = self.returned.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
         };
         drop(state);
         if let Some(start) = waited {
-            self.waits.fetch_add(1, Ordering::Relaxed);
-            let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            self.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+            self.count_wait(start);
         }
         let conn = match conn {
             Some(c) => c,
             None => connect().inspect_err(|_| self.forget_one())?,
         };
         Ok(Pooled { pool: self, conn: Some(conn) })
+    }
+
+    fn count_wait(&self, start: Instant) {
+        self.waits.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
     fn forget_one(&self) {
@@ -149,13 +177,16 @@ mod tests {
     fn bounds_connections_and_counts_waits() {
         let pool = Arc::new(Pool::new(2, Vec::new(), |_: &u32| true));
         let made = AtomicU64::new(0);
-        let connect = || -> Result<u32, ()> { Ok(made.fetch_add(1, Ordering::Relaxed) as u32) };
+        let connect =
+            || -> Result<u32, StoreError> { Ok(made.fetch_add(1, Ordering::Relaxed) as u32) };
         let a = pool.get(connect).unwrap();
         let b = pool.get(connect).unwrap();
         assert_eq!((pool.stats().in_use, pool.stats().max), (2, 2));
         let waiter = {
             let pool = Arc::clone(&pool);
-            std::thread::spawn(move || *pool.get(|| Err::<u32, ()>(())).unwrap())
+            std::thread::spawn(move || {
+                *pool.get(|| Err::<u32, StoreError>(StoreError::NotFound)).unwrap()
+            })
         };
         std::thread::sleep(Duration::from_millis(50));
         drop(a);
@@ -171,9 +202,23 @@ mod tests {
     #[test]
     fn failed_connects_and_unusable_connections_free_their_slot() {
         let pool = Pool::new(1, Vec::new(), |c: &u32| *c != 7);
-        assert!(pool.get(|| Err::<u32, &str>("down")).is_err());
-        drop(pool.get(|| Ok::<u32, ()>(7)).unwrap());
+        let down = || Err::<u32, StoreError>(StoreError::Unavailable("down".into()));
+        assert!(pool.get(down).is_err());
+        drop(pool.get(|| Ok::<u32, StoreError>(7)).unwrap());
         assert_eq!(pool.stats().open, 0, "a closed connection is not kept");
-        assert_eq!(*pool.get(|| Ok::<u32, ()>(1)).unwrap(), 1);
+        assert_eq!(*pool.get(|| Ok::<u32, StoreError>(1)).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_caller_waits_at_most_the_acquire_timeout() {
+        let pool = Pool::new(1, vec![1u32], |_| true).with_timeout(Duration::from_millis(100));
+        let held = pool.get(|| Ok::<u32, StoreError>(2)).unwrap();
+        let started = Instant::now();
+        let Err(e) = pool.get(|| Ok::<u32, StoreError>(3)) else { panic!("no connection is free") };
+        assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert_eq!(pool.stats().waits, 1);
+        drop(held);
+        assert_eq!(*pool.get(|| Ok::<u32, StoreError>(4)).unwrap(), 1, "free again");
     }
 }

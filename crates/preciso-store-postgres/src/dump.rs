@@ -113,7 +113,7 @@ impl CatalogDump for PgCatalog {
         sink: &mut dyn FnMut(Vec<Cell>) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
         let t = spec(name)?;
-        self.with_client(|c| {
+        self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
             let n = stream(&mut tx, t, sink)?;
             tx.commit().map_err(backend)?;
@@ -123,7 +123,7 @@ impl CatalogDump for PgCatalog {
 
     fn load(&self, name: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError> {
         let t = spec(name)?;
-        self.with_client(|c| {
+        self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
             insert_rows(&mut tx, t, rows)?;
             tx.commit().map_err(backend)
@@ -132,13 +132,13 @@ impl CatalogDump for PgCatalog {
 
     fn clear(&self) -> Result<(), StoreError> {
         let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
-        self.with_client(|c| {
+        self.with_unbounded_client(|c| {
             c.batch_execute(&format!("TRUNCATE {} CASCADE", names.join(", "))).map_err(backend)
         })
     }
 
     fn after_load(&self) -> Result<(), StoreError> {
-        self.with_client(|c| {
+        self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
             reset_sequences(&mut tx)?;
             tx.commit().map_err(backend)
@@ -148,7 +148,7 @@ impl CatalogDump for PgCatalog {
     fn snapshot(&self, sink: &mut RowSink<'_>) -> Result<Vec<(String, u64)>, StoreError> {
         // One REPEATABLE READ snapshot for every table: a backup during an ingest sees whole
         // batches only.
-        self.with_client(|c| {
+        self.with_unbounded_client(|c| {
             let mut tx = c
                 .build_transaction()
                 .isolation_level(IsolationLevel::RepeatableRead)
@@ -173,7 +173,7 @@ impl CatalogDump for PgCatalog {
         // readers until the commit; DELETE lets them read the old catalog meanwhile.
         let deletes: String =
             TABLES.iter().rev().map(|t| format!("DELETE FROM {};", t.name)).collect();
-        self.with_client(|c| {
+        self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
             tx.batch_execute(&deletes).map_err(backend)?;
             fill(&mut Loader(&mut tx))?;

@@ -13,9 +13,10 @@ mod session;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row, Statement};
+use postgres::{Client, Row, Statement};
 use preciso_core::ports::StoreError;
 use preciso_sql::pool::Pool;
 use preciso_sql::{Param, SqlRow};
@@ -29,9 +30,13 @@ pub use migrate::MIGRATIONS;
 const MAX_CONNECTIONS: usize = 16;
 
 pub struct PgCatalog {
-    url: String,
+    connector: tls::Connector,
     pool: Pool<PgConn>,
 }
+
+/// The longest a statement of a pooled connection (API reads, small writes) may run; ingest
+/// sessions, backups and restores run without one.
+const STATEMENT_TIMEOUT: &str = "30s";
 
 /// Statements a pooled connection keeps prepared, at most (a new one beyond this empties the
 /// cache). Read SQL texts vary with the filters given and with the length of value lists
@@ -110,12 +115,30 @@ impl DerefMut for PgConn {
     }
 }
 
+/// A driver error as the port's: lost connections, a server shutting down or refusing
+/// connections, and statement timeouts are `Unavailable` (a retry may succeed).
 pub(crate) fn backend(e: postgres::Error) -> StoreError {
+    use postgres::error::SqlState;
+    let transient = [
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::TOO_MANY_CONNECTIONS,
+        SqlState::QUERY_CANCELED,
+    ];
     match e.as_db_error() {
-        Some(db) if db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION => {
+        Some(db) if db.code() == &SqlState::UNIQUE_VIOLATION => {
             StoreError::Conflict(db.message().to_string())
         }
+        Some(db) if transient.contains(db.code()) => {
+            StoreError::Unavailable(format!("{}: {}", db.code().code(), db.message()))
+        }
         Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
+        None if e.is_closed()
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
         None => StoreError::Backend(e.to_string()),
     }
 }
@@ -124,23 +147,43 @@ impl PgCatalog {
     /// Connects, applies migrations, and keeps the connection for reuse. The URL is never
     /// echoed in errors (it may hold a password).
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let mut client = connect(url)?;
+        let connector = tls::Connector::new(url).map_err(StoreError::Open)?;
+        let mut client = connect_with(&connector)?;
         migrate::apply(&mut client)?;
         // Indexes and keys an initial load that crashed left unbuilt.
         bulk::restore(&mut client)?;
         // Marks left by a run that crashed, or by the migration that created the summary.
         best::refresh(&mut client)?;
+        bounded(&mut client)?;
         let pool =
             Pool::new(MAX_CONNECTIONS, vec![PgConn::new(client)], |c: &PgConn| !c.is_closed());
-        Ok(PgCatalog { url: url.to_string(), pool })
+        Ok(PgCatalog { connector, pool })
     }
 
+    /// Runs `f` on a pooled connection, whose statements time out after `STATEMENT_TIMEOUT`.
     pub(crate) fn with_client<T>(
         &self,
         f: impl FnOnce(&mut PgConn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.pool.get(|| connect(&self.url).map(PgConn::new))?;
+        let mut conn = self.pool.get(|| {
+            let mut client = connect_with(&self.connector)?;
+            bounded(&mut client)?;
+            Ok::<_, StoreError>(PgConn::new(client))
+        })?;
         f(&mut conn)
+    }
+
+    /// `with_client` without the statement timeout, for whole-catalog work (dumps, loads).
+    pub(crate) fn with_unbounded_client<T>(
+        &self,
+        f: impl FnOnce(&mut PgConn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_client(|c| {
+            c.batch_execute("SET statement_timeout = 0").map_err(backend)?;
+            let result = f(c);
+            bounded(c)?;
+            result
+        })
     }
 
     pub(crate) fn pool_stats(&self) -> preciso_core::ports::PoolStats {
@@ -148,7 +191,7 @@ impl PgCatalog {
     }
 
     pub(crate) fn new_client(&self) -> Result<Client, StoreError> {
-        connect(&self.url)
+        connect_with(&self.connector)
     }
 }
 
@@ -164,9 +207,19 @@ impl Drop for PgCatalog {
     }
 }
 
-fn connect(url: &str) -> Result<Client, StoreError> {
-    Client::connect(url, NoTls)
-        .map_err(|e| StoreError::Open(format!("cannot connect to PostgreSQL: {e}")))
+/// One connection to the URL's server, TLS as its `sslmode` says (see `tls`).
+pub fn connect(url: &str) -> Result<Client, StoreError> {
+    connect_with(&tls::Connector::new(url).map_err(StoreError::Open)?)
+}
+
+fn connect_with(connector: &tls::Connector) -> Result<Client, StoreError> {
+    connector
+        .connect()
+        .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))
+}
+
+fn bounded(client: &mut Client) -> Result<(), StoreError> {
+    client.batch_execute(&format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'")).map_err(backend)
 }
 
 /// Parameters as the driver wants them.

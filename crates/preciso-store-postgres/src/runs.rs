@@ -1,6 +1,7 @@
 //! The run history on PostgreSQL (shared logic in `preciso_sql::runs`) and the scheduler's
 //! leader lock: `pg_try_advisory_lock` on a dedicated connection outside the pool, held while
-//! leading; the lock dies with that connection, so a crashed leader frees it (OPERATIONS O8).
+//! leading; the lock dies with that connection, so a crashed leader frees it
+//! (docs/OPERATIONS.md O8).
 
 use crate::dump::read_cell;
 use crate::{PgCatalog, backend, bind, refs};

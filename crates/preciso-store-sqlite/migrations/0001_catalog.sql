@@ -54,7 +54,7 @@ CREATE INDEX offers_category_price ON offers(category_key, currency, price_minor
 CREATE INDEX offers_brand ON offers(brand_key);
 CREATE INDEX offers_price_change ON offers(price_changed_at);
 
--- Appended only when price, list price or availability change (SPEC §2).
+-- Appended only when price, list price or availability change (docs/DATA-MODEL.md).
 CREATE TABLE price_history (
     offer_id          INTEGER NOT NULL REFERENCES offers(id),
     observed_at       INTEGER NOT NULL,

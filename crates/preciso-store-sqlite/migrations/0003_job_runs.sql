@@ -1,4 +1,4 @@
--- Scheduler run history (OPERATIONS O7, O10). Times are milliseconds since the epoch.
+-- Scheduler run history (docs/OPERATIONS.md O7, O10). Times are milliseconds since the epoch.
 CREATE TABLE job_runs (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     job           TEXT NOT NULL,

@@ -48,7 +48,7 @@ CREATE TABLE offers (
     last_file_id      INTEGER NOT NULL
 );
 
--- Appended only when price, list price or availability change (SPEC §2).
+-- Appended only when price, list price or availability change (docs/DATA-MODEL.md).
 CREATE TABLE price_history (
     offer_id          INTEGER NOT NULL REFERENCES offers(id),
     observed_at       INTEGER NOT NULL,

@@ -40,8 +40,14 @@ const READ_CACHE_KIB: i64 = 8_192;
 /// Bytes of the database file memory-mapped per connection (address space, not memory).
 const MMAP_BYTES: i64 = 1 << 34;
 
+/// A driver error as the port's: a database busy past the busy timeout, or a full disk, is
+/// `Unavailable` (a retry may succeed once the writer or the space is gone).
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked, DiskFull};
+    match e.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked | DiskFull) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
 }
 
 /// Pragmas every connection gets. WAL lets readers run during an ingest; `synchronous =

@@ -1,6 +1,6 @@
 //! The run history on SQLite (shared logic in `preciso_sql::runs`) and the scheduler's leader
 //! lock: an exclusive lock on `<database>.scheduler.lock`, so a second `preciso serve` on the
-//! same database file stays standby (OPERATIONS O9).
+//! same database file stays standby (docs/OPERATIONS.md O9).
 
 use crate::dump::cell;
 use crate::offers::values;

@@ -69,7 +69,8 @@ fn init_logging(
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("PRECISO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // message, request_id and the other fields at the top level of each line (O27).
+    // message, request_id and the other fields at the top level of each line
+    // (docs/OPERATIONS.md O27).
     let stderr =
         tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr);
     let (file, guard) = match files.and_then(|d| std::fs::create_dir_all(&d).ok().map(|()| d)) {

@@ -1,5 +1,5 @@
-//! The jobs of SPEC §7 built from settings: defaults, per-job overrides from `[jobs.NAME]`,
-//! and the `Ops` service that schedules them.
+//! The jobs of docs/OPERATIONS.md ("Scheduler") built from settings: defaults, per-job overrides
+//! from `[jobs.NAME]`, and the `Ops` service that schedules them.
 
 use crate::settings::{JobSettings, Settings};
 use anyhow::{Context, Result, bail};
@@ -192,7 +192,7 @@ impl Job for BackupJob {
     }
 }
 
-/// The weekly restore drill of the newest backup (O18).
+/// The weekly restore drill of the newest backup (docs/OPERATIONS.md O18).
 struct BackupVerifyJob {
     settings: Settings,
 }

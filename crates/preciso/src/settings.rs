@@ -28,7 +28,7 @@ pub struct Settings {
     pub archive: ArchiveSettings,
     pub log: LogSettings,
     pub retention: RetentionSettings,
-    /// Per-job overrides of the defaults (SPEC §7), keyed by job name:
+    /// Per-job overrides of the defaults (docs/OPERATIONS.md, "Scheduler"), keyed by job name:
     /// `ingest`, `ingest-full`, `status`.
     pub jobs: BTreeMap<String, JobSettings>,
     /// Per-store settings, keyed by store slug.
@@ -165,14 +165,71 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     /// Response cache TTL in seconds; 0 disables the cache.
     pub cache_ttl_secs: u64,
+    /// Bytes the in-process response cache holds at most (least recently used go first).
+    pub cache_max_bytes: u64,
     pub json_body_limit_bytes: usize,
     pub upload_limit_bytes: usize,
     /// Set when a TLS-terminating proxy is in front (adds HSTS).
     pub behind_tls: bool,
-    /// Trust X-Forwarded-For for the client IP (only behind your own proxy).
-    pub trust_forwarded_for: bool,
+    /// Proxies (CIDRs, e.g. "127.0.0.1/32", "10.0.0.0/8") whose `X-Forwarded-For` is read:
+    /// the client is the rightmost address in it that is not one of them. Empty: the
+    /// connecting address is the client, whatever the header says.
+    pub trusted_proxies: Vec<String>,
+    /// Replaced by `trusted_proxies`; kept only to name the replacement when it is set.
+    #[serde(skip_serializing)]
+    pub trust_forwarded_for: Option<bool>,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_grace_secs: u64,
+    /// Seconds a client has to send a request's headers once the server waits for them.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit idle between requests.
+    pub keepalive_timeout_secs: u64,
+    /// Seconds a request may take, from its headers to its response (uploads excepted).
+    pub request_timeout_secs: u64,
+    /// Seconds an upload (`POST /api/archivos`) may take, reading and ingesting included.
+    pub upload_timeout_secs: u64,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl HttpSettings {
+    /// The trusted proxies as networks (checked by `validate`).
+    pub fn proxies(&self) -> Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| {
+                        format!("http.trusted_proxies: {n:?} is not an address or CIDR network")
+                    })
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.trust_forwarded_for.is_some() {
+            bail!(
+                "http.trust_forwarded_for was replaced by http.trusted_proxies: list the proxies \
+                 (CIDRs) whose X-Forwarded-For is believed, e.g. trusted_proxies = [\"127.0.0.1/32\"]"
+            );
+        }
+        self.proxies()?;
+        for (name, secs) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("keepalive_timeout_secs", self.keepalive_timeout_secs),
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("upload_timeout_secs", self.upload_timeout_secs),
+        ] {
+            if secs == 0 {
+                bail!("http.{name} must be at least 1");
+            }
+        }
+        if self.max_connections == 0 {
+            bail!("http.max_connections must be at least 1");
+        }
+        Ok(())
+    }
 }
 
 impl Default for HttpSettings {
@@ -182,11 +239,18 @@ impl Default for HttpSettings {
             rate_limit_per_minute: 100,
             cors_origins: Vec::new(),
             cache_ttl_secs: 300,
+            cache_max_bytes: 64 << 20,
             json_body_limit_bytes: 1 << 20,
             upload_limit_bytes: 256 << 20,
             behind_tls: false,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            trust_forwarded_for: None,
             shutdown_grace_secs: 20,
+            header_read_timeout_secs: 10,
+            keepalive_timeout_secs: 5,
+            request_timeout_secs: 30,
+            upload_timeout_secs: 900,
+            max_connections: 1024,
         }
     }
 }
@@ -381,6 +445,7 @@ impl Settings {
                 self.http.listen
             )
         })?;
+        self.http.validate()?;
         if let Some(k) = &self.auth.admin_key
             && k.len() < 16
         {

@@ -1,4 +1,4 @@
-//! Offer availability and the scraped words that mean it (SPEC §4).
+//! Offer availability and the scraped words that mean it (docs/INGEST.md).
 
 use super::fold_for_matching;
 

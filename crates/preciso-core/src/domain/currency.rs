@@ -1,10 +1,10 @@
 //! ISO 4217 currencies Preciso knows, with the two facts the parser needs about each: the
-//! minor-unit exponent (SPEC R2) and how stores of that currency group digits (SPEC R4).
-//! Extending the market is one row in `TABLE`.
+//! minor-unit exponent (docs/NORMALIZATION.md R2) and how stores of that currency group digits
+//! (docs/NORMALIZATION.md R4). Extending the market is one row in `TABLE`.
 
 use std::fmt;
 
-/// How a currency's stores write `1.234,56` versus `1,234.56` (SPEC R4).
+/// How a currency's stores write `1.234,56` versus `1,234.56` (docs/NORMALIZATION.md R4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
     /// `.` groups thousands, `,` marks decimals (COP, CLP, ARS, BRL, EUR).

@@ -1,4 +1,5 @@
-//! Exact money: an integer count of the currency's minor units. Never a float (SPEC §3).
+//! Exact money: an integer count of the currency's minor units. Never a float
+//! (docs/NORMALIZATION.md).
 
 use super::{Currency, Grouping};
 use std::fmt;

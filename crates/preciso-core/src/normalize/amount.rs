@@ -1,5 +1,6 @@
-//! Exact decimal amounts: the digits of a number split into integer and fraction (R4), and
-//! their conversion to integer minor units (R2, R8) with checked arithmetic.
+//! Exact decimal amounts: the digits of a number split into integer and fraction
+//! (docs/NORMALIZATION.md R4), and their conversion to integer minor units
+//! (docs/NORMALIZATION.md R2, R8) with checked arithmetic.
 
 use super::{ErrorCode, FieldError};
 use crate::domain::{Currency, Grouping};
@@ -57,8 +58,8 @@ fn join_groups(groups: &[&str], input: &str) -> Result<String, FieldError> {
     Ok(groups.concat())
 }
 
-/// R4: splits a scraped number (digits with `.`, `,`, `'` and spaces) into integer and
-/// fraction. Spaces and apostrophes always group thousands; with both `.` and `,` the
+/// docs/NORMALIZATION.md R4: splits a scraped number (digits with `.`, `,`, `'` and spaces) into
+/// integer and fraction. Spaces and apostrophes always group thousands; with both `.` and `,` the
 /// rightmost is the decimal; a repeated separator groups thousands; a single separator not
 /// followed by exactly three digits is the decimal; only "one separator then three digits" is
 /// decided by the locale of `grouping`.
@@ -143,8 +144,8 @@ fn millions_apostrophe(raw: &str) -> bool {
     matches!((last_apostrophe, first_other), (Some(a), Some(o)) if a < o)
 }
 
-/// A JSON number's decimal text (R9), e.g. `19.99`, `2349900`, `1e3`, `-5`: sign and exact
-/// decimal, never through a float.
+/// A JSON number's decimal text (docs/NORMALIZATION.md R9), e.g. `19.99`, `2349900`, `1e3`, `-5`:
+/// sign and exact decimal, never through a float.
 pub(crate) fn parse_json_number(text: &str) -> Option<(bool, Decimal)> {
     let text = text.trim();
     let (negative, body) = match text.strip_prefix('-') {

@@ -1,5 +1,5 @@
-//! The normalization contract of SPEC §3: scraped price, rating and review-count values
-//! become exact domain values or a typed error with a stable code. Pure functions; the
+//! The normalization contract of docs/NORMALIZATION.md: scraped price, rating and review-count
+//! values become exact domain values or a typed error with a stable code. Pure functions; the
 //! table-driven tests in `tests/` are the contract's public sample.
 
 mod amount;

@@ -1,5 +1,5 @@
-//! R1 pre-processing shared by every scraped value: decode HTML entities, apply Unicode NFKC
-//! (which also turns no-break and thin spaces into plain spaces), trim.
+//! docs/NORMALIZATION.md R1 pre-processing shared by every scraped value: decode HTML entities,
+//! apply Unicode NFKC (which also turns no-break and thin spaces into plain spaces), trim.
 
 use std::borrow::Cow;
 
@@ -85,7 +85,8 @@ fn decode_one(s: &str) -> Option<(char, usize)> {
     Some((ch, end + 1))
 }
 
-/// R1: entities decoded, NFKC, trimmed. Borrows when there is nothing to change.
+/// docs/NORMALIZATION.md R1: entities decoded, NFKC, trimmed. Borrows when there is nothing to
+/// change.
 pub fn preprocess(input: &str) -> Cow<'_, str> {
     if input.is_ascii() && !input.contains('&') {
         return Cow::Borrowed(input.trim());

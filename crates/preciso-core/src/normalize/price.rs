@@ -1,13 +1,13 @@
-//! Price parsing, SPEC §3 R1–R9: scraped text or a JSON number becomes exact integer minor
-//! units plus a currency, or a typed error. Never a float, never a rounded amount.
+//! Price parsing, docs/NORMALIZATION.md R1–R9: scraped text or a JSON number becomes exact integer
+//! minor units plus a currency, or a typed error. Never a float, never a rounded amount.
 
 use super::amount::{Decimal, overflow, parse_json_number, split_number};
 use super::prep::preprocess;
 use super::{ErrorCode, FieldError, Scraped};
 use crate::domain::{Currency, Money};
 
-/// Explicit currency markers (R3), longest first so `US$` wins over `$`. `None` is the bare
-/// `$`, which means the store currency.
+/// Explicit currency markers (docs/NORMALIZATION.md R3), longest first so `US$` wins over `$`.
+/// `None` is the bare `$`, which means the store currency.
 const MARKERS: &[(&str, Option<&str>)] = &[
     ("U$S", Some("USD")),
     ("US$", Some("USD")),
@@ -22,13 +22,15 @@ const MARKERS: &[(&str, Option<&str>)] = &[
     ("$", None),
 ];
 
-/// Words that multiply an amount: a price written with them is not an exact amount (R8).
+/// Words that multiply an amount: a price written with them is not an exact amount
+/// (docs/NORMALIZATION.md R8).
 const MAGNITUDES: &[&str] = &[
     "k", "m", "mm", "mil", "miles", "millon", "millón", "millones", "mill", "mills", "mln", "bn",
     "b", "million", "millions", "thousand", "billion", "lucas", "palos",
 ];
 
-/// Words between two amounts that make a range "A - B" / "A a B" / "A hasta B" (R6).
+/// Words between two amounts that make a range "A - B" / "A a B" / "A hasta B"
+/// (docs/NORMALIZATION.md R6).
 const RANGE_WORDS: &[&str] = &["a", "hasta", "to", "al"];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +69,8 @@ pub fn parse_price(input: Scraped<'_>, store_currency: Currency) -> Result<Money
     Ok(money)
 }
 
-/// R9: a JSON number is major units of the store currency, read from its decimal text.
+/// docs/NORMALIZATION.md R9: a JSON number is major units of the store currency, read from its
+/// decimal text.
 fn parse_json(text: &str, currency: Currency) -> Result<Money, FieldError> {
     let (negative, decimal) = parse_json_number(text).ok_or_else(|| {
         err(ErrorCode::Malformed, format!("price {text} is not a decimal number"))
@@ -228,7 +231,8 @@ fn parse_text(text: &str, store_currency: Currency) -> Result<Money, FieldError>
     let Token::Number { raw, .. } = &tokens[amount_at] else {
         unreachable!("amount_index returns a number")
     };
-    // Separators follow the store's locale (R4); the exponent is the resulting currency's (R2).
+    // Separators follow the store's locale (docs/NORMALIZATION.md R4); the exponent is the
+    // resulting currency's (docs/NORMALIZATION.md R2).
     let decimal: Decimal = split_number(raw, store_currency.grouping(), text)?;
     let minor = decimal.to_minor(currency, text)?;
     if minor < 0 {
@@ -237,7 +241,7 @@ fn parse_text(text: &str, store_currency: Currency) -> Result<Money, FieldError>
     Ok(Money::new(minor, currency))
 }
 
-/// Index of the amount: the only number, or the low end of a range (R6).
+/// Index of the amount: the only number, or the low end of a range (docs/NORMALIZATION.md R6).
 fn amount_index(tokens: &[Token], input: &str) -> Result<usize, FieldError> {
     let numbers: Vec<usize> = tokens
         .iter()
@@ -282,7 +286,8 @@ fn check_magnitude(tokens: &[Token], amount_at: usize, input: &str) -> Result<()
     Ok(())
 }
 
-/// R8: a minus sign before the amount (with or without a currency marker in between).
+/// docs/NORMALIZATION.md R8: a minus sign before the amount (with or without a currency marker in
+/// between).
 fn check_sign(tokens: &[Token], amount_at: usize, input: &str) -> Result<(), FieldError> {
     let mut j = amount_at;
     while j > 0 {
@@ -298,8 +303,8 @@ fn check_sign(tokens: &[Token], amount_at: usize, input: &str) -> Result<(), Fie
     Ok(())
 }
 
-/// R3: explicit markers beat the store currency; a code next to `$` wins over the bare `$`;
-/// two different explicit currencies are an error.
+/// docs/NORMALIZATION.md R3: explicit markers beat the store currency; a code next to `$` wins over
+/// the bare `$`; two different explicit currencies are an error.
 fn currency_of(tokens: &[Token], store: Currency, input: &str) -> Result<Currency, FieldError> {
     if let Some(Token::UnknownCode(code)) =
         tokens.iter().find(|t| matches!(t, Token::UnknownCode(_)))
@@ -350,7 +355,8 @@ mod tests {
         assert_eq!(p("USD 10", "COP"), Ok((1000, "USD")));
         assert_eq!(p("$ USD 10", "COP"), Ok((1000, "USD")));
         assert_eq!(p("US$ 10 / € 9", "COP"), Err(ErrorCode::CurrencyConflict));
-        // Separators follow the store's locale (R4), even for a foreign currency.
+        // Separators follow the store's locale (docs/NORMALIZATION.md R4), even for a foreign
+        // currency.
         assert_eq!(p("COP$ 5.000 COP", "USD"), Ok((500, "COP")));
         assert_eq!(p("COP$ 5.000 COP", "CLP"), Ok((500_000, "COP")));
         assert_eq!(p("50 mil", "COP"), Err(ErrorCode::MagnitudeSuffix));

@@ -1,12 +1,12 @@
-//! Rating parsing, SPEC §3 Q1–Q7: "4,2 de 5", "4.2/5", "8/10", "84%", "★★★★½", "4.6 (2.311
-//! opiniones)" become hundredths on 0–5, computed exactly and rounded half up; texts that say
-//! there is no rating are errors, never zero.
+//! Rating parsing, docs/NORMALIZATION.md Q1–Q7: "4,2 de 5", "4.2/5", "8/10", "84%", "★★★★½", "4.6
+//! (2.311 opiniones)" become hundredths on 0–5, computed exactly and rounded half up; texts that
+//! say there is no rating are errors, never zero.
 
 use super::prep::{decode_entities, preprocess};
 use super::{ErrorCode, FieldError, Scraped};
 use crate::domain::{Rating, fold_for_matching};
 
-/// Words after a number that make it a review count, not a rating (Q5).
+/// Words after a number that make it a review count, not a rating (docs/NORMALIZATION.md Q5).
 const COUNT_WORDS: &[&str] = &[
     "opiniones",
     "opinion",
@@ -29,7 +29,8 @@ const COUNT_WORDS: &[&str] = &[
     "avaliações",
 ];
 
-/// Whole texts that mean "no rating" (Q7), compared folded (lowercase, no accents).
+/// Whole texts that mean "no rating" (docs/NORMALIZATION.md Q7), compared folded (lowercase, no
+/// accents).
 const NO_RATING: &[&str] = &[
     "sin calificacion",
     "sin calificaciones",
@@ -114,7 +115,7 @@ fn in_range(h: Option<i64>, input: &str) -> Result<Rating, FieldError> {
         .ok_or_else(|| err(ErrorCode::OutOfRange, format!("rating {input:?} is outside 0–5")))
 }
 
-/// Q3: a bare number is already on 0–5.
+/// docs/NORMALIZATION.md Q3: a bare number is already on 0–5.
 fn bare(value: Dec, input: &str) -> Result<Rating, FieldError> {
     in_range(hundredths(value), input)
 }
@@ -172,10 +173,10 @@ fn tokenize(s: &str) -> Vec<Tok> {
     out
 }
 
-/// Q4: ★ = 1, ½ = 0.5, ☆ = 0. The glyphs are the rating unless a number stands before them
-/// ("4.5 ★★★★☆") or a rating with its scale follows them ("★★★★☆ 4/5"); any other number
-/// after them counts reviews ("★★★★☆ (1.234)") and is never read as the rating. Read before
-/// NFKC, which would turn ½ into digits.
+/// docs/NORMALIZATION.md Q4: ★ = 1, ½ = 0.5, ☆ = 0. The glyphs are the rating unless a number
+/// stands before them ("4.5 ★★★★☆") or a rating with its scale follows them ("★★★★☆ 4/5"); any
+/// other number after them counts reviews ("★★★★☆ (1.234)") and is never read as the rating. Read
+/// before NFKC, which would turn ½ into digits.
 fn stars(raw: &str) -> Option<i64> {
     let text = decode_entities(raw);
     let first = text.find(|c| star_halves(c).is_some())?;
@@ -232,7 +233,7 @@ fn parse_text(raw: &str) -> Result<Rating, FieldError> {
         return Err(err(ErrorCode::OutOfRange, format!("rating {raw:?} is negative")));
     }
     let Tok::Num(x) = toks[first] else { unreachable!("nums holds numbers") };
-    // Q2: "x/y", "x de y", "x sobre y", "x out of y", "x of y".
+    // docs/NORMALIZATION.md Q2: "x/y", "x de y", "x sobre y", "x out of y", "x of y".
     if let Some(y) = denominator(&toks[first + 1..]) {
         if y.mantissa == 0 || x.mantissa * 10i128.pow(y.scale) > y.mantissa * 10i128.pow(x.scale) {
             return Err(err(ErrorCode::OutOfRange, format!("rating {raw:?} is above its scale")));
@@ -259,8 +260,8 @@ fn denominator(after: &[Tok]) -> Option<Dec> {
     }
 }
 
-/// Q5: drops numbers that count reviews — followed by a count word, or in parentheses after
-/// the rating.
+/// docs/NORMALIZATION.md Q5: drops numbers that count reviews — followed by a count word, or in
+/// parentheses after the rating.
 fn without_counts(toks: Vec<Tok>) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
     let mut depth = 0usize;

@@ -1,19 +1,28 @@
-//! In-process response cache for read endpoints: entries live for the TTL and are dropped at
-//! once when an ingest commits (a generation counter), so answers are never staler than the
-//! last ingest. Bounded: when full, it is cleared rather than growing.
+//! The response cache for read endpoints. Every request's query parameters are checked here
+//! first (unknown ones are a 400, see `params`), so the cache key is canonical: the path (a
+//! category in its key form), the known parameters sorted, and what else the body varies
+//! with — whether the caller may see operational detail (`Vary: X-API-Key`).
+//!
+//! Entries live for the TTL, in a cache bounded in bytes with LRU eviction (`moka`), and are
+//! dropped at once when an ingest commits: each entry carries the generation it was computed
+//! in, and an answer computed before an invalidation is never stored. With Redis the same
+//! rules hold across replicas, and while Redis is unreachable the in-process cache serves.
 
+use crate::error::ApiError;
+use crate::layers::auth::Caller;
+use crate::params::{canonical_query, check_known};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
-use std::sync::Mutex;
+use moka::policy::EvictionPolicy;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const MAX_ENTRIES: usize = 10_000;
+/// Largest response body kept in the cache.
+const MAX_BODY: usize = 4 << 20;
 
 #[derive(Clone)]
 pub struct CachedResponse {
@@ -21,8 +30,8 @@ pub struct CachedResponse {
     pub content_type: String,
 }
 
+#[derive(Clone)]
 struct Entry {
-    stored: Instant,
     generation: u64,
     response: CachedResponse,
 }
@@ -30,17 +39,27 @@ struct Entry {
 pub struct ResponseCache {
     pub ttl: Duration,
     generation: AtomicU64,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: moka::sync::Cache<String, Entry>,
     pub hits: AtomicU64,
     pub misses: AtomicU64,
 }
 
 impl ResponseCache {
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache of answers for `ttl` (zero disables it), at most `max_bytes` of them.
+    pub fn new(ttl: Duration, max_bytes: u64) -> Self {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|key: &String, e: &Entry| {
+                let bytes = key.len() + e.response.body.len() + e.response.content_type.len();
+                u32::try_from(bytes + 64).unwrap_or(u32::MAX)
+            })
+            .time_to_live(ttl.max(Duration::from_millis(1)))
+            .eviction_policy(EvictionPolicy::lru())
+            .build();
         ResponseCache {
             ttl,
             generation: AtomicU64::new(0),
-            entries: Mutex::new(HashMap::new()),
+            entries,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -50,83 +69,108 @@ impl ResponseCache {
         !self.ttl.is_zero()
     }
 
+    /// Read before an answer is computed, handed back to `put` with it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     pub fn get(&self, key: &str) -> Option<CachedResponse> {
-        let generation = self.generation.load(Ordering::Acquire);
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let hit = entries
-            .get(key)
-            .filter(|e| e.generation == generation && e.stored.elapsed() < self.ttl)
-            .map(|e| e.response.clone());
-        let counter = if hit.is_some() { &self.hits } else { &self.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
+        let generation = self.generation();
+        let hit = self.entries.get(key).filter(|e| e.generation == generation).map(|e| e.response);
+        self.count(hit.is_some());
         hit
     }
 
-    pub fn put(&self, key: String, response: CachedResponse) {
-        let generation = self.generation.load(Ordering::Acquire);
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+    fn count(&self, hit: bool) {
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Stores an answer computed in `generation`, unless an invalidation came since.
+    pub fn put(&self, key: String, generation: u64, response: CachedResponse) {
+        if generation == self.generation() {
+            self.entries.insert(key, Entry { generation, response });
         }
-        entries.insert(key, Entry { stored: Instant::now(), generation, response });
     }
 
     /// Called when an ingest commits: every entry becomes stale.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.entries.invalidate_all();
+    }
+
+    /// Bytes held (after pending evictions).
+    pub fn weighted_size(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.weighted_size()
     }
 }
 
-/// Largest response body kept in the cache.
-const MAX_BODY: usize = 4 << 20;
-
-/// Serves GET `/api/…` responses from the cache; any successful write empties it (users and
-/// uploads change answers). Responses carry `X-Cache: hit|miss`.
 /// Scheduler and status answers change by the second: never cached.
 fn is_operational(path: &str) -> bool {
     ["/api/jobs", "/api/runs", "/api/status"].iter().any(|p| path.starts_with(p))
 }
 
+/// Path parameters that name a category are keyed by the category's key, so its spellings
+/// (`Tecnología > Celulares`, `tecnologia/celulares`) share an entry.
+fn canonical_path(route: &str, path: &str) -> String {
+    let path = path.trim_end_matches('/');
+    for prefix in ["/api/best-prices/", "/api/reports/price-analysis/"] {
+        if route.starts_with(prefix)
+            && let Some(raw) = path.strip_prefix(prefix)
+        {
+            let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+            return format!("{prefix}{}", preciso_core::domain::category_key(&decoded));
+        }
+    }
+    path.to_string()
+}
+
+/// Where an answer is kept: the generation it is computed in, and the key.
+enum Slot {
+    Local(u64),
+    Shared(i64),
+}
+
 pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    if let Some(route) = &route
+        && let Err(e) = check_known(req.method(), route, req.uri().query())
+    {
+        return e.into_response();
+    }
     let cacheable = req.method() == Method::GET
         && req.uri().path().starts_with("/api/")
         && !is_operational(req.uri().path())
         && state.cache.enabled();
-    if !cacheable {
+    let Some(route) = route.filter(|_| cacheable) else {
         let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let response = next.run(req).await;
         if is_write && response.status().is_success() {
             state.invalidate_cache().await;
         }
         return response;
-    }
-    let key = req.uri().to_string();
-    let hit = match &state.shared {
-        Some(shared) => {
-            let found = shared
-                .cache_get(&key)
-                .await
-                .map(|(body, content_type)| CachedResponse { body, content_type });
-            let counter = if found.is_some() { &state.cache.hits } else { &state.cache.misses };
-            counter.fetch_add(1, Ordering::Relaxed);
-            found
-        }
-        None => state.cache.get(&key),
     };
+    let caller = req.extensions().get::<Caller>().cloned().unwrap_or_default();
+    let view = if caller.is_admin() { "admin" } else { "public" };
+    let key = format!(
+        "{}?{}|{view}",
+        canonical_path(&route, req.uri().path()),
+        canonical_query(req.uri().query())
+    );
+    let (slot, hit) = lookup(&state, &key).await;
     if let Some(hit) = hit {
-        return with_cache_header(
-            (StatusCode::OK, [(header::CONTENT_TYPE, hit.content_type)], hit.body).into_response(),
-            "hit",
-        );
+        let response = (StatusCode::OK, [(header::CONTENT_TYPE, hit.content_type)], hit.body);
+        return with_cache_headers(response.into_response(), "hit");
     }
     let response = next.run(req).await;
     if response.status() != StatusCode::OK {
-        return with_cache_header(response, "miss");
+        return with_cache_headers(response, "miss");
     }
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return with_cache_header(StatusCode::INTERNAL_SERVER_ERROR.into_response(), "miss");
+        let error = ApiError::Internal("a cacheable answer exceeded its size bound".into());
+        return with_cache_headers(error.into_response(), "miss");
     };
     let content_type = parts
         .headers
@@ -134,17 +178,45 @@ pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_string();
-    match &state.shared {
-        Some(shared) => {
-            shared.cache_put(&key, &bytes, &content_type, state.cache.ttl.as_secs()).await
-        }
-        None => state.cache.put(key, CachedResponse { body: bytes.clone(), content_type }),
-    }
-    with_cache_header(Response::from_parts(parts, Body::from(bytes)), "miss")
+    let entry = CachedResponse { body: bytes.clone(), content_type };
+    store(&state, slot, key, entry).await;
+    with_cache_headers(Response::from_parts(parts, Body::from(bytes)), "miss")
 }
 
-fn with_cache_header(mut response: Response, value: &'static str) -> Response {
-    response.headers_mut().insert("x-cache", HeaderValue::from_static(value));
+/// The generation the answer belongs to, and the cached answer if there is one. Redis when it
+/// answers, else this process's cache.
+async fn lookup(state: &AppState, key: &str) -> (Slot, Option<CachedResponse>) {
+    if let Some(shared) = &state.shared
+        && let Some(generation) = shared.cache_generation().await
+    {
+        let hit = shared
+            .cache_get(generation, key)
+            .await
+            .map(|(body, content_type)| CachedResponse { body, content_type });
+        state.cache.count(hit.is_some());
+        return (Slot::Shared(generation), hit);
+    }
+    let generation = state.cache.generation();
+    (Slot::Local(generation), state.cache.get(key))
+}
+
+async fn store(state: &AppState, slot: Slot, key: String, entry: CachedResponse) {
+    match (slot, &state.shared) {
+        (Slot::Shared(generation), Some(shared)) => {
+            let ttl = state.cache.ttl.as_secs();
+            shared.cache_put(generation, &key, &entry.body, &entry.content_type, ttl).await
+        }
+        (Slot::Local(generation), _) => state.cache.put(key, generation, entry),
+        // Redis went away while computing: keep nothing rather than guess a generation.
+        (Slot::Shared(_), None) => {}
+    }
+}
+
+fn with_cache_headers(mut response: Response, value: &'static str) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("x-cache", HeaderValue::from_static(value));
+    // What an admin key sees may differ (redacted operational detail).
+    headers.append(header::VARY, HeaderValue::from_static("x-api-key"));
     response
 }
 
@@ -152,21 +224,49 @@ fn with_cache_header(mut response: Response, value: &'static str) -> Response {
 mod tests {
     use super::*;
 
+    fn response(body: &'static [u8]) -> CachedResponse {
+        CachedResponse { body: Bytes::from_static(body), content_type: "application/json".into() }
+    }
+
     #[test]
     fn entries_expire_and_invalidate() {
-        let c = ResponseCache::new(Duration::from_secs(60));
-        let r = CachedResponse {
-            body: Bytes::from_static(b"x"),
-            content_type: "application/json".into(),
-        };
+        let c = ResponseCache::new(Duration::from_secs(60), 1 << 20);
         assert!(c.get("a").is_none());
-        c.put("a".into(), r.clone());
+        c.put("a".into(), c.generation(), response(b"x"));
         assert!(c.get("a").is_some());
         c.invalidate();
         assert!(c.get("a").is_none());
-        let zero = ResponseCache::new(Duration::ZERO);
-        zero.put("a".into(), r);
-        assert!(zero.get("a").is_none());
+        let zero = ResponseCache::new(Duration::ZERO, 1 << 20);
+        assert!(!zero.enabled());
         assert_eq!((c.hits.load(Ordering::Relaxed), c.misses.load(Ordering::Relaxed)), (1, 2));
+    }
+
+    #[test]
+    fn an_answer_computed_before_an_invalidation_is_not_stored() {
+        let c = ResponseCache::new(Duration::from_secs(60), 1 << 20);
+        let computed_in = c.generation();
+        c.invalidate();
+        c.put("a".into(), computed_in, response(b"stale"));
+        assert!(c.get("a").is_none());
+    }
+
+    #[test]
+    fn the_cache_is_bounded_in_bytes() {
+        let c = ResponseCache::new(Duration::from_secs(60), 100_000);
+        let body: &'static [u8] = Box::leak(vec![b'x'; 10_000].into_boxed_slice());
+        for i in 0..1_000 {
+            c.put(format!("k{i}"), c.generation(), response(body));
+        }
+        assert!(c.weighted_size() <= 100_000, "{}", c.weighted_size());
+        assert!(c.weighted_size() > 50_000, "it still holds what fits");
+    }
+
+    #[test]
+    fn category_spellings_share_a_key() {
+        let route = "/api/best-prices/{*category}";
+        let a = canonical_path(route, "/api/best-prices/Tecnolog%C3%ADa%20%3E%20Celulares");
+        assert_eq!(a, "/api/best-prices/tecnologia/celulares");
+        assert_eq!(canonical_path(route, "/api/best-prices/tecnologia/celulares/"), a);
+        assert_eq!(canonical_path("/api/brands", "/api/brands/"), "/api/brands");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod deadline;
 pub mod metrics;
 pub mod observe;
 pub mod ratelimit;

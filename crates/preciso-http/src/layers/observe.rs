@@ -4,7 +4,7 @@
 
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,17 +35,34 @@ fn request_id(req: &Request) -> String {
     }
 }
 
+/// The `method` label: a standard method's name, else `other` (any token is a valid method,
+/// and a label per invented one would grow `/metrics` without bound).
+fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::PATCH,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    STANDARD.iter().find(|m| *m == method).map_or("other", Method::as_str)
+}
+
 pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route =
         req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.run(req).await;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
-    state.metrics.observe_request(&method, &route, status, seconds);
+    state.metrics.observe_request(method, &route, status, seconds);
     tracing::info!(
         target: "preciso::access",
         request_id = %id,

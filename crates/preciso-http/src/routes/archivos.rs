@@ -4,6 +4,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
+use crate::layers::auth::Caller;
 use crate::params::Params;
 use crate::state::AppState;
 use axum::Json;
@@ -18,11 +19,23 @@ use std::path::PathBuf;
 
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
     let page = q.page()?;
-    let files = state.db(move |c| Ok(c.ingest_files(page.limit, page.offset())?)).await?;
+    let mut files = state.db(move |c| Ok(c.ingest_files(page.limit, page.offset())?)).await?;
+    if !caller.is_admin() {
+        files.iter_mut().for_each(redact);
+    }
     Ok(Json(json!({ "items": files, "page": page.page, "limit": page.limit })))
+}
+
+/// A ledger row as a caller without an admin key sees it: the file by its name only, no
+/// archive key, no error text (they name paths, buckets and internals).
+fn redact(file: &mut preciso_core::domain::IngestFile) {
+    file.name = preciso_ops::status::base_name(&file.name);
+    file.archive_key = None;
+    file.error = None;
 }
 
 /// Keeps letters, digits, `.`, `-`, `_` of a client-supplied file name.

@@ -1,6 +1,7 @@
 //! Probes, metrics and the API description. `/health` touches nothing external; `/ready`
 //! checks the catalog with a one-second timeout and answers `application/health+json`.
 
+use crate::layers::auth::Caller;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -29,7 +30,8 @@ async fn check<T: Send + 'static>(
     }
 }
 
-pub async fn ready(State(state): State<AppState>) -> Response {
+/// `/ready` names what failed (the check), but only an admin key sees the error text.
+pub async fn ready(State(state): State<AppState>, caller: Caller) -> Response {
     let database =
         check("database", async { state.db(|c| Ok(c.ping()?)).await.map_err(|e| e.to_string()) })
             .await;
@@ -54,7 +56,28 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             json!([{ "status": probe.0, "output": probe.1 }]),
         );
     }
-    let status = if ok { "pass" } else { "fail" };
+    // Redis is an optimisation: unreachable, it degrades the replica (in-process limits and
+    // cache) without taking it out of the load balancer.
+    let mut degraded = false;
+    if let Some(shared) = &state.shared {
+        let up = shared.ping().await;
+        degraded = !up;
+        let output = (!up).then_some("Redis does not answer; limits and cache are per process");
+        checks.insert(
+            "redis:responseTime".into(),
+            json!([{ "status": if up { "pass" } else { "warn" }, "output": output }]),
+        );
+    }
+    if !caller.is_admin() {
+        for check in checks.values_mut() {
+            check[0]["output"] = serde_json::Value::Null;
+        }
+    }
+    let status = match (ok, degraded) {
+        (false, _) => "fail",
+        (true, true) => "warn",
+        (true, false) => "pass",
+    };
     let body = json!({ "status": status, "version": state.version, "checks": checks });
     let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, [(header::CONTENT_TYPE, HEALTH_JSON)], body.to_string()).into_response()
@@ -67,6 +90,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.version,
         state.started.elapsed().as_secs_f64(),
     );
+    if let Some(shared) = &state.shared {
+        let b = shared.breaker();
+        text.push_str(&format!(
+            "# HELP preciso_redis_errors_total Failed or timed-out Redis calls.\n\
+             # TYPE preciso_redis_errors_total counter\npreciso_redis_errors_total {}\n\
+             # HELP preciso_redis_degraded 1 while Redis is skipped after a failure \
+             (limits and cache per process).\n# TYPE preciso_redis_degraded gauge\n\
+             preciso_redis_degraded {}\n",
+            b.errors.load(Ordering::Relaxed),
+            u8::from(b.is_open())
+        ));
+    }
     let pool = state.catalog.pool_stats();
     // A scrape must not fail because the store does: freshness is then left out, and the
     // stale-data alert sees the gap.
@@ -85,8 +120,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
-/// O18: the newest backup's creation time and the newest successful restore drill, read from
-/// the backup directory (so backups made by the CLI count too). Absent until there is one.
+/// docs/OPERATIONS.md O18: the newest backup's creation time and the newest successful restore
+/// drill, read from the backup directory (so backups made by the CLI count too). Absent until there
+/// is one.
 fn render_backups(text: &mut String, dir: &std::path::Path) {
     let state = preciso_ops::status::backup_state(dir);
     let (created, verified) = (state.newest_created_at, state.newest_verified_at);
@@ -109,8 +145,8 @@ fn render_backups(text: &mut String, dir: &std::path::Path) {
     }
 }
 
-/// O24: the sets of the latest archive reconciliation of this process (the hourly
-/// `archive-verify` job). Absent until one ran.
+/// docs/OPERATIONS.md O24: the sets of the latest archive reconciliation of this process (the
+/// hourly `archive-verify` job). Absent until one ran.
 fn render_archive(text: &mut String) {
     let last = preciso_ops::archive::last_reconciliation();
     for (name, help, n) in [

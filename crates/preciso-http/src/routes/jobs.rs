@@ -1,9 +1,10 @@
-//! The scheduler over HTTP (OPERATIONS O10, O11): jobs with their next fire times, manual
+//! The scheduler over HTTP (docs/OPERATIONS.md O10, O11): jobs with their next fire times, manual
 //! triggers (admin key; same claim, lock and overlap rules as scheduled fires), run history and
 //! the status document. None of these answers is cached.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
+use crate::layers::auth::Caller;
 use crate::state::{AppState, OpsState};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -20,7 +21,7 @@ fn ops(state: &AppState) -> ApiResult<Arc<OpsState>> {
     state
         .ops
         .clone()
-        .ok_or_else(|| ApiError::Unavailable("the scheduler is not running in this process".into()))
+        .ok_or_else(|| ApiError::unavailable("the scheduler is not running in this process"))
 }
 
 fn time(ms: i64) -> DateTime<Utc> {
@@ -51,6 +52,30 @@ pub fn run_json(r: &RunRecord) -> Value {
             "steps": a.steps,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// A run as a caller without an admin key sees it: error texts, planned paths and the owning
+/// host left out (they name files, hosts and internals).
+fn redacted(mut r: RunRecord) -> RunRecord {
+    let clear = |steps: &mut Vec<preciso_core::runs::StepReport>| {
+        for s in steps {
+            s.error = None;
+            s.planned.clear();
+        }
+    };
+    r.error = None;
+    r.owner = String::new();
+    clear(&mut r.steps);
+    for a in &mut r.attempts {
+        a.error = None;
+        clear(&mut a.steps);
+    }
+    r
+}
+
+/// `run_json`, redacted unless the caller is an admin.
+fn run_for(r: RunRecord, caller: &Caller) -> Value {
+    if caller.is_admin() { run_json(&r) } else { run_json(&redacted(r)) }
 }
 
 pub fn job_json(spec: &JobSpec, now: DateTime<Utc>) -> Value {
@@ -119,6 +144,7 @@ pub async fn trigger(
 
 pub async fn runs(
     State(state): State<AppState>,
+    caller: Caller,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
     ops(&state)?;
@@ -137,24 +163,23 @@ pub async fn runs(
         offset: page.offset(),
     };
     let runs = state.db(move |c| Ok(c.runs(&filter)?)).await?;
-    let items: Vec<Value> = runs.iter().map(run_json).collect();
+    let items: Vec<Value> = runs.into_iter().map(|r| run_for(r, &caller)).collect();
     Ok(Json(json!({ "items": items, "page": page.page, "limit": page.limit })))
 }
 
-pub async fn run(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn run(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     ops(&state)?;
     let id: i64 = id.parse().map_err(|_| ApiError::bad("id", "a run id is a positive integer"))?;
     let run = state.db(move |c| Ok(c.run(id)?)).await?;
-    run.map(|r| Json(run_json(&r))).ok_or_else(|| ApiError::NotFound(format!("no run {id}")))
+    run.map(|r| Json(run_for(r, &caller))).ok_or_else(|| ApiError::NotFound(format!("no run {id}")))
 }
 
-pub async fn status(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let ops = ops(&state)?;
-    let doc = tokio::task::spawn_blocking(move || {
-        let inputs = ops.inputs();
-        preciso_ops::status::build(&ops.ops, &inputs).map(serde_json::to_value)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??;
-    doc.map(Json).map_err(|e| ApiError::Internal(e.to_string()))
+    let docs = ops.status().await?;
+    Ok(Json(if caller.is_admin() { docs.full.clone() } else { docs.redacted.clone() }))
 }

@@ -1,4 +1,4 @@
-//! The router: every path of SPEC §5 (with and without a trailing slash), the fallbacks that
+//! The router: every path of docs/API.md (with and without a trailing slash), the fallbacks that
 //! keep the error shape for unknown paths and methods, and the layers in order.
 
 mod archivos;
@@ -11,7 +11,7 @@ mod reports;
 mod users;
 
 use crate::error::ApiError;
-use crate::layers::{auth, cache, observe};
+use crate::layers::{auth, cache, deadline, observe};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -20,7 +20,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// Registers `path` and `path/` (SPEC §5: trailing slashes are accepted).
+/// Registers `path` and `path/` (docs/API.md: trailing slashes are accepted).
 fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -> Router<AppState> {
     router.route(path, handler.clone()).route(&format!("{path}/"), handler)
 }
@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), cache::cached))
         .layer(from_fn_with_state(state.clone(), auth::guard))
         .layer(cors(&state))
+        .layer(from_fn_with_state(state.clone(), deadline::deadline))
         .layer(from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

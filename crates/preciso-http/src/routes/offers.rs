@@ -2,6 +2,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
+use crate::layers::auth::{Caller, Scope};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,6 +11,15 @@ use preciso_core::domain::{Money, OfferId, category_key};
 use preciso_core::ports::{Catalog, Personalization};
 use preciso_core::query::{OfferView, Preferences, Sort};
 use serde_json::{Value, json};
+
+/// `user_id`, which reads a user's preferences (personal data): it needs the `users` scope.
+fn user_id(q: &crate::params::Params, caller: &Caller) -> ApiResult<Option<i64>> {
+    let id = q.user_id()?;
+    if id.is_some() {
+        caller.require(Scope::Users)?;
+    }
+    Ok(id)
+}
 
 /// The user's preferences, or 404 if `user_id` names no user.
 pub(crate) fn preferences(c: &dyn Catalog, user_id: Option<i64>) -> ApiResult<Option<Preferences>> {
@@ -42,6 +52,7 @@ fn page_json(items: Vec<Value>, page: u32, limit: u32, total: u64) -> Value {
 
 pub async fn best_prices(
     State(state): State<AppState>,
+    caller: Caller,
     Path(category): Path<String>,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
@@ -55,7 +66,7 @@ pub async fn best_prices(
     let mut filter = q.filter()?;
     filter.category = Some(key.clone());
     let page = q.page()?;
-    let user_id = q.user_id()?;
+    let user_id = user_id(&q, &caller)?;
     let result = state
         .db(move |c| {
             let prefs = preferences(c, user_id)?;
@@ -89,12 +100,13 @@ pub async fn best_prices(
 
 pub async fn ranked(
     State(state): State<AppState>,
+    caller: Caller,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
     let filter = q.filter()?;
     let page = q.page()?;
     let sort = q.sort(Sort::Value)?;
-    let user_id = q.user_id()?;
+    let user_id = user_id(&q, &caller)?;
     let result = state
         .db_heavy(move |c| {
             let prefs = preferences(c, user_id)?;

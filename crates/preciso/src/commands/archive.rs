@@ -1,5 +1,5 @@
 //! `preciso archive verify [--deep]` and `preciso archive sync [--dry-run] [--delete-orphans]`
-//! (OPERATIONS O30–O32) over the configured archive (`preciso_ops::archive`).
+//! (docs/OPERATIONS.md O30–O32) over the configured archive (`preciso_ops::archive`).
 
 use crate::settings::Settings;
 use anyhow::{Result, bail};

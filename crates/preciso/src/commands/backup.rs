@@ -1,5 +1,5 @@
-//! `preciso backup create|list|verify|restore|prune` (OPERATIONS O15–O21), and the two steps
-//! the `backup` and `backup-verify` jobs run. The format and the keep policy are in
+//! `preciso backup create|list|verify|restore|prune` (docs/OPERATIONS.md O15–O21), and the two
+//! steps the `backup` and `backup-verify` jobs run. The format and the keep policy are in
 //! `preciso_ops::backup`; this module adds the database, the scratch restore of a drill and
 //! the command-line surface.
 

@@ -1,7 +1,7 @@
-//! `preciso clean [--dry-run]` and the weekly `cleanup` job (SPEC §7, issue #6): log files past
-//! `retention.log_days`, processed raw files past `retention.raw_days` **only when archived and
-//! verified** (the ledger holds their key and the archive an object of the right size),
-//! backups the keep policy drops, and run records past `scheduler.run_retention_days`.
+//! `preciso clean [--dry-run]` and the weekly `cleanup` job (docs/OPERATIONS.md, "Retention";
+//! issue #6): log files past `retention.log_days`, processed raw files past `retention.raw_days`
+//! **only when archived and verified** (the ledger holds their key and the archive an object of the
+//! right size), backups the keep policy drops, and run records past `scheduler.run_retention_days`.
 
 use crate::settings::Settings;
 use anyhow::Result;

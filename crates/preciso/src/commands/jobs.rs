@@ -236,7 +236,11 @@ pub fn status(settings: &Settings, json: bool) -> Result<ExitCode> {
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
     println!(
         "disk: {} uses {:.2} GiB; {:.1} GiB free of {:.1} GiB",
-        doc.disk.data_dir.display(),
+        doc.disk
+            .data_dir
+            .as_deref()
+            .unwrap_or(std::path::Path::new("the data directory"))
+            .display(),
         gib(doc.disk.used_bytes),
         gib(doc.disk.free_bytes),
         gib(doc.disk.total_bytes)

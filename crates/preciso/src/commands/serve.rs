@@ -1,6 +1,6 @@
 //! `preciso serve`: the API on a bound listener, graceful shutdown on SIGINT/SIGTERM with a
 //! deadline, and a watcher that empties the response cache when another process (a CLI
-//! ingest) finishes an ingest run.
+//! ingest, a scheduled one on another replica) finishes an ingest run.
 
 use crate::settings::Settings;
 use anyhow::{Context, Result};
@@ -39,10 +39,19 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         rate_limit_per_minute: h.rate_limit_per_minute,
         cors_origins: h.cors_origins.clone(),
         cache_ttl: Duration::from_secs(h.cache_ttl_secs),
+        cache_max_bytes: h.cache_max_bytes,
         json_body_limit: h.json_body_limit_bytes,
         upload_limit: h.upload_limit_bytes,
         behind_tls: h.behind_tls,
-        trust_forwarded_for: h.trust_forwarded_for,
+        // Validated with the rest of the settings.
+        trusted_proxies: h.proxies().unwrap_or_default(),
+        limits: preciso_http::server::ServerLimits {
+            header_read_timeout: Duration::from_secs(h.header_read_timeout_secs),
+            keepalive_timeout: Duration::from_secs(h.keepalive_timeout_secs),
+            max_connections: h.max_connections,
+        },
+        request_timeout: Duration::from_secs(h.request_timeout_secs),
+        upload_timeout: Duration::from_secs(h.upload_timeout_secs),
         static_keys: settings
             .auth
             .admin_key
@@ -61,7 +70,7 @@ pub async fn app_state(settings: &Settings, catalog: Arc<dyn Catalog>) -> Result
     })?;
     let uploads = UploadConfig { spool_dir: settings.data_dir.join("incoming"), options };
     let shared = match &settings.redis_url {
-        Some(url) => Some(RedisShared::connect(url, "preciso").await.map_err(anyhow::Error::msg)?),
+        Some(url) => Some(RedisShared::connect(url, "preciso").map_err(anyhow::Error::msg)?),
         None => None,
     };
     Ok(AppState::with_shared(catalog, http_config(settings), uploads, shared))
@@ -83,6 +92,7 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         data_dir: settings.data_dir.clone(),
         backup_dir: settings.backup_dir(),
         archive: crate::ops::open_archive(settings)?,
+        status_cache: Default::default(),
     });
     if settings.scheduler.enabled {
         ops.spawn_scheduler().context("starting the scheduler")?;
@@ -93,7 +103,7 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         .await
         .with_context(|| format!("binding {}", settings.http.listen))?;
     ready(listener.local_addr()?);
-    tokio::spawn(watch_ingests(state.clone()));
+    tokio::spawn(preciso_http::watch_ingests(state.clone()));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(preciso_http::serve(listener, state, async {
         let _ = rx.await;
@@ -118,19 +128,6 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         );
     }
     Ok(())
-}
-
-/// Drops cached answers when the ledger shows an ingest this process did not run.
-async fn watch_ingests(state: AppState) {
-    let mut last = None;
-    loop {
-        let marker = state.db(|c| Ok(c.ingest_marker()?)).await.ok();
-        if last.is_some() && marker != last {
-            state.cache.invalidate();
-        }
-        last = marker;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
 }
 
 async fn shutdown_signal() {

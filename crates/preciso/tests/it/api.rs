@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const DAY: i64 = 86_400;
-const ADMIN_KEY: &str = "test-admin-key-0123456789";
+pub(crate) const ADMIN_KEY: &str = "test-admin-key-0123456789";
 
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    catalog: Arc<dyn Catalog>,
+pub(crate) struct TestApp {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) catalog: Arc<dyn Catalog>,
     _dir: tempfile::TempDir,
     _db: Option<TempPgDb>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
@@ -28,7 +28,7 @@ struct TestApp {
 /// Which store the app runs on. Every API test runs on both; PostgreSQL ones skip (and pass)
 /// without `PRECISO_TEST_PG_URL`.
 #[derive(Clone, Copy)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -54,7 +54,7 @@ impl Drop for TempPgDb {
 
 /// Runs synchronous catalog code from an async test on a plain thread: PostgreSQL's client
 /// blocks on a runtime of its own, which may not start inside the test's runtime.
-fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| s.spawn(f).join().expect("blocking section panicked"))
 }
 
@@ -231,7 +231,7 @@ fn test_config(config: HttpConfig) -> HttpConfig {
     }
 }
 
-async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<TestApp> {
+pub(crate) async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<TestApp> {
     let dir = tempfile::tempdir().unwrap();
     let (catalog, db) = open_catalog(backend, dir.path())?;
     let opts = options(dir.path());
@@ -286,24 +286,31 @@ api_tests!(
     openapi_document_lists_exactly_the_served_routes,
 );
 
-fn open_config() -> HttpConfig {
+pub(crate) fn open_config() -> HttpConfig {
     HttpConfig { rate_limit_per_minute: 0, ..HttpConfig::default() }
 }
 
 impl TestApp {
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         let r = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn ok(&self, path: &str) -> Value {
+    pub(crate) async fn ok(&self, path: &str) -> Value {
         let (s, v) = self.get(path).await;
         assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
         v
     }
 
-    async fn send(
+    /// `ok` with the admin key.
+    pub(crate) async fn admin_ok(&self, path: &str) -> Value {
+        let (s, v) = self.send(reqwest::Method::GET, path, Some(ADMIN_KEY), None).await;
+        assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
+        v
+    }
+
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -323,7 +330,7 @@ impl TestApp {
     }
 }
 
-fn error_code(v: &Value) -> &str {
+pub(crate) fn error_code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("<no error code>")
 }
 
@@ -408,7 +415,13 @@ async fn user_preferences_change_order_and_budget(backend: Backend) {
     assert_eq!(s, StatusCode::CREATED, "{user}");
     let id = user["id"].as_i64().unwrap();
     assert_eq!(user["preferences"]["stores"], json!(["alkosto"]));
-    let v = app.ok(&format!("/api/best-prices/electro?user_id={id}")).await;
+    // Personalization reads a user's preferences: it needs the `users` scope.
+    let personalized = format!("/api/best-prices/electro?user_id={id}");
+    let (s, e) = app.get(&personalized).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (s, e) = app.get(&format!("/api/ranked-offers?user_id={id}")).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let v = app.admin_ok(&personalized).await;
     let first = &v["items"][0];
     assert_eq!(
         (first["title"].as_str(), first["store"].as_str(), first["preferred"].as_bool()),
@@ -420,12 +433,14 @@ async fn user_preferences_change_order_and_budget(backend: Backend) {
         .send(reqwest::Method::PUT, &format!("/api/users/{id}"), Some(ADMIN_KEY), Some(json!({"name": "Ana", "email": "ana@example.com", "preferences": {"budget": 150000}})))
         .await;
     assert_eq!(s, StatusCode::OK);
-    let v = app.ok(&format!("/api/best-prices/electro?user_id={id}")).await;
+    let v = app.admin_ok(&personalized).await;
     assert_eq!(
         titles_and_prices(&v),
         vec![("Cafetera Imusa".to_string(), 10_000_000, "exito".to_string())]
     );
-    let (s, e) = app.get("/api/best-prices/electro?user_id=999").await;
+    let (s, e) = app
+        .send(reqwest::Method::GET, "/api/best-prices/electro?user_id=999", Some(ADMIN_KEY), None)
+        .await;
     assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"));
 }
 
@@ -584,8 +599,13 @@ async fn users_crud_and_validation(backend: Backend) {
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(u["email"], "luis@example.com");
     let id = u["id"].as_i64().unwrap();
-    assert_eq!(app.ok(&format!("/api/users/{id}/")).await["name"], "Luis");
-    assert_eq!(app.ok("/api/users").await["total"], 1);
+    assert_eq!(app.admin_ok(&format!("/api/users/{id}/")).await["name"], "Luis");
+    assert_eq!(app.admin_ok("/api/users").await["total"], 1);
+    // Personal data: no key, no users.
+    for path in ["/api/users".to_string(), format!("/api/users/{id}")] {
+        let (s, e) = app.get(&path).await;
+        assert_eq!((s, error_code(&e)), (StatusCode::UNAUTHORIZED, "unauthorized"), "{path}");
+    }
     let (s, e) = app
         .send(
             Method::POST,
@@ -628,9 +648,9 @@ async fn users_crud_and_validation(backend: Backend) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let (s, _) = app.send(Method::DELETE, &format!("/api/users/{id}"), Some(ADMIN_KEY), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, _) = app.get(&format!("/api/users/{id}")).await;
+    let (s, _) = app.send(Method::GET, &format!("/api/users/{id}"), Some(ADMIN_KEY), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = app.get("/api/users/abc").await;
+    let (s, _) = app.send(Method::GET, "/api/users/abc", Some(ADMIN_KEY), None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
 
@@ -752,15 +772,18 @@ async fn keys_scopes_and_reads_behind_auth(backend: Backend) {
     };
     let catalog = app.catalog.clone();
     let read_key = "pk_read_only_key_for_tests_000";
+    let write_key = "pk_write_key_for_tests_0000000";
+    let users_key = "pk_users_key_for_tests_0000000";
     blocking(|| {
-        catalog
-            .create_api_key(
-                "reader",
-                "pk_read",
-                &preciso_http::hash_key(read_key),
-                &["read".into()],
-            )
-            .unwrap()
+        for (name, key, scope) in [
+            ("reader", read_key, "read"),
+            ("writer", write_key, "write"),
+            ("crm", users_key, "users"),
+        ] {
+            catalog
+                .create_api_key(name, &key[..7], &preciso_http::hash_key(key), &[scope.into()])
+                .unwrap();
+        }
     });
     let (s, e) = app.get("/api/brands").await;
     assert_eq!((s, error_code(&e)), (StatusCode::UNAUTHORIZED, "unauthorized"));
@@ -775,14 +798,27 @@ async fn keys_scopes_and_reads_behind_auth(backend: Backend) {
         )
         .await;
     assert_eq!((s, error_code(&e)), (StatusCode::FORBIDDEN, "forbidden"));
-    assert_eq!(e["error"]["details"]["required_scope"], "write");
+    assert_eq!(e["error"]["details"]["required_scope"], "users");
+    // `write` does not reach personal data; `users` does, and reads the catalog too.
+    let (s, e) = app.send(reqwest::Method::GET, "/api/users", Some(write_key), None).await;
+    assert_eq!(
+        (s, e["error"]["details"]["required_scope"].as_str()),
+        (StatusCode::FORBIDDEN, Some("users"))
+    );
+    let (s, _) = app.send(reqwest::Method::GET, "/api/users", Some(users_key), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app.send(reqwest::Method::GET, "/api/brands", Some(users_key), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) =
+        app.send(reqwest::Method::GET, "/api/ranked-offers?user_id=1", Some(read_key), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "personalization needs users");
     // Probes stay open.
     assert_eq!(
         app.client.get(format!("{}/health", app.base)).send().await.unwrap().status(),
         StatusCode::OK
     );
     blocking(|| {
-        let id = catalog.api_keys().unwrap()[0].id;
+        let id = catalog.api_keys().unwrap().iter().find(|k| k.name == "reader").unwrap().id;
         catalog.revoke_api_key(id).unwrap();
     });
     let (s, _) = app.send(reqwest::Method::GET, "/api/brands", Some(read_key), None).await;
@@ -872,7 +908,8 @@ async fn probes_metrics_and_bounded_route_labels(backend: Backend) {
     // The first scrape adds the /metrics route's own series; count from the second.
     scrape().await;
     let before = series_count(&scrape().await);
-    // O23: 10,000 distinct offer URLs, 8 clients at a time; the series count must not move.
+    // docs/OPERATIONS.md O23: 10,000 distinct offer URLs, 8 clients at a time; the series count
+    // must not move.
     let tasks: Vec<_> = (0..8u64)
         .map(|t| {
             let (client, base) = (app.client.clone(), app.base.clone());
@@ -1044,7 +1081,8 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
         (access[0]["message"].as_str(), access[0]["target"].as_str()),
         (Some("request"), Some("preciso::access"))
     );
-    // O27: every line is an object with an RFC 3339 UTC timestamp, a level, a message and a target.
+    // docs/OPERATIONS.md O27: every line is an object with an RFC 3339 UTC timestamp, a level, a
+    // message and a target.
     for line in logs.lines() {
         let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         let ts = v["timestamp"].as_str().unwrap_or_default();
@@ -1057,8 +1095,9 @@ async fn serve_binary_starts_answers_and_stops_on_sigterm() {
     assert!(!logs.contains(ADMIN_KEY), "the API key never reaches the logs");
 }
 
-/// O26: `/ready` answers 503 within its 1 s budget when the database refuses connections, while
-/// `/health` (which touches nothing) stays 200; once the database is back, so is readiness.
+/// docs/OPERATIONS.md O26: `/ready` answers 503 within its 1 s budget when the database refuses
+/// connections, while `/health` (which touches nothing) stays 200; once the database is back, so is
+/// readiness.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_fails_fast_while_the_database_is_down_and_recovers() {
     let Some(app) = spawn_app(Backend::Postgres, open_config()).await else { return };
@@ -1083,13 +1122,28 @@ async fn ready_fails_fast_while_the_database_is_down_and_recovers() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["checks"]["database:responseTime"][0]["status"], "fail", "{body}");
     assert!(started.elapsed() < Duration::from_secs(3), "answered within the check's budget");
+    // What failed is public; why (hosts, database names) only for an admin key.
+    assert_eq!(body["checks"]["database:responseTime"][0]["output"], Value::Null, "{body}");
+    let (_, admin_view) = app.send(reqwest::Method::GET, "/ready", Some(ADMIN_KEY), None).await;
+    let output = &admin_view["checks"]["database:responseTime"][0]["output"];
+    assert!(output.as_str().is_some_and(|o| !o.is_empty()), "{admin_view}");
     assert_eq!(app.get("/health").await.0, StatusCode::OK, "liveness touches no database");
+    // Catalog reads answer 503 with Retry-After, not 500: the client should come back.
+    for path in ["/api/brands", "/api/best-prices/electro", "/api/offers/0000000000000001"] {
+        let r = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(error_code(&body), "unavailable", "{body}");
+        assert!(!body.to_string().contains(&db.name), "the cause is logged, not answered");
+    }
     admin(format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", db.name));
     assert_eq!(app.get("/ready").await.0, StatusCode::OK, "the pool reconnects");
+    assert_eq!(app.get("/api/brands").await.0, StatusCode::OK, "and reads recover");
 }
 
-/// O27: a full server run on PostgreSQL with a password in its URL, requests with a valid and
-/// an invalid API key: neither the password nor any key appears in the logs.
+/// docs/OPERATIONS.md O27: a full server run on PostgreSQL with a password in its URL, requests
+/// with a valid and an invalid API key: neither the password nor any key appears in the logs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_of_a_full_run_carry_no_key_and_no_database_password() {
     let Some((url, _db)) = fresh_pg_url() else { return };
@@ -1174,12 +1228,12 @@ async fn replica(
 async fn redis(prefix: &str) -> Option<preciso_http::RedisShared> {
     let url =
         std::env::var("PRECISO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    match preciso_http::RedisShared::connect(&url, prefix).await {
-        Ok(r) => Some(r),
-        Err(e) => {
-            eprintln!("skipped: Redis at {url} is not reachable ({e})");
-            None
-        }
+    let shared = preciso_http::RedisShared::connect(&url, prefix).expect("a valid Redis URL");
+    if shared.ping().await {
+        Some(shared)
+    } else {
+        eprintln!("skipped: Redis at {url} is not reachable");
+        None
     }
 }
 
@@ -1385,9 +1439,9 @@ fn newest_backup(dir: &std::path::Path) -> std::path::PathBuf {
     files.pop().expect("a backup")
 }
 
-/// O16, O17, O20: a backup of SQLite restores into PostgreSQL and a backup of that into SQLite
-/// with identical API answers; verify restores into a scratch database; restore refuses a
-/// non-empty target without --force and takes a safety backup with it.
+/// docs/OPERATIONS.md O16, O17, O20: a backup of SQLite restores into PostgreSQL and a backup of
+/// that into SQLite with identical API answers; verify restores into a scratch database; restore
+/// refuses a non-empty target without --force and takes a safety backup with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backups_move_the_catalog_sqlite_to_postgres_and_back_with_identical_answers() {
     // No response cache: every answer below comes from the database.

@@ -151,7 +151,8 @@ fn stdin_and_directories_are_ingested() {
     assert_eq!((v["files"][0]["file"].as_str(), counts(&v)[1]), (Some("stdin"), 1));
 }
 
-/// The public sample of SPEC §3 through the real CLI, exactly as the held-out set is run.
+/// The public sample of docs/NORMALIZATION.md through the real CLI, exactly as the held-out set is
+/// run.
 #[test]
 fn normalize_command_meets_the_public_price_and_rating_samples() {
     let sb = Sandbox::new();
@@ -269,12 +270,12 @@ fn openapi_command_prints_the_document() {
     assert!(doc["paths"]["/api/best-prices/{category}"]["get"]["responses"]["200"].is_object());
 }
 
-/// O1: `jobs list` shows each job's next three fire times in its zone and in UTC; a 6-field
-/// cron without the seconds flag is refused with the job named.
+/// docs/OPERATIONS.md O1: `jobs list` shows each job's next three fire times in its zone and in
+/// UTC; a 6-field cron without the seconds flag is refused with the job named.
 #[test]
 fn jobs_list_shows_three_fire_times_local_and_utc_and_refuses_six_fields() {
     let sb = Sandbox::new();
-    // The defaults of SPEC §7, in the default zone.
+    // The default schedules (docs/OPERATIONS.md, "Scheduler"), in the default zone.
     let defaults = sb.ok(&["jobs", "list"]);
     for (job, cron) in
         [("ingest", "0 4-22/2 * * 1-6"), ("ingest-full", "0 4 * * *"), ("status", "*/5 * * * *")]
@@ -300,8 +301,9 @@ fn jobs_list_shows_three_fire_times_local_and_utc_and_refuses_six_fields() {
     assert!(err.contains("ingest") && err.contains("seconds"), "{err}");
 }
 
-/// O19 from the command line: an empty keep policy deletes nothing; `backup prune --dry-run`
-/// lists what a policy drops and deletes nothing; `backup prune` deletes exactly that.
+/// docs/OPERATIONS.md O19 from the command line: an empty keep policy deletes nothing;
+/// `backup prune --dry-run` lists what a policy drops and deletes nothing; `backup prune` deletes
+/// exactly that.
 #[test]
 fn backup_prune_follows_the_policy_and_dry_run_deletes_nothing() {
     let sb = Sandbox::new();

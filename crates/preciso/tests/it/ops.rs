@@ -1,7 +1,7 @@
 //! The scheduler inside the real `preciso serve` process: a kill -9 or a SIGTERM in the middle
 //! of the ingest job over the drop directory, then a restart, loses and duplicates nothing
-//! (issue #5, point 3; O13, O14); jobs, runs, metrics and the status document seen from outside
-//! (O10, O11, O24, O28).
+//! (issue #5, point 3; docs/OPERATIONS.md O13, O14); jobs, runs, metrics and the status document
+//! seen from outside (docs/OPERATIONS.md O10, O11, O24, O28).
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -204,17 +204,69 @@ async fn kill_9_during_the_ingest_job_then_a_restart_loses_and_duplicates_nothin
     interrupted_ingest_converges("KILL", &["abandoned"]).await;
 }
 
-/// O14: SIGTERM stops new fires, gives the running job `shutdown_grace_secs`, and exits; the
-/// run is then cancelled or, if the grace ran out, abandoned on the next start.
+/// docs/OPERATIONS.md O14: SIGTERM stops new fires, gives the running job `shutdown_grace_secs`,
+/// and exits; the run is then cancelled or, if the grace ran out, abandoned on the next start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_the_ingest_job_exits_cleanly_and_the_restart_converges() {
     interrupted_ingest_converges("TERM", &["cancelled", "abandoned", "failed"]).await;
 }
 
-/// O10, O11, O24, O28 from outside: a manual API trigger needs an admin key and returns the run
-/// id; the run's history has its steps and counts; `/metrics` counts job runs and the ingested
-/// records of scheduled jobs; the status job writes `status.json`; the CLI lists and shows runs
-/// and a dry run records nothing.
+/// Operational detail — paths in the status document, error texts of runs, the ledger's file
+/// paths — is shown to admin keys only; everyone else gets the same documents redacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operational_detail_is_shown_to_admin_keys_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generate(dir.path(), "20");
+    let not_a_dir = dir.path().join("not-a-directory");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let (data, config) = setup(dir.path(), &file, &format!("[backup]\ndir = {not_a_dir:?}\n"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let once = "[jobs.backup]\ncron = \"\"\nattempts = 1\n";
+    std::fs::write(&config, text.replace("[jobs.backup]\ncron = \"\"\n", once)).unwrap();
+    let client = reqwest::Client::new();
+    let (mut server, url) = serve(&config);
+    let get = |path: String, admin: bool| {
+        let mut req = client.get(format!("{url}{path}"));
+        if admin {
+            req = req.header("x-api-key", ADMIN_KEY);
+        }
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    // The ingest job archives the inbox's file: its ledger row gets an archive key.
+    let ingest = trigger_ingest(&client, &url).await;
+    wait_for_status(&client, &url, ingest, &["succeeded"]).await;
+    let run_id = trigger(&client, &url, "backup").await;
+    wait_for_status(&client, &url, run_id, &["failed"]).await;
+    let admin_run = get(format!("/api/runs/{run_id}"), true).await;
+    let error = admin_run["error"].as_str().unwrap_or_default();
+    assert!(error.contains("not-a-directory"), "{admin_run}");
+    for view in [
+        get(format!("/api/runs/{run_id}"), false).await,
+        get("/api/runs".into(), false).await["items"][0].clone(),
+    ] {
+        assert_eq!(view["status"], "failed");
+        assert_eq!(view["error"], Value::Null, "{view}");
+        assert!(!view.to_string().contains("not-a-directory"), "{view}");
+    }
+    let status = get("/api/status".into(), false).await;
+    assert_eq!(status["disk"]["data_dir"], Value::Null, "{status}");
+    assert!(status["disk"]["free_bytes"].as_u64().is_some());
+    let data_dir = data.to_str().unwrap();
+    assert!(!status.to_string().contains(data_dir), "{status}");
+    let status = get("/api/status".into(), true).await;
+    assert_eq!(status["disk"]["data_dir"].as_str(), Some(data_dir));
+    let ledger = get("/api/archivos".into(), true).await;
+    assert!(ledger["items"][0]["archive_key"].is_string(), "{ledger}");
+    let ledger = get("/api/archivos".into(), false).await;
+    assert_eq!(ledger["items"][0]["name"], "offers.jsonl", "{ledger}");
+    assert_eq!(ledger["items"][0]["archive_key"], Value::Null, "{ledger}");
+    server.kill().unwrap();
+}
+
+/// docs/OPERATIONS.md O10, O11, O24, O28 from outside: a manual API trigger needs an admin key and
+/// returns the run id; the run's history has its steps and counts; `/metrics` counts job runs and
+/// the ingested records of scheduled jobs; the status job writes `status.json`; the CLI lists and
+/// shows runs and a dry run records nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_runs_metrics_and_status_of_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,8 +306,16 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     assert_eq!(steps[0]["counts"]["files"], 1);
     let ingest_step = &steps[1];
     assert_eq!(ingest_step["name"], "ingest offers.jsonl");
-    let ledger: Value =
-        client.get(format!("{url}/api/archivos")).send().await.unwrap().json().await.unwrap();
+    // The admin view: it carries the archive key (anonymous callers get it redacted).
+    let ledger: Value = client
+        .get(format!("{url}/api/archivos"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let inserted = ledger["items"][0]["counts"]["inserted"].as_u64().unwrap();
     let rejected = ledger["items"][0]["counts"]["rejected"].as_u64().unwrap();
     assert!(inserted > 250, "{ledger}");
@@ -285,8 +345,8 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
         client.get(format!("{url}/api/status")).send().await.unwrap().json().await.unwrap();
     assert_eq!(api_status["counts"]["offers"].as_u64(), Some(inserted));
 
-    // O18, O24: the backup job, the restore drill and the archive reconciliation, seen in
-    // the metrics.
+    // docs/OPERATIONS.md O18, O24: the backup job, the restore drill and the archive
+    // reconciliation, seen in the metrics.
     for job in ["backup", "backup-verify", "archive-verify"] {
         let run = trigger(&client, &url, job).await;
         wait_for_status(&client, &url, run, &["succeeded"]).await;
@@ -329,8 +389,8 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     assert!(listed.contains(&run_id.to_string()) && listed.contains("succeeded"), "{listed}");
     let shown = cli(&["runs", "show", &run_id.to_string()]);
     assert!(shown.contains("ingest offers.jsonl") && shown.contains("pick"), "{shown}");
-    // O30, O32 from the CLI: a lost object is reported (exit 1), sync restores it from
-    // processed/, and verify is clean again.
+    // docs/OPERATIONS.md O30, O32 from the CLI: a lost object is reported (exit 1), sync restores
+    // it from processed/, and verify is clean again.
     let ledger_key = ledger["items"][0]["archive_key"].as_str().expect("archived").to_string();
     std::fs::remove_file(data.join("archive").join(&ledger_key)).unwrap();
     let lost = Command::new(BIN).args(["--config", cfg, "archive", "verify"]).output().unwrap();
@@ -342,8 +402,8 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     let synced = cli(&["archive", "sync"]);
     assert!(synced.contains("uploaded 1 file(s)"), "{synced}");
     assert!(cli(&["archive", "verify"]).contains("missing_in_archive: 0"));
-    // O12: dry runs of the backup, ingest and cleanup jobs leave the database file, the
-    // backup directory and the archive byte-identical.
+    // docs/OPERATIONS.md O12: dry runs of the backup, ingest and cleanup jobs leave the database
+    // file, the backup directory and the archive byte-identical.
     let fingerprint = || {
         let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
         let mut stack = vec![data.join("backups"), data.join("archive")];
@@ -378,8 +438,8 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
     server.wait().unwrap();
 }
 
-/// O9 with real processes: a second `preciso serve` on the same SQLite file logs `standby` and
-/// does not schedule; when the first dies it takes over.
+/// docs/OPERATIONS.md O9 with real processes: a second `preciso serve` on the same SQLite file logs
+/// `standby` and does not schedule; when the first dies it takes over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_on_one_sqlite_file_stands_by_then_takes_over() {
     let dir = tempfile::tempdir().unwrap();
@@ -481,8 +541,9 @@ fn logs_in(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect()
 }
 
-/// O26: with an archive configured, `/ready` also checks it within its 1 s budget; an
-/// unreachable S3 endpoint makes the process not ready (503), while the database check passes.
+/// docs/OPERATIONS.md O26: with an archive configured, `/ready` also checks it within its 1 s
+/// budget; an unreachable S3 endpoint makes the process not ready (503), while the database check
+/// passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_checks_the_archive_when_one_is_configured() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,232 @@
+//! The server's defences, seen by clients on a real socket (SQLite; none depends on the
+//! backend): slow and idle connections are closed, requests are bounded in time (uploads
+//! longer), connections beyond the cap wait, failed keys are rate limited per address, the
+//! client address comes from `X-Forwarded-For` only through trusted proxies, and invented
+//! methods add no metric series. Timeouts are set to a second or two and checked with wide
+//! margins; no test asserts a duration tighter than that.
+
+use super::api::{ADMIN_KEY, Backend, TestApp, error_code, open_config, spawn_app};
+use preciso_http::HttpConfig;
+use preciso_http::server::ServerLimits;
+use reqwest::StatusCode;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+async fn start(config: HttpConfig) -> TestApp {
+    spawn_app(Backend::Sqlite, config).await.expect("SQLite always runs")
+}
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap()
+}
+
+/// Reads until the server closes the connection (or `limit` passes): how long that took,
+/// and what it sent.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (Duration, String) {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        match tokio::time::timeout(limit - started.elapsed(), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    (started.elapsed(), String::from_utf8_lossy(&seen).into_owned())
+}
+
+fn limits(header: u64, idle: u64, max: usize) -> ServerLimits {
+    ServerLimits {
+        header_read_timeout: secs(header),
+        keepalive_timeout: secs(idle),
+        max_connections: max,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_dropped() {
+    let app = start(HttpConfig { limits: limits(1, 30, 64), ..open_config() }).await;
+    let mut stream = connect(&app).await;
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let (took, _) = read_until_closed(&mut stream, secs(10)).await;
+    assert!(took < secs(6), "a half-sent request held the connection for {took:?}");
+    // A silent connection too.
+    let mut silent = connect(&app).await;
+    let (took, _) = read_until_closed(&mut silent, secs(10)).await;
+    assert!(took < secs(6), "a silent connection was held for {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kept_alive_connection_is_closed_and_a_busy_one_is_not() {
+    let app = start(HttpConfig { limits: limits(30, 1, 64), ..open_config() }).await;
+    let mut stream = connect(&app).await;
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 1024];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let (took, rest) = read_until_closed(&mut stream, secs(10)).await;
+    assert!(rest.is_empty(), "{rest}");
+    assert!(took < secs(6), "an idle connection stayed open {took:?}");
+    // Requests one after another keep it open past the idle timeout.
+    let mut stream = connect(&app).await;
+    for _ in 0..4 {
+        stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+}
+
+/// A body trickled slower than the request timeout allows is answered 503 `timeout`; the
+/// same trickle to the upload endpoint, whose budget is longer, lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_bounded_in_time_and_uploads_get_longer() {
+    let app =
+        start(HttpConfig { request_timeout: secs(1), upload_timeout: secs(30), ..open_config() })
+            .await;
+    let body = r#"{"name": "Ana", "email": "ana@example.com"}"#;
+    let (mut reader, mut writer) = connect(&app).await.into_split();
+    let head = format!(
+        "POST /api/users HTTP/1.1\r\nHost: x\r\nx-api-key: {ADMIN_KEY}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        for b in body.as_bytes() {
+            if writer.write_all(&[*b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    // The server answers while the body is still coming.
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(Ok(n)) = tokio::time::timeout(secs(10), reader.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    trickle.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(started.elapsed() < secs(4), "answered after {:?}", started.elapsed());
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains(r#""code":"timeout""#), "{answer}");
+
+    let upload = r#"{"store":"exito","sku":"U1","title":"Horno","price":"$ 899.900"}"#;
+    let mut stream = connect(&app).await;
+    let head = format!(
+        "POST /api/archivos?name=slow.jsonl HTTP/1.1\r\nHost: x\r\nx-api-key: {ADMIN_KEY}\r\n\
+         content-type: application/x-ndjson\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        upload.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for chunk in upload.as_bytes().chunks(8) {
+        stream.write_all(chunk).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, answer) = read_until_closed(&mut stream, secs(20)).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "the upload outlived the request timeout: {answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let app = start(HttpConfig { limits: limits(30, 30, 2), ..open_config() }).await;
+    let (first, second) = (connect(&app).await, connect(&app).await);
+    // Both slots are taken by connections that say nothing; the third waits in the backlog.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = reqwest::Client::new();
+    let third = client.get(format!("{}/health", app.base)).timeout(secs(1)).send().await;
+    assert!(third.is_err(), "served beyond the cap: {third:?}");
+    drop(first);
+    let fourth = client.get(format!("{}/health", app.base)).timeout(secs(10)).send().await;
+    assert_eq!(fourth.unwrap().status(), StatusCode::OK, "a slot freed up");
+    drop(second);
+}
+
+/// Wrong keys count against the address like any request: once its bucket is empty the
+/// address gets 429, even for a valid key, without the key being looked up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_keys_are_rate_limited_per_address() {
+    let app = start(HttpConfig { rate_limit_per_minute: 5, ..HttpConfig::default() }).await;
+    for i in 0..5 {
+        let (s, e) = app
+            .send(reqwest::Method::GET, "/api/brands", Some(&format!("pk_guess_{i:030}")), None)
+            .await;
+        assert_eq!((s, error_code(&e)), (StatusCode::UNAUTHORIZED, "unauthorized"), "guess {i}");
+    }
+    let (s, e) = app.send(reqwest::Method::GET, "/api/brands", Some("pk_guess_next"), None).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    let (s, _) = app.send(reqwest::Method::GET, "/api/brands", Some(ADMIN_KEY), None).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "the address is blocked, valid key or not");
+    // A missing key where one is required counts too.
+    let other = start(HttpConfig { rate_limit_per_minute: 3, ..HttpConfig::default() }).await;
+    for _ in 0..3 {
+        assert_eq!(other.get("/api/users").await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(other.get("/api/users").await.0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn status_as(app: &TestApp, forwarded: &str) -> StatusCode {
+    let r = app.client.get(format!("{}/api/brands", app.base)).header("x-forwarded-for", forwarded);
+    r.send().await.unwrap().status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_names_the_client_only_through_trusted_proxies() {
+    // The test client connects from 127.0.0.1: a trusted proxy here.
+    let trusted = HttpConfig {
+        rate_limit_per_minute: 2,
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..HttpConfig::default()
+    };
+    let app = start(trusted).await;
+    // nginx appends the address it saw; the client's own claim on the left changes nothing.
+    for claim in ["1.1.1.1", "2.2.2.2"] {
+        assert_eq!(status_as(&app, &format!("{claim}, 198.51.100.7")).await, StatusCode::OK);
+    }
+    assert_eq!(status_as(&app, "3.3.3.3, 198.51.100.7").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(status_as(&app, "198.51.100.8").await, StatusCode::OK, "another client");
+    // Without trusted proxies the header is ignored: every request is 127.0.0.1's.
+    let app = start(HttpConfig { rate_limit_per_minute: 2, ..HttpConfig::default() }).await;
+    for n in 0..2 {
+        assert_eq!(status_as(&app, &format!("203.0.113.{n}")).await, StatusCode::OK);
+    }
+    assert_eq!(status_as(&app, "203.0.113.99").await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invented_methods_add_no_metric_series() {
+    let app = start(open_config()).await;
+    let scrape = || async {
+        let text = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+        text.text().await.unwrap()
+    };
+    let send = |method: String| {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        app.client.request(m, format!("{}/api/brands", app.base)).send()
+    };
+    send("M0".into()).await.unwrap();
+    scrape().await;
+    let before = scrape().await.lines().filter(|l| l.starts_with("preciso_")).count();
+    for i in 1..1000 {
+        send(format!("M{i}")).await.unwrap();
+    }
+    let text = scrape().await;
+    let after = text.lines().filter(|l| l.starts_with("preciso_")).count();
+    assert_eq!(after, before, "1,000 invented methods added series");
+    assert!(text.contains(r#"preciso_http_requests_total{method="other""#), "{text}");
+    assert!(!text.contains("method=\"M"), "{text}");
+}
