@@ -20,7 +20,7 @@ pub(crate) struct TestApp {
     pub(crate) base: String,
     pub(crate) client: reqwest::Client,
     pub(crate) catalog: Arc<dyn Catalog>,
-    _dir: tempfile::TempDir,
+    pub(crate) _dir: tempfile::TempDir,
     _db: Option<TempPgDb>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -189,7 +189,7 @@ fn fixture_files() -> Vec<String> {
     ]
 }
 
-fn options(dir: &std::path::Path) -> IngestOptions {
+pub(crate) fn options(dir: &std::path::Path) -> IngestOptions {
     let cop = Currency::parse("COP").unwrap();
     IngestOptions {
         format: None,
@@ -214,7 +214,7 @@ fn options(dir: &std::path::Path) -> IngestOptions {
 }
 
 /// Serves `state` on a random port; the server stops when the sender drops.
-async fn serve(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
+pub(crate) async fn serve(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -224,7 +224,7 @@ async fn serve(state: AppState) -> (String, tokio::sync::oneshot::Sender<()>) {
     (base, tx)
 }
 
-fn test_config(config: HttpConfig) -> HttpConfig {
+pub(crate) fn test_config(config: HttpConfig) -> HttpConfig {
     HttpConfig {
         static_keys: vec![(preciso_http::hash_key(ADMIN_KEY), vec!["admin".into()])],
         ..config
@@ -1225,7 +1225,7 @@ async fn replica(
     serve(AppState::with_shared(app.catalog.clone(), test_config(config), uploads, shared)).await
 }
 
-async fn redis(prefix: &str) -> Option<preciso_http::RedisShared> {
+pub(crate) async fn redis(prefix: &str) -> Option<preciso_http::RedisShared> {
     let url =
         std::env::var("PRECISO_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let shared = preciso_http::RedisShared::connect(&url, prefix).expect("a valid Redis URL");

@@ -230,3 +230,166 @@ async fn invented_methods_add_no_metric_series() {
     assert!(text.contains(r#"preciso_http_requests_total{method="other""#), "{text}");
     assert!(!text.contains("method=\"M"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_parameters_are_refused_and_cache_keys_are_canonical() {
+    let app = start(open_config()).await;
+    for (path, param) in [("/api/brands?limt=5", "limt"), ("/api/categories?junk=1", "junk")] {
+        let (s, e) = app.get(path).await;
+        assert_eq!((s, error_code(&e)), (StatusCode::BAD_REQUEST, "bad_parameter"), "{path}");
+        assert_eq!(e["error"]["details"]["parameter"], param, "{e}");
+    }
+    let cache = |path: &'static str, key: Option<&'static str>| {
+        let mut r = app.client.get(format!("{}{path}", app.base));
+        if let Some(k) = key {
+            r = r.header("x-api-key", k);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            let vary = r.headers().get_all("vary").iter().any(|v| v == "x-api-key");
+            assert!(vary, "{path}: the answer varies with the key");
+            r.headers()["x-cache"].to_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(cache("/api/best-prices/electro?limit=5&page=1", None).await, "miss");
+    // Another spelling of the same category, the parameters in another order: one entry.
+    assert_eq!(cache("/api/best-prices/Electro/?page=1&limit=5", None).await, "hit");
+    // Admins see other documents: their answers are cached apart.
+    assert_eq!(cache("/api/archivos", Some(ADMIN_KEY)).await, "miss");
+    assert_eq!(cache("/api/archivos", None).await, "miss");
+    assert_eq!(cache("/api/archivos", None).await, "hit");
+}
+
+/// An ingest that another process ran (here: the pipeline on the catalog, as the CLI does)
+/// empties the cache of every replica that shares Redis, not only the in-process ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_elsewhere_reaches_every_replica_through_redis() {
+    use super::api::{options, redis, serve, test_config};
+    let prefix =
+        format!("preciso-watch-{}-{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    let (Some(ra), Some(rb)) = (redis(&prefix).await, redis(&prefix).await) else { return };
+    let app = start(open_config()).await;
+    let replica = |shared| {
+        let uploads = preciso_http::UploadConfig {
+            spool_dir: app._dir.path().join("incoming-r"),
+            options: options(app._dir.path()),
+        };
+        preciso_http::AppState::with_shared(
+            app.catalog.clone(),
+            test_config(open_config()),
+            uploads,
+            Some(shared),
+        )
+    };
+    let (a, b) = (replica(ra), replica(rb));
+    tokio::spawn(preciso_http::watch_ingests(a.clone()));
+    tokio::spawn(preciso_http::watch_ingests(b.clone()));
+    let (a, _sa) = serve(a).await;
+    let (b, _sb) = serve(b).await;
+    let brands = |base: String| {
+        let client = app.client.clone();
+        async move {
+            let r = client.get(format!("{base}/api/brands")).send().await.unwrap();
+            let cache = r.headers()["x-cache"].to_str().unwrap().to_string();
+            let body: serde_json::Value = r.json().await.unwrap();
+            (cache, body["items"].as_array().unwrap().len())
+        }
+    };
+    let (_, before) = brands(a.clone()).await;
+    assert_eq!(brands(b.clone()).await, ("hit".to_string(), before));
+    tokio::time::sleep(secs(3)).await; // the watchers have read the ledger once
+    let file = app._dir.path().join("elsewhere.jsonl");
+    std::fs::write(&file, r#"{"store":"exito","sku":"X-1","title":"Horno Haceb","brand":"Haceb","price":"$ 899.900"}"#).unwrap();
+    let source = preciso_ingest::IngestSource { path: file, name: "elsewhere.jsonl".into() };
+    let report = super::api::blocking(|| {
+        preciso_ingest::ingest(app.catalog.as_ref(), &source, &options(app._dir.path()), &|_| {})
+            .unwrap()
+    });
+    assert_eq!(report.counts.inserted, 1);
+    let deadline = Instant::now() + secs(15);
+    loop {
+        let (cache, n) = brands(b.clone()).await;
+        if n == before + 1 {
+            assert_eq!(cache, "miss");
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica B still serves the old answer");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A Redis this test started, stopped under a replica: requests keep their speed, limits
+/// and the cache work in process, `/ready` says degraded, and the metric counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_degrades_a_replica_without_stalling_it() {
+    use super::api::{options, serve, test_config};
+    if std::process::Command::new("redis-server").arg("--version").output().is_err() {
+        eprintln!("skipped: no redis-server binary");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    let shared = preciso_http::RedisShared::connect(&url, "outage").unwrap();
+    let deadline = Instant::now() + secs(10);
+    while !shared.ping().await {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let app = start(open_config()).await;
+    let config = HttpConfig { rate_limit_per_minute: 3, ..HttpConfig::default() };
+    let uploads = preciso_http::UploadConfig {
+        spool_dir: app._dir.path().join("incoming-o"),
+        options: options(app._dir.path()),
+    };
+    let state = preciso_http::AppState::with_shared(
+        app.catalog.clone(),
+        test_config(config),
+        uploads,
+        Some(shared),
+    );
+    let (base, _stop) = serve(state).await;
+    let get = |path: &'static str| {
+        let r = app.client.get(format!("{base}{path}")).send();
+        async move { r.await.unwrap() }
+    };
+    let ready: serde_json::Value = get("/ready").await.json().await.unwrap();
+    assert_eq!(ready["checks"]["redis:responseTime"][0]["status"], "pass", "{ready}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let started = Instant::now();
+    let statuses: Vec<u16> = {
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            out.push(get("/api/categories").await.status().as_u16());
+        }
+        out
+    };
+    assert!(started.elapsed() < secs(3), "4 requests took {:?} without Redis", started.elapsed());
+    assert_eq!(statuses, [200, 200, 200, 429], "the in-process limiter took over");
+    let r = get("/ready").await;
+    assert_eq!(r.status(), StatusCode::OK, "degraded, still ready");
+    let ready: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (ready["status"].as_str(), ready["checks"]["redis:responseTime"][0]["status"].as_str()),
+        (Some("warn"), Some("warn")),
+        "{ready}"
+    );
+    let metrics = get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("preciso_redis_degraded 1"), "{metrics}");
+    assert!(!metrics.contains("preciso_redis_errors_total 0\n"), "{metrics}");
+}
