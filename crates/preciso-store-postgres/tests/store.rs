@@ -219,3 +219,42 @@ fn nothing_builds_the_deferred_indexes_under_a_load_that_is_still_running() {
     assert_eq!(deferrable_objects(&url), all, "the load's end builds them");
     assert_eq!(catalog.counts().unwrap().offers, 4);
 }
+
+/// `sslmode` as libpq means it, against the CI server whose certificate a throwaway CA signed
+/// (`.ci/pg-tls.sh`): `require` encrypts, `verify-full` accepts that CA and refuses another.
+#[test]
+fn sslmode_is_honoured_as_libpq_does() {
+    let var = |name| std::env::var(name).ok();
+    let (Some(url), Some(ca), Some(other)) =
+        (var("PRECISO_TEST_PG_URL"), var("PRECISO_TEST_PG_CA"), var("PRECISO_TEST_PG_OTHER_CA"))
+    else {
+        eprintln!("skipped: PRECISO_TEST_PG_CA is not set (run .ci/pg-tls.sh; CI does)");
+        return;
+    };
+    let with = |params: &str| {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}{params}")
+    };
+    let encrypted = |params: &str| -> Result<bool, String> {
+        let mut c = preciso_store_postgres::connect(&with(params)).map_err(|e| e.to_string())?;
+        let row = c
+            .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .map_err(|e| e.to_string())?;
+        Ok(row.get(0))
+    };
+    assert_eq!(encrypted("sslmode=disable"), Ok(false));
+    assert_eq!(encrypted("sslmode=require"), Ok(true));
+    assert_eq!(encrypted("sslmode=prefer"), Ok(true));
+    assert_eq!(encrypted(&format!("sslmode=verify-ca&sslrootcert={ca}")), Ok(true));
+    assert_eq!(encrypted(&format!("sslmode=verify-full&sslrootcert={ca}")), Ok(true));
+    let refused = encrypted(&format!("sslmode=verify-full&sslrootcert={other}"));
+    assert!(refused.as_ref().is_err_and(|e| e.contains("cannot connect")), "{refused:?}");
+    let refused = encrypted(&format!("sslmode=verify-ca&sslrootcert={other}"));
+    assert!(refused.is_err(), "{refused:?}");
+    // The whole catalog opens over a verified connection.
+    let db = TempDb::create("tls").expect("the server is reachable");
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let verified = format!("{}{sep}sslmode=verify-full&sslrootcert={ca}", db.url);
+    let catalog = PgCatalog::open(&verified).expect("open over verify-full");
+    assert_eq!(catalog.counts().unwrap().offers, 0);
+}
