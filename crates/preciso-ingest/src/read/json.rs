@@ -3,7 +3,7 @@
 //! objects) without parsing the whole document: a byte scanner finds each element's extent,
 //! tracking strings and nesting, and serde parses that slice alone.
 
-use super::{Item, MAX_RECORD_BYTES};
+use super::{Item, MAX_RECORD_BYTES, too_large};
 use crate::mapping::{FieldMap, KeyResolver};
 use crate::record::{RawRecord, RawValue, RecordError};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -123,9 +123,7 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 
 fn item_from_bytes(bytes: &[u8], line: u64, number: u64, keys: &mut KeyResolver<'_>) -> Item {
     if bytes.len() > MAX_RECORD_BYTES {
-        let error =
-            RecordError::new(None, "too_large", format!("record exceeds {MAX_RECORD_BYTES} bytes"));
-        return Item::Unreadable { line, number, source: String::new(), error };
+        return too_large(line, number);
     }
     // Validated once here; parsing the text then skips validating each string again. A line
     // that is not UTF-8 is parsed as bytes, so a bad string in a mapped field is reported.
@@ -144,6 +142,32 @@ fn item_from_bytes(bytes: &[u8], line: u64, number: u64, keys: &mut KeyResolver<
     match parsed {
         Ok(()) => Item::Record(rec),
         Err(error) => Item::Unreadable { line, number, source: rec.into_source(), error },
+    }
+}
+
+/// Reads one line into `buf` (newline included), keeping at most `MAX_RECORD_BYTES + 1` of
+/// its bytes: a longer line is read to its end but never held, so memory stays bounded
+/// whatever the line's length (`item_from_bytes` then rejects it as too large). Returns the
+/// bytes consumed, 0 at the end of the input.
+fn read_line_bounded(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<usize> {
+    buf.clear();
+    let mut consumed = 0;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(consumed);
+        }
+        let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let room = (MAX_RECORD_BYTES + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        reader.consume(take);
+        consumed += take;
+        if done {
+            return Ok(consumed);
+        }
     }
 }
 
@@ -167,13 +191,16 @@ impl<R: BufRead> Iterator for LinesReader<'_, R> {
     type Item = io::Result<Item>;
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
+            match read_line_bounded(&mut self.reader, &mut self.buf) {
                 Ok(0) => return None,
                 Ok(_) => {}
                 Err(e) => return Some(Err(e)),
             }
             self.line += 1;
+            if self.buf.len() > MAX_RECORD_BYTES {
+                self.number += 1;
+                return Some(Ok(too_large(self.line, self.number)));
+            }
             let mut bytes = self.buf.trim_ascii();
             if self.line == 1 {
                 bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -383,6 +410,27 @@ mod tests {
         assert!(matches!(&items[2], Item::Unreadable { line: 4, number: 3, .. }));
         let Item::Record(r) = &items[3] else { panic!("fourth is a record") };
         assert_eq!(r.unknown_keys, 1);
+    }
+
+    #[test]
+    fn records_over_the_bound_are_rejected_while_read_and_the_next_lands() {
+        let fields = FieldMap::default();
+        let huge = format!("{{\"title\": \"{}\", \"price\": 1}}", "x".repeat(3 * MAX_RECORD_BYTES));
+        let next = r#"{"title": "Radio", "price": 2}"#;
+        let lines = format!("{huge}\n{next}\n");
+        let items = collect(LinesReader::new(lines.as_bytes(), &fields));
+        assert!(
+            matches!(&items[0], Item::Unreadable { line: 1, error, source, .. } if error.code == "too_large" && source.is_empty())
+        );
+        assert!(matches!(&items[1], Item::Record(r) if r.line == 2));
+        // Trailing blanks after the bound do not hide the size.
+        let spaced = format!("{{\"title\": \"a\"{}}}\n{next}\n", " ".repeat(2 * MAX_RECORD_BYTES));
+        let items = collect(LinesReader::new(spaced.as_bytes(), &fields));
+        assert!(matches!(&items[0], Item::Unreadable { error, .. } if error.code == "too_large"));
+        let array = format!("[{huge},\n{next}]");
+        let items = collect(ArrayReader::new(array.as_bytes(), &fields));
+        assert!(matches!(&items[0], Item::Unreadable { error, .. } if error.code == "too_large"));
+        assert!(matches!(&items[1], Item::Record(r) if r.line == 2));
     }
 
     #[test]

@@ -54,8 +54,19 @@ pub enum Item {
     Unreadable { line: u64, number: u64, source: String, error: RecordError },
 }
 
-/// Records larger than this are rejected unread, so one runaway value cannot exhaust memory.
+/// Records larger than this are rejected while they are read: a reader keeps at most this many
+/// bytes of a record, so one runaway line or value cannot exhaust memory.
 pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// The reject of a record over `MAX_RECORD_BYTES` (its source is not kept either).
+fn too_large(line: u64, number: u64) -> Item {
+    let error = crate::record::RecordError::new(
+        None,
+        "too_large",
+        format!("record exceeds {MAX_RECORD_BYTES} bytes"),
+    );
+    Item::Unreadable { line, number, source: String::new(), error }
+}
 
 /// A streaming iterator over a file's items. IO errors end the iteration with `Err`.
 pub fn items<'a, R: BufRead + 'a>(
