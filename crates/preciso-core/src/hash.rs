@@ -127,6 +127,49 @@ impl ContentHasher {
     }
 }
 
+/// What an offer's content hash covers, in its stored form. Everything the record says except
+/// when it was observed: two records with the same content are the same observation.
+#[derive(Debug, Clone, Copy)]
+pub struct OfferContent<'a> {
+    pub store: &'a str,
+    pub sku: Option<&'a str>,
+    /// The GTIN as stored (14 digits).
+    pub gtin: Option<&'a str>,
+    pub title: &'a str,
+    pub brand: Option<&'a str>,
+    /// The category path as stored (`A > B`).
+    pub category: Option<&'a str>,
+    pub price_minor: i64,
+    pub currency: &'a str,
+    pub list_price_minor: Option<i64>,
+    pub availability: &'a str,
+    pub rating_hundredths: Option<i64>,
+    pub review_count: Option<i64>,
+    pub url: Option<&'a str>,
+    pub image_url: Option<&'a str>,
+}
+
+/// The content hash of an offer (SHA-256 of the fields above in this fixed order). Ingest
+/// and a store merge, which re-keys offers under another store, compute it here alike.
+pub fn content_hash(c: &OfferContent<'_>) -> [u8; 32] {
+    let mut h = ContentHasher::default();
+    h.field(Some(c.store))
+        .field(c.sku)
+        .field(c.gtin)
+        .field(Some(c.title))
+        .field(c.brand)
+        .field(c.category)
+        .int(Some(c.price_minor))
+        .field(Some(c.currency))
+        .int(c.list_price_minor)
+        .field(Some(c.availability))
+        .int(c.rating_hundredths)
+        .int(c.review_count)
+        .field(c.url)
+        .field(c.image_url);
+    h.finish()
+}
+
 /// Lowercase hex of a SHA-256 digest.
 pub fn to_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";

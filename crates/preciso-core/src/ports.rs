@@ -56,6 +56,29 @@ pub struct StoreSummary {
     pub last_seen: Option<i64>,
 }
 
+/// A name a store was written as in records (`preciso stores`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SeenName {
+    pub store: StoreId,
+    /// As the records wrote it (trimmed).
+    pub name: String,
+    /// Records that used it.
+    pub records: u64,
+    /// When a run last saw it (Unix seconds).
+    pub last_seen: i64,
+}
+
+/// What `merge_stores` moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MergeReport {
+    /// Offers re-keyed under the target store.
+    pub moved: u64,
+    /// Offers the target already held (same SKU): histories merged, the latest row kept.
+    pub merged: u64,
+    /// Ledger rows that named the merged store.
+    pub ledger_rows: u64,
+}
+
 /// Use of a store's connection pool (the DB-pool metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PoolStats {
@@ -79,6 +102,22 @@ pub trait CatalogStore: Send + Sync {
     fn upsert_store(&self, store: &Store) -> Result<(), StoreError>;
 
     fn stores(&self) -> Result<Vec<Store>, StoreError>;
+
+    /// Names stores were written as, per store, most used first.
+    fn store_names(&self) -> Result<Vec<SeenName>, StoreError>;
+
+    /// Adds a run's names to `store_names` (counts add up, `last_seen` moves forward).
+    fn record_store_names(&self, names: &[SeenName]) -> Result<(), StoreError>;
+
+    /// Names that mean another store, written by `merge_stores`: (name as a slug, store).
+    fn store_aliases(&self) -> Result<Vec<(String, StoreId)>, StoreError>;
+
+    /// Moves store `from` into `into` in one transaction: its offers are re-keyed under
+    /// `into` (ids and content hashes derive from the store); where `into` holds the same
+    /// offer, the histories merge in time order and the most recently seen row stays
+    /// current; ledger rows, names and aliases follow; `from`'s name becomes an alias of
+    /// `into`. Archived raw files keep their keys.
+    fn merge_stores(&self, from: &StoreId, into: &StoreId) -> Result<MergeReport, StoreError>;
 
     /// The completed ledger row for a file's SHA-256, if that content was already ingested.
     fn find_ingested(&self, sha256: &str) -> Result<Option<IngestFile>, StoreError>;

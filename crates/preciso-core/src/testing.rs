@@ -3,8 +3,8 @@
 //! (`contract_tests!` generates one test per function). Panics describe the broken rule.
 
 use crate::domain::*;
-use crate::hash::{ContentHasher, offer_id, product_id, product_key, title_key};
-use crate::ports::{Catalog, NewIngestFile, Personalization};
+use crate::hash::{OfferContent, content_hash, offer_id, product_id, product_key, title_key};
+use crate::ports::{Catalog, MergeReport, NewIngestFile, Personalization, SeenName};
 use crate::query::{NewUser, OfferFilter, PageRequest, Preferences, Sort};
 use crate::runs::{AttemptEnd, NewRun, RunClaim, RunFilter, RunStatus, StepReport, Trigger};
 
@@ -46,13 +46,22 @@ impl Fixture<'_> {
         let gtin = self.gtin.map(|g| Gtin::parse(g).expect("fixture gtin"));
         let tkey = title_key(Some(self.brand), self.title);
         let pkey = product_key(gtin.as_ref(), &tkey);
-        let mut h = ContentHasher::default();
-        h.field(Some(store.as_str()))
-            .field(Some(self.sku))
-            .field(Some(self.title))
-            .field(Some(self.category))
-            .int(Some(self.price))
-            .field(Some(self.availability.as_str()));
+        let content_hash = content_hash(&OfferContent {
+            store: store.as_str(),
+            sku: Some(self.sku),
+            gtin: gtin.as_ref().map(Gtin::as_str),
+            title: self.title,
+            brand: Some(self.brand),
+            category: Some(self.category),
+            price_minor: self.price,
+            currency: currency.code(),
+            list_price_minor: None,
+            availability: self.availability.as_str(),
+            rating_hundredths: None,
+            review_count: None,
+            url: None,
+            image_url: None,
+        });
         Offer {
             id: offer_id(&store, Some(self.sku), None, &tkey),
             store,
@@ -71,7 +80,7 @@ impl Fixture<'_> {
             rating: None,
             review_count: None,
             observed_at: self.at,
-            content_hash: h.finish(),
+            content_hash,
         }
     }
 }
@@ -221,6 +230,66 @@ pub fn an_interrupted_run_resumes_at_its_first_ingest_time(c: &dyn Catalog) {
     s.apply_batch(&[at(400, 9_000)], &none).unwrap();
     drop(s);
     assert_eq!(c.interrupted_since("sha-repeats").unwrap(), Some(400));
+}
+
+/// A scraper wrote one store under two names; the merge re-keys the split offers under the
+/// target, merges the histories of offers both held (the latest row stays current), moves the
+/// ledger and names, and leaves the old name as an alias.
+pub fn merging_a_split_store_moves_offers_histories_and_the_ledger(c: &dyn Catalog) {
+    let (from, into) = ("falabella-colombia", "falabella-co");
+    let at = |store, sku, price, at| Fixture { store, sku, price, at, ..Default::default() };
+    // A under both names (the alias seen last, at 3.000), B only under the alias.
+    let first =
+        [at(into, "A", 10_000, 1_000), at(from, "A", 9_000, 2_000), at(from, "B", 5_000, 2_000)];
+    let offers: Vec<Offer> = first.iter().map(Fixture::offer).collect();
+    let mut file = new_file("split");
+    file.store = Some(StoreId::parse(from).unwrap());
+    let mut s = c.begin_ingest(&file, false).unwrap();
+    s.apply_batch(&offers, &IngestCounts::default()).unwrap();
+    s.finish(IngestStatus::Done, None).unwrap();
+    apply(c, "later", &[at(from, "A", 8_000, 3_000).offer()]);
+    let names = |n: &[(&str, &str)]| {
+        n.iter()
+            .map(|(store, name)| SeenName {
+                store: StoreId::parse(store).unwrap(),
+                name: name.to_string(),
+                records: 2,
+                last_seen: 3_000,
+            })
+            .collect::<Vec<_>>()
+    };
+    c.record_store_names(&names(&[(into, "falabella-co"), (from, "Falabella Colombia")])).unwrap();
+
+    let report = c.merge_stores(&StoreId::parse(from).unwrap(), &StoreId::parse(into).unwrap());
+    assert_eq!(report.unwrap(), MergeReport { moved: 1, merged: 1, ledger_rows: 1 });
+    let stores: Vec<String> = c.stores().unwrap().iter().map(|s| s.id.to_string()).collect();
+    assert_eq!(stores, vec![into.to_string()], "one store left");
+    let a = at(into, "A", 8_000, 3_000).offer();
+    let kept = c.offer(a.id).unwrap().expect("A under the target's id");
+    assert_eq!((kept.price.minor, kept.first_seen, kept.last_seen), (8_000, 1_000, 3_000));
+    let history: Vec<(i64, i64)> = prices(c, &a);
+    assert_eq!(history, vec![(1_000, 10_000), (2_000, 9_000), (3_000, 8_000)], "time order");
+    let b = at(into, "B", 5_000, 2_000).offer();
+    assert_eq!(c.offer(b.id).unwrap().map(|o| o.price.minor), Some(5_000), "B re-keyed");
+    assert_eq!(prices(c, &b), vec![(2_000, 5_000)]);
+    assert!(c.offer(at(from, "B", 5_000, 2_000).offer().id).unwrap().is_none());
+    assert_eq!(c.counts().unwrap().offers, 2);
+    assert!(
+        c.ingest_files(10, 0)
+            .unwrap()
+            .iter()
+            .all(|f| f.store.as_ref().is_none_or(|s| s.as_str() == into))
+    );
+    let seen: Vec<(String, String)> =
+        c.store_names().unwrap().into_iter().map(|n| (n.store.to_string(), n.name)).collect();
+    assert!(seen.contains(&(into.to_string(), "Falabella Colombia".to_string())), "{seen:?}");
+    let aliases = c.store_aliases().unwrap();
+    assert!(aliases.iter().any(|(a, s)| a == from && s.as_str() == into), "{aliases:?}");
+    // The content hashes follow the new store: the same scrape under the target is unchanged.
+    assert_eq!(apply(c, "again", &[b]).unchanged, 1);
+    assert_summary_matches_scan(c, "after a merge");
+    let missing = c.merge_stores(&StoreId::parse("nope").unwrap(), &StoreId::parse(into).unwrap());
+    assert!(matches!(missing, Err(crate::ports::StoreError::NotFound)));
 }
 
 pub fn dry_run_writes_nothing(c: &dyn Catalog) {
@@ -896,6 +965,7 @@ macro_rules! contract_tests {
             reapplying_changes_nothing_and_ledger_counts,
             a_running_or_failed_run_is_not_ingested,
             an_interrupted_run_resumes_at_its_first_ingest_time,
+            merging_a_split_store_moves_offers_histories_and_the_ledger,
             dry_run_writes_nothing,
             groups_products_by_gtin_else_brand_and_title,
             best_prices_respect_stock_filters_and_preferences,

@@ -27,6 +27,7 @@ fn main() {
         default_currency: None,
         store_currency: HashMap::new(),
         store_timezone: HashMap::new(),
+        store_aliases: Default::default(),
         default_timezone: chrono_tz::UTC,
         ingest_time: 1_800_000_000,
     };

@@ -7,12 +7,12 @@
 
 use crate::mapping::FieldMap;
 use crate::read::{self, Format, Item};
-use crate::record::{RawRecord, RecordContext};
+use crate::record::{RawRecord, RawValue, RecordContext};
 use crate::rejects::{Reject, RejectsWriter};
 use crossbeam_channel::bounded;
-use preciso_core::domain::{IngestCounts, IngestStatus, Offer, StoreId};
+use preciso_core::domain::{IngestCounts, IngestStatus, Offer, StoreAliases, StoreId};
 use preciso_core::hash::to_hex;
-use preciso_core::ports::{CatalogStore, NewIngestFile, StoreError};
+use preciso_core::ports::{CatalogStore, NewIngestFile, SeenName, StoreError};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -90,7 +90,16 @@ struct Batch {
     rejects: Vec<Reject>,
     warnings: Vec<String>,
     unknown_fields: u64,
+    /// Store names as records wrote them: name → (store, records).
+    names: Names,
 }
+
+type Names = rustc_hash::FxHashMap<String, (StoreId, u64)>;
+
+/// Distinct store names kept per batch, and per run (`preciso stores` shows them; a file with
+/// more is not this tool's data, and they are not worth the memory).
+const NAMES_PER_BATCH: usize = 64;
+const NAMES_PER_RUN: usize = 1_000;
 
 /// Hashes a file in one streaming pass.
 pub fn file_digest(path: &Path) -> io::Result<(String, u64)> {
@@ -176,25 +185,18 @@ fn ingest_file(
         store: opts.context.default_store.clone(),
         received_at: opts.context.ingest_time,
     };
-    // Records without `scraped_at` are observed when their file first arrived: a re-run of an
-    // interrupted run stamps them as that run did, so an offer the file holds twice keeps one
-    // observation, as in a run that was never interrupted.
-    let resumed;
-    let opts = match store.interrupted_since(&new_file.sha256).map_err(store_error)? {
-        Some(since) if since != opts.context.ingest_time => {
-            let mut o = opts.clone();
-            o.context.ingest_time = since;
-            resumed = o;
-            &resumed
-        }
-        _ => opts,
-    };
+    let run_opts = run_options(store, opts, &new_file.sha256).map_err(store_error)?;
+    let opts = run_opts.as_ref().unwrap_or(opts);
     let mut session = store.begin_ingest(&new_file, opts.dry_run).map_err(store_error)?;
     let ledger_id = (!opts.dry_run).then(|| session.file_id());
     report.ledger_id = ledger_id;
     let rejects_path = opts.rejects_dir.join(rejects_name(&source.name, ledger_id));
     let mut rejects = RejectsWriter::new(rejects_path);
+    let mut names = Names::default();
     let outcome = run_batches(source, format, opts, progress, |batch| {
+        for (name, (id, n)) in &batch.names {
+            count_name(&mut names, name, id, *n, NAMES_PER_RUN);
+        }
         let counts = session.apply_batch(&batch.offers, &batch.counts).map_err(store_error)?;
         let offers = batch.offers;
         report.counts.add(&counts);
@@ -218,9 +220,48 @@ fn ingest_file(
         Err(e) => (IngestStatus::Failed, Some(e.to_string())),
     };
     session.finish(status, error.clone()).map_err(store_error)?;
+    if !opts.dry_run && !names.is_empty() {
+        let seen: Vec<SeenName> = names
+            .into_iter()
+            .map(|(name, (store, records))| SeenName {
+                store,
+                name,
+                records,
+                last_seen: opts.context.ingest_time,
+            })
+            .collect();
+        store.record_store_names(&seen).map_err(store_error)?;
+    }
     outcome?;
     report.status = if opts.dry_run { "dry_run" } else { "done" };
     Ok(finish_timing(report, started))
+}
+
+/// The options of this run, when the catalog changes them: names that merges made aliases of
+/// another store (configured names win), and the ingest time of an interrupted earlier run —
+/// records without `scraped_at` are observed when their file first arrived, so a re-run
+/// stamps them as that run did and an offer the file holds twice keeps one observation, as
+/// in a run that was never interrupted.
+fn run_options(
+    store: &dyn CatalogStore,
+    opts: &IngestOptions,
+    sha256: &str,
+) -> Result<Option<IngestOptions>, StoreError> {
+    let merged = store.store_aliases()?;
+    let since = store.interrupted_since(sha256)?.filter(|t| *t != opts.context.ingest_time);
+    if merged.is_empty() && since.is_none() {
+        return Ok(None);
+    }
+    let mut run = opts.clone();
+    if let Some(since) = since {
+        run.context.ingest_time = since;
+    }
+    let mut aliases = StoreAliases::default();
+    for (name, target) in &merged {
+        aliases.set(name, target);
+    }
+    run.context.store_aliases = aliases.overridden_by(&opts.context.store_aliases);
+    Ok(Some(run))
 }
 
 fn finish_timing(mut report: IngestReport, started: Instant) -> IngestReport {
@@ -372,6 +413,7 @@ fn new_batch(worker: usize, capacity: usize) -> Batch {
         rejects: Vec::new(),
         warnings: Vec::new(),
         unknown_fields: 0,
+        names: Names::default(),
     }
 }
 
@@ -383,6 +425,7 @@ fn add_item(batch: &mut Batch, item: Item, file: &str, ctx: &RecordContext) -> O
             batch.unknown_fields += u64::from(raw.unknown_keys);
             match ctx.normalize(&raw) {
                 Ok(n) => {
+                    note_name(&mut batch.names, &raw, &n.offer.store);
                     batch.warnings.extend(
                         n.warnings
                             .iter()
@@ -404,6 +447,22 @@ fn add_item(batch: &mut Batch, item: Item, file: &str, ctx: &RecordContext) -> O
             batch.rejects.push(Reject::new(file, line, number, vec![error], source));
             None
         }
+    }
+}
+
+/// Counts the store name the record wrote (not a `--store` default) under its store.
+fn note_name(names: &mut Names, raw: &RawRecord, store: &StoreId) {
+    if let Some(RawValue::Text(text)) = raw.get(crate::mapping::Field::Store) {
+        count_name(names, text.trim(), store, 1, NAMES_PER_BATCH);
+    }
+}
+
+/// Adds `n` records to a name, keeping at most `cap` names.
+fn count_name(names: &mut Names, name: &str, store: &StoreId, n: u64, cap: usize) {
+    if let Some(seen) = names.get_mut(name) {
+        seen.1 += n;
+    } else if names.len() < cap && !name.is_empty() {
+        names.insert(name.to_string(), (store.clone(), n));
     }
 }
 

@@ -8,8 +8,10 @@
 use crate::mapping::Field;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
-use preciso_core::domain::{Availability, Currency, Gtin, Offer, StoreId};
-use preciso_core::hash::{ContentHasher, offer_id, product_id, product_key, title_key};
+use preciso_core::domain::{Availability, Currency, Gtin, Offer, StoreAliases, StoreId};
+use preciso_core::hash::{
+    OfferContent, content_hash, offer_id, product_id, product_key, title_key,
+};
 use preciso_core::normalize::{Scraped, parse_price, parse_rating, parse_review_count, preprocess};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -155,6 +157,8 @@ pub struct RecordContext {
     /// `--currency`, for stores whose currency is known neither from config nor the catalog.
     pub default_currency: Option<Currency>,
     pub store_currency: HashMap<StoreId, Currency>,
+    /// Names that mean a configured store (its name, its aliases, merged stores).
+    pub store_aliases: StoreAliases,
     pub store_timezone: HashMap<StoreId, Tz>,
     pub default_timezone: Tz,
     /// Unix seconds; the observation time of records without `scraped_at`.
@@ -245,22 +249,22 @@ impl RecordContext {
         let category = raw.get(Field::Category).and_then(RawValue::text).map(|c| category_path(&c));
         let tkey = title_key(brand.as_deref(), &title);
         let pkey = product_key(gtin.as_ref(), &tkey);
-        let mut hasher = ContentHasher::default();
-        hasher
-            .field(Some(store.as_str()))
-            .field(sku.as_deref())
-            .field(gtin.as_ref().map(Gtin::as_str))
-            .field(Some(&title))
-            .field(brand.as_deref())
-            .field(category.as_deref())
-            .int(Some(price.minor))
-            .field(Some(price.currency.code()))
-            .int(list_price.map(|m| m.minor))
-            .field(Some(availability.as_str()))
-            .int(rating.map(|r| i64::from(r.hundredths())))
-            .int(review_count.map(i64::from))
-            .field(url.as_deref())
-            .field(image_url.as_deref());
+        let content_hash = content_hash(&OfferContent {
+            store: store.as_str(),
+            sku: sku.as_deref(),
+            gtin: gtin.as_ref().map(Gtin::as_str),
+            title: &title,
+            brand: brand.as_deref(),
+            category: category.as_deref(),
+            price_minor: price.minor,
+            currency: price.currency.code(),
+            list_price_minor: list_price.map(|m| m.minor),
+            availability: availability.as_str(),
+            rating_hundredths: rating.map(|r| i64::from(r.hundredths())),
+            review_count: review_count.map(i64::from),
+            url: url.as_deref(),
+            image_url: image_url.as_deref(),
+        });
         let offer = Offer {
             id: offer_id(&store, sku.as_deref(), url.as_deref(), &tkey),
             store,
@@ -279,7 +283,7 @@ impl RecordContext {
             rating,
             review_count,
             observed_at,
-            content_hash: hasher.finish(),
+            content_hash,
         };
         Ok(Normalized { offer, warnings })
     }
@@ -287,14 +291,16 @@ impl RecordContext {
     fn store(&self, raw: &RawRecord) -> Result<StoreId, RecordError> {
         let named = raw.get(Field::Store).and_then(RawValue::text);
         match (named, &self.default_store) {
-            (Some(name), _) => StoreId::parse(&name).map_err(|e| {
-                RecordError::new(
-                    Some(Field::Store),
-                    "invalid_store",
-                    format!("store {name:?}: {e}"),
-                )
-            }),
-            (None, Some(default)) => Ok(default.clone()),
+            (Some(name), _) => {
+                StoreId::parse(&name).map(|id| self.store_aliases.resolve(id)).map_err(|e| {
+                    RecordError::new(
+                        Some(Field::Store),
+                        "invalid_store",
+                        format!("store {name:?}: {e}"),
+                    )
+                })
+            }
+            (None, Some(default)) => Ok(self.store_aliases.resolve(default.clone())),
             (None, None) => Err(RecordError::new(
                 Some(Field::Store),
                 "missing",

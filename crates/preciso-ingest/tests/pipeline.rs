@@ -47,6 +47,7 @@ impl Env {
                     Currency::parse("COP").unwrap(),
                 )]),
                 store_timezone: HashMap::new(),
+                store_aliases: Default::default(),
                 default_timezone: Tz::America__Bogota,
                 ingest_time: 1_800_000_000,
             },

@@ -714,6 +714,7 @@ fn dropdir_job(catalog: Arc<dyn Catalog>, inbox: &std::path::Path, full: bool) -
                 default_currency: Some(cop),
                 store_currency: Default::default(),
                 store_timezone: Default::default(),
+                store_aliases: Default::default(),
                 default_timezone: chrono_tz::UTC,
                 ingest_time: 1_700_000_000,
             },

@@ -11,6 +11,7 @@ pub mod pool;
 pub mod reads;
 mod row;
 pub mod runs;
+pub mod stores;
 pub mod tables;
 
 pub use filter::{

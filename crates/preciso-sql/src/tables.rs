@@ -103,6 +103,12 @@ pub const TABLES: &[TableSpec] = &[
         order_by: "id",
     },
     TableSpec {
+        name: "store_names",
+        columns: &["store_id", "name", "records", "last_seen_at"],
+        order_by: "store_id, name",
+    },
+    TableSpec { name: "store_aliases", columns: &["alias", "store_id"], order_by: "alias" },
+    TableSpec {
         name: "api_keys",
         columns: &["id", "name", "prefix", "key_hash", "scopes", "created_at", "revoked_at"],
         order_by: "id",

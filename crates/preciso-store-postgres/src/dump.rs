@@ -14,8 +14,10 @@ fn spec(name: &str) -> Result<&'static TableSpec, StoreError> {
 
 pub(crate) fn read_cell(row: &postgres::Row, i: usize) -> Result<Cell, StoreError> {
     let ty = row.columns()[i].type_();
-    let cell = if *ty == Type::INT8 || *ty == Type::INT4 {
+    let cell = if *ty == Type::INT8 {
         row.try_get::<_, Option<i64>>(i).map_err(backend)?.map(Cell::Int)
+    } else if *ty == Type::INT4 {
+        row.try_get::<_, Option<i32>>(i).map_err(backend)?.map(|v| Cell::Int(v.into()))
     } else if *ty == Type::BYTEA {
         row.try_get::<_, Option<Vec<u8>>>(i).map_err(backend)?.map(Cell::Bytes)
     } else {
@@ -24,7 +26,7 @@ pub(crate) fn read_cell(row: &postgres::Row, i: usize) -> Result<Cell, StoreErro
     Ok(cell.unwrap_or(Cell::Null))
 }
 
-fn bind_cell(c: &Cell, ty: &Type) -> Box<dyn ToSql + Sync> {
+pub(crate) fn bind_cell(c: &Cell, ty: &Type) -> Box<dyn ToSql + Sync> {
     match c {
         Cell::Int(i) => Box::new(*i),
         Cell::Text(t) => Box::new(t.clone()),

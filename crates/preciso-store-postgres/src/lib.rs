@@ -6,6 +6,7 @@
 mod best;
 mod bulk;
 mod dump;
+mod identity;
 mod migrate;
 mod read;
 mod runs;

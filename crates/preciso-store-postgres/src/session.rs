@@ -185,7 +185,7 @@ impl IngestSession for PgSession<'_> {
 
 /// Median per category and currency (PostgreSQL's `percentile_cont`; rounded half away from
 /// zero through NUMERIC, like the SQLite adapter).
-fn refresh_category_stats(client: &mut Client) -> Result<(), StoreError> {
+pub(crate) fn refresh_category_stats(client: &mut Client) -> Result<(), StoreError> {
     client
         .batch_execute(
             "BEGIN;

@@ -3,7 +3,8 @@
 use crate::{PgCatalog, PgRow, backend, now};
 use preciso_core::domain::{IngestFile, Store, StoreId};
 use preciso_core::ports::{
-    CatalogCounts, CatalogStore, IngestSession, NewIngestFile, StoreError, StoreSummary,
+    CatalogCounts, CatalogStore, IngestSession, MergeReport, NewIngestFile, SeenName, StoreError,
+    StoreSummary,
 };
 use preciso_sql::{LEDGER_COLUMNS, STORE_COLUMNS, ledger_from_row, store_from_row};
 
@@ -56,6 +57,22 @@ impl CatalogStore for PgCatalog {
                 .map_err(backend)?;
             rows.iter().map(|r| store_from_row(&PgRow(r))).collect()
         })
+    }
+
+    fn store_names(&self) -> Result<Vec<SeenName>, StoreError> {
+        self.names()
+    }
+
+    fn record_store_names(&self, names: &[SeenName]) -> Result<(), StoreError> {
+        self.add_names(names)
+    }
+
+    fn store_aliases(&self) -> Result<Vec<(String, StoreId)>, StoreError> {
+        self.aliases()
+    }
+
+    fn merge_stores(&self, from: &StoreId, into: &StoreId) -> Result<MergeReport, StoreError> {
+        self.merge(from, into)
     }
 
     fn find_ingested(&self, sha256: &str) -> Result<Option<IngestFile>, StoreError> {

@@ -23,7 +23,7 @@ pub(crate) fn cell(v: ValueRef<'_>) -> Cell {
     }
 }
 
-fn value(c: &Cell) -> Value {
+pub(crate) fn value(c: &Cell) -> Value {
     match c {
         Cell::Null => Value::Null,
         Cell::Int(i) => Value::Integer(*i),

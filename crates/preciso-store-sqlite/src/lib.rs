@@ -4,6 +4,7 @@
 
 mod dump;
 mod gate;
+mod identity;
 mod migrate;
 mod offers;
 mod queries;

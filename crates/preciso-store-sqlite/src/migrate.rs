@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_append_order", include_str!("../migrations/0006_append_order.sql")),
     ("0007_offer_fillfactor", include_str!("../migrations/0007_offer_fillfactor.sql")),
     ("0008_category_index_id", include_str!("../migrations/0008_category_index_id.sql")),
+    ("0009_store_identity", include_str!("../migrations/0009_store_identity.sql")),
 ];
 
 pub(crate) fn apply(conn: &Connection) -> Result<(), StoreError> {

@@ -3,7 +3,8 @@
 use crate::SqliteCatalog;
 use preciso_core::domain::{Currency, IngestCounts, IngestFile, IngestStatus, Store, StoreId};
 use preciso_core::ports::{
-    CatalogCounts, CatalogStore, IngestSession, NewIngestFile, StoreError, StoreSummary,
+    CatalogCounts, CatalogStore, IngestSession, MergeReport, NewIngestFile, SeenName, StoreError,
+    StoreSummary,
 };
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -94,6 +95,22 @@ impl CatalogStore for SqliteCatalog {
                 c.prepare("SELECT id, name, country, currency, base_url FROM stores ORDER BY id")?;
             stmt.query_map([], store_row)?.collect()
         })
+    }
+
+    fn store_names(&self) -> Result<Vec<SeenName>, StoreError> {
+        self.names()
+    }
+
+    fn record_store_names(&self, names: &[SeenName]) -> Result<(), StoreError> {
+        self.add_names(names)
+    }
+
+    fn store_aliases(&self) -> Result<Vec<(String, StoreId)>, StoreError> {
+        self.aliases()
+    }
+
+    fn merge_stores(&self, from: &StoreId, into: &StoreId) -> Result<MergeReport, StoreError> {
+        self.merge(from, into)
     }
 
     fn find_ingested(&self, sha256: &str) -> Result<Option<IngestFile>, StoreError> {

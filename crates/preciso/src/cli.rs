@@ -52,6 +52,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The stores with their offer counts and the names records gave each; merge a store that
+    /// a scraper split under two names.
+    Stores {
+        #[command(subcommand)]
+        command: Option<StoresCommand>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage API keys (stored hashed; the key is shown once, at creation).
     Keys {
         #[command(subcommand)]
@@ -174,6 +182,19 @@ pub enum BackupCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum StoresCommand {
+    /// Move store FROM into store INTO in one transaction: offers re-keyed (where both hold
+    /// an offer, histories merged and the latest row kept), ledger rows and names moved, and
+    /// FROM's names kept as aliases of INTO so later files under either name land in INTO.
+    Merge {
+        from: String,
+        into: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print a commented example preciso.toml.
     Example,
@@ -227,7 +248,7 @@ pub enum KeysCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// Comma-separated scopes: read, write, admin.
+        /// Comma-separated scopes: read, write, users (users and personalization), admin.
         #[arg(long, default_value = "read")]
         scopes: String,
     },

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use chrono_tz::Tz;
-use preciso_core::domain::{Currency, Store, StoreId};
+use preciso_core::domain::{Currency, Store, StoreAliases, StoreId};
 use preciso_ingest::FieldMap;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -278,7 +278,11 @@ impl fmt::Debug for AuthSettings {
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreSettings {
+    /// The store's display name; records that write it (in any case or accents) are this
+    /// store's.
     pub name: Option<String>,
+    /// Other names records give this store ("Falabella Colombia", "falabella.com.co").
+    pub aliases: Vec<String>,
     pub country: Option<String>,
     pub currency: Option<String>,
     pub timezone: Option<String>,
@@ -464,7 +468,23 @@ impl Settings {
             FieldMap::with_overrides(store.mapping.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .map_err(|e| anyhow::anyhow!("stores.{slug}.mapping: {e}"))?;
         }
+        self.store_aliases()?;
         Ok(())
+    }
+
+    /// What configured stores are called: slug, name and aliases of each. Two stores
+    /// claiming one name is a configuration error.
+    pub fn store_aliases(&self) -> Result<StoreAliases> {
+        let mut aliases = StoreAliases::default();
+        for (store, _, cfg) in self.configured_stores() {
+            let names = std::iter::once(store.id.as_str())
+                .chain(cfg.name.as_deref())
+                .chain(cfg.aliases.iter().map(String::as_str));
+            for name in names {
+                aliases.insert(name, &store.id).with_context(|| format!("stores.{}", store.id))?;
+            }
+        }
+        Ok(aliases)
     }
 
     pub fn database_url(&self) -> String {

@@ -38,6 +38,67 @@ impl StoreId {
     }
 }
 
+/// Which store a scraped store name means. A store is known by its slug, its name and its
+/// aliases; each is compared as a slug, so case, accents, spaces and punctuation do not
+/// matter ("Falabella Colombia", "falabella_colombia", "FALABELLA COLOMBIA" are one name).
+/// Only exact matches resolve: a name that is no store's stays its own slug.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreAliases(rustc_hash::FxHashMap<String, StoreId>);
+
+/// A name claimed by two stores.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the name {name:?} is claimed by both {first} and {second}")]
+pub struct AliasConflict {
+    pub name: String,
+    pub first: StoreId,
+    pub second: StoreId,
+}
+
+impl StoreAliases {
+    /// Makes `name` mean `store`. A name that is empty as a slug is ignored; one that already
+    /// means another store is a conflict.
+    pub fn insert(&mut self, name: &str, store: &StoreId) -> Result<(), AliasConflict> {
+        let Ok(slug) = StoreId::parse(name) else { return Ok(()) };
+        match self.0.get(slug.as_str()) {
+            Some(known) if known != store => Err(AliasConflict {
+                name: name.to_string(),
+                first: known.clone(),
+                second: store.clone(),
+            }),
+            _ => {
+                self.0.insert(slug.0, store.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// Makes `name` mean `store`, whatever it meant before.
+    pub fn set(&mut self, name: &str, store: &StoreId) {
+        if let Ok(slug) = StoreId::parse(name) {
+            self.0.insert(slug.0, store.clone());
+        }
+    }
+
+    /// These aliases, with `over` winning where both name a store.
+    pub fn overridden_by(&self, over: &StoreAliases) -> StoreAliases {
+        let mut merged = self.clone();
+        merged.0.extend(over.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+        merged
+    }
+
+    /// The store a parsed store id names: its alias target, else itself.
+    pub fn resolve(&self, id: StoreId) -> StoreId {
+        match self.0.get(id.as_str()) {
+            Some(store) => store.clone(),
+            None => id,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Parses each distinct stored store id once. Category-wide reads decode a store id per row
 /// from a handful of distinct values; slugifying every one of them was a measurable part of
 /// a price analysis.
@@ -121,6 +182,23 @@ mod tests {
     fn store_ids_are_slugs() {
         assert_eq!(StoreId::parse("Éxito").unwrap().as_str(), "exito");
         assert!(StoreId::parse("  !! ").is_err());
+    }
+
+    #[test]
+    fn aliases_resolve_exact_names_in_any_case_or_accent() {
+        let co = StoreId::parse("falabella-co").unwrap();
+        let mut a = StoreAliases::default();
+        a.insert("Falabella Colombia", &co).unwrap();
+        a.insert("falabella-co", &co).unwrap();
+        for name in ["Falabella Colombia", "FALABELLA  colombia", "falabella_colombia"] {
+            assert_eq!(a.resolve(StoreId::parse(name).unwrap()), co, "{name}");
+        }
+        // No fuzzy guessing: a near name stays its own store.
+        let near = StoreId::parse("Falabella Col").unwrap();
+        assert_eq!(a.resolve(near.clone()), near);
+        let other = StoreId::parse("jumbo-cl").unwrap();
+        assert!(a.insert("Falabella Colombia", &other).is_err());
+        assert!(a.insert("  !! ", &other).is_ok(), "an empty slug names nothing");
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub(crate) mod text;
 pub use availability::Availability;
 pub use currency::{Currency, CurrencyError, Grouping};
 pub use gtin::{Gtin, GtinError};
-pub use ids::{IdError, OfferId, ProductId, StoreId, StoreIdCache};
+pub use ids::{AliasConflict, IdError, OfferId, ProductId, StoreAliases, StoreId, StoreIdCache};
 pub use money::Money;
 pub use offer::{IngestCounts, IngestFile, IngestStatus, Offer, PriceObservation, Store};
 pub use rating::{Rating, RatingError};

@@ -4,7 +4,7 @@
 //! prints what the catalog holds.
 
 use crate::cli::{DemoArgs, FormatArg, GenArgs};
-use crate::settings::Settings;
+use crate::settings::{Settings, StoreSettings};
 use anyhow::{Context, Result};
 use preciso_ingest::IngestSource;
 use std::fs::File;
@@ -12,6 +12,7 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 pub fn run(settings: &Settings, args: &DemoArgs) -> Result<ExitCode> {
+    let settings = &with_generated_stores(settings, args.stores);
     let dir = settings.data_dir.join("demo");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let store = crate::backend::open(&settings.database_url())?;
@@ -101,4 +102,20 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<ExitCode> {
         println!("  {base}/api/openapi.json   {base}/metrics   {base}/health");
     }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The settings with the stores the generator writes configured (name and currency), as a
+/// team configures the stores it scrapes: records that name a store by its name instead of
+/// its slug (the generator does it in ~30% of records) land in that store.
+fn with_generated_stores(settings: &Settings, stores: u32) -> Settings {
+    let mut settings = settings.clone();
+    for i in 0..stores {
+        let (slug, name, currency) = preciso_ingest::r#gen::store_for(i);
+        settings.stores.entry(slug).or_insert_with(|| StoreSettings {
+            name: Some(name),
+            currency: Some(currency.to_string()),
+            ..StoreSettings::default()
+        });
+    }
+    settings
 }

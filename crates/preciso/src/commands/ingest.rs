@@ -127,6 +127,7 @@ pub fn base_context(settings: &Settings, store: &dyn CatalogStore) -> Result<Rec
         default_store: None,
         default_currency: settings.default_currency()?,
         store_currency,
+        store_aliases: settings.store_aliases()?,
         store_timezone,
         default_timezone: settings.default_timezone()?,
         ingest_time: chrono::Utc::now().timestamp(),

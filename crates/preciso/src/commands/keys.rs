@@ -6,7 +6,7 @@ use preciso_core::ports::Catalog;
 use std::io::Read;
 use std::process::ExitCode;
 
-const SCOPES: &[&str] = &["read", "write", "admin"];
+const SCOPES: &[&str] = &preciso_http::layers::auth::Scope::NAMES;
 
 /// A new key: `pk_` and 48 hex digits (192 bits from the OS's random source).
 fn new_key() -> Result<String> {

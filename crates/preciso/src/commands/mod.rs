@@ -13,10 +13,11 @@ mod keys;
 pub mod logs;
 mod normalize;
 mod serve;
+mod stores;
 
 use crate::cli::{
     ArchiveCommand, BackupCommand, Cli, Command, ConfigCommand, FormatArg, JobsCommand,
-    KeysCommand, RunsCommand,
+    KeysCommand, RunsCommand, StoresCommand,
 };
 use crate::settings::Settings;
 use anyhow::Result;
@@ -45,6 +46,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 s.http.listen = l.clone();
             }
             serve::run(&s)
+        }
+        Command::Stores { command, json } => {
+            let s = settings()?;
+            let store = crate::backend::open(&s.database_url())?;
+            match command {
+                None => stores::list(store.as_ref(), *json),
+                Some(StoresCommand::Merge { from, into, json }) => {
+                    stores::merge(store.as_ref(), from, into, *json)
+                }
+            }
         }
         Command::Keys { command } => {
             let s = settings()?;

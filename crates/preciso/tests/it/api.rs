@@ -206,6 +206,7 @@ pub(crate) fn options(dir: &std::path::Path) -> IngestOptions {
                 (StoreId::parse("alkosto").unwrap(), cop),
             ]),
             store_timezone: HashMap::new(),
+            store_aliases: Default::default(),
             default_timezone: chrono_tz::UTC,
             ingest_time: Utc::now().timestamp(),
         },

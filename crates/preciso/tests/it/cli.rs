@@ -331,3 +331,92 @@ fn backup_prune_follows_the_policy_and_dry_run_deletes_nothing() {
     assert!(done.contains("deleted 2 backup(s)"), "{done}");
     assert_eq!(count(), 1);
 }
+
+/// A store written by its slug in some records and by its name in others: without
+/// configuration it splits in two; `preciso stores` shows the names seen for each;
+/// `preciso stores merge` joins them, and the same file re-ingested lands unchanged.
+#[test]
+fn a_split_store_is_listed_with_its_names_and_merged() {
+    let sb = Sandbox::new();
+    let file = sb.path("offers.jsonl");
+    sb.ok(&[
+        "gen",
+        "--offers",
+        "600",
+        "--stores",
+        "3",
+        "--seed",
+        "5",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    let first = sb.ingest_json(&[file.to_str().unwrap()]);
+    let stores =
+        |sb: &Sandbox| -> Value { serde_json::from_str(&sb.ok(&["stores", "--json"])).unwrap() };
+    let listed = stores(&sb);
+    let ids: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"falabella-co") && ids.contains(&"falabella-colombia"), "{ids:?}");
+    let split =
+        listed.as_array().unwrap().iter().find(|s| s["id"] == "falabella-colombia").unwrap();
+    assert_eq!(split["names_seen"][0]["name"], "Falabella Colombia", "{split}");
+    let text = sb.ok(&["stores"]);
+    assert!(text.contains("\"Falabella Colombia\""), "{text}");
+
+    let merged: Value = serde_json::from_str(&sb.ok(&[
+        "stores",
+        "merge",
+        "Falabella Colombia",
+        "falabella-co",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(merged["moved"].as_u64().unwrap() > 0, "{merged}");
+    let after = stores(&sb);
+    let ids: Vec<&str> =
+        after.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert!(!ids.contains(&"falabella-colombia"), "{ids:?}");
+    let offers = |v: &Value| -> u64 {
+        v.as_array().unwrap().iter().map(|s| s["offers"].as_u64().unwrap()).sum()
+    };
+    assert_eq!(offers(&after), offers(&listed), "no offer lost (none was held twice)");
+    let again = sb.ingest_json(&["--force", file.to_str().unwrap()]);
+    let [read, inserted, updated, unchanged, duplicate, _] = counts(&again);
+    assert_eq!((inserted, updated), (0, 0), "{again}");
+    assert_eq!(unchanged + duplicate, read - counts(&first)[5], "{again}");
+    let missing = sb.run(&["stores", "merge", "nope", "falabella-co"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no store nope"));
+}
+
+/// The demo configures the stores it generates: its catalog has exactly those stores, though
+/// ~30% of its records name a store by its name.
+#[test]
+fn the_demo_catalog_has_exactly_the_generated_stores() {
+    let sb = Sandbox::new();
+    sb.ok(&["demo", "--no-serve", "--offers", "800", "--stores", "8"]);
+    let listed: Value = serde_json::from_str(&sb.ok(&["stores", "--json"])).unwrap();
+    let mut ids: Vec<&str> =
+        listed.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut want = vec![
+        "exito",
+        "falabella-co",
+        "alkosto",
+        "mercadolibre-mx",
+        "liverpool",
+        "coppel",
+        "jumbo-cl",
+        "paris",
+    ];
+    want.sort();
+    assert_eq!(ids, want);
+    let jumbo = listed.as_array().unwrap().iter().find(|s| s["id"] == "jumbo-cl").unwrap();
+    let names: Vec<&str> = jumbo["names_seen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"Jumbo Chile") && names.contains(&"jumbo-cl"), "{names:?}");
+}

@@ -1,0 +1,90 @@
+//! Store identity on PostgreSQL: the names stores were written as, the aliases merges leave,
+//! and merges themselves — the portable SQL of `preciso_sql::stores` over a transaction.
+
+use crate::dump::{bind_cell, read_cell};
+use crate::{PgCatalog, backend};
+use postgres::types::ToSql;
+use preciso_core::domain::StoreId;
+use preciso_core::ports::{Cell, MergeReport, SeenName, StoreError};
+use preciso_sql::numbered;
+use preciso_sql::stores::{self, Tx};
+
+/// A transaction; values are bound with the types the prepared statement expects.
+struct PgTx<'a, 'b>(&'a mut postgres::Transaction<'b>);
+
+impl PgTx<'_, '_> {
+    fn prepared(
+        &mut self,
+        sql: &str,
+        params: &[Cell],
+    ) -> Result<(postgres::Statement, Vec<Box<dyn ToSql + Sync>>), StoreError> {
+        let stmt = self.0.prepare(&numbered(sql)).map_err(backend)?;
+        let bound = params.iter().zip(stmt.params()).map(|(c, ty)| bind_cell(c, ty)).collect();
+        Ok((stmt, bound))
+    }
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn query(&mut self, sql: &str, params: &[Cell]) -> Result<Vec<Vec<Cell>>, StoreError> {
+        let (stmt, bound) = self.prepared(sql, params)?;
+        let rows = self.0.query(&stmt, &crate::refs(&bound)).map_err(backend)?;
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| read_cell(r, i)).collect::<Result<Vec<_>, _>>())
+            .collect()
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Cell]) -> Result<u64, StoreError> {
+        let (stmt, bound) = self.prepared(sql, params)?;
+        self.0.execute(&stmt, &crate::refs(&bound)).map_err(backend)
+    }
+}
+
+impl PgCatalog {
+    /// Runs `f` in one transaction of a pooled connection.
+    fn in_tx<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_client(|c| {
+            let mut tx = c.transaction().map_err(backend)?;
+            let out = f(&mut PgTx(&mut tx))?;
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+    }
+
+    pub(crate) fn names(&self) -> Result<Vec<SeenName>, StoreError> {
+        let rows = self.in_tx(|tx| tx.query(stores::SELECT_NAMES, &[]))?;
+        rows.iter().map(|r| stores::name_from_row(r)).collect()
+    }
+
+    pub(crate) fn add_names(&self, names: &[SeenName]) -> Result<(), StoreError> {
+        self.in_tx(|tx| {
+            for n in names {
+                tx.execute(stores::ADD_NAME, &stores::add_name_params(n))?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn aliases(&self) -> Result<Vec<(String, StoreId)>, StoreError> {
+        let rows = self.in_tx(|tx| tx.query(stores::SELECT_ALIASES, &[]))?;
+        rows.iter().map(|r| stores::alias_from_row(r)).collect()
+    }
+
+    /// The merge in one transaction (no statement timeout: a large store takes a while), then
+    /// the derived tables it left stale.
+    pub(crate) fn merge(&self, from: &StoreId, into: &StoreId) -> Result<MergeReport, StoreError> {
+        let report = self.with_unbounded_client(|c| {
+            let mut tx = c.transaction().map_err(backend)?;
+            let report = stores::merge(&mut PgTx(&mut tx), from, into)?;
+            tx.commit().map_err(backend)?;
+            Ok(report)
+        })?;
+        self.with_unbounded_client(|c| {
+            crate::session::refresh_category_stats(c)?;
+            crate::best::refresh(c)
+        })?;
+        Ok(report)
+    }
+}
