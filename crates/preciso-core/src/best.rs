@@ -5,9 +5,12 @@
 //! whole catalog): `tecnologia/celulares` is listed under `""`, `tecnologia` and
 //! `tecnologia/celulares`. That is exactly what the category filter of the API matches, so a
 //! best-prices page of a category is one ordered range of the summary instead of a sort of the
-//! category's offers. Stores keep the summary as a table refreshed for the products an ingest
-//! touched; this module decides what the rows are.
+//! category's offers. Prices of different currencies are never compared: a product sold in
+//! two currencies has a row per currency in each scope, and a page reads one currency's.
+//! Stores keep the summary as a table refreshed for the products an ingest touched; this
+//! module decides what the rows are.
 
+use crate::domain::Currency;
 use crate::query::{OfferFilter, Preferences};
 use std::collections::BTreeMap;
 
@@ -45,10 +48,10 @@ pub fn scopes(category_key: Option<&str>) -> impl Iterator<Item = &str> {
     std::iter::once("").chain(prefixes).chain((!key.is_empty()).then_some(key))
 }
 
-/// The summary rows of one product from its buyable offers. The best offer of a scope is the
-/// first in (currency, price, offer id) order, the order of best-prices pages.
+/// The summary rows of one product from its buyable offers: per scope and currency, the first
+/// offer in (price, offer id) order, the order of best-prices pages.
 pub fn best_rows(product_id: i64, offers: &[OfferPrice]) -> Vec<BestRow> {
-    let mut by_scope: BTreeMap<&str, BestRow> = BTreeMap::new();
+    let mut by_scope: BTreeMap<(&str, &str), BestRow> = BTreeMap::new();
     for offer in offers {
         for scope in scopes(offer.category_key.as_deref()) {
             let candidate = || BestRow {
@@ -59,10 +62,9 @@ pub fn best_rows(product_id: i64, offers: &[OfferPrice]) -> Vec<BestRow> {
                 offer_id: offer.offer_id,
                 offers: 0,
             };
-            let row = by_scope.entry(scope).or_insert_with(candidate);
+            let row = by_scope.entry((scope, &offer.currency)).or_insert_with(candidate);
             row.offers += 1;
-            let better = (offer.currency.as_str(), offer.price_minor, offer.offer_id)
-                < (row.currency.as_str(), row.price_minor, row.offer_id);
+            let better = (offer.price_minor, offer.offer_id) < (row.price_minor, row.offer_id);
             if better {
                 let offers = row.offers;
                 *row = BestRow { offers, ..candidate() };
@@ -102,11 +104,15 @@ impl ProductStream {
     }
 }
 
-/// The scope whose summary answers a best-prices request exactly: when nothing but the
-/// category filters and the user's preferences neither narrow (budget) nor reorder (preferred
-/// stores or brands) the list. `None` means the store must read the offers themselves.
-pub fn summary_scope<'f>(filter: &'f OfferFilter, prefs: Option<&Preferences>) -> Option<&'f str> {
-    let OfferFilter { category, brand, store, min_price, max_price, product } = filter;
+/// The scope and currency whose summary answers a best-prices request exactly: one currency,
+/// nothing but the category filtering, and preferences that neither narrow (budget) nor
+/// reorder (preferred stores or brands) the list. `None` means the store must read the
+/// offers themselves.
+pub fn summary_scope<'f>(
+    filter: &'f OfferFilter,
+    prefs: Option<&Preferences>,
+) -> Option<(&'f str, Currency)> {
+    let OfferFilter { currency, category, brand, store, min_price, max_price, product } = filter;
     let narrowed = brand.is_some()
         || store.is_some()
         || min_price.is_some()
@@ -114,7 +120,8 @@ pub fn summary_scope<'f>(filter: &'f OfferFilter, prefs: Option<&Preferences>) -
         || product.is_some();
     let personal =
         prefs.is_some_and(|p| !p.stores.is_empty() || !p.brands.is_empty() || p.budget.is_some());
-    (!narrowed && !personal).then(|| category.as_deref().unwrap_or(""))
+    let currency = (*currency)?;
+    (!narrowed && !personal).then(|| (category.as_deref().unwrap_or(""), currency))
 }
 
 #[cfg(test)]
@@ -131,12 +138,15 @@ mod tests {
     }
 
     #[test]
-    fn only_category_only_requests_use_the_summary() {
-        let cat = OfferFilter { category: Some("tec".into()), ..Default::default() };
-        assert_eq!(summary_scope(&cat, None), Some("tec"));
-        assert_eq!(summary_scope(&OfferFilter::default(), None), Some(""));
+    fn only_category_only_requests_in_one_currency_use_the_summary() {
+        let cop = Some(Currency::COP);
+        let cat = OfferFilter { category: Some("tec".into()), currency: cop, ..Default::default() };
+        assert_eq!(summary_scope(&cat, None), Some(("tec", Currency::COP)));
+        let root = OfferFilter { currency: cop, ..Default::default() };
+        assert_eq!(summary_scope(&root, None), Some(("", Currency::COP)));
+        assert_eq!(summary_scope(&OfferFilter::default(), None), None, "no currency");
         let categories_only = Preferences { categories: vec!["tec".into()], ..Default::default() };
-        assert_eq!(summary_scope(&cat, Some(&categories_only)), Some("tec"));
+        assert_eq!(summary_scope(&cat, Some(&categories_only)), Some(("tec", Currency::COP)));
         let budget = Preferences { budget: Some(10), ..Default::default() };
         assert_eq!(summary_scope(&cat, Some(&budget)), None);
         let stores = Preferences { stores: vec!["exito".into()], ..Default::default() };
@@ -177,13 +187,16 @@ mod tests {
             offer(2, None, "COP", 2000),
         ];
         let rows = best_rows(7, &offers);
-        let get = |s: &str| rows.iter().find(|r| r.scope == s).expect(s);
-        // Ties on price go to the lower offer id; COP sorts before USD.
-        assert_eq!((get("tec/cel").offer_id, get("tec/cel").offers), (3, 3));
-        assert_eq!((get("tec/tv").offer_id, get("tec/tv").offers), (9, 1));
-        assert_eq!((get("tec").offer_id, get("tec").offers), (9, 4));
-        assert_eq!((get("").offer_id, get("").offers), (9, 5));
-        assert_eq!(rows.len(), 4);
+        let get =
+            |s: &str, c: &str| rows.iter().find(|r| r.scope == s && r.currency == c).expect(s);
+        // Ties on price go to the lower offer id; each currency has its own row.
+        assert_eq!((get("tec/cel", "COP").offer_id, get("tec/cel", "COP").offers), (3, 2));
+        assert_eq!((get("tec/cel", "USD").offer_id, get("tec/cel", "USD").offers), (1, 1));
+        assert_eq!((get("tec/tv", "COP").offer_id, get("tec/tv", "COP").offers), (9, 1));
+        assert_eq!((get("tec", "COP").offer_id, get("tec", "COP").offers), (9, 3));
+        assert_eq!((get("", "COP").offer_id, get("", "COP").offers), (9, 4));
+        assert_eq!((get("", "USD").offer_id, get("", "USD").offers), (1, 1));
+        assert_eq!(rows.len(), 7);
         assert!(rows.iter().all(|r| r.product_id == 7));
     }
 }

@@ -184,8 +184,8 @@ pub trait IngestSession {
 
 use crate::domain::{Gtin, OfferId, ProductId};
 use crate::query::{
-    BrandCount, CategoryCount, CategoryPrices, HistoryPoint, NewUser, OfferFilter, OfferView, Page,
-    PageRequest, Preferences, Sort, User,
+    BrandCount, CategoryCount, CategoryPrices, CurrencyCount, HistoryPoint, NewUser, OfferFilter,
+    OfferView, Page, PageRequest, Preferences, Sort, User,
 };
 
 /// How personalization shapes a listing: preferred stores and brands first, budget as a cap.
@@ -281,6 +281,10 @@ pub trait CatalogRead: Send + Sync {
         filter: &OfferFilter,
         limit: u32,
     ) -> Result<Vec<DropCandidate>, StoreError>;
+
+    /// The currencies of a category scope (`""`: the whole catalog) with their buyable offers
+    /// and products, most offers first (kept by the best-offer summary: no scan).
+    fn currencies(&self, scope: &str) -> Result<Vec<CurrencyCount>, StoreError>;
 
     fn category_prices(&self, category_key: &str) -> Result<CategoryPrices, StoreError>;
     fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError>;

@@ -39,11 +39,13 @@ impl Sort {
         &["price", "-price", "rating", "date", "discount", "value"];
 }
 
-/// Filters shared by the listing endpoints. Prices are in major units of each offer's own
-/// currency (`min_price=100000` keeps COP offers from 100.000 COP and CLP offers from
-/// 100.000 CLP).
+/// Filters shared by the listing endpoints. Money is compared in one currency: with
+/// `currency` set, only its offers match and the price bounds are in its major units; without
+/// it (internal scans), each bound applies in every offer's own currency.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OfferFilter {
+    /// Only offers in this currency.
+    pub currency: Option<Currency>,
     /// `category_key` prefix of whole segments.
     pub category: Option<String>,
     /// Case-insensitive brand name.
@@ -180,6 +182,16 @@ pub struct User {
 pub struct NewUser {
     pub name: String,
     pub email: String,
+}
+
+/// How many buyable offers and products of a category scope are in one currency: the
+/// currencies a listing can switch to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CurrencyCount {
+    pub currency: Currency,
+    /// Offers in stock or of unknown stock.
+    pub offers: u64,
+    pub products: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+mod currency;
 pub mod error;
 mod extract;
 mod heavy;

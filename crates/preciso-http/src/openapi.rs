@@ -11,8 +11,21 @@ fn q(name: &str, schema: Value, description: &str) -> Value {
     param(name, "query", false, schema, description)
 }
 
+/// `currency`: the one currency a listing, filter or aggregate of money runs in.
+fn currency_param() -> Value {
+    let codes: Vec<&str> = preciso_core::domain::Currency::all().map(|c| c.code()).collect();
+    q(
+        "currency",
+        json!({"type": "string", "enum": codes}),
+        "The currency listed, filtered and aggregated (ISO 4217). Default: the catalog's \
+         (`catalog.currency`), else the one with the most offers in the scope. The answer says \
+         which it used (`currency`) and lists the scope's currencies (`currencies`).",
+    )
+}
+
 fn listing_params() -> Vec<Value> {
     vec![
+        currency_param(),
         q(
             "user_id",
             json!({"type": "integer", "minimum": 1}),
@@ -38,12 +51,12 @@ fn listing_params() -> Vec<Value> {
         q(
             "min_price",
             json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}),
-            "Minimum price in major units of each offer's currency.",
+            "Minimum price in major units of the listing's currency.",
         ),
         q(
             "max_price",
             json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}),
-            "Maximum price in major units of each offer's currency.",
+            "Maximum price in major units of the listing's currency.",
         ),
     ]
 }
@@ -124,7 +137,7 @@ fn paths() -> Value {
     );
     let mut best = listing_params();
     best.retain(|p| p["name"] != "category");
-    let mut analysis = vec![category.clone()];
+    let mut analysis = vec![category.clone(), currency_param()];
     analysis.push(q(
         "bins",
         json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
@@ -175,11 +188,12 @@ fn paths() -> Value {
             q("product_id", json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}), "Product id."),
             q("gtin", json!({"type": "string"}), "GTIN/EAN/UPC."),
             q("q", json!({"type": "string", "maxLength": 200}), "Words of the title or brand."),
-        ], json!({"200": ok("The product, its offers cheapest first, and the spread per currency.", r("Comparison"))}), &[bad, ("404", "No product matches.")]) },
+            currency_param(),
+        ], json!({"200": ok("The product, its offers in one currency cheapest first, their spread, and the currencies it is sold in.", r("Comparison"))}), &[bad, ("404", "No product matches.")]) },
         "/api/ranked-offers": { "get": get("Offers ranked by value score (see description)", ranked, json!({"200": ok("A page of scored offers.", r("ScoredOfferPage"))}), &[bad, ("404", "Unknown user.")]) },
         "/api/trending-offers": { "get": get("Largest real price drops over `days`", trending, json!({"200": ok("A page of drops.", r("TrendingPage"))}), &[bad]) },
-        "/api/reports/store-comparison": { "get": get("Per-store report: offers, categories, price index, cheapest share, freshness", vec![], json!({"200": ok("The report.", r("StoreComparison"))}), &[]) },
-        "/api/reports/price-analysis/{category}": { "get": get("Price statistics of a category per currency", analysis, json!({"200": ok("Statistics, histogram, per-brand and per-store breakdown.", r("PriceAnalysis"))}), &[bad, ("404", "No offers in the category.")]) },
+        "/api/reports/store-comparison": { "get": get("Per-store report in one currency: offers, categories, price index, cheapest share, freshness", vec![currency_param()], json!({"200": ok("The report.", r("StoreComparison"))}), &[bad]) },
+        "/api/reports/price-analysis/{category}": { "get": get("Price statistics of a category in one currency", analysis, json!({"200": ok("Statistics, histogram, per-brand and per-store breakdown.", r("PriceAnalysis"))}), &[bad, ("404", "No offers in the category.")]) },
         "/api/users": {
             "get": get("List users", paging.clone(), json!({"200": ok("A page of users.", r("UserPage"))}), &[bad]),
             "post": { "summary": "Create a user", "requestBody": user_body(), "responses": responses(json!({"201": ok("The user.", r("User"))}), &write_errors()) }
@@ -263,8 +277,9 @@ fn schemas() -> Value {
         "first_seen": { "type": "integer" }, "last_seen": { "type": "integer" }, "price_changed_at": { "type": "integer" },
         "discount_pct": { "type": "number" } } });
     let page = |item: Value| {
-        json!({ "type": "object", "required": ["items", "page", "limit", "total"], "properties": {
-        "items": { "type": "array", "items": item }, "page": { "type": "integer" }, "limit": { "type": "integer" }, "total": { "type": "integer" } } })
+        json!({ "type": "object", "required": ["items", "page", "limit", "total", "currency", "currencies"], "properties": {
+        "items": { "type": "array", "items": item }, "page": { "type": "integer" }, "limit": { "type": "integer" }, "total": { "type": "integer" },
+        "currency": r("ListingCurrency"), "currencies": r("ScopeCurrencies") } })
     };
     let prefs = json!({ "type": "object", "additionalProperties": false, "properties": {
         "stores": { "type": "array", "items": { "type": "string" }, "maxItems": 50 },
@@ -280,11 +295,18 @@ fn schemas() -> Value {
         "BestOfferPage": page(json!({ "allOf": [r("Offer"), { "type": "object", "properties": { "offers_for_product": { "type": "integer" }, "preferred": { "type": "boolean" } } }] })),
         "ScoredOfferPage": page(json!({ "allOf": [r("Offer"), { "type": "object", "properties": { "value_score": { "type": "number" }, "category_median": { "oneOf": [r("Money"), { "type": "null" }] } } }] })),
         "TrendingPage": page(json!({ "allOf": [r("Offer"), { "type": "object", "properties": { "reference_price": r("Money"), "drop_pct": { "type": "number" }, "dropped_at": { "type": "integer" } } }] })),
-        "Comparison": { "type": "object", "required": ["product", "offers", "spread", "stores"], "properties": {
+        "ListingCurrency": { "type": ["string", "null"], "description": "The one currency the answer lists, filters and aggregates (null: none in scope, or trending drops across currencies)." },
+        "ScopeCurrencies": { "type": "array", "description": "The currencies of the scope, most offers first.", "items": { "type": "object", "required": ["currency", "offers", "products"], "properties": {
+            "currency": { "type": "string" }, "offers": { "type": "integer", "description": "Offers in stock or of unknown stock." }, "products": { "type": "integer" } } } },
+        "Comparison": { "type": "object", "required": ["product", "offers", "spread", "stores", "currency", "currencies"], "properties": {
+            "currency": r("ListingCurrency"), "currencies": r("ScopeCurrencies"),
             "product": { "type": "object" }, "stores": { "type": "integer" }, "spread": { "type": "array", "items": { "type": "object" } },
             "offers": { "type": "array", "items": r("Offer") }, "matches": { "type": "array", "items": { "type": "object" } } } },
-        "StoreComparison": { "type": "object", "required": ["stores"], "properties": { "generated_at": { "type": "integer" }, "price_index_definition": { "type": "string" }, "stores": { "type": "array", "items": { "type": "object" } } } },
-        "PriceAnalysis": { "type": "object", "required": ["category", "offers", "currencies"], "properties": { "category": { "type": "string" }, "offers": { "type": "integer" }, "currencies": { "type": "array", "items": { "type": "object" } } } },
+        "StoreComparison": { "type": "object", "required": ["stores", "currency", "currencies"], "properties": { "currency": r("ListingCurrency"), "currencies": r("ScopeCurrencies"), "generated_at": { "type": "integer" }, "price_index_definition": { "type": "string" }, "stores": { "type": "array", "items": { "type": "object" } } } },
+        "PriceAnalysis": { "type": "object", "required": ["category", "offers", "currency", "currencies"], "properties": { "category": { "type": "string" },
+            "currency": r("ListingCurrency"), "currencies": r("ScopeCurrencies"), "offers": { "type": "integer", "description": "Offers of the category in `currency`." },
+            "stats": { "type": "object" }, "histogram": { "type": "array", "items": { "type": "object" } },
+            "by_brand": { "type": "array", "items": { "type": "object" } }, "by_store": { "type": "array", "items": { "type": "object" } } } },
         "Preferences": prefs,
         "UserInput": { "type": "object", "required": ["name", "email"], "additionalProperties": false, "properties": {
             "name": { "type": "string", "minLength": 1, "maxLength": 200 }, "email": { "type": "string", "format": "email", "maxLength": 254 }, "preferences": r("Preferences") } },

@@ -152,6 +152,7 @@ impl Params {
             return Err(ApiError::bad("min_price", "min_price must not exceed max_price"));
         }
         Ok(OfferFilter {
+            currency: crate::currency::requested(self)?,
             category: self.str("category").map(category_key).filter(|k| !k.is_empty()),
             brand: self.str("brand").map(str::to_string),
             store,

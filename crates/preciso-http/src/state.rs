@@ -34,6 +34,9 @@ pub struct HttpConfig {
     pub behind_tls: bool,
     /// Proxies whose `X-Forwarded-For` is believed (see `layers::auth::client_ip`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The currency listings use when the request names none (`catalog.currency`); unset, the
+    /// one with the most offers in the listing's scope.
+    pub default_currency: Option<preciso_core::domain::Currency>,
     /// Connection limits of the server loop.
     pub limits: crate::server::ServerLimits,
     /// How long a request may take, from its headers to its response.
@@ -57,6 +60,7 @@ impl Default for HttpConfig {
             upload_limit: 256 << 20,
             behind_tls: false,
             trusted_proxies: Vec::new(),
+            default_currency: None,
             limits: crate::server::ServerLimits::default(),
             request_timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(900),

@@ -4,6 +4,7 @@
 use crate::filter::OFFER_COLUMNS;
 use crate::reads::Query;
 use crate::{Param, text};
+use preciso_core::domain::Currency;
 use preciso_core::query::PageRequest;
 
 /// Products waiting for a refresh.
@@ -26,10 +27,14 @@ pub const DELETE_DIRTY_ROWS: &str =
 pub const DELETE_ALL_ROWS: &str = "DELETE FROM product_best";
 pub const CLEAR_DIRTY: &str = "DELETE FROM product_best_dirty";
 
-/// Recounts products per scope after the rows changed (one pass over the primary key).
+/// Recounts products and buyable offers per scope and currency after the rows changed.
 pub const RECOUNT_SCOPES: &str = "DELETE FROM product_best_scopes;
-    INSERT INTO product_best_scopes (scope, products)
-    SELECT scope, count(*) FROM product_best GROUP BY scope;";
+    INSERT INTO product_best_scopes (scope, currency, products, offers)
+    SELECT scope, currency, count(*), sum(offers) FROM product_best GROUP BY scope, currency;";
+
+/// `currency, offers, products` of a scope (`?`), most offers first.
+pub const SCOPE_CURRENCIES: &str = "SELECT currency, offers, products FROM product_best_scopes
+    WHERE scope = ? ORDER BY offers DESC, currency";
 
 const BUYABLE_OFFERS: &str = "SELECT product_id, id, category_key, currency, price_minor
     FROM offers WHERE availability <> 'out_of_stock'";
@@ -51,23 +56,26 @@ pub fn all_offers() -> String {
 pub const INSERT_ROW: &str = "INSERT INTO product_best
     (scope, product_id, currency, price_minor, offer_id, offers) VALUES (?, ?, ?, ?, ?, ?)";
 
-/// A best-prices page of a scope: `OFFER_COLUMNS` then the product's buyable offer count;
-/// and the count of products in the scope.
-pub fn page(scope: &str, page: PageRequest) -> (Query, Query) {
+/// A best-prices page of a scope in one currency: `OFFER_COLUMNS` then the product's buyable
+/// offer count; and the count of products in the scope sold in that currency.
+pub fn page(scope: &str, currency: Currency, page: PageRequest) -> (Query, Query) {
     let rows = Query {
         sql: format!(
             "SELECT {OFFER_COLUMNS}, b.offers FROM product_best b JOIN offers o ON o.id = b.offer_id
-             WHERE b.scope = ? ORDER BY b.currency, b.price_minor, b.offer_id LIMIT ? OFFSET ?"
+             WHERE b.scope = ? AND b.currency = ? ORDER BY b.price_minor, b.offer_id LIMIT ? OFFSET ?"
         ),
         params: vec![
             text(scope),
+            text(currency.code()),
             Param::Int(i64::from(page.limit)),
             Param::Int(page.offset() as i64),
         ],
     };
     let total = Query {
-        sql: "SELECT coalesce(max(products), 0) FROM product_best_scopes WHERE scope = ?".into(),
-        params: vec![text(scope)],
+        sql: "SELECT coalesce(max(products), 0) FROM product_best_scopes
+              WHERE scope = ? AND currency = ?"
+            .into(),
+        params: vec![text(scope), text(currency.code())],
     };
     (rows, total)
 }

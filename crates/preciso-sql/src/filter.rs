@@ -38,8 +38,15 @@ pub fn category_clause(w: &mut Where, key: &str) {
     );
 }
 
-/// Price bounds in major units of each offer's own currency.
-fn price_clause(w: &mut Where, bound: Decimal, op: &str) {
+/// A price bound in major units: of `currency` when the listing has one, else of each
+/// offer's own currency.
+fn price_clause(w: &mut Where, bound: Decimal, op: &str, currency: Option<Currency>) {
+    if let Some(c) = currency {
+        // Beyond what i64 holds, no stored price reaches it.
+        let minor = bound.to_minor(c).unwrap_or(i64::MAX);
+        w.push(format!("o.price_minor {op} ?"), [Param::Int(minor)]);
+        return;
+    }
     let mut parts = Vec::new();
     let mut params = Vec::new();
     for c in Currency::all() {
@@ -57,6 +64,9 @@ pub fn filter_where(filter: &OfferFilter, prefs: Option<&Preferences>) -> Where 
     if let Some(key) = &filter.category {
         category_clause(&mut w, key);
     }
+    if let Some(c) = filter.currency {
+        w.push("o.currency = ?", [text(c.code())]);
+    }
     if let Some(brand) = &filter.brand {
         w.push("o.brand_key = ?", [Param::Text(fold_for_matching(brand.trim()))]);
     }
@@ -67,14 +77,14 @@ pub fn filter_where(filter: &OfferFilter, prefs: Option<&Preferences>) -> Where 
         w.push("o.product_id = ?", [Param::Int(p.as_i64())]);
     }
     if let Some(min) = filter.min_price {
-        price_clause(&mut w, min, ">=");
+        price_clause(&mut w, min, ">=", filter.currency);
     }
     if let Some(max) = filter.max_price {
-        price_clause(&mut w, max, "<=");
+        price_clause(&mut w, max, "<=", filter.currency);
     }
     if let Some(budget) = prefs.and_then(|p| p.budget) {
         let budget = Decimal { mantissa: i64::try_from(budget).unwrap_or(i64::MAX), scale: 0 };
-        price_clause(&mut w, budget, "<=");
+        price_clause(&mut w, budget, "<=", filter.currency);
     }
     w
 }

@@ -18,8 +18,8 @@ pub use filter::{
     OFFER_COLUMNS, VALUE_SCORE, Where, category_clause, filter_where, order_by, preferred_expr,
 };
 pub use row::{
-    KEY_COLUMNS, LEDGER_COLUMNS, STORE_COLUMNS, SqlRow, USER_COLUMNS, key_from_row,
-    ledger_from_row, offer_from_row, store_from_row, user_from_row,
+    KEY_COLUMNS, LEDGER_COLUMNS, STORE_COLUMNS, SqlRow, USER_COLUMNS, currency_count_from_row,
+    key_from_row, ledger_from_row, offer_from_row, store_from_row, user_from_row,
 };
 
 /// A bound parameter, converted by each adapter to its driver's type.

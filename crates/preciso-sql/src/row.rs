@@ -6,7 +6,7 @@ use preciso_core::domain::{
     Rating, Store, StoreId,
 };
 use preciso_core::ports::ApiKeyRecord;
-use preciso_core::query::{OfferView, Preferences, User};
+use preciso_core::query::{CurrencyCount, OfferView, Preferences, User};
 
 /// The few typed reads the shared mappings need. Integers are 64-bit in both schemas.
 pub trait SqlRow {
@@ -68,6 +68,13 @@ pub fn ledger_from_row<R: SqlRow>(r: &R) -> Result<IngestFile, R::Error> {
         archive_key: r.opt_text(14)?,
         error: r.opt_text(15)?,
     })
+}
+
+/// A row of `best::SCOPE_CURRENCIES`; `None` for a currency the catalog no longer supports.
+pub fn currency_count_from_row<R: SqlRow>(r: &R) -> Result<Option<CurrencyCount>, R::Error> {
+    let count = |i| -> Result<u64, R::Error> { Ok(r.int(i)?.max(0) as u64) };
+    let Ok(currency) = Currency::parse(&r.text(0)?) else { return Ok(None) };
+    Ok(Some(CurrencyCount { currency, offers: count(1)?, products: count(2)? }))
 }
 
 pub const LEDGER_COLUMNS: &str =

@@ -93,9 +93,13 @@ pub const TABLES: &[TableSpec] = &[
     TableSpec {
         name: "product_best",
         columns: &["scope", "product_id", "currency", "price_minor", "offer_id", "offers"],
-        order_by: "scope, product_id",
+        order_by: "scope, product_id, currency",
     },
-    TableSpec { name: "product_best_scopes", columns: &["scope", "products"], order_by: "scope" },
+    TableSpec {
+        name: "product_best_scopes",
+        columns: &["scope", "currency", "products", "offers"],
+        order_by: "scope, currency",
+    },
     TableSpec { name: "product_best_dirty", columns: &["product_id"], order_by: "product_id" },
     TableSpec {
         name: "users",

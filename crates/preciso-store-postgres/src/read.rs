@@ -12,8 +12,8 @@ use preciso_core::ports::{
     StoreOfferRow,
 };
 use preciso_core::query::{
-    BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, HistoryPoint, NewUser,
-    OfferFilter, OfferView, Page, PageRequest, Preferences, Rank, Sort, User,
+    BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
+    NewUser, OfferFilter, OfferView, Page, PageRequest, Preferences, Rank, Sort, User,
 };
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{
@@ -77,8 +77,9 @@ impl CatalogRead for PgCatalog {
         page: PageRequest,
         who: Personalization<'_>,
     ) -> Result<Page<BestOffer>, StoreError> {
-        if let Some(scope) = preciso_core::best::summary_scope(filter, who.preferences) {
-            let (rows, total) = preciso_sql::best::page(scope, page);
+        if let Some((scope, currency)) = preciso_core::best::summary_scope(filter, who.preferences)
+        {
+            let (rows, total) = preciso_sql::best::page(scope, currency, page);
             return self.with_client(|c| {
                 let items = run(c, &rows)?
                     .iter()
@@ -197,6 +198,19 @@ impl CatalogRead for PgCatalog {
                     Ok(DropCandidate { offer, history })
                 })
                 .collect()
+        })
+    }
+
+    fn currencies(&self, scope: &str) -> Result<Vec<CurrencyCount>, StoreError> {
+        let q = Query {
+            sql: preciso_sql::best::SCOPE_CURRENCIES.into(),
+            params: vec![preciso_sql::text(scope)],
+        };
+        self.with_client(|c| {
+            let rows = run(c, &q)?;
+            let counts: Result<Vec<_>, _> =
+                rows.iter().map(|r| preciso_sql::currency_count_from_row(&PgRow(r))).collect();
+            Ok(counts?.into_iter().flatten().collect())
         })
     }
 

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_offer_fillfactor", include_str!("../migrations/0007_offer_fillfactor.sql")),
     ("0008_category_index_id", include_str!("../migrations/0008_category_index_id.sql")),
     ("0009_store_identity", include_str!("../migrations/0009_store_identity.sql")),
+    ("0010_best_per_currency", include_str!("../migrations/0010_best_per_currency.sql")),
 ];
 
 pub(crate) fn apply(conn: &Connection) -> Result<(), StoreError> {

@@ -8,8 +8,8 @@ use preciso_core::ports::{
     StoreOfferRow,
 };
 use preciso_core::query::{
-    BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, HistoryPoint, NewUser,
-    OfferFilter, OfferView, Page, PageRequest, Preferences, Rank, Sort, User,
+    BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
+    NewUser, OfferFilter, OfferView, Page, PageRequest, Preferences, Rank, Sort, User,
 };
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{Param, SqlRow, offer_from_row};
@@ -116,8 +116,9 @@ impl CatalogRead for SqliteCatalog {
         page: PageRequest,
         who: Personalization<'_>,
     ) -> Result<Page<BestOffer>, StoreError> {
-        if let Some(scope) = preciso_core::best::summary_scope(filter, who.preferences) {
-            let (rows, total) = preciso_sql::best::page(scope, page);
+        if let Some((scope, currency)) = preciso_core::best::summary_scope(filter, who.preferences)
+        {
+            let (rows, total) = preciso_sql::best::page(scope, currency, page);
             return self.with_reader(|c| {
                 let items = query_map(c, &rows, |r| {
                     let offers_for_product = r.get::<_, i64>(20)? as u64;
@@ -219,6 +220,17 @@ impl CatalogRead for SqliteCatalog {
                     Ok(DropCandidate { offer, history })
                 })
                 .collect()
+        })
+    }
+
+    fn currencies(&self, scope: &str) -> Result<Vec<CurrencyCount>, StoreError> {
+        let q = Query {
+            sql: preciso_sql::best::SCOPE_CURRENCIES.into(),
+            params: vec![preciso_sql::text(scope)],
+        };
+        self.with_reader(|c| {
+            let rows = query_map(c, &q, |r| preciso_sql::currency_count_from_row(&SqliteRow(r)))?;
+            Ok(rows.into_iter().flatten().collect())
         })
     }
 

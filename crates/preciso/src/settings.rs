@@ -21,6 +21,7 @@ pub struct Settings {
     /// Unset: both stay in-process. (env: PRECISO_REDIS_URL)
     pub redis_url: Option<String>,
     pub ingest: IngestSettings,
+    pub catalog: CatalogSettings,
     pub http: HttpSettings,
     pub auth: AuthSettings,
     pub scheduler: SchedulerSettings,
@@ -152,6 +153,26 @@ pub struct IngestSettings {
     pub default_timezone: String,
     /// Where rejects files go (default `<data_dir>/rejects`).
     pub rejects_dir: Option<PathBuf>,
+}
+
+/// How the catalog is read.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogSettings {
+    /// The currency listings use when a request names none (ISO 4217). Unset: the currency
+    /// with the most offers in the listing's scope. Money of two currencies is never listed,
+    /// ranked or summed together.
+    pub currency: Option<String>,
+}
+
+impl CatalogSettings {
+    pub fn currency(&self) -> Result<Option<Currency>> {
+        self.currency
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| Currency::parse(c).context("catalog.currency"))
+            .transpose()
+    }
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -298,6 +319,7 @@ impl Default for Settings {
             database_url: None,
             redis_url: None,
             ingest: IngestSettings::default(),
+            catalog: CatalogSettings::default(),
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
             scheduler: SchedulerSettings::default(),
@@ -336,6 +358,7 @@ impl fmt::Debug for Settings {
             .field("database_url", &self.database_url.as_ref().map(|_| "<redacted>"))
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
             .field("ingest", &self.ingest)
+            .field("catalog", &self.catalog)
             .field("http", &self.http)
             .field("auth", &self.auth)
             .field("scheduler", &self.scheduler)
@@ -442,6 +465,7 @@ impl Settings {
             bail!("ingest.batch_size must be between 1 and 100000, got {}", self.ingest.batch_size);
         }
         self.default_currency()?;
+        self.catalog.currency()?;
         self.default_timezone()?;
         self.http.listen.parse::<std::net::SocketAddr>().with_context(|| {
             format!(

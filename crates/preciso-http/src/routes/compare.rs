@@ -1,5 +1,7 @@
-//! One product across stores: every offer, cheapest first, with the spread per currency.
-//! The product is named by `product_id`, `gtin` or free text `q` (exactly one).
+//! One product across stores: its offers in one currency (`currency`, else the default, else
+//! the currency most of its offers are in), cheapest first, with their spread; the other
+//! currencies it is sold in are listed with their counts. The product is named by
+//! `product_id`, `gtin` or free text `q` (exactly one).
 
 use super::offers::{money, offer_json};
 use crate::error::{ApiError, ApiResult};
@@ -81,6 +83,7 @@ pub async fn price_comparison(
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
     let how = lookup(&q)?;
+    let requested = crate::currency::requested(&q)?;
     let (product, matches, offers) = state
         .db(move |c| {
             let (id, matches) = match how {
@@ -101,15 +104,22 @@ pub async fn price_comparison(
             Ok((id, matches, offers))
         })
         .await?;
-    let first = &offers[0];
+    let (currency, currencies) =
+        crate::currency::choose_among(&state, requested, offers.iter().map(|o| o.price.currency));
+    let first = offers[0].clone();
+    let gtin = offers.iter().find_map(|o| o.gtin.clone());
+    let offers: Vec<OfferView> =
+        offers.into_iter().filter(|o| Some(o.price.currency) == currency).collect();
     let stores: std::collections::BTreeSet<&str> =
         offers.iter().map(|o| o.store.as_str()).collect();
     Ok(Json(json!({
+        "currency": currency,
+        "currencies": currencies,
         "product": {
             "id": product,
             "title": first.title,
             "brand": first.brand,
-            "gtin": offers.iter().find_map(|o| o.gtin.clone()),
+            "gtin": gtin,
             "category": first.category,
         },
         "stores": stores.len(),

@@ -7,9 +7,9 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use preciso_core::analysis::trend::real_drop;
-use preciso_core::domain::{Money, OfferId, category_key};
+use preciso_core::domain::{Currency, Money, OfferId, category_key};
 use preciso_core::ports::{Catalog, Personalization};
-use preciso_core::query::{OfferView, Preferences, Sort};
+use preciso_core::query::{CurrencyCount, OfferView, Preferences, Sort};
 use serde_json::{Value, json};
 
 /// `user_id`, which reads a user's preferences (personal data): it needs the `users` scope.
@@ -50,6 +50,17 @@ fn page_json(items: Vec<Value>, page: u32, limit: u32, total: u64) -> Value {
     json!({ "items": items, "page": page, "limit": limit, "total": total })
 }
 
+/// A page of a listing in one currency: which one, and the scope's currencies.
+pub(crate) fn in_currency(
+    mut body: Value,
+    currency: Option<Currency>,
+    currencies: &[CurrencyCount],
+) -> Value {
+    body["currency"] = json!(currency);
+    body["currencies"] = json!(currencies);
+    body
+}
+
 pub async fn best_prices(
     State(state): State<AppState>,
     caller: Caller,
@@ -67,6 +78,9 @@ pub async fn best_prices(
     filter.category = Some(key.clone());
     let page = q.page()?;
     let user_id = user_id(&q, &caller)?;
+    let (currency, currencies) =
+        crate::currency::choose(&state, filter.currency, key.clone()).await?;
+    filter.currency = currency;
     let result = state
         .db(move |c| {
             let prefs = preferences(c, user_id)?;
@@ -95,7 +109,8 @@ pub async fn best_prices(
             v
         })
         .collect();
-    Ok(Json(page_json(items, result.page, result.limit, result.total)))
+    let body = page_json(items, result.page, result.limit, result.total);
+    Ok(Json(in_currency(body, currency, &currencies)))
 }
 
 pub async fn ranked(
@@ -103,10 +118,13 @@ pub async fn ranked(
     caller: Caller,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let filter = q.filter()?;
+    let mut filter = q.filter()?;
     let page = q.page()?;
     let sort = q.sort(Sort::Value)?;
     let user_id = user_id(&q, &caller)?;
+    let scope = filter.category.clone().unwrap_or_default();
+    let (currency, currencies) = crate::currency::choose(&state, filter.currency, scope).await?;
+    filter.currency = currency;
     let result = state
         .db_heavy(move |c| {
             let prefs = preferences(c, user_id)?;
@@ -125,7 +143,8 @@ pub async fn ranked(
             v
         })
         .collect();
-    Ok(Json(page_json(items, result.page, result.limit, result.total)))
+    let body = page_json(items, result.page, result.limit, result.total);
+    Ok(Json(in_currency(body, currency, &currencies)))
 }
 
 /// How many recent drops are examined for real drops before ranking.
@@ -138,6 +157,10 @@ pub async fn trending(
     let days = q.int("days", 1, 90)?.unwrap_or(7);
     let filter = q.filter()?;
     let page = q.page()?;
+    // Drops are ranked by percentage: currencies may mix unless the request names one.
+    let scope = filter.category.clone().unwrap_or_default();
+    let (_, currencies) = crate::currency::choose(&state, None, scope).await?;
+    let currency = filter.currency;
     let now = chrono::Utc::now().timestamp();
     let window = days * 86_400;
     let candidates =
@@ -161,7 +184,8 @@ pub async fn trending(
         .take(page.limit as usize)
         .map(|d| d.1)
         .collect();
-    let mut body = page_json(items, page.page, page.limit, total);
+    let mut body =
+        in_currency(page_json(items, page.page, page.limit, total), currency, &currencies);
     body["days"] = json!(days);
     Ok(Json(body))
 }

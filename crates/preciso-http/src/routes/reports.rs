@@ -64,10 +64,21 @@ fn compare(rows: &[StoreOfferRow], now: i64) -> BTreeMap<String, StoreAcc> {
     acc
 }
 
-pub async fn store_comparison(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub async fn store_comparison(
+    State(state): State<AppState>,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<Value>> {
     let now = chrono::Utc::now().timestamp();
-    // The whole market's rows are read and folded on a heavy thread.
-    let accs = state.db_heavy(move |c| Ok(compare(&c.store_offer_rows()?, now))).await?;
+    let requested = crate::currency::requested(&q)?;
+    let (currency, currencies) = crate::currency::choose(&state, requested, String::new()).await?;
+    // The whole market's rows in the report's currency, read and folded on a heavy thread.
+    let accs = state
+        .db_heavy(move |c| {
+            let mut rows = c.store_offer_rows()?;
+            rows.retain(|r| Some(r.currency) == currency);
+            Ok(compare(&rows, now))
+        })
+        .await?;
     let stores: Vec<Value> = accs
         .into_iter()
         .map(|(store, mut a)| {
@@ -86,6 +97,8 @@ pub async fn store_comparison(State(state): State<AppState>) -> ApiResult<Json<V
         })
         .collect();
     Ok(Json(json!({
+        "currency": currency,
+        "currencies": currencies,
         "generated_at": now,
         "price_index_definition": "median over the store's products sold by 2+ stores of (store price / median price across stores) x 100; 100 = market level, below is cheaper",
         "stores": stores,
@@ -133,10 +146,12 @@ pub async fn price_analysis(
         ));
     }
     let bins = q.int("bins", 1, 100)?.unwrap_or(10) as usize;
+    let requested = crate::currency::requested(&q)?;
+    let (currency, currencies) = crate::currency::choose(&state, requested, key.clone()).await?;
     let lookup = key.clone();
     // Reading and summarizing a category run together on a heavy thread: the rows never
     // outlive the computation.
-    let (offers, currencies) = state
+    let summary = state
         .db_heavy(move |c| {
             let prices = c.category_prices(&lookup)?;
             if prices.rows.is_empty() {
@@ -144,35 +159,29 @@ pub async fn price_analysis(
                     "no offers in category {lookup:?} (see /api/categories)"
                 )));
             }
-            Ok((prices.rows.len(), summarize_category(&prices, bins)))
+            Ok(currency.map(|cur| summarize_category(&prices, cur, bins)))
         })
         .await?;
-    Ok(Json(json!({ "category": key, "offers": offers, "currencies": currencies })))
+    let mut body = summary.unwrap_or_else(|| json!({ "offers": 0 }));
+    body["category"] = json!(key);
+    Ok(Json(crate::routes::offers::in_currency(body, currency, &currencies)))
 }
 
-/// Statistics, histogram and per-brand and per-store breakdowns, per currency.
-fn summarize_category(data: &CategoryPrices, bins: usize) -> Vec<Value> {
-    let mut by_currency: BTreeMap<&str, Vec<&PricedRow>> = BTreeMap::new();
-    for r in &data.rows {
-        by_currency.entry(r.currency.code()).or_default().push(r);
-    }
-    by_currency
-        .values()
-        .map(|group| {
-            let currency = group[0].currency;
-            let mut prices: Vec<i64> = group.iter().map(|r| r.price_minor).collect();
-            let stats = group_stats(&mut prices, currency);
-            let hist: Vec<Value> = histogram(&prices, bins)
-                .iter()
-                .map(|b| json!({ "from": money(&Money::new(b.from, currency)), "to": money(&Money::new(b.to, currency)), "count": b.count }))
-                .collect();
-            json!({
-                "currency": currency.code(),
-                "stats": stats,
-                "histogram": hist,
-                "by_brand": breakdown(group, |r| data.brand(r).unwrap_or("(none)"), currency),
-                "by_store": breakdown(group, |r| data.store(r).as_str(), currency),
-            })
-        })
-        .collect()
+/// Statistics, histogram and per-brand and per-store breakdowns of the category's offers in
+/// `currency`.
+fn summarize_category(data: &CategoryPrices, currency: Currency, bins: usize) -> Value {
+    let group: Vec<&PricedRow> = data.rows.iter().filter(|r| r.currency == currency).collect();
+    let mut prices: Vec<i64> = group.iter().map(|r| r.price_minor).collect();
+    let stats = group_stats(&mut prices, currency);
+    let hist: Vec<Value> = histogram(&prices, bins)
+        .iter()
+        .map(|b| json!({ "from": money(&Money::new(b.from, currency)), "to": money(&Money::new(b.to, currency)), "count": b.count }))
+        .collect();
+    json!({
+        "offers": group.len(),
+        "stats": stats,
+        "histogram": hist,
+        "by_brand": breakdown(&group, |r| data.brand(r).unwrap_or("(none)"), currency),
+        "by_store": breakdown(&group, |r| data.store(r).as_str(), currency),
+    })
 }

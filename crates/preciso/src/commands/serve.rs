@@ -45,6 +45,7 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         behind_tls: h.behind_tls,
         // Validated with the rest of the settings.
         trusted_proxies: h.proxies().unwrap_or_default(),
+        default_currency: settings.catalog.currency().ok().flatten(),
         limits: preciso_http::server::ServerLimits {
             header_read_timeout: Duration::from_secs(h.header_read_timeout_secs),
             keepalive_timeout: Duration::from_secs(h.keepalive_timeout_secs),

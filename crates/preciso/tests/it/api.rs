@@ -274,6 +274,7 @@ api_tests!(
     user_preferences_change_order_and_budget,
     price_comparison_by_id_gtin_and_text,
     ranked_offers_filter_combine_and_sort,
+    listings_filters_and_aggregates_run_in_one_currency,
     trending_counts_real_drops_not_the_end_of_a_spike,
     price_analysis_matches_statistics_computed_here,
     store_comparison_reports_cheapest_share_and_index,
@@ -494,7 +495,9 @@ async fn ranked_offers_filter_combine_and_sort(backend: Backend) {
     let v = app.ok("/api/ranked-offers?limit=100").await;
     let scores: Vec<f64> =
         v["items"].as_array().unwrap().iter().map(|i| i["value_score"].as_f64().unwrap()).collect();
-    assert_eq!(scores.len(), 9);
+    // One currency: the catalog's most common (COP); the two CLP offers are listed apart.
+    assert_eq!((scores.len(), v["currency"].as_str()), (7, Some("COP")));
+    assert_eq!(v["currencies"][1], json!({"currency": "CLP", "offers": 2, "products": 2}));
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "sorted by value: {scores:?}");
     assert!(scores.iter().all(|s| (0.0..=100.0).contains(s)));
     let v = app.ok("/api/ranked-offers?brand=SAMSUNG&sort=-price").await;
@@ -503,10 +506,82 @@ async fn ranked_offers_filter_combine_and_sort(backend: Backend) {
         vec![290_000_000, 240_000_000]
     );
     let v = app.ok("/api/ranked-offers?min_price=1000&max_price=2000").await;
+    assert_eq!(titles_and_prices(&v), vec![], "bounds in COP, the listing's currency");
+    let v = app.ok("/api/ranked-offers?min_price=1000&max_price=2000&currency=CLP").await;
     assert_eq!(
         titles_and_prices(&v),
         vec![("Arroz Tucapel 1kg".to_string(), 1_290, "jumbo".to_string())],
-        "bounds in major units of each currency"
+        "bounds in major units of the requested currency"
+    );
+}
+
+/// A Chilean store sells the nevera too, at CLP 499.990 — a smaller number than any COP price.
+/// Listings run in one currency: the catalog's most common (COP) unless the request names
+/// another; CLP never heads a Colombian shopper's best prices, and every answer says which
+/// currency it used and which others the scope has.
+async fn listings_filters_and_aggregates_run_in_one_currency(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
+    let file = app._dir.path().join("chile.jsonl");
+    let line = record(
+        "jumbo",
+        "J-NEV",
+        ("Nevera Mabe 300L", "Mabe", "Electro > Neveras"),
+        "$ 499.990",
+        json!({"gtin": "7702032101054", "currency": "CLP"}),
+        1,
+    );
+    std::fs::write(&file, line).unwrap();
+    let source = IngestSource { path: file, name: "chile.jsonl".into() };
+    blocking(|| ingest(app.catalog.as_ref(), &source, &options(app._dir.path()), &|_| {}).unwrap());
+
+    let v = app.ok("/api/best-prices/electro").await;
+    assert_eq!(v["currency"], "COP", "{v}");
+    let currencies: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["price"]["currency"].as_str().unwrap())
+        .collect();
+    assert!(currencies.iter().all(|c| *c == "COP"), "{currencies:?}");
+    assert_eq!(v["items"][0]["title"], "Cafetera Imusa");
+    let listed: Vec<(&str, u64)> = v["currencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["currency"].as_str().unwrap(), c["offers"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(listed, vec![("COP", 4), ("CLP", 1)], "buyable offers per currency: {v}");
+    let clp = app.ok("/api/best-prices/electro?currency=CLP").await;
+    assert_eq!(
+        titles_and_prices(&clp),
+        vec![("Nevera Mabe 300L".to_string(), 499_990, "jumbo".to_string())]
+    );
+    assert_eq!((clp["total"].as_u64(), clp["currency"].as_str()), (Some(1), Some("CLP")));
+    // A price bound is in the listing's currency: 500.000 keeps the CLP nevera, no COP offer.
+    let cheap = app.ok("/api/best-prices/electro?currency=CLP&max_price=500000").await;
+    assert_eq!(cheap["total"], 1);
+    let cop = app.ok("/api/best-prices/electro?max_price=500000").await;
+    assert_eq!(
+        titles_and_prices(&cop).iter().map(|t| t.0.as_str()).collect::<Vec<_>>(),
+        vec!["Cafetera Imusa", "Licuadora Oster"],
+        "COP offers under 500.000 COP, and no CLP one: {cop}"
+    );
+    // One product across stores: its COP offers (two stores), the CLP one listed apart.
+    let cmp = app.ok("/api/price-comparison?gtin=7702032101054").await;
+    assert_eq!((cmp["currency"].as_str(), cmp["stores"].as_u64()), (Some("COP"), Some(2)));
+    assert_eq!(cmp["spread"].as_array().unwrap().len(), 1);
+    let cmp = app.ok("/api/price-comparison?gtin=7702032101054&currency=CLP").await;
+    assert_eq!(cmp["offers"][0]["store"], "jumbo");
+    // Statistics of one currency at a time.
+    let stats = app.ok("/api/reports/price-analysis/electro?currency=CLP").await;
+    assert_eq!(
+        (stats["offers"].as_u64(), stats["stats"]["min"]["minor"].as_i64()),
+        (Some(1), Some(499_990))
+    );
+    let (s, e) = app.get("/api/best-prices/electro?currency=XYZ").await;
+    assert_eq!(
+        (s, e["error"]["details"]["parameter"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("currency"))
     );
 }
 
@@ -541,7 +616,7 @@ async fn price_analysis_matches_statistics_computed_here(backend: Backend) {
     let mut prices: Vec<i64> = rows.rows.iter().map(|p| p.price_minor).collect();
     prices.sort();
     let v = app.ok("/api/reports/price-analysis/Electro?bins=4").await;
-    let cop = &v["currencies"][0];
+    let cop = &v;
     assert_eq!(cop["currency"], "COP");
     let stats = &cop["stats"];
     let n = prices.len() as f64;
@@ -582,8 +657,14 @@ async fn store_comparison_reports_cheapest_share_and_index(backend: Backend) {
         (Some(0.33), Some(0.67))
     );
     assert_eq!((exito["offers"].as_u64(), alkosto["offers"].as_u64()), (Some(4), Some(3)));
-    assert_eq!(store("jumbo")["price_index"], Value::Null, "no product shared with another store");
     assert!(exito["price_index"].as_f64().unwrap() > 0.0);
+    // The report runs in one currency: jumbo sells in CLP only.
+    assert_eq!(v["currency"], "COP");
+    assert!(v["stores"].as_array().unwrap().iter().all(|s| s["store"] != "jumbo"));
+    let clp = app.ok("/api/reports/store-comparison?currency=CLP").await;
+    let jumbo = &clp["stores"][0];
+    assert_eq!((jumbo["store"].as_str(), jumbo["offers"].as_u64()), (Some("jumbo"), Some(2)));
+    assert_eq!(jumbo["price_index"], Value::Null, "no product shared with another store");
 }
 
 async fn users_crud_and_validation(backend: Backend) {
