@@ -74,6 +74,9 @@ impl Default for HttpConfig {
 pub struct UploadConfig {
     /// Where uploaded bodies are spooled before ingest.
     pub spool_dir: PathBuf,
+    /// Where an ingested upload is kept when archiving it failed, for `archive sync` (the
+    /// drop directory's `processed/uploads`); `None` keeps nothing.
+    pub unarchived_dir: Option<PathBuf>,
     /// Options template; the ingest time is set per upload.
     pub options: IngestOptions,
 }

@@ -28,6 +28,10 @@ pub enum IngestError {
     Io { path: String, source: io::Error },
     #[error("{path}: cannot tell the format from the extension; pass --format json|jsonl|csv")]
     UnknownFormat { path: String },
+    /// The file cannot hold offers (a CSV whose header names no known field); nothing was
+    /// written, not even a ledger row.
+    #[error("{path}: {reason}")]
+    NotOfferData { path: String, reason: String },
     #[error("{path}: {source}")]
     Store { path: String, source: StoreError },
     #[error("{path}: cancelled after the last committed batch")]
@@ -151,6 +155,10 @@ fn ingest_file(
             .map_err(io_error)?
             .ok_or_else(|| IngestError::UnknownFormat { path: path_str.clone() })?,
     };
+    let head = File::open(&source.path).map(BufReader::new).map_err(io_error)?;
+    if let Some(reason) = read::not_offer_data(format, head, &opts.fields) {
+        return Err(IngestError::NotOfferData { path: path_str, reason });
+    }
     let mut report = IngestReport {
         file: source.name.clone(),
         sha256: sha256.clone(),

@@ -12,10 +12,12 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use preciso_core::domain::{Currency, StoreId};
-use preciso_ingest::{Format, IngestOptions, IngestReport, IngestSource, ingest};
+use preciso_ingest::{Format, IngestError, IngestOptions, IngestReport, IngestSource, ingest};
 use serde_json::{Value, json};
-use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tokio::io::AsyncWriteExt;
 
 pub async fn list(
     State(state): State<AppState>,
@@ -62,10 +64,22 @@ fn format_from(q: &Params, content_type: &str) -> ApiResult<Option<Format>> {
     })
 }
 
+/// A spooled upload: removed when dropped, so an upload whose request was cancelled (the
+/// client went away, the request timed out) leaves no file behind.
 struct Spooled {
     path: PathBuf,
     name: String,
 }
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Spool names never collide: a sequence number of this process, its id and the time, and
+/// the file is created with `create_new`.
+static SPOOL_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Where upload bytes come from: a raw body or one multipart field.
 // One value per request, never moved in a hot loop: the size difference does not matter.
@@ -78,8 +92,12 @@ enum Chunks<'a> {
 impl Chunks<'_> {
     async fn next(&mut self) -> ApiResult<Option<axum::body::Bytes>> {
         use http_body_util::BodyExt;
-        let read_error =
-            |e: String| ApiError::bad("body", format!("reading the upload failed: {e}"));
+        let read_error = |e: String| {
+            if e.contains("length limit") {
+                return ApiError::PayloadTooLarge { limit: 0 };
+            }
+            ApiError::bad("body", format!("reading the upload failed: {e}"))
+        };
         match self {
             Chunks::Raw(body) => loop {
                 match body.frame().await {
@@ -97,37 +115,43 @@ impl Chunks<'_> {
     }
 }
 
-/// Streams the upload to a spool file, enforcing the size limit as it goes.
+/// Streams the upload to a spool file (file IO on the blocking pool, through `tokio::fs`),
+/// enforcing the size limit as it goes.
 async fn spool(state: &AppState, name: &str, mut chunks: Chunks<'_>) -> ApiResult<Spooled> {
     let dir = state.uploads.spool_dir.clone();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ApiError::Internal(format!("creating {}: {e}", dir.display())))?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f");
-    let path = dir.join(format!("{stamp}-{}", safe_name(name)));
-    let mut file = std::fs::File::create(&path)
-        .map_err(|e| ApiError::Internal(format!("creating {}: {e}", path.display())))?;
+    let io = |what: &str, e: std::io::Error| ApiError::Internal(format!("{what}: {e}"));
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| io("creating the spool directory", e))?;
+    let unique = format!(
+        "{}-{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+        std::process::id(),
+        SPOOL_SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let spooled =
+        Spooled { path: dir.join(format!("{unique}-{}", safe_name(name))), name: safe_name(name) };
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&spooled.path)
+        .await
+        .map_err(|e| io("creating a spool file", e))?;
     let limit = state.config.upload_limit;
     let mut written = 0usize;
-    let result = async {
-        while let Some(chunk) = chunks.next().await? {
-            written += chunk.len();
-            if written > limit {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-            file.write_all(&chunk)
-                .map_err(|e| ApiError::Internal(format!("writing upload: {e}")))?;
+    while let Some(chunk) = chunks.next().await.map_err(|e| match e {
+        ApiError::PayloadTooLarge { .. } => ApiError::PayloadTooLarge { limit },
+        other => other,
+    })? {
+        written += chunk.len();
+        if written > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
         }
-        if written == 0 {
-            return Err(ApiError::bad("body", "the upload is empty"));
-        }
-        Ok(())
+        file.write_all(&chunk).await.map_err(|e| io("writing the upload", e))?;
     }
-    .await;
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&path);
-        return Err(e);
+    file.flush().await.map_err(|e| io("writing the upload", e))?;
+    if written == 0 {
+        return Err(ApiError::bad("body", "the upload is empty"));
     }
-    Ok(Spooled { path, name: safe_name(name) })
+    Ok(spooled)
 }
 
 /// Flags of an upload, from the query string.
@@ -154,6 +178,7 @@ fn upload_options(
 
 pub async fn upload(
     State(state): State<AppState>,
+    caller: Caller,
     QueryParams(q): QueryParams,
     req: Request,
 ) -> ApiResult<(StatusCode, Json<IngestReport>)> {
@@ -167,12 +192,10 @@ pub async fn upload(
         let mut form = Multipart::from_request(req, &state)
             .await
             .map_err(|e| ApiError::bad("body", format!("malformed multipart body: {e}")))?;
+
         let field = loop {
-            match form
-                .next_field()
-                .await
-                .map_err(|e| ApiError::bad("body", format!("malformed multipart body: {e}")))?
-            {
+            let limit = state.config.upload_limit;
+            match form.next_field().await.map_err(|e| multipart_error(e, limit))? {
                 Some(f) if f.file_name().is_some() || f.name() == Some("file") => break f,
                 Some(_) => continue,
                 None => return Err(ApiError::bad("file", "the multipart body has no file field")),
@@ -185,9 +208,16 @@ pub async fn upload(
         spool(&state, &name, Chunks::Raw(req.into_body())).await?
     };
     let format = format_from(&q, &content_type)?;
-    let opts = upload_options(&state, &q, format)?;
-    let source = IngestSource { path: spooled.path.clone(), name: spooled.name };
-    let report = state
+    let mut opts = upload_options(&state, &q, format)?;
+    // A request that goes away (client gone, timeout) stops its ingest after the batch in
+    // flight; the run is recorded as failed and a later upload of the file converges.
+    let cancel = Arc::new(AtomicBool::new(false));
+    opts.cancel = Some(cancel.clone());
+    let _cancel_on_drop = CancelOnDrop(cancel);
+    let source = IngestSource { path: spooled.path.clone(), name: spooled.name.clone() };
+    let archive = state.ops.as_ref().and_then(|o| o.archive.clone());
+    let keep_dir = state.uploads.unarchived_dir.clone();
+    let (mut report, archived) = state
         .db(move |c| {
             let mut opts = opts;
             for s in c.stores()? {
@@ -195,13 +225,93 @@ pub async fn upload(
                     opts.context.store_currency.entry(s.id).or_insert(cur);
                 }
             }
-            ingest(c, &source, &opts, &|_| {}).map_err(|e| ApiError::Internal(e.to_string()))
+            let report = ingest(c, &source, &opts, &|_| {}).map_err(ingest_error)?;
+            let archived = match (&archive, report.status) {
+                (Some(archive), "done") => {
+                    let outcome = archive_upload(archive, c, &report, &source.path);
+                    if outcome.is_err() {
+                        keep_for_sync(keep_dir.as_deref(), &report, &source.path);
+                    }
+                    Some(outcome)
+                }
+                _ => None,
+            };
+            Ok((report, archived))
         })
-        .await;
-    let _ = std::fs::remove_file(&spooled.path);
-    let report = report?;
-    // The cache layer empties the cache after every successful write, this one included;
-    // the ingest totals of /metrics were counted by the pipeline itself.
+        .await?;
+    // The summary names the rejects file, never the server's path to it.
+    report.rejects_file =
+        report.rejects_file.as_deref().and_then(Path::file_name).map(PathBuf::from);
+    tracing::info!(
+        target: "preciso::audit",
+        key = caller.who(),
+        action = "upload",
+        file = %report.file,
+        status = report.status,
+        ledger_id = report.ledger_id,
+        archived = ?archived.as_ref().map(|a| a.is_ok()),
+        "upload ingested"
+    );
+    if let Some(Err(e)) = archived {
+        tracing::warn!(error = %e, ledger_id = report.ledger_id, "the upload was ingested but not archived");
+    }
     let status = if report.status == "done" { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(report)))
+}
+
+/// Sets the flag when the upload's request ends before its ingest does.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A file that is not offers is the client's problem (422), a failing database the server's.
+fn ingest_error(e: IngestError) -> ApiError {
+    match e {
+        IngestError::UnknownFormat { .. } | IngestError::NotOfferData { .. } => {
+            ApiError::Unprocessable {
+                message: format!("the upload is not a data file of offers: {e}"),
+                details: json!({ "reason": "not_offer_data" }),
+            }
+        }
+        IngestError::Store { source, .. } => source.into(),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+/// Stores an ingested upload's raw file in the archive, as the drop-directory job does.
+fn archive_upload(
+    archive: &preciso_ops::archive::Archive,
+    catalog: &dyn preciso_core::ports::Catalog,
+    report: &IngestReport,
+    path: &Path,
+) -> Result<String, String> {
+    let file = catalog
+        .find_ingested(&report.sha256)
+        .map_err(|e| e.to_string())?
+        .ok_or("no completed ledger row for the upload")?;
+    preciso_ops::archive::archive_file(archive, catalog, &file, path)
+        .map(|(key, _)| key)
+        .map_err(|e| e.to_string())
+}
+
+/// Copies an upload that could not be archived where `archive sync` looks for raw files.
+fn keep_for_sync(dir: Option<&Path>, report: &IngestReport, path: &Path) {
+    let Some(dir) = dir else { return };
+    let target = dir.join(format!("{}-{}", report.ledger_id.unwrap_or(0), report.file));
+    let kept = std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(path, &target));
+    if let Err(e) = kept {
+        tracing::warn!(error = %e, "an unarchived upload could not be kept for archive sync");
+    }
+}
+
+/// Multipart errors: a body over the limit is a 413, anything else malformed a 400.
+fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::PayloadTooLarge { limit };
+    }
+    ApiError::bad("body", format!("malformed multipart body: {}", e.body_text()))
 }

@@ -68,6 +68,18 @@ fn too_large(line: u64, number: u64) -> Item {
     Item::Unreadable { line, number, source: String::new(), error }
 }
 
+/// Why a file cannot hold offers at all, judged from its start: a CSV whose header names no
+/// known field (an HTML page, a report, the word `null`). `None` when it may.
+pub fn not_offer_data(format: Format, reader: impl BufRead, fields: &FieldMap) -> Option<String> {
+    match format {
+        Format::Csv => match csv::CsvReader::new(reader, fields).next() {
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => Some(e.to_string()),
+            _ => None,
+        },
+        Format::Json | Format::Jsonl => None,
+    }
+}
+
 /// A streaming iterator over a file's items. IO errors end the iteration with `Err`.
 pub fn items<'a, R: BufRead + 'a>(
     format: Format,

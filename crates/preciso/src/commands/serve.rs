@@ -69,7 +69,11 @@ pub async fn app_state(settings: &Settings, catalog: Arc<dyn Catalog>) -> Result
             .join()
             .map_err(|_| anyhow::anyhow!("reading stores failed"))?
     })?;
-    let uploads = UploadConfig { spool_dir: settings.data_dir.join("incoming"), options };
+    let uploads = UploadConfig {
+        spool_dir: settings.data_dir.join("incoming"),
+        unarchived_dir: Some(settings.drop_dir().join("processed").join("uploads")),
+        options,
+    };
     let shared = match &settings.redis_url {
         Some(url) => Some(RedisShared::connect(url, "preciso").map_err(anyhow::Error::msg)?),
         None => None,

@@ -243,7 +243,11 @@ pub(crate) async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<Te
         let report = blocking(|| ingest(catalog.as_ref(), &source, &opts, &|_| {}).unwrap());
         assert_eq!(report.counts.rejected, 0, "{report:?}");
     }
-    let uploads = UploadConfig { spool_dir: dir.path().join("incoming"), options: opts };
+    let uploads = UploadConfig {
+        spool_dir: dir.path().join("incoming"),
+        unarchived_dir: None,
+        options: opts,
+    };
     let state = AppState::new(catalog.clone(), test_config(config), uploads);
     let (base, tx) = serve(state).await;
     Some(TestApp {
@@ -281,6 +285,7 @@ api_tests!(
     users_crud_and_validation,
     catalog_listings_offer_detail_and_history,
     uploads_need_a_write_key_ingest_and_show_in_the_ledger,
+    uploads_that_are_not_offers_are_4xx_and_leave_nothing,
     keys_scopes_and_reads_behind_auth,
     rate_limit_answers_429_with_retry_after_per_client,
     cors_security_headers_request_ids_and_body_limit,
@@ -839,6 +844,77 @@ async fn uploads_need_a_write_key_ingest_and_show_in_the_ledger(backend: Backend
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
+/// Bodies that are not offers are refused with 422 and a stable reason, and write nothing;
+/// answers name no server path; spool files never outlive their request.
+async fn uploads_that_are_not_offers_are_4xx_and_leave_nothing(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
+    let ledger_rows =
+        || async { app.admin_ok("/api/archivos").await["items"].as_array().unwrap().len() };
+    let before = ledger_rows().await;
+    let post = |query: &'static str, body: &'static str| {
+        let r = app
+            .client
+            .post(format!("{}/api/archivos{query}", app.base))
+            .header("x-api-key", ADMIN_KEY);
+        async move {
+            let r = r.body(body).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for (query, body) in [
+        ("", "<!doctype html><html><body>Oferta</body></html>"),
+        ("?name=report.csv", "region;ventas\nnorte;12\n"),
+        ("", "null"),
+    ] {
+        let (s, e) = post(query, body).await;
+        assert_eq!(
+            (s, error_code(&e)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            "{body}: {e}"
+        );
+        assert_eq!(e["error"]["details"]["reason"], "not_offer_data", "{e}");
+        assert!(!e.to_string().contains(app._dir.path().to_str().unwrap()), "{e}");
+    }
+    assert_eq!(ledger_rows().await, before, "no ledger row for a refused upload");
+    let (s, report) = post("?name=mixed.jsonl", UPLOAD).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let rejects = report["rejects_file"].as_str().unwrap();
+    assert!(!rejects.contains('/') && rejects.ends_with(".rejects.jsonl"), "{rejects}");
+    let spool = app._dir.path().join("incoming");
+    let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "spool files are removed");
+    // A client that goes away mid-upload leaves no spool file either.
+    let mut stream =
+        tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST /api/archivos?name=cut.jsonl HTTP/1.1\r\nHost: x\r\nx-api-key: {ADMIN_KEY}\r\ncontent-length: 100000\r\n\r\n{{\"store\":"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut stream, head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 1, "spooling");
+    drop(stream);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&spool).unwrap().count() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the cut upload's spool file stayed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An oversized multipart upload is a 413 in the API's error shape.
+    let small = HttpConfig { upload_limit: 1000, ..open_config() };
+    let Some(app) = spawn_app(backend, small).await else { return };
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(vec![b'x'; 5000]).file_name("big.csv"));
+    let r = app
+        .client
+        .post(format!("{}/api/archivos", app.base))
+        .header("x-api-key", ADMIN_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&r.json().await.unwrap()), "payload_too_large");
+}
+
 async fn keys_scopes_and_reads_behind_auth(backend: Backend) {
     let Some(app) = spawn_app(
         backend,
@@ -1302,6 +1378,7 @@ async fn replica(
 ) -> (String, tokio::sync::oneshot::Sender<()>) {
     let uploads = UploadConfig {
         spool_dir: app._dir.path().join("incoming2"),
+        unarchived_dir: None,
         options: options(app._dir.path()),
     };
     serve(AppState::with_shared(app.catalog.clone(), test_config(config), uploads, shared)).await
@@ -1463,6 +1540,7 @@ async fn copy_moves_the_catalog_sqlite_to_postgres_and_back_with_identical_answe
         Arc::new(blocking(|| preciso_store_postgres::PgCatalog::open(&pg_url).unwrap()));
     let uploads = UploadConfig {
         spool_dir: app._dir.path().join("in-pg"),
+        unarchived_dir: None,
         options: options(app._dir.path()),
     };
     let (pg_base, _stop) =
@@ -1480,6 +1558,7 @@ async fn copy_moves_the_catalog_sqlite_to_postgres_and_back_with_identical_answe
         Arc::new(SqliteCatalog::open(&app._dir.path().join("back.sqlite")).unwrap());
     let uploads = UploadConfig {
         spool_dir: app._dir.path().join("in-back"),
+        unarchived_dir: None,
         options: options(app._dir.path()),
     };
     let (back_base, _stop2) =
@@ -1563,7 +1642,8 @@ async fn backups_move_the_catalog_sqlite_to_postgres_and_back_with_identical_ans
     }));
     let pg: Arc<dyn Catalog> =
         Arc::new(blocking(|| preciso_store_postgres::PgCatalog::open(&pg_url).unwrap()));
-    let uploads = UploadConfig { spool_dir: dir.join("in-pg"), options: options(&dir) };
+    let uploads =
+        UploadConfig { spool_dir: dir.join("in-pg"), unarchived_dir: None, options: options(&dir) };
     let (pg_base, _stop) =
         serve(AppState::new(pg.clone(), test_config(open_config()), uploads)).await;
     assert_eq!(answers(&app.client, &pg_base).await, before, "SQLite backup → PostgreSQL");

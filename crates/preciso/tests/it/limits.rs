@@ -273,6 +273,7 @@ async fn an_ingest_elsewhere_reaches_every_replica_through_redis() {
     let replica = |shared| {
         let uploads = preciso_http::UploadConfig {
             spool_dir: app._dir.path().join("incoming-r"),
+            unarchived_dir: None,
             options: options(app._dir.path()),
         };
         preciso_http::AppState::with_shared(
@@ -354,6 +355,7 @@ async fn a_redis_outage_degrades_a_replica_without_stalling_it() {
     let config = HttpConfig { rate_limit_per_minute: 3, ..HttpConfig::default() };
     let uploads = preciso_http::UploadConfig {
         spool_dir: app._dir.path().join("incoming-o"),
+        unarchived_dir: None,
         options: options(app._dir.path()),
     };
     let state = preciso_http::AppState::with_shared(

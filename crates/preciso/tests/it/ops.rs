@@ -211,6 +211,42 @@ async fn sigterm_during_the_ingest_job_exits_cleanly_and_the_restart_converges()
     interrupted_ingest_converges("TERM", &["cancelled", "abandoned", "failed"]).await;
 }
 
+/// An upload through the API is archived like a dropped file: its ledger row gets the key,
+/// the object is in the archive, and the reconciliation finds nothing missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_archived_like_dropped_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generate(dir.path(), "30");
+    let (data, config) = setup(dir.path(), &file, "");
+    let client = reqwest::Client::new();
+    let (mut server, url) = serve(&config);
+    let body = std::fs::read(&file).unwrap();
+    let r = client
+        .post(format!("{url}/api/archivos?name=subida.jsonl"))
+        .header("x-api-key", ADMIN_KEY)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ledger: Value = client
+        .get(format!("{url}/api/archivos"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = ledger["items"][0]["archive_key"].as_str().expect("archived").to_string();
+    assert!(data.join("archive").join(&key).is_file(), "{key}");
+    let verify = trigger(&client, &url, "archive-verify").await;
+    wait_for_status(&client, &url, verify, &["succeeded"]).await;
+    let metrics = client.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("preciso_archive_missing_objects 0"), "{metrics}");
+    server.kill().unwrap();
+}
+
 /// Operational detail — paths in the status document, error texts of runs, the ledger's file
 /// paths — is shown to admin keys only; everyone else gets the same documents redacted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
