@@ -22,6 +22,20 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     }
 }
 
+/// A path parameter as text. Axum's own rejection (a parameter that is not UTF-8 once
+/// percent-decoded) is plain text; this one is the API's error shape.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathParam(p.0))
+            .map_err(|e| ApiError::bad("path", format!("bad path parameter: {}", e.body_text())))
+    }
+}
+
 /// A JSON body: 415 without a JSON content type, 413 over the limit, 422 when it does not
 /// match the schema, 400 when it is not JSON at all.
 pub struct JsonBody<T>(pub T);

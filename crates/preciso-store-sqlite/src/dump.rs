@@ -63,6 +63,15 @@ fn insert_rows(c: &Connection, t: &TableSpec, rows: &[Vec<Cell>]) -> Result<(), 
 
 /// Removes files named `{prefix}…` in `dir` older than a day: leftovers of a process killed
 /// while it wrote one.
+/// Creates `path` empty with mode 0600.
+fn private_empty_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
 pub(crate) fn sweep_stale(dir: &std::path::Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
@@ -147,6 +156,10 @@ impl CatalogDump for SqliteCatalog {
         sweep_stale(dir, ".snapshot-");
         let copy = dir.join(format!(".snapshot-{}.sqlite", std::process::id()));
         let _ = std::fs::remove_file(&copy);
+        // The copy holds the whole catalog (users' e-mails included): readable by the owner
+        // only, whatever the umask. VACUUM INTO accepts an empty file that exists.
+        private_empty_file(&copy)
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", copy.display())))?;
         let copy_str = copy.to_string_lossy().into_owned();
         self.with_reader(|c| c.execute("VACUUM INTO ?1", [&copy_str]).map(drop))?;
         let result = (|| {

@@ -215,3 +215,31 @@ mod contract {
     use super::fresh;
     preciso_core::contract_tests!(fresh());
 }
+
+/// The snapshot a backup streams from holds the whole catalog: owner-only, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn snapshot_copies_are_readable_by_the_owner_only() {
+    use preciso_core::ports::CatalogDump;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = SqliteCatalog::open(&dir.path().join("c.sqlite")).unwrap();
+    let exito = StoreId::parse("exito").unwrap();
+    let store =
+        Store { id: exito, name: "Éxito".into(), country: None, currency: None, base_url: None };
+    catalog.upsert_store(&store).unwrap();
+    let mut modes = Vec::new();
+    catalog
+        .snapshot(&mut |_, _| {
+            if modes.is_empty() {
+                for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+                    if e.file_name().to_string_lossy().starts_with(".snapshot-") {
+                        modes.push(e.metadata().unwrap().permissions().mode() & 0o777);
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(modes, vec![0o600]);
+}

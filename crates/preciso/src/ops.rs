@@ -98,11 +98,14 @@ impl Job for CleanupJob {
             report.counts.insert("log_files".into(), r.logs.files.len() as u64);
             report.counts.insert("raw_files".into(), r.raw_files.files.len() as u64);
             report.counts.insert("raw_kept_unarchived".into(), r.raw_kept_unarchived.len() as u64);
+            report.counts.insert("rejects_files".into(), r.rejects.files.len() as u64);
+            report.counts.insert("spool_files".into(), r.spool.files.len() as u64);
             report.counts.insert("backups".into(), r.backups.files.len() as u64);
             report.counts.insert("runs".into(), r.runs_deleted);
             report.counts.insert("bytes_freed".into(), r.bytes_freed());
             if ctx.dry_run {
-                let all = r.logs.files.iter().chain(&r.raw_files.files).chain(&r.backups.files);
+                let all = r.logs.files.iter().chain(&r.raw_files.files).chain(&r.rejects.files);
+                let all = all.chain(&r.spool.files).chain(&r.backups.files);
                 report.planned = all.map(|f| format!("delete {}", f.display())).collect();
             }
             Ok(())

@@ -85,11 +85,13 @@ pub struct RetentionSettings {
     pub log_days: u32,
     /// Processed raw files older than this many days, only once archived and verified.
     pub raw_days: u32,
+    /// Rejects files (they hold the refused records, personal data included) older than this.
+    pub rejects_days: u32,
 }
 
 impl Default for RetentionSettings {
     fn default() -> Self {
-        RetentionSettings { log_days: 7, raw_days: 30 }
+        RetentionSettings { log_days: 7, raw_days: 30, rejects_days: 30 }
     }
 }
 

@@ -3,11 +3,11 @@
 //! the status document. None of these answers is cached.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::QueryParams;
+use crate::extract::{PathParam, QueryParams};
 use crate::layers::auth::Caller;
 use crate::state::{AppState, OpsState};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -113,7 +113,8 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 
 pub async fn trigger(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    caller: Caller,
+    PathParam(name): PathParam,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Response> {
     let ops = ops(&state)?;
@@ -122,6 +123,7 @@ pub async fn trigger(
         Some("true") | Some("1") => true,
         Some(_) => return Err(ApiError::bad("dry_run", "dry_run must be true or false")),
     };
+    tracing::info!(target: "preciso::audit", key = caller.who(), action = "job.run", job = %name, dry_run, "job triggered");
     let handle = ops.ops.clone();
     let outcome = tokio::task::spawn_blocking(move || handle.trigger(&name, Trigger::Api, dry_run))
         .await
@@ -170,7 +172,7 @@ pub async fn runs(
 pub async fn run(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> ApiResult<Json<Value>> {
     ops(&state)?;
     let id: i64 = id.parse().map_err(|_| ApiError::bad("id", "a run id is a positive integer"))?;

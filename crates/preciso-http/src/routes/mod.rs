@@ -68,14 +68,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// CORS for the configured origins; `"*"` allows any origin (never with credentials: keys
+/// travel in a header a page must set itself).
 fn cors(state: &AppState) -> CorsLayer {
-    let origins: Vec<HeaderValue> =
-        state.config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
-    if origins.is_empty() {
-        return CorsLayer::new();
-    }
+    let configured = &state.config.cors_origins;
+    let allow = if configured.iter().any(|o| o.trim() == "*") {
+        AllowOrigin::any()
+    } else {
+        let origins: Vec<HeaderValue> =
+            configured.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+        if origins.is_empty() {
+            return CorsLayer::new();
+        }
+        AllowOrigin::list(origins)
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([
             HeaderName::from_static("x-api-key"),

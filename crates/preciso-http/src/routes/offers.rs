@@ -1,11 +1,11 @@
 //! Offers: best prices per category, ranked offers, trending drops, offer detail and history.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::QueryParams;
+use crate::extract::{PathParam, QueryParams};
 use crate::layers::auth::{Caller, Scope};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use preciso_core::analysis::trend::real_drop;
 use preciso_core::domain::{Currency, Money, OfferId, category_key};
 use preciso_core::ports::{Catalog, Personalization};
@@ -64,7 +64,7 @@ pub(crate) fn in_currency(
 pub async fn best_prices(
     State(state): State<AppState>,
     caller: Caller,
-    Path(category): Path<String>,
+    PathParam(category): PathParam,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
     let key = category_key(&category);
@@ -196,7 +196,7 @@ fn offer_id(raw: &str) -> ApiResult<OfferId> {
 
 pub async fn detail(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> ApiResult<Json<Value>> {
     let id = offer_id(&id)?;
     let offer = state.db(move |c| Ok(c.offer(id)?)).await?;
@@ -207,7 +207,7 @@ pub async fn detail(
 
 pub async fn history(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> ApiResult<Json<Value>> {
     let id = offer_id(&id)?;
     let (offer, points) = state.db(move |c| Ok((c.offer(id)?, c.offer_history(id)?))).await?;

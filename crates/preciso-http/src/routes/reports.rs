@@ -2,10 +2,10 @@
 
 use super::offers::money;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::QueryParams;
+use crate::extract::{PathParam, QueryParams};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use preciso_core::analysis::stats::{histogram, quantile, summarize_sorted};
 use preciso_core::domain::{Currency, Money, category_key};
 use preciso_core::ports::StoreOfferRow;
@@ -135,7 +135,7 @@ fn breakdown<'r>(
 
 pub async fn price_analysis(
     State(state): State<AppState>,
-    Path(category): Path<String>,
+    PathParam(category): PathParam,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
     let key = category_key(&category);

@@ -1,10 +1,11 @@
 //! Users and their personalization preferences.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonBody, PathParam, QueryParams};
+use crate::layers::auth::Caller;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use preciso_core::query::{NewUser, Preferences, User};
 use serde_json::{Value, json};
@@ -29,14 +30,19 @@ fn invalid(field: &str, message: &str) -> ApiError {
 fn validate(body: UserBody) -> ApiResult<(NewUser, Preferences)> {
     let name = body.name.trim().to_string();
     let email = body.email.trim().to_lowercase();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(invalid("name", "must be 1–200 characters"));
     }
     let plausible = email.len() <= 254
         && email.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+            !l.is_empty()
+                && !d.contains('@')
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+                && !d.contains("..")
         })
-        && !email.contains(char::is_whitespace);
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if !plausible {
         return Err(invalid("email", "is not a valid e-mail address"));
     }
@@ -64,6 +70,11 @@ fn validate(body: UserBody) -> ApiResult<(NewUser, Preferences)> {
     Ok((NewUser { name, email }, prefs))
 }
 
+/// One audit line per change to personal data: who (the key id, never the key) did what.
+fn audit(caller: &Caller, action: &str, user_id: i64) {
+    tracing::info!(target: "preciso::audit", key = caller.who(), action, user_id, "user changed");
+}
+
 fn user_id(raw: &str) -> ApiResult<i64> {
     raw.parse::<i64>()
         .ok()
@@ -73,10 +84,12 @@ fn user_id(raw: &str) -> ApiResult<i64> {
 
 pub async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     JsonBody(body): JsonBody<UserBody>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let (user, prefs) = validate(body)?;
     let created = state.db(move |c| Ok(c.create_user(&user, &prefs)?)).await?;
+    audit(&caller, "user.create", created.id);
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -89,7 +102,7 @@ pub async fn list(
     Ok(Json(json!({ "items": p.items, "page": p.page, "limit": p.limit, "total": p.total })))
 }
 
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<User>> {
+pub async fn get(State(state): State<AppState>, PathParam(id): PathParam) -> ApiResult<Json<User>> {
     let id = user_id(&id)?;
     state
         .db(move |c| Ok(c.user(id)?))
@@ -100,26 +113,57 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
 
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    caller: Caller,
+    PathParam(id): PathParam,
     JsonBody(body): JsonBody<UserBody>,
 ) -> ApiResult<Json<User>> {
     let id = user_id(&id)?;
     let (user, prefs) = validate(body)?;
-    state
-        .db(move |c| Ok(c.update_user(id, &user, &prefs)?))
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("user {id} does not exist")))
+    let updated = state.db(move |c| Ok(c.update_user(id, &user, &prefs)?)).await?;
+    let updated = updated.ok_or_else(|| ApiError::NotFound(format!("user {id} does not exist")))?;
+    audit(&caller, "user.update", id);
+    Ok(Json(updated))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    caller: Caller,
+    PathParam(id): PathParam,
 ) -> ApiResult<StatusCode> {
     let id = user_id(&id)?;
     if state.db(move |c| Ok(c.delete_user(id)?)).await? {
+        audit(&caller, "user.delete", id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("user {id} does not exist")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(e: &str) -> bool {
+        let body =
+            UserBody { name: "Ana".into(), email: e.into(), preferences: Preferences::default() };
+        validate(body).is_ok()
+    }
+
+    #[test]
+    fn emails_are_one_local_part_at_one_plausible_domain() {
+        assert!(email("ana@example.com") && email(" Ana.Perez+x@mail.example.co "));
+        for bad in [
+            "a@b@c.d",
+            "ana@example",
+            "ana@.example.com",
+            "ana@example..com",
+            "@x.co",
+            "ana @x.co",
+            "ana@x.co\u{0}",
+            "ana\t@x.co",
+            "ana@x.co\u{7f}",
+        ] {
+            assert!(!email(bad), "{bad:?} was accepted");
+        }
     }
 }

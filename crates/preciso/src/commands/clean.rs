@@ -1,7 +1,9 @@
 //! `preciso clean [--dry-run]` and the weekly `cleanup` job (docs/OPERATIONS.md, "Retention";
 //! issue #6): log files past `retention.log_days`, processed raw files past `retention.raw_days`
 //! **only when archived and verified** (the ledger holds their key and the archive an object of the
-//! right size), backups the keep policy drops, and run records past `scheduler.run_retention_days`.
+//! right size), rejects files (raw records) past `retention.rejects_days`, upload spool files a
+//! crashed server left (older than a day), backups the keep policy drops, and run records past
+//! `scheduler.run_retention_days`.
 
 use crate::settings::Settings;
 use anyhow::Result;
@@ -26,13 +28,21 @@ pub struct CleanReport {
     pub raw_files: Removed,
     /// Old raw files kept because the archive does not (verifiably) hold them.
     pub raw_kept_unarchived: Vec<PathBuf>,
+    /// Rejects files: the raw records a run refused.
+    pub rejects: Removed,
+    /// Upload spool files no request owns any more.
+    pub spool: Removed,
     pub backups: Removed,
     pub runs_deleted: u64,
 }
 
 impl CleanReport {
     pub fn bytes_freed(&self) -> u64 {
-        self.logs.bytes + self.raw_files.bytes + self.backups.bytes
+        self.logs.bytes
+            + self.raw_files.bytes
+            + self.rejects.bytes
+            + self.spool.bytes
+            + self.backups.bytes
     }
 }
 
@@ -114,6 +124,17 @@ pub fn clean(
             }
         }
     }
+    for (dir, days, into) in [
+        (settings.rejects_dir(), settings.retention.rejects_days, &mut report.rejects),
+        // A live upload's spool file is minutes old; one a day old lost its request.
+        (settings.data_dir.join("incoming"), 1, &mut report.spool),
+    ] {
+        for f in walk(&dir) {
+            if let Some(size) = older_than(&f, days) {
+                remove(&f, size, dry_run, into)?;
+            }
+        }
+    }
     for b in crate::commands::backup::prune(settings, dry_run)? {
         report.backups.bytes += b.size;
         report.backups.files.push(b.path);
@@ -142,9 +163,13 @@ pub fn run(settings: &Settings, dry_run: bool, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if dry_run { "would remove" } else { "removed" };
-    for (what, r) in
-        [("log file", &report.logs), ("raw file", &report.raw_files), ("backup", &report.backups)]
-    {
+    for (what, r) in [
+        ("log file", &report.logs),
+        ("raw file", &report.raw_files),
+        ("rejects file", &report.rejects),
+        ("stale upload spool file", &report.spool),
+        ("backup", &report.backups),
+    ] {
         println!("{verb} {} {what}(s), {} bytes", r.files.len(), r.bytes);
         for f in &r.files {
             println!("  {}", f.display());

@@ -1356,6 +1356,14 @@ async fn logs_of_a_full_run_carry_no_key_and_no_database_password() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = client
+        .post(format!("{base}/api/users"))
+        .header("x-api-key", ADMIN_KEY)
+        .json(&json!({"name": "Ana", "email": "ana@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
     tokio::time::sleep(Duration::from_millis(300)).await;
     std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let logs = tokio::task::spawn_blocking(move || {
@@ -1368,6 +1376,18 @@ async fn logs_of_a_full_run_carry_no_key_and_no_database_password() {
     for secret in [password, ADMIN_KEY, wrong_key] {
         assert!(!logs.contains(secret), "{secret:?} leaked into the logs");
     }
+    // Writes leave an audit line naming the key that made them by its id, never the key.
+    let audit: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["target"] == "preciso::audit")
+        .collect();
+    let actions: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|l| (l["action"].as_str().unwrap_or(""), l["key"].as_str().unwrap_or("")))
+        .collect();
+    assert!(actions.contains(&("job.run", "static")), "{actions:?}");
+    assert!(actions.contains(&("user.create", "static")), "{actions:?}");
 }
 
 /// A second server on the same catalog, optionally sharing state through Redis.

@@ -420,3 +420,28 @@ fn the_demo_catalog_has_exactly_the_generated_stores() {
         .collect();
     assert!(names.contains(&"Jumbo Chile") && names.contains(&"jumbo-cl"), "{names:?}");
 }
+
+/// Retention covers rejects files (raw records) and upload spool files a crash left behind.
+#[test]
+fn clean_removes_old_rejects_and_stale_spool_files() {
+    let sb = Sandbox::new();
+    let rejects = sb.path("data/rejects");
+    let spool = sb.path("data/incoming");
+    std::fs::create_dir_all(&rejects).unwrap();
+    std::fs::create_dir_all(&spool).unwrap();
+    let old = rejects.join("old.3.rejects.jsonl");
+    let fresh = rejects.join("fresh.4.rejects.jsonl");
+    let stale = spool.join("20260101T000000-1-0-upload.jsonl");
+    for f in [&old, &fresh, &stale] {
+        std::fs::write(f, "{}\n").unwrap();
+    }
+    for (f, age) in [(&old, "40 days ago"), (&stale, "2 days ago")] {
+        let touched = Command::new("touch").args(["-d", age]).arg(f).status().unwrap();
+        assert!(touched.success());
+    }
+    let report: Value = serde_json::from_str(&sb.ok(&["clean", "--json"])).unwrap();
+    assert_eq!(report["rejects"]["files"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["spool"]["files"].as_array().unwrap().len(), 1, "{report}");
+    assert!(!old.exists() && !stale.exists());
+    assert!(fresh.exists(), "a recent rejects file stays");
+}

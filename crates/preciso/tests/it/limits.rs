@@ -395,3 +395,23 @@ async fn a_redis_outage_degrades_a_replica_without_stalling_it() {
     assert!(metrics.contains("preciso_redis_degraded 1"), "{metrics}");
     assert!(!metrics.contains("preciso_redis_errors_total 0\n"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_origin_cors_and_bad_path_parameters_answer_in_the_api_shape() {
+    // `cors_origins = ["*"]` used to panic at start; it allows any origin, no credentials.
+    let app = start(HttpConfig { cors_origins: vec!["*".into()], ..open_config() }).await;
+    let r = app
+        .client
+        .get(format!("{}/api/brands", app.base))
+        .header("origin", "https://anywhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(r.headers().get("access-control-allow-credentials").is_none());
+    // A path parameter that is not UTF-8 once decoded: 400 in the error shape, not text.
+    for path in ["/api/offers/%FF%FE", "/api/users/%C3%28", "/api/best-prices/%FF"] {
+        let (s, e) = app.send(reqwest::Method::GET, path, Some(ADMIN_KEY), None).await;
+        assert_eq!((s, error_code(&e)), (StatusCode::BAD_REQUEST, "bad_parameter"), "{path}: {e}");
+    }
+}
