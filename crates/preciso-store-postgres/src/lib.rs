@@ -33,6 +33,8 @@ const MAX_CONNECTIONS: usize = 16;
 pub struct PgCatalog {
     connector: tls::Connector,
     pool: Pool<PgConn>,
+    /// Opened read-only (`open_read_only`): its sessions refuse writes.
+    read_only: bool,
 }
 
 /// The longest a statement of a pooled connection (API reads, small writes) may run; ingest
@@ -155,10 +157,22 @@ impl PgCatalog {
         bulk::restore(&mut client)?;
         // Marks left by a run that crashed, or by the migration that created the summary.
         best::refresh(&mut client)?;
-        bounded(&mut client)?;
+        bounded(&mut client, false)?;
         let pool =
             Pool::new(MAX_CONNECTIONS, vec![PgConn::new(client)], |c: &PgConn| !c.is_closed());
-        Ok(PgCatalog { connector, pool })
+        Ok(PgCatalog { connector, pool, read_only: false })
+    }
+
+    /// Connects without writing anything (no migrations, no repairs), its sessions read-only:
+    /// status and the other read-only commands.
+    pub fn open_read_only(url: &str) -> Result<Self, StoreError> {
+        let connector = tls::Connector::new(url).map_err(StoreError::Open)?;
+        let mut client = connect_with(&connector)?;
+        migrate::check_current(&mut client)?;
+        bounded(&mut client, true)?;
+        let pool =
+            Pool::new(MAX_CONNECTIONS, vec![PgConn::new(client)], |c: &PgConn| !c.is_closed());
+        Ok(PgCatalog { connector, pool, read_only: true })
     }
 
     /// Runs `f` on a pooled connection, whose statements time out after `STATEMENT_TIMEOUT`.
@@ -168,7 +182,7 @@ impl PgCatalog {
     ) -> Result<T, StoreError> {
         let mut conn = self.pool.get(|| {
             let mut client = connect_with(&self.connector)?;
-            bounded(&mut client)?;
+            bounded(&mut client, self.read_only)?;
             Ok::<_, StoreError>(PgConn::new(client))
         })?;
         f(&mut conn)
@@ -182,7 +196,7 @@ impl PgCatalog {
         self.with_client(|c| {
             c.batch_execute("SET statement_timeout = 0").map_err(backend)?;
             let result = f(c);
-            bounded(c)?;
+            bounded(c, self.read_only)?;
             result
         })
     }
@@ -219,8 +233,14 @@ fn connect_with(connector: &tls::Connector) -> Result<Client, StoreError> {
         .map_err(|e| StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}")))
 }
 
-fn bounded(client: &mut Client) -> Result<(), StoreError> {
-    client.batch_execute(&format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'")).map_err(backend)
+/// A pooled session: statements time out; a read-only catalog's sessions refuse writes.
+fn bounded(client: &mut Client, read_only: bool) -> Result<(), StoreError> {
+    let mode = if read_only { "on" } else { "off" };
+    client
+        .batch_execute(&format!(
+            "SET statement_timeout = '{STATEMENT_TIMEOUT}'; SET default_transaction_read_only = {mode}"
+        ))
+        .map_err(backend)
 }
 
 /// Parameters as the driver wants them.

@@ -21,6 +21,20 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).
 const MIGRATION_LOCK: i64 = 0x0070_7265_6369_736f;
 
+/// Fails unless every migration is applied (a read-only open cannot apply them).
+pub(crate) fn check_current(client: &mut Client) -> Result<(), StoreError> {
+    let rows = client
+        .query("SELECT name FROM schema_migrations", &[])
+        .map_err(|e| StoreError::Open(format!("not a Preciso catalog, or not readable: {e}")))?;
+    let applied: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    match MIGRATIONS.iter().find(|(name, _)| !applied.iter().any(|a| a == name)) {
+        Some((name, _)) => Err(StoreError::Open(format!(
+            "the catalog lacks migration {name}; run `preciso migrate` (it needs to write)"
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn apply(client: &mut Client) -> Result<(), StoreError> {
     let mut tx = client.transaction().map_err(backend)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(backend)?;

@@ -24,6 +24,8 @@ pub use migrate::MIGRATIONS;
 /// The SQLite catalog. Cheap to share behind an `Arc`.
 pub struct SqliteCatalog {
     path: PathBuf,
+    /// Opened read-only (`open_read_only`): its connections cannot write.
+    read_only: bool,
     /// Connections for reads and small writes; each ingest run opens its own.
     pool: Pool<Connection>,
     /// Write transactions of this process take turns (see `gate`).
@@ -113,7 +115,38 @@ impl SqliteCatalog {
         finish_interrupted_refresh(&conn).map_err(backend)?;
         // A connection left inside a transaction (a failed COMMIT, a panic) is not reused.
         let pool = Pool::new(MAX_CONNECTIONS, vec![conn], Connection::is_autocommit);
-        Ok(SqliteCatalog { path: path.to_path_buf(), pool, writes: gate::WriteGate::default() })
+        Ok(SqliteCatalog {
+            path: path.to_path_buf(),
+            read_only: false,
+            pool,
+            writes: gate::WriteGate::default(),
+        })
+    }
+
+    /// Opens an existing catalog without writing anything: no migrations, no repair of a
+    /// crashed run. Status and the other read-only commands use it, so they still answer when
+    /// the disk is full (a write would fail with "database or disk is full").
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let conn = Self::connect_read_only(path)?;
+        migrate::check_current(&conn)?;
+        let pool = Pool::new(MAX_CONNECTIONS, vec![conn], Connection::is_autocommit);
+        Ok(SqliteCatalog {
+            path: path.to_path_buf(),
+            read_only: true,
+            pool,
+            writes: gate::WriteGate::default(),
+        })
+    }
+
+    fn connect_read_only(path: &Path) -> Result<Connection, StoreError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open = |e: rusqlite::Error| StoreError::Open(format!("{}: {e}", path.display()));
+        let conn = Connection::open_with_flags(path, flags).map_err(open)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
+        conn.pragma_update(None, "cache_size", -READ_CACHE_KIB).map_err(open)?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES).map_err(open)?;
+        Ok(conn)
     }
 
     /// Parses `sqlite://PATH`, `sqlite:PATH` or a bare path.
@@ -142,7 +175,13 @@ impl SqliteCatalog {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.pool.get(|| Self::connect(&self.path))?;
+        let conn = self.pool.get(|| {
+            if self.read_only {
+                Self::connect_read_only(&self.path)
+            } else {
+                Self::connect(&self.path)
+            }
+        })?;
         f(&conn)
     }
 

@@ -18,6 +18,20 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_best_per_currency", include_str!("../migrations/0010_best_per_currency.sql")),
 ];
 
+/// Fails unless every migration is applied (a read-only open cannot apply them).
+pub(crate) fn check_current(conn: &Connection) -> Result<(), StoreError> {
+    let applied: Vec<String> = conn
+        .prepare("SELECT name FROM schema_migrations")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| StoreError::Open(format!("not a Preciso catalog, or not readable: {e}")))?;
+    match MIGRATIONS.iter().find(|(name, _)| !applied.iter().any(|a| a == name)) {
+        Some((name, _)) => Err(StoreError::Open(format!(
+            "the catalog lacks migration {name}; run `preciso migrate` (it needs to write)"
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn apply(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (

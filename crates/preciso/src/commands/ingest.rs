@@ -55,6 +55,14 @@ pub fn ingest_all(
 /// The pipeline settings from configuration alone (no command-line overrides): what the
 /// server's uploads, the scheduled ingest jobs and the demo use.
 pub fn configured_options(settings: &Settings, store: &dyn CatalogStore) -> Result<IngestOptions> {
+    configured_options_with(settings, store, true)
+}
+
+fn configured_options_with(
+    settings: &Settings,
+    store: &dyn CatalogStore,
+    register: bool,
+) -> Result<IngestOptions> {
     let args = IngestArgs {
         paths: vec![],
         store: None,
@@ -65,7 +73,15 @@ pub fn configured_options(settings: &Settings, store: &dyn CatalogStore) -> Resu
         json: false,
         batch_size: None,
     };
-    options(settings, store, &args)
+    options_with(settings, store, &args, register)
+}
+
+/// `configured_options` without registering the configured stores (which writes): for
+/// commands that only read.
+pub fn read_only_options(settings: &Settings, store: &dyn CatalogStore) -> Result<IngestOptions> {
+    let mut opts = configured_options_with(settings, store, false)?;
+    opts.dry_run = true;
+    Ok(opts)
 }
 
 pub fn options(
@@ -73,12 +89,21 @@ pub fn options(
     store: &dyn CatalogStore,
     args: &IngestArgs,
 ) -> Result<IngestOptions> {
+    options_with(settings, store, args, true)
+}
+
+fn options_with(
+    settings: &Settings,
+    store: &dyn CatalogStore,
+    args: &IngestArgs,
+    register: bool,
+) -> Result<IngestOptions> {
     let default_store = args.store.as_deref().map(StoreId::parse).transpose().context("--store")?;
     let default_currency = match &args.currency {
         Some(c) => Some(Currency::parse(c).context("--currency")?),
         None => settings.default_currency()?,
     };
-    let mut context = base_context(settings, store)?;
+    let mut context = base_context(settings, store, register)?;
     context.default_store = default_store.clone();
     context.default_currency = default_currency;
     let fields = match default_store.as_ref().and_then(|s| settings.stores.get(s.as_str())) {
@@ -105,8 +130,12 @@ pub fn options(
 }
 
 /// Store currencies and time zones from the catalog and the config (config wins), after
-/// registering the configured stores.
-pub fn base_context(settings: &Settings, store: &dyn CatalogStore) -> Result<RecordContext> {
+/// registering the configured stores (when `register`).
+pub fn base_context(
+    settings: &Settings,
+    store: &dyn CatalogStore,
+    register: bool,
+) -> Result<RecordContext> {
     let mut store_currency = HashMap::new();
     let mut store_timezone = HashMap::new();
     for s in store.stores()? {
@@ -115,7 +144,9 @@ pub fn base_context(settings: &Settings, store: &dyn CatalogStore) -> Result<Rec
         }
     }
     for (s, tz, _) in settings.configured_stores() {
-        store.upsert_store(&s)?;
+        if register {
+            store.upsert_store(&s)?;
+        }
         if let Some(c) = s.currency {
             store_currency.insert(s.id.clone(), c);
         }

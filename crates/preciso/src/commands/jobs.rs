@@ -15,8 +15,16 @@ fn open_ops(settings: &Settings) -> Result<Arc<Ops>> {
     crate::ops::build(settings, catalog, options)
 }
 
+/// The scheduler's view for commands that only read (jobs list, status): the catalog opened
+/// read-only and nothing registered, so they answer on a full disk.
+fn open_ops_read_only(settings: &Settings) -> Result<Arc<Ops>> {
+    let catalog = crate::backend::open_read_only(&settings.database_url())?;
+    let options = super::ingest::read_only_options(settings, catalog.as_ref())?;
+    crate::ops::build(settings, catalog, options)
+}
+
 pub fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
-    let ops = open_ops(settings)?;
+    let ops = open_ops_read_only(settings)?;
     let now = ops.now();
     if json {
         let items: Vec<_> = ops.jobs().iter().map(|j| preciso_http_job_json(j, now)).collect();
@@ -103,7 +111,7 @@ pub fn runs(
     limit: u32,
     json: bool,
 ) -> Result<ExitCode> {
-    let catalog = crate::backend::open(&settings.database_url())?;
+    let catalog = crate::backend::open_read_only(&settings.database_url())?;
     let status = match status {
         Some(s) => Some(RunStatus::parse(s).with_context(|| format!("unknown run status {s:?}"))?),
         None => None,
@@ -138,7 +146,7 @@ pub fn runs(
 }
 
 pub fn show(settings: &Settings, id: i64, json: bool) -> Result<ExitCode> {
-    let catalog = crate::backend::open(&settings.database_url())?;
+    let catalog = crate::backend::open_read_only(&settings.database_url())?;
     let Some(r) = catalog.run(id)? else { bail!("no run {id}") };
     if json {
         println!("{}", serde_json::to_string_pretty(&preciso_http::jobs_json::run_json(&r))?);
@@ -181,7 +189,7 @@ fn print_run(r: &RunRecord) {
 }
 
 pub fn status(settings: &Settings, json: bool) -> Result<ExitCode> {
-    let ops = open_ops(settings)?;
+    let ops = open_ops_read_only(settings)?;
     let backup_dir = settings.backup_dir();
     let archive_url = settings.archive.enabled.then(|| settings.archive_url());
     let inputs = preciso_ops::status::StatusInputs {
@@ -234,6 +242,13 @@ pub fn status(settings: &Settings, json: bool) -> Result<ExitCode> {
         println!("job {:<12} last: {last}; next: {next}", j.name);
     }
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    if disk_full(doc.disk.free_bytes, doc.disk.total_bytes) {
+        println!(
+            "WARNING: the data directory's file system is full ({} bytes free): ingests fail \
+             until space is freed; runs left `running` by a failed ingest converge when re-run",
+            doc.disk.free_bytes
+        );
+    }
     println!(
         "disk: {} uses {:.2} GiB; {:.1} GiB free of {:.1} GiB",
         doc.disk
@@ -246,4 +261,9 @@ pub fn status(settings: &Settings, json: bool) -> Result<ExitCode> {
         gib(doc.disk.total_bytes)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Less than 1% or 16 MiB free: what a failing ingest on a full disk looks like.
+fn disk_full(free: u64, total: u64) -> bool {
+    total > 0 && (free < 16 << 20 || free.saturating_mul(100) < total)
 }

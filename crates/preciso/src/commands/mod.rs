@@ -49,10 +49,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Stores { command, json } => {
             let s = settings()?;
-            let store = crate::backend::open(&s.database_url())?;
             match command {
-                None => stores::list(store.as_ref(), *json),
+                None => {
+                    let store = crate::backend::open_read_only(&s.database_url())?;
+                    stores::list(store.as_ref(), *json)
+                }
                 Some(StoresCommand::Merge { from, into, json }) => {
+                    let store = crate::backend::open(&s.database_url())?;
                     stores::merge(store.as_ref(), from, into, *json)
                 }
             }

@@ -445,3 +445,56 @@ fn clean_removes_old_rejects_and_stale_spool_files() {
     assert!(!old.exists() && !stale.exists());
     assert!(fresh.exists(), "a recent rejects file stays");
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// `None` (the test is skipped) where mounting is not allowed.
+    fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: cannot mount a tmpfs here (the full-disk test needs root)");
+        }
+        ok.then(|| SmallDisk(at.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// An initial load that fills the disk fails cleanly but leaves its ledger row `running` and
+/// its deferred indexes unbuilt; `preciso status` still answers (it opens the catalog
+/// read-only: a normal open would build the indexes, and fail) and says the disk is full.
+#[test]
+fn status_answers_on_a_full_disk_and_names_it() {
+    let sb = Sandbox::new();
+    let file = sb.path("offers.jsonl");
+    sb.ok(&["gen", "--offers", "120000", "--stores", "4", "--out", file.to_str().unwrap()]);
+    let Some(_disk) = SmallDisk::mount(&sb.path("data"), "10M") else { return };
+    let out = sb.run(&["ingest", "--batch-size", "2000", file.to_str().unwrap()]);
+    assert!(!out.status.success(), "the ingest cannot fit in 10 MB");
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("full") || said.contains("No space left"), "{said}");
+    let status = sb.run(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}{}", String::from_utf8_lossy(&status.stderr));
+    assert!(text.contains("file system is full"), "{text}");
+    let json = sb.run(&["status", "--json"]);
+    assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
+    let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(doc["counts"]["offers"].as_u64().unwrap() > 0, "whole batches landed: {doc}");
+    assert_eq!(doc["last_ingest"]["status"], "running", "{doc}");
+    let listed = sb.run(&["stores"]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+}
