@@ -215,11 +215,15 @@ pub struct BestOffer {
     pub preferred: bool,
 }
 
-/// An offer whose price fell recently, with its `(observed_at, price_minor)` history.
+/// An offer whose current price is a real drop (`analysis::trend::current_drop`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct DropCandidate {
+pub struct TrendingOffer {
     pub offer: OfferView,
-    pub history: Vec<(i64, i64)>,
+    /// The usual price before the drop.
+    pub reference_minor: i64,
+    /// The drop in basis points (2000 = 20%).
+    pub drop_bp: i64,
+    pub dropped_at: i64,
 }
 
 /// Rows for the store-comparison report.
@@ -274,13 +278,14 @@ pub trait CatalogRead: Send + Sync {
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError>;
 
-    /// Offers whose price changed since `since` to a lower price, with their history.
-    fn drop_candidates(
+    /// Offers whose current price is a real drop that began at or after `since`, largest drop
+    /// first (a page of a maintained column: no history is read).
+    fn trending(
         &self,
         since: i64,
         filter: &OfferFilter,
-        limit: u32,
-    ) -> Result<Vec<DropCandidate>, StoreError>;
+        page: PageRequest,
+    ) -> Result<Page<TrendingOffer>, StoreError>;
 
     /// The currencies of a category scope (`""`: the whole catalog) with their buyable offers
     /// and products, most offers first (kept by the best-offer summary: no scan).

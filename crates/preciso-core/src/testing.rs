@@ -685,25 +685,33 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     assert_eq!((brands[0].brand.as_str(), brands[0].offers, brands[0].products), ("Mabe", 2, 1));
     assert_eq!(c.category_prices("electro").unwrap().rows.len(), 4);
     assert_eq!(c.store_offer_rows().unwrap().len(), 5);
-    apply(
-        c,
-        "drop",
-        &[Fixture {
-            store: "exito",
-            sku: "n1",
-            title: "Nevera",
-            brand: "Mabe",
-            category: "Electro > Neveras",
-            price: 200_000_000,
-            at: 5_000,
-            ..Default::default()
-        }
-        .offer()],
-    );
-    let drops = c.drop_candidates(4_000, &OfferFilter::default(), 10).unwrap();
-    assert_eq!(drops.len(), 1);
-    assert_eq!(drops[0].history, vec![(1_000, 234_990_000), (5_000, 200_000_000)]);
-    assert!(c.drop_candidates(6_000, &OfferFilter::default(), 10).unwrap().is_empty());
+    let nevera = || Fixture {
+        store: "exito",
+        sku: "n1",
+        title: "Nevera",
+        brand: "Mabe",
+        category: "Electro > Neveras",
+        ..Default::default()
+    };
+    apply(c, "drop", &[Fixture { price: 200_000_000, at: 5_000, ..nevera() }.offer()]);
+    let page = PageRequest::default();
+    let drops = c.trending(4_000, &OfferFilter::default(), page).unwrap();
+    assert_eq!(drops.total, 1);
+    let d = &drops.items[0];
+    // The usual price before the drop was 2.349.900; 2.000.000 is 14.89% below it.
+    assert_eq!((d.reference_minor, d.drop_bp, d.dropped_at), (234_990_000, 1489, 5_000));
+    assert!(c.trending(6_000, &OfferFilter::default(), page).unwrap().items.is_empty());
+    // A rise back ends the drop; an unchanged re-scrape keeps it.
+    let back = Fixture { price: 234_990_000, at: 7_000, ..nevera() };
+    apply(c, "back", &[back.offer()]);
+    assert!(c.trending(0, &OfferFilter::default(), page).unwrap().items.is_empty());
+    apply(c, "again", &[Fixture { price: 190_000_000, at: 8_000, ..nevera() }.offer()]);
+    apply(c, "same", &[Fixture { price: 190_000_000, at: 9_000, ..nevera() }.offer()]);
+    let drops = c.trending(0, &OfferFilter::default(), page).unwrap();
+    assert_eq!((drops.total, drops.items[0].dropped_at), (1, 8_000));
+    let elsewhere =
+        OfferFilter { store: Some(StoreId::parse("jumbo").unwrap()), ..Default::default() };
+    assert_eq!(c.trending(0, &elsewhere, page).unwrap().total, 0, "filters apply");
 }
 
 pub fn users_and_keys(c: &dyn Catalog) {

@@ -13,6 +13,7 @@ mod row;
 pub mod runs;
 pub mod stores;
 pub mod tables;
+pub mod trend;
 
 pub use filter::{
     OFFER_COLUMNS, VALUE_SCORE, Where, category_clause, filter_where, order_by, preferred_expr,

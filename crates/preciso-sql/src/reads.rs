@@ -161,26 +161,25 @@ pub fn search_products(q: &str, limit: u32) -> Option<Query> {
     ))
 }
 
-/// Offers whose latest change since `since` lowered the price, largest naive drop first.
-pub fn drop_candidates(since: i64, filter: &OfferFilter, limit: u32) -> Query {
+/// A trending page: offers whose current price is a real drop that began at or after `since`,
+/// largest drop first along the `offers_drops` index: `OFFER_COLUMNS`, then `drop_ref_minor,
+/// drop_bp, drop_at`; and their count.
+pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, Query) {
     let mut w: Where = filter_where(filter, None);
-    w.push("o.price_changed_at >= ? AND o.prev_price_minor > o.price_minor", [Param::Int(since)]);
+    w.push("o.drop_bp IS NOT NULL AND o.drop_at >= ?", [Param::Int(since)]);
     let mut params = w.params.clone();
-    params.push(Param::Int(i64::from(limit)));
-    Query::new(
+    params.push(Param::Int(i64::from(page.limit)));
+    params.push(Param::Int(page.offset() as i64));
+    let rows = Query::new(
         format!(
-            "SELECT {OFFER_COLUMNS} FROM offers o WHERE {}
-             ORDER BY CAST(o.prev_price_minor - o.price_minor AS DOUBLE PRECISION) / o.prev_price_minor DESC, o.id
-             LIMIT ?",
+            "SELECT {OFFER_COLUMNS}, o.drop_ref_minor, o.drop_bp, o.drop_at FROM offers o
+             WHERE {} ORDER BY o.drop_bp DESC, o.id DESC LIMIT ? OFFSET ?",
             w.sql()
         ),
         params,
-    )
-}
-
-/// `observed_at, price_minor` of one offer, oldest first.
-pub fn price_points(id: i64) -> Query {
-    Query::new("SELECT observed_at, price_minor FROM price_history WHERE offer_id = ? ORDER BY observed_at".into(), vec![Param::Int(id)])
+    );
+    let count = Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params);
+    (rows, count)
 }
 
 /// `store_id, brand, currency, price_minor` of a category, in no particular order (the
@@ -223,3 +222,19 @@ pub const STORE_SEEN: &str = "UPDATE stores SET last_seen_at = ?
 pub const STORE_SUMMARIES: &str = "SELECT s.id, count(o.id), count(DISTINCT o.category),
     coalesce(sum(CASE WHEN o.availability = 'in_stock' THEN 1 ELSE 0 END), 0), max(o.last_seen)
     FROM stores s LEFT JOIN offers o ON o.store_id = s.id GROUP BY s.id ORDER BY s.id";
+
+/// Offers whose history an ingest extended: their drop is recomputed at the end of the run.
+pub const MARK_TREND: &str =
+    "INSERT INTO trend_dirty (offer_id) VALUES (?) ON CONFLICT (offer_id) DO NOTHING";
+
+/// The marked offers' histories, `offer_id, observed_at, price_minor`, grouped by offer in time
+/// order (the refresh streams them one offer at a time).
+pub const DIRTY_TREND_HISTORY: &str = "SELECT h.offer_id, h.observed_at, h.price_minor
+    FROM price_history h JOIN trend_dirty d ON d.offer_id = h.offer_id
+    ORDER BY h.offer_id, h.observed_at";
+
+/// Sets one offer's drop (NULLs: its current price is no drop): ref, bp, at, offer id.
+pub const SET_DROP: &str =
+    "UPDATE offers SET drop_ref_minor = ?, drop_bp = ?, drop_at = ? WHERE id = ?";
+
+pub const CLEAR_TREND_MARKS: &str = "DELETE FROM trend_dirty";

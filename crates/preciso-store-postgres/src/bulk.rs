@@ -1,4 +1,4 @@
-//! Initial loads into an empty catalog. Keeping the offers table's five secondary indexes and
+//! Initial loads into an empty catalog. Keeping the offers table's six secondary indexes and
 //! the three foreign keys of the catalog up to date row by row costs more than writing the
 //! rows (each foreign-key check is a locking lookup per row): a load that starts on an empty
 //! catalog drops them, and its end builds each index once from sorted data and validates each
@@ -16,7 +16,7 @@
 //!
 //! `restore` runs at the end of every run and when a process opens the catalog, so what a
 //! crashed load deferred is built by whatever comes next. The definitions below are those of
-//! the migrations (0001, 0008); a migration that changes one must change it here too, and must
+//! the migrations (0001, 0008, 0011); a migration that changes one must change it here too, and must
 //! not assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
 
 use crate::backend;
@@ -37,6 +37,10 @@ const OFFER_INDEXES: &[(&str, &str)] = &[
     (
         "offers_price_change",
         "CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at)",
+    ),
+    (
+        "offers_drops",
+        "CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id) WHERE drop_bp IS NOT NULL",
     ),
 ];
 

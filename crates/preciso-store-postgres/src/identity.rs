@@ -9,16 +9,31 @@ use preciso_core::ports::{Cell, MergeReport, SeenName, StoreError};
 use preciso_sql::numbered;
 use preciso_sql::stores::{self, Tx};
 
-/// A transaction; values are bound with the types the prepared statement expects.
-struct PgTx<'a, 'b>(&'a mut postgres::Transaction<'b>);
+/// A transaction; values are bound with the types the prepared statement expects, and each
+/// statement is prepared once per transaction (a refresh runs one per offer).
+pub(crate) struct PgTx<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+    prepared: std::collections::HashMap<String, postgres::Statement>,
+}
 
-impl PgTx<'_, '_> {
+impl<'a, 'b> PgTx<'a, 'b> {
+    pub(crate) fn new(tx: &'a mut postgres::Transaction<'b>) -> Self {
+        PgTx { tx, prepared: Default::default() }
+    }
+
     fn prepared(
         &mut self,
         sql: &str,
         params: &[Cell],
     ) -> Result<(postgres::Statement, Vec<Box<dyn ToSql + Sync>>), StoreError> {
-        let stmt = self.0.prepare(&numbered(sql)).map_err(backend)?;
+        let stmt = match self.prepared.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.tx.prepare(&numbered(sql)).map_err(backend)?;
+                self.prepared.insert(sql.to_string(), s.clone());
+                s
+            }
+        };
         let bound = params.iter().zip(stmt.params()).map(|(c, ty)| bind_cell(c, ty)).collect();
         Ok((stmt, bound))
     }
@@ -27,7 +42,7 @@ impl PgTx<'_, '_> {
 impl Tx for PgTx<'_, '_> {
     fn query(&mut self, sql: &str, params: &[Cell]) -> Result<Vec<Vec<Cell>>, StoreError> {
         let (stmt, bound) = self.prepared(sql, params)?;
-        let rows = self.0.query(&stmt, &crate::refs(&bound)).map_err(backend)?;
+        let rows = self.tx.query(&stmt, &crate::refs(&bound)).map_err(backend)?;
         rows.iter()
             .map(|r| (0..r.len()).map(|i| read_cell(r, i)).collect::<Result<Vec<_>, _>>())
             .collect()
@@ -35,7 +50,7 @@ impl Tx for PgTx<'_, '_> {
 
     fn execute(&mut self, sql: &str, params: &[Cell]) -> Result<u64, StoreError> {
         let (stmt, bound) = self.prepared(sql, params)?;
-        self.0.execute(&stmt, &crate::refs(&bound)).map_err(backend)
+        self.tx.execute(&stmt, &crate::refs(&bound)).map_err(backend)
     }
 }
 
@@ -47,7 +62,7 @@ impl PgCatalog {
     ) -> Result<T, StoreError> {
         self.with_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
-            let out = f(&mut PgTx(&mut tx))?;
+            let out = f(&mut PgTx::new(&mut tx))?;
             tx.commit().map_err(backend)?;
             Ok(out)
         })
@@ -77,14 +92,23 @@ impl PgCatalog {
     pub(crate) fn merge(&self, from: &StoreId, into: &StoreId) -> Result<MergeReport, StoreError> {
         let report = self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
-            let report = stores::merge(&mut PgTx(&mut tx), from, into)?;
+            let report = stores::merge(&mut PgTx::new(&mut tx), from, into)?;
             tx.commit().map_err(backend)?;
             Ok(report)
         })?;
         self.with_unbounded_client(|c| {
             crate::session::refresh_category_stats(c)?;
-            crate::best::refresh(c)
+            crate::best::refresh(c)?;
+            refresh_trends(c)
         })?;
         Ok(report)
     }
+}
+
+/// Recomputes the trending drops of the offers ingest marked (`preciso_sql::trend`), in one
+/// transaction.
+pub(crate) fn refresh_trends(client: &mut postgres::Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction().map_err(backend)?;
+    preciso_sql::trend::refresh(&mut PgTx::new(&mut tx))?;
+    tx.commit().map_err(backend)
 }

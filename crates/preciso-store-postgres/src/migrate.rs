@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_category_index_id", include_str!("../migrations/0008_category_index_id.sql")),
     ("0009_store_identity", include_str!("../migrations/0009_store_identity.sql")),
     ("0010_best_per_currency", include_str!("../migrations/0010_best_per_currency.sql")),
+    ("0011_trending", include_str!("../migrations/0011_trending.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

@@ -8,8 +8,8 @@ use preciso_core::domain::{
     Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId, StoreIdCache,
 };
 use preciso_core::ports::{
-    ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError,
-    StoreOfferRow,
+    ApiKeyRecord, BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, StoreOfferRow,
+    TrendingOffer,
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
@@ -180,24 +180,26 @@ impl CatalogRead for PgCatalog {
         })
     }
 
-    fn drop_candidates(
+    fn trending(
         &self,
         since: i64,
         filter: &OfferFilter,
-        limit: u32,
-    ) -> Result<Vec<DropCandidate>, StoreError> {
+        page: PageRequest,
+    ) -> Result<Page<TrendingOffer>, StoreError> {
+        let (rows, total) = reads::trending(since, filter, page);
         self.with_client(|c| {
-            let found = offers(c, &reads::drop_candidates(since, filter, limit))?;
-            found
-                .into_iter()
-                .map(|offer| {
-                    let history = run(c, &reads::price_points(offer.id.as_i64()))?
-                        .iter()
-                        .map(|r| (r.get(0), r.get(1)))
-                        .collect();
-                    Ok(DropCandidate { offer, history })
+            let items = run(c, &rows)?
+                .iter()
+                .map(|r| {
+                    Ok(TrendingOffer {
+                        offer: offer_from_row(&PgRow(r))?,
+                        reference_minor: r.try_get(20).map_err(backend)?,
+                        drop_bp: r.try_get(21).map_err(backend)?,
+                        dropped_at: r.try_get(22).map_err(backend)?,
+                    })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &total)? })
         })
     }
 

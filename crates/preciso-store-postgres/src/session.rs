@@ -172,6 +172,7 @@ impl IngestSession for PgSession<'_> {
             crate::bulk::restore(&mut self.client)?;
         }
         crate::best::refresh(&mut self.client)?;
+        crate::identity::refresh_trends(&mut self.client)?;
         if self.rewrote {
             // Category reads are index-only scans, which skip the table only for pages the
             // visibility map marks all-visible; a run rewrites row versions on most pages and
@@ -255,6 +256,8 @@ struct Plan<'o> {
     rows: BTreeMap<i64, OfferRow<'o>>,
     touches: BTreeMap<i64, i64>,
     history: BTreeMap<(i64, i64), &'o Offer>,
+    /// Offers whose trending drop may have changed (a price change or a late observation).
+    trend: std::collections::BTreeSet<i64>,
 }
 
 /// One batch of a run, as the writer receives it.
@@ -283,6 +286,9 @@ fn write_batch(
         if decision.appends_history() {
             plan.history.insert((id, offer.observed_at), offer);
         }
+        if matches!(decision, Decision::Update { history: true } | Decision::Backfill) {
+            plan.trend.insert(id);
+        }
         let next = plan_offer(&mut plan, stored, offer, decision, file_id);
         states.insert(id, next);
     }
@@ -292,6 +298,7 @@ fn write_batch(
     write_offers(client, &plan, file_id)?;
     write_touches(client, &plan, file_id)?;
     write_history(client, &plan)?;
+    mark_trends(client, &plan)?;
     Ok((counts, !plan.rows.is_empty() || !plan.touches.is_empty()))
 }
 
@@ -362,6 +369,19 @@ fn plan_offer<'o>(
         }
         (_, None) => unreachable!("decide returns Insert when nothing is stored"),
     }
+}
+
+fn mark_trends(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError> {
+    if plan.trend.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = plan.trend.iter().copied().collect();
+    exec(
+        client,
+        "INSERT INTO trend_dirty (offer_id) SELECT * FROM UNNEST($1::bigint[])
+         ON CONFLICT (offer_id) DO NOTHING",
+        &[&ids],
+    )
 }
 
 fn exec(client: &mut Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<(), StoreError> {

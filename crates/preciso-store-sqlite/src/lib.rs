@@ -83,20 +83,19 @@ pub(crate) fn transaction<T, E>(
     result
 }
 
-/// Refreshes best-offer rows left dirty by a run that crashed (or by the migration that
-/// created them). Skipped while another connection writes: that run refreshes when it ends.
-fn finish_interrupted_refresh(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::ZERO)?;
-    let result = match stats::refresh_product_best(conn) {
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
-        {
-            Ok(())
-        }
+/// Refreshes derived rows (best offers, trending drops) left dirty by a run that crashed (or
+/// by the migration that created them). Skipped while another connection writes, or when the
+/// disk is full: that run, or the next open, refreshes.
+fn finish_interrupted_refresh(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::ZERO).map_err(backend)?;
+    let result = stats::refresh_product_best(conn)
+        .map_err(backend)
+        .and_then(|()| stats::refresh_trends(conn).map(drop));
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    match result {
+        Err(StoreError::Unavailable(_)) => Ok(()),
         other => other,
-    };
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    result
+    }
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -112,7 +111,7 @@ impl SqliteCatalog {
         migrate::apply(&conn)?;
         // An initial load that crashed leaves its deferred indexes missing; build them now.
         conn.execute_batch(session::OFFER_INDEXES).map_err(backend)?;
-        finish_interrupted_refresh(&conn).map_err(backend)?;
+        finish_interrupted_refresh(&conn)?;
         // A connection left inside a transaction (a failed COMMIT, a panic) is not reused.
         let pool = Pool::new(MAX_CONNECTIONS, vec![conn], Connection::is_autocommit);
         Ok(SqliteCatalog {

@@ -4,8 +4,8 @@
 use crate::SqliteCatalog;
 use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreIdCache};
 use preciso_core::ports::{
-    ApiKeyRecord, BestOffer, CatalogRead, DropCandidate, Personalization, ScoredOffer, StoreError,
-    StoreOfferRow,
+    ApiKeyRecord, BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, StoreOfferRow,
+    TrendingOffer,
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
@@ -203,23 +203,23 @@ impl CatalogRead for SqliteCatalog {
         })
     }
 
-    fn drop_candidates(
+    fn trending(
         &self,
         since: i64,
         filter: &OfferFilter,
-        limit: u32,
-    ) -> Result<Vec<DropCandidate>, StoreError> {
+        page: PageRequest,
+    ) -> Result<Page<TrendingOffer>, StoreError> {
+        let (rows, count) = reads::trending(since, filter, page);
         self.with_reader(|c| {
-            let offers = query_map(c, &reads::drop_candidates(since, filter, limit), offer_row)?;
-            offers
-                .into_iter()
-                .map(|offer| {
-                    let history = query_map(c, &reads::price_points(offer.id.as_i64()), |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })?;
-                    Ok(DropCandidate { offer, history })
+            let items = query_map(c, &rows, |r| {
+                Ok(TrendingOffer {
+                    offer: offer_row(r)?,
+                    reference_minor: r.get(20)?,
+                    drop_bp: r.get(21)?,
+                    dropped_at: r.get(22)?,
                 })
-                .collect()
+            })?;
+            Ok(Page { items, page: page.page, limit: page.limit, total: query_count(c, &count)? })
         })
     }
 

@@ -43,14 +43,16 @@ pub(crate) const OFFER_INDEXES: &str = "
         ON offers(category_key, currency, price_minor, product_id, store_id, availability,
             brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id);
     CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key);
-    CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
+    CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);
+    CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id) WHERE drop_bp IS NOT NULL;";
 
 const DROP_OFFER_INDEXES: &str = "
     DROP INDEX IF EXISTS offers_product;
     DROP INDEX IF EXISTS offers_store;
     DROP INDEX IF EXISTS offers_category;
     DROP INDEX IF EXISTS offers_brand;
-    DROP INDEX IF EXISTS offers_price_change;";
+    DROP INDEX IF EXISTS offers_price_change;
+    DROP INDEX IF EXISTS offers_drops;";
 
 /// Page cache of the ingest connection (KiB). With rows appended in arrival order the hot
 /// pages are the id indexes' (tens of MB at a million offers); a larger cache bought no speed
@@ -188,6 +190,7 @@ impl IngestSession for SqliteSession<'_> {
             crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
         }
         crate::stats::refresh_product_best(&self.conn).map_err(backend)?;
+        crate::stats::refresh_trends(&self.conn)?;
         self.catalog.ingest_file(self.file_id).map(Some)
     }
 }
@@ -349,6 +352,10 @@ fn apply(
     }
     if decision.appends_history() {
         append_history(conn, offer)?;
+    }
+    // A changed price (or a late observation) may change the offer's trending drop.
+    if matches!(decision, Decision::Update { history: true } | Decision::Backfill) {
+        conn.prepare_cached(preciso_sql::reads::MARK_TREND)?.execute([offer.id.as_i64()])?;
     }
     Ok(())
 }

@@ -17,6 +17,15 @@ pub(crate) fn refresh_product_best(conn: &Connection) -> rusqlite::Result<()> {
     crate::transaction(conn, || rebuild_best(conn), |e| e)
 }
 
+/// Recomputes the trending drops of the offers ingest marked (`preciso_sql::trend`).
+pub(crate) fn refresh_trends(conn: &Connection) -> Result<u64, preciso_core::ports::StoreError> {
+    crate::transaction(
+        conn,
+        || preciso_sql::trend::refresh(&mut crate::identity::SqliteTx(conn)),
+        crate::backend,
+    )
+}
+
 fn rebuild_best(conn: &Connection) -> rusqlite::Result<()> {
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
     let dirty = count(best::DIRTY_COUNT)?;

@@ -147,7 +147,19 @@ fn the_append_order_migration_keeps_every_row_of_an_older_catalog() {
     }
     old.execute("ATTACH ?1 AS cur", [cat.path().to_str().unwrap()]).unwrap();
     for table in ["stores", "ingest_files", "products", "offers", "price_history"] {
-        old.execute_batch(&format!("INSERT INTO main.{table} SELECT * FROM cur.{table}")).unwrap();
+        // The older schema's columns (later migrations added some).
+        let columns: Vec<String> = old
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let columns = columns.join(", ");
+        old.execute_batch(&format!(
+            "INSERT INTO main.{table} ({columns}) SELECT {columns} FROM cur.{table}"
+        ))
+        .unwrap();
     }
     old.execute_batch("DETACH cur").unwrap();
     drop(old);

@@ -17,9 +17,23 @@ pub struct RealDrop {
 
 pub const BASELINE_SECS: i64 = 30 * 86_400;
 
+impl RealDrop {
+    /// The drop in basis points (hundredths of a percent), as stores keep it.
+    pub fn basis_points(&self) -> i64 {
+        (self.drop_pct * 100.0).round() as i64
+    }
+}
+
 /// `history` is `(observed_at, price_minor)` sorted by time. A drop counts when the current
 /// price started within `window_secs` before `now` and is below the baseline reference.
 pub fn real_drop(history: &[(i64, i64)], now: i64, window_secs: i64) -> Option<RealDrop> {
+    current_drop(history).filter(|d| d.dropped_at >= now - window_secs)
+}
+
+/// The real drop the current price is, whenever it began: it depends on the history alone, so
+/// stores keep it on the offer (refreshed when its history changes) and trending reads one
+/// page of it instead of every candidate's history.
+pub fn current_drop(history: &[(i64, i64)]) -> Option<RealDrop> {
     let &(_, price) = history.last()?;
     // Start of the final run of the current price.
     let start = history.iter().rposition(|&(_, p)| p != price).map_or(0, |i| i + 1);
@@ -27,7 +41,7 @@ pub fn real_drop(history: &[(i64, i64)], now: i64, window_secs: i64) -> Option<R
         return None; // never had another price
     }
     let dropped_at = history[start].0;
-    if dropped_at < now - window_secs || history[start - 1].1 <= price {
+    if history[start - 1].1 <= price {
         return None;
     }
     let reference =

@@ -6,7 +6,6 @@ use crate::layers::auth::{Caller, Scope};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use preciso_core::analysis::trend::real_drop;
 use preciso_core::domain::{Currency, Money, OfferId, category_key};
 use preciso_core::ports::{Catalog, Personalization};
 use preciso_core::query::{CurrencyCount, OfferView, Preferences, Sort};
@@ -147,9 +146,6 @@ pub async fn ranked(
     Ok(Json(in_currency(body, currency, &currencies)))
 }
 
-/// How many recent drops are examined for real drops before ranking.
-const TREND_CANDIDATES: u32 = 2000;
-
 pub async fn trending(
     State(state): State<AppState>,
     QueryParams(q): QueryParams,
@@ -161,31 +157,21 @@ pub async fn trending(
     let scope = filter.category.clone().unwrap_or_default();
     let (_, currencies) = crate::currency::choose(&state, None, scope).await?;
     let currency = filter.currency;
-    let now = chrono::Utc::now().timestamp();
-    let window = days * 86_400;
-    let candidates =
-        state.db(move |c| Ok(c.drop_candidates(now - window, &filter, TREND_CANDIDATES)?)).await?;
-    let mut drops: Vec<(f64, Value)> = candidates
+    let since = chrono::Utc::now().timestamp() - days * 86_400;
+    let drops = state.db(move |c| Ok(c.trending(since, &filter, page)?)).await?;
+    let items = drops
+        .items
         .iter()
-        .filter_map(|cand| {
-            let d = real_drop(&cand.history, now, window)?;
-            let mut v = offer_json(&cand.offer);
-            v["reference_price"] = money(&Money::new(d.reference_minor, cand.offer.price.currency));
-            v["drop_pct"] = json!((d.drop_pct * 100.0).round() / 100.0);
+        .map(|d| {
+            let mut v = offer_json(&d.offer);
+            v["reference_price"] = money(&Money::new(d.reference_minor, d.offer.price.currency));
+            v["drop_pct"] = json!(d.drop_bp as f64 / 100.0);
             v["dropped_at"] = json!(d.dropped_at);
-            Some((d.drop_pct, v))
+            v
         })
         .collect();
-    drops.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let total = drops.len() as u64;
-    let items = drops
-        .into_iter()
-        .skip(page.offset() as usize)
-        .take(page.limit as usize)
-        .map(|d| d.1)
-        .collect();
-    let mut body =
-        in_currency(page_json(items, page.page, page.limit, total), currency, &currencies);
+    let body = page_json(items, drops.page, drops.limit, drops.total);
+    let mut body = in_currency(body, currency, &currencies);
     body["days"] = json!(days);
     Ok(Json(body))
 }
