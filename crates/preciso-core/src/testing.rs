@@ -714,6 +714,33 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     assert_eq!(c.trending(0, &elsewhere, page).unwrap().total, 0, "filters apply");
 }
 
+/// Text search goes through the backend's index: every word of the query is a word prefix of
+/// the brand or title, in any order, whatever the case and accents; products grouped by GTIN
+/// are found by their words too.
+pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
+    let cafe = Fixture {
+        sku: "C1",
+        title: "Café Sello Rojo 500g",
+        brand: "Sello Rojo",
+        gtin: Some("7702032101054"),
+        ..Default::default()
+    };
+    let te = Fixture { sku: "T1", title: "Té Hindú", brand: "Hindú", ..Default::default() };
+    let olla =
+        Fixture { sku: "O1", title: "Olla Imusa 24cm", brand: "Imusa", ..Default::default() };
+    apply(c, "search", &[cafe.offer(), te.offer(), olla.offer()]);
+    let titles = |q: &str| -> Vec<String> {
+        c.search_products(q, 10).unwrap().into_iter().map(|(_, t, _)| t).collect()
+    };
+    assert_eq!(titles("cafe sello"), vec!["Café Sello Rojo 500g"]);
+    assert_eq!(titles("ROJO caf"), vec!["Café Sello Rojo 500g"], "prefixes, any order");
+    assert_eq!(titles("hindu"), vec!["Té Hindú"]);
+    assert_eq!(titles("imusa 24"), vec!["Olla Imusa 24cm"]);
+    assert!(titles("cafe hindu").is_empty(), "every word must match");
+    assert!(titles("  ¿? ").is_empty(), "no words, no search");
+    assert_eq!(c.search_products("olla", 10).unwrap()[0].2, 1, "offers per product");
+}
+
 pub fn users_and_keys(c: &dyn Catalog) {
     let prefs = Preferences {
         stores: vec!["exito".into()],
@@ -983,6 +1010,7 @@ macro_rules! contract_tests {
             archived_files_keep_their_key_in_the_ledger,
             listings_filter_sort_and_page,
             reports_brands_categories_and_drops,
+            products_are_found_by_words_of_their_brand_and_title,
             users_and_keys,
             stores_are_registered_and_updated,
             runs_have_one_identity_one_active_run_and_attempts,

@@ -137,28 +137,27 @@ pub fn product_by_key(key: &str) -> Query {
     Query::new("SELECT id FROM products WHERE key = ?".into(), vec![text(key)])
 }
 
-/// `id, title, offers` of products whose folded key contains every word of `q`; `None` when
-/// `q` has no words.
-pub fn search_products(q: &str, limit: u32) -> Option<Query> {
-    let words: Vec<Param> = fold_for_matching(q)
+/// The words a product search looks for: `q` folded (case, accents) into words of letters and
+/// digits, at most 8. Each adapter matches them through its text index as word prefixes.
+pub fn search_words(q: &str) -> Vec<String> {
+    fold_for_matching(q)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(8)
-        .map(|w| Param::Text(format!("%{w}%")))
-        .collect();
-    if words.is_empty() {
-        return None;
-    }
-    let clause = vec!["p.key LIKE ?"; words.len()].join(" AND ");
-    let mut params = words;
-    params.push(Param::Int(i64::from(limit)));
-    Some(Query::new(
-        format!(
-            "SELECT p.id, p.title, (SELECT count(*) FROM offers o WHERE o.product_id = p.id) AS n
-             FROM products p WHERE {clause} ORDER BY n DESC, p.id LIMIT ?"
-        ),
-        params,
-    ))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Matches considered per search, the lowest product ids first (so both backends answer
+/// alike); among them the most offered come first.
+pub const SEARCH_CANDIDATES: i64 = 2_000;
+
+/// Ranks the matches of `matches` (a subquery of product ids): `id, title, offers`.
+pub fn search_ranked(matches: &str) -> String {
+    format!(
+        "SELECT p.id, p.title, (SELECT count(*) FROM offers o WHERE o.product_id = p.id) AS n
+         FROM products p WHERE p.id IN ({matches}) ORDER BY n DESC, p.id LIMIT ?"
+    )
 }
 
 /// A trending page: offers whose current price is a real drop that began at or after `since`,

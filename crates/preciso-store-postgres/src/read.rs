@@ -171,7 +171,24 @@ impl CatalogRead for PgCatalog {
         q: &str,
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
-        let Some(q) = reads::search_products(q, limit) else { return Ok(Vec::new()) };
+        let words = reads::search_words(q);
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The expression of the products_search index (migration 0012), every word a prefix.
+        let query: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
+        let matches = "SELECT id FROM products WHERE to_tsvector('simple',
+                translate(lower(coalesce(brand, '') || ' ' || title),
+                    'áàâãäåéèêëíìîïóòôõöúùûüñçý', 'aaaaaaeeeeiiiiooooouuuuncy'))
+                @@ to_tsquery('simple', ?) ORDER BY id LIMIT ?";
+        let q = Query {
+            sql: reads::search_ranked(matches),
+            params: vec![
+                Param::Text(query.join(" & ")),
+                Param::Int(reads::SEARCH_CANDIDATES),
+                Param::Int(i64::from(limit)),
+            ],
+        };
         self.with_client(|c| {
             Ok(run(c, &q)?
                 .iter()

@@ -195,7 +195,22 @@ impl CatalogRead for SqliteCatalog {
         q: &str,
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
-        let Some(q) = reads::search_products(q, limit) else { return Ok(Vec::new()) };
+        let words = reads::search_words(q);
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        // FTS5: every word as a quoted prefix, all of them required.
+        let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
+        let matches = "SELECT p.id FROM product_search s JOIN products p ON p.rowid = s.rowid
+            WHERE product_search MATCH ? ORDER BY p.id LIMIT ?";
+        let q = Query {
+            sql: reads::search_ranked(matches),
+            params: vec![
+                Param::Text(query.join(" ")),
+                Param::Int(reads::SEARCH_CANDIDATES),
+                Param::Int(i64::from(limit)),
+            ],
+        };
         self.with_reader(|c| {
             query_map(c, &q, |r| {
                 Ok((ProductId::from_i64(r.get(0)?), r.get(1)?, r.get::<_, i64>(2)? as u64))
