@@ -90,16 +90,35 @@ fn responses(own: Value, extra: &[(&str, &str)]) -> Value {
     for (code, d) in extra {
         m.insert((*code).to_string(), err(d));
     }
+    m.entry("400").or_insert_with(|| err("A query or path parameter is unknown or invalid; `details.parameter` names it."));
     m.insert(
         "401".into(),
         err("Missing or invalid API key (invalid keys are refused even on open endpoints)."),
     );
-    m.insert("429".into(), json!({
-        "description": "Rate limit exceeded.",
-        "headers": { "Retry-After": { "schema": { "type": "integer" }, "description": "Seconds to wait." } },
-        "content": { "application/json": { "schema": r("Error") } }
-    }));
+    m.insert("429".into(), retry_later("Rate limit exceeded (failed keys count against the client's address)."));
     m.insert("500".into(), err("Internal error (details are logged, not returned)."));
+    m.insert("503".into(), retry_later("The database is unreachable or busy (`unavailable`), or the request outlived its time budget (`timeout`)."));
+    Value::Object(m)
+}
+
+/// An error answer with a `Retry-After` header.
+fn retry_later(description: &str) -> Value {
+    json!({
+        "description": description,
+        "headers": { "Retry-After": { "schema": { "type": "integer" }, "description": "Seconds to wait (absent on timeouts)." } },
+        "content": { "application/json": { "schema": r("Error") } }
+    })
+}
+
+/// What any endpoint, probes included, may also answer: a query parameter it does not take, a
+/// request that outlived its time budget.
+fn probe_responses(own: Value) -> Value {
+    let mut m = match own {
+        Value::Object(o) => o,
+        _ => serde_json::Map::new(),
+    };
+    m.insert("400".into(), err("A query parameter this endpoint does not take; `details.parameter` names it."));
+    m.insert("503".into(), retry_later("The request outlived its time budget (`timeout`)."));
     Value::Object(m)
 }
 
@@ -113,8 +132,8 @@ fn user_body() -> Value {
 
 fn write_errors() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("400", "Body is not JSON."),
-        ("403", "The API key lacks the write scope."),
+        ("400", "Body is not JSON, or a parameter is invalid."),
+        ("403", "The API key lacks the users scope."),
         ("409", "A user with this e-mail already exists."),
         ("413", "Body too large."),
         ("415", "Content-Type is not application/json."),
@@ -124,6 +143,7 @@ fn write_errors() -> Vec<(&'static str, &'static str)> {
 
 fn paths() -> Value {
     let bad = ("400", "A query parameter is invalid; `details.parameter` names it.");
+    let users_scope = ("403", "The API key lacks the users scope (users and personalization are personal data).");
     let id_param = |d: &str| {
         param("id", "path", true, json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}), d)
     };
@@ -183,27 +203,27 @@ fn paths() -> Value {
     let mut best_with_path = vec![category];
     best_with_path.extend(best);
     json!({
-        "/api/best-prices/{category}": { "get": get("Cheapest current offer per product in a category, personalized by user_id", best_with_path, json!({"200": ok("A page of best offers.", r("BestOfferPage"))}), &[bad, ("404", "Unknown category or user.")]) },
+        "/api/best-prices/{category}": { "get": get("Cheapest current offer per product in a category, personalized by user_id", best_with_path, json!({"200": ok("A page of best offers.", r("BestOfferPage"))}), &[bad, users_scope, ("404", "Unknown category or user.")]) },
         "/api/price-comparison": { "get": get("One product across stores (exactly one of product_id, gtin, q)", vec![
             q("product_id", json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}), "Product id."),
             q("gtin", json!({"type": "string"}), "GTIN/EAN/UPC."),
             q("q", json!({"type": "string", "maxLength": 200}), "Words of the title or brand."),
             currency_param(),
         ], json!({"200": ok("The product, its offers in one currency cheapest first, their spread, and the currencies it is sold in.", r("Comparison"))}), &[bad, ("404", "No product matches.")]) },
-        "/api/ranked-offers": { "get": get("Offers ranked by value score (see description)", ranked, json!({"200": ok("A page of scored offers.", r("ScoredOfferPage"))}), &[bad, ("404", "Unknown user.")]) },
+        "/api/ranked-offers": { "get": get("Offers ranked by value score (see description)", ranked, json!({"200": ok("A page of scored offers.", r("ScoredOfferPage"))}), &[bad, users_scope, ("404", "Unknown user.")]) },
         "/api/trending-offers": { "get": get("Largest real price drops over `days`", trending, json!({"200": ok("A page of drops.", r("TrendingPage"))}), &[bad]) },
         "/api/reports/store-comparison": { "get": get("Per-store report in one currency: offers, categories, price index, cheapest share, freshness", vec![currency_param()], json!({"200": ok("The report.", r("StoreComparison"))}), &[bad]) },
         "/api/reports/price-analysis/{category}": { "get": get("Price statistics of a category in one currency", analysis, json!({"200": ok("Statistics, histogram, per-brand and per-store breakdown.", r("PriceAnalysis"))}), &[bad, ("404", "No offers in the category.")]) },
         "/api/users": {
-            "get": get("List users", paging.clone(), json!({"200": ok("A page of users.", r("UserPage"))}), &[bad]),
+            "get": get("List users (a key with the users or admin scope)", paging.clone(), json!({"200": ok("A page of users.", r("UserPage"))}), &[bad, users_scope]),
             "post": { "summary": "Create a user", "requestBody": user_body(), "responses": responses(json!({"201": ok("The user.", r("User"))}), &write_errors()) }
         },
         "/api/users/create": { "post": { "summary": "Create a user (legacy path)", "requestBody": user_body(), "responses": responses(json!({"201": ok("The user.", r("User"))}), &write_errors()) } },
         "/api/users/{id}": {
-            "get": get("A user", vec![user_id.clone()], json!({"200": ok("The user.", r("User"))}), &[("400", "Bad id."), ("404", "No such user.")]),
+            "get": get("A user", vec![user_id.clone()], json!({"200": ok("The user.", r("User"))}), &[("400", "Bad id."), users_scope, ("404", "No such user.")]),
             "put": { "summary": "Replace a user's name, e-mail and preferences", "parameters": [user_id.clone()], "requestBody": user_body(),
                      "responses": responses(json!({"200": ok("The user.", r("User"))}), &[write_errors(), vec![("404", "No such user.")]].concat()) },
-            "delete": { "summary": "Delete a user", "parameters": [user_id], "responses": responses(json!({"204": {"description": "Deleted."}}), &[("400", "Bad id."), ("403", "The API key lacks the write scope."), ("404", "No such user.")]) }
+            "delete": { "summary": "Delete a user", "parameters": [user_id], "responses": responses(json!({"204": {"description": "Deleted."}}), &[("400", "Bad id."), users_scope, ("404", "No such user.")]) }
         },
         "/api/brands": { "get": get("Brands with offer and product counts", vec![q("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}), "Number of brands.")], json!({"200": ok("Brands, most offers first.", r("ItemList"))}), &[bad]) },
         "/api/categories": { "get": get("Categories with their keys and offer counts", vec![], json!({"200": ok("Categories.", r("ItemList"))}), &[]) },
@@ -225,7 +245,8 @@ fn paths() -> Value {
                 "responses": responses(json!({
                     "201": ok("Ingested: the summary.", r("IngestReport")),
                     "200": ok("Skipped (same content) or dry run: the summary.", r("IngestReport"))
-                }), &[("400", "Bad parameter or empty/malformed body."), ("403", "The API key lacks the write scope."), ("413", "Upload too large.")])
+                }), &[("400", "Bad parameter or empty/malformed body."), ("403", "The API key lacks the write scope."), ("413", "Upload too large."),
+                      ("422", "The body is not a data file of offers (`details.reason`: `not_offer_data`).")])
             }
         },
         "/api/jobs": { "get": get("Scheduled jobs with their policies and next 3 fire times", vec![], json!({"200": ok("Jobs.", r("JobList"))}), &[("503", "No scheduler in this process.")]) },
@@ -252,12 +273,16 @@ fn paths() -> Value {
             json!({"200": ok("The run.", r("Run"))}), &[bad, ("404", "No such run."), ("503", "No scheduler in this process.")]) },
         "/api/status": { "get": get("The status document (as status.json; schema docs/status.schema.json)", vec![],
             json!({"200": ok("Status.", r("Status"))}), &[("503", "No scheduler in this process.")]) },
-        "/api/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI document.", "content": { "application/json": { "schema": { "type": "object" } } } } } } },
-        "/health": { "get": { "summary": "Liveness (touches nothing external)", "responses": { "200": { "description": "Alive.", "content": { "application/health+json": { "schema": r("Health") } } } } } },
-        "/ready": { "get": { "summary": "Readiness: the database answers within 1 s", "responses": {
-            "200": { "description": "Ready.", "content": { "application/health+json": { "schema": r("Health") } } },
-            "503": { "description": "Not ready.", "content": { "application/health+json": { "schema": r("Health") } } } } } },
-        "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "Text exposition format.", "content": { "text/plain": { "schema": { "type": "string" } } } } } } }
+        "/api/openapi.json": { "get": { "summary": "This document", "responses": probe_responses(json!({ "200": { "description": "OpenAPI document.", "content": { "application/json": { "schema": { "type": "object" } } } } })) } },
+        "/health": { "get": { "summary": "Liveness (touches nothing external)", "responses": probe_responses(json!({ "200": { "description": "Alive.", "content": { "application/health+json": { "schema": r("Health") } } } })) } },
+        "/ready": { "get": { "summary": "Readiness: the database answers within 1 s (Redis, when used, is a degraded check: `warn`, still 200); error texts for admin keys only", "responses": {
+            "200": { "description": "Ready (status pass or warn).", "content": { "application/health+json": { "schema": r("Health") } } },
+            "400": err("A query parameter this endpoint does not take."),
+            "401": err("An invalid API key."),
+            "429": retry_later("Too many invalid API keys from this address."),
+            "503": { "description": "Not ready, or the request outlived its time budget.", "content": {
+                "application/health+json": { "schema": r("Health") }, "application/json": { "schema": r("Error") } } } } } },
+        "/metrics": { "get": { "summary": "Prometheus metrics", "responses": probe_responses(json!({ "200": { "description": "Text exposition format.", "content": { "text/plain": { "schema": { "type": "string" } } } } })) } }
     })
 }
 
@@ -288,7 +313,7 @@ fn schemas() -> Value {
         "budget": { "type": ["integer", "null"], "minimum": 0, "description": "Maximum price in whole major units." } } });
     json!({
         "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message", "details"], "properties": {
-            "code": { "type": "string", "enum": ["bad_parameter", "not_found", "conflict", "payload_too_large", "unsupported_media_type", "unprocessable", "unauthorized", "forbidden", "rate_limited", "method_not_allowed", "unavailable", "internal"] },
+            "code": { "type": "string", "enum": ["bad_parameter", "not_found", "conflict", "payload_too_large", "unsupported_media_type", "unprocessable", "unauthorized", "forbidden", "rate_limited", "method_not_allowed", "unavailable", "timeout", "internal"] },
             "message": { "type": "string" }, "details": {} } } } },
         "Money": money,
         "Offer": offer,
@@ -343,8 +368,14 @@ fn schemas() -> Value {
 
 const DESCRIPTION: &str = "Preciso's price-comparison API. Money is an integer of minor units plus an ISO 4217 code \
 and a display string. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}` with the stable codes of the `Error` schema. \
-Reads are open unless the operator requires a `read` key; writes need a `write` key in `X-API-Key`. \
-Rate limit: per key or client IP (default 100/min), `429` with `Retry-After`. Trailing slashes are accepted. \
+Catalog reads are open unless the operator requires a `read` key; writes need a `write` key in `X-API-Key`; \
+users and `user_id` personalization (personal data) need a `users` key; job triggers and operational detail \
+(paths, error texts) an `admin` key. \
+Money is listed, filtered and aggregated in one currency: `currency=`, else the catalog's default, else the \
+scope's most common; answers name it (`currency`) and list the scope's currencies (`currencies`). \
+Unknown query parameters are a `400` naming the parameter. \
+Rate limit: per key or client IP (default 100/min; failed keys count against the IP), `429` with `Retry-After`. \
+An unreachable database is a `503` with `Retry-After`. Trailing slashes are accepted. \
 \n\n**Value score** (ranked offers, 0–100) = 40 × price factor + 20 × drop factor + 20 × rating factor + 10 × reviews factor + 10 × availability factor, where \
 price factor = clamp(1.5 − price / category median, 0, 1) (median of the category in the same currency; 0.5 when unknown); \
 drop factor = min(1, 2 × (previous price − price) / previous price) when the latest change lowered the price, else 0; \

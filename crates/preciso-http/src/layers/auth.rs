@@ -195,6 +195,10 @@ fn refuse(state: &AppState, address: &str, error: ApiError) -> Response {
 
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
+    // Probes and scrapes take no key (`/ready` does: an admin key sees its error texts).
+    if is_infrastructure(&path) && path != "/ready" {
+        return next.run(req).await;
+    }
     let needed = required_scope(&state, req.method(), &path);
     let address = client_key(&state, &req);
     let key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string);
