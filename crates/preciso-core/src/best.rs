@@ -112,8 +112,10 @@ pub fn summary_scope<'f>(
     filter: &'f OfferFilter,
     prefs: Option<&Preferences>,
 ) -> Option<(&'f str, Currency)> {
-    let OfferFilter { currency, category, brand, store, min_price, max_price, product } = filter;
-    let narrowed = brand.is_some()
+    let OfferFilter { currency, category, brand, store, min_price, max_price, product, unmatched } =
+        filter;
+    let narrowed = *unmatched
+        || brand.is_some()
         || store.is_some()
         || min_price.is_some()
         || max_price.is_some()

@@ -54,6 +54,9 @@ pub struct OfferFilter {
     pub min_price: Option<Decimal>,
     pub max_price: Option<Decimal>,
     pub product: Option<ProductId>,
+    /// A filter named nothing that exists (a store or category spelled without a letter or
+    /// digit): no offer matches, as for an unknown store.
+    pub unmatched: bool,
 }
 
 /// A non-negative decimal from a query string, kept exact: `mantissa / 10^scale`.
@@ -64,10 +67,11 @@ pub struct Decimal {
 }
 
 impl Decimal {
-    /// Parses `123`, `123.45`; at most 6 decimals; no sign, no exponent.
+    /// Parses `123`, `123.45`; at most 12 integer digits and 6 decimals (no amount is larger
+    /// than `Money::MAX_MINOR`); no sign, no exponent.
     pub fn parse(s: &str) -> Option<Decimal> {
         let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-        if int.is_empty() && frac.is_empty() || frac.len() > 6 {
+        if int.is_empty() && frac.is_empty() || int.len() > 12 || frac.len() > 6 {
             return None;
         }
         if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
@@ -356,5 +360,21 @@ mod category_prices_tests {
                 ("exito", Some("Oster"), 400)
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_parse_within_the_documented_bounds() {
+        assert_eq!(Decimal::parse("123.45"), Some(Decimal { mantissa: 12345, scale: 2 }));
+        assert_eq!(Decimal::parse(".5"), Some(Decimal { mantissa: 5, scale: 1 }));
+        assert_eq!(Decimal::parse("5."), Some(Decimal { mantissa: 5, scale: 0 }));
+        assert_eq!(Decimal::parse("999999999999.999999").map(|d| d.scale), Some(6));
+        for bad in [".", "", "1.2345678", "1234567890123", "-1", "1e3", "59620771749000000.12838"] {
+            assert_eq!(Decimal::parse(bad), None, "{bad:?}");
+        }
     }
 }

@@ -7,8 +7,22 @@ fn param(name: &str, location: &str, required: bool, schema: Value, description:
     json!({ "name": name, "in": location, "required": required, "schema": schema, "description": description })
 }
 
+/// An optional query parameter. A blank value counts as absent (forms send `?brand=`), which
+/// `allowEmptyValue` declares.
 fn q(name: &str, schema: Value, description: &str) -> Value {
-    param(name, "query", false, schema, description)
+    let mut p = param(name, "query", false, schema, description);
+    p["allowEmptyValue"] = json!(true);
+    p
+}
+
+/// A database id: a positive 64-bit integer.
+fn id_schema() -> Value {
+    json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX})
+}
+
+/// A decimal amount of major units, as `Decimal::parse` reads it.
+fn amount_schema() -> Value {
+    json!({"type": "string", "pattern": "^([0-9]{1,12}(\\.[0-9]{0,6})?|\\.[0-9]{1,6})$"})
 }
 
 /// `currency`: the one currency a listing, filter or aggregate of money runs in.
@@ -28,8 +42,8 @@ fn listing_params() -> Vec<Value> {
         currency_param(),
         q(
             "user_id",
-            json!({"type": "integer", "minimum": 1}),
-            "Personalize with this user's preferences (404 if unknown).",
+            id_schema(),
+            "Personalize with this user's preferences (404 if unknown; a key with the users scope).",
         ),
         q(
             "limit",
@@ -48,16 +62,8 @@ fn listing_params() -> Vec<Value> {
         ),
         q("brand", json!({"type": "string"}), "Brand, case-insensitive."),
         q("store", json!({"type": "string"}), "Store slug."),
-        q(
-            "min_price",
-            json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}),
-            "Minimum price in major units of the listing's currency.",
-        ),
-        q(
-            "max_price",
-            json!({"type": "string", "pattern": "^[0-9]*\\.?[0-9]{0,6}$"}),
-            "Maximum price in major units of the listing's currency.",
-        ),
+        q("min_price", amount_schema(), "Minimum price in major units of the listing's currency."),
+        q("max_price", amount_schema(), "Maximum price in major units of the listing's currency."),
     ]
 }
 
@@ -90,12 +96,17 @@ fn responses(own: Value, extra: &[(&str, &str)]) -> Value {
     for (code, d) in extra {
         m.insert((*code).to_string(), err(d));
     }
-    m.entry("400").or_insert_with(|| err("A query or path parameter is unknown or invalid; `details.parameter` names it."));
+    m.entry("400").or_insert_with(|| {
+        err("A query or path parameter is unknown or invalid; `details.parameter` names it.")
+    });
     m.insert(
         "401".into(),
         err("Missing or invalid API key (invalid keys are refused even on open endpoints)."),
     );
-    m.insert("429".into(), retry_later("Rate limit exceeded (failed keys count against the client's address)."));
+    m.insert(
+        "429".into(),
+        retry_later("Rate limit exceeded (failed keys count against the client's address)."),
+    );
     m.insert("500".into(), err("Internal error (details are logged, not returned)."));
     m.insert("503".into(), retry_later("The database is unreachable or busy (`unavailable`), or the request outlived its time budget (`timeout`)."));
     Value::Object(m)
@@ -117,7 +128,10 @@ fn probe_responses(own: Value) -> Value {
         Value::Object(o) => o,
         _ => serde_json::Map::new(),
     };
-    m.insert("400".into(), err("A query parameter this endpoint does not take; `details.parameter` names it."));
+    m.insert(
+        "400".into(),
+        err("A query parameter this endpoint does not take; `details.parameter` names it."),
+    );
     m.insert("503".into(), retry_later("The request outlived its time budget (`timeout`)."));
     Value::Object(m)
 }
@@ -143,11 +157,12 @@ fn write_errors() -> Vec<(&'static str, &'static str)> {
 
 fn paths() -> Value {
     let bad = ("400", "A query parameter is invalid; `details.parameter` names it.");
-    let users_scope = ("403", "The API key lacks the users scope (users and personalization are personal data).");
+    let users_scope =
+        ("403", "The API key lacks the users scope (users and personalization are personal data).");
     let id_param = |d: &str| {
         param("id", "path", true, json!({"type": "string", "pattern": "^[0-9a-f]{16}$"}), d)
     };
-    let user_id = param("id", "path", true, json!({"type": "integer", "minimum": 1}), "User id.");
+    let user_id = param("id", "path", true, id_schema(), "User id.");
     let category = param(
         "category",
         "path",
@@ -197,8 +212,12 @@ fn paths() -> Value {
             json!({"type": "string"}),
             "Currency for stores without a known one (ISO 4217).",
         ),
-        q("dry_run", json!({"type": "boolean"}), "Report only; write nothing."),
-        q("force", json!({"type": "boolean"}), "Ingest even if the same content was ingested."),
+        q("dry_run", json!({"type": "boolean", "default": false}), "Report only; write nothing."),
+        q(
+            "force",
+            json!({"type": "boolean", "default": false}),
+            "Ingest even if the same content was ingested.",
+        ),
     ];
     let mut best_with_path = vec![category];
     best_with_path.extend(best);
@@ -237,10 +256,10 @@ fn paths() -> Value {
                 "parameters": upload_params,
                 "requestBody": { "required": true, "content": {
                     "multipart/form-data": { "schema": { "type": "object", "properties": { "file": { "type": "string", "format": "binary" } }, "required": ["file"] } },
-                    "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
-                    "application/json": { "schema": {} },
-                    "application/x-ndjson": { "schema": { "type": "string" } },
-                    "text/csv": { "schema": { "type": "string" } }
+                    "application/octet-stream": { "schema": { "description": "The file's bytes; the format from `format`, `name` or sniffing." } },
+                    "application/json": { "schema": { "description": "A JSON array of records, or JSON Lines. Bad records are rejected one by one (see the summary); a body with no record of offer data is a 422." } },
+                    "application/x-ndjson": { "schema": { "description": "JSON Lines." } },
+                    "text/csv": { "schema": { "description": "CSV with a header row." } }
                 } },
                 "responses": responses(json!({
                     "201": ok("Ingested: the summary.", r("IngestReport")),
@@ -269,7 +288,7 @@ fn paths() -> Value {
             p
         }, json!({"200": ok("Runs.", r("RunPage"))}), &[bad, ("503", "No scheduler in this process.")]) },
         "/api/runs/{id}": { "get": get("One run with every attempt and step",
-            vec![param("id", "path", true, json!({"type": "integer", "minimum": 1}), "Run id.")],
+            vec![param("id", "path", true, id_schema(), "Run id.")],
             json!({"200": ok("The run.", r("Run"))}), &[bad, ("404", "No such run."), ("503", "No scheduler in this process.")]) },
         "/api/status": { "get": get("The status document (as status.json; schema docs/status.schema.json)", vec![],
             json!({"200": ok("Status.", r("Status"))}), &[("503", "No scheduler in this process.")]) },
@@ -285,6 +304,9 @@ fn paths() -> Value {
         "/metrics": { "get": { "summary": "Prometheus metrics", "responses": probe_responses(json!({ "200": { "description": "Text exposition format.", "content": { "text/plain": { "schema": { "type": "string" } } } } })) } }
     })
 }
+
+/// A visible character somewhere, no control characters anywhere (`char::is_control`).
+const TEXT_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$";
 
 fn schemas() -> Value {
     let money = json!({ "type": "object", "required": ["minor", "currency", "display"], "properties": {
@@ -306,11 +328,12 @@ fn schemas() -> Value {
         "items": { "type": "array", "items": item }, "page": { "type": "integer" }, "limit": { "type": "integer" }, "total": { "type": "integer" },
         "currency": r("ListingCurrency"), "currencies": r("ScopeCurrencies") } })
     };
+    // Text with a visible character and no control characters (what `users::validate` checks).
+    let text = |max: u32| json!({ "type": "string", "minLength": 1, "maxLength": max, "pattern": TEXT_PATTERN });
+    let entries = json!({ "type": "array", "items": text(100), "maxItems": 50 });
     let prefs = json!({ "type": "object", "additionalProperties": false, "properties": {
-        "stores": { "type": "array", "items": { "type": "string" }, "maxItems": 50 },
-        "brands": { "type": "array", "items": { "type": "string" }, "maxItems": 50 },
-        "categories": { "type": "array", "items": { "type": "string" }, "maxItems": 50 },
-        "budget": { "type": ["integer", "null"], "minimum": 0, "description": "Maximum price in whole major units." } } });
+        "stores": entries.clone(), "brands": entries.clone(), "categories": entries,
+        "budget": { "type": ["integer", "null"], "minimum": 0, "maximum": preciso_core::domain::Money::MAX_MINOR, "description": "Maximum price in whole major units." } } });
     json!({
         "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object", "required": ["code", "message", "details"], "properties": {
             "code": { "type": "string", "enum": ["bad_parameter", "not_found", "conflict", "payload_too_large", "unsupported_media_type", "unprocessable", "unauthorized", "forbidden", "rate_limited", "method_not_allowed", "unavailable", "timeout", "internal"] },
@@ -330,15 +353,19 @@ fn schemas() -> Value {
         "StoreComparison": { "type": "object", "required": ["stores", "currency", "currencies"], "properties": { "currency": r("ListingCurrency"), "currencies": r("ScopeCurrencies"), "generated_at": { "type": "integer" }, "price_index_definition": { "type": "string" }, "stores": { "type": "array", "items": { "type": "object" } } } },
         "PriceAnalysis": { "type": "object", "required": ["category", "offers", "currency", "currencies"], "properties": { "category": { "type": "string" },
             "currency": r("ListingCurrency"), "currencies": r("ScopeCurrencies"), "offers": { "type": "integer", "description": "Offers of the category in `currency`." },
-            "stats": { "type": "object" }, "histogram": { "type": "array", "items": { "type": "object" } },
+            "stats": { "type": ["object", "null"], "description": "null when the category has no offers in `currency`." }, "histogram": { "type": "array", "items": { "type": "object" } },
             "by_brand": { "type": "array", "items": { "type": "object" } }, "by_store": { "type": "array", "items": { "type": "object" } } } },
         "Preferences": prefs,
+        "StoredPreferences": { "type": "object", "description": "Preferences as kept: store slugs, brands, category keys.", "properties": {
+            "stores": { "type": "array", "items": { "type": "string" } }, "brands": { "type": "array", "items": { "type": "string" } },
+            "categories": { "type": "array", "items": { "type": "string" } }, "budget": { "type": ["integer", "null"] } } },
         "UserInput": { "type": "object", "required": ["name", "email"], "additionalProperties": false, "properties": {
-            "name": { "type": "string", "minLength": 1, "maxLength": 200 }, "email": { "type": "string", "format": "email", "maxLength": 254 }, "preferences": r("Preferences") } },
-        "User": { "type": "object", "required": ["id", "name", "email", "preferences"], "properties": {
-            "id": { "type": "integer" }, "name": { "type": "string" }, "email": { "type": "string" }, "preferences": r("Preferences"),
+            "name": text(200), "email": { "type": "string", "format": "email", "maxLength": 254 }, "preferences": r("Preferences") } },
+    "User": { "type": "object", "required": ["id", "name", "email", "preferences"], "properties": {
+            "id": { "type": "integer" }, "name": { "type": "string" }, "email": { "type": "string" }, "preferences": r("StoredPreferences"),
             "created_at": { "type": "integer" }, "updated_at": { "type": "integer" } } },
-        "UserPage": page(r("User")),
+        "UserPage": { "type": "object", "required": ["items", "page", "limit", "total"], "properties": {
+            "items": { "type": "array", "items": r("User") }, "page": { "type": "integer" }, "limit": { "type": "integer" }, "total": { "type": "integer" } } },
         "OfferHistory": { "type": "object", "required": ["offer", "history"], "properties": { "offer": r("Offer"), "history": { "type": "array", "items": { "type": "object" } } } },
         "ItemList": { "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": { "type": "object" } } } },
         "IngestReport": { "type": "object", "required": ["file", "status", "counts"], "properties": {

@@ -45,11 +45,16 @@ pub fn openapi_path(route: &str) -> String {
 }
 
 /// 400 for the first query parameter the operation does not declare. Routes the document
-/// does not describe accept none.
+/// does not describe accept none; a method the path does not have is left to the router's
+/// 405.
 pub fn check_known(method: &Method, route: &str, query: Option<&str>) -> ApiResult<()> {
     let Some(query) = query.filter(|q| !q.is_empty()) else { return Ok(()) };
     let method = if method == Method::HEAD { "GET" } else { method.as_str() };
-    let allowed = known().get(&(method.to_string(), openapi_path(route)));
+    let path = openapi_path(route);
+    let allowed = known().get(&(method.to_string(), path.clone()));
+    if allowed.is_none() && known().keys().any(|(_, p)| *p == path) {
+        return Ok(());
+    }
     for (name, _) in form_urlencoded::parse(query.as_bytes()) {
         if !allowed.is_some_and(|a| a.iter().any(|k| *k == name)) {
             let list = allowed.filter(|a| !a.is_empty()).map_or("none".into(), |a| a.join(", "));
@@ -60,6 +65,15 @@ pub fn check_known(method: &Method, route: &str, query: Option<&str>) -> ApiResu
         }
     }
     Ok(())
+}
+
+/// The category key a `{category}` path names; 404 when it names none (no letter or digit).
+pub fn category_path(category: &str) -> ApiResult<String> {
+    let key = category_key(category);
+    if key.is_empty() {
+        return Err(ApiError::NotFound(format!("no category {category:?} (see /api/categories)")));
+    }
+    Ok(key)
 }
 
 /// The query string in a canonical form: pairs sorted by name, the last value of a repeated
@@ -138,12 +152,12 @@ impl Params {
 
     /// The shared listing filters: category, brand, store, min_price, max_price.
     pub fn filter(&self) -> ApiResult<OfferFilter> {
-        let store = match self.str("store") {
-            Some(s) => {
-                Some(StoreId::parse(s).map_err(|e| ApiError::bad("store", format!("store: {e}")))?)
-            }
-            None => None,
-        };
+        // A store or category spelled with no letter or digit names nothing: an empty answer,
+        // as for a store that does not exist.
+        let store = self.str("store").map(StoreId::parse);
+        let category = self.str("category").map(category_key);
+        let unmatched =
+            matches!(store, Some(Err(_))) || category.as_ref().is_some_and(String::is_empty);
         let (min_price, max_price) = (self.price("min_price")?, self.price("max_price")?);
         if let (Some(lo), Some(hi)) = (min_price, max_price)
             && lo.mantissa as f64 / 10f64.powi(lo.scale as i32)
@@ -153,13 +167,23 @@ impl Params {
         }
         Ok(OfferFilter {
             currency: crate::currency::requested(self)?,
-            category: self.str("category").map(category_key).filter(|k| !k.is_empty()),
+            category: category.filter(|k| !k.is_empty()),
             brand: self.str("brand").map(str::to_string),
-            store,
+            store: store.and_then(Result::ok),
             min_price,
             max_price,
             product: None,
+            unmatched,
         })
+    }
+
+    /// A boolean flag: `true`/`1` or `false`/`0`; absent is false.
+    pub fn flag(&self, name: &str) -> ApiResult<bool> {
+        match self.str(name) {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(v) => Err(ApiError::bad(name, format!("{name} must be true or false, got {v:?}"))),
+        }
     }
 }
 
@@ -189,8 +213,21 @@ mod tests {
                 .filter()
                 .unwrap();
         assert_eq!(f.category.as_deref(), Some("tecnologia/celulares"));
-        assert_eq!(f.store.unwrap().as_str(), "exito");
+        assert_eq!(f.store.as_ref().unwrap().as_str(), "exito");
         assert!(p(&[("min_price", "-1")]).filter().is_err());
         assert!(p(&[("min_price", "10"), ("max_price", "5")]).filter().is_err());
+        assert!(!f.unmatched);
+        // Spellings that name no store or category match nothing rather than everything.
+        assert!(p(&[("store", "***")]).filter().unwrap().unmatched);
+        assert!(p(&[("category", " > / ")]).filter().unwrap().unmatched);
+        assert!(!p(&[("store", " ")]).filter().unwrap().unmatched, "blank is absent");
+    }
+
+    #[test]
+    fn flags_are_true_or_false() {
+        assert!(p(&[("force", "true")]).flag("force").unwrap());
+        assert!(!p(&[("force", "")]).flag("force").unwrap());
+        assert!(!p(&[]).flag("force").unwrap());
+        assert!(p(&[("force", "-58800")]).flag("force").is_err());
     }
 }

@@ -61,6 +61,9 @@ fn price_clause(w: &mut Where, bound: Decimal, op: &str, currency: Option<Curren
 
 pub fn filter_where(filter: &OfferFilter, prefs: Option<&Preferences>) -> Where {
     let mut w = Where::default();
+    if filter.unmatched {
+        w.push("1 = 0", []);
+    }
     if let Some(key) = &filter.category {
         category_clause(&mut w, key);
     }

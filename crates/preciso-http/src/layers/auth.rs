@@ -122,7 +122,9 @@ fn required_scope(state: &AppState, method: &Method, path: &str) -> Option<Scope
         Method::GET | Method::HEAD | Method::OPTIONS => {
             state.config.require_auth_for_reads.then_some(Scope::Read)
         }
-        _ => Some(Scope::Write),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE => Some(Scope::Write),
+        // No route takes TRACE, CONNECT or an invented method: the router's 405 says so.
+        _ => None,
     }
 }
 

@@ -162,8 +162,8 @@ fn upload_options(
 ) -> ApiResult<IngestOptions> {
     let mut opts = state.uploads.options.clone();
     opts.format = format.or(opts.format);
-    opts.dry_run = q.str("dry_run").is_some_and(|v| v == "true" || v == "1");
-    opts.force = q.str("force").is_some_and(|v| v == "true" || v == "1");
+    opts.dry_run = q.flag("dry_run")?;
+    opts.force = q.flag("force")?;
     opts.context.ingest_time = chrono::Utc::now().timestamp();
     if let Some(s) = q.str("store") {
         opts.context.default_store =

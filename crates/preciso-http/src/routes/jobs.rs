@@ -118,11 +118,7 @@ pub async fn trigger(
     QueryParams(q): QueryParams,
 ) -> ApiResult<Response> {
     let ops = ops(&state)?;
-    let dry_run = match q.str("dry_run") {
-        None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(_) => return Err(ApiError::bad("dry_run", "dry_run must be true or false")),
-    };
+    let dry_run = q.flag("dry_run")?;
     tracing::info!(target: "preciso::audit", key = caller.who(), action = "job.run", job = %name, dry_run, "job triggered");
     let handle = ops.ops.clone();
     let outcome = tokio::task::spawn_blocking(move || handle.trigger(&name, Trigger::Api, dry_run))

@@ -6,7 +6,7 @@ use crate::layers::auth::{Caller, Scope};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use preciso_core::domain::{Currency, Money, OfferId, category_key};
+use preciso_core::domain::{Currency, Money, OfferId};
 use preciso_core::ports::{Catalog, Personalization};
 use preciso_core::query::{CurrencyCount, OfferView, Preferences, Sort};
 use serde_json::{Value, json};
@@ -66,13 +66,7 @@ pub async fn best_prices(
     PathParam(category): PathParam,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let key = category_key(&category);
-    if key.is_empty() {
-        return Err(ApiError::bad(
-            "category",
-            "category must name a category (see /api/categories)",
-        ));
-    }
+    let key = crate::params::category_path(&category)?;
     let mut filter = q.filter()?;
     filter.category = Some(key.clone());
     let page = q.page()?;

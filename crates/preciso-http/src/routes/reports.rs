@@ -7,7 +7,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use preciso_core::analysis::stats::{histogram, quantile, summarize_sorted};
-use preciso_core::domain::{Currency, Money, category_key};
+use preciso_core::domain::{Currency, Money};
 use preciso_core::ports::StoreOfferRow;
 use preciso_core::query::{CategoryPrices, PricedRow};
 use rustc_hash::FxHashMap;
@@ -138,13 +138,7 @@ pub async fn price_analysis(
     PathParam(category): PathParam,
     QueryParams(q): QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let key = category_key(&category);
-    if key.is_empty() {
-        return Err(ApiError::bad(
-            "category",
-            "category must name a category (see /api/categories)",
-        ));
-    }
+    let key = crate::params::category_path(&category)?;
     let bins = q.int("bins", 1, 100)?.unwrap_or(10) as usize;
     let requested = crate::currency::requested(&q)?;
     let (currency, currencies) = crate::currency::choose(&state, requested, key.clone()).await?;

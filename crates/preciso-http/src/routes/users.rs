@@ -16,7 +16,18 @@ pub struct UserBody {
     name: String,
     email: String,
     #[serde(default)]
-    preferences: Preferences,
+    preferences: PreferencesBody,
+}
+
+/// Preferences as sent. The budget is read as a JSON number so `270.0`, which JSON Schema
+/// calls an integer, is one here too; `validate` checks it is whole and in range.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct PreferencesBody {
+    stores: Vec<String>,
+    brands: Vec<String>,
+    categories: Vec<String>,
+    budget: Option<f64>,
 }
 
 fn invalid(field: &str, message: &str) -> ApiError {
@@ -30,7 +41,7 @@ fn invalid(field: &str, message: &str) -> ApiError {
 fn validate(body: UserBody) -> ApiResult<(NewUser, Preferences)> {
     let name = body.name.trim().to_string();
     let email = body.email.trim().to_lowercase();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty() || body.name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(invalid("name", "must be 1–200 characters"));
     }
     let plausible = email.len() <= 254
@@ -52,9 +63,16 @@ fn validate(body: UserBody) -> ApiResult<(NewUser, Preferences)> {
         ("preferences.brands", &p.brands),
         ("preferences.categories", &p.categories),
     ] {
-        if list.len() > 50 || list.iter().any(|s| s.trim().is_empty() || s.len() > 100) {
+        let bad = |s: &String| {
+            s.trim().is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control)
+        };
+        if list.len() > 50 || list.iter().any(bad) {
             return Err(invalid(field, "at most 50 non-empty entries of at most 100 characters"));
         }
+    }
+    let max = preciso_core::domain::Money::MAX_MINOR as f64;
+    if p.budget.is_some_and(|b| b.fract() != 0.0 || !(0.0..=max).contains(&b)) {
+        return Err(invalid("preferences.budget", "must be a whole number from 0 to 100000000000"));
     }
     let prefs = Preferences {
         stores: p
@@ -64,8 +82,14 @@ fn validate(body: UserBody) -> ApiResult<(NewUser, Preferences)> {
             .map(|s| s.to_string())
             .collect(),
         brands: p.brands.iter().map(|b| b.trim().to_string()).collect(),
-        categories: p.categories.iter().map(|c| preciso_core::domain::category_key(c)).collect(),
-        budget: p.budget,
+        // Like stores, an entry that names nothing (no letter or digit) is dropped.
+        categories: p
+            .categories
+            .iter()
+            .map(|c| preciso_core::domain::category_key(c))
+            .filter(|k| !k.is_empty())
+            .collect(),
+        budget: p.budget.map(|b| b as u64),
     };
     Ok((NewUser { name, email }, prefs))
 }
@@ -145,7 +169,7 @@ mod tests {
 
     fn email(e: &str) -> bool {
         let body =
-            UserBody { name: "Ana".into(), email: e.into(), preferences: Preferences::default() };
+            UserBody { name: "Ana".into(), email: e.into(), preferences: PreferencesBody::default() };
         validate(body).is_ok()
     }
 

@@ -714,6 +714,27 @@ async fn users_crud_and_validation(backend: Backend) {
     let (s, e) =
         app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(json!({"nombre": "X"}))).await;
     assert_eq!((s, error_code(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"));
+    // What the document's schema refuses, the server refuses, naming the field.
+    for (prefs, field) in [
+        (json!({"stores": ["  "]}), "preferences.stores"),
+        (json!({"brands": ["a\u{7}b"]}), "preferences.brands"),
+        (json!({"categories": ["x".repeat(101)]}), "preferences.categories"),
+        (json!({"budget": 100_000_000_001u64}), "preferences.budget"),
+        (json!({"budget": 2.5}), "preferences.budget"),
+    ] {
+        let body = json!({"name": "Eva", "email": "eva@example.com", "preferences": prefs});
+        let (s, e) = app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(body)).await;
+        assert_eq!((s, error_code(&e)), (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"));
+        assert_eq!(e["error"]["details"]["field"], field, "{e}");
+    }
+    // A 100-character entry of multi-byte letters is within the bound (characters, not bytes).
+    let body = json!({"name": "Eva", "email": "eva@example.com",
+                      "preferences": {"brands": ["é".repeat(100)], "budget": 270.0,
+                                      "categories": ["***", "Hogar > Cocina"]}});
+    let (s, e) = app.send(Method::POST, "/api/users", Some(ADMIN_KEY), Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    assert_eq!(e["preferences"]["budget"], 270, "{e}");
+    assert_eq!(e["preferences"]["categories"], json!(["hogar/cocina"]), "{e}");
     let r = app
         .client
         .post(format!("{}/api/users", app.base))

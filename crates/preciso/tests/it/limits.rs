@@ -239,6 +239,17 @@ async fn unknown_parameters_are_refused_and_cache_keys_are_canonical() {
         assert_eq!((s, error_code(&e)), (StatusCode::BAD_REQUEST, "bad_parameter"), "{path}");
         assert_eq!(e["error"]["details"]["parameter"], param, "{e}");
     }
+    // A method the path does not have is the router's 405, whatever the query says.
+    let trace = reqwest::Method::from_bytes(b"TRACE").unwrap();
+    let (s, e) = app.send(trace, "/api/runs?limit=20&job=", None, None).await;
+    assert_eq!((s, error_code(&e)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    // Blank values are absent (the document's allowEmptyValue), not errors.
+    app.ok("/api/reports/store-comparison?currency=").await;
+    // A category path that names no category is not found.
+    let (s, e) = app.get("/api/best-prices/%0F%2A%F0%9F%BA%A9").await;
+    assert_eq!((s, error_code(&e)), (StatusCode::NOT_FOUND, "not_found"), "{e}");
+    let (s, _) = app.get("/api/reports/price-analysis/%2A%2A").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let cache = |path: &'static str, key: Option<&'static str>| {
         let mut r = app.client.get(format!("{}{path}", app.base));
         if let Some(k) = key {
