@@ -104,6 +104,48 @@ impl ProductStream {
     }
 }
 
+/// What a refresh writes for one product: rows to insert or replace, and the (scope,
+/// currency) keys of rows to delete. Rows that come out as they were are not written.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RowChanges {
+    pub upserts: Vec<BestRow>,
+    pub deletes: Vec<(String, String)>,
+}
+
+/// The changes from a product's stored rows to its recomputed ones, counted into `tally`.
+pub fn changes(old: &[BestRow], new: Vec<BestRow>, tally: &mut ScopeTally) -> RowChanges {
+    let same_key = |a: &BestRow, b: &BestRow| a.scope == b.scope && a.currency == b.currency;
+    let mut out = RowChanges::default();
+    for gone in old.iter().filter(|o| !new.iter().any(|n| same_key(n, o))) {
+        tally.count(gone, -1);
+        out.deletes.push((gone.scope.clone(), gone.currency.clone()));
+    }
+    for row in new {
+        match old.iter().find(|o| same_key(o, &row)) {
+            Some(o) if *o == row => continue,
+            Some(o) => tally.count(o, -1),
+            None => {}
+        }
+        tally.count(&row, 1);
+        out.upserts.push(row);
+    }
+    out
+}
+
+/// Products and buyable offers per (scope, currency), the counts a listing's `currencies`
+/// reports; built from the rows of a full rebuild, or the deltas of a partial one.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ScopeTally(pub BTreeMap<(String, String), (i64, i64)>);
+
+impl ScopeTally {
+    /// Counts a row in (`sign` 1) or out (-1).
+    pub fn count(&mut self, row: &BestRow, sign: i64) {
+        let entry = self.0.entry((row.scope.clone(), row.currency.clone())).or_default();
+        entry.0 += sign;
+        entry.1 += sign * row.offers;
+    }
+}
+
 /// The scope and currency whose summary answers a best-prices request exactly: one currency,
 /// nothing but the category filtering, and preferences that neither narrow (budget) nor
 /// reorder (preferred stores or brands) the list. `None` means the store must read the
@@ -155,6 +197,32 @@ mod tests {
         assert_eq!(summary_scope(&cat, Some(&stores)), None);
         let brand = OfferFilter { brand: Some("Apple".into()), ..cat.clone() };
         assert_eq!(summary_scope(&brand, None), None);
+    }
+
+    fn row(scope: &str, currency: &str, price: i64, offers: i64) -> BestRow {
+        BestRow {
+            scope: scope.into(),
+            product_id: 7,
+            currency: currency.into(),
+            price_minor: price,
+            offer_id: price,
+            offers,
+        }
+    }
+
+    #[test]
+    fn a_refresh_writes_only_what_changed_and_tallies_it() {
+        let old = [row("", "COP", 5, 2), row("a", "COP", 5, 2), row("", "MXN", 9, 1)];
+        let new = vec![row("", "COP", 5, 2), row("a", "COP", 4, 3), row("b", "COP", 4, 1)];
+        let mut tally = ScopeTally::default();
+        let c = changes(&old, new, &mut tally);
+        assert_eq!(c.upserts, [row("a", "COP", 4, 3), row("b", "COP", 4, 1)]);
+        assert_eq!(c.deletes, [("".to_string(), "MXN".to_string())]);
+        let t = |s: &str, c: &str| tally.0.get(&(s.to_string(), c.to_string())).copied();
+        assert_eq!(t("", "COP"), None, "an unchanged row is not counted");
+        assert_eq!(t("a", "COP"), Some((0, 1)), "same product, one more offer");
+        assert_eq!(t("b", "COP"), Some((1, 1)));
+        assert_eq!(t("", "MXN"), Some((-1, -1)));
     }
 
     #[test]

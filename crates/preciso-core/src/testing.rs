@@ -465,14 +465,19 @@ pub fn best_prices_respect_stock_filters_and_preferences(c: &dyn Catalog) {
     assert_eq!((second.items.len(), second.items[0].offer.store.as_str()), (1, "alkosto"));
 }
 
-/// Best prices of a scope as the summary answers them and as a scan of the offers does (a
-/// `min_price` of 0 matches every offer but sends the store down the scan path).
+/// Best prices of a scope in COP as the summary answers them and as a scan of the offers
+/// does (a `min_price` of 0 matches every offer but sends the store down the scan path).
 fn best_both_ways(
     c: &dyn Catalog,
     category: Option<&str>,
     page: PageRequest,
 ) -> [Vec<(i64, i64, u64)>; 2] {
-    let summary = OfferFilter { category: category.map(str::to_string), ..Default::default() };
+    let summary = OfferFilter {
+        category: category.map(str::to_string),
+        currency: Some(crate::domain::Currency::COP),
+        ..Default::default()
+    };
+    assert!(crate::best::summary_scope(&summary, None).is_some(), "the summary answers it");
     let scan = OfferFilter { min_price: crate::query::Decimal::parse("0"), ..summary.clone() };
     [summary, scan].map(|f| {
         let p = c.best_prices(&f, page, Personalization::default()).expect("best prices");
@@ -492,6 +497,17 @@ fn assert_summary_matches_scan(c: &dyn Catalog, when: &str) {
             let [summary, scan] = best_both_ways(c, category, page);
             assert_eq!(summary, scan, "{when}: best prices of {category:?} {page:?}");
         }
+        // The scope's counts (what `currencies` reports) follow the rows.
+        let all = best_both_ways(c, category, PageRequest { page: 1, limit: 100 })[1].clone();
+        let rows = &all[..all.len() - 1]; // the last is the total
+        let (products, offers) = rows.iter().fold((0, 0), |(p, o), r| (p + 1, o + r.2));
+        let counted = c.currencies(category.unwrap_or("")).expect("currencies");
+        let cop = counted.iter().find(|x| x.currency == crate::domain::Currency::COP);
+        assert_eq!(
+            cop.map_or((0, 0), |x| (x.products, x.offers)),
+            (products, offers),
+            "{when}: counts of {category:?}"
+        );
     }
 }
 
@@ -559,6 +575,17 @@ pub fn best_price_summary_follows_every_change(c: &dyn Catalog) {
     assert_summary_matches_scan(c, "after a crashed run and a later run");
     let page = c.best_prices(&electro, PageRequest::default(), Personalization::default()).unwrap();
     assert_eq!(page.items[0].offer.price.minor, 100, "the crashed run's committed batch counts");
+
+    // Runs touching few products refresh just those (a backend may write only differences):
+    // a price that is not the product's best, then a product left with no buyable offer.
+    let dearer = fixture("exito", "n1", "Nevera", "Electro > Neveras", 870, InStock);
+    apply(c, "dearer", &[Fixture { at: 4_000, ..dearer }.offer()]);
+    assert_summary_matches_scan(c, "after a change that is not a best price");
+    let gone = fixture("exito", "x1", "Cafe", "Mercado", 50, OutOfStock);
+    apply(c, "gone", &[Fixture { at: 5_000, ..gone }.offer()]);
+    assert_summary_matches_scan(c, "after a product lost its last buyable offer");
+    let everything = c.currencies("").unwrap();
+    assert_eq!(everything[0].products, 3, "nevera, licuadora, olla grande: {everything:?}");
 }
 
 pub fn an_initial_load_that_dies_reaches_the_summary_at_the_next_run(c: &dyn Catalog) {

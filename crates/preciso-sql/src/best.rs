@@ -22,15 +22,8 @@ pub const MARK_PREVIOUS_PRODUCT: &str = "INSERT INTO product_best_dirty (product
 pub const MARK_PRODUCT: &str =
     "INSERT INTO product_best_dirty (product_id) VALUES (?) ON CONFLICT (product_id) DO NOTHING";
 
-pub const DELETE_DIRTY_ROWS: &str =
-    "DELETE FROM product_best WHERE product_id IN (SELECT product_id FROM product_best_dirty)";
 pub const DELETE_ALL_ROWS: &str = "DELETE FROM product_best";
 pub const CLEAR_DIRTY: &str = "DELETE FROM product_best_dirty";
-
-/// Recounts products and buyable offers per scope and currency after the rows changed.
-pub const RECOUNT_SCOPES: &str = "DELETE FROM product_best_scopes;
-    INSERT INTO product_best_scopes (scope, currency, products, offers)
-    SELECT scope, currency, count(*), sum(offers) FROM product_best GROUP BY scope, currency;";
 
 /// `currency, offers, products` of a scope (`?`), most offers first.
 pub const SCOPE_CURRENCIES: &str = "SELECT currency, offers, products FROM product_best_scopes
@@ -55,6 +48,32 @@ pub fn all_offers() -> String {
 
 pub const INSERT_ROW: &str = "INSERT INTO product_best
     (scope, product_id, currency, price_minor, offer_id, offers) VALUES (?, ?, ?, ?, ?, ?)";
+
+/// `INSERT_ROW`, replacing the row of the same (scope, product, currency).
+pub const UPSERT_ROW: &str = "INSERT INTO product_best
+    (scope, product_id, currency, price_minor, offer_id, offers) VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (product_id, scope, currency) DO UPDATE SET price_minor = excluded.price_minor,
+        offer_id = excluded.offer_id, offers = excluded.offers";
+
+/// The marked products (a partial refresh: `EVERY_PRODUCT` is not among them).
+pub const DIRTY_PRODUCTS: &str = "SELECT product_id FROM product_best_dirty";
+
+pub const DELETE_ALL_SCOPES: &str = "DELETE FROM product_best_scopes";
+
+/// Adds (scope, currency, products, offers) deltas to the scope counts (`ScopeTally`).
+pub const ADD_TO_SCOPE: &str = "INSERT INTO product_best_scopes (scope, currency, products, offers)
+    VALUES (?, ?, ?, ?) ON CONFLICT (scope, currency) DO UPDATE
+    SET products = product_best_scopes.products + excluded.products,
+        offers = product_best_scopes.offers + excluded.offers";
+
+pub const DROP_EMPTY_SCOPES: &str = "DELETE FROM product_best_scopes WHERE products <= 0";
+
+/// `scope, currency, price_minor, offer_id, offers` of one product's rows.
+pub const PRODUCT_ROWS: &str = "SELECT scope, currency, price_minor, offer_id, offers
+    FROM product_best WHERE product_id = ?";
+
+pub const DELETE_ROW: &str =
+    "DELETE FROM product_best WHERE scope = ? AND product_id = ? AND currency = ?";
 
 /// A best-prices page of a scope in one currency: `OFFER_COLUMNS` then the product's buyable
 /// offer count; and the count of products in the scope sold in that currency.

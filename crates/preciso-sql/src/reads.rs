@@ -232,8 +232,4 @@ pub const DIRTY_TREND_HISTORY: &str = "SELECT h.offer_id, h.observed_at, h.price
     FROM price_history h JOIN trend_dirty d ON d.offer_id = h.offer_id
     ORDER BY h.offer_id, h.observed_at";
 
-/// Sets one offer's drop (NULLs: its current price is no drop): ref, bp, at, offer id.
-pub const SET_DROP: &str =
-    "UPDATE offers SET drop_ref_minor = ?, drop_bp = ?, drop_at = ? WHERE id = ?";
-
 pub const CLEAR_TREND_MARKS: &str = "DELETE FROM trend_dirty";

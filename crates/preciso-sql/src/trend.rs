@@ -2,7 +2,6 @@
 //! of an ingest run (and when a catalog opens after a crash): the offers ingest marked get
 //! their drop recomputed from their history (`preciso_core::analysis::trend::current_drop`).
 
-use crate::reads::SET_DROP;
 use crate::stores::Tx;
 use preciso_core::analysis::trend::current_drop;
 use preciso_core::ports::{Cell, StoreError};
@@ -12,7 +11,9 @@ const CHUNK: usize = 500;
 
 /// Takes the marks, then recomputes each marked offer's drop. A mark another run writes
 /// after the marks were taken stays for the next refresh; one taken here sees its history,
-/// which is read afterwards. Returns how many offers were refreshed.
+/// which is read afterwards. Only drops that changed are written, a chunk per statement (a
+/// statement per offer cost a round trip each on PostgreSQL). Returns how many offers were
+/// refreshed.
 pub fn refresh(tx: &mut dyn Tx) -> Result<u64, StoreError> {
     let ids: Vec<i64> = tx
         .query("SELECT offer_id FROM trend_dirty ORDER BY offer_id", &[])?
@@ -26,37 +27,74 @@ pub fn refresh(tx: &mut dyn Tx) -> Result<u64, StoreError> {
         let marks = placeholders(chunk.len());
         let params: Vec<Cell> = chunk.iter().map(|id| Cell::Int(*id)).collect();
         tx.execute(&format!("DELETE FROM trend_dirty WHERE offer_id IN ({marks})"), &params)?;
-        let rows = tx.query(
+        let histories = tx.query(
             &format!(
                 "SELECT offer_id, observed_at, price_minor FROM price_history
                  WHERE offer_id IN ({marks}) ORDER BY offer_id, observed_at"
             ),
             &params,
         )?;
-        let mut rows = rows.iter().peekable();
+        let stored = tx.query(
+            &format!(
+                "SELECT id, drop_ref_minor, drop_bp, drop_at FROM offers WHERE id IN ({marks})"
+            ),
+            &params,
+        )?;
+        let stored: std::collections::HashMap<i64, &[Cell]> = stored
+            .iter()
+            .filter_map(|r| match r.first() {
+                Some(Cell::Int(id)) => Some((*id, &r[1..])),
+                _ => None,
+            })
+            .collect();
+        let mut histories = histories.iter().peekable();
+        let mut changed = Vec::new();
         for &id in chunk {
             let mut history = Vec::new();
-            while let Some([Cell::Int(_), Cell::Int(at), Cell::Int(price)]) = rows
+            while let Some([Cell::Int(_), Cell::Int(at), Cell::Int(price)]) = histories
                 .next_if(|r| matches!(r.first(), Some(Cell::Int(o)) if *o == id))
                 .map(Vec::as_slice)
             {
                 history.push((*at, *price));
             }
-            set_drop(tx, id, &history)?;
+            let now = drop_cells(&history);
+            // An offer gone since it was marked has no row to update.
+            if stored.get(&id).is_some_and(|before| *before != now) {
+                changed.push((id, now));
+            }
         }
+        set_drops(tx, &changed)?;
     }
     Ok(ids.len() as u64)
 }
 
-fn set_drop(tx: &mut dyn Tx, id: i64, history: &[(i64, i64)]) -> Result<(), StoreError> {
-    let cells = match current_drop(history) {
+/// `drop_ref_minor, drop_bp, drop_at` of a history's current drop (all null: none).
+fn drop_cells(history: &[(i64, i64)]) -> [Cell; 3] {
+    match current_drop(history) {
         Some(d) => {
             [Cell::Int(d.reference_minor), Cell::Int(d.basis_points()), Cell::Int(d.dropped_at)]
         }
         None => [Cell::Null, Cell::Null, Cell::Null],
-    };
-    let [r, b, a] = cells;
-    tx.execute(SET_DROP, &[r, b, a, Cell::Int(id)]).map(drop)
+    }
+}
+
+/// One UPDATE for many offers. VALUES columns are `column1…` on both backends; the casts
+/// type the parameters for PostgreSQL (a null alone has no type).
+fn set_drops(tx: &mut dyn Tx, changed: &[(i64, [Cell; 3])]) -> Result<(), StoreError> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let row = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))";
+    let sql = format!(
+        "UPDATE offers SET drop_ref_minor = v.column2, drop_bp = v.column3, drop_at = v.column4
+         FROM (VALUES {}) AS v WHERE offers.id = v.column1",
+        vec![row; changed.len()].join(", ")
+    );
+    let params: Vec<Cell> = changed
+        .iter()
+        .flat_map(|(id, cells)| std::iter::once(Cell::Int(*id)).chain(cells.iter().cloned()))
+        .collect();
+    tx.execute(&sql, &params).map(drop)
 }
 
 fn placeholders(n: usize) -> String {

@@ -1,6 +1,6 @@
-//! Initial loads into an empty catalog. Keeping the offers table's six secondary indexes and
-//! the three foreign keys of the catalog up to date row by row costs more than writing the
-//! rows (each foreign-key check is a locking lookup per row): a load that starts on an empty
+//! Initial loads into an empty catalog. Keeping the offers table's six secondary indexes, the
+//! products' text-search index and the three foreign keys of the catalog up to date row by
+//! row costs more than writing the rows (each foreign-key check is a locking lookup per row): a load that starts on an empty
 //! catalog drops them, and its end builds each index once from sorted data and validates each
 //! key with one join (docs/BENCHMARKS.md has the figures).
 //!
@@ -16,15 +16,15 @@
 //!
 //! `restore` runs at the end of every run and when a process opens the catalog, so what a
 //! crashed load deferred is built by whatever comes next. The definitions below are those of
-//! the migrations (0001, 0008, 0011); a migration that changes one must change it here too, and must
+//! the migrations (0001, 0008, 0011, 0012); a migration that changes one must change it here too, and must
 //! not assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
 
 use crate::backend;
 use postgres::{Client, GenericClient};
 use preciso_core::ports::StoreError;
 
-/// The offers table's secondary indexes: (name, definition).
-const OFFER_INDEXES: &[(&str, &str)] = &[
+/// The secondary indexes a load defers: (name, definition).
+const DEFERRED_INDEXES: &[(&str, &str)] = &[
     ("offers_product", "CREATE INDEX IF NOT EXISTS offers_product ON offers(product_id)"),
     ("offers_store", "CREATE INDEX IF NOT EXISTS offers_store ON offers(store_id)"),
     (
@@ -41,6 +41,12 @@ const OFFER_INDEXES: &[(&str, &str)] = &[
     (
         "offers_drops",
         "CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id) WHERE drop_bp IS NOT NULL",
+    ),
+    (
+        "products_search",
+        "CREATE INDEX IF NOT EXISTS products_search ON products USING gin (to_tsvector('simple',
+             translate(lower(coalesce(brand, '') || ' ' || title),
+                 'áàâãäåéèêëíìîïóòôõöúùûüñçý', 'aaaaaaeeeeiiiiooooouuuuncy')))",
     ),
 ];
 
@@ -81,7 +87,7 @@ pub(crate) fn begin(client: &mut Client) -> Result<bool, StoreError> {
         tx.batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))
             .map_err(backend)?;
     }
-    for (name, _) in OFFER_INDEXES {
+    for (name, _) in DEFERRED_INDEXES {
         tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}")).map_err(backend)?;
     }
     // Session-level: held past this commit, until `end_load` or the connection closes.
@@ -113,7 +119,7 @@ pub(crate) fn restore(client: &mut Client) -> Result<(), StoreError> {
     // Sorting a million rows' wide category key in memory instead of in runs on disk.
     tx.batch_execute("SET LOCAL maintenance_work_mem = '256MB'").map_err(backend)?;
     for name in missing(&mut tx)? {
-        if let Some((_, sql)) = OFFER_INDEXES.iter().find(|(n, _)| *n == name) {
+        if let Some((_, sql)) = DEFERRED_INDEXES.iter().find(|(n, _)| *n == name) {
             tx.batch_execute(sql).map_err(backend)?;
         }
         if let Some((table, _, def)) = FOREIGN_KEYS.iter().find(|(_, n, _)| *n == name) {
@@ -130,7 +136,7 @@ fn offers_empty(client: &mut impl GenericClient) -> Result<bool, StoreError> {
 
 /// Names of the deferred indexes and keys the catalog does not have.
 fn missing(tx: &mut impl GenericClient) -> Result<Vec<String>, StoreError> {
-    let index_names: Vec<&str> = OFFER_INDEXES.iter().map(|(n, _)| *n).collect();
+    let index_names: Vec<&str> = DEFERRED_INDEXES.iter().map(|(n, _)| *n).collect();
     let key_names: Vec<&str> = FOREIGN_KEYS.iter().map(|(_, n, _)| *n).collect();
     let rows = tx
         .query(

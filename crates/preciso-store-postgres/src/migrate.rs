@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_best_per_currency", include_str!("../migrations/0010_best_per_currency.sql")),
     ("0011_trending", include_str!("../migrations/0011_trending.sql")),
     ("0012_product_search", include_str!("../migrations/0012_product_search.sql")),
+    ("0013_ingest_upkeep", include_str!("../migrations/0013_ingest_upkeep.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

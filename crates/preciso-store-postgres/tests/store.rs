@@ -30,11 +30,14 @@ fn unreachable_servers_fail_clearly_without_echoing_the_password() {
     assert!(!text.contains("s3cret"), "{text}");
 }
 
-/// The offers indexes and the catalog's foreign keys that exist, sorted.
+/// The offers indexes, the products' search index and the catalog's foreign keys that exist,
+/// sorted.
 fn deferrable_objects(url: &str) -> Vec<String> {
     let mut c = Client::connect(url, NoTls).unwrap();
     c.query(
         "SELECT indexname::text FROM pg_indexes WHERE tablename = 'offers' AND indexname <> 'offers_pkey'
+         UNION ALL
+         SELECT indexname::text FROM pg_indexes WHERE indexname = 'products_search'
          UNION ALL
          SELECT conname::text FROM pg_constraint
          WHERE contype = 'f' AND conrelid IN ('offers'::regclass, 'price_history'::regclass)
@@ -59,7 +62,7 @@ fn an_initial_load_defers_indexes_and_keys_to_its_end_and_later_runs_keep_them()
     let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
-    assert_eq!(all.len(), 9, "six offers indexes and three foreign keys: {all:?}");
+    assert_eq!(all.len(), 10, "six offers indexes, the search index, three keys: {all:?}");
 
     let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();
     load.apply_batch(&offers(&["a", "b"], 1_000), &IngestCounts::default()).unwrap();

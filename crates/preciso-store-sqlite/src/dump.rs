@@ -146,7 +146,7 @@ impl CatalogDump for SqliteCatalog {
     }
 
     fn after_load(&self) -> Result<(), StoreError> {
-        Ok(())
+        self.write_txn(|c| crate::search::rebuild(c).map_err(backend))
     }
 
     fn snapshot(&self, sink: &mut RowSink<'_>) -> Result<Vec<(String, u64)>, StoreError> {
@@ -181,7 +181,8 @@ impl CatalogDump for SqliteCatalog {
     ) -> Result<(), StoreError> {
         self.write_txn(|c| {
             c.execute_batch(&delete_all_sql()).map_err(backend)?;
-            fill(&mut Loader(c))
+            fill(&mut Loader(c))?;
+            crate::search::rebuild(c).map_err(backend)
         })
     }
 }

@@ -9,6 +9,7 @@ mod migrate;
 mod offers;
 mod queries;
 mod runs;
+mod search;
 mod session;
 mod stats;
 mod users;

@@ -201,8 +201,8 @@ impl CatalogRead for SqliteCatalog {
         }
         // FTS5: every word as a quoted prefix, all of them required.
         let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
-        let matches = "SELECT p.id FROM product_search s JOIN products p ON p.rowid = s.rowid
-            WHERE product_search MATCH ? ORDER BY p.id LIMIT ?";
+        let matches = "SELECT rowid FROM product_search WHERE product_search MATCH ?
+            ORDER BY rowid LIMIT ?";
         let q = Query {
             sql: reads::search_ranked(matches),
             params: vec![

@@ -239,7 +239,7 @@ fn write_batch(
         FxHashMap::with_capacity_and_hasher(offers.len(), Default::default());
     // Marks are written by every batch that touches a product, not once per run: another
     // run's refresh may take them between this run's batches.
-    let mut marks = Marks { bulk, written: FxHashSet::default() };
+    let mut marks = Marks { bulk, written: FxHashSet::default(), new_products: Vec::new() };
     // In id order, every B-tree keyed by offer id is walked forward once per batch instead of
     // at random; the sort is stable, so repeats of one offer keep their file order.
     let mut ordered: Vec<&Offer> = offers.iter().collect();
@@ -257,6 +257,7 @@ fn write_batch(
         let after = state_after(stored, offer, decision, file_id);
         in_batch.insert(id, after);
     }
+    crate::search::index_products(conn, &marks.new_products)?;
     Ok(counts)
 }
 
@@ -333,12 +334,12 @@ fn apply(
 ) -> rusqlite::Result<()> {
     match decision {
         Decision::Insert => {
-            ensure_product(conn, offer, products)?;
+            ensure_product(conn, offer, products, marks)?;
             insert_offer(conn, offer, file_id)?;
             marks.product(conn, offer.product_id.as_i64())?;
         }
         Decision::Update { .. } => {
-            ensure_product(conn, offer, products)?;
+            ensure_product(conn, offer, products, marks)?;
             marks.previous_product(conn, offer)?;
             update_offer(conn, offer, file_id)?;
             marks.product(conn, offer.product_id.as_i64())?;
@@ -366,6 +367,8 @@ fn apply(
 struct Marks {
     bulk: bool,
     written: FxHashSet<i64>,
+    /// Products the batch inserted, added to the search index at its end.
+    new_products: Vec<i64>,
 }
 
 impl Marks {
@@ -395,14 +398,16 @@ fn ensure_product(
     conn: &Connection,
     offer: &Offer,
     products: &mut FxHashSet<i64>,
+    marks: &mut Marks,
 ) -> rusqlite::Result<()> {
-    if products.insert(offer.product_id.as_i64()) {
-        upsert_product(conn, offer)?;
+    if products.insert(offer.product_id.as_i64()) && upsert_product(conn, offer)? {
+        marks.new_products.push(offer.product_id.as_i64());
     }
     Ok(())
 }
 
-fn upsert_product(conn: &Connection, offer: &Offer) -> rusqlite::Result<()> {
+/// Whether the product was new.
+fn upsert_product(conn: &Connection, offer: &Offer) -> rusqlite::Result<bool> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO products (id, key, gtin, brand, title, category, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -415,8 +420,8 @@ fn upsert_product(conn: &Connection, offer: &Offer) -> rusqlite::Result<()> {
         offer.title,
         offer.category,
         offer.observed_at
-    ])?;
-    Ok(())
+    ])
+    .map(|n| n > 0)
 }
 
 fn insert_offer(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<()> {

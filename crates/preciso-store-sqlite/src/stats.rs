@@ -3,9 +3,10 @@
 //! read by offset along the (category_key, currency, price) index, so a refresh touches each
 //! group's index entries once and sorts nothing.
 
-use preciso_core::best::{BestRow, EVERY_PRODUCT, OfferPrice, ProductStream};
+use preciso_core::best::{BestRow, EVERY_PRODUCT, OfferPrice, ProductStream, ScopeTally};
 use preciso_sql::best;
 use rusqlite::{Connection, params};
+use rustc_hash::FxHashSet;
 
 pub(crate) fn refresh_category_stats(conn: &Connection) -> rusqlite::Result<()> {
     crate::transaction(conn, || rebuild(conn), |e| e)
@@ -26,6 +27,11 @@ pub(crate) fn refresh_trends(conn: &Connection) -> Result<u64, preciso_core::por
     )
 }
 
+/// The summary's page index (migration 0013), dropped while a full rebuild refills the table
+/// and built once after: one sort instead of a random B-tree insert per row.
+const ORDER_INDEX: &str = "CREATE INDEX IF NOT EXISTS product_best_order
+    ON product_best(scope, currency, price_minor, offer_id)";
+
 fn rebuild_best(conn: &Connection) -> rusqlite::Result<()> {
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
     let dirty = count(best::DIRTY_COUNT)?;
@@ -33,24 +39,100 @@ fn rebuild_best(conn: &Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     let every_product: bool = conn.query_row(best::IS_MARKED, [EVERY_PRODUCT], |r| r.get(0))?;
-    let everything = every_product || dirty * 2 > count(best::PRODUCT_COUNT)?;
-    let source = if everything {
+    let mut tally = ScopeTally::default();
+    if every_product || dirty * 2 > count(best::PRODUCT_COUNT)? {
+        conn.execute_batch("DROP INDEX IF EXISTS product_best_order")?;
         conn.execute(best::DELETE_ALL_ROWS, [])?;
-        best::all_offers()
+        conn.execute(best::DELETE_ALL_SCOPES, [])?;
+        let mut insert = conn.prepare(best::INSERT_ROW)?;
+        // Products stream in id order, the table's key order: every row is an append.
+        stream_rows(conn, &best::all_offers(), |_, rows| {
+            rows.iter().for_each(|r| tally.count(r, 1));
+            write_rows(&mut insert, &rows)
+        })?;
+        conn.execute_batch(ORDER_INDEX)?;
     } else {
-        conn.execute(best::DELETE_DIRTY_ROWS, [])?;
-        best::dirty_offers()
-    };
-    let mut insert = conn.prepare(best::INSERT_ROW)?;
-    let mut write = |rows: Vec<BestRow>| -> rusqlite::Result<()> {
-        for BestRow { scope, product_id, currency, price_minor, offer_id, offers } in rows {
-            insert.execute(params![scope, product_id, currency, price_minor, offer_id, offers])?;
+        let mut refresh = Refresh::new(conn)?;
+        let mut seen = FxHashSet::default();
+        stream_rows(conn, &best::dirty_offers(), |product, rows| {
+            seen.insert(product);
+            refresh.product(product, rows, &mut tally)
+        })?;
+        // Dirty products with no buyable offer left produced no rows: theirs go.
+        let dirty: Vec<i64> = conn
+            .prepare(best::DIRTY_PRODUCTS)?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for product in dirty.into_iter().filter(|p| !seen.contains(p)) {
+            refresh.product(product, Vec::new(), &mut tally)?;
         }
-        Ok(())
-    };
-    let mut stmt = conn.prepare(&source)?;
+    }
+    let mut add = conn.prepare(best::ADD_TO_SCOPE)?;
+    for ((scope, currency), (products, offers)) in &tally.0 {
+        add.execute(params![scope, currency, products, offers])?;
+    }
+    conn.execute(best::DROP_EMPTY_SCOPES, [])?;
+    conn.execute(best::CLEAR_DIRTY, [])?;
+    Ok(())
+}
+
+/// A partial refresh: each dirty product's stored rows against its recomputed ones, writing
+/// only the differences (a price that changed but was not the product's best changes none).
+struct Refresh<'c> {
+    current: rusqlite::Statement<'c>,
+    upsert: rusqlite::Statement<'c>,
+    delete: rusqlite::Statement<'c>,
+}
+
+impl<'c> Refresh<'c> {
+    fn new(conn: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Refresh {
+            current: conn.prepare(best::PRODUCT_ROWS)?,
+            upsert: conn.prepare(best::UPSERT_ROW)?,
+            delete: conn.prepare(best::DELETE_ROW)?,
+        })
+    }
+
+    fn product(
+        &mut self,
+        product: i64,
+        rows: Vec<BestRow>,
+        tally: &mut ScopeTally,
+    ) -> rusqlite::Result<()> {
+        let old: Vec<BestRow> = self
+            .current
+            .query_map([product], |r| {
+                Ok(BestRow {
+                    scope: r.get(0)?,
+                    product_id: product,
+                    currency: r.get(1)?,
+                    price_minor: r.get(2)?,
+                    offer_id: r.get(3)?,
+                    offers: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let changes = preciso_core::best::changes(&old, rows, tally);
+        for (scope, currency) in &changes.deletes {
+            self.delete.execute(params![scope, product, currency])?;
+        }
+        write_rows(&mut self.upsert, &changes.upserts)
+    }
+}
+
+/// Streams `source`'s offers (in product order) into summary rows, one product at a time.
+fn stream_rows(
+    conn: &Connection,
+    source: &str,
+    mut write: impl FnMut(i64, Vec<BestRow>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(source)?;
     let mut rows = stmt.query([])?;
     let mut stream = ProductStream::default();
+    let mut emit = |rows: Vec<BestRow>| match rows.first().map(|r| r.product_id) {
+        Some(product) => write(product, rows),
+        None => Ok(()),
+    };
     while let Some(r) = rows.next()? {
         let offer = OfferPrice {
             offer_id: r.get(1)?,
@@ -58,11 +140,22 @@ fn rebuild_best(conn: &Connection) -> rusqlite::Result<()> {
             currency: r.get(3)?,
             price_minor: r.get(4)?,
         };
-        write(stream.push(r.get(0)?, offer))?;
+        emit(stream.push(r.get(0)?, offer))?;
     }
-    write(stream.finish())?;
-    conn.execute(best::CLEAR_DIRTY, [])?;
-    conn.execute_batch(best::RECOUNT_SCOPES)?;
+    emit(stream.finish())
+}
+
+fn write_rows(stmt: &mut rusqlite::Statement<'_>, rows: &[BestRow]) -> rusqlite::Result<()> {
+    for r in rows {
+        stmt.execute(params![
+            r.scope,
+            r.product_id,
+            r.currency,
+            r.price_minor,
+            r.offer_id,
+            r.offers
+        ])?;
+    }
     Ok(())
 }
 

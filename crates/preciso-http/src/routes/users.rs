@@ -168,8 +168,11 @@ mod tests {
     use super::*;
 
     fn email(e: &str) -> bool {
-        let body =
-            UserBody { name: "Ana".into(), email: e.into(), preferences: PreferencesBody::default() };
+        let body = UserBody {
+            name: "Ana".into(),
+            email: e.into(),
+            preferences: PreferencesBody::default(),
+        };
         validate(body).is_ok()
     }
 
