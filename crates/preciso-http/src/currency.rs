@@ -8,6 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::state::AppState;
 use preciso_core::domain::Currency;
+use preciso_core::ports::Catalog;
 use preciso_core::query::CurrencyCount;
 
 /// The `currency` query parameter, if given.
@@ -27,14 +28,15 @@ pub fn requested(q: &Params) -> ApiResult<Option<Currency>> {
 
 /// The currency a listing of `scope` (a category key, `""` for the whole catalog) runs in,
 /// and the scope's currencies. `None` when nothing decides one (an empty scope and no
-/// default).
-pub async fn choose(
-    state: &AppState,
+/// default). Runs inside the handler's database call (`default`: `catalog.currency`), so a
+/// listing costs one trip to the blocking pool, not two.
+pub fn choose(
+    c: &dyn Catalog,
+    default: Option<Currency>,
     requested: Option<Currency>,
-    scope: String,
+    scope: &str,
 ) -> ApiResult<(Option<Currency>, Vec<CurrencyCount>)> {
-    let counts = state.db(move |c| Ok(c.currencies(&scope)?)).await?;
-    let default = state.config.default_currency;
+    let counts = c.currencies(scope)?;
     Ok((requested.or(default).or_else(|| counts.first().map(|c| c.currency)), counts))
 }
 

@@ -7,7 +7,7 @@ use preciso_core::analysis::trend::current_drop;
 use preciso_core::ports::{Cell, StoreError};
 
 /// Offers per statement when reading marks' histories.
-const CHUNK: usize = 500;
+const CHUNK: usize = 2_000;
 
 /// Takes the marks, then recomputes each marked offer's drop. A mark another run writes
 /// after the marks were taken stays for the next refresh; one taken here sees its history,

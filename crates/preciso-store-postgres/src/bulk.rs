@@ -16,7 +16,7 @@
 //!
 //! `restore` runs at the end of every run and when a process opens the catalog, so what a
 //! crashed load deferred is built by whatever comes next. The definitions below are those of
-//! the migrations (0001, 0008, 0011, 0012); a migration that changes one must change it here too, and must
+//! the migrations (0001, 0008, 0012, 0013); a migration that changes one must change it here too, and must
 //! not assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
 
 use crate::backend;
@@ -40,7 +40,8 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
     ),
     (
         "offers_drops",
-        "CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id) WHERE drop_bp IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id, drop_at)
+             WHERE drop_bp IS NOT NULL",
     ),
     (
         "products_search",

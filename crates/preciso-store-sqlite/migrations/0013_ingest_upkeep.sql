@@ -35,3 +35,8 @@ CREATE TABLE product_best (
 CREATE INDEX product_best_order ON product_best(scope, currency, price_minor, offer_id);
 DELETE FROM product_best_scopes;
 INSERT OR IGNORE INTO product_best_dirty (product_id) VALUES (-9223372036854775807 - 1);
+
+-- Trending drops: the window's bound (drop_at) in the index too, so a page and its count
+-- filter the window from the index alone instead of reading every dropped offer's row.
+DROP INDEX IF EXISTS offers_drops;
+CREATE INDEX offers_drops ON offers(drop_bp, id, drop_at) WHERE drop_bp IS NOT NULL;

@@ -44,7 +44,8 @@ pub(crate) const OFFER_INDEXES: &str = "
             brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id);
     CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key);
     CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);
-    CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id) WHERE drop_bp IS NOT NULL;";
+    CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id, drop_at)
+        WHERE drop_bp IS NOT NULL;";
 
 const DROP_OFFER_INDEXES: &str = "
     DROP INDEX IF EXISTS offers_product;

@@ -71,11 +71,12 @@ pub async fn best_prices(
     filter.category = Some(key.clone());
     let page = q.page()?;
     let user_id = user_id(&q, &caller)?;
-    let (currency, currencies) =
-        crate::currency::choose(&state, filter.currency, key.clone()).await?;
-    filter.currency = currency;
-    let result = state
+    let default = state.config.default_currency;
+    let (currency, currencies, result) = state
         .db(move |c| {
+            let (currency, currencies) =
+                crate::currency::choose(c, default, filter.currency, &key)?;
+            filter.currency = currency;
             let prefs = preferences(c, user_id)?;
             let p =
                 c.best_prices(&filter, page, Personalization { preferences: prefs.as_ref() })?;
@@ -89,7 +90,7 @@ pub async fn best_prices(
                     "no category {key:?} (see /api/categories)"
                 )));
             }
-            Ok(p)
+            Ok((currency, currencies, p))
         })
         .await?;
     let items = result
@@ -116,12 +117,15 @@ pub async fn ranked(
     let sort = q.sort(Sort::Value)?;
     let user_id = user_id(&q, &caller)?;
     let scope = filter.category.clone().unwrap_or_default();
-    let (currency, currencies) = crate::currency::choose(&state, filter.currency, scope).await?;
-    filter.currency = currency;
-    let result = state
+    let default = state.config.default_currency;
+    let (currency, currencies, result) = state
         .db_heavy(move |c| {
+            let (currency, currencies) =
+                crate::currency::choose(c, default, filter.currency, &scope)?;
+            filter.currency = currency;
             let prefs = preferences(c, user_id)?;
-            Ok(c.list_offers(&filter, sort, page, Personalization { preferences: prefs.as_ref() })?)
+            let who = Personalization { preferences: prefs.as_ref() };
+            Ok((currency, currencies, c.list_offers(&filter, sort, page, who)?))
         })
         .await?;
     let items = result
@@ -149,10 +153,10 @@ pub async fn trending(
     let page = q.page()?;
     // Drops are ranked by percentage: currencies may mix unless the request names one.
     let scope = filter.category.clone().unwrap_or_default();
-    let (_, currencies) = crate::currency::choose(&state, None, scope).await?;
     let currency = filter.currency;
     let since = chrono::Utc::now().timestamp() - days * 86_400;
-    let drops = state.db(move |c| Ok(c.trending(since, &filter, page)?)).await?;
+    let (currencies, drops) =
+        state.db(move |c| Ok((c.currencies(&scope)?, c.trending(since, &filter, page)?))).await?;
     let items = drops
         .items
         .iter()

@@ -70,13 +70,14 @@ pub async fn store_comparison(
 ) -> ApiResult<Json<Value>> {
     let now = chrono::Utc::now().timestamp();
     let requested = crate::currency::requested(&q)?;
-    let (currency, currencies) = crate::currency::choose(&state, requested, String::new()).await?;
+    let default = state.config.default_currency;
     // The whole market's rows in the report's currency, read and folded on a heavy thread.
-    let accs = state
+    let (currency, currencies, accs) = state
         .db_heavy(move |c| {
+            let (currency, currencies) = crate::currency::choose(c, default, requested, "")?;
             let mut rows = c.store_offer_rows()?;
             rows.retain(|r| Some(r.currency) == currency);
-            Ok(compare(&rows, now))
+            Ok((currency, currencies, compare(&rows, now)))
         })
         .await?;
     let stores: Vec<Value> = accs
@@ -141,19 +142,20 @@ pub async fn price_analysis(
     let key = crate::params::category_path(&category)?;
     let bins = q.int("bins", 1, 100)?.unwrap_or(10) as usize;
     let requested = crate::currency::requested(&q)?;
-    let (currency, currencies) = crate::currency::choose(&state, requested, key.clone()).await?;
+    let default = state.config.default_currency;
     let lookup = key.clone();
     // Reading and summarizing a category run together on a heavy thread: the rows never
     // outlive the computation.
-    let summary = state
+    let (currency, currencies, summary) = state
         .db_heavy(move |c| {
+            let (currency, currencies) = crate::currency::choose(c, default, requested, &lookup)?;
             let prices = c.category_prices(&lookup)?;
             if prices.rows.is_empty() {
                 return Err(ApiError::NotFound(format!(
                     "no offers in category {lookup:?} (see /api/categories)"
                 )));
             }
-            Ok(currency.map(|cur| summarize_category(&prices, cur, bins)))
+            Ok((currency, currencies, currency.map(|cur| summarize_category(&prices, cur, bins))))
         })
         .await?;
     let mut body = summary.unwrap_or_else(|| json!({ "offers": 0 }));
