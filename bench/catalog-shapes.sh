@@ -7,7 +7,8 @@
 # current binary and by a reference binary built from an earlier commit (BASE_BIN), run by run
 # interleaved so host drift hits both alike.
 # Usage: BASE_BIN=/path/to/old/preciso bench/catalog-shapes.sh [OFFERS]   (default 1000000)
-#        PRECISO_BENCH_PG_URL=postgres://… adds PostgreSQL (a scratch database per run).
+#        PRECISO_BENCH_PG_URL=postgres://… adds PostgreSQL (a scratch database per run);
+#        BACKENDS="sqlite pg" and SHAPES="grouped single" choose what runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -62,8 +63,9 @@ PY
 
 backends=(sqlite)
 [ -n "${PRECISO_BENCH_PG_URL:-}" ] && backends+=(pg)
+[ -n "${BACKENDS:-}" ] && read -r -a backends <<< "$BACKENDS"   # e.g. BACKENDS=pg
 for backend in "${backends[@]}"; do
-  for shape in grouped single; do
+  for shape in ${SHAPES:-grouped single}; do
     one "${backend}_${shape}_current" "$BIN" "$backend" "$shape"
     [ -n "$BASE" ] && one "${backend}_${shape}_reference" "$BASE" "$backend" "$shape"
     one "${backend}_${shape}_current2" "$BIN" "$backend" "$shape"
