@@ -1,8 +1,9 @@
-//! Initial loads into an empty catalog. Keeping the offers table's six secondary indexes, the
-//! products' text-search index and the three foreign keys of the catalog up to date row by
-//! row costs more than writing the rows (each foreign-key check is a locking lookup per row): a load that starts on an empty
-//! catalog drops them, and its end builds each index once from sorted data and validates each
-//! key with one join (docs/BENCHMARKS.md has the figures).
+//! Initial loads into an empty catalog. Keeping the offers table's seven secondary indexes,
+//! the products' text-search index and the three foreign keys of the catalog up to date row
+//! by row costs more than writing the rows (each foreign-key check is a locking lookup per
+//! row): a load that starts on an empty catalog drops them, and its end builds each index
+//! once from sorted data and validates each key with one join (docs/BENCHMARKS.md has the
+//! figures).
 //!
 //! Two advisory locks keep this safe beside other writers:
 //! - `DDL`: every ingest batch holds it shared for its transaction (`batch_turn`), and
@@ -42,6 +43,10 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
         "offers_drops",
         "CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id, drop_at)
              WHERE drop_bp IS NOT NULL",
+    ),
+    (
+        "offers_drop_time",
+        "CREATE INDEX IF NOT EXISTS offers_drop_time ON offers(drop_at) WHERE drop_bp IS NOT NULL",
     ),
     (
         "products_search",

@@ -205,6 +205,11 @@ impl CatalogRead for PgCatalog {
     ) -> Result<Page<TrendingOffer>, StoreError> {
         let (rows, total) = reads::trending(since, filter, page);
         self.with_client(|c| {
+            // An empty window (stale scrapes) answers from the time index alone.
+            let total = count(c, &total)?;
+            if total == 0 {
+                return Ok(Page { items: Vec::new(), page: page.page, limit: page.limit, total });
+            }
             let items = run(c, &rows)?
                 .iter()
                 .map(|r| {
@@ -216,7 +221,7 @@ impl CatalogRead for PgCatalog {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &total)? })
+            Ok(Page { items, page: page.page, limit: page.limit, total })
         })
     }
 

@@ -226,6 +226,11 @@ impl CatalogRead for SqliteCatalog {
     ) -> Result<Page<TrendingOffer>, StoreError> {
         let (rows, count) = reads::trending(since, filter, page);
         self.with_reader(|c| {
+            // An empty window (stale scrapes) answers from the time index alone.
+            let total = query_count(c, &count)?;
+            if total == 0 {
+                return Ok(Page { items: Vec::new(), page: page.page, limit: page.limit, total });
+            }
             let items = query_map(c, &rows, |r| {
                 Ok(TrendingOffer {
                     offer: offer_row(r)?,
@@ -234,7 +239,7 @@ impl CatalogRead for SqliteCatalog {
                     dropped_at: r.get(22)?,
                 })
             })?;
-            Ok(Page { items, page: page.page, limit: page.limit, total: query_count(c, &count)? })
+            Ok(Page { items, page: page.page, limit: page.limit, total })
         })
     }
 

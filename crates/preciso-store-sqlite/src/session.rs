@@ -45,7 +45,8 @@ pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key);
     CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);
     CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id, drop_at)
-        WHERE drop_bp IS NOT NULL;";
+        WHERE drop_bp IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS offers_drop_time ON offers(drop_at) WHERE drop_bp IS NOT NULL;";
 
 const DROP_OFFER_INDEXES: &str = "
     DROP INDEX IF EXISTS offers_product;
@@ -53,7 +54,8 @@ const DROP_OFFER_INDEXES: &str = "
     DROP INDEX IF EXISTS offers_category;
     DROP INDEX IF EXISTS offers_brand;
     DROP INDEX IF EXISTS offers_price_change;
-    DROP INDEX IF EXISTS offers_drops;";
+    DROP INDEX IF EXISTS offers_drops;
+    DROP INDEX IF EXISTS offers_drop_time;";
 
 /// Page cache of the ingest connection (KiB). With rows appended in arrival order the hot
 /// pages are the id indexes' (tens of MB at a million offers); a larger cache bought no speed
