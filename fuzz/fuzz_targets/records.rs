@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         default_store: None,
         default_currency: Some(preciso_core::domain::Currency::COP),
         store_currency: HashMap::new(),
+        store_aliases: Default::default(),
         store_timezone: HashMap::new(),
         default_timezone: chrono_tz::America::Bogota,
         ingest_time: 1_800_000_000,
