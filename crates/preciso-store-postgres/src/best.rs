@@ -1,21 +1,20 @@
 //! Refresh of the best-offer summary (`preciso_core::best`) on PostgreSQL: takes the dirty
 //! marks and, in one transaction, either rebuilds every row (the marks include
 //! `EVERY_PRODUCT`: an initial load) streaming all buyable offers in product order through a
-//! portal, or recomputes the marked products a chunk at a time and writes only the rows that
-//! changed. The scope counts (`product_best_scopes`) follow from the rows written instead of
-//! a recount of the whole summary.
+//! portal, or merges two portals in product order — the marked products' buyable offers and
+//! their stored rows — and writes only the rows that changed. One bitmap scan over all the
+//! marked products reads each heap page of `offers` once, in physical order; rounds of a few
+//! thousand products read the same pages again and again (4.7 s instead of 0.6 s for 38k
+//! products at a million offers). The scope counts (`product_best_scopes`) follow from the
+//! rows written instead of a recount of the whole summary.
 
 use crate::backend;
-use postgres::{Client, Transaction};
+use postgres::{Client, Portal, Row, Transaction};
 use preciso_core::best::{BestRow, EVERY_PRODUCT, OfferPrice, ProductStream, ScopeTally};
 use preciso_core::ports::StoreError;
-use std::collections::HashMap;
 
 /// Rows fetched per round trip and written per INSERT.
 const CHUNK: usize = 10_000;
-
-/// Marked products recomputed per round of a partial refresh.
-const PRODUCTS_PER_ROUND: usize = 2_000;
 
 /// Serializes refreshes of concurrent ingest runs (`pg_advisory_xact_lock` key).
 const REFRESH_LOCK: i64 = 0x7072_6563_6973_6f62;
@@ -24,7 +23,7 @@ const OFFERS_OF: &str = "SELECT product_id, id, category_key, currency, price_mi
     WHERE availability <> 'out_of_stock' AND product_id = ANY($1) ORDER BY product_id";
 
 const ROWS_OF: &str = "SELECT product_id, scope, currency, price_minor, offer_id, offers
-    FROM product_best WHERE product_id = ANY($1)";
+    FROM product_best WHERE product_id = ANY($1) ORDER BY product_id";
 
 /// Rebuilds the summary rows of the marked products, or of all of them when the marks include
 /// `EVERY_PRODUCT`, in one transaction.
@@ -46,11 +45,7 @@ pub(crate) fn refresh(client: &mut Client) -> Result<(), StoreError> {
         rebuild_all(&mut tx)?
     } else {
         taken.sort_unstable();
-        let mut tally = ScopeTally::default();
-        for round in taken.chunks(PRODUCTS_PER_ROUND) {
-            refresh_products(&mut tx, round, &mut tally)?;
-        }
-        tally
+        refresh_products(&mut tx, &taken)?
     };
     add_to_scopes(&mut tx, &tally)?;
     tx.commit().map_err(backend)
@@ -81,53 +76,103 @@ fn rebuild_all(tx: &mut Transaction<'_>) -> Result<ScopeTally, StoreError> {
     pending.extend(stream.finish());
     pending.iter().for_each(|r| tally.count(r, 1));
     write(tx, &pending, "")?;
+    // A table rewritten whole: without statistics the planner takes it for any size, and a
+    // partial refresh's lookup by product scans it instead of its key (0.1 s per lookup).
+    tx.batch_execute("ANALYZE product_best").map_err(backend)?;
     Ok(tally)
 }
 
-/// One round of a partial refresh: the products' stored rows against their recomputed ones;
-/// only differences are written (most marked products keep their rows: a price changed that
-/// was not the best).
-fn refresh_products(
-    tx: &mut Transaction<'_>,
-    products: &[i64],
-    tally: &mut ScopeTally,
-) -> Result<(), StoreError> {
-    let mut old: HashMap<i64, Vec<BestRow>> = HashMap::new();
-    for r in tx.query(ROWS_OF, &[&products]).map_err(backend)? {
-        let row = BestRow {
-            product_id: r.get(0),
-            scope: r.get(1),
-            currency: r.get(2),
-            price_minor: r.get(3),
-            offer_id: r.get(4),
-            offers: r.get(5),
-        };
-        old.entry(row.product_id).or_default().push(row);
-    }
-    let mut new: HashMap<i64, Vec<BestRow>> = HashMap::new();
-    let mut stream = ProductStream::default();
-    let mut keep = |rows: Vec<BestRow>| {
-        if let Some(first) = rows.first() {
-            new.insert(first.product_id, rows);
-        }
-    };
-    for r in tx.query(OFFERS_OF, &[&products]).map_err(backend)? {
-        keep(stream.push(r.get(0), offer_price(&r)));
-    }
-    keep(stream.finish());
+/// A partial refresh: the marked products' stored rows against their recomputed ones, both
+/// read in product order and merged; only differences are written (most marked products keep
+/// their rows: a price changed that was not the best).
+fn refresh_products(tx: &mut Transaction<'_>, products: &[i64]) -> Result<ScopeTally, StoreError> {
+    let mut offers = Cursor::open(tx, OFFERS_OF, products)?;
+    let mut stored = Cursor::open(tx, ROWS_OF, products)?;
+    let mut tally = ScopeTally::default();
     let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
-    for product in products {
-        let before = old.remove(product).unwrap_or_default();
-        let after = new.remove(product).unwrap_or_default();
-        let changes = preciso_core::best::changes(&before, after, tally);
+    loop {
+        let next = match (offers.peek(tx)?, stored.peek(tx)?) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(p), None) | (None, Some(p)) => p,
+            (None, None) => break,
+        };
+        let mut prices = Vec::new();
+        offers.take(tx, next, |r| prices.push(offer_price(r)))?;
+        let mut before = Vec::new();
+        stored.take(tx, next, |r| before.push(stored_row(r)))?;
+        let after = preciso_core::best::best_rows(next, &prices);
+        let changes = preciso_core::best::changes(&before, after, &mut tally);
         upserts.extend(changes.upserts);
-        deletes.extend(changes.deletes.into_iter().map(|(s, c)| (*product, s, c)));
+        deletes.extend(changes.deletes.into_iter().map(|(s, c)| (next, s, c)));
+        if upserts.len() + deletes.len() >= CHUNK {
+            flush(tx, &mut upserts, &mut deletes)?;
+        }
     }
-    delete(tx, &deletes)?;
-    write(tx, &upserts, UPSERT)
+    flush(tx, &mut upserts, &mut deletes)?;
+    Ok(tally)
 }
 
-fn offer_price(r: &postgres::Row) -> OfferPrice {
+fn flush(
+    tx: &mut Transaction<'_>,
+    upserts: &mut Vec<BestRow>,
+    deletes: &mut Vec<(i64, String, String)>,
+) -> Result<(), StoreError> {
+    delete(tx, &std::mem::take(deletes))?;
+    write(tx, &std::mem::take(upserts), UPSERT)
+}
+
+/// Rows of a portal ordered by product id (column 0), fetched `CHUNK` at a time. Writes made
+/// through the same transaction after the portal opened are not seen by it.
+struct Cursor {
+    portal: Portal,
+    rows: std::iter::Peekable<std::vec::IntoIter<Row>>,
+    done: bool,
+}
+
+impl Cursor {
+    fn open(tx: &mut Transaction<'_>, sql: &str, products: &[i64]) -> Result<Self, StoreError> {
+        let portal = tx.bind(sql, &[&products]).map_err(backend)?;
+        Ok(Self { portal, rows: Vec::new().into_iter().peekable(), done: false })
+    }
+
+    /// The product of the next row, fetching more when the buffer is empty.
+    fn peek(&mut self, tx: &mut Transaction<'_>) -> Result<Option<i64>, StoreError> {
+        if self.rows.peek().is_none() && !self.done {
+            let rows = tx.query_portal(&self.portal, CHUNK as i32).map_err(backend)?;
+            self.done = rows.len() < CHUNK;
+            self.rows = rows.into_iter().peekable();
+        }
+        Ok(self.rows.peek().map(|r| r.get(0)))
+    }
+
+    /// Hands every next row of `product` to `each`.
+    fn take(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        product: i64,
+        mut each: impl FnMut(&Row),
+    ) -> Result<(), StoreError> {
+        while self.peek(tx)? == Some(product) {
+            if let Some(row) = self.rows.next() {
+                each(&row);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn stored_row(r: &Row) -> BestRow {
+    BestRow {
+        product_id: r.get(0),
+        scope: r.get(1),
+        currency: r.get(2),
+        price_minor: r.get(3),
+        offer_id: r.get(4),
+        offers: r.get(5),
+    }
+}
+
+fn offer_price(r: &Row) -> OfferPrice {
     OfferPrice {
         offer_id: r.get(1),
         category_key: r.get(2),
