@@ -739,6 +739,15 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     let elsewhere =
         OfferFilter { store: Some(StoreId::parse("jumbo").unwrap()), ..Default::default() };
     assert_eq!(c.trending(0, &elsewhere, page).unwrap().total, 0, "filters apply");
+    // A merged store's drops follow its offers to their new ids.
+    let merged = StoreId::parse("exito-merged").unwrap();
+    c.merge_stores(&StoreId::parse("exito").unwrap(), &merged).unwrap();
+    let drops = c.trending(0, &OfferFilter::default(), page).unwrap();
+    assert_eq!(drops.total, 1);
+    let d = &drops.items[0];
+    assert_eq!((d.offer.store.as_str(), d.dropped_at), ("exito-merged", 8_000));
+    let here = OfferFilter { store: Some(merged), ..Default::default() };
+    assert_eq!(c.trending(0, &here, page).unwrap().total, 1);
 }
 
 /// Text search goes through the backend's index: every word of the query is a word prefix of

@@ -23,6 +23,11 @@ impl Where {
         self.params.extend(params);
     }
 
+    /// Whether nothing is filtered.
+    pub fn is_empty(&self) -> bool {
+        self.clauses.is_empty()
+    }
+
     pub fn sql(&self) -> String {
         if self.clauses.is_empty() { "1 = 1".into() } else { self.clauses.join(" AND ") }
     }

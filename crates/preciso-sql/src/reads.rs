@@ -161,23 +161,38 @@ pub fn search_ranked(matches: &str) -> String {
 }
 
 /// A trending page: offers whose current price is a real drop that began at or after `since`,
-/// largest drop first along the `offers_drops` index: `OFFER_COLUMNS`, then `drop_ref_minor,
-/// drop_bp, drop_at`; and their count.
+/// largest drop first along the `offer_drops_rank` index, each offer read by id:
+/// `OFFER_COLUMNS`, then `reference_minor, drop_bp, drop_at`; and their count (from the
+/// drops alone when nothing filters the offers: every drop's offer exists).
 pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, Query) {
     let mut w: Where = filter_where(filter, None);
-    w.push("o.drop_bp IS NOT NULL AND o.drop_at >= ?", [Param::Int(since)]);
+    w.push("d.drop_at >= ?", [Param::Int(since)]);
     let mut params = w.params.clone();
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
     let rows = Query::new(
         format!(
-            "SELECT {OFFER_COLUMNS}, o.drop_ref_minor, o.drop_bp, o.drop_at FROM offers o
-             WHERE {} ORDER BY o.drop_bp DESC, o.id DESC LIMIT ? OFFSET ?",
+            "SELECT {OFFER_COLUMNS}, d.reference_minor, d.drop_bp, d.drop_at
+             FROM offer_drops d JOIN offers o ON o.id = d.offer_id
+             WHERE {} ORDER BY d.drop_bp DESC, d.offer_id DESC LIMIT ? OFFSET ?",
             w.sql()
         ),
         params,
     );
-    let count = Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params);
+    let count = if filter_where(filter, None).is_empty() {
+        Query::new(
+            "SELECT count(*) FROM offer_drops d WHERE d.drop_at >= ?".into(),
+            vec![Param::Int(since)],
+        )
+    } else {
+        Query::new(
+            format!(
+                "SELECT count(*) FROM offer_drops d JOIN offers o ON o.id = d.offer_id WHERE {}",
+                w.sql()
+            ),
+            w.params,
+        )
+    };
     (rows, count)
 }
 
@@ -225,11 +240,3 @@ pub const STORE_SUMMARIES: &str = "SELECT s.id, count(o.id), count(DISTINCT o.ca
 /// Offers whose history an ingest extended: their drop is recomputed at the end of the run.
 pub const MARK_TREND: &str =
     "INSERT INTO trend_dirty (offer_id) VALUES (?) ON CONFLICT (offer_id) DO NOTHING";
-
-/// The marked offers' histories, `offer_id, observed_at, price_minor`, grouped by offer in time
-/// order (the refresh streams them one offer at a time).
-pub const DIRTY_TREND_HISTORY: &str = "SELECT h.offer_id, h.observed_at, h.price_minor
-    FROM price_history h JOIN trend_dirty d ON d.offer_id = h.offer_id
-    ORDER BY h.offer_id, h.observed_at";
-
-pub const CLEAR_TREND_MARKS: &str = "DELETE FROM trend_dirty";

@@ -144,7 +144,7 @@ fn rekey(row: &[Cell], into: &StoreId) -> Result<Moving, StoreError> {
 }
 
 /// `preciso stores merge FROM INTO` (see `CatalogStore::merge_stores`). The caller commits,
-/// then refreshes the derived tables (the products this marked, category medians).
+/// then refreshes the derived tables (the products and offers this marked, category medians).
 pub fn merge(tx: &mut dyn Tx, from: &StoreId, into: &StoreId) -> Result<MergeReport, StoreError> {
     if from == into {
         return Err(StoreError::Conflict(format!("{from} cannot be merged into itself")));
@@ -181,6 +181,9 @@ pub fn merge(tx: &mut dyn Tx, from: &StoreId, into: &StoreId) -> Result<MergeRep
             }
         }
         tx.execute(crate::best::MARK_PRODUCT, &[Cell::Int(m.product_id)])?;
+        // The drop follows the history: recomputed under the new id by the trend refresh.
+        tx.execute("DELETE FROM offer_drops WHERE offer_id = ?", &[Cell::Int(m.id)])?;
+        tx.execute(crate::reads::MARK_TREND, &[Cell::Int(m.new_id)])?;
     }
     report.ledger_rows = tx.execute(
         "UPDATE ingest_files SET store_id = ? WHERE store_id = ?",

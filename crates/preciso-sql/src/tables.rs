@@ -48,9 +48,6 @@ pub const TABLES: &[TableSpec] = &[
             "last_seen",
             "content_hash",
             "last_file_id",
-            "drop_ref_minor",
-            "drop_bp",
-            "drop_at",
         ],
         order_by: "id",
     },
@@ -104,6 +101,11 @@ pub const TABLES: &[TableSpec] = &[
         order_by: "scope, currency",
     },
     TableSpec { name: "product_best_dirty", columns: &["product_id"], order_by: "product_id" },
+    TableSpec {
+        name: "offer_drops",
+        columns: &["offer_id", "reference_minor", "drop_bp", "drop_at"],
+        order_by: "offer_id",
+    },
     TableSpec { name: "trend_dirty", columns: &["offer_id"], order_by: "offer_id" },
     TableSpec {
         name: "users",

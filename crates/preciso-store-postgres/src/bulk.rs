@@ -17,7 +17,7 @@
 //!
 //! `restore` runs at the end of every run and when a process opens the catalog, so what a
 //! crashed load deferred is built by whatever comes next. The definitions below are those of
-//! the migrations (0001, 0008, 0012, 0013); a migration that changes one must change it here too, and must
+//! the migrations (0001, 0008, 0012); a migration that changes one must change it here too, and must
 //! not assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
 
 use crate::backend;
@@ -38,15 +38,6 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
     (
         "offers_price_change",
         "CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at)",
-    ),
-    (
-        "offers_drops",
-        "CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id, drop_at)
-             WHERE drop_bp IS NOT NULL",
-    ),
-    (
-        "offers_drop_time",
-        "CREATE INDEX IF NOT EXISTS offers_drop_time ON offers(drop_at) WHERE drop_bp IS NOT NULL",
     ),
     (
         "products_search",

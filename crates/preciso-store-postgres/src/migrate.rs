@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0011_trending", include_str!("../migrations/0011_trending.sql")),
     ("0012_product_search", include_str!("../migrations/0012_product_search.sql")),
     ("0013_ingest_upkeep", include_str!("../migrations/0013_ingest_upkeep.sql")),
+    ("0014_offer_drops", include_str!("../migrations/0014_offer_drops.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

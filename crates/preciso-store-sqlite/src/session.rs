@@ -43,19 +43,14 @@ pub(crate) const OFFER_INDEXES: &str = "
         ON offers(category_key, currency, price_minor, product_id, store_id, availability,
             brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id);
     CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key);
-    CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);
-    CREATE INDEX IF NOT EXISTS offers_drops ON offers(drop_bp, id, drop_at)
-        WHERE drop_bp IS NOT NULL;
-    CREATE INDEX IF NOT EXISTS offers_drop_time ON offers(drop_at) WHERE drop_bp IS NOT NULL;";
+    CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
 
 const DROP_OFFER_INDEXES: &str = "
     DROP INDEX IF EXISTS offers_product;
     DROP INDEX IF EXISTS offers_store;
     DROP INDEX IF EXISTS offers_category;
     DROP INDEX IF EXISTS offers_brand;
-    DROP INDEX IF EXISTS offers_price_change;
-    DROP INDEX IF EXISTS offers_drops;
-    DROP INDEX IF EXISTS offers_drop_time;";
+    DROP INDEX IF EXISTS offers_price_change;";
 
 /// Page cache of the ingest connection (KiB). With rows appended in arrival order the hot
 /// pages are the id indexes' (tens of MB at a million offers); a larger cache bought no speed
