@@ -16,6 +16,10 @@ use preciso_core::ports::StoreError;
 /// Rows fetched per round trip and written per INSERT.
 const CHUNK: usize = 10_000;
 
+/// The summary's page index (migration 0013).
+const ORDER_INDEX: &str = "CREATE INDEX IF NOT EXISTS product_best_order
+    ON product_best(scope, currency, price_minor, offer_id)";
+
 /// Serializes refreshes of concurrent ingest runs (`pg_advisory_xact_lock` key).
 const REFRESH_LOCK: i64 = 0x7072_6563_6973_6f62;
 
@@ -53,8 +57,19 @@ pub(crate) fn refresh(client: &mut Client) -> Result<(), StoreError> {
 
 /// Every row again, counted whole.
 fn rebuild_all(tx: &mut Transaction<'_>) -> Result<ScopeTally, StoreError> {
+    // Filling an empty summary (an initial load), the page index is built once at the end
+    // from sorted rows instead of a random B-tree insert per row (9.0 s to 4.8 s for 1.3M
+    // rows). Dropping it locks the table until commit, which only an empty summary's readers
+    // can afford; a summary with rows keeps its index and its readers.
+    let empty: bool = tx
+        .query_one("SELECT NOT EXISTS (SELECT 1 FROM product_best)", &[])
+        .map_err(backend)?
+        .get(0);
     tx.batch_execute("DELETE FROM product_best; DELETE FROM product_best_scopes")
         .map_err(backend)?;
+    if empty {
+        tx.batch_execute("DROP INDEX IF EXISTS product_best_order").map_err(backend)?;
+    }
     let portal = tx.bind(&preciso_sql::best::all_offers(), &[]).map_err(backend)?;
     let mut stream = ProductStream::default();
     let mut pending: Vec<BestRow> = Vec::new();
@@ -76,6 +91,7 @@ fn rebuild_all(tx: &mut Transaction<'_>) -> Result<ScopeTally, StoreError> {
     pending.extend(stream.finish());
     pending.iter().for_each(|r| tally.count(r, 1));
     write(tx, &pending, "")?;
+    tx.batch_execute(ORDER_INDEX).map_err(backend)?;
     // A table rewritten whole: without statistics the planner takes it for any size, and a
     // partial refresh's lookup by product scans it instead of its key (0.1 s per lookup).
     tx.batch_execute("ANALYZE product_best").map_err(backend)?;

@@ -69,6 +69,12 @@ fn an_initial_load_defers_indexes_and_keys_to_its_end_and_later_runs_keep_them()
     assert_eq!(deferrable_objects(&url), Vec::<String>::new(), "an initial load defers them all");
     load.finish(IngestStatus::Done, None).unwrap();
     assert_eq!(deferrable_objects(&url), all, "its end builds every one again");
+    // The best-offer summary was filled empty, its page index built after the rows.
+    let mut c = Client::connect(&url, NoTls).unwrap();
+    let order = "SELECT count(*) FROM pg_indexes WHERE indexname = 'product_best_order'";
+    assert_eq!(c.query_one(order, &[]).unwrap().get::<_, i64>(0), 1);
+    let best = "SELECT count(*) FROM product_best";
+    assert!(c.query_one(best, &[]).unwrap().get::<_, i64>(0) > 0);
 
     // A catalog with offers: the next run defers nothing.
     let mut next = catalog.begin_ingest(&new_file("next"), false).unwrap();
