@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # API before/after (issue #16's "no regression"): the current binary against a reference
 # binary built from an earlier commit (BASE_BIN), each on a catalog it ingested itself (a new
-# binary's migrations change the schema), on two catalog shapes: the generator's (~2 offers per
+# binary's migrations change the schema), on two catalog shapes: the generator's (~10 offers per
 # product) and one product per offer (bench/one-product-per-offer.py). Uncached, wrk -t2 -c16,
 # DURATION seconds per endpoint, the two binaries alternating endpoint by endpoint so host
 # drift hits both alike.
@@ -77,7 +77,8 @@ for shape in grouped single; do
   echo "== shape $shape: largest category $CAT, product $PID, search word $WORD"
   for e in "best-prices|/api/best-prices/$CAT" "price-comparison id|/api/price-comparison?product_id=$PID" \
            "price-comparison q|/api/price-comparison?q=$WORD" "ranked-offers|/api/ranked-offers?category=$CAT" \
-           "trending-offers|/api/trending-offers?days=7" "price-analysis|/api/reports/price-analysis/$CAT" \
+           "trending-offers|/api/trending-offers?days=7" "trending-offers 90 days|/api/trending-offers?days=90" \
+           "price-analysis|/api/reports/price-analysis/$CAT" \
            "store-comparison|/api/reports/store-comparison"; do
     echo "-- ${e%%|*}"
     for label in current reference; do

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What the read-side indexes cost at ingest (issue #16, point 7): the product text-search index
 # (FTS5 on SQLite, a GIN expression index on PostgreSQL) grows with *products*, and the stored
-# trending drops with *changed offers*. The generator's catalog groups ~2 offers per product;
+# trending drops with *changed offers*. The generator's catalog groups ~10 offers per product;
 # scrapes without GTINs and with store-specific titles give one product per offer, the worst
 # case for the search index. Each shape is ingested fresh, then the next day's scrape, by the
 # current binary and by a reference binary built from an earlier commit (BASE_BIN), run by run
