@@ -11,14 +11,15 @@ use std::path::PathBuf;
     about = "Scraped offers in; an exact, deduplicated, versioned price catalog out."
 )]
 pub struct Cli {
-    /// Config file (default: $PRECISO_CONFIG, else ./preciso.toml if present).
-    #[arg(long, global = true)]
+    /// Config file (default: ./preciso.toml if present). Every key of it can also be set as
+    /// PRECISO_<SECTION>__<KEY> (see `preciso config example`).
+    #[arg(long, global = true, env = "PRECISO_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Data directory (overrides data_dir / PRECISO_DATA_DIR).
-    #[arg(long, global = true)]
+    /// Data directory (data_dir).
+    #[arg(long, global = true, env = "PRECISO_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database URL, e.g. sqlite://preciso-data/preciso.sqlite (overrides PRECISO_DATABASE_URL).
-    #[arg(long, global = true)]
+    /// Database URL, e.g. sqlite://preciso-data/preciso.sqlite (database_url).
+    #[arg(long, global = true, env = "PRECISO_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -260,8 +261,8 @@ pub enum KeysCommand {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to bind (overrides http.listen / PRECISO_LISTEN).
-    #[arg(long)]
+    /// Address to bind (http.listen; PRECISO_LISTEN also works).
+    #[arg(long, env = "PRECISO_HTTP__LISTEN")]
     pub listen: Option<String>,
 }
 

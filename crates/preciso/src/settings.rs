@@ -1,6 +1,8 @@
-//! Layered settings: built-in defaults < `preciso.toml` < `PRECISO_*` environment < flags.
-//! The config file is `--config PATH`, else `$PRECISO_CONFIG`, else `./preciso.toml` when it
-//! exists. `Debug` never prints the database URL, which may hold a password.
+//! Layered settings: built-in defaults < `preciso.toml` < `PRECISO_*` environment (`env`) <
+//! flags. The config file is `--config PATH`, else `$PRECISO_CONFIG`, else `./preciso.toml`
+//! when it exists. `Debug` never prints the database URL, which may hold a password.
+
+pub mod env;
 
 use anyhow::{Context, Result, bail};
 use chrono_tz::Tz;
@@ -55,16 +57,18 @@ pub struct SchedulerSettings {
     pub run_retention_days: u32,
 }
 
+/// The scheduler's own defaults (`preciso_ops::OpsConfig`), in the file's units: one home.
 impl Default for SchedulerSettings {
     fn default() -> Self {
+        let d = preciso_ops::OpsConfig::default();
         SchedulerSettings {
             enabled: true,
             timezone: "America/Bogota".into(),
-            poll_secs: 1,
-            heartbeat_secs: 10,
+            poll_secs: d.poll.as_secs(),
+            heartbeat_secs: d.heartbeat.as_secs(),
             drop_dir: None,
             stable_secs: 10,
-            run_retention_days: 90,
+            run_retention_days: (d.run_retention.as_secs() / 86_400) as u32,
         }
     }
 }
@@ -255,25 +259,27 @@ impl HttpSettings {
     }
 }
 
+/// The server's own defaults (`preciso_http::HttpConfig`), in the file's units: one home.
 impl Default for HttpSettings {
     fn default() -> Self {
+        let d = preciso_http::HttpConfig::default();
         HttpSettings {
             listen: "127.0.0.1:8080".into(),
-            rate_limit_per_minute: 100,
-            cors_origins: Vec::new(),
-            cache_ttl_secs: 300,
-            cache_max_bytes: 64 << 20,
-            json_body_limit_bytes: 1 << 20,
-            upload_limit_bytes: 256 << 20,
-            behind_tls: false,
+            rate_limit_per_minute: d.rate_limit_per_minute,
+            cors_origins: d.cors_origins,
+            cache_ttl_secs: d.cache_ttl.as_secs(),
+            cache_max_bytes: d.cache_max_bytes,
+            json_body_limit_bytes: d.json_body_limit,
+            upload_limit_bytes: d.upload_limit,
+            behind_tls: d.behind_tls,
             trusted_proxies: Vec::new(),
             trust_forwarded_for: None,
             shutdown_grace_secs: 20,
-            header_read_timeout_secs: 10,
-            keepalive_timeout_secs: 5,
-            request_timeout_secs: 30,
-            upload_timeout_secs: 900,
-            max_connections: 1024,
+            header_read_timeout_secs: d.limits.header_read_timeout.as_secs(),
+            keepalive_timeout_secs: d.limits.keepalive_timeout.as_secs(),
+            request_timeout_secs: d.request_timeout.as_secs(),
+            upload_timeout_secs: d.upload_timeout.as_secs(),
+            max_connections: d.limits.max_connections,
         }
     }
 }
@@ -374,27 +380,9 @@ impl fmt::Debug for Settings {
     }
 }
 
-/// Environment variables read, with the setting each overrides.
-pub const ENV_VARS: &[(&str, &str)] = &[
-    ("PRECISO_CONFIG", "path of the config file"),
-    ("PRECISO_DATA_DIR", "data_dir"),
-    ("PRECISO_DATABASE_URL", "database_url"),
-    ("PRECISO_INGEST_BATCH_SIZE", "ingest.batch_size"),
-    ("PRECISO_DEFAULT_CURRENCY", "ingest.default_currency"),
-    ("PRECISO_DEFAULT_TIMEZONE", "ingest.default_timezone"),
-    ("PRECISO_REDIS_URL", "redis_url"),
-    ("PRECISO_LISTEN", "http.listen"),
-    ("PRECISO_REQUIRE_AUTH_FOR_READS", "auth.require_for_reads (true/false)"),
-    ("PRECISO_ADMIN_KEY", "bootstrap admin API key (environment only)"),
-    ("PRECISO_SCHEDULER", "scheduler.enabled (on/off)"),
-    ("PRECISO_ARCHIVE", "archive.enabled (on/off)"),
-    ("PRECISO_ARCHIVE_URL", "archive.url"),
-    ("PRECISO_LOG_DIR", "log.dir"),
-    ("PRECISO_LOG", "log filter, e.g. info or preciso=debug"),
-];
-
 impl Settings {
-    /// Defaults, then the config file, then the environment. Flags are applied by callers.
+    /// Defaults, then the config file, then the environment (`env`). Flags are applied by
+    /// callers. Variables that name no setting are logged as warnings.
     pub fn load(config: Option<&Path>) -> Result<Settings> {
         let env_config = std::env::var_os("PRECISO_CONFIG").map(PathBuf::from);
         let path = config.map(Path::to_path_buf).or(env_config);
@@ -405,7 +393,9 @@ impl Settings {
             }
             None => Settings::default(),
         };
-        settings.apply_env(|k| std::env::var(k).ok())?;
+        for warning in settings.apply_env(std::env::vars())? {
+            tracing::warn!("{warning}");
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -416,49 +406,18 @@ impl Settings {
         toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
     }
 
-    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
-        if let Some(v) = var("PRECISO_DATA_DIR") {
-            self.data_dir = v.into();
+    /// The environment over the settings read so far (`env`); returns warnings for variables
+    /// that name no setting.
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Vec<String>> {
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        if let Some((_, key)) = vars.iter().find(|(k, v)| k == "PRECISO_ADMIN_KEY" && !v.is_empty())
+        {
+            self.auth.admin_key = Some(key.clone());
         }
-        if let Some(v) = var("PRECISO_DATABASE_URL") {
-            self.database_url = Some(v);
-        }
-        if let Some(v) = var("PRECISO_INGEST_BATCH_SIZE") {
-            self.ingest.batch_size = v
-                .parse()
-                .with_context(|| format!("PRECISO_INGEST_BATCH_SIZE={v:?} is not a number"))?;
-        }
-        if let Some(v) = var("PRECISO_DEFAULT_CURRENCY") {
-            self.ingest.default_currency = Some(v);
-        }
-        if let Some(v) = var("PRECISO_DEFAULT_TIMEZONE") {
-            self.ingest.default_timezone = v;
-        }
-        if let Some(v) = var("PRECISO_REDIS_URL").filter(|v| !v.is_empty()) {
-            self.redis_url = Some(v);
-        }
-        if let Some(v) = var("PRECISO_LISTEN") {
-            self.http.listen = v;
-        }
-        if let Some(v) = var("PRECISO_REQUIRE_AUTH_FOR_READS") {
-            self.auth.require_for_reads = matches!(v.as_str(), "1" | "true" | "yes");
-        }
-        if let Some(v) = var("PRECISO_SCHEDULER") {
-            self.scheduler.enabled = matches!(v.as_str(), "1" | "true" | "on" | "yes");
-        }
-        if let Some(v) = var("PRECISO_ARCHIVE") {
-            self.archive.enabled = matches!(v.as_str(), "1" | "true" | "on" | "yes");
-        }
-        if let Some(v) = var("PRECISO_ARCHIVE_URL").filter(|v| !v.is_empty()) {
-            self.archive.url = Some(v);
-        }
-        if let Some(v) = var("PRECISO_LOG_DIR").filter(|v| !v.is_empty()) {
-            self.log.dir = Some(PathBuf::from(v));
-        }
-        if let Some(v) = var("PRECISO_ADMIN_KEY").filter(|v| !v.is_empty()) {
-            self.auth.admin_key = Some(v);
-        }
-        Ok(())
+        env::apply(self, vars)
     }
 
     /// Checks every value that could otherwise fail later, naming the setting.
@@ -591,10 +550,13 @@ mod tests {
     #[test]
     fn env_overrides_file_and_bad_values_name_the_setting() {
         let mut s: Settings = toml::from_str("data_dir = \"from-file\"").unwrap();
-        s.apply_env(|k| (k == "PRECISO_DATA_DIR").then(|| "from-env".to_string())).unwrap();
+        let var = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        s.apply_env(var("PRECISO_DATA_DIR", "from-env")).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("from-env"));
-        let err = s.apply_env(|k| (k == "PRECISO_INGEST_BATCH_SIZE").then(|| "x".into()));
+        let err = s.apply_env(var("PRECISO_INGEST_BATCH_SIZE", "x"));
         assert!(err.unwrap_err().to_string().contains("PRECISO_INGEST_BATCH_SIZE"));
+        s.apply_env(var("PRECISO_ADMIN_KEY", "an-admin-key-of-length")).unwrap();
+        assert_eq!(s.auth.admin_key.as_deref(), Some("an-admin-key-of-length"));
         let bad: Settings = toml::from_str("[ingest]\ndefault_currency = \"XXX\"").unwrap();
         assert!(format!("{:#}", bad.validate().unwrap_err()).contains("ingest.default_currency"));
         assert!(toml::from_str::<Settings>("typo = 1").is_err());

@@ -1,14 +1,23 @@
 //! `preciso config example|show`.
 
-use crate::settings::{ENV_VARS, EXAMPLE, Settings};
+use crate::settings::env::{ALIASES, RESERVED, variable_for};
+use crate::settings::{EXAMPLE, Settings};
 use anyhow::Result;
 use std::process::ExitCode;
 
 pub fn example() -> Result<ExitCode> {
     print!("{EXAMPLE}");
-    println!("\n# Environment variables:");
-    for (var, what) in ENV_VARS {
-        println!("#   {var:<28} {what}");
+    println!("\n# Environment variables: every key above as PRECISO_<SECTION>__<KEY>, e.g.");
+    println!("#   {} = 0", variable_for("http.rate_limit_per_minute"));
+    println!("#   {} = \"0 3 * * *\"", variable_for("jobs.backup.cron"));
+    println!("# (top-level keys as PRECISO_<KEY>: PRECISO_DATA_DIR). Tables keyed by names a");
+    println!("# variable cannot spell ([stores.falabella-co]) are file-only. Short names:");
+    for (var, key) in ALIASES {
+        println!("#   {var:<32} {key}");
+    }
+    println!("# Read where they are used:");
+    for (var, what) in RESERVED {
+        println!("#   {var:<32} {what}");
     }
     Ok(ExitCode::SUCCESS)
 }

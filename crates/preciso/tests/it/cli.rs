@@ -27,8 +27,13 @@ impl Sandbox {
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        self.run_env(args, stdin, &[])
+    }
+
+    fn run_env(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(self.dir.path())
             .env("PRECISO_DATA_DIR", self.path("data"))
             .env_remove("PRECISO_CONFIG")
@@ -221,6 +226,28 @@ fn config_example_is_valid_and_layers_apply() {
     let out = sb.run(&["--config", "bad.toml", "config", "show"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ingest.batch_size"));
+}
+
+#[test]
+fn every_setting_is_an_environment_variable() {
+    let sb = Sandbox::new();
+    let env = [
+        ("PRECISO_HTTP__RATE_LIMIT_PER_MINUTE", "0"),
+        ("PRECISO_JOBS__BACKUP__CRON", "0 3 * * *"),
+        ("PRECISO_HTTP__NO_SUCH_KEY", "1"),
+    ];
+    let out = sb.run_env(&["config", "show"], "", &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("rate_limit_per_minute = 0"), "{shown}");
+    assert!(shown.contains("[jobs.backup]") && shown.contains("cron = \"0 3 * * *\""), "{shown}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PRECISO_HTTP__NO_SUCH_KEY") && stderr.contains("ignored"), "{stderr}");
+    let bad = sb.run_env(&["config", "show"], "", &[("PRECISO_HTTP__MAX_CONNECTIONS", "many")]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("PRECISO_HTTP__MAX_CONNECTIONS"));
+    let help = sb.ok(&["--help"]);
+    assert!(help.contains("PRECISO_DATA_DIR") && help.contains("PRECISO_CONFIG"), "{help}");
 }
 
 #[test]
