@@ -1,6 +1,6 @@
 //! The storage port: what the ingest pipeline, the CLI and the API need from a catalog
-//! store. Each backend (SQLite today) implements it; the contract tests run against every
-//! implementation. Calls are blocking: async callers run them on a blocking thread pool.
+//! store. Each backend (SQLite, PostgreSQL) implements it; the contract tests (`testing`) run
+//! against every implementation. Calls are blocking: async callers run them on a blocking thread pool.
 
 use crate::domain::{IngestCounts, IngestFile, IngestStatus, Offer, Store, StoreId};
 use crate::runs::{AttemptEnd, NewRun, RunClaim, RunFilter, RunRecord, RunStatus};

@@ -117,12 +117,41 @@ impl RunStatus {
     }
 }
 
+/// How one step of a run ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// What a step that returned without saying otherwise did.
+    #[default]
+    Succeeded,
+    Failed,
+    Skipped,
+    /// Undone after a failure or a cancellation (e.g. a file put back in the inbox).
+    Compensated,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Compensated => "compensated",
+        }
+    }
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// The outcome of one step of a run: what it did, how long it took, what went wrong.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
     pub name: String,
-    /// `succeeded`, `failed`, `skipped` or `compensated`.
-    pub status: String,
+    pub status: StepStatus,
     /// Named counters (files picked, offers inserted, bytes freed…).
     #[serde(default)]
     pub counts: std::collections::BTreeMap<String, u64>,

@@ -6,7 +6,9 @@ use crate::domain::*;
 use crate::hash::{OfferContent, content_hash, offer_id, product_id, product_key, title_key};
 use crate::ports::{Catalog, MergeReport, NewIngestFile, Personalization, SeenName};
 use crate::query::{NewUser, OfferFilter, PageRequest, Preferences, Sort};
-use crate::runs::{AttemptEnd, NewRun, RunClaim, RunFilter, RunStatus, StepReport, Trigger};
+use crate::runs::{
+    AttemptEnd, NewRun, RunClaim, RunFilter, RunStatus, StepReport, StepStatus, Trigger,
+};
 
 /// A fixture offer; `gtin` groups across stores, else brand + title do.
 pub struct Fixture<'a> {
@@ -851,7 +853,8 @@ fn new_run(job: &str, slot: i64, trigger: Trigger, now: i64) -> NewRun {
 }
 
 fn end(status: RunStatus, error: Option<&str>, now: i64) -> AttemptEnd {
-    let step = StepReport { name: "work".into(), status: "ok".into(), ..Default::default() };
+    let step =
+        StepReport { name: "work".into(), status: StepStatus::Skipped, ..Default::default() };
     AttemptEnd { status, error: error.map(String::from), steps: vec![step], now }
 }
 

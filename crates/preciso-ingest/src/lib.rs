@@ -1,7 +1,8 @@
 //! The ingest pipeline (docs/INGEST.md): read files (JSON array, JSONL, CSV) as a stream of raw
 //! records, map their fields, normalize and validate them, hash them, and hand batches to the
-//! storage port. Reading and normalizing run on one thread, writing on another, joined by a
-//! bounded channel so memory stays constant however large the file.
+//! storage port. One thread reads, one per core normalizes and hashes, and the calling thread
+//! writes batches in file order, joined by bounded channels so memory stays constant however
+//! large the file (`pipeline`).
 
 // `gen` is a reserved word in edition 2024, hence the raw identifier.
 pub mod r#gen;
@@ -14,6 +15,6 @@ pub mod totals;
 
 pub use r#gen::{GenFormat, GenOptions, GenStats, generate};
 pub use mapping::{Field, FieldMap};
-pub use pipeline::{IngestError, IngestOptions, IngestReport, IngestSource, ingest};
+pub use pipeline::{IngestError, IngestOptions, IngestReport, IngestSource, ReportStatus, ingest};
 pub use read::Format;
 pub use record::{RawRecord, RawValue, RecordContext, RecordError};

@@ -60,6 +60,34 @@ pub struct IngestOptions {
     pub cancel: Option<Arc<AtomicBool>>,
 }
 
+/// How a file's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    Done,
+    /// The same content was already ingested (and `force` was not set).
+    Skipped,
+    DryRun,
+    Failed,
+}
+
+impl ReportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Done => "done",
+            ReportStatus::Skipped => "skipped",
+            ReportStatus::DryRun => "dry_run",
+            ReportStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ReportStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// What one run did; printed as the summary and returned by the API.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct IngestReport {
@@ -67,8 +95,7 @@ pub struct IngestReport {
     pub sha256: String,
     pub size: u64,
     pub format: Option<Format>,
-    /// `done`, `skipped` (same content already ingested), `dry_run` or `failed`.
-    pub status: &'static str,
+    pub status: ReportStatus,
     pub ledger_id: Option<i64>,
     pub counts: IngestCounts,
     /// Keys (JSON) or columns (CSV) that matched no field, summed over records.
@@ -132,7 +159,7 @@ pub fn ingest(
 ) -> Result<IngestReport, IngestError> {
     let result = ingest_file(store, source, opts, progress);
     match &result {
-        Ok(report) => crate::totals::record(report.status, &report.counts),
+        Ok(report) => crate::totals::record(report.status.as_str(), &report.counts),
         Err(_) => crate::totals::record("failed", &IngestCounts::default()),
     }
     result
@@ -164,7 +191,7 @@ fn ingest_file(
         sha256: sha256.clone(),
         size,
         format: Some(format),
-        status: "done",
+        status: ReportStatus::Done,
         ledger_id: None,
         counts: IngestCounts::default(),
         unknown_fields: 0,
@@ -178,7 +205,7 @@ fn ingest_file(
     if !opts.force
         && let Some(previous) = store.find_ingested(&sha256).map_err(store_error)?
     {
-        report.status = "skipped";
+        report.status = ReportStatus::Skipped;
         report.ledger_id = Some(previous.id);
         report.error = Some(format!(
             "same content already ingested as ledger #{} ({}); use --force to ingest again",
@@ -241,7 +268,7 @@ fn ingest_file(
         store.record_store_names(&seen).map_err(store_error)?;
     }
     outcome?;
-    report.status = if opts.dry_run { "dry_run" } else { "done" };
+    report.status = if opts.dry_run { ReportStatus::DryRun } else { ReportStatus::Done };
     Ok(finish_timing(report, started))
 }
 

@@ -6,7 +6,8 @@ use preciso_core::domain::{Currency, StoreId};
 use preciso_core::ports::{Catalog, CatalogStore};
 use preciso_core::query::{OfferFilter, PageRequest, Sort};
 use preciso_ingest::{
-    FieldMap, Format, IngestOptions, IngestReport, IngestSource, RecordContext, ingest,
+    FieldMap, Format, IngestOptions, IngestReport, IngestSource, RecordContext, ReportStatus,
+    ingest,
 };
 use preciso_store_sqlite::SqliteCatalog;
 use rusqlite::Connection;
@@ -120,7 +121,7 @@ fn messy_jsonl_lands_good_records_and_keeps_rejects_with_file_line_and_field() {
     let env = Env::new();
     let path = env.write("exito.jsonl", MESSY);
     let r = env.ingest(&path, &env.opts());
-    assert_eq!(r.status, "done");
+    assert_eq!(r.status, ReportStatus::Done);
     assert_eq!(r.counts.read, 7);
     assert_eq!(r.counts.rejected, 3);
     // Line 5 repeats line 1 in English keys with the same values: the same canonical record.
@@ -177,10 +178,10 @@ fn the_same_file_is_skipped_unless_forced_and_then_changes_nothing() {
     env.ingest(&path, &env.opts());
     let before = env.state();
     let again = env.ingest(&path, &env.opts());
-    assert_eq!(again.status, "skipped");
+    assert_eq!(again.status, ReportStatus::Skipped);
     assert_eq!(again.counts.read, 0);
     let forced = env.ingest(&path, &IngestOptions { force: true, ..env.opts() });
-    assert_eq!(forced.status, "done");
+    assert_eq!(forced.status, ReportStatus::Done);
     assert_eq!((forced.counts.inserted, forced.counts.updated), (0, 0));
     assert_eq!(forced.counts.unchanged + forced.counts.duplicate, 4);
     assert_eq!(env.state(), before);
@@ -192,7 +193,7 @@ fn dry_run_reports_the_real_counts_and_writes_nothing() {
     let env = Env::new();
     let path = env.write("exito.jsonl", MESSY);
     let dry = env.ingest(&path, &IngestOptions { dry_run: true, ..env.opts() });
-    assert_eq!(dry.status, "dry_run");
+    assert_eq!(dry.status, ReportStatus::DryRun);
     assert!(dry.rejects_file.is_none());
     assert_eq!(dry.reject_samples.len(), 3);
     assert!(env.state().is_empty());
@@ -260,7 +261,11 @@ fn a_failure_mid_file_keeps_whole_batches_and_a_rerun_converges() {
 
     env.conn().execute_batch("DROP TRIGGER fault").unwrap();
     let rerun = env.ingest(&path, &env.opts());
-    assert_eq!(rerun.status, "done", "a failed run does not make the file 'already ingested'");
+    assert_eq!(
+        rerun.status,
+        ReportStatus::Done,
+        "a failed run does not make the file 'already ingested'"
+    );
     assert_eq!((rerun.counts.unchanged, rerun.counts.inserted), (6, 4));
     assert_eq!(env.state(), clean.state());
 }
@@ -300,7 +305,7 @@ fn a_crash_between_repeats_converges_on_the_clean_catalog(
     let mut later = opts.clone();
     later.context.ingest_time += 3_600;
     let rerun = ingest(crashed.as_ref(), &source, &later, &|_| {}).unwrap();
-    assert_eq!(rerun.status, "done");
+    assert_eq!(rerun.status, ReportStatus::Done);
     assert_eq!(port_state(crashed.as_ref()), port_state(clean.as_ref()));
     let s1 = port_state(clean.as_ref()).into_iter().find(|r| r.contains("Item S1")).unwrap();
     assert!(s1.ends_with("[(1800000000, 90000)]"), "one observation of S1: {s1}");

@@ -1,8 +1,8 @@
 //! Portable backups (docs/OPERATIONS.md O15–O21): one zstd-compressed file of JSON lines, readable
-//! by any backend. The stream is a header, then per table a `{"table", "columns"}` line, its rows
-//! as JSON arrays and an `{"end", "rows", "sha256"}` line (the hash covers the row lines), and
-//! last the manifest (format and schema version, source backend, creation time, per-table
-//! counts and hashes). A backup appears atomically: it is written under a temporary name and
+//! by any backend. The stream is a header line (`{"preciso_backup": FORMAT_VERSION}`), then per
+//! table a `{"table", "columns"}` line, its rows as JSON arrays and an `{"end", "rows",
+//! "sha256"}` line (the hash covers the row lines), and last the manifest (format and schema
+//! version, source backend, creation time, per-table counts and hashes). A backup appears atomically: it is written under a temporary name and
 //! renamed once complete and synced. Reading checks every part against its hash and the
 //! manifest and stops at the first mismatch.
 

@@ -8,7 +8,7 @@
 use crate::job::{Job, JobContext, JobFailure, timed_step};
 use chrono::{Datelike, Utc};
 use preciso_core::ports::Catalog;
-use preciso_core::runs::StepReport;
+use preciso_core::runs::{StepReport, StepStatus};
 use preciso_ingest::{IngestError, IngestOptions, IngestSource, ingest};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -186,34 +186,34 @@ impl Job for DropDirJob {
             match outcome {
                 FileOutcome::Done(sha256) => {
                     if let Err(e) = self.archive(&sha256, &path, &mut step) {
-                        step.status = "failed".into();
+                        step.status = StepStatus::Failed;
                         step.error = Some(format!(
                             "ingested, but archiving failed (archive sync will retry from processed/): {e}"
                         ));
                         transient = Some(e);
                     }
                     if let Err(e) = self.move_to(&processed, &path, None) {
-                        step.status = "failed".into();
+                        step.status = StepStatus::Failed;
                         step.error =
                             Some(format!("ingested, but moving to processed/ failed: {e}"));
                         transient = Some(e.to_string());
                     }
                 }
                 FileOutcome::Cancelled => {
-                    step.status = "compensated".into();
+                    step.status = StepStatus::Compensated;
                     step.error =
                         Some("cancelled by the timeout; the file stays in the inbox".into());
                     steps.push(step);
                     return Err(JobFailure { error: "cancelled".into(), steps, retryable: false });
                 }
                 FileOutcome::Transient(e) => {
-                    step.status = "failed".into();
+                    step.status = StepStatus::Failed;
                     step.error = Some(format!("{e}; the file stays in the inbox for a retry"));
                     transient = Some(e);
                 }
                 FileOutcome::Failed(e) => {
                     failed += 1;
-                    step.status = "failed".into();
+                    step.status = StepStatus::Failed;
                     if let Err(m) = self.move_to(&self.failed_dir(), &path, Some(&e)) {
                         step.error = Some(format!("{e}; moving to failed/ also failed: {m}"));
                     } else {

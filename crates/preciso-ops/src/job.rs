@@ -3,7 +3,7 @@
 
 use crate::cron::Schedule;
 pub use preciso_core::runs::Overlap;
-use preciso_core::runs::StepReport;
+use preciso_core::runs::{StepReport, StepStatus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -118,13 +118,9 @@ pub fn timed_step<T>(
     let result = f(&mut report);
     report.duration_ms = started.elapsed().as_millis() as u64;
     match &result {
-        Ok(_) => {
-            if report.status.is_empty() {
-                report.status = "succeeded".into();
-            }
-        }
+        Ok(_) => {}
         Err(e) => {
-            report.status = "failed".into();
+            report.status = StepStatus::Failed;
             report.error = Some(e.clone());
         }
     }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration as CDuration, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 use preciso_core::ports::Catalog;
-use preciso_core::runs::{RunFilter, RunStatus, StepReport, Trigger};
+use preciso_core::runs::{RunFilter, RunStatus, StepReport, StepStatus, Trigger};
 use preciso_ingest::{IngestOptions, RecordContext};
 use preciso_ops::dropdir::DropDirJob;
 use preciso_ops::{
@@ -74,7 +74,7 @@ impl Job for Counting {
         }
         Ok(vec![StepReport {
             name: "count".into(),
-            status: "succeeded".into(),
+            status: StepStatus::Succeeded,
             ..Default::default()
         }])
     }
@@ -96,7 +96,7 @@ impl Job for Blocking {
                 self.cancelled.fetch_add(1, Ordering::SeqCst);
                 let step = StepReport {
                     name: "work".into(),
-                    status: "compensated".into(),
+                    status: StepStatus::Compensated,
                     ..Default::default()
                 };
                 return Err(JobFailure {
@@ -508,7 +508,7 @@ fn a_timed_out_run_is_cancelled_compensated_and_the_schedule_goes_on() {
     assert_eq!(o.runner().execute(&fires[0].job, fires[0].run_id, false), RunStatus::TimedOut);
     let run = catalog.run(fires[0].run_id).unwrap().unwrap();
     assert_eq!(run.status, RunStatus::TimedOut);
-    assert_eq!(run.steps[0].status, "compensated", "the step's compensation ran");
+    assert_eq!(run.steps[0].status, StepStatus::Compensated, "the step's compensation ran");
     assert!(run.error.unwrap().contains("timed out"));
     job.release.store(true, Ordering::SeqCst);
     clock.set(utc("2026-03-01T00:10:00Z"));
@@ -781,10 +781,10 @@ fn the_drop_dir_job_ingests_stable_files_and_sorts_them_into_processed_and_faile
     // Good records landed, the bad one is in a rejects file, nothing of the waiting files.
     let counts = catalog.counts().unwrap();
     assert_eq!((counts.offers, counts.ingest_files), (3, 2));
-    let steps: Vec<(String, String)> =
-        failure.steps.iter().map(|s| (s.name.clone(), s.status.clone())).collect();
-    assert!(steps.contains(&("ingest exito.jsonl".into(), "succeeded".into())), "{steps:?}");
-    assert!(steps.contains(&("ingest notes.xml".into(), "failed".into())), "{steps:?}");
+    let steps: Vec<(String, StepStatus)> =
+        failure.steps.iter().map(|s| (s.name.clone(), s.status)).collect();
+    assert!(steps.contains(&("ingest exito.jsonl".into(), StepStatus::Succeeded)), "{steps:?}");
+    assert!(steps.contains(&("ingest notes.xml".into(), StepStatus::Failed)), "{steps:?}");
 
     // The next run finds only what became stable; a dry run moves and writes nothing.
     let jumbo = inbox.join("jumbo.jsonl");

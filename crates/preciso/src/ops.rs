@@ -124,7 +124,7 @@ impl Job for ArchiveVerifyJob {
     fn run(&self, _ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
         let (step, result) = timed_step("verify", |report| {
             let Some(archive) = &self.archive else {
-                report.status = "skipped".into();
+                report.status = preciso_core::runs::StepStatus::Skipped;
                 return Ok(());
             };
             let r = preciso_ops::archive::verify(archive, self.catalog.as_ref(), false)
@@ -172,7 +172,7 @@ impl Job for BackupJob {
         if ctx.dry_run {
             let mut step = StepReport {
                 name: "backup".into(),
-                status: "succeeded".into(),
+                status: preciso_core::runs::StepStatus::Succeeded,
                 ..Default::default()
             };
             step.planned.push(format!("write a backup into {}", dir.display()));

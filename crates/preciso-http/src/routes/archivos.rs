@@ -12,7 +12,9 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use preciso_core::domain::{Currency, StoreId};
-use preciso_ingest::{Format, IngestError, IngestOptions, IngestReport, IngestSource, ingest};
+use preciso_ingest::{
+    Format, IngestError, IngestOptions, IngestReport, IngestSource, ReportStatus, ingest,
+};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +74,8 @@ struct Spooled {
 }
 
 impl Drop for Spooled {
+    // A Drop cannot await; unlinking one file is a single short system call.
+    #[allow(clippy::disallowed_methods)]
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
@@ -227,7 +231,7 @@ pub async fn upload(
             }
             let report = ingest(c, &source, &opts, &|_| {}).map_err(ingest_error)?;
             let archived = match (&archive, report.status) {
-                (Some(archive), "done") => {
+                (Some(archive), ReportStatus::Done) => {
                     let outcome = archive_upload(archive, c, &report, &source.path);
                     if outcome.is_err() {
                         keep_for_sync(keep_dir.as_deref(), &report, &source.path);
@@ -247,7 +251,7 @@ pub async fn upload(
         key = caller.who(),
         action = "upload",
         file = %report.file,
-        status = report.status,
+        status = report.status.as_str(),
         ledger_id = report.ledger_id,
         archived = ?archived.as_ref().map(|a| a.is_ok()),
         "upload ingested"
@@ -255,7 +259,8 @@ pub async fn upload(
     if let Some(Err(e)) = archived {
         tracing::warn!(error = %e, ledger_id = report.ledger_id, "the upload was ingested but not archived");
     }
-    let status = if report.status == "done" { StatusCode::CREATED } else { StatusCode::OK };
+    let status =
+        if report.status == ReportStatus::Done { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(report)))
 }
 
@@ -299,6 +304,8 @@ fn archive_upload(
 }
 
 /// Copies an upload that could not be archived where `archive sync` looks for raw files.
+/// Called inside the upload's blocking closure, off the async workers.
+#[allow(clippy::disallowed_methods)]
 fn keep_for_sync(dir: Option<&Path>, report: &IngestReport, path: &Path) {
     let Some(dir) = dir else { return };
     let target = dir.join(format!("{}-{}", report.ledger_id.unwrap_or(0), report.file));

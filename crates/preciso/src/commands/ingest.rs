@@ -7,7 +7,9 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use preciso_core::domain::{Currency, IngestCounts, StoreId};
 use preciso_core::ports::CatalogStore;
-use preciso_ingest::{FieldMap, IngestOptions, IngestReport, IngestSource, RecordContext, ingest};
+use preciso_ingest::{
+    FieldMap, IngestOptions, IngestReport, IngestSource, RecordContext, ReportStatus, ingest,
+};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -18,7 +20,7 @@ pub fn run(settings: &Settings, args: &IngestArgs) -> Result<ExitCode> {
     let opts = options(settings, store.as_ref(), args)?;
     let sources = expand(settings, &args.paths)?;
     let reports = ingest_all(store.as_ref(), &sources, &opts, !args.json)?;
-    let failed = reports.iter().any(|r| r.status == "failed");
+    let failed = reports.iter().any(|r| r.status == ReportStatus::Failed);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json_summary(&reports))?);
     } else {
@@ -233,7 +235,7 @@ fn failed_report(source: &IngestSource, error: &str) -> IngestReport {
         sha256: String::new(),
         size: 0,
         format: None,
-        status: "failed",
+        status: ReportStatus::Failed,
         ledger_id: None,
         counts: IngestCounts::default(),
         unknown_fields: 0,
@@ -264,7 +266,7 @@ fn json_summary(reports: &[IngestReport]) -> serde_json::Value {
             "counts": counts,
             "duration_secs": secs,
             "records_per_sec": if secs > 0.0 { counts.read as f64 / secs } else { 0.0 },
-            "failed_files": reports.iter().filter(|r| r.status == "failed").count(),
+            "failed_files": reports.iter().filter(|r| r.status == ReportStatus::Failed).count(),
         }
     })
 }
@@ -282,7 +284,7 @@ fn print_report(r: &IngestReport) {
     if let Some(e) = &r.error {
         println!("  {e}");
     }
-    if r.status == "skipped" || r.status == "failed" && r.counts.read == 0 {
+    if r.status == ReportStatus::Skipped || r.status == ReportStatus::Failed && r.counts.read == 0 {
         return;
     }
     println!("  {}", counts_line(&r.counts));
