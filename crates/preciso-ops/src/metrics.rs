@@ -36,12 +36,15 @@ impl JobMetrics {
         Self::default()
     }
 
-    /// Starts a job's failure series at 0, so the first failure after a start is an increase.
+    /// Starts a job's failure series at 0, so the first failure after a start is an increase,
+    /// and its last success at 0 (never) until the history or a run says otherwise, so the
+    /// staleness alert sees a job that never succeeded.
     pub fn register(&self, job: &str) {
         let mut d = self.data.lock().unwrap_or_else(|p| p.into_inner());
         for status in [RunStatus::Succeeded, RunStatus::Failed, RunStatus::TimedOut] {
             d.runs.entry((job.to_string(), status.as_str())).or_default();
         }
+        d.last_success.entry(job.to_string()).or_insert(0.0);
     }
 
     /// How many runs ended in this process so far.
@@ -87,8 +90,10 @@ impl JobMetrics {
             "# HELP preciso_job_runs_total Finished job runs by job and status.\n# TYPE preciso_job_runs_total counter"
         );
         for ((job, status), n) in &d.runs {
-            let _ =
-                writeln!(out, "preciso_job_runs_total{{job=\"{job}\",status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "preciso_job_runs_total{{job_name=\"{job}\",status=\"{status}\"}} {n}"
+            );
         }
         let _ = writeln!(
             out,
@@ -98,33 +103,40 @@ impl JobMetrics {
             for (i, b) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "preciso_job_duration_seconds_bucket{{job=\"{job}\",le=\"{b}\"}} {}",
+                    "preciso_job_duration_seconds_bucket{{job_name=\"{job}\",le=\"{b}\"}} {}",
                     h.counts[i]
                 );
             }
             let _ = writeln!(
                 out,
-                "preciso_job_duration_seconds_bucket{{job=\"{job}\",le=\"+Inf\"}} {}",
+                "preciso_job_duration_seconds_bucket{{job_name=\"{job}\",le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "preciso_job_duration_seconds_sum{{job=\"{job}\"}} {}", h.sum);
             let _ =
-                writeln!(out, "preciso_job_duration_seconds_count{{job=\"{job}\"}} {}", h.count);
+                writeln!(out, "preciso_job_duration_seconds_sum{{job_name=\"{job}\"}} {}", h.sum);
+            let _ = writeln!(
+                out,
+                "preciso_job_duration_seconds_count{{job_name=\"{job}\"}} {}",
+                h.count
+            );
         }
         let _ = writeln!(
             out,
-            "# HELP preciso_job_last_success_timestamp_seconds When the job last succeeded.\n# TYPE preciso_job_last_success_timestamp_seconds gauge"
+            "# HELP preciso_job_last_success_timestamp_seconds When the job last succeeded; 0: never.\n# TYPE preciso_job_last_success_timestamp_seconds gauge"
         );
         for (job, t) in &d.last_success {
-            let _ =
-                writeln!(out, "preciso_job_last_success_timestamp_seconds{{job=\"{job}\"}} {t}");
+            let _ = writeln!(
+                out,
+                "preciso_job_last_success_timestamp_seconds{{job_name=\"{job}\"}} {t}"
+            );
         }
         let _ = writeln!(
             out,
             "# HELP preciso_job_next_fire_timestamp_seconds The job's next fire time (leader only).\n# TYPE preciso_job_next_fire_timestamp_seconds gauge"
         );
         for (job, t) in &d.next_fire {
-            let _ = writeln!(out, "preciso_job_next_fire_timestamp_seconds{{job=\"{job}\"}} {t}");
+            let _ =
+                writeln!(out, "preciso_job_next_fire_timestamp_seconds{{job_name=\"{job}\"}} {t}");
         }
     }
 }

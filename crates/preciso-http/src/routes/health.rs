@@ -113,7 +113,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         render_archive(&mut text);
         let disk = preciso_ops::status::disk_free(&ops.data_dir);
         text.push_str(&format!(
-            "# HELP preciso_data_dir_free_bytes Free bytes on the data directory's file system.\n# TYPE preciso_data_dir_free_bytes gauge\npreciso_data_dir_free_bytes {}\n# HELP preciso_data_dir_size_bytes Size of the data directory's file system.\n# TYPE preciso_data_dir_size_bytes gauge\npreciso_data_dir_size_bytes {}\n",
+            "# HELP preciso_data_dir_free_bytes Free bytes on the data directory's file system.\n# TYPE preciso_data_dir_free_bytes gauge\npreciso_data_dir_free_bytes {}\n# HELP preciso_data_dir_filesystem_size_bytes Size of the data directory's file system.\n# TYPE preciso_data_dir_filesystem_size_bytes gauge\npreciso_data_dir_filesystem_size_bytes {}\n",
             disk.0, disk.1
         ));
     }
@@ -121,8 +121,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// docs/OPERATIONS.md O18: the newest backup's creation time and the newest successful restore
-/// drill, read from the backup directory (so backups made by the CLI count too). Absent until there
-/// is one.
+/// drill, read from the backup directory (so backups made by the CLI count too); 0 until there
+/// is one, so the alerts that read them can fire on an install that never made one.
 fn render_backups(text: &mut String, dir: &std::path::Path) {
     let state = preciso_ops::status::backup_state(dir);
     let (created, verified) = (state.newest_created_at, state.newest_verified_at);
@@ -138,15 +138,13 @@ fn render_backups(text: &mut String, dir: &std::path::Path) {
             verified,
         ),
     ] {
-        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
-        if let Some(at) = at {
-            text.push_str(&format!("{name} {}\n", at.timestamp()));
-        }
+        text.push_str(&format!("# HELP {name} {help} 0: never.\n# TYPE {name} gauge\n"));
+        text.push_str(&format!("{name} {}\n", at.map_or(0, |at| at.timestamp())));
     }
 }
 
 /// docs/OPERATIONS.md O24: the sets of the latest archive reconciliation of this process (the
-/// hourly `archive-verify` job). Absent until one ran.
+/// hourly `archive-verify` job); 0 until one ran (no drift known).
 fn render_archive(text: &mut String) {
     let last = preciso_ops::archive::last_reconciliation();
     for (name, help, n) in [
@@ -167,9 +165,7 @@ fn render_archive(text: &mut String) {
         ),
     ] {
         text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
-        if let Some(n) = n {
-            text.push_str(&format!("{name} {n}\n"));
-        }
+        text.push_str(&format!("{name} {}\n", n.unwrap_or(0)));
     }
 }
 

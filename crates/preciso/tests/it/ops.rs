@@ -381,6 +381,18 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
         client.get(format!("{url}/api/status")).send().await.unwrap().json().await.unwrap();
     assert_eq!(api_status["counts"]["offers"].as_u64(), Some(inserted));
 
+    // Before any backup, the series the alerts read exist at 0 (never), so an install whose
+    // backups never ran can alert.
+    let before = client.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    for series in [
+        "preciso_backup_last_success_timestamp_seconds 0",
+        "preciso_backup_last_verified_timestamp_seconds 0",
+        "preciso_job_last_success_timestamp_seconds{job_name=\"backup\"} 0",
+        "preciso_archive_missing_objects 0",
+    ] {
+        assert!(before.lines().any(|l| l == series), "{series} missing:\n{before}");
+    }
+
     // docs/OPERATIONS.md O18, O24: the backup job, the restore drill and the archive
     // reconciliation, seen in the metrics.
     for job in ["backup", "backup-verify", "archive-verify"] {
@@ -394,9 +406,9 @@ async fn jobs_runs_metrics_and_status_of_a_running_server() {
             metrics.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
-    assert_eq!(value("preciso_job_runs_total{job=\"ingest\",status=\"succeeded\"}"), 1.0);
-    assert_eq!(value("preciso_job_duration_seconds_count{job=\"ingest\"}"), 1.0);
-    assert!(value("preciso_job_last_success_timestamp_seconds{job=\"ingest\"}") > 1.7e9);
+    assert_eq!(value("preciso_job_runs_total{job_name=\"ingest\",status=\"succeeded\"}"), 1.0);
+    assert_eq!(value("preciso_job_duration_seconds_count{job_name=\"ingest\"}"), 1.0);
+    assert!(value("preciso_job_last_success_timestamp_seconds{job_name=\"ingest\"}") > 1.7e9);
     assert_eq!(value("preciso_ingest_offers_total{result=\"inserted\"}"), inserted as f64);
     assert_eq!(value("preciso_ingest_offers_total{result=\"rejected\"}"), rejected as f64);
     assert_eq!(value("preciso_ingest_files_total{status=\"done\"}"), 1.0);
