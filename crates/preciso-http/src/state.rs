@@ -236,7 +236,8 @@ impl AppState {
             .await
             .map_err(|e| ApiError::Internal(format!("heavy permits closed: {e}")))?;
         let catalog = self.catalog.clone();
-        self.heavy_pool.run(move || f(catalog.as_ref())).await?
+        let span = tracing::Span::current();
+        self.heavy_pool.run(move || span.in_scope(|| f(catalog.as_ref()))).await?
     }
 
     /// Runs a blocking catalog call on the blocking pool.
@@ -246,7 +247,9 @@ impl AppState {
         F: FnOnce(&dyn Catalog) -> Result<T, ApiError> + Send + 'static,
     {
         let catalog = self.catalog.clone();
-        tokio::task::spawn_blocking(move || f(catalog.as_ref()))
+        // The request's span follows the call onto the blocking pool.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| f(catalog.as_ref())))
             .await
             .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
     }

@@ -72,9 +72,13 @@ fn init_logging(
     let filter = tracing_subscriber::EnvFilter::try_from_env("PRECISO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // message, request_id and the other fields at the top level of each line
-    // (docs/OPERATIONS.md O27).
-    let stderr =
-        tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr);
+    // (docs/OPERATIONS.md O27); an event inside a request also carries the request's span
+    // (`span`: request_id, method, route, key_id) but not the list of enclosing spans.
+    let stderr = tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_span_list(false)
+        .with_writer(std::io::stderr);
     let (file, guard) = match files.and_then(|d| std::fs::create_dir_all(&d).ok().map(|()| d)) {
         Some(dir) => {
             let appender = tracing_appender::rolling::daily(dir, commands::logs::FILE_PREFIX);
@@ -82,6 +86,7 @@ fn init_logging(
             let layer = tracing_subscriber::fmt::layer()
                 .json()
                 .flatten_event(true)
+                .with_span_list(false)
                 .with_ansi(false)
                 .with_writer(writer);
             (Some(layer), Some(guard))

@@ -210,7 +210,10 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
                 return ApiError::RateLimited { retry_after }.into_response();
             }
             match authenticate(&state, &k).await {
-                Ok((id, scopes)) => Caller { key_id: Some(id), scopes: Some(scopes) },
+                Ok((id, scopes)) => {
+                    tracing::Span::current().record("key_id", id.as_str());
+                    Caller { key_id: Some(id), scopes: Some(scopes) }
+                }
                 Err(ApiError::Unauthorized) => {
                     return refuse(&state, &address, ApiError::Unauthorized);
                 }

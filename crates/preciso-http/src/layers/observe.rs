@@ -1,6 +1,9 @@
 //! Per-request observation and hardening: a request id (taken from `X-Request-Id` when sane,
-//! else generated) echoed in the response, security headers, one JSON access-log line, and
-//! RED metrics labelled by the matched route template.
+//! else generated) echoed in the response, a `request` span (request id, method, route, and the
+//! key id once `auth` knows it) around everything the request does — blocking database calls
+//! included (`AppState::db`) — so every event it logs, internal errors too, carries them;
+//! security headers, one JSON access-log line, and RED metrics labelled by the matched route
+//! template.
 
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -9,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use tracing::Instrument;
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
@@ -59,10 +63,18 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     let route =
         req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(req).await;
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method,
+        route = %route,
+        key_id = tracing::field::Empty
+    );
+    let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.observe_request(method, &route, status, seconds);
+    let _in_request = span.enter();
     tracing::info!(
         target: "preciso::access",
         request_id = %id,

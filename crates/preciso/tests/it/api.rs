@@ -1409,6 +1409,14 @@ async fn logs_of_a_full_run_carry_no_key_and_no_database_password() {
         .collect();
     assert!(actions.contains(&("job.run", "static")), "{actions:?}");
     assert!(actions.contains(&("user.create", "static")), "{actions:?}");
+    // Every event inside a request carries the request's span: id, route, method, key id.
+    for line in &audit {
+        let span = &line["span"];
+        assert_eq!(span["name"], "request", "{line}");
+        assert!(span["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{line}");
+        assert_eq!(span["key_id"], "static", "{line}");
+        assert!(span["route"].as_str().is_some_and(|r| r.starts_with("/api/")), "{line}");
+    }
 }
 
 /// A second server on the same catalog, optionally sharing state through Redis.
