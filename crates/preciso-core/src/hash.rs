@@ -1,7 +1,8 @@
 //! Identity and content hashing. Offer and product ids are the first 64 bits of a SHA-256 of
 //! a canonical key, so they are stable across runs, machines and backends without a lookup;
 //! the content hash is the full SHA-256 of the canonical normalized record and decides
-//! "unchanged" and "duplicate" at ingest.
+//! "unchanged" and "duplicate" at ingest. API keys are stored as the SHA-256 of the key
+//! (`api_key_hash`), never the key.
 
 use crate::domain::{Gtin, OfferId, ProductId, StoreId, fold_for_matching};
 use sha2::{Digest, Sha256};
@@ -179,6 +180,13 @@ pub fn to_hex(bytes: &[u8]) -> String {
         s.push(HEX[usize::from(b & 15)] as char);
     }
     s
+}
+
+/// What is stored of an API key: the hex SHA-256 of its text. Keys are long random strings,
+/// so a fast hash cannot be reversed by guessing; the CLI that creates keys and the server
+/// that checks them both call this.
+pub fn api_key_hash(key: &str) -> String {
+    to_hex(&Sha256::digest(key.as_bytes()))
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ mod routes;
 pub mod server;
 pub mod state;
 
-pub use layers::auth::hash_key;
 pub use layers::shared::RedisShared;
 pub use routes::router;
 

@@ -82,7 +82,9 @@ pub struct UploadConfig {
 }
 
 pub struct Inner {
-    pub catalog: Arc<dyn Catalog>,
+    /// Blocking port: reached only through `db`/`db_heavy` (the PostgreSQL client panics on
+    /// an async worker).
+    catalog: Arc<dyn Catalog>,
     pub config: HttpConfig,
     pub uploads: UploadConfig,
     pub cache: ResponseCache,
@@ -238,6 +240,11 @@ impl AppState {
         let catalog = self.catalog.clone();
         let span = tracing::Span::current();
         self.heavy_pool.run(move || span.in_scope(|| f(catalog.as_ref()))).await?
+    }
+
+    /// The store's connection pool use (counters only: no database call).
+    pub fn pool_stats(&self) -> preciso_core::ports::PoolStats {
+        self.catalog.pool_stats()
     }
 
     /// Runs a blocking catalog call on the blocking pool.

@@ -14,7 +14,6 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
-use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 use subtle::ConstantTimeEq;
 
@@ -99,9 +98,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-pub fn hash_key(key: &str) -> String {
-    preciso_core::hash::to_hex(&Sha256::digest(key.as_bytes()))
-}
+use preciso_core::hash::api_key_hash as hash_key;
 
 /// Endpoints that never need a key and are not rate limited (probes and scrapes).
 fn is_infrastructure(path: &str) -> bool {

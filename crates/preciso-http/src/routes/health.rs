@@ -102,7 +102,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             u8::from(b.is_open())
         ));
     }
-    let pool = state.catalog.pool_stats();
+    let pool = state.pool_stats();
     // A scrape must not fail because the store does: freshness is then left out, and the
     // stale-data alert sees the gap.
     let freshness = state.db(|c| Ok(c.store_freshness()?)).await.unwrap_or_default();

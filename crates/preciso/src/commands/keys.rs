@@ -27,8 +27,12 @@ pub fn create(catalog: &dyn Catalog, name: &str, scopes: &str) -> Result<ExitCod
         bail!("--name must not be empty");
     }
     let key = new_key()?;
-    let record =
-        catalog.create_api_key(name.trim(), &key[..10], &preciso_http::hash_key(&key), &scopes)?;
+    let record = catalog.create_api_key(
+        name.trim(),
+        &key[..10],
+        &preciso_core::hash::api_key_hash(&key),
+        &scopes,
+    )?;
     println!(
         "created key #{} {:?} with scopes {}",
         record.id,

@@ -57,7 +57,7 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
             .auth
             .admin_key
             .iter()
-            .map(|k| (preciso_http::hash_key(k), vec!["admin".to_string()]))
+            .map(|k| (preciso_core::hash::api_key_hash(k), vec!["admin".to_string()]))
             .collect(),
     }
 }

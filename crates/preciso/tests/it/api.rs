@@ -227,7 +227,7 @@ pub(crate) async fn serve(state: AppState) -> (String, tokio::sync::oneshot::Sen
 
 pub(crate) fn test_config(config: HttpConfig) -> HttpConfig {
     HttpConfig {
-        static_keys: vec![(preciso_http::hash_key(ADMIN_KEY), vec!["admin".into()])],
+        static_keys: vec![(preciso_core::hash::api_key_hash(ADMIN_KEY), vec!["admin".into()])],
         ..config
     }
 }
@@ -960,7 +960,12 @@ async fn keys_scopes_and_reads_behind_auth(backend: Backend) {
             ("crm", users_key, "users"),
         ] {
             catalog
-                .create_api_key(name, &key[..7], &preciso_http::hash_key(key), &[scope.into()])
+                .create_api_key(
+                    name,
+                    &key[..7],
+                    &preciso_core::hash::api_key_hash(key),
+                    &[scope.into()],
+                )
                 .unwrap();
         }
     });
