@@ -295,7 +295,11 @@ pub trait CatalogRead: Send + Sync {
     fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError>;
     fn brands(&self, limit: u32) -> Result<Vec<BrandCount>, StoreError>;
     fn categories(&self) -> Result<Vec<CategoryCount>, StoreError>;
+}
 
+/// The people and keys around the catalog: users with their preferences (personal data,
+/// behind the `users` scope) and API keys (stored hashed).
+pub trait Accounts: Send + Sync {
     fn create_user(&self, user: &NewUser, prefs: &Preferences) -> Result<User, StoreError>;
     fn user(&self, id: i64) -> Result<Option<User>, StoreError>;
     fn users(&self, page: PageRequest) -> Result<Page<User>, StoreError>;
@@ -322,8 +326,8 @@ pub trait CatalogRead: Send + Sync {
 }
 
 /// Everything a running Preciso needs from its database.
-pub trait Catalog: CatalogStore + CatalogRead + CatalogDump + RunLog {}
-impl<T: CatalogStore + CatalogRead + CatalogDump + RunLog> Catalog for T {}
+pub trait Catalog: CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog {}
+impl<T: CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog> Catalog for T {}
 
 /// The scheduler's run history and its leader lock (docs/OPERATIONS.md O7–O14).
 pub trait RunLog: Send + Sync {

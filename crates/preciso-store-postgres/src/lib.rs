@@ -3,6 +3,7 @@
 //! set-based upserts (`INSERT … SELECT FROM UNNEST(…) ON CONFLICT`), one round trip per table
 //! per batch, inside one transaction.
 
+mod accounts;
 mod best;
 mod bulk;
 mod dump;

@@ -2,6 +2,7 @@
 //! directory in WAL mode; readers share a small set of connections, each ingest run writes
 //! through its own connection in per-batch transactions.
 
+mod accounts;
 mod dump;
 mod gate;
 mod identity;
@@ -12,7 +13,6 @@ mod runs;
 mod search;
 mod session;
 mod stats;
-mod users;
 
 use preciso_core::ports::StoreError;
 use preciso_sql::pool::Pool;

@@ -4,17 +4,16 @@
 use crate::SqliteCatalog;
 use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreIdCache};
 use preciso_core::ports::{
-    ApiKeyRecord, BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, StoreOfferRow,
-    TrendingOffer,
+    BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, StoreOfferRow, TrendingOffer,
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
-    NewUser, OfferFilter, OfferView, Page, PageRequest, Preferences, Rank, Sort, User,
+    OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
 };
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{Param, SqlRow, offer_from_row};
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, params, params_from_iter};
+use rusqlite::{Connection, Row, params_from_iter};
 use std::collections::HashSet;
 
 fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
@@ -319,58 +318,5 @@ impl CatalogRead for SqliteCatalog {
             })?
             .collect()
         })
-    }
-
-    fn create_user(&self, user: &NewUser, prefs: &Preferences) -> Result<User, StoreError> {
-        self.with_conn_err(|c| crate::users::create(c, user, prefs))
-    }
-
-    fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
-        self.with_reader(|c| crate::users::get(c, id))
-    }
-
-    fn users(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
-        self.with_reader(|c| crate::users::list(c, page))
-    }
-
-    fn update_user(
-        &self,
-        id: i64,
-        user: &NewUser,
-        prefs: &Preferences,
-    ) -> Result<Option<User>, StoreError> {
-        self.with_conn_err(|c| crate::users::update(c, id, user, prefs))
-    }
-
-    fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
-        self.with_reader(|c| c.execute("DELETE FROM users WHERE id = ?1", [id]).map(|n| n > 0))
-    }
-
-    fn create_api_key(
-        &self,
-        name: &str,
-        prefix: &str,
-        key_hash: &str,
-        scopes: &[String],
-    ) -> Result<ApiKeyRecord, StoreError> {
-        self.with_reader(|c| crate::users::create_key(c, name, prefix, key_hash, scopes))
-    }
-
-    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.with_reader(crate::users::keys)
-    }
-
-    fn revoke_api_key(&self, id: i64) -> Result<bool, StoreError> {
-        self.with_reader(|c| {
-            c.execute(
-                "UPDATE api_keys SET revoked_at = strftime('%s','now') WHERE id = ?1 AND revoked_at IS NULL",
-                params![id],
-            )
-            .map(|n| n > 0)
-        })
-    }
-
-    fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.with_reader(|c| crate::users::key_by_hash(c, key_hash))
     }
 }

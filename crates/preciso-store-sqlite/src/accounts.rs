@@ -1,6 +1,6 @@
-//! Users with preferences, and API keys (hashed), for SQLite.
+//! Users with preferences and API keys (hashed) on SQLite: the `Accounts` port and its rows.
 
-use preciso_core::ports::{ApiKeyRecord, StoreError};
+use preciso_core::ports::{Accounts, ApiKeyRecord, StoreError};
 use preciso_core::query::{NewUser, Page, PageRequest, Preferences, User};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -129,6 +129,61 @@ pub(crate) fn key_by_hash(c: &Connection, hash: &str) -> rusqlite::Result<Option
     ))?
     .query_row([hash], key_row)
     .optional()
+}
+
+impl Accounts for crate::SqliteCatalog {
+    fn create_user(&self, user: &NewUser, prefs: &Preferences) -> Result<User, StoreError> {
+        self.with_conn_err(|c| create(c, user, prefs))
+    }
+
+    fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.with_reader(|c| get(c, id))
+    }
+
+    fn users(&self, page: PageRequest) -> Result<Page<User>, StoreError> {
+        self.with_reader(|c| list(c, page))
+    }
+
+    fn update_user(
+        &self,
+        id: i64,
+        user: &NewUser,
+        prefs: &Preferences,
+    ) -> Result<Option<User>, StoreError> {
+        self.with_conn_err(|c| update(c, id, user, prefs))
+    }
+
+    fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+        self.with_reader(|c| c.execute("DELETE FROM users WHERE id = ?1", [id]).map(|n| n > 0))
+    }
+
+    fn create_api_key(
+        &self,
+        name: &str,
+        prefix: &str,
+        key_hash: &str,
+        scopes: &[String],
+    ) -> Result<ApiKeyRecord, StoreError> {
+        self.with_reader(|c| create_key(c, name, prefix, key_hash, scopes))
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.with_reader(keys)
+    }
+
+    fn revoke_api_key(&self, id: i64) -> Result<bool, StoreError> {
+        self.with_reader(|c| {
+            c.execute(
+                "UPDATE api_keys SET revoked_at = strftime('%s','now') WHERE id = ?1 AND revoked_at IS NULL",
+                params![id],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.with_reader(|c| key_by_hash(c, key_hash))
+    }
 }
 
 #[cfg(test)]
