@@ -6,7 +6,7 @@
 //! and fails the run as retryable; an unreadable file goes to `failed/` at once.
 
 use crate::job::{Job, JobContext, JobFailure, timed_step};
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
 use preciso_core::ports::Catalog;
 use preciso_core::runs::{StepReport, StepStatus};
 use preciso_ingest::{IngestError, IngestOptions, IngestSource, ingest};
@@ -86,7 +86,7 @@ impl DropDirJob {
         let mut opts = self.options.clone();
         opts.dry_run = ctx.dry_run;
         opts.force = self.full;
-        opts.context.ingest_time = Utc::now().timestamp();
+        opts.context.ingest_time = ctx.now().timestamp();
         opts.cancel = Some(ctx.cancel.clone());
         let source = IngestSource { path: path.to_path_buf(), name };
         match ingest(self.catalog.as_ref(), &source, &opts, &|_| {}) {
@@ -162,7 +162,7 @@ impl Job for DropDirJob {
         };
         pick.counts.insert("files".into(), files.len() as u64);
         steps.push(pick);
-        let today = Utc::now();
+        let today = ctx.now();
         let processed = self.processed_dir().join(format!(
             "{:04}/{:02}/{:02}",
             today.year(),

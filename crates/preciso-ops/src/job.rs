@@ -1,6 +1,7 @@
 //! What a job is to the scheduler: a name, an optional schedule, its policies (misfire,
 //! timeout, retries) and the work itself behind the `Job` trait.
 
+use crate::clock::{Clock, SystemClock};
 use crate::cron::Schedule;
 pub use preciso_core::runs::Overlap;
 use preciso_core::runs::{StepReport, StepStatus};
@@ -14,11 +15,24 @@ pub struct JobContext {
     pub attempt: u32,
     pub dry_run: bool,
     pub(crate) cancel: Arc<AtomicBool>,
+    /// The scheduler's clock: what a job calls "now" (a fake one in tests).
+    clock: Arc<dyn Clock>,
 }
 
 impl JobContext {
+    /// A context on the machine's clock.
     pub fn new(run_id: i64, attempt: u32, dry_run: bool) -> Self {
-        JobContext { run_id, attempt, dry_run, cancel: Arc::new(AtomicBool::new(false)) }
+        Self::with_clock(run_id, attempt, dry_run, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(run_id: i64, attempt: u32, dry_run: bool, clock: Arc<dyn Clock>) -> Self {
+        let cancel = Arc::new(AtomicBool::new(false));
+        JobContext { run_id, attempt, dry_run, cancel, clock }
+    }
+
+    /// Now, by the scheduler's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
     /// Set on timeout or shutdown: a step checks it between units of work, stops, and runs
     /// its compensation.

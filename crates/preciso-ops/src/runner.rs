@@ -119,7 +119,7 @@ impl Runner {
     }
 
     fn attempt(&self, spec: &JobSpec, run_id: i64, attempt: u32, dry_run: bool) -> Outcome {
-        let ctx = JobContext::new(run_id, attempt, dry_run);
+        let ctx = JobContext::with_clock(run_id, attempt, dry_run, self.clock.clone());
         let cancel = ctx.cancel.clone();
         let job = spec.job.clone();
         let (tx, rx) = channel();

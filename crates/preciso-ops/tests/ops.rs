@@ -851,6 +851,31 @@ fn the_drop_dir_job_ingests_stable_files_and_sorts_them_into_processed_and_faile
     assert_eq!(page.items[0].offer.price.minor, 1_400_000, "the newer file's price applies");
 }
 
+/// The drop-directory job dates by the scheduler's clock, not the machine's: the processed/
+/// folder of the day and the observation time of records without `scraped_at`.
+#[test]
+fn the_drop_dir_job_dates_by_the_scheduler_clock() {
+    let (dir, catalog) = sqlite();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    drop_file(&inbox, "exito.jsonl", &line("exito", "c1", "9900"), Duration::from_secs(120));
+    let at = Utc.with_ymd_and_hms(2031, 2, 3, 12, 0, 0).unwrap();
+    let clock = Arc::new(preciso_ops::FakeClock::new(at));
+    let job = dropdir_job(catalog.clone(), &inbox, false);
+    job.run(&JobContext::with_clock(1, 1, false, clock)).unwrap();
+    assert!(inbox.join("processed/2031/02/03/exito.jsonl").exists());
+    let page = catalog
+        .list_offers(
+            &Default::default(),
+            Default::default(),
+            Default::default(),
+            Default::default(),
+        )
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].offer.last_seen, at.timestamp(), "observed at the clock's now");
+}
+
 /// docs/OPERATIONS.md O13: the move step failing after a committed ingest leaves the file in the
 /// inbox and the run retryable; the retry skips the already-ingested content and only moves the
 /// file, so the ledger holds one completed ingest and nothing half-applied.
