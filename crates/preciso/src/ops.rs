@@ -11,72 +11,11 @@ use preciso_ops::dropdir::DropDirJob;
 use preciso_ops::job::timed_step;
 use preciso_ops::status::StatusJob;
 use preciso_ops::{
-    Clock, Job, JobContext, JobFailure, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy, Schedule,
-    SystemClock,
+    Clock, Job, JobContext, JobFailure, JobKind, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy,
+    Schedule, SystemClock,
 };
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-
-/// A built-in job: name, default cron, description, timeout, attempts.
-struct Default_ {
-    name: &'static str,
-    cron: &'static str,
-    description: &'static str,
-    timeout: Duration,
-    attempts: u32,
-}
-
-const DEFAULTS: [Default_; 7] = [
-    Default_ {
-        name: "ingest",
-        cron: "0 4-22/2 * * 1-6",
-        description: "Ingest the files that stopped changing in the drop directory; move each to processed/ or failed/",
-        timeout: Duration::from_secs(3600),
-        attempts: 3,
-    },
-    Default_ {
-        name: "ingest-full",
-        cron: "0 4 * * *",
-        description: "Daily full run: the drop directory and failed/, re-applying content already ingested",
-        timeout: Duration::from_secs(4 * 3600),
-        attempts: 3,
-    },
-    Default_ {
-        name: "status",
-        cron: "*/5 * * * *",
-        description: "Write the status document to <data_dir>/status.json",
-        timeout: Duration::from_secs(60),
-        attempts: 1,
-    },
-    Default_ {
-        name: "backup",
-        cron: "0 3 * * *",
-        description: "Back up the database to the backup directory, then apply the keep policy",
-        timeout: Duration::from_secs(2 * 3600),
-        attempts: 2,
-    },
-    Default_ {
-        name: "backup-verify",
-        cron: "0 5 * * 0",
-        description: "Restore drill: verify the newest backup in a scratch database",
-        timeout: Duration::from_secs(2 * 3600),
-        attempts: 1,
-    },
-    Default_ {
-        name: "archive-verify",
-        cron: "0 * * * *",
-        description: "Reconcile the ledger with the raw-file archive (missing, orphan, size mismatch)",
-        timeout: Duration::from_secs(3600),
-        attempts: 2,
-    },
-    Default_ {
-        name: "cleanup",
-        cron: "0 2 * * 0",
-        description: "Retention: old logs, archived raw files, backups beyond the keep policy, old run records",
-        timeout: Duration::from_secs(3600),
-        attempts: 1,
-    },
-];
 
 /// The weekly retention cleanup (`preciso clean`).
 struct CleanupJob {
@@ -224,17 +163,17 @@ impl Job for BackupVerifyJob {
 /// Validates `[jobs.*]` (unknown names, cron, time zones) at settings load.
 pub fn job_specs_check(settings: &Settings) -> Result<()> {
     for (name, job) in &settings.jobs {
-        let Some(d) = DEFAULTS.iter().find(|d| d.name == name) else {
-            let known: Vec<&str> = DEFAULTS.iter().map(|d| d.name).collect();
+        let Some(kind) = JobKind::parse(name) else {
+            let known: Vec<&str> = JobKind::ALL.iter().map(|k| k.name()).collect();
             bail!("jobs.{name}: no such job (known: {})", known.join(", "));
         };
-        schedule(settings, d, job).with_context(|| format!("jobs.{name}"))?;
+        schedule(settings, kind, job).with_context(|| format!("jobs.{name}"))?;
     }
     Ok(())
 }
 
-fn schedule(settings: &Settings, d: &Default_, job: &JobSettings) -> Result<Option<Schedule>> {
-    let cron = job.cron.as_deref().unwrap_or(d.cron).trim();
+fn schedule(settings: &Settings, kind: JobKind, job: &JobSettings) -> Result<Option<Schedule>> {
+    let cron = job.cron.as_deref().unwrap_or(kind.defaults().cron).trim();
     if cron.is_empty() {
         return Ok(None);
     }
@@ -242,12 +181,13 @@ fn schedule(settings: &Settings, d: &Default_, job: &JobSettings) -> Result<Opti
     Ok(Some(Schedule::parse(cron, tz, job.seconds)?))
 }
 
-fn spec(settings: &Settings, d: &Default_, work: Arc<dyn Job>) -> Result<JobSpec> {
-    let job = settings.jobs.get(d.name).cloned().unwrap_or_default();
-    let schedule = schedule(settings, d, &job)?;
+fn spec(settings: &Settings, kind: JobKind, work: Arc<dyn Job>) -> Result<JobSpec> {
+    let d = kind.defaults();
+    let job = settings.jobs.get(kind.name()).cloned().unwrap_or_default();
+    let schedule = schedule(settings, kind, &job)?;
     let defaults = RetryPolicy::default();
     Ok(JobSpec {
-        name: d.name.into(),
+        name: kind.name().into(),
         grace: job
             .grace_secs
             .map(Duration::from_secs)
@@ -303,27 +243,27 @@ pub fn build_with_clock(
         backup_dir: Some(settings.backup_dir()),
         archive: archive.as_ref().map(|a| a.location.clone()),
     });
-    let jobs = vec![
-        spec(settings, &DEFAULTS[0], drop(false))?,
-        spec(settings, &DEFAULTS[1], drop(true))?,
-        spec(settings, &DEFAULTS[2], status)?,
-        spec(
-            settings,
-            &DEFAULTS[3],
-            Arc::new(BackupJob { settings: settings.clone(), catalog: catalog.clone() }),
-        )?,
-        spec(settings, &DEFAULTS[4], Arc::new(BackupVerifyJob { settings: settings.clone() }))?,
-        spec(
-            settings,
-            &DEFAULTS[5],
-            Arc::new(ArchiveVerifyJob { archive: archive.clone(), catalog: catalog.clone() }),
-        )?,
-        spec(
-            settings,
-            &DEFAULTS[6],
-            Arc::new(CleanupJob { settings: settings.clone(), catalog: catalog.clone(), archive }),
-        )?,
-    ];
+    let work = |kind: JobKind| -> Arc<dyn Job> {
+        match kind {
+            JobKind::Ingest => drop(false),
+            JobKind::IngestFull => drop(true),
+            JobKind::Status => status.clone(),
+            JobKind::Backup => {
+                Arc::new(BackupJob { settings: settings.clone(), catalog: catalog.clone() })
+            }
+            JobKind::BackupVerify => Arc::new(BackupVerifyJob { settings: settings.clone() }),
+            JobKind::ArchiveVerify => {
+                Arc::new(ArchiveVerifyJob { archive: archive.clone(), catalog: catalog.clone() })
+            }
+            JobKind::Cleanup => Arc::new(CleanupJob {
+                settings: settings.clone(),
+                catalog: catalog.clone(),
+                archive: archive.clone(),
+            }),
+        }
+    };
+    let jobs =
+        JobKind::ALL.into_iter().map(|k| spec(settings, k, work(k))).collect::<Result<Vec<_>>>()?;
     let config = OpsConfig {
         poll: Duration::from_secs(settings.scheduler.poll_secs.max(1)),
         heartbeat: Duration::from_secs(settings.scheduler.heartbeat_secs.max(1)),
