@@ -144,7 +144,7 @@ impl OpsState {
         }
         let ops = self.clone();
         let docs = tokio::task::spawn_blocking(move || -> ApiResult<StatusDocs> {
-            let doc = preciso_ops::status::build(&ops.ops, &ops.inputs())?;
+            let doc = preciso_ops::status::build(ops.ops.view(), &ops.inputs())?;
             let full = serde_json::to_value(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
             let redacted = serde_json::to_value(doc.redacted())
                 .map_err(|e| ApiError::Internal(e.to_string()))?;

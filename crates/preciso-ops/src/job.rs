@@ -17,6 +17,9 @@ pub struct JobContext {
     pub(crate) cancel: Arc<AtomicBool>,
     /// The scheduler's clock: what a job calls "now" (a fake one in tests).
     clock: Arc<dyn Clock>,
+    /// The scheduler the run belongs to (its jobs, catalog, leadership), for jobs that report
+    /// on it (`status`); `None` for a job run on its own.
+    scheduler: Option<Arc<crate::service::SchedulerView>>,
 }
 
 impl JobContext {
@@ -27,7 +30,17 @@ impl JobContext {
 
     pub fn with_clock(run_id: i64, attempt: u32, dry_run: bool, clock: Arc<dyn Clock>) -> Self {
         let cancel = Arc::new(AtomicBool::new(false));
-        JobContext { run_id, attempt, dry_run, cancel, clock }
+        JobContext { run_id, attempt, dry_run, cancel, clock, scheduler: None }
+    }
+
+    /// The same context, within `scheduler`.
+    pub fn in_scheduler(mut self, scheduler: Arc<crate::service::SchedulerView>) -> Self {
+        self.scheduler = Some(scheduler);
+        self
+    }
+
+    pub fn scheduler(&self) -> Option<&crate::service::SchedulerView> {
+        self.scheduler.as_deref()
     }
 
     /// Now, by the scheduler's clock.

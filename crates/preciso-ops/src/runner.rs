@@ -22,6 +22,8 @@ pub struct Runner {
     pub heartbeat: Duration,
     /// How long a timed-out attempt gets to run its compensations.
     pub compensation_grace: Duration,
+    /// The scheduler its runs belong to, handed to each through `JobContext`.
+    pub scheduler: Option<Arc<crate::service::SchedulerView>>,
     jitter_state: AtomicU64,
 }
 
@@ -51,6 +53,7 @@ impl Runner {
             metrics,
             heartbeat: Duration::from_secs(10),
             compensation_grace: Duration::from_secs(30),
+            scheduler: None,
             jitter_state: AtomicU64::new(seed | 1),
         }
     }
@@ -119,7 +122,10 @@ impl Runner {
     }
 
     fn attempt(&self, spec: &JobSpec, run_id: i64, attempt: u32, dry_run: bool) -> Outcome {
-        let ctx = JobContext::with_clock(run_id, attempt, dry_run, self.clock.clone());
+        let mut ctx = JobContext::with_clock(run_id, attempt, dry_run, self.clock.clone());
+        if let Some(view) = &self.scheduler {
+            ctx = ctx.in_scheduler(view.clone());
+        }
         let cancel = ctx.cancel.clone();
         let job = spec.job.clone();
         let (tx, rx) = channel();

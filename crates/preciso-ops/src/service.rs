@@ -56,8 +56,37 @@ impl Default for OpsConfig {
     }
 }
 
+/// What a job sees of the scheduler it runs in: the jobs, the catalog, the clock and whether
+/// this process leads. Owned by the runner and handed to each run through `JobContext`, so no
+/// job holds the service that holds it.
+pub struct SchedulerView {
+    jobs: Vec<Arc<JobSpec>>,
+    catalog: Arc<dyn Catalog>,
+    clock: Arc<dyn Clock>,
+    leader: Arc<AtomicBool>,
+}
+
+impl SchedulerView {
+    pub fn jobs(&self) -> &[Arc<JobSpec>] {
+        &self.jobs
+    }
+
+    pub fn catalog(&self) -> &Arc<dyn Catalog> {
+        &self.catalog
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.load(Ordering::Relaxed)
+    }
+}
+
 pub struct Ops {
     jobs: Vec<Arc<JobSpec>>,
+    view: Arc<SchedulerView>,
     catalog: Arc<dyn Catalog>,
     clock: Arc<dyn Clock>,
     runner: Arc<Runner>,
@@ -65,7 +94,7 @@ pub struct Ops {
     metrics: Arc<JobMetrics>,
     owner: String,
     config: OpsConfig,
-    leader: AtomicBool,
+    leader: Arc<AtomicBool>,
     active: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -81,10 +110,20 @@ impl Ops {
         for job in &jobs {
             metrics.register(&job.name);
         }
+        let jobs: Vec<Arc<JobSpec>> = jobs.into_iter().map(Arc::new).collect();
+        let leader = Arc::new(AtomicBool::new(false));
+        let view = Arc::new(SchedulerView {
+            jobs: jobs.clone(),
+            catalog: catalog.clone(),
+            clock: clock.clone(),
+            leader: leader.clone(),
+        });
         let mut runner = Runner::new(catalog.clone(), clock.clone(), stop.clone(), metrics.clone());
         runner.heartbeat = config.heartbeat;
+        runner.scheduler = Some(view.clone());
         Arc::new(Ops {
-            jobs: jobs.into_iter().map(Arc::new).collect(),
+            jobs,
+            view,
             catalog,
             clock,
             runner: Arc::new(runner),
@@ -92,13 +131,18 @@ impl Ops {
             metrics,
             owner: owner_id(),
             config,
-            leader: AtomicBool::new(false),
+            leader,
             active: Mutex::new(Vec::new()),
         })
     }
 
     pub fn jobs(&self) -> &[Arc<JobSpec>] {
         &self.jobs
+    }
+
+    /// What jobs see of this scheduler (`status::build` reads it).
+    pub fn view(&self) -> &SchedulerView {
+        &self.view
     }
 
     pub fn job(&self, name: &str) -> Option<&Arc<JobSpec>> {
@@ -190,7 +234,9 @@ impl Ops {
     }
 
     fn dry_run(&self, spec: &JobSpec) -> Triggered {
-        match spec.job.run(&JobContext::new(0, 1, true)) {
+        let ctx =
+            JobContext::with_clock(0, 1, true, self.clock.clone()).in_scheduler(self.view.clone());
+        match spec.job.run(&ctx) {
             Ok(steps) => Triggered::DryRun { status: RunStatus::Succeeded, error: None, steps },
             Err(f) => Triggered::DryRun {
                 status: RunStatus::Failed,

@@ -5,7 +5,7 @@
 
 use crate::clock::from_millis;
 use crate::job::{Job, JobContext, JobFailure, timed_step};
-use crate::service::Ops;
+use crate::service::SchedulerView;
 use chrono::{DateTime, Utc};
 use preciso_core::ports::{CatalogCounts, StoreError};
 use preciso_core::runs::StepReport;
@@ -13,7 +13,6 @@ use preciso_core::runs::{RunFilter, RunStatus};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, Weak};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -128,7 +127,7 @@ pub struct StatusInputs<'a> {
     pub archive: Option<&'a str>,
 }
 
-pub fn build(ops: &Ops, inputs: &StatusInputs<'_>) -> Result<StatusDoc, StoreError> {
+pub fn build(ops: &SchedulerView, inputs: &StatusInputs<'_>) -> Result<StatusDoc, StoreError> {
     let catalog = ops.catalog();
     let now = ops.now();
     let last_ingest = catalog.ingest_files(1, 0)?.into_iter().next().map(|f| LastIngest {
@@ -236,7 +235,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// The `status` job: writes the status document to `status.json` every few minutes.
 pub struct StatusJob {
-    pub ops: Arc<OnceLock<Weak<Ops>>>,
     pub path: PathBuf,
     pub version: String,
     pub backend: String,
@@ -249,7 +247,7 @@ pub struct StatusJob {
 impl Job for StatusJob {
     fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
         let (mut step, written) = timed_step("write status.json", |_| {
-            let ops = self.ops.get().and_then(Weak::upgrade).ok_or("the scheduler is gone")?;
+            let ops = ctx.scheduler().ok_or("the status job runs within a scheduler")?;
             let inputs = StatusInputs {
                 version: &self.version,
                 backend: &self.backend,
@@ -259,7 +257,7 @@ impl Job for StatusJob {
                 backup_dir: self.backup_dir.as_deref(),
                 archive: self.archive.as_deref(),
             };
-            let doc = build(&ops, &inputs).map_err(|e| e.to_string())?;
+            let doc = build(ops, &inputs).map_err(|e| e.to_string())?;
             let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
             if !ctx.dry_run {
                 write_atomically(&self.path, &bytes)

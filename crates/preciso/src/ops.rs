@@ -14,7 +14,7 @@ use preciso_ops::{
     Clock, Job, JobContext, JobFailure, JobKind, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy,
     Schedule, SystemClock,
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The weekly retention cleanup (`preciso clean`).
@@ -232,13 +232,11 @@ pub fn build_with_clock(
             archive: archive.clone(),
         })
     };
-    let ops_cell = Arc::new(OnceLock::new());
     let status: Arc<dyn Job> = Arc::new(StatusJob {
-        ops: ops_cell.clone(),
         path: settings.data_dir.join("status.json"),
         version: env!("CARGO_PKG_VERSION").into(),
         backend: backend_name(&settings.database_url()).into(),
-        started_at: chrono::Utc::now(),
+        started_at: clock.now(),
         data_dir: settings.data_dir.clone(),
         backup_dir: Some(settings.backup_dir()),
         archive: archive.as_ref().map(|a| a.location.clone()),
@@ -271,9 +269,7 @@ pub fn build_with_clock(
             u64::from(settings.scheduler.run_retention_days) * 86_400,
         ),
     };
-    let ops = Ops::new(jobs, catalog, clock, config);
-    let _ = ops_cell.set(Arc::downgrade(&ops));
-    Ok(ops)
+    Ok(Ops::new(jobs, catalog, clock, config))
 }
 
 pub fn backend_name(url: &str) -> &'static str {

@@ -201,7 +201,7 @@ pub fn status(settings: &Settings, json: bool) -> Result<ExitCode> {
         backup_dir: Some(&backup_dir),
         archive: archive_url.as_deref(),
     };
-    let doc = preciso_ops::status::build(&ops, &inputs)?;
+    let doc = preciso_ops::status::build(ops.view(), &inputs)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
