@@ -107,11 +107,9 @@ pub struct Inner {
 /// The scheduler service as the HTTP layer sees it.
 pub struct OpsState {
     pub ops: Arc<preciso_ops::Ops>,
-    pub backend: String,
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    pub data_dir: PathBuf,
-    /// Where backups are written: their age and last verification are exported as metrics.
-    pub backup_dir: PathBuf,
+    /// Backend, start time, data and backup directories (backups' age and last verification
+    /// are exported as metrics), archive location: what the status document reports.
+    pub inputs: preciso_ops::status::StatusInputs,
     /// The raw-file archive, checked by `/ready` when configured.
     pub archive: Option<Arc<preciso_ops::archive::Archive>>,
     /// The latest status document (it walks the data directory: at most one build per
@@ -144,7 +142,7 @@ impl OpsState {
         }
         let ops = self.clone();
         let docs = tokio::task::spawn_blocking(move || -> ApiResult<StatusDocs> {
-            let doc = preciso_ops::status::build(ops.ops.view(), &ops.inputs())?;
+            let doc = preciso_ops::status::build(ops.ops.view(), &ops.inputs)?;
             let full = serde_json::to_value(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
             let redacted = serde_json::to_value(doc.redacted())
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -155,18 +153,6 @@ impl OpsState {
         let docs = Arc::new(docs);
         *cached = Some(docs.clone());
         Ok(docs)
-    }
-
-    pub fn inputs(&self) -> preciso_ops::status::StatusInputs<'_> {
-        preciso_ops::status::StatusInputs {
-            version: env!("CARGO_PKG_VERSION"),
-            backend: &self.backend,
-            started_at: self.started_at,
-            data_dir: &self.data_dir,
-            leader: self.ops.is_leader(),
-            backup_dir: Some(&self.backup_dir),
-            archive: self.archive.as_ref().map(|a| a.location.as_str()),
-        }
     }
 }
 

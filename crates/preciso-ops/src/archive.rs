@@ -76,6 +76,16 @@ pub enum Stored {
     AlreadyThere,
 }
 
+/// How an archive URL is shown (status document, logs): `s3://BUCKET` as given, a directory
+/// as `file://DIR`.
+pub fn location_of(url: &str) -> String {
+    if url.starts_with("s3://") {
+        url.to_string()
+    } else {
+        format!("file://{}", url.strip_prefix("file://").unwrap_or(url))
+    }
+}
+
 impl Archive {
     /// `s3://BUCKET` (endpoint, region and credentials from the `AWS_*` environment, e.g.
     /// `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`), `file:///DIR` or a directory.
@@ -112,7 +122,7 @@ impl Archive {
             .map_err(|source| ArchiveError::Io { path: dir.display().to_string(), source })?;
         let store = LocalFileSystem::new_with_prefix(&dir)
             .map_err(|e| ArchiveError::Store(dir.display().to_string(), e))?;
-        Archive::with_store(Arc::new(store), format!("file://{}", dir.display()), false)
+        Archive::with_store(Arc::new(store), location_of(url), false)
     }
 
     /// An archive in memory (tests, and the conformance suite's third backend).

@@ -115,19 +115,21 @@ pub struct DiskUsage {
     pub total_bytes: u64,
 }
 
-/// What the status needs besides the scheduler.
-pub struct StatusInputs<'a> {
-    pub version: &'a str,
-    pub backend: &'a str,
+/// What the status needs besides the scheduler, assembled once from the settings (by the
+/// binary) and shared by the status job, the server and `preciso status`.
+#[derive(Debug, Clone)]
+pub struct StatusInputs {
+    pub version: String,
+    pub backend: String,
     pub started_at: DateTime<Utc>,
-    pub data_dir: &'a Path,
-    pub leader: bool,
-    pub backup_dir: Option<&'a Path>,
+    pub data_dir: PathBuf,
+    pub backup_dir: PathBuf,
     /// The archive's location when archiving is on.
-    pub archive: Option<&'a str>,
+    pub archive: Option<String>,
 }
 
-pub fn build(ops: &SchedulerView, inputs: &StatusInputs<'_>) -> Result<StatusDoc, StoreError> {
+/// The status document; `scheduler` says whether this process leads (`ops.is_leader()`).
+pub fn build(ops: &SchedulerView, inputs: &StatusInputs) -> Result<StatusDoc, StoreError> {
     let catalog = ops.catalog();
     let now = ops.now();
     let last_ingest = catalog.ingest_files(1, 0)?.into_iter().next().map(|f| LastIngest {
@@ -157,16 +159,16 @@ pub fn build(ops: &SchedulerView, inputs: &StatusInputs<'_>) -> Result<StatusDoc
     Ok(StatusDoc {
         schema_version: SCHEMA_VERSION,
         generated_at: now,
-        version: inputs.version.to_string(),
+        version: inputs.version.clone(),
         uptime_seconds: (Utc::now() - inputs.started_at).num_milliseconds() as f64 / 1000.0,
-        backend: inputs.backend.to_string(),
-        scheduler: if inputs.leader { "leader" } else { "standby" },
+        backend: inputs.backend.clone(),
+        scheduler: if ops.is_leader() { "leader" } else { "standby" },
         counts: catalog.counts()?,
         last_ingest,
         jobs,
-        disk: disk_usage(inputs.data_dir),
-        backups: inputs.backup_dir.map(backup_state),
-        archive: inputs.archive.and_then(|location| {
+        disk: disk_usage(&inputs.data_dir),
+        backups: Some(backup_state(&inputs.backup_dir)),
+        archive: inputs.archive.as_deref().and_then(|location| {
             let r = crate::archive::last_reconciliation()?;
             Some(ArchiveState {
                 location: Some(location.to_string()),
@@ -236,28 +238,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// The `status` job: writes the status document to `status.json` every few minutes.
 pub struct StatusJob {
     pub path: PathBuf,
-    pub version: String,
-    pub backend: String,
-    pub started_at: DateTime<Utc>,
-    pub data_dir: PathBuf,
-    pub backup_dir: Option<PathBuf>,
-    pub archive: Option<String>,
+    pub inputs: StatusInputs,
 }
 
 impl Job for StatusJob {
     fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
         let (mut step, written) = timed_step("write status.json", |_| {
             let ops = ctx.scheduler().ok_or("the status job runs within a scheduler")?;
-            let inputs = StatusInputs {
-                version: &self.version,
-                backend: &self.backend,
-                started_at: self.started_at,
-                data_dir: &self.data_dir,
-                leader: ops.is_leader(),
-                backup_dir: self.backup_dir.as_deref(),
-                archive: self.archive.as_deref(),
-            };
-            let doc = build(ops, &inputs).map_err(|e| e.to_string())?;
+            let doc = build(ops, &self.inputs).map_err(|e| e.to_string())?;
             let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
             if !ctx.dry_run {
                 write_atomically(&self.path, &bytes)

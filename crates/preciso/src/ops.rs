@@ -234,12 +234,7 @@ pub fn build_with_clock(
     };
     let status: Arc<dyn Job> = Arc::new(StatusJob {
         path: settings.data_dir.join("status.json"),
-        version: env!("CARGO_PKG_VERSION").into(),
-        backend: backend_name(&settings.database_url()).into(),
-        started_at: clock.now(),
-        data_dir: settings.data_dir.clone(),
-        backup_dir: Some(settings.backup_dir()),
-        archive: archive.as_ref().map(|a| a.location.clone()),
+        inputs: status_inputs(settings, clock.now()),
     });
     let work = |kind: JobKind| -> Arc<dyn Job> {
         match kind {
@@ -270,6 +265,25 @@ pub fn build_with_clock(
         ),
     };
     Ok(Ops::new(jobs, catalog, clock, config))
+}
+
+/// What the status document reports besides the scheduler, from the settings: one home for
+/// the status job, the server and `preciso status`.
+pub fn status_inputs(
+    settings: &Settings,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> preciso_ops::status::StatusInputs {
+    preciso_ops::status::StatusInputs {
+        version: env!("CARGO_PKG_VERSION").into(),
+        backend: backend_name(&settings.database_url()).into(),
+        started_at,
+        data_dir: settings.data_dir.clone(),
+        backup_dir: settings.backup_dir(),
+        archive: settings
+            .archive
+            .enabled
+            .then(|| preciso_ops::archive::location_of(&settings.archive_url())),
+    }
 }
 
 pub fn backend_name(url: &str) -> &'static str {

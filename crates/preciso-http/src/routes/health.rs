@@ -109,9 +109,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     crate::layers::metrics::render_store(&mut text, &pool, &freshness);
     if let Some(ops) = &state.ops {
         ops.ops.metrics().render(&mut text);
-        render_backups(&mut text, &ops.backup_dir);
+        render_backups(&mut text, &ops.inputs.backup_dir);
         render_archive(&mut text);
-        let disk = preciso_ops::status::disk_free(&ops.data_dir);
+        let disk = preciso_ops::status::disk_free(&ops.inputs.data_dir);
         text.push_str(&format!(
             "# HELP preciso_data_dir_free_bytes Free bytes on the data directory's file system.\n# TYPE preciso_data_dir_free_bytes gauge\npreciso_data_dir_free_bytes {}\n# HELP preciso_data_dir_filesystem_size_bytes Size of the data directory's file system.\n# TYPE preciso_data_dir_filesystem_size_bytes gauge\npreciso_data_dir_filesystem_size_bytes {}\n",
             disk.0, disk.1

@@ -190,17 +190,7 @@ fn print_run(r: &RunRecord) {
 
 pub fn status(settings: &Settings, json: bool) -> Result<ExitCode> {
     let ops = open_ops_read_only(settings)?;
-    let backup_dir = settings.backup_dir();
-    let archive_url = settings.archive.enabled.then(|| settings.archive_url());
-    let inputs = preciso_ops::status::StatusInputs {
-        version: env!("CARGO_PKG_VERSION"),
-        backend: crate::ops::backend_name(&settings.database_url()),
-        started_at: chrono::Utc::now(),
-        data_dir: &settings.data_dir,
-        leader: false,
-        backup_dir: Some(&backup_dir),
-        archive: archive_url.as_deref(),
-    };
+    let inputs = crate::ops::status_inputs(settings, chrono::Utc::now());
     let doc = preciso_ops::status::build(ops.view(), &inputs)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -92,10 +92,7 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
     let ops = crate::ops::build(settings, catalog, state.uploads.options.clone())?;
     let state = state.with_ops(OpsState {
         ops: ops.clone(),
-        backend: crate::ops::backend_name(&settings.database_url()).into(),
-        started_at: chrono::Utc::now(),
-        data_dir: settings.data_dir.clone(),
-        backup_dir: settings.backup_dir(),
+        inputs: crate::ops::status_inputs(settings, chrono::Utc::now()),
         archive: crate::ops::open_archive(settings)?,
         status_cache: Default::default(),
     });
