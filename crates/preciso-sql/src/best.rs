@@ -76,11 +76,13 @@ pub const DELETE_ROW: &str =
     "DELETE FROM product_best WHERE scope = ? AND product_id = ? AND currency = ?";
 
 /// A best-prices page of a scope in one currency: `OFFER_COLUMNS` then the product's buyable
-/// offer count; and the count of products in the scope sold in that currency.
+/// offer count (`offers_for_product`); and the count of products in the scope sold in that
+/// currency.
 pub fn page(scope: &str, currency: Currency, page: PageRequest) -> (Query, Query) {
     let rows = Query {
         sql: format!(
-            "SELECT {OFFER_COLUMNS}, b.offers FROM product_best b JOIN offers o ON o.id = b.offer_id
+            "SELECT {OFFER_COLUMNS}, b.offers AS offers_for_product
+             FROM product_best b JOIN offers o ON o.id = b.offer_id
              WHERE b.scope = ? AND b.currency = ? ORDER BY b.price_minor, b.offer_id LIMIT ? OFFSET ?"
         ),
         params: vec![

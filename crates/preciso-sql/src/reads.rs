@@ -162,7 +162,7 @@ pub fn search_ranked(matches: &str) -> String {
 
 /// A trending page: offers whose current price is a real drop that began at or after `since`,
 /// largest drop first along the `offer_drops_rank` index, each offer read by id:
-/// `OFFER_COLUMNS`, then `reference_minor, drop_bp, drop_at`; and their count (from the
+/// `OFFER_COLUMNS`, then `reference_minor, drop_bp, drop_at` (read by name); and their count (from the
 /// drops alone when nothing filters the offers: every drop's offer exists).
 pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, Query) {
     let mut w: Where = filter_where(filter, None);

@@ -73,7 +73,8 @@ impl CatalogRead for PgCatalog {
                 let items = run(c, &rows)?
                     .iter()
                     .map(|r| {
-                        let offers_for_product = r.get::<_, i64>(20) as u64;
+                        let offers_for_product =
+                            r.try_get::<_, i64>("offers_for_product").map_err(backend)? as u64;
                         Ok(BestOffer {
                             offer: offer_from_row(&PgRow(r))?,
                             offers_for_product,
@@ -204,9 +205,9 @@ impl CatalogRead for PgCatalog {
                 .map(|r| {
                     Ok(TrendingOffer {
                         offer: offer_from_row(&PgRow(r))?,
-                        reference_minor: r.try_get(20).map_err(backend)?,
-                        drop_bp: r.try_get(21).map_err(backend)?,
-                        dropped_at: r.try_get(22).map_err(backend)?,
+                        reference_minor: r.try_get("reference_minor").map_err(backend)?,
+                        drop_bp: r.try_get("drop_bp").map_err(backend)?,
+                        dropped_at: r.try_get("drop_at").map_err(backend)?,
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;

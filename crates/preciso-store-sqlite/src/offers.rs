@@ -120,7 +120,7 @@ impl CatalogRead for SqliteCatalog {
             let (rows, total) = preciso_sql::best::page(scope, currency, page);
             return self.with_reader(|c| {
                 let items = query_map(c, &rows, |r| {
-                    let offers_for_product = r.get::<_, i64>(20)? as u64;
+                    let offers_for_product = r.get::<_, i64>("offers_for_product")? as u64;
                     Ok(BestOffer { offer: offer_row(r)?, offers_for_product, preferred: false })
                 })?;
                 Ok(Page {
@@ -233,9 +233,9 @@ impl CatalogRead for SqliteCatalog {
             let items = query_map(c, &rows, |r| {
                 Ok(TrendingOffer {
                     offer: offer_row(r)?,
-                    reference_minor: r.get(20)?,
-                    drop_bp: r.get(21)?,
-                    dropped_at: r.get(22)?,
+                    reference_minor: r.get("reference_minor")?,
+                    drop_bp: r.get("drop_bp")?,
+                    dropped_at: r.get("drop_at")?,
                 })
             })?;
             Ok(Page { items, page: page.page, limit: page.limit, total })
