@@ -3,7 +3,6 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::layers::cache::ResponseCache;
-use crate::layers::metrics::Metrics;
 use crate::layers::ratelimit::RateLimiter;
 use crate::layers::shared::RedisShared;
 use preciso_core::ports::Catalog;
@@ -89,7 +88,8 @@ pub struct Inner {
     pub uploads: UploadConfig,
     pub cache: ResponseCache,
     pub limiter: RateLimiter,
-    pub metrics: Metrics,
+    /// The process's metrics registry (the scheduler's, once attached: `with_ops`).
+    pub telemetry: Arc<preciso_ops::Telemetry>,
     /// Rate limits and cache shared with other replicas, when Redis is configured.
     pub shared: Option<RedisShared>,
     pub started: Instant,
@@ -182,7 +182,7 @@ impl AppState {
             shared,
             cache: ResponseCache::new(config.cache_ttl, config.cache_max_bytes),
             limiter: RateLimiter::new(config.rate_limit_per_minute),
-            metrics: Metrics::new(),
+            telemetry: preciso_ops::Telemetry::new(),
             catalog,
             config,
             uploads,
@@ -197,6 +197,8 @@ impl AppState {
     /// Attaches the scheduler (right after construction, before the state is shared).
     pub fn with_ops(mut self, ops: OpsState) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.0) {
+            // One registry per process: the scheduler's jobs already record into its own.
+            inner.telemetry = ops.ops.telemetry().clone();
             inner.ops = Some(Arc::new(ops));
         }
         self

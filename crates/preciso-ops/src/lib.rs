@@ -15,9 +15,11 @@ pub mod runner;
 pub mod scheduler;
 pub mod service;
 pub mod status;
+pub mod telemetry;
 
 pub use clock::{Clock, FakeClock, StopSignal, SystemClock};
 pub use cron::{Schedule, ScheduleError};
 pub use job::{Job, JobContext, JobFailure, JobSpec, Misfire, Overlap, RetryPolicy};
 pub use registry::{JobDefaults, JobKind};
 pub use service::{Ops, OpsConfig, OpsError, Triggered};
+pub use telemetry::Telemetry;

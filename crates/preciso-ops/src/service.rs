@@ -8,6 +8,7 @@ use crate::job::{JobContext, JobSpec};
 use crate::metrics::JobMetrics;
 use crate::runner::Runner;
 use crate::scheduler::Scheduler;
+use crate::telemetry::Telemetry;
 use chrono::{DateTime, Utc};
 use preciso_core::ports::{Catalog, StoreError};
 use preciso_core::runs::{NewRun, RunClaim, RunStatus, StepReport, Trigger};
@@ -92,6 +93,7 @@ pub struct Ops {
     runner: Arc<Runner>,
     stop: Arc<StopSignal>,
     metrics: Arc<JobMetrics>,
+    telemetry: Arc<Telemetry>,
     owner: String,
     config: OpsConfig,
     leader: Arc<AtomicBool>,
@@ -106,7 +108,8 @@ impl Ops {
         config: OpsConfig,
     ) -> Arc<Self> {
         let stop = Arc::new(StopSignal::new());
-        let metrics = Arc::new(JobMetrics::new());
+        let telemetry = Telemetry::new();
+        let metrics = Arc::new(JobMetrics::new(telemetry.clone()));
         for job in &jobs {
             metrics.register(&job.name);
         }
@@ -129,6 +132,7 @@ impl Ops {
             runner: Arc::new(runner),
             stop,
             metrics,
+            telemetry,
             owner: owner_id(),
             config,
             leader,
@@ -159,6 +163,11 @@ impl Ops {
 
     pub fn metrics(&self) -> &Arc<JobMetrics> {
         &self.metrics
+    }
+
+    /// The process's metrics registry (its jobs record into it; `/metrics` renders it).
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     pub fn runner(&self) -> &Arc<Runner> {

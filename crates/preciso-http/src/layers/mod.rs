@@ -4,7 +4,6 @@
 pub mod auth;
 pub mod cache;
 pub mod deadline;
-pub mod metrics;
 pub mod observe;
 pub mod ratelimit;
 pub mod shared;

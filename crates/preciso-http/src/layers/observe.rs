@@ -73,7 +73,13 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
-    state.metrics.observe_request(method, &route, status, seconds);
+    state.telemetry.record(|| {
+        let labels = [("method", method.to_string()), ("route", route.clone())];
+        metrics::histogram!("preciso_http_request_duration_seconds", &labels).record(seconds);
+        let [m, r] = labels;
+        let with_status = [m, r, ("status", status.to_string())];
+        metrics::counter!("preciso_http_requests_total", &with_status).increment(1);
+    });
     let _in_request = span.enter();
     tracing::info!(
         target: "preciso::access",

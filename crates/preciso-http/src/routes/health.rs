@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use metrics::{counter, gauge};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -83,90 +84,87 @@ pub async fn ready(State(state): State<AppState>, caller: Caller) -> Response {
     (code, [(header::CONTENT_TYPE, HEALTH_JSON)], body.to_string()).into_response()
 }
 
+/// `/metrics`: the values read at scrape time are set into the registry, then it renders.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = state.metrics.render(
-        state.cache.hits.load(Ordering::Relaxed),
-        state.cache.misses.load(Ordering::Relaxed),
-        state.version,
-        state.started.elapsed().as_secs_f64(),
-    );
-    if let Some(shared) = &state.shared {
-        let b = shared.breaker();
-        text.push_str(&format!(
-            "# HELP preciso_redis_errors_total Failed or timed-out Redis calls.\n\
-             # TYPE preciso_redis_errors_total counter\npreciso_redis_errors_total {}\n\
-             # HELP preciso_redis_degraded 1 while Redis is skipped after a failure \
-             (limits and cache per process).\n# TYPE preciso_redis_degraded gauge\n\
-             preciso_redis_degraded {}\n",
-            b.errors.load(Ordering::Relaxed),
-            u8::from(b.is_open())
-        ));
-    }
-    let pool = state.pool_stats();
     // A scrape must not fail because the store does: freshness is then left out, and the
     // stale-data alert sees the gap.
     let freshness = state.db(|c| Ok(c.store_freshness()?)).await.unwrap_or_default();
-    crate::layers::metrics::render_store(&mut text, &pool, &freshness);
-    if let Some(ops) = &state.ops {
-        ops.ops.metrics().render(&mut text);
-        render_backups(&mut text, &ops.inputs.backup_dir);
-        render_archive(&mut text);
-        let disk = preciso_ops::status::disk_free(&ops.inputs.data_dir);
-        text.push_str(&format!(
-            "# HELP preciso_data_dir_free_bytes Free bytes on the data directory's file system.\n# TYPE preciso_data_dir_free_bytes gauge\npreciso_data_dir_free_bytes {}\n# HELP preciso_data_dir_filesystem_size_bytes Size of the data directory's file system.\n# TYPE preciso_data_dir_filesystem_size_bytes gauge\npreciso_data_dir_filesystem_size_bytes {}\n",
-            disk.0, disk.1
-        ));
-    }
+    let pool = state.pool_stats();
+    state.telemetry.record(|| {
+        record_server(&state);
+        record_store(&pool, &freshness);
+        if let Some(ops) = &state.ops {
+            record_backups(&ops.inputs.backup_dir);
+            record_archive();
+            let (free, size) = preciso_ops::status::disk_free(&ops.inputs.data_dir);
+            gauge!("preciso_data_dir_free_bytes").set(free as f64);
+            gauge!("preciso_data_dir_filesystem_size_bytes").set(size as f64);
+        }
+    });
+    let text = state.telemetry.render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// Build, uptime, response cache, ingest totals (every run of this process, whichever path
+/// started it) and the Redis breaker.
+fn record_server(state: &AppState) {
+    let build = [("version", state.version.to_string()), ("commit", env!("PRECISO_COMMIT").into())];
+    gauge!("preciso_build_info", &build).set(1.0);
+    gauge!("preciso_uptime_seconds").set(state.started.elapsed().as_secs_f64());
+    counter!("preciso_cache_hits_total").absolute(state.cache.hits.load(Ordering::Relaxed));
+    counter!("preciso_cache_misses_total").absolute(state.cache.misses.load(Ordering::Relaxed));
+    for (result, n) in preciso_ingest::totals::offers() {
+        counter!("preciso_ingest_offers_total", "result" => result).absolute(n);
+    }
+    for (status, n) in preciso_ingest::totals::files() {
+        counter!("preciso_ingest_files_total", "status" => status).absolute(n);
+    }
+    if let Some(shared) = &state.shared {
+        let b = shared.breaker();
+        counter!("preciso_redis_errors_total").absolute(b.errors.load(Ordering::Relaxed));
+        gauge!("preciso_redis_degraded").set(f64::from(u8::from(b.is_open())));
+    }
+}
+
+/// The store's gauges: connection pool use (USE) and the newest scrape per store (data
+/// freshness; one series per store, a bounded set).
+fn record_store(
+    pool: &preciso_core::ports::PoolStats,
+    freshness: &[(preciso_core::domain::StoreId, Option<i64>)],
+) {
+    gauge!("preciso_db_pool_connections_in_use").set(pool.in_use as f64);
+    gauge!("preciso_db_pool_connections_open").set(pool.open as f64);
+    gauge!("preciso_db_pool_connections_max").set(pool.max as f64);
+    counter!("preciso_db_pool_waits_total").absolute(pool.waits);
+    gauge!("preciso_db_pool_wait_seconds").set(pool.wait_seconds);
+    for (store, seen) in freshness {
+        if let Some(seen) = seen {
+            gauge!("preciso_store_last_scraped_timestamp_seconds", "store" => store.to_string())
+                .set(*seen as f64);
+        }
+    }
 }
 
 /// docs/OPERATIONS.md O18: the newest backup's creation time and the newest successful restore
 /// drill, read from the backup directory (so backups made by the CLI count too); 0 until there
 /// is one, so the alerts that read them can fire on an install that never made one.
-fn render_backups(text: &mut String, dir: &std::path::Path) {
+fn record_backups(dir: &std::path::Path) {
     let state = preciso_ops::status::backup_state(dir);
-    let (created, verified) = (state.newest_created_at, state.newest_verified_at);
-    for (name, help, at) in [
-        (
-            "preciso_backup_last_success_timestamp_seconds",
-            "Creation time of the newest backup.",
-            created,
-        ),
-        (
-            "preciso_backup_last_verified_timestamp_seconds",
-            "Time of the newest successful restore drill.",
-            verified,
-        ),
-    ] {
-        text.push_str(&format!("# HELP {name} {help} 0: never.\n# TYPE {name} gauge\n"));
-        text.push_str(&format!("{name} {}\n", at.map_or(0, |at| at.timestamp())));
-    }
+    let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or(0.0, |t| t.timestamp() as f64);
+    gauge!("preciso_backup_last_success_timestamp_seconds").set(at(state.newest_created_at));
+    gauge!("preciso_backup_last_verified_timestamp_seconds").set(at(state.newest_verified_at));
 }
 
 /// docs/OPERATIONS.md O24: the sets of the latest archive reconciliation of this process (the
 /// hourly `archive-verify` job); 0 until one ran (no drift known).
-fn render_archive(text: &mut String) {
+fn record_archive() {
     let last = preciso_ops::archive::last_reconciliation();
-    for (name, help, n) in [
-        (
-            "preciso_archive_missing_objects",
-            "Ledger files missing from the archive.",
-            last.as_ref().map(|r| r.missing_in_archive.len()),
-        ),
-        (
-            "preciso_archive_orphan_objects",
-            "Archive objects the ledger does not know.",
-            last.as_ref().map(|r| r.orphan_in_archive.len()),
-        ),
-        (
-            "preciso_archive_size_mismatch_objects",
-            "Archive objects whose size differs from the ledger.",
-            last.as_ref().map(|r| r.size_mismatch.len()),
-        ),
-    ] {
-        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
-        text.push_str(&format!("{name} {}\n", n.unwrap_or(0)));
-    }
+    let count = |f: fn(&preciso_ops::archive::Reconciliation) -> usize| {
+        last.as_ref().map_or(0.0, |r| f(r) as f64)
+    };
+    gauge!("preciso_archive_missing_objects").set(count(|r| r.missing_in_archive.len()));
+    gauge!("preciso_archive_orphan_objects").set(count(|r| r.orphan_in_archive.len()));
+    gauge!("preciso_archive_size_mismatch_objects").set(count(|r| r.size_mismatch.len()));
 }
 
 pub async fn openapi() -> Json<serde_json::Value> {

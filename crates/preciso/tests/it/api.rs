@@ -1126,6 +1126,16 @@ async fn probes_metrics_and_bounded_route_labels(backend: Backend) {
     assert!(text.contains("preciso_build_info{version=\"0.1.0\",commit=\""));
     assert!(text.contains("preciso_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/offers/{id}\",le=\"+Inf\"} 10001"));
     assert!(text.contains("preciso_cache_misses_total"));
+    // The standard process collector, through the metrics library's registry.
+    for name in [
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "process_start_time_seconds ",
+        "process_open_fds ",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name} missing:\n{text}");
+    }
+    assert!(!text.contains("{job="), "no series carries a `job` label: {text}");
     // USE metrics of the connection pool, and freshness per store from the fixture's offers.
     let gauge = |name: &str| -> f64 {
         let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).expect(name);
