@@ -86,17 +86,14 @@ impl SchedulerView {
 }
 
 pub struct Ops {
-    jobs: Vec<Arc<JobSpec>>,
+    /// The jobs, catalog, clock and leadership flag, shared with every run.
     view: Arc<SchedulerView>,
-    catalog: Arc<dyn Catalog>,
-    clock: Arc<dyn Clock>,
     runner: Arc<Runner>,
     stop: Arc<StopSignal>,
     metrics: Arc<JobMetrics>,
     telemetry: Arc<Telemetry>,
     owner: String,
     config: OpsConfig,
-    leader: Arc<AtomicBool>,
     active: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -113,35 +110,29 @@ impl Ops {
         for job in &jobs {
             metrics.register(&job.name);
         }
-        let jobs: Vec<Arc<JobSpec>> = jobs.into_iter().map(Arc::new).collect();
-        let leader = Arc::new(AtomicBool::new(false));
-        let view = Arc::new(SchedulerView {
-            jobs: jobs.clone(),
-            catalog: catalog.clone(),
-            clock: clock.clone(),
-            leader: leader.clone(),
-        });
         let mut runner = Runner::new(catalog.clone(), clock.clone(), stop.clone(), metrics.clone());
+        let view = Arc::new(SchedulerView {
+            jobs: jobs.into_iter().map(Arc::new).collect(),
+            catalog,
+            clock,
+            leader: Arc::new(AtomicBool::new(false)),
+        });
         runner.heartbeat = config.heartbeat;
         runner.scheduler = Some(view.clone());
         Arc::new(Ops {
-            jobs,
             view,
-            catalog,
-            clock,
             runner: Arc::new(runner),
             stop,
             metrics,
             telemetry,
             owner: owner_id(),
             config,
-            leader,
             active: Mutex::new(Vec::new()),
         })
     }
 
     pub fn jobs(&self) -> &[Arc<JobSpec>] {
-        &self.jobs
+        self.view.jobs()
     }
 
     /// What jobs see of this scheduler (`status::build` reads it).
@@ -150,15 +141,15 @@ impl Ops {
     }
 
     pub fn job(&self, name: &str) -> Option<&Arc<JobSpec>> {
-        self.jobs.iter().find(|j| j.name == name)
+        self.view.jobs.iter().find(|j| j.name == name)
     }
 
     pub fn catalog(&self) -> &Arc<dyn Catalog> {
-        &self.catalog
+        &self.view.catalog
     }
 
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        self.view.clock.now()
     }
 
     pub fn metrics(&self) -> &Arc<JobMetrics> {
@@ -175,7 +166,7 @@ impl Ops {
     }
 
     pub fn is_leader(&self) -> bool {
-        self.leader.load(Ordering::Relaxed)
+        self.view.leader.load(Ordering::Relaxed)
     }
 
     pub fn owner(&self) -> &str {
@@ -186,9 +177,9 @@ impl Ops {
     /// their own).
     pub fn scheduler(&self) -> Scheduler {
         Scheduler::new(
-            self.jobs.clone(),
-            self.catalog.clone(),
-            self.clock.clone(),
+            self.view.jobs.clone(),
+            self.view.catalog.clone(),
+            self.view.clock.clone(),
             self.metrics.clone(),
             self.owner.clone(),
             self.config.heartbeat * 3,
@@ -243,8 +234,8 @@ impl Ops {
     }
 
     fn dry_run(&self, spec: &JobSpec) -> Triggered {
-        let ctx =
-            JobContext::with_clock(0, 1, true, self.clock.clone()).in_scheduler(self.view.clone());
+        let ctx = JobContext::with_clock(0, 1, true, self.view.clock.clone())
+            .in_scheduler(self.view.clone());
         match spec.job.run(&ctx) {
             Ok(steps) => Triggered::DryRun { status: RunStatus::Succeeded, error: None, steps },
             Err(f) => Triggered::DryRun {
@@ -257,7 +248,7 @@ impl Ops {
 
     /// Manual runs take "now" as their slot; two triggers in one millisecond get the next one.
     fn claim_manual(&self, spec: &JobSpec, trigger: Trigger) -> Result<RunClaim, StoreError> {
-        let now = millis(self.clock.now());
+        let now = millis(self.view.clock.now());
         for offset in 0..1000 {
             let run = NewRun {
                 job: spec.name.clone(),
@@ -268,7 +259,7 @@ impl Ops {
                 now,
                 overlap: spec.overlap,
             };
-            match self.catalog.claim_run(&run)? {
+            match self.view.catalog.claim_run(&run)? {
                 RunClaim::AlreadyRecorded => continue,
                 claim => return Ok(claim),
             }
@@ -308,11 +299,11 @@ impl Ops {
                     }
                     Err(e) => tracing::error!(error = %e, "scheduler tick failed"),
                 }
-                ops.leader.store(scheduler.is_leader(), Ordering::Relaxed);
-                ops.clock.sleep(ops.config.poll, &ops.stop);
+                ops.view.leader.store(scheduler.is_leader(), Ordering::Relaxed);
+                ops.view.clock.sleep(ops.config.poll, &ops.stop);
             }
             scheduler.resign();
-            ops.leader.store(false, Ordering::Relaxed);
+            ops.view.leader.store(false, Ordering::Relaxed);
         })
     }
 

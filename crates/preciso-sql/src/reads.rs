@@ -166,6 +166,7 @@ pub fn search_ranked(matches: &str) -> String {
 /// drops alone when nothing filters the offers: every drop's offer exists).
 pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, Query) {
     let mut w: Where = filter_where(filter, None);
+    let unfiltered = w.is_empty();
     w.push("d.drop_at >= ?", [Param::Int(since)]);
     let mut params = w.params.clone();
     params.push(Param::Int(i64::from(page.limit)));
@@ -179,7 +180,7 @@ pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, 
         ),
         params,
     );
-    let count = if filter_where(filter, None).is_empty() {
+    let count = if unfiltered {
         Query::new(
             "SELECT count(*) FROM offer_drops d WHERE d.drop_at >= ?".into(),
             vec![Param::Int(since)],
