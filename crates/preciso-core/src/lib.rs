@@ -12,6 +12,8 @@ pub mod ports;
 pub mod query;
 pub mod reconcile;
 pub mod runs;
+#[cfg(feature = "openapi")]
+mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 

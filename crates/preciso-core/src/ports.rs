@@ -37,6 +37,7 @@ pub struct NewIngestFile {
 }
 
 /// Totals of the whole catalog, for summaries and status.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CatalogCounts {
     pub stores: u64,

@@ -162,6 +162,7 @@ impl OfferView {
 }
 
 /// A user's personalization (docs/DATA-MODEL.md).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Preferences {
@@ -172,6 +173,7 @@ pub struct Preferences {
     pub budget: Option<u64>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct User {
     pub id: i64,
@@ -190,6 +192,7 @@ pub struct NewUser {
 
 /// How many buyable offers and products of a category scope are in one currency: the
 /// currencies a listing can switch to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct CurrencyCount {
     pub currency: Currency,
@@ -198,6 +201,7 @@ pub struct CurrencyCount {
     pub products: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BrandCount {
     pub brand: String,
@@ -205,6 +209,7 @@ pub struct BrandCount {
     pub products: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CategoryCount {
     pub category: String,

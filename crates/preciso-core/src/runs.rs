@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Why a run started.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
@@ -37,6 +38,7 @@ impl Trigger {
 
 /// What a fire does when the job's previous run is still active (docs/OPERATIONS.md O4; Kubernetes'
 /// `concurrencyPolicy`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Overlap {
@@ -61,6 +63,7 @@ impl Overlap {
 }
 
 /// Where a run (or one attempt of it) stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -118,6 +121,7 @@ impl RunStatus {
 }
 
 /// How one step of a run ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
@@ -148,6 +152,7 @@ impl std::fmt::Display for StepStatus {
 }
 
 /// The outcome of one step of a run: what it did, how long it took, what went wrong.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
     pub name: String,

@@ -1,11 +1,11 @@
 //! The API's one error type: a stable machine code, a message, optional details, and one
 //! mapping to HTTP status. Internal errors are logged with the request id and never leaked.
 
+use crate::model::error::{ErrorBody, ErrorCode, ErrorDetails, ErrorInfo};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use preciso_core::ports::StoreError;
-use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -17,13 +17,13 @@ pub enum ApiError {
     Conflict(String),
     /// A conflict with data the client needs (e.g. the run id a skipped trigger recorded).
     #[error("{message}")]
-    ConflictDetails { message: String, details: Value },
+    ConflictDetails { message: String, details: Box<ErrorDetails> },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
-    Unprocessable { message: String, details: Value },
+    Unprocessable { message: String, details: Box<ErrorDetails> },
     #[error("missing or invalid API key")]
     Unauthorized,
     #[error("this API key lacks the {0:?} scope")]
@@ -46,21 +46,21 @@ impl ApiError {
     }
 
     /// Stable codes, documented in the OpenAPI description.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadParameter { .. } => "bad_parameter",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) | ApiError::ConflictDetails { .. } => "conflict",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::Unprocessable { .. } => "unprocessable",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::Unavailable { .. } => "unavailable",
-            ApiError::Timeout { .. } => "timeout",
-            ApiError::Internal(_) => "internal",
+            ApiError::BadParameter { .. } => ErrorCode::BadParameter,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) | ApiError::ConflictDetails { .. } => ErrorCode::Conflict,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::Unprocessable { .. } => ErrorCode::Unprocessable,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            ApiError::Unavailable { .. } => ErrorCode::Unavailable,
+            ApiError::Timeout { .. } => ErrorCode::Timeout,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -83,18 +83,32 @@ impl ApiError {
         }
     }
 
-    fn details(&self) -> Value {
-        match self {
-            ApiError::BadParameter { parameter, .. } => json!({ "parameter": parameter }),
-            ApiError::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
-            ApiError::Unprocessable { details, .. } => details.clone(),
-            ApiError::ConflictDetails { details, .. } => details.clone(),
-            ApiError::RateLimited { retry_after } => json!({ "retry_after_secs": retry_after }),
-            ApiError::Forbidden(scope) => json!({ "required_scope": scope }),
-            ApiError::Unavailable { retry_after: Some(s), .. } => json!({ "retry_after_secs": s }),
-            ApiError::Timeout { limit_secs } => json!({ "limit_secs": limit_secs }),
-            _ => Value::Null,
-        }
+    fn details(&self) -> Option<ErrorDetails> {
+        let d = match self {
+            ApiError::BadParameter { parameter, .. } => {
+                ErrorDetails { parameter: Some(parameter.clone()), ..Default::default() }
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                ErrorDetails { limit_bytes: Some(*limit as u64), ..Default::default() }
+            }
+            ApiError::Unprocessable { details, .. } | ApiError::ConflictDetails { details, .. } => {
+                (**details).clone()
+            }
+            ApiError::RateLimited { retry_after } => {
+                ErrorDetails { retry_after_secs: Some(*retry_after), ..Default::default() }
+            }
+            ApiError::Forbidden(scope) => {
+                ErrorDetails { required_scope: Some((*scope).to_string()), ..Default::default() }
+            }
+            ApiError::Unavailable { retry_after: Some(s), .. } => {
+                ErrorDetails { retry_after_secs: Some(*s), ..Default::default() }
+            }
+            ApiError::Timeout { limit_secs } => {
+                ErrorDetails { limit_secs: Some(*limit_secs), ..Default::default() }
+            }
+            _ => return None,
+        };
+        (d != ErrorDetails::default()).then_some(d)
     }
 }
 
@@ -131,9 +145,13 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "internal error");
         }
-        let body = json!({
-            "error": { "code": self.code(), "message": self.to_string(), "details": self.details() }
-        });
+        let body = ErrorBody {
+            error: ErrorInfo {
+                code: self.code(),
+                message: self.to_string(),
+                details: self.details(),
+            },
+        };
         let mut response = (self.status(), Json(body)).into_response();
         let retry_after = match self {
             ApiError::RateLimited { retry_after } => Some(retry_after),

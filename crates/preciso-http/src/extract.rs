@@ -66,7 +66,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .map_err(|e| ApiError::bad("body", format!("body is not valid JSON: {e}")))?;
         serde_json::from_value(value).map(JsonBody).map_err(|e| ApiError::Unprocessable {
             message: format!("body does not match the schema: {e}"),
-            details: serde_json::Value::Null,
+            details: Default::default(),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 mod extract;
 mod heavy;
 pub mod layers;
+pub mod model;
 pub mod openapi;
 mod params;
 mod routes;
@@ -18,10 +19,6 @@ pub mod state;
 pub use layers::shared::RedisShared;
 pub use routes::router;
 
-/// The JSON shapes of jobs and runs, shared with the CLI's `--json` output.
-pub mod jobs_json {
-    pub use crate::routes::jobs::{job_json, run_json};
-}
 pub use state::{AppState, HttpConfig, OpsState, UploadConfig};
 
 use std::future::Future;

@@ -1,8 +1,9 @@
-//! Query-string parsing with errors that name the parameter. The parameters each operation
-//! knows are the ones its OpenAPI description declares (one source for the document, the
-//! server and the fuzzers that read it); any other is a 400 naming it — a typo is caught, and
-//! `?junk=N` cannot mint new cache entries. Known ones are validated and bounded
-//! (docs/API.md).
+//! Query and path parameters: their declarations (the `IntoParams` structs at the end, which
+//! the operations in `routes/` name and the OpenAPI document is generated from) and their
+//! parsing, with errors that name the parameter. The parameters each operation knows are the
+//! ones its generated description declares (one source for the document, the server and the
+//! fuzzers that read it); any other is a 400 naming it — a typo is caught, and `?junk=N`
+//! cannot mint new cache entries. Known ones are validated and bounded (docs/API.md).
 
 use crate::error::{ApiError, ApiResult};
 use axum::http::Method;
@@ -17,7 +18,7 @@ type Known = HashMap<(String, String), Vec<String>>;
 fn known() -> &'static Known {
     static KNOWN: OnceLock<Known> = OnceLock::new();
     KNOWN.get_or_init(|| {
-        let doc = crate::openapi::document();
+        let doc = serde_json::to_value(crate::openapi::document()).unwrap_or_default();
         let mut out = Known::new();
         for (path, item) in doc["paths"].as_object().into_iter().flatten() {
             for (method, op) in item.as_object().into_iter().flatten() {
@@ -185,6 +186,213 @@ impl Params {
             Some(v) => Err(ApiError::bad(name, format!("{name} must be true or false, got {v:?}"))),
         }
     }
+}
+
+// The declarations. They describe what `Params` reads (the structs are never built: a query
+// string is parsed by `Params`, whose errors name the parameter); the bounds here are the
+// ones its methods check.
+
+/// `limit` and `page`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct Paging {
+    /// Page size.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    limit: Option<u32>,
+    /// 1-based page.
+    #[param(minimum = 1, maximum = 10000, default = 1)]
+    page: Option<u32>,
+}
+
+/// `currency`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CurrencyParam {
+    /// The currency listed, filtered and aggregated (ISO 4217). Default: the catalog's
+    /// (`catalog.currency`), else the one with the most offers in the scope. The answer says
+    /// which it used (`currency`) and lists the scope's currencies (`currencies`).
+    currency: Option<preciso_core::domain::Currency>,
+}
+
+/// `user_id`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct UserParam {
+    /// Personalize with this user's preferences (404 if unknown; a key with the users scope).
+    #[param(minimum = 1, format = Int64)]
+    user_id: Option<i64>,
+}
+
+/// The listing filters besides the category. Prices are decimal amounts of major units, as
+/// `Decimal::parse` reads them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct Filters {
+    /// Brand, case-insensitive.
+    brand: Option<String>,
+    /// Store slug or name.
+    store: Option<String>,
+    /// Minimum price in major units of the listing's currency.
+    #[param(pattern = "^([0-9]{1,12}(\\.[0-9]{0,6})?|\\.[0-9]{1,6})$")]
+    min_price: Option<String>,
+    /// Maximum price in major units of the listing's currency.
+    #[param(pattern = "^([0-9]{1,12}(\\.[0-9]{0,6})?|\\.[0-9]{1,6})$")]
+    max_price: Option<String>,
+}
+
+/// `category` as a query parameter.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct CategoryParam {
+    /// Category name or key; matches the category and its subcategories.
+    category: Option<String>,
+}
+
+/// `{category}` in the path.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct CategoryPath {
+    /// Category name (`Tecnología > Celulares`) or key (`tecnologia/celulares`).
+    category: String,
+}
+
+/// `sort`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SortParam {
+    /// Sort order (default `value`).
+    #[param(schema_with = sort_schema)]
+    sort: Option<String>,
+}
+
+fn sort_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(Sort::NAMES.iter().copied()))
+        .build()
+}
+
+/// `days`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct DaysParam {
+    /// Window in days.
+    #[param(minimum = 1, maximum = 90, default = 7)]
+    days: Option<u32>,
+}
+
+/// `bins`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct BinsParam {
+    /// Histogram bins.
+    #[param(minimum = 1, maximum = 100, default = 10)]
+    bins: Option<u32>,
+}
+
+/// `limit` of the brand list.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct BrandLimit {
+    /// Number of brands.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<u32>,
+}
+
+/// What names the product of a comparison (exactly one).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ProductLookup {
+    /// Product id.
+    #[param(pattern = "^[0-9a-f]{16}$")]
+    product_id: Option<String>,
+    /// GTIN/EAN/UPC.
+    gtin: Option<String>,
+    /// Words of the title or brand.
+    #[param(max_length = 200)]
+    q: Option<String>,
+}
+
+/// `{id}` of an offer.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct OfferIdPath {
+    /// Offer id.
+    #[param(pattern = "^[0-9a-f]{16}$")]
+    id: String,
+}
+
+/// `{id}` of a user or a run.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct IdPath {
+    /// The id.
+    #[param(minimum = 1, format = Int64)]
+    id: i64,
+}
+
+/// `{name}` of a job.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct JobPath {
+    /// Job name (see `GET /api/jobs`).
+    name: String,
+}
+
+/// `dry_run`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct DryRun {
+    /// Run the read steps only, report the planned writes, record nothing.
+    #[param(default = false)]
+    dry_run: Option<bool>,
+}
+
+/// The run filters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RunQuery {
+    /// Only this job.
+    job: Option<String>,
+    /// Only runs in this status.
+    status: Option<preciso_core::runs::RunStatus>,
+}
+
+/// An upload's options.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct UploadQuery {
+    /// File name for a raw body (decides the format by extension).
+    name: Option<String>,
+    /// Input format.
+    format: Option<preciso_ingest::Format>,
+    /// Store for records without one.
+    store: Option<String>,
+    /// Currency for stores without a known one (ISO 4217).
+    currency: Option<String>,
+    /// Report only; write nothing.
+    #[param(default = false)]
+    dry_run: Option<bool>,
+    /// Ingest even if the same content was ingested.
+    #[param(default = false)]
+    force: Option<bool>,
 }
 
 #[cfg(test)]

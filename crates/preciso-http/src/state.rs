@@ -122,8 +122,8 @@ pub struct StatusDocs {
     pub built: Instant,
     /// `JobMetrics::runs_ended` when built: a run that ended since makes it stale.
     pub runs_ended: u64,
-    pub full: serde_json::Value,
-    pub redacted: serde_json::Value,
+    pub full: preciso_ops::status::StatusDoc,
+    pub redacted: preciso_ops::status::StatusDoc,
 }
 
 /// How old a served status document may be.
@@ -143,10 +143,12 @@ impl OpsState {
         let ops = self.clone();
         let docs = tokio::task::spawn_blocking(move || -> ApiResult<StatusDocs> {
             let doc = preciso_ops::status::build(ops.ops.view(), &ops.inputs)?;
-            let full = serde_json::to_value(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
-            let redacted = serde_json::to_value(doc.redacted())
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok(StatusDocs { built: Instant::now(), runs_ended, full, redacted })
+            Ok(StatusDocs {
+                built: Instant::now(),
+                runs_ended,
+                full: doc.clone(),
+                redacted: doc.redacted(),
+            })
         })
         .await
         .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))??;

@@ -61,6 +61,7 @@ pub struct IngestOptions {
 }
 
 /// How a file's run ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportStatus {
@@ -89,6 +90,7 @@ impl std::fmt::Display for ReportStatus {
 }
 
 /// What one run did; printed as the summary and returned by the API.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct IngestReport {
     pub file: String,
@@ -102,6 +104,7 @@ pub struct IngestReport {
     pub unknown_fields: u64,
     /// Optional fields dropped, by `field/code`.
     pub warnings: BTreeMap<String, u64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub rejects_file: Option<PathBuf>,
     /// The first few rejects, so a dry run or an API caller sees why without the file.
     pub reject_samples: Vec<Reject>,

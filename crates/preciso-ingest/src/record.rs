@@ -131,6 +131,7 @@ impl RawRecord {
 }
 
 /// Why a record (or one of its fields) was not accepted as given.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RecordError {
     /// Canonical field name; `None` when the record as a whole is unreadable.

@@ -68,6 +68,7 @@ pub trait Job: Send + Sync {
 }
 
 /// What to do with fire times missed while no scheduler ran (docs/OPERATIONS.md O3).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Misfire {

@@ -26,6 +26,7 @@ pub enum OpsError {
 }
 
 /// What a manual trigger led to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Triggered {

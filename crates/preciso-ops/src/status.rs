@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
 pub struct StatusDoc {
     pub schema_version: u32,
     pub generated_at: DateTime<Utc>,
@@ -59,16 +60,19 @@ pub fn base_name(name: &str) -> String {
     name.rsplit(['/', '\\']).next().unwrap_or(name).to_string()
 }
 
-#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
 pub struct BackupState {
     /// `None` when redacted.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub dir: Option<PathBuf>,
     pub count: usize,
     pub newest_created_at: Option<DateTime<Utc>>,
     pub newest_verified_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
 pub struct ArchiveState {
     /// `None` when redacted.
     pub location: Option<String>,
@@ -78,7 +82,8 @@ pub struct ArchiveState {
     pub size_mismatch: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
 pub struct LastIngest {
     pub ledger_id: i64,
     pub file: String,
@@ -87,7 +92,8 @@ pub struct LastIngest {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
 pub struct JobStatus {
     pub name: String,
     pub enabled: bool,
@@ -96,7 +102,8 @@ pub struct JobStatus {
     pub last_success: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
 pub struct LastRun {
     pub id: i64,
     pub status: RunStatus,
@@ -104,9 +111,11 @@ pub struct LastRun {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
 pub struct DiskUsage {
     /// `None` when redacted.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub data_dir: Option<PathBuf>,
     /// Bytes of the files under the data directory.
     pub used_bytes: u64,

@@ -3,6 +3,7 @@
 use super::{Availability, Currency, Gtin, Money, OfferId, ProductId, Rating, StoreId};
 
 /// A retailer or data source.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Store {
     pub id: StoreId,
@@ -50,6 +51,7 @@ pub struct PriceObservation {
 }
 
 /// Counts of what an ingest did, record by record.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IngestCounts {
     pub read: u64,
@@ -71,6 +73,7 @@ impl IngestCounts {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IngestStatus {
@@ -103,6 +106,7 @@ impl IngestStatus {
 }
 
 /// A row of the ingest ledger ("archivos" in the systems Preciso replaces).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IngestFile {
     pub id: i64,

@@ -102,7 +102,12 @@ use preciso_core::hash::api_key_hash as hash_key;
 
 /// Endpoints that never need a key and are not rate limited (probes and scrapes).
 fn is_infrastructure(path: &str) -> bool {
-    matches!(path, "/health" | "/ready" | "/metrics" | "/api/openapi.json")
+    matches!(path, "/health" | "/ready" | "/metrics" | "/api/openapi.json") || is_docs(path)
+}
+
+/// The API reference (`/docs` and its assets): as open as the document it shows.
+pub fn is_docs(path: &str) -> bool {
+    path == "/docs" || path.starts_with("/docs/")
 }
 
 fn required_scope(state: &AppState, method: &Method, path: &str) -> Option<Scope> {

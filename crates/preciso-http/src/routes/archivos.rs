@@ -5,7 +5,9 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use crate::layers::auth::Caller;
-use crate::params::Params;
+use crate::model::error::{ErrorBody, ErrorDetails};
+use crate::model::jobs::LedgerPage;
+use crate::params::{Paging, Params, UploadQuery};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -15,23 +17,31 @@ use preciso_core::domain::{Currency, StoreId};
 use preciso_ingest::{
     Format, IngestError, IngestOptions, IngestReport, IngestSource, ReportStatus, ingest,
 };
-use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
 
+/// The ingest ledger, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/archivos",
+    operation_id = "list_ingests",
+    tag = "ingest",
+    params(Paging),
+    responses((status = 200, description = "Ledger rows; names, archive keys and errors in full for admin keys only.", body = LedgerPage))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LedgerPage>> {
     let page = q.page()?;
     let mut files = state.db(move |c| Ok(c.ingest_files(page.limit, page.offset())?)).await?;
     if !caller.is_admin() {
         files.iter_mut().for_each(redact);
     }
-    Ok(Json(json!({ "items": files, "page": page.page, "limit": page.limit })))
+    Ok(Json(LedgerPage { items: files, page: page.page, limit: page.limit }))
 }
 
 /// A ledger row as a caller without an admin key sees it: the file by its name only, no
@@ -41,6 +51,32 @@ fn redact(file: &mut preciso_core::domain::IngestFile) {
     file.archive_key = None;
     file.error = None;
 }
+
+/// A multipart upload.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The data file (JSON, JSON Lines or CSV).
+    #[schema(format = Binary, value_type = String)]
+    file: Vec<u8>,
+}
+
+/// A raw upload body: any bytes (a JSON array of records, JSON Lines, CSV with a header row),
+/// so its schema constrains nothing.
+pub struct RawFile;
+
+impl utoipa::PartialSchema for RawFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+            .description(Some(
+                "The file's bytes; the format from `format`, `name`, the content type or sniffing.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RawFile {}
 
 /// Keeps letters, digits, `.`, `-`, `_` of a client-supplied file name.
 fn safe_name(name: &str) -> String {
@@ -180,6 +216,30 @@ fn upload_options(
     Ok(opts)
 }
 
+/// Upload a data file (multipart field `file`, or the raw body) and ingest it. Bad records
+/// are rejected one by one (see the summary); a body with no record of offer data is a 422.
+#[utoipa::path(
+    post,
+    path = "/api/archivos",
+    operation_id = "upload",
+    tag = "ingest",
+    params(UploadQuery),
+    request_body(
+        description = "The file: a multipart form with a `file` field, or the raw bytes, the format from `format`, `name`, the content type (`text/csv` and `application/x-ndjson` bodies are read as CSV and JSON Lines) or sniffing.",
+        content(
+            (UploadForm = "multipart/form-data"),
+            (RawFile = "application/octet-stream"),
+            (RawFile = "application/json"),
+        )
+    ),
+    responses(
+        (status = 201, description = "Ingested: the summary.", body = IngestReport),
+        (status = 200, description = "Skipped (same content) or dry run: the summary.", body = IngestReport),
+        (status = 403, description = "The API key lacks the write scope.", body = ErrorBody),
+        (status = 413, description = "Upload too large.", body = ErrorBody),
+        (status = 422, description = "The body is not a data file of offers (`details.reason`: `not_offer_data`).", body = ErrorBody),
+    )
+)]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -279,7 +339,10 @@ fn ingest_error(e: IngestError) -> ApiError {
         IngestError::UnknownFormat { .. } | IngestError::NotOfferData { .. } => {
             ApiError::Unprocessable {
                 message: format!("the upload is not a data file of offers: {e}"),
-                details: json!({ "reason": "not_offer_data" }),
+                details: Box::new(ErrorDetails {
+                    reason: Some("not_offer_data".into()),
+                    ..Default::default()
+                }),
             }
         }
         IngestError::Store { source, .. } => source.into(),

@@ -3,15 +3,17 @@
 //! currencies it is sold in are listed with their counts. The product is named by
 //! `product_id`, `gtin` or free text `q` (exactly one).
 
-use super::offers::{money, offer_json};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
+use crate::model::compare::{Comparison, ProductInfo, ProductMatch, Spread};
+use crate::model::error::ErrorBody;
+use crate::model::{Money, round2};
+use crate::params::{CurrencyParam, ProductLookup};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use preciso_core::domain::{Gtin, Money, ProductId};
+use preciso_core::domain::{Gtin, ProductId};
 use preciso_core::query::OfferView;
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 enum Lookup {
@@ -47,7 +49,7 @@ fn lookup(q: &crate::params::Params) -> ApiResult<Lookup> {
 }
 
 /// min, max, spread and the cheapest store for each currency among the offers.
-fn spreads(offers: &[OfferView]) -> Vec<Value> {
+fn spreads(offers: &[OfferView]) -> Vec<Spread> {
     let mut by_currency: BTreeMap<&str, Vec<&OfferView>> = BTreeMap::new();
     for o in offers {
         by_currency.entry(o.price.currency.code()).or_default().push(o);
@@ -64,24 +66,36 @@ fn spreads(offers: &[OfferView]) -> Vec<Value> {
             } else {
                 0.0
             };
-            Some(json!({
-                "currency": currency.code(),
-                "offers": group.len(),
-                "min": money(&cheapest.price),
-                "max": money(&dearest.price),
-                "spread": money(&Money::new(spread, currency)),
-                "spread_pct": (pct * 100.0).round() / 100.0,
-                "cheapest_store": cheapest.store,
-                "cheapest_offer_id": cheapest.id,
-            }))
+            Some(Spread {
+                currency,
+                offers: group.len() as u64,
+                min: cheapest.price.into(),
+                max: dearest.price.into(),
+                spread: Money::new(spread, currency),
+                spread_pct: round2(pct),
+                cheapest_store: cheapest.store.clone(),
+                cheapest_offer_id: cheapest.id,
+            })
         })
         .collect()
 }
 
+/// One product across stores: exactly one of `product_id`, `gtin` or `q` names it.
+#[utoipa::path(
+    get,
+    path = "/api/price-comparison",
+    operation_id = "price_comparison",
+    tag = "compare",
+    params(ProductLookup, CurrencyParam),
+    responses(
+        (status = 200, description = "The product, its offers in one currency cheapest first, their spread, and the currencies it is sold in.", body = Comparison),
+        (status = 404, description = "No product matches.", body = ErrorBody),
+    )
+)]
 pub async fn price_comparison(
     State(state): State<AppState>,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Comparison>> {
     let how = lookup(&q)?;
     let requested = crate::currency::requested(&q)?;
     let (product, matches, offers) = state
@@ -112,19 +126,22 @@ pub async fn price_comparison(
         offers.into_iter().filter(|o| Some(o.price.currency) == currency).collect();
     let stores: std::collections::BTreeSet<&str> =
         offers.iter().map(|o| o.store.as_str()).collect();
-    Ok(Json(json!({
-        "currency": currency,
-        "currencies": currencies,
-        "product": {
-            "id": product,
-            "title": first.title,
-            "brand": first.brand,
-            "gtin": gtin,
-            "category": first.category,
+    Ok(Json(Comparison {
+        currency,
+        currencies,
+        product: ProductInfo {
+            id: product,
+            title: first.title,
+            brand: first.brand,
+            gtin,
+            category: first.category,
         },
-        "stores": stores.len(),
-        "spread": spreads(&offers),
-        "offers": offers.iter().map(offer_json).collect::<Vec<_>>(),
-        "matches": matches.iter().map(|(id, title, n)| json!({"product_id": id, "title": title, "offers": n})).collect::<Vec<_>>(),
-    })))
+        stores: stores.len() as u64,
+        spread: spreads(&offers),
+        offers: offers.iter().map(Into::into).collect(),
+        matches: matches
+            .into_iter()
+            .map(|(product_id, title, offers)| ProductMatch { product_id, title, offers })
+            .collect(),
+    }))
 }

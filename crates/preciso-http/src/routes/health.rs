@@ -2,46 +2,78 @@
 //! checks the catalog with a one-second timeout and answers `application/health+json`.
 
 use crate::layers::auth::Caller;
+use crate::model::error::ErrorBody;
+use crate::model::health::{Check, Health, HealthStatus, Readiness};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use metrics::{counter, gauge};
-use serde_json::json;
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const HEALTH_JSON: &str = "application/health+json";
 
+/// A probe's body as `application/health+json`.
+fn health_json(code: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (code, [(header::CONTENT_TYPE, HEALTH_JSON)], bytes).into_response(),
+        Err(e) => crate::error::ApiError::Internal(e.to_string()).into_response(),
+    }
+}
+
+/// Liveness (touches nothing external).
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "probes",
+    responses((status = 200, description = "Alive.", body = Health, content_type = "application/health+json"))
+)]
 pub async fn health(State(state): State<AppState>) -> Response {
-    let body = json!({ "status": "pass", "version": state.version, "uptime_secs": state.started.elapsed().as_secs() });
-    ([(header::CONTENT_TYPE, HEALTH_JSON)], body.to_string()).into_response()
+    let body = Health {
+        status: HealthStatus::Pass,
+        version: state.version.to_string(),
+        uptime_secs: state.started.elapsed().as_secs(),
+    };
+    health_json(StatusCode::OK, &body)
 }
 
 /// One readiness check with its 1 s budget: `pass`, or `fail` with what went wrong.
 async fn check<T: Send + 'static>(
     what: &str,
     work: impl std::future::Future<Output = Result<T, String>>,
-) -> (&'static str, Option<String>) {
-    match tokio::time::timeout(Duration::from_secs(1), work).await {
-        Ok(Ok(_)) => ("pass", None),
-        Ok(Err(e)) => ("fail", Some(e)),
-        Err(_) => ("fail", Some(format!("{what} check timed out after 1 s"))),
-    }
+) -> Check {
+    let (status, output) = match tokio::time::timeout(Duration::from_secs(1), work).await {
+        Ok(Ok(_)) => (HealthStatus::Pass, None),
+        Ok(Err(e)) => (HealthStatus::Fail, Some(e)),
+        Err(_) => (HealthStatus::Fail, Some(format!("{what} check timed out after 1 s"))),
+    };
+    Check { status, output }
 }
 
 /// `/ready` names what failed (the check), but only an admin key sees the error text.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "ready",
+    tag = "probes",
+    responses(
+        (status = 200, description = "Ready (status pass or warn: Redis, when used, is a degraded check).", body = Readiness, content_type = "application/health+json"),
+        (status = 401, description = "An invalid API key.", body = ErrorBody),
+        (status = 429, description = "Too many invalid API keys from this address.", body = ErrorBody),
+        (status = 503, description = "Not ready (the database does not answer within 1 s, or the archive does not).", body = Readiness, content_type = "application/health+json"),
+    )
+)]
 pub async fn ready(State(state): State<AppState>, caller: Caller) -> Response {
+    let mut checks = BTreeMap::new();
     let database =
         check("database", async { state.db(|c| Ok(c.ping()?)).await.map_err(|e| e.to_string()) })
             .await;
-    let mut checks = serde_json::Map::new();
-    checks.insert(
-        "database:responseTime".into(),
-        json!([{ "status": database.0, "output": database.1 }]),
-    );
-    let mut ok = database.0 == "pass";
+    let mut ok = database.status == HealthStatus::Pass;
+    checks.insert("database:responseTime".to_string(), vec![database]);
     if let Some(archive) = state.ops.as_ref().and_then(|o| o.archive.clone()) {
         // A HEAD of a key that need not exist: reachability and credentials, nothing more.
         let probe = check("archive", async move {
@@ -51,11 +83,8 @@ pub async fn ready(State(state): State<AppState>, caller: Caller) -> Response {
                 .map_err(|e| e.to_string())
         })
         .await;
-        ok &= probe.0 == "pass";
-        checks.insert(
-            "archive:responseTime".into(),
-            json!([{ "status": probe.0, "output": probe.1 }]),
-        );
+        ok &= probe.status == HealthStatus::Pass;
+        checks.insert("archive:responseTime".to_string(), vec![probe]);
     }
     // Redis is an optimisation: unreachable, it degrades the replica (in-process limits and
     // cache) without taking it out of the load balancer.
@@ -63,28 +92,34 @@ pub async fn ready(State(state): State<AppState>, caller: Caller) -> Response {
     if let Some(shared) = &state.shared {
         let up = shared.ping().await;
         degraded = !up;
-        let output = (!up).then_some("Redis does not answer; limits and cache are per process");
-        checks.insert(
-            "redis:responseTime".into(),
-            json!([{ "status": if up { "pass" } else { "warn" }, "output": output }]),
-        );
+        let check = if up {
+            Check { status: HealthStatus::Pass, output: None }
+        } else {
+            let output = "Redis does not answer; limits and cache are per process";
+            Check { status: HealthStatus::Warn, output: Some(output.into()) }
+        };
+        checks.insert("redis:responseTime".to_string(), vec![check]);
     }
     if !caller.is_admin() {
-        for check in checks.values_mut() {
-            check[0]["output"] = serde_json::Value::Null;
-        }
+        checks.values_mut().flatten().for_each(|c| c.output = None);
     }
     let status = match (ok, degraded) {
-        (false, _) => "fail",
-        (true, true) => "warn",
-        (true, false) => "pass",
+        (false, _) => HealthStatus::Fail,
+        (true, true) => HealthStatus::Warn,
+        (true, false) => HealthStatus::Pass,
     };
-    let body = json!({ "status": status, "version": state.version, "checks": checks });
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, [(header::CONTENT_TYPE, HEALTH_JSON)], body.to_string()).into_response()
+    let body = Readiness { status, version: state.version.to_string(), checks };
+    health_json(if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, &body)
 }
 
 /// `/metrics`: the values read at scrape time are set into the registry, then it renders.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "probes",
+    responses((status = 200, description = "Prometheus text exposition format.", body = String, content_type = "text/plain"))
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     // A scrape must not fail because the store does: freshness is then left out, and the
     // stale-data alert sees the gap.
@@ -167,6 +202,18 @@ fn record_archive() {
     gauge!("preciso_archive_size_mismatch_objects").set(count(|r| r.size_mismatch.len()));
 }
 
-pub async fn openapi() -> Json<serde_json::Value> {
-    Json(crate::openapi::document())
+/// This document. It is free-form here: the one response whose schema is not spelled out.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    operation_id = "openapi",
+    tag = "probes",
+    responses((status = 200, description = "The OpenAPI 3.1 document.", body = Object))
+)]
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Bytes::from_static(crate::openapi::document_bytes()),
+    )
+        .into_response()
 }

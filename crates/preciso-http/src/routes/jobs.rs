@@ -5,16 +5,17 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{PathParam, QueryParams};
 use crate::layers::auth::Caller;
+use crate::model::error::{ErrorBody, ErrorDetails};
+use crate::model::jobs::{JobInfo, JobList, Run, RunPage};
+use crate::params::{DryRun, IdPath, JobPath, Paging, RunQuery};
 use crate::state::{AppState, OpsState};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use preciso_core::runs::{RunFilter, RunRecord, RunStatus, Trigger};
-use preciso_ops::clock::from_millis;
-use preciso_ops::{JobSpec, OpsError, Triggered};
-use serde_json::{Value, json};
+use preciso_ops::status::StatusDoc;
+use preciso_ops::{OpsError, Triggered};
 use std::sync::Arc;
 
 fn ops(state: &AppState) -> ApiResult<Arc<OpsState>> {
@@ -22,36 +23,6 @@ fn ops(state: &AppState) -> ApiResult<Arc<OpsState>> {
         .ops
         .clone()
         .ok_or_else(|| ApiError::unavailable("the scheduler is not running in this process"))
-}
-
-fn time(ms: i64) -> DateTime<Utc> {
-    from_millis(ms)
-}
-
-pub fn run_json(r: &RunRecord) -> Value {
-    json!({
-        "id": r.id,
-        "job": r.job,
-        "trigger": r.trigger,
-        "scheduled_for": time(r.scheduled_for),
-        "status": r.status,
-        "attempt": r.attempt,
-        "dry_run": r.dry_run,
-        "owner": r.owner,
-        "started_at": time(r.started_at),
-        "finished_at": r.finished_at.map(time),
-        "duration_ms": r.duration_ms(),
-        "error": r.error,
-        "steps": r.steps,
-        "attempts": r.attempts.iter().map(|a| json!({
-            "attempt": a.attempt,
-            "status": a.status,
-            "started_at": time(a.started_at),
-            "finished_at": a.finished_at.map(time),
-            "error": a.error,
-            "steps": a.steps,
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// A run as a caller without an admin key sees it: error texts, planned paths and the owning
@@ -73,44 +44,45 @@ fn redacted(mut r: RunRecord) -> RunRecord {
     r
 }
 
-/// `run_json`, redacted unless the caller is an admin.
-fn run_for(r: RunRecord, caller: &Caller) -> Value {
-    if caller.is_admin() { run_json(&r) } else { run_json(&redacted(r)) }
+/// A run, redacted unless the caller is an admin.
+fn run_for(r: RunRecord, caller: &Caller) -> Run {
+    if caller.is_admin() { Run::from(&r) } else { Run::from(&redacted(r)) }
 }
 
-pub fn job_json(spec: &JobSpec, now: DateTime<Utc>) -> Value {
-    let next: Vec<Value> = spec
-        .schedule
-        .as_ref()
-        .map(|s| {
-            s.upcoming(now, 3)
-                .into_iter()
-                .map(|t| json!({ "utc": t, "local": t.with_timezone(&s.tz()).to_rfc3339() }))
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({
-        "name": spec.name,
-        "description": spec.description,
-        "enabled": spec.schedule.is_some(),
-        "cron": spec.schedule.as_ref().map(|s| s.expr()),
-        "timezone": spec.schedule.as_ref().map(|s| s.tz().name()),
-        "misfire": spec.misfire,
-        "overlap": spec.overlap,
-        "grace_secs": spec.grace.as_secs(),
-        "timeout_secs": spec.timeout.as_secs(),
-        "retry_attempts": spec.retry.attempts,
-        "next_runs": next,
-    })
-}
-
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+/// Scheduled jobs with their policies and next three fire times.
+#[utoipa::path(
+    get,
+    path = "/api/jobs",
+    operation_id = "list_jobs",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Jobs.", body = JobList),
+        (status = 503, description = "No scheduler in this process.", body = ErrorBody),
+    )
+)]
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<JobList>> {
     let ops = ops(&state)?;
     let now = ops.ops.now();
-    let items: Vec<Value> = ops.ops.jobs().iter().map(|j| job_json(j, now)).collect();
-    Ok(Json(json!({ "items": items, "leader": ops.ops.is_leader() })))
+    let items = ops.ops.jobs().iter().map(|j| JobInfo::new(j, now)).collect();
+    Ok(Json(JobList { items, leader: ops.ops.is_leader() }))
 }
 
+/// Run a job now (admin key); the same overlap rule as scheduled fires.
+#[utoipa::path(
+    post,
+    path = "/api/jobs/{name}/run",
+    operation_id = "run_job",
+    tag = "operations",
+    params(JobPath, DryRun),
+    responses(
+        (status = 202, description = "Started: the run id.", body = Triggered),
+        (status = 200, description = "Dry run: what it would do.", body = Triggered),
+        (status = 403, description = "The API key lacks the admin scope.", body = ErrorBody),
+        (status = 404, description = "No such job.", body = ErrorBody),
+        (status = 409, description = "The job has an active run; `details.run_id` is the skipped_overlap record.", body = ErrorBody),
+        (status = 503, description = "No scheduler in this process.", body = ErrorBody),
+    )
+)]
 pub async fn trigger(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,7 +103,7 @@ pub async fn trigger(
             message:
                 "the job already has an active run; this trigger was recorded as skipped_overlap"
                     .into(),
-            details: json!({ "run_id": run_id }),
+            details: Box::new(ErrorDetails { run_id: Some(run_id), ..Default::default() }),
         }),
         Err(OpsError::UnknownJob(name)) => {
             Err(ApiError::NotFound(format!("no job named {name:?}")))
@@ -140,11 +112,23 @@ pub async fn trigger(
     }
 }
 
+/// Job runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/runs",
+    operation_id = "list_runs",
+    tag = "operations",
+    params(Paging, RunQuery),
+    responses(
+        (status = 200, description = "Runs.", body = RunPage),
+        (status = 503, description = "No scheduler in this process.", body = ErrorBody),
+    )
+)]
 pub async fn runs(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RunPage>> {
     ops(&state)?;
     let page = q.page()?;
     let status = match q.str("status") {
@@ -161,22 +145,46 @@ pub async fn runs(
         offset: page.offset(),
     };
     let runs = state.db(move |c| Ok(c.runs(&filter)?)).await?;
-    let items: Vec<Value> = runs.into_iter().map(|r| run_for(r, &caller)).collect();
-    Ok(Json(json!({ "items": items, "page": page.page, "limit": page.limit })))
+    let items = runs.into_iter().map(|r| run_for(r, &caller)).collect();
+    Ok(Json(RunPage { items, page: page.page, limit: page.limit }))
 }
 
+/// One run with every attempt and step.
+#[utoipa::path(
+    get,
+    path = "/api/runs/{id}",
+    operation_id = "get_run",
+    tag = "operations",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The run.", body = Run),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 503, description = "No scheduler in this process.", body = ErrorBody),
+    )
+)]
 pub async fn run(
     State(state): State<AppState>,
     caller: Caller,
     PathParam(id): PathParam,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Run>> {
     ops(&state)?;
     let id: i64 = id.parse().map_err(|_| ApiError::bad("id", "a run id is a positive integer"))?;
     let run = state.db(move |c| Ok(c.run(id)?)).await?;
     run.map(|r| Json(run_for(r, &caller))).ok_or_else(|| ApiError::NotFound(format!("no run {id}")))
 }
 
-pub async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// The status document (as `status.json`; schema `docs/status.schema.json`).
+#[utoipa::path(
+    get,
+    path = "/api/status",
+    operation_id = "status",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Status.", body = StatusDoc),
+        (status = 503, description = "No scheduler in this process.", body = ErrorBody),
+    )
+)]
+pub async fn status(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<StatusDoc>> {
     let ops = ops(&state)?;
     let docs = ops.status().await?;
     Ok(Json(if caller.is_admin() { docs.full.clone() } else { docs.redacted.clone() }))

@@ -1,5 +1,7 @@
-//! The router: every path of docs/API.md (with and without a trailing slash), the fallbacks that
-//! keep the error shape for unknown paths and methods, and the layers in order.
+//! The router: every operation of the API (`api`, which the OpenAPI document is generated
+//! from, each path with and without a trailing slash), the browsable reference at `/docs`,
+//! the fallbacks that keep the error shape for unknown paths and methods, and the layers in
+//! order.
 
 mod archivos;
 mod catalog;
@@ -17,45 +19,68 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
-/// Registers `path` and `path/` (docs/API.md: trailing slashes are accepted).
-fn both(router: Router<AppState>, path: &str, handler: MethodRouter<AppState>) -> Router<AppState> {
-    router.route(path, handler.clone()).route(&format!("{path}/"), handler)
+/// Registers an operation at its path and, unless the path ends in a catch-all (which
+/// already matches a trailing slash), at `path/` too (docs/API.md: trailing slashes are
+/// accepted); only the first is in the document.
+fn both(
+    router: OpenApiRouter<AppState>,
+    operation: UtoipaMethodRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let paths: Vec<String> = operation.1.paths.keys().cloned().collect();
+    let mut router = router;
+    for path in paths.iter().filter(|p| !p.contains("{*")) {
+        router = router.route(&format!("{path}/"), operation.2.clone());
+    }
+    router.routes(operation)
+}
+
+/// Every operation of the API, with the document generated from them.
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    use utoipa::OpenApi;
+    let operations = [
+        routes!(offers::best_prices),
+        routes!(compare::price_comparison),
+        routes!(offers::ranked),
+        routes!(offers::trending),
+        routes!(reports::store_comparison),
+        routes!(reports::price_analysis),
+        routes!(users::list, users::create),
+        routes!(users::create_legacy),
+        routes!(users::get, users::update, users::delete),
+        routes!(catalog::brands),
+        routes!(catalog::categories),
+        routes!(catalog::stores),
+        routes!(offers::detail),
+        routes!(offers::history),
+        routes!(archivos::list, archivos::upload),
+        routes!(jobs::list),
+        routes!(jobs::trigger),
+        routes!(jobs::runs),
+        routes!(jobs::run),
+        routes!(jobs::status),
+        routes!(health::openapi),
+        routes!(health::health),
+        routes!(health::ready),
+        routes!(health::metrics),
+    ];
+    operations
+        .into_iter()
+        .fold(OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi()), both)
+}
+
+/// Swagger UI at `/docs`, its assets compiled into the binary, reading `/api/openapi.json`.
+fn docs() -> Router<AppState> {
+    SwaggerUi::new("/docs").config(Config::from("/api/openapi.json")).into()
 }
 
 pub fn router(state: AppState) -> Router {
-    let mut r = Router::new();
-    for (path, handler) in [
-        ("/api/best-prices/{*category}", get(offers::best_prices)),
-        ("/api/price-comparison", get(compare::price_comparison)),
-        ("/api/ranked-offers", get(offers::ranked)),
-        ("/api/trending-offers", get(offers::trending)),
-        ("/api/reports/store-comparison", get(reports::store_comparison)),
-        ("/api/reports/price-analysis/{*category}", get(reports::price_analysis)),
-        ("/api/users", get(users::list).post(users::create)),
-        ("/api/users/create", post(users::create)),
-        ("/api/users/{id}", get(users::get).put(users::update).delete(users::delete)),
-        ("/api/brands", get(catalog::brands)),
-        ("/api/categories", get(catalog::categories)),
-        ("/api/stores", get(catalog::stores)),
-        ("/api/offers/{id}", get(offers::detail)),
-        ("/api/offers/{id}/history", get(offers::history)),
-        ("/api/archivos", get(archivos::list).post(archivos::upload)),
-        ("/api/jobs", get(jobs::list)),
-        ("/api/jobs/{name}/run", post(jobs::trigger)),
-        ("/api/runs", get(jobs::runs)),
-        ("/api/runs/{id}", get(jobs::run)),
-        ("/api/status", get(jobs::status)),
-        ("/api/openapi.json", get(health::openapi)),
-        ("/health", get(health::health)),
-        ("/ready", get(health::ready)),
-        ("/metrics", get(health::metrics)),
-    ] {
-        // Wildcard routes already match a trailing slash as part of the capture.
-        r = if path.contains("{*") { r.route(path, handler) } else { both(r, path, handler) };
-    }
+    let (r, _) = api().split_for_parts();
+    let r = r.merge(docs());
     let body_limit = state.config.upload_limit.max(state.config.json_body_limit);
     r.fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

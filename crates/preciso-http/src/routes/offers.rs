@@ -3,13 +3,18 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{PathParam, QueryParams};
 use crate::layers::auth::{Caller, Scope};
+use crate::model::error::ErrorBody;
+use crate::model::offers::{BestOfferPage, Offer, OfferHistory, RankedOfferPage, TrendingPage};
+use crate::params::{
+    CategoryParam, CategoryPath, CurrencyParam, DaysParam, Filters, OfferIdPath, Paging, SortParam,
+    UserParam,
+};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use preciso_core::domain::{Currency, Money, OfferId};
+use preciso_core::domain::OfferId;
 use preciso_core::ports::{Catalog, Personalization};
-use preciso_core::query::{CurrencyCount, OfferView, Preferences, Sort};
-use serde_json::{Value, json};
+use preciso_core::query::{Preferences, Sort};
 
 /// `user_id`, which reads a user's preferences (personal data): it needs the `users` scope.
 fn user_id(q: &crate::params::Params, caller: &Caller) -> ApiResult<Option<i64>> {
@@ -31,41 +36,25 @@ pub(crate) fn preferences(c: &dyn Catalog, user_id: Option<i64>) -> ApiResult<Op
     }
 }
 
-/// An offer with display strings for its money fields.
-pub(crate) fn offer_json(o: &OfferView) -> Value {
-    let mut v = serde_json::to_value(o).unwrap_or(Value::Null);
-    v["price"] = money(&o.price);
-    v["list_price"] = o.list_price.as_ref().map_or(Value::Null, money);
-    v["previous_price"] = o.previous_price.as_ref().map_or(Value::Null, money);
-    v["discount_pct"] = json!((o.discount_pct() * 100.0).round() / 100.0);
-    v
-}
-
-pub(crate) fn money(m: &Money) -> Value {
-    json!({ "minor": m.minor, "currency": m.currency.code(), "display": m.display() })
-}
-
-fn page_json(items: Vec<Value>, page: u32, limit: u32, total: u64) -> Value {
-    json!({ "items": items, "page": page, "limit": limit, "total": total })
-}
-
-/// A page of a listing in one currency: which one, and the scope's currencies.
-pub(crate) fn in_currency(
-    mut body: Value,
-    currency: Option<Currency>,
-    currencies: &[CurrencyCount],
-) -> Value {
-    body["currency"] = json!(currency);
-    body["currencies"] = json!(currencies);
-    body
-}
-
+/// Cheapest current offer per product in a category, personalized by `user_id`.
+#[utoipa::path(
+    get,
+    path = "/api/best-prices/{*category}",
+    operation_id = "best_prices",
+    tag = "offers",
+    params(CategoryPath, CurrencyParam, UserParam, Paging, Filters),
+    responses(
+        (status = 200, description = "A page of best offers.", body = BestOfferPage),
+        (status = 403, description = "`user_id` needs a key with the users scope (personal data).", body = ErrorBody),
+        (status = 404, description = "Unknown category or user.", body = ErrorBody),
+    )
+)]
 pub async fn best_prices(
     State(state): State<AppState>,
     caller: Caller,
     PathParam(category): PathParam,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BestOfferPage>> {
     let key = crate::params::category_path(&category)?;
     let mut filter = q.filter()?;
     filter.category = Some(key.clone());
@@ -93,25 +82,34 @@ pub async fn best_prices(
             Ok((currency, currencies, p))
         })
         .await?;
-    let items = result
-        .items
-        .iter()
-        .map(|b| {
-            let mut v = offer_json(&b.offer);
-            v["offers_for_product"] = json!(b.offers_for_product);
-            v["preferred"] = json!(b.preferred);
-            v
-        })
-        .collect();
-    let body = page_json(items, result.page, result.limit, result.total);
-    Ok(Json(in_currency(body, currency, &currencies)))
+    Ok(Json(BestOfferPage {
+        items: result.items.iter().map(Into::into).collect(),
+        page: result.page,
+        limit: result.limit,
+        total: result.total,
+        currency,
+        currencies,
+    }))
 }
 
+/// Offers ranked by value score (the API description gives the formula) or by `sort`.
+#[utoipa::path(
+    get,
+    path = "/api/ranked-offers",
+    operation_id = "ranked_offers",
+    tag = "offers",
+    params(CurrencyParam, UserParam, Paging, CategoryParam, Filters, SortParam),
+    responses(
+        (status = 200, description = "A page of scored offers.", body = RankedOfferPage),
+        (status = 403, description = "`user_id` needs a key with the users scope (personal data).", body = ErrorBody),
+        (status = 404, description = "Unknown user.", body = ErrorBody),
+    )
+)]
 pub async fn ranked(
     State(state): State<AppState>,
     caller: Caller,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RankedOfferPage>> {
     let mut filter = q.filter()?;
     let page = q.page()?;
     let sort = q.sort(Sort::Value)?;
@@ -128,26 +126,29 @@ pub async fn ranked(
             Ok((currency, currencies, c.list_offers(&filter, sort, page, who)?))
         })
         .await?;
-    let items = result
-        .items
-        .iter()
-        .map(|s| {
-            let mut v = offer_json(&s.offer);
-            v["value_score"] = json!(s.value_score);
-            v["category_median"] = s
-                .category_median
-                .map_or(Value::Null, |m| money(&Money::new(m, s.offer.price.currency)));
-            v
-        })
-        .collect();
-    let body = page_json(items, result.page, result.limit, result.total);
-    Ok(Json(in_currency(body, currency, &currencies)))
+    Ok(Json(RankedOfferPage {
+        items: result.items.iter().map(Into::into).collect(),
+        page: result.page,
+        limit: result.limit,
+        total: result.total,
+        currency,
+        currencies,
+    }))
 }
 
+/// The largest real price drops over `days`.
+#[utoipa::path(
+    get,
+    path = "/api/trending-offers",
+    operation_id = "trending_offers",
+    tag = "offers",
+    params(CurrencyParam, Paging, CategoryParam, Filters, DaysParam),
+    responses((status = 200, description = "A page of drops.", body = TrendingPage))
+)]
 pub async fn trending(
     State(state): State<AppState>,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TrendingPage>> {
     let days = q.int("days", 1, 90)?.unwrap_or(7);
     let filter = q.filter()?;
     let page = q.page()?;
@@ -157,57 +158,67 @@ pub async fn trending(
     let since = chrono::Utc::now().timestamp() - days * 86_400;
     let (currencies, drops) =
         state.db(move |c| Ok((c.currencies(&scope)?, c.trending(since, &filter, page)?))).await?;
-    let items = drops
-        .items
-        .iter()
-        .map(|d| {
-            let mut v = offer_json(&d.offer);
-            v["reference_price"] = money(&Money::new(d.reference_minor, d.offer.price.currency));
-            v["drop_pct"] = json!(d.drop_bp as f64 / 100.0);
-            v["dropped_at"] = json!(d.dropped_at);
-            v
-        })
-        .collect();
-    let body = page_json(items, drops.page, drops.limit, drops.total);
-    let mut body = in_currency(body, currency, &currencies);
-    body["days"] = json!(days);
-    Ok(Json(body))
+    Ok(Json(TrendingPage {
+        items: drops.items.iter().map(Into::into).collect(),
+        page: drops.page,
+        limit: drops.limit,
+        total: drops.total,
+        currency,
+        currencies,
+        days,
+    }))
 }
 
 fn offer_id(raw: &str) -> ApiResult<OfferId> {
     OfferId::parse(raw).map_err(|_| ApiError::bad("id", "offer id must be 16 hexadecimal digits"))
 }
 
+/// One offer.
+#[utoipa::path(
+    get,
+    path = "/api/offers/{id}",
+    operation_id = "get_offer",
+    tag = "offers",
+    params(OfferIdPath),
+    responses(
+        (status = 200, description = "The offer.", body = Offer),
+        (status = 404, description = "No such offer.", body = ErrorBody),
+    )
+)]
 pub async fn detail(
     State(state): State<AppState>,
     PathParam(id): PathParam,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Offer>> {
     let id = offer_id(&id)?;
     let offer = state.db(move |c| Ok(c.offer(id)?)).await?;
     offer
-        .map(|o| Json(offer_json(&o)))
+        .map(|o| Json(Offer::from(&o)))
         .ok_or_else(|| ApiError::NotFound(format!("offer {id} does not exist")))
 }
 
+/// An offer's price history.
+#[utoipa::path(
+    get,
+    path = "/api/offers/{id}/history",
+    operation_id = "offer_history",
+    tag = "offers",
+    params(OfferIdPath),
+    responses(
+        (status = 200, description = "The offer and its history, oldest first.", body = OfferHistory),
+        (status = 404, description = "No such offer.", body = ErrorBody),
+    )
+)]
 pub async fn history(
     State(state): State<AppState>,
     PathParam(id): PathParam,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OfferHistory>> {
     let id = offer_id(&id)?;
     let (offer, points) = state.db(move |c| Ok((c.offer(id)?, c.offer_history(id)?))).await?;
     let Some(offer) = offer else {
         return Err(ApiError::NotFound(format!("offer {id} does not exist")));
     };
-    let points: Vec<Value> = points
-        .iter()
-        .map(|p| {
-            json!({
-                "observed_at": p.observed_at,
-                "price": money(&p.price),
-                "list_price": p.list_price.as_ref().map_or(Value::Null, money),
-                "availability": p.availability,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "offer": offer_json(&offer), "history": points })))
+    Ok(Json(OfferHistory {
+        offer: Offer::from(&offer),
+        history: points.iter().map(Into::into).collect(),
+    }))
 }

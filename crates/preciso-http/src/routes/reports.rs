@@ -1,17 +1,21 @@
 //! Reports: store comparison across the market, and price statistics of one category.
 
-use super::offers::money;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{PathParam, QueryParams};
+use crate::model::error::ErrorBody;
+use crate::model::reports::{
+    GroupStats, HistogramBin, PriceAnalysis, PriceStats, StoreComparison, StoreReport,
+};
+use crate::model::{Money, round2};
+use crate::params::{BinsParam, CategoryPath, CurrencyParam};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use preciso_core::analysis::stats::{histogram, quantile, summarize_sorted};
-use preciso_core::domain::{Currency, Money};
+use preciso_core::domain::{Currency, StoreId};
 use preciso_core::ports::StoreOfferRow;
 use preciso_core::query::{CategoryPrices, PricedRow};
 use rustc_hash::FxHashMap;
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 #[derive(Default)]
@@ -25,17 +29,13 @@ struct StoreAcc {
     compared: u64,
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
 /// Each store's lowest price per (product, currency), then each product with two or more
 /// stores is one comparison: the store's price over the product's median across stores.
-fn compare(rows: &[StoreOfferRow], now: i64) -> BTreeMap<String, StoreAcc> {
-    let mut acc: BTreeMap<String, StoreAcc> = BTreeMap::new();
-    let mut market: HashMap<(i64, Currency), BTreeMap<String, i64>> = HashMap::new();
+fn compare(rows: &[StoreOfferRow], now: i64) -> BTreeMap<StoreId, StoreAcc> {
+    let mut acc: BTreeMap<StoreId, StoreAcc> = BTreeMap::new();
+    let mut market: HashMap<(i64, Currency), BTreeMap<StoreId, i64>> = HashMap::new();
     for r in rows {
-        let a = acc.entry(r.store.to_string()).or_default();
+        let a = acc.entry(r.store.clone()).or_default();
         a.offers += 1;
         if let Some(k) = &r.category_key {
             a.categories.insert(k.clone());
@@ -45,7 +45,7 @@ fn compare(rows: &[StoreOfferRow], now: i64) -> BTreeMap<String, StoreAcc> {
         let best = market
             .entry((r.product_id.as_i64(), r.currency))
             .or_default()
-            .entry(r.store.to_string())
+            .entry(r.store.clone())
             .or_insert(r.price_minor);
         *best = (*best).min(r.price_minor);
     }
@@ -64,10 +64,20 @@ fn compare(rows: &[StoreOfferRow], now: i64) -> BTreeMap<String, StoreAcc> {
     acc
 }
 
+/// Per-store report in one currency: offers, categories, price index, cheapest share,
+/// freshness.
+#[utoipa::path(
+    get,
+    path = "/api/reports/store-comparison",
+    operation_id = "store_comparison",
+    tag = "reports",
+    params(CurrencyParam),
+    responses((status = 200, description = "The report.", body = StoreComparison))
+)]
 pub async fn store_comparison(
     State(state): State<AppState>,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StoreComparison>> {
     let now = chrono::Utc::now().timestamp();
     let requested = crate::currency::requested(&q)?;
     let default = state.config.default_currency;
@@ -80,39 +90,49 @@ pub async fn store_comparison(
             Ok((currency, currencies, compare(&rows, now)))
         })
         .await?;
-    let stores: Vec<Value> = accs
-        .into_iter()
-        .map(|(store, mut a)| {
-            a.ratios.sort_by(f64::total_cmp);
-            let index = (!a.ratios.is_empty()).then(|| round2(a.ratios[a.ratios.len() / 2] * 100.0));
-            json!({
-                "store": store,
-                "offers": a.offers,
-                "categories": a.categories.len(),
-                "price_index": index,
-                "compared_products": a.compared,
-                "cheapest_share": if a.compared > 0 { round2(a.cheapest as f64 / a.compared as f64) } else { 0.0 },
-                "last_seen": a.last_seen,
-                "fresh_share_24h": if a.offers > 0 { round2(a.fresh as f64 / a.offers as f64) } else { 0.0 },
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "currency": currency,
-        "currencies": currencies,
-        "generated_at": now,
-        "price_index_definition": "median over the store's products sold by 2+ stores of (store price / median price across stores) x 100; 100 = market level, below is cheaper",
-        "stores": stores,
-    })))
+    Ok(Json(StoreComparison {
+        currency,
+        currencies,
+        generated_at: now,
+        price_index_definition: PRICE_INDEX.into(),
+        stores: accs.into_iter().map(|(store, a)| store_report(store, a)).collect(),
+    }))
 }
 
-fn group_stats(prices: &mut [i64], currency: Currency) -> Value {
+const PRICE_INDEX: &str = "median over the store's products sold by 2+ stores of (store price / median price across stores) x 100; 100 = market level, below is cheaper";
+
+fn store_report(store: StoreId, mut a: StoreAcc) -> StoreReport {
+    a.ratios.sort_by(f64::total_cmp);
+    let share = |part: u64, whole: u64| {
+        if whole > 0 { round2(part as f64 / whole as f64) } else { 0.0 }
+    };
+    StoreReport {
+        store,
+        offers: a.offers,
+        categories: a.categories.len() as u64,
+        price_index: (!a.ratios.is_empty()).then(|| round2(a.ratios[a.ratios.len() / 2] * 100.0)),
+        compared_products: a.compared,
+        cheapest_share: share(a.cheapest, a.compared),
+        last_seen: a.last_seen,
+        fresh_share_24h: share(a.fresh, a.offers),
+    }
+}
+
+fn group_stats(prices: &mut [i64], currency: Currency) -> Option<PriceStats> {
     prices.sort_unstable();
-    let Some(s) = summarize_sorted(prices) else { return Value::Null };
-    let m = |v: i64| money(&Money::new(v, currency));
-    json!({
-        "count": s.count, "min": m(s.min), "max": m(s.max), "mean": m(s.mean), "median": m(s.median),
-        "p10": m(s.p10), "p25": m(s.p25), "p75": m(s.p75), "p90": m(s.p90), "std_dev": m(s.std_dev),
+    let s = summarize_sorted(prices)?;
+    let m = |v: i64| Money::new(v, currency);
+    Some(PriceStats {
+        count: s.count,
+        min: m(s.min),
+        max: m(s.max),
+        mean: m(s.mean),
+        median: m(s.median),
+        p10: m(s.p10),
+        p25: m(s.p25),
+        p75: m(s.p75),
+        p90: m(s.p90),
+        std_dev: m(s.std_dev),
     })
 }
 
@@ -120,7 +140,7 @@ fn breakdown<'r>(
     rows: &[&'r PricedRow],
     key: impl Fn(&'r PricedRow) -> &'r str,
     currency: Currency,
-) -> Vec<Value> {
+) -> Vec<GroupStats> {
     // Hashed while grouping (a lookup per row), sorted once by name for the response.
     let mut groups: FxHashMap<&str, Vec<i64>> = FxHashMap::default();
     for r in rows {
@@ -130,15 +150,30 @@ fn breakdown<'r>(
     groups.sort_unstable_by_key(|(name, _)| *name);
     groups
         .into_iter()
-        .map(|(name, mut prices)| json!({ "name": name, "stats": group_stats(&mut prices, currency) }))
+        .map(|(name, mut prices)| GroupStats {
+            name: name.to_string(),
+            stats: group_stats(&mut prices, currency),
+        })
         .collect()
 }
 
+/// Price statistics of a category in one currency.
+#[utoipa::path(
+    get,
+    path = "/api/reports/price-analysis/{*category}",
+    operation_id = "price_analysis",
+    tag = "reports",
+    params(CategoryPath, CurrencyParam, BinsParam),
+    responses(
+        (status = 200, description = "Statistics, histogram, per-brand and per-store breakdown.", body = PriceAnalysis),
+        (status = 404, description = "No offers in the category.", body = ErrorBody),
+    )
+)]
 pub async fn price_analysis(
     State(state): State<AppState>,
     PathParam(category): PathParam,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PriceAnalysis>> {
     let key = crate::params::category_path(&category)?;
     let bins = q.int("bins", 1, 100)?.unwrap_or(10) as usize;
     let requested = crate::currency::requested(&q)?;
@@ -155,29 +190,57 @@ pub async fn price_analysis(
                     "no offers in category {lookup:?} (see /api/categories)"
                 )));
             }
-            Ok((currency, currencies, currency.map(|cur| summarize_category(&prices, cur, bins))))
+            let analysis = match currency {
+                Some(cur) => summarize_category(&prices, cur, bins, &lookup),
+                None => empty_analysis(&lookup),
+            };
+            Ok((currency, currencies, analysis))
         })
         .await?;
-    let mut body = summary.unwrap_or_else(|| json!({ "offers": 0 }));
-    body["category"] = json!(key);
-    Ok(Json(crate::routes::offers::in_currency(body, currency, &currencies)))
+    Ok(Json(PriceAnalysis { currency, currencies, ..summary }))
+}
+
+/// The analysis of a category with no currency to run in (no offers in scope, no default).
+fn empty_analysis(category: &str) -> PriceAnalysis {
+    PriceAnalysis {
+        category: category.to_string(),
+        currency: None,
+        currencies: Vec::new(),
+        offers: 0,
+        stats: None,
+        histogram: Vec::new(),
+        by_brand: Vec::new(),
+        by_store: Vec::new(),
+    }
 }
 
 /// Statistics, histogram and per-brand and per-store breakdowns of the category's offers in
 /// `currency`.
-fn summarize_category(data: &CategoryPrices, currency: Currency, bins: usize) -> Value {
+fn summarize_category(
+    data: &CategoryPrices,
+    currency: Currency,
+    bins: usize,
+    category: &str,
+) -> PriceAnalysis {
     let group: Vec<&PricedRow> = data.rows.iter().filter(|r| r.currency == currency).collect();
     let mut prices: Vec<i64> = group.iter().map(|r| r.price_minor).collect();
     let stats = group_stats(&mut prices, currency);
-    let hist: Vec<Value> = histogram(&prices, bins)
+    let histogram = histogram(&prices, bins)
         .iter()
-        .map(|b| json!({ "from": money(&Money::new(b.from, currency)), "to": money(&Money::new(b.to, currency)), "count": b.count }))
+        .map(|b| HistogramBin {
+            from: Money::new(b.from, currency),
+            to: Money::new(b.to, currency),
+            count: b.count,
+        })
         .collect();
-    json!({
-        "offers": group.len(),
-        "stats": stats,
-        "histogram": hist,
-        "by_brand": breakdown(&group, |r| data.brand(r).unwrap_or("(none)"), currency),
-        "by_store": breakdown(&group, |r| data.store(r).as_str(), currency),
-    })
+    PriceAnalysis {
+        category: category.to_string(),
+        currency: Some(currency),
+        currencies: Vec::new(),
+        offers: group.len() as u64,
+        stats,
+        histogram,
+        by_brand: breakdown(&group, |r| data.brand(r).unwrap_or("(none)"), currency),
+        by_store: breakdown(&group, |r| data.store(r).as_str(), currency),
+    }
 }

@@ -3,42 +3,24 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParam, QueryParams};
 use crate::layers::auth::Caller;
+use crate::model::error::{ErrorBody, ErrorDetails};
+use crate::model::users::{UserInput, UserPage};
+use crate::params::{IdPath, Paging};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use preciso_core::query::{NewUser, Preferences, User};
-use serde_json::{Value, json};
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserBody {
-    name: String,
-    email: String,
-    #[serde(default)]
-    preferences: PreferencesBody,
-}
-
-/// Preferences as sent. The budget is read as a JSON number so `270.0`, which JSON Schema
-/// calls an integer, is one here too; `validate` checks it is whole and in range.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct PreferencesBody {
-    stores: Vec<String>,
-    brands: Vec<String>,
-    categories: Vec<String>,
-    budget: Option<f64>,
-}
 
 fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::Unprocessable {
         message: format!("{field}: {message}"),
-        details: json!({ "field": field }),
+        details: Box::new(ErrorDetails { field: Some(field.into()), ..Default::default() }),
     }
 }
 
 /// Checks what the schema cannot: lengths, a plausible e-mail, bounded preference lists.
-fn validate(body: UserBody) -> ApiResult<(NewUser, Preferences)> {
+fn validate(body: UserInput) -> ApiResult<(NewUser, Preferences)> {
     let name = body.name.trim().to_string();
     let email = body.email.trim().to_lowercase();
     if name.is_empty() || body.name.chars().count() > 200 || name.chars().any(char::is_control) {
@@ -106,10 +88,26 @@ fn user_id(raw: &str) -> ApiResult<i64> {
         .ok_or_else(|| ApiError::bad("id", "user id must be a positive integer"))
 }
 
+/// Create a user.
+#[utoipa::path(
+    post,
+    path = "/api/users",
+    operation_id = "create_user",
+    tag = "users",
+    request_body = UserInput,
+    responses(
+        (status = 201, description = "The user.", body = User),
+        (status = 403, description = "The API key lacks the users scope.", body = ErrorBody),
+        (status = 409, description = "A user with this e-mail already exists.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json.", body = ErrorBody),
+        (status = 422, description = "Body does not match the schema or fails validation; `details.field` names the field.", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<UserBody>,
+    JsonBody(body): JsonBody<UserInput>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     let (user, prefs) = validate(body)?;
     let created = state.db(move |c| Ok(c.create_user(&user, &prefs)?)).await?;
@@ -117,15 +115,64 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// Create a user (the path of the systems Preciso replaces).
+#[utoipa::path(
+    post,
+    path = "/api/users/create",
+    operation_id = "create_user_legacy",
+    tag = "users",
+    request_body = UserInput,
+    responses(
+        (status = 201, description = "The user.", body = User),
+        (status = 403, description = "The API key lacks the users scope.", body = ErrorBody),
+        (status = 409, description = "A user with this e-mail already exists.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json.", body = ErrorBody),
+        (status = 422, description = "Body does not match the schema or fails validation; `details.field` names the field.", body = ErrorBody),
+    )
+)]
+pub async fn create_legacy(
+    state: State<AppState>,
+    caller: Caller,
+    body: JsonBody<UserInput>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    create(state, caller, body).await
+}
+
+/// List users (a key with the users or admin scope).
+#[utoipa::path(
+    get,
+    path = "/api/users",
+    operation_id = "list_users",
+    tag = "users",
+    params(Paging),
+    responses(
+        (status = 200, description = "A page of users.", body = UserPage),
+        (status = 403, description = "The API key lacks the users scope.", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     QueryParams(q): QueryParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserPage>> {
     let page = q.page()?;
     let p = state.db(move |c| Ok(c.users(page)?)).await?;
-    Ok(Json(json!({ "items": p.items, "page": p.page, "limit": p.limit, "total": p.total })))
+    Ok(Json(UserPage { items: p.items, page: p.page, limit: p.limit, total: p.total }))
 }
 
+/// A user.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}",
+    operation_id = "get_user",
+    tag = "users",
+    params(IdPath),
+    responses(
+        (status = 200, description = "The user.", body = User),
+        (status = 403, description = "The API key lacks the users scope.", body = ErrorBody),
+        (status = 404, description = "No such user.", body = ErrorBody),
+    )
+)]
 pub async fn get(State(state): State<AppState>, PathParam(id): PathParam) -> ApiResult<Json<User>> {
     let id = user_id(&id)?;
     state
@@ -135,11 +182,29 @@ pub async fn get(State(state): State<AppState>, PathParam(id): PathParam) -> Api
         .ok_or_else(|| ApiError::NotFound(format!("user {id} does not exist")))
 }
 
+/// Replace a user's name, e-mail and preferences.
+#[utoipa::path(
+    put,
+    path = "/api/users/{id}",
+    operation_id = "update_user",
+    tag = "users",
+    params(IdPath),
+    request_body = UserInput,
+    responses(
+        (status = 200, description = "The user.", body = User),
+        (status = 403, description = "The API key lacks the users scope.", body = ErrorBody),
+        (status = 404, description = "No such user.", body = ErrorBody),
+        (status = 409, description = "Another user has this e-mail.", body = ErrorBody),
+        (status = 413, description = "Body too large.", body = ErrorBody),
+        (status = 415, description = "Content-Type is not application/json.", body = ErrorBody),
+        (status = 422, description = "Body does not match the schema or fails validation; `details.field` names the field.", body = ErrorBody),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     PathParam(id): PathParam,
-    JsonBody(body): JsonBody<UserBody>,
+    JsonBody(body): JsonBody<UserInput>,
 ) -> ApiResult<Json<User>> {
     let id = user_id(&id)?;
     let (user, prefs) = validate(body)?;
@@ -149,6 +214,19 @@ pub async fn update(
     Ok(Json(updated))
 }
 
+/// Delete a user.
+#[utoipa::path(
+    delete,
+    path = "/api/users/{id}",
+    operation_id = "delete_user",
+    tag = "users",
+    params(IdPath),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "The API key lacks the users scope.", body = ErrorBody),
+        (status = 404, description = "No such user.", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,11 +246,8 @@ mod tests {
     use super::*;
 
     fn email(e: &str) -> bool {
-        let body = UserBody {
-            name: "Ana".into(),
-            email: e.into(),
-            preferences: PreferencesBody::default(),
-        };
+        let body =
+            UserInput { name: "Ana".into(), email: e.into(), preferences: Default::default() };
         validate(body).is_ok()
     }
 

@@ -10,6 +10,7 @@ use crate::record::{RawRecord, RecordError};
 use std::io::BufRead;
 use std::path::Path;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {

@@ -4,6 +4,7 @@
 use crate::settings::Settings;
 use anyhow::{Context, Result, bail};
 use preciso_core::runs::{RunFilter, RunRecord, RunStatus, Trigger};
+use preciso_http::model::jobs::Run;
 use preciso_ops::clock::from_millis;
 use preciso_ops::{Ops, Triggered};
 use std::process::ExitCode;
@@ -27,7 +28,7 @@ pub fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
     let ops = open_ops_read_only(settings)?;
     let now = ops.now();
     if json {
-        let items: Vec<_> = ops.jobs().iter().map(|j| preciso_http_job_json(j, now)).collect();
+        let items: Vec<_> = ops.jobs().iter().map(|j| job_view(j, now)).collect();
         println!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -56,11 +57,12 @@ pub fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn preciso_http_job_json(
+/// A job as `GET /api/jobs` shows it.
+fn job_view(
     job: &preciso_ops::JobSpec,
     now: chrono::DateTime<chrono::Utc>,
-) -> serde_json::Value {
-    preciso_http::jobs_json::job_json(job, now)
+) -> preciso_http::model::jobs::JobInfo {
+    preciso_http::model::jobs::JobInfo::new(job, now)
 }
 
 pub fn run(settings: &Settings, name: &str, dry_run: bool, json: bool) -> Result<ExitCode> {
@@ -76,7 +78,7 @@ pub fn run(settings: &Settings, name: &str, dry_run: bool, json: bool) -> Result
     };
     if json {
         let value = match &record {
-            Some(r) => preciso_http::jobs_json::run_json(r),
+            Some(r) => serde_json::to_value(Run::from(r))?,
             None => serde_json::to_value(&outcome)?,
         };
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -121,7 +123,7 @@ pub fn runs(
     }
     let runs = catalog.runs(&RunFilter { job, status, limit, offset: 0 })?;
     if json {
-        let items: Vec<_> = runs.iter().map(preciso_http::jobs_json::run_json).collect();
+        let items: Vec<_> = runs.iter().map(Run::from).collect();
         println!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -149,7 +151,7 @@ pub fn show(settings: &Settings, id: i64, json: bool) -> Result<ExitCode> {
     let catalog = crate::backend::open_read_only(&settings.database_url())?;
     let Some(r) = catalog.run(id)? else { bail!("no run {id}") };
     if json {
-        println!("{}", serde_json::to_string_pretty(&preciso_http::jobs_json::run_json(&r))?);
+        println!("{}", serde_json::to_string_pretty(&Run::from(&r))?);
     } else {
         print_run(&r);
     }

@@ -116,7 +116,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&preciso_http::openapi::document())?);
+            println!("{}", serde_json::to_string_pretty(preciso_http::openapi::document_json())?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

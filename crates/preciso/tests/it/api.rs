@@ -291,6 +291,7 @@ api_tests!(
     cors_security_headers_request_ids_and_body_limit,
     probes_metrics_and_bounded_route_labels,
     openapi_document_lists_exactly_the_served_routes,
+    docs_are_served_from_the_binary_under_their_own_csp,
 );
 
 pub(crate) fn open_config() -> HttpConfig {
@@ -1207,10 +1208,7 @@ async fn openapi_document_lists_exactly_the_served_routes(backend: Backend) {
     }
     let refs = doc.to_string();
     for name in doc["components"]["schemas"].as_object().unwrap().keys() {
-        assert!(
-            refs.contains(&format!("#/components/schemas/{name}")) || name == "Preferences",
-            "{name} is unused"
-        );
+        assert!(refs.contains(&format!("#/components/schemas/{name}")), "{name} is unused");
     }
 }
 
@@ -1741,4 +1739,36 @@ async fn backups_move_the_catalog_sqlite_to_postgres_and_back_with_identical_ans
     let users =
         blocking(|| app.catalog.users(preciso_core::query::PageRequest::default()).unwrap());
     assert_eq!(users.total, 1, "Luis, added after the backup, is gone again");
+}
+
+/// Swagger UI at `/docs`: its page and assets come from the binary, it reads this server's
+/// document, it needs no key even when reads do, and only it gets a CSP that lets scripts and
+/// styles of this origin run.
+async fn docs_are_served_from_the_binary_under_their_own_csp(backend: Backend) {
+    let config = HttpConfig { require_auth_for_reads: true, ..open_config() };
+    let Some(app) = spawn_app(backend, config).await else { return };
+    let fetch = |path: &'static str| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.base);
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+            (r.status(), csp, r.text().await.unwrap())
+        }
+    };
+    let (status, csp, html) = fetch("/docs/").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("swagger-ui-bundle.js") && !html.contains("http"), "{html}");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("http"), "{csp}");
+    let (status, _, init) = fetch("/docs/swagger-initializer.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(init.contains("\"/api/openapi.json\""), "{init}");
+    let (status, _, bundle) = fetch("/docs/swagger-ui-bundle.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(bundle.len() > 100_000, "the bundle is {} bytes", bundle.len());
+    // Everything else keeps the strict policy (and reads still need a key).
+    let (status, csp, _) = fetch("/api/stores").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(csp, "default-src 'none'; frame-ancestors 'none'");
+    assert_eq!(fetch("/api/openapi.json").await.0, StatusCode::OK);
 }
