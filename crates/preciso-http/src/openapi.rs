@@ -81,7 +81,9 @@ pub fn document_json() -> &'static serde_json::Value {
         let mut doc = serde_json::to_value(document()).unwrap_or_default();
         for item in doc["paths"].as_object_mut().into_iter().flat_map(|p| p.values_mut()) {
             for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
-                for p in op["parameters"].as_array_mut().into_iter().flatten() {
+                // `get_mut`: indexing would insert `"parameters": null` where there are none.
+                let params = op.get_mut("parameters").and_then(serde_json::Value::as_array_mut);
+                for p in params.into_iter().flatten() {
                     if p["in"] == "query" {
                         p["allowEmptyValue"] = serde_json::Value::Bool(true);
                     }

@@ -63,10 +63,18 @@ pub struct Manifest {
 }
 
 /// Where the backup comes from, for its manifest.
+#[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
     pub app_version: &'a str,
     pub schema_version: &'a str,
     pub backend: &'a str,
+}
+
+impl Manifest {
+    /// Rows of every table.
+    pub fn rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.rows).sum()
+    }
 }
 
 /// A backup on disk.

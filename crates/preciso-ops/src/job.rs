@@ -154,3 +154,15 @@ pub fn timed_step<T>(
     }
     (report, result)
 }
+
+/// The outcome of a job made of one step: the step, and on failure its error.
+pub fn single_step(
+    step: StepReport,
+    result: Result<(), String>,
+    retryable: bool,
+) -> Result<Vec<StepReport>, JobFailure> {
+    match result {
+        Ok(()) => Ok(vec![step]),
+        Err(error) => Err(JobFailure { error, steps: vec![step], retryable }),
+    }
+}

@@ -1,7 +1,16 @@
 //! The built-in jobs, one `JobKind` each: its name (the `[jobs.NAME]` settings key and the
-//! `job` of its runs) and its defaults (schedule, description, timeout, attempts), in one
-//! place that settings validation, the scheduler and the CLI all read.
+//! `job` of its runs), its defaults (schedule, description, timeout, attempts) and the job it
+//! builds (`jobs/`), in one place that settings validation, the scheduler and the CLI all read.
 
+use crate::Job;
+use crate::jobs::JobDeps;
+use crate::jobs::archive_verify::ArchiveVerifyJob;
+use crate::jobs::backup::BackupJob;
+use crate::jobs::backup_verify::BackupVerifyJob;
+use crate::jobs::cleanup::CleanupJob;
+use crate::jobs::ingest::DropDirJob;
+use crate::jobs::status::StatusJob;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A built-in job.
@@ -54,6 +63,43 @@ impl JobKind {
     /// The job of this name, if it is a built-in one.
     pub fn parse(name: &str) -> Option<JobKind> {
         JobKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The job this kind runs.
+    pub fn build(self, deps: &JobDeps) -> Arc<dyn Job> {
+        let ingest = |full| -> Arc<dyn Job> {
+            Arc::new(DropDirJob {
+                catalog: deps.catalog.clone(),
+                inbox: deps.inbox.clone(),
+                stable_for: deps.stable_for,
+                options: deps.ingest.clone(),
+                full,
+                archive: deps.archive.clone(),
+            })
+        };
+        match self {
+            JobKind::Ingest => ingest(false),
+            JobKind::IngestFull => ingest(true),
+            JobKind::Status => {
+                Arc::new(StatusJob { path: deps.status_path.clone(), inputs: deps.status.clone() })
+            }
+            JobKind::Backup => {
+                Arc::new(BackupJob { catalog: deps.catalog.clone(), place: deps.backups.clone() })
+            }
+            JobKind::BackupVerify => Arc::new(BackupVerifyJob {
+                dir: deps.backups.dir.clone(),
+                drill: deps.drill.clone(),
+            }),
+            JobKind::ArchiveVerify => Arc::new(ArchiveVerifyJob {
+                archive: deps.archive.clone(),
+                catalog: deps.catalog.clone(),
+            }),
+            JobKind::Cleanup => Arc::new(CleanupJob {
+                policy: deps.retention.clone(),
+                catalog: deps.catalog.clone(),
+                archive: deps.archive.clone(),
+            }),
+        }
     }
 
     pub fn defaults(self) -> JobDefaults {

@@ -1,14 +1,13 @@
 //! The status document (docs/OPERATIONS.md O28): version, uptime, backend, counts, last ingest,
 //! last and next run per job, disk usage. Served by `GET /api/status`, printed by `preciso status`,
-//! and written atomically to `status.json` (temp file, fsync, rename) by the `status` job. Its
+//! and written atomically to `status.json` (temp file, fsync, rename) by the `status` job
+//! (`jobs::status`). Its
 //! shape is `docs/status.schema.json`; bump `SCHEMA_VERSION` on any incompatible change.
 
 use crate::clock::from_millis;
-use crate::job::{Job, JobContext, JobFailure, timed_step};
 use crate::service::SchedulerView;
 use chrono::{DateTime, Utc};
 use preciso_core::ports::{CatalogCounts, StoreError};
-use preciso_core::runs::StepReport;
 use preciso_core::runs::{RunFilter, RunStatus};
 use serde::Serialize;
 use std::io::Write;
@@ -242,35 +241,4 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
-}
-
-/// The `status` job: writes the status document to `status.json` every few minutes.
-pub struct StatusJob {
-    pub path: PathBuf,
-    pub inputs: StatusInputs,
-}
-
-impl Job for StatusJob {
-    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
-        let (mut step, written) = timed_step("write status.json", |_| {
-            let ops = ctx.scheduler().ok_or("the status job runs within a scheduler")?;
-            let doc = build(ops, &self.inputs).map_err(|e| e.to_string())?;
-            let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
-            if !ctx.dry_run {
-                write_atomically(&self.path, &bytes)
-                    .map_err(|e| format!("{}: {e}", self.path.display()))?;
-            }
-            Ok(bytes.len())
-        });
-        match written {
-            Ok(n) => {
-                step.counts.insert("bytes".into(), n as u64);
-                if ctx.dry_run {
-                    step.planned.push(format!("write {}", self.path.display()));
-                }
-                Ok(vec![step])
-            }
-            Err(error) => Err(JobFailure { error, steps: vec![step], retryable: true }),
-        }
-    }
 }

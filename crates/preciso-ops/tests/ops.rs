@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use preciso_core::ports::Catalog;
 use preciso_core::runs::{RunFilter, RunStatus, StepReport, StepStatus, Trigger};
 use preciso_ingest::{IngestOptions, RecordContext};
-use preciso_ops::dropdir::DropDirJob;
+use preciso_ops::jobs::ingest::DropDirJob;
 use preciso_ops::{
     Clock, FakeClock, Job, JobContext, JobFailure, JobSpec, Misfire, Ops, OpsConfig, Overlap,
     RetryPolicy, Schedule, ScheduleError, Triggered,

@@ -1,82 +1,22 @@
-//! The jobs of docs/OPERATIONS.md ("Scheduler") built from settings: defaults, per-job overrides
-//! from `[jobs.NAME]`, and the `Ops` service that schedules them.
+//! The jobs of docs/OPERATIONS.md ("Scheduler") from settings: what they run against
+//! (`JobDeps`, which `preciso_ops::JobKind::build` turns into jobs), per-job overrides from
+//! `[jobs.NAME]` over the registry's defaults, and the `Ops` service that schedules them.
 
 use crate::settings::{JobSettings, Settings};
 use anyhow::{Context, Result, bail};
 use preciso_core::ports::Catalog;
-use preciso_core::runs::StepReport;
 use preciso_ingest::IngestOptions;
 use preciso_ops::archive::Archive;
-use preciso_ops::dropdir::DropDirJob;
-use preciso_ops::job::timed_step;
-use preciso_ops::status::StatusJob;
+use preciso_ops::jobs::JobDeps;
+use preciso_ops::jobs::backup::BackupPlace;
+use preciso_ops::jobs::backup_verify::{Drill, Scratch};
+use preciso_ops::jobs::cleanup::Retention;
 use preciso_ops::{
-    Clock, Job, JobContext, JobFailure, JobKind, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy,
-    Schedule, SystemClock,
+    Clock, Job, JobKind, JobSpec, Misfire, Ops, OpsConfig, RetryPolicy, Schedule, SystemClock,
 };
+use preciso_store_sqlite::SqliteCatalog;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The weekly retention cleanup (`preciso clean`).
-struct CleanupJob {
-    settings: Settings,
-    catalog: Arc<dyn Catalog>,
-    archive: Option<Arc<Archive>>,
-}
-
-impl Job for CleanupJob {
-    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
-        let (step, result) = timed_step("clean", |report| {
-            let r = crate::commands::clean::clean(
-                &self.settings,
-                self.catalog.as_ref(),
-                self.archive.as_deref(),
-                ctx.dry_run,
-            )
-            .map_err(|e| format!("{e:#}"))?;
-            report.counts.insert("log_files".into(), r.logs.files.len() as u64);
-            report.counts.insert("raw_files".into(), r.raw_files.files.len() as u64);
-            report.counts.insert("raw_kept_unarchived".into(), r.raw_kept_unarchived.len() as u64);
-            report.counts.insert("rejects_files".into(), r.rejects.files.len() as u64);
-            report.counts.insert("spool_files".into(), r.spool.files.len() as u64);
-            report.counts.insert("backups".into(), r.backups.files.len() as u64);
-            report.counts.insert("runs".into(), r.runs_deleted);
-            report.counts.insert("bytes_freed".into(), r.bytes_freed());
-            if ctx.dry_run {
-                let all = r.logs.files.iter().chain(&r.raw_files.files).chain(&r.rejects.files);
-                let all = all.chain(&r.spool.files).chain(&r.backups.files);
-                report.planned = all.map(|f| format!("delete {}", f.display())).collect();
-            }
-            Ok(())
-        });
-        single_step(step, result, false)
-    }
-}
-
-/// The hourly reconciliation of the archive with the ledger; its sets feed the gauges.
-struct ArchiveVerifyJob {
-    archive: Option<Arc<Archive>>,
-    catalog: Arc<dyn Catalog>,
-}
-
-impl Job for ArchiveVerifyJob {
-    fn run(&self, _ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
-        let (step, result) = timed_step("verify", |report| {
-            let Some(archive) = &self.archive else {
-                report.status = preciso_core::runs::StepStatus::Skipped;
-                return Ok(());
-            };
-            let r = preciso_ops::archive::verify(archive, self.catalog.as_ref(), false)
-                .map_err(|e| e.to_string())?;
-            report.counts.insert("checked".into(), r.checked);
-            report.counts.insert("missing_in_archive".into(), r.missing_in_archive.len() as u64);
-            report.counts.insert("orphan_in_archive".into(), r.orphan_in_archive.len() as u64);
-            report.counts.insert("size_mismatch".into(), r.size_mismatch.len() as u64);
-            Ok(())
-        });
-        single_step(step, result, true)
-    }
-}
 
 /// The configured archive, or `None` when archiving is off.
 pub fn open_archive(settings: &Settings) -> Result<Option<Arc<Archive>>> {
@@ -85,79 +25,6 @@ pub fn open_archive(settings: &Settings) -> Result<Option<Arc<Archive>>> {
     }
     let archive = Archive::open(&settings.archive_url()).context("opening the archive")?;
     Ok(Some(Arc::new(archive)))
-}
-
-/// The outcome of a job made of one step: the step, and on failure its error.
-fn single_step(
-    step: StepReport,
-    result: Result<(), String>,
-    retryable: bool,
-) -> Result<Vec<StepReport>, JobFailure> {
-    match result {
-        Ok(()) => Ok(vec![step]),
-        Err(error) => Err(JobFailure { error, steps: vec![step], retryable }),
-    }
-}
-
-/// The `backup` job: a snapshot into the backup directory, then the keep policy.
-struct BackupJob {
-    settings: Settings,
-    catalog: Arc<dyn Catalog>,
-}
-
-impl Job for BackupJob {
-    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
-        let dir = self.settings.backup_dir();
-        if ctx.dry_run {
-            let mut step = StepReport {
-                name: "backup".into(),
-                status: preciso_core::runs::StepStatus::Succeeded,
-                ..Default::default()
-            };
-            step.planned.push(format!("write a backup into {}", dir.display()));
-            let doomed = crate::commands::backup::prune(&self.settings, true).unwrap_or_default();
-            for b in doomed {
-                step.planned.push(format!("delete {} (keep policy)", b.path.display()));
-            }
-            return Ok(vec![step]);
-        }
-        let (step, result) = timed_step("backup", |report| {
-            let (file, manifest, pruned) =
-                crate::commands::backup::create(&self.settings, self.catalog.as_ref())
-                    .map_err(|e| format!("{e:#}"))?;
-            report.counts.insert("bytes".into(), file.size);
-            report.counts.insert("rows".into(), manifest.tables.iter().map(|t| t.rows).sum());
-            report.counts.insert("pruned".into(), pruned.len() as u64);
-            Ok(())
-        });
-        single_step(step, result, true)
-    }
-}
-
-/// The weekly restore drill of the newest backup (docs/OPERATIONS.md O18).
-struct BackupVerifyJob {
-    settings: Settings,
-}
-
-impl Job for BackupVerifyJob {
-    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
-        let (step, result) = timed_step("verify", |report| {
-            let newest = preciso_ops::backup::list(&self.settings.backup_dir())
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .next()
-                .ok_or_else(|| "no backup to verify".to_string())?;
-            if ctx.dry_run {
-                report.planned.push(format!("verify {}", newest.path.display()));
-                return Ok(());
-            }
-            let manifest = crate::commands::backup::verify(&self.settings, &newest.path, false)
-                .map_err(|e| format!("{e:#}"))?;
-            report.counts.insert("rows".into(), manifest.tables.iter().map(|t| t.rows).sum());
-            Ok(())
-        });
-        single_step(step, result, false)
-    }
 }
 
 /// Validates `[jobs.*]` (unknown names, cron, time zones) at settings load.
@@ -221,42 +88,11 @@ pub fn build_with_clock(
     options: IngestOptions,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<Ops>> {
-    let archive = open_archive(settings)?;
-    let drop = |full| -> Arc<dyn Job> {
-        Arc::new(DropDirJob {
-            catalog: catalog.clone(),
-            inbox: settings.drop_dir(),
-            stable_for: Duration::from_secs(settings.scheduler.stable_secs),
-            options: options.clone(),
-            full,
-            archive: archive.clone(),
-        })
-    };
-    let status: Arc<dyn Job> = Arc::new(StatusJob {
-        path: settings.data_dir.join("status.json"),
-        inputs: status_inputs(settings, clock.now()),
-    });
-    let work = |kind: JobKind| -> Arc<dyn Job> {
-        match kind {
-            JobKind::Ingest => drop(false),
-            JobKind::IngestFull => drop(true),
-            JobKind::Status => status.clone(),
-            JobKind::Backup => {
-                Arc::new(BackupJob { settings: settings.clone(), catalog: catalog.clone() })
-            }
-            JobKind::BackupVerify => Arc::new(BackupVerifyJob { settings: settings.clone() }),
-            JobKind::ArchiveVerify => {
-                Arc::new(ArchiveVerifyJob { archive: archive.clone(), catalog: catalog.clone() })
-            }
-            JobKind::Cleanup => Arc::new(CleanupJob {
-                settings: settings.clone(),
-                catalog: catalog.clone(),
-                archive: archive.clone(),
-            }),
-        }
-    };
-    let jobs =
-        JobKind::ALL.into_iter().map(|k| spec(settings, k, work(k))).collect::<Result<Vec<_>>>()?;
+    let deps = job_deps(settings, catalog.clone(), options, clock.now())?;
+    let jobs = JobKind::ALL
+        .into_iter()
+        .map(|k| spec(settings, k, k.build(&deps)))
+        .collect::<Result<Vec<_>>>()?;
     let config = OpsConfig {
         poll: Duration::from_secs(settings.scheduler.poll_secs.max(1)),
         heartbeat: Duration::from_secs(settings.scheduler.heartbeat_secs.max(1)),
@@ -265,6 +101,81 @@ pub fn build_with_clock(
         ),
     };
     Ok(Ops::new(jobs, catalog, clock, config))
+}
+
+/// What the built-in jobs run against, from the settings.
+fn job_deps(
+    settings: &Settings,
+    catalog: Arc<dyn Catalog>,
+    ingest: IngestOptions,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> Result<JobDeps> {
+    Ok(JobDeps {
+        catalog,
+        archive: open_archive(settings)?,
+        inbox: settings.drop_dir(),
+        stable_for: Duration::from_secs(settings.scheduler.stable_secs),
+        ingest,
+        status_path: settings.data_dir.join("status.json"),
+        status: status_inputs(settings, started_at),
+        backups: backup_place(settings),
+        drill: drill(settings),
+        retention: retention(settings),
+    })
+}
+
+/// The backup directory, its keep policy and this build's identity for manifests.
+pub fn backup_place(settings: &Settings) -> BackupPlace {
+    BackupPlace {
+        dir: settings.backup_dir(),
+        keep: settings.backup.keep,
+        source: preciso_ops::backup::Source {
+            app_version: env!("CARGO_PKG_VERSION"),
+            schema_version: schema_version(),
+            backend: backend_name(&settings.database_url()),
+        },
+    }
+}
+
+/// The schema of this build: its last migration (both backends name them alike).
+pub fn schema_version() -> &'static str {
+    preciso_store_sqlite::MIGRATIONS.last().map_or("none", |m| m.0)
+}
+
+/// Restore drills run into a scratch SQLite database beside the catalog.
+pub fn drill(settings: &Settings) -> Drill {
+    Drill {
+        scratch_in: settings.data_dir.clone(),
+        open: Arc::new(|path| Ok(Box::new(SqliteScratch(SqliteCatalog::open(path)?)) as _)),
+        schema_version: schema_version(),
+    }
+}
+
+struct SqliteScratch(SqliteCatalog);
+
+impl Scratch for SqliteScratch {
+    fn catalog(&self) -> &dyn Catalog {
+        &self.0
+    }
+
+    fn integrity_problems(&self) -> Result<Vec<String>, preciso_core::ports::StoreError> {
+        self.0.integrity_problems()
+    }
+}
+
+/// What `preciso clean` and the cleanup job keep, and for how long.
+pub fn retention(settings: &Settings) -> Retention {
+    Retention {
+        logs: settings.log.dir.clone().map(|d| (d, crate::commands::logs::FILE_PREFIX.to_string())),
+        log_days: settings.retention.log_days,
+        processed_dir: settings.drop_dir().join("processed"),
+        raw_days: settings.retention.raw_days,
+        rejects_dir: settings.rejects_dir(),
+        rejects_days: settings.retention.rejects_days,
+        spool_dir: settings.data_dir.join("incoming"),
+        backups: backup_place(settings),
+        run_days: settings.scheduler.run_retention_days,
+    }
 }
 
 /// What the status document reports besides the scheduler, from the settings: one home for

@@ -1,4 +1,4 @@
-//! The ingest job as an orchestrated flow over a drop directory: pick up files that stopped
+//! The `ingest` and `ingest-full` jobs: an orchestrated flow over a drop directory: pick up files that stopped
 //! changing → ingest each through the pipeline → move it to `processed/YYYY/MM/DD/` or to
 //! `failed/` with a `.error.txt` beside it. A file leaves the inbox only after its ingest
 //! finished, so a kill at any point loses nothing, and the next run converges (content hashes
