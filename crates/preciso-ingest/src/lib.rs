@@ -11,7 +11,6 @@ pub mod pipeline;
 pub mod read;
 pub mod record;
 pub mod rejects;
-pub mod totals;
 
 pub use r#gen::{GenFormat, GenOptions, GenStats, generate};
 pub use mapping::{Field, FieldMap};

@@ -152,20 +152,15 @@ pub fn file_digest(path: &Path) -> io::Result<(String, u64)> {
     Ok((to_hex(&hasher.finalize()), size))
 }
 
-/// Ingests one file. `progress` receives the number of bytes read so far. The outcome is
-/// added to the process-wide totals (`crate::totals`).
+/// Ingests one file. `progress` receives the number of bytes read so far. Callers that keep
+/// metrics add the outcome to theirs (`preciso_ops::Telemetry::ingest_finished`).
 pub fn ingest(
     store: &dyn CatalogStore,
     source: &IngestSource,
     opts: &IngestOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<IngestReport, IngestError> {
-    let result = ingest_file(store, source, opts, progress);
-    match &result {
-        Ok(report) => crate::totals::record(report.status.as_str(), &report.counts),
-        Err(_) => crate::totals::record("failed", &IngestCounts::default()),
-    }
-    result
+    ingest_file(store, source, opts, progress)
 }
 
 fn ingest_file(

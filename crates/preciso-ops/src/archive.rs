@@ -314,13 +314,6 @@ impl Reconciliation {
     }
 }
 
-/// The latest reconciliation of this process, for the archive gauges.
-static LAST: Mutex<Option<Reconciliation>> = Mutex::new(None);
-
-pub fn last_reconciliation() -> Option<Reconciliation> {
-    LAST.lock().unwrap_or_else(|p| p.into_inner()).clone()
-}
-
 /// Every completed ledger row, keyed by its archive key.
 fn expected(catalog: &dyn Catalog) -> Result<BTreeMap<String, IngestFile>, ArchiveError> {
     let mut out = BTreeMap::new();
@@ -394,7 +387,6 @@ fn reconcile(
         .collect();
     orphans.sort();
     r.orphan_in_archive = orphans;
-    *LAST.lock().unwrap_or_else(|p| p.into_inner()) = Some(r.clone());
     Ok((r, expected))
 }
 

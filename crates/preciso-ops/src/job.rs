@@ -33,6 +33,11 @@ impl JobContext {
         JobContext { run_id, attempt, dry_run, cancel, clock, scheduler: None }
     }
 
+    /// The metrics registry of the scheduler the run belongs to (none for a job run alone).
+    pub fn telemetry(&self) -> Option<&Arc<crate::telemetry::Telemetry>> {
+        self.scheduler.as_ref().map(|s| s.telemetry())
+    }
+
     /// The same context, within `scheduler`.
     pub fn in_scheduler(mut self, scheduler: Arc<crate::service::SchedulerView>) -> Self {
         self.scheduler = Some(scheduler);

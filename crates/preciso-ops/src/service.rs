@@ -66,9 +66,26 @@ pub struct SchedulerView {
     catalog: Arc<dyn Catalog>,
     clock: Arc<dyn Clock>,
     leader: Arc<AtomicBool>,
+    /// The process's metrics registry, which jobs record into.
+    telemetry: Arc<Telemetry>,
+    /// The latest archive reconciliation of this scheduler (`archive-verify`), for the status
+    /// document and the archive gauges.
+    reconciliation: Mutex<Option<crate::archive::Reconciliation>>,
 }
 
 impl SchedulerView {
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    pub fn last_reconciliation(&self) -> Option<crate::archive::Reconciliation> {
+        self.reconciliation.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_reconciliation(&self, r: crate::archive::Reconciliation) {
+        *self.reconciliation.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    }
+
     pub fn jobs(&self) -> &[Arc<JobSpec>] {
         &self.jobs
     }
@@ -117,6 +134,8 @@ impl Ops {
             catalog,
             clock,
             leader: Arc::new(AtomicBool::new(false)),
+            telemetry: telemetry.clone(),
+            reconciliation: Mutex::new(None),
         });
         runner.heartbeat = config.heartbeat;
         runner.scheduler = Some(view.clone());

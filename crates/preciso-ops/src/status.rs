@@ -177,7 +177,7 @@ pub fn build(ops: &SchedulerView, inputs: &StatusInputs) -> Result<StatusDoc, St
         disk: disk_usage(&inputs.data_dir),
         backups: Some(backup_state(&inputs.backup_dir)),
         archive: inputs.archive.as_deref().and_then(|location| {
-            let r = crate::archive::last_reconciliation()?;
+            let r = ops.last_reconciliation()?;
             Some(ArchiveState {
                 location: Some(location.to_string()),
                 checked: r.checked,

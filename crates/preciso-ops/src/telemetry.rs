@@ -9,6 +9,8 @@
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+use preciso_core::domain::IngestCounts;
+use preciso_ingest::IngestReport;
 use std::sync::Arc;
 
 /// Request latency buckets, seconds.
@@ -99,6 +101,12 @@ const METRICS: &[(&str, Kind, &str)] = &[
     ),
 ];
 
+/// The `result` label of `preciso_ingest_offers_total`.
+const INGEST_RESULTS: [&str; 5] = ["inserted", "updated", "unchanged", "duplicate", "rejected"];
+/// The `status` label of `preciso_ingest_files_total` (`ReportStatus`, plus `failed` for runs
+/// that returned an error).
+const INGEST_STATUSES: [&str; 4] = ["done", "skipped", "dry_run", "failed"];
+
 /// One recorder, its renderer and the process collector.
 pub struct Telemetry {
     recorder: PrometheusRecorder,
@@ -131,8 +139,30 @@ impl Telemetry {
                     Kind::Histogram => metrics::describe_histogram!(*name, *help),
                 }
             }
+            // Present from start-up, at 0 until something happens.
+            for result in INGEST_RESULTS {
+                metrics::counter!("preciso_ingest_offers_total", "result" => result).increment(0);
+            }
+            for status in INGEST_STATUSES {
+                metrics::counter!("preciso_ingest_files_total", "status" => status).increment(0);
+            }
         });
         Arc::new(telemetry)
+    }
+
+    /// Adds one finished ingest run (`None`: it returned an error) to the ingest counters.
+    pub fn ingest_finished(&self, report: Option<&IngestReport>) {
+        let (status, c) = match report {
+            Some(r) => (r.status.as_str(), r.counts),
+            None => ("failed", IngestCounts::default()),
+        };
+        let per_result = [c.inserted, c.updated, c.unchanged, c.duplicate, c.rejected];
+        self.record(|| {
+            for (result, n) in INGEST_RESULTS.into_iter().zip(per_result) {
+                metrics::counter!("preciso_ingest_offers_total", "result" => result).increment(n);
+            }
+            metrics::counter!("preciso_ingest_files_total", "status" => status).increment(1);
+        });
     }
 
     /// Runs `f` with this registry as the `metrics` macros' recorder.
@@ -144,5 +174,28 @@ impl Telemetry {
     pub fn render(&self) -> String {
         self.record(|| self.process.collect());
         self.handle.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines().find(|l| l.starts_with(series))?.rsplit(' ').next()?.parse().ok()
+    }
+
+    #[test]
+    fn ingest_counters_exist_from_start_and_count_each_registry_alone() {
+        let (a, b) = (Telemetry::new(), Telemetry::new());
+        let text = a.render();
+        assert_eq!(value(&text, "preciso_ingest_files_total{status=\"failed\"}"), Some(0.0));
+        assert_eq!(value(&text, "preciso_ingest_offers_total{result=\"inserted\"}"), Some(0.0));
+        a.ingest_finished(None);
+        let text = a.render();
+        assert_eq!(value(&text, "preciso_ingest_files_total{status=\"failed\"}"), Some(1.0));
+        // No global state: another registry (another server in the same process) saw nothing.
+        let other = b.render();
+        assert_eq!(value(&other, "preciso_ingest_files_total{status=\"failed\"}"), Some(0.0));
     }
 }

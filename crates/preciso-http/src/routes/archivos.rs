@@ -281,6 +281,7 @@ pub async fn upload(
     let source = IngestSource { path: spooled.path.clone(), name: spooled.name.clone() };
     let archive = state.ops.as_ref().and_then(|o| o.archive.clone());
     let keep_dir = state.uploads.unarchived_dir.clone();
+    let telemetry = state.telemetry.clone();
     let (mut report, archived) = state
         .db(move |c| {
             let mut opts = opts;
@@ -289,7 +290,9 @@ pub async fn upload(
                     opts.context.store_currency.entry(s.id).or_insert(cur);
                 }
             }
-            let report = ingest(c, &source, &opts, &|_| {}).map_err(ingest_error)?;
+            let outcome = ingest(c, &source, &opts, &|_| {});
+            telemetry.ingest_finished(outcome.as_ref().ok());
+            let report = outcome.map_err(ingest_error)?;
             let archived = match (&archive, report.status) {
                 (Some(archive), ReportStatus::Done) => {
                     let outcome = archive_upload(archive, c, &report, &source.path);

@@ -130,7 +130,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         record_store(&pool, &freshness);
         if let Some(ops) = &state.ops {
             record_backups(&ops.inputs.backup_dir);
-            record_archive();
+            record_archive(ops.ops.view().last_reconciliation());
             let (free, size) = preciso_ops::status::disk_free(&ops.inputs.data_dir);
             gauge!("preciso_data_dir_free_bytes").set(free as f64);
             gauge!("preciso_data_dir_filesystem_size_bytes").set(size as f64);
@@ -140,20 +140,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
-/// Build, uptime, response cache, ingest totals (every run of this process, whichever path
-/// started it) and the Redis breaker.
+/// Build, uptime, response cache and the Redis breaker. (Ingest totals are counted as runs
+/// end, by the upload handler and the ingest jobs.)
 fn record_server(state: &AppState) {
     let build = [("version", state.version.to_string()), ("commit", env!("PRECISO_COMMIT").into())];
     gauge!("preciso_build_info", &build).set(1.0);
     gauge!("preciso_uptime_seconds").set(state.started.elapsed().as_secs_f64());
     counter!("preciso_cache_hits_total").absolute(state.cache.hits.load(Ordering::Relaxed));
     counter!("preciso_cache_misses_total").absolute(state.cache.misses.load(Ordering::Relaxed));
-    for (result, n) in preciso_ingest::totals::offers() {
-        counter!("preciso_ingest_offers_total", "result" => result).absolute(n);
-    }
-    for (status, n) in preciso_ingest::totals::files() {
-        counter!("preciso_ingest_files_total", "status" => status).absolute(n);
-    }
     if let Some(shared) = &state.shared {
         let b = shared.breaker();
         counter!("preciso_redis_errors_total").absolute(b.errors.load(Ordering::Relaxed));
@@ -192,8 +186,7 @@ fn record_backups(dir: &std::path::Path) {
 
 /// docs/OPERATIONS.md O24: the sets of the latest archive reconciliation of this process (the
 /// hourly `archive-verify` job); 0 until one ran (no drift known).
-fn record_archive() {
-    let last = preciso_ops::archive::last_reconciliation();
+fn record_archive(last: Option<preciso_ops::archive::Reconciliation>) {
     let count = |f: fn(&preciso_ops::archive::Reconciliation) -> usize| {
         last.as_ref().map_or(0.0, |r| f(r) as f64)
     };

@@ -14,7 +14,7 @@ pub struct ArchiveVerifyJob {
 }
 
 impl Job for ArchiveVerifyJob {
-    fn run(&self, _ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
+    fn run(&self, ctx: &JobContext) -> Result<Vec<StepReport>, JobFailure> {
         let (step, result) = timed_step("verify", |report| {
             let Some(archive) = &self.archive else {
                 report.status = StepStatus::Skipped;
@@ -26,6 +26,9 @@ impl Job for ArchiveVerifyJob {
             report.counts.insert("missing_in_archive".into(), r.missing_in_archive.len() as u64);
             report.counts.insert("orphan_in_archive".into(), r.orphan_in_archive.len() as u64);
             report.counts.insert("size_mismatch".into(), r.size_mismatch.len() as u64);
+            if let Some(scheduler) = ctx.scheduler() {
+                scheduler.set_reconciliation(r);
+            }
             Ok(())
         });
         single_step(step, result, true)

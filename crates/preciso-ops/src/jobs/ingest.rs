@@ -89,14 +89,24 @@ impl DropDirJob {
         opts.context.ingest_time = ctx.now().timestamp();
         opts.cancel = Some(ctx.cancel.clone());
         let source = IngestSource { path: path.to_path_buf(), name };
-        match ingest(self.catalog.as_ref(), &source, &opts, &|_| {}) {
+        let outcome = ingest(self.catalog.as_ref(), &source, &opts, &|_| {});
+        if let Some(telemetry) = ctx.telemetry() {
+            telemetry.ingest_finished(outcome.as_ref().ok());
+        }
+        match outcome {
             Ok(r) => {
-                report.counts.insert("read".into(), r.counts.read);
-                report.counts.insert("inserted".into(), r.counts.inserted);
-                report.counts.insert("updated".into(), r.counts.updated);
-                report.counts.insert("unchanged".into(), r.counts.unchanged);
-                report.counts.insert("duplicate".into(), r.counts.duplicate);
-                report.counts.insert("rejected".into(), r.counts.rejected);
+                let c = r.counts;
+                for (name, n) in [
+                    ("read", c.read),
+                    ("inserted", c.inserted),
+                    ("updated", c.updated),
+                    ("unchanged", c.unchanged),
+                    ("duplicate", c.duplicate),
+                    ("rejected", c.rejected),
+                ] {
+                    // Summed over the run's files.
+                    *report.counts.entry(name.into()).or_default() += n;
+                }
                 FileOutcome::Done(r.sha256)
             }
             Err(IngestError::Cancelled { .. }) => FileOutcome::Cancelled,
