@@ -7,7 +7,6 @@
 
 pub mod best;
 mod filter;
-pub mod pool;
 pub mod reads;
 mod row;
 pub mod runs;

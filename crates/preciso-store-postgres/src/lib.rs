@@ -20,7 +20,7 @@ pub mod tls;
 use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
 use preciso_core::ports::StoreError;
-use preciso_sql::pool::Pool;
+use preciso_pool::Pool;
 use preciso_sql::{Param, SqlRow};
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};

@@ -1,22 +1,15 @@
-//! Users with preferences and API keys (hashed) on SQLite: the `Accounts` port and its rows.
+//! Users with preferences and API keys (hashed) on SQLite: the `Accounts` port; rows are
+//! mapped by `preciso_sql`'s shared mappers.
 
+use crate::SqliteRow;
 use preciso_core::ports::{Accounts, ApiKeyRecord, StoreError};
 use preciso_core::query::{NewUser, Page, PageRequest, Preferences, User};
+use preciso_sql::{KEY_COLUMNS, USER_COLUMNS, key_from_row, user_from_row};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const USER_COLUMNS: &str = "id, name, email, preferences, created_at, updated_at";
-
 fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
-    let prefs: String = r.get(3)?;
-    Ok(User {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        email: r.get(2)?,
-        // Written only by `encode`, so it parses; an unreadable value shows as no preferences.
-        preferences: decode(&prefs),
-        created_at: r.get(4)?,
-        updated_at: r.get(5)?,
-    })
+    // Written only by `encode`, so it parses; an unreadable value shows as no preferences.
+    user_from_row(&SqliteRow(r), decode)
 }
 
 fn encode(p: &Preferences) -> String {
@@ -85,18 +78,8 @@ pub(crate) fn update(
 }
 
 fn key_row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
-    let scopes: String = r.get(3)?;
-    Ok(ApiKeyRecord {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        prefix: r.get(2)?,
-        scopes: scopes.split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
-        created_at: r.get(4)?,
-        revoked_at: r.get(5)?,
-    })
+    key_from_row(&SqliteRow(r))
 }
-
-const KEY_COLUMNS: &str = "id, name, prefix, scopes, created_at, revoked_at";
 
 pub(crate) fn create_key(
     c: &Connection,

@@ -7,16 +7,17 @@ mod dump;
 mod gate;
 mod identity;
 mod migrate;
-mod offers;
-mod queries;
+mod read;
 mod runs;
 mod search;
 mod session;
 mod stats;
+mod store;
 
 use preciso_core::ports::StoreError;
-use preciso_sql::pool::Pool;
-use rusqlite::Connection;
+use preciso_pool::Pool;
+use preciso_sql::SqlRow;
+use rusqlite::{Connection, Row};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -206,5 +207,31 @@ impl SqliteCatalog {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         self.with_conn_err(|c| f(c).map_err(backend))
+    }
+}
+
+/// A row as the shared mappings of `preciso_sql` read it.
+pub(crate) struct SqliteRow<'a, 'b>(pub &'a Row<'b>);
+
+impl SqlRow for SqliteRow<'_, '_> {
+    type Error = rusqlite::Error;
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.0.get(i)
+    }
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.0.get(i)
+    }
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.0.get(i)
+    }
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.0.get(i)
+    }
+    fn invalid(&self, i: usize, what: String) -> rusqlite::Error {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            Box::new(std::io::Error::other(what)),
+        )
     }
 }

@@ -3,7 +3,7 @@
 //! same database file stays standby (docs/OPERATIONS.md O9).
 
 use crate::dump::cell;
-use crate::offers::values;
+use crate::read::values;
 use crate::{SqliteCatalog, backend};
 use preciso_core::ports::{Cell, Leadership, RunLog, StoreError};
 use preciso_core::runs::{AttemptEnd, NewRun, RunClaim, RunFilter, RunRecord, RunStatus};

@@ -2,6 +2,7 @@
 //! trend candidates, report rows, brands and categories. Users and keys are in `users.rs`.
 
 use crate::SqliteCatalog;
+use crate::SqliteRow;
 use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreIdCache};
 use preciso_core::ports::{
     BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, StoreOfferRow, TrendingOffer,
@@ -11,43 +12,13 @@ use preciso_core::query::{
     OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
 };
 use preciso_sql::reads::{self, Query};
-use preciso_sql::{Param, SqlRow, offer_from_row};
+use preciso_sql::{Param, offer_from_row};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 use std::collections::HashSet;
 
 fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-}
-
-#[derive(Debug)]
-struct Invalid(String);
-impl std::fmt::Display for Invalid {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Invalid {}
-
-struct SqliteRow<'a, 'b>(&'a Row<'b>);
-
-impl SqlRow for SqliteRow<'_, '_> {
-    type Error = rusqlite::Error;
-    fn int(&self, i: usize) -> rusqlite::Result<i64> {
-        self.0.get(i)
-    }
-    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
-        self.0.get(i)
-    }
-    fn text(&self, i: usize) -> rusqlite::Result<String> {
-        self.0.get(i)
-    }
-    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
-        self.0.get(i)
-    }
-    fn invalid(&self, _i: usize, what: String) -> rusqlite::Error {
-        conversion(Invalid(what))
-    }
 }
 
 /// Maps the first 20 columns (`OFFER_COLUMNS`) of a row.

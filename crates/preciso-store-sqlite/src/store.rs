@@ -1,54 +1,21 @@
-//! The storage port's read side and store/ledger upkeep for SQLite.
+//! The storage port's write-side upkeep on SQLite (`CatalogStore`): stores, the ledger,
+//! counts and freshness; rows are mapped by `preciso_sql`'s shared mappers.
 
-use crate::SqliteCatalog;
-use preciso_core::domain::{Currency, IngestCounts, IngestFile, IngestStatus, Store, StoreId};
+use crate::{SqliteCatalog, SqliteRow};
+use preciso_core::domain::{IngestFile, Store, StoreId};
 use preciso_core::ports::{
     CatalogCounts, CatalogStore, IngestSession, MergeReport, NewIngestFile, SeenName, StoreError,
     StoreSummary,
 };
+use preciso_sql::{LEDGER_COLUMNS, STORE_COLUMNS, ledger_from_row, store_from_row};
 use rusqlite::{OptionalExtension, Row, params};
 
-const LEDGER_COLUMNS: &str = "id, name, sha256, size, store_id, received_at, finished_at, status,
-    read, inserted, updated, unchanged, duplicate, rejected, archive_key, error";
-
 fn ledger_row(r: &Row<'_>) -> rusqlite::Result<IngestFile> {
-    let store: Option<String> = r.get(4)?;
-    let status: String = r.get(7)?;
-    let count = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)? as u64) };
-    Ok(IngestFile {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        sha256: r.get(2)?,
-        size: r.get::<_, i64>(3)? as u64,
-        store: store.and_then(|s| StoreId::parse(&s).ok()),
-        received_at: r.get(5)?,
-        finished_at: r.get(6)?,
-        status: IngestStatus::from_db(&status),
-        counts: IngestCounts {
-            read: count(8)?,
-            inserted: count(9)?,
-            updated: count(10)?,
-            unchanged: count(11)?,
-            duplicate: count(12)?,
-            rejected: count(13)?,
-        },
-        archive_key: r.get(14)?,
-        error: r.get(15)?,
-    })
+    ledger_from_row(&SqliteRow(r))
 }
 
 fn store_row(r: &Row<'_>) -> rusqlite::Result<Store> {
-    let id: String = r.get(0)?;
-    let currency: Option<String> = r.get(3)?;
-    Ok(Store {
-        id: StoreId::parse(&id).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })?,
-        name: r.get(1)?,
-        country: r.get(2)?,
-        currency: currency.and_then(|c| Currency::parse(&c).ok()),
-        base_url: r.get(4)?,
-    })
+    store_from_row(&SqliteRow(r))
 }
 
 impl SqliteCatalog {
@@ -91,8 +58,7 @@ impl CatalogStore for SqliteCatalog {
 
     fn stores(&self) -> Result<Vec<Store>, StoreError> {
         self.with_reader(|c| {
-            let mut stmt =
-                c.prepare("SELECT id, name, country, currency, base_url FROM stores ORDER BY id")?;
+            let mut stmt = c.prepare(&format!("SELECT {STORE_COLUMNS} FROM stores ORDER BY id"))?;
             stmt.query_map([], store_row)?.collect()
         })
     }
