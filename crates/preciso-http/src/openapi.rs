@@ -15,7 +15,7 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi};
 
 const DESCRIPTION: &str = "Preciso's price-comparison API. Money is an integer of minor units plus an ISO 4217 code \
-and a display string. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}` with the stable codes of the `Error` schema. \
+and a display string. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}` with the stable codes of the `ErrorCode` schema. \
 Catalog reads are open unless the operator requires a `read` key; writes need a `write` key in `X-API-Key`; \
 users and `user_id` personalization (personal data) need a `users` key; job triggers and operational detail \
 (paths, error texts) an `admin` key. \
@@ -73,12 +73,54 @@ pub fn document() -> &'static Document {
     DOC.get_or_init(|| finish(crate::routes::api().into_openapi()))
 }
 
+/// Response properties the server may leave out (`skip_serializing_if`). Every other property
+/// of a response schema is always sent — `null` when empty — so it is required: a generated
+/// client then types it "value or null", not "maybe unset".
+const MAY_BE_ABSENT: &[(&str, &str)] = &[
+    ("StepReport", "error"),
+    ("StepReport", "planned"),
+    ("StatusDoc", "backups"),
+    ("StatusDoc", "archive"),
+];
+
+/// Schemas whose properties keep utoipa's own `required` (only non-`Option`, non-default
+/// fields): request bodies, where leaving a field out is the client's choice, and the error
+/// details, whose fields each come with some errors only.
+const OWN_REQUIRED: &[&str] =
+    &["UserInput", "PreferencesInput", "UploadForm", "RawFile", "ErrorDetails"];
+
+/// Marks every property of `schema` (and of the inline objects it composes) required but
+/// those `MAY_BE_ABSENT` in `name`.
+fn require_all(name: &str, schema: &mut serde_json::Value) {
+    if let Some(props) = schema.get("properties").and_then(serde_json::Value::as_object) {
+        let required: Vec<serde_json::Value> = props
+            .keys()
+            .filter(|p| !MAY_BE_ABSENT.contains(&(name, p.as_str())))
+            .map(|p| serde_json::Value::String(p.clone()))
+            .collect();
+        schema["required"] = serde_json::Value::Array(required);
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(parts) = schema.get_mut(key).and_then(serde_json::Value::as_array_mut) {
+            parts.iter_mut().for_each(|part| require_all(name, part));
+        }
+    }
+}
+
 /// The document as served: JSON, with `allowEmptyValue` on query parameters (a blank value
-/// is read as absent, which forms send as `?brand=`; utoipa has no field for it).
+/// is read as absent, which forms send as `?brand=`; utoipa has no field for it) and response
+/// properties required as `MAY_BE_ABSENT` says.
 pub fn document_json() -> &'static serde_json::Value {
     static JSON: OnceLock<serde_json::Value> = OnceLock::new();
     JSON.get_or_init(|| {
         let mut doc = serde_json::to_value(document()).unwrap_or_default();
+        let schemas =
+            doc.pointer_mut("/components/schemas").and_then(serde_json::Value::as_object_mut);
+        for (name, schema) in schemas.into_iter().flatten() {
+            if !OWN_REQUIRED.contains(&name.as_str()) {
+                require_all(name, schema);
+            }
+        }
         for item in doc["paths"].as_object_mut().into_iter().flat_map(|p| p.values_mut()) {
             for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
                 // `get_mut`: indexing would insert `"parameters": null` where there are none.
@@ -263,6 +305,83 @@ mod tests {
         for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
             let name = &part[..part.find('"').unwrap()];
             assert!(doc["components"]["schemas"].get(name).is_some(), "dangling $ref {name}");
+        }
+    }
+
+    /// The schemas that keep their own `required` are exactly those of request bodies (and the
+    /// error details): a new request type must be added to `OWN_REQUIRED`, a response type must
+    /// not be.
+    #[test]
+    fn only_request_bodies_keep_optional_properties() {
+        let doc = super::document_json();
+        let mut requests = std::collections::BTreeSet::new();
+        let mut pending: Vec<String> = Vec::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                let text = op["requestBody"].to_string();
+                for part in text.split("#/components/schemas/").skip(1) {
+                    pending.push(part[..part.find('"').unwrap()].to_string());
+                }
+            }
+        }
+        while let Some(name) = pending.pop() {
+            if requests.insert(name.clone()) {
+                let text = doc["components"]["schemas"][&name].to_string();
+                for part in text.split("#/components/schemas/").skip(1) {
+                    pending.push(part[..part.find('"').unwrap()].to_string());
+                }
+            }
+        }
+        let mut own: Vec<&str> = super::OWN_REQUIRED.to_vec();
+        own.retain(|n| *n != "ErrorDetails");
+        own.sort();
+        assert_eq!(requests.iter().map(String::as_str).collect::<Vec<_>>(), own);
+        let offer = &doc["components"]["schemas"]["Offer"]["required"];
+        assert!(offer.as_array().unwrap().iter().any(|p| p == "brand"), "{offer}");
+        let step = &doc["components"]["schemas"]["StepReport"]["required"];
+        assert!(!step.as_array().unwrap().iter().any(|p| p == "error"), "{step}");
+    }
+
+    /// docs/status.schema.json (what `status.json` readers validate against) names the same
+    /// properties as the `StatusDoc` schema generated from the type, at both levels.
+    #[test]
+    fn the_status_schema_file_matches_the_status_type() {
+        let file: Value =
+            serde_json::from_str(include_str!("../../../docs/status.schema.json")).unwrap();
+        let schemas = &super::document_json()["components"]["schemas"];
+        let names = |v: &Value| -> Vec<String> {
+            let mut n: Vec<String> = v["properties"]
+                .as_object()
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            n.sort();
+            n
+        };
+        // The generated side of a property: its `$ref`d schema, through arrays and nullability.
+        let resolve = |v: &Value| -> Value {
+            let text = v.to_string();
+            match text.split("#/components/schemas/").nth(1) {
+                Some(rest) => schemas[&rest[..rest.find('"').unwrap()]].clone(),
+                None => Value::Null,
+            }
+        };
+        let doc = &schemas["StatusDoc"];
+        assert_eq!(names(&file), names(doc));
+        for (name, prop) in file["properties"].as_object().unwrap() {
+            let nested = prop
+                .get("properties")
+                .map(|_| prop.clone())
+                .or_else(|| prop["items"].get("properties").map(|_| prop["items"].clone()))
+                .or_else(|| {
+                    prop["oneOf"]
+                        .as_array()?
+                        .iter()
+                        .find(|p| p.get("properties").is_some())
+                        .cloned()
+                });
+            if let Some(nested) = nested {
+                assert_eq!(names(&nested), names(&resolve(&doc["properties"][name])), "{name}");
+            }
         }
     }
 

@@ -160,15 +160,6 @@ pub fn ingest(
     opts: &IngestOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<IngestReport, IngestError> {
-    ingest_file(store, source, opts, progress)
-}
-
-fn ingest_file(
-    store: &dyn CatalogStore,
-    source: &IngestSource,
-    opts: &IngestOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<IngestReport, IngestError> {
     let started = Instant::now();
     let path_str = source.name.clone();
     let io_error = |e: io::Error| IngestError::Io { path: path_str.clone(), source: e };

@@ -1,7 +1,9 @@
 //! Preciso operating itself (docs/OPERATIONS.md O1–O14, O24, O28): cron schedules with time
 //! zones and a DST policy, a scheduler whose identity and overlap rules live in the database
-//! (so replicas agree), runs with timeouts, retries and history, the drop-directory ingest job
-//! and the status document. Time is injected (`Clock`) so tests drive days in milliseconds.
+//! (so replicas agree), runs with timeouts, retries and history, the built-in jobs (`jobs/`, one
+//! module each, named and defaulted in `registry`), the status document, the raw-file archive,
+//! portable backups and the process's metrics registry (`telemetry`). Time is injected
+//! (`Clock`) so tests drive days in milliseconds.
 
 pub mod archive;
 pub mod backup;

@@ -86,7 +86,7 @@ pub struct ArchiveState {
 pub struct LastIngest {
     pub ledger_id: i64,
     pub file: String,
-    pub status: String,
+    pub status: preciso_core::domain::IngestStatus,
     pub received_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -143,7 +143,7 @@ pub fn build(ops: &SchedulerView, inputs: &StatusInputs) -> Result<StatusDoc, St
     let last_ingest = catalog.ingest_files(1, 0)?.into_iter().next().map(|f| LastIngest {
         ledger_id: f.id,
         file: f.name,
-        status: f.status.as_str().to_string(),
+        status: f.status,
         received_at: from_secs(f.received_at),
         finished_at: f.finished_at.map(from_secs),
     });

@@ -1303,3 +1303,33 @@ fn archive_backends_pass_one_conformance_suite() {
         }
     }
 }
+
+/// docs/OPERATIONS.md O24, O30: the `archive-verify` job keeps its reconciliation in its
+/// scheduler, where the status document (and the server's gauges) read it.
+#[test]
+fn archive_verify_job_keeps_its_reconciliation_in_the_scheduler() {
+    use preciso_ops::jobs::archive_verify::ArchiveVerifyJob;
+    let (dir, catalog) = sqlite();
+    let archive = Arc::new(Archive::in_memory().unwrap());
+    // One ingested file the archive lacks, one object the ledger does not know.
+    ingest_raw(&catalog, dir.path(), "exito.jsonl", &line("exito", "s1", "1000"));
+    archive.put_if_absent("raw/mixed/2026/01/01/stray.jsonl", b"stray".to_vec()).unwrap();
+    let job = ArchiveVerifyJob { archive: Some(archive.clone()), catalog: catalog.clone() };
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let o = ops(vec![spec("archive-verify", None, "UTC", Arc::new(job))], catalog, clock);
+    assert!(o.view().last_reconciliation().is_none(), "nothing before the first run");
+    o.run_blocking("archive-verify", Trigger::Manual, false).unwrap();
+    let r = o.view().last_reconciliation().expect("the run's reconciliation");
+    assert_eq!((r.missing_in_archive.len(), r.orphan_in_archive.len()), (1, 1));
+    let inputs = preciso_ops::status::StatusInputs {
+        version: "test".into(),
+        backend: "sqlite".into(),
+        started_at: utc("2026-03-01T00:00:00Z"),
+        data_dir: dir.path().to_path_buf(),
+        backup_dir: dir.path().join("backups"),
+        archive: Some("memory".into()),
+    };
+    let doc = preciso_ops::status::build(o.view(), &inputs).unwrap();
+    let state = doc.archive.expect("the archive section");
+    assert_eq!((state.missing_in_archive, state.orphan_in_archive), (1, 1));
+}

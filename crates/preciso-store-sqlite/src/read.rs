@@ -1,5 +1,5 @@
 //! The read side of the storage port for SQLite: listings, best prices, comparison, history,
-//! trend candidates, report rows, brands and categories. Users and keys are in `users.rs`.
+//! trend candidates, report rows, brands and categories. Users and keys are in `accounts.rs`.
 
 use crate::SqliteCatalog;
 use crate::SqliteRow;

@@ -73,25 +73,27 @@ fn spec(settings: &Settings, kind: JobKind, work: Arc<dyn Job>) -> Result<JobSpe
     })
 }
 
-/// The jobs and the service, on the system clock.
+/// The jobs and the service, on the system clock; also what they run against, which the
+/// server reuses (the status inputs, the archive) rather than assembling it again.
 pub fn build(
     settings: &Settings,
     catalog: Arc<dyn Catalog>,
     options: IngestOptions,
-) -> Result<Arc<Ops>> {
-    build_with_clock(settings, catalog, options, Arc::new(SystemClock))
+) -> Result<(Arc<Ops>, JobDeps)> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let deps = job_deps(settings, catalog, options, clock.now())?;
+    Ok((build_with_clock(settings, &deps, clock)?, deps))
 }
 
 pub fn build_with_clock(
     settings: &Settings,
-    catalog: Arc<dyn Catalog>,
-    options: IngestOptions,
+    deps: &JobDeps,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<Ops>> {
-    let deps = job_deps(settings, catalog.clone(), options, clock.now())?;
+    let catalog = deps.catalog.clone();
     let jobs = JobKind::ALL
         .into_iter()
-        .map(|k| spec(settings, k, k.build(&deps)))
+        .map(|k| spec(settings, k, k.build(deps)))
         .collect::<Result<Vec<_>>>()?;
     let config = OpsConfig {
         poll: Duration::from_secs(settings.scheduler.poll_secs.max(1)),
@@ -104,7 +106,7 @@ pub fn build_with_clock(
 }
 
 /// What the built-in jobs run against, from the settings.
-fn job_deps(
+pub fn job_deps(
     settings: &Settings,
     catalog: Arc<dyn Catalog>,
     ingest: IngestOptions,

@@ -1,8 +1,6 @@
-//! The scheduler's answers: jobs with their next fire times, runs with attempts and steps, and
-//! the ingest ledger.
+//! The scheduler's answers: jobs with their next fire times, runs with attempts and steps.
 
 use chrono::{DateTime, Utc};
-use preciso_core::domain::IngestFile;
 use preciso_core::runs::{Overlap, RunRecord, RunStatus, StepReport, Trigger};
 use preciso_ops::Misfire;
 use preciso_ops::clock::from_millis;
@@ -86,14 +84,6 @@ pub struct Run {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RunPage {
     pub items: Vec<Run>,
-    pub page: u32,
-    pub limit: u32,
-}
-
-/// A page of the ingest ledger, newest first.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct LedgerPage {
-    pub items: Vec<IngestFile>,
     pub page: u32,
     pub limit: u32,
 }

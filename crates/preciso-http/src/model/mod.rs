@@ -2,6 +2,7 @@
 //! `routes/`. The OpenAPI document's schemas are derived from these types (`utoipa`), so a
 //! field added here is in the document by construction; the web UI renders the same types.
 
+pub mod archivos;
 pub mod catalog;
 pub mod compare;
 pub mod error;

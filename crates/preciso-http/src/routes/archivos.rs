@@ -5,8 +5,8 @@
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use crate::layers::auth::Caller;
+use crate::model::archivos::LedgerPage;
 use crate::model::error::{ErrorBody, ErrorDetails};
-use crate::model::jobs::LedgerPage;
 use crate::params::{Paging, Params, UploadQuery};
 use crate::state::AppState;
 use axum::Json;
@@ -225,11 +225,13 @@ fn upload_options(
     tag = "ingest",
     params(UploadQuery),
     request_body(
-        description = "The file: a multipart form with a `file` field, or the raw bytes, the format from `format`, `name`, the content type (`text/csv` and `application/x-ndjson` bodies are read as CSV and JSON Lines) or sniffing.",
+        description = "The file: a multipart form with a `file` field, or the raw bytes, the format from `format`, `name`, the content type or sniffing.",
         content(
             (UploadForm = "multipart/form-data"),
             (RawFile = "application/octet-stream"),
             (RawFile = "application/json"),
+            (RawFile = "application/x-ndjson"),
+            (RawFile = "text/csv"),
         )
     ),
     responses(

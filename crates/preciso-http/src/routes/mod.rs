@@ -7,7 +7,7 @@ mod archivos;
 mod catalog;
 mod compare;
 mod health;
-pub(crate) mod jobs;
+mod jobs;
 mod offers;
 mod reports;
 mod users;

@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use preciso_core::runs::{RunFilter, RunRecord, RunStatus, Trigger};
 use preciso_http::model::jobs::Run;
 use preciso_ops::clock::from_millis;
+use preciso_ops::jobs::JobDeps;
 use preciso_ops::{Ops, Triggered};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,22 +14,23 @@ use std::sync::Arc;
 fn open_ops(settings: &Settings) -> Result<Arc<Ops>> {
     let catalog = crate::backend::open(&settings.database_url())?;
     let options = super::ingest::configured_options(settings, catalog.as_ref())?;
-    crate::ops::build(settings, catalog, options)
+    Ok(crate::ops::build(settings, catalog, options)?.0)
 }
 
 /// The scheduler's view for commands that only read (jobs list, status): the catalog opened
 /// read-only and nothing registered, so they answer on a full disk.
-fn open_ops_read_only(settings: &Settings) -> Result<Arc<Ops>> {
+fn open_ops_read_only(settings: &Settings) -> Result<(Arc<Ops>, JobDeps)> {
     let catalog = crate::backend::open_read_only(&settings.database_url())?;
     let options = super::ingest::read_only_options(settings, catalog.as_ref())?;
     crate::ops::build(settings, catalog, options)
 }
 
 pub fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
-    let ops = open_ops_read_only(settings)?;
+    let (ops, _) = open_ops_read_only(settings)?;
     let now = ops.now();
     if json {
-        let items: Vec<_> = ops.jobs().iter().map(|j| job_view(j, now)).collect();
+        let items: Vec<_> =
+            ops.jobs().iter().map(|j| preciso_http::model::jobs::JobInfo::new(j, now)).collect();
         println!("{}", serde_json::to_string_pretty(&items)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -55,14 +57,6 @@ pub fn list(settings: &Settings, json: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A job as `GET /api/jobs` shows it.
-fn job_view(
-    job: &preciso_ops::JobSpec,
-    now: chrono::DateTime<chrono::Utc>,
-) -> preciso_http::model::jobs::JobInfo {
-    preciso_http::model::jobs::JobInfo::new(job, now)
 }
 
 pub fn run(settings: &Settings, name: &str, dry_run: bool, json: bool) -> Result<ExitCode> {
@@ -191,9 +185,8 @@ fn print_run(r: &RunRecord) {
 }
 
 pub fn status(settings: &Settings, json: bool) -> Result<ExitCode> {
-    let ops = open_ops_read_only(settings)?;
-    let inputs = crate::ops::status_inputs(settings, chrono::Utc::now());
-    let doc = preciso_ops::status::build(ops.view(), &inputs)?;
+    let (ops, deps) = open_ops_read_only(settings)?;
+    let doc = preciso_ops::status::build(ops.view(), &deps.status)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
@@ -209,7 +202,7 @@ pub fn status(settings: &Settings, json: bool) -> Result<ExitCode> {
             "last ingest: #{} {} {} (received {})",
             l.ledger_id,
             l.file,
-            l.status,
+            l.status.as_str(),
             l.received_at.format("%Y-%m-%d %H:%M:%S UTC")
         ),
         None => println!("last ingest: none"),

@@ -10,16 +10,9 @@ use std::process::ExitCode;
 /// Daily files are `preciso.log.YYYY-MM-DD`.
 pub const FILE_PREFIX: &str = "preciso.log";
 
-/// The log files in `dir`, oldest first.
+/// The log files in `dir`, oldest first (the cleanup job's list).
 pub fn files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut out: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(FILE_PREFIX)))
-        .collect();
-    out.sort();
-    out
+    preciso_ops::jobs::cleanup::log_files(dir, FILE_PREFIX)
 }
 
 /// The last `n` lines of `path`, read backwards in blocks (log files can be large).

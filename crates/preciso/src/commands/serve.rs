@@ -89,11 +89,11 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         .await
         .context("opening the database")??;
     let state = app_state(settings, catalog.clone()).await?;
-    let ops = crate::ops::build(settings, catalog, state.uploads.options.clone())?;
+    let (ops, deps) = crate::ops::build(settings, catalog, state.uploads.options.clone())?;
     let state = state.with_ops(OpsState {
         ops: ops.clone(),
-        inputs: crate::ops::status_inputs(settings, chrono::Utc::now()),
-        archive: crate::ops::open_archive(settings)?,
+        inputs: deps.status,
+        archive: deps.archive,
         status_cache: Default::default(),
     });
     if settings.scheduler.enabled {
