@@ -9,6 +9,7 @@ pub mod domain;
 pub mod hash;
 pub mod normalize;
 pub mod ports;
+pub mod quality;
 pub mod query;
 pub mod reconcile;
 pub mod runs;
