@@ -185,11 +185,15 @@ impl IngestSession for PgSession<'_> {
 }
 
 /// Median per category and currency (PostgreSQL's `percentile_cont`; rounded half away from
-/// zero through NUMERIC, like the SQLite adapter).
+/// zero through NUMERIC, like the SQLite adapter). Two runs ending at once refresh one after
+/// the other: the table lock (which readers do not wait for) makes the second's DELETE see the
+/// rows the first inserted, which its snapshot would otherwise miss, and its INSERT then
+/// collided with them.
 pub(crate) fn refresh_category_stats(client: &mut Client) -> Result<(), StoreError> {
     client
         .batch_execute(
             "BEGIN;
+             LOCK TABLE category_stats IN SHARE ROW EXCLUSIVE MODE;
              DELETE FROM category_stats;
              INSERT INTO category_stats (category_key, currency, offers, median_minor)
              SELECT category_key, currency, count(*),
