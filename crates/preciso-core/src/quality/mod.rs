@@ -4,6 +4,7 @@
 //! threshold and tolerance from settings.
 
 pub mod config;
+pub mod engine;
 
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -1,0 +1,852 @@
+//! The analysis itself: current offers and their price histories stream in (each once, in any
+//! order), every enabled check accumulates what it needs in bounded form (counts, hashed keys,
+//! per-category price vectors, at most `MAX_EXAMPLES` examples), and `finish` turns that into
+//! one `CheckResult` per check. Nothing here reads a database: the store adapters feed it.
+
+use super::config::CheckConfig;
+use super::{CheckId, CheckResult, Example, Outcome, Samples, Value};
+use crate::analysis::jump::jump;
+use crate::analysis::omnibus::{self, Observation, Verdict};
+use crate::analysis::robust;
+use crate::domain::{Currency, Gtin, OfferId, ProductId, StoreId, fold_for_matching};
+use crate::hash::canonical_url;
+use rustc_hash::{FxHashMap, FxHasher};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+/// One current offer as the checks see it.
+#[derive(Debug, Clone)]
+pub struct OfferFacts<'a> {
+    pub id: OfferId,
+    pub store: &'a StoreId,
+    pub sku: Option<&'a str>,
+    pub product: ProductId,
+    pub title: &'a str,
+    pub brand: Option<&'a str>,
+    pub category_key: Option<&'a str>,
+    pub gtin: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub image_url: Option<&'a str>,
+    pub currency: Currency,
+    pub price: i64,
+    pub list: Option<i64>,
+    /// Hundredths of a star.
+    pub rating_centi: Option<i64>,
+    pub review_count: Option<i64>,
+    /// Unix seconds of the latest observation.
+    pub last_seen: i64,
+}
+
+fn key(parts: impl Hash) -> u64 {
+    let mut h = FxHasher::default();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+/// What one check has seen so far.
+#[derive(Debug, Default)]
+struct Tally {
+    elements: u64,
+    unexpected: u64,
+    samples: Samples,
+    observed: Option<f64>,
+    reason: Option<String>,
+}
+
+impl Tally {
+    fn see(&mut self, bad: bool) {
+        self.elements += 1;
+        self.unexpected += u64::from(bad);
+    }
+
+    fn observe_max(&mut self, v: f64) {
+        self.observed = Some(self.observed.map_or(v, |o| o.max(v)));
+    }
+}
+
+/// An offer's identity for examples, kept compactly for the checks that find their
+/// offenders only at the end.
+#[derive(Debug, Clone)]
+struct Who {
+    id: OfferId,
+    store: u32,
+    sku: Option<Box<str>>,
+}
+
+/// The offer a finding is about.
+#[derive(Debug, Clone, Copy)]
+struct Target<'a> {
+    id: OfferId,
+    store: u32,
+    sku: Option<&'a str>,
+}
+
+fn remembered(who: &[Who], i: u32) -> Target<'_> {
+    let w = &who[i as usize];
+    Target { id: w.id, store: w.store, sku: w.sku.as_deref() }
+}
+
+/// Keeps a finding of `id` as an example if it is among the smallest offer ids so far; the
+/// example (and its `values`) is built only then.
+fn keep(
+    tallies: &mut BTreeMap<CheckId, Tally>,
+    stores: &[StoreId],
+    id: CheckId,
+    target: Target<'_>,
+    values: impl FnOnce() -> Vec<(&'static str, Value)>,
+) {
+    let Some(t) = tallies.get_mut(&id) else { return };
+    let offer_id = target.id.to_string();
+    t.samples.offer(&offer_id, || Example {
+        store: stores[target.store as usize].to_string(),
+        sku: target.sku.map(String::from),
+        offer_id: offer_id.clone(),
+        values: values().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    });
+}
+
+/// The accumulated state of an analysis.
+pub struct Analysis {
+    configs: BTreeMap<CheckId, CheckConfig>,
+    as_of: i64,
+    tallies: BTreeMap<CheckId, Tally>,
+    stores: Vec<StoreId>,
+    store_index: FxHashMap<StoreId, u32>,
+    /// (kind, store, GTIN or canonical URL) → the SKUs listed under it.
+    shared_keys: FxHashMap<(u8, u32, u64), Shared>,
+    /// GTIN → the normalized brands listed under it.
+    gtin_brands: FxHashMap<u64, Shared>,
+    /// (product, currency) → lowest and highest current price, with their offers, and
+    /// whether a second store lists it.
+    spread: FxHashMap<(ProductId, Currency), Spread>,
+    /// (category, currency) → ln(price) of each offer, with the offer's index in `who`.
+    by_category: FxHashMap<(u64, Currency), Vec<(f64, u32)>>,
+    /// (store, currency, price) → offers and up to `min_categories` distinct categories.
+    repeating: FxHashMap<(u32, Currency, i64), Repeat>,
+    who: Vec<Who>,
+    /// Per store: its newest observation.
+    newest: FxHashMap<u32, i64>,
+    /// Optional fields present, of `offers`.
+    present: BTreeMap<&'static str, u64>,
+    offers: u64,
+}
+
+/// Who is listed under one key: a value (SKU or brand hash), whether another value was
+/// seen, and the key's offer with the smallest id (its example, whatever the row order).
+#[derive(Debug, Clone, Copy)]
+struct Shared {
+    value: u64,
+    several: bool,
+    who: u32,
+    id: OfferId,
+}
+
+impl Shared {
+    fn add(entry: Option<&mut Shared>, value: u64, who: u32, id: OfferId) -> Option<Shared> {
+        match entry {
+            None => Some(Shared { value, several: false, who, id }),
+            Some(s) => {
+                s.several |= s.value != value;
+                if id < s.id {
+                    (s.who, s.id) = (who, id);
+                }
+                None
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Spread {
+    min: (i64, u32),
+    max: (i64, u32),
+    first_store: u32,
+    stores: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Repeat {
+    offers: u64,
+    categories: Vec<u64>,
+    first: Option<u32>,
+}
+
+const OPTIONAL_FIELDS: [&str; 8] =
+    ["brand", "category", "gtin", "url", "image_url", "list_price", "rating", "review_count"];
+
+impl Analysis {
+    /// An analysis at `as_of` (Unix seconds) with these checks (those disabled are skipped).
+    pub fn new(configs: &[CheckConfig], as_of: i64) -> Self {
+        let configs: BTreeMap<CheckId, CheckConfig> =
+            configs.iter().filter(|c| c.enabled).map(|c| (c.id, c.clone())).collect();
+        let tallies = configs.keys().map(|id| (*id, Tally::default())).collect();
+        Analysis {
+            configs,
+            as_of,
+            tallies,
+            stores: Vec::new(),
+            store_index: FxHashMap::default(),
+            shared_keys: FxHashMap::default(),
+            gtin_brands: FxHashMap::default(),
+            spread: FxHashMap::default(),
+            by_category: FxHashMap::default(),
+            repeating: FxHashMap::default(),
+            who: Vec::new(),
+            newest: FxHashMap::default(),
+            present: OPTIONAL_FIELDS.iter().map(|f| (*f, 0)).collect(),
+            offers: 0,
+        }
+    }
+
+    fn on(&self, id: CheckId) -> bool {
+        self.configs.contains_key(&id)
+    }
+
+    fn threshold(&self, id: CheckId) -> f64 {
+        self.configs.get(&id).and_then(|c| c.threshold).unwrap_or(0.0)
+    }
+
+    fn store_of(&mut self, store: &StoreId) -> u32 {
+        if let Some(i) = self.store_index.get(store) {
+            return *i;
+        }
+        let i = self.stores.len() as u32;
+        self.stores.push(store.clone());
+        self.store_index.insert(store.clone(), i);
+        i
+    }
+
+    /// Keeps an offer's identity for the checks that find offenders only at the end.
+    fn remember(&mut self, o: &OfferFacts<'_>, store: u32) -> u32 {
+        self.who.push(Who { id: o.id, store, sku: o.sku.map(Box::from) });
+        (self.who.len() - 1) as u32
+    }
+
+    /// One current offer.
+    pub fn offer(&mut self, o: &OfferFacts<'_>) {
+        let store = self.store_of(o.store);
+        let who = self.remember(o, store);
+        let target = Target { id: o.id, store, sku: o.sku };
+        self.offers += 1;
+        let newest = self.newest.entry(store).or_insert(o.last_seen);
+        *newest = (*newest).max(o.last_seen);
+        for (field, present) in [
+            ("brand", o.brand.is_some()),
+            ("category", o.category_key.is_some()),
+            ("gtin", o.gtin.is_some()),
+            ("url", o.url.is_some()),
+            ("image_url", o.image_url.is_some()),
+            ("list_price", o.list.is_some()),
+            ("rating", o.rating_centi.is_some()),
+            ("review_count", o.review_count.is_some()),
+        ] {
+            *self.present.entry(field).or_default() += u64::from(present);
+        }
+        self.validation(o, target);
+        self.consistency(o, store, who, target);
+        self.patterns(o, store, who, target);
+    }
+
+    /// One element of check `id`; a finding when `bad`.
+    fn check(
+        &mut self,
+        id: CheckId,
+        bad: bool,
+        target: Target<'_>,
+        values: impl FnOnce() -> Vec<(&'static str, Value)>,
+    ) {
+        let Some(t) = self.tallies.get_mut(&id) else { return };
+        t.see(bad);
+        if bad {
+            keep(&mut self.tallies, &self.stores, id, target, values);
+        }
+    }
+
+    fn validation(&mut self, o: &OfferFacts<'_>, who: Target<'_>) {
+        let missing = o.title.trim().is_empty() || o.price <= 0 || o.store.as_str().is_empty();
+        self.check(CheckId::VRequired, missing, who, || {
+            vec![("title", Value::Text(o.title.to_string())), ("price", Value::Int(o.price))]
+        });
+        if let Some(gtin) = o.gtin {
+            let bad = Gtin::parse(gtin).is_err();
+            self.check(CheckId::VGtinChecksum, bad, who, || {
+                vec![("gtin", Value::Text(gtin.into()))]
+            });
+        }
+        if let Some(r) = o.rating_centi {
+            let bad = !(0..=500).contains(&r);
+            self.check(CheckId::VRatingRange, bad, who, || {
+                vec![("rating", Value::Num(r as f64 / 100.0))]
+            });
+        }
+        if let Some(url) = o.url {
+            self.check(CheckId::VUrl, !plausible_url(url), who, || {
+                vec![("url", Value::Text(url.into()))]
+            });
+        }
+        if let Some(list) = o.list {
+            self.check(CheckId::VListBelowPrice, list < o.price, who, || {
+                vec![("price", Value::Int(o.price)), ("list_price", Value::Int(list))]
+            });
+        }
+    }
+
+    fn consistency(&mut self, o: &OfferFacts<'_>, store: u32, who: u32, target: Target<'_>) {
+        if self.on(CheckId::CDuplicate) {
+            let sku = key(o.sku.unwrap_or(""));
+            for (kind, value) in [(0u8, o.gtin.map(key)), (1, o.url.map(|u| key(canonical_url(u))))]
+            {
+                let Some(v) = value else { continue };
+                let k = (kind, store, v);
+                if let Some(new) = Shared::add(self.shared_keys.get_mut(&k), sku, who, o.id) {
+                    self.shared_keys.insert(k, new);
+                }
+            }
+        }
+        if let (Some(gtin), true) = (o.gtin, self.on(CheckId::CGtinConflict)) {
+            let brand = key(fold_for_matching(o.brand.unwrap_or("")).trim());
+            let k = key(gtin);
+            if let Some(new) = Shared::add(self.gtin_brands.get_mut(&k), brand, who, o.id) {
+                self.gtin_brands.insert(k, new);
+            }
+        }
+        if self.on(CheckId::CPriceSpread) {
+            let s = self.spread.entry((o.product, o.currency)).or_insert(Spread {
+                min: (o.price, who),
+                max: (o.price, who),
+                first_store: store,
+                stores: false,
+            });
+            s.stores |= s.first_store != store;
+            // Ties go to the smaller offer id: the same example whatever the row order.
+            let id = |w: u32, who: &[Who]| who[w as usize].id;
+            if (o.price, o.id) < (s.min.0, id(s.min.1, &self.who)) {
+                s.min = (o.price, who);
+            }
+            if (o.price, std::cmp::Reverse(o.id))
+                > (s.max.0, std::cmp::Reverse(id(s.max.1, &self.who)))
+            {
+                s.max = (o.price, who);
+            }
+        }
+    }
+
+    fn patterns(&mut self, o: &OfferFacts<'_>, store: u32, who: u32, target: Target<'_>) {
+        if let (Some(cat), true, true) = (o.category_key, self.on(CheckId::POutlier), o.price > 0) {
+            self.by_category
+                .entry((key(cat), o.currency))
+                .or_default()
+                .push(((o.price as f64).ln(), who));
+        }
+        let stale_days = self.threshold(CheckId::PStale);
+        if self.on(CheckId::PStale) {
+            let age_days = (self.as_of - o.last_seen) as f64 / 86_400.0;
+            let (as_of, seen) = (self.as_of, o.last_seen);
+            self.check(CheckId::PStale, age_days > stale_days, target, || {
+                vec![
+                    ("last_seen", Value::Int(seen)),
+                    (
+                        "days_unseen",
+                        Value::Num(((as_of - seen) as f64 / 86_400.0 * 10.0).round() / 10.0),
+                    ),
+                ]
+            });
+            if let Some(t) = self.tallies.get_mut(&CheckId::PStale) {
+                t.observe_max(age_days.max(0.0));
+            }
+        }
+        if self.on(CheckId::PRepeating) {
+            let min_categories = self.configs[&CheckId::PRepeating].min_categories as usize;
+            let r = self.repeating.entry((store, o.currency, o.price)).or_default();
+            r.offers += 1;
+            let smaller = r.first.is_none_or(|f| o.id < self.who[f as usize].id);
+            if smaller {
+                r.first = Some(who);
+            }
+            if let Some(cat) = o.category_key {
+                let c = key(cat);
+                if r.categories.len() < min_categories && !r.categories.contains(&c) {
+                    r.categories.push(c);
+                }
+            }
+        }
+    }
+
+    /// The price history of one offer, oldest first (`offer` need not have been seen).
+    pub fn history(&mut self, o: &OfferFacts<'_>, history: &[Observation]) {
+        let store = self.store_of(o.store);
+        let who = Target { id: o.id, store, sku: o.sku };
+        if let Some(min_ratio) = self.configs.get(&CheckId::PJump).and_then(|c| c.threshold) {
+            for pair in history.windows(2) {
+                let found = jump(pair[0].price, pair[1].price, min_ratio);
+                self.check(CheckId::PJump, found.is_some(), who, || {
+                    let (ratio, cause) =
+                        found.unwrap_or((0.0, crate::analysis::jump::JumpCause::Unknown));
+                    vec![
+                        ("from", Value::Int(pair[0].price)),
+                        ("to", Value::Int(pair[1].price)),
+                        ("observed_at", Value::Int(pair[1].at)),
+                        ("ratio", Value::Num((ratio * 100.0).round() / 100.0)),
+                        ("cause", Value::Text(format!("{cause:?}").to_lowercase())),
+                    ]
+                });
+            }
+        }
+        if self.on(CheckId::PFakeDiscount) {
+            match omnibus::judge(history, omnibus::WINDOW_SECS) {
+                Verdict::NoClaim => {}
+                Verdict::NotEvaluated => {
+                    if let Some(t) = self.tallies.get_mut(&CheckId::PFakeDiscount) {
+                        t.reason.get_or_insert_with(|| "short_history".into());
+                    }
+                }
+                Verdict::Honest { .. } => self.check(CheckId::PFakeDiscount, false, who, Vec::new),
+                Verdict::Fake { claimed, lowest, since } => {
+                    let price = history.last().map_or(0, |h| h.price);
+                    self.check(CheckId::PFakeDiscount, true, who, || {
+                        vec![
+                            ("price", Value::Int(price)),
+                            ("claimed_list_price", Value::Int(claimed)),
+                            ("lowest_30_days", Value::Int(lowest)),
+                            ("price_since", Value::Int(since)),
+                        ]
+                    })
+                }
+            }
+        }
+    }
+
+    /// One result per enabled check, in `CheckId::ALL` order.
+    pub fn finish(mut self) -> Vec<CheckResult> {
+        self.finish_shared();
+        self.finish_spread();
+        self.finish_outliers();
+        self.finish_repeating();
+        self.finish_metrics();
+        let mut out = Vec::new();
+        for (id, config) in std::mem::take(&mut self.configs) {
+            let t = self.tallies.remove(&id).unwrap_or_default();
+            out.push(result(&config, t));
+        }
+        out
+    }
+
+    /// C.duplicate over (store, GTIN or URL) keys, C.gtin_conflict over GTINs: a key listed
+    /// under two SKUs (brands) is one finding, shown by its smallest-id offer.
+    fn finish_shared(&mut self) {
+        let keys: Vec<((u8, u32, u64), Shared)> = self.shared_keys.drain().collect();
+        for ((kind, _, _), s) in keys {
+            if let Some(t) = self.tallies.get_mut(&CheckId::CDuplicate) {
+                t.see(s.several);
+            }
+            if s.several {
+                let what = if kind == 0 { "gtin" } else { "url" };
+                let target = remembered(&self.who, s.who);
+                keep(&mut self.tallies, &self.stores, CheckId::CDuplicate, target, || {
+                    vec![("shared", Value::Text(what.into()))]
+                });
+            }
+        }
+        let gtins: Vec<Shared> = self.gtin_brands.drain().map(|(_, s)| s).collect();
+        for s in gtins {
+            if let Some(t) = self.tallies.get_mut(&CheckId::CGtinConflict) {
+                t.see(s.several);
+            }
+            if s.several {
+                let target = remembered(&self.who, s.who);
+                keep(&mut self.tallies, &self.stores, CheckId::CGtinConflict, target, || {
+                    vec![("brands", Value::Text("several".into()))]
+                });
+            }
+        }
+    }
+
+    fn finish_spread(&mut self) {
+        let Some(factor) = self.configs.get(&CheckId::CPriceSpread).and_then(|c| c.threshold)
+        else {
+            return;
+        };
+        let spreads: Vec<Spread> = self.spread.values().filter(|s| s.stores).cloned().collect();
+        for s in spreads {
+            let bad = s.max.0 as f64 >= factor * s.min.0 as f64;
+            let ratio = s.max.0 as f64 / s.min.0.max(1) as f64;
+            if let Some(t) = self.tallies.get_mut(&CheckId::CPriceSpread) {
+                t.see(bad);
+                if bad {
+                    t.observe_max(ratio);
+                }
+            }
+            if bad {
+                let target = remembered(&self.who, s.max.1);
+                keep(&mut self.tallies, &self.stores, CheckId::CPriceSpread, target, || {
+                    vec![
+                        ("price", Value::Int(s.max.0)),
+                        ("lowest_elsewhere", Value::Int(s.min.0)),
+                        ("ratio", Value::Num((ratio * 100.0).round() / 100.0)),
+                    ]
+                });
+            }
+        }
+    }
+
+    fn finish_outliers(&mut self) {
+        let Some(limit) = self.configs.get(&CheckId::POutlier).and_then(|c| c.threshold) else {
+            return;
+        };
+        let groups = std::mem::take(&mut self.by_category);
+        let mut skipped = 0;
+        for (_, mut group) in groups {
+            let mut logs: Vec<f64> = group.iter().map(|(l, _)| *l).collect();
+            let Some(center) = robust::center(&mut logs) else {
+                skipped += 1;
+                continue;
+            };
+            group.sort_by_key(|(_, who)| *who);
+            for (ln, who) in group {
+                let z = center.z(ln);
+                let bad = z.abs() > limit;
+                if let Some(t) = self.tallies.get_mut(&CheckId::POutlier) {
+                    t.see(bad);
+                    t.observe_max(z.abs());
+                }
+                if bad {
+                    let target = remembered(&self.who, who);
+                    keep(&mut self.tallies, &self.stores, CheckId::POutlier, target, || {
+                        vec![
+                            ("price", Value::Int(ln.exp().round() as i64)),
+                            ("z", Value::Num((z * 100.0).round() / 100.0)),
+                            ("category_median", Value::Int(center.median.exp().round() as i64)),
+                        ]
+                    });
+                }
+            }
+        }
+        if let Some(t) = self.tallies.get_mut(&CheckId::POutlier)
+            && t.elements == 0
+            && skipped > 0
+        {
+            t.reason = Some("insufficient_data".into());
+        }
+    }
+
+    fn finish_repeating(&mut self) {
+        let Some(c) = self.configs.get(&CheckId::PRepeating).cloned() else { return };
+        let groups: Vec<((u32, Currency, i64), Repeat)> = self.repeating.drain().collect();
+        for ((_, _, price), r) in groups {
+            let bad = r.offers >= c.min_offers && r.categories.len() as u64 >= c.min_categories;
+            if let Some(t) = self.tallies.get_mut(&CheckId::PRepeating) {
+                t.elements += r.offers;
+                if bad {
+                    t.unexpected += r.offers;
+                }
+            }
+            if let (true, Some(first)) = (bad, r.first) {
+                let target = remembered(&self.who, first);
+                keep(&mut self.tallies, &self.stores, CheckId::PRepeating, target, || {
+                    vec![("price", Value::Int(price)), ("offers", Value::Int(r.offers as i64))]
+                });
+            }
+        }
+    }
+
+    fn finish_metrics(&mut self) {
+        if let Some(hours) = self.configs.get(&CheckId::MFreshness).and_then(|c| c.threshold) {
+            let as_of = self.as_of;
+            let mut stale = 0;
+            let mut worst: f64 = 0.0;
+            for newest in self.newest.values() {
+                let age = (as_of - newest) as f64 / 3600.0;
+                worst = worst.max(age);
+                stale += u64::from(age > hours);
+            }
+            if let Some(t) = self.tallies.get_mut(&CheckId::MFreshness) {
+                t.elements = self.newest.len() as u64;
+                t.unexpected = stale;
+                t.observed = (!self.newest.is_empty()).then_some((worst * 10.0).round() / 10.0);
+            }
+        }
+        if let Some(t) = self.tallies.get_mut(&CheckId::MCompleteness) {
+            t.elements = self.offers;
+            let least = self.present.values().copied().min().unwrap_or(0);
+            t.observed = (self.offers > 0).then(|| least as f64 / self.offers as f64);
+        }
+    }
+}
+
+fn plausible_url(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && host.contains('.') && !r.chars().any(char::is_whitespace)
+    })
+}
+
+fn result(config: &CheckConfig, t: Tally) -> CheckResult {
+    let ratio = if t.elements == 0 { 0.0 } else { t.unexpected as f64 / t.elements as f64 };
+    let (outcome, reason) = match t.reason {
+        Some(r) if t.elements == 0 => (Outcome::NotEvaluated, Some(r)),
+        _ if t.elements == 0 => (Outcome::NotEvaluated, Some("no_data".to_string())),
+        _ => (config.outcome(t.unexpected, t.elements), None),
+    };
+    CheckResult {
+        id: config.id,
+        phase: config.id.phase(),
+        severity: config.severity,
+        outcome,
+        reason,
+        element_count: t.elements,
+        unexpected_count: t.unexpected,
+        unexpected_ratio: (ratio * 1e6).round() / 1e6,
+        observed_value: t.observed,
+        threshold: config.threshold,
+        examples: t.samples.into_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quality::config::resolve;
+
+    const DAY: i64 = 86_400;
+    const NOW: i64 = 1_780_000_000;
+
+    struct Row {
+        id: u64,
+        store: StoreId,
+        sku: String,
+        product: u64,
+        category: Option<String>,
+        gtin: Option<String>,
+        brand: Option<String>,
+        url: Option<String>,
+        price: i64,
+        list: Option<i64>,
+        rating: Option<i64>,
+        last_seen: i64,
+    }
+
+    fn row(id: u64, store: &str, price: i64) -> Row {
+        Row {
+            id,
+            store: StoreId::parse(store).unwrap(),
+            sku: format!("sku-{id}"),
+            product: id,
+            category: Some("tecnologia/celulares".into()),
+            gtin: None,
+            brand: Some("Marca".into()),
+            url: Some(format!("https://{store}.example.com/p/{id}")),
+            price,
+            list: None,
+            rating: Some(450),
+            last_seen: NOW - DAY,
+        }
+    }
+
+    fn facts(r: &Row) -> OfferFacts<'_> {
+        OfferFacts {
+            id: OfferId(r.id),
+            store: &r.store,
+            sku: Some(&r.sku),
+            product: ProductId(r.product),
+            title: "Producto",
+            brand: r.brand.as_deref(),
+            category_key: r.category.as_deref(),
+            gtin: r.gtin.as_deref(),
+            url: r.url.as_deref(),
+            image_url: None,
+            currency: Currency::parse("COP").unwrap(),
+            price: r.price,
+            list: r.list,
+            rating_centi: r.rating,
+            review_count: None,
+            last_seen: r.last_seen,
+        }
+    }
+
+    fn run(rows: &[Row]) -> BTreeMap<CheckId, CheckResult> {
+        let mut a = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
+        for r in rows {
+            a.offer(&facts(r));
+        }
+        a.finish().into_iter().map(|r| (r.id, r)).collect()
+    }
+
+    fn unexpected(results: &BTreeMap<CheckId, CheckResult>, id: CheckId) -> u64 {
+        results[&id].unexpected_count
+    }
+
+    /// Twelve ordinary offers of two stores, none tripping anything.
+    fn clean() -> Vec<Row> {
+        (1..=12)
+            .map(|i| {
+                row(i, if i % 2 == 0 { "exito" } else { "jumbo" }, 1_000_000 + 10_000 * i as i64)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_catalog_passes_every_check_that_has_data() {
+        let r = run(&clean());
+        for (id, result) in &r {
+            assert_eq!(result.unexpected_count, 0, "{}: {result:?}", id.as_str());
+            assert!(
+                matches!(result.outcome, Outcome::Pass | Outcome::NotEvaluated),
+                "{}",
+                id.as_str()
+            );
+        }
+        assert_eq!(r[&CheckId::POutlier].element_count, 12);
+    }
+
+    #[test]
+    fn validation_checks_fire_on_the_bad_field_only() {
+        let mut rows = clean();
+        rows[0].gtin = Some("7702004003508".into()); // right check digit
+        rows[1].gtin = Some("7702004003509".into()); // wrong
+        rows[2].rating = Some(600);
+        rows[3].url = Some("not a url".into());
+        rows[4].list = Some(rows[4].price - 1);
+        rows[5].list = Some(rows[5].price + 1);
+        let r = run(&rows);
+        assert_eq!(unexpected(&r, CheckId::VGtinChecksum), 1);
+        assert_eq!(r[&CheckId::VGtinChecksum].element_count, 2);
+        assert_eq!(unexpected(&r, CheckId::VRatingRange), 1);
+        assert_eq!(unexpected(&r, CheckId::VUrl), 1);
+        assert_eq!(unexpected(&r, CheckId::VListBelowPrice), 1);
+        assert_eq!(r[&CheckId::VListBelowPrice].element_count, 2);
+        let ex = &r[&CheckId::VUrl].examples[0];
+        assert_eq!((ex.offer_id.as_str(), ex.sku.as_deref()), ("0000000000000004", Some("sku-4")));
+        assert_eq!(r[&CheckId::VUrl].outcome, Outcome::Warn);
+    }
+
+    #[test]
+    fn duplicates_and_gtin_conflicts_within_and_across_stores() {
+        let mut rows = clean();
+        // Same store, same GTIN, two SKUs: a duplicate. Another store with it: not one.
+        for i in [1, 3] {
+            rows[i].gtin = Some("7702004003508".into());
+        }
+        rows[0].gtin = Some("7702004003508".into());
+        // A GTIN whose brand is spelled two ways is fine; a different brand is a conflict.
+        rows[5].gtin = Some("4006381333931".into());
+        rows[5].brand = Some("Stabilo".into());
+        rows[7].gtin = Some("4006381333931".into());
+        rows[7].brand = Some(" STABILO".into());
+        rows[9].gtin = Some("4006381333931".into());
+        rows[9].brand = Some("Faber".into());
+        // Three stores list 4006381333931 once each: no duplicate, but two brands.
+        rows[7].store = StoreId::parse("jumbo").unwrap();
+        rows[9].store = StoreId::parse("olimpica").unwrap();
+        let r = run(&rows);
+        // Ids 2 and 4 (exito) share a GTIN under two SKUs; id 1 (jumbo) has it alone.
+        let dup = &r[&CheckId::CDuplicate];
+        assert_eq!(dup.unexpected_count, 1, "{dup:?}");
+        assert_eq!(dup.examples[0].offer_id, "0000000000000002");
+        assert_eq!(dup.element_count, 5 + 12, "five (store, GTIN) keys and twelve URLs");
+        assert_eq!(unexpected(&r, CheckId::CGtinConflict), 1);
+        assert_eq!(r[&CheckId::CGtinConflict].element_count, 2, "two distinct GTINs");
+        assert_eq!(r[&CheckId::CGtinConflict].examples[0].offer_id, "0000000000000006");
+    }
+
+    #[test]
+    fn a_product_twice_as_dear_in_another_store_is_a_spread() {
+        let mut rows = clean();
+        rows[1].product = rows[0].product; // another store, same product
+        rows[1].price = rows[0].price * 2;
+        rows[3].product = rows[2].product;
+        rows[3].price = rows[2].price * 3 / 2; // 1.5×: fine
+        let r = run(&rows);
+        assert_eq!(unexpected(&r, CheckId::CPriceSpread), 1);
+        assert_eq!(r[&CheckId::CPriceSpread].element_count, 2);
+        assert_eq!(r[&CheckId::CPriceSpread].observed_value, Some(2.0));
+    }
+
+    #[test]
+    fn only_the_price_ten_times_its_category_is_an_outlier_and_small_categories_wait() {
+        let mut rows: Vec<Row> = (1..=10).map(|i| row(i, "exito", 10)).collect();
+        rows[9].price = 100;
+        let r = run(&rows);
+        assert_eq!(unexpected(&r, CheckId::POutlier), 1);
+        assert_eq!(r[&CheckId::POutlier].examples[0].offer_id, "000000000000000a");
+        let few: Vec<Row> = (1..=9).map(|i| row(i, "exito", 10 * i as i64)).collect();
+        let r = run(&few);
+        assert_eq!(r[&CheckId::POutlier].outcome, Outcome::NotEvaluated);
+        assert_eq!(r[&CheckId::POutlier].reason.as_deref(), Some("insufficient_data"));
+    }
+
+    #[test]
+    fn stale_offers_and_stale_stores() {
+        let mut rows = clean();
+        rows[0].last_seen = NOW - 8 * DAY;
+        rows[1].last_seen = NOW - 6 * DAY;
+        let r = run(&rows);
+        assert_eq!(unexpected(&r, CheckId::PStale), 1);
+        // Every store has an offer seen a day ago: fresh.
+        assert_eq!(unexpected(&r, CheckId::MFreshness), 0);
+        let mut old = clean();
+        for o in old.iter_mut().filter(|o| o.store.as_str() == "exito") {
+            o.last_seen = NOW - 3 * DAY;
+        }
+        let r = run(&old);
+        assert_eq!(unexpected(&r, CheckId::MFreshness), 1);
+        assert_eq!(r[&CheckId::MFreshness].observed_value, Some(72.0));
+    }
+
+    #[test]
+    fn a_placeholder_price_across_categories_is_repeating() {
+        let spread = |categories: usize| -> Vec<Row> {
+            (1..=25)
+                .map(|i| {
+                    let mut r = row(i, "exito", 999_999_900);
+                    r.category = Some(format!("cat-{}", i as usize % categories));
+                    r
+                })
+                .collect()
+        };
+        assert_eq!(unexpected(&run(&spread(5)), CheckId::PRepeating), 25);
+        assert_eq!(unexpected(&run(&spread(4)), CheckId::PRepeating), 0);
+    }
+
+    #[test]
+    fn histories_give_jumps_with_their_cause_and_fake_discounts() {
+        let mut a = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
+        let rows = clean();
+        let obs =
+            |day: i64, price: i64, list: Option<i64>| Observation { at: day * DAY, price, list };
+        a.history(&facts(&rows[0]), &[obs(0, 129_900, None), obs(1, 1_299, None)]);
+        a.history(&facts(&rows[1]), &[obs(0, 1_000, None), obs(1, 1_200, None)]);
+        a.history(
+            &facts(&rows[2]),
+            &[obs(0, 100, None), obs(30, 130, None), obs(35, 110, Some(130))],
+        );
+        a.history(&facts(&rows[3]), &[obs(0, 100, None), obs(35, 80, Some(100))]);
+        let r: BTreeMap<CheckId, CheckResult> = a.finish().into_iter().map(|r| (r.id, r)).collect();
+        let jump = &r[&CheckId::PJump];
+        // Each consecutive pair of each history is an element: 1 + 1 + 2 + 1.
+        assert_eq!((jump.element_count, jump.unexpected_count), (5, 1));
+        assert_eq!(jump.examples[0].values["cause"], Value::Text("separator".into()));
+        let fake = &r[&CheckId::PFakeDiscount];
+        assert_eq!((fake.element_count, fake.unexpected_count), (2, 1));
+        assert_eq!(fake.examples[0].values["lowest_30_days"], Value::Int(100));
+        assert_eq!(fake.outcome, Outcome::Fail, "a fake discount is critical");
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_order_rows_arrive_in_and_examples_are_capped() {
+        let mut rows: Vec<Row> = (1..=60).map(|i| row(i, "exito", 1_000 + i as i64)).collect();
+        for r in &mut rows {
+            r.url = Some("bad".into());
+            r.gtin = Some("7702004003508".into());
+        }
+        rows[7].brand = Some("Otra".into());
+        let forward = run(&rows);
+        rows.reverse();
+        let backward = run(&rows);
+        assert_eq!(forward, backward);
+        assert_eq!(forward[&CheckId::VUrl].unexpected_count, 60);
+        assert_eq!(forward[&CheckId::VUrl].examples.len(), crate::quality::MAX_EXAMPLES);
+        assert_eq!(forward[&CheckId::CDuplicate].unexpected_count, 2, "the GTIN key, the URL key");
+        assert_eq!(forward[&CheckId::CGtinConflict].unexpected_count, 1);
+    }
+}
