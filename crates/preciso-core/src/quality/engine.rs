@@ -243,7 +243,7 @@ impl Analysis {
             *self.present.entry(field).or_default() += u64::from(present);
         }
         self.validation(o, target);
-        self.consistency(o, store, who, target);
+        self.consistency(o, store, who);
         self.patterns(o, store, who, target);
     }
 
@@ -291,7 +291,7 @@ impl Analysis {
         }
     }
 
-    fn consistency(&mut self, o: &OfferFacts<'_>, store: u32, who: u32, target: Target<'_>) {
+    fn consistency(&mut self, o: &OfferFacts<'_>, store: u32, who: u32) {
         if self.on(CheckId::CDuplicate) {
             let sku = key(o.sku.unwrap_or(""));
             for (kind, value) in [(0u8, o.gtin.map(key)), (1, o.url.map(|u| key(canonical_url(u))))]
