@@ -4,7 +4,7 @@
 //! one `CheckResult` per check. Nothing here reads a database: the store adapters feed it.
 
 use super::config::CheckConfig;
-use super::{CheckId, CheckResult, Example, Outcome, Samples, Value};
+use super::{CheckId, CheckResult, Example, Outcome, Samples, Severity, Value};
 use crate::analysis::jump::jump;
 use crate::analysis::omnibus::{self, Observation, Verdict};
 use crate::analysis::robust;
@@ -81,6 +81,17 @@ struct Target<'a> {
     sku: Option<&'a str>,
 }
 
+fn count_store(
+    per_store: &mut FxHashMap<(CheckId, u32), [u64; 2]>,
+    id: CheckId,
+    store: u32,
+    bad: bool,
+) {
+    let c = per_store.entry((id, store)).or_default();
+    c[0] += 1;
+    c[1] += u64::from(bad);
+}
+
 fn remembered(who: &[Who], i: u32) -> Target<'_> {
     let w = &who[i as usize];
     Target { id: w.id, store: w.store, sku: w.sku.as_deref() }
@@ -126,6 +137,10 @@ pub struct Analysis {
     who: Vec<Who>,
     /// Per store: its newest observation.
     newest: FxHashMap<u32, i64>,
+    /// (check, store) → elements and unexpected elements of that store, for its score.
+    per_store: FxHashMap<(CheckId, u32), [u64; 2]>,
+    /// Per store: its current offers.
+    store_offers: FxHashMap<u32, u64>,
     /// Optional fields present, of `offers`.
     present: BTreeMap<&'static str, u64>,
     offers: u64,
@@ -193,6 +208,8 @@ impl Analysis {
             repeating: FxHashMap::default(),
             who: Vec::new(),
             newest: FxHashMap::default(),
+            per_store: FxHashMap::default(),
+            store_offers: FxHashMap::default(),
             present: OPTIONAL_FIELDS.iter().map(|f| (*f, 0)).collect(),
             offers: 0,
         }
@@ -228,6 +245,7 @@ impl Analysis {
         let who = self.remember(o, store);
         let target = Target { id: o.id, store, sku: o.sku };
         self.offers += 1;
+        *self.store_offers.entry(store).or_default() += 1;
         let newest = self.newest.entry(store).or_insert(o.last_seen);
         *newest = (*newest).max(o.last_seen);
         for (field, present) in [
@@ -257,6 +275,24 @@ impl Analysis {
     ) {
         let Some(t) = self.tallies.get_mut(&id) else { return };
         t.see(bad);
+        count_store(&mut self.per_store, id, target.store, bad);
+        if bad {
+            keep(&mut self.tallies, &self.stores, id, target, values);
+        }
+    }
+
+    /// An element of an end-of-run check, for offer `who`.
+    fn check_at_end(
+        &mut self,
+        id: CheckId,
+        bad: bool,
+        who: u32,
+        values: impl FnOnce() -> Vec<(&'static str, Value)>,
+    ) {
+        let Some(t) = self.tallies.get_mut(&id) else { return };
+        t.see(bad);
+        let target = remembered(&self.who, who);
+        count_store(&mut self.per_store, id, target.store, bad);
         if bad {
             keep(&mut self.tallies, &self.stores, id, target, values);
         }
@@ -416,18 +452,66 @@ impl Analysis {
         }
     }
 
-    /// One result per enabled check, in `CheckId::ALL` order.
-    pub fn finish(mut self) -> Vec<CheckResult> {
+    /// The report: one result per enabled check, in `CheckId::ALL` order, and the scores.
+    pub fn finish(mut self) -> Report {
         self.finish_shared();
         self.finish_spread();
         self.finish_outliers();
         self.finish_repeating();
         self.finish_metrics();
-        let mut out = Vec::new();
+        let stores = self.scores();
+        let offers: u64 = stores.iter().map(|s| s.offers).sum();
+        let overall = if offers == 0 {
+            None
+        } else {
+            let weighted: f64 = stores.iter().map(|s| s.score * s.offers as f64).sum();
+            Some(round1(weighted / offers as f64))
+        };
+        let mut checks = Vec::new();
         for (id, config) in std::mem::take(&mut self.configs) {
             let t = self.tallies.remove(&id).unwrap_or_default();
-            out.push(result(&config, t));
+            checks.push(result(&config, t));
         }
+        Report { as_of: self.as_of, overall_score: overall, stores, checks }
+    }
+
+    /// Each store's score (docs/QUALITY.md): 100 minus, for every check with elements of the
+    /// store, 40 × its failing share for a critical check and 10 × for a warning one, minus up
+    /// to 20 for freshness past the `M.freshness` threshold; clamped to 0–100.
+    fn scores(&self) -> Vec<StoreScore> {
+        let mut out: Vec<StoreScore> = self
+            .store_offers
+            .iter()
+            .map(|(&store, &offers)| {
+                let mut penalty = 0.0;
+                for ((id, s), [elements, bad]) in &self.per_store {
+                    if *s != store || *elements == 0 {
+                        continue;
+                    }
+                    let weight = match self.configs.get(id).map(|c| c.severity) {
+                        Some(Severity::Critical) => 40.0,
+                        Some(Severity::Warning) => 10.0,
+                        _ => 0.0,
+                    };
+                    penalty += weight * *bad as f64 / *elements as f64;
+                }
+                if let (Some(hours), Some(newest)) = (
+                    self.configs.get(&CheckId::MFreshness).and_then(|c| c.threshold),
+                    self.newest.get(&store),
+                ) {
+                    let age = (self.as_of - newest) as f64 / 3600.0;
+                    if age > hours {
+                        penalty += 20.0 * ((age - hours) / hours).min(1.0);
+                    }
+                }
+                StoreScore {
+                    store: self.stores[store as usize].to_string(),
+                    offers,
+                    score: round1((100.0 - penalty).clamp(0.0, 100.0)),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.store.cmp(&b.store));
         out
     }
 
@@ -436,28 +520,16 @@ impl Analysis {
     fn finish_shared(&mut self) {
         let keys: Vec<((u8, u32, u64), Shared)> = self.shared_keys.drain().collect();
         for ((kind, _, _), s) in keys {
-            if let Some(t) = self.tallies.get_mut(&CheckId::CDuplicate) {
-                t.see(s.several);
-            }
-            if s.several {
-                let what = if kind == 0 { "gtin" } else { "url" };
-                let target = remembered(&self.who, s.who);
-                keep(&mut self.tallies, &self.stores, CheckId::CDuplicate, target, || {
-                    vec![("shared", Value::Text(what.into()))]
-                });
-            }
+            let what = if kind == 0 { "gtin" } else { "url" };
+            self.check_at_end(CheckId::CDuplicate, s.several, s.who, || {
+                vec![("shared", Value::Text(what.into()))]
+            });
         }
         let gtins: Vec<Shared> = self.gtin_brands.drain().map(|(_, s)| s).collect();
         for s in gtins {
-            if let Some(t) = self.tallies.get_mut(&CheckId::CGtinConflict) {
-                t.see(s.several);
-            }
-            if s.several {
-                let target = remembered(&self.who, s.who);
-                keep(&mut self.tallies, &self.stores, CheckId::CGtinConflict, target, || {
-                    vec![("brands", Value::Text("several".into()))]
-                });
-            }
+            self.check_at_end(CheckId::CGtinConflict, s.several, s.who, || {
+                vec![("brands", Value::Text("several".into()))]
+            });
         }
     }
 
@@ -470,22 +542,17 @@ impl Analysis {
         for s in spreads {
             let bad = s.max.0 as f64 >= factor * s.min.0 as f64;
             let ratio = s.max.0 as f64 / s.min.0.max(1) as f64;
-            if let Some(t) = self.tallies.get_mut(&CheckId::CPriceSpread) {
-                t.see(bad);
-                if bad {
-                    t.observe_max(ratio);
-                }
+            if let (true, Some(t)) = (bad, self.tallies.get_mut(&CheckId::CPriceSpread)) {
+                t.observe_max(ratio);
             }
-            if bad {
-                let target = remembered(&self.who, s.max.1);
-                keep(&mut self.tallies, &self.stores, CheckId::CPriceSpread, target, || {
-                    vec![
-                        ("price", Value::Int(s.max.0)),
-                        ("lowest_elsewhere", Value::Int(s.min.0)),
-                        ("ratio", Value::Num((ratio * 100.0).round() / 100.0)),
-                    ]
-                });
-            }
+            // The spread counts against the dearest store.
+            self.check_at_end(CheckId::CPriceSpread, bad, s.max.1, || {
+                vec![
+                    ("price", Value::Int(s.max.0)),
+                    ("lowest_elsewhere", Value::Int(s.min.0)),
+                    ("ratio", Value::Num((ratio * 100.0).round() / 100.0)),
+                ]
+            });
         }
     }
 
@@ -506,19 +573,15 @@ impl Analysis {
                 let z = center.z(ln);
                 let bad = z.abs() > limit;
                 if let Some(t) = self.tallies.get_mut(&CheckId::POutlier) {
-                    t.see(bad);
                     t.observe_max(z.abs());
                 }
-                if bad {
-                    let target = remembered(&self.who, who);
-                    keep(&mut self.tallies, &self.stores, CheckId::POutlier, target, || {
-                        vec![
-                            ("price", Value::Int(ln.exp().round() as i64)),
-                            ("z", Value::Num((z * 100.0).round() / 100.0)),
-                            ("category_median", Value::Int(center.median.exp().round() as i64)),
-                        ]
-                    });
-                }
+                self.check_at_end(CheckId::POutlier, bad, who, || {
+                    vec![
+                        ("price", Value::Int(ln.exp().round() as i64)),
+                        ("z", Value::Num((z * 100.0).round() / 100.0)),
+                        ("category_median", Value::Int(center.median.exp().round() as i64)),
+                    ]
+                });
             }
         }
         if let Some(t) = self.tallies.get_mut(&CheckId::POutlier)
@@ -532,7 +595,7 @@ impl Analysis {
     fn finish_repeating(&mut self) {
         let Some(c) = self.configs.get(&CheckId::PRepeating).cloned() else { return };
         let groups: Vec<((u32, Currency, i64), Repeat)> = self.repeating.drain().collect();
-        for ((_, _, price), r) in groups {
+        for ((store, _, price), r) in groups {
             let bad = r.offers >= c.min_offers && r.categories.len() as u64 >= c.min_categories;
             if let Some(t) = self.tallies.get_mut(&CheckId::PRepeating) {
                 t.elements += r.offers;
@@ -540,6 +603,9 @@ impl Analysis {
                     t.unexpected += r.offers;
                 }
             }
+            let counts = self.per_store.entry((CheckId::PRepeating, store)).or_default();
+            counts[0] += r.offers;
+            counts[1] += if bad { r.offers } else { 0 };
             if let (true, Some(first)) = (bad, r.first) {
                 let target = remembered(&self.who, first);
                 keep(&mut self.tallies, &self.stores, CheckId::PRepeating, target, || {
@@ -571,6 +637,31 @@ impl Analysis {
             t.observed = (self.offers > 0).then(|| least as f64 / self.offers as f64);
         }
     }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// A store's score, 0–100.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoreScore {
+    pub store: String,
+    /// Its current offers analysed.
+    pub offers: u64,
+    pub score: f64,
+}
+
+/// What an analysis found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Report {
+    /// The analysis time (Unix seconds).
+    pub as_of: i64,
+    /// The stores' scores weighted by their offers; `None` with no offers.
+    pub overall_score: Option<f64>,
+    /// By store slug.
+    pub stores: Vec<StoreScore>,
+    pub checks: Vec<CheckResult>,
 }
 
 fn plausible_url(url: &str) -> bool {
@@ -669,7 +760,15 @@ mod tests {
         for r in rows {
             a.offer(&facts(r));
         }
-        a.finish().into_iter().map(|r| (r.id, r)).collect()
+        a.finish().checks.into_iter().map(|r| (r.id, r)).collect()
+    }
+
+    fn report(rows: &[Row]) -> Report {
+        let mut a = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
+        for r in rows {
+            a.offer(&facts(r));
+        }
+        a.finish()
     }
 
     fn unexpected(results: &BTreeMap<CheckId, CheckResult>, id: CheckId) -> u64 {
@@ -821,7 +920,8 @@ mod tests {
             &[obs(0, 100, None), obs(30, 130, None), obs(35, 110, Some(130))],
         );
         a.history(&facts(&rows[3]), &[obs(0, 100, None), obs(35, 80, Some(100))]);
-        let r: BTreeMap<CheckId, CheckResult> = a.finish().into_iter().map(|r| (r.id, r)).collect();
+        let r: BTreeMap<CheckId, CheckResult> =
+            a.finish().checks.into_iter().map(|r| (r.id, r)).collect();
         let jump = &r[&CheckId::PJump];
         // Each consecutive pair of each history is an element: 1 + 1 + 2 + 1.
         assert_eq!((jump.element_count, jump.unexpected_count), (5, 1));
@@ -848,5 +948,30 @@ mod tests {
         assert_eq!(forward[&CheckId::VUrl].examples.len(), crate::quality::MAX_EXAMPLES);
         assert_eq!(forward[&CheckId::CDuplicate].unexpected_count, 2, "the GTIN key, the URL key");
         assert_eq!(forward[&CheckId::CGtinConflict].unexpected_count, 1);
+    }
+
+    #[test]
+    fn scores_fall_with_each_stores_own_defects_and_staleness() {
+        let clean_report = report(&clean());
+        assert_eq!(clean_report.overall_score, Some(100.0));
+        assert!(clean_report.stores.iter().all(|s| s.score == 100.0));
+        // Half of exito's URLs broken (a warning check): 10 × 0.5 = 5 points.
+        let mut rows = clean();
+        for r in rows.iter_mut().filter(|r| r.store.as_str() == "exito").take(3) {
+            // Distinct: one broken URL shared by several SKUs would be a duplicate as well.
+            r.url = Some(format!("bad-{}", r.id));
+        }
+        let r = report(&rows);
+        let score = |name: &str| r.stores.iter().find(|s| s.store == name).unwrap().score;
+        assert_eq!(score("exito"), 95.0);
+        assert_eq!(score("jumbo"), 100.0);
+        assert_eq!(r.overall_score, Some(97.5));
+        // Jumbo's newest offer 72 h old: 24 h past the 48 h threshold is half of 20 points.
+        let mut rows = clean();
+        for r in rows.iter_mut().filter(|r| r.store.as_str() == "jumbo") {
+            r.last_seen = NOW - 3 * DAY;
+        }
+        let r = report(&rows);
+        assert_eq!(r.stores.iter().find(|s| s.store == "jumbo").unwrap().score, 90.0);
     }
 }
