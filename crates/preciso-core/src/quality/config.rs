@@ -8,6 +8,9 @@ use super::{CheckId, Outcome, Severity};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// The largest `min_categories` P.repeating takes (it keeps that many categories per price).
+pub const MAX_MIN_CATEGORIES: u64 = 8;
+
 /// One check's section as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +104,10 @@ pub fn resolve(written: &BTreeMap<String, CheckSettings>) -> Result<Vec<CheckCon
                 if given && !own(key) {
                     return Err(error(name, Some(key), "this check takes no such key"));
                 }
+            }
+            if s.min_categories.is_some_and(|m| m > MAX_MIN_CATEGORIES) {
+                let message = format!("must be at most {MAX_MIN_CATEGORIES}");
+                return Err(error(name, Some("min_categories"), message));
             }
             if let Some(m) = s.mostly {
                 if !(0.0..=1.0).contains(&m) {

@@ -133,7 +133,9 @@ pub struct Analysis {
     /// (category, currency) → ln(price) of each offer, with the offer's index in `who`.
     by_category: FxHashMap<(u64, Currency), Vec<(f64, u32)>>,
     /// (store, currency, price) → offers and up to `min_categories` distinct categories.
-    repeating: FxHashMap<(u32, Currency, i64), Repeat>,
+    repeating: FxHashMap<(u32, u8, i64), Repeat>,
+    /// Currencies seen, by a small index (keys stay 16 bytes).
+    currencies: Vec<Currency>,
     who: Vec<Who>,
     /// Per store: its newest observation.
     newest: FxHashMap<u32, i64>,
@@ -179,12 +181,19 @@ struct Spread {
     stores: bool,
 }
 
+/// One (store, currency, price) of P.repeating: its offers, the first `MAX_CATEGORIES`
+/// distinct categories (hashed to 32 bits: a rare collision only undercounts), inline so a
+/// million distinct prices allocate nothing each.
 #[derive(Debug, Clone, Default)]
 struct Repeat {
-    offers: u64,
-    categories: Vec<u64>,
+    offers: u32,
     first: Option<u32>,
+    seen: u8,
+    categories: [u32; MAX_CATEGORIES],
 }
+
+/// The most categories P.repeating needs to tell apart (`min_categories` is at most this).
+pub const MAX_CATEGORIES: usize = crate::quality::config::MAX_MIN_CATEGORIES as usize;
 
 const OPTIONAL_FIELDS: [&str; 8] =
     ["brand", "category", "gtin", "url", "image_url", "list_price", "rating", "review_count"];
@@ -206,6 +215,7 @@ impl Analysis {
             spread: FxHashMap::default(),
             by_category: FxHashMap::default(),
             repeating: FxHashMap::default(),
+            currencies: Vec::new(),
             who: Vec::new(),
             newest: FxHashMap::default(),
             per_store: FxHashMap::default(),
@@ -393,16 +403,25 @@ impl Analysis {
         }
         if self.on(CheckId::PRepeating) {
             let min_categories = self.configs[&CheckId::PRepeating].min_categories as usize;
-            let r = self.repeating.entry((store, o.currency, o.price)).or_default();
-            r.offers += 1;
+            let currency = match self.currencies.iter().position(|c| *c == o.currency) {
+                Some(i) => i as u8,
+                None => {
+                    self.currencies.push(o.currency);
+                    (self.currencies.len() - 1) as u8
+                }
+            };
+            let r = self.repeating.entry((store, currency, o.price)).or_default();
+            r.offers = r.offers.saturating_add(1);
             let smaller = r.first.is_none_or(|f| o.id < self.who[f as usize].id);
             if smaller {
                 r.first = Some(who);
             }
             if let Some(cat) = o.category_key {
-                let c = key(cat);
-                if r.categories.len() < min_categories && !r.categories.contains(&c) {
-                    r.categories.push(c);
+                let c = key(cat) as u32;
+                let seen = usize::from(r.seen);
+                if seen < min_categories && !r.categories[..seen].contains(&c) {
+                    r.categories[seen] = c;
+                    r.seen += 1;
                 }
             }
         }
@@ -518,15 +537,13 @@ impl Analysis {
     /// C.duplicate over (store, GTIN or URL) keys, C.gtin_conflict over GTINs: a key listed
     /// under two SKUs (brands) is one finding, shown by its smallest-id offer.
     fn finish_shared(&mut self) {
-        let keys: Vec<((u8, u32, u64), Shared)> = self.shared_keys.drain().collect();
-        for ((kind, _, _), s) in keys {
+        for ((kind, _, _), s) in std::mem::take(&mut self.shared_keys) {
             let what = if kind == 0 { "gtin" } else { "url" };
             self.check_at_end(CheckId::CDuplicate, s.several, s.who, || {
                 vec![("shared", Value::Text(what.into()))]
             });
         }
-        let gtins: Vec<Shared> = self.gtin_brands.drain().map(|(_, s)| s).collect();
-        for s in gtins {
+        for s in std::mem::take(&mut self.gtin_brands).into_values() {
             self.check_at_end(CheckId::CGtinConflict, s.several, s.who, || {
                 vec![("brands", Value::Text("several".into()))]
             });
@@ -538,8 +555,7 @@ impl Analysis {
         else {
             return;
         };
-        let spreads: Vec<Spread> = self.spread.values().filter(|s| s.stores).cloned().collect();
-        for s in spreads {
+        for s in std::mem::take(&mut self.spread).into_values().filter(|s| s.stores) {
             let bad = s.max.0 as f64 >= factor * s.min.0 as f64;
             let ratio = s.max.0 as f64 / s.min.0.max(1) as f64;
             if let (true, Some(t)) = (bad, self.tallies.get_mut(&CheckId::CPriceSpread)) {
@@ -594,18 +610,19 @@ impl Analysis {
 
     fn finish_repeating(&mut self) {
         let Some(c) = self.configs.get(&CheckId::PRepeating).cloned() else { return };
-        let groups: Vec<((u32, Currency, i64), Repeat)> = self.repeating.drain().collect();
-        for ((store, _, price), r) in groups {
-            let bad = r.offers >= c.min_offers && r.categories.len() as u64 >= c.min_categories;
+        // Taken, not collected: the groups are freed as they are read.
+        for ((store, _, price), r) in std::mem::take(&mut self.repeating) {
+            let offers = u64::from(r.offers);
+            let bad = offers >= c.min_offers && u64::from(r.seen) >= c.min_categories;
             if let Some(t) = self.tallies.get_mut(&CheckId::PRepeating) {
-                t.elements += r.offers;
+                t.elements += offers;
                 if bad {
-                    t.unexpected += r.offers;
+                    t.unexpected += offers;
                 }
             }
             let counts = self.per_store.entry((CheckId::PRepeating, store)).or_default();
-            counts[0] += r.offers;
-            counts[1] += if bad { r.offers } else { 0 };
+            counts[0] += offers;
+            counts[1] += if bad { offers } else { 0 };
             if let (true, Some(first)) = (bad, r.first) {
                 let target = remembered(&self.who, first);
                 keep(&mut self.tallies, &self.stores, CheckId::PRepeating, target, || {
