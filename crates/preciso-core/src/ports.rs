@@ -183,7 +183,7 @@ pub trait IngestSession {
     ) -> Result<Option<IngestFile>, StoreError>;
 }
 
-use crate::domain::{Gtin, OfferId, ProductId};
+use crate::domain::{Currency, Gtin, OfferId, ProductId};
 use crate::query::{
     BrandCount, CategoryCount, CategoryPrices, CurrencyCount, HistoryPoint, NewUser, OfferFilter,
     OfferView, Page, PageRequest, Preferences, Sort, User,
@@ -327,8 +327,11 @@ pub trait Accounts: Send + Sync {
 }
 
 /// Everything a running Preciso needs from its database.
-pub trait Catalog: CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog {}
-impl<T: CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog> Catalog for T {}
+pub trait Catalog:
+    CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog + QualityRead
+{
+}
+impl<T: CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog + QualityRead> Catalog for T {}
 
 /// The scheduler's run history and its leader lock (docs/OPERATIONS.md O7–O14).
 pub trait RunLog: Send + Sync {
@@ -408,4 +411,74 @@ pub type RowSink<'a> = dyn FnMut(&str, Vec<Cell>) -> Result<(), StoreError> + 'a
 pub trait TableLoader {
     /// Inserts rows of `table`, columns in dump order; tables come in dump (load) order.
     fn load(&mut self, table: &str, rows: &[Vec<Cell>]) -> Result<(), StoreError>;
+}
+
+/// Which offers a forensic analysis reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QualityScope {
+    pub store: Option<StoreId>,
+    /// A category key: the category and everything below it.
+    pub category: Option<String>,
+    /// Only offers seen at or after this time (Unix seconds).
+    pub since: Option<i64>,
+}
+
+/// A current offer as the forensic analysis reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QualityOffer {
+    pub id: OfferId,
+    pub store: StoreId,
+    pub sku: Option<String>,
+    pub product: ProductId,
+    pub title: String,
+    pub brand: Option<String>,
+    pub category_key: Option<String>,
+    pub gtin: Option<String>,
+    pub url: Option<String>,
+    pub image_url: Option<String>,
+    pub currency: Currency,
+    pub price: i64,
+    pub list: Option<i64>,
+    pub rating_centi: Option<i64>,
+    pub review_count: Option<i64>,
+    pub last_seen: i64,
+}
+
+impl QualityOffer {
+    /// The engine's view of it.
+    pub fn facts(&self) -> crate::quality::engine::OfferFacts<'_> {
+        crate::quality::engine::OfferFacts {
+            id: self.id,
+            store: &self.store,
+            sku: self.sku.as_deref(),
+            product: self.product,
+            title: &self.title,
+            brand: self.brand.as_deref(),
+            category_key: self.category_key.as_deref(),
+            gtin: self.gtin.as_deref(),
+            url: self.url.as_deref(),
+            image_url: self.image_url.as_deref(),
+            currency: self.currency,
+            price: self.price,
+            list: self.list,
+            rating_centi: self.rating_centi,
+            review_count: self.review_count,
+            last_seen: self.last_seen,
+        }
+    }
+}
+
+/// Receives each offer of an analysis with its history.
+pub type QualitySink<'a> = dyn FnMut(&QualityOffer, &[crate::analysis::omnibus::Observation]) -> Result<(), StoreError>
+    + 'a;
+
+/// What the forensic analysis reads (issue #18).
+pub trait QualityRead: Send + Sync {
+    /// Every offer of `scope` with its price history (oldest first), in offer-id order, each
+    /// handed to `sink` once; memory does not grow with the catalog.
+    fn quality_rows(
+        &self,
+        scope: &QualityScope,
+        sink: &mut QualitySink<'_>,
+    ) -> Result<(), StoreError>;
 }

@@ -1029,6 +1029,69 @@ pub fn leadership_is_exclusive_and_released_on_drop(c: &dyn Catalog) {
     }
 }
 
+/// The forensic analysis's read: every offer of the scope once, in id order, with its whole
+/// history oldest first; the scope filters by store, category (and below) and last sighting.
+pub fn quality_rows_stream_each_offer_with_its_history(c: &dyn Catalog) {
+    use crate::ports::QualityScope;
+    let day = |d: i64| 1_000 + d * 86_400;
+    let cocina = "Hogar > Cocina";
+    apply(
+        c,
+        "d0",
+        &[
+            Fixture { sku: "A", price: 100, at: day(0), ..Default::default() }.offer(),
+            Fixture { sku: "B", title: "Sartén", price: 200, at: day(0), ..Default::default() }
+                .offer(),
+            Fixture {
+                store: "jumbo",
+                sku: "C",
+                title: "Taza",
+                category: "Hogar > Mesa",
+                price: 50,
+                at: day(0),
+                ..Default::default()
+            }
+            .offer(),
+        ],
+    );
+    apply(c, "d30", &[Fixture { sku: "A", price: 130, at: day(30), ..Default::default() }.offer()]);
+    apply(c, "d35", &[Fixture { sku: "A", price: 110, at: day(35), ..Default::default() }.offer()]);
+    let read = |scope: &QualityScope| {
+        let mut out: Vec<(String, Vec<(i64, i64)>)> = Vec::new();
+        let mut ids = Vec::new();
+        c.quality_rows(scope, &mut |o, h| {
+            ids.push(o.id.as_i64());
+            assert!(o.category_key.is_some());
+            out.push((
+                o.sku.clone().unwrap_or_default(),
+                h.iter().map(|x| (x.at, x.price)).collect(),
+            ));
+            Ok(())
+        })
+        .unwrap();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(ids, sorted, "offers come in id order");
+        out.sort();
+        out
+    };
+    let all = read(&QualityScope::default());
+    assert_eq!(all.len(), 3);
+    let a = all.iter().find(|(sku, _)| sku == "A").unwrap();
+    assert_eq!(a.1, vec![(day(0), 100), (day(30), 130), (day(35), 110)]);
+    assert!(all.iter().all(|(_, h)| !h.is_empty()), "every offer has its first observation");
+    let exito = QualityScope {
+        store: Some(crate::domain::StoreId::parse("exito").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(read(&exito).len(), 2);
+    let kitchen =
+        QualityScope { category: Some(crate::domain::category_key(cocina)), ..Default::default() };
+    assert_eq!(read(&kitchen).iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), vec!["A", "B"]);
+    let recent = QualityScope { since: Some(day(30)), ..Default::default() };
+    assert_eq!(read(&recent).iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), vec!["A"]);
+}
+
 /// One `#[test]` per contract function, each on a fresh catalog from `$make`.
 #[macro_export]
 macro_rules! contract_tests {
@@ -1056,7 +1119,8 @@ macro_rules! contract_tests {
             overlap_policies_allow_and_replace,
             concurrent_claims_of_one_slot_start_one_run,
             stale_runs_are_abandoned_and_old_runs_deleted,
-            leadership_is_exclusive_and_released_on_drop
+            leadership_is_exclusive_and_released_on_drop,
+            quality_rows_stream_each_offer_with_its_history
         );
     };
     (@each $make:expr, $($name:ident),*) => {

@@ -7,6 +7,7 @@
 
 pub mod best;
 mod filter;
+pub mod quality;
 pub mod reads;
 mod row;
 pub mod runs;

@@ -9,6 +9,7 @@ mod bulk;
 mod dump;
 mod identity;
 mod migrate;
+mod quality;
 mod read;
 mod runs;
 mod session;

@@ -7,6 +7,7 @@ mod dump;
 mod gate;
 mod identity;
 mod migrate;
+mod quality;
 mod read;
 mod runs;
 mod search;

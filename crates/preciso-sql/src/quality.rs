@@ -1,0 +1,64 @@
+//! The forensic analysis's reads (issue #18): a scope's current offers in id order, and their
+//! price histories in (offer, time) order, so an adapter can merge the two streams and hand
+//! each offer with its history to the engine without holding the catalog in memory.
+
+use crate::filter::{Where, category_clause};
+use crate::row::SqlRow;
+use crate::{Param, text};
+use preciso_core::domain::{Currency, OfferId, ProductId, StoreId};
+use preciso_core::ports::{QualityOffer, QualityScope};
+
+const OFFERS: &str = "SELECT o.id, o.store_id, o.sku, o.product_id, o.title, o.brand,
+    o.category_key, o.gtin, o.url, o.image_url, o.currency, o.price_minor, o.list_price_minor,
+    o.rating_centi, o.review_count, o.last_seen FROM offers o";
+
+const HISTORIES: &str = "SELECT h.offer_id, h.observed_at, h.price_minor, h.list_price_minor
+    FROM price_history h JOIN offers o ON o.id = h.offer_id";
+
+fn scope_where(scope: &QualityScope) -> Where {
+    let mut w = Where::default();
+    if let Some(store) = &scope.store {
+        w.push("o.store_id = ?", [text(store.as_str())]);
+    }
+    if let Some(key) = &scope.category {
+        category_clause(&mut w, key);
+    }
+    if let Some(since) = scope.since {
+        w.push("o.last_seen >= ?", [Param::Int(since)]);
+    }
+    w
+}
+
+/// The scope's offers, by id.
+pub fn offers(scope: &QualityScope) -> (String, Vec<Param>) {
+    let w = scope_where(scope);
+    (format!("{OFFERS} WHERE {} ORDER BY o.id", w.sql()), w.params)
+}
+
+/// The histories of the scope's offers, by offer id then time.
+pub fn histories(scope: &QualityScope) -> (String, Vec<Param>) {
+    let w = scope_where(scope);
+    (format!("{HISTORIES} WHERE {} ORDER BY h.offer_id, h.observed_at", w.sql()), w.params)
+}
+
+/// A row of `offers`.
+pub fn offer_from_row<R: SqlRow>(r: &R) -> Result<QualityOffer, R::Error> {
+    Ok(QualityOffer {
+        id: OfferId::from_i64(r.int(0)?),
+        store: StoreId::parse(&r.text(1)?).map_err(|e| r.invalid(1, e.to_string()))?,
+        sku: r.opt_text(2)?,
+        product: ProductId::from_i64(r.int(3)?),
+        title: r.text(4)?,
+        brand: r.opt_text(5)?,
+        category_key: r.opt_text(6)?,
+        gtin: r.opt_text(7)?,
+        url: r.opt_text(8)?,
+        image_url: r.opt_text(9)?,
+        currency: Currency::parse(&r.text(10)?).map_err(|e| r.invalid(10, e.to_string()))?,
+        price: r.int(11)?,
+        list: r.opt_int(12)?,
+        rating_centi: r.opt_int(13)?,
+        review_count: r.opt_int(14)?,
+        last_seen: r.int(15)?,
+    })
+}
