@@ -35,6 +35,9 @@ pub enum Command {
     Gen(GenArgs),
     /// Generate sample data, ingest it twice (a price change in between) and show the catalog.
     Demo(DemoArgs),
+    /// Forensic data-quality analysis (docs/QUALITY.md): every check's result, each store's
+    /// score. Exit 0 pass, 3 warn, 4 fail.
+    Analyze(AnalyzeArgs),
     /// Serve the REST API and run the scheduler until SIGINT/SIGTERM.
     Serve(ServeArgs),
     /// Scheduled jobs: list them with their next fire times, or run one now.
@@ -306,6 +309,36 @@ pub struct NormalizeArgs {
     /// The store currency: what a bare `$` and JSON numbers mean (ISO 4217).
     #[arg(long)]
     pub currency: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Only this store (slug or name).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Only this category and those below it (name or key).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only offers seen at or after this time (RFC 3339, or YYYY-MM-DD in UTC).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// The analysis time (default: now); fixes "stale" and "fresh" for a reproducible report.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: ReportFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+/// How `preciso analyze` writes its report.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    /// The whole report (canonical).
+    Json,
+    /// One row per example of a failing check.
+    Csv,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,16 @@ pub struct Settings {
     pub jobs: BTreeMap<String, JobSettings>,
     /// Per-store settings, keyed by store slug.
     pub stores: BTreeMap<String, StoreSettings>,
+    /// The forensic analysis (docs/QUALITY.md).
+    pub quality: QualitySettings,
+}
+
+/// `[quality.checks."ID"]`: each check's `enabled`, `severity`, `threshold`, `mostly` and own
+/// keys (file only: check ids hold dots, which an environment variable cannot spell).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QualitySettings {
+    pub checks: BTreeMap<String, preciso_core::quality::config::CheckSettings>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -337,6 +347,7 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             jobs: BTreeMap::new(),
             stores: BTreeMap::new(),
+            quality: QualitySettings::default(),
         }
     }
 }
@@ -376,6 +387,7 @@ impl fmt::Debug for Settings {
             .field("retention", &self.retention)
             .field("jobs", &self.jobs)
             .field("stores", &self.stores)
+            .field("quality", &self.quality)
             .finish()
     }
 }
@@ -403,7 +415,25 @@ impl Settings {
     fn from_file(path: &Path) -> Result<Settings> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+        let settings: Settings = toml::from_str(&text)
+            .with_context(|| format!("parsing config file {}", path.display()))?;
+        // A check setting the types accept but the check does not (an unknown id, a key of
+        // another check, a value out of range) is named with its line.
+        if let Err(e) = settings.quality_checks() {
+            let line = line_of(&text, &e.id, e.key.as_deref());
+            bail!("{}:{line}: {e}", path.display());
+        }
+        Ok(settings)
+    }
+
+    /// Every quality check with these settings over its defaults.
+    pub fn quality_checks(
+        &self,
+    ) -> Result<
+        Vec<preciso_core::quality::config::CheckConfig>,
+        preciso_core::quality::config::ConfigError,
+    > {
+        preciso_core::quality::config::resolve(&self.quality.checks)
     }
 
     /// The environment over the settings read so far (`env`); returns warnings for variables
@@ -442,6 +472,7 @@ impl Settings {
         }
         parse_tz(&self.scheduler.timezone).context("scheduler.timezone")?;
         crate::ops::job_specs_check(self)?;
+        self.quality_checks()?;
         for (slug, store) in &self.stores {
             StoreId::parse(slug).with_context(|| format!("stores.{slug}: invalid store slug"))?;
             if let Some(c) = &store.currency {
@@ -535,6 +566,17 @@ pub fn parse_tz(name: &str) -> Result<Tz> {
 
 /// The commented example printed by `preciso config example`.
 pub const EXAMPLE: &str = include_str!("../preciso.example.toml");
+
+/// The 1-based line of `[quality.checks."ID"]` in a config file, or of `key` below it.
+fn line_of(text: &str, id: &str, key: Option<&str>) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(header) = lines.iter().position(|l| l.contains(id)) else { return 1 };
+    let Some(key) = key else { return header + 1 };
+    lines[header..]
+        .iter()
+        .position(|l| l.trim_start().starts_with(key))
+        .map_or(header + 1, |i| header + i + 1)
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,21 +5,27 @@
 //! loader adds the file and line.
 
 use super::{CheckId, Outcome, Severity};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The largest `min_categories` P.repeating takes (it keeps that many categories per price).
 pub const MAX_MIN_CATEGORIES: u64 = 8;
 
 /// One check's section as written.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mostly: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_offers: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_categories: Option<u64>,
 }
 

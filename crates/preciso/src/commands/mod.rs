@@ -1,5 +1,6 @@
 //! Subcommand dispatch. Each command is a module with one `run` entry point.
 
+mod analyze;
 mod archive;
 pub mod backup;
 pub mod clean;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Normalize(args) => normalize::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Demo(args) => demo::run(&settings()?, args),
+        Command::Analyze(args) => analyze::run(&settings()?, args),
         Command::Serve(args) => {
             let mut s = settings()?;
             if let Some(l) = &args.listen {

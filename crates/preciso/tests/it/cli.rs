@@ -525,3 +525,96 @@ fn status_answers_on_a_full_disk_and_names_it() {
     let listed = sb.run(&["stores"]);
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
 }
+
+/// One scrape of a small catalog on `day` (days after 2026-01-01): offer A at `a_price`
+/// (claiming `a_list` when given) and nine steady offers of the same category priced 60–140
+/// (a spread in which A's prices are ordinary, not outliers).
+fn scrape(day: u32, a_price: &str, a_list: Option<&str>) -> String {
+    let at = (chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+        + chrono::Duration::days(i64::from(day)))
+    .format("%Y-%m-%d 08:00:00");
+    let mut lines = Vec::new();
+    let list = a_list.map(|l| format!(r#","list_price":"{l}""#)).unwrap_or_default();
+    lines.push(format!(
+        r#"{{"store":"Éxito","sku":"A","title":"Olla Imusa 24","brand":"Imusa","category":"Hogar > Cocina","price":"{a_price}"{list},"currency":"COP","url":"https://exito.example/p/A","scraped_at":"{at}"}}"#
+    ));
+    for i in 0..9 {
+        lines.push(format!(
+            r#"{{"store":"Éxito","sku":"S{i}","title":"Sartén {i}","brand":"Imusa","category":"Hogar > Cocina","price":"{}","currency":"COP","url":"https://exito.example/p/S{i}","scraped_at":"{at}"}}"#,
+            60 + 10 * i
+        ));
+    }
+    lines.join("\n") + "\n"
+}
+
+/// issue #18: `preciso analyze` reads the catalog on the embedded default, reports each check
+/// and store score, and exits 4 on a failing check — here a fake discount (30 days at 100, 5
+/// at 130, then 110 claiming 130) — and 0 when the same shape of history is an honest
+/// reduction (100 for 35 days, then 80 claiming 100).
+#[test]
+fn analyze_finds_a_fake_discount_and_gates_on_it() {
+    let run = |history: &[(u32, &str, Option<&str>)]| {
+        let sb = Sandbox::new();
+        for (day, price, list) in history {
+            let path = sb.path(&format!("day{day}.jsonl"));
+            std::fs::write(&path, scrape(*day, price, *list)).unwrap();
+            sb.ok(&["ingest", path.to_str().unwrap()]);
+        }
+        let out = sb.run(&["analyze", "--as-of", "2026-02-06"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let csv = String::from_utf8(
+            sb.run(&["analyze", "--as-of", "2026-02-06", "--format", "csv"]).stdout,
+        )
+        .unwrap();
+        (out.status.code(), report, csv)
+    };
+    let check = |r: &Value, id: &str| -> Value {
+        r["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap()
+    };
+    let (code, report, csv) = run(&[(0, "100", None), (30, "130", None), (35, "110", Some("130"))]);
+    let fake = check(&report, "P.fake_discount");
+    assert_eq!(code, Some(4), "{report:#}");
+    assert_eq!(
+        (fake["outcome"].as_str(), fake["unexpected_count"].as_u64()),
+        (Some("fail"), Some(1))
+    );
+    let example = &fake["examples"][0];
+    assert_eq!((example["store"].as_str(), example["sku"].as_str()), (Some("exito"), Some("A")));
+    // Amounts in minor units, as everywhere in the API (COP has two decimals).
+    assert_eq!(example["values"]["lowest_30_days"], 10_000);
+    assert_eq!(example["values"]["claimed_list_price"], 13_000);
+    assert!(report["stores"][0]["score"].as_f64().unwrap() < 100.0);
+    assert!(csv.lines().any(|l| l.starts_with("P.fake_discount,fail,critical,exito,A,")), "{csv}");
+
+    let (code, report, _) = run(&[(0, "100", None), (35, "80", Some("100"))]);
+    let fake = check(&report, "P.fake_discount");
+    assert_eq!((fake["outcome"].as_str(), fake["element_count"].as_u64()), (Some("pass"), Some(1)));
+    assert_eq!(code, Some(0), "{report:#}");
+}
+
+/// An unknown check id, or a key its check does not take, stops the command with the
+/// config file and line.
+#[test]
+fn analyze_settings_name_the_file_and_line_of_a_bad_check() {
+    let sb = Sandbox::new();
+    let config = sb.path("preciso.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"data\"\n\n[quality.checks.\"P.outlyer\"]\nthreshold = 4\n",
+    )
+    .unwrap();
+    let out = sb.run(&["--config", config.to_str().unwrap(), "analyze"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("preciso.toml:3: quality.checks.P.outlyer: no such check"), "{err}");
+    std::fs::write(&config, "[quality.checks.\"V.url\"]\nmostly = 0.9\nthreshold = 2\n").unwrap();
+    let err =
+        String::from_utf8_lossy(&sb.run(&["--config", config.to_str().unwrap(), "analyze"]).stderr)
+            .to_string();
+    assert!(err.contains("preciso.toml:3: quality.checks.V.url.threshold"), "{err}");
+    std::fs::write(&config, "[quality.checks.\"V.url\"]\nmostli = 0.9\n").unwrap();
+    let err =
+        String::from_utf8_lossy(&sb.run(&["--config", config.to_str().unwrap(), "analyze"]).stderr)
+            .to_string();
+    assert!(err.contains("line 2") && err.contains("mostli"), "{err}");
+}
