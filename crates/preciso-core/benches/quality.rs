@@ -1,8 +1,9 @@
 //! Throughput of the forensic analysis engine alone, without a database: N current offers
 //! (20 stores, 40 categories, half with a GTIN, ~4 offers per product) and their 30-day
 //! histories (a price change on ~5% of days), fed to `Analysis` and finished. The end-to-end
-//! analysis adds reading those rows. `cargo bench -p preciso-core --bench quality -- [N]`
-//! (default 1,000,000); prints the time of each phase and the peak RSS.
+//! analysis adds reading those rows. `cargo bench -p preciso-core --bench quality -- [N]
+//! [ID,ID…]` (default 1,000,000 offers; the ids listed are disabled, to see what each costs);
+//! prints the time of each phase and the peak RSS.
 
 use preciso_core::analysis::omnibus::Observation;
 use preciso_core::domain::{Currency, OfferId, ProductId, StoreId};
@@ -35,12 +36,21 @@ fn peak_rss_mb() -> u64 {
 
 fn main() {
     let n: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let disabled: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.contains('.') && !a.starts_with('-'))
+        .flat_map(|a| a.split(',').map(String::from).collect::<Vec<_>>())
+        .collect();
+    let mut checks = resolve(&BTreeMap::new()).unwrap();
+    for c in &mut checks {
+        c.enabled = !disabled.iter().any(|d| d == c.id.as_str());
+    }
     let stores: Vec<StoreId> =
         (0..20).map(|i| StoreId::parse(&format!("tienda-{i}")).unwrap()).collect();
     let categories: Vec<String> = (0..40).map(|i| format!("cat-{}/sub-{}", i / 8, i)).collect();
     let cop = Currency::parse("COP").unwrap();
     let mut rng = Rng(7);
-    let mut a = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
+    let mut a = Analysis::new(&checks, NOW);
     let (mut offers_time, mut history_time) = (0.0, 0.0);
     let mut history = Vec::with_capacity(8);
     for i in 0..n {

@@ -124,7 +124,9 @@ pub struct Analysis {
     stores: Vec<StoreId>,
     store_index: FxHashMap<StoreId, u32>,
     /// (kind, store, GTIN or canonical URL) → the SKUs listed under it.
-    shared_keys: FxHashMap<(u8, u32, u64), Shared>,
+    /// Keyed by a 64-bit hash of (kind, store, value): 12-byte entries for the catalog's
+    /// 1.5 keys per offer (a collision of two keys is vanishingly rare at catalog sizes).
+    shared_keys: FxHashMap<u64, Shared>,
     /// GTIN → the normalized brands listed under it.
     gtin_brands: FxHashMap<u64, Shared>,
     /// (product, currency) → lowest and highest current price, with their offers, and
@@ -133,7 +135,11 @@ pub struct Analysis {
     /// (category, currency) → ln(price) of each offer, with the offer's index in `who`.
     by_category: FxHashMap<(u64, Currency), Vec<(f64, u32)>>,
     /// (store, currency, price) → offers and up to `min_categories` distinct categories.
-    repeating: FxHashMap<(u32, u8, i64), Repeat>,
+    /// P.repeating, per (store, currency, price) hashed: most prices are one offer's, so a
+    /// group starts as 12 bytes (`Single`) and is promoted to a `Repeat` only when a second
+    /// category appears or it reaches `min_offers`: only promoted groups can be flagged.
+    singles: FxHashMap<u64, Single>,
+    repeating: FxHashMap<u64, Repeat>,
     /// Currencies seen, by a small index (keys stay 16 bytes).
     currencies: Vec<Currency>,
     who: Vec<Who>,
@@ -148,26 +154,35 @@ pub struct Analysis {
     offers: u64,
 }
 
-/// Who is listed under one key: a value (SKU or brand hash), whether another value was
-/// seen, and the key's offer with the smallest id (its example, whatever the row order).
+/// Who is listed under one key: a value (SKU or brand, hashed), whether another value was
+/// seen, what the key is (0 GTIN, 1 URL), and the key's offer with the smallest id (its
+/// example, whatever the row order).
 #[derive(Debug, Clone, Copy)]
 struct Shared {
-    value: u64,
+    value: u32,
     several: bool,
+    kind: u8,
     who: u32,
-    id: OfferId,
 }
 
-impl Shared {
-    fn add(entry: Option<&mut Shared>, value: u64, who: u32, id: OfferId) -> Option<Shared> {
-        match entry {
-            None => Some(Shared { value, several: false, who, id }),
-            Some(s) => {
-                s.several |= s.value != value;
-                if id < s.id {
-                    (s.who, s.id) = (who, id);
-                }
-                None
+/// Adds offer `who` with `value` under `k` of `map`.
+fn share<K: Hash + Eq>(
+    map: &mut FxHashMap<K, Shared>,
+    k: K,
+    kind: u8,
+    value: u64,
+    who: u32,
+    ids: &[Who],
+) {
+    let value = value as u32;
+    match map.get_mut(&k) {
+        None => {
+            map.insert(k, Shared { value, several: false, kind, who });
+        }
+        Some(s) => {
+            s.several |= s.value != value;
+            if ids[who as usize].id < ids[s.who as usize].id {
+                s.who = who;
             }
         }
     }
@@ -181,15 +196,35 @@ struct Spread {
     stores: bool,
 }
 
-/// One (store, currency, price) of P.repeating: its offers, the first `MAX_CATEGORIES`
-/// distinct categories (hashed to 32 bits: a rare collision only undercounts), inline so a
-/// million distinct prices allocate nothing each.
-#[derive(Debug, Clone, Default)]
-struct Repeat {
+/// A P.repeating group with one category so far (hashed to 32 bits, as in `Repeat`).
+#[derive(Debug, Clone, Copy)]
+struct Single {
     offers: u32,
-    first: Option<u32>,
+    category: Option<u32>,
+    first: u32,
+}
+
+/// A promoted P.repeating group: its store and price, offers, smallest-id offer and its first
+/// `MAX_CATEGORIES` distinct categories (hashed to 32 bits: a rare collision only
+/// undercounts), inline.
+#[derive(Debug, Clone)]
+struct Repeat {
+    store: u32,
+    price: i64,
+    offers: u32,
+    first: u32,
     seen: u8,
     categories: [u32; MAX_CATEGORIES],
+}
+
+impl Repeat {
+    fn add_category(&mut self, c: u32, limit: usize) {
+        let seen = usize::from(self.seen);
+        if seen < limit && !self.categories[..seen].contains(&c) {
+            self.categories[seen] = c;
+            self.seen += 1;
+        }
+    }
 }
 
 /// The most categories P.repeating needs to tell apart (`min_categories` is at most this).
@@ -214,6 +249,7 @@ impl Analysis {
             gtin_brands: FxHashMap::default(),
             spread: FxHashMap::default(),
             by_category: FxHashMap::default(),
+            singles: FxHashMap::default(),
             repeating: FxHashMap::default(),
             currencies: Vec::new(),
             who: Vec::new(),
@@ -343,18 +379,12 @@ impl Analysis {
             for (kind, value) in [(0u8, o.gtin.map(key)), (1, o.url.map(|u| key(canonical_url(u))))]
             {
                 let Some(v) = value else { continue };
-                let k = (kind, store, v);
-                if let Some(new) = Shared::add(self.shared_keys.get_mut(&k), sku, who, o.id) {
-                    self.shared_keys.insert(k, new);
-                }
+                share(&mut self.shared_keys, key((kind, store, v)), kind, sku, who, &self.who);
             }
         }
         if let (Some(gtin), true) = (o.gtin, self.on(CheckId::CGtinConflict)) {
             let brand = key(fold_for_matching(o.brand.unwrap_or("")).trim());
-            let k = key(gtin);
-            if let Some(new) = Shared::add(self.gtin_brands.get_mut(&k), brand, who, o.id) {
-                self.gtin_brands.insert(k, new);
-            }
+            share(&mut self.gtin_brands, key(gtin), 0, brand, who, &self.who);
         }
         if self.on(CheckId::CPriceSpread) {
             let s = self.spread.entry((o.product, o.currency)).or_insert(Spread {
@@ -410,19 +440,49 @@ impl Analysis {
                     (self.currencies.len() - 1) as u8
                 }
             };
-            let r = self.repeating.entry((store, currency, o.price)).or_default();
-            r.offers = r.offers.saturating_add(1);
-            let smaller = r.first.is_none_or(|f| o.id < self.who[f as usize].id);
-            if smaller {
-                r.first = Some(who);
+            if let Some(t) = self.tallies.get_mut(&CheckId::PRepeating) {
+                t.elements += 1;
             }
-            if let Some(cat) = o.category_key {
-                let c = key(cat) as u32;
-                let seen = usize::from(r.seen);
-                if seen < min_categories && !r.categories[..seen].contains(&c) {
-                    r.categories[seen] = c;
-                    r.seen += 1;
+            self.per_store.entry((CheckId::PRepeating, store)).or_default()[0] += 1;
+            let k = key((store, currency, o.price));
+            let category = o.category_key.map(|c| key(c) as u32);
+            let min_offers = self.configs[&CheckId::PRepeating].min_offers;
+            let smaller = |who_id: u32, ids: &[Who]| o.id < ids[who_id as usize].id;
+            if let Some(r) = self.repeating.get_mut(&k) {
+                r.offers = r.offers.saturating_add(1);
+                if smaller(r.first, &self.who) {
+                    r.first = who;
                 }
+                if let Some(c) = category {
+                    r.add_category(c, min_categories);
+                }
+                return;
+            }
+            let Some(single) = self.singles.get_mut(&k) else {
+                self.singles.insert(k, Single { offers: 1, category, first: who });
+                return;
+            };
+            single.offers = single.offers.saturating_add(1);
+            if smaller(single.first, &self.who) {
+                single.first = who;
+            }
+            single.category = single.category.or(category);
+            let new_category = category.is_some_and(|c| Some(c) != single.category);
+            if new_category || u64::from(single.offers) >= min_offers {
+                let single = *single;
+                self.singles.remove(&k);
+                let mut r = Repeat {
+                    store,
+                    price: o.price,
+                    offers: single.offers,
+                    first: single.first,
+                    seen: 0,
+                    categories: [0; MAX_CATEGORIES],
+                };
+                for c in single.category.into_iter().chain(category) {
+                    r.add_category(c, min_categories);
+                }
+                self.repeating.insert(k, r);
             }
         }
     }
@@ -537,8 +597,8 @@ impl Analysis {
     /// C.duplicate over (store, GTIN or URL) keys, C.gtin_conflict over GTINs: a key listed
     /// under two SKUs (brands) is one finding, shown by its smallest-id offer.
     fn finish_shared(&mut self) {
-        for ((kind, _, _), s) in std::mem::take(&mut self.shared_keys) {
-            let what = if kind == 0 { "gtin" } else { "url" };
+        for s in std::mem::take(&mut self.shared_keys).into_values() {
+            let what = if s.kind == 0 { "gtin" } else { "url" };
             self.check_at_end(CheckId::CDuplicate, s.several, s.who, || {
                 vec![("shared", Value::Text(what.into()))]
             });
@@ -610,21 +670,21 @@ impl Analysis {
 
     fn finish_repeating(&mut self) {
         let Some(c) = self.configs.get(&CheckId::PRepeating).cloned() else { return };
-        // Taken, not collected: the groups are freed as they are read.
-        for ((store, _, price), r) in std::mem::take(&mut self.repeating) {
+        // Elements were counted as offers came; a group that stayed single cannot be flagged.
+        self.singles = FxHashMap::default();
+        for r in std::mem::take(&mut self.repeating).into_values() {
             let offers = u64::from(r.offers);
             let bad = offers >= c.min_offers && u64::from(r.seen) >= c.min_categories;
-            if let Some(t) = self.tallies.get_mut(&CheckId::PRepeating) {
-                t.elements += offers;
-                if bad {
-                    t.unexpected += offers;
-                }
+            if !bad {
+                continue;
             }
-            let counts = self.per_store.entry((CheckId::PRepeating, store)).or_default();
-            counts[0] += offers;
-            counts[1] += if bad { offers } else { 0 };
-            if let (true, Some(first)) = (bad, r.first) {
-                let target = remembered(&self.who, first);
+            if let Some(t) = self.tallies.get_mut(&CheckId::PRepeating) {
+                t.unexpected += offers;
+            }
+            self.per_store.entry((CheckId::PRepeating, r.store)).or_default()[1] += offers;
+            let price = r.price;
+            {
+                let target = remembered(&self.who, r.first);
                 keep(&mut self.tallies, &self.stores, CheckId::PRepeating, target, || {
                     vec![("price", Value::Int(price)), ("offers", Value::Int(r.offers as i64))]
                 });
