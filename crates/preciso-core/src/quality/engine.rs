@@ -123,24 +123,23 @@ pub struct Analysis {
     tallies: BTreeMap<CheckId, Tally>,
     stores: Vec<StoreId>,
     store_index: FxHashMap<StoreId, u32>,
-    /// (kind, store, GTIN or canonical URL) → the SKUs listed under it.
-    /// Keyed by a 64-bit hash of (kind, store, value): 12-byte entries for the catalog's
-    /// 1.5 keys per offer (a collision of two keys is vanishingly rare at catalog sizes).
+    /// (kind, store, GTIN or canonical URL), hashed to 64 bits → the SKUs listed under it:
+    /// 12-byte entries for the catalog's ~1.5 keys per offer (a collision of two keys is
+    /// vanishingly rare at catalog sizes).
     shared_keys: FxHashMap<u64, Shared>,
     /// GTIN → the normalized brands listed under it.
     gtin_brands: FxHashMap<u64, Shared>,
-    /// (product, currency) → lowest and highest current price, with their offers, and
-    /// whether a second store lists it.
-    spread: FxHashMap<(ProductId, Currency), Spread>,
+    /// (product, currency), hashed → lowest and highest current price, with their offers,
+    /// and whether a second store lists it.
+    spread: FxHashMap<u64, Spread>,
     /// (category, currency) → ln(price) of each offer, with the offer's index in `who`.
     by_category: FxHashMap<(u64, Currency), Vec<(f64, u32)>>,
-    /// (store, currency, price) → offers and up to `min_categories` distinct categories.
     /// P.repeating, per (store, currency, price) hashed: most prices are one offer's, so a
     /// group starts as 12 bytes (`Single`) and is promoted to a `Repeat` only when a second
     /// category appears or it reaches `min_offers`: only promoted groups can be flagged.
     singles: FxHashMap<u64, Single>,
     repeating: FxHashMap<u64, Repeat>,
-    /// Currencies seen, by a small index (keys stay 16 bytes).
+    /// Currencies seen, by a small index (in P.repeating's keys).
     currencies: Vec<Currency>,
     who: Vec<Who>,
     /// Per store: its newest observation.
@@ -387,7 +386,8 @@ impl Analysis {
             share(&mut self.gtin_brands, key(gtin), 0, brand, who, &self.who);
         }
         if self.on(CheckId::CPriceSpread) {
-            let s = self.spread.entry((o.product, o.currency)).or_insert(Spread {
+            // Keyed by a hash of (product, currency): 8 bytes instead of 24 per product.
+            let s = self.spread.entry(key((o.product, o.currency.code()))).or_insert(Spread {
                 min: (o.price, who),
                 max: (o.price, who),
                 first_store: store,
