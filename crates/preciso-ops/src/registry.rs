@@ -4,6 +4,7 @@
 
 use crate::Job;
 use crate::jobs::JobDeps;
+use crate::jobs::analyze::AnalyzeJob;
 use crate::jobs::archive_verify::ArchiveVerifyJob;
 use crate::jobs::backup::BackupJob;
 use crate::jobs::backup_verify::BackupVerifyJob;
@@ -23,6 +24,7 @@ pub enum JobKind {
     BackupVerify,
     ArchiveVerify,
     Cleanup,
+    Analyze,
 }
 
 /// What a job does when its `[jobs.NAME]` section says nothing.
@@ -38,7 +40,7 @@ pub struct JobDefaults {
 
 impl JobKind {
     /// Every built-in job, in the order `preciso jobs list` shows them.
-    pub const ALL: [JobKind; 7] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::Ingest,
         JobKind::IngestFull,
         JobKind::Status,
@@ -46,6 +48,7 @@ impl JobKind {
         JobKind::BackupVerify,
         JobKind::ArchiveVerify,
         JobKind::Cleanup,
+        JobKind::Analyze,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +60,7 @@ impl JobKind {
             JobKind::BackupVerify => "backup-verify",
             JobKind::ArchiveVerify => "archive-verify",
             JobKind::Cleanup => "cleanup",
+            JobKind::Analyze => "analyze",
         }
     }
 
@@ -99,6 +103,9 @@ impl JobKind {
                 catalog: deps.catalog.clone(),
                 archive: deps.archive.clone(),
             }),
+            JobKind::Analyze => {
+                Arc::new(AnalyzeJob { catalog: deps.catalog.clone(), checks: deps.quality.clone() })
+            }
         }
     }
 
@@ -144,6 +151,12 @@ impl JobKind {
             JobKind::Cleanup => (
                 "0 2 * * 0",
                 "Retention: old logs, archived raw files, backups beyond the keep policy, old run records",
+                hours(1),
+                1,
+            ),
+            JobKind::Analyze => (
+                "30 5 * * *",
+                "Data-quality analysis of the catalog (docs/QUALITY.md); each store's score as preciso_quality_score",
                 hours(1),
                 1,
             ),

@@ -64,6 +64,16 @@ const METRICS: &[(&str, Kind, &str)] = &[
         Kind::Gauge,
         "Newest observation among a store's offers (Unix seconds).",
     ),
+    (
+        "preciso_quality_score",
+        Kind::Gauge,
+        "A store's data-quality score (0-100) in the latest analysis (docs/QUALITY.md).",
+    ),
+    (
+        "preciso_quality_overall_score",
+        Kind::Gauge,
+        "The catalog's data-quality score (0-100, stores weighted by offers) in the latest analysis.",
+    ),
     ("preciso_job_runs_total", Kind::Counter, "Finished job runs by job and status."),
     ("preciso_job_duration_seconds", Kind::Histogram, "Job run duration, all attempts included."),
     (
@@ -162,6 +172,20 @@ impl Telemetry {
                 metrics::counter!("preciso_ingest_offers_total", "result" => result).increment(n);
             }
             metrics::counter!("preciso_ingest_files_total", "status" => status).increment(1);
+        });
+    }
+
+    /// Each store's data-quality score of the latest analysis (a store no longer in the catalog
+    /// keeps its last value until the process restarts; stores are a bounded set) and the
+    /// overall score.
+    pub fn quality_scores(&self, stores: &[(String, f64)], overall: Option<f64>) {
+        self.record(|| {
+            for (store, score) in stores {
+                metrics::gauge!("preciso_quality_score", "store" => store.clone()).set(*score);
+            }
+            if let Some(o) = overall {
+                metrics::gauge!("preciso_quality_overall_score").set(o);
+            }
         });
     }
 

@@ -1333,3 +1333,36 @@ fn archive_verify_job_keeps_its_reconciliation_in_the_scheduler() {
     let state = doc.archive.expect("the archive section");
     assert_eq!((state.missing_in_archive, state.orphan_in_archive), (1, 1));
 }
+
+/// issue #18: the `analyze` job runs the data-quality analysis over the catalog, counts the
+/// checks by outcome in its step and sets each store's score in the scheduler's metrics.
+#[test]
+fn analyze_job_scores_the_stores_into_the_metrics() {
+    use preciso_ops::jobs::analyze::AnalyzeJob;
+    let (dir, catalog) = sqlite();
+    let body: String = (0..12).map(|i| line("exito", &format!("s{i}"), "1000")).collect();
+    ingest_raw(&catalog, dir.path(), "exito.jsonl", &body);
+    let checks = preciso_core::quality::config::resolve(&Default::default()).unwrap();
+    let job = AnalyzeJob { catalog: catalog.clone(), checks };
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let o = ops(vec![spec("analyze", None, "UTC", Arc::new(job))], catalog.clone(), clock);
+    let before = o.telemetry().render();
+    assert!(!before.contains("preciso_quality_score{"), "no score before an analysis");
+    let Triggered::Started { run_id } = o.run_blocking("analyze", Trigger::Manual, false).unwrap()
+    else {
+        panic!("the run started")
+    };
+    let run = catalog.run(run_id).unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    let step = &run.steps[0];
+    assert_eq!(step.counts["offers"], 12);
+    assert!(step.counts["checks_passed"] > 0);
+    let text = o.telemetry().render();
+    let score = text
+        .lines()
+        .find(|l| l.starts_with("preciso_quality_score{store=\"exito\"}"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let value: f64 = score.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((0.0..=100.0).contains(&value), "{score}");
+    assert!(text.lines().any(|l| l.starts_with("preciso_quality_overall_score ")));
+}

@@ -123,6 +123,7 @@ pub fn job_deps(
         backups: backup_place(settings),
         drill: drill(settings),
         retention: retention(settings),
+        quality: settings.quality_checks()?,
     })
 }
 

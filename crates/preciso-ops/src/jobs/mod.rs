@@ -3,6 +3,7 @@
 //! settings; `JobKind::build` turns a kind into its job. The CLI commands that do what a job
 //! does (`preciso clean`, `preciso backup create|verify|prune`) call the same functions.
 
+pub mod analyze;
 pub mod archive_verify;
 pub mod backup;
 pub mod backup_verify;
@@ -36,4 +37,6 @@ pub struct JobDeps {
     pub backups: backup::BackupPlace,
     pub drill: backup_verify::Drill,
     pub retention: cleanup::Retention,
+    /// The quality checks with their settings (the `analyze` job).
+    pub quality: Vec<preciso_core::quality::config::CheckConfig>,
 }
