@@ -339,6 +339,8 @@ pub enum ReportFormat {
     Json,
     /// One row per example of a failing check.
     Csv,
+    /// One self-contained page: scores, findings by severity, examples.
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! `preciso analyze`: the forensic data-quality analysis of the catalog (docs/QUALITY.md) — the
 //! scope's offers and histories streamed from the store into the engine, the report on
-//! standard output or `--output` as JSON (canonical) or CSV (one row per example), and an exit
+//! standard output or `--output` as JSON (canonical), CSV (one row per example) or one
+//! self-contained HTML page, and an exit
 //! status cron and CI can gate on: 0 pass, 3 warn, 4 fail.
 
 use crate::cli::{AnalyzeArgs, ReportFormat};
@@ -10,8 +11,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use preciso_core::domain::{StoreId, category_key};
 use preciso_core::ports::QualityScope;
+use preciso_core::quality::Outcome;
 use preciso_core::quality::engine::{Analysis, Report};
-use preciso_core::quality::{Outcome, Value};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -92,41 +93,11 @@ pub fn run(settings: &Settings, args: &AnalyzeArgs) -> Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &report)?;
             writeln!(out)?;
         }
-        ReportFormat::Csv => write_csv(&mut out, &report)?,
+        ReportFormat::Csv => preciso_http::views::quality::report_csv(&report, &mut out)?,
+        ReportFormat::Html => {
+            out.write_all(preciso_http::views::quality::report_html(&report).as_bytes())?
+        }
     }
     out.flush()?;
     Ok(ExitCode::from(exit_status(&report)))
-}
-
-/// One row per example: the check, its outcome and severity, the offer, and its values as
-/// `name=value` pairs.
-fn write_csv(out: &mut dyn Write, report: &Report) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(["check", "outcome", "severity", "store", "sku", "offer_id", "values"])?;
-    for check in &report.checks {
-        let outcome = serde_json::to_value(check.outcome)?;
-        let severity = serde_json::to_value(check.severity)?;
-        for e in &check.examples {
-            let values: Vec<String> = e
-                .values
-                .iter()
-                .map(|(k, v)| match v {
-                    Value::Int(i) => format!("{k}={i}"),
-                    Value::Num(n) => format!("{k}={n}"),
-                    Value::Text(t) => format!("{k}={t}"),
-                })
-                .collect();
-            w.write_record([
-                check.id.as_str(),
-                outcome.as_str().unwrap_or_default(),
-                severity.as_str().unwrap_or_default(),
-                e.store.as_str(),
-                e.sku.as_deref().unwrap_or_default(),
-                e.offer_id.as_str(),
-                values.join("; ").as_str(),
-            ])?;
-        }
-    }
-    w.flush()?;
-    Ok(())
 }

@@ -585,11 +585,27 @@ fn analyze_finds_a_fake_discount_and_gates_on_it() {
     assert_eq!(example["values"]["claimed_list_price"], 13_000);
     assert!(report["stores"][0]["score"].as_f64().unwrap() < 100.0);
     assert!(csv.lines().any(|l| l.starts_with("P.fake_discount,fail,critical,exito,A,")), "{csv}");
+    let page = sb_page(&[(0, "100", None), (30, "130", None), (35, "110", Some("130"))]);
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("P.fake_discount"), "{page}");
 
     let (code, report, _) = run(&[(0, "100", None), (35, "80", Some("100"))]);
     let fake = check(&report, "P.fake_discount");
     assert_eq!((fake["outcome"].as_str(), fake["element_count"].as_u64()), (Some("pass"), Some(1)));
     assert_eq!(code, Some(0), "{report:#}");
+}
+
+/// `preciso analyze --format html --output PATH` over a catalog of these scrapes.
+fn sb_page(history: &[(u32, &str, Option<&str>)]) -> String {
+    let sb = Sandbox::new();
+    for (day, price, list) in history {
+        let path = sb.path(&format!("day{day}.jsonl"));
+        std::fs::write(&path, scrape(*day, price, *list)).unwrap();
+        sb.ok(&["ingest", path.to_str().unwrap()]);
+    }
+    let page = sb.path("report.html");
+    let out = sb.run(&["analyze", "--format", "html", "--output", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(page).unwrap()
 }
 
 /// An unknown check id, or a key its check does not take, stops the command with the
