@@ -139,8 +139,13 @@ pub struct Analysis {
     /// category appears or it reaches `min_offers`: only promoted groups can be flagged.
     singles: FxHashMap<u64, Single>,
     repeating: FxHashMap<u64, Repeat>,
-    /// Currencies seen, by a small index (in P.repeating's keys).
+    /// Currencies seen, by a small index (in P.repeating's keys and M.coverage).
     currencies: Vec<Currency>,
+    /// Category keys seen, by index (M.coverage), and the stores listing each in each
+    /// currency.
+    category_keys: Vec<String>,
+    category_index: FxHashMap<String, u32>,
+    category_stores: FxHashMap<(u32, u8), Vec<u32>>,
     who: Vec<Who>,
     /// Per store: its newest observation.
     newest: FxHashMap<u32, i64>,
@@ -193,7 +198,13 @@ struct Spread {
     max: (i64, u32),
     first_store: u32,
     stores: bool,
+    /// The product's category (an index into `category_keys`; `NO_CATEGORY` without one) and
+    /// currency (an index into `currencies`), for M.coverage.
+    category: u32,
+    currency: u8,
 }
+
+const NO_CATEGORY: u32 = u32::MAX;
 
 /// A P.repeating group with one category so far (hashed to 32 bits, as in `Repeat`).
 #[derive(Debug, Clone, Copy)]
@@ -251,6 +262,9 @@ impl Analysis {
             singles: FxHashMap::default(),
             repeating: FxHashMap::default(),
             currencies: Vec::new(),
+            category_keys: Vec::new(),
+            category_index: FxHashMap::default(),
+            category_stores: FxHashMap::default(),
             who: Vec::new(),
             newest: FxHashMap::default(),
             per_store: FxHashMap::default(),
@@ -266,6 +280,26 @@ impl Analysis {
 
     fn threshold(&self, id: CheckId) -> f64 {
         self.configs.get(&id).and_then(|c| c.threshold).unwrap_or(0.0)
+    }
+
+    fn currency_index(&mut self, currency: Currency) -> u8 {
+        match self.currencies.iter().position(|c| *c == currency) {
+            Some(i) => i as u8,
+            None => {
+                self.currencies.push(currency);
+                (self.currencies.len() - 1) as u8
+            }
+        }
+    }
+
+    fn category_index(&mut self, key: &str) -> u32 {
+        if let Some(i) = self.category_index.get(key) {
+            return *i;
+        }
+        let i = self.category_keys.len() as u32;
+        self.category_keys.push(key.to_string());
+        self.category_index.insert(key.to_string(), i);
+        i
     }
 
     fn store_of(&mut self, store: &StoreId) -> u32 {
@@ -385,13 +419,27 @@ impl Analysis {
             let brand = key(fold_for_matching(o.brand.unwrap_or("")).trim());
             share(&mut self.gtin_brands, key(gtin), 0, brand, who, &self.who);
         }
-        if self.on(CheckId::CPriceSpread) {
+        if self.on(CheckId::CPriceSpread) || self.on(CheckId::MCoverage) {
+            let currency = self.currency_index(o.currency);
+            let category = match o.category_key {
+                Some(k) if self.on(CheckId::MCoverage) => {
+                    let c = self.category_index(k);
+                    let stores = self.category_stores.entry((c, currency)).or_default();
+                    if !stores.contains(&store) {
+                        stores.push(store);
+                    }
+                    c
+                }
+                _ => NO_CATEGORY,
+            };
             // Keyed by a hash of (product, currency): 8 bytes instead of 24 per product.
             let s = self.spread.entry(key((o.product, o.currency.code()))).or_insert(Spread {
                 min: (o.price, who),
                 max: (o.price, who),
                 first_store: store,
                 stores: false,
+                category,
+                currency,
             });
             s.stores |= s.first_store != store;
             // Ties go to the smaller offer id: the same example whatever the row order.
@@ -433,13 +481,7 @@ impl Analysis {
         }
         if self.on(CheckId::PRepeating) {
             let min_categories = self.configs[&CheckId::PRepeating].min_categories as usize;
-            let currency = match self.currencies.iter().position(|c| *c == o.currency) {
-                Some(i) => i as u8,
-                None => {
-                    self.currencies.push(o.currency);
-                    (self.currencies.len() - 1) as u8
-                }
-            };
+            let currency = self.currency_index(o.currency);
             if let Some(t) = self.tallies.get_mut(&CheckId::PRepeating) {
                 t.elements += 1;
             }
@@ -534,6 +576,7 @@ impl Analysis {
     /// The report: one result per enabled check, in `CheckId::ALL` order, and the scores.
     pub fn finish(mut self) -> Report {
         self.finish_shared();
+        let coverage = self.finish_coverage();
         self.finish_spread();
         self.finish_outliers();
         self.finish_repeating();
@@ -551,7 +594,7 @@ impl Analysis {
             let t = self.tallies.remove(&id).unwrap_or_default();
             checks.push(result(&config, t));
         }
-        Report { as_of: self.as_of, overall_score: overall, stores, checks }
+        Report { as_of: self.as_of, overall_score: overall, stores, coverage, checks }
     }
 
     /// Each store's score (docs/QUALITY.md): 100 minus, for every check with elements of the
@@ -608,6 +651,64 @@ impl Analysis {
                 vec![("brands", Value::Text("several".into()))]
             });
         }
+    }
+
+    /// M.coverage per category (at every level of its path) and currency: the stores that
+    /// list it, its products and the share of them offered by 2+ stores. A category only one
+    /// store lists is the check's finding (info).
+    fn finish_coverage(&mut self) -> Vec<Coverage> {
+        if !self.on(CheckId::MCoverage) {
+            return Vec::new();
+        }
+        // (level, currency) → products, products in 2+ stores, stores.
+        let mut levels: BTreeMap<(String, u8), (u64, u64, Vec<u32>)> = BTreeMap::new();
+        let ancestors = |key: &str| -> Vec<String> {
+            let parts: Vec<&str> = key.split('/').collect();
+            (1..=parts.len()).map(|n| parts[..n].join("/")).collect()
+        };
+        let leaf_levels: Vec<Vec<String>> =
+            self.category_keys.iter().map(|k| ancestors(k)).collect();
+        for s in self.spread.values().filter(|s| s.category != NO_CATEGORY) {
+            for level in &leaf_levels[s.category as usize] {
+                let e = levels.entry((level.clone(), s.currency)).or_default();
+                e.0 += 1;
+                e.1 += u64::from(s.stores);
+            }
+        }
+        for ((category, currency), stores) in &self.category_stores {
+            for level in &leaf_levels[*category as usize] {
+                let e = levels.entry((level.clone(), *currency)).or_default();
+                for st in stores {
+                    if !e.2.contains(st) {
+                        e.2.push(*st);
+                    }
+                }
+            }
+        }
+        let (mut products, mut multi) = (0, 0);
+        let out: Vec<Coverage> = levels
+            .into_iter()
+            .map(|((category, currency), (p, m, stores))| {
+                if !category.contains('/') {
+                    // Top levels partition the products: the overall share counts each once.
+                    products += p;
+                    multi += m;
+                }
+                Coverage {
+                    category,
+                    currency: self.currencies[currency as usize],
+                    stores: stores.len() as u64,
+                    products: p,
+                    multi_store_share: if p == 0 { 0.0 } else { round3(m as f64 / p as f64) },
+                }
+            })
+            .collect();
+        if let Some(t) = self.tallies.get_mut(&CheckId::MCoverage) {
+            t.elements = out.len() as u64;
+            t.unexpected = out.iter().filter(|c| c.stores < 2).count() as u64;
+            t.observed = (products > 0).then(|| round3(multi as f64 / products as f64));
+        }
+        out
     }
 
     fn finish_spread(&mut self) {
@@ -720,6 +821,23 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// One category (at one level of its path) in one currency, as M.coverage sees it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Coverage {
+    /// The category key (`tecnologia`, `tecnologia/celulares`…).
+    pub category: String,
+    pub currency: Currency,
+    /// Stores with an offer in it.
+    pub stores: u64,
+    pub products: u64,
+    /// Share of its products offered by 2 or more stores.
+    pub multi_store_share: f64,
+}
+
 /// A store's score, 0–100.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StoreScore {
@@ -738,6 +856,8 @@ pub struct Report {
     pub overall_score: Option<f64>,
     /// By store slug.
     pub stores: Vec<StoreScore>,
+    /// M.coverage, by category key then currency.
+    pub coverage: Vec<Coverage>,
     pub checks: Vec<CheckResult>,
 }
 
@@ -1050,5 +1170,25 @@ mod tests {
         }
         let r = report(&rows);
         assert_eq!(r.stores.iter().find(|s| s.store == "jumbo").unwrap().score, 90.0);
+    }
+
+    #[test]
+    fn coverage_counts_stores_and_shared_products_at_every_level() {
+        let mut rows = vec![row(1, "exito", 100), row(2, "jumbo", 120), row(3, "exito", 300)];
+        rows[1].product = rows[0].product; // one product in both stores
+        let mut home = row(4, "jumbo", 50);
+        home.category = Some("hogar".into());
+        rows.push(home);
+        let r = report(&rows);
+        let find = |c: &str| r.coverage.iter().find(|x| x.category == c).unwrap().clone();
+        let phones = find("tecnologia/celulares");
+        assert_eq!((phones.stores, phones.products, phones.multi_store_share), (2, 2, 0.5));
+        let tech = find("tecnologia");
+        assert_eq!((tech.stores, tech.products), (2, 2));
+        assert_eq!(find("hogar").stores, 1);
+        let check = r.checks.iter().find(|c| c.id == CheckId::MCoverage).unwrap();
+        assert_eq!((check.element_count, check.unexpected_count), (3, 1));
+        assert_eq!(check.observed_value, Some(0.333), "1 of 3 products in 2+ stores");
+        assert_eq!(check.outcome, Outcome::Pass, "coverage is information");
     }
 }

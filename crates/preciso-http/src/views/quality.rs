@@ -98,6 +98,20 @@ pub fn report_html(r: &Report) -> String {
                         }
                     }
                 }
+                @if !r.coverage.is_empty() {
+                    h2 { "Coverage" }
+                    table {
+                        thead { tr { th { "Category" } th { "Currency" } th { "Stores" } th { "Products" } th { "In 2+ stores" } } }
+                        tbody {
+                            @for c in &r.coverage {
+                                tr {
+                                    td { (c.category) } td { (c.currency.code()) } td { (c.stores) }
+                                    td { (c.products) } td { (format!("{:.1}%", c.multi_store_share * 100.0)) }
+                                }
+                            }
+                        }
+                    }
+                }
                 @for severity in [Severity::Critical, Severity::Warning, Severity::Info] {
                     h2 { "Checks of severity " (severity_name(severity)) }
                     @for c in r.checks.iter().filter(|c| c.severity == severity) { (check(c)) }
@@ -153,6 +167,7 @@ mod tests {
                 offers: 10,
                 score: 81.5,
             }],
+            coverage: Vec::new(),
             checks: vec![CheckResult {
                 id: CheckId::PFakeDiscount,
                 phase: Phase::Patterns,
