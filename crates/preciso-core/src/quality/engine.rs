@@ -133,7 +133,9 @@ pub struct Analysis {
     /// and whether a second store lists it.
     spread: FxHashMap<u64, Spread>,
     /// (category, currency) → ln(price) of each offer, with the offer's index in `who`.
-    by_category: FxHashMap<(u64, Currency), Vec<(f64, u32)>>,
+    /// Keyed by the category at each level of the offer's path (an index into
+    /// `category_keys`) and currency: an offer is scored within each.
+    by_category: FxHashMap<(u32, Currency), Vec<(f64, u32)>>,
     /// P.repeating, per (store, currency, price) hashed: most prices are one offer's, so a
     /// group starts as 12 bytes (`Single`) and is promoted to a `Repeat` only when a second
     /// category appears or it reaches `min_offers`: only promoted groups can be flagged.
@@ -457,10 +459,13 @@ impl Analysis {
 
     fn patterns(&mut self, o: &OfferFacts<'_>, store: u32, who: u32, target: Target<'_>) {
         if let (Some(cat), true, true) = (o.category_key, self.on(CheckId::POutlier), o.price > 0) {
-            self.by_category
-                .entry((key(cat), o.currency))
-                .or_default()
-                .push(((o.price as f64).ln(), who));
+            let ln = (o.price as f64).ln();
+            // Every level of the path: `tecnologia`, then `tecnologia/celulares`.
+            let ends = cat.match_indices('/').map(|(i, _)| i).chain([cat.len()]);
+            for end in ends {
+                let level = self.category_index(&cat[..end]);
+                self.by_category.entry((level, o.currency)).or_default().push((ln, who));
+            }
         }
         let stale_days = self.threshold(CheckId::PStale);
         if self.on(CheckId::PStale) {
@@ -739,7 +744,7 @@ impl Analysis {
         };
         let groups = std::mem::take(&mut self.by_category);
         let mut skipped = 0;
-        for (_, mut group) in groups {
+        for ((level, _), mut group) in groups {
             let mut logs: Vec<f64> = group.iter().map(|(l, _)| *l).collect();
             let Some(center) = robust::center(&mut logs) else {
                 skipped += 1;
@@ -752,8 +757,11 @@ impl Analysis {
                 if let Some(t) = self.tallies.get_mut(&CheckId::POutlier) {
                     t.observe_max(z.abs());
                 }
+                let category = &self.category_keys[level as usize];
+                let category = if bad { category.clone() } else { String::new() };
                 self.check_at_end(CheckId::POutlier, bad, who, || {
                     vec![
+                        ("category", Value::Text(category)),
                         ("price", Value::Int(ln.exp().round() as i64)),
                         ("z", Value::Num((z * 100.0).round() / 100.0)),
                         ("category_median", Value::Int(center.median.exp().round() as i64)),
@@ -992,7 +1000,8 @@ mod tests {
                 id.as_str()
             );
         }
-        assert_eq!(r[&CheckId::POutlier].element_count, 12);
+        // Each offer is scored in `tecnologia` and in `tecnologia/celulares`.
+        assert_eq!(r[&CheckId::POutlier].element_count, 24);
     }
 
     #[test]
@@ -1063,8 +1072,16 @@ mod tests {
         let mut rows: Vec<Row> = (1..=10).map(|i| row(i, "exito", 10)).collect();
         rows[9].price = 100;
         let r = run(&rows);
-        assert_eq!(unexpected(&r, CheckId::POutlier), 1);
-        assert_eq!(r[&CheckId::POutlier].examples[0].offer_id, "000000000000000a");
+        // The same offer at both levels of its path.
+        assert_eq!(unexpected(&r, CheckId::POutlier), 2);
+        let examples = &r[&CheckId::POutlier].examples;
+        assert!(examples.iter().all(|e| e.offer_id == "000000000000000a"));
+        let mut levels: Vec<&Value> = examples.iter().map(|e| &e.values["category"]).collect();
+        levels.sort_by_key(|v| format!("{v:?}"));
+        assert_eq!(
+            levels,
+            vec![&Value::Text("tecnologia".into()), &Value::Text("tecnologia/celulares".into())]
+        );
         let few: Vec<Row> = (1..=9).map(|i| row(i, "exito", 10 * i as i64)).collect();
         let r = run(&few);
         assert_eq!(r[&CheckId::POutlier].outcome, Outcome::NotEvaluated);

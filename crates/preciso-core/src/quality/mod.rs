@@ -167,16 +167,20 @@ pub struct Samples {
 pub const MAX_EXAMPLES: usize = 20;
 
 impl Samples {
-    /// Offers `example`; it is kept only if it is among the `MAX_EXAMPLES` smallest ids so far.
-    /// `make` builds it only then, so a check with many failures allocates for 20.
+    /// Offers `example`; it is kept only if it is among the `MAX_EXAMPLES` smallest so far, by
+    /// offer id and then by its values (one offer can trip a check more than once, e.g. at
+    /// two levels of its category). `make` builds it only when it may be kept, so a check
+    /// with many failures allocates for about 20.
     pub fn offer(&mut self, offer_id: &str, make: impl FnOnce() -> Example) {
         if self.kept.len() == MAX_EXAMPLES
-            && self.kept.last().is_some_and(|e| e.offer_id.as_str() <= offer_id)
+            && self.kept.last().is_some_and(|e| e.offer_id.as_str() < offer_id)
         {
             return;
         }
         let example = make();
-        let at = self.kept.partition_point(|e| e.offer_id <= example.offer_id);
+        let order = |e: &Example| (e.offer_id.clone(), format!("{:?}", e.values));
+        let key = order(&example);
+        let at = self.kept.partition_point(|e| order(e) <= key);
         self.kept.insert(at, example);
         self.kept.truncate(MAX_EXAMPLES);
     }
