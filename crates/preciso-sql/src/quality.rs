@@ -38,7 +38,13 @@ pub fn offers(scope: &QualityScope) -> (String, Vec<Param>) {
 /// The histories of the scope's offers, by offer id then time.
 pub fn histories(scope: &QualityScope) -> (String, Vec<Param>) {
     let w = scope_where(scope);
-    (format!("{HISTORIES} WHERE {} ORDER BY h.offer_id, h.observed_at", w.sql()), w.params)
+    // Money checks run per currency: observations in another currency than the offer's
+    // current one (a store that changed currency) are not compared with it.
+    let sql = format!(
+        "{HISTORIES} WHERE {} AND h.currency = o.currency ORDER BY h.offer_id, h.observed_at",
+        w.sql()
+    );
+    (sql, w.params)
 }
 
 /// A row of `offers`.

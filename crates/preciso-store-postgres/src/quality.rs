@@ -60,12 +60,17 @@ impl QualityRead for PgCatalog {
                 history.clear();
                 loop {
                     if pending.is_none() {
-                        pending = history_rows.next(&mut tx)?.map(|h| {
-                            (
-                                h.get(0),
-                                Observation { at: h.get(1), price: h.get(2), list: h.get(3) },
-                            )
-                        });
+                        pending = match history_rows.next(&mut tx)? {
+                            Some(h) => Some((
+                                h.try_get(0).map_err(backend)?,
+                                Observation {
+                                    at: h.try_get(1).map_err(backend)?,
+                                    price: h.try_get(2).map_err(backend)?,
+                                    list: h.try_get(3).map_err(backend)?,
+                                },
+                            )),
+                            None => None,
+                        };
                     }
                     match pending {
                         Some((of, obs)) if of == id => {

@@ -40,7 +40,7 @@ pub fn judge(history: &[Observation], window: i64) -> Verdict {
         start -= 1;
     }
     let since = history[start].at;
-    let opens = since - window;
+    let opens = since.saturating_sub(window);
     if history[0].at > opens {
         return Verdict::NotEvaluated;
     }

@@ -25,35 +25,32 @@ impl Center {
     }
 }
 
-/// The median of `values` (reordered in place); `None` when empty.
-fn median(values: &mut [f64]) -> Option<f64> {
-    let n = values.len();
-    if n == 0 {
-        return None;
-    }
-    let (_, upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
-    let upper = *upper;
-    if n % 2 == 1 {
-        return Some(upper);
-    }
-    let lower = values[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    Some((lower + upper) / 2.0)
-}
-
-/// The center of a sample (reordered in place); `None` when it is smaller than `MIN_GROUP`.
+/// The center of a sample (sorted in place, so the result does not depend on the order the
+/// values came in); `None` when it is smaller than `MIN_GROUP`.
 pub fn center(values: &mut [f64]) -> Option<Center> {
     if values.len() < MIN_GROUP {
         return None;
     }
-    let m = median(values)?;
+    values.sort_unstable_by(f64::total_cmp);
+    let m = sorted_median(values)?;
     let mut deviations: Vec<f64> = values.iter().map(|v| (v - m).abs()).collect();
     let mean_ad = deviations.iter().sum::<f64>() / deviations.len() as f64;
-    let mad = median(&mut deviations)?;
+    deviations.sort_unstable_by(f64::total_cmp);
+    let mad = sorted_median(&deviations)?;
     Some(if mad > 0.0 {
         Center { median: m, scale: mad / 0.6745, mean_deviation: false }
     } else {
         Center { median: m, scale: 1.253_314 * mean_ad, mean_deviation: true }
     })
+}
+
+/// The median of sorted values.
+fn sorted_median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    Some(if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 })
 }
 
 #[cfg(test)]

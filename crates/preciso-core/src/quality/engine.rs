@@ -70,6 +70,8 @@ impl Tally {
 struct Who {
     id: OfferId,
     store: u32,
+    /// Its current price (examples show it exactly, not rebuilt from a logarithm).
+    price: i64,
     sku: Option<Box<str>>,
 }
 
@@ -148,6 +150,9 @@ pub struct Analysis {
     category_keys: Vec<String>,
     category_index: FxHashMap<String, u32>,
     category_stores: FxHashMap<(u32, u8), Vec<u32>>,
+    /// Levels of a category path above an analysis scoped to a category (`tecnologia` when
+    /// the scope is `tecnologia/celulares`) hold only the scope's offers: they are skipped.
+    category_floor: usize,
     who: Vec<Who>,
     /// Per store: its newest observation.
     newest: FxHashMap<u32, i64>,
@@ -203,6 +208,8 @@ struct Spread {
     /// The product's category (an index into `category_keys`; `NO_CATEGORY` without one) and
     /// currency (an index into `currencies`), for M.coverage.
     category: u32,
+    /// The offer whose category it is.
+    category_who: u32,
     currency: u8,
 }
 
@@ -267,6 +274,7 @@ impl Analysis {
             category_keys: Vec::new(),
             category_index: FxHashMap::default(),
             category_stores: FxHashMap::default(),
+            category_floor: 1,
             who: Vec::new(),
             newest: FxHashMap::default(),
             per_store: FxHashMap::default(),
@@ -274,6 +282,12 @@ impl Analysis {
             present: OPTIONAL_FIELDS.iter().map(|f| (*f, 0)).collect(),
             offers: 0,
         }
+    }
+
+    /// Scores and reports categories only at and below `key`'s level (an analysis scoped to
+    /// that category).
+    pub fn scope_category(&mut self, key: &str) {
+        self.category_floor = key.split('/').count().max(1);
     }
 
     fn on(&self, id: CheckId) -> bool {
@@ -316,7 +330,7 @@ impl Analysis {
 
     /// Keeps an offer's identity for the checks that find offenders only at the end.
     fn remember(&mut self, o: &OfferFacts<'_>, store: u32) -> u32 {
-        self.who.push(Who { id: o.id, store, sku: o.sku.map(Box::from) });
+        self.who.push(Who { id: o.id, store, price: o.price, sku: o.sku.map(Box::from) });
         (self.who.len() - 1) as u32
     }
 
@@ -417,11 +431,18 @@ impl Analysis {
                 share(&mut self.shared_keys, key((kind, store, v)), kind, sku, who, &self.who);
             }
         }
-        if let (Some(gtin), true) = (o.gtin, self.on(CheckId::CGtinConflict)) {
-            let brand = key(fold_for_matching(o.brand.unwrap_or("")).trim());
-            share(&mut self.gtin_brands, key(gtin), 0, brand, who, &self.who);
+        // An offer without a brand says nothing about the GTIN's brand; case, accents and
+        // spaces do not make two brands.
+        let brand = o.brand.map(|b| {
+            fold_for_matching(b).chars().filter(|c| !c.is_whitespace()).collect::<String>()
+        });
+        if let (Some(gtin), Some(brand), true) =
+            (o.gtin, brand.filter(|b| !b.is_empty()), self.on(CheckId::CGtinConflict))
+        {
+            share(&mut self.gtin_brands, key(gtin), 0, key(brand), who, &self.who);
         }
-        if self.on(CheckId::CPriceSpread) || self.on(CheckId::MCoverage) {
+        // A price of 0 or less is V.required's finding, not a spread.
+        if (self.on(CheckId::CPriceSpread) || self.on(CheckId::MCoverage)) && o.price > 0 {
             let currency = self.currency_index(o.currency);
             let category = match o.category_key {
                 Some(k) if self.on(CheckId::MCoverage) => {
@@ -441,11 +462,18 @@ impl Analysis {
                 first_store: store,
                 stores: false,
                 category,
+                category_who: who,
                 currency,
             });
             s.stores |= s.first_store != store;
             // Ties go to the smaller offer id: the same example whatever the row order.
             let id = |w: u32, who: &[Who]| who[w as usize].id;
+            // The product's category is that of its smallest-id offer that has one.
+            if category != NO_CATEGORY
+                && (s.category == NO_CATEGORY || o.id < id(s.category_who, &self.who))
+            {
+                (s.category, s.category_who) = (category, who);
+            }
             if (o.price, o.id) < (s.min.0, id(s.min.1, &self.who)) {
                 s.min = (o.price, who);
             }
@@ -462,21 +490,23 @@ impl Analysis {
             let ln = (o.price as f64).ln();
             // Every level of the path: `tecnologia`, then `tecnologia/celulares`.
             let ends = cat.match_indices('/').map(|(i, _)| i).chain([cat.len()]);
-            for end in ends {
+            for end in ends.skip(self.category_floor - 1) {
                 let level = self.category_index(&cat[..end]);
                 self.by_category.entry((level, o.currency)).or_default().push((ln, who));
             }
         }
         let stale_days = self.threshold(CheckId::PStale);
         if self.on(CheckId::PStale) {
-            let age_days = (self.as_of - o.last_seen) as f64 / 86_400.0;
+            let age_days = self.as_of.saturating_sub(o.last_seen) as f64 / 86_400.0;
             let (as_of, seen) = (self.as_of, o.last_seen);
             self.check(CheckId::PStale, age_days > stale_days, target, || {
                 vec![
                     ("last_seen", Value::Int(seen)),
                     (
                         "days_unseen",
-                        Value::Num(((as_of - seen) as f64 / 86_400.0 * 10.0).round() / 10.0),
+                        Value::Num(
+                            (as_of.saturating_sub(seen) as f64 / 86_400.0 * 10.0).round() / 10.0,
+                        ),
                     ),
                 ]
             });
@@ -611,14 +641,16 @@ impl Analysis {
             .iter()
             .map(|(&store, &offers)| {
                 let mut penalty = 0.0;
-                for ((id, s), [elements, bad]) in &self.per_store {
-                    if *s != store || *elements == 0 {
+                // Summed in check order: the same float whatever the map's order.
+                for (id, config) in &self.configs {
+                    let Some([elements, bad]) = self.per_store.get(&(*id, store)) else { continue };
+                    if *elements == 0 {
                         continue;
                     }
-                    let weight = match self.configs.get(id).map(|c| c.severity) {
-                        Some(Severity::Critical) => 40.0,
-                        Some(Severity::Warning) => 10.0,
-                        _ => 0.0,
+                    let weight = match config.severity {
+                        Severity::Critical => 40.0,
+                        Severity::Warning => 10.0,
+                        Severity::Info => 0.0,
                     };
                     penalty += weight * *bad as f64 / *elements as f64;
                 }
@@ -626,7 +658,7 @@ impl Analysis {
                     self.configs.get(&CheckId::MFreshness).and_then(|c| c.threshold),
                     self.newest.get(&store),
                 ) {
-                    let age = (self.as_of - newest) as f64 / 3600.0;
+                    let age = self.as_of.saturating_sub(*newest) as f64 / 3600.0;
                     if age > hours {
                         penalty += 20.0 * ((age - hours) / hours).min(1.0);
                     }
@@ -666,23 +698,27 @@ impl Analysis {
             return Vec::new();
         }
         // (level, currency) → products, products in 2+ stores, stores.
-        let mut levels: BTreeMap<(String, u8), (u64, u64, Vec<u32>)> = BTreeMap::new();
+        // Keyed by the currency's code, not its arrival index: the order is the data's.
+        let mut levels: BTreeMap<(String, &'static str), (u64, u64, Vec<u32>)> = BTreeMap::new();
+        let floor = self.category_floor;
         let ancestors = |key: &str| -> Vec<String> {
             let parts: Vec<&str> = key.split('/').collect();
-            (1..=parts.len()).map(|n| parts[..n].join("/")).collect()
+            (floor..=parts.len()).map(|n| parts[..n].join("/")).collect()
         };
         let leaf_levels: Vec<Vec<String>> =
             self.category_keys.iter().map(|k| ancestors(k)).collect();
         for s in self.spread.values().filter(|s| s.category != NO_CATEGORY) {
             for level in &leaf_levels[s.category as usize] {
-                let e = levels.entry((level.clone(), s.currency)).or_default();
+                let code = self.currencies[s.currency as usize].code();
+                let e = levels.entry((level.clone(), code)).or_default();
                 e.0 += 1;
                 e.1 += u64::from(s.stores);
             }
         }
         for ((category, currency), stores) in &self.category_stores {
             for level in &leaf_levels[*category as usize] {
-                let e = levels.entry((level.clone(), *currency)).or_default();
+                let code = self.currencies[*currency as usize].code();
+                let e = levels.entry((level.clone(), code)).or_default();
                 for st in stores {
                     if !e.2.contains(st) {
                         e.2.push(*st);
@@ -701,7 +737,7 @@ impl Analysis {
                 }
                 Coverage {
                     category,
-                    currency: self.currencies[currency as usize],
+                    currency: Currency::parse(currency).unwrap_or_else(|_| self.currencies[0]),
                     stores: stores.len() as u64,
                     products: p,
                     multi_store_share: if p == 0 { 0.0 } else { round3(m as f64 / p as f64) },
@@ -755,14 +791,15 @@ impl Analysis {
                 let z = center.z(ln);
                 let bad = z.abs() > limit;
                 if let Some(t) = self.tallies.get_mut(&CheckId::POutlier) {
-                    t.observe_max(z.abs());
+                    t.observe_max((z.abs() * 100.0).round() / 100.0);
                 }
                 let category = &self.category_keys[level as usize];
                 let category = if bad { category.clone() } else { String::new() };
+                let price = self.who[who as usize].price;
                 self.check_at_end(CheckId::POutlier, bad, who, || {
                     vec![
                         ("category", Value::Text(category)),
-                        ("price", Value::Int(ln.exp().round() as i64)),
+                        ("price", Value::Int(price)),
                         ("z", Value::Num((z * 100.0).round() / 100.0)),
                         ("category_median", Value::Int(center.median.exp().round() as i64)),
                     ]
@@ -770,10 +807,10 @@ impl Analysis {
             }
         }
         if let Some(t) = self.tallies.get_mut(&CheckId::POutlier)
-            && t.elements == 0
             && skipped > 0
         {
-            t.reason = Some("insufficient_data".into());
+            // Categories under `MIN_GROUP` offers are not scored; the reason says how many.
+            t.reason = Some(format!("insufficient_data: {skipped} categories under 10 offers"));
         }
     }
 
@@ -807,7 +844,7 @@ impl Analysis {
             let mut stale = 0;
             let mut worst: f64 = 0.0;
             for newest in self.newest.values() {
-                let age = (as_of - newest) as f64 / 3600.0;
+                let age = as_of.saturating_sub(*newest) as f64 / 3600.0;
                 worst = worst.max(age);
                 stale += u64::from(age > hours);
             }
@@ -879,10 +916,10 @@ fn plausible_url(url: &str) -> bool {
 
 fn result(config: &CheckConfig, t: Tally) -> CheckResult {
     let ratio = if t.elements == 0 { 0.0 } else { t.unexpected as f64 / t.elements as f64 };
+    // A reason also comes with a judged check when part of it could not be judged.
     let (outcome, reason) = match t.reason {
-        Some(r) if t.elements == 0 => (Outcome::NotEvaluated, Some(r)),
-        _ if t.elements == 0 => (Outcome::NotEvaluated, Some("no_data".to_string())),
-        _ => (config.outcome(t.unexpected, t.elements), None),
+        r if t.elements == 0 => (Outcome::NotEvaluated, r.or_else(|| Some("no_data".into()))),
+        r => (config.outcome(t.unexpected, t.elements), r),
     };
     CheckResult {
         id: config.id,
@@ -1085,7 +1122,8 @@ mod tests {
         let few: Vec<Row> = (1..=9).map(|i| row(i, "exito", 10 * i as i64)).collect();
         let r = run(&few);
         assert_eq!(r[&CheckId::POutlier].outcome, Outcome::NotEvaluated);
-        assert_eq!(r[&CheckId::POutlier].reason.as_deref(), Some("insufficient_data"));
+        let reason = r[&CheckId::POutlier].reason.as_deref().unwrap_or_default();
+        assert_eq!(reason, "insufficient_data: 2 categories under 10 offers", "both levels");
     }
 
     #[test]
@@ -1207,5 +1245,32 @@ mod tests {
         assert_eq!((check.element_count, check.unexpected_count), (3, 1));
         assert_eq!(check.observed_value, Some(0.333), "1 of 3 products in 2+ stores");
         assert_eq!(check.outcome, Outcome::Pass, "coverage is information");
+    }
+
+    #[test]
+    fn a_missing_brand_or_its_spacing_is_no_gtin_conflict() {
+        let mut rows = clean();
+        for (i, brand) in [(0, Some("Faber Castell")), (1, Some("FABER  castell")), (2, None)] {
+            rows[i].gtin = Some("4006381333931".into());
+            rows[i].brand = brand.map(String::from);
+        }
+        assert_eq!(unexpected(&run(&rows), CheckId::CGtinConflict), 0);
+        rows[3].gtin = Some("4006381333931".into());
+        rows[3].brand = Some("Stabilo".into());
+        assert_eq!(unexpected(&run(&rows), CheckId::CGtinConflict), 1);
+    }
+
+    #[test]
+    fn a_category_scope_reports_no_level_above_it() {
+        let mut a = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
+        a.scope_category("tecnologia/celulares");
+        for r in &clean() {
+            a.offer(&facts(r));
+        }
+        let r = a.finish();
+        let levels: Vec<&str> = r.coverage.iter().map(|c| c.category.as_str()).collect();
+        assert_eq!(levels, vec!["tecnologia/celulares"]);
+        let outlier = r.checks.iter().find(|c| c.id == CheckId::POutlier).unwrap();
+        assert_eq!(outlier.element_count, 12, "scored in the scope's category only");
     }
 }

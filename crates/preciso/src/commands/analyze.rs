@@ -72,6 +72,9 @@ pub fn run(settings: &Settings, args: &AnalyzeArgs) -> Result<ExitCode> {
     };
     let catalog = crate::backend::open_read_only(&settings.database_url())?;
     let mut analysis = Analysis::new(&checks, as_of);
+    if let Some(key) = &scope.category {
+        analysis.scope_category(key);
+    }
     let bar = spinner();
     catalog.quality_rows(&scope, &mut |offer, history| {
         let facts = offer.facts();
@@ -90,7 +93,8 @@ pub fn run(settings: &Settings, args: &AnalyzeArgs) -> Result<ExitCode> {
     };
     match args.format {
         ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
+            // Through a `Value`, whose maps sort their keys: the canonical form.
+            serde_json::to_writer_pretty(&mut out, &serde_json::to_value(&report)?)?;
             writeln!(out)?;
         }
         ReportFormat::Csv => preciso_http::views::quality::report_csv(&report, &mut out)?,
