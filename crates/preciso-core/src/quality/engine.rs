@@ -72,8 +72,13 @@ struct Who {
     store: u32,
     /// Its current price (examples show it exactly, not rebuilt from a logarithm).
     price: i64,
-    sku: Option<Box<str>>,
+    /// Its SKU in `Analysis::skus` (start, length; `NO_SKU` length without one): one arena
+    /// instead of an allocation per offer.
+    sku_at: u32,
+    sku_len: u32,
 }
+
+const NO_SKU: u32 = u32::MAX;
 
 /// The offer a finding is about.
 #[derive(Debug, Clone, Copy)]
@@ -94,9 +99,12 @@ fn count_store(
     c[1] += u64::from(bad);
 }
 
-fn remembered(who: &[Who], i: u32) -> Target<'_> {
+fn remembered<'a>(who: &[Who], skus: &'a str, i: u32) -> Target<'a> {
     let w = &who[i as usize];
-    Target { id: w.id, store: w.store, sku: w.sku.as_deref() }
+    let sku = (w.sku_len != NO_SKU)
+        .then(|| skus.get(w.sku_at as usize..(w.sku_at + w.sku_len) as usize))
+        .flatten();
+    Target { id: w.id, store: w.store, sku }
 }
 
 /// Keeps a finding of `id` as an example if it is among the smallest offer ids so far; the
@@ -154,6 +162,8 @@ pub struct Analysis {
     /// the scope is `tecnologia/celulares`) hold only the scope's offers: they are skipped.
     category_floor: usize,
     who: Vec<Who>,
+    /// The SKUs of `who`, end to end.
+    skus: String,
     /// Per store: its newest observation.
     newest: FxHashMap<u32, i64>,
     /// (check, store) → elements and unexpected elements of that store, for its score.
@@ -276,6 +286,7 @@ impl Analysis {
             category_stores: FxHashMap::default(),
             category_floor: 1,
             who: Vec::new(),
+            skus: String::new(),
             newest: FxHashMap::default(),
             per_store: FxHashMap::default(),
             store_offers: FxHashMap::default(),
@@ -330,7 +341,14 @@ impl Analysis {
 
     /// Keeps an offer's identity for the checks that find offenders only at the end.
     fn remember(&mut self, o: &OfferFacts<'_>, store: u32) -> u32 {
-        self.who.push(Who { id: o.id, store, price: o.price, sku: o.sku.map(Box::from) });
+        let (sku_at, sku_len) = match o.sku {
+            Some(sku) if self.skus.len() + sku.len() < NO_SKU as usize => {
+                self.skus.push_str(sku);
+                ((self.skus.len() - sku.len()) as u32, sku.len() as u32)
+            }
+            _ => (0, NO_SKU),
+        };
+        self.who.push(Who { id: o.id, store, price: o.price, sku_at, sku_len });
         (self.who.len() - 1) as u32
     }
 
@@ -386,7 +404,7 @@ impl Analysis {
     ) {
         let Some(t) = self.tallies.get_mut(&id) else { return };
         t.see(bad);
-        let target = remembered(&self.who, who);
+        let target = remembered(&self.who, &self.skus, who);
         count_store(&mut self.per_store, id, target.store, bad);
         if bad {
             keep(&mut self.tallies, &self.stores, id, target, values);
@@ -830,7 +848,7 @@ impl Analysis {
             self.per_store.entry((CheckId::PRepeating, r.store)).or_default()[1] += offers;
             let price = r.price;
             {
-                let target = remembered(&self.who, r.first);
+                let target = remembered(&self.who, &self.skus, r.first);
                 keep(&mut self.tallies, &self.stores, CheckId::PRepeating, target, || {
                     vec![("price", Value::Int(price)), ("offers", Value::Int(r.offers as i64))]
                 });
