@@ -13,7 +13,7 @@ use preciso_core::query::CurrencyCount;
 
 /// The `currency` query parameter, if given.
 pub fn requested(q: &Params) -> ApiResult<Option<Currency>> {
-    q.str("currency")
+    q.typed("currency")?
         .map(|c| {
             Currency::parse(c).map_err(|_| {
                 let known: Vec<&str> = Currency::all().map(Currency::code).collect();

@@ -102,8 +102,22 @@ impl Params {
         self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 
+    /// The value of a parameter with a format (a number, a code, a flag): absent when empty
+    /// (`?limit=`, which the document allows), a 400 when it is only whitespace, which no
+    /// format accepts; else trimmed.
+    pub fn typed(&self, name: &str) -> ApiResult<Option<&str>> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(raw) if raw.is_empty() => Ok(None),
+            Some(raw) if raw.trim().is_empty() => {
+                Err(ApiError::bad(name, format!("{name} must not be blank")))
+            }
+            Some(raw) => Ok(Some(raw.trim())),
+        }
+    }
+
     pub fn int(&self, name: &str, min: i64, max: i64) -> ApiResult<Option<i64>> {
-        let Some(raw) = self.str(name) else { return Ok(None) };
+        let Some(raw) = self.typed(name)? else { return Ok(None) };
         let v: i64 = raw
             .parse()
             .map_err(|_| ApiError::bad(name, format!("{name} must be an integer, got {raw:?}")))?;
@@ -126,7 +140,7 @@ impl Params {
     }
 
     pub fn sort(&self, default: Sort) -> ApiResult<Sort> {
-        match self.str("sort") {
+        match self.typed("sort")? {
             None => Ok(default),
             Some(s) => Sort::parse(s).ok_or_else(|| {
                 ApiError::bad(
@@ -138,7 +152,7 @@ impl Params {
     }
 
     fn price(&self, name: &str) -> ApiResult<Option<Decimal>> {
-        let Some(raw) = self.str(name) else { return Ok(None) };
+        let Some(raw) = self.typed(name)? else { return Ok(None) };
         Decimal::parse(raw).map(Some).ok_or_else(|| {
             ApiError::bad(
                 name,
@@ -180,7 +194,7 @@ impl Params {
 
     /// A boolean flag: `true`/`1` or `false`/`0`; absent is false.
     pub fn flag(&self, name: &str) -> ApiResult<bool> {
-        match self.str(name) {
+        match self.typed(name)? {
             None | Some("false") | Some("0") => Ok(false),
             Some("true") | Some("1") => Ok(true),
             Some(v) => Err(ApiError::bad(name, format!("{name} must be true or false, got {v:?}"))),
@@ -435,6 +449,10 @@ mod tests {
     fn flags_are_true_or_false() {
         assert!(p(&[("force", "true")]).flag("force").unwrap());
         assert!(!p(&[("force", "")]).flag("force").unwrap());
+        // Empty is absent; whitespace is no boolean, number or code (the schema refuses it).
+        assert!(p(&[("force", " ")]).flag("force").is_err());
+        assert!(p(&[("limit", "\u{c}")]).page().is_err());
+        assert_eq!(p(&[("limit", "")]).page().unwrap(), PageRequest { page: 1, limit: 20 });
         assert!(!p(&[]).flag("force").unwrap());
         assert!(p(&[("force", "-58800")]).flag("force").is_err());
     }

@@ -90,7 +90,7 @@ fn safe_name(name: &str) -> String {
 }
 
 fn format_from(q: &Params, content_type: &str) -> ApiResult<Option<Format>> {
-    if let Some(f) = q.str("format") {
+    if let Some(f) = q.typed("format")? {
         return Format::parse(f)
             .map(Some)
             .ok_or_else(|| ApiError::bad("format", "format must be json, jsonl or csv"));

@@ -131,7 +131,7 @@ pub async fn runs(
 ) -> ApiResult<Json<RunPage>> {
     ops(&state)?;
     let page = q.page()?;
-    let status = match q.str("status") {
+    let status = match q.typed("status")? {
         None => None,
         Some(s) => Some(
             RunStatus::parse(s)
