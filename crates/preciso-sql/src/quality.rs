@@ -5,8 +5,9 @@
 use crate::filter::{Where, category_clause};
 use crate::row::SqlRow;
 use crate::{Param, text};
+use preciso_core::analysis::omnibus::Observation;
 use preciso_core::domain::{Currency, OfferId, ProductId, StoreId};
-use preciso_core::ports::{QualityOffer, QualityScope};
+use preciso_core::ports::{QualityOffer, QualityScope, QualitySink, StoreError};
 
 const OFFERS: &str = "SELECT o.id, o.store_id, o.sku, o.product_id, o.title, o.brand,
     o.category_key, o.gtin, o.url, o.image_url, o.currency, o.price_minor, o.list_price_minor,
@@ -67,4 +68,47 @@ pub fn offer_from_row<R: SqlRow>(r: &R) -> Result<QualityOffer, R::Error> {
         review_count: r.opt_int(14)?,
         last_seen: r.int(15)?,
     })
+}
+
+/// A row of `histories`: the offer id and the observation.
+pub fn observation_from_row<R: SqlRow>(r: &R) -> Result<(i64, Observation), R::Error> {
+    Ok((r.int(0)?, Observation { at: r.int(1)?, price: r.int(2)?, list: r.opt_int(3)? }))
+}
+
+/// The two ordered streams of an adapter: `offers` rows and `histories` rows, mapped.
+pub trait QualityStreams {
+    fn next_offer(&mut self) -> Result<Option<QualityOffer>, StoreError>;
+    fn next_observation(&mut self) -> Result<Option<(i64, Observation)>, StoreError>;
+}
+
+/// Hands each offer to `sink` with the observations of its id: both streams are in offer-id
+/// order (signed, as stored), so one pass over each suffices.
+pub fn merge(
+    streams: &mut dyn QualityStreams,
+    sink: &mut QualitySink<'_>,
+) -> Result<(), StoreError> {
+    // The next observation not yet handed out.
+    let mut pending: Option<(i64, Observation)> = None;
+    let mut history = Vec::new();
+    while let Some(offer) = streams.next_offer()? {
+        let id = offer.id.as_i64();
+        history.clear();
+        loop {
+            if pending.is_none() {
+                pending = streams.next_observation()?;
+            }
+            match pending {
+                Some((of, obs)) if of == id => {
+                    history.push(obs);
+                    pending = None;
+                }
+                // An observation of an offer the scope's offers did not list (it changed in
+                // between): skipped.
+                Some((of, _)) if of < id => pending = None,
+                _ => break,
+            }
+        }
+        sink(&offer, &history)?;
+    }
+    Ok(())
 }

@@ -6,9 +6,11 @@
 use crate::{PgCatalog, PgRow, backend, bind, refs};
 use postgres::{IsolationLevel, Portal, Row, Transaction};
 use preciso_core::analysis::omnibus::Observation;
-use preciso_core::ports::{QualityRead, QualityScope, QualitySink, StoreError};
+use preciso_core::ports::{QualityOffer, QualityRead, QualityScope, QualitySink, StoreError};
 use preciso_sql::numbered;
-use preciso_sql::quality::{histories, offer_from_row, offers};
+use preciso_sql::quality::{
+    QualityStreams, histories, merge, observation_from_row, offer_from_row, offers,
+};
 use std::collections::VecDeque;
 
 /// Rows fetched per round trip.
@@ -32,6 +34,29 @@ impl Stream {
     }
 }
 
+/// The two portals of one transaction.
+struct Streams<'t, 'c> {
+    tx: &'t mut Transaction<'c>,
+    offers: Stream,
+    histories: Stream,
+}
+
+impl QualityStreams for Streams<'_, '_> {
+    fn next_offer(&mut self) -> Result<Option<QualityOffer>, StoreError> {
+        match self.offers.next(self.tx)? {
+            Some(row) => Ok(Some(offer_from_row(&PgRow(&row))?)),
+            None => Ok(None),
+        }
+    }
+
+    fn next_observation(&mut self) -> Result<Option<(i64, Observation)>, StoreError> {
+        match self.histories.next(self.tx)? {
+            Some(row) => Ok(Some(observation_from_row(&PgRow(&row))?)),
+            None => Ok(None),
+        }
+    }
+}
+
 impl QualityRead for PgCatalog {
     fn quality_rows(
         &self,
@@ -49,40 +74,10 @@ impl QualityRead for PgCatalog {
             let (history_sql, history_params) = histories(scope);
             let (op, hp) = (bind(&offer_params), bind(&history_params));
             let portal = tx.bind(&numbered(&offers_sql), &refs(&op)).map_err(backend)?;
-            let mut offer_rows = Stream { portal, rows: VecDeque::new(), done: false };
+            let offers = Stream { portal, rows: VecDeque::new(), done: false };
             let portal = tx.bind(&numbered(&history_sql), &refs(&hp)).map_err(backend)?;
-            let mut history_rows = Stream { portal, rows: VecDeque::new(), done: false };
-            let mut pending: Option<(i64, Observation)> = None;
-            let mut history = Vec::new();
-            while let Some(row) = offer_rows.next(&mut tx)? {
-                let offer = offer_from_row(&PgRow(&row))?;
-                let id = offer.id.as_i64();
-                history.clear();
-                loop {
-                    if pending.is_none() {
-                        pending = match history_rows.next(&mut tx)? {
-                            Some(h) => Some((
-                                h.try_get(0).map_err(backend)?,
-                                Observation {
-                                    at: h.try_get(1).map_err(backend)?,
-                                    price: h.try_get(2).map_err(backend)?,
-                                    list: h.try_get(3).map_err(backend)?,
-                                },
-                            )),
-                            None => None,
-                        };
-                    }
-                    match pending {
-                        Some((of, obs)) if of == id => {
-                            history.push(obs);
-                            pending = None;
-                        }
-                        Some((of, _)) if of < id => pending = None,
-                        _ => break,
-                    }
-                }
-                sink(&offer, &history)?;
-            }
+            let histories = Stream { portal, rows: VecDeque::new(), done: false };
+            merge(&mut Streams { tx: &mut tx, offers, histories }, sink)?;
             tx.commit().map_err(backend)
         })
     }
