@@ -328,10 +328,13 @@ pub trait Accounts: Send + Sync {
 
 /// Everything a running Preciso needs from its database.
 pub trait Catalog:
-    CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog + QualityRead
+    CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog + QualityRead + AnalysisLog
 {
 }
-impl<T: CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog + QualityRead> Catalog for T {}
+impl<T: CatalogStore + CatalogRead + Accounts + CatalogDump + RunLog + QualityRead + AnalysisLog>
+    Catalog for T
+{
+}
 
 /// The scheduler's run history and its leader lock (docs/OPERATIONS.md O7–O14).
 pub trait RunLog: Send + Sync {
@@ -481,4 +484,78 @@ pub trait QualityRead: Send + Sync {
         scope: &QualityScope,
         sink: &mut QualitySink<'_>,
     ) -> Result<(), StoreError>;
+}
+
+/// Analysis runs and their results (issue #18): a queue any replica takes from, immutable
+/// reports, and the score history. Times are milliseconds since the epoch.
+pub trait AnalysisLog: Send + Sync {
+    /// Queues one run per request, all or none; their ids in request order.
+    fn queue_analyses(
+        &self,
+        requests: &[crate::quality::runs::AnalysisRequest],
+        trigger: &str,
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Records a run that starts at once (the scheduled job), owned by `owner`.
+    fn begin_analysis(
+        &self,
+        request: &crate::quality::runs::AnalysisRequest,
+        trigger: &str,
+        owner: &str,
+        now: i64,
+    ) -> Result<i64, StoreError>;
+    /// Moves the oldest queued run to `running` under `owner`; `None` when none is queued.
+    /// Two processes never claim the same run.
+    fn claim_analysis(
+        &self,
+        owner: &str,
+        now: i64,
+    ) -> Result<Option<crate::quality::runs::AnalysisRecord>, StoreError>;
+    /// Records progress (and a heartbeat); `false` when the run is no longer running (it was
+    /// marked abandoned meanwhile).
+    fn analysis_progress(
+        &self,
+        id: i64,
+        phase: u8,
+        percent: u8,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Ends a running run; its report and scores in the same transaction.
+    fn finish_analysis(
+        &self,
+        id: i64,
+        end: &crate::quality::runs::AnalysisEnd,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Every running run, to be judged by the caller (owner gone, heartbeat stale).
+    fn running_analyses(&self) -> Result<Vec<crate::quality::runs::AnalysisRecord>, StoreError>;
+    /// Marks these runs abandoned if they are still running; how many were.
+    fn abandon_analyses(&self, ids: &[i64], now: i64) -> Result<u64, StoreError>;
+    fn analysis(&self, id: i64) -> Result<Option<crate::quality::runs::AnalysisRecord>, StoreError>;
+    /// A succeeded run's report, byte for byte as stored.
+    fn analysis_report(&self, id: i64) -> Result<Option<String>, StoreError>;
+    /// Runs, newest first, optionally of one status.
+    fn analyses(
+        &self,
+        status: Option<crate::quality::runs::AnalysisStatus>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<crate::quality::runs::AnalysisRecord>, StoreError>;
+    /// Runs queued now.
+    fn queued_analyses(&self) -> Result<u64, StoreError>;
+    /// The score history, oldest first: one store's or every store's, with `as_of` at or
+    /// after `since` (Unix seconds), at most `limit` points (the newest).
+    fn score_history(
+        &self,
+        store: Option<&StoreId>,
+        since: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<crate::quality::runs::ScorePoint>, StoreError>;
+    /// Each store's offer counts in the whole-store analyses before `as_of` (Unix seconds),
+    /// newest first, at most `VOLUME_HISTORY` each: one indexed read per store.
+    fn prior_volumes(
+        &self,
+        stores: &[StoreId],
+        as_of: i64,
+    ) -> Result<Vec<(StoreId, Vec<u64>)>, StoreError>;
 }

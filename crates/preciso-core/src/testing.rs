@@ -1092,6 +1092,102 @@ pub fn quality_rows_stream_each_offer_with_its_history(c: &dyn Catalog) {
     assert_eq!(read(&recent).iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), vec!["A"]);
 }
 
+/// Issue #18: analysis runs queue in order, one process claims each, progress stops counting
+/// once a run is abandoned, a succeeded report is kept byte for byte with its scores, and
+/// the history reads back by store and before a time.
+pub fn analysis_runs_queue_claim_finish_and_keep_history(c: &dyn Catalog) {
+    use crate::quality::runs::{AnalysisEnd, AnalysisRequest, AnalysisStatus, ScorePoint};
+    let whole = AnalysisRequest::default();
+    let kitchen = AnalysisRequest { category: Some("cocina".into()), ..Default::default() };
+    let ids = c.queue_analyses(&[whole.clone(), kitchen.clone()], "api", 1_000).unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] < ids[1]);
+    assert_eq!(c.queued_analyses().unwrap(), 2);
+    let first = c.claim_analysis("host:1:aa", 2_000).unwrap().expect("a queued run");
+    assert_eq!((first.id, first.status, first.phase), (ids[0], AnalysisStatus::Running, 1));
+    assert_eq!(first.request, whole);
+    assert_eq!(first.owner.as_deref(), Some("host:1:aa"));
+    let second = c.claim_analysis("host:2:bb", 2_001).unwrap().expect("the other run");
+    assert_eq!(second.id, ids[1]);
+    assert_eq!(second.request, kitchen);
+    assert!(c.claim_analysis("host:2:bb", 2_002).unwrap().is_none());
+    assert!(c.analysis_progress(first.id, 3, 40, 2_500).unwrap());
+    let now = c.analysis(first.id).unwrap().unwrap();
+    assert_eq!((now.phase, now.percent, now.heartbeat_at), (3, 40, Some(2_500)));
+    // The second run's process went away: abandoned, and its late progress and end ignored.
+    assert_eq!(c.abandon_analyses(&[second.id], 3_000).unwrap(), 1);
+    assert!(!c.analysis_progress(second.id, 4, 90, 3_100).unwrap());
+    let late = AnalysisEnd::Failed { error: "late".into() };
+    c.finish_analysis(second.id, &late, 3_200).unwrap();
+    let abandoned = c.analysis(second.id).unwrap().unwrap();
+    assert_eq!(abandoned.status, AnalysisStatus::Abandoned);
+    assert_eq!(abandoned.finished_at, Some(3_000));
+    let report = "{\n  \"as_of\": 86400,\n  \"checks\": []\n}".to_string();
+    let point = |store: &str, offers, score| ScorePoint {
+        analysis_id: first.id,
+        store: store.into(),
+        as_of: 86_400,
+        offers,
+        score,
+    };
+    let end = AnalysisEnd::Succeeded {
+        report: report.clone(),
+        outcome: "warn".into(),
+        overall_score: Some(87.5),
+        as_of: 86_400,
+        scores: vec![point("exito", 120, 91.3), point("jumbo", 80, 81.8)],
+    };
+    c.finish_analysis(first.id, &end, 4_000).unwrap();
+    let done = c.analysis(first.id).unwrap().unwrap();
+    assert_eq!(done.status, AnalysisStatus::Succeeded);
+    assert_eq!((done.phase, done.percent), (5, 100));
+    assert_eq!(done.overall_score, Some(87.5));
+    assert_eq!(done.outcome.as_deref(), Some("warn"));
+    assert_eq!(done.as_of, Some(86_400));
+    assert_eq!(c.analysis_report(first.id).unwrap(), Some(report.clone()));
+    assert_eq!(c.analysis_report(second.id).unwrap(), None);
+    // Immutable: a second end changes nothing.
+    c.finish_analysis(first.id, &late, 5_000).unwrap();
+    assert_eq!(c.analysis(first.id).unwrap().unwrap().status, AnalysisStatus::Succeeded);
+    assert_eq!(c.analysis_report(first.id).unwrap(), Some(report));
+    let listed = c.analyses(None, 10, 0).unwrap();
+    assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), vec![ids[1], ids[0]]);
+    let succeeded = c.analyses(Some(AnalysisStatus::Succeeded), 10, 0).unwrap();
+    assert_eq!(succeeded.len(), 1);
+    assert!(c.analyses(None, 10, 2).unwrap().is_empty());
+    // A later run adds a point; the history reads oldest first, per store or all.
+    let later = c.begin_analysis(&whole, "schedule", "host:1:aa", 90_000_000).unwrap();
+    let mut p = point("exito", 130, 93.0);
+    p.analysis_id = later;
+    p.as_of = 2 * 86_400;
+    c.finish_analysis(
+        later,
+        &AnalysisEnd::Succeeded {
+            report: "{}".into(),
+            outcome: "pass".into(),
+            overall_score: Some(93.0),
+            as_of: 2 * 86_400,
+            scores: vec![p],
+        },
+        90_000_001,
+    )
+    .unwrap();
+    let exito = StoreId::parse("exito").unwrap();
+    let history = c.score_history(Some(&exito), None, 10).unwrap();
+    assert_eq!(history.iter().map(|p| (p.as_of, p.score)).collect::<Vec<_>>(), vec![
+        (86_400, 91.3),
+        (2 * 86_400, 93.0)
+    ]);
+    assert_eq!(c.score_history(None, None, 10).unwrap().len(), 3);
+    assert_eq!(c.score_history(None, Some(2 * 86_400), 10).unwrap().len(), 1);
+    assert_eq!(c.score_history(Some(&exito), None, 1).unwrap()[0].as_of, 2 * 86_400);
+    let jumbo = StoreId::parse("jumbo").unwrap();
+    let volumes = c.prior_volumes(&[exito.clone(), jumbo.clone()], 2 * 86_400 + 1).unwrap();
+    assert_eq!(volumes, vec![(exito.clone(), vec![130, 120]), (jumbo, vec![80])]);
+    assert_eq!(c.prior_volumes(&[exito.clone()], 2 * 86_400).unwrap(), vec![(exito, vec![120])]);
+    assert_eq!(c.running_analyses().unwrap().len(), 0);
+}
+
 /// One `#[test]` per contract function, each on a fresh catalog from `$make`.
 #[macro_export]
 macro_rules! contract_tests {
@@ -1120,7 +1216,8 @@ macro_rules! contract_tests {
             concurrent_claims_of_one_slot_start_one_run,
             stale_runs_are_abandoned_and_old_runs_deleted,
             leadership_is_exclusive_and_released_on_drop,
-            quality_rows_stream_each_offer_with_its_history
+            quality_rows_stream_each_offer_with_its_history,
+            analysis_runs_queue_claim_finish_and_keep_history
         );
     };
     (@each $make:expr, $($name:ident),*) => {

@@ -5,6 +5,7 @@
 //! placeholders that PostgreSQL's adapter renumbers with `numbered`). Backend-specific SQL
 //! stays in each adapter and is listed in docs/DECISIONS.md.
 
+pub mod analyses;
 pub mod best;
 mod filter;
 pub mod quality;

@@ -28,19 +28,19 @@ const ACTIVE: &str = "status IN ('running', 'retry_wait')";
 const INSERT_ATTEMPT: &str = "INSERT INTO job_run_attempts (run_id, attempt, status, started_at,
     finished_at, error, steps) VALUES (?, ?, ?, ?, ?, ?, '[]')";
 
-fn int(v: i64) -> Param {
+pub(crate) fn int(v: i64) -> Param {
     Param::Int(v)
 }
 
-fn opt_text(v: Option<&str>) -> Param {
+pub(crate) fn opt_text(v: Option<&str>) -> Param {
     v.map_or(Param::NullText, text)
 }
 
-fn opt_int(v: Option<i64>) -> Param {
+pub(crate) fn opt_int(v: Option<i64>) -> Param {
     v.map_or(Param::NullInt, Param::Int)
 }
 
-fn first_int(rows: &[Vec<Cell>]) -> Option<i64> {
+pub(crate) fn first_int(rows: &[Vec<Cell>]) -> Option<i64> {
     match rows.first().and_then(|r| r.first()) {
         Some(Cell::Int(i)) => Some(*i),
         _ => None,
@@ -316,32 +316,32 @@ pub fn delete_runs_before(db: &mut dyn SqlExec, before: i64) -> Result<u64, Stor
     )
 }
 
-fn cell_int(row: &[Cell], i: usize) -> Result<i64, StoreError> {
+pub(crate) fn cell_int(row: &[Cell], i: usize) -> Result<i64, StoreError> {
     match row.get(i) {
         Some(Cell::Int(v)) => Ok(*v),
         other => Err(StoreError::Backend(format!(
-            "job_runs column {i}: expected an integer, got {other:?}"
+            "column {i}: expected an integer, got {other:?}"
         ))),
     }
 }
 
-fn cell_opt_int(row: &[Cell], i: usize) -> Result<Option<i64>, StoreError> {
+pub(crate) fn cell_opt_int(row: &[Cell], i: usize) -> Result<Option<i64>, StoreError> {
     match row.get(i) {
         Some(Cell::Null) => Ok(None),
         _ => cell_int(row, i).map(Some),
     }
 }
 
-fn cell_text(row: &[Cell], i: usize) -> Result<String, StoreError> {
+pub(crate) fn cell_text(row: &[Cell], i: usize) -> Result<String, StoreError> {
     match row.get(i) {
         Some(Cell::Text(v)) => Ok(v.clone()),
         other => {
-            Err(StoreError::Backend(format!("job_runs column {i}: expected text, got {other:?}")))
+            Err(StoreError::Backend(format!("column {i}: expected text, got {other:?}")))
         }
     }
 }
 
-fn cell_opt_text(row: &[Cell], i: usize) -> Result<Option<String>, StoreError> {
+pub(crate) fn cell_opt_text(row: &[Cell], i: usize) -> Result<Option<String>, StoreError> {
     match row.get(i) {
         Some(Cell::Null) => Ok(None),
         _ => cell_text(row, i).map(Some),

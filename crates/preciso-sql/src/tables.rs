@@ -123,6 +123,33 @@ pub const TABLES: &[TableSpec] = &[
         columns: &["id", "name", "prefix", "key_hash", "scopes", "created_at", "revoked_at"],
         order_by: "id",
     },
+    TableSpec {
+        name: "analyses",
+        columns: &[
+            "id",
+            "status",
+            "request",
+            "trigger_kind",
+            "phase",
+            "percent",
+            "owner",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "as_of",
+            "error",
+            "outcome",
+            "overall_tenths",
+            "report",
+        ],
+        order_by: "id",
+    },
+    TableSpec {
+        name: "analysis_scores",
+        columns: &["store_id", "as_of", "analysis_id", "offers", "score_tenths"],
+        order_by: "store_id, as_of, analysis_id",
+    },
 ];
 
 pub fn table(name: &str) -> Option<&'static TableSpec> {

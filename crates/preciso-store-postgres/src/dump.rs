@@ -88,7 +88,7 @@ fn stream(
     }
 }
 
-const SEQUENCED: [&str; 3] = ["ingest_files", "users", "api_keys"];
+const SEQUENCED: [&str; 4] = ["ingest_files", "users", "api_keys", "analyses"];
 
 fn reset_sequences(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
     for t in SEQUENCED {

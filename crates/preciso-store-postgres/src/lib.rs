@@ -4,6 +4,7 @@
 //! per batch, inside one transaction.
 
 mod accounts;
+mod analyses;
 mod best;
 mod bulk;
 mod dump;

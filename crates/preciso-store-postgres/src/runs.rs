@@ -14,7 +14,7 @@ use preciso_sql::{Param, numbered};
 /// The advisory lock key of the scheduler ("preciso" in ASCII).
 const SCHEDULER_LOCK_KEY: i64 = 0x0070_7265_6369_736f;
 
-struct Exec<'a, 'b>(&'a mut Transaction<'b>);
+pub(crate) struct Exec<'a, 'b>(&'a mut Transaction<'b>);
 
 impl SqlExec for Exec<'_, '_> {
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
@@ -33,7 +33,7 @@ impl SqlExec for Exec<'_, '_> {
 
 impl PgCatalog {
     /// Runs `f` in one transaction.
-    fn in_txn<T>(
+    pub(crate) fn in_txn<T>(
         &self,
         f: impl FnOnce(&mut dyn SqlExec) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

@@ -3,6 +3,7 @@
 //! through its own connection in per-batch transactions.
 
 mod accounts;
+mod analyses;
 mod dump;
 mod gate;
 mod identity;

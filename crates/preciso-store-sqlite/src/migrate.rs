@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0012_product_search", include_str!("../migrations/0012_product_search.sql")),
     ("0013_ingest_upkeep", include_str!("../migrations/0013_ingest_upkeep.sql")),
     ("0014_offer_drops", include_str!("../migrations/0014_offer_drops.sql")),
+    ("0015_analyses", include_str!("../migrations/0015_analyses.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

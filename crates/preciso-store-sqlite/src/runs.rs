@@ -13,7 +13,7 @@ use rusqlite::{Connection, params_from_iter};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::PathBuf;
 
-struct Exec<'a>(&'a Connection);
+pub(crate) struct Exec<'a>(pub(crate) &'a Connection);
 
 impl SqlExec for Exec<'_> {
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, StoreError> {
@@ -40,7 +40,7 @@ impl SqlExec for Exec<'_> {
 
 impl SqliteCatalog {
     /// Runs `f` in one write transaction.
-    fn in_txn<T>(
+    pub(crate) fn in_txn<T>(
         &self,
         f: impl FnOnce(&mut dyn SqlExec) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod runs;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
