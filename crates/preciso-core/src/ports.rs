@@ -551,7 +551,7 @@ pub trait AnalysisLog: Send + Sync {
         since: Option<i64>,
         limit: u32,
     ) -> Result<Vec<crate::quality::runs::ScorePoint>, StoreError>;
-    /// Each store's offer counts in the whole-store analyses before `as_of` (Unix seconds),
+    /// Each store's live offers in the whole-store analyses before `as_of` (Unix seconds),
     /// newest first, at most `VOLUME_HISTORY` each: one indexed read per store.
     fn prior_volumes(
         &self,

@@ -1127,7 +1127,8 @@ pub fn analysis_runs_queue_claim_finish_and_keep_history(c: &dyn Catalog) {
         analysis_id: first.id,
         store: store.into(),
         as_of: 86_400,
-        offers,
+        offers: offers + 1,
+        live_offers: offers,
         score,
     };
     let end = AnalysisEnd::Succeeded {

@@ -135,13 +135,14 @@ pub fn finish(
                 for s in scores {
                     db.execute(
                         "INSERT INTO analysis_scores
-                             (store_id, as_of, analysis_id, offers, score_tenths)
-                         VALUES (?, ?, ?, ?, ?)",
+                             (store_id, as_of, analysis_id, offers, live_offers, score_tenths)
+                         VALUES (?, ?, ?, ?, ?, ?)",
                         &[
                             text(&s.store),
                             int(*as_of),
                             int(id),
                             int(s.offers as i64),
+                            int(s.live_offers as i64),
                             int(tenths(s.score)),
                         ],
                     )?;
@@ -229,7 +230,8 @@ pub fn score_history(
     limit: u32,
 ) -> Result<Vec<ScorePoint>, StoreError> {
     let since = int(since.unwrap_or(i64::MIN));
-    let select = "SELECT analysis_id, store_id, as_of, offers, score_tenths FROM analysis_scores";
+    let select = "SELECT analysis_id, store_id, as_of, offers, live_offers, score_tenths
+        FROM analysis_scores";
     let rows = match store {
         Some(s) => db.rows(
             &format!(
@@ -254,7 +256,8 @@ pub fn score_history(
                 store: cell_text(r, 1)?,
                 as_of: cell_int(r, 2)?,
                 offers: cell_int(r, 3)?.max(0) as u64,
-                score: from_tenths(cell_int(r, 4)?),
+                live_offers: cell_int(r, 4)?.max(0) as u64,
+                score: from_tenths(cell_int(r, 5)?),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -270,7 +273,7 @@ pub fn prior_volumes(
     let mut out = Vec::with_capacity(stores.len());
     for store in stores {
         let rows = db.rows(
-            "SELECT offers FROM analysis_scores WHERE store_id = ? AND as_of < ?
+            "SELECT live_offers FROM analysis_scores WHERE store_id = ? AND as_of < ?
              ORDER BY as_of DESC, analysis_id DESC LIMIT ?",
             &[text(store.as_str()), int(as_of), int(VOLUME_HISTORY as i64)],
         )?;

@@ -23,12 +23,13 @@ CREATE TABLE analyses (
 CREATE INDEX analyses_status ON analyses (status, id);
 
 -- Each whole-store analysis's score per store: the trend, and the offer counts
--- M.volume_anomaly compares with (the newest few before an analysis time, by index).
+-- M.volume_anomaly compares (live offers) with (the newest few before an analysis time, by index).
 CREATE TABLE analysis_scores (
     store_id     TEXT NOT NULL,
     as_of        INTEGER NOT NULL,
     analysis_id  INTEGER NOT NULL REFERENCES analyses (id),
     offers       INTEGER NOT NULL,
+    live_offers  INTEGER NOT NULL,
     score_tenths INTEGER NOT NULL,
     PRIMARY KEY (store_id, as_of, analysis_id)
 );

@@ -170,6 +170,17 @@ pub struct Analysis {
     per_store: FxHashMap<(CheckId, u32), [u64; 2]>,
     /// Per store: its current offers.
     store_offers: FxHashMap<u32, u64>,
+    /// Per store: its offers seen within the `M.freshness` window before the analysis time
+    /// (what its scraper delivers now; stored offers are never deleted, so their count
+    /// alone cannot fall when a scraper breaks).
+    live_offers: FxHashMap<u32, u64>,
+    /// Per store: its live offers in earlier whole-store analyses, newest first
+    /// (`volume_history`); `None` when the caller has none to give.
+    volumes: Option<FxHashMap<u32, Vec<u64>>>,
+    /// Why M.volume_anomaly cannot judge this analysis at all (a narrowed scope).
+    volume_reason: Option<&'static str>,
+    /// Per store: its live offers' change from the median of its history (M.volume_anomaly).
+    volume_change: FxHashMap<u32, f64>,
     /// Optional fields present, of `offers`.
     present: BTreeMap<&'static str, u64>,
     offers: u64,
@@ -290,6 +301,10 @@ impl Analysis {
             newest: FxHashMap::default(),
             per_store: FxHashMap::default(),
             store_offers: FxHashMap::default(),
+            live_offers: FxHashMap::default(),
+            volumes: None,
+            volume_reason: None,
+            volume_change: FxHashMap::default(),
             present: OPTIONAL_FIELDS.iter().map(|f| (*f, 0)).collect(),
             offers: 0,
         }
@@ -352,6 +367,40 @@ impl Analysis {
         (self.who.len() - 1) as u32
     }
 
+    /// The `M.freshness` window in seconds (48 h unless set): an offer seen within it is live.
+    fn live_window(&self) -> i64 {
+        let hours = self
+            .configs
+            .get(&CheckId::MFreshness)
+            .and_then(|c| c.threshold)
+            .or(CheckId::MFreshness.default_threshold())
+            .unwrap_or(48.0);
+        (hours * 3600.0) as i64
+    }
+
+    /// The stores this analysis has seen, by slug.
+    pub fn stores(&self) -> &[StoreId] {
+        &self.stores
+    }
+
+    /// Each store's live offers in earlier whole-store analyses, newest first: what
+    /// M.volume_anomaly compares with. A store listed here with no offer in this analysis
+    /// counts as 0 live offers (a scraper that stopped altogether).
+    pub fn volume_history(&mut self, history: Vec<(StoreId, Vec<u64>)>) {
+        let mut map = FxHashMap::default();
+        for (store, counts) in history {
+            let i = self.store_of(&store);
+            map.insert(i, counts);
+        }
+        self.volumes = Some(map);
+    }
+
+    /// This analysis is narrowed (a category, a time window): its volumes compare with no
+    /// history, so M.volume_anomaly is `not_evaluated` with `reason`.
+    pub fn volume_not_comparable(&mut self, reason: &'static str) {
+        self.volume_reason = Some(reason);
+    }
+
     /// One current offer.
     pub fn offer(&mut self, o: &OfferFacts<'_>) {
         let store = self.store_of(o.store);
@@ -359,6 +408,9 @@ impl Analysis {
         let target = Target { id: o.id, store, sku: o.sku };
         self.offers += 1;
         *self.store_offers.entry(store).or_default() += 1;
+        if self.as_of.saturating_sub(o.last_seen) <= self.live_window() {
+            *self.live_offers.entry(store).or_default() += 1;
+        }
         let newest = self.newest.entry(store).or_insert(o.last_seen);
         *newest = (*newest).max(o.last_seen);
         for (field, present) in [
@@ -681,9 +733,13 @@ impl Analysis {
                         penalty += 20.0 * ((age - hours) / hours).min(1.0);
                     }
                 }
+                let newest = self.newest.get(&store).copied().unwrap_or(self.as_of);
                 StoreScore {
                     store: self.stores[store as usize].to_string(),
                     offers,
+                    live_offers: self.live_offers.get(&store).copied().unwrap_or(0),
+                    freshness_hours: round1(self.as_of.saturating_sub(newest) as f64 / 3600.0),
+                    volume_change: self.volume_change.get(&store).copied(),
                     score: round1((100.0 - penalty).clamp(0.0, 100.0)),
                 }
             })
@@ -856,7 +912,60 @@ impl Analysis {
         }
     }
 
+    /// M.volume_anomaly: each store's live offers against the median of its last analyses
+    /// (at least `MIN_VOLUME_HISTORY`); off by more than `threshold` (a share) is a finding.
+    fn finish_volume(&mut self) {
+        let Some(share) = self.configs.get(&CheckId::MVolumeAnomaly).map(|c| c.threshold) else {
+            return;
+        };
+        let share = share.or(CheckId::MVolumeAnomaly.default_threshold()).unwrap_or(0.5);
+        let reason = match (self.volume_reason, &self.volumes) {
+            (Some(r), _) => Some(r),
+            (None, None) => Some("no_history"),
+            (None, Some(_)) => None,
+        };
+        let mut judged = Vec::new();
+        if let (None, Some(volumes)) = (reason, &self.volumes) {
+            let mut stores: Vec<u32> =
+                volumes.keys().chain(self.store_offers.keys()).copied().collect();
+            stores.sort_by(|a, b| self.stores[*a as usize].cmp(&self.stores[*b as usize]));
+            stores.dedup();
+            for store in stores {
+                let history = volumes.get(&store).map_or(&[][..], Vec::as_slice);
+                if history.len() < MIN_VOLUME_HISTORY {
+                    continue;
+                }
+                let mut sorted = history.to_vec();
+                sorted.sort_unstable();
+                let mid = sorted.len() / 2;
+                let median = if sorted.len() % 2 == 0 {
+                    (sorted[mid - 1] + sorted[mid]) as f64 / 2.0
+                } else {
+                    sorted[mid] as f64
+                };
+                let live = self.live_offers.get(&store).copied().unwrap_or(0) as f64;
+                let change = if median > 0.0 {
+                    (live - median) / median
+                } else {
+                    f64::from(u8::from(live > 0.0))
+                };
+                judged.push((store, round3(change), change.abs() > share));
+            }
+        }
+        let Some(t) = self.tallies.get_mut(&CheckId::MVolumeAnomaly) else { return };
+        for (store, change, bad) in judged {
+            t.see(bad);
+            t.observe_max(change.abs());
+            count_store(&mut self.per_store, CheckId::MVolumeAnomaly, store, bad);
+            self.volume_change.insert(store, change);
+        }
+        if t.elements == 0 {
+            t.reason = Some(reason.unwrap_or("insufficient_history").to_string());
+        }
+    }
+
     fn finish_metrics(&mut self) {
+        self.finish_volume();
         if let Some(hours) = self.configs.get(&CheckId::MFreshness).and_then(|c| c.threshold) {
             let as_of = self.as_of;
             let mut stale = 0;
@@ -879,6 +988,9 @@ impl Analysis {
         }
     }
 }
+
+/// Earlier analyses M.volume_anomaly needs before it judges a store.
+pub const MIN_VOLUME_HISTORY: usize = 4;
 
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
@@ -907,6 +1019,13 @@ pub struct StoreScore {
     pub store: String,
     /// Its current offers analysed.
     pub offers: u64,
+    /// Of those, seen within the `M.freshness` window before the analysis time.
+    pub live_offers: u64,
+    /// Hours from its newest observation to the analysis time (M.freshness).
+    pub freshness_hours: f64,
+    /// Its live offers' change from the median of its earlier analyses (M.volume_anomaly),
+    /// e.g. -0.8 for a fifth of the usual; absent until judged.
+    pub volume_change: Option<f64>,
     pub score: f64,
 }
 
@@ -1160,6 +1279,65 @@ mod tests {
         let r = run(&old);
         assert_eq!(unexpected(&r, CheckId::MFreshness), 1);
         assert_eq!(r[&CheckId::MFreshness].observed_value, Some(72.0));
+    }
+
+    #[test]
+    fn a_store_delivering_far_fewer_live_offers_than_usual_is_a_volume_anomaly() {
+        let analyse = |rows: &[Row], history: Option<Vec<(StoreId, Vec<u64>)>>| {
+            let mut a = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
+            for r in rows {
+                a.offer(&facts(r));
+            }
+            if let Some(h) = history {
+                a.volume_history(h);
+            }
+            a.finish()
+        };
+        let rows = clean();
+        let live = |store: &str| rows.iter().filter(|r| r.store.as_str() == store).count() as u64;
+        let (exito, jumbo) = (StoreId::parse("exito").unwrap(), StoreId::parse("jumbo").unwrap());
+        let check = |r: &Report| {
+            r.checks.iter().find(|c| c.id == CheckId::MVolumeAnomaly).unwrap().clone()
+        };
+        // No history given, or fewer than 4 earlier analyses: not judged.
+        let c = check(&analyse(&rows, None));
+        assert_eq!((c.outcome, c.reason.as_deref()), (Outcome::NotEvaluated, Some("no_history")));
+        let three = vec![(exito.clone(), vec![live("exito"); 3])];
+        let c = check(&analyse(&rows, Some(three)));
+        assert_eq!(c.reason.as_deref(), Some("insufficient_history"));
+        // Usual volumes: silent.
+        let usual = vec![
+            (exito.clone(), vec![live("exito"); 4]),
+            (jumbo.clone(), vec![live("jumbo"); 5]),
+        ];
+        let r = analyse(&rows, Some(usual));
+        assert_eq!((check(&r).outcome, check(&r).element_count), (Outcome::Pass, 2));
+        assert_eq!(r.stores[0].volume_change, Some(0.0));
+        // Exito used to deliver 10× what it does now: a finding, its score pays for it.
+        let dropped = vec![
+            (exito.clone(), vec![10 * live("exito"); 6]),
+            (jumbo.clone(), vec![live("jumbo"); 5]),
+        ];
+        let r = analyse(&rows, Some(dropped));
+        let c = check(&r);
+        assert_eq!((c.outcome, c.unexpected_count), (Outcome::Warn, 1));
+        assert_eq!(c.observed_value, Some(0.9));
+        let e = r.stores.iter().find(|s| s.store == "exito").unwrap();
+        assert_eq!(e.volume_change, Some(-0.9));
+        assert!(e.score < 100.0);
+        // Stale offers are not live: a store whose offers all went stale has volume 0.
+        let mut stale = clean();
+        for o in stale.iter_mut().filter(|o| o.store.as_str() == "jumbo") {
+            o.last_seen = NOW - 3 * DAY;
+        }
+        let r = analyse(&stale, Some(vec![(jumbo, vec![live("jumbo"); 4])]));
+        assert_eq!(check(&r).unexpected_count, 1);
+        assert_eq!(r.stores.iter().find(|s| s.store == "jumbo").unwrap().live_offers, 0);
+        let mut narrowed = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
+        narrowed.volume_not_comparable("narrowed_scope");
+        narrowed.volume_history(vec![(exito, vec![1; 4])]);
+        let c = check(&narrowed.finish());
+        assert_eq!(c.reason.as_deref(), Some("narrowed_scope"));
     }
 
     #[test]

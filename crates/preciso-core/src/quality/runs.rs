@@ -118,6 +118,8 @@ pub struct ScorePoint {
     pub as_of: i64,
     /// Its current offers analysed.
     pub offers: u64,
+    /// Of those, seen within the freshness window before `as_of`.
+    pub live_offers: u64,
     pub score: f64,
 }
 
@@ -138,7 +140,7 @@ pub enum AnalysisEnd {
     },
 }
 
-/// Prior offer counts of one store, newest first (at most `VOLUME_HISTORY`).
+/// Prior live-offer counts of one store a volume check reads, newest first, at most.
 pub const VOLUME_HISTORY: usize = 8;
 
 /// The owner string of a process: `host:pid:nonce`. `(host, pid)` when it has that shape.
