@@ -484,6 +484,8 @@ pub trait QualityRead: Send + Sync {
         scope: &QualityScope,
         sink: &mut QualitySink<'_>,
     ) -> Result<(), StoreError>;
+    /// How many offers `quality_rows` would hand over for `scope`.
+    fn quality_size(&self, scope: &QualityScope) -> Result<u64, StoreError>;
 }
 
 /// Analysis runs and their results (issue #18): a queue any replica takes from, immutable
@@ -531,7 +533,8 @@ pub trait AnalysisLog: Send + Sync {
     fn running_analyses(&self) -> Result<Vec<crate::quality::runs::AnalysisRecord>, StoreError>;
     /// Marks these runs abandoned if they are still running; how many were.
     fn abandon_analyses(&self, ids: &[i64], now: i64) -> Result<u64, StoreError>;
-    fn analysis(&self, id: i64) -> Result<Option<crate::quality::runs::AnalysisRecord>, StoreError>;
+    fn analysis(&self, id: i64)
+    -> Result<Option<crate::quality::runs::AnalysisRecord>, StoreError>;
     /// A succeeded run's report, byte for byte as stored.
     fn analysis_report(&self, id: i64) -> Result<Option<String>, StoreError>;
     /// Runs, newest first, optionally of one status.

@@ -1090,6 +1090,8 @@ pub fn quality_rows_stream_each_offer_with_its_history(c: &dyn Catalog) {
     assert_eq!(read(&kitchen).iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), vec!["A", "B"]);
     let recent = QualityScope { since: Some(day(30)), ..Default::default() };
     assert_eq!(read(&recent).iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(), vec!["A"]);
+    assert_eq!(c.quality_size(&kitchen).unwrap(), 2);
+    assert_eq!(c.quality_size(&recent).unwrap(), 1);
 }
 
 /// Issue #18: analysis runs queue in order, one process claims each, progress stops counting
@@ -1175,10 +1177,10 @@ pub fn analysis_runs_queue_claim_finish_and_keep_history(c: &dyn Catalog) {
     .unwrap();
     let exito = StoreId::parse("exito").unwrap();
     let history = c.score_history(Some(&exito), None, 10).unwrap();
-    assert_eq!(history.iter().map(|p| (p.as_of, p.score)).collect::<Vec<_>>(), vec![
-        (86_400, 91.3),
-        (2 * 86_400, 93.0)
-    ]);
+    assert_eq!(
+        history.iter().map(|p| (p.as_of, p.score)).collect::<Vec<_>>(),
+        vec![(86_400, 91.3), (2 * 86_400, 93.0)]
+    );
     assert_eq!(c.score_history(None, None, 10).unwrap().len(), 3);
     assert_eq!(c.score_history(None, Some(2 * 86_400), 10).unwrap().len(), 1);
     assert_eq!(c.score_history(Some(&exito), None, 1).unwrap()[0].as_of, 2 * 86_400);

@@ -44,6 +44,7 @@ availability factor = 1 in stock, 0.5 unknown, 0 out of stock.";
         (name = "users", description = "Users and their preferences (personal data: a users key)."),
         (name = "ingest", description = "Uploads and the ingest ledger."),
         (name = "operations", description = "Jobs, runs and the status document."),
+        (name = "forensic", description = "Data-quality analysis runs, their reports and the store score history."),
         (name = "probes", description = "Liveness, readiness, metrics and this document."),
     )
 )]
@@ -86,8 +87,15 @@ const MAY_BE_ABSENT: &[(&str, &str)] = &[
 /// Schemas whose properties keep utoipa's own `required` (only non-`Option`, non-default
 /// fields): request bodies, where leaving a field out is the client's choice, and the error
 /// details, whose fields each come with some errors only.
-const OWN_REQUIRED: &[&str] =
-    &["UserInput", "PreferencesInput", "UploadForm", "RawFile", "ErrorDetails"];
+const OWN_REQUIRED: &[&str] = &[
+    "UserInput",
+    "PreferencesInput",
+    "UploadForm",
+    "RawFile",
+    "ErrorDetails",
+    "AnalysisRequest",
+    "BatchRequest",
+];
 
 /// Marks every property of `schema` (and of the inline objects it composes) required but
 /// those `MAY_BE_ABSENT` in `name`.

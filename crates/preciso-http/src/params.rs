@@ -457,3 +457,47 @@ mod tests {
         assert!(p(&[("force", "-58800")]).flag("force").is_err());
     }
 }
+
+/// `{job_id}` of an analysis run.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct JobIdPath {
+    /// The run's id (from `POST /api/forensic/analyze`).
+    #[param(minimum = 1, format = Int64)]
+    job_id: i64,
+}
+
+/// The export format.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ExportQuery {
+    /// `json` (canonical, the default), `csv` (one row per example) or `html` (one
+    /// self-contained page).
+    #[param(pattern = "^(json|csv|html)$")]
+    format: Option<String>,
+}
+
+/// The analysis-run filters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct AnalysisListQuery {
+    /// Only runs in this status.
+    status: Option<preciso_core::quality::runs::AnalysisStatus>,
+}
+
+/// The score-history filters.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ScoreQuery {
+    /// Only this store (slug or name).
+    store: Option<String>,
+    /// Only analyses at or after this time (RFC 3339 or YYYY-MM-DD).
+    since: Option<String>,
+    /// The newest points at most.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<u32>,
+}

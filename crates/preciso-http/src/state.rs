@@ -102,6 +102,8 @@ pub struct Inner {
     pub heavy: Arc<tokio::sync::Semaphore>,
     /// The threads those computations run on, one per permit.
     pub heavy_pool: crate::heavy::HeavyPool,
+    /// The analysis runs' queue and workers; `None` answers their endpoints with 503.
+    pub analyses: Option<Arc<preciso_ops::forensic::AnalysisQueue>>,
 }
 
 /// The scheduler service as the HTTP layer sees it.
@@ -193,6 +195,7 @@ impl AppState {
             ops: None,
             heavy: Arc::new(tokio::sync::Semaphore::new(heavy_threads)),
             heavy_pool: crate::heavy::HeavyPool::new(heavy_threads),
+            analyses: None,
         }))
     }
 
@@ -202,6 +205,14 @@ impl AppState {
             // One registry per process: the scheduler's jobs already record into its own.
             inner.telemetry = ops.ops.telemetry().clone();
             inner.ops = Some(Arc::new(ops));
+        }
+        self
+    }
+
+    /// Attaches the analysis queue (right after construction, before the state is shared).
+    pub fn with_analyses(mut self, queue: Arc<preciso_ops::forensic::AnalysisQueue>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.analyses = Some(queue);
         }
         self
     }

@@ -9,6 +9,7 @@ pub mod archive;
 pub mod backup;
 pub mod clock;
 pub mod cron;
+pub mod forensic;
 pub mod job;
 pub mod jobs;
 pub mod metrics;

@@ -349,7 +349,7 @@ fn unreachable_claim() -> Result<Triggered, OpsError> {
 }
 
 /// `host:pid:nonce`, naming the process that runs a job.
-fn owner_id() -> String {
+pub fn owner_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "host".into());

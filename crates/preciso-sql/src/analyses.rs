@@ -61,7 +61,14 @@ pub fn begin(
         "INSERT INTO analyses (status, request, trigger_kind, phase, owner, created_at,
              started_at, heartbeat_at)
          VALUES ('running', ?, ?, 1, ?, ?, ?, ?) RETURNING id",
-        &[Param::Text(request_json(request)?), text(trigger), text(owner), int(now), int(now), int(now)],
+        &[
+            Param::Text(request_json(request)?),
+            text(trigger),
+            text(owner),
+            int(now),
+            int(now),
+            int(now),
+        ],
     )?;
     first_int(&rows).ok_or_else(|| StoreError::Backend("no analysis id".into()))
 }
@@ -72,10 +79,9 @@ pub fn claim(
     now: i64,
 ) -> Result<Option<AnalysisRecord>, StoreError> {
     for _ in 0..CLAIM_TRIES {
-        let Some(id) = first_int(&db.rows(
-            "SELECT id FROM analyses WHERE status = 'queued' ORDER BY id LIMIT 1",
-            &[],
-        )?) else {
+        let Some(id) = first_int(
+            &db.rows("SELECT id FROM analyses WHERE status = 'queued' ORDER BY id LIMIT 1", &[])?,
+        ) else {
             return Ok(None);
         };
         let took = db.execute(
@@ -162,7 +168,11 @@ pub fn finish(
 }
 
 pub fn running(db: &mut dyn SqlExec) -> Result<Vec<AnalysisRecord>, StoreError> {
-    records(db, &format!("SELECT {COLUMNS} FROM analyses WHERE status = 'running' ORDER BY id"), &[])
+    records(
+        db,
+        &format!("SELECT {COLUMNS} FROM analyses WHERE status = 'running' ORDER BY id"),
+        &[],
+    )
 }
 
 pub fn abandon(db: &mut dyn SqlExec, ids: &[i64], now: i64) -> Result<u64, StoreError> {
@@ -185,10 +195,8 @@ pub fn get(db: &mut dyn SqlExec, id: i64) -> Result<Option<AnalysisRecord>, Stor
 }
 
 pub fn report(db: &mut dyn SqlExec, id: i64) -> Result<Option<String>, StoreError> {
-    let rows = db.rows(
-        "SELECT report FROM analyses WHERE id = ? AND status = 'succeeded'",
-        &[int(id)],
-    )?;
+    let rows =
+        db.rows("SELECT report FROM analyses WHERE id = ? AND status = 'succeeded'", &[int(id)])?;
     Ok(match rows.into_iter().next().and_then(|r| r.into_iter().next()) {
         Some(Cell::Text(t)) => Some(t),
         _ => None,
@@ -277,8 +285,10 @@ pub fn prior_volumes(
              ORDER BY as_of DESC, analysis_id DESC LIMIT ?",
             &[text(store.as_str()), int(as_of), int(VOLUME_HISTORY as i64)],
         )?;
-        let counts =
-            rows.iter().map(|r| cell_int(r, 0).map(|v| v.max(0) as u64)).collect::<Result<_, _>>()?;
+        let counts = rows
+            .iter()
+            .map(|r| cell_int(r, 0).map(|v| v.max(0) as u64))
+            .collect::<Result<_, _>>()?;
         out.push((store.clone(), counts));
     }
     Ok(out)

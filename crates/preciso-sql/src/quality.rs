@@ -36,6 +36,12 @@ pub fn offers(scope: &QualityScope) -> (String, Vec<Param>) {
     (format!("{OFFERS} WHERE {} ORDER BY o.id", w.sql()), w.params)
 }
 
+/// How many offers the scope has (progress is reported against it).
+pub fn count(scope: &QualityScope) -> (String, Vec<Param>) {
+    let w = scope_where(scope);
+    (format!("SELECT COUNT(*) FROM offers o WHERE {}", w.sql()), w.params)
+}
+
 /// The histories of the scope's offers, by offer id then time.
 pub fn histories(scope: &QualityScope) -> (String, Vec<Param>) {
     let w = scope_where(scope);

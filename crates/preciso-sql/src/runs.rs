@@ -319,9 +319,9 @@ pub fn delete_runs_before(db: &mut dyn SqlExec, before: i64) -> Result<u64, Stor
 pub(crate) fn cell_int(row: &[Cell], i: usize) -> Result<i64, StoreError> {
     match row.get(i) {
         Some(Cell::Int(v)) => Ok(*v),
-        other => Err(StoreError::Backend(format!(
-            "column {i}: expected an integer, got {other:?}"
-        ))),
+        other => {
+            Err(StoreError::Backend(format!("column {i}: expected an integer, got {other:?}")))
+        }
     }
 }
 
@@ -335,9 +335,7 @@ pub(crate) fn cell_opt_int(row: &[Cell], i: usize) -> Result<Option<i64>, StoreE
 pub(crate) fn cell_text(row: &[Cell], i: usize) -> Result<String, StoreError> {
     match row.get(i) {
         Some(Cell::Text(v)) => Ok(v.clone()),
-        other => {
-            Err(StoreError::Backend(format!("column {i}: expected text, got {other:?}")))
-        }
+        other => Err(StoreError::Backend(format!("column {i}: expected text, got {other:?}"))),
     }
 }
 

@@ -147,14 +147,7 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "analysis_scores",
-        columns: &[
-            "store_id",
-            "as_of",
-            "analysis_id",
-            "offers",
-            "live_offers",
-            "score_tenths",
-        ],
+        columns: &["store_id", "as_of", "analysis_id", "offers", "live_offers", "score_tenths"],
         order_by: "store_id, as_of, analysis_id",
     },
 ];

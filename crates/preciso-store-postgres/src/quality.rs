@@ -9,7 +9,7 @@ use preciso_core::analysis::omnibus::Observation;
 use preciso_core::ports::{QualityOffer, QualityRead, QualityScope, QualitySink, StoreError};
 use preciso_sql::numbered;
 use preciso_sql::quality::{
-    QualityStreams, histories, merge, observation_from_row, offer_from_row, offers,
+    QualityStreams, count, histories, merge, observation_from_row, offer_from_row, offers,
 };
 use std::collections::VecDeque;
 
@@ -79,6 +79,16 @@ impl QualityRead for PgCatalog {
             let histories = Stream { portal, rows: VecDeque::new(), done: false };
             merge(&mut Streams { tx: &mut tx, offers, histories }, sink)?;
             tx.commit().map_err(backend)
+        })
+    }
+
+    fn quality_size(&self, scope: &QualityScope) -> Result<u64, StoreError> {
+        let (sql, params) = count(scope);
+        let bound = bind(&params);
+        self.with_client(|c| {
+            let row = c.query_one(numbered(&sql).as_str(), &refs(&bound)).map_err(backend)?;
+            let n: i64 = row.try_get(0).map_err(backend)?;
+            Ok(n.max(0) as u64)
         })
     }
 }

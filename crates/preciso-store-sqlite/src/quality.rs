@@ -7,7 +7,7 @@ use crate::{SqliteCatalog, SqliteRow, backend};
 use preciso_core::analysis::omnibus::Observation;
 use preciso_core::ports::{QualityOffer, QualityRead, QualityScope, QualitySink, StoreError};
 use preciso_sql::quality::{
-    QualityStreams, histories, merge, observation_from_row, offer_from_row, offers,
+    QualityStreams, count, histories, merge, observation_from_row, offer_from_row, offers,
 };
 use rusqlite::{Rows, params_from_iter};
 
@@ -53,6 +53,17 @@ impl QualityRead for SqliteCatalog {
                     .map_err(backend)?,
             };
             merge(&mut streams, sink)
+        })
+    }
+
+    fn quality_size(&self, scope: &QualityScope) -> Result<u64, StoreError> {
+        let (sql, params) = count(scope);
+        self.with_conn_err(|c| {
+            let n: i64 = c
+                .prepare_cached(&sql)
+                .and_then(|mut s| s.query_row(params_from_iter(values(&params)), |r| r.get(0)))
+                .map_err(backend)?;
+            Ok(n.max(0) as u64)
         })
     }
 }

@@ -42,10 +42,18 @@ pub struct Settings {
 
 /// `[quality.checks."ID"]`: each check's `enabled`, `severity`, `threshold`, `mostly` and own
 /// keys (file only: check ids hold dots, which an environment variable cannot spell).
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QualitySettings {
+    /// Analysis runs of the API a process runs at once (1–16); the rest wait `queued`.
+    pub concurrency: usize,
     pub checks: BTreeMap<String, preciso_core::quality::config::CheckSettings>,
+}
+
+impl Default for QualitySettings {
+    fn default() -> Self {
+        QualitySettings { concurrency: 2, checks: BTreeMap::new() }
+    }
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -473,6 +481,9 @@ impl Settings {
         parse_tz(&self.scheduler.timezone).context("scheduler.timezone")?;
         crate::ops::job_specs_check(self)?;
         self.quality_checks()?;
+        if !(1..=16).contains(&self.quality.concurrency) {
+            bail!("quality.concurrency must be 1 to 16, got {}", self.quality.concurrency);
+        }
         for (slug, store) in &self.stores {
             StoreId::parse(slug).with_context(|| format!("stores.{slug}: invalid store slug"))?;
             if let Some(c) = &store.currency {

@@ -4,7 +4,7 @@
 //! one `CheckResult` per check. Nothing here reads a database: the store adapters feed it.
 
 use super::config::CheckConfig;
-use super::{CheckId, CheckResult, Example, Outcome, Samples, Severity, Value};
+use super::{CheckId, CheckResult, Example, Outcome, Phase, Samples, Severity, Value};
 use crate::analysis::jump::jump;
 use crate::analysis::omnibus::{self, Observation, Verdict};
 use crate::analysis::robust;
@@ -679,12 +679,21 @@ impl Analysis {
     }
 
     /// The report: one result per enabled check, in `CheckId::ALL` order, and the scores.
-    pub fn finish(mut self) -> Report {
+    pub fn finish(self) -> Report {
+        self.finish_phases(&mut |_| {})
+    }
+
+    /// `finish`, calling `phase` as each of the phases judged at the end begins
+    /// (consistency, patterns, metrics), for progress reports.
+    pub fn finish_phases(mut self, phase: &mut dyn FnMut(Phase)) -> Report {
+        phase(Phase::Consistency);
         self.finish_shared();
-        let coverage = self.finish_coverage();
         self.finish_spread();
+        phase(Phase::Patterns);
         self.finish_outliers();
         self.finish_repeating();
+        phase(Phase::Metrics);
+        let coverage = self.finish_coverage();
         self.finish_metrics();
         let stores = self.scores();
         let offers: u64 = stores.iter().map(|s| s.offers).sum();
@@ -1001,7 +1010,8 @@ fn round3(x: f64) -> f64 {
 }
 
 /// One category (at one level of its path) in one currency, as M.coverage sees it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Coverage {
     /// The category key (`tecnologia`, `tecnologia/celulares`…).
     pub category: String,
@@ -1014,7 +1024,8 @@ pub struct Coverage {
 }
 
 /// A store's score, 0–100.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoreScore {
     pub store: String,
     /// Its current offers analysed.
@@ -1030,7 +1041,8 @@ pub struct StoreScore {
 }
 
 /// What an analysis found.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// The analysis time (Unix seconds).
     pub as_of: i64,
@@ -1296,9 +1308,8 @@ mod tests {
         let rows = clean();
         let live = |store: &str| rows.iter().filter(|r| r.store.as_str() == store).count() as u64;
         let (exito, jumbo) = (StoreId::parse("exito").unwrap(), StoreId::parse("jumbo").unwrap());
-        let check = |r: &Report| {
-            r.checks.iter().find(|c| c.id == CheckId::MVolumeAnomaly).unwrap().clone()
-        };
+        let check =
+            |r: &Report| r.checks.iter().find(|c| c.id == CheckId::MVolumeAnomaly).unwrap().clone();
         // No history given, or fewer than 4 earlier analyses: not judged.
         let c = check(&analyse(&rows, None));
         assert_eq!((c.outcome, c.reason.as_deref()), (Outcome::NotEvaluated, Some("no_history")));
@@ -1306,10 +1317,8 @@ mod tests {
         let c = check(&analyse(&rows, Some(three)));
         assert_eq!(c.reason.as_deref(), Some("insufficient_history"));
         // Usual volumes: silent.
-        let usual = vec![
-            (exito.clone(), vec![live("exito"); 4]),
-            (jumbo.clone(), vec![live("jumbo"); 5]),
-        ];
+        let usual =
+            vec![(exito.clone(), vec![live("exito"); 4]), (jumbo.clone(), vec![live("jumbo"); 5])];
         let r = analyse(&rows, Some(usual));
         assert_eq!((check(&r).outcome, check(&r).element_count), (Outcome::Pass, 2));
         assert_eq!(r.stores[0].volume_change, Some(0.0));
@@ -1338,6 +1347,17 @@ mod tests {
         narrowed.volume_history(vec![(exito, vec![1; 4])]);
         let c = check(&narrowed.finish());
         assert_eq!(c.reason.as_deref(), Some("narrowed_scope"));
+    }
+
+    #[test]
+    fn a_report_reads_back_from_its_json() {
+        let mut rows = clean();
+        rows[0].price = 9;
+        rows[1].gtin = Some("7702032101055".into());
+        let r = report(&rows);
+        let text = serde_json::to_string(&r).unwrap();
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
     }
 
     #[test]

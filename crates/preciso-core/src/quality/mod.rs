@@ -11,7 +11,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The analysis phases, in report order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Validation,
@@ -116,7 +117,15 @@ impl Serialize for CheckId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for CheckId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        CheckId::parse(&id).ok_or_else(|| serde::de::Error::custom(format!("unknown check {id:?}")))
+    }
+}
+
 /// What a failing check means.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -127,7 +136,8 @@ pub enum Severity {
 }
 
 /// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Pass,
@@ -140,7 +150,8 @@ pub enum Outcome {
 }
 
 /// An offer that tripped a check, and the values that did it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Example {
     pub store: String,
     pub sku: Option<String>,
@@ -149,12 +160,53 @@ pub struct Example {
 }
 
 /// A value an example shows: an amount of minor units, a measure, or text.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Value {
     Int(i64),
     Num(f64),
     Text(String),
+}
+
+/// By hand rather than `untagged`: with serde_json's `arbitrary_precision` (which a
+/// dependency turns on) numbers reach an untagged enum as a private map and match no variant.
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer, a number or a string")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+                i64::try_from(v).map(Value::Int).map_err(E::custom)
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+                Ok(Value::Num(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::Text(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Value, A::Error> {
+                // serde_json's arbitrary-precision number: one entry holding its digits.
+                let Some((_, digits)) = map.next_entry::<String, String>()? else {
+                    return Err(serde::de::Error::custom("an empty map is not a value"));
+                };
+                if let Ok(i) = digits.parse::<i64>() {
+                    return Ok(Value::Int(i));
+                }
+                digits.parse::<f64>().map(Value::Num).map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// At most `MAX_EXAMPLES` examples, the same ones whatever order the rows came in: those with
@@ -192,8 +244,11 @@ impl Samples {
 }
 
 /// What one check reports.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CheckResult {
+    /// The check's stable id (`V.required`, `P.outlier`…).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: CheckId,
     pub phase: Phase,
     pub severity: Severity,

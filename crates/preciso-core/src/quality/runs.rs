@@ -175,8 +175,15 @@ mod tests {
     #[test]
     fn only_unnarrowed_requests_enter_the_history() {
         assert!(AnalysisRequest::default().whole_stores());
-        assert!(AnalysisRequest { store: Some("exito".into()), ..Default::default() }.whole_stores());
-        assert!(!AnalysisRequest { category: Some("tv".into()), ..Default::default() }.whole_stores());
-        assert!(!AnalysisRequest { since: Some("2026-01-01".into()), ..Default::default() }.whole_stores());
+        assert!(
+            AnalysisRequest { store: Some("exito".into()), ..Default::default() }.whole_stores()
+        );
+        assert!(
+            !AnalysisRequest { category: Some("tv".into()), ..Default::default() }.whole_stores()
+        );
+        assert!(
+            !AnalysisRequest { since: Some("2026-01-01".into()), ..Default::default() }
+                .whole_stores()
+        );
     }
 }

@@ -106,9 +106,9 @@ impl ResponseCache {
     }
 }
 
-/// Scheduler and status answers change by the second: never cached.
+/// Scheduler, status and analysis-run answers change by the second: never cached.
 fn is_operational(path: &str) -> bool {
-    ["/api/jobs", "/api/runs", "/api/status"].iter().any(|p| path.starts_with(p))
+    ["/api/jobs", "/api/runs", "/api/status", "/api/forensic"].iter().any(|p| path.starts_with(p))
 }
 
 /// Path parameters that name a category are keyed by the category's key, so its spellings

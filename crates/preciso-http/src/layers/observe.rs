@@ -109,7 +109,10 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp(docs)));
+    // A handler that serves a self-contained page sets its own, as narrow (the report export).
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp(docs)));
+    }
     if state.config.behind_tls {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,

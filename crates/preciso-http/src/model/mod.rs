@@ -6,6 +6,7 @@ pub mod archivos;
 pub mod catalog;
 pub mod compare;
 pub mod error;
+pub mod forensic;
 pub mod health;
 pub mod jobs;
 pub mod offers;

@@ -6,6 +6,7 @@
 mod archivos;
 mod catalog;
 mod compare;
+mod forensic;
 mod health;
 mod jobs;
 mod offers;
@@ -63,6 +64,13 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         routes!(jobs::runs),
         routes!(jobs::run),
         routes!(jobs::status),
+        routes!(forensic::analyze),
+        routes!(forensic::batch),
+        routes!(forensic::status),
+        routes!(forensic::result),
+        routes!(forensic::export),
+        routes!(forensic::list),
+        routes!(forensic::scores),
         routes!(health::openapi),
         routes!(health::health),
         routes!(health::ready),

@@ -91,10 +91,15 @@ pub fn report_html(r: &Report) -> String {
                 p { "Analysis time " (at) ". Overall score " strong { (overall) } " of 100." }
                 h2 { "Stores" }
                 table {
-                    thead { tr { th { "Store" } th { "Offers" } th { "Score" } } }
+                    thead { tr { th { "Store" } th { "Offers" } th { "Live" } th { "Hours since newest" } th { "Volume vs usual" } th { "Score" } } }
                     tbody {
                         @for s in &r.stores {
-                            tr { td { (s.store) } td { (s.offers) } td { (format!("{:.1}", s.score)) } }
+                            tr {
+                                td { (s.store) } td { (s.offers) } td { (s.live_offers) }
+                                td { (format!("{:.1}", s.freshness_hours)) }
+                                td { (s.volume_change.map_or("—".to_string(), |v| format!("{:+.0}%", v * 100.0))) }
+                                td { (format!("{:.1}", s.score)) }
+                            }
                         }
                     }
                 }
@@ -165,6 +170,9 @@ mod tests {
             stores: vec![preciso_core::quality::engine::StoreScore {
                 store: "exito".into(),
                 offers: 10,
+                live_offers: 9,
+                freshness_hours: 20.0,
+                volume_change: Some(-0.1),
                 score: 81.5,
             }],
             coverage: Vec::new(),

@@ -1,90 +1,61 @@
 //! `preciso analyze`: the forensic data-quality analysis of the catalog (docs/QUALITY.md) — the
-//! scope's offers and histories streamed from the store into the engine, the report on
-//! standard output or `--output` as JSON (canonical), CSV (one row per example) or one
-//! self-contained HTML page, and an exit
-//! status cron and CI can gate on: 0 pass, 3 warn, 4 fail.
+//! same run as the scheduled job and the API's (`preciso_ops::forensic::analyze`), the report
+//! on standard output or `--output` as JSON (canonical), CSV (one row per example) or one
+//! self-contained HTML page, and an exit status cron and CI can gate on: 0 pass, 3 warn,
+//! 4 fail. It reads the catalog only: the run is not added to the history.
 
 use crate::cli::{AnalyzeArgs, ReportFormat};
 use crate::settings::Settings;
 use anyhow::{Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
-use preciso_core::domain::{StoreId, category_key};
-use preciso_core::ports::QualityScope;
 use preciso_core::quality::Outcome;
-use preciso_core::quality::engine::{Analysis, Report};
+use preciso_core::quality::runs::{AnalysisRequest, PHASES};
+use preciso_ops::forensic::{self, AnalyzeError};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-/// RFC 3339, or a date (midnight UTC).
-fn parse_time(what: &str, raw: &str) -> Result<i64> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw.trim()) {
-        return Ok(t.timestamp());
-    }
-    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .with_context(|| format!("--{what}: expected RFC 3339 or YYYY-MM-DD, got {raw:?}"))?;
-    Ok(date.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp()))
-}
-
-fn scope(args: &AnalyzeArgs) -> Result<QualityScope> {
-    Ok(QualityScope {
-        store: args
-            .store
-            .as_deref()
-            .map(StoreId::parse)
-            .transpose()
-            .context("--store: not a store name")?,
-        category: args.category.as_deref().map(category_key).filter(|k| !k.is_empty()),
-        since: args.since.as_deref().map(|s| parse_time("since", s)).transpose()?,
-    })
-}
-
-/// The worst outcome's exit status: 4 for a failure, 3 for a warning, else 0.
-fn exit_status(report: &Report) -> u8 {
-    let any = |o: Outcome| report.checks.iter().any(|c| c.outcome == o);
-    if any(Outcome::Fail) {
-        4
-    } else if any(Outcome::Warn) {
-        3
-    } else {
-        0
-    }
-}
-
-fn spinner() -> ProgressBar {
+fn progress_bar() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new_spinner();
+    let bar = ProgressBar::new(100);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} analyzing: {pos} offers ({per_sec})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos:>3}% {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }
 
 pub fn run(settings: &Settings, args: &AnalyzeArgs) -> Result<ExitCode> {
     let checks = settings.quality_checks()?;
-    let scope = scope(args)?;
-    let as_of = match &args.as_of {
-        Some(t) => parse_time("as-of", t)?,
-        None => Utc::now().timestamp(),
+    let request = AnalysisRequest {
+        store: args.store.clone(),
+        category: args.category.clone(),
+        since: args.since.clone(),
+        as_of: args.as_of.clone(),
     };
+    // Bad arguments are usage errors before the database is opened.
+    forensic::resolve(&request, 0)
+        .map_err(|e| anyhow::anyhow!("--{}", e.to_string().replace('_', "-")))?;
     let catalog = crate::backend::open_read_only(&settings.database_url())?;
-    let mut analysis = Analysis::new(&checks, as_of);
-    if let Some(key) = &scope.category {
-        analysis.scope_category(key);
-    }
-    let bar = spinner();
-    catalog.quality_rows(&scope, &mut |offer, history| {
-        let facts = offer.facts();
-        analysis.offer(&facts);
-        analysis.history(&facts, history);
-        bar.inc(1);
-        Ok(())
+    let bar = progress_bar();
+    let report = forensic::analyze(
+        catalog.as_ref(),
+        &checks,
+        &request,
+        Utc::now().timestamp(),
+        &mut |phase, percent| {
+            bar.set_message(PHASES[usize::from(phase.clamp(1, 5)) - 1]);
+            bar.set_position(u64::from(percent));
+            true
+        },
+    )
+    .map_err(|e| match e {
+        AnalyzeError::Store(e) => anyhow::Error::new(e),
+        other => anyhow::anyhow!("{other}"),
     })?;
     bar.finish_and_clear();
-    let report = analysis.finish();
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -92,16 +63,16 @@ pub fn run(settings: &Settings, args: &AnalyzeArgs) -> Result<ExitCode> {
         None => Box::new(std::io::stdout().lock()),
     };
     match args.format {
-        ReportFormat::Json => {
-            // Through a `Value`, whose maps sort their keys: the canonical form.
-            serde_json::to_writer_pretty(&mut out, &serde_json::to_value(&report)?)?;
-            writeln!(out)?;
-        }
+        ReportFormat::Json => out.write_all(forensic::canonical_json(&report).as_bytes())?,
         ReportFormat::Csv => preciso_http::views::quality::report_csv(&report, &mut out)?,
         ReportFormat::Html => {
             out.write_all(preciso_http::views::quality::report_html(&report).as_bytes())?
         }
     }
     out.flush()?;
-    Ok(ExitCode::from(exit_status(&report)))
+    Ok(ExitCode::from(match forensic::overall_outcome(&report) {
+        Outcome::Fail => 4,
+        Outcome::Warn => 3,
+        _ => 0,
+    }))
 }

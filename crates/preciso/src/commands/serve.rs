@@ -89,13 +89,28 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
         .await
         .context("opening the database")??;
     let state = app_state(settings, catalog.clone()).await?;
-    let (ops, deps) = crate::ops::build(settings, catalog, state.uploads.options.clone())?;
-    let state = state.with_ops(OpsState {
-        ops: ops.clone(),
-        inputs: deps.status,
-        archive: deps.archive,
-        status_cache: Default::default(),
-    });
+    let (ops, deps) = crate::ops::build(settings, catalog.clone(), state.uploads.options.clone())?;
+    // Analysis runs left `running` by a previous process are marked abandoned, then the
+    // workers take what is queued.
+    let analyses = preciso_ops::forensic::AnalysisQueue::new(
+        catalog,
+        settings.quality_checks()?,
+        settings.quality.concurrency,
+        Some(ops.telemetry().clone()),
+    );
+    let starting = analyses.clone();
+    tokio::task::spawn_blocking(move || starting.start())
+        .await
+        .context("starting the analysis workers")?
+        .context("starting the analysis workers")?;
+    let state = state
+        .with_ops(OpsState {
+            ops: ops.clone(),
+            inputs: deps.status,
+            archive: deps.archive,
+            status_cache: Default::default(),
+        })
+        .with_analyses(analyses.clone());
     if settings.scheduler.enabled {
         ops.spawn_scheduler().context("starting the scheduler")?;
     } else {
@@ -121,6 +136,7 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
             "in-flight requests did not finish in time"
         ),
     }
+    analyses.shutdown();
     // No new fires; running jobs get the same grace, then are left to be marked abandoned.
     let left = tokio::task::spawn_blocking(move || ops.shutdown(grace)).await.unwrap_or(0);
     if left > 0 {

@@ -23,6 +23,16 @@ pub(crate) struct TestApp {
     pub(crate) _dir: tempfile::TempDir,
     _db: Option<TempPgDb>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    _analyses: QueueGuard,
+}
+
+/// Stops the app's analysis workers with it.
+pub(crate) struct QueueGuard(Arc<preciso_ops::forensic::AnalysisQueue>);
+
+impl Drop for QueueGuard {
+    fn drop(&mut self) {
+        self.0.shutdown();
+    }
 }
 
 /// Which store the app runs on. Every API test runs on both; PostgreSQL ones skip (and pass)
@@ -248,7 +258,13 @@ pub(crate) async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<Te
         unarchived_dir: None,
         options: opts,
     };
-    let state = AppState::new(catalog.clone(), test_config(config), uploads);
+    // The analysis queue as `preciso serve` composes it: two workers, default checks.
+    let checks = preciso_core::quality::config::resolve(&Default::default()).unwrap();
+    let queue = preciso_ops::forensic::AnalysisQueue::new(catalog.clone(), checks, 2, None);
+    let starting = queue.clone();
+    blocking(move || starting.start().unwrap());
+    let state =
+        AppState::new(catalog.clone(), test_config(config), uploads).with_analyses(queue.clone());
     let (base, tx) = serve(state).await;
     Some(TestApp {
         base,
@@ -257,6 +273,7 @@ pub(crate) async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<Te
         _dir: dir,
         _db: db,
         _shutdown: tx,
+        _analyses: QueueGuard(queue),
     })
 }
 
@@ -292,6 +309,7 @@ api_tests!(
     probes_metrics_and_bounded_route_labels,
     openapi_document_lists_exactly_the_served_routes,
     docs_are_served_from_the_binary_under_their_own_csp,
+    forensic_runs_queue_report_export_and_keep_history,
 );
 
 pub(crate) fn open_config() -> HttpConfig {
@@ -1771,4 +1789,149 @@ async fn docs_are_served_from_the_binary_under_their_own_csp(backend: Backend) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(csp, "default-src 'none'; frame-ancestors 'none'");
     assert_eq!(fetch("/api/openapi.json").await.0, StatusCode::OK);
+}
+
+/// Polls the run list until no run is queued or running (30 s at most).
+async fn settled_runs(app: &TestApp) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = app.ok("/api/forensic/list?limit=100").await;
+        let items = page["items"].as_array().unwrap().clone();
+        if items.iter().all(|r| !matches!(r["status"].as_str(), Some("queued" | "running"))) {
+            return items;
+        }
+        assert!(std::time::Instant::now() < deadline, "runs did not finish: {page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue #18, API: runs are queued with 202, a job id and `Location`; at most 2 run at once;
+/// each reports phase 5 and 100 % when it succeeds; the report is served exactly as the
+/// analysis wrote it, and exported as CSV and one self-contained HTML page; whole-store runs
+/// feed the per-store score history, narrowed ones do not; bad requests are 4xx.
+async fn forensic_runs_queue_report_export_and_keep_history(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
+    let post = |path: &str, key: Option<&'static str>, body: Value| {
+        let req = app.client.post(format!("{}{path}", app.base)).json(&body);
+        match key {
+            Some(k) => req.header("x-api-key", k),
+            None => req,
+        }
+        .send()
+    };
+    let r = post("/api/forensic/analyze", None, json!({})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let as_of = "2026-12-01T00:00:00Z";
+    let r = post("/api/forensic/analyze", Some(ADMIN_KEY), json!({"as_of": as_of})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let accepted: Value = r.json().await.unwrap();
+    let id = accepted["job_id"].as_i64().unwrap();
+    assert_eq!(location, format!("/api/forensic/status/{id}"));
+    assert_eq!(accepted["location"], location.as_str());
+    let scopes = json!({"scopes": [{}, {"store": "Éxito"}, {"category": "Electro"}, {}]});
+    let r = post("/api/forensic/batch-analyze", Some(ADMIN_KEY), scopes).await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let batch: Value = r.json().await.unwrap();
+    let ids: Vec<i64> =
+        batch["jobs"].as_array().unwrap().iter().map(|j| j["job_id"].as_i64().unwrap()).collect();
+    assert_eq!(ids.len(), 4);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > id);
+    // Bad requests: named fields, nothing queued.
+    for (path, body, field) in [
+        ("/api/forensic/analyze", json!({"as_of": "yesterday"}), "as_of"),
+        ("/api/forensic/analyze", json!({"category": " > "}), "category"),
+        ("/api/forensic/batch-analyze", json!({"scopes": []}), "scopes"),
+        ("/api/forensic/batch-analyze", json!({"scopes": [{}, {"since": "soon"}]}), "since"),
+    ] {
+        let r = post(path, Some(ADMIN_KEY), body.clone()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["details"]["field"], field, "{v}");
+    }
+    let r = post("/api/forensic/analyze", Some(ADMIN_KEY), json!({"shop": "x"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let runs = settled_runs(&app).await;
+    assert_eq!(runs.len(), 5, "{runs:?}");
+    for r in &runs {
+        assert_eq!(r["status"], "succeeded", "{r}");
+        assert_eq!((r["phase"].as_u64(), r["percent"].as_u64()), (Some(5), Some(100)), "{r}");
+        assert_eq!(r["phase_name"], "report");
+    }
+    // At most two at once (the queue's two workers): no instant inside three runs.
+    let span = |r: &Value| {
+        let t = |k: &str| chrono::DateTime::parse_from_rfc3339(r[k].as_str().unwrap()).unwrap();
+        (t("started_at"), t("finished_at"))
+    };
+    for r in &runs {
+        let (start, _) = span(r);
+        let running = runs.iter().filter(|o| {
+            let (s, f) = span(o);
+            s <= start && start < f
+        });
+        assert!(running.count() <= 2, "{runs:?}");
+    }
+    let status = app.ok(&format!("/api/forensic/status/{id}")).await;
+    assert_eq!(status["as_of"], "2026-12-01T00:00:00Z");
+    assert_eq!(status["request"], json!({"as_of": as_of}));
+    assert!(["pass", "warn", "fail"].contains(&status["outcome"].as_str().unwrap()), "{status}");
+    // The report as the analysis wrote it, byte for byte, and the same on every read.
+    let body = |path: String| {
+        let client = app.client.clone();
+        let url = format!("{}{path}", app.base);
+        async move {
+            let r = client.get(url).send().await.unwrap();
+            let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+            let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+            (r.status(), ct, csp, r.text().await.unwrap())
+        }
+    };
+    let (s, ct, _, stored) = body(format!("/api/forensic/analysis/{id}")).await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "application/json"));
+    let request = preciso_core::quality::runs::AnalysisRequest {
+        as_of: Some(as_of.into()),
+        ..Default::default()
+    };
+    let catalog = app.catalog.clone();
+    let direct = blocking(move || {
+        let checks = preciso_core::quality::config::resolve(&Default::default()).unwrap();
+        preciso_ops::forensic::analyze(catalog.as_ref(), &checks, &request, 0, &mut |_, _| true)
+            .unwrap()
+    });
+    assert_eq!(stored, preciso_ops::forensic::canonical_json(&direct));
+    assert_eq!(body(format!("/api/forensic/export/{id}?format=json")).await.3, stored);
+    let report: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(report["as_of"], 1_796_083_200);
+    assert_eq!(report["stores"].as_array().unwrap().len(), 3);
+    let (s, ct, _, csv) = body(format!("/api/forensic/export/{id}?format=csv")).await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "text/csv; charset=utf-8"));
+    assert!(csv.starts_with("check,"), "{csv}");
+    let (s, ct, csp, page) = body(format!("/api/forensic/export/{id}?format=html")).await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "text/html; charset=utf-8"));
+    assert!(csp.starts_with("default-src 'none'; style-src 'unsafe-inline'"), "{csp}");
+    assert!(page.contains("Data-quality report") && page.contains("exito"));
+    for external in ["src=", "href=", "url(", "@import", "//"] {
+        assert!(!page.replace("://", "").contains(external), "{external} in the page");
+    }
+    assert_eq!(
+        app.get(&format!("/api/forensic/export/{id}?format=pdf")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(app.get("/api/forensic/status/999999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/forensic/analysis/999999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/forensic/status/abc").await.0, StatusCode::BAD_REQUEST);
+    let page = app.ok("/api/forensic/list?status=succeeded&limit=2").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["items"][0]["job_id"], ids[3]);
+    // Whole-store runs (4 of 5: not the category one) each left a score per store they saw.
+    let exito = app.ok("/api/forensic/scores?store=exito").await;
+    let points = exito["items"].as_array().unwrap();
+    assert_eq!(points.len(), 4, "{exito}");
+    assert!(points.iter().all(|p| p["store"] == "exito" && p["score"].is_number()));
+    assert!(points.iter().all(|p| p["analysis_id"] != ids[2]));
+    let all = app.ok("/api/forensic/scores").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 3 * 3 + 1);
+    let recent = app.ok("/api/forensic/scores?since=2026-12-02").await;
+    assert_eq!(recent["items"].as_array().unwrap().len(), 3 * 2 + 1);
 }
