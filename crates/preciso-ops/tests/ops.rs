@@ -1365,4 +1365,16 @@ fn analyze_job_scores_the_stores_into_the_metrics() {
     let value: f64 = score.rsplit(' ').next().unwrap().parse().unwrap();
     assert!((0.0..=100.0).contains(&value), "{score}");
     assert!(text.lines().any(|l| l.starts_with("preciso_quality_overall_score ")));
+    // The run is also an analysis run: its report kept, its store score in the history.
+    let runs = catalog.analyses(None, 10, 0).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].trigger.as_str(), runs[0].status.as_str()), ("schedule", "succeeded"));
+    assert_eq!(runs[0].as_of, Some(utc("2026-03-01T00:00:00Z").timestamp()));
+    assert!(catalog.analysis_report(runs[0].id).unwrap().unwrap().contains("\"checks\""));
+    let history = catalog.score_history(None, None, 10).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].store.as_str(), history[0].score), ("exito", value));
+    // A dry run records nothing.
+    o.run_blocking("analyze", Trigger::Manual, true).unwrap();
+    assert_eq!(catalog.analyses(None, 10, 0).unwrap().len(), 1);
 }

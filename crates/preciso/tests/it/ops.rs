@@ -624,3 +624,76 @@ async fn ready_checks_the_archive_when_one_is_configured() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// Issue #18: analysis runs live in the database. On start a server marks abandoned the run a
+/// dead process of this host left `running` (never `running` forever), leaves another host's
+/// live run alone, and runs what was queued; after a kill -9 and a restart the succeeded
+/// report is served byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysis_runs_survive_a_restart_and_dead_ones_are_abandoned() {
+    use preciso_core::ports::AnalysisLog;
+    use preciso_core::quality::runs::AnalysisRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let file = generate(dir.path(), "300");
+    let (data, config) = setup(dir.path(), &file, "[jobs.status]\ncron = \"\"\n");
+    run(&["--config", config.to_str().unwrap(), "ingest", file.to_str().unwrap()]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let (dead, live, queued) = {
+        let catalog =
+            preciso_store_sqlite::SqliteCatalog::open(&data.join("preciso.sqlite")).unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let whole = AnalysisRequest::default();
+        let dead = catalog
+            .begin_analysis(&whole, "api", &format!("{host}:{dead_pid}:0000abcd"), now)
+            .unwrap();
+        let live = catalog.begin_analysis(&whole, "api", "another-host:1:0000abcd", now).unwrap();
+        let queued = catalog.queue_analyses(&[whole], "api", now).unwrap()[0];
+        (dead, live, queued)
+    };
+    let client = reqwest::Client::new();
+    let status = |url: String, id: i64| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("{url}/api/forensic/status/{id}"))
+                .header("x-api-key", ADMIN_KEY)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let (mut server, url) = serve(&config);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(url.clone(), queued).await["status"] != "succeeded" {
+        assert!(Instant::now() < deadline, "the queued run never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let abandoned = status(url.clone(), dead).await;
+    assert_eq!(abandoned["status"], "abandoned", "{abandoned}");
+    assert!(abandoned["error"].as_str().unwrap().contains("went away"), "{abandoned}");
+    assert_eq!(status(url.clone(), live).await["status"], "running");
+    let report = |url: String, id: i64| {
+        let client = client.clone();
+        async move {
+            let r =
+                client.get(format!("{url}/api/forensic/analysis/{id}")).send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+    let (code, before) = report(url.clone(), queued).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(report(url.clone(), dead).await.0, StatusCode::CONFLICT);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let (mut server, url) = serve(&config);
+    assert_eq!(report(url.clone(), queued).await, (StatusCode::OK, before));
+    assert_eq!(status(url.clone(), dead).await["status"], "abandoned");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
