@@ -87,7 +87,12 @@ fn main() {
         for day in 0..30 {
             if day == 0 || rng.next().is_multiple_of(20) {
                 price = if day == 0 { base } else { price + (rng.next() % 2000) as i64 - 1000 };
-                history.push(Observation { at: NOW - (30 - day) * DAY, price: price.max(1), list });
+                history.push(Observation {
+                    at: NOW - (30 - day) * DAY,
+                    price: price.max(1),
+                    list,
+                    arrival: 0,
+                });
             }
         }
         let t = Instant::now();

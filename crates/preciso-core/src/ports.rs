@@ -34,6 +34,9 @@ pub struct NewIngestFile {
     pub size: u64,
     pub store: Option<StoreId>,
     pub received_at: i64,
+    /// A deliberate backfill of old scrapes: its late observations are not out-of-order
+    /// defects (`C.history_order` reports them as info).
+    pub backfill: bool,
 }
 
 /// Totals of the whole catalog, for summaries and status.

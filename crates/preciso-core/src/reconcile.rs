@@ -42,6 +42,17 @@ impl Decision {
         }
     }
 
+    /// The `arrival` of the history row this decision appends: 0 in order, 1 after a later
+    /// observation of the offer was stored (an out-of-order scrape), 2 the same within a
+    /// deliberate backfill (`ingest --backfill`). `C.history_order` reads it.
+    pub fn arrival(self, backfill: bool) -> i64 {
+        match (self, backfill) {
+            (Decision::Backfill, true) => 2,
+            (Decision::Backfill, false) => 1,
+            _ => 0,
+        }
+    }
+
     /// Whether a history row is appended for this decision.
     pub fn appends_history(self) -> bool {
         matches!(self, Decision::Insert | Decision::Update { history: true } | Decision::Backfill)

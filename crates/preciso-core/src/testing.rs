@@ -95,6 +95,7 @@ pub fn new_file(name: &str) -> NewIngestFile {
         size: 1,
         store: None,
         received_at: 1,
+        backfill: false,
     }
 }
 
@@ -136,6 +137,24 @@ pub fn classifies_and_appends_history_only_on_change(c: &dyn Catalog) {
     assert_eq!(apply(c, "late", &[old]).updated, 1, "a late observation is history");
     assert_eq!(c.offer(a.id).unwrap().unwrap().price.minor, 9_000, "but not the current price");
     assert_eq!(prices(c, &a).len(), 3);
+    // How each row arrived (C.history_order): the late one after a later one was stored; in a
+    // run marked as a backfill, as backfilled.
+    let mut s = c
+        .begin_ingest(&NewIngestFile { backfill: true, ..new_file("backfill") }, false)
+        .expect("begin");
+    let older = Fixture { sku: "A", price: 7_000, at: 200, ..Default::default() }.offer();
+    s.apply_batch(&[older], &IngestCounts { read: 1, ..Default::default() }).expect("apply");
+    s.finish(IngestStatus::Done, None).expect("finish");
+    let mut arrivals = Vec::new();
+    let scope = crate::ports::QualityScope::default();
+    c.quality_rows(&scope, &mut |offer, history| {
+        if offer.id == a.id {
+            arrivals = history.iter().map(|h| (h.at, h.arrival)).collect();
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(arrivals, vec![(200, 2), (500, 1), (1_000, 0), (3_000, 0)]);
 }
 
 pub fn repeats_count_alike_within_a_batch_and_across_batches(c: &dyn Catalog) {

@@ -58,6 +58,9 @@ pub struct IngestOptions {
     /// Checked between batches: when set, the run stops after the batch in flight, is
     /// recorded as failed, and a later run converges (a scheduled job's timeout).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// A deliberate backfill of old scrapes (`ingest --backfill`): observations older than
+    /// what is stored are recorded as backfilled, not as out-of-order arrivals.
+    pub backfill: bool,
 }
 
 /// How a file's run ended.
@@ -208,6 +211,7 @@ pub fn ingest(
         size,
         store: opts.context.default_store.clone(),
         received_at: opts.context.ingest_time,
+        backfill: opts.backfill,
     };
     let run_opts = run_options(store, opts, &new_file.sha256).map_err(store_error)?;
     let opts = run_opts.as_ref().unwrap_or(opts);

@@ -37,6 +37,7 @@ impl Env {
             format: None,
             dry_run: false,
             force: false,
+            backfill: false,
             batch_size: 3,
             rejects_dir: self.dir.path().join("rejects"),
             fields: FieldMap::default(),

@@ -706,6 +706,7 @@ fn dropdir_job(catalog: Arc<dyn Catalog>, inbox: &std::path::Path, full: bool) -
             format: None,
             dry_run: false,
             force: false,
+            backfill: false,
             batch_size: 2,
             rejects_dir: inbox.join("../rejects"),
             fields: Default::default(),

@@ -13,8 +13,8 @@ const OFFERS: &str = "SELECT o.id, o.store_id, o.sku, o.product_id, o.title, o.b
     o.category_key, o.gtin, o.url, o.image_url, o.currency, o.price_minor, o.list_price_minor,
     o.rating_centi, o.review_count, o.last_seen FROM offers o";
 
-const HISTORIES: &str = "SELECT h.offer_id, h.observed_at, h.price_minor, h.list_price_minor
-    FROM price_history h JOIN offers o ON o.id = h.offer_id";
+const HISTORIES: &str = "SELECT h.offer_id, h.observed_at, h.price_minor, h.list_price_minor,
+    h.arrival FROM price_history h JOIN offers o ON o.id = h.offer_id";
 
 fn scope_where(scope: &QualityScope) -> Where {
     let mut w = Where::default();
@@ -78,7 +78,15 @@ pub fn offer_from_row<R: SqlRow>(r: &R) -> Result<QualityOffer, R::Error> {
 
 /// A row of `histories`: the offer id and the observation.
 pub fn observation_from_row<R: SqlRow>(r: &R) -> Result<(i64, Observation), R::Error> {
-    Ok((r.int(0)?, Observation { at: r.int(1)?, price: r.int(2)?, list: r.opt_int(3)? }))
+    Ok((
+        r.int(0)?,
+        Observation {
+            at: r.int(1)?,
+            price: r.int(2)?,
+            list: r.opt_int(3)?,
+            arrival: r.int(4)?.clamp(0, 2) as u8,
+        },
+    ))
 }
 
 /// The two ordered streams of an adapter: `offers` rows and `histories` rows, mapped.

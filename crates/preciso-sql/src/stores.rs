@@ -228,8 +228,9 @@ fn merge_offer(tx: &mut dyn Tx, m: &Moving, kept_last_seen: i64) -> Result<(), S
     let (new, old) = (Cell::Int(m.new_id), Cell::Int(m.id));
     tx.execute(
         "INSERT INTO price_history (offer_id, observed_at, price_minor, list_price_minor, currency,
-             availability)
-         SELECT ?, h.observed_at, h.price_minor, h.list_price_minor, h.currency, h.availability
+             availability, arrival)
+         SELECT ?, h.observed_at, h.price_minor, h.list_price_minor, h.currency, h.availability,
+             h.arrival
          FROM price_history h
          WHERE h.offer_id = ? AND NOT EXISTS (
              SELECT 1 FROM price_history k WHERE k.offer_id = ? AND k.observed_at = h.observed_at)",

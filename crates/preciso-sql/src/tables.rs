@@ -60,6 +60,7 @@ pub const TABLES: &[TableSpec] = &[
             "list_price_minor",
             "currency",
             "availability",
+            "arrival",
         ],
         order_by: "offer_id, observed_at",
     },

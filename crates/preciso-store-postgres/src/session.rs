@@ -29,6 +29,8 @@ pub(crate) struct PgSession<'a> {
     bulk: bool,
     /// Offers this run found unchanged without writing (forgotten when a batch rolls back).
     unwritten: UnwrittenThisRun,
+    /// A deliberate backfill (`NewIngestFile::backfill`).
+    backfill: bool,
 }
 
 impl PgCatalog {
@@ -81,6 +83,7 @@ impl PgCatalog {
             rewrote: false,
             bulk,
             unwritten: UnwrittenThisRun::default(),
+            backfill: file.backfill,
         })
     }
 }
@@ -114,11 +117,23 @@ impl IngestSession for PgSession<'_> {
         reader_counts: &IngestCounts,
     ) -> Result<IngestCounts, StoreError> {
         if self.dry_run {
-            let batch = Batch { offers, file_id: self.file_id, reader: reader_counts, bulk: false };
+            let batch = Batch {
+                offers,
+                file_id: self.file_id,
+                reader: reader_counts,
+                bulk: false,
+                backfill: self.backfill,
+            };
             return write_batch(&mut self.client, &batch, &mut self.unwritten).map(|(c, _)| c);
         }
         self.client.batch_execute("BEGIN").map_err(backend)?;
-        let batch = Batch { offers, file_id: self.file_id, reader: reader_counts, bulk: self.bulk };
+        let batch = Batch {
+            offers,
+            file_id: self.file_id,
+            reader: reader_counts,
+            bulk: self.bulk,
+            backfill: self.backfill,
+        };
         let result = crate::bulk::batch_turn(&mut self.client)
             .and_then(|()| write_batch(&mut self.client, &batch, &mut self.unwritten))
             .and_then(|(c, rewrote)| {
@@ -259,7 +274,8 @@ fn load_states(client: &mut Client, offers: &[Offer]) -> Result<HashMap<i64, Sta
 struct Plan<'o> {
     rows: BTreeMap<i64, OfferRow<'o>>,
     touches: BTreeMap<i64, i64>,
-    history: BTreeMap<(i64, i64), &'o Offer>,
+    /// (offer, time) → the observation and its arrival (`Decision::arrival`).
+    history: BTreeMap<(i64, i64), (&'o Offer, i64)>,
     /// Offers whose trending drop may have changed (a price change or a late observation).
     trend: std::collections::BTreeSet<i64>,
 }
@@ -270,6 +286,7 @@ struct Batch<'a> {
     file_id: i64,
     reader: &'a IngestCounts,
     bulk: bool,
+    backfill: bool,
 }
 
 fn write_batch(
@@ -277,7 +294,7 @@ fn write_batch(
     batch: &Batch<'_>,
     unwritten: &mut UnwrittenThisRun,
 ) -> Result<(IngestCounts, bool), StoreError> {
-    let Batch { offers, file_id, reader, bulk } = *batch;
+    let Batch { offers, file_id, reader, bulk, backfill } = *batch;
     let mut counts =
         IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() };
     let mut states = load_states(client, offers)?;
@@ -288,7 +305,7 @@ fn write_batch(
         let decision = unwritten.decide(stored.as_ref().map(|s| &s.core), offer, file_id);
         decision.count(&mut counts);
         if decision.appends_history() {
-            plan.history.insert((id, offer.observed_at), offer);
+            plan.history.insert((id, offer.observed_at), (offer, decision.arrival(backfill)));
         }
         if matches!(decision, Decision::Update { history: true } | Decision::Backfill) {
             plan.trend.insert(id);
@@ -561,7 +578,8 @@ fn write_history(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError>
         return Ok(());
     }
     let keys: Vec<&(i64, i64)> = plan.history.keys().collect();
-    let offers: Vec<&Offer> = plan.history.values().copied().collect();
+    let offers: Vec<&Offer> = plan.history.values().map(|(o, _)| *o).collect();
+    let arrivals: Vec<i64> = plan.history.values().map(|(_, a)| *a).collect();
     let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
     let at: Vec<i64> = keys.iter().map(|k| k.1).collect();
     let prices: Vec<i64> = offers.iter().map(|o| o.price.minor).collect();
@@ -571,11 +589,11 @@ fn write_history(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError>
     // Two observations of one offer in the same second: the later record wins.
     exec(
         client,
-        "INSERT INTO price_history (offer_id, observed_at, price_minor, list_price_minor, currency, availability)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
+        "INSERT INTO price_history (offer_id, observed_at, price_minor, list_price_minor, currency, availability, arrival)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
          ON CONFLICT (offer_id, observed_at) DO UPDATE SET price_minor = EXCLUDED.price_minor,
              list_price_minor = EXCLUDED.list_price_minor, currency = EXCLUDED.currency,
-             availability = EXCLUDED.availability",
-        &[&ids, &at, &prices, &lists, &currencies, &avail],
+             availability = EXCLUDED.availability, arrival = EXCLUDED.arrival",
+        &[&ids, &at, &prices, &lists, &currencies, &avail, &arrivals],
     )
 }

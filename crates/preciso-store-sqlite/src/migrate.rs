@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0013_ingest_upkeep", include_str!("../migrations/0013_ingest_upkeep.sql")),
     ("0014_offer_drops", include_str!("../migrations/0014_offer_drops.sql")),
     ("0015_analyses", include_str!("../migrations/0015_analyses.sql")),
+    ("0016_history_arrival", include_str!("../migrations/0016_history_arrival.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

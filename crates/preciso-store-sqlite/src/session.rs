@@ -30,6 +30,8 @@ pub(crate) struct SqliteSession<'a> {
     products: FxHashSet<i64>,
     /// Offers this run found unchanged without writing (forgotten when a batch rolls back).
     unwritten: UnwrittenThisRun,
+    /// A deliberate backfill (`NewIngestFile::backfill`).
+    backfill: bool,
 }
 
 /// The offers table's secondary indexes. An initial load drops them and builds each once
@@ -93,6 +95,7 @@ impl SqliteCatalog {
             bulk,
             products: FxHashSet::default(),
             unwritten: UnwrittenThisRun::default(),
+            backfill: file.backfill,
         })
     }
 }
@@ -133,13 +136,21 @@ impl IngestSession for SqliteSession<'_> {
     ) -> Result<IngestCounts, StoreError> {
         if self.dry_run {
             // One long transaction, rolled back in `finish`, so later batches see earlier ones.
-            let run = RunState { products: &mut self.products, unwritten: &mut self.unwritten };
+            let run = RunState {
+                products: &mut self.products,
+                unwritten: &mut self.unwritten,
+                backfill: self.backfill,
+            };
             return write_batch(&self.conn, offers, self.file_id, reader_counts, run, false)
                 .map_err(backend);
         }
         let _turn = self.catalog.writes.enter();
         let (conn, file_id, bulk) = (&self.conn, self.file_id, self.bulk);
-        let run = RunState { products: &mut self.products, unwritten: &mut self.unwritten };
+        let run = RunState {
+            products: &mut self.products,
+            unwritten: &mut self.unwritten,
+            backfill: self.backfill,
+        };
         let result = crate::transaction(
             conn,
             || {
@@ -215,6 +226,7 @@ fn add_ledger_counts(conn: &Connection, file_id: i64, c: &IngestCounts) -> rusql
 struct RunState<'a> {
     products: &'a mut FxHashSet<i64>,
     unwritten: &'a mut UnwrittenThisRun,
+    backfill: bool,
 }
 
 fn write_batch(
@@ -251,7 +263,8 @@ fn write_batch(
         };
         let decision = run.unwritten.decide(stored.as_ref(), offer, file_id);
         decision.count(&mut counts);
-        apply(conn, offer, decision, file_id, run.products, &mut marks)?;
+        let arrival = decision.arrival(run.backfill);
+        apply(conn, offer, decision, file_id, arrival, run.products, &mut marks)?;
         let after = state_after(stored, offer, decision, file_id);
         in_batch.insert(id, after);
     }
@@ -322,11 +335,13 @@ fn load_stored(stmt: &mut Statement<'_>, id: i64) -> rusqlite::Result<Option<Sto
     .optional()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply(
     conn: &Connection,
     offer: &Offer,
     decision: Decision,
     file_id: i64,
+    arrival: i64,
     products: &mut FxHashSet<i64>,
     marks: &mut Marks,
 ) -> rusqlite::Result<()> {
@@ -350,7 +365,7 @@ fn apply(
         Decision::Duplicate | Decision::Backfill => {}
     }
     if decision.appends_history() {
-        append_history(conn, offer)?;
+        append_history(conn, offer, arrival)?;
     }
     // A changed price (or a late observation) may change the offer's trending drop.
     if matches!(decision, Decision::Update { history: true } | Decision::Backfill) {
@@ -503,12 +518,13 @@ fn touch(conn: &Connection, o: &Offer, file_id: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn append_history(conn: &Connection, o: &Offer) -> rusqlite::Result<()> {
+fn append_history(conn: &Connection, o: &Offer, arrival: i64) -> rusqlite::Result<()> {
     // Two observations of one offer in the same second: the later record wins.
     let mut stmt = conn.prepare_cached(
         "INSERT OR REPLACE INTO price_history
-             (offer_id, observed_at, price_minor, list_price_minor, currency, availability)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             (offer_id, observed_at, price_minor, list_price_minor, currency, availability,
+              arrival)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     stmt.execute(params![
         o.id.as_i64(),
@@ -516,7 +532,8 @@ fn append_history(conn: &Connection, o: &Offer) -> rusqlite::Result<()> {
         o.price.minor,
         o.list_price.map(|m| m.minor),
         o.price.currency.code(),
-        o.availability.as_str()
+        o.availability.as_str(),
+        arrival
     ])?;
     Ok(())
 }

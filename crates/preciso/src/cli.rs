@@ -302,6 +302,10 @@ pub struct IngestArgs {
     /// Records per transaction (overrides ingest.batch_size).
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// A deliberate backfill of old scrapes: observations older than what is stored are
+    /// recorded as backfilled (info), not as out-of-order arrivals (`C.history_order`).
+    #[arg(long)]
+    pub backfill: bool,
 }
 
 #[derive(Debug, Args)]

@@ -177,6 +177,9 @@ pub struct IngestSettings {
     pub default_timezone: String,
     /// Where rejects files go (default `<data_dir>/rejects`).
     pub rejects_dir: Option<PathBuf>,
+    /// Every ingest is a deliberate backfill of old scrapes (as `ingest --backfill`): late
+    /// observations are reported as info by `C.history_order`, not as out-of-order defects.
+    pub backfill: bool,
 }
 
 /// How the catalog is read.
@@ -374,6 +377,7 @@ impl Default for IngestSettings {
             default_currency: None,
             default_timezone: "UTC".into(),
             rejects_dir: None,
+            backfill: false,
         }
     }
 }

@@ -13,6 +13,9 @@ pub struct Observation {
     pub at: i64,
     pub price: i64,
     pub list: Option<i64>,
+    /// How it arrived: 0 in order, 1 after a later observation (out of order), 2 the same in
+    /// a deliberate backfill (`Decision::arrival`).
+    pub arrival: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +64,7 @@ mod tests {
     const DAY: i64 = 86_400;
 
     fn obs(day: i64, price: i64, list: Option<i64>) -> Observation {
-        Observation { at: day * DAY, price, list }
+        Observation { at: day * DAY, price, list, arrival: 0 }
     }
 
     #[test]

@@ -181,6 +181,8 @@ pub struct Analysis {
     volume_reason: Option<&'static str>,
     /// Per store: its live offers' change from the median of its history (M.volume_anomaly).
     volume_change: FxHashMap<u32, f64>,
+    /// Offers with observations from a deliberate backfill (C.history_order's info).
+    backfilled: u64,
     /// Optional fields present, of `offers`.
     present: BTreeMap<&'static str, u64>,
     offers: u64,
@@ -305,6 +307,7 @@ impl Analysis {
             volumes: None,
             volume_reason: None,
             volume_change: FxHashMap::default(),
+            backfilled: 0,
             present: OPTIONAL_FIELDS.iter().map(|f| (*f, 0)).collect(),
             offers: 0,
         }
@@ -638,6 +641,21 @@ impl Analysis {
     pub fn history(&mut self, o: &OfferFacts<'_>, history: &[Observation]) {
         let store = self.store_of(o.store);
         let who = Target { id: o.id, store, sku: o.sku };
+        if !history.is_empty() && self.on(CheckId::CHistoryOrder) {
+            // One element per offer with history: did any of its observations arrive after a
+            // later one had been stored? A deliberate backfill's are counted apart (info).
+            let late = history.iter().filter(|h| h.arrival == 1).count() as i64;
+            self.backfilled += u64::from(history.iter().any(|h| h.arrival == 2));
+            self.check(CheckId::CHistoryOrder, late > 0, who, || {
+                let first = history.iter().find(|h| h.arrival == 1).map_or(0, |h| h.at);
+                let newest = history.last().map_or(0, |h| h.at);
+                vec![
+                    ("late_observations", Value::Int(late)),
+                    ("first_late_observed_at", Value::Int(first)),
+                    ("newest_observed_at", Value::Int(newest)),
+                ]
+            });
+        }
         if let Some(min_ratio) = self.configs.get(&CheckId::PJump).and_then(|c| c.threshold) {
             for pair in history.windows(2) {
                 let found = jump(pair[0].price, pair[1].price, min_ratio);
@@ -688,12 +706,13 @@ impl Analysis {
     pub fn finish_phases(mut self, phase: &mut dyn FnMut(Phase)) -> Report {
         phase(Phase::Consistency);
         self.finish_shared();
+        // Coverage reads the per-product state C.price_spread consumes: first.
+        let coverage = self.finish_coverage();
         self.finish_spread();
         phase(Phase::Patterns);
         self.finish_outliers();
         self.finish_repeating();
         phase(Phase::Metrics);
-        let coverage = self.finish_coverage();
         self.finish_metrics();
         let stores = self.scores();
         let offers: u64 = stores.iter().map(|s| s.offers).sum();
@@ -975,6 +994,12 @@ impl Analysis {
 
     fn finish_metrics(&mut self) {
         self.finish_volume();
+        if let (n @ 1.., Some(t)) = (self.backfilled, self.tallies.get_mut(&CheckId::CHistoryOrder))
+        {
+            t.reason = Some(format!(
+                "backfill: {n} offers have observations from a deliberate backfill (info, not defects)"
+            ));
+        }
         if let Some(hours) = self.configs.get(&CheckId::MFreshness).and_then(|c| c.threshold) {
             let as_of = self.as_of;
             let mut stale = 0;
@@ -1350,6 +1375,43 @@ mod tests {
     }
 
     #[test]
+    fn observations_that_arrived_late_are_out_of_order_unless_backfilled() {
+        let rows = clean();
+        let obs = |day: i64, arrival: u8| Observation {
+            at: NOW - day * DAY,
+            price: 100,
+            list: None,
+            arrival,
+        };
+        let analyse = |histories: &[Vec<Observation>]| {
+            let mut a = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
+            for (r, h) in rows.iter().zip(histories) {
+                let f = facts(r);
+                a.offer(&f);
+                a.history(&f, h);
+            }
+            a.finish().checks.into_iter().find(|c| c.id == CheckId::CHistoryOrder).unwrap()
+        };
+        let in_order = vec![vec![obs(3, 0), obs(2, 0), obs(1, 0)]; 3];
+        let c = analyse(&in_order);
+        assert_eq!((c.outcome, c.element_count, c.unexpected_count), (Outcome::Pass, 3, 0));
+        assert_eq!(c.reason, None);
+        // The second offer's day-2 observation was stored after its day-1 one.
+        let mut late = in_order.clone();
+        late[1][1].arrival = 1;
+        let c = analyse(&late);
+        assert_eq!((c.outcome, c.unexpected_count), (Outcome::Warn, 1));
+        assert_eq!(c.examples[0].values["late_observations"], Value::Int(1));
+        assert_eq!(c.examples[0].offer_id, OfferId(rows[1].id).to_string());
+        // The same arrival within `ingest --backfill`: no defect, said in the reason.
+        let mut backfilled = in_order;
+        backfilled[1][1].arrival = 2;
+        let c = analyse(&backfilled);
+        assert_eq!((c.outcome, c.unexpected_count), (Outcome::Pass, 0));
+        assert!(c.reason.unwrap().starts_with("backfill: 1 offers"));
+    }
+
+    #[test]
     fn a_report_reads_back_from_its_json() {
         let mut rows = clean();
         rows[0].price = 9;
@@ -1379,8 +1441,12 @@ mod tests {
     fn histories_give_jumps_with_their_cause_and_fake_discounts() {
         let mut a = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
         let rows = clean();
-        let obs =
-            |day: i64, price: i64, list: Option<i64>| Observation { at: day * DAY, price, list };
+        let obs = |day: i64, price: i64, list: Option<i64>| Observation {
+            at: day * DAY,
+            price,
+            list,
+            arrival: 0,
+        };
         a.history(&facts(&rows[0]), &[obs(0, 129_900, None), obs(1, 1_299, None)]);
         a.history(&facts(&rows[1]), &[obs(0, 1_000, None), obs(1, 1_200, None)]);
         a.history(

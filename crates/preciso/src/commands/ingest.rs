@@ -74,6 +74,7 @@ fn configured_options_with(
         force: false,
         json: false,
         batch_size: None,
+        backfill: false,
     };
     options_with(settings, store, &args, register)
 }
@@ -128,6 +129,7 @@ fn options_with(
         fields,
         context,
         cancel: None,
+        backfill: args.backfill || settings.ingest.backfill,
     })
 }
 

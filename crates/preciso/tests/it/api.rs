@@ -205,6 +205,7 @@ pub(crate) fn options(dir: &std::path::Path) -> IngestOptions {
         format: None,
         dry_run: false,
         force: false,
+        backfill: false,
         batch_size: 500,
         rejects_dir: dir.join("rejects"),
         fields: FieldMap::default(),

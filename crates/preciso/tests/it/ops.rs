@@ -681,8 +681,7 @@ async fn analysis_runs_survive_a_restart_and_dead_ones_are_abandoned() {
     let report = |url: String, id: i64| {
         let client = client.clone();
         async move {
-            let r =
-                client.get(format!("{url}/api/forensic/analysis/{id}")).send().await.unwrap();
+            let r = client.get(format!("{url}/api/forensic/analysis/{id}")).send().await.unwrap();
             (r.status(), r.text().await.unwrap())
         }
     };
