@@ -1206,7 +1206,10 @@ pub fn analysis_runs_queue_claim_finish_and_keep_history(c: &dyn Catalog) {
     let jumbo = StoreId::parse("jumbo").unwrap();
     let volumes = c.prior_volumes(&[exito.clone(), jumbo.clone()], 2 * 86_400 + 1).unwrap();
     assert_eq!(volumes, vec![(exito.clone(), vec![130, 120]), (jumbo, vec![80])]);
-    assert_eq!(c.prior_volumes(&[exito.clone()], 2 * 86_400).unwrap(), vec![(exito, vec![120])]);
+    assert_eq!(
+        c.prior_volumes(std::slice::from_ref(&exito), 2 * 86_400).unwrap(),
+        vec![(exito, vec![120])]
+    );
     assert_eq!(c.running_analyses().unwrap().len(), 0);
 }
 

@@ -152,7 +152,7 @@ pub fn analyze(
         analysis.offer(&facts);
         analysis.history(&facts, history);
         read += 1;
-        if read % 4096 == 0 && last.elapsed() >= PROGRESS_EVERY {
+        if read.is_multiple_of(4096) && last.elapsed() >= PROGRESS_EVERY {
             last = Instant::now();
             let percent = (read.min(total) * 85 / total) as u8;
             if !progress(1, percent) {
