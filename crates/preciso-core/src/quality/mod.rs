@@ -160,7 +160,6 @@ pub struct Example {
 }
 
 /// A value an example shows: an amount of minor units, a measure, or text.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Value {

@@ -119,6 +119,7 @@ pub struct BatchAccepted {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// 1 to 20 scopes.
+    #[schema(min_items = 1, max_items = 20)]
     pub scopes: Vec<AnalysisRequest>,
 }
 
