@@ -7,7 +7,7 @@ use preciso_core::quality::runs::{
     AnalysisRecord, AnalysisRequest, AnalysisStatus, PHASES, ScorePoint,
 };
 use preciso_ops::clock::from_millis;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 /// Where a run's answers are.
@@ -115,8 +115,7 @@ pub struct BatchAccepted {
 }
 
 /// Several scopes to analyse, one run each.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, ToSchema)]
 pub struct BatchRequest {
     /// 1 to 20 scopes.
     #[schema(min_items = 1, max_items = 20)]

@@ -37,6 +37,19 @@ fn job_id(raw: &str) -> ApiResult<i64> {
         .ok_or_else(|| ApiError::bad("job_id", "a job id is a positive integer"))
 }
 
+/// A scope from the body: an object (serde would also read a struct from an array).
+fn scope_from(value: serde_json::Value, field: &str) -> ApiResult<AnalysisRequest> {
+    let unprocessable = |message: String| ApiError::Unprocessable {
+        message,
+        details: Box::new(ErrorDetails { field: Some(field.into()), ..Default::default() }),
+    };
+    if !value.is_object() {
+        return Err(unprocessable(format!("{field}: a scope is a JSON object")));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| unprocessable(format!("body does not match the schema: {e}")))
+}
+
 async fn submit(
     state: &AppState,
     caller: &Caller,
@@ -79,8 +92,9 @@ async fn submit(
 pub async fn analyze(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(request): JsonBody<AnalysisRequest>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult<Response> {
+    let request = scope_from(body, "body")?;
     let ids = submit(&state, &caller, vec![request]).await?;
     let accepted = AnalysisAccepted::queued(ids[0]);
     let location = HeaderValue::from_str(&accepted.location)
@@ -107,8 +121,21 @@ pub async fn analyze(
 pub async fn batch(
     State(state): State<AppState>,
     caller: Caller,
-    JsonBody(body): JsonBody<BatchRequest>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult<(StatusCode, Json<BatchAccepted>)> {
+    let scopes = match body {
+        serde_json::Value::Object(mut map) => map.remove("scopes").filter(|_| map.is_empty()),
+        _ => None,
+    };
+    let Some(serde_json::Value::Array(scopes)) = scopes else {
+        return Err(ApiError::Unprocessable {
+            message: "the body is an object with one field, scopes: an array of scopes".into(),
+            details: Box::new(ErrorDetails { field: Some("scopes".into()), ..Default::default() }),
+        });
+    };
+    let body = BatchRequest {
+        scopes: scopes.into_iter().map(|s| scope_from(s, "scopes")).collect::<ApiResult<_>>()?,
+    };
     if body.scopes.is_empty() || body.scopes.len() > MAX_BATCH {
         return Err(ApiError::Unprocessable {
             message: format!("scopes: 1 to {MAX_BATCH} scopes, got {}", body.scopes.len()),

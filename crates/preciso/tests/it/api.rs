@@ -1851,6 +1851,10 @@ async fn forensic_runs_queue_report_export_and_keep_history(backend: Backend) {
         ("/api/forensic/analyze", json!({"category": " > "}), "category"),
         ("/api/forensic/batch-analyze", json!({"scopes": []}), "scopes"),
         ("/api/forensic/batch-analyze", json!({"scopes": [{}, {"since": "soon"}]}), "since"),
+        // serde reads a struct from an array too: a scope must be an object.
+        ("/api/forensic/analyze", json!([null, null]), "body"),
+        ("/api/forensic/batch-analyze", json!({"scopes": [[null, null]]}), "scopes"),
+        ("/api/forensic/batch-analyze", json!({"scopes": [{}], "more": 1}), "scopes"),
     ] {
         let r = post(path, Some(ADMIN_KEY), body.clone()).await.unwrap();
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
