@@ -72,6 +72,15 @@ pub struct SeenName {
     pub last_seen: i64,
 }
 
+/// One store's records in one ingest run: those that became offers and those rejected
+/// (counted for the store the record itself names; `M.reject_rate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreRecords {
+    pub store: StoreId,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
 /// What `merge_stores` moved.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MergeReport {
@@ -115,6 +124,14 @@ pub trait CatalogStore: Send + Sync {
 
     /// Names that mean another store, written by `merge_stores`: (name as a slug, store).
     fn store_aliases(&self) -> Result<Vec<(String, StoreId)>, StoreError>;
+    /// Records each store's accepted and rejected records of ingest run `file_id` (at `at`,
+    /// Unix seconds), added to what the run recorded before.
+    fn record_store_counts(
+        &self,
+        file_id: i64,
+        at: i64,
+        counts: &[StoreRecords],
+    ) -> Result<(), StoreError>;
 
     /// Moves store `from` into `into` in one transaction: its offers are re-keyed under
     /// `into` (ids and content hashes derive from the store); where `into` holds the same
@@ -489,6 +506,9 @@ pub trait QualityRead: Send + Sync {
     ) -> Result<(), StoreError>;
     /// How many offers `quality_rows` would hand over for `scope`.
     fn quality_size(&self, scope: &QualityScope) -> Result<u64, StoreError>;
+    /// Each store's records over the ingest runs recorded in `since..=until` (Unix seconds),
+    /// summed, by store slug.
+    fn store_records(&self, since: i64, until: i64) -> Result<Vec<StoreRecords>, StoreError>;
 }
 
 /// Analysis runs and their results (issue #18): a queue any replica takes from, immutable

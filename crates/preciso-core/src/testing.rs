@@ -1213,6 +1213,47 @@ pub fn analysis_runs_queue_claim_finish_and_keep_history(c: &dyn Catalog) {
     assert_eq!(c.running_analyses().unwrap().len(), 0);
 }
 
+/// M.reject_rate's input: each run's records per store, summed over a window of runs, and
+/// moved with a store merge (added to the target's own counts of the same run).
+pub fn store_records_are_summed_over_a_window_and_follow_a_merge(c: &dyn Catalog) {
+    use crate::ports::StoreRecords;
+    let rec = |store: &str, accepted, rejected| StoreRecords {
+        store: StoreId::parse(store).unwrap(),
+        accepted,
+        rejected,
+    };
+    let offers = [
+        Fixture { store: "exito", ..Default::default() }.offer(),
+        Fixture { store: "exito-co", sku: "B", ..Default::default() }.offer(),
+        Fixture { store: "jumbo", sku: "C", ..Default::default() }.offer(),
+    ];
+    let file = |name: &str| {
+        let mut s = c.begin_ingest(&new_file(name), false).unwrap();
+        let id = s.file_id();
+        s.apply_batch(&offers, &IngestCounts::default()).unwrap();
+        s.finish(IngestStatus::Done, None).unwrap();
+        id
+    };
+    let (old, new) = (file("old"), file("new"));
+    c.record_store_counts(old, 100, &[rec("exito", 10, 10)]).unwrap();
+    c.record_store_counts(new, 1_000, &[rec("exito", 90, 1), rec("jumbo", 5, 0)]).unwrap();
+    c.record_store_counts(new, 1_000, &[rec("exito-co", 9, 9)]).unwrap();
+    // A second report of the same run adds to it.
+    c.record_store_counts(new, 1_000, &[rec("jumbo", 5, 2)]).unwrap();
+    assert_eq!(
+        c.store_records(500, 2_000).unwrap(),
+        vec![rec("exito", 90, 1), rec("exito-co", 9, 9), rec("jumbo", 10, 2)]
+    );
+    assert_eq!(c.store_records(0, 2_000).unwrap()[0], rec("exito", 100, 11));
+    assert!(c.store_records(2_001, 3_000).unwrap().is_empty());
+    c.merge_stores(&StoreId::parse("exito-co").unwrap(), &StoreId::parse("exito").unwrap())
+        .unwrap();
+    assert_eq!(
+        c.store_records(500, 2_000).unwrap(),
+        vec![rec("exito", 99, 10), rec("jumbo", 10, 2)]
+    );
+}
+
 /// One `#[test]` per contract function, each on a fresh catalog from `$make`.
 #[macro_export]
 macro_rules! contract_tests {
@@ -1242,7 +1283,8 @@ macro_rules! contract_tests {
             stale_runs_are_abandoned_and_old_runs_deleted,
             leadership_is_exclusive_and_released_on_drop,
             quality_rows_stream_each_offer_with_its_history,
-            analysis_runs_queue_claim_finish_and_keep_history
+            analysis_runs_queue_claim_finish_and_keep_history,
+            store_records_are_summed_over_a_window_and_follow_a_merge
         );
     };
     (@each $make:expr, $($name:ident),*) => {

@@ -12,7 +12,7 @@ use crate::rejects::{Reject, RejectsWriter};
 use crossbeam_channel::bounded;
 use preciso_core::domain::{IngestCounts, IngestStatus, Offer, StoreAliases, StoreId};
 use preciso_core::hash::to_hex;
-use preciso_core::ports::{CatalogStore, NewIngestFile, SeenName, StoreError};
+use preciso_core::ports::{CatalogStore, NewIngestFile, SeenName, StoreError, StoreRecords};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -129,9 +129,22 @@ struct Batch {
     unknown_fields: u64,
     /// Store names as records wrote them: name → (store, records).
     names: Names,
+    /// Per store: records accepted and rejected (a reject counted for the store it names).
+    stores: StoreTally,
 }
 
 type Names = rustc_hash::FxHashMap<String, (StoreId, u64)>;
+type StoreTally = rustc_hash::FxHashMap<StoreId, [u64; 2]>;
+
+/// Adds `counts` to a store's tally, keeping at most `cap` stores.
+fn tally_store(tally: &mut StoreTally, store: &StoreId, counts: [u64; 2], cap: usize) {
+    if let Some(t) = tally.get_mut(store) {
+        t[0] += counts[0];
+        t[1] += counts[1];
+    } else if tally.len() < cap {
+        tally.insert(store.clone(), counts);
+    }
+}
 
 /// Distinct store names kept per batch, and per run (`preciso stores` shows them; a file with
 /// more is not this tool's data, and they are not worth the memory).
@@ -221,9 +234,13 @@ pub fn ingest(
     let rejects_path = opts.rejects_dir.join(rejects_name(&source.name, ledger_id));
     let mut rejects = RejectsWriter::new(rejects_path);
     let mut names = Names::default();
+    let mut stores = StoreTally::default();
     let outcome = run_batches(source, format, opts, progress, |batch| {
         for (name, (id, n)) in &batch.names {
             count_name(&mut names, name, id, *n, NAMES_PER_RUN);
+        }
+        for (id, counts) in &batch.stores {
+            tally_store(&mut stores, id, *counts, NAMES_PER_RUN);
         }
         let counts = session.apply_batch(&batch.offers, &batch.counts).map_err(store_error)?;
         let offers = batch.offers;
@@ -248,6 +265,16 @@ pub fn ingest(
         Err(e) => (IngestStatus::Failed, Some(e.to_string())),
     };
     session.finish(status, error.clone()).map_err(store_error)?;
+    if let (Some(file_id), false) = (ledger_id, stores.is_empty()) {
+        let mut counts: Vec<StoreRecords> = stores
+            .into_iter()
+            .map(|(store, [accepted, rejected])| StoreRecords { store, accepted, rejected })
+            .collect();
+        counts.sort_by(|a, b| a.store.cmp(&b.store));
+        store
+            .record_store_counts(file_id, opts.context.ingest_time, &counts)
+            .map_err(store_error)?;
+    }
     if !opts.dry_run && !names.is_empty() {
         let seen: Vec<SeenName> = names
             .into_iter()
@@ -442,6 +469,7 @@ fn new_batch(worker: usize, capacity: usize) -> Batch {
         warnings: Vec::new(),
         unknown_fields: 0,
         names: Names::default(),
+        stores: StoreTally::default(),
     }
 }
 
@@ -454,6 +482,7 @@ fn add_item(batch: &mut Batch, item: Item, file: &str, ctx: &RecordContext) -> O
             match ctx.normalize(&raw) {
                 Ok(n) => {
                     note_name(&mut batch.names, &raw, &n.offer.store);
+                    tally_store(&mut batch.stores, &n.offer.store, [1, 0], NAMES_PER_RUN);
                     batch.warnings.extend(
                         n.warnings
                             .iter()
@@ -464,6 +493,9 @@ fn add_item(batch: &mut Batch, item: Item, file: &str, ctx: &RecordContext) -> O
                 }
                 Err(errors) => {
                     batch.counts.rejected += 1;
+                    if let Ok(store) = ctx.store(&raw) {
+                        tally_store(&mut batch.stores, &store, [0, 1], NAMES_PER_RUN);
+                    }
                     let (line, number) = (raw.line, raw.number);
                     batch.rejects.push(Reject::new(file, line, number, errors, raw.into_source()));
                     None

@@ -289,7 +289,8 @@ impl RecordContext {
         Ok(Normalized { offer, warnings })
     }
 
-    fn store(&self, raw: &RawRecord) -> Result<StoreId, RecordError> {
+    /// The store a record names (or the default), resolved through aliases.
+    pub fn store(&self, raw: &RawRecord) -> Result<StoreId, RecordError> {
         let named = raw.get(Field::Store).and_then(RawValue::text);
         match (named, &self.default_store) {
             (Some(name), _) => {

@@ -499,3 +499,42 @@ fn batches_normalized_in_parallel_are_applied_in_file_order() {
         .collect();
     assert_eq!(reject_lines, vec![6, 35, 64]);
 }
+
+/// M.reject_rate's counts: each record counted for the store it names, accepted or rejected
+/// (one file carries two stores); a reject without a readable store counts for none; a dry
+/// run records nothing.
+#[test]
+fn records_are_counted_per_store_they_name_accepted_and_rejected() {
+    use preciso_core::ports::{QualityRead, StoreRecords};
+    let env = Env::new();
+    let line = |store: &str, sku: &str, price: &str| {
+        format!(
+            r#"{{"store": "{store}", "sku": "{sku}", "title": "Olla {sku}", "price": "{price}", "currency": "COP"}}"#
+        )
+    };
+    let body = [
+        line("Éxito", "A", "$ 10.000"),
+        line("exito", "B", "$ 12.000"),
+        line("exito", "C", "abc"),
+        line("Jumbo", "D", "$ 9.000"),
+        line("jumbo", "E", ""),
+        line("jumbo", "F", "xyz"),
+        r#"{"sku": "G", "title": "Sin tienda", "price": "$ 1.000"}"#.to_string(),
+    ]
+    .join("\n");
+    let path = env.write("two-stores.jsonl", &body);
+    let dry = env.ingest(&path, &IngestOptions { dry_run: true, ..env.opts() });
+    assert_eq!(dry.counts.rejected, 4, "{:?}", dry.reject_samples);
+    assert!(env.catalog.store_records(0, i64::MAX).unwrap().is_empty());
+    let report = env.ingest(&path, &env.opts());
+    assert_eq!((report.counts.read, report.counts.rejected), (7, 4));
+    let rec = |store: &str, accepted, rejected| StoreRecords {
+        store: StoreId::parse(store).unwrap(),
+        accepted,
+        rejected,
+    };
+    assert_eq!(
+        env.catalog.store_records(1_800_000_000, 1_800_000_000).unwrap(),
+        vec![rec("exito", 2, 1), rec("jumbo", 1, 2)]
+    );
+}

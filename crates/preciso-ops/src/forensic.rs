@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate};
 use preciso_core::domain::{StoreId, category_key};
 use preciso_core::ports::{Catalog, QualityScope, StoreError};
 use preciso_core::quality::config::CheckConfig;
-use preciso_core::quality::engine::{Analysis, Report};
+use preciso_core::quality::engine::{Analysis, REJECT_WINDOW_SECS, Report};
 use preciso_core::quality::runs::{
     AnalysisEnd, AnalysisRecord, AnalysisRequest, PHASES, ScorePoint, owner_host_pid,
 };
@@ -178,8 +178,14 @@ pub fn analyze(
             }
         };
         analysis.volume_history(catalog.prior_volumes(&stores, as_of)?);
+        let since = as_of.saturating_sub(REJECT_WINDOW_SECS);
+        let mut records = catalog.store_records(since, as_of)?;
+        if let Some(store) = &scope.store {
+            records.retain(|r| &r.store == store);
+        }
+        analysis.store_records(records);
     } else {
-        analysis.volume_not_comparable("narrowed_scope");
+        analysis.not_comparable("narrowed_scope");
     }
     let mut going = true;
     let report = analysis.finish_phases(&mut |p| {

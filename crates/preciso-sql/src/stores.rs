@@ -5,7 +5,7 @@
 use crate::tables;
 use preciso_core::domain::StoreId;
 use preciso_core::hash::{OfferContent, content_hash, offer_id, title_key};
-use preciso_core::ports::{Cell, MergeReport, SeenName, StoreError};
+use preciso_core::ports::{Cell, MergeReport, SeenName, StoreError, StoreRecords};
 
 /// A transaction of either backend: `?` placeholders, cells for values and rows.
 pub trait Tx {
@@ -22,6 +22,42 @@ pub const ADD_NAME: &str = "INSERT INTO store_names (store_id, name, records, la
     ON CONFLICT (store_id, name) DO UPDATE SET records = store_names.records + excluded.records,
         last_seen_at = CASE WHEN excluded.last_seen_at > store_names.last_seen_at
                             THEN excluded.last_seen_at ELSE store_names.last_seen_at END";
+
+/// Adds a store's records of one ingest run (both dialects' upsert).
+pub const ADD_STORE_COUNT: &str = "INSERT INTO ingest_store_counts
+        (file_id, store_id, at, accepted, rejected) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (file_id, store_id) DO UPDATE SET
+        accepted = ingest_store_counts.accepted + excluded.accepted,
+        rejected = ingest_store_counts.rejected + excluded.rejected";
+
+/// Each store's records over the runs of a time window (by the `at` index).
+pub const SELECT_STORE_COUNTS: &str = "SELECT store_id, CAST(SUM(accepted) AS BIGINT),
+        CAST(SUM(rejected) AS BIGINT)
+    FROM ingest_store_counts WHERE at >= ? AND at <= ? GROUP BY store_id ORDER BY store_id";
+
+pub fn store_count_params(file_id: i64, at: i64, c: &StoreRecords) -> [Cell; 5] {
+    let n = |v: u64| Cell::Int(i64::try_from(v).unwrap_or(i64::MAX));
+    [
+        Cell::Int(file_id),
+        Cell::Text(c.store.to_string()),
+        Cell::Int(at),
+        n(c.accepted),
+        n(c.rejected),
+    ]
+}
+
+pub fn store_count_from_row(row: &[Cell]) -> Result<StoreRecords, StoreError> {
+    let n = |c: &Cell| match c {
+        Cell::Int(v) => Ok(u64::try_from(*v).unwrap_or(0)),
+        other => Err(StoreError::Backend(format!("ingest_store_counts: {other:?}"))),
+    };
+    match row {
+        [Cell::Text(store), a, r] => {
+            Ok(StoreRecords { store: store_id(store)?, accepted: n(a)?, rejected: n(r)? })
+        }
+        _ => Err(StoreError::Backend("ingest_store_counts: unexpected row".into())),
+    }
+}
 
 pub const SELECT_ALIASES: &str = "SELECT alias, store_id FROM store_aliases ORDER BY alias";
 
@@ -189,6 +225,21 @@ pub fn merge(tx: &mut dyn Tx, from: &StoreId, into: &StoreId) -> Result<MergeRep
         "UPDATE ingest_files SET store_id = ? WHERE store_id = ?",
         &[text(into.as_str()), text(from.as_str())],
     )?;
+    // Per-store record counts follow, added to the target's own for the same runs.
+    for row in tx.query(
+        "SELECT file_id, at, accepted, rejected FROM ingest_store_counts WHERE store_id = ?",
+        &[text(from.as_str())],
+    )? {
+        if let [Cell::Int(file), Cell::Int(at), Cell::Int(a), Cell::Int(r)] = row.as_slice() {
+            let moved = StoreRecords {
+                store: into.clone(),
+                accepted: u64::try_from(*a).unwrap_or(0),
+                rejected: u64::try_from(*r).unwrap_or(0),
+            };
+            tx.execute(ADD_STORE_COUNT, &store_count_params(*file, *at, &moved))?;
+        }
+    }
+    tx.execute("DELETE FROM ingest_store_counts WHERE store_id = ?", &[text(from.as_str())])?;
     move_identity(tx, from, into)?;
     Ok(report)
 }

@@ -87,6 +87,11 @@ pub const TABLES: &[TableSpec] = &[
         order_by: "id",
     },
     TableSpec {
+        name: "ingest_store_counts",
+        columns: &["file_id", "store_id", "at", "accepted", "rejected"],
+        order_by: "file_id, store_id",
+    },
+    TableSpec {
         name: "category_stats",
         columns: &["category_key", "currency", "offers", "median_minor"],
         order_by: "category_key, currency",

@@ -82,6 +82,31 @@ impl PgCatalog {
         })
     }
 
+    pub(crate) fn add_store_counts(
+        &self,
+        file_id: i64,
+        at: i64,
+        counts: &[preciso_core::ports::StoreRecords],
+    ) -> Result<(), StoreError> {
+        self.in_tx(|tx| {
+            for n in counts {
+                tx.execute(stores::ADD_STORE_COUNT, &stores::store_count_params(file_id, at, n))?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn store_counts(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<preciso_core::ports::StoreRecords>, StoreError> {
+        let rows = self.in_tx(|tx| {
+            tx.query(stores::SELECT_STORE_COUNTS, &[Cell::Int(since), Cell::Int(until)])
+        })?;
+        rows.iter().map(|r| stores::store_count_from_row(r)).collect()
+    }
+
     pub(crate) fn aliases(&self) -> Result<Vec<(String, StoreId)>, StoreError> {
         let rows = self.in_tx(|tx| tx.query(stores::SELECT_ALIASES, &[]))?;
         rows.iter().map(|r| stores::alias_from_row(r)).collect()

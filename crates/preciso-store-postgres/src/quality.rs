@@ -91,4 +91,12 @@ impl QualityRead for PgCatalog {
             Ok(n.max(0) as u64)
         })
     }
+
+    fn store_records(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<preciso_core::ports::StoreRecords>, StoreError> {
+        self.store_counts(since, until)
+    }
 }

@@ -55,6 +55,33 @@ impl SqliteCatalog {
         })
     }
 
+    pub(crate) fn add_store_counts(
+        &self,
+        file_id: i64,
+        at: i64,
+        counts: &[preciso_core::ports::StoreRecords],
+    ) -> Result<(), StoreError> {
+        self.write_txn(|c| {
+            let mut tx = SqliteTx(c);
+            for n in counts {
+                tx.execute(stores::ADD_STORE_COUNT, &stores::store_count_params(file_id, at, n))?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn store_counts(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<preciso_core::ports::StoreRecords>, StoreError> {
+        self.with_conn_err(|c| {
+            let rows = SqliteTx(c)
+                .query(stores::SELECT_STORE_COUNTS, &[Cell::Int(since), Cell::Int(until)])?;
+            rows.iter().map(|r| stores::store_count_from_row(r)).collect()
+        })
+    }
+
     pub(crate) fn aliases(&self) -> Result<Vec<(String, StoreId)>, StoreError> {
         self.with_conn_err(|c| {
             let rows = SqliteTx(c).query(stores::SELECT_ALIASES, &[])?;

@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0014_offer_drops", include_str!("../migrations/0014_offer_drops.sql")),
     ("0015_analyses", include_str!("../migrations/0015_analyses.sql")),
     ("0016_history_arrival", include_str!("../migrations/0016_history_arrival.sql")),
+    ("0017_store_counts", include_str!("../migrations/0017_store_counts.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

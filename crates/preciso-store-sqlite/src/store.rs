@@ -75,6 +75,15 @@ impl CatalogStore for SqliteCatalog {
         self.aliases()
     }
 
+    fn record_store_counts(
+        &self,
+        file_id: i64,
+        at: i64,
+        counts: &[preciso_core::ports::StoreRecords],
+    ) -> Result<(), StoreError> {
+        self.add_store_counts(file_id, at, counts)
+    }
+
     fn merge_stores(&self, from: &StoreId, into: &StoreId) -> Result<MergeReport, StoreError> {
         self.merge(from, into)
     }

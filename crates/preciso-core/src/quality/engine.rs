@@ -177,8 +177,14 @@ pub struct Analysis {
     /// Per store: its live offers in earlier whole-store analyses, newest first
     /// (`volume_history`); `None` when the caller has none to give.
     volumes: Option<FxHashMap<u32, Vec<u64>>>,
-    /// Why M.volume_anomaly cannot judge this analysis at all (a narrowed scope).
+    /// Why M.volume_anomaly and M.reject_rate cannot judge this analysis at all (a
+    /// narrowed scope).
     volume_reason: Option<&'static str>,
+    /// Per store: records accepted and rejected by the ingest runs of the window before the
+    /// analysis time (`store_records`); `None` when the caller has none to give.
+    records: Option<FxHashMap<u32, [u64; 2]>>,
+    /// Per store: its reject rate (M.reject_rate).
+    reject_rate: FxHashMap<u32, f64>,
     /// Per store: its live offers' change from the median of its history (M.volume_anomaly).
     volume_change: FxHashMap<u32, f64>,
     /// Offers with observations from a deliberate backfill (C.history_order's info).
@@ -306,6 +312,8 @@ impl Analysis {
             live_offers: FxHashMap::default(),
             volumes: None,
             volume_reason: None,
+            records: None,
+            reject_rate: FxHashMap::default(),
             volume_change: FxHashMap::default(),
             backfilled: 0,
             present: OPTIONAL_FIELDS.iter().map(|f| (*f, 0)).collect(),
@@ -399,9 +407,23 @@ impl Analysis {
     }
 
     /// This analysis is narrowed (a category, a time window): its volumes compare with no
-    /// history, so M.volume_anomaly is `not_evaluated` with `reason`.
-    pub fn volume_not_comparable(&mut self, reason: &'static str) {
+    /// history and ingest rejects cannot be told apart by category, so M.volume_anomaly and
+    /// M.reject_rate are `not_evaluated` with `reason`.
+    pub fn not_comparable(&mut self, reason: &'static str) {
         self.volume_reason = Some(reason);
+    }
+
+    /// Each store's records accepted and rejected at ingest over the window before the
+    /// analysis time (`REJECT_WINDOW_SECS`): what M.reject_rate judges.
+    pub fn store_records(&mut self, records: Vec<crate::ports::StoreRecords>) {
+        let mut map = FxHashMap::default();
+        for r in records {
+            let i = self.store_of(&r.store);
+            let e: &mut [u64; 2] = map.entry(i).or_default();
+            e[0] += r.accepted;
+            e[1] += r.rejected;
+        }
+        self.records = Some(map);
     }
 
     /// One current offer.
@@ -731,8 +753,9 @@ impl Analysis {
     }
 
     /// Each store's score (docs/QUALITY.md): 100 minus, for every check with elements of the
-    /// store, 40 × its failing share for a critical check and 10 × for a warning one, minus up
-    /// to 20 for freshness past the `M.freshness` threshold; clamped to 0–100.
+    /// store, 40 × its failing share for a critical check and 10 × for a warning one, minus
+    /// 20 × its reject rate at ingest, minus up to 20 for freshness past the `M.freshness`
+    /// threshold; clamped to 0–100.
     fn scores(&self) -> Vec<StoreScore> {
         let mut out: Vec<StoreScore> = self
             .store_offers
@@ -752,6 +775,10 @@ impl Analysis {
                     };
                     penalty += weight * *bad as f64 / *elements as f64;
                 }
+                // Records rejected at ingest: up to 20 points, in proportion (5 % costs 1).
+                if let Some(rate) = self.reject_rate.get(&store) {
+                    penalty += 20.0 * rate.min(1.0);
+                }
                 if let (Some(hours), Some(newest)) = (
                     self.configs.get(&CheckId::MFreshness).and_then(|c| c.threshold),
                     self.newest.get(&store),
@@ -768,6 +795,7 @@ impl Analysis {
                     live_offers: self.live_offers.get(&store).copied().unwrap_or(0),
                     freshness_hours: round1(self.as_of.saturating_sub(newest) as f64 / 3600.0),
                     volume_change: self.volume_change.get(&store).copied(),
+                    reject_rate: self.reject_rate.get(&store).copied(),
                     score: round1((100.0 - penalty).clamp(0.0, 100.0)),
                 }
             })
@@ -992,8 +1020,42 @@ impl Analysis {
         }
     }
 
+    /// M.reject_rate: each store's rejected share of its records at ingest over the window;
+    /// above `threshold` is a finding.
+    fn finish_rejects(&mut self) {
+        let Some(config) = self.configs.get(&CheckId::MRejectRate) else { return };
+        let share = config.threshold.or(CheckId::MRejectRate.default_threshold()).unwrap_or(0.05);
+        let reason = match (self.volume_reason, &self.records) {
+            (Some(r), _) => Some(r),
+            (None, None) => Some("no_ingest_counts"),
+            (None, Some(_)) => None,
+        };
+        let mut judged = Vec::new();
+        if let (None, Some(records)) = (reason, &self.records) {
+            let mut stores: Vec<(&u32, &[u64; 2])> = records.iter().collect();
+            stores.sort_by(|a, b| self.stores[*a.0 as usize].cmp(&self.stores[*b.0 as usize]));
+            for (store, [accepted, rejected]) in stores {
+                let total = accepted + rejected;
+                if total > 0 {
+                    let rate = *rejected as f64 / total as f64;
+                    judged.push((*store, round3(rate), rate > share));
+                }
+            }
+        }
+        let Some(t) = self.tallies.get_mut(&CheckId::MRejectRate) else { return };
+        for (store, rate, bad) in judged {
+            t.see(bad);
+            t.observe_max(rate);
+            self.reject_rate.insert(store, rate);
+        }
+        if t.elements == 0 {
+            t.reason = Some(reason.unwrap_or("no_data").to_string());
+        }
+    }
+
     fn finish_metrics(&mut self) {
         self.finish_volume();
+        self.finish_rejects();
         if let (n @ 1.., Some(t)) = (self.backfilled, self.tallies.get_mut(&CheckId::CHistoryOrder))
         {
             t.reason = Some(format!(
@@ -1022,6 +1084,9 @@ impl Analysis {
         }
     }
 }
+
+/// The ingest runs M.reject_rate reads: those of the 7 days before the analysis time.
+pub const REJECT_WINDOW_SECS: i64 = 7 * 86_400;
 
 /// Earlier analyses M.volume_anomaly needs before it judges a store.
 pub const MIN_VOLUME_HISTORY: usize = 4;
@@ -1062,6 +1127,9 @@ pub struct StoreScore {
     /// Its live offers' change from the median of its earlier analyses (M.volume_anomaly),
     /// e.g. -0.8 for a fifth of the usual; absent until judged.
     pub volume_change: Option<f64>,
+    /// Its rejected share of the records ingest read for it over the window before the
+    /// analysis time (M.reject_rate); absent without records.
+    pub reject_rate: Option<f64>,
     pub score: f64,
 }
 
@@ -1368,7 +1436,7 @@ mod tests {
         assert_eq!(check(&r).unexpected_count, 1);
         assert_eq!(r.stores.iter().find(|s| s.store == "jumbo").unwrap().live_offers, 0);
         let mut narrowed = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
-        narrowed.volume_not_comparable("narrowed_scope");
+        narrowed.not_comparable("narrowed_scope");
         narrowed.volume_history(vec![(exito, vec![1; 4])]);
         let c = check(&narrowed.finish());
         assert_eq!(c.reason.as_deref(), Some("narrowed_scope"));
@@ -1409,6 +1477,48 @@ mod tests {
         let c = analyse(&backfilled);
         assert_eq!((c.outcome, c.unexpected_count), (Outcome::Pass, 0));
         assert!(c.reason.unwrap().starts_with("backfill: 1 offers"));
+    }
+
+    #[test]
+    fn a_store_whose_records_are_rejected_above_the_threshold_is_a_finding() {
+        use crate::ports::StoreRecords;
+        let rows = clean();
+        let records = |store: &str, accepted, rejected| StoreRecords {
+            store: StoreId::parse(store).unwrap(),
+            accepted,
+            rejected,
+        };
+        let analyse = |given: Option<Vec<StoreRecords>>| {
+            let mut a = Analysis::new(&resolve(&BTreeMap::new()).unwrap(), NOW);
+            for r in &rows {
+                a.offer(&facts(r));
+            }
+            if let Some(g) = given {
+                a.store_records(g);
+            }
+            a.finish()
+        };
+        let check =
+            |r: &Report| r.checks.iter().find(|c| c.id == CheckId::MRejectRate).unwrap().clone();
+        let c = check(&analyse(None));
+        assert_eq!(
+            (c.outcome, c.reason.as_deref()),
+            (Outcome::NotEvaluated, Some("no_ingest_counts"))
+        );
+        // 5 of 100 is at the threshold: silent. 30 of 100: a finding, and 6 points off.
+        let r = analyse(Some(vec![records("exito", 95, 5), records("jumbo", 100, 0)]));
+        assert_eq!((check(&r).outcome, check(&r).element_count), (Outcome::Pass, 2));
+        let clean_score = r.stores.iter().find(|s| s.store == "exito").unwrap().score;
+        let r = analyse(Some(vec![records("exito", 70, 30), records("jumbo", 100, 0)]));
+        let c = check(&r);
+        assert_eq!(
+            (c.outcome, c.unexpected_count, c.observed_value),
+            (Outcome::Warn, 1, Some(0.3))
+        );
+        let exito = r.stores.iter().find(|s| s.store == "exito").unwrap();
+        assert_eq!(exito.reject_rate, Some(0.3));
+        assert!((clean_score - exito.score - 5.0).abs() < 0.11, "{clean_score} {}", exito.score);
+        assert_eq!(r.stores.iter().find(|s| s.store == "jumbo").unwrap().reject_rate, Some(0.0));
     }
 
     #[test]

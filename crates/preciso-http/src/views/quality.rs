@@ -91,13 +91,14 @@ pub fn report_html(r: &Report) -> String {
                 p { "Analysis time " (at) ". Overall score " strong { (overall) } " of 100." }
                 h2 { "Stores" }
                 table {
-                    thead { tr { th { "Store" } th { "Offers" } th { "Live" } th { "Hours since newest" } th { "Volume vs usual" } th { "Score" } } }
+                    thead { tr { th { "Store" } th { "Offers" } th { "Live" } th { "Hours since newest" } th { "Volume vs usual" } th { "Rejected at ingest" } th { "Score" } } }
                     tbody {
                         @for s in &r.stores {
                             tr {
                                 td { (s.store) } td { (s.offers) } td { (s.live_offers) }
                                 td { (format!("{:.1}", s.freshness_hours)) }
                                 td { (s.volume_change.map_or("—".to_string(), |v| format!("{:+.0}%", v * 100.0))) }
+                                td { (s.reject_rate.map_or("—".to_string(), |v| format!("{:.1}%", v * 100.0))) }
                                 td { (format!("{:.1}", s.score)) }
                             }
                         }
@@ -173,6 +174,7 @@ mod tests {
                 live_offers: 9,
                 freshness_hours: 20.0,
                 volume_change: Some(-0.1),
+                reject_rate: Some(0.02),
                 score: 81.5,
             }],
             coverage: Vec::new(),
