@@ -449,11 +449,15 @@ fn record(opts: &GenOptions, i: u64) -> (Vec<(usize, Value)>, bool) {
         fields.push((13, Value::String(format!("https://img.{slug}.example/{sku}.jpg"))));
     }
     let minutes = u64::from(store_idx) * 7 % 600;
+    // Run N is N days after the first (2026-11-01): a month of daily scrapes stays in order.
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 1)
+        .and_then(|d| d.checked_add_days(chrono::Days::new(u64::from(opts.run))))
+        .unwrap_or_default();
     fields.push((
         14,
         Value::String(format!(
-            "2026-11-{:02} {:02}:{:02}:00",
-            1 + opts.run % 28,
+            "{} {:02}:{:02}:00",
+            day.format("%Y-%m-%d"),
             8 + minutes / 60,
             minutes % 60
         )),

@@ -6,6 +6,7 @@
 use crate::{PgCatalog, PgRow, backend, bind, refs};
 use postgres::{IsolationLevel, Portal, Row, Transaction};
 use preciso_core::analysis::omnibus::Observation;
+use preciso_core::domain::Currency;
 use preciso_core::ports::{QualityOffer, QualityRead, QualityScope, QualitySink, StoreError};
 use preciso_sql::numbered;
 use preciso_sql::quality::{
@@ -49,7 +50,7 @@ impl QualityStreams for Streams<'_, '_> {
         }
     }
 
-    fn next_observation(&mut self) -> Result<Option<(i64, Observation)>, StoreError> {
+    fn next_observation(&mut self) -> Result<Option<(i64, Observation, Currency)>, StoreError> {
         match self.histories.next(self.tx)? {
             Some(row) => Ok(Some(observation_from_row(&PgRow(&row))?)),
             None => Ok(None),

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0015_analyses", include_str!("../migrations/0015_analyses.sql")),
     ("0016_history_arrival", include_str!("../migrations/0016_history_arrival.sql")),
     ("0017_store_counts", include_str!("../migrations/0017_store_counts.sql")),
+    ("0018_history_cover", include_str!("../migrations/0018_history_cover.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

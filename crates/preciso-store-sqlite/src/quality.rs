@@ -5,6 +5,7 @@
 use crate::read::values;
 use crate::{SqliteCatalog, SqliteRow, backend};
 use preciso_core::analysis::omnibus::Observation;
+use preciso_core::domain::Currency;
 use preciso_core::ports::{QualityOffer, QualityRead, QualityScope, QualitySink, StoreError};
 use preciso_sql::quality::{
     QualityStreams, count, histories, merge, observation_from_row, offer_from_row, offers,
@@ -25,7 +26,7 @@ impl QualityStreams for Streams<'_> {
         }
     }
 
-    fn next_observation(&mut self) -> Result<Option<(i64, Observation)>, StoreError> {
+    fn next_observation(&mut self) -> Result<Option<(i64, Observation, Currency)>, StoreError> {
         match self.histories.next().map_err(backend)? {
             Some(row) => Ok(Some(observation_from_row(&SqliteRow(row)).map_err(backend)?)),
             None => Ok(None),
