@@ -492,7 +492,8 @@ impl QualityOffer {
 }
 
 /// Receives each offer of an analysis with its history.
-pub type QualitySink<'a> = dyn FnMut(&QualityOffer, &[crate::analysis::omnibus::Observation]) -> Result<(), StoreError>
+/// The offer is handed over (a sink may keep it, e.g. to pass it to another thread).
+pub type QualitySink<'a> = dyn FnMut(QualityOffer, &[crate::analysis::omnibus::Observation]) -> Result<(), StoreError>
     + 'a;
 
 /// What the forensic analysis reads (issue #18).

@@ -131,7 +131,7 @@ pub fn merge(
                 _ => break,
             }
         }
-        sink(&offer, &history)?;
+        sink(offer, &history)?;
     }
     Ok(())
 }
