@@ -1379,3 +1379,37 @@ fn analyze_job_scores_the_stores_into_the_metrics() {
     o.run_blocking("analyze", Trigger::Manual, true).unwrap();
     assert_eq!(catalog.analyses(None, 10, 0).unwrap().len(), 1);
 }
+
+/// Issue #18, the analysis queue's limits: a request it cannot read is refused before
+/// anything is queued; at most `MAX_QUEUED` runs wait; the sweep abandons a running run whose
+/// heartbeat went silent and leaves a live one.
+#[test]
+fn the_analysis_queue_is_bounded_and_sweeps_silent_runs() {
+    use preciso_core::quality::runs::{AnalysisRequest, AnalysisStatus};
+    use preciso_ops::forensic::{AnalysisQueue, MAX_BATCH, MAX_QUEUED, SubmitError};
+    let (_dir, catalog) = sqlite();
+    let checks = preciso_core::quality::config::resolve(&Default::default()).unwrap();
+    // Not started: nothing takes the queued runs.
+    let queue = AnalysisQueue::new(catalog.clone(), checks, 2, None);
+    let bad = AnalysisRequest { since: Some("someday".into()), ..Default::default() };
+    let err = queue.submit(&[AnalysisRequest::default(), bad], "api").unwrap_err();
+    assert!(matches!(err, SubmitError::Request(ref r) if r.field == "since"), "{err}");
+    assert_eq!(catalog.queued_analyses().unwrap(), 0, "all or none");
+    let batch = vec![AnalysisRequest::default(); MAX_BATCH];
+    for _ in 0..MAX_QUEUED as usize / MAX_BATCH {
+        assert_eq!(queue.submit(&batch, "api").unwrap().len(), MAX_BATCH);
+    }
+    let full = queue.submit(&[AnalysisRequest::default()], "api").unwrap_err();
+    assert!(matches!(full, SubmitError::Full { queued } if queued == MAX_QUEUED), "{full}");
+    // Two running runs of another host: one silent for 10 minutes, one beating now.
+    let now = Utc::now().timestamp_millis();
+    let whole = AnalysisRequest::default();
+    let silent = catalog.begin_analysis(&whole, "api", "elsewhere:1:aa", now - 600_000).unwrap();
+    let live = catalog.begin_analysis(&whole, "api", "elsewhere:2:bb", now).unwrap();
+    assert_eq!(queue.sweep().unwrap(), 1);
+    let status = |id| catalog.analysis(id).unwrap().unwrap().status;
+    assert_eq!(
+        (status(silent), status(live)),
+        (AnalysisStatus::Abandoned, AnalysisStatus::Running)
+    );
+}

@@ -1850,6 +1850,7 @@ async fn forensic_runs_queue_report_export_and_keep_history(backend: Backend) {
         ("/api/forensic/analyze", json!({"as_of": "yesterday"}), "as_of"),
         ("/api/forensic/analyze", json!({"category": " > "}), "category"),
         ("/api/forensic/batch-analyze", json!({"scopes": []}), "scopes"),
+        ("/api/forensic/batch-analyze", json!({"scopes": vec![json!({}); 21]}), "scopes"),
         ("/api/forensic/batch-analyze", json!({"scopes": [{}, {"since": "soon"}]}), "since"),
         // serde reads a struct from an array too: a scope must be an object.
         ("/api/forensic/analyze", json!([null, null]), "body"),
