@@ -2,7 +2,7 @@
 # Forensic analysis end to end (issue #18): `preciso analyze` over a catalog of OFFERS
 # generated offers with DAYS daily scrapes (run N is the catalog N days later, ~5% of prices
 # changed), on the generator's shape (~10 offers per product) and with one product per offer
-# (bench/one-product-per-offer.py). Wall time and peak anonymous memory (RssAnon, sampled
+# (`gen --unique-products`). Wall time and peak anonymous memory (RssAnon, sampled
 # every 50 ms: SQLite's mapped database pages are page cache, not the process's own).
 # Each day's file is generated, ingested and deleted, so disk holds one day at a time.
 # Usage: bench/quality.sh [OFFERS] [DAYS] [SHAPES]     (1000000 30 "grouped single")
@@ -44,8 +44,9 @@ build() {  # shape url
   mkdir -p "$dir"
   for day in $(seq 0 $((DAYS - 1))); do
     local f=$OUT/day.jsonl
-    "$BIN" gen --offers "$N" --stores 20 --seed 1 --run "$day" --out "$f" >/dev/null
-    if [ "$shape" = single ]; then python3 bench/one-product-per-offer.py "$f" "$f.single" && mv "$f.single" "$f"; fi
+    local unique=()
+    [ "$shape" = single ] && unique=(--unique-products)
+    "$BIN" gen --offers "$N" --stores 20 --seed 1 --run "$day" "${unique[@]}" --out "$f" >/dev/null
     "$BIN" --data-dir "$dir" --database-url "$url" ingest "$f" >/dev/null
     rm -f "$f"
   done

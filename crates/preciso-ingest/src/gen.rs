@@ -26,6 +26,9 @@ pub struct GenOptions {
     pub run: u32,
     pub invalid_ratio_permille: u32,
     pub duplicate_ratio_permille: u32,
+    /// Every offer its own product (no GTIN; the SKU in the title), as marketplaces and
+    /// scrapers without GTINs give: the catalog shape that stresses per-product state.
+    pub unique_products: bool,
 }
 
 impl Default for GenOptions {
@@ -38,6 +41,7 @@ impl Default for GenOptions {
             run: 0,
             invalid_ratio_permille: 10,
             duplicate_ratio_permille: 10,
+            unique_products: false,
         }
     }
 }
@@ -403,7 +407,7 @@ fn record(opts: &GenOptions, i: u64) -> (Vec<(usize, Value)>, bool) {
     let store_value = if r.chance(300) { name } else { slug.clone() };
     fields.push((0, Value::String(store_value)));
     fields.push((1, Value::String(sku.clone())));
-    if let Some(g) = &p.gtin {
+    if let (Some(g), false) = (&p.gtin, opts.unique_products) {
         let g = if r.chance(30) {
             format!("{}{}", &g[..12], (g.as_bytes()[12] - b'0' + 1) % 10)
         } else {
@@ -411,7 +415,8 @@ fn record(opts: &GenOptions, i: u64) -> (Vec<(usize, Value)>, bool) {
         };
         fields.push((2, Value::String(g)));
     }
-    fields.push((3, Value::String(p.title.clone())));
+    let title = if opts.unique_products { format!("{} {sku}", p.title) } else { p.title.clone() };
+    fields.push((3, Value::String(title)));
     fields.push((4, Value::String(p.brand.to_string())));
     fields.push((
         5,
@@ -586,6 +591,26 @@ mod tests {
             csv::Reader::from_reader(&csv_bytes[..]).records().map(Result::unwrap).count() as u64,
             n
         );
+    }
+
+    #[test]
+    fn unique_products_carry_no_gtin_and_a_title_of_their_own() {
+        let opts = GenOptions {
+            offers: 500,
+            invalid_ratio_permille: 0,
+            duplicate_ratio_permille: 0,
+            unique_products: true,
+            ..Default::default()
+        };
+        let text = String::from_utf8(render(&opts)).unwrap();
+        let mut titles = std::collections::HashSet::new();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let o = v.as_object().unwrap();
+            assert!(!o.keys().any(|k| ["gtin", "ean", "EAN"].contains(&k.as_str())));
+            let title = ["title", "nombre", "Nombre", "name"].iter().find_map(|k| o.get(*k));
+            assert!(titles.insert(title.unwrap().to_string()), "{line}");
+        }
     }
 
     #[test]

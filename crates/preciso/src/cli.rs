@@ -368,6 +368,9 @@ pub struct GenArgs {
     /// Exact duplicate records per thousand.
     #[arg(long, default_value_t = 10)]
     pub duplicate_permille: u32,
+    /// Every offer its own product: no GTIN, the SKU in the title.
+    #[arg(long)]
+    pub unique_products: bool,
     /// Output file (default: stdout).
     #[arg(long, short)]
     pub out: Option<PathBuf>,

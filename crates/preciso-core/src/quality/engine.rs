@@ -76,6 +76,8 @@ struct Who {
     /// instead of an allocation per offer.
     sku_at: u32,
     sku_len: u32,
+    /// Its currency (an index into `currencies`): fits in the struct's padding.
+    currency: u8,
 }
 
 const NO_SKU: u32 = u32::MAX;
@@ -142,6 +144,10 @@ pub struct Analysis {
     /// (product, currency), hashed → lowest and highest current price, with their offers,
     /// and whether a second store lists it.
     spread: FxHashMap<u64, Spread>,
+    /// The products of `spread` with one offer so far: that offer and its category (16 bytes
+    /// instead of a 48-byte `Spread`); a second offer promotes it. With one product per offer
+    /// this holds every product, and `spread` almost none.
+    spread_singles: FxHashMap<u64, (u32, u32)>,
     /// (category, currency) → ln(price) of each offer, with the offer's index in `who`.
     /// Keyed by the category at each level of the offer's path (an index into
     /// `category_keys`) and currency: an offer is scored within each.
@@ -296,6 +302,7 @@ impl Analysis {
             shared_keys: FxHashMap::default(),
             gtin_brands: FxHashMap::default(),
             spread: FxHashMap::default(),
+            spread_singles: FxHashMap::default(),
             by_category: FxHashMap::default(),
             singles: FxHashMap::default(),
             repeating: FxHashMap::default(),
@@ -374,7 +381,8 @@ impl Analysis {
             }
             _ => (0, NO_SKU),
         };
-        self.who.push(Who { id: o.id, store, price: o.price, sku_at, sku_len });
+        let currency = self.currency_index(o.currency);
+        self.who.push(Who { id: o.id, store, price: o.price, sku_at, sku_len, currency });
         (self.who.len() - 1) as u32
     }
 
@@ -551,15 +559,28 @@ impl Analysis {
                 _ => NO_CATEGORY,
             };
             // Keyed by a hash of (product, currency): 8 bytes instead of 24 per product.
-            let s = self.spread.entry(key((o.product, o.currency.code()))).or_insert(Spread {
-                min: (o.price, who),
-                max: (o.price, who),
-                first_store: store,
-                stores: false,
-                category,
-                category_who: who,
-                currency,
-            });
+            let k = key((o.product, o.currency.code()));
+            if !self.spread.contains_key(&k) {
+                let Some((first, first_category)) = self.spread_singles.remove(&k) else {
+                    self.spread_singles.insert(k, (who, category));
+                    return;
+                };
+                // What the first offer alone made of the product; this one is added below.
+                let w = &self.who[first as usize];
+                self.spread.insert(
+                    k,
+                    Spread {
+                        min: (w.price, first),
+                        max: (w.price, first),
+                        first_store: w.store,
+                        stores: false,
+                        category: first_category,
+                        category_who: first,
+                        currency,
+                    },
+                );
+            }
+            let Some(s) = self.spread.get_mut(&k) else { return };
             s.stores |= s.first_store != store;
             // Ties go to the smaller offer id: the same example whatever the row order.
             let id = |w: u32, who: &[Who]| who[w as usize].id;
@@ -837,12 +858,20 @@ impl Analysis {
         };
         let leaf_levels: Vec<Vec<String>> =
             self.category_keys.iter().map(|k| ancestors(k)).collect();
-        for s in self.spread.values().filter(|s| s.category != NO_CATEGORY) {
-            for level in &leaf_levels[s.category as usize] {
-                let code = self.currencies[s.currency as usize].code();
+        let promoted = self.spread.values().map(|s| (s.category, s.currency, s.stores));
+        let singles = self
+            .spread_singles
+            .values()
+            .map(|(w, category)| (*category, self.who[*w as usize].currency, false));
+        for (category, currency, stores) in promoted.chain(singles) {
+            if category == NO_CATEGORY {
+                continue;
+            }
+            for level in &leaf_levels[category as usize] {
+                let code = self.currencies[currency as usize].code();
                 let e = levels.entry((level.clone(), code)).or_default();
                 e.0 += 1;
-                e.1 += u64::from(s.stores);
+                e.1 += u64::from(stores);
             }
         }
         for ((category, currency), stores) in &self.category_stores {
@@ -887,6 +916,8 @@ impl Analysis {
         else {
             return;
         };
+        // A product with one offer has no spread.
+        drop(std::mem::take(&mut self.spread_singles));
         for s in std::mem::take(&mut self.spread).into_values().filter(|s| s.stores) {
             let bad = s.max.0 as f64 >= factor * s.min.0 as f64;
             let ratio = s.max.0 as f64 / s.min.0.max(1) as f64;

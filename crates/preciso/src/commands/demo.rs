@@ -28,6 +28,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<ExitCode> {
             run,
             invalid_permille: 10,
             duplicate_permille: 10,
+            unique_products: false,
             out: None,
         };
         let mut w = BufWriter::new(

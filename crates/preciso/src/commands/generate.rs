@@ -20,6 +20,7 @@ pub fn options(args: &GenArgs) -> GenOptions {
         run: args.run,
         invalid_ratio_permille: args.invalid_permille,
         duplicate_ratio_permille: args.duplicate_permille,
+        unique_products: args.unique_products,
     }
 }
 
