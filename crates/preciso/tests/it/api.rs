@@ -1634,6 +1634,22 @@ async fn copy_moves_the_catalog_sqlite_to_postgres_and_back_with_identical_answe
     let (pg_base, _stop) =
         serve(AppState::new(pg.clone(), test_config(open_config()), uploads)).await;
     assert_eq!(answers(&app.client, &pg_base).await, before, "SQLite → PostgreSQL");
+    // Issue #18: the same catalog gives the same analysis report on both, byte for byte.
+    let now = Utc::now().timestamp();
+    let report = |c: Arc<dyn Catalog>| {
+        blocking(move || {
+            let checks = preciso_core::quality::config::resolve(&Default::default()).unwrap();
+            let request = preciso_core::quality::runs::AnalysisRequest::default();
+            let r =
+                preciso_ops::forensic::analyze(c.as_ref(), &checks, &request, now, &mut |_, _| {
+                    true
+                });
+            preciso_ops::forensic::canonical_json(&r.unwrap())
+        })
+    };
+    let on_sqlite = report(app.catalog.clone());
+    assert!(on_sqlite.contains("\"M.reject_rate\""));
+    assert_eq!(on_sqlite, report(pg.clone()), "the analysis report differs between backends");
     assert_eq!(
         blocking(|| pg.users(preciso_core::query::PageRequest::default()).unwrap().total),
         1
