@@ -285,24 +285,25 @@ pub fn succeeded(id: i64, request: &AnalysisRequest, report: &Report) -> Analysi
     }
 }
 
-/// Runs a recorded analysis to its end, storing progress, result or error. `now_ms` reads
-/// the clock (milliseconds).
+/// Runs recorded analysis `id` of `request` to its end, storing progress, result or error.
+/// `now_ms` reads the clock (milliseconds).
 pub fn run_recorded(
     catalog: &dyn Catalog,
     checks: &[CheckConfig],
-    record: &AnalysisRecord,
+    id: i64,
+    request: &AnalysisRequest,
     now_ms: &dyn Fn() -> i64,
 ) -> Result<Report, AnalyzeError> {
     let mut progress = |phase: u8, percent: u8| {
-        catalog.analysis_progress(record.id, phase, percent, now_ms()).unwrap_or(true)
+        catalog.analysis_progress(id, phase, percent, now_ms()).unwrap_or(true)
     };
-    let outcome = analyze(catalog, checks, &record.request, now_ms() / 1000, &mut progress);
+    let outcome = analyze(catalog, checks, request, now_ms() / 1000, &mut progress);
     let end = match &outcome {
-        Ok(report) => succeeded(record.id, &record.request, report),
+        Ok(report) => succeeded(id, request, report),
         Err(AnalyzeError::Cancelled) => return outcome,
         Err(e) => AnalysisEnd::Failed { error: e.to_string() },
     };
-    catalog.finish_analysis(record.id, &end, now_ms())?;
+    catalog.finish_analysis(id, &end, now_ms())?;
     outcome
 }
 
@@ -317,7 +318,6 @@ pub struct AnalysisQueue {
     /// worker that saw no run waits while it is unchanged.
     wake: (Mutex<u64>, Condvar),
     stop: AtomicBool,
-    workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl AnalysisQueue {
@@ -335,26 +335,21 @@ impl AnalysisQueue {
             telemetry,
             wake: (Mutex::new(0), Condvar::new()),
             stop: AtomicBool::new(false),
-            workers: Mutex::new(Vec::new()),
         })
-    }
-
-    pub fn slots(&self) -> usize {
-        self.slots
     }
 
     /// Marks abandoned the runs left `running` by a process that went away, then starts the
     /// workers (which take what is queued, including runs queued before a restart).
     pub fn start(self: &Arc<Self>) -> Result<(), StoreError> {
         self.sweep()?;
-        let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        // Detached: a worker ends at `shutdown`, or with the process (its run is then
+        // abandoned and swept by the next start).
         for i in 0..self.slots {
             let queue = self.clone();
-            let handle = std::thread::Builder::new()
+            std::thread::Builder::new()
                 .name(format!("analysis-{i}"))
                 .spawn(move || queue.work())
                 .map_err(|e| StoreError::Backend(format!("starting an analysis worker: {e}")))?;
-            workers.push(handle);
         }
         Ok(())
     }
@@ -454,7 +449,8 @@ impl AnalysisQueue {
     fn run(&self, record: &AnalysisRecord) {
         let started = Instant::now();
         tracing::info!(analysis = record.id, "analysis run started");
-        match run_recorded(self.catalog.as_ref(), &self.checks, record, &now_ms) {
+        match run_recorded(self.catalog.as_ref(), &self.checks, record.id, &record.request, &now_ms)
+        {
             Ok(report) => {
                 tracing::info!(
                     analysis = record.id,
@@ -465,9 +461,7 @@ impl AnalysisQueue {
                 if let (true, Some(t)) =
                     (record.request == AnalysisRequest::default(), &self.telemetry)
                 {
-                    let scores: Vec<(String, f64)> =
-                        report.stores.iter().map(|s| (s.store.clone(), s.score)).collect();
-                    t.quality_scores(&scores, report.overall_score);
+                    t.quality_scores(&report);
                 }
             }
             Err(e) => tracing::warn!(analysis = record.id, error = %e, "analysis run failed"),

@@ -178,12 +178,12 @@ impl Telemetry {
     /// Each store's data-quality score of the latest analysis (a store no longer in the catalog
     /// keeps its last value until the process restarts; stores are a bounded set) and the
     /// overall score.
-    pub fn quality_scores(&self, stores: &[(String, f64)], overall: Option<f64>) {
+    pub fn quality_scores(&self, report: &preciso_core::quality::engine::Report) {
         self.record(|| {
-            for (store, score) in stores {
-                metrics::gauge!("preciso_quality_score", "store" => store.clone()).set(*score);
+            for s in &report.stores {
+                metrics::gauge!("preciso_quality_score", "store" => s.store.clone()).set(s.score);
             }
-            if let Some(o) = overall {
+            if let Some(o) = report.overall_score {
                 metrics::gauge!("preciso_quality_overall_score").set(o);
             }
         });

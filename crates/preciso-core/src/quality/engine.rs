@@ -183,6 +183,9 @@ pub struct Analysis {
     /// Per store: its live offers in earlier whole-store analyses, newest first
     /// (`volume_history`); `None` when the caller has none to give.
     volumes: Option<FxHashMap<u32, Vec<u64>>>,
+    /// The `M.freshness` window in seconds (48 h unless set): an offer seen within it is
+    /// live. Resolved once: `offer` reads it for every offer.
+    live_window: i64,
     /// Why M.volume_anomaly and M.reject_rate cannot judge this analysis at all (a
     /// narrowed scope).
     volume_reason: Option<&'static str>,
@@ -293,6 +296,11 @@ impl Analysis {
         let configs: BTreeMap<CheckId, CheckConfig> =
             configs.iter().filter(|c| c.enabled).map(|c| (c.id, c.clone())).collect();
         let tallies = configs.keys().map(|id| (*id, Tally::default())).collect();
+        let live_hours = configs
+            .get(&CheckId::MFreshness)
+            .and_then(|c| c.threshold)
+            .or(CheckId::MFreshness.default_threshold())
+            .unwrap_or(48.0);
         Analysis {
             configs,
             as_of,
@@ -318,6 +326,7 @@ impl Analysis {
             store_offers: FxHashMap::default(),
             live_offers: FxHashMap::default(),
             volumes: None,
+            live_window: (live_hours * 3600.0) as i64,
             volume_reason: None,
             records: None,
             reject_rate: FxHashMap::default(),
@@ -386,17 +395,6 @@ impl Analysis {
         (self.who.len() - 1) as u32
     }
 
-    /// The `M.freshness` window in seconds (48 h unless set): an offer seen within it is live.
-    fn live_window(&self) -> i64 {
-        let hours = self
-            .configs
-            .get(&CheckId::MFreshness)
-            .and_then(|c| c.threshold)
-            .or(CheckId::MFreshness.default_threshold())
-            .unwrap_or(48.0);
-        (hours * 3600.0) as i64
-    }
-
     /// The stores this analysis has seen, by slug.
     pub fn stores(&self) -> &[StoreId] {
         &self.stores
@@ -441,7 +439,7 @@ impl Analysis {
         let target = Target { id: o.id, store, sku: o.sku };
         self.offers += 1;
         *self.store_offers.entry(store).or_default() += 1;
-        if self.as_of.saturating_sub(o.last_seen) <= self.live_window() {
+        if self.as_of.saturating_sub(o.last_seen) <= self.live_window {
             *self.live_offers.entry(store).or_default() += 1;
         }
         let newest = self.newest.entry(store).or_insert(o.last_seen);
@@ -546,7 +544,8 @@ impl Analysis {
         }
         // A price of 0 or less is V.required's finding, not a spread.
         if (self.on(CheckId::CPriceSpread) || self.on(CheckId::MCoverage)) && o.price > 0 {
-            let currency = self.currency_index(o.currency);
+            // Indexed once, by `remember`.
+            let currency = self.who[who as usize].currency;
             let category = match o.category_key {
                 Some(k) if self.on(CheckId::MCoverage) => {
                     let c = self.category_index(k);
@@ -632,7 +631,7 @@ impl Analysis {
         }
         if self.on(CheckId::PRepeating) {
             let min_categories = self.configs[&CheckId::PRepeating].min_categories as usize;
-            let currency = self.currency_index(o.currency);
+            let currency = self.who[who as usize].currency;
             if let Some(t) = self.tallies.get_mut(&CheckId::PRepeating) {
                 t.elements += 1;
             }

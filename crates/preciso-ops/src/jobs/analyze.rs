@@ -36,8 +36,7 @@ impl AnalyzeJob {
         }
         let owner = crate::service::owner_id();
         let id = self.catalog.begin_analysis(&whole, "schedule", &owner, now_ms())?;
-        let record = self.catalog.analysis(id)?.ok_or(AnalyzeError::Cancelled)?;
-        forensic::run_recorded(self.catalog.as_ref(), &self.checks, &record, &now_ms)
+        forensic::run_recorded(self.catalog.as_ref(), &self.checks, id, &whole, &now_ms)
     }
 }
 
@@ -57,9 +56,7 @@ impl Job for AnalyzeJob {
             }
             // A dry run reports what it found and changes nothing, metrics included.
             if let (false, Some(telemetry)) = (ctx.dry_run, ctx.telemetry()) {
-                let scores: Vec<(String, f64)> =
-                    r.stores.iter().map(|s| (s.store.clone(), s.score)).collect();
-                telemetry.quality_scores(&scores, r.overall_score);
+                telemetry.quality_scores(&r);
             }
             Ok(())
         });

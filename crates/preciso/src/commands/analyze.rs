@@ -37,7 +37,7 @@ pub fn run(settings: &Settings, args: &AnalyzeArgs) -> Result<ExitCode> {
     };
     // Bad arguments are usage errors before the database is opened.
     forensic::resolve(&request, 0)
-        .map_err(|e| anyhow::anyhow!("--{}", e.to_string().replace('_', "-")))?;
+        .map_err(|e| anyhow::anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
     let catalog = crate::backend::open_read_only(&settings.database_url())?;
     let bar = progress_bar();
     let report = forensic::analyze(

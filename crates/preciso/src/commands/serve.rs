@@ -94,7 +94,8 @@ pub async fn serve(settings: &Settings, ready: impl FnOnce(SocketAddr)) -> Resul
     // workers take what is queued.
     let analyses = preciso_ops::forensic::AnalysisQueue::new(
         catalog,
-        settings.quality_checks()?,
+        // Resolved once, with the analyze job's.
+        deps.quality.clone(),
         settings.quality.concurrency,
         Some(ops.telemetry().clone()),
     );
