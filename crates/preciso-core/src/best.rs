@@ -11,7 +11,8 @@
 //! module decides what the rows are.
 
 use crate::domain::Currency;
-use crate::query::{OfferFilter, Preferences};
+use crate::ports::BestOffer;
+use crate::query::{OfferFilter, OfferView, Page, PageRequest, Preferences};
 use std::collections::BTreeMap;
 
 /// The mark that stands for every product: an initial load, which writes too many products to
@@ -166,6 +167,31 @@ pub fn summary_scope<'f>(
         prefs.is_some_and(|p| !p.stores.is_empty() || !p.brands.is_empty() || p.budget.is_some());
     let currency = (*currency)?;
     (!narrowed && !personal).then(|| (category.as_deref().unwrap_or(""), currency))
+}
+
+/// A search's answer: the cheapest of each product's `offers` (as the stores' `search_offers`
+/// return them: grouped by product, cheapest first, all in one currency) with how many it has,
+/// cheapest products first (`descending`: dearest first), one page of them.
+pub fn cheapest_per_product(
+    offers: Vec<OfferView>,
+    descending: bool,
+    page: PageRequest,
+) -> Page<BestOffer> {
+    let mut best: Vec<BestOffer> = Vec::new();
+    for offer in offers {
+        match best.last_mut() {
+            Some(b) if b.offer.product_id == offer.product_id => b.offers_for_product += 1,
+            _ => best.push(BestOffer { offer, offers_for_product: 1, preferred: false }),
+        }
+    }
+    best.sort_by_key(|b| (b.offer.price.minor, b.offer.id));
+    if descending {
+        best.sort_by_key(|b| (std::cmp::Reverse(b.offer.price.minor), b.offer.id));
+    }
+    let total = best.len() as u64;
+    let items =
+        best.into_iter().skip(page.offset() as usize).take(page.limit as usize).collect();
+    Page { items, page: page.page, limit: page.limit, total }
 }
 
 #[cfg(test)]

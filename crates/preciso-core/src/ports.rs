@@ -301,6 +301,10 @@ pub trait CatalogRead: Send + Sync {
 
     /// Offers whose current price is a real drop that began at or after `since`, largest drop
     /// first (a page of a maintained column: no history is read).
+    /// The buyable offers passing `filter` of the products whose brand or title hold every
+    /// word of `q` as a word prefix (folded), among the first `SEARCH_CANDIDATES` matches by
+    /// product id, grouped by product, cheapest first; at most `SEARCH_ROWS` rows.
+    fn search_offers(&self, q: &str, filter: &OfferFilter) -> Result<Vec<OfferView>, StoreError>;
     fn trending(
         &self,
         since: i64,

@@ -15,6 +15,7 @@ mod params;
 mod routes;
 pub mod server;
 pub mod state;
+pub mod ui;
 pub mod views;
 
 pub use layers::shared::RedisShared;

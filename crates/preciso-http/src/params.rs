@@ -293,6 +293,20 @@ fn sort_schema() -> utoipa::openapi::schema::Object {
         .build()
 }
 
+/// `q` and `sort` of a product search.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SearchQuery {
+    /// Words the product's brand or title must all hold, each as a word prefix (case and
+    /// accents ignored). Empty or absent: every product.
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// `price` (cheapest first, the default) or `-price` (dearest first; needs `q`).
+    #[param(pattern = "^-?price$")]
+    sort: Option<String>,
+}
+
 /// `days`.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

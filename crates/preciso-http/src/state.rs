@@ -45,6 +45,9 @@ pub struct HttpConfig {
     /// Keys accepted besides those in the database (e.g. a bootstrap admin key from the
     /// environment), as (SHA-256 hex, scopes).
     pub static_keys: Vec<(String, Vec<String>)>,
+    /// What the web UI's session cookies are signed with (`[http] session_secret`); the same
+    /// on every replica. Unset: random per process.
+    pub session_secret: Option<String>,
 }
 
 impl Default for HttpConfig {
@@ -64,6 +67,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(900),
             static_keys: Vec::new(),
+            session_secret: None,
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct Inner {
     catalog: Arc<dyn Catalog>,
     pub config: HttpConfig,
     pub uploads: UploadConfig,
+    /// Signs and checks the web UI's session cookies and form tokens.
+    pub sessions: crate::ui::session::SessionKeys,
     pub cache: ResponseCache,
     pub limiter: RateLimiter,
     /// The process's metrics registry (the scheduler's, once attached: `with_ops`).
@@ -184,6 +190,7 @@ impl AppState {
         let heavy_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         AppState(Arc::new(Inner {
             shared,
+            sessions: crate::ui::session::SessionKeys::new(config.session_secret.as_deref()),
             cache: ResponseCache::new(config.cache_ttl, config.cache_max_bytes),
             limiter: RateLimiter::new(config.rate_limit_per_minute),
             telemetry: preciso_ops::Telemetry::new(),

@@ -152,6 +152,28 @@ pub fn search_words(q: &str) -> Vec<String> {
 /// alike); among them the most offered come first.
 pub const SEARCH_CANDIDATES: i64 = 2_000;
 
+/// Rows a search reads at most: its candidate products' offers (`search_offers`).
+pub const SEARCH_ROWS: i64 = 20_000;
+
+/// The buyable offers of the products `matches` names (a subquery of product ids taking
+/// `match_params`) that pass `filter`, grouped by product, cheapest first: `OFFER_COLUMNS`.
+/// `GET /api/search` keeps the cheapest of each product.
+pub fn search_offers(matches: &str, match_params: Vec<Param>, filter: &OfferFilter) -> Query {
+    let mut w = filter_where(filter, None);
+    w.push("o.availability <> 'out_of_stock'", []);
+    let mut params = match_params;
+    params.extend(w.params.iter().cloned());
+    params.push(Param::Int(SEARCH_ROWS));
+    Query::new(
+        format!(
+            "SELECT {OFFER_COLUMNS} FROM offers o WHERE o.product_id IN ({matches}) AND {}
+             ORDER BY o.product_id, o.price_minor, o.id LIMIT ?",
+            w.sql()
+        ),
+        params,
+    )
+}
+
 /// Ranks the matches of `matches` (a subquery of product ids): `id, title, offers`.
 pub fn search_ranked(matches: &str) -> String {
     format!(

@@ -41,6 +41,22 @@ fn store_ids() -> impl FnMut(&str) -> Result<StoreId, StoreError> {
     move |raw| cache.get(raw).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
+/// The products whose brand or title hold every word of `q` as a prefix, through the
+/// expression of the products_search index (migration 0012), lowest ids first: a subquery and
+/// its parameters; `None` without a word.
+fn matches(q: &str) -> Option<(String, Vec<Param>)> {
+    let words = reads::search_words(q);
+    if words.is_empty() {
+        return None;
+    }
+    let query: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
+    let sql = "SELECT id FROM products WHERE to_tsvector('simple',
+            translate(lower(coalesce(brand, '') || ' ' || title),
+                'áàâãäåéèêëíìîïóòôõöúùûüñçý', 'aaaaaaeeeeiiiiooooouuuuncy'))
+            @@ to_tsquery('simple', ?) ORDER BY id LIMIT ?";
+    Some((sql.into(), vec![Param::Text(query.join(" & ")), Param::Int(reads::SEARCH_CANDIDATES)]))
+}
+
 impl CatalogRead for PgCatalog {
     fn list_offers(
         &self,
@@ -161,30 +177,21 @@ impl CatalogRead for PgCatalog {
         q: &str,
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
-        let words = reads::search_words(q);
-        if words.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The expression of the products_search index (migration 0012), every word a prefix.
-        let query: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
-        let matches = "SELECT id FROM products WHERE to_tsvector('simple',
-                translate(lower(coalesce(brand, '') || ' ' || title),
-                    'áàâãäåéèêëíìîïóòôõöúùûüñçý', 'aaaaaaeeeeiiiiooooouuuuncy'))
-                @@ to_tsquery('simple', ?) ORDER BY id LIMIT ?";
-        let q = Query {
-            sql: reads::search_ranked(matches),
-            params: vec![
-                Param::Text(query.join(" & ")),
-                Param::Int(reads::SEARCH_CANDIDATES),
-                Param::Int(i64::from(limit)),
-            ],
-        };
+        let Some((sql, mut params)) = matches(q) else { return Ok(Vec::new()) };
+        params.push(Param::Int(i64::from(limit)));
+        let q = Query { sql: reads::search_ranked(&sql), params };
         self.with_client(|c| {
             Ok(run(c, &q)?
                 .iter()
                 .map(|r| (ProductId::from_i64(r.get(0)), r.get(1), r.get::<_, i64>(2) as u64))
                 .collect())
         })
+    }
+
+    fn search_offers(&self, q: &str, filter: &OfferFilter) -> Result<Vec<OfferView>, StoreError> {
+        let Some((sql, params)) = matches(q) else { return Ok(Vec::new()) };
+        let q = reads::search_offers(&sql, params, filter);
+        self.with_client(|c| offers(c, &q))
     }
 
     fn trending(

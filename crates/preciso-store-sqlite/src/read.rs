@@ -59,6 +59,19 @@ fn decode_currency(s: &str) -> rusqlite::Result<Currency> {
     Currency::parse(s).map_err(conversion)
 }
 
+/// The products whose brand or title hold every word of `q` as a prefix, by FTS5 (migration
+/// 0012), lowest ids first: a subquery and its parameters; `None` without a word.
+fn matches(q: &str) -> Option<(String, Vec<Param>)> {
+    let words = reads::search_words(q);
+    if words.is_empty() {
+        return None;
+    }
+    let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
+    let sql = "SELECT rowid FROM product_search WHERE product_search MATCH ?
+        ORDER BY rowid LIMIT ?";
+    Some((sql.into(), vec![Param::Text(query.join(" ")), Param::Int(reads::SEARCH_CANDIDATES)]))
+}
+
 impl CatalogRead for SqliteCatalog {
     fn list_offers(
         &self,
@@ -165,27 +178,21 @@ impl CatalogRead for SqliteCatalog {
         q: &str,
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
-        let words = reads::search_words(q);
-        if words.is_empty() {
-            return Ok(Vec::new());
-        }
-        // FTS5: every word as a quoted prefix, all of them required.
-        let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
-        let matches = "SELECT rowid FROM product_search WHERE product_search MATCH ?
-            ORDER BY rowid LIMIT ?";
-        let q = Query {
-            sql: reads::search_ranked(matches),
-            params: vec![
-                Param::Text(query.join(" ")),
-                Param::Int(reads::SEARCH_CANDIDATES),
-                Param::Int(i64::from(limit)),
-            ],
-        };
+        let Some(matched) = matches(q) else { return Ok(Vec::new()) };
+        let mut params = matched.1;
+        params.push(Param::Int(i64::from(limit)));
+        let q = Query { sql: reads::search_ranked(&matched.0), params };
         self.with_reader(|c| {
             query_map(c, &q, |r| {
                 Ok((ProductId::from_i64(r.get(0)?), r.get(1)?, r.get::<_, i64>(2)? as u64))
             })
         })
+    }
+
+    fn search_offers(&self, q: &str, filter: &OfferFilter) -> Result<Vec<OfferView>, StoreError> {
+        let Some((sql, params)) = matches(q) else { return Ok(Vec::new()) };
+        let q = reads::search_offers(&sql, params, filter);
+        self.with_reader(|c| query_map(c, &q, offer_row))
     }
 
     fn trending(

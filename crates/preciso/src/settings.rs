@@ -314,6 +314,11 @@ pub struct AuthSettings {
     /// never written to files or logs.
     #[serde(skip)]
     pub admin_key: Option<String>,
+    /// What the web UI signs its session cookies with; give every replica the same one so a
+    /// session works on any of them. Only from the environment (PRECISO_SESSION_SECRET), at
+    /// least 32 characters. Unset: a random secret per process (sessions end on restart).
+    #[serde(skip)]
+    pub session_secret: Option<String>,
 }
 
 impl fmt::Debug for AuthSettings {
@@ -321,6 +326,7 @@ impl fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("require_for_reads", &self.require_for_reads)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
+            .field("session_secret", &self.session_secret.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -459,6 +465,11 @@ impl Settings {
         {
             self.auth.admin_key = Some(key.clone());
         }
+        if let Some((_, s)) =
+            vars.iter().find(|(k, v)| k == "PRECISO_SESSION_SECRET" && !v.is_empty())
+        {
+            self.auth.session_secret = Some(s.clone());
+        }
         env::apply(self, vars)
     }
 
@@ -481,6 +492,9 @@ impl Settings {
             && k.len() < 16
         {
             bail!("PRECISO_ADMIN_KEY must be at least 16 characters");
+        }
+        if self.auth.session_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            bail!("PRECISO_SESSION_SECRET must be at least 32 characters");
         }
         parse_tz(&self.scheduler.timezone).context("scheduler.timezone")?;
         crate::ops::job_specs_check(self)?;

@@ -102,8 +102,15 @@ use preciso_core::hash::api_key_hash as hash_key;
 
 /// Endpoints that never need a key and are not rate limited (probes and scrapes).
 fn is_infrastructure(path: &str) -> bool {
-    matches!(path, "/health" | "/ready" | "/metrics" | "/api/openapi.json") || is_docs(path)
+    matches!(path, "/health" | "/ready" | "/metrics" | "/api/openapi.json")
+        || is_docs(path)
+        || crate::ui::is_asset(path)
 }
+
+/// The client's address as the rate limiter keys it (`ip:…`), for handlers that count
+/// refusals themselves (the UI's login form).
+#[derive(Debug, Clone)]
+pub struct ClientAddress(pub String);
 
 /// The API reference (`/docs` and its assets): as open as the document it shows.
 pub fn is_docs(path: &str) -> bool {
@@ -113,6 +120,11 @@ pub fn is_docs(path: &str) -> bool {
 fn required_scope(state: &AppState, method: &Method, path: &str) -> Option<Scope> {
     if is_infrastructure(path) {
         return None;
+    }
+    if crate::ui::is_ui_path(path) {
+        // Pages read like the API; forms check their session and token in their handlers.
+        let read = matches!(*method, Method::GET | Method::HEAD) && path != "/login";
+        return (read && state.config.require_auth_for_reads).then_some(Scope::Read);
     }
     if path == "/api/users" || path.starts_with("/api/users/") {
         return Some(Scope::Users);
@@ -130,8 +142,19 @@ fn required_scope(state: &AppState, method: &Method, path: &str) -> Option<Scope
     }
 }
 
-async fn authenticate(state: &AppState, key: &str) -> Result<(String, Scopes), ApiError> {
-    let digest = hash_key(key);
+/// The key's id and scopes; `Unauthorized` when no configured or stored key matches.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    key: &str,
+) -> Result<(String, Scopes), ApiError> {
+    authenticate_digest(state, hash_key(key)).await
+}
+
+/// The same by the key's SHA-256 (hex), as a UI session holds it.
+pub(crate) async fn authenticate_digest(
+    state: &AppState,
+    digest: String,
+) -> Result<(String, Scopes), ApiError> {
     for (stored, scopes) in &state.config.static_keys {
         if bool::from(stored.as_bytes().ct_eq(digest.as_bytes())) {
             return Scopes::from_names(scopes)
@@ -197,6 +220,23 @@ fn refuse(state: &AppState, address: &str, error: ApiError) -> Response {
     }
 }
 
+fn cookies(req: &Request) -> Option<String> {
+    req.headers().get(axum::http::header::COOKIE)?.to_str().ok().map(str::to_string)
+}
+
+/// The caller a UI session cookie stands for: its key authenticated again, so a revoked key
+/// ends its sessions.
+async fn ui_session(
+    state: &AppState,
+    cookies: Option<String>,
+) -> Option<(Caller, crate::ui::session::Session)> {
+    use crate::ui::session::{SESSION_COOKIE, cookie};
+    let value = cookie(cookies.as_deref()?, SESSION_COOKIE)?;
+    let session = state.sessions.open(value, chrono::Utc::now().timestamp())?;
+    let (id, scopes) = authenticate_digest(state, session.key_digest.clone()).await.ok()?;
+    Some((Caller { key_id: Some(format!("{id} (session)")), scopes: Some(scopes) }, session))
+}
+
 pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     // Probes and scrapes take no key (`/ready` does: an admin key sees its error texts).
@@ -222,13 +262,28 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
                 Err(e) => return e.into_response(),
             }
         }
+        None if crate::ui::is_ui_path(&path) => match ui_session(&state, cookies(&req)).await {
+            Some((caller, session)) => {
+                if let Some(id) = &caller.key_id {
+                    tracing::Span::current().record("key_id", id.as_str());
+                }
+                req.extensions_mut().insert(session);
+                caller
+            }
+            None => Caller::default(),
+        },
         None => Caller::default(),
     };
     if let Some(needed) = needed
         && let Err(e) = caller.require(needed)
     {
+        if crate::ui::is_ui_path(&path) && caller.scopes.is_none() {
+            let here = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            return crate::ui::to_login(here);
+        }
         return refuse(&state, &address, e);
     }
+    req.extensions_mut().insert(ClientAddress(address.clone()));
     if !is_infrastructure(&path) {
         let client = caller.key_id.clone().unwrap_or(address);
         let per_minute = state.config.rate_limit_per_minute;

@@ -134,8 +134,13 @@ enum Slot {
 
 pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
-    // `/docs` serves Swagger UI's files, which the document does not describe.
-    if let Some(route) = route.as_ref().filter(|_| !crate::layers::auth::is_docs(req.uri().path()))
+    // `/docs` serves Swagger UI's files and the web UI reads its own query: the document
+    // describes neither.
+    let path = req.uri().path();
+    let described = !crate::layers::auth::is_docs(path)
+        && !crate::ui::is_ui_path(path)
+        && !crate::ui::is_asset(path);
+    if let Some(route) = route.as_ref().filter(|_| described)
         && let Err(e) = check_known(req.method(), route, req.uri().query())
     {
         return e.into_response();

@@ -171,7 +171,7 @@ pub async fn status(
 }
 
 /// The stored report of a succeeded run, byte for byte (keys sorted).
-async fn stored_report(state: &AppState, id: i64) -> ApiResult<String> {
+pub(crate) async fn stored_report(state: &AppState, id: i64) -> ApiResult<String> {
     let (record, report) = state.db(move |c| Ok((c.analysis(id)?, c.analysis_report(id)?))).await?;
     let record = record.ok_or_else(|| ApiError::NotFound(format!("no analysis run {id}")))?;
     report.ok_or_else(|| {

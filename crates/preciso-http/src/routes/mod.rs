@@ -3,15 +3,16 @@
 //! the fallbacks that keep the error shape for unknown paths and methods, and the layers in
 //! order.
 
-mod archivos;
-mod catalog;
-mod compare;
-mod forensic;
-mod health;
-mod jobs;
-mod offers;
-mod reports;
-mod users;
+pub(crate) mod archivos;
+pub(crate) mod catalog;
+pub(crate) mod compare;
+pub(crate) mod forensic;
+pub(crate) mod health;
+pub(crate) mod jobs;
+pub(crate) mod offers;
+pub(crate) mod reports;
+pub(crate) mod search;
+pub(crate) mod users;
 
 use crate::error::ApiError;
 use crate::layers::{auth, cache, deadline, observe};
@@ -46,6 +47,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
     let operations = [
         routes!(offers::best_prices),
         routes!(compare::price_comparison),
+        routes!(search::search),
         routes!(offers::ranked),
         routes!(offers::trending),
         routes!(reports::store_comparison),
@@ -88,7 +90,7 @@ fn docs() -> Router<AppState> {
 
 pub fn router(state: AppState) -> Router {
     let (r, _) = api().split_for_parts();
-    let r = r.merge(docs());
+    let r = r.merge(docs()).merge(crate::ui::router());
     let body_limit = state.config.upload_limit.max(state.config.json_body_limit);
     r.fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

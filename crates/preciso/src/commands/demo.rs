@@ -92,6 +92,7 @@ pub fn run(settings: &Settings, args: &DemoArgs) -> Result<ExitCode> {
     runtime.block_on(super::serve::serve(&settings, |addr| {
         let base = format!("http://{addr}");
         println!("\n== serving on {base} (Ctrl-C to stop) ==");
+        println!("  web UI: {base}/");
         println!("  {base}/api/categories");
         if let Some(k) = &example {
             println!("  {base}/api/best-prices/{k}");

@@ -53,6 +53,7 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         },
         request_timeout: Duration::from_secs(h.request_timeout_secs),
         upload_timeout: Duration::from_secs(h.upload_timeout_secs),
+        session_secret: settings.auth.session_secret.clone(),
         static_keys: settings
             .auth
             .admin_key
