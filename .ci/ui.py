@@ -80,6 +80,8 @@ def check(base, key, axe_path):
     b = Browser(width=1280, height=900)
     pages = []
     try:
+        # A reader in Bogotá: the browser asks for Spanish.
+        b.call("Network.setExtraHTTPHeaders", headers={"Accept-Language": "es-CO,es;q=0.9"})
         # The overview, in Spanish by default.
         loaded(b, f"{base}/")
         expect(b.eval("document.documentElement.lang") == "es", "the overview is in Spanish by default")
@@ -156,7 +158,6 @@ def check(base, key, axe_path):
         click_and_wait(b, "form[action='/ops/jobs/status/run'] button")
         expect("run=" in here(b) and "Run started" in text(b), f"the status job was started ({here(b)})")
         run_id = here(b).split("run=")[1]
-        expect(b.wait_for(f"(() => {{ location.reload(); return false; }})()", 1) or True, "reloaded")
         time.sleep(1)
         loaded(b, f"{base}/ops")
         expect(f"\n{run_id}\t" in text(b) or f"{run_id}\tstatus" in text(b), f"run {run_id} is in the recent runs")
@@ -185,11 +186,15 @@ def screenshots(base, out, key=None):
     os.makedirs(out, exist_ok=True)
     b = Browser(width=1280, height=900)
     try:
+        b.call("Network.setExtraHTTPHeaders", headers={"Accept-Language": "es-CO,es;q=0.9"})
         # A product and a category from the overview, so every page kind is shown.
         loaded(b, f"{base}/")
         category = b.eval("document.querySelector('.cards a[href^=\"/categories/\"]').getAttribute('href')")
         loaded(b, base + category)
-        product = b.eval("document.querySelector('.results a').getAttribute('href')")
+        # The product with the most offers on the page, so its chart has several stores.
+        product = b.eval("""[...document.querySelectorAll('.results li')].map(li => [
+            parseInt((li.innerText.match(/(\\d+) (ofertas|offers)/) || [0, 0])[1]),
+            li.querySelector('a').getAttribute('href')]).sort((a, b) => b[0] - a[0])[0][1]""")
         word = b.eval("document.querySelector('.results a').textContent.split(' ')[0]")
         if key:
             loaded(b, f"{base}/login")

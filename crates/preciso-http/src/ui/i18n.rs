@@ -227,6 +227,9 @@ texts! {
     failed: "Algo falló", "Something failed";
     forbidden: "Se necesita una sesión de administrador.", "An admin session is needed.";
     home_link: "Volver al resumen", "Back to the overview";
+    in_stock_word: "Disponible", "In stock";
+    out_of_stock_word: "Agotado", "Out of stock";
+    unknown_stock_word: "Sin dato", "Unknown";
     yes: "sí", "yes";
     no: "no", "no";
 }

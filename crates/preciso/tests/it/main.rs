@@ -7,3 +7,4 @@ mod api;
 mod cli;
 mod limits;
 mod ops;
+mod ui;

@@ -299,6 +299,72 @@ async fn operational_detail_is_shown_to_admin_keys_only() {
     server.kill().unwrap();
 }
 
+/// Issue #19 in the real binary: `/ops` shows the scheduler's jobs and runs, without error
+/// texts to anyone but an admin session; signing in with the admin key through the form shows
+/// them and a run button per job, whose form (with its CSRF token) starts the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ops_page_signs_in_and_runs_a_job() {
+    use super::ui::{client, csrf, encode, set_cookie};
+    let dir = tempfile::tempdir().unwrap();
+    let file = generate(dir.path(), "20");
+    let not_a_dir = dir.path().join("not-a-directory");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let (_, config) = setup(dir.path(), &file, &format!("[backup]\ndir = {not_a_dir:?}\n"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let once = "[jobs.backup]\ncron = \"\"\nattempts = 1\n";
+    std::fs::write(&config, text.replace("[jobs.backup]\ncron = \"\"\n", once)).unwrap();
+    let (mut server, url) = serve(&config);
+    let api = reqwest::Client::new();
+    let failed = trigger(&api, &url, "backup").await;
+    wait_for_status(&api, &url, failed, &["failed"]).await;
+    let browser = client();
+    let get = |path: &str, cookie: &str| {
+        let req = browser.get(format!("{url}{path}")).header("cookie", cookie);
+        async move { req.send().await.unwrap() }
+    };
+    let anonymous = get("/ops", "").await.text().await.unwrap();
+    assert!(anonymous.contains("backup") && anonymous.contains("ingest-full"), "{anonymous}");
+    assert!(anonymous.contains(&format!("<td>{failed}</td>")), "{anonymous}");
+    assert!(!anonymous.contains("not-a-directory") && !anonymous.contains("/run\""));
+    // Sign in through the form.
+    let form = get("/login", "").await;
+    let login = set_cookie(form.headers(), "preciso_login").unwrap();
+    let login = login.split(';').next().unwrap().to_string();
+    let token = csrf(&form.text().await.unwrap());
+    let signed = browser
+        .post(format!("{url}/login"))
+        .header("cookie", &login)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode(&[("key", ADMIN_KEY), ("csrf", &token), ("next", "/ops")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(signed.headers(), "preciso_session").unwrap();
+    let session = session.split(';').next().unwrap().to_string();
+    let admin = get("/ops", &session).await.text().await.unwrap();
+    assert!(admin.contains("not-a-directory"), "admins see the run's error: {admin}");
+    assert!(admin.contains("action=\"/ops/jobs/status/run\""), "{admin}");
+    let token = csrf(&admin);
+    let run = browser
+        .post(format!("{url}/ops/jobs/status/run"))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(encode(&[("csrf", &token)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run.status(), StatusCode::SEE_OTHER);
+    let location = run.headers()["location"].to_str().unwrap().to_string();
+    let id: i64 = location.strip_prefix("/ops?run=").expect(&location).parse().unwrap();
+    let done = wait_for_status(&api, &url, id, &["succeeded"]).await;
+    assert_eq!(done["job"], "status");
+    assert_eq!(done["trigger"], "api");
+    let after = get(&location, &session).await.text().await.unwrap();
+    assert!(after.contains(&format!("<td>{id}</td>")) && after.contains("Ejecución iniciada"));
+    server.kill().unwrap();
+}
+
 /// docs/OPERATIONS.md O10, O11, O24, O28 from outside: a manual API trigger needs an admin key and
 /// returns the run id; the run's history has its steps and counts; `/metrics` counts job runs and
 /// the ingested records of scheduled jobs; the status job writes `status.json`; the CLI lists and

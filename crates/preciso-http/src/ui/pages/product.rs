@@ -129,7 +129,7 @@ fn offer_table(ctx: &Ctx, offers: &[Offer], judged: &[Judged]) -> Markup {
                             } @else { "—" }
                         }
                         td.num { @if let Some(low) = j.and_then(|j| j.lowest_30) { span.price { (format::money(low, o.price.currency)) } } @else { "—" } }
-                        td { (o.availability.as_str()) }
+                        td { (availability(ctx, o.availability)) }
                         td { (format::time(o.last_seen)) }
                         td { @if let Some(u) = o.url.as_deref().filter(|u| u.starts_with("http")) { a href=(u) rel="noopener noreferrer nofollow" { (t.see_in_store) } } }
                     }
@@ -139,6 +139,15 @@ fn offer_table(ctx: &Ctx, offers: &[Offer], judged: &[Judged]) -> Markup {
         @if judged.iter().any(|j| matches!(j.verdict, Verdict::Fake { .. })) {
             p.notice.bad { strong { (t.fake_discount) ": " } (t.fake_discount_why) }
         }
+    }
+}
+
+fn availability(ctx: &Ctx, a: preciso_core::domain::Availability) -> &'static str {
+    use preciso_core::domain::Availability::*;
+    match a {
+        InStock => ctx.t.in_stock_word,
+        OutOfStock => ctx.t.out_of_stock_word,
+        Unknown => ctx.t.unknown_stock_word,
     }
 }
 
