@@ -189,8 +189,7 @@ pub fn cheapest_per_product(
         best.sort_by_key(|b| (std::cmp::Reverse(b.offer.price.minor), b.offer.id));
     }
     let total = best.len() as u64;
-    let items =
-        best.into_iter().skip(page.offset() as usize).take(page.limit as usize).collect();
+    let items = best.into_iter().skip(page.offset() as usize).take(page.limit as usize).collect();
     Page { items, page: page.page, limit: page.limit, total }
 }
 

@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod best;
 pub mod domain;
 pub mod hash;
+pub mod market;
 pub mod normalize;
 pub mod ports;
 pub mod quality;

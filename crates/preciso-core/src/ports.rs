@@ -247,17 +247,6 @@ pub struct TrendingOffer {
     pub dropped_at: i64,
 }
 
-/// Rows for the store-comparison report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreOfferRow {
-    pub store: StoreId,
-    pub product_id: ProductId,
-    pub category_key: Option<String>,
-    pub currency: crate::domain::Currency,
-    pub price_minor: i64,
-    pub last_seen: i64,
-}
-
 /// An API key's stored form: the secret itself is never stored, only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ApiKeyRecord {
@@ -317,7 +306,13 @@ pub trait CatalogRead: Send + Sync {
     fn currencies(&self, scope: &str) -> Result<Vec<CurrencyCount>, StoreError>;
 
     fn category_prices(&self, category_key: &str) -> Result<CategoryPrices, StoreError>;
-    fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError>;
+    /// Each store against the market in `currency` (the market summary), with its offers
+    /// last seen in or after the Unix hour `seen_since_hour`.
+    fn store_market(
+        &self,
+        currency: crate::domain::Currency,
+        seen_since_hour: i64,
+    ) -> Result<Vec<crate::market::StoreStanding>, StoreError>;
     fn brands(&self, limit: u32) -> Result<Vec<BrandCount>, StoreError>;
     fn categories(&self) -> Result<Vec<CategoryCount>, StoreError>;
 }

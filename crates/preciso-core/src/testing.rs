@@ -732,7 +732,10 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     let brands = c.brands(10).unwrap();
     assert_eq!((brands[0].brand.as_str(), brands[0].offers, brands[0].products), ("Mabe", 2, 1));
     assert_eq!(c.category_prices("electro").unwrap().rows.len(), 4);
-    assert_eq!(c.store_offer_rows().unwrap().len(), 5);
+    let cop = crate::domain::Currency::parse("COP").unwrap();
+    let market = c.store_market(cop, 0).unwrap();
+    assert_eq!(market.iter().map(|s| s.offers).sum::<u64>(), 4, "{market:?}");
+    assert!(market.iter().all(|s| s.fresh == s.offers), "all seen after hour 0");
     let nevera = || Fixture {
         store: "exito",
         sku: "n1",
@@ -796,6 +799,71 @@ pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
     assert!(titles("cafe hindu").is_empty(), "every word must match");
     assert!(titles("  ¿? ").is_empty(), "no words, no search");
     assert_eq!(c.search_products("olla", 10).unwrap()[0].2, 1, "offers per product");
+    // The offers of the matches (buyable, filtered), grouped by product, cheapest first.
+    let other = Fixture { store: "jumbo", price: 8_000, ..olla };
+    let gone = Fixture { store: "alkosto", availability: Availability::OutOfStock, ..olla };
+    apply(c, "search2", &[other.offer(), gone.offer()]);
+    let found = c.search_offers("imusa", &OfferFilter::default()).unwrap();
+    let seen: Vec<(&str, i64)> = found.iter().map(|o| (o.store.as_str(), o.price.minor)).collect();
+    assert_eq!(seen, vec![("jumbo", 8_000), ("exito", 10_000)], "no out-of-stock offer");
+    let exito = OfferFilter { store: Some(StoreId::parse("exito").unwrap()), ..Default::default() };
+    assert_eq!(c.search_offers("imusa olla", &exito).unwrap().len(), 1);
+    assert!(c.search_offers("imusa cafe", &OfferFilter::default()).unwrap().is_empty());
+    assert!(c.search_offers(" ", &OfferFilter::default()).unwrap().is_empty());
+}
+
+/// The market summary (`crate::market`) follows every ingest run and merge: categories with
+/// their names, stores' totals, and each store against the market in a currency.
+pub fn market_summary_follows_ingest_and_merge(c: &dyn Catalog) {
+    let cop = Currency::parse("COP").unwrap();
+    let olla = |store, sku, price| Fixture { store, sku, price, at: 7_200, ..Default::default() };
+    let agotada = Fixture { availability: Availability::OutOfStock, ..olla("exito", "B", 30_000) };
+    let otra = Fixture { title: "Sartén", category: "Hogar > Sartenes", ..agotada };
+    apply(
+        c,
+        "m1",
+        &[olla("exito", "A", 12_000).offer(), olla("jumbo", "J", 8_000).offer(), otra.offer()],
+    );
+    let cats: Vec<(String, String, u64)> =
+        c.categories().unwrap().into_iter().map(|k| (k.key, k.category, k.offers)).collect();
+    assert_eq!(
+        cats,
+        vec![
+            ("hogar/cocina".into(), "Hogar > Cocina".into(), 2),
+            ("hogar/sartenes".into(), "Hogar > Sartenes".into(), 1)
+        ]
+    );
+    let totals: Vec<(String, u64, u64, u64, Option<i64>)> = c
+        .store_summaries()
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.store.to_string(), s.offers, s.categories, s.in_stock, s.last_seen))
+        .collect();
+    assert_eq!(
+        totals,
+        vec![("exito".into(), 2, 2, 1, Some(7_200)), ("jumbo".into(), 1, 1, 1, Some(7_200))]
+    );
+    // The olla in two stores: median 10.000, exito 120, jumbo 80 and the cheapest.
+    let standing = |since| -> Vec<(String, Option<f64>, u64, u64, u64)> {
+        c.store_market(cop, since)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.store.to_string(), s.price_index, s.compared, s.cheapest, s.fresh))
+            .collect()
+    };
+    assert_eq!(
+        standing(0),
+        vec![("exito".into(), Some(120.0), 1, 0, 2), ("jumbo".into(), Some(80.0), 1, 1, 1)]
+    );
+    assert!(standing(3).iter().all(|s| s.4 == 0), "nothing seen in or after hour 3");
+    // A later run moves prices and adds a category; a merge folds jumbo into exito.
+    apply(c, "m2", &[olla("jumbo", "J", 20_000).offer()]);
+    assert_eq!(standing(0)[0].1, Some(75.0), "exito now cheaper than the median");
+    c.merge_stores(&StoreId::parse("jumbo").unwrap(), &StoreId::parse("exito").unwrap()).unwrap();
+    let merged = c.store_summaries().unwrap();
+    assert_eq!(merged.len(), 1);
+    assert_eq!((merged[0].store.as_str(), merged[0].offers), ("exito", 3));
+    assert_eq!(standing(0), vec![("exito".into(), None, 0, 0, 3)], "one store: no comparison");
 }
 
 pub fn users_and_keys(c: &dyn Catalog) {
@@ -1275,6 +1343,7 @@ macro_rules! contract_tests {
             listings_filter_sort_and_page,
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,
+            market_summary_follows_ingest_and_merge,
             users_and_keys,
             stores_are_registered_and_updated,
             runs_have_one_identity_one_active_run_and_attempts,

@@ -8,6 +8,7 @@
 pub mod analyses;
 pub mod best;
 mod filter;
+pub mod market;
 pub mod quality;
 pub mod reads;
 mod row;

@@ -234,16 +234,9 @@ pub fn category_prices(category_key: &str) -> Query {
     )
 }
 
-pub const STORE_OFFER_ROWS: &str =
-    "SELECT store_id, product_id, category_key, currency, price_minor, last_seen FROM offers";
-
 /// `brand, offers, products`, most offers first; one `?` for the limit.
 pub const BRANDS: &str = "SELECT min(brand), count(*), count(DISTINCT product_id) FROM offers
     WHERE brand_key IS NOT NULL GROUP BY brand_key ORDER BY count(*) DESC, min(brand) LIMIT ?";
-
-/// `category, key, offers` by key.
-pub const CATEGORIES: &str = "SELECT min(category), category_key, count(*) FROM offers
-    WHERE category_key IS NOT NULL GROUP BY category_key ORDER BY category_key";
 
 /// Per store, the newest observation among its offers (kept on the store row by ingest).
 pub const STORE_FRESHNESS: &str = "SELECT id, last_seen_at FROM stores ORDER BY id";
@@ -254,11 +247,6 @@ pub const MARK_ARCHIVED: &str = "UPDATE ingest_files SET archive_key = ? WHERE i
 /// Moves a store's freshness forward: parameters seen, store id, seen.
 pub const STORE_SEEN: &str = "UPDATE stores SET last_seen_at = ?
     WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)";
-
-/// Per store: offers, distinct categories, in-stock offers, latest last_seen.
-pub const STORE_SUMMARIES: &str = "SELECT s.id, count(o.id), count(DISTINCT o.category),
-    coalesce(sum(CASE WHEN o.availability = 'in_stock' THEN 1 ELSE 0 END), 0), max(o.last_seen)
-    FROM stores s LEFT JOIN offers o ON o.store_id = s.id GROUP BY s.id ORDER BY s.id";
 
 /// Offers whose history an ingest extended: their drop is recomputed at the end of the run.
 pub const MARK_TREND: &str =

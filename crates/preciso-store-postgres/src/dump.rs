@@ -143,7 +143,9 @@ impl CatalogDump for PgCatalog {
         self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
             reset_sequences(&mut tx)?;
-            tx.commit().map_err(backend)
+            tx.commit().map_err(backend)?;
+            // The market summary is derived, not copied: built from the loaded offers.
+            crate::session::refresh_market(c)
         })
     }
 
@@ -180,6 +182,8 @@ impl CatalogDump for PgCatalog {
             tx.batch_execute(&deletes).map_err(backend)?;
             fill(&mut Loader(&mut tx))?;
             reset_sequences(&mut tx)?;
+            // The market summary is derived, not copied: built from the loaded offers.
+            crate::session::rebuild_market(&mut tx)?;
             tx.commit().map_err(backend)
         })
     }

@@ -123,6 +123,7 @@ impl PgCatalog {
         })?;
         self.with_unbounded_client(|c| {
             crate::session::refresh_category_stats(c)?;
+            crate::session::refresh_market(c)?;
             crate::best::refresh(c)?;
             refresh_trends(c)
         })?;

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0016_history_arrival", include_str!("../migrations/0016_history_arrival.sql")),
     ("0017_store_counts", include_str!("../migrations/0017_store_counts.sql")),
     ("0018_history_cover", include_str!("../migrations/0018_history_cover.sql")),
+    ("0019_market", include_str!("../migrations/0019_market.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

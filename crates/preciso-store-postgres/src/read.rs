@@ -7,8 +7,9 @@ use postgres::Row;
 use preciso_core::domain::{
     Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId, StoreIdCache,
 };
+use preciso_core::market::StoreStanding;
 use preciso_core::ports::{
-    BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, StoreOfferRow, TrendingOffer,
+    BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, TrendingOffer,
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
@@ -247,20 +248,27 @@ impl CatalogRead for PgCatalog {
         })
     }
 
-    fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError> {
+    fn store_market(
+        &self,
+        currency: Currency,
+        seen_since_hour: i64,
+    ) -> Result<Vec<StoreStanding>, StoreError> {
         let mut store_id = store_ids();
         self.with_client(|c| {
-            c.query(reads::STORE_OFFER_ROWS, &[])
-                .map_err(backend)?
-                .iter()
+            let sql = numbered(preciso_sql::market::STORE_MARKET);
+            let rows = c.query(&sql, &[&seen_since_hour, &currency.code()]).map_err(backend)?;
+            rows.iter()
                 .map(|r| {
-                    Ok(StoreOfferRow {
+                    let n = |i: usize| r.get::<_, i64>(i).max(0) as u64;
+                    Ok(StoreStanding {
                         store: store_id(r.get(0))?,
-                        product_id: ProductId::from_i64(r.get(1)),
-                        category_key: r.get(2),
-                        currency: currency(r.get(3))?,
-                        price_minor: r.get(4),
-                        last_seen: r.get(5),
+                        offers: n(1),
+                        categories: n(2),
+                        price_index: r.get::<_, Option<i64>>(3).map(|c| c as f64 / 100.0),
+                        compared: n(4),
+                        cheapest: n(5),
+                        last_seen: r.get(6),
+                        fresh: n(7),
                     })
                 })
                 .collect()
@@ -283,7 +291,7 @@ impl CatalogRead for PgCatalog {
 
     fn categories(&self) -> Result<Vec<CategoryCount>, StoreError> {
         self.with_client(|c| {
-            let rows = c.query(reads::CATEGORIES, &[]).map_err(backend)?;
+            let rows = c.query(preciso_sql::market::CATEGORIES, &[]).map_err(backend)?;
             Ok(rows
                 .iter()
                 .map(|r| CategoryCount {

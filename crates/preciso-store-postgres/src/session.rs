@@ -178,6 +178,7 @@ impl IngestSession for PgSession<'_> {
                 .batch_execute("ANALYZE offers, products, price_history")
                 .map_err(backend)?;
             refresh_category_stats(&mut self.client)?;
+            refresh_market(&mut self.client)?;
         }
         // An initial load's deferred indexes and keys; or those of one that crashed, which
         // a long-running process would otherwise only rebuild when it restarts.
@@ -596,4 +597,54 @@ fn write_history(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError>
              availability = EXCLUDED.availability, arrival = EXCLUDED.arrival",
         &[&ids, &at, &prices, &lists, &currencies, &avail, &arrivals],
     )
+}
+
+/// Rebuilds the market summary (`preciso_core::market`) from one scan of the offers, read
+/// through a portal a chunk at a time, in one transaction. Two runs ending at once refresh one
+/// after the other (the lock), so the second's DELETE sees the first's rows.
+pub(crate) fn refresh_market(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction().map_err(backend)?;
+    rebuild_market(&mut tx)?;
+    tx.commit().map_err(backend)
+}
+
+/// The same inside the caller's transaction.
+pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+    use preciso_core::market::{MarketFold, MarketRow};
+    const CHUNK: i32 = 10_000;
+    tx.batch_execute("LOCK TABLE store_stats IN SHARE ROW EXCLUSIVE MODE").map_err(backend)?;
+    let portal = tx.bind(preciso_sql::market::SCAN, &[]).map_err(backend)?;
+    let mut fold = MarketFold::default();
+    loop {
+        let rows = tx.query_portal(&portal, CHUNK).map_err(backend)?;
+        for r in &rows {
+            let availability: &str = r.get(7);
+            fold.push(MarketRow {
+                store: r.get(0),
+                product_id: r.get(1),
+                category: r.get(2),
+                category_key: r.get(3),
+                currency: r.get(4),
+                price_minor: r.get(5),
+                last_seen: r.get(6),
+                in_stock: availability == "in_stock",
+            });
+        }
+        if rows.len() < CHUNK as usize {
+            break;
+        }
+    }
+    drop(portal);
+    preciso_sql::market::write(&mut crate::identity::PgTx::new(tx), &fold.finish())
+}
+
+/// Builds the market summary when offers exist but it has no row yet (a catalog that
+/// predates it).
+pub(crate) fn build_market_if_missing(client: &mut Client) -> Result<(), StoreError> {
+    let mut count = |sql: &str| -> Result<i64, StoreError> {
+        Ok(client.query_one(sql, &[]).map_err(backend)?.get(0))
+    };
+    let missing = count(preciso_sql::market::SUMMARY_ROWS)? == 0
+        && count(preciso_sql::market::ANY_OFFER)? > 0;
+    if missing { refresh_market(client) } else { Ok(()) }
 }

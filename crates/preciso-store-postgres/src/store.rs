@@ -170,7 +170,7 @@ impl CatalogStore for PgCatalog {
 
     fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError> {
         self.with_client(|c| {
-            let rows = c.query(preciso_sql::reads::STORE_SUMMARIES, &[]).map_err(backend)?;
+            let rows = c.query(preciso_sql::market::STORE_SUMMARIES, &[]).map_err(backend)?;
             rows.iter()
                 .map(|r| {
                     let id: String = r.get(0);

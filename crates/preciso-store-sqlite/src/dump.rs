@@ -146,7 +146,9 @@ impl CatalogDump for SqliteCatalog {
     }
 
     fn after_load(&self) -> Result<(), StoreError> {
-        self.write_txn(|c| crate::search::rebuild(c).map_err(backend))
+        self.write_txn(|c| crate::search::rebuild(c).map_err(backend))?;
+        // The market summary is derived, not copied: built from the loaded offers.
+        self.with_conn_err(crate::stats::refresh_market)
     }
 
     fn snapshot(&self, sink: &mut RowSink<'_>) -> Result<Vec<(String, u64)>, StoreError> {
@@ -182,7 +184,9 @@ impl CatalogDump for SqliteCatalog {
         self.write_txn(|c| {
             c.execute_batch(&delete_all_sql()).map_err(backend)?;
             fill(&mut Loader(c))?;
-            crate::search::rebuild(c).map_err(backend)
+            crate::search::rebuild(c).map_err(backend)?;
+            // The market summary is derived, not copied: built from the loaded offers.
+            crate::stats::rebuild_market(c)
         })
     }
 }

@@ -94,6 +94,7 @@ impl SqliteCatalog {
         let report = self.write_txn(|c| stores::merge(&mut SqliteTx(c), from, into))?;
         self.with_conn_err(|c| {
             crate::stats::refresh_category_stats(c).map_err(backend)?;
+            crate::stats::refresh_market(c)?;
             crate::stats::refresh_product_best(c).map_err(backend)?;
             crate::stats::refresh_trends(c).map(drop)
         })?;

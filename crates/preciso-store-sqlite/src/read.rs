@@ -4,8 +4,9 @@
 use crate::SqliteCatalog;
 use crate::SqliteRow;
 use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreIdCache};
+use preciso_core::market::StoreStanding;
 use preciso_core::ports::{
-    BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, StoreOfferRow, TrendingOffer,
+    BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, TrendingOffer,
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
@@ -252,18 +253,25 @@ impl CatalogRead for SqliteCatalog {
         })
     }
 
-    fn store_offer_rows(&self) -> Result<Vec<StoreOfferRow>, StoreError> {
+    fn store_market(
+        &self,
+        currency: Currency,
+        seen_since_hour: i64,
+    ) -> Result<Vec<StoreStanding>, StoreError> {
         let mut stores = StoreIdCache::default();
         self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(reads::STORE_OFFER_ROWS)?;
-            stmt.query_map([], |r| {
-                Ok(StoreOfferRow {
+            let mut stmt = c.prepare_cached(preciso_sql::market::STORE_MARKET)?;
+            stmt.query_map(rusqlite::params![seen_since_hour, currency.code()], |r| {
+                let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+                Ok(StoreStanding {
                     store: stores.get(r.get_ref(0)?.as_str()?).map_err(conversion)?,
-                    product_id: ProductId::from_i64(r.get(1)?),
-                    category_key: r.get(2)?,
-                    currency: decode_currency(r.get_ref(3)?.as_str()?)?,
-                    price_minor: r.get(4)?,
-                    last_seen: r.get(5)?,
+                    offers: n(1)?,
+                    categories: n(2)?,
+                    price_index: r.get::<_, Option<i64>>(3)?.map(|c| c as f64 / 100.0),
+                    compared: n(4)?,
+                    cheapest: n(5)?,
+                    last_seen: r.get(6)?,
+                    fresh: n(7)?,
                 })
             })?
             .collect()
@@ -286,7 +294,7 @@ impl CatalogRead for SqliteCatalog {
 
     fn categories(&self) -> Result<Vec<CategoryCount>, StoreError> {
         self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(reads::CATEGORIES)?;
+            let mut stmt = c.prepare_cached(preciso_sql::market::CATEGORIES)?;
             stmt.query_map([], |r| {
                 Ok(CategoryCount {
                     category: r.get(0)?,

@@ -197,6 +197,7 @@ impl IngestSession for SqliteSession<'_> {
             .map_err(backend)?;
         if self.changed {
             crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
+            crate::stats::refresh_market(&self.conn)?;
         }
         crate::stats::refresh_product_best(&self.conn).map_err(backend)?;
         crate::stats::refresh_trends(&self.conn)?;

@@ -184,3 +184,48 @@ fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+/// Rebuilds the market summary (`preciso_core::market`) from one scan of the offers, in one
+/// write transaction with the scan.
+pub(crate) fn refresh_market(conn: &Connection) -> Result<(), preciso_core::ports::StoreError> {
+    crate::transaction(conn, || rebuild_market(conn), crate::backend)
+}
+
+/// The same inside the caller's write transaction.
+pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::ports::StoreError> {
+    use preciso_core::market::{MarketFold, MarketRow};
+    let mut fold = MarketFold::default();
+    {
+        let mut stmt = conn.prepare(preciso_sql::market::SCAN).map_err(crate::backend)?;
+        let mut rows = stmt.query([]).map_err(crate::backend)?;
+        while let Some(r) = rows.next().map_err(crate::backend)? {
+            let text = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
+            let row = (|| -> rusqlite::Result<MarketRow<'_>> {
+                Ok(MarketRow {
+                    store: text(0)?.unwrap_or(""),
+                    product_id: r.get(1)?,
+                    category: text(2)?,
+                    category_key: text(3)?,
+                    currency: text(4)?.unwrap_or(""),
+                    price_minor: r.get(5)?,
+                    last_seen: r.get(6)?,
+                    in_stock: text(7)? == Some("in_stock"),
+                })
+            })()
+            .map_err(crate::backend)?;
+            fold.push(row);
+        }
+    }
+    preciso_sql::market::write(&mut crate::identity::SqliteTx(conn), &fold.finish())
+}
+
+/// Builds the market summary when offers exist but it has no row yet (a catalog that
+/// predates it).
+pub(crate) fn build_market_if_missing(
+    conn: &Connection,
+) -> Result<(), preciso_core::ports::StoreError> {
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let missing = count(preciso_sql::market::SUMMARY_ROWS).map_err(crate::backend)? == 0
+        && count(preciso_sql::market::ANY_OFFER).map_err(crate::backend)? > 0;
+    if missing { refresh_market(conn) } else { Ok(()) }
+}

@@ -184,7 +184,7 @@ impl CatalogStore for SqliteCatalog {
 
     fn store_summaries(&self) -> Result<Vec<StoreSummary>, StoreError> {
         self.with_reader(|c| {
-            let mut stmt = c.prepare(preciso_sql::reads::STORE_SUMMARIES)?;
+            let mut stmt = c.prepare(preciso_sql::market::STORE_SUMMARIES)?;
             stmt.query_map([], |r| {
                 let id: String = r.get(0)?;
                 Ok(StoreSummary {

@@ -318,7 +318,7 @@ pub struct AuthSettings {
     /// session works on any of them. Only from the environment (PRECISO_SESSION_SECRET), at
     /// least 32 characters. Unset: a random secret per process (sessions end on restart).
     #[serde(skip)]
-    pub session_secret: Option<String>,
+    pub ui_session_key: Option<String>,
 }
 
 impl fmt::Debug for AuthSettings {
@@ -326,7 +326,7 @@ impl fmt::Debug for AuthSettings {
         f.debug_struct("AuthSettings")
             .field("require_for_reads", &self.require_for_reads)
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
-            .field("session_secret", &self.session_secret.as_ref().map(|_| "<redacted>"))
+            .field("ui_session_key", &self.ui_session_key.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -468,7 +468,7 @@ impl Settings {
         if let Some((_, s)) =
             vars.iter().find(|(k, v)| k == "PRECISO_SESSION_SECRET" && !v.is_empty())
         {
-            self.auth.session_secret = Some(s.clone());
+            self.auth.ui_session_key = Some(s.clone());
         }
         env::apply(self, vars)
     }
@@ -493,7 +493,7 @@ impl Settings {
         {
             bail!("PRECISO_ADMIN_KEY must be at least 16 characters");
         }
-        if self.auth.session_secret.as_ref().is_some_and(|s| s.len() < 32) {
+        if self.auth.ui_session_key.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("PRECISO_SESSION_SECRET must be at least 32 characters");
         }
         parse_tz(&self.scheduler.timezone).context("scheduler.timezone")?;

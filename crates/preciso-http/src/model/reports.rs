@@ -22,7 +22,8 @@ pub struct StoreReport {
     pub cheapest_share: f64,
     /// Unix seconds of its newest observation.
     pub last_seen: i64,
-    /// Share of its offers seen in the last 24 hours, 0–1.
+    /// Share of its offers seen in the last 24 hours (to the hour: offers seen in the hour
+    /// that began 24 hours ago count), 0–1.
     pub fresh_share_24h: f64,
 }
 

@@ -11,58 +11,11 @@ use crate::params::{BinsParam, CategoryPath, CurrencyParam};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use preciso_core::analysis::stats::{histogram, quantile, summarize_sorted};
-use preciso_core::domain::{Currency, StoreId};
-use preciso_core::ports::StoreOfferRow;
+use preciso_core::analysis::stats::{histogram, summarize_sorted};
+use preciso_core::domain::Currency;
+use preciso_core::market::StoreStanding;
 use preciso_core::query::{CategoryPrices, PricedRow};
 use rustc_hash::FxHashMap;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-#[derive(Default)]
-struct StoreAcc {
-    offers: u64,
-    categories: BTreeSet<String>,
-    last_seen: i64,
-    fresh: u64,
-    ratios: Vec<f64>,
-    cheapest: u64,
-    compared: u64,
-}
-
-/// Each store's lowest price per (product, currency), then each product with two or more
-/// stores is one comparison: the store's price over the product's median across stores.
-fn compare(rows: &[StoreOfferRow], now: i64) -> BTreeMap<StoreId, StoreAcc> {
-    let mut acc: BTreeMap<StoreId, StoreAcc> = BTreeMap::new();
-    let mut market: HashMap<(i64, Currency), BTreeMap<StoreId, i64>> = HashMap::new();
-    for r in rows {
-        let a = acc.entry(r.store.clone()).or_default();
-        a.offers += 1;
-        if let Some(k) = &r.category_key {
-            a.categories.insert(k.clone());
-        }
-        a.last_seen = a.last_seen.max(r.last_seen);
-        a.fresh += u64::from(r.last_seen >= now - 86_400);
-        let best = market
-            .entry((r.product_id.as_i64(), r.currency))
-            .or_default()
-            .entry(r.store.clone())
-            .or_insert(r.price_minor);
-        *best = (*best).min(r.price_minor);
-    }
-    for stores in market.values().filter(|s| s.len() >= 2) {
-        let mut prices: Vec<i64> = stores.values().copied().collect();
-        prices.sort_unstable();
-        let median = quantile(&prices, 0.5).unwrap_or(1).max(1) as f64;
-        let min = prices[0];
-        for (store, &p) in stores {
-            let a = acc.entry(store.clone()).or_default();
-            a.ratios.push(p as f64 / median);
-            a.compared += 1;
-            a.cheapest += u64::from(p == min);
-        }
-    }
-    acc
-}
 
 /// Per-store report in one currency: offers, categories, price index, cheapest share,
 /// freshness.
@@ -81,13 +34,16 @@ pub async fn store_comparison(
     let now = chrono::Utc::now().timestamp();
     let requested = crate::currency::requested(&q)?;
     let default = state.config.default_currency;
-    // The whole market's rows in the report's currency, read and folded on a heavy thread.
-    let (currency, currencies, accs) = state
-        .db_heavy(move |c| {
+    // The market summary's rows of the report's currency (refreshed by every ingest run).
+    let since_hour = (now - 86_400).div_euclid(3_600);
+    let (currency, currencies, standings) = state
+        .db(move |c| {
             let (currency, currencies) = crate::currency::choose(c, default, requested, "")?;
-            let mut rows = c.store_offer_rows()?;
-            rows.retain(|r| Some(r.currency) == currency);
-            Ok((currency, currencies, compare(&rows, now)))
+            let standings = match currency {
+                Some(cur) => c.store_market(cur, since_hour)?,
+                None => Vec::new(),
+            };
+            Ok((currency, currencies, standings))
         })
         .await?;
     Ok(Json(StoreComparison {
@@ -95,26 +51,25 @@ pub async fn store_comparison(
         currencies,
         generated_at: now,
         price_index_definition: PRICE_INDEX.into(),
-        stores: accs.into_iter().map(|(store, a)| store_report(store, a)).collect(),
+        stores: standings.into_iter().map(store_report).collect(),
     }))
 }
 
 const PRICE_INDEX: &str = "median over the store's products sold by 2+ stores of (store price / median price across stores) x 100; 100 = market level, below is cheaper";
 
-fn store_report(store: StoreId, mut a: StoreAcc) -> StoreReport {
-    a.ratios.sort_by(f64::total_cmp);
+fn store_report(s: StoreStanding) -> StoreReport {
     let share = |part: u64, whole: u64| {
         if whole > 0 { round2(part as f64 / whole as f64) } else { 0.0 }
     };
     StoreReport {
-        store,
-        offers: a.offers,
-        categories: a.categories.len() as u64,
-        price_index: (!a.ratios.is_empty()).then(|| round2(a.ratios[a.ratios.len() / 2] * 100.0)),
-        compared_products: a.compared,
-        cheapest_share: share(a.cheapest, a.compared),
-        last_seen: a.last_seen,
-        fresh_share_24h: share(a.fresh, a.offers),
+        offers: s.offers,
+        categories: s.categories,
+        price_index: s.price_index,
+        compared_products: s.compared,
+        cheapest_share: share(s.cheapest, s.compared),
+        last_seen: s.last_seen,
+        fresh_share_24h: share(s.fresh, s.offers),
+        store: s.store,
     }
 }
 

@@ -49,9 +49,11 @@ pub struct Label<'a> {
 fn accessible(svg: String, label: &Label<'_>) -> String {
     let Some(open_end) = svg.find('>') else { return svg };
     let (open, rest) = svg.split_at(open_end);
-    let open = open
-        .replacen(&format!(" width=\"{WIDTH}\""), "", 1)
-        .replacen(&format!(" height=\"{HEIGHT}\""), "", 1);
+    let open = open.replacen(&format!(" width=\"{WIDTH}\""), "", 1).replacen(
+        &format!(" height=\"{HEIGHT}\""),
+        "",
+        1,
+    );
     let id = label.id;
     format!(
         "{open} role=\"img\" class=\"chart\" aria-labelledby=\"{id}-t {id}-d\">\
@@ -229,10 +231,8 @@ mod tests {
 
     #[test]
     fn a_histogram_has_a_bar_per_bin() {
-        let bins = vec![
-            Bin { from: 0.0, to: 10.0, count: 3 },
-            Bin { from: 10.0, to: 20.0, count: 7 },
-        ];
+        let bins =
+            vec![Bin { from: 0.0, to: 10.0, count: 3 }, Bin { from: 10.0, to: 20.0, count: 7 }];
         let svg = histogram(&bins, &|v| format!("{v:.0}"), &label());
         assert_eq!(svg.matches("<rect").count(), 3, "background and two bars: {svg}");
         assert!(histogram(&[], &|v| v.to_string(), &label()).is_empty());

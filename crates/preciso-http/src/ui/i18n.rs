@@ -59,8 +59,7 @@ impl Lang {
             .get(axum::http::header::COOKIE)
             .and_then(|v| v.to_str().ok())
             .and_then(|c| super::session::cookie(c, LANG_COOKIE));
-        let accept =
-            headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         query
             .and_then(Lang::parse)
             .or_else(|| cookie.and_then(Lang::parse))
@@ -254,7 +253,10 @@ mod tests {
     fn the_query_then_the_cookie_then_accept_language_then_spanish() {
         assert_eq!(Lang::choose(None, &headers(None, None)), Lang::Es);
         assert_eq!(Lang::choose(None, &headers(Some("en-US,en;q=0.9"), None)), Lang::En);
-        assert_eq!(Lang::choose(None, &headers(Some("fr;q=1, es;q=0.4, en;q=0.8"), None)), Lang::En);
+        assert_eq!(
+            Lang::choose(None, &headers(Some("fr;q=1, es;q=0.4, en;q=0.8"), None)),
+            Lang::En
+        );
         assert_eq!(Lang::choose(None, &headers(Some("de"), None)), Lang::Es);
         assert_eq!(Lang::choose(None, &headers(Some("en"), Some("preciso_lang=es"))), Lang::Es);
         assert_eq!(Lang::choose(Some("en"), &headers(None, Some("preciso_lang=es"))), Lang::En);

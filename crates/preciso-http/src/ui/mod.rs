@@ -104,9 +104,9 @@ impl FromRequestParts<AppState> for Ctx {
         let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|_| {
-                let lang = Lang::choose(None, &parts.headers);
-                error_page_bare(lang, StatusCode::BAD_REQUEST, "malformed query string")
-            })?;
+            let lang = Lang::choose(None, &parts.headers);
+            error_page_bare(lang, StatusCode::BAD_REQUEST, "malformed query string")
+        })?;
         let asked = pairs.iter().find(|(k, _)| k == "lang").map(|(_, v)| v.as_str());
         let lang = Lang::choose(asked, &parts.headers);
         let session = parts.extensions.get::<Session>().cloned();

@@ -53,7 +53,7 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         },
         request_timeout: Duration::from_secs(h.request_timeout_secs),
         upload_timeout: Duration::from_secs(h.upload_timeout_secs),
-        session_secret: settings.auth.session_secret.clone(),
+        session_secret: settings.auth.ui_session_key.clone(),
         static_keys: settings
             .auth
             .admin_key

@@ -19,7 +19,10 @@ use toml::{Table, Value};
 pub const RESERVED: &[(&str, &str)] = &[
     ("PRECISO_CONFIG", "path of the config file"),
     ("PRECISO_ADMIN_KEY", "bootstrap admin API key (environment only, never written anywhere)"),
-    ("PRECISO_SESSION_SECRET", "web UI session signing secret (environment only, never written anywhere)"),
+    (
+        "PRECISO_SESSION_SECRET",
+        "web UI session signing secret (environment only, never written anywhere)",
+    ),
     ("PRECISO_LOG", "log filter, e.g. info or preciso=debug"),
 ];
 

@@ -1200,6 +1200,7 @@ async fn openapi_document_lists_exactly_the_served_routes(backend: Backend) {
         "/api/jobs/{name}/run",
         "/api/runs",
         "/api/runs/{id}",
+        "/api/search",
         "/api/status",
         "/api/forensic/analyze",
         "/api/forensic/batch-analyze",

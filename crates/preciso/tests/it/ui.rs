@@ -69,7 +69,13 @@ async fn post_form(app: &TestApp, path: &str, cookie: &str, form: &[(&str, &str)
 pub(crate) fn encode(form: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
             .collect::<String>()
     };
     form.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
@@ -107,7 +113,8 @@ async fn pages_show_prices_stores_and_charts(backend: Backend) {
     assert!(home.html.contains("<html lang=\"es\">") && home.html.contains("Ofertas"));
     assert!(home.html.contains("href=\"/categories/electro/neveras\""), "{}", home.html);
     // Its style sheet, named by content and cached for a year.
-    let css = home.html.split("rel=\"stylesheet\" href=\"").nth(1).unwrap().split('"').next().unwrap();
+    let css =
+        home.html.split("rel=\"stylesheet\" href=\"").nth(1).unwrap().split('"').next().unwrap();
     let r = client().get(format!("{}{css}", app.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
@@ -127,7 +134,9 @@ async fn pages_show_prices_stores_and_charts(backend: Backend) {
     // Pages: one product per page, the next link keeps the filters.
     let first = ok(&app, "/search?category=electro&limit=1").await;
     assert!(first.contains("Página 1 de 3"), "{first}");
-    assert!(first.contains("href=\"/search?category=electro&amp;limit=1&amp;page=2\" rel=\"next\""));
+    assert!(
+        first.contains("href=\"/search?category=electro&amp;limit=1&amp;page=2\" rel=\"next\"")
+    );
     let second = ok(&app, "/search?category=electro&limit=1&page=2").await;
     assert!(second.contains("Página 2 de 3") && second.contains("rel=\"prev\""));
     assert_eq!(page(&app, "/search?min_price=abc", &[]).await.status, StatusCode::BAD_REQUEST);
@@ -141,7 +150,9 @@ async fn pages_show_prices_stores_and_charts(backend: Backend) {
     assert!(tv.contains("exito") && tv.contains("alkosto"));
     assert!(tv.contains("$ 500.000"), "the spread: {tv}");
     assert!(tv.contains(r#"<svg"#) && tv.contains(r#"role="img""#));
-    assert!(tv.contains("<title id=\"history-t\">Historial de precios: Televisor Samsung 55</title>"));
+    assert!(
+        tv.contains("<title id=\"history-t\">Historial de precios: Televisor Samsung 55</title>")
+    );
     // Its history in the data table: 3.000.000 then 2.400.000 at exito.
     assert!(tv.contains("$ 3.000.000") && tv.contains("Datos del gráfico"));
     assert!(tv.contains("Mínimo de 30 días"));
@@ -178,15 +189,21 @@ async fn language_and_currency_switch(backend: Backend) {
     let again = page(&app, "/stores", &[("cookie", "preciso_lang=en")]).await;
     assert!(again.html.contains("Store comparison"));
     let accepted = page(&app, "/", &[("accept-language", "en-GB,en;q=0.9,es;q=0.5")]).await;
-    assert!(accepted.html.contains("Catalog overview") && accepted.html.contains("hreflang=\"es\""));
+    assert!(
+        accepted.html.contains("Catalog overview") && accepted.html.contains("hreflang=\"es\"")
+    );
     assert!(ok(&app, "/").await.contains("Resumen del catálogo"));
     // Counts are grouped as the language writes them; prices keep the currency's format.
     // The catalog sells in COP and CLP: the switcher lists both, money is never mixed.
     let cop = ok(&app, "/search").await;
-    assert!(cop.contains("<option value=\"COP\" selected>") && cop.contains("<option value=\"CLP\""));
+    assert!(
+        cop.contains("<option value=\"COP\" selected>") && cop.contains("<option value=\"CLP\"")
+    );
     assert!(cop.contains("$ 100.000") && !cop.contains("$ 1.290"), "{cop}");
     let clp = ok(&app, "/search?currency=CLP").await;
-    assert!(clp.contains("Arroz Tucapel 1kg") && clp.contains("$ 1.290") && clp.contains("$ 5.990"));
+    assert!(
+        clp.contains("Arroz Tucapel 1kg") && clp.contains("$ 1.290") && clp.contains("$ 5.990")
+    );
     assert!(!clp.contains("Cafetera"), "{clp}");
     assert_eq!(page(&app, "/search?currency=XYZ", &[]).await.status, StatusCode::BAD_REQUEST);
 }
@@ -203,7 +220,10 @@ async fn analyse(app: &TestApp) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while app.ok("/api/forensic/list?status=succeeded").await["items"].as_array().unwrap().is_empty()
+    while app.ok("/api/forensic/list?status=succeeded").await["items"]
+        .as_array()
+        .unwrap()
+        .is_empty()
     {
         assert!(std::time::Instant::now() < deadline, "the analysis did not finish");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -228,7 +248,8 @@ async fn quality_and_store_scores_come_from_the_newest_analysis(backend: Backend
     let quality = ok(&app, "/quality").await;
     assert!(quality.contains(&format!("Último análisis</strong> #{id}")), "{quality}");
     assert!(
-        quality.contains(&format!("Los datos más débiles: {worst}</strong> ({worst_score:.1}/100)")),
+        quality
+            .contains(&format!("Los datos más débiles: {worst}</strong> ({worst_score:.1}/100)")),
         "{quality}"
     );
     assert!(quality.contains(&format!("/api/forensic/export/{id}?format=csv")));

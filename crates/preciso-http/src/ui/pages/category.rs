@@ -84,7 +84,11 @@ fn histogram(ctx: &Ctx, a: &PriceAnalysis) -> Markup {
     let bins: Vec<Bin> = a
         .histogram
         .iter()
-        .map(|b| Bin { from: b.from.minor as f64 / scale, to: b.to.minor as f64 / scale, count: b.count })
+        .map(|b| Bin {
+            from: b.from.minor as f64 / scale,
+            to: b.to.minor as f64 / scale,
+            count: b.count,
+        })
         .collect();
     let title = format!("{}: {}", t.distribution, a.category);
     let svg = chart::histogram(

@@ -4,7 +4,9 @@
 //! token is bound to a short-lived cookie set with the form.
 
 use super::super::layout::Section;
-use super::super::session::{LOGIN_COOKIE, LOGIN_TTL, SESSION_COOKIE, SESSION_TTL, cookie, nonce, set_cookie};
+use super::super::session::{
+    LOGIN_COOKIE, LOGIN_TTL, SESSION_COOKIE, SESSION_TTL, cookie, nonce, set_cookie,
+};
 use super::super::{Ctx, see_other};
 use crate::error::ApiError;
 use crate::layers::auth::ClientAddress;
@@ -62,7 +64,12 @@ pub async fn form(ctx: Ctx) -> Response {
     login_page(&ctx, ctx.get("next"), None, StatusCode::OK)
 }
 
-fn login_page(ctx: &Ctx, next: Option<&str>, problem: Option<&str>, status: StatusCode) -> Response {
+fn login_page(
+    ctx: &Ctx,
+    next: Option<&str>,
+    problem: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let t = ctx.t;
     let n = nonce();
     let token = ctx.state.sessions.csrf("login", &n);

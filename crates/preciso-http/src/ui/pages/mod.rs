@@ -63,7 +63,8 @@ pub fn pager(ctx: &Ctx, page: u32, limit: u32, total: u64) -> Markup {
     let t = ctx.t;
     let pages = total.div_ceil(u64::from(limit.max(1))).max(1);
     let prev = (page > 1).then(|| ctx.url_with(&[("page", &(page - 1).to_string())]));
-    let next = (u64::from(page) < pages).then(|| ctx.url_with(&[("page", &(page + 1).to_string())]));
+    let next =
+        (u64::from(page) < pages).then(|| ctx.url_with(&[("page", &(page + 1).to_string())]));
     html! {
         nav.pager aria-label=(t.pagination) {
             @if let Some(href) = prev { a href=(href) rel="prev" { "← " (t.previous) } }

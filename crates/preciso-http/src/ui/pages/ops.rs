@@ -159,7 +159,8 @@ pub async fn run(
     let empty = QueryParams(crate::params::Params::from_pairs(Vec::new()));
     match crate::routes::jobs::trigger(state, ctx.caller.clone(), PathParam(name), empty).await {
         Ok(response) => {
-            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
+            let body =
+                axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
             let run_id = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["run_id"].as_i64())

@@ -167,7 +167,12 @@ fn history_chart(ctx: &Ctx, cmp: &Comparison, judged: &[Judged], now: i64) -> Ma
                 .history
                 .history
                 .iter()
-                .map(|p| (p.observed_at, p.price.minor as f64 / 10f64.powi(i32::from(currency.exponent()))))
+                .map(|p| {
+                    (
+                        p.observed_at,
+                        p.price.minor as f64 / 10f64.powi(i32::from(currency.exponent())),
+                    )
+                })
                 .collect();
             Series { name, points }
         })

@@ -111,7 +111,11 @@ fn score_class(score: f64) -> &'static str {
 
 fn findings(ctx: &Ctx, report: &Report) -> Markup {
     let t = ctx.t;
-    let levels = [(Severity::Critical, t.critical), (Severity::Warning, t.warning), (Severity::Info, t.info)];
+    let levels = [
+        (Severity::Critical, t.critical),
+        (Severity::Warning, t.warning),
+        (Severity::Info, t.info),
+    ];
     html! {
         @if !report.checks.iter().any(is_finding) { p { (t.all_passed) } }
         @for (severity, name) in levels {

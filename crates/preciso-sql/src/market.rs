@@ -1,0 +1,121 @@
+//! SQL of the market summary (`preciso_core::market`): the scan it is folded from, writing
+//! its rows (over `Tx`, run by both adapters), and the reads of the catalog listings and the
+//! store comparison.
+
+use crate::stores::Tx;
+use preciso_core::market::Market;
+use preciso_core::ports::{Cell, StoreError};
+
+/// The scan: `store_id, product_id, category, category_key, currency, price_minor,
+/// last_seen, availability` of every offer.
+pub const SCAN: &str = "SELECT store_id, product_id, category, category_key, currency,
+    price_minor, last_seen, availability FROM offers";
+
+/// Whether the summary needs a build though offers exist (a catalog migrated to 0019): read
+/// both and rebuild when the first is 0 and the second is not.
+pub const SUMMARY_ROWS: &str = "SELECT count(*) FROM (SELECT 1 FROM store_stats LIMIT 1) s";
+pub const ANY_OFFER: &str = "SELECT count(*) FROM (SELECT 1 FROM offers LIMIT 1) o";
+
+/// `category, category_key, offers` by key.
+pub const CATEGORIES: &str =
+    "SELECT category, category_key, offers FROM category_counts ORDER BY category_key";
+
+/// Per store: offers, distinct categories, in-stock offers, newest observation (null without
+/// offers).
+pub const STORE_SUMMARIES: &str = "SELECT s.id, coalesce(t.offers, 0), coalesce(t.categories, 0),
+    coalesce(t.in_stock, 0), t.last_seen
+    FROM stores s LEFT JOIN store_stats t ON t.store_id = s.id ORDER BY s.id";
+
+/// One currency's stores: `store_id, offers, categories, price_index_centi, compared,
+/// cheapest, last_seen`, then their offers seen in or after an hour (`?` currency, hour,
+/// currency).
+pub const STORE_MARKET: &str = "SELECT m.store_id, m.offers, m.categories, m.price_index_centi,
+    m.compared, m.cheapest, m.last_seen,
+    CAST(coalesce((SELECT sum(h.offers) FROM store_seen_hours h
+        WHERE h.currency = m.currency AND h.store_id = m.store_id AND h.hour >= ?), 0) AS BIGINT)
+    FROM store_market m WHERE m.currency = ? ORDER BY m.store_id";
+
+/// Rows per INSERT statement.
+const CHUNK: usize = 200;
+
+fn n(v: u64) -> Cell {
+    Cell::Int(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn insert(
+    tx: &mut dyn Tx,
+    table: &str,
+    columns: &str,
+    rows: Vec<Vec<Cell>>,
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(CHUNK) {
+        let width = chunk.first().map_or(0, Vec::len);
+        let one = format!("({})", vec!["?"; width].join(", "));
+        let values = vec![one; chunk.len()].join(", ");
+        let params: Vec<Cell> = chunk.iter().flatten().cloned().collect();
+        tx.execute(&format!("INSERT INTO {table} ({columns}) VALUES {values}"), &params)?;
+    }
+    Ok(())
+}
+
+/// Replaces the summary's rows with `m`'s (inside the caller's transaction).
+pub fn write(tx: &mut dyn Tx, m: &Market) -> Result<(), StoreError> {
+    for table in ["category_counts", "store_stats", "store_market", "store_seen_hours"] {
+        tx.execute(&format!("DELETE FROM {table}"), &[])?;
+    }
+    let categories = m
+        .categories
+        .iter()
+        .map(|c| vec![Cell::Text(c.key.clone()), Cell::Text(c.category.clone()), n(c.offers)])
+        .collect();
+    insert(tx, "category_counts", "category_key, category, offers", categories)?;
+    let stores = m
+        .stores
+        .iter()
+        .map(|s| {
+            vec![
+                Cell::Text(s.store.clone()),
+                n(s.offers),
+                n(s.categories),
+                n(s.in_stock),
+                Cell::Int(s.last_seen),
+            ]
+        })
+        .collect();
+    insert(tx, "store_stats", "store_id, offers, categories, in_stock, last_seen", stores)?;
+    let markets = m
+        .markets
+        .iter()
+        .map(|s| {
+            vec![
+                Cell::Text(s.currency.clone()),
+                Cell::Text(s.store.clone()),
+                n(s.offers),
+                n(s.categories),
+                s.price_index.map_or(Cell::Null, |p| Cell::Int((p * 100.0).round() as i64)),
+                n(s.compared),
+                n(s.cheapest),
+                Cell::Int(s.last_seen),
+            ]
+        })
+        .collect();
+    insert(
+        tx,
+        "store_market",
+        "currency, store_id, offers, categories, price_index_centi, compared, cheapest, last_seen",
+        markets,
+    )?;
+    let hours = m
+        .seen_hours
+        .iter()
+        .map(|h| {
+            vec![
+                Cell::Text(h.currency.clone()),
+                Cell::Text(h.store.clone()),
+                Cell::Int(h.hour),
+                n(h.offers),
+            ]
+        })
+        .collect();
+    insert(tx, "store_seen_hours", "currency, store_id, hour, offers", hours)
+}
