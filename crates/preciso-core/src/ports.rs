@@ -305,7 +305,13 @@ pub trait CatalogRead: Send + Sync {
     /// and products, most offers first (kept by the best-offer summary: no scan).
     fn currencies(&self, scope: &str) -> Result<Vec<CurrencyCount>, StoreError>;
 
-    fn category_prices(&self, category_key: &str) -> Result<CategoryPrices, StoreError>;
+    /// The offers of a category and its subcategories, in `currency` when given (through the
+    /// category index, whose second column is the currency).
+    fn category_prices(
+        &self,
+        category_key: &str,
+        currency: Option<crate::domain::Currency>,
+    ) -> Result<CategoryPrices, StoreError>;
     /// Each store against the market in `currency` (the market summary), with its offers
     /// last seen in or after the Unix hour `seen_since_hour`.
     fn store_market(

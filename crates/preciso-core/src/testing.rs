@@ -731,7 +731,11 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     );
     let brands = c.brands(10).unwrap();
     assert_eq!((brands[0].brand.as_str(), brands[0].offers, brands[0].products), ("Mabe", 2, 1));
-    assert_eq!(c.category_prices("electro").unwrap().rows.len(), 4);
+    assert_eq!(c.category_prices("electro", None).unwrap().rows.len(), 4);
+    let cop = Currency::parse("COP").ok();
+    assert_eq!(c.category_prices("electro", cop).unwrap().rows.len(), 4);
+    let clp = Currency::parse("CLP").ok();
+    assert!(c.category_prices("electro", clp).unwrap().rows.is_empty());
     let cop = crate::domain::Currency::parse("COP").unwrap();
     let market = c.store_market(cop, 0).unwrap();
     assert_eq!(market.iter().map(|s| s.offers).sum::<u64>(), 4, "{market:?}");

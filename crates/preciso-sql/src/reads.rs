@@ -3,7 +3,7 @@
 
 use crate::filter::{OFFER_COLUMNS, VALUE_SCORE, Where, filter_where, order_by, preferred_expr};
 use crate::{Param, text};
-use preciso_core::domain::fold_for_matching;
+use preciso_core::domain::{Currency, fold_for_matching};
 use preciso_core::query::{OfferFilter, PageRequest, Preferences, Sort};
 
 /// SQL text with `?` placeholders and its parameters.
@@ -221,8 +221,9 @@ pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, 
 
 /// `store_id, brand, currency, price_minor` of a category, in no particular order (the
 /// statistics sort what they need).
-pub fn category_prices(category_key: &str) -> Query {
-    let filter = OfferFilter { category: Some(category_key.to_string()), ..Default::default() };
+pub fn category_prices(category_key: &str, currency: Option<Currency>) -> Query {
+    let filter =
+        OfferFilter { category: Some(category_key.to_string()), currency, ..Default::default() };
     let w = filter_where(&filter, None);
     Query::new(
         format!(

@@ -236,10 +236,14 @@ impl CatalogRead for PgCatalog {
         })
     }
 
-    fn category_prices(&self, category_key: &str) -> Result<CategoryPrices, StoreError> {
+    fn category_prices(
+        &self,
+        category_key: &str,
+        wanted: Option<Currency>,
+    ) -> Result<CategoryPrices, StoreError> {
         self.with_client(|c| {
             let mut prices = CategoryPricesBuilder::default();
-            for r in run(c, &reads::category_prices(category_key))? {
+            for r in run(c, &reads::category_prices(category_key, wanted))? {
                 prices
                     .push(r.get(0), r.get(1), currency(r.get(2))?, r.get(3))
                     .map_err(|e| StoreError::Backend(e.to_string()))?;

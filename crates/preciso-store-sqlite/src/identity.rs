@@ -95,6 +95,7 @@ impl SqliteCatalog {
         self.with_conn_err(|c| {
             crate::stats::refresh_category_stats(c).map_err(backend)?;
             crate::stats::refresh_market(c)?;
+            crate::stats::analyze(c).map_err(backend)?;
             crate::stats::refresh_product_best(c).map_err(backend)?;
             crate::stats::refresh_trends(c).map(drop)
         })?;

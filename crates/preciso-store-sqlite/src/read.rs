@@ -232,9 +232,13 @@ impl CatalogRead for SqliteCatalog {
         })
     }
 
-    fn category_prices(&self, category_key: &str) -> Result<CategoryPrices, StoreError> {
+    fn category_prices(
+        &self,
+        category_key: &str,
+        currency: Option<Currency>,
+    ) -> Result<CategoryPrices, StoreError> {
         self.with_reader(|c| {
-            let q = reads::category_prices(category_key);
+            let q = reads::category_prices(category_key, currency);
             let mut stmt = c.prepare_cached(&q.sql)?;
             let mut rows = stmt.query(params_from_iter(values(&q.params)))?;
             let mut prices = CategoryPricesBuilder::default();

@@ -198,6 +198,7 @@ impl IngestSession for SqliteSession<'_> {
         if self.changed {
             crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
             crate::stats::refresh_market(&self.conn)?;
+            crate::stats::analyze(&self.conn).map_err(backend)?;
         }
         crate::stats::refresh_product_best(&self.conn).map_err(backend)?;
         crate::stats::refresh_trends(&self.conn)?;

@@ -229,3 +229,21 @@ pub(crate) fn build_market_if_missing(
         && count(preciso_sql::market::ANY_OFFER).map_err(crate::backend)? > 0;
     if missing { refresh_market(conn) } else { Ok(()) }
 }
+
+/// Samples the tables' indexes into `sqlite_stat1` (at most 1,000 rows per index: milliseconds
+/// at any size), so the planner knows a store holds tens of thousands of offers and a product a
+/// few: without statistics it read a store's whole index once per product of a store-filtered
+/// best-prices page (0.6 s at 1M offers; 0.07–0.1 s with them, docs/BENCHMARKS.md).
+pub(crate) fn analyze(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")
+}
+
+/// `analyze` when the catalog has never been analysed (a catalog that predates it).
+pub(crate) fn analyze_if_missing(conn: &Connection) -> rusqlite::Result<()> {
+    let analysed: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
+        [],
+        |r| r.get(0),
+    )?;
+    if analysed { Ok(()) } else { analyze(conn) }
+}

@@ -139,8 +139,14 @@ pub async fn price_analysis(
     let (currency, currencies, summary) = state
         .db_heavy(move |c| {
             let (currency, currencies) = crate::currency::choose(c, default, requested, &lookup)?;
-            let prices = c.category_prices(&lookup)?;
-            if prices.rows.is_empty() {
+            // Only the listing's currency is read (the category index's second column); an
+            // empty answer is a 404 only when the category has no offer at all (the market
+            // summary's category counts).
+            let prices = c.category_prices(&lookup, currency)?;
+            let below = format!("{lookup}/");
+            if prices.rows.is_empty()
+                && !c.categories()?.iter().any(|k| k.key == lookup || k.key.starts_with(&below))
+            {
                 return Err(ApiError::NotFound(format!(
                     "no offers in category {lookup:?} (see /api/categories)"
                 )));

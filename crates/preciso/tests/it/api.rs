@@ -637,7 +637,7 @@ fn quantile(sorted: &[i64], q: f64) -> i64 {
 async fn price_analysis_matches_statistics_computed_here(backend: Backend) {
     let Some(app) = spawn_app(backend, open_config()).await else { return };
     // The raw prices, read straight from the catalog; the statistics are computed here.
-    let rows = blocking(|| app.catalog.category_prices("electro").unwrap());
+    let rows = blocking(|| app.catalog.category_prices("electro", None).unwrap());
     let mut prices: Vec<i64> = rows.rows.iter().map(|p| p.price_minor).collect();
     prices.sort();
     let v = app.ok("/api/reports/price-analysis/Electro?bins=4").await;
