@@ -147,6 +147,30 @@ impl ScopeTally {
     }
 }
 
+/// The store and currency of a best-prices request whose total the market summary knows
+/// (`market::StoreMarket::products`): one currency and nothing but a store filtering — the
+/// listing a store's link opens. Its page is still read from the offers (in the store's price
+/// order, `offers_store`).
+pub fn store_scope<'f>(
+    filter: &'f OfferFilter,
+    prefs: Option<&Preferences>,
+) -> Option<(&'f crate::domain::StoreId, Currency)> {
+    let OfferFilter { currency, category, brand, store, min_price, max_price, product, unmatched } =
+        filter;
+    let narrowed = *unmatched
+        || category.is_some()
+        || brand.is_some()
+        || min_price.is_some()
+        || max_price.is_some()
+        || product.is_some();
+    let personal =
+        prefs.is_some_and(|p| !p.stores.is_empty() || !p.brands.is_empty() || p.budget.is_some());
+    match (store, currency) {
+        (Some(s), Some(c)) if !narrowed && !personal => Some((s, *c)),
+        _ => None,
+    }
+}
+
 /// The scope and currency whose summary answers a best-prices request exactly: one currency,
 /// nothing but the category filtering, and preferences that neither narrow (budget) nor
 /// reorder (preferred stores or brands) the list. `None` means the store must read the

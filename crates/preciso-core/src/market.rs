@@ -22,6 +22,8 @@ pub struct MarketRow<'a> {
     pub price_minor: i64,
     pub last_seen: i64,
     pub in_stock: bool,
+    /// Not out of stock (in stock or unknown): what best prices list.
+    pub buyable: bool,
 }
 
 /// A store's totals over every currency.
@@ -40,6 +42,8 @@ pub struct StoreMarket {
     pub currency: String,
     pub store: String,
     pub offers: u64,
+    /// Distinct products it has a buyable offer of: the total of its best-prices listing.
+    pub products: u64,
     /// Distinct categories of those offers.
     pub categories: u64,
     /// Median over its products sold by 2+ stores of (its price / the median across stores),
@@ -103,13 +107,28 @@ struct Acc {
     ratios: Vec<f64>,
     compared: u64,
     cheapest: u64,
+    products: u64,
 }
 
-/// Each store's lowest price of one product in one currency: the first inline, since most
-/// products are sold by one store.
+/// Each store's lowest price of one product in one currency and whether it has a buyable
+/// offer of it: the first inline, since most products are sold by one store.
 struct Prices {
-    first: (u32, i64),
-    more: Vec<(u32, i64)>,
+    first: Seller,
+    more: Vec<Seller>,
+}
+
+#[derive(Clone, Copy)]
+struct Seller {
+    store: u32,
+    price: i64,
+    buyable: bool,
+}
+
+impl Seller {
+    fn add(&mut self, price: i64, buyable: bool) {
+        self.price = self.price.min(price);
+        self.buyable |= buyable;
+    }
 }
 
 /// Folds the scan (any order) into a `Market`. Memory: the distinct names, plus one small
@@ -186,15 +205,16 @@ impl MarketFold {
             add_category(&mut a.categories, k);
         }
         *self.hours.entry((currency, store, r.last_seen.div_euclid(3600))).or_default() += 1;
+        let seller = Seller { store, price: r.price_minor, buyable: r.buyable };
         match self.prices.get_mut(&(r.product_id, currency)) {
             None => {
-                let first = (store, r.price_minor);
-                self.prices.insert((r.product_id, currency), Prices { first, more: Vec::new() });
+                self.prices
+                    .insert((r.product_id, currency), Prices { first: seller, more: Vec::new() });
             }
-            Some(p) if p.first.0 == store => p.first.1 = p.first.1.min(r.price_minor),
-            Some(p) => match p.more.iter_mut().find(|(s, _)| *s == store) {
-                Some(m) => m.1 = m.1.min(r.price_minor),
-                None => p.more.push((store, r.price_minor)),
+            Some(p) if p.first.store == store => p.first.add(r.price_minor, r.buyable),
+            Some(p) => match p.more.iter_mut().find(|s| s.store == store) {
+                Some(m) => m.add(r.price_minor, r.buyable),
+                None => p.more.push(seller),
             },
         }
     }
@@ -203,18 +223,21 @@ impl MarketFold {
         // Each product sold by 2+ stores in a currency is one comparison for each of them.
         for ((_, currency), p) in self.prices.drain() {
             if p.more.is_empty() {
+                let a = self.accs.entry((currency, p.first.store)).or_default();
+                a.products += u64::from(p.first.buyable);
                 continue;
             }
             let mut all = p.more;
             all.push(p.first);
-            let mut sorted: Vec<i64> = all.iter().map(|s| s.1).collect();
+            let mut sorted: Vec<i64> = all.iter().map(|s| s.price).collect();
             sorted.sort_unstable();
             let median = quantile(&sorted, 0.5).unwrap_or(1).max(1) as f64;
-            for (store, price) in all {
-                let a = self.accs.entry((currency, store)).or_default();
-                a.ratios.push(price as f64 / median);
+            for s in all {
+                let a = self.accs.entry((currency, s.store)).or_default();
+                a.ratios.push(s.price as f64 / median);
                 a.compared += 1;
-                a.cheapest += u64::from(price == sorted[0]);
+                a.cheapest += u64::from(s.price == sorted[0]);
+                a.products += u64::from(s.buyable);
             }
         }
         let round2 = |x: f64| (x * 100.0).round() / 100.0;
@@ -227,6 +250,7 @@ impl MarketFold {
                     currency: self.currencies[c as usize].clone(),
                     store: self.store_names[s as usize].clone(),
                     offers: a.offers,
+                    products: a.products,
                     categories: a.categories.len() as u64,
                     price_index: (!a.ratios.is_empty())
                         .then(|| round2(a.ratios[a.ratios.len() / 2] * 100.0)),
@@ -286,6 +310,7 @@ mod tests {
             price_minor: price,
             last_seen: seen,
             in_stock: price != 300,
+            buyable: price != 300,
         }
     }
 
@@ -322,6 +347,9 @@ mod tests {
             idx,
             vec![("x", Some(75.0), 1, 1), ("y", Some(100.0), 1, 0), ("z", Some(250.0), 1, 0)]
         );
+        // Buyable products per store: x two, y one, z none (its only offer is out of stock).
+        let products: Vec<u64> = m.markets.iter().map(|s| s.products).collect();
+        assert_eq!(products, vec![2, 1, 0]);
         let hours: Vec<(&str, i64, u64)> =
             m.seen_hours.iter().map(|h| (h.store.as_str(), h.hour, h.offers)).collect();
         assert_eq!(hours, vec![("x", 0, 1), ("x", 1, 2), ("y", 2, 1), ("z", 2, 1)]);

@@ -860,6 +860,20 @@ pub fn market_summary_follows_ingest_and_merge(c: &dyn Catalog) {
         vec![("exito".into(), Some(120.0), 1, 0, 2), ("jumbo".into(), Some(80.0), 1, 1, 1)]
     );
     assert!(standing(3).iter().all(|s| s.4 == 0), "nothing seen in or after hour 3");
+    // A store's listing takes its total from the summary: the same as counting the offers.
+    let exito = StoreId::parse("exito").unwrap();
+    let listing = |min_price| {
+        let filter = OfferFilter {
+            store: Some(exito.clone()),
+            currency: Some(cop),
+            min_price,
+            ..Default::default()
+        };
+        c.best_prices(&filter, PageRequest::default(), Personalization::default()).unwrap()
+    };
+    let (summed, counted) = (listing(None), listing(crate::query::Decimal::parse("0")));
+    assert_eq!((summed.total, counted.total), (1, 1), "the sartén is out of stock");
+    assert_eq!(summed.items, counted.items);
     // A later run moves prices and adds a category; a merge folds jumbo into exito.
     apply(c, "m2", &[olla("jumbo", "J", 20_000).offer()]);
     assert_eq!(standing(0)[0].1, Some(75.0), "exito now cheaper than the median");

@@ -35,6 +35,11 @@ pub const STORE_MARKET: &str = "SELECT m.store_id, m.offers, m.categories, m.pri
         WHERE h.currency = m.currency AND h.store_id = m.store_id AND h.hour >= ?), 0) AS BIGINT)
     FROM store_market m WHERE m.currency = ? ORDER BY m.store_id";
 
+/// The total of a store's best-prices listing in one currency (`?` store, currency): its
+/// products with a buyable offer.
+pub const STORE_PRODUCTS: &str =
+    "SELECT products FROM store_market WHERE store_id = ? AND currency = ?";
+
 /// Rows per INSERT statement.
 const CHUNK: usize = 200;
 
@@ -91,6 +96,7 @@ pub fn write(tx: &mut dyn Tx, m: &Market) -> Result<(), StoreError> {
                 Cell::Text(s.currency.clone()),
                 Cell::Text(s.store.clone()),
                 n(s.offers),
+                n(s.products),
                 n(s.categories),
                 s.price_index.map_or(Cell::Null, |p| Cell::Int((p * 100.0).round() as i64)),
                 n(s.compared),
@@ -102,7 +108,8 @@ pub fn write(tx: &mut dyn Tx, m: &Market) -> Result<(), StoreError> {
     insert(
         tx,
         "store_market",
-        "currency, store_id, offers, categories, price_index_centi, compared, cheapest, last_seen",
+        "currency, store_id, offers, products, categories, price_index_centi, compared, cheapest, \
+         last_seen",
         markets,
     )?;
     let hours = m

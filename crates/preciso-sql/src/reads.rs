@@ -235,6 +235,43 @@ pub fn category_prices(category_key: &str, currency: Option<Currency>) -> Query 
     )
 }
 
+/// The category keys at or below `category_key` that hold offers (the market summary's
+/// `category_counts`): `category_key`.
+pub fn category_keys(category_key: &str) -> Query {
+    Query::new(
+        "SELECT category_key FROM category_counts
+         WHERE category_key = ? OR (category_key >= ? AND category_key < ?)"
+            .into(),
+        vec![
+            text(category_key),
+            text(&format!("{category_key}/")),
+            text(&format!("{category_key}0")),
+        ],
+    )
+}
+
+/// `category_prices` of the offers whose key is one of `keys` (those `category_keys` found):
+/// one index seek per key and currency instead of a range over every currency of the
+/// category.
+pub fn category_prices_in(keys: &[String], currency: Option<Currency>) -> Query {
+    let marks = vec!["?"; keys.len()].join(", ");
+    let mut params: Vec<Param> = keys.iter().map(|k| text(k)).collect();
+    let currency_clause = match currency {
+        Some(c) => {
+            params.push(text(c.code()));
+            " AND o.currency = ?"
+        }
+        None => "",
+    };
+    Query::new(
+        format!(
+            "SELECT o.store_id, o.brand, o.currency, o.price_minor
+             FROM offers o WHERE o.category_key IN ({marks}){currency_clause}"
+        ),
+        params,
+    )
+}
+
 /// `brand, offers, products`, most offers first; one `?` for the limit.
 pub const BRANDS: &str = "SELECT min(brand), count(*), count(DISTINCT product_id) FROM offers
     WHERE brand_key IS NOT NULL GROUP BY brand_key ORDER BY count(*) DESC, min(brand) LIMIT ?";

@@ -27,7 +27,11 @@ use preciso_core::ports::StoreError;
 /// The secondary indexes a load defers: (name, definition).
 const DEFERRED_INDEXES: &[(&str, &str)] = &[
     ("offers_product", "CREATE INDEX IF NOT EXISTS offers_product ON offers(product_id)"),
-    ("offers_store", "CREATE INDEX IF NOT EXISTS offers_store ON offers(store_id)"),
+    (
+        "offers_store",
+        "CREATE INDEX IF NOT EXISTS offers_store
+            ON offers(store_id, currency, price_minor, product_id, availability, id)",
+    ),
     (
         "offers_category",
         "CREATE INDEX IF NOT EXISTS offers_category ON offers(category_key, currency, price_minor,

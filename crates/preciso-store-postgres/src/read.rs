@@ -136,7 +136,20 @@ impl CatalogRead for PgCatalog {
                 per.params.push(Param::Int(offer.product_id.as_i64()));
                 items.push(BestOffer { offers_for_product: count(c, &per)?, offer, preferred });
             }
-            Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &q.total)? })
+            let total = match preciso_core::best::store_scope(filter, who.preferences) {
+                Some((store, currency)) => count(
+                    c,
+                    &Query {
+                        sql: preciso_sql::market::STORE_PRODUCTS.into(),
+                        params: vec![
+                            preciso_sql::text(store.as_str()),
+                            preciso_sql::text(currency.code()),
+                        ],
+                    },
+                )?,
+                None => count(c, &q.total)?,
+            };
+            Ok(Page { items, page: page.page, limit: page.limit, total })
         })
     }
 
@@ -242,8 +255,16 @@ impl CatalogRead for PgCatalog {
         wanted: Option<Currency>,
     ) -> Result<CategoryPrices, StoreError> {
         self.with_client(|c| {
+            let keys: Vec<String> =
+                run(c, &reads::category_keys(category_key))?.iter().map(|r| r.get(0)).collect();
+            // Without the summary's keys (not built yet), the range over the category.
+            let q = if keys.is_empty() {
+                reads::category_prices(category_key, wanted)
+            } else {
+                reads::category_prices_in(&keys, wanted)
+            };
             let mut prices = CategoryPricesBuilder::default();
-            for r in run(c, &reads::category_prices(category_key, wanted))? {
+            for r in run(c, &q)? {
                 prices
                     .push(r.get(0), r.get(1), currency(r.get(2))?, r.get(3))
                     .map_err(|e| StoreError::Backend(e.to_string()))?;

@@ -628,6 +628,7 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
                 price_minor: r.get(5),
                 last_seen: r.get(6),
                 in_stock: availability == "in_stock",
+                buyable: availability != "out_of_stock",
             });
         }
         if rows.len() < CHUNK as usize {

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0017_store_counts", include_str!("../migrations/0017_store_counts.sql")),
     ("0018_history_cover", include_str!("../migrations/0018_history_cover.sql")),
     ("0019_market", include_str!("../migrations/0019_market.sql")),
+    ("0020_store_order", include_str!("../migrations/0020_store_order.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

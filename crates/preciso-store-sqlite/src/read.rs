@@ -143,7 +143,20 @@ impl CatalogRead for SqliteCatalog {
                     preferred,
                 });
             }
-            Ok(Page { items, page: page.page, limit: page.limit, total: query_count(c, &q.total)? })
+            let total = match preciso_core::best::store_scope(filter, who.preferences) {
+                Some((store, currency)) => query_count(
+                    c,
+                    &Query {
+                        sql: preciso_sql::market::STORE_PRODUCTS.into(),
+                        params: vec![
+                            preciso_sql::text(store.as_str()),
+                            preciso_sql::text(currency.code()),
+                        ],
+                    },
+                )?,
+                None => query_count(c, &q.total)?,
+            };
+            Ok(Page { items, page: page.page, limit: page.limit, total })
         })
     }
 
@@ -238,7 +251,14 @@ impl CatalogRead for SqliteCatalog {
         currency: Option<Currency>,
     ) -> Result<CategoryPrices, StoreError> {
         self.with_reader(|c| {
-            let q = reads::category_prices(category_key, currency);
+            let keys: Vec<String> =
+                query_map(c, &reads::category_keys(category_key), |r| r.get(0))?;
+            // Without the summary's keys (not built yet), the range over the category.
+            let q = if keys.is_empty() {
+                reads::category_prices(category_key, currency)
+            } else {
+                reads::category_prices_in(&keys, currency)
+            };
             let mut stmt = c.prepare_cached(&q.sql)?;
             let mut rows = stmt.query(params_from_iter(values(&q.params)))?;
             let mut prices = CategoryPricesBuilder::default();

@@ -40,7 +40,8 @@ pub(crate) struct SqliteSession<'a> {
 pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_product
         ON offers(product_id, availability, category_key, currency, price_minor, id);
-    CREATE INDEX IF NOT EXISTS offers_store ON offers(store_id);
+    CREATE INDEX IF NOT EXISTS offers_store
+        ON offers(store_id, currency, price_minor, product_id, availability, id);
     CREATE INDEX IF NOT EXISTS offers_category
         ON offers(category_key, currency, price_minor, product_id, store_id, availability,
             brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id);

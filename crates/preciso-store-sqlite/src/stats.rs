@@ -210,6 +210,7 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
                     price_minor: r.get(5)?,
                     last_seen: r.get(6)?,
                     in_stock: text(7)? == Some("in_stock"),
+                    buyable: text(7)? != Some("out_of_stock"),
                 })
             })()
             .map_err(crate::backend)?;

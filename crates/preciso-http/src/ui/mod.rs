@@ -61,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .route("/categories/{*name}", get(pages::category::page))
         .route("/stores", get(pages::stores::page))
         .route("/quality", get(pages::quality::page))
+        .route("/quality/{id}/export", get(pages::quality::export))
         .route("/ops", get(pages::ops::page))
         .route("/ops/jobs/{name}/run", post(pages::ops::run))
         .route("/login", get(pages::login::form).post(pages::login::submit))

@@ -252,7 +252,16 @@ async fn quality_and_store_scores_come_from_the_newest_analysis(backend: Backend
             .contains(&format!("Los datos más débiles: {worst}</strong> ({worst_score:.1}/100)")),
         "{quality}"
     );
-    assert!(quality.contains(&format!("/api/forensic/export/{id}?format=csv")));
+    assert!(quality.contains(&format!("/quality/{id}/export?format=csv")));
+    // The exports under the page's session: the HTML report with its own CSP, the CSV.
+    let html = page(&app, &format!("/quality/{id}/export?format=html"), &[]).await;
+    assert_eq!(html.status, StatusCode::OK);
+    assert!(html.html.contains("Data-quality report"));
+    let csp = html.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("style-src 'unsafe-inline'"), "{csp}");
+    let csv = page(&app, &format!("/quality/{id}/export?format=csv"), &[]).await;
+    assert!(csv.html.starts_with("check,"), "{}", csv.html);
+    assert_eq!(page(&app, "/quality/999999/export", &[]).await.status, StatusCode::NOT_FOUND);
     // Every failing or warning check of the report is listed under its severity.
     for c in stored["checks"].as_array().unwrap() {
         if matches!(c["outcome"].as_str(), Some("fail" | "warn")) {

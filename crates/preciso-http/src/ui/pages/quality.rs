@@ -29,15 +29,28 @@ async fn content(ctx: &Ctx) -> ApiResult<Markup> {
             @if let Some(s) = report.overall_score { " · " (t.overall) ": " strong { (format!("{s:.1}")) } " / 100" }
         }
         p { (t.export) ": "
-            a href=(format!("/api/forensic/export/{id}?format=html")) { "HTML" } " · "
-            a href=(format!("/api/forensic/export/{id}?format=csv")) { "CSV" } " · "
-            a href=(format!("/api/forensic/export/{id}?format=json")) { "JSON" }
+            a href=(format!("/quality/{id}/export?format=html")) { "HTML" } " · "
+            a href=(format!("/quality/{id}/export?format=csv")) { "CSV" } " · "
+            a href=(format!("/quality/{id}/export?format=json")) { "JSON" }
         }
         h2 { (t.quality_scores) }
         (store_scores(ctx, id, &report, usize::MAX))
         h2 { (t.findings) }
         (findings(ctx, &report))
     })
+}
+
+/// `/quality/{id}/export?format=html|csv|json`: the export of `GET /api/forensic/export/{id}`
+/// under the page's session (a browser link cannot send an API key).
+pub async fn export(ctx: Ctx, axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+    let format: Vec<(String, String)> =
+        ctx.pairs.iter().filter(|(k, _)| k == "format").cloned().collect();
+    let q = crate::extract::QueryParams(crate::params::Params::from_pairs(format));
+    let state = axum::extract::State(ctx.state.clone());
+    match crate::routes::forensic::export(state, crate::extract::PathParam(id), q).await {
+        Ok(r) => r,
+        Err(e) => ctx.error(e),
+    }
 }
 
 fn is_finding(c: &CheckResult) -> bool {
