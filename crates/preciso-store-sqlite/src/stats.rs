@@ -239,12 +239,22 @@ pub(crate) fn analyze(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")
 }
 
-/// `analyze` when the catalog has never been analysed (a catalog that predates it).
+/// `analyze` when an index has no statistics: a catalog that predates them, or an index a
+/// migration (re)created since the last analysis.
 pub(crate) fn analyze_if_missing(conn: &Connection) -> rusqlite::Result<()> {
-    let analysed: bool = conn.query_row(
+    let has_stats: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')",
         [],
         |r| r.get(0),
     )?;
-    if analysed { Ok(()) } else { analyze(conn) }
+    let unanalysed = || -> rusqlite::Result<i64> {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_master m
+             WHERE m.type = 'index' AND m.tbl_name = 'offers' AND m.sql IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM sqlite_stat1 s WHERE s.idx = m.name)",
+            [],
+            |r| r.get(0),
+        )
+    };
+    if !has_stats || unanalysed()? > 0 { analyze(conn) } else { Ok(()) }
 }
