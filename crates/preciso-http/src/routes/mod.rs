@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::layers::{auth, cache, deadline, observe};
 use crate::state::AppState;
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
@@ -92,7 +93,13 @@ pub fn router(state: AppState) -> Router {
     let (r, _) = api().split_for_parts();
     let r = r.merge(docs()).merge(crate::ui::router());
     let body_limit = state.config.upload_limit.max(state.config.json_body_limit);
-    r.fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+    r.fallback(|req: axum::extract::Request| async move {
+        // A browser that followed a wrong link gets a page; clients get the error shape.
+        match crate::ui::not_found_page(req.uri().path(), req.headers()) {
+            Some(page) => page,
+            None => ApiError::NotFound("no such endpoint".into()).into_response(),
+        }
+    })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(from_fn_with_state(state.clone(), cache::cached))

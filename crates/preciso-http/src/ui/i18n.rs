@@ -224,7 +224,7 @@ texts! {
     not_found: "No encontrado", "Not found";
     bad_request: "Solicitud no válida", "Bad request";
     failed: "Algo falló", "Something failed";
-    forbidden: "Se necesita una sesión de administrador.", "An admin session is needed.";
+    forbidden: "No permitido: se necesita una sesión de administrador y el formulario de esta página.", "Not allowed: this needs an admin session and this page's own form.";
     home_link: "Volver al resumen", "Back to the overview";
     in_stock_word: "Disponible", "In stock";
     out_of_stock_word: "Agotado", "Out of stock";

@@ -200,6 +200,15 @@ impl Ctx {
         response
     }
 
+    /// 403 as a page: a form without its session's token, or a session that is not an
+    /// admin's.
+    pub fn forbidden(&self) -> Response {
+        let body = maud::html! { p.notice.bad { (self.t.forbidden) } p { a href="/login" { (self.t.login) } } };
+        let mut response = self.render(layout::Section::None, self.t.forbidden, body);
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        response
+    }
+
     /// Whether the cookie should be `Secure`.
     pub fn secure(&self) -> bool {
         self.state.config.behind_tls
@@ -236,12 +245,33 @@ fn html_response(status: StatusCode, body: String) -> Response {
 /// An error page before a `Ctx` exists (a query string that does not parse).
 fn error_page_bare(lang: Lang, status: StatusCode, message: &str) -> Response {
     let t = lang.texts();
+    let title = if status == StatusCode::NOT_FOUND { t.not_found } else { t.bad_request };
     let body = maud::html! {
         (maud::DOCTYPE)
-        html lang=(lang.code()) { head { meta charset="utf-8"; title { (t.bad_request) } }
-            body { main { h1 { (t.bad_request) } p { (message) } p { a href="/" { (t.home_link) } } } } }
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Preciso" }
+                link rel="stylesheet" href=(layout::CSS_PATH.as_str());
+            }
+            body { main { h1 { (title) } p { (message) } p { a href="/" { (t.home_link) } } } }
+        }
     };
     html_response(status, body.into_string())
+}
+
+/// A 404 page for a browser (it asks for HTML) outside `/api/`; `None` for API clients.
+pub fn not_found_page(path: &str, headers: &axum::http::HeaderMap) -> Option<Response> {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if !wants_html || path.starts_with("/api/") || path == "/api" {
+        return None;
+    }
+    let lang = Lang::choose(None, headers);
+    Some(error_page_bare(lang, StatusCode::NOT_FOUND, lang.texts().not_found))
 }
 
 /// 303 to a local path.

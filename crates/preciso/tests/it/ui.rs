@@ -120,6 +120,12 @@ async fn pages_show_prices_stores_and_charts(backend: Backend) {
     assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert!(r.text().await.unwrap().contains("--brand"));
     assert_eq!(page(&app, "/assets/app.0.css", &[]).await.status, StatusCode::NOT_FOUND);
+    // A wrong link: a page for a browser, the error shape for an API client.
+    let lost = page(&app, "/productos", &[("accept", "text/html,*/*")]).await;
+    assert_eq!(lost.status, StatusCode::NOT_FOUND);
+    assert!(lost.html.contains("<h1>No encontrado</h1>"), "{}", lost.html);
+    let api = page(&app, "/api/nada", &[("accept", "text/html")]).await;
+    assert!(api.html.contains("\"not_found\""), "{}", api.html);
 
     // Search by text: the best price first, in the currency's own format, with its store.
     let found = ok(&app, "/search?q=nevera").await;

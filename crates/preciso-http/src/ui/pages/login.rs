@@ -143,7 +143,7 @@ pub async fn logout(ctx: Ctx, form: Form) -> Response {
         _ => false,
     };
     if !ok {
-        return ctx.error(ApiError::Forbidden("session"));
+        return ctx.forbidden();
     }
     let mut r = see_other("/");
     let clear = set_cookie(SESSION_COOKIE, "", std::time::Duration::ZERO, ctx.secure());

@@ -11,7 +11,6 @@ use crate::layers::auth::Scope;
 use crate::model::jobs::{JobList, Run};
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use preciso_ops::status::StatusDoc;
@@ -151,9 +150,7 @@ pub async fn run(
         _ => false,
     };
     if !token_ok || ctx.caller.require(Scope::Admin).is_err() {
-        let mut r = ctx.error(ApiError::Forbidden("admin"));
-        *r.status_mut() = StatusCode::FORBIDDEN;
-        return r;
+        return ctx.forbidden();
     }
     let state = State(ctx.state.clone());
     let empty = QueryParams(crate::params::Params::from_pairs(Vec::new()));
