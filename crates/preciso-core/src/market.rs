@@ -1,27 +1,35 @@
 //! The market summary behind the catalog listings and the store comparison: each category's
 //! name and offers; each store's offers, categories, stock and newest observation; and per
 //! (currency, store) its offers, categories, price index, how often it is the cheapest, and its
-//! offers by the hour they were last seen. Stores rebuild it from one scan of the offers at the
-//! end of every ingest run that changed offers (and after store merges and loads), the way the
-//! best-offer summary is kept, so `/api/categories`, `/api/stores`, the store comparison and
-//! the web UI read a few rows instead of every offer. This module folds the scan; it knows no
-//! SQL.
+//! offers by the hour they were last seen. Stores rebuild it at the end of every ingest run that
+//! changed offers (and after store merges and loads), the way the best-offer summary is kept,
+//! so `/api/categories`, `/api/stores`, the store comparison and the web UI read a few rows
+//! instead of every offer. This module folds two scans — the offers in any order (`push`), and
+//! their prices in product order (`push_price`) — in memory bounded by the number of stores,
+//! currencies, categories and hours, not by the catalog; it knows no SQL.
 
 use crate::analysis::stats::quantile;
 use crate::query::CategoryCount;
 use rustc_hash::FxHashMap;
 
-/// One offer as the scan reads it.
+/// One offer as the first scan reads it.
 #[derive(Debug, Clone, Copy)]
 pub struct MarketRow<'a> {
     pub store: &'a str,
-    pub product_id: i64,
     pub category: Option<&'a str>,
     pub category_key: Option<&'a str>,
     pub currency: &'a str,
-    pub price_minor: i64,
     pub last_seen: i64,
     pub in_stock: bool,
+}
+
+/// One offer's price as the second scan reads it, in product order.
+#[derive(Debug, Clone, Copy)]
+pub struct PriceRow<'a> {
+    pub product_id: i64,
+    pub currency: &'a str,
+    pub store: &'a str,
+    pub price_minor: i64,
     /// Not out of stock (in stock or unknown): what best prices list.
     pub buyable: bool,
 }
@@ -99,40 +107,59 @@ struct Totals {
     categories: Vec<u32>,
 }
 
+/// Price-to-median ratios of one store in one currency, counted in bins of 1/10,000: the
+/// price index is the median ratio × 100 to two decimals, which is the median bin / 100
+/// exactly, in 256 KiB whatever the number of comparisons (ratios of 6.5535 and above share
+/// the last bin).
+struct Ratios(Box<[u32]>);
+
+impl Ratios {
+    const BINS: usize = 1 << 16;
+
+    fn new() -> Self {
+        Ratios(vec![0; Self::BINS].into_boxed_slice())
+    }
+
+    fn add(&mut self, ratio: f64) {
+        let bin = (ratio * 10_000.0).round().clamp(0.0, (Self::BINS - 1) as f64) as usize;
+        self.0[bin] += 1;
+    }
+
+    /// The `n`-th smallest (0-based) ratio's bin / 100: the index to two decimals.
+    fn index_at(&self, n: u64) -> Option<f64> {
+        let mut seen = 0u64;
+        for (bin, &count) in self.0.iter().enumerate() {
+            seen += u64::from(count);
+            if seen > n {
+                return Some(bin as f64 / 100.0);
+            }
+        }
+        None
+    }
+}
+
 #[derive(Default)]
 struct Acc {
     offers: u64,
     last_seen: i64,
     categories: Vec<u32>,
-    ratios: Vec<f64>,
+    ratios: Option<Ratios>,
     compared: u64,
     cheapest: u64,
     products: u64,
 }
 
-/// Each store's lowest price of one product in one currency and whether it has a buyable
-/// offer of it: the first inline, since most products are sold by one store.
-struct Prices {
-    first: Seller,
-    more: Vec<Seller>,
-}
-
+/// A store's lowest price of the current product in one currency, and whether it has a
+/// buyable offer of it.
 #[derive(Clone, Copy)]
 struct Seller {
+    currency: u16,
     store: u32,
     price: i64,
     buyable: bool,
 }
 
-impl Seller {
-    fn add(&mut self, price: i64, buyable: bool) {
-        self.price = self.price.min(price);
-        self.buyable |= buyable;
-    }
-}
-
-/// Folds the scan (any order) into a `Market`. Memory: the distinct names, plus one small
-/// entry per (product, currency).
+/// Folds the two scans into a `Market`.
 #[derive(Default)]
 pub struct MarketFold {
     stores: FxHashMap<String, u32>,
@@ -143,7 +170,9 @@ pub struct MarketFold {
     totals: Vec<Totals>,
     accs: FxHashMap<(u16, u32), Acc>,
     hours: FxHashMap<(u16, u32, i64), u64>,
-    prices: FxHashMap<(i64, u16), Prices>,
+    /// The product the price scan is on, and its sellers so far.
+    product: Option<i64>,
+    sellers: Vec<Seller>,
 }
 
 fn index_of(map: &mut FxHashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
@@ -163,15 +192,20 @@ fn add_category(list: &mut Vec<u32>, key: u32) {
 }
 
 impl MarketFold {
-    pub fn push(&mut self, r: MarketRow<'_>) {
-        let store = index_of(&mut self.stores, &mut self.store_names, r.store);
-        let currency = match self.currencies.iter().position(|c| c == r.currency) {
+    fn currency(&mut self, code: &str) -> u16 {
+        match self.currencies.iter().position(|c| c == code) {
             Some(i) => i as u16,
             None => {
-                self.currencies.push(r.currency.to_string());
+                self.currencies.push(code.to_string());
                 (self.currencies.len() - 1) as u16
             }
-        };
+        }
+    }
+
+    /// One offer of the first scan (any order).
+    pub fn push(&mut self, r: MarketRow<'_>) {
+        let store = index_of(&mut self.stores, &mut self.store_names, r.store);
+        let currency = self.currency(r.currency);
         let key = r.category_key.map(|k| {
             let i = match self.keys.get(k) {
                 Some(i) => *i,
@@ -205,59 +239,69 @@ impl MarketFold {
             add_category(&mut a.categories, k);
         }
         *self.hours.entry((currency, store, r.last_seen.div_euclid(3600))).or_default() += 1;
-        let seller = Seller { store, price: r.price_minor, buyable: r.buyable };
-        match self.prices.get_mut(&(r.product_id, currency)) {
-            None => {
-                self.prices
-                    .insert((r.product_id, currency), Prices { first: seller, more: Vec::new() });
+    }
+
+    /// One offer's price of the second scan, which comes in product order: each product's
+    /// sellers are judged when the next product begins.
+    pub fn push_price(&mut self, r: PriceRow<'_>) {
+        if self.product != Some(r.product_id) {
+            self.judge_product();
+            self.product = Some(r.product_id);
+        }
+        let store = index_of(&mut self.stores, &mut self.store_names, r.store);
+        let currency = self.currency(r.currency);
+        match self.sellers.iter_mut().find(|s| s.store == store && s.currency == currency) {
+            Some(s) => {
+                s.price = s.price.min(r.price_minor);
+                s.buyable |= r.buyable;
             }
-            Some(p) if p.first.store == store => p.first.add(r.price_minor, r.buyable),
-            Some(p) => match p.more.iter_mut().find(|s| s.store == store) {
-                Some(m) => m.add(r.price_minor, r.buyable),
-                None => p.more.push(seller),
-            },
+            None => self.sellers.push(Seller {
+                currency,
+                store,
+                price: r.price_minor,
+                buyable: r.buyable,
+            }),
         }
     }
 
-    pub fn finish(mut self) -> Market {
-        // Each product sold by 2+ stores in a currency is one comparison for each of them.
-        for ((_, currency), p) in self.prices.drain() {
-            if p.more.is_empty() {
-                let a = self.accs.entry((currency, p.first.store)).or_default();
-                a.products += u64::from(p.first.buyable);
-                continue;
-            }
-            let mut all = p.more;
-            all.push(p.first);
-            let mut sorted: Vec<i64> = all.iter().map(|s| s.price).collect();
-            sorted.sort_unstable();
-            let median = quantile(&sorted, 0.5).unwrap_or(1).max(1) as f64;
-            for s in all {
-                let a = self.accs.entry((currency, s.store)).or_default();
-                a.ratios.push(s.price as f64 / median);
-                a.compared += 1;
-                a.cheapest += u64::from(s.price == sorted[0]);
+    /// The current product: in each currency, every store with a buyable offer counts it, and
+    /// when 2+ stores sell it each is compared with the median of their lowest prices.
+    fn judge_product(&mut self) {
+        let mut sellers = std::mem::take(&mut self.sellers);
+        sellers.sort_unstable_by_key(|s| (s.currency, s.price));
+        for group in sellers.chunk_by(|a, b| a.currency == b.currency) {
+            let prices: Vec<i64> = group.iter().map(|s| s.price).collect();
+            let compared = group.len() >= 2;
+            let median = quantile(&prices, 0.5).unwrap_or(1).max(1) as f64;
+            for s in group {
+                let a = self.accs.entry((s.currency, s.store)).or_default();
                 a.products += u64::from(s.buyable);
+                if compared {
+                    a.ratios.get_or_insert_with(Ratios::new).add(s.price as f64 / median);
+                    a.compared += 1;
+                    a.cheapest += u64::from(s.price == prices[0]);
+                }
             }
         }
-        let round2 = |x: f64| (x * 100.0).round() / 100.0;
+        sellers.clear();
+        self.sellers = sellers;
+    }
+
+    pub fn finish(mut self) -> Market {
+        self.judge_product();
         let mut markets: Vec<StoreMarket> = self
             .accs
             .into_iter()
-            .map(|((c, s), mut a)| {
-                a.ratios.sort_by(f64::total_cmp);
-                StoreMarket {
-                    currency: self.currencies[c as usize].clone(),
-                    store: self.store_names[s as usize].clone(),
-                    offers: a.offers,
-                    products: a.products,
-                    categories: a.categories.len() as u64,
-                    price_index: (!a.ratios.is_empty())
-                        .then(|| round2(a.ratios[a.ratios.len() / 2] * 100.0)),
-                    compared: a.compared,
-                    cheapest: a.cheapest,
-                    last_seen: a.last_seen,
-                }
+            .map(|((c, s), a)| StoreMarket {
+                currency: self.currencies[c as usize].clone(),
+                store: self.store_names[s as usize].clone(),
+                offers: a.offers,
+                products: a.products,
+                categories: a.categories.len() as u64,
+                price_index: a.ratios.as_ref().and_then(|r| r.index_at(a.compared / 2)),
+                compared: a.compared,
+                cheapest: a.cheapest,
+                last_seen: a.last_seen,
             })
             .collect();
         markets.sort_by(|a, b| (&a.currency, &a.store).cmp(&(&b.currency, &b.store)));
@@ -300,34 +344,45 @@ impl MarketFold {
 mod tests {
     use super::*;
 
-    fn row<'a>(store: &'a str, product: i64, key: &'a str, price: i64, seen: i64) -> MarketRow<'a> {
-        MarketRow {
-            store,
-            product_id: product,
-            category: Some(if key == "a" { "A" } else { "B" }),
-            category_key: Some(key),
-            currency: "COP",
-            price_minor: price,
-            last_seen: seen,
-            in_stock: price != 300,
-            buyable: price != 300,
+    /// (store, product, category key, price, last seen); price 300 is out of stock.
+    type Offer = (&'static str, i64, &'static str, i64, i64);
+
+    fn fold(offers: &[Offer]) -> Market {
+        let mut f = MarketFold::default();
+        for &(store, _, key, price, seen) in offers {
+            f.push(MarketRow {
+                store,
+                category: Some(if key == "a" { "A" } else { "B" }),
+                category_key: Some(key),
+                currency: "COP",
+                last_seen: seen,
+                in_stock: price != 300,
+            });
         }
+        let mut by_product = offers.to_vec();
+        by_product.sort_by_key(|o| o.1);
+        for &(store, product, _, price, _) in &by_product {
+            f.push_price(PriceRow {
+                product_id: product,
+                currency: "COP",
+                store,
+                price_minor: price,
+                buyable: price != 300,
+            });
+        }
+        f.finish()
     }
 
     #[test]
     fn the_fold_counts_compares_and_buckets_by_hour() {
-        let mut f = MarketFold::default();
         // Product 1 in x (twice: its lowest counts), y and z; product 2 only in x.
-        for r in [
-            row("x", 1, "a", 100, 3_600),
-            row("x", 1, "a", 90, 3_700),
-            row("y", 1, "a", 120, 7_200),
-            row("z", 1, "b", 300, 7_300),
-            row("x", 2, "b", 50, 10),
-        ] {
-            f.push(r);
-        }
-        let m = f.finish();
+        let m = fold(&[
+            ("x", 1, "a", 100, 3_600),
+            ("x", 1, "a", 90, 3_700),
+            ("y", 1, "a", 120, 7_200),
+            ("z", 1, "b", 300, 7_300),
+            ("x", 2, "b", 50, 10),
+        ]);
         let cats: Vec<(&str, &str, u64)> =
             m.categories.iter().map(|c| (c.key.as_str(), c.category.as_str(), c.offers)).collect();
         assert_eq!(cats, vec![("a", "A", 3), ("b", "B", 2)]);
@@ -353,5 +408,29 @@ mod tests {
         let hours: Vec<(&str, i64, u64)> =
             m.seen_hours.iter().map(|h| (h.store.as_str(), h.hour, h.offers)).collect();
         assert_eq!(hours, vec![("x", 0, 1), ("x", 1, 2), ("y", 2, 1), ("z", 2, 1)]);
+    }
+
+    #[test]
+    fn the_price_index_is_the_median_ratio_to_two_decimals() {
+        // x against y on three products: ratios to the two-store median 0.9, 0.8 and 1.25
+        // (x at 90 of 100, 80 of 100, 125 of 100): x's median ratio 0.9 -> 90.00.
+        let m = fold(&[
+            ("x", 1, "a", 90, 0),
+            ("y", 1, "a", 110, 0),
+            ("x", 2, "a", 80, 0),
+            ("y", 2, "a", 120, 0),
+            ("x", 3, "a", 125, 0),
+            ("y", 3, "a", 75, 0),
+        ]);
+        let x = &m.markets[0];
+        assert_eq!(
+            (x.store.as_str(), x.price_index, x.compared, x.cheapest),
+            ("x", Some(90.0), 3, 2)
+        );
+        let y = &m.markets[1];
+        assert_eq!((y.price_index, y.cheapest), (Some(110.0), 1));
+        // Ratios round to 1/10,000 like the index to two decimals: 1/3 of the median -> 33.33.
+        let third = fold(&[("x", 1, "a", 100, 0), ("y", 1, "a", 500, 0)]);
+        assert_eq!(third.markets[0].price_index, Some(33.33));
     }
 }

@@ -6,10 +6,15 @@ use crate::stores::Tx;
 use preciso_core::market::Market;
 use preciso_core::ports::{Cell, StoreError};
 
-/// The scan: `store_id, product_id, category, category_key, currency, price_minor,
-/// last_seen, availability` of every offer.
-pub const SCAN: &str = "SELECT store_id, product_id, category, category_key, currency,
-    price_minor, last_seen, availability FROM offers";
+/// The first scan, any order: `store_id, category, category_key, currency, last_seen,
+/// availability` of every offer.
+pub const SCAN: &str = "SELECT store_id, category, category_key, currency, last_seen,
+    availability FROM offers";
+
+/// The second scan, in product order: `product_id, currency, store_id, price_minor,
+/// availability` (on SQLite a walk of the covering `offers_product` index).
+pub const PRICE_SCAN: &str = "SELECT product_id, currency, store_id, price_minor, availability
+    FROM offers ORDER BY product_id";
 
 /// Whether the summary needs a build though offers exist (a catalog migrated to 0019): read
 /// both and rebuild when the first is 0 and the second is not.

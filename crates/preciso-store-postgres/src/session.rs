@@ -608,34 +608,47 @@ pub(crate) fn refresh_market(client: &mut Client) -> Result<(), StoreError> {
     tx.commit().map_err(backend)
 }
 
-/// The same inside the caller's transaction.
+/// The same inside the caller's transaction: the offers in any order, then their prices in
+/// product order, each read through a portal a chunk at a time.
 pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
-    use preciso_core::market::{MarketFold, MarketRow};
+    use preciso_core::market::{MarketFold, MarketRow, PriceRow};
     const CHUNK: i32 = 10_000;
     tx.batch_execute("LOCK TABLE store_stats IN SHARE ROW EXCLUSIVE MODE").map_err(backend)?;
-    let portal = tx.bind(preciso_sql::market::SCAN, &[]).map_err(backend)?;
     let mut fold = MarketFold::default();
-    loop {
-        let rows = tx.query_portal(&portal, CHUNK).map_err(backend)?;
-        for r in &rows {
-            let availability: &str = r.get(7);
-            fold.push(MarketRow {
-                store: r.get(0),
-                product_id: r.get(1),
-                category: r.get(2),
-                category_key: r.get(3),
-                currency: r.get(4),
-                price_minor: r.get(5),
-                last_seen: r.get(6),
-                in_stock: availability == "in_stock",
-                buyable: availability != "out_of_stock",
-            });
+    let scan = |tx: &mut postgres::Transaction<'_>,
+                sql: &str,
+                each: &mut dyn FnMut(&postgres::Row)|
+     -> Result<(), StoreError> {
+        let portal = tx.bind(sql, &[]).map_err(backend)?;
+        loop {
+            let rows = tx.query_portal(&portal, CHUNK).map_err(backend)?;
+            rows.iter().for_each(&mut *each);
+            if rows.len() < CHUNK as usize {
+                return Ok(());
+            }
         }
-        if rows.len() < CHUNK as usize {
-            break;
-        }
-    }
-    drop(portal);
+    };
+    scan(tx, preciso_sql::market::SCAN, &mut |r| {
+        let availability: &str = r.get(5);
+        fold.push(MarketRow {
+            store: r.get(0),
+            category: r.get(1),
+            category_key: r.get(2),
+            currency: r.get(3),
+            last_seen: r.get(4),
+            in_stock: availability == "in_stock",
+        });
+    })?;
+    scan(tx, preciso_sql::market::PRICE_SCAN, &mut |r| {
+        let availability: &str = r.get(4);
+        fold.push_price(PriceRow {
+            product_id: r.get(0),
+            currency: r.get(1),
+            store: r.get(2),
+            price_minor: r.get(3),
+            buyable: availability != "out_of_stock",
+        });
+    })?;
     preciso_sql::market::write(&mut crate::identity::PgTx::new(tx), &fold.finish())
 }
 

@@ -191,32 +191,44 @@ pub(crate) fn refresh_market(conn: &Connection) -> Result<(), preciso_core::port
     crate::transaction(conn, || rebuild_market(conn), crate::backend)
 }
 
-/// The same inside the caller's write transaction.
+/// The same inside the caller's write transaction: the offers in table order, then their
+/// prices along the `offers_product` index (product order, no sort, no table lookups).
 pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::ports::StoreError> {
-    use preciso_core::market::{MarketFold, MarketRow};
+    use preciso_core::market::{MarketFold, MarketRow, PriceRow};
     let mut fold = MarketFold::default();
-    {
-        let mut stmt = conn.prepare(preciso_sql::market::SCAN).map_err(crate::backend)?;
-        let mut rows = stmt.query([]).map_err(crate::backend)?;
-        while let Some(r) = rows.next().map_err(crate::backend)? {
-            let text = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
-            let row = (|| -> rusqlite::Result<MarketRow<'_>> {
-                Ok(MarketRow {
-                    store: text(0)?.unwrap_or(""),
-                    product_id: r.get(1)?,
-                    category: text(2)?,
-                    category_key: text(3)?,
-                    currency: text(4)?.unwrap_or(""),
-                    price_minor: r.get(5)?,
-                    last_seen: r.get(6)?,
-                    in_stock: text(7)? == Some("in_stock"),
-                    buyable: text(7)? != Some("out_of_stock"),
-                })
-            })()
-            .map_err(crate::backend)?;
-            fold.push(row);
+    let scan = |sql: &str, each: &mut dyn FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>| {
+        let mut stmt = conn.prepare(sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            each(r)?;
         }
-    }
+        Ok::<(), rusqlite::Error>(())
+    };
+    scan(preciso_sql::market::SCAN, &mut |r| {
+        let t = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
+        fold.push(MarketRow {
+            store: t(0)?.unwrap_or(""),
+            category: t(1)?,
+            category_key: t(2)?,
+            currency: t(3)?.unwrap_or(""),
+            last_seen: r.get(4)?,
+            in_stock: t(5)? == Some("in_stock"),
+        });
+        Ok(())
+    })
+    .map_err(crate::backend)?;
+    scan(preciso_sql::market::PRICE_SCAN, &mut |r| {
+        let t = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
+        fold.push_price(PriceRow {
+            product_id: r.get(0)?,
+            currency: t(1)?.unwrap_or(""),
+            store: t(2)?.unwrap_or(""),
+            price_minor: r.get(3)?,
+            buyable: t(4)? != Some("out_of_stock"),
+        });
+        Ok(())
+    })
+    .map_err(crate::backend)?;
     preciso_sql::market::write(&mut crate::identity::SqliteTx(conn), &fold.finish())
 }
 

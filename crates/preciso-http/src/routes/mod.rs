@@ -18,10 +18,10 @@ use crate::error::ApiError;
 use crate::layers::{auth, cache, deadline, observe};
 use crate::state::AppState;
 use axum::Router;
-use axum::response::IntoResponse;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
@@ -100,14 +100,14 @@ pub fn router(state: AppState) -> Router {
             None => ApiError::NotFound("no such endpoint".into()).into_response(),
         }
     })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(from_fn_with_state(state.clone(), cache::cached))
-        .layer(from_fn_with_state(state.clone(), auth::guard))
-        .layer(cors(&state))
-        .layer(from_fn_with_state(state.clone(), deadline::deadline))
-        .layer(from_fn_with_state(state.clone(), observe::observe))
-        .with_state(state)
+    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    .layer(DefaultBodyLimit::max(body_limit))
+    .layer(from_fn_with_state(state.clone(), cache::cached))
+    .layer(from_fn_with_state(state.clone(), auth::guard))
+    .layer(cors(&state))
+    .layer(from_fn_with_state(state.clone(), deadline::deadline))
+    .layer(from_fn_with_state(state.clone(), observe::observe))
+    .with_state(state)
 }
 
 /// CORS for the configured origins; `"*"` allows any origin (never with credentials: keys
