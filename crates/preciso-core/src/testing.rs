@@ -634,6 +634,11 @@ pub fn an_initial_load_that_dies_reaches_the_summary_at_the_next_run(c: &dyn Cat
     let page = c.best_prices(&filter, PageRequest::default(), Personalization::default()).unwrap();
     let got: Vec<i64> = page.items.iter().map(|b| b.offer.price.minor).collect();
     assert_eq!(got, [100, 200, 300, 400, 500], "the crashed load's products are listed");
+    // The market summary too: the crashed run's category and store totals are there.
+    let cats: Vec<(String, u64)> =
+        c.categories().unwrap().into_iter().map(|k| (k.key, k.offers)).collect();
+    assert!(cats.contains(&("electro/hogar".into(), 5)), "{cats:?}");
+    assert_eq!(c.store_summaries().unwrap()[0].offers, 6);
 }
 
 pub fn archived_files_keep_their_key_in_the_ledger(c: &dyn Catalog) {
@@ -874,14 +879,36 @@ pub fn market_summary_follows_ingest_and_merge(c: &dyn Catalog) {
     let (summed, counted) = (listing(None), listing(crate::query::Decimal::parse("0")));
     assert_eq!((summed.total, counted.total), (1, 1), "the sartén is out of stock");
     assert_eq!(summed.items, counted.items);
+    // A store without offers in the currency has no summary row: an empty listing, not an error.
+    let nowhere = OfferFilter {
+        store: Some(StoreId::parse("exito").unwrap()),
+        currency: Currency::parse("CLP").ok(),
+        ..Default::default()
+    };
+    let empty = c.best_prices(&nowhere, PageRequest::default(), Personalization::default());
+    assert_eq!(empty.unwrap().total, 0);
+    // A run that dies after its batches leaves the summary marked; a later run that changes
+    // nothing (unchanged offers, seen again) still brings it up to date.
+    let mut crashed = c.begin_ingest(&new_file("dies"), false).unwrap();
+    let sopa = Fixture {
+        sku: "S",
+        title: "Sopera",
+        category: "Hogar > Mesa",
+        ..olla("exito", "S", 9_000)
+    };
+    crashed.apply_batch(&[sopa.offer()], &IngestCounts::default()).unwrap();
+    drop(crashed);
+    apply(c, "rerun", &[sopa.offer()]);
+    let keys: Vec<String> = c.categories().unwrap().into_iter().map(|k| k.key).collect();
+    assert!(keys.contains(&"hogar/mesa".to_string()), "{keys:?}");
     // A later run moves prices and adds a category; a merge folds jumbo into exito.
     apply(c, "m2", &[olla("jumbo", "J", 20_000).offer()]);
     assert_eq!(standing(0)[0].1, Some(75.0), "exito now cheaper than the median");
     c.merge_stores(&StoreId::parse("jumbo").unwrap(), &StoreId::parse("exito").unwrap()).unwrap();
     let merged = c.store_summaries().unwrap();
     assert_eq!(merged.len(), 1);
-    assert_eq!((merged[0].store.as_str(), merged[0].offers), ("exito", 3));
-    assert_eq!(standing(0), vec![("exito".into(), None, 0, 0, 3)], "one store: no comparison");
+    assert_eq!((merged[0].store.as_str(), merged[0].offers), ("exito", 4));
+    assert_eq!(standing(0), vec![("exito".into(), None, 0, 0, 4)], "one store: no comparison");
 }
 
 pub fn users_and_keys(c: &dyn Catalog) {

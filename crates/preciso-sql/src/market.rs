@@ -16,10 +16,16 @@ pub const SCAN: &str = "SELECT store_id, category, category_key, currency, last_
 pub const PRICE_SCAN: &str = "SELECT product_id, currency, store_id, price_minor, availability
     FROM offers ORDER BY product_id";
 
-/// Whether the summary needs a build though offers exist (a catalog migrated to 0019): read
-/// both and rebuild when the first is 0 and the second is not.
-pub const SUMMARY_ROWS: &str = "SELECT count(*) FROM (SELECT 1 FROM store_stats LIMIT 1) s";
-pub const ANY_OFFER: &str = "SELECT count(*) FROM (SELECT 1 FROM offers LIMIT 1) o";
+/// Marks the summary stale, in the transaction that changed offers, moving its generation on
+/// (both dialects' upsert). Run last in the transaction: it locks the one row until commit.
+pub const MARK: &str = "INSERT INTO market_dirty (id, generation) VALUES (1, 1)
+    ON CONFLICT (id) DO UPDATE SET generation = market_dirty.generation + 1";
+
+/// The mark's generation (no row: not marked). A rebuild reads it before its scans and clears
+/// the mark only at that generation (`CLEAR`): a batch that commits during the rebuild leaves
+/// it for the next one.
+pub const GENERATION: &str = "SELECT generation FROM market_dirty WHERE id = 1";
+const CLEAR: &str = "DELETE FROM market_dirty WHERE generation = ?";
 
 /// `category, category_key, offers` by key.
 pub const CATEGORIES: &str =
@@ -42,8 +48,8 @@ pub const STORE_MARKET: &str = "SELECT m.store_id, m.offers, m.categories, m.pri
 
 /// The total of a store's best-prices listing in one currency (`?` store, currency): its
 /// products with a buyable offer.
-pub const STORE_PRODUCTS: &str =
-    "SELECT products FROM store_market WHERE store_id = ? AND currency = ?";
+pub const STORE_PRODUCTS: &str = "SELECT coalesce(
+    (SELECT products FROM store_market WHERE store_id = ? AND currency = ?), 0)";
 
 /// Rows per INSERT statement.
 const CHUNK: usize = 200;
@@ -68,8 +74,12 @@ fn insert(
     Ok(())
 }
 
-/// Replaces the summary's rows with `m`'s (inside the caller's transaction).
-pub fn write(tx: &mut dyn Tx, m: &Market) -> Result<(), StoreError> {
+/// Replaces the summary's rows with `m`'s and clears the mark of `generation` (read before
+/// the scans `m` was folded from; `None`: it was not marked). Inside the caller's transaction.
+pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(), StoreError> {
+    if let Some(g) = generation {
+        tx.execute(CLEAR, &[Cell::Int(g)])?;
+    }
     for table in ["category_counts", "store_stats", "store_market", "store_seen_hours"] {
         tx.execute(&format!("DELETE FROM {table}"), &[])?;
     }

@@ -118,6 +118,7 @@ impl PgCatalog {
         let report = self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
             let report = stores::merge(&mut PgTx::new(&mut tx), from, into)?;
+            tx.execute(preciso_sql::market::MARK, &[]).map_err(backend)?;
             tx.commit().map_err(backend)?;
             Ok(report)
         })?;

@@ -161,7 +161,7 @@ impl PgCatalog {
         // Marks left by a run that crashed, or by the migration that created the summary.
         best::refresh(&mut client)?;
         identity::refresh_trends(&mut client)?;
-        session::build_market_if_missing(&mut client)?;
+        session::refresh_market_if_marked(&mut client)?;
         bounded(&mut client, false)?;
         let pool =
             Pool::new(MAX_CONNECTIONS, vec![PgConn::new(client)], |c: &PgConn| !c.is_closed());

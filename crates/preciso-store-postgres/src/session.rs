@@ -138,6 +138,12 @@ impl IngestSession for PgSession<'_> {
             .and_then(|()| write_batch(&mut self.client, &batch, &mut self.unwritten))
             .and_then(|(c, rewrote)| {
                 add_ledger_counts(&mut self.client, self.file_id, &c).map(|()| (c, rewrote))
+            })
+            .and_then(|(c, rewrote)| {
+                if c.inserted + c.updated + c.unchanged > 0 {
+                    self.client.execute(preciso_sql::market::MARK, &[]).map_err(backend)?;
+                }
+                Ok((c, rewrote))
             });
         match result {
             Ok((c, rewrote)) => {
@@ -164,12 +170,6 @@ impl IngestSession for PgSession<'_> {
             return Ok(None);
         }
         self.client.batch_execute("RESET synchronous_commit").map_err(backend)?;
-        self.client
-            .execute(
-                "UPDATE ingest_files SET status = $1, error = $2, finished_at = $3 WHERE id = $4",
-                &[&status.as_str(), &error, &now(), &self.file_id],
-            )
-            .map_err(backend)?;
         // The refreshes below are whole-table aggregates, and readers plan with the
         // statistics: both want the planner's defaults and fresh statistics.
         self.client.batch_execute("RESET enable_seqscan").map_err(backend)?;
@@ -178,7 +178,6 @@ impl IngestSession for PgSession<'_> {
                 .batch_execute("ANALYZE offers, products, price_history")
                 .map_err(backend)?;
             refresh_category_stats(&mut self.client)?;
-            refresh_market(&mut self.client)?;
         }
         // An initial load's deferred indexes and keys; or those of one that crashed, which
         // a long-running process would otherwise only rebuild when it restarts.
@@ -189,6 +188,7 @@ impl IngestSession for PgSession<'_> {
         }
         crate::best::refresh(&mut self.client)?;
         crate::identity::refresh_trends(&mut self.client)?;
+        refresh_market_if_marked(&mut self.client)?;
         if self.rewrote {
             // Category reads are index-only scans, which skip the table only for pages the
             // visibility map marks all-visible; a run rewrites row versions on most pages and
@@ -196,6 +196,14 @@ impl IngestSession for PgSession<'_> {
             // after a 1M-offer run read the table (price analysis 280 ms instead of 36 ms).
             self.client.batch_execute("VACUUM offers, product_best").map_err(backend)?;
         }
+        // The run ends last: replicas drop their cached answers when they see it end
+        // (`ingest_marker`), so every summary it refreshed is written by then.
+        self.client
+            .execute(
+                "UPDATE ingest_files SET status = $1, error = $2, finished_at = $3 WHERE id = $4",
+                &[&status.as_str(), &error, &now(), &self.file_id],
+            )
+            .map_err(backend)?;
         self.catalog.ingest_file(self.file_id).map(Some)
     }
 }
@@ -614,6 +622,8 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
     use preciso_core::market::{MarketFold, MarketRow, PriceRow};
     const CHUNK: i32 = 10_000;
     tx.batch_execute("LOCK TABLE store_stats IN SHARE ROW EXCLUSIVE MODE").map_err(backend)?;
+    let generation: Option<i64> =
+        tx.query_opt(preciso_sql::market::GENERATION, &[]).map_err(backend)?.map(|r| r.get(0));
     let mut fold = MarketFold::default();
     let scan = |tx: &mut postgres::Transaction<'_>,
                 sql: &str,
@@ -649,16 +659,12 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
             buyable: availability != "out_of_stock",
         });
     })?;
-    preciso_sql::market::write(&mut crate::identity::PgTx::new(tx), &fold.finish())
+    preciso_sql::market::write(&mut crate::identity::PgTx::new(tx), &fold.finish(), generation)
 }
 
-/// Builds the market summary when offers exist but it has no row yet (a catalog that
-/// predates it).
-pub(crate) fn build_market_if_missing(client: &mut Client) -> Result<(), StoreError> {
-    let mut count = |sql: &str| -> Result<i64, StoreError> {
-        Ok(client.query_one(sql, &[]).map_err(backend)?.get(0))
-    };
-    let missing = count(preciso_sql::market::SUMMARY_ROWS)? == 0
-        && count(preciso_sql::market::ANY_OFFER)? > 0;
-    if missing { refresh_market(client) } else { Ok(()) }
+/// Rebuilds the market summary when it is marked stale (`market_dirty`): at the end of a run
+/// whose batches read offers, and when a catalog opens after a run that died before that.
+pub(crate) fn refresh_market_if_marked(client: &mut Client) -> Result<(), StoreError> {
+    let marked = client.query_opt(preciso_sql::market::GENERATION, &[]).map_err(backend)?;
+    if marked.is_some() { refresh_market(client) } else { Ok(()) }
 }

@@ -9,8 +9,3 @@ CREATE INDEX IF NOT EXISTS offers_store
 -- summary is rebuilt on the next open (build_market_if_missing finds it empty).
 ALTER TABLE store_market ADD COLUMN products INTEGER NOT NULL DEFAULT 0;
 DELETE FROM store_stats;
--- The market summary's price scan walks offers in product order: with the store in the
--- product index, the walk reads the index alone.
-DROP INDEX IF EXISTS offers_product;
-CREATE INDEX IF NOT EXISTS offers_product
-    ON offers(product_id, availability, category_key, currency, price_minor, id, store_id);

@@ -91,7 +91,11 @@ impl SqliteCatalog {
 
     /// The merge in one write transaction, then the derived tables it left stale.
     pub(crate) fn merge(&self, from: &StoreId, into: &StoreId) -> Result<MergeReport, StoreError> {
-        let report = self.write_txn(|c| stores::merge(&mut SqliteTx(c), from, into))?;
+        let report = self.write_txn(|c| {
+            let report = stores::merge(&mut SqliteTx(c), from, into)?;
+            c.execute(preciso_sql::market::MARK, []).map_err(backend)?;
+            Ok(report)
+        })?;
         self.with_conn_err(|c| {
             crate::stats::refresh_category_stats(c).map_err(backend)?;
             crate::stats::refresh_market(c)?;

@@ -95,7 +95,7 @@ fn finish_interrupted_refresh(conn: &Connection) -> Result<(), StoreError> {
     let result = stats::refresh_product_best(conn)
         .map_err(backend)
         .and_then(|()| stats::refresh_trends(conn).map(drop))
-        .and_then(|()| stats::build_market_if_missing(conn))
+        .and_then(|()| stats::refresh_market_if_marked(conn))
         .and_then(|()| stats::analyze_if_missing(conn).map_err(backend));
     conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
     match result {

@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0018_history_cover", include_str!("../migrations/0018_history_cover.sql")),
     ("0019_market", include_str!("../migrations/0019_market.sql")),
     ("0020_store_order", include_str!("../migrations/0020_store_order.sql")),
+    ("0021_market_dirty", include_str!("../migrations/0021_market_dirty.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

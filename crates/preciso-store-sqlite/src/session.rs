@@ -157,6 +157,9 @@ impl IngestSession for SqliteSession<'_> {
             || {
                 let counts = write_batch(conn, offers, file_id, reader_counts, run, bulk)?;
                 add_ledger_counts(conn, file_id, &counts)?;
+                if counts.inserted + counts.updated + counts.unchanged > 0 {
+                    conn.execute(preciso_sql::market::MARK, [])?;
+                }
                 Ok(counts)
             },
             |e| e,
@@ -189,6 +192,15 @@ impl IngestSession for SqliteSession<'_> {
         if self.bulk {
             self.conn.execute_batch(OFFER_INDEXES).map_err(backend)?;
         }
+        if self.changed {
+            crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
+            crate::stats::analyze(&self.conn).map_err(backend)?;
+        }
+        crate::stats::refresh_market_if_marked(&self.conn)?;
+        crate::stats::refresh_product_best(&self.conn).map_err(backend)?;
+        crate::stats::refresh_trends(&self.conn)?;
+        // The run ends last: replicas drop their cached answers when they see it end
+        // (`ingest_marker`), so every summary it refreshed is written by then.
         self.conn
             .execute(
                 "UPDATE ingest_files SET status = ?1, error = ?2, finished_at = strftime('%s','now')
@@ -196,13 +208,6 @@ impl IngestSession for SqliteSession<'_> {
                 params![status.as_str(), error, self.file_id],
             )
             .map_err(backend)?;
-        if self.changed {
-            crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
-            crate::stats::refresh_market(&self.conn)?;
-            crate::stats::analyze(&self.conn).map_err(backend)?;
-        }
-        crate::stats::refresh_product_best(&self.conn).map_err(backend)?;
-        crate::stats::refresh_trends(&self.conn)?;
         self.catalog.ingest_file(self.file_id).map(Some)
     }
 }

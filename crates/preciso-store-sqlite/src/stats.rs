@@ -195,6 +195,7 @@ pub(crate) fn refresh_market(conn: &Connection) -> Result<(), preciso_core::port
 /// prices along the `offers_product` index (product order, no sort, no table lookups).
 pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::ports::StoreError> {
     use preciso_core::market::{MarketFold, MarketRow, PriceRow};
+    let generation = marked(conn)?;
     let mut fold = MarketFold::default();
     let scan = |sql: &str, each: &mut dyn FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>| {
         let mut stmt = conn.prepare(sql)?;
@@ -229,18 +230,23 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
         Ok(())
     })
     .map_err(crate::backend)?;
-    preciso_sql::market::write(&mut crate::identity::SqliteTx(conn), &fold.finish())
+    preciso_sql::market::write(&mut crate::identity::SqliteTx(conn), &fold.finish(), generation)
 }
 
-/// Builds the market summary when offers exist but it has no row yet (a catalog that
-/// predates it).
-pub(crate) fn build_market_if_missing(
+/// The mark's generation, if the summary is marked stale.
+fn marked(conn: &Connection) -> Result<Option<i64>, preciso_core::ports::StoreError> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(preciso_sql::market::GENERATION, [], |r| r.get(0))
+        .optional()
+        .map_err(crate::backend)
+}
+
+/// Rebuilds the market summary when it is marked stale (`market_dirty`): at the end of a run
+/// whose batches read offers, and when a catalog opens after a run that died before that.
+pub(crate) fn refresh_market_if_marked(
     conn: &Connection,
 ) -> Result<(), preciso_core::ports::StoreError> {
-    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
-    let missing = count(preciso_sql::market::SUMMARY_ROWS).map_err(crate::backend)? == 0
-        && count(preciso_sql::market::ANY_OFFER).map_err(crate::backend)? > 0;
-    if missing { refresh_market(conn) } else { Ok(()) }
+    if marked(conn)?.is_some() { refresh_market(conn) } else { Ok(()) }
 }
 
 /// Samples the tables' indexes into `sqlite_stat1` (at most 1,000 rows per index: milliseconds

@@ -52,11 +52,44 @@ impl FromRequest<crate::state::AppState> for Form {
     }
 }
 
-/// A local path to go back to after signing in; anything else goes to `/`.
-fn local(next: Option<&str>) -> &str {
+/// A local path to go back to after signing in; anything else goes to `/`. Only printable
+/// ASCII without spaces or backslashes: browsers drop tabs and newlines from `Location`, so
+/// `/\t/evil.example` would become `//evil.example`, another origin.
+pub(crate) fn local(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n
+        }
         _ => "/",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        for ok in ["/", "/stores", "/search?q=a%20b&page=2", "/products/0a23"] {
+            assert_eq!(local(Some(ok)), ok);
+        }
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil",
+            "/ /x",
+            "/caf\u{e9}",
+        ] {
+            assert_eq!(local(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(local(None), "/");
     }
 }
 

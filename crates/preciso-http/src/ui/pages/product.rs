@@ -34,7 +34,11 @@ struct Judged {
     verdict: Verdict,
 }
 
-fn judge(history: OfferHistory, now: i64) -> Judged {
+fn judge(mut history: OfferHistory, now: i64) -> Judged {
+    // Points in another currency than the offer's now (a store that switched) are not
+    // comparable with its price: left out of the low, the verdict and the chart.
+    let currency = history.offer.price.currency;
+    history.history.retain(|p| p.price.currency == currency);
     let obs: Vec<Observation> = history
         .history
         .iter()

@@ -55,7 +55,7 @@ fn table(ctx: &Ctx, stores: &StoreList, cmp: &StoreComparison, points: &[ScorePo
     let scores = latest_scores(points);
     html! {
         div.table-wrap { table {
-            caption { (t.stores_title) }
+            caption { (t.stores_title) @if let Some(c) = cmp.currency { " (" (c.code()) ")" } }
             thead { tr {
                 th scope="col" { (t.store) } th.num scope="col" { (t.offers) } th.num scope="col" { (t.in_stock) }
                 th.num scope="col" { (t.categories) } th.num scope="col" { (t.price_index) }
@@ -67,9 +67,10 @@ fn table(ctx: &Ctx, stores: &StoreList, cmp: &StoreComparison, points: &[ScorePo
                     @let r = cmp.stores.iter().find(|r| r.store == s.id);
                     tr {
                         th scope="row" { a href=(url("/search", &[("store", s.id.as_str())])) { (s.name) } }
-                        td.num { (format::count(s.offers, ctx.lang)) }
+                        // In the report's currency when the store sells in it; else all of it.
+                        td.num { (format::count(r.map_or(s.offers, |r| r.offers), ctx.lang)) }
                         td.num { (format::count(s.in_stock, ctx.lang)) }
-                        td.num { (format::count(s.categories, ctx.lang)) }
+                        td.num { (format::count(r.map_or(s.categories, |r| r.categories), ctx.lang)) }
                         td.num { @if let Some(i) = r.and_then(|r| r.price_index) { (format!("{i:.1}")) } @else { "—" } }
                         td.num { @if let Some(r) = r { (format::percent(r.cheapest_share, ctx.lang)) } @else { "—" } }
                         td.num { @if let Some(r) = r { (format::count(r.compared_products, ctx.lang)) } @else { "—" } }
