@@ -68,31 +68,6 @@ pub(crate) fn local(next: Option<&str>) -> &str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::local;
-
-    #[test]
-    fn only_local_paths_are_followed() {
-        for ok in ["/", "/stores", "/search?q=a%20b&page=2", "/products/0a23"] {
-            assert_eq!(local(Some(ok)), ok);
-        }
-        for bad in [
-            "//evil.example",
-            "/\t/evil.example",
-            "/\n/evil.example",
-            "/\\evil.example",
-            "https://evil.example",
-            "evil",
-            "/ /x",
-            "/caf\u{e9}",
-        ] {
-            assert_eq!(local(Some(bad)), "/", "{bad:?}");
-        }
-        assert_eq!(local(None), "/");
-    }
-}
-
 pub async fn form(ctx: Ctx) -> Response {
     login_page(&ctx, ctx.get("next"), None, StatusCode::OK)
 }
@@ -184,4 +159,29 @@ pub async fn logout(ctx: Ctx, form: Form) -> Response {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        for ok in ["/", "/stores", "/search?q=a%20b&page=2", "/products/0a23"] {
+            assert_eq!(local(Some(ok)), ok);
+        }
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil",
+            "/ /x",
+            "/caf\u{e9}",
+        ] {
+            assert_eq!(local(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(local(None), "/");
+    }
 }
