@@ -7,6 +7,11 @@
 //! dropped at once when an ingest commits: each entry carries the generation it was computed
 //! in, and an answer computed before an invalidation is never stored. With Redis the same
 //! rules hold across replicas, and while Redis is unreachable the in-process cache serves.
+//!
+//! Answers are kept gzip-compressed (a fraction of the bytes, in memory and in Redis) and sent
+//! as kept to clients that accept gzip, decompressed for the others. The compression layer
+//! outside (`routes::router`) compresses every other answer (gzip or zstd, as the client
+//! accepts) and leaves one that already has a `Content-Encoding` as it is.
 
 use crate::error::ApiError;
 use crate::layers::auth::Caller;
@@ -24,10 +29,60 @@ use std::time::Duration;
 /// Largest response body kept in the cache.
 const MAX_BODY: usize = 4 << 20;
 
+/// A cached answer: its body gzip-compressed, and its media type.
 #[derive(Clone)]
 pub struct CachedResponse {
     pub body: Bytes,
     pub content_type: String,
+}
+
+/// Gzip of an answer, at the fast level: a miss pays it once, every hit saves the bytes.
+fn gzip(raw: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(raw.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(raw);
+    Bytes::from(enc.finish().unwrap_or_default())
+}
+
+fn gunzip(gz: &[u8]) -> Option<Bytes> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(gz.len() * 4);
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut out).ok()?;
+    Some(Bytes::from(out))
+}
+
+/// Whether `Accept-Encoding` accepts gzip (named or `*`, with a weight above 0).
+pub fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| {
+                    p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            (name == "gzip" || name == "x-gzip" || name == "*") && q > 0.0
+        })
+    })
+}
+
+/// The kept answer as this client takes it: as kept with `Content-Encoding: gzip`, or
+/// decompressed.
+fn serve(entry: CachedResponse, gzip_ok: bool) -> Response {
+    let ct = [(header::CONTENT_TYPE, entry.content_type)];
+    if gzip_ok {
+        let encoding = (header::CONTENT_ENCODING, "gzip".to_string());
+        return (StatusCode::OK, [ct[0].clone(), encoding], entry.body).into_response();
+    }
+    match gunzip(&entry.body) {
+        Some(raw) => (StatusCode::OK, ct, raw).into_response(),
+        None => ApiError::Internal("a cached answer did not decompress".into()).into_response(),
+    }
 }
 
 #[derive(Clone)]
@@ -158,6 +213,7 @@ pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> 
         return response;
     };
     let caller = req.extensions().get::<Caller>().cloned().unwrap_or_default();
+    let gzip_ok = accepts_gzip(req.headers());
     let view = if caller.is_admin() { "admin" } else { "public" };
     let key = format!(
         "{}?{}|{view}",
@@ -166,8 +222,7 @@ pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> 
     );
     let (slot, hit) = lookup(&state, &key).await;
     if let Some(hit) = hit {
-        let response = (StatusCode::OK, [(header::CONTENT_TYPE, hit.content_type)], hit.body);
-        return with_cache_headers(response.into_response(), "hit");
+        return with_cache_headers(serve(hit, gzip_ok), "hit");
     }
     let response = next.run(req).await;
     if response.status() != StatusCode::OK {
@@ -184,9 +239,19 @@ pub async fn cached(State(state): State<AppState>, req: Request, next: Next) -> 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_string();
-    let entry = CachedResponse { body: bytes.clone(), content_type };
+    let compressed = gzip(&bytes);
+    let entry = CachedResponse { body: compressed.clone(), content_type };
     store(&state, slot, key, entry).await;
-    with_cache_headers(Response::from_parts(parts, Body::from(bytes)), "miss")
+    let mut response = if gzip_ok {
+        Response::from_parts(parts, Body::from(compressed))
+    } else {
+        Response::from_parts(parts, Body::from(bytes))
+    };
+    if gzip_ok {
+        response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+    with_cache_headers(response, "miss")
 }
 
 /// The generation the answer belongs to, and the cached answer if there is one. Redis when it
@@ -221,8 +286,10 @@ async fn store(state: &AppState, slot: Slot, key: String, entry: CachedResponse)
 fn with_cache_headers(mut response: Response, value: &'static str) -> Response {
     let headers = response.headers_mut();
     headers.insert("x-cache", HeaderValue::from_static(value));
-    // What an admin key sees may differ (redacted operational detail).
+    // What an admin key sees may differ (redacted operational detail); the encoding follows
+    // Accept-Encoding.
     headers.append(header::VARY, HeaderValue::from_static("x-api-key"));
+    headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 
@@ -232,6 +299,26 @@ mod tests {
 
     fn response(body: &'static [u8]) -> CachedResponse {
         CachedResponse { body: Bytes::from_static(body), content_type: "application/json".into() }
+    }
+
+    #[test]
+    fn answers_are_kept_gzipped_and_served_as_the_client_accepts() {
+        let raw = br#"{"items":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]}"#.repeat(20);
+        let kept = CachedResponse { body: gzip(&raw), content_type: "application/json".into() };
+        assert!(kept.body.len() < raw.len() / 4, "{} of {}", kept.body.len(), raw.len());
+        assert_eq!(gunzip(&kept.body).unwrap(), Bytes::from(raw.clone()));
+        let as_is = serve(kept.clone(), true);
+        assert_eq!(as_is.headers()[header::CONTENT_ENCODING], "gzip");
+        let plain = serve(kept, false);
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let accepts = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            accepts_gzip(&h)
+        };
+        assert!(accepts("gzip, deflate, br, zstd") && accepts("*") && accepts("GZIP;q=0.5"));
+        assert!(!accepts("zstd") && !accepts("gzip;q=0") && !accepts("identity"));
+        assert!(!accepts_gzip(&axum::http::HeaderMap::new()));
     }
 
     #[test]

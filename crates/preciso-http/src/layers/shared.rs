@@ -164,7 +164,8 @@ impl RedisShared {
     }
 
     fn entry_key(&self, generation: i64, key: &str) -> String {
-        format!("{}:cache:{generation}:{key}", self.prefix)
+        // `gz`: entries hold gzip bodies (an older replica's plain ones are never read as such).
+        format!("{}:cache:gz:{generation}:{key}", self.prefix)
     }
 
     pub async fn cache_get(&self, generation: i64, key: &str) -> Option<(Bytes, String)> {

@@ -106,6 +106,9 @@ pub fn router(state: AppState) -> Router {
     .layer(from_fn_with_state(state.clone(), auth::guard))
     .layer(cors(&state))
     .layer(from_fn_with_state(state.clone(), deadline::deadline))
+    // Inside the access log and metrics (they see the answer as sent); cached answers arrive
+    // already gzipped and pass through.
+    .layer(tower_http::compression::CompressionLayer::new())
     .layer(from_fn_with_state(state.clone(), observe::observe))
     .with_state(state)
 }

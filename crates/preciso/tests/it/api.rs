@@ -311,6 +311,7 @@ api_tests!(
     openapi_document_lists_exactly_the_served_routes,
     docs_are_served_from_the_binary_under_their_own_csp,
     forensic_runs_queue_report_export_and_keep_history,
+    answers_are_compressed_as_the_client_accepts_and_cached_compressed,
 );
 
 pub(crate) fn open_config() -> HttpConfig {
@@ -1964,4 +1965,48 @@ async fn forensic_runs_queue_report_export_and_keep_history(backend: Backend) {
     assert_eq!(all["items"].as_array().unwrap().len(), 3 * 3 + 1);
     let recent = app.ok("/api/forensic/scores?since=2026-12-02").await;
     assert_eq!(recent["items"].as_array().unwrap().len(), 3 * 2 + 1);
+}
+
+/// Issue #20, point 8: answers are compressed when the client accepts it — gzip or zstd — and
+/// the response cache keeps them gzipped: a hit is sent as kept, byte for byte, to a gzip
+/// client, and decompressed for one that accepts nothing; pages too.
+async fn answers_are_compressed_as_the_client_accepts_and_cached_compressed(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
+    let get = |path: &'static str, encoding: Option<&'static str>| {
+        let mut req = app.client.get(format!("{}{path}", app.base));
+        if let Some(e) = encoding {
+            req = req.header("accept-encoding", e);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let h = |k: &str| r.headers().get(k).map(|v| v.to_str().unwrap().to_string());
+            let (enc, cache) = (h("content-encoding"), h("x-cache"));
+            (enc, cache, r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let gunzip = |b: &[u8]| {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b), &mut out).unwrap();
+        out
+    };
+    let path = "/api/ranked-offers?limit=50";
+    let (enc, cache, plain) = get(path, None).await;
+    assert_eq!((enc, cache.as_deref()), (None, Some("miss")));
+    let (enc, cache, first) = get(path, Some("gzip, deflate")).await;
+    assert_eq!((enc.as_deref(), cache.as_deref()), (Some("gzip"), Some("hit")));
+    assert_eq!(gunzip(&first), plain, "the kept answer, decompressed, is the plain one");
+    assert!(first.len() < plain.len() / 2, "{} of {} bytes", first.len(), plain.len());
+    let (_, _, again) = get(path, Some("gzip")).await;
+    assert_eq!(again, first, "sent as kept");
+    // A client that takes zstd only gets zstd (from the compression layer).
+    let (enc, _, z) = get(path, Some("zstd")).await;
+    assert_eq!(enc.as_deref(), Some("zstd"));
+    assert_eq!(zstd::decode_all(&z[..]).unwrap(), plain);
+    // Uncached answers and pages are compressed too.
+    let (enc, cache, _) = get("/api/jobs", Some("gzip")).await;
+    assert_eq!(cache, None);
+    assert!(enc.is_none() || enc.as_deref() == Some("gzip"));
+    let (enc, _, page) = get("/", Some("gzip")).await;
+    assert_eq!(enc.as_deref(), Some("gzip"));
+    assert!(String::from_utf8(gunzip(&page)).unwrap().contains("<html lang="));
 }
