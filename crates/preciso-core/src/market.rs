@@ -1,5 +1,5 @@
 //! The market summary behind the catalog listings and the store comparison: each category's
-//! name and offers; each store's offers, categories, stock and newest observation; and per
+//! name and offers; each brand's name, offers and products; each store's offers, categories, stock and newest observation; and per
 //! (currency, store) its offers, categories, price index, how often it is the cheapest, and its
 //! offers by the hour they were last seen. Stores rebuild it at the end of every ingest run that
 //! changed offers (and after store merges and loads), the way the best-offer summary is kept,
@@ -16,6 +16,8 @@ use rustc_hash::FxHashMap;
 #[derive(Debug, Clone, Copy)]
 pub struct MarketRow<'a> {
     pub store: &'a str,
+    pub brand: Option<&'a str>,
+    pub brand_key: Option<&'a str>,
     pub category: Option<&'a str>,
     pub category_key: Option<&'a str>,
     pub currency: &'a str,
@@ -27,6 +29,7 @@ pub struct MarketRow<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct PriceRow<'a> {
     pub product_id: i64,
+    pub brand_key: Option<&'a str>,
     pub currency: &'a str,
     pub store: &'a str,
     pub price_minor: i64,
@@ -87,11 +90,23 @@ pub struct StoreStanding {
     pub fresh: u64,
 }
 
+/// A brand's offers and the products they belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandTotals {
+    pub key: String,
+    /// The smallest of the names its offers write.
+    pub brand: String,
+    pub offers: u64,
+    pub products: u64,
+}
+
 /// The summary's rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Market {
     /// By key; the name is the smallest of the names the key's offers write.
     pub categories: Vec<CategoryCount>,
+    /// By key.
+    pub brands: Vec<BrandTotals>,
     /// By store.
     pub stores: Vec<StoreTotals>,
     /// By currency, then store.
@@ -167,6 +182,10 @@ pub struct MarketFold {
     currencies: Vec<String>,
     keys: FxHashMap<String, u32>,
     key_names: Vec<(String, String, u64)>,
+    /// Brand key -> (name, offers, products).
+    brands: FxHashMap<String, (String, u64, u64)>,
+    /// The current product's brand keys (the price scan).
+    product_brands: Vec<String>,
     totals: Vec<Totals>,
     accs: FxHashMap<(u16, u32), Acc>,
     hours: FxHashMap<(u16, u32, i64), u64>,
@@ -206,6 +225,20 @@ impl MarketFold {
     pub fn push(&mut self, r: MarketRow<'_>) {
         let store = index_of(&mut self.stores, &mut self.store_names, r.store);
         let currency = self.currency(r.currency);
+        if let Some(k) = r.brand_key {
+            let name = r.brand.unwrap_or(k);
+            match self.brands.get_mut(k) {
+                Some(b) => {
+                    b.1 += 1;
+                    if name < b.0.as_str() {
+                        b.0 = name.to_string();
+                    }
+                }
+                None => {
+                    self.brands.insert(k.to_string(), (name.to_string(), 1, 0));
+                }
+            }
+        }
         let key = r.category_key.map(|k| {
             let i = match self.keys.get(k) {
                 Some(i) => *i,
@@ -248,6 +281,11 @@ impl MarketFold {
             self.judge_product();
             self.product = Some(r.product_id);
         }
+        if let Some(k) = r.brand_key
+            && !self.product_brands.iter().any(|b| b == k)
+        {
+            self.product_brands.push(k.to_string());
+        }
         let store = index_of(&mut self.stores, &mut self.store_names, r.store);
         let currency = self.currency(r.currency);
         match self.sellers.iter_mut().find(|s| s.store == store && s.currency == currency) {
@@ -267,6 +305,11 @@ impl MarketFold {
     /// The current product: in each currency, every store with a buyable offer counts it, and
     /// when 2+ stores sell it each is compared with the median of their lowest prices.
     fn judge_product(&mut self) {
+        for k in self.product_brands.drain(..) {
+            if let Some(b) = self.brands.get_mut(&k) {
+                b.2 += 1;
+            }
+        }
         let mut sellers = std::mem::take(&mut self.sellers);
         sellers.sort_unstable_by_key(|s| (s.currency, s.price));
         for group in sellers.chunk_by(|a, b| a.currency == b.currency) {
@@ -336,7 +379,13 @@ impl MarketFold {
             .collect();
         seen_hours
             .sort_by(|a, b| (&a.currency, &a.store, a.hour).cmp(&(&b.currency, &b.store, b.hour)));
-        Market { categories, stores, markets, seen_hours }
+        let mut brands: Vec<BrandTotals> = self
+            .brands
+            .into_iter()
+            .map(|(key, (brand, offers, products))| BrandTotals { key, brand, offers, products })
+            .collect();
+        brands.sort_by(|a, b| a.key.cmp(&b.key));
+        Market { categories, brands, stores, markets, seen_hours }
     }
 }
 
@@ -349,9 +398,11 @@ mod tests {
 
     fn fold(offers: &[Offer]) -> Market {
         let mut f = MarketFold::default();
-        for &(store, _, key, price, seen) in offers {
+        for &(store, product, key, price, seen) in offers {
             f.push(MarketRow {
                 store,
+                brand: Some(if product == 1 { "Mabe" } else { "mabe" }),
+                brand_key: Some("mabe"),
                 category: Some(if key == "a" { "A" } else { "B" }),
                 category_key: Some(key),
                 currency: "COP",
@@ -364,6 +415,7 @@ mod tests {
         for &(store, product, _, price, _) in &by_product {
             f.push_price(PriceRow {
                 product_id: product,
+                brand_key: Some("mabe"),
                 currency: "COP",
                 store,
                 price_minor: price,
@@ -386,6 +438,12 @@ mod tests {
         let cats: Vec<(&str, &str, u64)> =
             m.categories.iter().map(|c| (c.key.as_str(), c.category.as_str(), c.offers)).collect();
         assert_eq!(cats, vec![("a", "A", 3), ("b", "B", 2)]);
+        let brands: Vec<(&str, &str, u64, u64)> = m
+            .brands
+            .iter()
+            .map(|b| (b.key.as_str(), b.brand.as_str(), b.offers, b.products))
+            .collect();
+        assert_eq!(brands, vec![("mabe", "Mabe", 5, 2)], "smallest name, 5 offers of 2 products");
         let x = &m.stores[0];
         assert_eq!(
             (x.store.as_str(), x.offers, x.categories, x.in_stock, x.last_seen),

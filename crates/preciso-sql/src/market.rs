@@ -7,14 +7,18 @@ use preciso_core::market::Market;
 use preciso_core::ports::{Cell, StoreError};
 
 /// The first scan, any order: `store_id, category, category_key, currency, last_seen,
-/// availability` of every offer.
+/// availability, brand, brand_key` of every offer.
 pub const SCAN: &str = "SELECT store_id, category, category_key, currency, last_seen,
-    availability FROM offers";
+    availability, brand, brand_key FROM offers";
 
 /// The second scan, in product order: `product_id, currency, store_id, price_minor,
-/// availability` (on SQLite a walk of the covering `offers_product` index).
-pub const PRICE_SCAN: &str = "SELECT product_id, currency, store_id, price_minor, availability
-    FROM offers ORDER BY product_id";
+/// availability, brand_key` (on SQLite a walk of the covering `offers_product` index).
+pub const PRICE_SCAN: &str = "SELECT product_id, currency, store_id, price_minor, availability,
+    brand_key FROM offers ORDER BY product_id";
+
+/// `brand, offers, products`, most offers first; one `?` for the limit.
+pub const BRANDS: &str = "SELECT brand, offers, products FROM brand_counts
+    ORDER BY offers DESC, brand LIMIT ?";
 
 /// Marks the summary stale, in the transaction that changed offers, moving its generation on
 /// (both dialects' upsert). Run last in the transaction: it locks the one row until commit.
@@ -80,7 +84,9 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
     if let Some(g) = generation {
         tx.execute(CLEAR, &[Cell::Int(g)])?;
     }
-    for table in ["category_counts", "store_stats", "store_market", "store_seen_hours"] {
+    for table in
+        ["category_counts", "brand_counts", "store_stats", "store_market", "store_seen_hours"]
+    {
         tx.execute(&format!("DELETE FROM {table}"), &[])?;
     }
     let categories = m
@@ -89,6 +95,14 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         .map(|c| vec![Cell::Text(c.key.clone()), Cell::Text(c.category.clone()), n(c.offers)])
         .collect();
     insert(tx, "category_counts", "category_key, category, offers", categories)?;
+    let brands = m
+        .brands
+        .iter()
+        .map(|b| {
+            vec![Cell::Text(b.key.clone()), Cell::Text(b.brand.clone()), n(b.offers), n(b.products)]
+        })
+        .collect();
+    insert(tx, "brand_counts", "brand_key, brand, offers, products", brands)?;
     let stores = m
         .stores
         .iter()

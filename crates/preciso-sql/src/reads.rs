@@ -272,10 +272,6 @@ pub fn category_prices_in(keys: &[String], currency: Option<Currency>) -> Query 
     )
 }
 
-/// `brand, offers, products`, most offers first; one `?` for the limit.
-pub const BRANDS: &str = "SELECT min(brand), count(*), count(DISTINCT product_id) FROM offers
-    WHERE brand_key IS NOT NULL GROUP BY brand_key ORDER BY count(*) DESC, min(brand) LIMIT ?";
-
 /// Per store, the newest observation among its offers (kept on the store row by ingest).
 pub const STORE_FRESHNESS: &str = "SELECT id, last_seen_at FROM stores ORDER BY id";
 

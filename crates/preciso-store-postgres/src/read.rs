@@ -302,7 +302,9 @@ impl CatalogRead for PgCatalog {
 
     fn brands(&self, limit: u32) -> Result<Vec<BrandCount>, StoreError> {
         self.with_client(|c| {
-            let rows = c.query(&numbered(reads::BRANDS), &[&i64::from(limit)]).map_err(backend)?;
+            let rows = c
+                .query(&numbered(preciso_sql::market::BRANDS), &[&i64::from(limit)])
+                .map_err(backend)?;
             Ok(rows
                 .iter()
                 .map(|r| BrandCount {

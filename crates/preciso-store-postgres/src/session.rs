@@ -642,6 +642,8 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
         let availability: &str = r.get(5);
         fold.push(MarketRow {
             store: r.get(0),
+            brand: r.get(6),
+            brand_key: r.get(7),
             category: r.get(1),
             category_key: r.get(2),
             currency: r.get(3),
@@ -653,6 +655,7 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
         let availability: &str = r.get(4);
         fold.push_price(PriceRow {
             product_id: r.get(0),
+            brand_key: r.get(5),
             currency: r.get(1),
             store: r.get(2),
             price_minor: r.get(3),

@@ -304,7 +304,7 @@ impl CatalogRead for SqliteCatalog {
 
     fn brands(&self, limit: u32) -> Result<Vec<BrandCount>, StoreError> {
         self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(reads::BRANDS)?;
+            let mut stmt = c.prepare_cached(preciso_sql::market::BRANDS)?;
             stmt.query_map([limit], |r| {
                 Ok(BrandCount {
                     brand: r.get(0)?,

@@ -39,7 +39,8 @@ pub(crate) struct SqliteSession<'a> {
 /// recreates any that a crashed load left missing.
 pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_product
-        ON offers(product_id, availability, category_key, currency, price_minor, id, store_id);
+        ON offers(product_id, availability, category_key, currency, price_minor, id, store_id,
+            brand_key);
     CREATE INDEX IF NOT EXISTS offers_store
         ON offers(store_id, currency, price_minor, product_id, availability, id);
     CREATE INDEX IF NOT EXISTS offers_category

@@ -209,6 +209,8 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
         let t = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
         fold.push(MarketRow {
             store: t(0)?.unwrap_or(""),
+            brand: t(6)?,
+            brand_key: t(7)?,
             category: t(1)?,
             category_key: t(2)?,
             currency: t(3)?.unwrap_or(""),
@@ -222,6 +224,7 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
         let t = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
         fold.push_price(PriceRow {
             product_id: r.get(0)?,
+            brand_key: t(5)?,
             currency: t(1)?.unwrap_or(""),
             store: t(2)?.unwrap_or(""),
             price_minor: r.get(3)?,
