@@ -79,26 +79,47 @@ pub(crate) fn batch_turn(client: &mut impl GenericClient) -> Result<(), StoreErr
 
 /// Drops the deferred indexes and keys when the catalog has no offers; returns whether it did
 /// (whether the session is an initial load, which must call `end_load` at its end).
+///
+/// The drops take each table's exclusive lock in turn, so a reader holding some of them (a
+/// backup's snapshot reads table after table) can meet them in a deadlock; PostgreSQL then
+/// rolls one side back. When that is this side, it tries again (the reader finishes first).
 pub(crate) fn begin(client: &mut Client) -> Result<bool, StoreError> {
     // The common case, a catalog with offers, takes no lock at all.
     if !offers_empty(client)? {
         return Ok(false);
     }
-    let mut tx = client.transaction().map_err(backend)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL]).map_err(backend)?;
-    if !offers_empty(&mut tx)? {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match drop_deferred(client) {
+            Err(e) if attempt < 5 && is_deadlock(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+            }
+            other => return other.map_err(backend),
+        }
+    }
+}
+
+fn is_deadlock(e: &postgres::Error) -> bool {
+    e.code() == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+fn drop_deferred(client: &mut Client) -> Result<bool, postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL])?;
+    let empty: bool = tx.query_one("SELECT NOT EXISTS (SELECT 1 FROM offers)", &[])?.get(0);
+    if !empty {
         return Ok(false);
     }
     for (table, name, _) in FOREIGN_KEYS {
-        tx.batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))
-            .map_err(backend)?;
+        tx.batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))?;
     }
     for (name, _) in DEFERRED_INDEXES {
-        tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}")).map_err(backend)?;
+        tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
     }
     // Session-level: held past this commit, until `end_load` or the connection closes.
-    tx.execute("SELECT pg_advisory_lock_shared($1)", &[&LOADING]).map_err(backend)?;
-    tx.commit().map_err(backend)?;
+    tx.execute("SELECT pg_advisory_lock_shared($1)", &[&LOADING])?;
+    tx.commit()?;
     Ok(true)
 }
 
