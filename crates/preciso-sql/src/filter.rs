@@ -41,6 +41,14 @@ pub fn category_clause(w: &mut Where, key: &str) {
         "o.category_key >= ? AND o.category_key < ? AND (o.category_key = ? OR o.category_key >= ?)",
         [text(key), text(&format!("{key}0")), text(key), text(&format!("{key}/"))],
     );
+    // The same keys as a list from the market summary: an index seek per key (and currency,
+    // the category index's next column) instead of one range over every currency. A category
+    // new to the catalog is listed once the run that brings it ends, like best prices.
+    w.push(
+        "o.category_key IN (SELECT c.category_key FROM category_counts c
+            WHERE c.category_key = ? OR (c.category_key >= ? AND c.category_key < ?))",
+        [text(key), text(&format!("{key}/")), text(&format!("{key}0"))],
+    );
 }
 
 /// A price bound in major units: of `currency` when the listing has one, else of each
