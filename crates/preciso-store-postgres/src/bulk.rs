@@ -30,7 +30,7 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
     (
         "offers_store",
         "CREATE INDEX IF NOT EXISTS offers_store
-            ON offers(store_id, currency, price_minor, product_id, availability, id)",
+            ON offers(store_id, currency, price_minor, product_id, availability, id, category_key)",
     ),
     (
         "offers_category",

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0020_store_order", include_str!("../migrations/0020_store_order.sql")),
     ("0021_market_dirty", include_str!("../migrations/0021_market_dirty.sql")),
     ("0022_brand_counts", include_str!("../migrations/0022_brand_counts.sql")),
+    ("0023_store_category", include_str!("../migrations/0023_store_category.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

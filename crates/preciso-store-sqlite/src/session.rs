@@ -42,7 +42,7 @@ pub(crate) const OFFER_INDEXES: &str = "
         ON offers(product_id, availability, category_key, currency, price_minor, id, store_id,
             brand_key);
     CREATE INDEX IF NOT EXISTS offers_store
-        ON offers(store_id, currency, price_minor, product_id, availability, id);
+        ON offers(store_id, currency, price_minor, product_id, availability, id, category_key);
     CREATE INDEX IF NOT EXISTS offers_category
         ON offers(category_key, currency, price_minor, product_id, store_id, availability,
             brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id);
