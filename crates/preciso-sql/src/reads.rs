@@ -73,6 +73,20 @@ pub struct BestPrices {
     pub per_product: Query,
 }
 
+impl BestPrices {
+    /// `product_id, count(*)` of the matching offers of `products`, in one statement (the
+    /// page's products: their ids make the product index the one to read, whatever else
+    /// filters).
+    pub fn per_products(&self, products: &[i64]) -> Query {
+        let base = self.per_product.sql.strip_suffix(" AND o.product_id = ?").unwrap_or("");
+        let marks = vec!["?"; products.len()].join(", ");
+        let sql = base.replacen("SELECT count(*)", "SELECT o.product_id, count(*)", 1);
+        let mut params = self.per_product.params.clone();
+        params.extend(products.iter().map(|p| Param::Int(*p)));
+        Query::new(format!("{sql} AND o.product_id IN ({marks}) GROUP BY o.product_id"), params)
+    }
+}
+
 pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPrices {
     let mut w = filter_where(filter, prefs);
     w.push("o.availability <> 'out_of_stock'", []);

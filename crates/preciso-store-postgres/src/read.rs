@@ -130,12 +130,24 @@ impl CatalogRead for PgCatalog {
                 }
                 tx.commit().map_err(backend)?;
             }
-            let mut items = Vec::new();
-            for (offer, preferred) in chosen.into_iter().skip(page.offset() as usize) {
-                let mut per = q.per_product.clone();
-                per.params.push(Param::Int(offer.product_id.as_i64()));
-                items.push(BestOffer { offers_for_product: count(c, &per)?, offer, preferred });
-            }
+            let page_items: Vec<(OfferView, bool)> =
+                chosen.into_iter().skip(page.offset() as usize).collect();
+            let ids: Vec<i64> = page_items.iter().map(|(o, _)| o.product_id.as_i64()).collect();
+            let counts: std::collections::HashMap<i64, i64> = if ids.is_empty() {
+                Default::default()
+            } else {
+                run(c, &q.per_products(&ids))?.iter().map(|r| (r.get(0), r.get(1))).collect()
+            };
+            let items = page_items
+                .into_iter()
+                .map(|(offer, preferred)| BestOffer {
+                    offers_for_product: counts
+                        .get(&offer.product_id.as_i64())
+                        .map_or(0, |n| (*n).max(0) as u64),
+                    offer,
+                    preferred,
+                })
+                .collect();
             let total = match preciso_core::best::store_scope(filter, who.preferences) {
                 Some((store, currency)) => count(
                     c,
