@@ -30,21 +30,24 @@ def loaded(b, url, timeout=20):
         raise SystemExit(f"{url} did not load")
 
 
-def submit_and_wait(b, form_js, timeout=20):
-    """Submits a form (JS expression) and waits for the next page."""
+def navigate(b, action_js, what, timeout=20):
+    """Runs `action_js` (a click or a submit) and waits until the next page has loaded: a mark
+    left on the old page's window is gone on the new one."""
     marker = f"m{time.time_ns()}"
-    b.eval(f"window.{marker} = 1; ({form_js}).requestSubmit ? ({form_js}).requestSubmit() : ({form_js}).submit()")
+    b.eval(f"window.{marker} = 1; {action_js}")
     time.sleep(0.2)
     if not b.wait_for(f"typeof window.{marker} === 'undefined' && document.readyState === 'complete'", timeout):
-        raise SystemExit(f"submitting {form_js} did not load a page")
+        raise SystemExit(f"{what} did not load a page")
+
+
+def submit_and_wait(b, form_js, timeout=20):
+    """Submits a form (JS expression) and waits for the next page."""
+    navigate(b, f"({form_js}).requestSubmit ? ({form_js}).requestSubmit() : ({form_js}).submit()",
+             f"submitting {form_js}", timeout)
 
 
 def click_and_wait(b, selector, timeout=20):
-    marker = f"m{time.time_ns()}"
-    b.eval(f"window.{marker} = 1; document.querySelector({json.dumps(selector)}).click()")
-    time.sleep(0.2)
-    if not b.wait_for(f"typeof window.{marker} === 'undefined' && document.readyState === 'complete'", timeout):
-        raise SystemExit(f"clicking {selector} did not load a page")
+    navigate(b, f"document.querySelector({json.dumps(selector)}).click()", f"clicking {selector}", timeout)
 
 
 def text(b, selector="main"):

@@ -147,6 +147,37 @@ impl ScopeTally {
     }
 }
 
+/// Whether the filter or the preferences narrow a listing beyond its category and store:
+/// brand, price bounds, one product, a filter that names nothing, or preferences that narrow
+/// (budget) or reorder (preferred stores or brands).
+fn narrowed_beyond_scope(filter: &OfferFilter, prefs: Option<&Preferences>) -> bool {
+    let OfferFilter { brand, min_price, max_price, product, unmatched, .. } = filter;
+    *unmatched
+        || brand.is_some()
+        || min_price.is_some()
+        || max_price.is_some()
+        || product.is_some()
+        || prefs.is_some_and(|p| !p.stores.is_empty() || !p.brands.is_empty() || p.budget.is_some())
+}
+
+/// A page of best offers from the offers chosen for it and each one's product's matching
+/// offers (`counts`: product id → offers; the stores count them in one statement).
+pub fn with_counts(
+    chosen: Vec<(OfferView, bool)>,
+    counts: &rustc_hash::FxHashMap<i64, i64>,
+) -> Vec<BestOffer> {
+    chosen
+        .into_iter()
+        .map(|(offer, preferred)| BestOffer {
+            offers_for_product: counts
+                .get(&offer.product_id.as_i64())
+                .map_or(0, |n| (*n).max(0) as u64),
+            offer,
+            preferred,
+        })
+        .collect()
+}
+
 /// The store and currency of a best-prices request whose total the market summary knows
 /// (`market::StoreMarket::products`): one currency and nothing but a store filtering — the
 /// listing a store's link opens. Its page is still read from the offers (in the store's price
@@ -155,18 +186,12 @@ pub fn store_scope<'f>(
     filter: &'f OfferFilter,
     prefs: Option<&Preferences>,
 ) -> Option<(&'f crate::domain::StoreId, Currency)> {
-    let OfferFilter { currency, category, brand, store, min_price, max_price, product, unmatched } =
-        filter;
-    let narrowed = *unmatched
-        || category.is_some()
-        || brand.is_some()
-        || min_price.is_some()
-        || max_price.is_some()
-        || product.is_some();
-    let personal =
-        prefs.is_some_and(|p| !p.stores.is_empty() || !p.brands.is_empty() || p.budget.is_some());
-    match (store, currency) {
-        (Some(s), Some(c)) if !narrowed && !personal => Some((s, *c)),
+    match (&filter.store, filter.currency) {
+        (Some(s), Some(c))
+            if filter.category.is_none() && !narrowed_beyond_scope(filter, prefs) =>
+        {
+            Some((s, c))
+        }
         _ => None,
     }
 }
@@ -179,18 +204,9 @@ pub fn summary_scope<'f>(
     filter: &'f OfferFilter,
     prefs: Option<&Preferences>,
 ) -> Option<(&'f str, Currency)> {
-    let OfferFilter { currency, category, brand, store, min_price, max_price, product, unmatched } =
-        filter;
-    let narrowed = *unmatched
-        || brand.is_some()
-        || store.is_some()
-        || min_price.is_some()
-        || max_price.is_some()
-        || product.is_some();
-    let personal =
-        prefs.is_some_and(|p| !p.stores.is_empty() || !p.brands.is_empty() || p.budget.is_some());
-    let currency = (*currency)?;
-    (!narrowed && !personal).then(|| (category.as_deref().unwrap_or(""), currency))
+    let currency = filter.currency?;
+    (filter.store.is_none() && !narrowed_beyond_scope(filter, prefs))
+        .then(|| (filter.category.as_deref().unwrap_or(""), currency))
 }
 
 /// A search's answer: the cheapest of each product's `offers` (as the stores' `search_offers`

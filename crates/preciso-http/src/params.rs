@@ -68,6 +68,13 @@ pub fn check_known(method: &Method, route: &str, query: Option<&str>) -> ApiResu
     Ok(())
 }
 
+/// Whether the catalog has offers in the category `key` or below it (the market summary's
+/// category counts): an empty listing of a known category is a 200, of an unknown one a 404.
+pub fn category_known(c: &dyn preciso_core::ports::Catalog, key: &str) -> ApiResult<bool> {
+    let below = format!("{key}/");
+    Ok(c.categories()?.iter().any(|k| k.key == key || k.key.starts_with(&below)))
+}
+
 /// The category key a `{category}` path names; 404 when it names none (no letter or digit).
 pub fn category_path(category: &str) -> ApiResult<String> {
     let key = category_key(category);

@@ -68,9 +68,11 @@ pub fn offers_by_ids(ids: &[i64]) -> Query {
 /// of each product and stops when it has enough.
 pub struct BestPrices {
     pub passes: Vec<Query>,
+    /// The products over all pages: counted from the offers, or for a store's own listing
+    /// read from the market summary (`preciso_core::best::store_scope`).
     pub total: Query,
-    /// `count(*)` of one product's matching offers; append the product id parameter.
-    pub per_product: Query,
+    /// The filter every offer matches, for `per_products`.
+    matching: Where,
 }
 
 impl BestPrices {
@@ -78,12 +80,17 @@ impl BestPrices {
     /// page's products: their ids make the product index the one to read, whatever else
     /// filters).
     pub fn per_products(&self, products: &[i64]) -> Query {
-        let base = self.per_product.sql.strip_suffix(" AND o.product_id = ?").unwrap_or("");
         let marks = vec!["?"; products.len()].join(", ");
-        let sql = base.replacen("SELECT count(*)", "SELECT o.product_id, count(*)", 1);
-        let mut params = self.per_product.params.clone();
+        let mut params = self.matching.params.clone();
         params.extend(products.iter().map(|p| Param::Int(*p)));
-        Query::new(format!("{sql} AND o.product_id IN ({marks}) GROUP BY o.product_id"), params)
+        Query::new(
+            format!(
+                "SELECT o.product_id, count(*) FROM offers o WHERE {} AND o.product_id IN ({marks})
+                 GROUP BY o.product_id",
+                self.matching.sql()
+            ),
+            params,
+        )
     }
 }
 
@@ -107,14 +114,17 @@ pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPri
     };
     BestPrices {
         passes,
-        total: Query::new(
-            format!("SELECT count(DISTINCT o.product_id) FROM offers o WHERE {}", w.sql()),
-            w.params.clone(),
-        ),
-        per_product: Query::new(
-            format!("SELECT count(*) FROM offers o WHERE {} AND o.product_id = ?", w.sql()),
-            w.params.clone(),
-        ),
+        total: match preciso_core::best::store_scope(filter, prefs) {
+            Some((store, currency)) => Query::new(
+                crate::market::STORE_PRODUCTS.into(),
+                vec![text(store.as_str()), text(currency.code())],
+            ),
+            None => Query::new(
+                format!("SELECT count(DISTINCT o.product_id) FROM offers o WHERE {}", w.sql()),
+                w.params.clone(),
+            ),
+        },
+        matching: w,
     }
 }
 

@@ -136,37 +136,15 @@ impl CatalogRead for SqliteCatalog {
             let page_items: Vec<(OfferView, bool)> =
                 chosen.into_iter().skip(page.offset() as usize).collect();
             let ids: Vec<i64> = page_items.iter().map(|(o, _)| o.product_id.as_i64()).collect();
-            let counts: std::collections::HashMap<i64, i64> = if ids.is_empty() {
+            let counts = if ids.is_empty() {
                 Default::default()
             } else {
                 query_map(c, &q.per_products(&ids), |r| Ok((r.get(0)?, r.get(1)?)))?
                     .into_iter()
                     .collect()
             };
-            let items = page_items
-                .into_iter()
-                .map(|(offer, preferred)| BestOffer {
-                    offers_for_product: counts
-                        .get(&offer.product_id.as_i64())
-                        .map_or(0, |n| (*n).max(0) as u64),
-                    offer,
-                    preferred,
-                })
-                .collect();
-            let total = match preciso_core::best::store_scope(filter, who.preferences) {
-                Some((store, currency)) => query_count(
-                    c,
-                    &Query {
-                        sql: preciso_sql::market::STORE_PRODUCTS.into(),
-                        params: vec![
-                            preciso_sql::text(store.as_str()),
-                            preciso_sql::text(currency.code()),
-                        ],
-                    },
-                )?,
-                None => query_count(c, &q.total)?,
-            };
-            Ok(Page { items, page: page.page, limit: page.limit, total })
+            let items = preciso_core::best::with_counts(page_items, &counts);
+            Ok(Page { items, page: page.page, limit: page.limit, total: query_count(c, &q.total)? })
         })
     }
 

@@ -136,6 +136,24 @@ listing_page!(
     /// A page of best offers, one per product, cheapest first.
     BestOfferPage of BestOffer
 );
+impl BestOfferPage {
+    /// A page of the store's best offers in `currency`, with the scope's currencies.
+    pub fn new(
+        page: preciso_core::query::Page<Best>,
+        currency: Option<Currency>,
+        currencies: Vec<CurrencyCount>,
+    ) -> Self {
+        BestOfferPage {
+            items: page.items.iter().map(Into::into).collect(),
+            page: page.page,
+            limit: page.limit,
+            total: page.total,
+            currency,
+            currencies,
+        }
+    }
+}
+
 listing_page!(
     /// A page of offers ranked by value score (or the requested sort).
     RankedOfferPage of RankedOffer

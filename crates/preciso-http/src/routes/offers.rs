@@ -69,12 +69,7 @@ pub async fn best_prices(
             let prefs = preferences(c, user_id)?;
             let p =
                 c.best_prices(&filter, page, Personalization { preferences: prefs.as_ref() })?;
-            if p.total == 0
-                && !c
-                    .categories()?
-                    .iter()
-                    .any(|k| k.key == key || k.key.starts_with(&format!("{key}/")))
-            {
+            if p.total == 0 && !crate::params::category_known(c, &key)? {
                 return Err(ApiError::NotFound(format!(
                     "no category {key:?} (see /api/categories)"
                 )));
@@ -82,14 +77,7 @@ pub async fn best_prices(
             Ok((currency, currencies, p))
         })
         .await?;
-    Ok(Json(BestOfferPage {
-        items: result.items.iter().map(Into::into).collect(),
-        page: result.page,
-        limit: result.limit,
-        total: result.total,
-        currency,
-        currencies,
-    }))
+    Ok(Json(BestOfferPage::new(result, currency, currencies)))
 }
 
 /// Offers ranked by value score (the API description gives the formula) or by `sort`.

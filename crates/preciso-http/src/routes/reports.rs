@@ -143,10 +143,7 @@ pub async fn price_analysis(
             // empty answer is a 404 only when the category has no offer at all (the market
             // summary's category counts).
             let prices = c.category_prices(&lookup, currency)?;
-            let below = format!("{lookup}/");
-            if prices.rows.is_empty()
-                && !c.categories()?.iter().any(|k| k.key == lookup || k.key.starts_with(&below))
-            {
+            if prices.rows.is_empty() && !crate::params::category_known(c, &lookup)? {
                 return Err(ApiError::NotFound(format!(
                     "no offers in category {lookup:?} (see /api/categories)"
                 )));

@@ -62,12 +62,5 @@ pub async fn search(
             Ok((currency, currencies, result))
         })
         .await?;
-    Ok(Json(BestOfferPage {
-        items: result.items.iter().map(Into::into).collect(),
-        page: result.page,
-        limit: result.limit,
-        total: result.total,
-        currency,
-        currencies,
-    }))
+    Ok(Json(BestOfferPage::new(result, currency, currencies)))
 }
