@@ -195,7 +195,9 @@ pub trait IngestSession {
         reader_counts: &IngestCounts,
     ) -> Result<IngestCounts, StoreError>;
 
-    /// Closes the run with its final status. A dry run rolls everything back here.
+    /// Closes the run with its final status. A dry run rolls everything back here. The ledger
+    /// row returned holds the run's final counts: a store may write some records only here
+    /// (an initial load replays the records it set aside, `preciso-store-sqlite`'s `bulk`).
     fn finish(
         self: Box<Self>,
         status: IngestStatus,

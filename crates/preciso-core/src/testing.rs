@@ -104,8 +104,8 @@ pub fn apply(c: &dyn Catalog, name: &str, offers: &[Offer]) -> IngestCounts {
     let mut s = c.begin_ingest(&new_file(name), false).expect("begin");
     let reader = IngestCounts { read: offers.len() as u64, ..Default::default() };
     let counts = s.apply_batch(offers, &reader).expect("apply");
-    s.finish(IngestStatus::Done, None).expect("finish");
-    counts
+    // The ledger holds the run's final counts (an initial load writes repeats at its end).
+    s.finish(IngestStatus::Done, None).expect("finish").map_or(counts, |ledger| ledger.counts)
 }
 
 fn prices(c: &dyn Catalog, o: &Offer) -> Vec<(i64, i64)> {

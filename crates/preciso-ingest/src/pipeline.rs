@@ -264,7 +264,9 @@ pub fn ingest(
         Ok(()) => (IngestStatus::Done, None),
         Err(e) => (IngestStatus::Failed, Some(e.to_string())),
     };
-    session.finish(status, error.clone()).map_err(store_error)?;
+    if let Some(ledger) = session.finish(status, error.clone()).map_err(store_error)? {
+        report.counts = ledger.counts;
+    }
     if let (Some(file_id), false) = (ledger_id, stores.is_empty()) {
         let mut counts: Vec<StoreRecords> = stores
             .into_iter()

@@ -157,8 +157,13 @@ pub fn product_offers(product: i64) -> Query {
     )
 }
 
+/// The product of a grouping key, found by the id the key hashes to (no index holds keys).
 pub fn product_by_key(key: &str) -> Query {
-    Query::new("SELECT id FROM products WHERE key = ?".into(), vec![text(key)])
+    let id = preciso_core::hash::product_id(key).as_i64();
+    Query::new(
+        "SELECT id FROM products WHERE id = ? AND key = ?".into(),
+        vec![Param::Int(id), text(key)],
+    )
 }
 
 /// The words a product search looks for: `q` folded (case, accents) into words of letters and

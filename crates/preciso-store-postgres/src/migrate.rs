@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0021_market_dirty", include_str!("../migrations/0021_market_dirty.sql")),
     ("0022_brand_counts", include_str!("../migrations/0022_brand_counts.sql")),
     ("0023_store_category", include_str!("../migrations/0023_store_category.sql")),
+    ("0024_product_key", include_str!("../migrations/0024_product_key.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

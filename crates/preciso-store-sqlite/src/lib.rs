@@ -4,6 +4,7 @@
 
 mod accounts;
 mod analyses;
+mod bulk;
 mod dump;
 mod gate;
 mod identity;
@@ -116,7 +117,7 @@ impl SqliteCatalog {
         let conn = Self::connect(path)?;
         migrate::apply(&conn)?;
         // An initial load that crashed leaves its deferred indexes missing; build them now.
-        conn.execute_batch(session::OFFER_INDEXES).map_err(backend)?;
+        bulk::restore_indexes(&conn).map_err(backend)?;
         finish_interrupted_refresh(&conn)?;
         // A connection left inside a transaction (a failed COMMIT, a panic) is not reused.
         let pool = Pool::new(MAX_CONNECTIONS, vec![conn], Connection::is_autocommit);

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0021_market_dirty", include_str!("../migrations/0021_market_dirty.sql")),
     ("0022_brand_counts", include_str!("../migrations/0022_brand_counts.sql")),
     ("0023_store_category", include_str!("../migrations/0023_store_category.sql")),
+    ("0024_product_key", include_str!("../migrations/0024_product_key.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).
@@ -67,9 +68,34 @@ pub(crate) fn apply(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A migration that rebuilds a table other tables reference starts with this line: it runs
+/// with foreign keys off (SQLite's documented way to rebuild a table; the pragma is a no-op
+/// inside a transaction) and checks every reference before it commits.
+const FOREIGN_KEYS_OFF: &str = "-- preciso: foreign_keys off";
+
 fn run_one(conn: &Connection, name: &str, sql: &str) -> rusqlite::Result<()> {
+    let keys_off = sql.starts_with(FOREIGN_KEYS_OFF);
+    if keys_off {
+        conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    }
+    let result = run_in_transaction(conn, name, sql, keys_off);
+    if keys_off {
+        conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    }
+    result
+}
+
+fn run_in_transaction(
+    conn: &Connection,
+    name: &str,
+    sql: &str,
+    check_keys: bool,
+) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = conn.execute_batch(sql).and_then(|_| {
+        if check_keys {
+            foreign_key_check(conn)?;
+        }
         conn.execute(
             "INSERT INTO schema_migrations (name, applied_at) VALUES (?1, strftime('%s','now'))",
             [name],
@@ -82,5 +108,21 @@ fn run_one(conn: &Connection, name: &str, sql: &str) -> rusqlite::Result<()> {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
         }
+    }
+}
+
+/// Fails on the first row whose reference points nowhere.
+fn foreign_key_check(conn: &Connection) -> rusqlite::Result<()> {
+    let broken: Option<(String, i64)> = conn
+        .prepare("PRAGMA foreign_key_check")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .next()
+        .transpose()?;
+    match broken {
+        None => Ok(()),
+        Some((table, rowid)) => Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+            Some(format!("row {rowid} of {table} references a missing row")),
+        )),
     }
 }

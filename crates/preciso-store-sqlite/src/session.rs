@@ -2,6 +2,7 @@
 //! rolled back at the end for a dry run). For each offer it reads the stored state, asks
 //! `preciso_core::reconcile::decide`, and performs only the writes the decision needs.
 
+use crate::bulk::{self, BulkLoad};
 use crate::{SqliteCatalog, backend};
 use preciso_core::best::EVERY_PRODUCT;
 use preciso_core::domain::{
@@ -24,8 +25,8 @@ pub(crate) struct SqliteSession<'a> {
     dry_run: bool,
     /// Whether any batch inserted or updated offers (derived tables need a refresh).
     changed: bool,
-    /// An initial load into an empty catalog: secondary indexes are built once at the end.
-    bulk: bool,
+    /// An initial load into a catalog without offers (`crate::bulk`).
+    bulk: Option<BulkLoad>,
     /// Products this run wrote or found stored (forgotten when a batch rolls back).
     products: FxHashSet<i64>,
     /// Offers this run found unchanged without writing (forgotten when a batch rolls back).
@@ -34,9 +35,9 @@ pub(crate) struct SqliteSession<'a> {
     backfill: bool,
 }
 
-/// The offers table's secondary indexes. An initial load drops them and builds each once
-/// from sorted data at the end (far cheaper than maintaining them row by row); `open`
-/// recreates any that a crashed load left missing.
+/// The offers table's secondary indexes. An initial load drops them (and the unique ones,
+/// `crate::bulk`) and builds each once from sorted data at the end (far cheaper than
+/// maintaining them row by row); `open` recreates any that a crashed load left missing.
 pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_product
         ON offers(product_id, availability, category_key, currency, price_minor, id, store_id,
@@ -49,12 +50,10 @@ pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key);
     CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
 
-const DROP_OFFER_INDEXES: &str = "
-    DROP INDEX IF EXISTS offers_product;
-    DROP INDEX IF EXISTS offers_store;
-    DROP INDEX IF EXISTS offers_category;
-    DROP INDEX IF EXISTS offers_brand;
-    DROP INDEX IF EXISTS offers_price_change;";
+/// Product ids a run remembers having written or found, so a product's later offers need no
+/// statement for it (~18 bytes each). Past this many it starts over: a forgotten product costs
+/// one `INSERT OR IGNORE` (a duplicate row in an initial load, dropped at its end).
+const PRODUCTS_KEPT: usize = 1 << 20;
 
 /// Page cache of the ingest connection (KiB). With rows appended in arrival order the hot
 /// pages are the id indexes' (tens of MB at a million offers); a larger cache bought no speed
@@ -78,10 +77,14 @@ impl SqliteCatalog {
         // Checkpoint every ~128 MB of WAL instead of 4 MB: pages a load rewrites many times are
         // copied into the database once per checkpoint, not once per batch.
         conn.pragma_update(None, "wal_autocheckpoint", 32_768).map_err(backend)?;
-        let bulk = !dry_run && offers_empty(&conn).map_err(backend)?;
-        if bulk {
-            conn.execute_batch(DROP_OFFER_INDEXES).map_err(backend)?;
-        }
+        let bulk = if !dry_run && offers_empty(&conn).map_err(backend)? {
+            Some(bulk::begin(&conn).map_err(backend)?)
+        } else {
+            // An initial load that died (or is still going, beside this run) left tables
+            // without the unique indexes this run's writes and checks need.
+            bulk::restore_indexes(&conn).map_err(backend)?;
+            None
+        };
         let file_id = if dry_run {
             conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
             DRY_RUN_FILE_ID
@@ -143,11 +146,57 @@ impl IngestSession for SqliteSession<'_> {
                 unwritten: &mut self.unwritten,
                 backfill: self.backfill,
             };
-            return write_batch(&self.conn, offers, self.file_id, reader_counts, run, false)
+            return write_batch(&self.conn, offers, self.file_id, reader_counts, run)
                 .map_err(backend);
         }
+        self.commit_batch(offers, reader_counts)
+    }
+
+    fn finish(
+        mut self: Box<Self>,
+        status: IngestStatus,
+        error: Option<String>,
+    ) -> Result<Option<IngestFile>, StoreError> {
+        if self.dry_run {
+            self.conn.execute_batch("ROLLBACK").map_err(backend)?;
+            return Ok(None);
+        }
+        // An initial load builds its indexes after its last batch (a killed one's are built
+        // by the next open or run), then writes the repeats it set aside.
+        if self.bulk.take().is_some() {
+            bulk::complete(&self.conn).map_err(backend)?;
+            self.replay_deferred()?;
+        }
+        if self.changed {
+            crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
+            crate::stats::analyze(&self.conn).map_err(backend)?;
+        }
+        crate::stats::refresh_market_if_marked(&self.conn)?;
+        crate::stats::refresh_product_best(&self.conn).map_err(backend)?;
+        crate::stats::refresh_trends(&self.conn)?;
+        // The run ends last: replicas drop their cached answers when they see it end
+        // (`ingest_marker`), so every summary it refreshed is written by then.
+        self.conn
+            .execute(
+                "UPDATE ingest_files SET status = ?1, error = ?2, finished_at = strftime('%s','now')
+                 WHERE id = ?3",
+                params![status.as_str(), error, self.file_id],
+            )
+            .map_err(backend)?;
+        self.catalog.ingest_file(self.file_id).map(Some)
+    }
+}
+
+impl SqliteSession<'_> {
+    /// Writes one batch in its own transaction (an initial load's way while it lasts).
+    fn commit_batch(
+        &mut self,
+        offers: &[Offer],
+        reader_counts: &IngestCounts,
+    ) -> Result<IngestCounts, StoreError> {
         let _turn = self.catalog.writes.enter();
-        let (conn, file_id, bulk) = (&self.conn, self.file_id, self.bulk);
+        let (conn, file_id) = (&self.conn, self.file_id);
+        let load = self.bulk.as_mut();
         let run = RunState {
             products: &mut self.products,
             unwritten: &mut self.unwritten,
@@ -156,7 +205,12 @@ impl IngestSession for SqliteSession<'_> {
         let result = crate::transaction(
             conn,
             || {
-                let counts = write_batch(conn, offers, file_id, reader_counts, run, bulk)?;
+                let counts = match load {
+                    Some(load) => {
+                        write_bulk_batch(conn, offers, file_id, reader_counts, run, load)?
+                    }
+                    None => write_batch(conn, offers, file_id, reader_counts, run)?,
+                };
                 add_ledger_counts(conn, file_id, &counts)?;
                 if counts.inserted + counts.updated + counts.unchanged > 0 {
                     conn.execute(preciso_sql::market::MARK, [])?;
@@ -179,37 +233,18 @@ impl IngestSession for SqliteSession<'_> {
         }
     }
 
-    fn finish(
-        self: Box<Self>,
-        status: IngestStatus,
-        error: Option<String>,
-    ) -> Result<Option<IngestFile>, StoreError> {
-        if self.dry_run {
-            self.conn.execute_batch("ROLLBACK").map_err(backend)?;
-            return Ok(None);
+    /// Writes the records an initial load set aside, in file order, now that the indexes
+    /// exist; their counts go to the ledger like any batch's.
+    fn replay_deferred(&mut self) -> Result<(), StoreError> {
+        let mut after = 0;
+        loop {
+            let (offers, last) = bulk::deferred(&self.conn, after).map_err(backend)?;
+            if offers.is_empty() {
+                return Ok(());
+            }
+            self.commit_batch(&offers, &IngestCounts::default())?;
+            after = last;
         }
-        // A crashed load's indexes are built when a process next opens the catalog; building
-        // them here too could run under another process's load that is still going.
-        if self.bulk {
-            self.conn.execute_batch(OFFER_INDEXES).map_err(backend)?;
-        }
-        if self.changed {
-            crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
-            crate::stats::analyze(&self.conn).map_err(backend)?;
-        }
-        crate::stats::refresh_market_if_marked(&self.conn)?;
-        crate::stats::refresh_product_best(&self.conn).map_err(backend)?;
-        crate::stats::refresh_trends(&self.conn)?;
-        // The run ends last: replicas drop their cached answers when they see it end
-        // (`ingest_marker`), so every summary it refreshed is written by then.
-        self.conn
-            .execute(
-                "UPDATE ingest_files SET status = ?1, error = ?2, finished_at = strftime('%s','now')
-                 WHERE id = ?3",
-                params![status.as_str(), error, self.file_id],
-            )
-            .map_err(backend)?;
-        self.catalog.ingest_file(self.file_id).map(Some)
     }
 }
 
@@ -244,7 +279,6 @@ fn write_batch(
     file_id: i64,
     reader_counts: &IngestCounts,
     run: RunState<'_>,
-    bulk: bool,
 ) -> rusqlite::Result<IngestCounts> {
     let mut counts = IngestCounts {
         read: reader_counts.read,
@@ -258,7 +292,7 @@ fn write_batch(
         FxHashMap::with_capacity_and_hasher(offers.len(), Default::default());
     // Marks are written by every batch that touches a product, not once per run: another
     // run's refresh may take them between this run's batches.
-    let mut marks = Marks { bulk, written: FxHashSet::default(), new_products: Vec::new() };
+    let mut marks = Marks { bulk: false, written: FxHashSet::default(), new_products: Vec::new() };
     // In id order, every B-tree keyed by offer id is walked forward once per batch instead of
     // at random; the sort is stable, so repeats of one offer keep their file order.
     let mut ordered: Vec<&Offer> = offers.iter().collect();
@@ -278,6 +312,53 @@ fn write_batch(
         in_batch.insert(id, after);
     }
     crate::search::index_products(conn, &marks.new_products)?;
+    Ok(counts)
+}
+
+/// A batch of an initial load: each offer's first record appended (nothing stored can match
+/// it), a record whose id the load may have seen set aside for `replay_deferred`.
+fn write_bulk_batch(
+    conn: &Connection,
+    offers: &[Offer],
+    file_id: i64,
+    reader_counts: &IngestCounts,
+    run: RunState<'_>,
+    load: &mut BulkLoad,
+) -> rusqlite::Result<IngestCounts> {
+    let mut counts = IngestCounts {
+        read: reader_counts.read,
+        rejected: reader_counts.rejected,
+        ..Default::default()
+    };
+    ensure_stores(conn, offers)?;
+    let mut marks = Marks { bulk: true, written: FxHashSet::default(), new_products: Vec::new() };
+    let mut searchable = Vec::new();
+    for offer in offers {
+        if load.offers.check_and_insert(offer.id.as_i64()) {
+            bulk::defer(conn, offer)?;
+            continue;
+        }
+        let decision = run.unwritten.decide(None, offer, file_id);
+        debug_assert!(matches!(decision, Decision::Insert));
+        decision.count(&mut counts);
+        let product = offer.product_id.as_i64();
+        if remember_product(run.products, product) {
+            upsert_product(conn, offer)?;
+            // A product seen before stays out of the search index until the load's end,
+            // which adds every product the index lacks.
+            if !load.products.check_and_insert(product) && load.search_per_batch {
+                searchable.push((product, offer.brand.as_deref(), offer.title.as_str()));
+            } else {
+                bulk::suspect(conn, product)?;
+            }
+        }
+        insert_offer(conn, offer, file_id)?;
+        marks.product(conn, product)?;
+        if decision.appends_history() {
+            append_history(conn, offer, decision.arrival(run.backfill))?;
+        }
+    }
+    crate::search::index_new(conn, &mut searchable)?;
     Ok(counts)
 }
 
@@ -422,10 +503,18 @@ fn ensure_product(
     products: &mut FxHashSet<i64>,
     marks: &mut Marks,
 ) -> rusqlite::Result<()> {
-    if products.insert(offer.product_id.as_i64()) && upsert_product(conn, offer)? {
+    if remember_product(products, offer.product_id.as_i64()) && upsert_product(conn, offer)? {
         marks.new_products.push(offer.product_id.as_i64());
     }
     Ok(())
+}
+
+/// Whether the run did not know `product` yet (it does from now on).
+fn remember_product(products: &mut FxHashSet<i64>, product: i64) -> bool {
+    if products.len() >= PRODUCTS_KEPT {
+        products.clear();
+    }
+    products.insert(product)
 }
 
 /// Whether the product was new.

@@ -4,7 +4,7 @@
 
 use preciso_core::domain::*;
 use preciso_core::hash::{ContentHasher, offer_id, product_id, product_key, title_key};
-use preciso_core::ports::CatalogStore;
+use preciso_core::ports::{CatalogRead, CatalogStore};
 use preciso_core::testing::new_file;
 use preciso_store_sqlite::SqliteCatalog;
 use rusqlite::Connection;
@@ -254,4 +254,114 @@ fn snapshot_copies_are_readable_by_the_owner_only() {
         })
         .unwrap();
     assert_eq!(modes, vec![0o600]);
+}
+
+/// What `PRAGMA integrity_check` and FTS5's own check of the search index against the
+/// products say (empty when sound).
+fn index_problems(c: &Connection) -> Vec<String> {
+    let mut problems: Vec<String> = c
+        .prepare("PRAGMA integrity_check")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|m| m != "ok")
+        .collect();
+    if let Err(e) = c.execute_batch(
+        "INSERT INTO product_search (product_search, rank) VALUES ('integrity-check', 1)",
+    ) {
+        problems.push(e.to_string());
+    }
+    problems
+}
+
+fn index_count(c: &Connection) -> i64 {
+    c.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index'
+             AND tbl_name IN ('offers', 'products', 'price_history')",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// An initial load appends to tables without indexes and sets repeats aside (`bulk.rs`). A
+/// load killed midway (here into a catalog that kept its products after losing its offers,
+/// so products are appended twice) leaves no index behind; opening the catalog builds them,
+/// keeps one row per product with the search index sound, and the file's re-run converges
+/// on what a clean run gives.
+#[test]
+fn opening_after_a_killed_initial_load_builds_its_indexes_and_the_rerun_converges() {
+    let (d, cat) = open();
+    let path = d.path().join("db/catalog.sqlite");
+    let indexes = index_count(&raw(&cat));
+    let day1 = [offer("exito", "A", "olla", 5_000, 1), offer("alkosto", "B", "sarten", 4_000, 1)];
+    preciso_core::testing::apply(&cat, "day1", &day1);
+    raw(&cat).execute_batch("DELETE FROM price_history; DELETE FROM offers;").unwrap();
+
+    let batch = [
+        offer("exito", "A", "olla", 5_500, 2),
+        offer("exito", "C", "olla", 5_200, 2),
+        offer("alkosto", "B", "sarten", 3_900, 2),
+        offer("exito", "A", "olla", 5_400, 3),
+    ];
+    let mut s = cat.begin_ingest(&new_file("killed"), false).unwrap();
+    let counts = s.apply_batch(&batch[..2], &IngestCounts::default()).unwrap();
+    assert_eq!(counts.inserted, 2);
+    s.apply_batch(&batch[2..], &IngestCounts::default()).unwrap();
+    assert!(index_count(&raw(&cat)) < indexes, "the load builds its indexes at its end");
+    drop(s);
+    drop(cat);
+
+    let reopened = SqliteCatalog::open(&path).unwrap();
+    let c = raw(&reopened);
+    assert_eq!(index_count(&c), indexes);
+    assert_eq!(index_problems(&c), Vec::<String>::new());
+    let products: i64 = c.query_row("SELECT count(*) FROM products", [], |r| r.get(0)).unwrap();
+    assert_eq!(products, 2, "one row per product");
+    assert_eq!(reopened.search_products("sarten", 10).unwrap().len(), 1);
+
+    let clean_dir = tempfile::tempdir().unwrap();
+    let clean = SqliteCatalog::open(&clean_dir.path().join("c.sqlite")).unwrap();
+    preciso_core::testing::apply(&clean, "file", &batch);
+    preciso_core::testing::apply(&reopened, "file", &batch);
+    let state = |cat: &SqliteCatalog| -> Vec<(i64, i64, i64)> {
+        raw(cat)
+            .prepare(
+                "SELECT o.price_minor, o.last_seen, (SELECT count(*) FROM price_history h
+                     WHERE h.offer_id = o.id) FROM offers o ORDER BY o.sku",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(state(&reopened), state(&clean));
+    assert_eq!(state(&clean), vec![(5_400, 3, 2), (3_900, 2, 1), (5_200, 2, 1)]);
+    assert_eq!(index_problems(&raw(&reopened)), Vec::<String>::new());
+}
+
+/// A completed initial load whose file repeats offers (a later price, an exact repeat) counts
+/// and stores what a run into a non-empty catalog does, and its search index is sound.
+#[test]
+fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
+    let batch = [
+        offer("exito", "A", "olla", 5_000, 1),
+        offer("exito", "A", "olla", 5_000, 1),
+        offer("exito", "C", "olla grande", 7_000, 1),
+        offer("exito", "A", "olla", 4_800, 2),
+    ];
+    let (_d, bulk) = open();
+    let loaded = preciso_core::testing::apply(&bulk, "file", &batch);
+    let (_e, seeded) = open();
+    preciso_core::testing::apply(&seeded, "seed", &[offer("alkosto", "Z", "taza", 1_000, 1)]);
+    let normal = preciso_core::testing::apply(&seeded, "file", &batch);
+    assert_eq!(loaded, normal);
+    assert_eq!((loaded.inserted, loaded.duplicate, loaded.updated), (2, 1, 1));
+    let history: i64 =
+        raw(&bulk).query_row("SELECT count(*) FROM price_history", [], |r| r.get(0)).unwrap();
+    assert_eq!(history, 3);
+    assert_eq!(index_problems(&raw(&bulk)), Vec::<String>::new());
+    assert_eq!(bulk.search_products("grande", 10).unwrap().len(), 1);
 }

@@ -1,0 +1,337 @@
+//! An initial load: the first run into a catalog without offers appends its rows to tables
+//! without indexes and builds every index once, by sorting, at its end (docs/DECISIONS.md,
+//! "Initial loads append"). Offer and product ids are 64-bit hashes: maintained row by row,
+//! each unique index took every insert to a random page, and once those indexes outgrew the
+//! page cache a batch rewrote thousands of pages (issue #20: 3M offers took 4.9× the time of
+//! 1M).
+//!
+//! Without the offer id index the load cannot read back an offer it stored earlier, so a
+//! record whose id it may have seen (a Bloom filter of the run's ids says so for every repeat
+//! and ~0.1% of others) is set aside in a temporary table, in file order, and replayed through
+//! the ordinary writer once the indexes exist. Every offer's first record is written here and
+//! all its later records after, so each offer sees its records in file order, as a run that
+//! wrote them one by one would. Products may be appended twice (a product's offers arrive in
+//! many batches); the first row of each id is kept when its index is built. A load killed
+//! midway leaves tables without indexes: `restore_indexes` builds them when the catalog is next
+//! opened, and the run, still `running` in the ledger, converges when its file is ingested
+//! again (the records it set aside are read again then).
+
+use crate::search;
+use crate::session::OFFER_INDEXES;
+use preciso_core::domain::{
+    Availability, Currency, Gtin, Money, Offer, OfferId, ProductId, Rating, StoreId,
+};
+use rusqlite::{Connection, Row, params};
+
+/// The unique indexes an initial load drops besides `OFFER_INDEXES`.
+const UNIQUE_INDEXES: &str = "
+    CREATE UNIQUE INDEX IF NOT EXISTS offers_id ON offers(id);
+    CREATE UNIQUE INDEX IF NOT EXISTS products_id ON products(id);
+    CREATE UNIQUE INDEX IF NOT EXISTS price_history_offer ON price_history(offer_id, observed_at);
+    CREATE INDEX IF NOT EXISTS price_history_cover
+        ON price_history (offer_id, observed_at, currency, price_minor, list_price_minor, arrival);";
+
+const DROP_INDEXES: &str = "
+    DROP INDEX IF EXISTS offers_product;
+    DROP INDEX IF EXISTS offers_store;
+    DROP INDEX IF EXISTS offers_category;
+    DROP INDEX IF EXISTS offers_brand;
+    DROP INDEX IF EXISTS offers_price_change;
+    DROP INDEX IF EXISTS offers_id;
+    DROP INDEX IF EXISTS products_id;
+    DROP INDEX IF EXISTS price_history_offer;
+    DROP INDEX IF EXISTS price_history_cover;";
+
+/// Records set aside per replayed transaction.
+const REPLAY_BATCH: usize = 5000;
+
+/// An initial load's state.
+pub(crate) struct BulkLoad {
+    /// Offer ids written or set aside.
+    pub offers: SeenIds,
+    /// Product ids appended.
+    pub products: SeenIds,
+    /// Whether a product sure to be new is added to the search index with its batch: only
+    /// when the load began without products (else it might be indexed already).
+    pub search_per_batch: bool,
+}
+
+/// Starts an initial load on the session's connection (outside any transaction): foreign keys
+/// off (their parents' unique indexes are gone until the end) and the indexes dropped.
+pub(crate) fn begin(conn: &Connection) -> rusqlite::Result<BulkLoad> {
+    let no_products: bool =
+        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM products)", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    conn.execute_batch(DROP_INDEXES)?;
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS bulk_repeats (
+             seq INTEGER PRIMARY KEY, id INTEGER NOT NULL, store TEXT NOT NULL, sku TEXT,
+             url TEXT, product_id INTEGER NOT NULL, product_key TEXT NOT NULL,
+             title TEXT NOT NULL, brand TEXT, category TEXT, gtin TEXT, image_url TEXT,
+             price_minor INTEGER NOT NULL, currency TEXT NOT NULL, list_price_minor INTEGER,
+             availability TEXT NOT NULL, rating_centi INTEGER, review_count INTEGER,
+             observed_at INTEGER NOT NULL, content_hash BLOB NOT NULL);
+         DELETE FROM bulk_repeats;
+         CREATE TEMP TABLE IF NOT EXISTS bulk_suspects (id INTEGER NOT NULL);
+         DELETE FROM bulk_suspects;",
+    )?;
+    Ok(BulkLoad { offers: SeenIds::new(), products: SeenIds::new(), search_per_batch: no_products })
+}
+
+/// Notes a product appended without certainty that it was new (in the batch's transaction).
+pub(crate) fn suspect(conn: &Connection, product: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO bulk_suspects (id) VALUES (?1)")?.execute([product])?;
+    Ok(())
+}
+
+/// Ends the load's appending: products appended twice deduplicated, every index built, the
+/// search index completed, foreign keys back on. Records set aside are then replayed by the
+/// caller.
+pub(crate) fn complete(conn: &Connection) -> rusqlite::Result<()> {
+    build_indexes(conn, Dedupe::Suspects)
+}
+
+/// Builds whatever indexes a killed initial load left missing (at open; a no-op otherwise).
+pub(crate) fn restore_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    let missing: bool = conn.query_row(
+        "SELECT count(*) < 9 FROM sqlite_master WHERE type = 'index' AND name IN ('offers_id',
+             'products_id', 'price_history_offer', 'price_history_cover', 'offers_product',
+             'offers_store', 'offers_category', 'offers_brand', 'offers_price_change')",
+        [],
+        |r| r.get(0),
+    )?;
+    if missing { build_indexes(conn, Dedupe::All) } else { Ok(()) }
+}
+
+/// Which products may have more than one row.
+enum Dedupe {
+    /// Those the load noted (`suspect`): ~0.1% of new ones, and those seen before.
+    Suspects,
+    /// Any: the load that would have noted them was killed.
+    All,
+}
+
+/// Builds the indexes with foreign keys off (a parent without its unique index cannot be
+/// written under them) and turns them on again.
+fn build_indexes(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let built = build_indexes_unchecked(conn, dedupe);
+    conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    built
+}
+
+fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
+    let products_indexed: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'index' AND name = 'products_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    crate::transaction(
+        conn,
+        || {
+            if !products_indexed {
+                // Products never change once stored: the first row of an id is the product,
+                // and the only one the search index may hold.
+                conn.execute_batch("DROP TRIGGER IF EXISTS products_search_delete")?;
+                conn.execute_batch(match dedupe {
+                    Dedupe::Suspects => {
+                        "DELETE FROM products WHERE id IN (SELECT id FROM temp.bulk_suspects)
+                             AND rowid NOT IN (SELECT min(rowid) FROM products
+                                 WHERE id IN (SELECT id FROM temp.bulk_suspects) GROUP BY id)"
+                    }
+                    Dedupe::All => {
+                        "DELETE FROM products WHERE rowid NOT IN
+                             (SELECT min(rowid) FROM products GROUP BY id)"
+                    }
+                })?;
+                conn.execute_batch(search::DELETE_TRIGGER)?;
+            }
+
+            conn.execute_batch(UNIQUE_INDEXES)?;
+            conn.execute_batch(OFFER_INDEXES)?;
+            // Also when another run built the indexes during this load: products this load
+            // appended since, unsure they were new, are not in the search index yet.
+            search::index_missing(conn)?;
+            Ok(())
+        },
+        |e| e,
+    )
+}
+
+/// Which offer ids this load has written or set aside: a Bloom filter over the ids themselves
+/// (already uniform 64-bit hashes, so no hashing), grown by adding a filter twice the size of
+/// the last whenever that one is full. ~14 bits an id for a 0.1% false-positive rate per
+/// filter: 10M ids take ~27 MB where a set of them took ~150 MB.
+pub(crate) struct SeenIds {
+    filters: Vec<Bloom>,
+}
+
+struct Bloom {
+    bits: Vec<u64>,
+    /// log2 of the number of bits.
+    shift: u32,
+    len: usize,
+    capacity: usize,
+}
+
+const PROBES: u64 = 10;
+const FIRST_CAPACITY: usize = 1 << 20;
+
+impl Bloom {
+    fn with_capacity(capacity: usize) -> Self {
+        // 14.4 bits an id, rounded up to a power of two.
+        let bits = (capacity * 15).next_power_of_two().max(64);
+        Bloom { bits: vec![0; bits / 64], shift: bits.trailing_zeros(), len: 0, capacity }
+    }
+
+    /// Bit positions by double hashing of the id's halves (Kirsch–Mitzenmacher).
+    fn probes(shift: u32, id: i64) -> impl Iterator<Item = usize> {
+        let h = id as u64;
+        let (a, b) = (h, h.rotate_left(32).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mask = (1u64 << shift) - 1;
+        (0..PROBES).map(move |i| (a.wrapping_add(i.wrapping_mul(b)) & mask) as usize)
+    }
+
+    fn contains(&self, id: i64) -> bool {
+        Self::probes(self.shift, id).all(|p| self.bits[p / 64] & (1 << (p % 64)) != 0)
+    }
+
+    fn insert(&mut self, id: i64) {
+        for p in Self::probes(self.shift, id) {
+            self.bits[p / 64] |= 1 << (p % 64);
+        }
+        self.len += 1;
+    }
+}
+
+impl SeenIds {
+    pub(crate) fn new() -> Self {
+        SeenIds { filters: vec![Bloom::with_capacity(FIRST_CAPACITY)] }
+    }
+
+    /// Whether `id` may have been seen; if not, it is from now on.
+    pub(crate) fn check_and_insert(&mut self, id: i64) -> bool {
+        if self.filters.iter().any(|f| f.contains(id)) {
+            return true;
+        }
+        let last = self.filters.last().expect("at least one filter");
+        if last.len >= last.capacity {
+            let next = Bloom::with_capacity(last.capacity * 2);
+            self.filters.push(next);
+        }
+        self.filters.last_mut().expect("at least one filter").insert(id);
+        false
+    }
+}
+
+/// Sets a record aside (in the batch's transaction: a rolled-back batch takes it back).
+pub(crate) fn defer(conn: &Connection, o: &Offer) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO bulk_repeats (id, store, sku, url, product_id, product_key, title, brand,
+             category, gtin, image_url, price_minor, currency, list_price_minor, availability,
+             rating_centi, review_count, observed_at, content_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+             ?18, ?19)",
+    )?
+    .execute(params![
+        o.id.as_i64(),
+        o.store.as_str(),
+        o.sku,
+        o.url,
+        o.product_id.as_i64(),
+        o.product_key,
+        o.title,
+        o.brand,
+        o.category,
+        o.gtin.as_ref().map(|g| g.as_str()),
+        o.image_url,
+        o.price.minor,
+        o.price.currency.code(),
+        o.list_price.map(|m| m.minor),
+        o.availability.as_str(),
+        o.rating.map(|r| r.hundredths()),
+        o.review_count,
+        o.observed_at,
+        &o.content_hash[..],
+    ])?;
+    Ok(())
+}
+
+/// The records set aside after `after` (a sequence number), at most `REPLAY_BATCH`, in file
+/// order, with the last one's sequence number.
+pub(crate) fn deferred(conn: &Connection, after: i64) -> rusqlite::Result<(Vec<Offer>, i64)> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, id, store, sku, url, product_id, product_key, title, brand, category, gtin,
+             image_url, price_minor, currency, list_price_minor, availability, rating_centi,
+             review_count, observed_at, content_hash
+         FROM bulk_repeats WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let mut last = after;
+    let offers = stmt
+        .query_map(params![after, REPLAY_BATCH as i64], |r| {
+            last = r.get(0)?;
+            offer_from_row(r)
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((offers, last))
+}
+
+fn offer_from_row(r: &Row<'_>) -> rusqlite::Result<Offer> {
+    let invalid = |i: usize, e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    };
+    let currency =
+        Currency::parse(&r.get::<_, String>(13)?).map_err(|e| invalid(13, e.to_string()))?;
+    let store = StoreId::parse(&r.get::<_, String>(2)?).map_err(|e| invalid(2, e.to_string()))?;
+    let gtin = r
+        .get::<_, Option<String>>(10)?
+        .map(|g| Gtin::parse(&g))
+        .transpose()
+        .map_err(|e| invalid(10, e.to_string()))?;
+    let rating = r
+        .get::<_, Option<i64>>(16)?
+        .map(Rating::from_hundredths)
+        .transpose()
+        .map_err(|e| invalid(16, e.to_string()))?;
+    let hash: Vec<u8> = r.get(19)?;
+    Ok(Offer {
+        id: OfferId::from_i64(r.get(1)?),
+        store,
+        sku: r.get(3)?,
+        url: r.get(4)?,
+        product_id: ProductId::from_i64(r.get(5)?),
+        product_key: r.get(6)?,
+        title: r.get(7)?,
+        brand: r.get(8)?,
+        category: r.get(9)?,
+        gtin,
+        image_url: r.get(11)?,
+        price: Money::new(r.get(12)?, currency),
+        list_price: r.get::<_, Option<i64>>(14)?.map(|m| Money::new(m, currency)),
+        availability: Availability::from_db(&r.get::<_, String>(15)?),
+        rating,
+        review_count: r.get(17)?,
+        observed_at: r.get(18)?,
+        content_hash: hash.try_into().map_err(|_| invalid(19, "not 32 bytes".into()))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_ids_never_forget_and_rarely_invent() {
+        let mut seen = SeenIds::new();
+        // Ids as the hashes they are: spread over the whole range.
+        let id = |i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i >> 7)) as i64;
+        let n = FIRST_CAPACITY as u64 * 3 / 2;
+        let mut false_positives = 0;
+        for i in 0..n {
+            false_positives += seen.check_and_insert(id(i)) as u64;
+        }
+        assert!(seen.filters.len() >= 2, "grew past its first capacity");
+        assert!(false_positives * 1000 < n * 3, "{false_positives} of {n} new ids said seen");
+        assert!((0..n).all(|i| seen.check_and_insert(id(i))), "every inserted id is seen");
+    }
+}
