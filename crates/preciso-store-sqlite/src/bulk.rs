@@ -11,7 +11,8 @@
 //! the ordinary writer once the indexes exist. Every offer's first record is written here and
 //! all its later records after, so each offer sees its records in file order, as a run that
 //! wrote them one by one would. Products may be appended twice (a product's offers arrive in
-//! many batches); the first row of each id is kept when its index is built. A load killed
+//! many batches); the first row of each id is kept when its index is built, and the search
+//! index gets every product the load appended at its end (`search::index_missing`). A load killed
 //! midway leaves tables without indexes: `restore_indexes` builds them when the catalog is next
 //! opened, and the run, still `running` in the ledger, converges when its file is ingested
 //! again (the records it set aside are read again then).
@@ -51,9 +52,9 @@ pub(crate) struct BulkLoad {
     pub offers: SeenIds,
     /// Product ids appended.
     pub products: SeenIds,
-    /// Whether a product sure to be new is added to the search index with its batch: only
-    /// when the load began without products (else it might be indexed already).
-    pub search_per_batch: bool,
+    /// Whether the load began with products stored (after every offer was purged): then any
+    /// product it appends may be one of them.
+    pub products_before: bool,
 }
 
 /// Starts an initial load on the session's connection (outside any transaction): foreign keys
@@ -75,7 +76,7 @@ pub(crate) fn begin(conn: &Connection) -> rusqlite::Result<BulkLoad> {
          CREATE TEMP TABLE IF NOT EXISTS bulk_suspects (id INTEGER NOT NULL);
          DELETE FROM bulk_suspects;",
     )?;
-    Ok(BulkLoad { offers: SeenIds::new(), products: SeenIds::new(), search_per_batch: no_products })
+    Ok(BulkLoad { offers: SeenIds::new(), products: SeenIds::new(), products_before: !no_products })
 }
 
 /// Notes a product appended without certainty that it was new (in the batch's transaction).
@@ -114,9 +115,14 @@ enum Dedupe {
 /// Builds the indexes with foreign keys off (a parent without its unique index cannot be
 /// written under them) and turns them on again.
 fn build_indexes(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
+    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+    // Each sort may hold as much as the page cache beside it: half of each keeps the builds
+    // within the ingest's memory bound (docs/BENCHMARKS.md, "Scale").
+    conn.pragma_update(None, "cache_size", cache / 2)?;
     conn.execute_batch("PRAGMA foreign_keys = OFF")?;
     let built = build_indexes_unchecked(conn, dedupe);
     conn.execute_batch("PRAGMA foreign_keys = ON")?;
+    conn.pragma_update(None, "cache_size", cache)?;
     built
 }
 
@@ -149,8 +155,8 @@ fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Resul
 
             conn.execute_batch(UNIQUE_INDEXES)?;
             conn.execute_batch(OFFER_INDEXES)?;
-            // Also when another run built the indexes during this load: products this load
-            // appended since, unsure they were new, are not in the search index yet.
+            // Every product the load appended (also when another run built the indexes
+            // while it went on: those it appended since are not indexed either).
             search::index_missing(conn)?;
             Ok(())
         },

@@ -332,7 +332,6 @@ fn write_bulk_batch(
     };
     ensure_stores(conn, offers)?;
     let mut marks = Marks { bulk: true, written: FxHashSet::default(), new_products: Vec::new() };
-    let mut searchable = Vec::new();
     for offer in offers {
         if load.offers.check_and_insert(offer.id.as_i64()) {
             bulk::defer(conn, offer)?;
@@ -344,11 +343,8 @@ fn write_bulk_batch(
         let product = offer.product_id.as_i64();
         if remember_product(run.products, product) {
             upsert_product(conn, offer)?;
-            // A product seen before stays out of the search index until the load's end,
-            // which adds every product the index lacks.
-            if !load.products.check_and_insert(product) && load.search_per_batch {
-                searchable.push((product, offer.brand.as_deref(), offer.title.as_str()));
-            } else {
+            // The search index gets every product at the load's end.
+            if load.products.check_and_insert(product) || load.products_before {
                 bulk::suspect(conn, product)?;
             }
         }
@@ -358,7 +354,6 @@ fn write_bulk_batch(
             append_history(conn, offer, decision.arrival(run.backfill))?;
         }
     }
-    crate::search::index_new(conn, &mut searchable)?;
     Ok(counts)
 }
 
