@@ -365,3 +365,38 @@ fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
     assert_eq!(index_problems(&raw(&bulk)), Vec::<String>::new());
     assert_eq!(bulk.search_products("grande", 10).unwrap().len(), 1);
 }
+
+/// A restore (`replace_all`) empties the search index and fills it from the loaded products:
+/// the replaced catalog's products are no longer found, the loaded ones are, and FTS5's own
+/// check agrees with the products table.
+#[test]
+fn a_restore_rebuilds_the_search_index_from_the_loaded_products() {
+    use preciso_core::ports::{CatalogDump, Cell};
+    let (_a, source) = open();
+    preciso_core::testing::apply(
+        &source,
+        "a",
+        &[offer("exito", "A", "olla", 5_000, 1), offer("alkosto", "B", "sarten", 4_000, 1)],
+    );
+    let mut tables: Vec<(String, Vec<Vec<Cell>>)> = Vec::new();
+    source
+        .snapshot(&mut |table: &str, row: Vec<Cell>| {
+            match tables.last_mut() {
+                Some((name, rows)) if name == table => rows.push(row),
+                _ => tables.push((table.to_string(), vec![row])),
+            }
+            Ok(())
+        })
+        .unwrap();
+    let (_b, target) = open();
+    preciso_core::testing::apply(&target, "b", &[offer("exito", "Z", "licuadora", 9_000, 1)]);
+    target
+        .replace_all(&mut |loader| {
+            tables.iter().try_for_each(|(table, rows)| loader.load(table, rows))
+        })
+        .unwrap();
+    assert!(target.search_products("licuadora", 10).unwrap().is_empty());
+    assert_eq!(target.search_products("sarten", 10).unwrap().len(), 1);
+    assert_eq!(target.search_products("olla", 10).unwrap().len(), 1);
+    assert_eq!(index_problems(&raw(&target)), Vec::<String>::new());
+}
