@@ -32,16 +32,18 @@ const UNIQUE_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS price_history_cover
         ON price_history (offer_id, observed_at, currency, price_minor, list_price_minor, arrival);";
 
-const DROP_INDEXES: &str = "
-    DROP INDEX IF EXISTS offers_product;
-    DROP INDEX IF EXISTS offers_store;
-    DROP INDEX IF EXISTS offers_category;
-    DROP INDEX IF EXISTS offers_brand;
-    DROP INDEX IF EXISTS offers_price_change;
-    DROP INDEX IF EXISTS offers_id;
-    DROP INDEX IF EXISTS products_id;
-    DROP INDEX IF EXISTS price_history_offer;
-    DROP INDEX IF EXISTS price_history_cover;";
+/// Every index an initial load drops: those of `UNIQUE_INDEXES` and `OFFER_INDEXES`.
+const DEFERRED_INDEXES: [&str; 9] = [
+    "offers_product",
+    "offers_store",
+    "offers_category",
+    "offers_brand",
+    "offers_price_change",
+    "offers_id",
+    "products_id",
+    "price_history_offer",
+    "price_history_cover",
+];
 
 /// Records set aside per replayed transaction.
 const REPLAY_BATCH: usize = 5000;
@@ -63,7 +65,9 @@ pub(crate) fn begin(conn: &Connection) -> rusqlite::Result<BulkLoad> {
     let no_products: bool =
         conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM products)", [], |r| r.get(0))?;
     conn.execute_batch("PRAGMA foreign_keys = OFF")?;
-    conn.execute_batch(DROP_INDEXES)?;
+    for name in DEFERRED_INDEXES {
+        conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+    }
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS bulk_repeats (
              seq INTEGER PRIMARY KEY, id INTEGER NOT NULL, store TEXT NOT NULL, sku TEXT,
@@ -94,14 +98,20 @@ pub(crate) fn complete(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Builds whatever indexes a killed initial load left missing (at open; a no-op otherwise).
 pub(crate) fn restore_indexes(conn: &Connection) -> rusqlite::Result<()> {
-    let missing: bool = conn.query_row(
-        "SELECT count(*) < 9 FROM sqlite_master WHERE type = 'index' AND name IN ('offers_id',
-             'products_id', 'price_history_offer', 'price_history_cover', 'offers_product',
-             'offers_store', 'offers_category', 'offers_brand', 'offers_price_change')",
-        [],
+    for name in DEFERRED_INDEXES {
+        if !index_exists(conn, name)? {
+            return build_indexes(conn, Dedupe::All);
+        }
+    }
+    Ok(())
+}
+
+fn index_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1)",
+        [name],
         |r| r.get(0),
-    )?;
-    if missing { build_indexes(conn, Dedupe::All) } else { Ok(()) }
+    )
 }
 
 /// Which products may have more than one row.
@@ -127,11 +137,7 @@ fn build_indexes(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
 }
 
 fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
-    let products_indexed: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'index' AND name = 'products_id'",
-        [],
-        |r| r.get(0),
-    )?;
+    let products_indexed = index_exists(conn, "products_id")?;
     crate::transaction(
         conn,
         || {

@@ -280,11 +280,7 @@ fn write_batch(
     reader_counts: &IngestCounts,
     run: RunState<'_>,
 ) -> rusqlite::Result<IngestCounts> {
-    let mut counts = IngestCounts {
-        read: reader_counts.read,
-        rejected: reader_counts.rejected,
-        ..Default::default()
-    };
+    let mut counts = reader_only(reader_counts);
     ensure_stores(conn, offers)?;
     // State written earlier in this batch, including "unchanged" offers that wrote nothing,
     // so an exact repeat inside the batch counts as a duplicate.
@@ -315,6 +311,15 @@ fn write_batch(
     Ok(counts)
 }
 
+/// A batch's counts before its offers are written: what the reader read and rejected.
+fn reader_only(reader_counts: &IngestCounts) -> IngestCounts {
+    IngestCounts {
+        read: reader_counts.read,
+        rejected: reader_counts.rejected,
+        ..Default::default()
+    }
+}
+
 /// A batch of an initial load: each offer's first record appended (nothing stored can match
 /// it), a record whose id the load may have seen set aside for `replay_deferred`.
 fn write_bulk_batch(
@@ -325,11 +330,7 @@ fn write_bulk_batch(
     run: RunState<'_>,
     load: &mut BulkLoad,
 ) -> rusqlite::Result<IngestCounts> {
-    let mut counts = IngestCounts {
-        read: reader_counts.read,
-        rejected: reader_counts.rejected,
-        ..Default::default()
-    };
+    let mut counts = reader_only(reader_counts);
     ensure_stores(conn, offers)?;
     let mut marks = Marks { bulk: true, written: FxHashSet::default(), new_products: Vec::new() };
     for offer in offers {
@@ -478,11 +479,9 @@ impl Marks {
         Ok(())
     }
 
-    /// The product an update moves the offer away from (run before the update).
+    /// The product an update moves the offer away from (run before the update; an initial
+    /// load updates nothing until its replay, which runs as an ordinary batch).
     fn previous_product(&mut self, conn: &Connection, offer: &Offer) -> rusqlite::Result<()> {
-        if self.bulk {
-            return self.product(conn, EVERY_PRODUCT);
-        }
         conn.prepare_cached(best::MARK_PREVIOUS_PRODUCT)?
             .execute(params![offer.id.as_i64(), offer.product_id.as_i64()])?;
         Ok(())
