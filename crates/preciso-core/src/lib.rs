@@ -12,6 +12,7 @@ pub mod normalize;
 pub mod ports;
 pub mod quality;
 pub mod query;
+pub mod ranking;
 pub mod reconcile;
 pub mod runs;
 #[cfg(feature = "openapi")]

@@ -726,6 +726,121 @@ pub fn listings_filter_sort_and_page(c: &dyn Catalog) {
     );
 }
 
+/// A catalog where value scores spread: prices around several category medians, ratings,
+/// review counts, stock states and (second run) price drops, in two currencies.
+fn catalog_for_ranking(c: &dyn Catalog) {
+    let stores = ["exito", "jumbo", "alkosto"];
+    let brands = ["Imusa", "Oster", "Mabe", "Sony"];
+    let categories = ["Hogar > Cocina", "Hogar > Sala", "Tecnologia > TV", "Mercado"];
+    let skus: Vec<String> = (0..480).map(|i| format!("S{i}")).collect();
+    let titles: Vec<String> = (0..480).map(|i| format!("Producto {i}")).collect();
+    let run = |round: i64| -> Vec<Offer> {
+        (0..480usize)
+            .map(|i| {
+                let n = i as i64;
+                // The second round lowers a third of the prices (drops) and raises a sixth.
+                let change = match (round, n % 6) {
+                    (1, 0 | 1) => -((n * 7) % 45) - 5,
+                    (1, 2) => 10,
+                    _ => 0,
+                };
+                let base = 1_000 + (n * 7_919) % 90_000;
+                let mut offer = Fixture {
+                    store: stores[i % 3],
+                    sku: &skus[i],
+                    title: &titles[i],
+                    brand: brands[(i / 3) % 4],
+                    category: categories[(i / 7) % 4],
+                    price: base + base * change / 100,
+                    currency: if i % 5 == 0 { "CLP" } else { "COP" },
+                    availability: match i % 9 {
+                        0 => Availability::OutOfStock,
+                        1 => Availability::Unknown,
+                        _ => Availability::InStock,
+                    },
+                    at: 1_000 + round,
+                    ..Default::default()
+                }
+                .offer();
+                offer.rating = (i % 4 != 0)
+                    .then(|| crate::domain::Rating::from_hundredths((n * 37) % 501).unwrap());
+                offer.review_count = (i % 3 != 0).then(|| ((n * n * 13) % 3_000) as u32);
+                offer
+            })
+            .collect()
+    };
+    apply(c, "rank-0", &run(0));
+    apply(c, "rank-1", &run(1));
+}
+
+/// The value ranking (`crate::ranking`: a scan in descending own part that stops early) ranks
+/// exactly as scoring every matching offer and sorting would, page by page, with preferences
+/// first and filters applied.
+pub fn value_ranking_equals_scoring_every_offer(c: &dyn Catalog) {
+    catalog_for_ranking(c);
+    let cop = Some(Currency::parse("COP").unwrap());
+    let prefs = Preferences { stores: vec!["jumbo".into()], ..Default::default() };
+    let cases: Vec<(OfferFilter, Option<&Preferences>)> = vec![
+        (OfferFilter { currency: cop, ..Default::default() }, None),
+        (OfferFilter { currency: cop, brand: Some("oster".into()), ..Default::default() }, None),
+        (
+            OfferFilter {
+                currency: cop,
+                store: Some(StoreId::parse("alkosto").unwrap()),
+                ..Default::default()
+            },
+            None,
+        ),
+        (
+            OfferFilter {
+                currency: cop,
+                min_price: crate::query::Decimal::parse("300"),
+                ..Default::default()
+            },
+            None,
+        ),
+        (OfferFilter { currency: cop, ..Default::default() }, Some(&prefs)),
+    ];
+    for (filter, prefs) in cases {
+        let who = Personalization { preferences: prefs };
+        let preferred = |s: &crate::ports::ScoredOffer| {
+            prefs.is_some_and(|p| p.stores.iter().any(|x| x == s.offer.store.as_str()))
+        };
+        // Every matching offer with its score, in price order: the expectation.
+        let mut expected: Vec<(bool, f64, i64)> = Vec::new();
+        for page in 1.. {
+            let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
+            let items = p.unwrap().items;
+            if items.is_empty() {
+                break;
+            }
+            expected
+                .extend(items.iter().map(|s| (preferred(s), s.value_score, s.offer.id.as_i64())));
+        }
+        assert!(expected.len() > 30, "{filter:?}: the case matches offers");
+        expected.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
+        let mut ranked: Vec<(bool, f64, i64)> = Vec::new();
+        for page in 1.. {
+            let p =
+                c.list_offers(&filter, Sort::Value, PageRequest { page, limit: 7 }, who).unwrap();
+            assert_eq!(p.total, expected.len() as u64, "{filter:?}: total");
+            if p.items.is_empty() {
+                break;
+            }
+            ranked
+                .extend(p.items.iter().map(|s| (preferred(s), s.value_score, s.offer.id.as_i64())));
+        }
+        let order = |v: &[(bool, f64, i64)]| v.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
+        assert_eq!(order(&ranked), order(&expected), "{filter:?} {prefs:?}: scores in order");
+        let ids = |v: &[(bool, f64, i64)]| {
+            let mut ids: Vec<i64> = v.iter().map(|e| e.2).collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(ids(&ranked), ids(&expected), "{filter:?}: every offer once");
+    }
+}
+
 pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     catalog_for_queries(c);
     let cats: Vec<(String, u64)> =
@@ -1386,6 +1501,7 @@ macro_rules! contract_tests {
             store_freshness_is_the_newest_observation,
             archived_files_keep_their_key_in_the_ledger,
             listings_filter_sort_and_page,
+            value_ranking_equals_scoring_every_offer,
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,
             market_summary_follows_ingest_and_merge,

@@ -144,6 +144,64 @@ pub const VALUE_SCORE: &str = "CAST(100.0 * (
     + 0.10 * (CASE o.availability WHEN 'in_stock' THEN 1.0 WHEN 'unknown' THEN 0.5 ELSE 0.0 END)
   ) AS DOUBLE PRECISION)";
 
+/// The value score's own part, 0–60, as a string literal with every column prefixed by `$o`:
+/// what the offer alone decides (drop from its previous price, rating, review volume,
+/// availability; 100 × the last four weights of `VALUE_SCORE`). A macro so that the query's
+/// expression and the index's are one text (`VALUE_OWN`, `VALUE_INDEX`).
+#[macro_export]
+macro_rules! value_own {
+    ($o:literal) => {
+        concat!(
+            "100.0 * (0.20 * (CASE WHEN ",
+            $o,
+            "prev_price_minor IS NULL OR ",
+            $o,
+            "prev_price_minor <= ",
+            $o,
+            "price_minor THEN 0.0 WHEN 2.0 * (",
+            $o,
+            "prev_price_minor - ",
+            $o,
+            "price_minor) >= ",
+            $o,
+            "prev_price_minor THEN 1.0 ELSE 2.0 * (",
+            $o,
+            "prev_price_minor - ",
+            $o,
+            "price_minor) / CAST(",
+            $o,
+            "prev_price_minor AS DOUBLE PRECISION) END) + 0.20 * (CASE WHEN ",
+            $o,
+            "rating_centi IS NULL THEN 0.5 ELSE ",
+            $o,
+            "rating_centi / 500.0 END) + 0.10 * (CASE WHEN ",
+            $o,
+            "review_count >= 1000 THEN 1.0 WHEN ",
+            $o,
+            "review_count >= 100 THEN 0.75 WHEN ",
+            $o,
+            "review_count >= 10 THEN 0.5 WHEN ",
+            $o,
+            "review_count >= 1 THEN 0.25 ELSE 0.0 END) + 0.10 * (CASE ",
+            $o,
+            "availability WHEN 'in_stock' THEN 1.0 WHEN 'unknown' THEN 0.5 ELSE 0.0 END))"
+        )
+    };
+}
+
+/// `value_own!` over `offers o`: the value ranking's sort key (`preciso_core::ranking`).
+pub const VALUE_OWN: &str = value_own!("o.");
+
+/// The index that reads offers of a currency in descending own part. The expression must be
+/// the query's, column for column, for SQLite to use it; brand, store and price ride along so
+/// those filters are checked on the index before an offer's row is read. Both adapters build
+/// it with the offers' other deferred indexes (so a catalog gets it when it is next opened).
+pub const VALUE_INDEX: &str = concat!(
+    "CREATE INDEX IF NOT EXISTS offers_value ON offers (currency, (",
+    value_own!(""),
+    ") DESC, id, brand_key, store_id, price_minor)"
+);
+
 /// ORDER BY for a sort. Prices of different currencies are not comparable, so price sorts
 /// group by currency first. `value_score` must be selected under that name for `Sort::Value`.
 pub fn order_by(sort: Sort) -> &'static str {

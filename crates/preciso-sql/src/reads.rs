@@ -1,7 +1,9 @@
 //! The read queries of the storage port as portable SQL plus parameters. Adapters execute
 //! them and map rows (`offer_from_row` for `OFFER_COLUMNS`).
 
-use crate::filter::{OFFER_COLUMNS, VALUE_SCORE, Where, filter_where, order_by, preferred_expr};
+use crate::filter::{
+    OFFER_COLUMNS, VALUE_OWN, VALUE_SCORE, Where, filter_where, order_by, preferred_expr,
+};
 use crate::{Param, text};
 use preciso_core::domain::{Currency, fold_for_matching};
 use preciso_core::query::{OfferFilter, PageRequest, Preferences, Sort};
@@ -49,8 +51,70 @@ pub fn list_offers(
     }
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
-    let count = Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params);
+    let count = summary_count(filter, prefs).unwrap_or_else(|| {
+        Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params)
+    });
     (Query::new(sql, params), count)
+}
+
+/// The number of offers of a currency, or of one store in it, from the market summary
+/// (`store_market`) instead of counting them; `None` when anything else filters.
+fn summary_count(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Query> {
+    let currency = filter.currency?;
+    let rest = OfferFilter { currency: None, store: None, ..filter.clone() };
+    if rest != OfferFilter::default() || prefs.is_some_and(|p| p.budget.is_some()) {
+        return None;
+    }
+    let mut params = vec![text(currency.code())];
+    let store = filter.store.as_ref().map(|s| {
+        params.push(text(s.as_str()));
+        " AND store_id = ?"
+    });
+    Some(Query::new(
+        format!(
+            "SELECT CAST(coalesce(sum(offers), 0) AS BIGINT) FROM store_market WHERE currency = ?{}",
+            store.unwrap_or("")
+        ),
+        params,
+    ))
+}
+
+/// The value ranking by the threshold rule (`preciso_core::ranking`): one query per pass
+/// (preferred offers first when the user has preferences), each reading the matching offers in
+/// descending own part along the `offers_value` index: `id, value_score, median_minor, own`,
+/// at most `cap` rows. `None` where another index serves better (a category's or product's
+/// offers) or no currency is chosen (the index leads with it).
+pub fn value_scan(
+    filter: &OfferFilter,
+    prefs: Option<&Preferences>,
+    cap: u64,
+) -> Option<Vec<Query>> {
+    if filter.currency.is_none() || filter.category.is_some() || filter.product.is_some() {
+        return None;
+    }
+    let w = filter_where(filter, prefs);
+    let pass = |clause: String, extra: Vec<Param>| {
+        let mut params = w.params.clone();
+        params.extend(extra);
+        params.push(Param::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
+        Query::new(
+            format!(
+                "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor,
+                        CAST({VALUE_OWN} AS DOUBLE PRECISION) AS own
+                 FROM offers o LEFT JOIN category_stats cs
+                   ON cs.category_key = o.category_key AND cs.currency = o.currency
+                 WHERE {} AND {clause} ORDER BY {VALUE_OWN} DESC, o.id LIMIT ?",
+                w.sql()
+            ),
+            params,
+        )
+    };
+    Some(match preferred_expr(prefs) {
+        Some((pref, p)) => {
+            vec![pass(format!("{pref} = 1"), p.clone()), pass(format!("{pref} = 0"), p)]
+        }
+        None => vec![pass("1 = 1".into(), vec![])],
+    })
 }
 
 /// `OFFER_COLUMNS` of the given offers, in no particular order.

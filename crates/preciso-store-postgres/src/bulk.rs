@@ -16,8 +16,9 @@
 //!   running together is the one that builds.
 //!
 //! `restore` runs at the end of every run and when a process opens the catalog, so what a
-//! crashed load deferred is built by whatever comes next. The definitions below are those of
-//! the migrations (0001, 0008, 0012); a migration that changes one must change it here too, and must
+//! crashed load deferred is built by whatever comes next, which is also how a catalog gets
+//! `offers_value` (the value ranking's index, defined once in `preciso_sql::filter`). The
+//! other definitions below are those of the migrations (0001, 0008, 0012); a migration that changes one must change it here too, and must
 //! not assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
 
 use crate::backend;
@@ -38,7 +39,11 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
              product_id, store_id, availability, brand, brand_key, list_price_minor,
              prev_price_minor, rating_centi, review_count, id)",
     ),
-    ("offers_brand", "CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key)"),
+    (
+        "offers_brand",
+        "CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key, currency, price_minor)",
+    ),
+    ("offers_value", preciso_sql::VALUE_INDEX),
     (
         "offers_price_change",
         "CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at)",

@@ -15,6 +15,7 @@ use preciso_core::query::{
     BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
     OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
 };
+use preciso_core::ranking;
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{Param, numbered, offer_from_row};
 use std::collections::HashSet;
@@ -58,6 +59,44 @@ fn matches(q: &str) -> Option<(String, Vec<Param>)> {
     Some((sql.into(), vec![Param::Text(query.join(" & ")), Param::Int(reads::SEARCH_CANDIDATES)]))
 }
 
+/// A value-ranked page by the threshold rule (`preciso_core::ranking`) where it applies and
+/// its scans stop within their cap; `None`: rank by sorting. Each scan is a portal read in
+/// batches, so it stops where the rule does.
+fn value_ranks(
+    c: &mut PgConn,
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    who: Personalization<'_>,
+) -> Result<Option<Vec<Rank>>, StoreError> {
+    let wanted = page.offset() + u64::from(page.limit);
+    if sort != Sort::Value || wanted > ranking::MAX_DEPTH {
+        return Ok(None);
+    }
+    let Some(passes) = reads::value_scan(filter, who.preferences, ranking::scan_cap(wanted)) else {
+        return Ok(None);
+    };
+    ranking::page_by_passes(passes.len(), page.offset(), page.limit, |pass, top| {
+        let q = &passes[pass];
+        let mut tx = c.transaction().map_err(backend)?;
+        let params = bind(&q.params);
+        let portal = tx.bind(&numbered(&q.sql), &refs(&params)).map_err(backend)?;
+        'fetch: loop {
+            let rows = tx.query_portal(&portal, 256).map_err(backend)?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                let median: Option<i64> = r.get(2);
+                if !top.push(r.get(0), r.get(1), median, r.get(3)) {
+                    break 'fetch;
+                }
+            }
+        }
+        tx.commit().map_err(backend)
+    })
+}
+
 impl CatalogRead for PgCatalog {
     fn list_offers(
         &self,
@@ -68,8 +107,13 @@ impl CatalogRead for PgCatalog {
     ) -> Result<Page<ScoredOffer>, StoreError> {
         let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_client(|c| {
-            let ranks: Vec<Rank> =
-                run(c, &ranked)?.iter().map(|r| Rank::new(r.get(0), r.get(1), r.get(2))).collect();
+            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who)? {
+                Some(ranks) => ranks,
+                None => run(c, &ranked)?
+                    .iter()
+                    .map(|r| Rank::new(r.get(0), r.get(1), r.get(2)))
+                    .collect(),
+            };
             let ids: Vec<i64> = ranks.iter().map(|r| r.id).collect();
             let loaded = offers(c, &reads::offers_by_ids(&ids))?;
             let items = preciso_core::query::in_rank_order(ranks, loaded);

@@ -12,6 +12,7 @@ use preciso_core::query::{
     BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
     OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
 };
+use preciso_core::ranking;
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{Param, offer_from_row};
 use rusqlite::types::Value;
@@ -73,6 +74,35 @@ fn matches(q: &str) -> Option<(String, Vec<Param>)> {
     Some((sql.into(), vec![Param::Text(query.join(" ")), Param::Int(reads::SEARCH_CANDIDATES)]))
 }
 
+/// A value-ranked page by the threshold rule (`preciso_core::ranking`) where it applies and
+/// its scans stop within their cap; `None`: rank by sorting.
+fn value_ranks(
+    c: &Connection,
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    who: Personalization<'_>,
+) -> rusqlite::Result<Option<Vec<Rank>>> {
+    let wanted = page.offset() + u64::from(page.limit);
+    if sort != Sort::Value || wanted > ranking::MAX_DEPTH {
+        return Ok(None);
+    }
+    let Some(passes) = reads::value_scan(filter, who.preferences, ranking::scan_cap(wanted)) else {
+        return Ok(None);
+    };
+    ranking::page_by_passes(passes.len(), page.offset(), page.limit, |pass, top| {
+        let q = &passes[pass];
+        let mut stmt = c.prepare_cached(&q.sql)?;
+        let mut rows = stmt.query(params_from_iter(values(&q.params)))?;
+        while let Some(r) = rows.next()? {
+            if !top.push(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?) {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
+
 impl CatalogRead for SqliteCatalog {
     fn list_offers(
         &self,
@@ -83,8 +113,10 @@ impl CatalogRead for SqliteCatalog {
     ) -> Result<Page<ScoredOffer>, StoreError> {
         let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_reader(|c| {
-            let ranks: Vec<Rank> =
-                query_map(c, &ranked, |r| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who)? {
+                Some(ranks) => ranks,
+                None => query_map(c, &ranked, |r| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?)))?,
+            };
             let ids: Vec<i64> = ranks.iter().map(|r| r.id).collect();
             let offers = query_map(c, &reads::offers_by_ids(&ids), offer_row)?;
             let items = preciso_core::query::in_rank_order(ranks, offers);

@@ -400,3 +400,60 @@ fn a_restore_rebuilds_the_search_index_from_the_loaded_products() {
     assert_eq!(target.search_products("olla", 10).unwrap().len(), 1);
     assert_eq!(index_problems(&raw(&target)), Vec::<String>::new());
 }
+
+/// The value ranking's scans read `offers_value` in index order (SQLite uses an index on an
+/// expression only when the query's expression is the indexed one), whichever filter rides
+/// along; an initial load's deferred build and the check at open both make the index.
+#[test]
+fn value_ranking_scans_read_the_value_index() {
+    use preciso_core::query::{Decimal, OfferFilter};
+    let (_d, cat) = open();
+    preciso_core::testing::apply(&cat, "load", &[offer("exito", "A", "olla", 1_000, 1)]);
+    let conn = raw(&cat);
+    let cop = Some(Currency::parse("COP").unwrap());
+    let filters = [
+        OfferFilter { currency: cop, ..Default::default() },
+        OfferFilter { currency: cop, brand: Some("acme".into()), ..Default::default() },
+        OfferFilter {
+            currency: cop,
+            store: Some(StoreId::parse("exito").unwrap()),
+            ..Default::default()
+        },
+        OfferFilter { currency: cop, min_price: Decimal::parse("10"), ..Default::default() },
+    ];
+    for filter in filters {
+        let passes = preciso_sql::reads::value_scan(&filter, None, 100).unwrap();
+        let q = &passes[0];
+        let params: Vec<rusqlite::types::Value> = q
+            .params
+            .iter()
+            .map(|p| match p {
+                preciso_sql::Param::Int(i) => (*i).into(),
+                preciso_sql::Param::Text(t) => t.clone().into(),
+                _ => rusqlite::types::Value::Null,
+            })
+            .collect();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|p| p.contains("USING INDEX offers_value")),
+            "{filter:?}: {plan:?}"
+        );
+        assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{filter:?}: sorted: {plan:?}");
+    }
+    conn.execute_batch("DROP INDEX offers_value").unwrap();
+    drop(cat);
+    let cat = SqliteCatalog::open(&_d.path().join("db/catalog.sqlite")).unwrap();
+    let exists: bool = raw(&cat)
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'offers_value')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(exists, "the check at open builds the value index");
+}

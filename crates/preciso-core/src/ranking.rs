@@ -1,0 +1,228 @@
+//! The value ranking's top offers without scoring every offer (issue #20, point 6).
+//!
+//! An offer's value score (README "Value score") is its price against the category median,
+//! worth at most `PRICE_WEIGHT` points, plus what the offer alone decides: the drop from its
+//! previous price, rating, review volume and availability (its *own* part, at most 60). The
+//! stores index the own part, so offers can be read in descending own order; each read offer
+//! is scored in full. Once the k-th best score so far beats every later offer's ceiling (its own
+//! part plus the whole price weight), no later offer can enter the page: the scan stops
+//! (Fagin's threshold rule with sorted access on one list). How many offers that reads depends
+//! on the data, so the scan is capped (`scan_cap`); past it the adapter ranks by sorting, as it
+//! did before.
+
+use crate::query::Rank;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// The most the price term adds to an offer's own part (0.40 × 100).
+pub const PRICE_WEIGHT: f64 = 40.0;
+
+/// Slack for floating rounding between the two SQL expressions (scores have two decimals).
+const EPSILON: f64 = 1e-6;
+
+/// Pages deeper than this many offers are ranked by sorting: the heap and the scan would grow
+/// with the depth.
+pub const MAX_DEPTH: u64 = 10_000;
+
+/// Offers one scan reads at most before giving up for the sort: a few hundred per wanted
+/// offer on top of a fixed allowance.
+pub fn scan_cap(wanted: u64) -> u64 {
+    20_000 + 50 * wanted
+}
+
+/// One scored offer: ordered best first (higher score, then lower id, as `ORDER BY
+/// value_score DESC, o.id`).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    score: f64,
+    id: i64,
+    median: Option<i64>,
+}
+
+impl Entry {
+    fn better(&self, other: &Entry) -> Ordering {
+        other.score.total_cmp(&self.score).then(self.id.cmp(&other.id))
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.better(other) == Ordering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    /// The worst entry is the greatest, so the max-heap's top is the one to evict.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.better(other)
+    }
+}
+
+/// The best `k` offers of a stream read in descending own-part order.
+#[derive(Debug)]
+pub struct ValueTop {
+    k: usize,
+    heap: BinaryHeap<Entry>,
+    read: u64,
+}
+
+impl ValueTop {
+    pub fn new(k: usize) -> Self {
+        ValueTop { k, heap: BinaryHeap::with_capacity(k + 1), read: 0 }
+    }
+
+    /// Takes the next offer of the scan (`own` never greater than the previous one's).
+    /// Returns false when neither it nor any later offer can enter the top `k`: stop reading.
+    pub fn push(&mut self, id: i64, score: f64, median: Option<i64>, own: f64) -> bool {
+        if self.k == 0 {
+            return false;
+        }
+        if self.heap.len() == self.k
+            && self.heap.peek().is_some_and(|worst| worst.score > own + PRICE_WEIGHT + EPSILON)
+        {
+            return false;
+        }
+        self.read += 1;
+        let entry = Entry { score, id, median };
+        if self.heap.len() < self.k {
+            self.heap.push(entry);
+        } else if self.heap.peek().is_some_and(|worst| entry < *worst) {
+            self.heap.pop();
+            self.heap.push(entry);
+        }
+        true
+    }
+
+    /// Offers taken so far (the scan's cost).
+    pub fn read(&self) -> u64 {
+        self.read
+    }
+
+    /// How many offers the top holds (fewer than `k` when the scan ran out).
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// The top, best first, as ranks (scores rounded like every listing's).
+    pub fn into_ranks(self) -> Vec<Rank> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|e| Rank::new(e.id, e.score, e.median))
+            .collect()
+    }
+}
+
+/// The ranks of a value-ranked page read by `passes` scans (preferred offers, then the rest;
+/// or one), each fed by `scan(pass, top)` until `top.push` refuses or its rows end. `None`
+/// when a scan read its `scan_cap` of rows without stopping: the caller ranks by sorting.
+pub fn page_by_passes<E>(
+    passes: usize,
+    offset: u64,
+    limit: u32,
+    mut scan: impl FnMut(usize, &mut ValueTop) -> Result<(), E>,
+) -> Result<Option<Vec<Rank>>, E> {
+    let wanted = offset + u64::from(limit);
+    let cap = scan_cap(wanted);
+    let mut ranks = Vec::new();
+    for pass in 0..passes {
+        let need = wanted.saturating_sub(ranks.len() as u64);
+        if need == 0 {
+            break;
+        }
+        let mut top = ValueTop::new(need as usize);
+        scan(pass, &mut top)?;
+        if top.read() >= cap {
+            return Ok(None);
+        }
+        ranks.extend(top.into_ranks());
+    }
+    Ok(Some(ranks.into_iter().skip(offset as usize).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Offers as (id, price part, own part), fed in the store's order (own descending, id).
+    fn scan(offers: &[(i64, f64, f64)], k: usize) -> (Vec<i64>, u64) {
+        let mut sorted = offers.to_vec();
+        sorted.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        let mut top = ValueTop::new(k);
+        for &(id, price, own) in &sorted {
+            if !top.push(id, price + own, None, own) {
+                break;
+            }
+        }
+        let read = top.read();
+        (top.into_ranks().into_iter().map(|r| r.id).collect(), read)
+    }
+
+    fn by_sorting(offers: &[(i64, f64, f64)], k: usize) -> Vec<i64> {
+        let mut all = offers.to_vec();
+        all.sort_by(|a, b| (b.1 + b.2).total_cmp(&(a.1 + a.2)).then(a.0.cmp(&b.0)));
+        all.into_iter().take(k).map(|o| o.0).collect()
+    }
+
+    #[test]
+    fn equals_a_full_sort_and_stops_early() {
+        // A deterministic spread of price and own parts, with ties.
+        let offers: Vec<(i64, f64, f64)> =
+            (0..5_000i64).map(|i| (i, ((i * 37) % 41) as f64, ((i * 53) % 61) as f64)).collect();
+        for k in [1, 10, 100, 1_000] {
+            let (ids, read) = scan(&offers, k);
+            assert_eq!(ids, by_sorting(&offers, k), "k = {k}");
+            assert!(read < offers.len() as u64, "k = {k} read every offer");
+        }
+    }
+
+    #[test]
+    fn passes_fill_the_page_in_order_and_a_capped_scan_gives_up() {
+        let feed = |rows: &[(i64, f64)], top: &mut ValueTop| {
+            for &(id, own) in rows {
+                if !top.push(id, own + 40.0, None, own) {
+                    break;
+                }
+            }
+            Ok::<_, ()>(())
+        };
+        let preferred = [(7, 10.0), (8, 5.0)];
+        let rest = [(1, 60.0), (2, 50.0), (3, 0.0)];
+        let page = |offset, limit| {
+            page_by_passes(2, offset, limit, |pass, top| {
+                feed(if pass == 0 { &preferred } else { &rest }, top)
+            })
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(page(0, 3), vec![7, 8, 1]);
+        assert_eq!(page(2, 2), vec![1, 2]);
+        let endless = page_by_passes(1, 0, 10, |_, top| {
+            for id in 0..scan_cap(10) as i64 {
+                top.push(id, 50.0, None, 50.0);
+            }
+            Ok::<_, ()>(())
+        });
+        assert_eq!(endless, Ok(None));
+    }
+
+    #[test]
+    fn ties_rank_by_id_and_a_short_stream_returns_all() {
+        let offers = [(5, 10.0, 50.0), (3, 20.0, 40.0), (9, 0.0, 60.0), (1, 40.0, 0.0)];
+        assert_eq!(scan(&offers, 3).0, vec![3, 5, 9]);
+        assert_eq!(scan(&offers, 10).0, vec![3, 5, 9, 1]);
+        assert!(scan(&offers, 0).0.is_empty());
+    }
+}
