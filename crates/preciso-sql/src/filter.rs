@@ -202,6 +202,36 @@ pub const VALUE_INDEX: &str = concat!(
     ") DESC, id, brand_key, store_id, price_minor)"
 );
 
+/// The share an offer's price is below its list price (0 without a list price above it),
+/// with every column prefixed by `$o`: the discount sort's key, indexed as written
+/// (`DISCOUNT_INDEX`).
+#[macro_export]
+macro_rules! discount {
+    ($o:literal) => {
+        concat!(
+            "(CASE WHEN ",
+            $o,
+            "list_price_minor > ",
+            $o,
+            "price_minor THEN CAST(",
+            $o,
+            "list_price_minor - ",
+            $o,
+            "price_minor AS DOUBLE PRECISION) / ",
+            $o,
+            "list_price_minor ELSE 0 END)"
+        )
+    };
+}
+
+/// Every offer of a currency by discount: the discount sort without a category or store reads
+/// its page (built with the other deferred indexes, like `VALUE_INDEX`).
+pub const DISCOUNT_INDEX: &str = concat!(
+    "CREATE INDEX IF NOT EXISTS offers_discount ON offers (currency, ",
+    discount!(""),
+    " DESC, id)"
+);
+
 /// ORDER BY for a sort. Prices of different currencies are not comparable, so price sorts
 /// group by currency first. `value_score` must be selected under that name for `Sort::Value`.
 pub fn order_by(sort: Sort) -> &'static str {
@@ -210,11 +240,7 @@ pub fn order_by(sort: Sort) -> &'static str {
         Sort::PriceDesc => "o.currency, o.price_minor DESC, o.id",
         Sort::Rating => "o.rating_centi DESC NULLS LAST, o.review_count DESC NULLS LAST, o.id",
         Sort::Date => "o.last_seen DESC, o.id",
-        Sort::Discount => {
-            "(CASE WHEN o.list_price_minor > o.price_minor
-                   THEN CAST(o.list_price_minor - o.price_minor AS DOUBLE PRECISION) / o.list_price_minor
-                   ELSE 0 END) DESC, o.id"
-        }
+        Sort::Discount => concat!(discount!("o."), " DESC, o.id"),
         Sort::Value => "value_score DESC, o.id",
     }
 }

@@ -18,8 +18,8 @@ pub mod tables;
 pub mod trend;
 
 pub use filter::{
-    OFFER_COLUMNS, VALUE_INDEX, VALUE_OWN, VALUE_SCORE, Where, category_clause, filter_where,
-    order_by, preferred_expr,
+    DISCOUNT_INDEX, OFFER_COLUMNS, VALUE_INDEX, VALUE_OWN, VALUE_SCORE, Where, category_clause,
+    filter_where, order_by, preferred_expr,
 };
 pub use row::{
     KEY_COLUMNS, LEDGER_COLUMNS, STORE_COLUMNS, SqlRow, USER_COLUMNS, currency_count_from_row,

@@ -1,4 +1,4 @@
-//! Initial loads into an empty catalog. Keeping the offers table's seven secondary indexes,
+//! Initial loads into an empty catalog. Keeping the offers table's secondary indexes,
 //! the products' text-search index and the three foreign keys of the catalog up to date row
 //! by row costs more than writing the rows (each foreign-key check is a locking lookup per
 //! row): a load that starts on an empty catalog drops them, and its end builds each index
@@ -44,6 +44,16 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
         "CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key, currency, price_minor)",
     ),
     ("offers_value", preciso_sql::VALUE_INDEX),
+    ("offers_discount", preciso_sql::DISCOUNT_INDEX),
+    (
+        "offers_rating",
+        "CREATE INDEX IF NOT EXISTS offers_rating ON offers(currency,
+             rating_centi DESC NULLS LAST, review_count DESC NULLS LAST, id)",
+    ),
+    (
+        "offers_price",
+        "CREATE INDEX IF NOT EXISTS offers_price ON offers(currency, price_minor, id, category_key, availability)",
+    ),
     (
         "offers_price_change",
         "CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at)",

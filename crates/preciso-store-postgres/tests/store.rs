@@ -62,7 +62,7 @@ fn an_initial_load_defers_indexes_and_keys_to_its_end_and_later_runs_keep_them()
     let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
-    assert_eq!(all.len(), 9, "five offers indexes, the search index, three keys: {all:?}");
+    assert_eq!(all.len(), 13, "nine offers indexes, the search index, three keys: {all:?}");
 
     let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();
     load.apply_batch(&offers(&["a", "b"], 1_000), &IngestCounts::default()).unwrap();

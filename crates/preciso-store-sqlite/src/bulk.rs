@@ -32,11 +32,15 @@ const UNIQUE_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS price_history_cover
         ON price_history (offer_id, observed_at, currency, price_minor, list_price_minor, arrival);";
 
-/// Every index an initial load drops: those of `UNIQUE_INDEXES`, `OFFER_INDEXES` and the value
-/// ranking's (`preciso_sql::VALUE_INDEX`; no migration creates it: the check at open does).
-const DEFERRED_INDEXES: [&str; 10] = [
+/// Every index an initial load drops: those of `UNIQUE_INDEXES`, `OFFER_INDEXES` and the two on
+/// expressions (`preciso_sql::VALUE_INDEX`, `DISCOUNT_INDEX`; no migration creates them: the
+/// check at open does).
+const DEFERRED_INDEXES: [&str; 13] = [
     "offers_product",
     "offers_value",
+    "offers_discount",
+    "offers_price",
+    "offers_rating",
     "offers_store",
     "offers_category",
     "offers_brand",
@@ -164,6 +168,7 @@ fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Resul
             conn.execute_batch(UNIQUE_INDEXES)?;
             conn.execute_batch(OFFER_INDEXES)?;
             conn.execute_batch(preciso_sql::VALUE_INDEX)?;
+            conn.execute_batch(preciso_sql::DISCOUNT_INDEX)?;
             // Every product the load appended (also when another run built the indexes
             // while it went on: those it appended since are not indexed either).
             search::index_missing(conn)?;

@@ -30,7 +30,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0022_brand_counts", include_str!("../migrations/0022_brand_counts.sql")),
     ("0023_store_category", include_str!("../migrations/0023_store_category.sql")),
     ("0024_product_key", include_str!("../migrations/0024_product_key.sql")),
-    ("0025_brand_currency", include_str!("../migrations/0025_brand_currency.sql")),
+    ("0025_listing_indexes", include_str!("../migrations/0025_listing_indexes.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).
