@@ -32,12 +32,22 @@ ITEM=$(curl -sf "$BASE/api/best-prices/$CAT?limit=1" | python3 -c 'import json,s
 read -r OFFER PRODUCT WORD STORE BRAND <<< "$ITEM"
 PATHS=(
   "/api/best-prices/$CAT" "/api/best-prices/$TOP?page=50" "/api/best-prices/$CAT?store=$STORE" "/api/best-prices/$CAT?brand=$BRAND&min_price=100&max_price=5000000"
+  "/api/best-prices/$TOP?min_price=100" "/api/best-prices/$TOP?store=$STORE&min_price=100" "/api/best-prices/$TOP?brand=$BRAND"
   "/api/search?q=$WORD" "/api/search?q=$WORD&store=$STORE&sort=-price" "/api/search?store=$STORE" "/api/search?category=$CAT&min_price=1000"
+  "/api/search?category=$TOP&max_price=5000" "/api/search?brand=$BRAND" "/api/search?min_price=100&max_price=5000"
   "/api/price-comparison?product_id=$PRODUCT" "/api/price-comparison?q=$WORD"
-  "/api/ranked-offers?limit=10" "/api/ranked-offers?category=$CAT&limit=10" "/api/ranked-offers?store=$STORE&sort=price" "/api/ranked-offers?brand=$BRAND&sort=rating"
-  "/api/trending-offers?days=7" "/api/trending-offers?days=90&category=$CAT"
+)
+# Ranked offers: every sort bare, then each filter (and a deep page) with the default sort and
+# with a price sort.
+for sort in value price -price rating date discount; do PATHS+=("/api/ranked-offers?sort=$sort&limit=10"); done
+for f in "category=$CAT" "category=$TOP" "store=$STORE" "brand=$BRAND" "min_price=1000" "max_price=5000" "category=$TOP&min_price=100" "page=100"; do
+  PATHS+=("/api/ranked-offers?$f" "/api/ranked-offers?$f&sort=price" "/api/ranked-offers?$f&sort=rating")
+done
+PATHS+=(
+  "/api/trending-offers?days=7" "/api/trending-offers?days=90" "/api/trending-offers?days=90&category=$CAT" "/api/trending-offers?days=90&category=$TOP"
+  "/api/trending-offers?days=90&brand=$BRAND" "/api/trending-offers?days=90&store=$STORE" "/api/trending-offers?days=90&min_price=100&max_price=5000000"
   "/api/reports/store-comparison" "/api/reports/price-analysis/$CAT" "/api/reports/price-analysis/$TOP"
-  "/api/brands?limit=50" "/api/categories" "/api/stores" "/api/offers/$OFFER" "/api/offers/$OFFER/history"
+  "/api/brands?limit=50" "/api/brands?limit=1000" "/api/categories" "/api/stores" "/api/offers/$OFFER" "/api/offers/$OFFER/history"
   "/api/archivos" "/api/forensic/list" "/api/forensic/scores" "/health"
 )
 printf '| endpoint | median ms | status |\n|---|---|---|\n'

@@ -53,6 +53,12 @@ impl Decision {
         }
     }
 
+    /// Whether the offer's trending drop row may change: its price history grew, or what
+    /// trending listings filter by (category, brand, price) may have (any update).
+    pub fn moves_drop(self) -> bool {
+        matches!(self, Decision::Update { .. } | Decision::Backfill)
+    }
+
     /// Whether a history row is appended for this decision.
     pub fn appends_history(self) -> bool {
         matches!(self, Decision::Insert | Decision::Update { history: true } | Decision::Backfill)

@@ -887,6 +887,31 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     let elsewhere =
         OfferFilter { store: Some(StoreId::parse("jumbo").unwrap()), ..Default::default() };
     assert_eq!(c.trending(0, &elsewhere, page).unwrap().total, 0, "filters apply");
+    // Every trending filter, read from the drop rows, and kept current when the offer changes
+    // what they read without a new price.
+    let count = |f: OfferFilter| {
+        let p = c.trending(0, &f, page).unwrap();
+        assert_eq!(p.items.len() as u64, p.total, "{f:?}: the page holds every match");
+        p.total
+    };
+    let cop = Some(Currency::parse("COP").unwrap());
+    let in_category =
+        |key: &str| OfferFilter { category: Some(key.into()), currency: cop, ..Default::default() };
+    assert_eq!(count(in_category("electro")), 1);
+    assert_eq!(count(in_category("hogar")), 0);
+    assert_eq!(count(OfferFilter { brand: Some("MABE".into()), ..Default::default() }), 1);
+    assert_eq!(count(OfferFilter { brand: Some("Oster".into()), ..Default::default() }), 0);
+    let under = |max: &str| OfferFilter {
+        currency: cop,
+        max_price: crate::query::Decimal::parse(max),
+        ..Default::default()
+    };
+    assert_eq!(count(under("1900000")), 1, "COP 1.900.000 is within the bound");
+    assert_eq!(count(under("1899999.99")), 0);
+    let moved = Fixture { price: 190_000_000, at: 9_500, category: "Hogar > Frio", ..nevera() };
+    apply(c, "recategorized", &[moved.offer()]);
+    assert_eq!(count(in_category("hogar")), 1, "the drop follows its offer's new category");
+    assert_eq!(count(in_category("electro")), 0);
     // A merged store's drops follow its offers to their new ids.
     let merged = StoreId::parse("exito-merged").unwrap();
     c.merge_stores(&StoreId::parse("exito").unwrap(), &merged).unwrap();

@@ -276,39 +276,37 @@ pub fn search_ranked(matches: &str) -> String {
 }
 
 /// A trending page: offers whose current price is a real drop that began at or after `since`,
-/// largest drop first along the `offer_drops_rank` index, each offer read by id:
-/// `OFFER_COLUMNS`, then `reference_minor, drop_bp, drop_at` (read by name); and their count (from the
-/// drops alone when nothing filters the offers: every drop's offer exists).
+/// largest drop first. The drops carry what the filters read (migration 0026), so the page
+/// walks `offer_drops_rank` and reads only its own offers by id: `OFFER_COLUMNS`, then
+/// `reference_minor, drop_bp, drop_at` (read by name); its count reads the window's drops.
 pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, Query) {
-    let mut w: Where = filter_where(filter, None);
-    let unfiltered = w.is_empty();
-    w.push("d.drop_at >= ?", [Param::Int(since)]);
+    // The filter's clauses name `o.`: here `o` is the drops table, which has those columns
+    // but the product's, matched through the offer instead.
+    let mut w: Where = filter_where(&OfferFilter { product: None, ..filter.clone() }, None);
+    if let Some(p) = filter.product {
+        w.push(
+            "o.offer_id IN (SELECT id FROM offers WHERE product_id = ?)",
+            [Param::Int(p.as_i64())],
+        );
+    }
+    w.push("o.drop_at >= ?", [Param::Int(since)]);
     let mut params = w.params.clone();
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
     let rows = Query::new(
         format!(
             "SELECT {OFFER_COLUMNS}, d.reference_minor, d.drop_bp, d.drop_at
-             FROM offer_drops d JOIN offers o ON o.id = d.offer_id
-             WHERE {} ORDER BY d.drop_bp DESC, d.offer_id DESC LIMIT ? OFFSET ?",
+             FROM (SELECT o.offer_id, o.reference_minor, o.drop_bp, o.drop_at
+                   FROM offer_drops o WHERE {}
+                   ORDER BY o.drop_bp DESC, o.offer_id DESC LIMIT ? OFFSET ?) d
+             JOIN offers o ON o.id = d.offer_id
+             ORDER BY d.drop_bp DESC, d.offer_id DESC",
             w.sql()
         ),
         params,
     );
-    let count = if unfiltered {
-        Query::new(
-            "SELECT count(*) FROM offer_drops d WHERE d.drop_at >= ?".into(),
-            vec![Param::Int(since)],
-        )
-    } else {
-        Query::new(
-            format!(
-                "SELECT count(*) FROM offer_drops d JOIN offers o ON o.id = d.offer_id WHERE {}",
-                w.sql()
-            ),
-            w.params,
-        )
-    };
+    let count =
+        Query::new(format!("SELECT count(*) FROM offer_drops o WHERE {}", w.sql()), w.params);
     (rows, count)
 }
 

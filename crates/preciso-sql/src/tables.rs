@@ -109,7 +109,17 @@ pub const TABLES: &[TableSpec] = &[
     TableSpec { name: "product_best_dirty", columns: &["product_id"], order_by: "product_id" },
     TableSpec {
         name: "offer_drops",
-        columns: &["offer_id", "reference_minor", "drop_bp", "drop_at"],
+        columns: &[
+            "offer_id",
+            "reference_minor",
+            "drop_bp",
+            "drop_at",
+            "currency",
+            "store_id",
+            "category_key",
+            "brand_key",
+            "price_minor",
+        ],
         order_by: "offer_id",
     },
     TableSpec { name: "trend_dirty", columns: &["offer_id"], order_by: "offer_id" },

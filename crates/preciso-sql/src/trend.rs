@@ -34,18 +34,24 @@ pub fn refresh(tx: &mut dyn Tx) -> Result<u64, StoreError> {
             ),
             &params,
         )?;
+        // Per offer: its stored drop row (without the id), then what it is now filtered by.
         let stored = tx.query(
             &format!(
-                "SELECT o.id, d.reference_minor, d.drop_bp, d.drop_at
+                "SELECT o.id, d.reference_minor, d.drop_bp, d.drop_at, {}, {}
                  FROM offers o LEFT JOIN offer_drops d ON d.offer_id = o.id
-                 WHERE o.id IN ({marks})"
+                 WHERE o.id IN ({marks})",
+                prefixed("d."),
+                prefixed("o.")
             ),
             &params,
         )?;
-        let stored: std::collections::HashMap<i64, &[Cell]> = stored
+        let stored: std::collections::HashMap<i64, (&[Cell], &[Cell])> = stored
             .iter()
             .filter_map(|r| match r.first() {
-                Some(Cell::Int(id)) => Some((*id, &r[1..])),
+                Some(Cell::Int(id)) => {
+                    let split = 1 + DROP_COLUMNS + FILTER_COLUMNS.len();
+                    Some((*id, (&r[1..split], &r[split..])))
+                }
                 _ => None,
             })
             .collect();
@@ -59,9 +65,17 @@ pub fn refresh(tx: &mut dyn Tx) -> Result<u64, StoreError> {
             {
                 history.push((*at, *price));
             }
-            let now = drop_cells(&history);
             // An offer gone since it was marked has no row to update.
-            if stored.get(&id).is_some_and(|before| *before != now) {
+            let Some((before, filters)) = stored.get(&id) else { continue };
+            let mut now: Vec<Cell> = drop_cells(&history).into();
+            // Without a drop there is no row, so no filters to keep current.
+            let differs = if matches!(now[1], Cell::Null) {
+                before[..DROP_COLUMNS] != now[..]
+            } else {
+                now.extend(filters.iter().cloned());
+                before[..] != now[..]
+            };
+            if differs {
                 changed.push((id, now));
             }
         }
@@ -80,9 +94,22 @@ fn drop_cells(history: &[(i64, i64)]) -> [Cell; 3] {
     }
 }
 
+/// `reference_minor, drop_bp, drop_at`.
+const DROP_COLUMNS: usize = 3;
+
+/// What a trending listing filters by, copied from the offer onto its drop row so that a
+/// filtered page and its count read drops alone (issue #20, point 6). A refresh rewrites them
+/// whenever they differ from the offer's; ingest marks every updated offer for one.
+const FILTER_COLUMNS: [&str; 5] =
+    ["currency", "store_id", "category_key", "brand_key", "price_minor"];
+
+fn prefixed(alias: &str) -> String {
+    FILTER_COLUMNS.iter().map(|c| format!("{alias}{c}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Writes the changed drops: a statement for the offers that lost theirs, one upsert for the
 /// others (a statement per offer cost a round trip each on PostgreSQL).
-fn set_drops(tx: &mut dyn Tx, changed: &[(i64, [Cell; 3])]) -> Result<(), StoreError> {
+fn set_drops(tx: &mut dyn Tx, changed: &[(i64, Vec<Cell>)]) -> Result<(), StoreError> {
     let (gone, kept): (Vec<_>, Vec<_>) =
         changed.iter().partition(|(_, cells)| matches!(cells[1], Cell::Null));
     if !gone.is_empty() {
@@ -92,11 +119,16 @@ fn set_drops(tx: &mut dyn Tx, changed: &[(i64, [Cell; 3])]) -> Result<(), StoreE
         tx.execute(&sql, &ids)?;
     }
     if !kept.is_empty() {
+        let row = format!("({})", placeholders(1 + DROP_COLUMNS + FILTER_COLUMNS.len()));
+        let updates: Vec<String> =
+            FILTER_COLUMNS.iter().map(|c| format!("{c} = excluded.{c}")).collect();
         let sql = format!(
-            "INSERT INTO offer_drops (offer_id, reference_minor, drop_bp, drop_at) VALUES {}
+            "INSERT INTO offer_drops (offer_id, reference_minor, drop_bp, drop_at, {}) VALUES {}
              ON CONFLICT (offer_id) DO UPDATE SET reference_minor = excluded.reference_minor,
-                 drop_bp = excluded.drop_bp, drop_at = excluded.drop_at",
-            vec!["(?, ?, ?, ?)"; kept.len()].join(", ")
+                 drop_bp = excluded.drop_bp, drop_at = excluded.drop_at, {}",
+            FILTER_COLUMNS.join(", "),
+            vec![row; kept.len()].join(", "),
+            updates.join(", ")
         );
         let params: Vec<Cell> = kept
             .iter()

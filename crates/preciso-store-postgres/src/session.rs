@@ -285,7 +285,7 @@ struct Plan<'o> {
     touches: BTreeMap<i64, i64>,
     /// (offer, time) → the observation and its arrival (`Decision::arrival`).
     history: BTreeMap<(i64, i64), (&'o Offer, i64)>,
-    /// Offers whose trending drop may have changed (a price change or a late observation).
+    /// Offers whose trending drop row may have changed (`Decision::moves_drop`).
     trend: std::collections::BTreeSet<i64>,
 }
 
@@ -316,7 +316,7 @@ fn write_batch(
         if decision.appends_history() {
             plan.history.insert((id, offer.observed_at), (offer, decision.arrival(backfill)));
         }
-        if matches!(decision, Decision::Update { history: true } | Decision::Backfill) {
+        if decision.moves_drop() {
             plan.trend.insert(id);
         }
         let next = plan_offer(&mut plan, stored, offer, decision, file_id);

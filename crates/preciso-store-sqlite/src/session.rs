@@ -457,8 +457,9 @@ fn apply(
     if decision.appends_history() {
         append_history(conn, offer, arrival)?;
     }
-    // A changed price (or a late observation) may change the offer's trending drop.
-    if matches!(decision, Decision::Update { history: true } | Decision::Backfill) {
+    // A changed price or a late observation may change the offer's drop; any change, what
+    // its drop row is filtered by.
+    if decision.moves_drop() {
         conn.prepare_cached(preciso_sql::reads::MARK_TREND)?.execute([offer.id.as_i64()])?;
     }
     Ok(())
