@@ -224,12 +224,13 @@ macro_rules! discount {
     };
 }
 
-/// Every offer of a currency by discount: the discount sort without a category or store reads
-/// its page (built with the other deferred indexes, like `VALUE_INDEX`).
+/// Every offer of a currency by discount: the discount sort without a category reads its page,
+/// checking brand, store and price on the index (built with the other deferred indexes, like
+/// `VALUE_INDEX`).
 pub const DISCOUNT_INDEX: &str = concat!(
     "CREATE INDEX IF NOT EXISTS offers_discount ON offers (currency, ",
     discount!(""),
-    " DESC, id)"
+    " DESC, id, brand_key, store_id, price_minor)"
 );
 
 /// ORDER BY for a sort. Prices of different currencies are not comparable, so price sorts

@@ -41,14 +41,16 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
     ),
     (
         "offers_brand",
-        "CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key, currency, price_minor)",
+        "CREATE INDEX IF NOT EXISTS offers_brand
+            ON offers(brand_key, currency, price_minor, category_key, availability, product_id)",
     ),
     ("offers_value", preciso_sql::VALUE_INDEX),
     ("offers_discount", preciso_sql::DISCOUNT_INDEX),
     (
         "offers_rating",
         "CREATE INDEX IF NOT EXISTS offers_rating ON offers(currency,
-             rating_centi DESC NULLS LAST, review_count DESC NULLS LAST, id)",
+             rating_centi DESC NULLS LAST, review_count DESC NULLS LAST, id, brand_key, store_id,
+             price_minor)",
     ),
     (
         "offers_price",

@@ -47,11 +47,13 @@ pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_category
         ON offers(category_key, currency, price_minor, product_id, store_id, availability,
             brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id);
-    CREATE INDEX IF NOT EXISTS offers_brand ON offers(brand_key, currency, price_minor);
+    CREATE INDEX IF NOT EXISTS offers_brand
+        ON offers(brand_key, currency, price_minor, category_key, availability, product_id);
     CREATE INDEX IF NOT EXISTS offers_price
         ON offers(currency, price_minor, id, category_key, availability);
     CREATE INDEX IF NOT EXISTS offers_rating
-        ON offers(currency, rating_centi DESC, review_count DESC, id);
+        ON offers(currency, rating_centi DESC, review_count DESC, id, brand_key, store_id,
+            price_minor);
     CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
 
 /// Product ids a run remembers having written or found, so a product's later offers need no
