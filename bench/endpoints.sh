@@ -2,7 +2,9 @@
 # Every GET endpoint of the API and several documented filter combinations, one request at a
 # time with the response cache off: the median of RUNS single requests each (issue #20,
 # point 6: < 50 ms at 1M offers, O(page)). Uses the catalog bench/ui.sh builds.
-# Usage: bench/endpoints.sh [OFFERS] [RUNS] [--unique]
+# Then, with MIXED_SECS set, a mixed load over all of them (wrk -t2 -c32, round robin, cache
+# off): requests/s, latency percentiles and timeouts (the issue's last check of point 6).
+# Usage: [MIXED_SECS=60] bench/endpoints.sh [OFFERS] [RUNS] [--unique]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -56,3 +58,17 @@ for p in "${PATHS[@]}"; do
   for _ in $(seq "$RUNS"); do curl -s -o /dev/null -w '%{time_total}\n' "$BASE$p"; done | sort -n |
     awk -v p="$p" -v c="$code" '{a[NR]=$1} END {printf "| `%s` | %.1f | %s |\n", p, a[int((NR+1)/2)]*1000, c}'
 done
+if [ "${MIXED_SECS:-0}" != 0 ]; then
+  command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
+  {
+    echo "local paths = {"
+    for p in "${PATHS[@]}"; do printf '  "%s",\n' "$p"; done
+    echo "}"
+    echo "local i = 0"
+    echo "request = function() i = i % #paths + 1; return wrk.format('GET', paths[i]) end"
+  } > "$OUT/mixed.lua"
+  echo
+  echo "mixed load: ${#PATHS[@]} GET endpoints round robin, wrk -t2 -c32 -d${MIXED_SECS}s --timeout 2s, cache off"
+  wrk -t2 -c32 -d"${MIXED_SECS}s" --timeout 2s --latency -s "$OUT/mixed.lua" "$BASE" |
+    grep -E 'Requests/sec|Latency|50%|75%|90%|99%|Socket errors|requests in|Non-2xx'
+fi

@@ -50,7 +50,8 @@ fn rebuild_best(conn: &Connection) -> rusqlite::Result<()> {
             rows.iter().for_each(|r| tally.count(r, 1));
             write_rows(&mut insert, &rows)
         })?;
-        conn.execute_batch(ORDER_INDEX)?;
+        // One sort of every row, as a load builds its indexes.
+        crate::bulk::sorting(conn, || conn.execute_batch(ORDER_INDEX))?;
     } else {
         let mut refresh = Refresh::new(conn)?;
         let mut seen = FxHashSet::default();
