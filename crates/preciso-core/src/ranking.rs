@@ -24,6 +24,13 @@ const EPSILON: f64 = 1e-6;
 /// with the depth.
 pub const MAX_DEPTH: u64 = 10_000;
 
+/// Whether a category's ranking should scan the value index: only for a large share of the
+/// catalog. A small category's matches are too sparse along the index (a scan would walk the
+/// whole currency to find a page), and its own index ranks it by sorting few offers.
+pub fn scan_suits(category_offers: u64, all_offers: u64) -> bool {
+    category_offers.saturating_mul(8) >= all_offers
+}
+
 /// Offers one scan reads at most before giving up for the sort: a few hundred per wanted
 /// offer on top of a fixed allowance.
 pub fn scan_cap(wanted: u64) -> u64 {

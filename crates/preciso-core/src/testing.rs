@@ -800,6 +800,16 @@ pub fn value_ranking_equals_scoring_every_offer(c: &dyn Catalog) {
             None,
         ),
         (OfferFilter { currency: cop, ..Default::default() }, Some(&prefs)),
+        // Half the catalog: ranked by the scan; a leaf, a quarter: also.
+        (OfferFilter { currency: cop, category: Some("hogar".into()), ..Default::default() }, None),
+        (
+            OfferFilter {
+                currency: cop,
+                category: Some("hogar/sala".into()),
+                ..Default::default()
+            },
+            Some(&prefs),
+        ),
     ];
     for (filter, prefs) in cases {
         let who = Personalization { preferences: prefs };

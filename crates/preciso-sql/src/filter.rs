@@ -193,13 +193,13 @@ macro_rules! value_own {
 pub const VALUE_OWN: &str = value_own!("o.");
 
 /// The index that reads offers of a currency in descending own part. The expression must be
-/// the query's, column for column, for SQLite to use it; brand, store and price ride along so
-/// those filters are checked on the index before an offer's row is read. Both adapters build
+/// the query's, column for column, for SQLite to use it; brand, store, price and category ride
+/// along so those filters are checked on the index before an offer's row is read. Both adapters build
 /// it with the offers' other deferred indexes (so a catalog gets it when it is next opened).
 pub const VALUE_INDEX: &str = concat!(
     "CREATE INDEX IF NOT EXISTS offers_value ON offers (currency, (",
     value_own!(""),
-    ") DESC, id, brand_key, store_id, price_minor)"
+    ") DESC, id, brand_key, store_id, price_minor, category_key)"
 );
 
 /// The share an offer's price is below its list price (0 without a list price above it),

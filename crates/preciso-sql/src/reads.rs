@@ -79,17 +79,31 @@ fn summary_count(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Qu
     ))
 }
 
+/// The offers of a category (at or below `key`, every currency) and of the whole catalog, from
+/// the market summary: `part, all`.
+pub fn category_share(key: &str) -> Query {
+    Query::new(
+        "SELECT CAST(coalesce(sum(CASE WHEN category_key = ?
+                    OR (category_key >= ? AND category_key < ?) THEN offers END), 0) AS BIGINT),
+                CAST(coalesce(sum(offers), 0) AS BIGINT)
+         FROM category_counts"
+            .into(),
+        vec![text(key), text(&format!("{key}/")), text(&format!("{key}0"))],
+    )
+}
+
 /// The value ranking by the threshold rule (`preciso_core::ranking`): one query per pass
 /// (preferred offers first when the user has preferences), each reading the matching offers in
 /// descending own part along the `offers_value` index: `id, value_score, median_minor, own`,
-/// at most `cap` rows. `None` where another index serves better (a category's or product's
-/// offers) or no currency is chosen (the index leads with it).
+/// at most `cap` rows. `None` where another index serves better (a product's offers) or no
+/// currency is chosen (the index leads with it); a category's offers are scanned only when the
+/// category is a large share of the catalog (`category_share`, `ranking::scan_suits`).
 pub fn value_scan(
     filter: &OfferFilter,
     prefs: Option<&Preferences>,
     cap: u64,
 ) -> Option<Vec<Query>> {
-    if filter.currency.is_none() || filter.category.is_some() || filter.product.is_some() {
+    if filter.currency.is_none() || filter.product.is_some() {
         return None;
     }
     let w = filter_where(filter, prefs);

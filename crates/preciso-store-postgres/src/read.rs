@@ -76,6 +76,13 @@ fn value_ranks(
     let Some(passes) = reads::value_scan(filter, who.preferences, ranking::scan_cap(wanted)) else {
         return Ok(None);
     };
+    if let Some(key) = &filter.category {
+        let share = run(c, &reads::category_share(key))?;
+        let (part, all): (i64, i64) = share.first().map_or((0, 0), |r| (r.get(0), r.get(1)));
+        if !ranking::scan_suits(part as u64, all as u64) {
+            return Ok(None);
+        }
+    }
     ranking::page_by_passes(passes.len(), page.offset(), page.limit, |pass, top| {
         let q = &passes[pass];
         let mut tx = c.transaction().map_err(backend)?;

@@ -420,6 +420,7 @@ fn value_ranking_scans_read_the_value_index() {
             ..Default::default()
         },
         OfferFilter { currency: cop, min_price: Decimal::parse("10"), ..Default::default() },
+        OfferFilter { currency: cop, category: Some("hogar".into()), ..Default::default() },
     ];
     for filter in filters {
         let passes = preciso_sql::reads::value_scan(&filter, None, 100).unwrap();
