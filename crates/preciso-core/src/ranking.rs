@@ -24,11 +24,11 @@ const EPSILON: f64 = 1e-6;
 /// with the depth.
 pub const MAX_DEPTH: u64 = 10_000;
 
-/// Whether a category's ranking should scan the value index: only for a large share of the
-/// catalog. A small category's matches are too sparse along the index (a scan would walk the
-/// whole currency to find a page), and its own index ranks it by sorting few offers.
-pub fn scan_suits(category_offers: u64, all_offers: u64) -> bool {
-    category_offers.saturating_mul(8) >= all_offers
+/// Whether a ranking should scan the value index rather than sort its matches: when they are
+/// at least 1/64 of the currency's offers. Sparse matches lie far apart along the index (a scan
+/// would walk most of the currency to fill a page), and so few are cheap to sort.
+pub fn scan_suits(matching: u64, currency_offers: u64) -> bool {
+    matching.saturating_mul(64) >= currency_offers
 }
 
 /// Offers one scan reads at most before giving up for the sort: a few hundred per wanted

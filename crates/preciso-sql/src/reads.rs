@@ -79,16 +79,12 @@ fn summary_count(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Qu
     ))
 }
 
-/// The offers of a category (at or below `key`, every currency) and of the whole catalog, from
-/// the market summary: `part, all`.
-pub fn category_share(key: &str) -> Query {
+/// The offers of a currency, from the market summary.
+pub fn currency_offers(currency: Currency) -> Query {
     Query::new(
-        "SELECT CAST(coalesce(sum(CASE WHEN category_key = ?
-                    OR (category_key >= ? AND category_key < ?) THEN offers END), 0) AS BIGINT),
-                CAST(coalesce(sum(offers), 0) AS BIGINT)
-         FROM category_counts"
+        "SELECT CAST(coalesce(sum(offers), 0) AS BIGINT) FROM store_market WHERE currency = ?"
             .into(),
-        vec![text(key), text(&format!("{key}/")), text(&format!("{key}0"))],
+        vec![text(currency.code())],
     )
 }
 
@@ -96,12 +92,15 @@ pub fn category_share(key: &str) -> Query {
 /// (preferred offers first when the user has preferences), each reading the matching offers in
 /// descending own part along the `offers_value` index: `id, value_score, median_minor, own`,
 /// at most `cap` rows. `None` where another index serves better (a product's offers) or no
-/// currency is chosen (the index leads with it); a category's offers are scanned only when the
-/// category is a large share of the catalog (`category_share`, `ranking::scan_suits`).
+/// currency is chosen (the index leads with it). The adapter scans only when the filter matches
+/// a large share of the currency's offers (`ranking::scan_suits`).
+/// `offers` is the FROM item for `offers o`: an adapter may pin the index there (planned for
+/// the whole cap, a filter with its own index looks cheaper to sort than to walk in order).
 pub fn value_scan(
     filter: &OfferFilter,
     prefs: Option<&Preferences>,
     cap: u64,
+    offers: &str,
 ) -> Option<Vec<Query>> {
     if filter.currency.is_none() || filter.product.is_some() {
         return None;
@@ -115,7 +114,7 @@ pub fn value_scan(
             format!(
                 "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor,
                         CAST({VALUE_OWN} AS DOUBLE PRECISION) AS own
-                 FROM offers o LEFT JOIN category_stats cs
+                 FROM {offers} LEFT JOIN category_stats cs
                    ON cs.category_key = o.category_key AND cs.currency = o.currency
                  WHERE {} AND {clause} ORDER BY {VALUE_OWN} DESC, o.id LIMIT ?",
                 w.sql()

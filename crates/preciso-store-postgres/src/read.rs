@@ -68,20 +68,19 @@ fn value_ranks(
     sort: Sort,
     page: PageRequest,
     who: Personalization<'_>,
+    matching: u64,
 ) -> Result<Option<Vec<Rank>>, StoreError> {
     let wanted = page.offset() + u64::from(page.limit);
     if sort != Sort::Value || wanted > ranking::MAX_DEPTH {
         return Ok(None);
     }
-    let Some(passes) = reads::value_scan(filter, who.preferences, ranking::scan_cap(wanted)) else {
+    let cap = ranking::scan_cap(wanted);
+    let Some(passes) = reads::value_scan(filter, who.preferences, cap, "offers o") else {
         return Ok(None);
     };
-    if let Some(key) = &filter.category {
-        let share = run(c, &reads::category_share(key))?;
-        let (part, all): (i64, i64) = share.first().map_or((0, 0), |r| (r.get(0), r.get(1)));
-        if !ranking::scan_suits(part as u64, all as u64) {
-            return Ok(None);
-        }
+    let Some(currency) = filter.currency else { return Ok(None) };
+    if !ranking::scan_suits(matching, count(c, &reads::currency_offers(currency))?) {
+        return Ok(None);
     }
     ranking::page_by_passes(passes.len(), page.offset(), page.limit, |pass, top| {
         let q = &passes[pass];
@@ -118,7 +117,9 @@ impl CatalogRead for PgCatalog {
     ) -> Result<Page<ScoredOffer>, StoreError> {
         let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_client(|c| {
-            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who)? {
+            // Counted first: how many match decides how the value ranking reads them.
+            let total = count(c, &total)?;
+            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
                 Some(ranks) => ranks,
                 None => run(c, &ranked)?
                     .iter()
@@ -128,7 +129,7 @@ impl CatalogRead for PgCatalog {
             let ids: Vec<i64> = ranks.iter().map(|r| r.id).collect();
             let loaded = offers(c, &reads::offers_by_ids(&ids))?;
             let items = preciso_core::query::in_rank_order(ranks, loaded);
-            Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &total)? })
+            Ok(Page { items, page: page.page, limit: page.limit, total })
         })
     }
 

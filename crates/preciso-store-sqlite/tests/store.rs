@@ -401,9 +401,10 @@ fn a_restore_rebuilds_the_search_index_from_the_loaded_products() {
     assert_eq!(index_problems(&raw(&target)), Vec::<String>::new());
 }
 
-/// The value ranking's scans read `offers_value` in index order (SQLite uses an index on an
-/// expression only when the query's expression is the indexed one), whichever filter rides
-/// along; an initial load's deferred build and the check at open both make the index.
+/// The value ranking's scans read `offers_value` in index order, never sorting, whichever filter
+/// rides along (the adapter pins the index; SQLite can use an index on an expression only when
+/// the query's expression is the indexed one, else the pinned query fails to plan); an initial
+/// load's deferred build and the check at open both make the index.
 #[test]
 fn value_ranking_scans_read_the_value_index() {
     use preciso_core::query::{Decimal, OfferFilter};
@@ -421,9 +422,16 @@ fn value_ranking_scans_read_the_value_index() {
         },
         OfferFilter { currency: cop, min_price: Decimal::parse("10"), ..Default::default() },
         OfferFilter { currency: cop, category: Some("hogar".into()), ..Default::default() },
+        OfferFilter {
+            currency: cop,
+            category: Some("hogar".into()),
+            min_price: Decimal::parse("10"),
+            ..Default::default()
+        },
     ];
     for filter in filters {
-        let passes = preciso_sql::reads::value_scan(&filter, None, 100).unwrap();
+        let from = "offers o INDEXED BY offers_value";
+        let passes = preciso_sql::reads::value_scan(&filter, None, 100, from).unwrap();
         let q = &passes[0];
         let params: Vec<rusqlite::types::Value> = q
             .params
