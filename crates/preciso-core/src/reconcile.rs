@@ -98,11 +98,31 @@ pub fn decide(stored: Option<&StoredOffer>, offer: &Offer, file_id: i64) -> Deci
 /// still names an earlier run, so without this a repeat of one in a later batch of the same
 /// run would count as unchanged again instead of as a duplicate. Batches see their own
 /// earlier records through their in-batch state; this carries that knowledge across batches.
-/// Writers call `decide` through it.
-#[derive(Debug, Default)]
-pub struct UnwrittenThisRun(rustc_hash::FxHashSet<i64>);
+/// Writers call `decide` through it. The set is bounded (`UNWRITTEN_KEPT`): past it, an
+/// unchanged offer is touched instead (its row takes this run's id, which is how a later
+/// repeat is recognised), so the answer stays exact and memory stays flat at any size.
+#[derive(Debug)]
+pub struct UnwrittenThisRun {
+    ids: rustc_hash::FxHashSet<i64>,
+    limit: usize,
+}
+
+/// Unchanged offers a run remembers without writing (~19 bytes each in the set, ~38 MB at
+/// the limit): 10M unchanged offers held 297 MB of anonymous memory (docs/BENCHMARKS.md).
+pub const UNWRITTEN_KEPT: usize = 1 << 21;
+
+impl Default for UnwrittenThisRun {
+    fn default() -> Self {
+        Self::bounded(UNWRITTEN_KEPT)
+    }
+}
 
 impl UnwrittenThisRun {
+    /// A set that remembers at most `limit` offers.
+    pub fn bounded(limit: usize) -> Self {
+        UnwrittenThisRun { ids: Default::default(), limit }
+    }
+
     /// `decide` against the stored state as this run has seen it (an offer it already found
     /// unchanged counts as last written by this run), remembering the offers it finds
     /// unchanged without a write.
@@ -115,7 +135,7 @@ impl UnwrittenThisRun {
         let id = offer.id.as_i64();
         let seen;
         let stored = match stored {
-            Some(s) if s.last_file_id != file_id && self.0.contains(&id) => {
+            Some(s) if s.last_file_id != file_id && self.ids.contains(&id) => {
                 seen = StoredOffer { last_file_id: file_id, ..s.clone() };
                 Some(&seen)
             }
@@ -123,13 +143,71 @@ impl UnwrittenThisRun {
         };
         let decision = decide(stored, offer, file_id);
         if decision == (Decision::Unchanged { touch_last_seen: false }) {
-            self.0.insert(id);
+            if self.ids.len() >= self.limit {
+                // Full: the row remembers instead (`last_seen` only moves forward).
+                return Decision::Unchanged { touch_last_seen: true };
+            }
+            self.ids.insert(id);
         }
         decision
     }
 
     /// Forgets what a rolled-back batch noted (all of it: the run fails with that batch).
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.ids.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Currency, Money, OfferId, ProductId, StoreId};
+
+    fn offer(n: u8) -> Offer {
+        Offer {
+            id: OfferId::from_i64(i64::from(n)),
+            store: StoreId::parse("exito").unwrap(),
+            sku: None,
+            url: None,
+            product_id: ProductId::from_i64(i64::from(n)),
+            product_key: format!("p{n}"),
+            title: "Olla".into(),
+            brand: None,
+            category: None,
+            gtin: None,
+            image_url: None,
+            price: Money::new(1_000, Currency::parse("COP").unwrap()),
+            list_price: None,
+            availability: Availability::InStock,
+            rating: None,
+            review_count: None,
+            observed_at: 1_000,
+            content_hash: [n; 32],
+        }
+    }
+
+    fn stored(o: &Offer, file_id: i64) -> StoredOffer {
+        StoredOffer {
+            content_hash: o.content_hash,
+            price_minor: o.price.minor,
+            list_price_minor: None,
+            availability: o.availability,
+            last_seen: o.observed_at,
+            last_file_id: file_id,
+        }
+    }
+
+    /// Past its bound the set touches unchanged offers instead, and a later repeat of either
+    /// kind is a duplicate: the remembered one through the set, the touched one through the
+    /// run id its row now holds.
+    #[test]
+    fn a_full_set_touches_and_repeats_stay_duplicates() {
+        let (a, b) = (offer(1), offer(2));
+        let mut run = UnwrittenThisRun::bounded(1);
+        let unchanged = |touch_last_seen| Decision::Unchanged { touch_last_seen };
+        assert_eq!(run.decide(Some(&stored(&a, 1)), &a, 2), unchanged(false));
+        assert_eq!(run.decide(Some(&stored(&b, 1)), &b, 2), unchanged(true), "full: touched");
+        assert_eq!(run.decide(Some(&stored(&a, 1)), &a, 2), Decision::Duplicate);
+        assert_eq!(run.decide(Some(&stored(&b, 2)), &b, 2), Decision::Duplicate);
     }
 }
