@@ -110,15 +110,6 @@ impl ValueTop {
         self.read
     }
 
-    /// How many offers the top holds (fewer than `k` when the scan ran out).
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
-
     /// The top, best first, as ranks (scores rounded like every listing's).
     pub fn into_ranks(self) -> Vec<Rank> {
         self.heap

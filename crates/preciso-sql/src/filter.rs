@@ -194,8 +194,9 @@ pub const VALUE_OWN: &str = value_own!("o.");
 
 /// The index that reads offers of a currency in descending own part. The expression must be
 /// the query's, column for column, for SQLite to use it; brand, store, price and category ride
-/// along so those filters are checked on the index before an offer's row is read. Both adapters build
-/// it with the offers' other deferred indexes (so a catalog gets it when it is next opened).
+/// along so those filters are checked on the index before an offer's row is read. Both
+/// adapters build it with the offers' other deferred indexes (so a catalog gets it when it is
+/// next opened).
 pub const VALUE_INDEX: &str = concat!(
     "CREATE INDEX IF NOT EXISTS offers_value ON offers (currency, (",
     value_own!(""),

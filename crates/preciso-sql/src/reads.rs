@@ -5,8 +5,9 @@ use crate::filter::{
     OFFER_COLUMNS, VALUE_OWN, VALUE_SCORE, Where, filter_where, order_by, preferred_expr,
 };
 use crate::{Param, text};
-use preciso_core::domain::{Currency, fold_for_matching};
+use preciso_core::domain::{Currency, StoreId, fold_for_matching};
 use preciso_core::query::{OfferFilter, PageRequest, Preferences, Sort};
+use preciso_core::ranking;
 
 /// SQL text with `?` placeholders and its parameters.
 #[derive(Debug, Clone)]
@@ -65,46 +66,54 @@ fn summary_count(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Qu
     if rest != OfferFilter::default() || prefs.is_some_and(|p| p.budget.is_some()) {
         return None;
     }
+    Some(market_offers(currency, filter.store.as_ref()))
+}
+
+/// The offers of a currency, or of one store in it, from the market summary.
+fn market_offers(currency: Currency, store: Option<&StoreId>) -> Query {
     let mut params = vec![text(currency.code())];
-    let store = filter.store.as_ref().map(|s| {
+    let store = store.map(|s| {
         params.push(text(s.as_str()));
         " AND store_id = ?"
     });
-    Some(Query::new(
+    Query::new(
         format!(
             "SELECT CAST(coalesce(sum(offers), 0) AS BIGINT) FROM store_market WHERE currency = ?{}",
             store.unwrap_or("")
         ),
         params,
-    ))
-}
-
-/// The offers of a currency, from the market summary.
-pub fn currency_offers(currency: Currency) -> Query {
-    Query::new(
-        "SELECT CAST(coalesce(sum(offers), 0) AS BIGINT) FROM store_market WHERE currency = ?"
-            .into(),
-        vec![text(currency.code())],
     )
 }
 
-/// The value ranking by the threshold rule (`preciso_core::ranking`): one query per pass
-/// (preferred offers first when the user has preferences), each reading the matching offers in
-/// descending own part along the `offers_value` index: `id, value_score, median_minor, own`,
-/// at most `cap` rows. `None` where another index serves better (a product's offers) or no
-/// currency is chosen (the index leads with it). The adapter scans only when the filter matches
-/// a large share of the currency's offers (`ranking::scan_suits`).
-/// `offers` is the FROM item for `offers o`: an adapter may pin the index there (planned for
-/// the whole cap, a filter with its own index looks cheaper to sort than to walk in order).
+/// A value-ranked page by the threshold rule (`preciso_core::ranking`).
+pub struct ValueScan {
+    /// One query per pass (preferred offers first when the user has preferences), each
+    /// reading the matching offers in descending own part along the `offers_value` index:
+    /// `id, value_score, median_minor, own`, at most `ranking::scan_cap` rows.
+    pub passes: Vec<Query>,
+    /// The currency's offers: with the listing's count, whether to scan at all
+    /// (`ranking::scan_suits`).
+    pub currency_offers: Query,
+}
+
+/// The value scan of a page, or `None` where the listing ranks by sorting: another sort, a
+/// page deeper than `ranking::MAX_DEPTH`, a product's offers (their own index serves better),
+/// or no currency chosen (the index leads with it). `offers` is the FROM item for `offers o`:
+/// an adapter may pin the index there (planned for the whole cap, a filter with its own index
+/// looks cheaper to sort than to walk in order).
 pub fn value_scan(
     filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
     prefs: Option<&Preferences>,
-    cap: u64,
     offers: &str,
-) -> Option<Vec<Query>> {
-    if filter.currency.is_none() || filter.product.is_some() {
+) -> Option<ValueScan> {
+    let wanted = page.offset() + u64::from(page.limit);
+    if sort != Sort::Value || wanted > ranking::MAX_DEPTH || filter.product.is_some() {
         return None;
     }
+    let currency = filter.currency?;
+    let cap = ranking::scan_cap(wanted);
     let w = filter_where(filter, prefs);
     let pass = |clause: String, extra: Vec<Param>| {
         let mut params = w.params.clone();
@@ -122,12 +131,13 @@ pub fn value_scan(
             params,
         )
     };
-    Some(match preferred_expr(prefs) {
+    let passes = match preferred_expr(prefs) {
         Some((pref, p)) => {
             vec![pass(format!("{pref} = 1"), p.clone()), pass(format!("{pref} = 0"), p)]
         }
         None => vec![pass("1 = 1".into(), vec![])],
-    })
+    };
+    Some(ValueScan { passes, currency_offers: market_offers(currency, None) })
 }
 
 /// `OFFER_COLUMNS` of the given offers, in no particular order.

@@ -16,4 +16,5 @@ CREATE INDEX IF NOT EXISTS offers_brand
 CREATE INDEX IF NOT EXISTS offers_price
     ON offers(currency, price_minor, id, category_key, availability);
 CREATE INDEX IF NOT EXISTS offers_rating
-    ON offers(currency, rating_centi DESC NULLS LAST, review_count DESC NULLS LAST, id, brand_key, store_id, price_minor);
+    ON offers(currency, rating_centi DESC NULLS LAST, review_count DESC NULLS LAST, id,
+        brand_key, store_id, price_minor);

@@ -16,10 +16,11 @@
 //!   running together is the one that builds.
 //!
 //! `restore` runs at the end of every run and when a process opens the catalog, so what a
-//! crashed load deferred is built by whatever comes next, which is also how a catalog gets
-//! `offers_value` (the value ranking's index, defined once in `preciso_sql::filter`). The
-//! other definitions below are those of the migrations (0001, 0008, 0012); a migration that changes one must change it here too, and must
-//! not assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
+//! crashed load deferred is built by whatever comes next, which is also how a catalog gets the
+//! two indexes on expressions (`offers_value`, `offers_discount`: each expression defined once
+//! in `preciso_sql::filter`). The other definitions below are those of the migrations (0001,
+//! 0008, 0012, 0025); a migration that changes one must change it here too, and must not
+//! assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
 
 use crate::backend;
 use postgres::{Client, GenericClient};
@@ -54,7 +55,8 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
     ),
     (
         "offers_price",
-        "CREATE INDEX IF NOT EXISTS offers_price ON offers(currency, price_minor, id, category_key, availability)",
+        "CREATE INDEX IF NOT EXISTS offers_price
+            ON offers(currency, price_minor, id, category_key, availability)",
     ),
     (
         "offers_price_change",

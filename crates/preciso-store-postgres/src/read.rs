@@ -70,20 +70,14 @@ fn value_ranks(
     who: Personalization<'_>,
     matching: u64,
 ) -> Result<Option<Vec<Rank>>, StoreError> {
-    let wanted = page.offset() + u64::from(page.limit);
-    if sort != Sort::Value || wanted > ranking::MAX_DEPTH {
-        return Ok(None);
-    }
-    let cap = ranking::scan_cap(wanted);
-    let Some(passes) = reads::value_scan(filter, who.preferences, cap, "offers o") else {
+    let Some(scan) = reads::value_scan(filter, sort, page, who.preferences, "offers o") else {
         return Ok(None);
     };
-    let Some(currency) = filter.currency else { return Ok(None) };
-    if !ranking::scan_suits(matching, count(c, &reads::currency_offers(currency))?) {
+    if !ranking::scan_suits(matching, count(c, &scan.currency_offers)?) {
         return Ok(None);
     }
-    ranking::page_by_passes(passes.len(), page.offset(), page.limit, |pass, top| {
-        let q = &passes[pass];
+    ranking::page_by_passes(scan.passes.len(), page.offset(), page.limit, |pass, top| {
+        let q = &scan.passes[pass];
         let mut tx = c.transaction().map_err(backend)?;
         // The scan's LIMIT is its cap, far above what it reads: planned for the whole cap, a
         // filtered scan would sort the filter's offers first (a store's: 199 ms at 1M) instead

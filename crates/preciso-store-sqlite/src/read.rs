@@ -84,23 +84,17 @@ fn value_ranks(
     who: Personalization<'_>,
     matching: u64,
 ) -> rusqlite::Result<Option<Vec<Rank>>> {
-    let wanted = page.offset() + u64::from(page.limit);
-    if sort != Sort::Value || wanted > ranking::MAX_DEPTH {
-        return Ok(None);
-    }
     // Pinned: with a category and a price bound the planner preferred sorting the category's
     // offers (92k at 1M: 170 ms) to walking the value index and stopping early (~2 ms).
     let offers = "offers o INDEXED BY offers_value";
-    let cap = ranking::scan_cap(wanted);
-    let Some(passes) = reads::value_scan(filter, who.preferences, cap, offers) else {
+    let Some(scan) = reads::value_scan(filter, sort, page, who.preferences, offers) else {
         return Ok(None);
     };
-    let Some(currency) = filter.currency else { return Ok(None) };
-    if !ranking::scan_suits(matching, query_count(c, &reads::currency_offers(currency))?) {
+    if !ranking::scan_suits(matching, query_count(c, &scan.currency_offers)?) {
         return Ok(None);
     }
-    ranking::page_by_passes(passes.len(), page.offset(), page.limit, |pass, top| {
-        let q = &passes[pass];
+    ranking::page_by_passes(scan.passes.len(), page.offset(), page.limit, |pass, top| {
+        let q = &scan.passes[pass];
         let mut stmt = c.prepare_cached(&q.sql)?;
         let mut rows = stmt.query(params_from_iter(values(&q.params)))?;
         while let Some(r) = rows.next()? {

@@ -407,7 +407,7 @@ fn a_restore_rebuilds_the_search_index_from_the_loaded_products() {
 /// load's deferred build and the check at open both make the index.
 #[test]
 fn value_ranking_scans_read_the_value_index() {
-    use preciso_core::query::{Decimal, OfferFilter};
+    use preciso_core::query::{Decimal, OfferFilter, Sort};
     let (_d, cat) = open();
     preciso_core::testing::apply(&cat, "load", &[offer("exito", "A", "olla", 1_000, 1)]);
     let conn = raw(&cat);
@@ -431,8 +431,9 @@ fn value_ranking_scans_read_the_value_index() {
     ];
     for filter in filters {
         let from = "offers o INDEXED BY offers_value";
-        let passes = preciso_sql::reads::value_scan(&filter, None, 100, from).unwrap();
-        let q = &passes[0];
+        let page = preciso_core::query::PageRequest::default();
+        let scan = preciso_sql::reads::value_scan(&filter, Sort::Value, page, None, from).unwrap();
+        let q = &scan.passes[0];
         let params: Vec<rusqlite::types::Value> = q
             .params
             .iter()
