@@ -1,20 +1,29 @@
 //! The market summary behind the catalog listings and the store comparison: each category's
 //! name and offers; each brand's name, offers and products; each store's offers, categories, stock and newest observation; and per
 //! (currency, store) its offers, categories, price index, how often it is the cheapest, and its
-//! offers by the hour they were last seen. Stores rebuild it at the end of every ingest run that
+//! offers by the hour they were last seen; and per currency its newest offers (`recent`: the
+//! date-sorted listing's first `RECENT_KEPT` rows). Stores rebuild it at the end of every ingest run that
 //! changed offers (and after store merges and loads), the way the best-offer summary is kept,
 //! so `/api/categories`, `/api/stores`, the store comparison and the web UI read a few rows
 //! instead of every offer. This module folds two scans — the offers in any order (`push`), and
 //! their prices in product order (`push_price`) — in memory bounded by the number of stores,
-//! currencies, categories and hours, not by the catalog; it knows no SQL.
+//! currencies, categories and hours (and `RECENT_KEPT` offers per currency), not by the
+//! catalog; it knows no SQL.
 
 use crate::analysis::stats::quantile;
 use crate::query::CategoryCount;
 use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Newest offers kept per currency: every page a listing may ask for
+/// (`ranking::MAX_DEPTH`, the deepest page a whole-currency listing reads without sorting).
+pub const RECENT_KEPT: usize = crate::ranking::MAX_DEPTH as usize;
 
 /// One offer as the first scan reads it.
 #[derive(Debug, Clone, Copy)]
 pub struct MarketRow<'a> {
+    pub offer: i64,
     pub store: &'a str,
     pub brand: Option<&'a str>,
     pub brand_key: Option<&'a str>,
@@ -112,7 +121,21 @@ pub struct Market {
     /// By currency, then store.
     pub markets: Vec<StoreMarket>,
     pub seen_hours: Vec<SeenHour>,
+    /// By currency, newest first: the date sort's order (`last_seen` descending, then id).
+    pub recent: Vec<RecentOffer>,
 }
+
+/// One of a currency's newest offers; `rank` 0 is the newest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentOffer {
+    pub currency: String,
+    pub rank: u64,
+    pub offer: i64,
+    pub last_seen: i64,
+}
+
+/// An offer's place in the date sort: larger is newer (`last_seen`, then the smaller id).
+type Newness = (i64, Reverse<i64>);
 
 #[derive(Default)]
 struct Totals {
@@ -192,6 +215,8 @@ pub struct MarketFold {
     /// The product the price scan is on, and its sellers so far.
     product: Option<i64>,
     sellers: Vec<Seller>,
+    /// Per currency (index), the newest `RECENT_KEPT` offers so far, oldest on top.
+    recent: Vec<BinaryHeap<Reverse<Newness>>>,
 }
 
 fn index_of(map: &mut FxHashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
@@ -272,6 +297,21 @@ impl MarketFold {
             add_category(&mut a.categories, k);
         }
         *self.hours.entry((currency, store, r.last_seen.div_euclid(3600))).or_default() += 1;
+        self.keep_recent(currency, (r.last_seen, Reverse(r.offer)));
+    }
+
+    fn keep_recent(&mut self, currency: u16, newness: Newness) {
+        let c = currency as usize;
+        if self.recent.len() <= c {
+            self.recent.resize_with(c + 1, BinaryHeap::new);
+        }
+        let heap = &mut self.recent[c];
+        if heap.len() < RECENT_KEPT {
+            heap.push(Reverse(newness));
+        } else if heap.peek().is_some_and(|oldest| newness > oldest.0) {
+            heap.pop();
+            heap.push(Reverse(newness));
+        }
     }
 
     /// One offer's price of the second scan, which comes in product order: each product's
@@ -385,7 +425,20 @@ impl MarketFold {
             .map(|(key, (brand, offers, products))| BrandTotals { key, brand, offers, products })
             .collect();
         brands.sort_by(|a, b| a.key.cmp(&b.key));
-        Market { categories, brands, stores, markets, seen_hours }
+        let mut recent = Vec::new();
+        let mut by_code: Vec<(&String, BinaryHeap<Reverse<Newness>>)> =
+            self.currencies.iter().zip(self.recent).collect();
+        by_code.sort_by(|a, b| a.0.cmp(b.0));
+        for (code, heap) in by_code {
+            // Ascending `Reverse` order is newest first.
+            for (rank, Reverse((last_seen, Reverse(offer)))) in
+                heap.into_sorted_vec().into_iter().enumerate()
+            {
+                let currency = code.clone();
+                recent.push(RecentOffer { currency, rank: rank as u64, offer, last_seen });
+            }
+        }
+        Market { categories, brands, stores, markets, seen_hours, recent }
     }
 }
 
@@ -398,8 +451,9 @@ mod tests {
 
     fn fold(offers: &[Offer]) -> Market {
         let mut f = MarketFold::default();
-        for &(store, product, key, price, seen) in offers {
+        for (i, &(store, product, key, price, seen)) in offers.iter().enumerate() {
             f.push(MarketRow {
+                offer: i as i64 + 1,
                 store,
                 brand: Some(if product == 1 { "Mabe" } else { "mabe" }),
                 brand_key: Some("mabe"),
@@ -466,6 +520,42 @@ mod tests {
         let hours: Vec<(&str, i64, u64)> =
             m.seen_hours.iter().map(|h| (h.store.as_str(), h.hour, h.offers)).collect();
         assert_eq!(hours, vec![("x", 0, 1), ("x", 1, 2), ("y", 2, 1), ("z", 2, 1)]);
+    }
+
+    #[test]
+    fn recent_keeps_each_currencys_newest_offers_in_date_order() {
+        let mut f = MarketFold::default();
+        let row = |offer: i64, currency: &'static str, last_seen: i64| MarketRow {
+            offer,
+            store: "x",
+            brand: None,
+            brand_key: None,
+            category: None,
+            category_key: None,
+            currency,
+            last_seen,
+            in_stock: true,
+        };
+        // More COP offers than are kept, in scrambled order: ids 1..=N+5 seen at id % 7,
+        // so the newest are the six-remainders, ties by the smaller id.
+        let n = RECENT_KEPT as i64 + 5;
+        for id in (1..=n).rev() {
+            f.push(row(id, "COP", id % 7));
+        }
+        f.push(row(n + 1, "ARS", 5));
+        f.push(row(n + 2, "ARS", 9));
+        let m = f.finish();
+        let ars: Vec<(u64, i64)> =
+            m.recent.iter().filter(|r| r.currency == "ARS").map(|r| (r.rank, r.offer)).collect();
+        assert_eq!(ars, vec![(0, n + 2), (1, n + 1)]);
+        let cop: Vec<&RecentOffer> = m.recent.iter().filter(|r| r.currency == "COP").collect();
+        assert_eq!(cop.len(), RECENT_KEPT);
+        let mut every: Vec<(i64, i64)> = (1..=n).map(|id| (id % 7, id)).collect();
+        every.sort_by_key(|&(seen, id)| (Reverse(seen), id));
+        let kept: Vec<(i64, i64)> = cop.iter().map(|r| (r.last_seen, r.offer)).collect();
+        assert_eq!(kept, every[..RECENT_KEPT]);
+        assert!(cop.iter().enumerate().all(|(i, r)| r.rank == i as u64));
+        assert_eq!(m.recent[0].currency, "ARS", "by currency code");
     }
 
     #[test]

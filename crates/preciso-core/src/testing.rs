@@ -851,6 +851,77 @@ pub fn value_ranking_equals_scoring_every_offer(c: &dyn Catalog) {
     }
 }
 
+/// The date sort of a whole currency reads its page by rank from the market summary's newest
+/// offers (`market::RECENT_KEPT` per currency): page by page it equals sorting every offer by
+/// last seen, then id — after a run, in the middle of one (its batches moved offers the
+/// summary has not caught up with, so the listing sorts) and after a store merge.
+pub fn date_listing_equals_sorting_every_offer(c: &dyn Catalog) {
+    let skus: Vec<String> = (0..120).map(|i| format!("D{i}")).collect();
+    let titles: Vec<String> = (0..120).map(|i| format!("Fecha {i}")).collect();
+    let offer = |i: usize, at: i64, price: i64| {
+        Fixture {
+            store: ["exito", "jumbo", "alkosto"][i % 3],
+            sku: &skus[i],
+            title: &titles[i],
+            currency: if i.is_multiple_of(4) { "CLP" } else { "COP" },
+            price,
+            at,
+            ..Default::default()
+        }
+        .offer()
+    };
+    // Five observation times: many ties, broken by id.
+    let first: Vec<Offer> = (0..120).map(|i| offer(i, 1_000 + (i as i64 * 7) % 5, 5_000)).collect();
+    apply(c, "date-0", &first);
+    dated_pages_equal_sorted(c, "after the first run");
+    // A third seen again: later (to the front; half of those with a new price) or earlier
+    // (no move).
+    let again: Vec<Offer> = (0..120)
+        .filter(|i| i % 3 == 0)
+        .map(|i| match i % 2 {
+            0 => offer(i, 2_000, if i % 4 == 0 { 4_000 } else { 5_000 }),
+            _ => offer(i, 900, 5_000),
+        })
+        .collect();
+    let mut s = c.begin_ingest(&new_file("date-1"), false).expect("begin");
+    let reader = IngestCounts { read: again.len() as u64, ..Default::default() };
+    s.apply_batch(&again, &reader).expect("apply");
+    dated_pages_equal_sorted(c, "between a run's batches and its end");
+    s.finish(IngestStatus::Done, None).expect("finish");
+    dated_pages_equal_sorted(c, "after the second run");
+    c.merge_stores(&StoreId::parse("jumbo").unwrap(), &StoreId::parse("exito").unwrap()).unwrap();
+    dated_pages_equal_sorted(c, "after a merge");
+}
+
+fn dated_pages_equal_sorted(c: &dyn Catalog, when: &str) {
+    for code in ["COP", "CLP"] {
+        let filter = OfferFilter { currency: Currency::parse(code).ok(), ..Default::default() };
+        let who = Personalization::default();
+        let mut expected: Vec<(i64, i64)> = Vec::new();
+        for page in 1.. {
+            let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
+            let items = p.unwrap().items;
+            if items.is_empty() {
+                break;
+            }
+            expected.extend(items.iter().map(|s| (s.offer.last_seen, s.offer.id.as_i64())));
+        }
+        assert!(expected.len() >= 30, "{code} {when}: the currency has offers");
+        expected.sort_by_key(|&(seen, id)| (std::cmp::Reverse(seen), id));
+        let mut dated: Vec<(i64, i64)> = Vec::new();
+        for page in 1.. {
+            let p = c.list_offers(&filter, Sort::Date, PageRequest { page, limit: 7 }, who);
+            let p = p.unwrap();
+            assert_eq!(p.total, expected.len() as u64, "{code} {when}: total");
+            if p.items.is_empty() {
+                break;
+            }
+            dated.extend(p.items.iter().map(|s| (s.offer.last_seen, s.offer.id.as_i64())));
+        }
+        assert_eq!(dated, expected, "{code} {when}: newest first, then by id");
+    }
+}
+
 pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     catalog_for_queries(c);
     let cats: Vec<(String, u64)> =
@@ -1537,6 +1608,7 @@ macro_rules! contract_tests {
             archived_files_keep_their_key_in_the_ledger,
             listings_filter_sort_and_page,
             value_ranking_equals_scoring_every_offer,
+            date_listing_equals_sorting_every_offer,
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,
             market_summary_follows_ingest_and_merge,

@@ -7,9 +7,9 @@ use preciso_core::market::Market;
 use preciso_core::ports::{Cell, StoreError};
 
 /// The first scan, any order: `store_id, category, category_key, currency, last_seen,
-/// availability, brand, brand_key` of every offer.
+/// availability, brand, brand_key, id` of every offer.
 pub const SCAN: &str = "SELECT store_id, category, category_key, currency, last_seen,
-    availability, brand, brand_key FROM offers";
+    availability, brand, brand_key, id FROM offers";
 
 /// The second scan, in product order: `product_id, currency, store_id, price_minor,
 /// availability, brand_key` (on SQLite a walk of the covering `offers_product` index).
@@ -84,9 +84,14 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
     if let Some(g) = generation {
         tx.execute(CLEAR, &[Cell::Int(g)])?;
     }
-    for table in
-        ["category_counts", "brand_counts", "store_stats", "store_market", "store_seen_hours"]
-    {
+    for table in [
+        "category_counts",
+        "brand_counts",
+        "store_stats",
+        "store_market",
+        "store_seen_hours",
+        "market_recent",
+    ] {
         tx.execute(&format!("DELETE FROM {table}"), &[])?;
     }
     let categories = m
@@ -153,5 +158,18 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
             ]
         })
         .collect();
-    insert(tx, "store_seen_hours", "currency, store_id, hour, offers", hours)
+    insert(tx, "store_seen_hours", "currency, store_id, hour, offers", hours)?;
+    let recent = m
+        .recent
+        .iter()
+        .map(|r| {
+            vec![
+                Cell::Text(r.currency.clone()),
+                n(r.rank),
+                Cell::Int(r.offer),
+                Cell::Int(r.last_seen),
+            ]
+        })
+        .collect();
+    insert(tx, "market_recent", "currency, rank, offer_id, last_seen", recent)
 }

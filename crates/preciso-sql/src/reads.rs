@@ -6,6 +6,7 @@ use crate::filter::{
 };
 use crate::{Param, text};
 use preciso_core::domain::{Currency, StoreId, fold_for_matching};
+use preciso_core::market::RECENT_KEPT;
 use preciso_core::query::{OfferFilter, PageRequest, Preferences, Sort};
 use preciso_core::ranking;
 
@@ -56,6 +57,44 @@ pub fn list_offers(
         Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params)
     });
     (Query::new(sql, params), count)
+}
+
+/// A date-sorted page of a whole currency read by rank from the market summary's newest
+/// offers (`market_recent`), the same rows as `list_offers`' `ranked` query; `None` where the
+/// listing sorts instead: another sort, anything but the currency filtering, preferred stores
+/// or brands ordering first, or a page past `market::RECENT_KEPT`. While the summary is marked
+/// stale (a run between its batches and its refresh, a merge) it returns no rows: the caller
+/// then sorts, as it does for a page past the currency's last offer.
+pub fn recent_page(
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    prefs: Option<&Preferences>,
+) -> Option<Query> {
+    let wanted = page.offset() + u64::from(page.limit);
+    if sort != Sort::Date || wanted > RECENT_KEPT as u64 || preferred_expr(prefs).is_some() {
+        return None;
+    }
+    let currency = filter.currency?;
+    let rest = OfferFilter { currency: None, ..filter.clone() };
+    if rest != OfferFilter::default() || prefs.is_some_and(|p| p.budget.is_some()) {
+        return None;
+    }
+    Some(Query::new(
+        format!(
+            "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
+             FROM market_recent r JOIN offers o ON o.id = r.offer_id
+             LEFT JOIN category_stats cs
+               ON cs.category_key = o.category_key AND cs.currency = o.currency
+             WHERE r.currency = ? AND r.rank >= ? AND NOT EXISTS (SELECT 1 FROM market_dirty)
+             ORDER BY r.rank LIMIT ?"
+        ),
+        vec![
+            text(currency.code()),
+            Param::Int(page.offset() as i64),
+            Param::Int(i64::from(page.limit)),
+        ],
+    ))
 }
 
 /// The number of offers of a currency, or of one store in it, from the market summary

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0024_product_key", include_str!("../migrations/0024_product_key.sql")),
     ("0025_listing_indexes", include_str!("../migrations/0025_listing_indexes.sql")),
     ("0026_drop_filters", include_str!("../migrations/0026_drop_filters.sql")),
+    ("0027_market_recent", include_str!("../migrations/0027_market_recent.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

@@ -113,12 +113,17 @@ impl CatalogRead for PgCatalog {
         self.with_client(|c| {
             // Counted first: how many match decides how the value ranking reads them.
             let total = count(c, &total)?;
+            let rank = |rows: Vec<Row>| -> Vec<Rank> {
+                rows.iter().map(|r| Rank::new(r.get(0), r.get(1), r.get(2))).collect()
+            };
+            let recent = reads::recent_page(filter, sort, page, who.preferences);
             let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
                 Some(ranks) => ranks,
-                None => run(c, &ranked)?
-                    .iter()
-                    .map(|r| Rank::new(r.get(0), r.get(1), r.get(2)))
-                    .collect(),
+                None => match recent.map(|q| run(c, &q).map(rank)).transpose()? {
+                    // No rows: the summary is stale or the page is past the last offer.
+                    Some(ranks) if !ranks.is_empty() => ranks,
+                    _ => rank(run(c, &ranked)?),
+                },
             };
             let ids: Vec<i64> = ranks.iter().map(|r| r.id).collect();
             let loaded = offers(c, &reads::offers_by_ids(&ids))?;

@@ -641,6 +641,7 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
     scan(tx, preciso_sql::market::SCAN, &mut |r| {
         let availability: &str = r.get(5);
         fold.push(MarketRow {
+            offer: r.get(8),
             store: r.get(0),
             brand: r.get(6),
             brand_key: r.get(7),

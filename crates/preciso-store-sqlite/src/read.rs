@@ -118,9 +118,15 @@ impl CatalogRead for SqliteCatalog {
         self.with_reader(|c| {
             // Counted first: how many match decides how the value ranking reads them.
             let total = query_count(c, &total)?;
+            let rank = |r: &rusqlite::Row<'_>| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?));
+            let recent = reads::recent_page(filter, sort, page, who.preferences);
             let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
                 Some(ranks) => ranks,
-                None => query_map(c, &ranked, |r| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?)))?,
+                None => match recent.map(|q| query_map(c, &q, rank)).transpose()? {
+                    // No rows: the summary is stale or the page is past the last offer.
+                    Some(ranks) if !ranks.is_empty() => ranks,
+                    _ => query_map(c, &ranked, rank)?,
+                },
             };
             let ids: Vec<i64> = ranks.iter().map(|r| r.id).collect();
             let offers = query_map(c, &reads::offers_by_ids(&ids), offer_row)?;

@@ -209,6 +209,7 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
     scan(preciso_sql::market::SCAN, &mut |r| {
         let t = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
         fold.push(MarketRow {
+            offer: r.get(8)?,
             store: t(0)?.unwrap_or(""),
             brand: t(6)?,
             brand_key: t(7)?,

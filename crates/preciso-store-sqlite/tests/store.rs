@@ -467,3 +467,29 @@ fn value_ranking_scans_read_the_value_index() {
         .unwrap();
     assert!(exists, "the check at open builds the value index");
 }
+
+/// A whole-currency date listing reads its page by rank from `market_recent` (the contract
+/// shows its order equals sorting; this shows the rows come from the summary): a rank dropped
+/// from the summary drops out of the page, and with the summary marked stale the listing
+/// sorts every offer again.
+#[test]
+fn the_date_listing_reads_the_summarys_newest_offers() {
+    use preciso_core::query::{OfferFilter, PageRequest, Sort};
+    let (_d, cat) = open();
+    let offers: Vec<Offer> = (0..5)
+        .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), 1_000, 10 + i))
+        .collect();
+    preciso_core::testing::apply(&cat, "load", &offers);
+    let filter =
+        OfferFilter { currency: Some(Currency::parse("COP").unwrap()), ..Default::default() };
+    let page = |cat: &SqliteCatalog| -> Vec<i64> {
+        let who = preciso_core::ports::Personalization::default();
+        let p = cat.list_offers(&filter, Sort::Date, PageRequest::default(), who).unwrap();
+        p.items.iter().map(|s| s.offer.last_seen).collect()
+    };
+    assert_eq!(page(&cat), vec![14, 13, 12, 11, 10]);
+    raw(&cat).execute("DELETE FROM market_recent WHERE rank = 1", []).unwrap();
+    assert_eq!(page(&cat), vec![14, 12, 11, 10], "read from the summary");
+    raw(&cat).execute_batch(preciso_sql::market::MARK).unwrap();
+    assert_eq!(page(&cat), vec![14, 13, 12, 11, 10], "stale: sorted");
+}
