@@ -1,8 +1,8 @@
 //! The market summary behind the catalog listings and the store comparison: each category's
 //! name and offers; each brand's name, offers and products; each store's offers, categories, stock and newest observation; and per
 //! (currency, store) its offers, categories, price index, how often it is the cheapest, and its
-//! offers by the hour they were last seen; and per currency its newest offers (`recent`: the
-//! date-sorted listing's first `RECENT_KEPT` rows). Stores rebuild it at the end of every ingest run that
+//! offers by the hour they were last seen and by category key; and per currency its newest
+//! offers (`recent`: the date-sorted listing's first `RECENT_KEPT` rows). Stores rebuild it at the end of every ingest run that
 //! changed offers (and after store merges and loads), the way the best-offer summary is kept,
 //! so `/api/categories`, `/api/stores`, the store comparison and the web UI read a few rows
 //! instead of every offer. This module folds two scans — the offers in any order (`push`), and
@@ -123,6 +123,18 @@ pub struct Market {
     pub seen_hours: Vec<SeenHour>,
     /// By currency, newest first: the date sort's order (`last_seen` descending, then id).
     pub recent: Vec<RecentOffer>,
+    /// By currency, category key, store.
+    pub category_offers: Vec<CategoryOffers>,
+}
+
+/// A store's offers in one category key and currency: a listing filtered by category (and
+/// store) totals these instead of counting its offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryOffers {
+    pub currency: String,
+    pub category_key: String,
+    pub store: String,
+    pub offers: u64,
 }
 
 /// One of a currency's newest offers; `rank` 0 is the newest.
@@ -217,6 +229,8 @@ pub struct MarketFold {
     sellers: Vec<Seller>,
     /// Per currency (index), the newest `RECENT_KEPT` offers so far, oldest on top.
     recent: Vec<BinaryHeap<Reverse<Newness>>>,
+    /// (currency, store, category key) -> offers.
+    category_offers: FxHashMap<(u16, u32, u32), u64>,
 }
 
 fn index_of(map: &mut FxHashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
@@ -295,6 +309,7 @@ impl MarketFold {
         if let Some(k) = key {
             add_category(&mut t.categories, k);
             add_category(&mut a.categories, k);
+            *self.category_offers.entry((currency, store, k)).or_default() += 1;
         }
         *self.hours.entry((currency, store, r.last_seen.div_euclid(3600))).or_default() += 1;
         self.keep_recent(currency, (r.last_seen, Reverse(r.offer)));
@@ -372,6 +387,19 @@ impl MarketFold {
 
     pub fn finish(mut self) -> Market {
         self.judge_product();
+        let mut category_offers: Vec<CategoryOffers> = self
+            .category_offers
+            .into_iter()
+            .map(|((c, s, k), offers)| CategoryOffers {
+                currency: self.currencies[c as usize].clone(),
+                category_key: self.key_names[k as usize].0.clone(),
+                store: self.store_names[s as usize].clone(),
+                offers,
+            })
+            .collect();
+        category_offers.sort_by(|a, b| {
+            (&a.currency, &a.category_key, &a.store).cmp(&(&b.currency, &b.category_key, &b.store))
+        });
         let mut markets: Vec<StoreMarket> = self
             .accs
             .into_iter()
@@ -438,7 +466,7 @@ impl MarketFold {
                 recent.push(RecentOffer { currency, rank: rank as u64, offer, last_seen });
             }
         }
-        Market { categories, brands, stores, markets, seen_hours, recent }
+        Market { categories, brands, stores, markets, seen_hours, recent, category_offers }
     }
 }
 
@@ -520,6 +548,12 @@ mod tests {
         let hours: Vec<(&str, i64, u64)> =
             m.seen_hours.iter().map(|h| (h.store.as_str(), h.hour, h.offers)).collect();
         assert_eq!(hours, vec![("x", 0, 1), ("x", 1, 2), ("y", 2, 1), ("z", 2, 1)]);
+        let by_category: Vec<(&str, &str, u64)> = m
+            .category_offers
+            .iter()
+            .map(|c| (c.category_key.as_str(), c.store.as_str(), c.offers))
+            .collect();
+        assert_eq!(by_category, vec![("a", "x", 2), ("a", "y", 1), ("b", "x", 1), ("b", "z", 1)]);
     }
 
     #[test]

@@ -919,6 +919,29 @@ fn dated_pages_equal_sorted(c: &dyn Catalog, when: &str) {
             dated.extend(p.items.iter().map(|s| (s.offer.last_seen, s.offer.id.as_i64())));
         }
         assert_eq!(dated, expected, "{code} {when}: newest first, then by id");
+        // Totals of a category or a store (and both) in the currency, from the market summary:
+        // each equals the offers its pages list.
+        let exito = Some(StoreId::parse("exito").unwrap());
+        for (category, store) in [("hogar", None), ("hogar/cocina", None), ("hogar", exito)] {
+            let filter = OfferFilter { category: Some(category.into()), store, ..filter.clone() };
+            let mut listed = 0;
+            let mut total = None;
+            for page in 1.. {
+                let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 50 }, who);
+                let p = p.unwrap();
+                total = Some(p.total);
+                if p.items.is_empty() {
+                    break;
+                }
+                listed += p.items.len() as u64;
+            }
+            assert_eq!(total, Some(listed), "{code} {when} {filter:?}: total");
+        }
+        let filter = OfferFilter { category: Some("mercado".into()), ..filter };
+        assert_eq!(
+            c.list_offers(&filter, Sort::Price, PageRequest::default(), who).unwrap().total,
+            0
+        );
     }
 }
 

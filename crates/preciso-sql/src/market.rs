@@ -91,6 +91,7 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         "store_market",
         "store_seen_hours",
         "market_recent",
+        "store_category_offers",
     ] {
         tx.execute(&format!("DELETE FROM {table}"), &[])?;
     }
@@ -171,5 +172,18 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
             ]
         })
         .collect();
-    insert(tx, "market_recent", "currency, rank, offer_id, last_seen", recent)
+    insert(tx, "market_recent", "currency, rank, offer_id, last_seen", recent)?;
+    let by_category = m
+        .category_offers
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::Text(c.currency.clone()),
+                Cell::Text(c.category_key.clone()),
+                Cell::Text(c.store.clone()),
+                n(c.offers),
+            ]
+        })
+        .collect();
+    insert(tx, "store_category_offers", "currency, category_key, store_id, offers", by_category)
 }

@@ -97,15 +97,28 @@ pub fn recent_page(
     ))
 }
 
-/// The number of offers of a currency, or of one store in it, from the market summary
-/// (`store_market`) instead of counting them; `None` when anything else filters.
+/// The number of offers of a currency — or of one store, a category (with what is below it),
+/// or both, in it — from the market summary (`store_market`, `store_category_offers`) instead
+/// of counting them; `None` when anything else filters.
 fn summary_count(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Query> {
     let currency = filter.currency?;
-    let rest = OfferFilter { currency: None, store: None, ..filter.clone() };
+    let rest = OfferFilter { currency: None, store: None, category: None, ..filter.clone() };
     if rest != OfferFilter::default() || prefs.is_some_and(|p| p.budget.is_some()) {
         return None;
     }
-    Some(market_offers(currency, filter.store.as_ref()))
+    if filter.category.is_none() {
+        return Some(market_offers(currency, filter.store.as_ref()));
+    }
+    // The same clauses as the listing's: the summary's columns are named as the offers'.
+    let w = filter_where(filter, None);
+    Some(Query::new(
+        format!(
+            "SELECT CAST(coalesce(sum(o.offers), 0) AS BIGINT) FROM store_category_offers o
+             WHERE {}",
+            w.sql()
+        ),
+        w.params,
+    ))
 }
 
 /// The offers of a currency, or of one store in it, from the market summary.

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0025_listing_indexes", include_str!("../migrations/0025_listing_indexes.sql")),
     ("0026_drop_filters", include_str!("../migrations/0026_drop_filters.sql")),
     ("0027_market_recent", include_str!("../migrations/0027_market_recent.sql")),
+    ("0028_store_category_offers", include_str!("../migrations/0028_store_category_offers.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

@@ -468,12 +468,13 @@ fn value_ranking_scans_read_the_value_index() {
     assert!(exists, "the check at open builds the value index");
 }
 
-/// A whole-currency date listing reads its page by rank from `market_recent` (the contract
-/// shows its order equals sorting; this shows the rows come from the summary): a rank dropped
-/// from the summary drops out of the page, and with the summary marked stale the listing
-/// sorts every offer again.
+/// A whole-currency date listing reads its page by rank from `market_recent`, and a
+/// category's total is `store_category_offers`' (the contract shows both equal sorting and
+/// counting; this shows they come from the summary): a rank dropped from the summary drops out
+/// of the page, a changed count changes the total, and with the summary marked stale the date
+/// listing sorts every offer again.
 #[test]
-fn the_date_listing_reads_the_summarys_newest_offers() {
+fn listings_read_the_market_summarys_newest_offers_and_counts() {
     use preciso_core::query::{OfferFilter, PageRequest, Sort};
     let (_d, cat) = open();
     let offers: Vec<Offer> = (0..5)
@@ -490,6 +491,15 @@ fn the_date_listing_reads_the_summarys_newest_offers() {
     assert_eq!(page(&cat), vec![14, 13, 12, 11, 10]);
     raw(&cat).execute("DELETE FROM market_recent WHERE rank = 1", []).unwrap();
     assert_eq!(page(&cat), vec![14, 12, 11, 10], "read from the summary");
+    // A category's total is the summary's count of its offers, not a count of the offers.
+    let in_category = OfferFilter { category: Some("hogar".into()), ..filter.clone() };
+    let total = |cat: &SqliteCatalog| {
+        let who = preciso_core::ports::Personalization::default();
+        cat.list_offers(&in_category, Sort::Price, PageRequest::default(), who).unwrap().total
+    };
+    assert_eq!(total(&cat), 5);
+    raw(&cat).execute("UPDATE store_category_offers SET offers = 7", []).unwrap();
+    assert_eq!(total(&cat), 7, "read from the summary");
     raw(&cat).execute_batch(preciso_sql::market::MARK).unwrap();
     assert_eq!(page(&cat), vec![14, 13, 12, 11, 10], "stale: sorted");
 }
