@@ -4,7 +4,9 @@
 # point 6: < 50 ms at 1M offers, O(page)). Uses the catalog bench/ui.sh builds.
 # Then, with MIXED_SECS set, a mixed load over all of them (wrk -t2 -c32, round robin, cache
 # off): requests/s, latency percentiles and timeouts (the issue's last check of point 6).
-# Usage: [MIXED_SECS=60] bench/endpoints.sh [OFFERS] [RUNS] [--unique]
+# With DATABASE_URL set (a PostgreSQL catalog, e.g. one `preciso copy` filled from the SQLite
+# one), the server reads that database instead.
+# Usage: [MIXED_SECS=60] [DATABASE_URL=postgres://…] bench/endpoints.sh [OFFERS] [RUNS] [--unique]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -15,8 +17,11 @@ DATA=$OUT/data-$N${SHAPE:+-unique}
 [ -f "$DATA/preciso.sqlite" ] || bash bench/ui.sh "$N" 1 $SHAPE > /dev/null
 cargo build --release -q -p preciso
 BIN=$PWD/target/release/preciso
+BACKEND=SQLite DB_LINE=""
+if [ -n "${DATABASE_URL:-}" ]; then BACKEND=PostgreSQL DB_LINE="database_url = \"$DATABASE_URL\""; fi
 cat > "$OUT/endpoints.toml" <<TOML
 data_dir = "$DATA"
+$DB_LINE
 [http]
 listen = "127.0.0.1:18082"
 rate_limit_per_minute = 0
@@ -27,7 +32,7 @@ SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
 BASE=http://127.0.0.1:18082
 for _ in $(seq 200); do curl -sf $BASE/health >/dev/null && break; sleep 0.05; done
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); offers: $N${SHAPE:+ (one product per offer)}; SQLite; cache off; median of $RUNS"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); offers: $N${SHAPE:+ (one product per offer)}; $BACKEND; cache off; median of $RUNS"
 CAT=$(curl -sf "$BASE/api/categories" | python3 -c 'import json,sys; print(max(json.load(sys.stdin)["items"], key=lambda c: c["offers"])["key"])')
 TOP=${CAT%%/*}
 ITEM=$(curl -sf "$BASE/api/best-prices/$CAT?limit=1" | python3 -c 'import json,sys; i=json.load(sys.stdin)["items"][0]; print(i["id"], i["product_id"], i["title"].split()[0], i["store"], i.get("brand") or "x")')

@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0026_drop_filters", include_str!("../migrations/0026_drop_filters.sql")),
     ("0027_market_recent", include_str!("../migrations/0027_market_recent.sql")),
     ("0028_store_category_offers", include_str!("../migrations/0028_store_category_offers.sql")),
+    ("0029_drop_window_index", include_str!("../migrations/0029_drop_window_index.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

@@ -503,3 +503,47 @@ fn listings_read_the_market_summarys_newest_offers_and_counts() {
     raw(&cat).execute_batch(preciso_sql::market::MARK).unwrap();
     assert_eq!(page(&cat), vec![14, 13, 12, 11, 10], "stale: sorted");
 }
+
+/// A trending listing in a currency counts and ranks the window's drops from one covering
+/// index (`offer_drops_window`), whatever else filters, instead of reading each drop of the
+/// window from the table.
+#[test]
+fn trending_reads_the_drop_window_index_alone() {
+    use preciso_core::query::{OfferFilter, PageRequest};
+    let (_d, cat) = open();
+    preciso_core::testing::apply(&cat, "load", &[offer("exito", "A", "olla", 1_000, 1)]);
+    let conn = raw(&cat);
+    let cop = Some(Currency::parse("COP").unwrap());
+    let filters = [
+        OfferFilter { currency: cop, ..Default::default() },
+        OfferFilter {
+            currency: cop,
+            store: Some(StoreId::parse("exito").unwrap()),
+            ..Default::default()
+        },
+        OfferFilter { currency: cop, category: Some("hogar".into()), ..Default::default() },
+        OfferFilter { currency: cop, brand: Some("acme".into()), ..Default::default() },
+    ];
+    for filter in filters {
+        let (_, count) = preciso_sql::reads::trending(0, &filter, PageRequest::default());
+        let params: Vec<rusqlite::types::Value> = count
+            .params
+            .iter()
+            .map(|p| match p {
+                preciso_sql::Param::Int(i) => (*i).into(),
+                preciso_sql::Param::Text(t) => t.clone().into(),
+                _ => rusqlite::types::Value::Null,
+            })
+            .collect();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", count.sql)).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|p| p.contains("COVERING INDEX offer_drops_window")),
+            "{filter:?}: {plan:?}"
+        );
+    }
+}
