@@ -945,6 +945,44 @@ fn dated_pages_equal_sorted(c: &dyn Catalog, when: &str) {
     }
 }
 
+/// Best prices keep one offer per product however many offers of one product come first in
+/// price order — more than a backend reads at once (PostgreSQL reads a LIMIT first, then
+/// streams the rest).
+pub fn best_prices_reach_past_many_offers_of_one_product(c: &dyn Catalog) {
+    let skus: Vec<String> = (0..600).map(|i| format!("M{i}")).collect();
+    let mut offers: Vec<Offer> = skus
+        .iter()
+        .enumerate()
+        .map(|(i, sku)| {
+            Fixture {
+                sku,
+                title: "Olla grande",
+                gtin: Some("7702032101054"),
+                price: 1_000 + i as i64,
+                ..Default::default()
+            }
+            .offer()
+        })
+        .collect();
+    // Two more products, dearer than every offer of the first.
+    offers
+        .push(Fixture { sku: "N1", title: "Sarten", price: 50_000, ..Default::default() }.offer());
+    offers.push(
+        Fixture { sku: "N2", title: "Licuadora", price: 60_000, ..Default::default() }.offer(),
+    );
+    apply(c, "many", &offers);
+    let filter = OfferFilter {
+        currency: Currency::parse("COP").ok(),
+        min_price: crate::query::Decimal::parse("1"),
+        ..Default::default()
+    };
+    let page = c.best_prices(&filter, PageRequest::default(), Personalization::default()).unwrap();
+    let got: Vec<(i64, u64)> =
+        page.items.iter().map(|b| (b.offer.price.minor, b.offers_for_product)).collect();
+    assert_eq!(got, vec![(1_000, 600), (50_000, 1), (60_000, 1)]);
+    assert_eq!(page.total, 3);
+}
+
 pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     catalog_for_queries(c);
     let cats: Vec<(String, u64)> =
@@ -1625,6 +1663,7 @@ macro_rules! contract_tests {
             dry_run_writes_nothing,
             groups_products_by_gtin_else_brand_and_title,
             best_prices_respect_stock_filters_and_preferences,
+            best_prices_reach_past_many_offers_of_one_product,
             best_price_summary_follows_every_change,
             an_initial_load_that_dies_reaches_the_summary_at_the_next_run,
             store_freshness_is_the_newest_observation,

@@ -21,6 +21,22 @@ impl Query {
     fn new(sql: String, params: Vec<Param>) -> Self {
         Query { sql, params }
     }
+
+    /// Its first `n` rows (for a query without a LIMIT of its own).
+    pub fn with_limit(&self, n: usize) -> Query {
+        self.suffixed("LIMIT", n)
+    }
+
+    /// Its rows after the first `n` (for a query without a LIMIT or OFFSET of its own).
+    pub fn with_offset(&self, n: usize) -> Query {
+        self.suffixed("OFFSET", n)
+    }
+
+    fn suffixed(&self, clause: &str, n: usize) -> Query {
+        let mut params = self.params.clone();
+        params.push(Param::Int(i64::try_from(n).unwrap_or(i64::MAX)));
+        Query::new(format!("{} {clause} ?", self.sql), params)
+    }
 }
 
 /// A page of offers in two steps: `ids` ranks the matching offers reading only indexed columns

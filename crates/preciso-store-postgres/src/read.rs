@@ -20,6 +20,10 @@ use preciso_sql::reads::{self, Query};
 use preciso_sql::{Param, numbered, offer_from_row};
 use std::collections::HashSet;
 
+/// Rows per wanted product a best-prices pass first reads (`LIMIT`): a product has a few
+/// offers in most listings, so these nearly always fill the page.
+const FIRST_ROWS_PER_PRODUCT: usize = 8;
+
 fn run(c: &mut PgConn, q: &Query) -> Result<Vec<Row>, StoreError> {
     let params = bind(&q.params);
     c.query_cached(&numbered(&q.sql), &refs(&params))
@@ -164,22 +168,41 @@ impl CatalogRead for PgCatalog {
             let mut seen: HashSet<i64> = HashSet::new();
             let mut chosen: Vec<(OfferView, bool)> = Vec::new();
             for (pass, pq) in q.passes.iter().enumerate() {
-                // A portal streams rows in batches so page 1 stops early, as SQLite's cursor does.
+                let preferred = personalized && pass == 0;
+                let mut keep = |offer: OfferView| {
+                    if seen.insert(offer.product_id.as_i64()) {
+                        chosen.push((offer, preferred));
+                    }
+                    chosen.len() >= wanted
+                };
+                // PostgreSQL plans a protocol portal to return every row: for a store's or a
+                // price range's offers it sorted all of them (44k: 280 ms) to hand out the
+                // first. A LIMIT makes it plan for the first rows (5 ms); the rest streams
+                // through a portal only when those did not fill the page.
+                let first = (wanted * FIRST_ROWS_PER_PRODUCT).max(256);
+                let rows = run(c, &pq.with_limit(first))?;
+                let mut filled = false;
+                for r in &rows {
+                    if keep(offer_from_row(&PgRow(r))?) {
+                        filled = true;
+                        break;
+                    }
+                }
+                if filled || rows.len() < first {
+                    continue;
+                }
+                let rest = pq.with_offset(first);
                 let mut tx = c.transaction().map_err(backend)?;
-                let params = bind(&pq.params);
-                let portal = tx.bind(&numbered(&pq.sql), &refs(&params)).map_err(backend)?;
-                'fetch: while chosen.len() < wanted {
+                let params = bind(&rest.params);
+                let portal = tx.bind(&numbered(&rest.sql), &refs(&params)).map_err(backend)?;
+                'fetch: loop {
                     let rows = tx.query_portal(&portal, 256).map_err(backend)?;
                     if rows.is_empty() {
                         break;
                     }
                     for r in &rows {
-                        let offer = offer_from_row(&PgRow(r))?;
-                        if seen.insert(offer.product_id.as_i64()) {
-                            chosen.push((offer, personalized && pass == 0));
-                            if chosen.len() >= wanted {
-                                break 'fetch;
-                            }
+                        if keep(offer_from_row(&PgRow(r))?) {
+                            break 'fetch;
                         }
                     }
                 }
