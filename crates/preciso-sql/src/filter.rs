@@ -194,13 +194,16 @@ pub const VALUE_OWN: &str = value_own!("o.");
 
 /// The index that reads offers of a currency in descending own part. The expression must be
 /// the query's, column for column, for SQLite to use it; brand, store, price and category ride
-/// along so those filters are checked on the index before an offer's row is read. Both
-/// adapters build it with the offers' other deferred indexes (so a catalog gets it when it is
-/// next opened).
+/// along so those filters are checked on the index, and the score's other columns (previous
+/// price, rating, reviews, stock) so the scan computes each score from the index alone: a
+/// ranked page 100 read ~33k offers' rows at random (PostgreSQL 271 → 55 ms, SQLite 4× less
+/// with them). Both adapters build it with the offers' other deferred indexes (so a catalog
+/// gets it when it is next opened; migration 0030 dropped the narrower one).
 pub const VALUE_INDEX: &str = concat!(
     "CREATE INDEX IF NOT EXISTS offers_value ON offers (currency, (",
     value_own!(""),
-    ") DESC, id, brand_key, store_id, price_minor, category_key)"
+    ") DESC, id, brand_key, store_id, price_minor, category_key, prev_price_minor, rating_centi, \
+     review_count, availability)"
 );
 
 /// The share an offer's price is below its list price (0 without a list price above it),

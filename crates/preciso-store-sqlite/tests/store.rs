@@ -401,10 +401,11 @@ fn a_restore_rebuilds_the_search_index_from_the_loaded_products() {
     assert_eq!(index_problems(&raw(&target)), Vec::<String>::new());
 }
 
-/// The value ranking's scans read `offers_value` in index order, never sorting, whichever filter
-/// rides along (the adapter pins the index; SQLite can use an index on an expression only when
-/// the query's expression is the indexed one, else the pinned query fails to plan); an initial
-/// load's deferred build and the check at open both make the index.
+/// The value ranking's scans read `offers_value` alone (it covers every column the score and
+/// the filters read) in index order, never sorting, whichever filter rides along (the adapter
+/// pins the index; SQLite can use an index on an expression only when the query's expression
+/// is the indexed one, else the pinned query fails to plan); an initial load's deferred build
+/// and the check at open both make the index.
 #[test]
 fn value_ranking_scans_read_the_value_index() {
     use preciso_core::query::{Decimal, OfferFilter, Sort};
@@ -450,7 +451,7 @@ fn value_ranking_scans_read_the_value_index() {
             .collect::<Result<_, _>>()
             .unwrap();
         assert!(
-            plan.iter().any(|p| p.contains("USING INDEX offers_value")),
+            plan.iter().any(|p| p.contains("USING COVERING INDEX offers_value")),
             "{filter:?}: {plan:?}"
         );
         assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{filter:?}: sorted: {plan:?}");
