@@ -506,8 +506,8 @@ fn listings_read_the_market_summarys_newest_offers_and_counts() {
 }
 
 /// A trending listing in a currency counts and ranks the window's drops from one covering
-/// index (`offer_drops_window`), whatever else filters, instead of reading each drop of the
-/// window from the table.
+/// index (`offer_drops_window`), whatever else filters (a price bound too), instead of reading
+/// each drop of the window from the table.
 #[test]
 fn trending_reads_the_drop_window_index_alone() {
     use preciso_core::query::{OfferFilter, PageRequest};
@@ -524,27 +524,35 @@ fn trending_reads_the_drop_window_index_alone() {
         },
         OfferFilter { currency: cop, category: Some("hogar".into()), ..Default::default() },
         OfferFilter { currency: cop, brand: Some("acme".into()), ..Default::default() },
+        OfferFilter {
+            currency: cop,
+            min_price: preciso_core::query::Decimal::parse("1"),
+            max_price: preciso_core::query::Decimal::parse("50000"),
+            ..Default::default()
+        },
     ];
     for filter in filters {
-        let (_, count) = preciso_sql::reads::trending(0, &filter, PageRequest::default());
-        let params: Vec<rusqlite::types::Value> = count
-            .params
-            .iter()
-            .map(|p| match p {
-                preciso_sql::Param::Int(i) => (*i).into(),
-                preciso_sql::Param::Text(t) => t.clone().into(),
-                _ => rusqlite::types::Value::Null,
-            })
-            .collect();
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", count.sql)).unwrap();
-        let plan: Vec<String> = stmt
-            .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert!(
-            plan.iter().any(|p| p.contains("COVERING INDEX offer_drops_window")),
-            "{filter:?}: {plan:?}"
-        );
+        let (rows, count) = preciso_sql::reads::trending(0, &filter, PageRequest::default());
+        for q in [rows, count] {
+            let params: Vec<rusqlite::types::Value> = q
+                .params
+                .iter()
+                .map(|p| match p {
+                    preciso_sql::Param::Int(i) => (*i).into(),
+                    preciso_sql::Param::Text(t) => t.clone().into(),
+                    _ => rusqlite::types::Value::Null,
+                })
+                .collect();
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|p| p.contains("COVERING INDEX offer_drops_window")),
+                "{filter:?}: {plan:?}"
+            );
+        }
     }
 }
