@@ -60,16 +60,30 @@ fn price_clause(w: &mut Where, bound: Decimal, op: &str, currency: Option<Curren
         w.push(format!("o.price_minor {op} ?"), [Param::Int(minor)]);
         return;
     }
-    let mut parts = Vec::new();
-    let mut params = Vec::new();
+    // The bound in minor units depends only on the currency's exponent: one branch per
+    // exponent, a single comparison per row (a term per currency made each row test ~150 of
+    // them, and an OR of terms had SQLite seek an index once per term: a price-bounded
+    // trending page without a currency took 24 ms at 1M offers). A bound no price of an
+    // exponent can reach leaves its currencies out (NULL: no match).
+    let mut by_exponent: std::collections::BTreeMap<u8, Vec<Currency>> = Default::default();
     for c in Currency::all() {
-        if let Some(minor) = bound.to_minor(c) {
-            parts.push(format!("(o.currency = ? AND o.price_minor {op} ?)"));
-            params.push(text(c.code()));
+        by_exponent.entry(c.exponent()).or_default().push(c);
+    }
+    let mut branches = Vec::new();
+    let mut params = Vec::new();
+    for currencies in by_exponent.values() {
+        if let Some(minor) = bound.to_minor(currencies[0]) {
+            let marks = placeholders(currencies.len());
+            branches.push(format!("WHEN o.currency IN ({marks}) THEN CAST(? AS BIGINT)"));
+            params.extend(currencies.iter().map(|c| text(c.code())));
             params.push(Param::Int(minor));
         }
     }
-    w.push(format!("({})", parts.join(" OR ")), params);
+    if branches.is_empty() {
+        w.push("1 = 0", []);
+        return;
+    }
+    w.push(format!("o.price_minor {op} CASE {} END", branches.join(" ")), params);
 }
 
 pub fn filter_where(filter: &OfferFilter, prefs: Option<&Preferences>) -> Where {
