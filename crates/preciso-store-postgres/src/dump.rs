@@ -184,7 +184,11 @@ impl CatalogDump for PgCatalog {
             reset_sequences(&mut tx)?;
             // The market summary is derived, not copied: built from the loaded offers.
             crate::session::rebuild_market(&mut tx)?;
-            tx.commit().map_err(backend)
+            tx.commit().map_err(backend)?;
+            // Statistics and the visibility map for what was loaded, as after an ingest run:
+            // without them the first readers of a copied catalog were planned on guesses
+            // (`relpages` 0, no column statistics) and read every offer's page from the heap.
+            c.batch_execute("VACUUM (ANALYZE)").map_err(backend)
         })
     }
 }

@@ -267,3 +267,41 @@ fn sslmode_is_honoured_as_libpq_does() {
     let catalog = PgCatalog::open(&verified).expect("open over verify-full");
     assert_eq!(catalog.counts().unwrap().offers, 0);
 }
+
+/// A load (`replace_all`: restore, `preciso copy`) leaves the catalog analyzed and its offers'
+/// pages all-visible, as an ingest run does, so its first readers get planned on statistics
+/// and read the indexes alone.
+#[test]
+fn a_loaded_catalog_is_analyzed_and_visible_for_index_only_reads() {
+    use preciso_core::ports::{CatalogDump, Cell};
+    let Some(source_db) = TempDb::create("store") else { return };
+    let Some(target_db) = TempDb::create("store") else { return };
+    let source = PgCatalog::open(&source_db.url).unwrap();
+    preciso_core::testing::apply(&source, "day-1", &offers_seen_at(500, 1_000));
+    let mut tables: Vec<(String, Vec<Vec<Cell>>)> = Vec::new();
+    source
+        .snapshot(&mut |table: &str, row: Vec<Cell>| {
+            match tables.last_mut() {
+                Some((name, rows)) if name == table => rows.push(row),
+                _ => tables.push((table.to_string(), vec![row])),
+            }
+            Ok(())
+        })
+        .unwrap();
+    let target = PgCatalog::open(&target_db.url).unwrap();
+    target
+        .replace_all(&mut |loader| {
+            tables.iter().try_for_each(|(table, rows)| loader.load(table, rows))
+        })
+        .unwrap();
+    let mut c = Client::connect(&target_db.url, NoTls).unwrap();
+    let r = c
+        .query_one(
+            "SELECT relpages, relallvisible, reltuples FROM pg_class WHERE relname = 'offers'",
+            &[],
+        )
+        .unwrap();
+    let (pages, visible, tuples): (i32, i32, f32) = (r.get(0), r.get(1), r.get(2));
+    assert!(pages > 0 && tuples >= 500.0, "analyzed: {pages} pages, {tuples} rows");
+    assert_eq!(visible, pages, "every page is marked all-visible");
+}
