@@ -209,33 +209,78 @@ pub fn summary_scope<'f>(
         .then(|| (filter.category.as_deref().unwrap_or(""), currency))
 }
 
-/// A search's answer: the cheapest of each product's `offers` (as the stores' `search_offers`
-/// return them: grouped by product, cheapest first, all in one currency) with how many it has,
-/// cheapest products first (`descending`: dearest first), one page of them.
+/// One buyable offer of a search's candidate products, as the stores read it for ranking:
+/// `(product, price_minor, offer id)`, grouped by product, cheapest first, in one currency.
+pub type SearchRow = (i64, i64, i64);
+
+/// A search's page before its offers are read: the cheapest offer of each product in `rows`
+/// with how many offers the product has, cheapest products first (`descending`: dearest
+/// first), one page of them; and how many products there are.
 pub fn cheapest_per_product(
-    offers: Vec<OfferView>,
+    rows: &[SearchRow],
     descending: bool,
     page: PageRequest,
-) -> Page<BestOffer> {
-    let mut best: Vec<BestOffer> = Vec::new();
-    for offer in offers {
+) -> (Vec<(i64, u64)>, u64) {
+    // (price, offer id, offers of its product), one per product.
+    let mut best: Vec<(i64, i64, u64)> = Vec::new();
+    let mut product = None;
+    for &(p, price, id) in rows {
         match best.last_mut() {
-            Some(b) if b.offer.product_id == offer.product_id => b.offers_for_product += 1,
-            _ => best.push(BestOffer { offer, offers_for_product: 1, preferred: false }),
+            Some(b) if product == Some(p) => b.2 += 1,
+            _ => {
+                product = Some(p);
+                best.push((price, id, 1));
+            }
         }
     }
-    best.sort_by_key(|b| (b.offer.price.minor, b.offer.id));
     if descending {
-        best.sort_by_key(|b| (std::cmp::Reverse(b.offer.price.minor), b.offer.id));
+        best.sort_by_key(|&(price, id, _)| (std::cmp::Reverse(price), id));
+    } else {
+        best.sort_by_key(|&(price, id, _)| (price, id));
     }
     let total = best.len() as u64;
-    let items = best.into_iter().skip(page.offset() as usize).take(page.limit as usize).collect();
+    let picked = best
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.limit as usize)
+        .map(|(_, id, n)| (id, n))
+        .collect();
+    (picked, total)
+}
+
+/// The page of `picked` (offer id, offers of its product) with the offers read for it.
+pub fn search_page(
+    picked: Vec<(i64, u64)>,
+    offers: Vec<OfferView>,
+    total: u64,
+    page: PageRequest,
+) -> Page<BestOffer> {
+    let mut by_id: std::collections::HashMap<i64, OfferView> =
+        offers.into_iter().map(|o| (o.id.as_i64(), o)).collect();
+    let items = picked
+        .into_iter()
+        .filter_map(|(id, n)| {
+            let offer = by_id.remove(&id)?;
+            Some(BestOffer { offer, offers_for_product: n, preferred: false })
+        })
+        .collect();
     Page { items, page: page.page, limit: page.limit, total }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_keeps_each_products_cheapest_offer_and_counts_its_offers() {
+        // Products 1 (two offers), 2 and 3, grouped, cheapest first within each.
+        let rows = [(1, 500, 11), (1, 900, 12), (2, 300, 21), (3, 700, 31)];
+        let page = |p| PageRequest { page: p, limit: 2 };
+        assert_eq!(cheapest_per_product(&rows, false, page(1)), (vec![(21, 1), (11, 2)], 3));
+        assert_eq!(cheapest_per_product(&rows, false, page(2)), (vec![(31, 1)], 3));
+        assert_eq!(cheapest_per_product(&rows, true, page(1)), (vec![(31, 1), (11, 2)], 3));
+        assert_eq!(cheapest_per_product(&[], false, page(1)), (vec![], 0));
+    }
 
     fn offer(id: i64, key: Option<&str>, currency: &str, price: i64) -> OfferPrice {
         OfferPrice {

@@ -292,10 +292,18 @@ pub trait CatalogRead: Send + Sync {
 
     /// Offers whose current price is a real drop that began at or after `since`, largest drop
     /// first (a page of a maintained column: no history is read).
-    /// The buyable offers passing `filter` of the products whose brand or title hold every
-    /// word of `q` as a word prefix (folded), among the first `SEARCH_CANDIDATES` matches by
-    /// product id, grouped by product, cheapest first; at most `SEARCH_ROWS` rows.
-    fn search_offers(&self, q: &str, filter: &OfferFilter) -> Result<Vec<OfferView>, StoreError>;
+    /// A page of the products whose brand or title hold every word of `q` as a word prefix
+    /// (folded), among the first `SEARCH_CANDIDATES` matches by product id, that have a buyable
+    /// offer passing `filter`: each with its cheapest such offer and how many it has, cheapest
+    /// first (`descending`: dearest first), ranked over at most `SEARCH_ROWS` offers
+    /// (`best::cheapest_per_product`); only the page's offers are read whole.
+    fn search_offers(
+        &self,
+        q: &str,
+        filter: &OfferFilter,
+        descending: bool,
+        page: PageRequest,
+    ) -> Result<Page<BestOffer>, StoreError>;
     fn trending(
         &self,
         since: i64,

@@ -1093,14 +1093,37 @@ pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
     // The offers of the matches (buyable, filtered), grouped by product, cheapest first.
     let other = Fixture { store: "jumbo", price: 8_000, ..olla };
     let gone = Fixture { store: "alkosto", availability: Availability::OutOfStock, ..olla };
-    apply(c, "search2", &[other.offer(), gone.offer()]);
-    let found = c.search_offers("imusa", &OfferFilter::default()).unwrap();
-    let seen: Vec<(&str, i64)> = found.iter().map(|o| (o.store.as_str(), o.price.minor)).collect();
-    assert_eq!(seen, vec![("jumbo", 8_000), ("exito", 10_000)], "no out-of-stock offer");
+    let small = Fixture { sku: "O2", title: "Olla Imusa 20cm", price: 5_000, ..olla };
+    let big = Fixture { sku: "O3", title: "Olla Imusa 30cm", price: 12_000, ..olla };
+    apply(c, "search2", &[other.offer(), gone.offer(), small.offer(), big.offer()]);
+    let search = |q: &str, filter: &OfferFilter, descending: bool, page: PageRequest| {
+        let page = c.search_offers(q, filter, descending, page).unwrap();
+        let items: Vec<(String, i64, u64)> = page
+            .items
+            .iter()
+            .map(|b| (b.offer.title.clone(), b.offer.price.minor, b.offers_for_product))
+            .collect();
+        (items, page.total)
+    };
+    let all = OfferFilter::default();
+    let first = PageRequest::default();
+    let found = |title: &str, price: i64, offers: u64| (title.to_string(), price, offers);
+    // Each product's cheapest buyable offer (the 24 cm pot: two in stock, one out of stock).
+    let cheapest = vec![
+        found("Olla Imusa 20cm", 5_000, 1),
+        found("Olla Imusa 24cm", 8_000, 2),
+        found("Olla Imusa 30cm", 12_000, 1),
+    ];
+    assert_eq!(search("imusa", &all, false, first), (cheapest.clone(), 3));
+    let dearest: Vec<_> = cheapest.iter().rev().cloned().collect();
+    assert_eq!(search("imusa", &all, true, first), (dearest, 3));
+    let second = PageRequest { page: 2, limit: 1 };
+    assert_eq!(search("imusa", &all, false, second), (vec![cheapest[1].clone()], 3));
     let exito = OfferFilter { store: Some(StoreId::parse("exito").unwrap()), ..Default::default() };
-    assert_eq!(c.search_offers("imusa olla", &exito).unwrap().len(), 1);
-    assert!(c.search_offers("imusa cafe", &OfferFilter::default()).unwrap().is_empty());
-    assert!(c.search_offers(" ", &OfferFilter::default()).unwrap().is_empty());
+    let (in_exito, total) = search("imusa olla 24", &exito, false, first);
+    assert_eq!((in_exito, total), (vec![found("Olla Imusa 24cm", 10_000, 1)], 1));
+    assert_eq!(search("imusa cafe", &all, false, first), (vec![], 0));
+    assert_eq!(search(" ", &all, false, first), (vec![], 0));
 }
 
 /// The market summary (`crate::market`) follows every ingest run and merge: categories with

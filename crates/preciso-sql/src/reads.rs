@@ -340,8 +340,9 @@ pub const SEARCH_CANDIDATES: i64 = 2_000;
 pub const SEARCH_ROWS: i64 = 20_000;
 
 /// The buyable offers of the products `matches` names (a subquery of product ids taking
-/// `match_params`) that pass `filter`, grouped by product, cheapest first: `OFFER_COLUMNS`.
-/// `GET /api/search` keeps the cheapest of each product.
+/// `match_params`) that pass `filter`, grouped by product, cheapest first: `product_id,
+/// price_minor, id` (`best::SearchRow`), which the product index holds, so the ranking reads
+/// no offer's row; the page's offers are then read by id (`offers_by_ids`).
 pub fn search_offers(matches: &str, match_params: Vec<Param>, filter: &OfferFilter) -> Query {
     let mut w = filter_where(filter, None);
     w.push("o.availability <> 'out_of_stock'", []);
@@ -350,7 +351,8 @@ pub fn search_offers(matches: &str, match_params: Vec<Param>, filter: &OfferFilt
     params.push(Param::Int(SEARCH_ROWS));
     Query::new(
         format!(
-            "SELECT {OFFER_COLUMNS} FROM offers o WHERE o.product_id IN ({matches}) AND {}
+            "SELECT o.product_id, o.price_minor, o.id FROM offers o
+             WHERE o.product_id IN ({matches}) AND {}
              ORDER BY o.product_id, o.price_minor, o.id LIMIT ?",
             w.sql()
         ),

@@ -28,7 +28,13 @@ use preciso_core::ports::StoreError;
 
 /// The secondary indexes a load defers: (name, definition).
 const DEFERRED_INDEXES: &[(&str, &str)] = &[
-    ("offers_product", "CREATE INDEX IF NOT EXISTS offers_product ON offers(product_id)"),
+    // As SQLite's: a search ranks its candidates' offers, and the market summary walks every
+    // offer's price in product order, from the index alone.
+    (
+        "offers_product",
+        "CREATE INDEX IF NOT EXISTS offers_product
+            ON offers(product_id, availability, category_key, currency, price_minor, id, store_id)",
+    ),
     (
         "offers_store",
         "CREATE INDEX IF NOT EXISTS offers_store

@@ -275,10 +275,25 @@ impl CatalogRead for PgCatalog {
         })
     }
 
-    fn search_offers(&self, q: &str, filter: &OfferFilter) -> Result<Vec<OfferView>, StoreError> {
-        let Some((sql, params)) = matches(q) else { return Ok(Vec::new()) };
+    fn search_offers(
+        &self,
+        q: &str,
+        filter: &OfferFilter,
+        descending: bool,
+        page: PageRequest,
+    ) -> Result<Page<BestOffer>, StoreError> {
+        let Some((sql, params)) = matches(q) else {
+            return Ok(preciso_core::best::search_page(Vec::new(), Vec::new(), 0, page));
+        };
         let q = reads::search_offers(&sql, params, filter);
-        self.with_client(|c| offers(c, &q))
+        self.with_client(|c| {
+            let rows: Vec<(i64, i64, i64)> =
+                run(c, &q)?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+            let (picked, total) = preciso_core::best::cheapest_per_product(&rows, descending, page);
+            let ids: Vec<i64> = picked.iter().map(|(id, _)| *id).collect();
+            let loaded = offers(c, &reads::offers_by_ids(&ids))?;
+            Ok(preciso_core::best::search_page(picked, loaded, total, page))
+        })
     }
 
     fn trending(

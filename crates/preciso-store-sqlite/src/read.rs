@@ -239,10 +239,24 @@ impl CatalogRead for SqliteCatalog {
         })
     }
 
-    fn search_offers(&self, q: &str, filter: &OfferFilter) -> Result<Vec<OfferView>, StoreError> {
-        let Some((sql, params)) = matches(q) else { return Ok(Vec::new()) };
+    fn search_offers(
+        &self,
+        q: &str,
+        filter: &OfferFilter,
+        descending: bool,
+        page: PageRequest,
+    ) -> Result<Page<BestOffer>, StoreError> {
+        let Some((sql, params)) = matches(q) else {
+            return Ok(preciso_core::best::search_page(Vec::new(), Vec::new(), 0, page));
+        };
         let q = reads::search_offers(&sql, params, filter);
-        self.with_reader(|c| query_map(c, &q, offer_row))
+        self.with_reader(|c| {
+            let rows = query_map(c, &q, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let (picked, total) = preciso_core::best::cheapest_per_product(&rows, descending, page);
+            let ids: Vec<i64> = picked.iter().map(|(id, _)| *id).collect();
+            let offers = query_map(c, &reads::offers_by_ids(&ids), offer_row)?;
+            Ok(preciso_core::best::search_page(picked, offers, total, page))
+        })
     }
 
     fn trending(

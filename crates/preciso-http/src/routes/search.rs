@@ -56,8 +56,7 @@ pub async fn search(
             let result = if text.is_empty() {
                 c.best_prices(&filter, page, Personalization { preferences: None })?
             } else {
-                let offers = c.search_offers(&text, &filter)?;
-                preciso_core::best::cheapest_per_product(offers, descending, page)
+                c.search_offers(&text, &filter, descending, page)?
             };
             Ok((currency, currencies, result))
         })
