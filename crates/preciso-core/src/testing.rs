@@ -983,6 +983,54 @@ pub fn best_prices_reach_past_many_offers_of_one_product(c: &dyn Catalog) {
     assert_eq!(page.total, 3);
 }
 
+/// A category's price-sorted pages (walked along the price index when the category is a large
+/// share of its currency, sorted otherwise) list exactly its offers in price order, cheapest
+/// or dearest first, ties by id, with a price bound riding along.
+pub fn price_sorted_category_pages_equal_sorting(c: &dyn Catalog) {
+    catalog_for_ranking(c);
+    let cop = Currency::parse("COP").ok();
+    let who = Personalization::default();
+    for category in ["hogar", "hogar/sala", "mercado"] {
+        for min_price in [None, crate::query::Decimal::parse("300")] {
+            let filter = OfferFilter {
+                currency: cop,
+                category: Some(category.into()),
+                min_price,
+                ..Default::default()
+            };
+            let mut every: Vec<(i64, i64)> = Vec::new();
+            for page in 1.. {
+                let p = c.list_offers(&filter, Sort::Value, PageRequest { page, limit: 100 }, who);
+                let items = p.unwrap().items;
+                if items.is_empty() {
+                    break;
+                }
+                every.extend(items.iter().map(|s| (s.offer.price.minor, s.offer.id.as_i64())));
+            }
+            assert!(every.len() > 20, "{filter:?}: the case matches offers");
+            for sort in [Sort::Price, Sort::PriceDesc] {
+                let mut expected = every.clone();
+                match sort {
+                    Sort::Price => expected.sort(),
+                    _ => expected.sort_by_key(|&(price, id)| (std::cmp::Reverse(price), id)),
+                }
+                let mut listed: Vec<(i64, i64)> = Vec::new();
+                for page in 1.. {
+                    let p = c.list_offers(&filter, sort, PageRequest { page, limit: 7 }, who);
+                    let p = p.unwrap();
+                    assert_eq!(p.total, expected.len() as u64, "{filter:?} {sort:?}: total");
+                    if p.items.is_empty() {
+                        break;
+                    }
+                    listed
+                        .extend(p.items.iter().map(|s| (s.offer.price.minor, s.offer.id.as_i64())));
+                }
+                assert_eq!(listed, expected, "{filter:?} {sort:?}");
+            }
+        }
+    }
+}
+
 pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     catalog_for_queries(c);
     let cats: Vec<(String, u64)> =
@@ -1694,6 +1742,7 @@ macro_rules! contract_tests {
             listings_filter_sort_and_page,
             value_ranking_equals_scoring_every_offer,
             date_listing_equals_sorting_every_offer,
+            price_sorted_category_pages_equal_sorting,
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,
             market_summary_follows_ingest_and_merge,

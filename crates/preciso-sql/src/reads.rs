@@ -50,6 +50,54 @@ pub fn list_offers(
     prefs: Option<&Preferences>,
 ) -> (Query, Query) {
     let w = filter_where(filter, prefs);
+    let count = summary_count(filter, prefs).unwrap_or_else(|| {
+        Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params.clone())
+    });
+    (ranked(filter, sort, page, prefs, "offers o"), count)
+}
+
+/// A category's price-sorted page walked along `offers_price` (currency, price, id, category,
+/// stock) instead of sorting the category's offers: the ranked query of `list_offers` from
+/// `offers` (an adapter may pin the index there), and the currency's offers, which with the
+/// listing's count decide whether to walk (`ranking::scan_suits`: when the category holds at
+/// least 1/64 of them, a page is found within 64 index entries per offer). `None` for other
+/// sorts, filters the index does not hold (brand, store), preferences, or no currency.
+pub fn price_walk(
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    prefs: Option<&Preferences>,
+    offers: &str,
+) -> Option<(Query, Query)> {
+    let currency = filter.currency?;
+    filter.category.as_ref()?;
+    let rest = OfferFilter {
+        currency: None,
+        category: None,
+        min_price: None,
+        max_price: None,
+        ..filter.clone()
+    };
+    if !matches!(sort, Sort::Price | Sort::PriceDesc)
+        || rest != OfferFilter::default()
+        || prefs.is_some()
+        || page.offset() + u64::from(page.limit) > ranking::MAX_DEPTH
+    {
+        return None;
+    }
+    Some((ranked(filter, sort, page, None, offers), market_offers(currency, None)))
+}
+
+/// `id, value_score, median_minor` of a page of `offers` (the FROM item for `offers o`)
+/// matching the filter, in the sort's order.
+fn ranked(
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    prefs: Option<&Preferences>,
+    offers: &str,
+) -> Query {
+    let w = filter_where(filter, prefs);
     let preferred = preferred_expr(prefs);
     let order = match &preferred {
         // A bare `0` would be read as a column number, so no preferences means no term.
@@ -58,21 +106,18 @@ pub fn list_offers(
     };
     let sql = format!(
         "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
-         FROM offers o LEFT JOIN category_stats cs
+         FROM {offers} LEFT JOIN category_stats cs
            ON cs.category_key = o.category_key AND cs.currency = o.currency
          WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
         w.sql()
     );
-    let mut params = w.params.clone();
+    let mut params = w.params;
     if let Some((_, p)) = preferred {
         params.extend(p);
     }
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
-    let count = summary_count(filter, prefs).unwrap_or_else(|| {
-        Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params)
-    });
-    (Query::new(sql, params), count)
+    Query::new(sql, params)
 }
 
 /// A date-sorted page of a whole currency read by rank from the market summary's newest

@@ -556,3 +556,42 @@ fn trending_reads_the_drop_window_index_alone() {
         }
     }
 }
+
+/// A category's price-sorted page walks `offers_price` in order (pinned by the adapter), cheapest
+/// or dearest first, with a price bound too: no sort of the category's offers.
+#[test]
+fn a_categorys_price_walk_reads_the_price_index_in_order() {
+    use preciso_core::query::{Decimal, OfferFilter, PageRequest, Sort};
+    let (_d, cat) = open();
+    preciso_core::testing::apply(&cat, "load", &[offer("exito", "A", "olla", 1_000, 1)]);
+    let conn = raw(&cat);
+    let cop = Some(Currency::parse("COP").unwrap());
+    for (sort, min_price) in [(Sort::Price, None), (Sort::PriceDesc, Decimal::parse("10"))] {
+        let filter = OfferFilter {
+            currency: cop,
+            category: Some("hogar".into()),
+            min_price,
+            ..Default::default()
+        };
+        let from = "offers o INDEXED BY offers_price";
+        let page = PageRequest::default();
+        let (q, _) = preciso_sql::reads::price_walk(&filter, sort, page, None, from).unwrap();
+        let params: Vec<rusqlite::types::Value> = q
+            .params
+            .iter()
+            .map(|p| match p {
+                preciso_sql::Param::Int(i) => (*i).into(),
+                preciso_sql::Param::Text(t) => t.clone().into(),
+                _ => rusqlite::types::Value::Null,
+            })
+            .collect();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(plan.iter().any(|p| p.contains("INDEX offers_price")), "{sort:?}: {plan:?}");
+        assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE FOR ORDER BY")), "{sort:?}: {plan:?}");
+    }
+}
