@@ -320,6 +320,26 @@ impl Rank {
     }
 }
 
+/// A page of `ranks` gathered from several walks in price order (each `(price_minor, rank)`):
+/// all of them in price order (`descending`: dearest first), ties by id, then the page.
+pub fn merge_by_price(
+    mut ranks: Vec<(i64, Rank)>,
+    descending: bool,
+    page: PageRequest,
+) -> Vec<Rank> {
+    if descending {
+        ranks.sort_by_key(|(price, r)| (std::cmp::Reverse(*price), r.id));
+    } else {
+        ranks.sort_by_key(|(price, r)| (*price, r.id));
+    }
+    ranks
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.limit as usize)
+        .map(|(_, r)| r)
+        .collect()
+}
+
 /// Pairs ranks with their loaded offers, in rank order; a rank whose offer is missing (deleted
 /// between the two reads) is left out.
 pub fn in_rank_order(ranks: Vec<Rank>, offers: Vec<OfferView>) -> Vec<crate::ports::ScoredOffer> {

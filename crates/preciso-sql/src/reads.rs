@@ -56,36 +56,56 @@ pub fn list_offers(
     (ranked(filter, sort, page, prefs, "offers o"), count)
 }
 
-/// A category's price-sorted page walked along `offers_price` (currency, price, id, category,
-/// stock) instead of sorting the category's offers: the ranked query of `list_offers` from
-/// `offers` (an adapter may pin the index there), and the currency's offers, which with the
-/// listing's count decide whether to walk (`ranking::scan_suits`: when the category holds at
-/// least 1/64 of them, a page is found within 64 index entries per offer). `None` for other
-/// sorts, filters the index does not hold (brand, store), preferences, or no currency.
-pub fn price_walk(
+/// Keys a category's price-sorted page walks at most (`price_by_keys`).
+pub const PRICE_WALK_KEYS: usize = 64;
+
+/// A category's price-sorted page as one walk per category key under it (`keys`, from
+/// `category_keys`): along `offers_category` (key, currency, price, …) each key's matching
+/// offers come in price order, so each walk reads at most the page's depth — instead of
+/// sorting the category's offers, or walking the currency's price order past every cheaper
+/// offer of other categories. Each query returns `id, value_score, median_minor,
+/// price_minor`; the caller merges them (`query::merge_by_price`). `offers` is the FROM item
+/// for `offers o` (an adapter may pin the index). `None` for other sorts, preferences, no
+/// currency or category, a page past `ranking::MAX_DEPTH`, or more than `PRICE_WALK_KEYS`
+/// keys.
+pub fn price_by_keys(
     filter: &OfferFilter,
     sort: Sort,
     page: PageRequest,
     prefs: Option<&Preferences>,
+    keys: &[String],
     offers: &str,
-) -> Option<(Query, Query)> {
-    let currency = filter.currency?;
-    filter.category.as_ref()?;
-    let rest = OfferFilter {
-        currency: None,
-        category: None,
-        min_price: None,
-        max_price: None,
-        ..filter.clone()
+) -> Option<Vec<Query>> {
+    let wanted = page.offset() + u64::from(page.limit);
+    let descending = match sort {
+        Sort::Price => false,
+        Sort::PriceDesc => true,
+        _ => return None,
     };
-    if !matches!(sort, Sort::Price | Sort::PriceDesc)
-        || rest != OfferFilter::default()
-        || prefs.is_some()
-        || page.offset() + u64::from(page.limit) > ranking::MAX_DEPTH
-    {
+    filter.currency?;
+    filter.category.as_ref()?;
+    if prefs.is_some() || wanted > ranking::MAX_DEPTH || keys.len() > PRICE_WALK_KEYS {
         return None;
     }
-    Some((ranked(filter, sort, page, None, offers), market_offers(currency, None)))
+    let rest = OfferFilter { category: None, ..filter.clone() };
+    let w = filter_where(&rest, None);
+    let order = if descending { "o.price_minor DESC, o.id" } else { "o.price_minor, o.id" };
+    let walk = |key: &String| {
+        let mut params = w.params.clone();
+        params.push(text(key));
+        params.push(Param::Int(i64::try_from(wanted).unwrap_or(i64::MAX)));
+        Query::new(
+            format!(
+                "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor, o.price_minor
+                 FROM {offers} LEFT JOIN category_stats cs
+                   ON cs.category_key = o.category_key AND cs.currency = o.currency
+                 WHERE {} AND o.category_key = ? ORDER BY {order} LIMIT ?",
+                w.sql()
+            ),
+            params,
+        )
+    };
+    Some(keys.iter().map(walk).collect())
 }
 
 /// `id, value_score, median_minor` of a page of `offers` (the FROM item for `offers o`)

@@ -105,32 +105,30 @@ fn value_ranks(
     })
 }
 
-/// A category's price-sorted page walked along `offers_price` when the category is a large
-/// enough share of its currency (`reads::price_walk`), planned without sorts: the planner,
-/// misjudging the category's share, sorted its offers (a top-level category's 92k at 1M:
-/// 50 ms). `None`: sort the matches.
-fn price_walk(
+/// A category's price-sorted page from one walk per key under it (`reads::price_by_keys`),
+/// merged; `None`: rank by sorting (the planner, misjudging a category's share, sorted a
+/// top-level category's 92k offers at 1M: 50 ms).
+fn price_by_keys(
     c: &mut PgConn,
     filter: &OfferFilter,
     sort: Sort,
     page: PageRequest,
     who: Personalization<'_>,
-    matching: u64,
-) -> Result<Option<Vec<Row>>, StoreError> {
-    let Some((walk, currency_offers)) =
-        reads::price_walk(filter, sort, page, who.preferences, "offers o")
+) -> Result<Option<Vec<Rank>>, StoreError> {
+    let Some(category) = &filter.category else { return Ok(None) };
+    let keys: Vec<String> =
+        run(c, &reads::category_keys(category))?.iter().map(|r| r.get(0)).collect();
+    let Some(walks) = reads::price_by_keys(filter, sort, page, who.preferences, &keys, "offers o")
     else {
         return Ok(None);
     };
-    if !ranking::scan_suits(matching, count(c, &currency_offers)?) {
-        return Ok(None);
+    let mut ranks = Vec::new();
+    for q in &walks {
+        let rows = run(c, q)?;
+        ranks.extend(rows.iter().map(|r| (r.get(3), Rank::new(r.get(0), r.get(1), r.get(2)))));
     }
-    let mut tx = c.transaction().map_err(backend)?;
-    tx.batch_execute("SET LOCAL enable_sort = off").map_err(backend)?;
-    let params = bind(&walk.params);
-    let rows = tx.query(&numbered(&walk.sql), &refs(&params)).map_err(backend)?;
-    tx.commit().map_err(backend)?;
-    Ok(Some(rows))
+    let descending = sort == Sort::PriceDesc;
+    Ok(Some(preciso_core::query::merge_by_price(ranks, descending, page)))
 }
 
 impl CatalogRead for PgCatalog {
@@ -159,8 +157,8 @@ impl CatalogRead for PgCatalog {
                 None => match recent.map(|q| run(c, &q).map(rank)).transpose()? {
                     // No rows: the summary is stale or the page is past the last offer.
                     Some(ranks) if !ranks.is_empty() => ranks,
-                    _ => match price_walk(c, filter, sort, page, who, total)? {
-                        Some(walk) => rank(walk),
+                    _ => match price_by_keys(c, filter, sort, page, who)? {
+                        Some(ranks) => ranks,
                         None => rank(run(c, &ranked)?),
                     },
                 },

@@ -557,15 +557,17 @@ fn trending_reads_the_drop_window_index_alone() {
     }
 }
 
-/// A category's price-sorted page walks `offers_price` in order (pinned by the adapter), cheapest
-/// or dearest first, with a price bound too: no sort of the category's offers.
+/// A category's price-sorted page walks `offers_category` once per key under the category,
+/// each in price order (pinned by the adapter), cheapest or dearest first, with a price bound
+/// too: no sort of the category's offers.
 #[test]
-fn a_categorys_price_walk_reads_the_price_index_in_order() {
+fn a_categorys_price_walks_read_the_category_index_in_order() {
     use preciso_core::query::{Decimal, OfferFilter, PageRequest, Sort};
     let (_d, cat) = open();
     preciso_core::testing::apply(&cat, "load", &[offer("exito", "A", "olla", 1_000, 1)]);
     let conn = raw(&cat);
     let cop = Some(Currency::parse("COP").unwrap());
+    let keys = vec!["hogar/cocina".to_string(), "hogar/sala".to_string()];
     for (sort, min_price) in [(Sort::Price, None), (Sort::PriceDesc, Decimal::parse("10"))] {
         let filter = OfferFilter {
             currency: cop,
@@ -573,25 +575,30 @@ fn a_categorys_price_walk_reads_the_price_index_in_order() {
             min_price,
             ..Default::default()
         };
-        let from = "offers o INDEXED BY offers_price";
+        let from = "offers o INDEXED BY offers_category";
         let page = PageRequest::default();
-        let (q, _) = preciso_sql::reads::price_walk(&filter, sort, page, None, from).unwrap();
-        let params: Vec<rusqlite::types::Value> = q
-            .params
-            .iter()
-            .map(|p| match p {
-                preciso_sql::Param::Int(i) => (*i).into(),
-                preciso_sql::Param::Text(t) => t.clone().into(),
-                _ => rusqlite::types::Value::Null,
-            })
-            .collect();
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
-        let plan: Vec<String> = stmt
-            .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert!(plan.iter().any(|p| p.contains("INDEX offers_price")), "{sort:?}: {plan:?}");
-        assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE FOR ORDER BY")), "{sort:?}: {plan:?}");
+        let walks =
+            preciso_sql::reads::price_by_keys(&filter, sort, page, None, &keys, from).unwrap();
+        assert_eq!(walks.len(), 2);
+        for q in walks {
+            let params: Vec<rusqlite::types::Value> = q
+                .params
+                .iter()
+                .map(|p| match p {
+                    preciso_sql::Param::Int(i) => (*i).into(),
+                    preciso_sql::Param::Text(t) => t.clone().into(),
+                    _ => rusqlite::types::Value::Null,
+                })
+                .collect();
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(plan.iter().any(|p| p.contains("INDEX offers_category")), "{sort:?}: {plan:?}");
+            let sorted = plan.iter().any(|p| p.contains("TEMP B-TREE FOR ORDER BY"));
+            assert!(!sorted, "{sort:?}: {plan:?}");
+        }
     }
 }
