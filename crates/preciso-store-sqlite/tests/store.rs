@@ -48,6 +48,24 @@ fn raw(cat: &SqliteCatalog) -> Connection {
     Connection::open(cat.path()).unwrap()
 }
 
+/// SQLite's plan of a shared query, one line per step (`EXPLAIN QUERY PLAN`'s detail).
+fn query_plan(conn: &Connection, q: &preciso_sql::reads::Query) -> Vec<String> {
+    let params: Vec<rusqlite::types::Value> = q
+        .params
+        .iter()
+        .map(|p| match p {
+            preciso_sql::Param::Int(i) => (*i).into(),
+            preciso_sql::Param::Text(t) => t.clone().into(),
+            _ => rusqlite::types::Value::Null,
+        })
+        .collect();
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
+    stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 #[test]
 fn a_failing_batch_rolls_back_whole_and_a_rerun_converges() {
     let (_d, cat) = open();
@@ -435,21 +453,7 @@ fn value_ranking_scans_read_the_value_index() {
         let page = preciso_core::query::PageRequest::default();
         let scan = preciso_sql::reads::value_scan(&filter, Sort::Value, page, None, from).unwrap();
         let q = &scan.passes[0];
-        let params: Vec<rusqlite::types::Value> = q
-            .params
-            .iter()
-            .map(|p| match p {
-                preciso_sql::Param::Int(i) => (*i).into(),
-                preciso_sql::Param::Text(t) => t.clone().into(),
-                _ => rusqlite::types::Value::Null,
-            })
-            .collect();
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
-        let plan: Vec<String> = stmt
-            .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let plan = query_plan(&conn, q);
         assert!(
             plan.iter().any(|p| p.contains("USING COVERING INDEX offers_value")),
             "{filter:?}: {plan:?}"
@@ -534,21 +538,7 @@ fn trending_reads_the_drop_window_index_alone() {
     for filter in filters {
         let (rows, count) = preciso_sql::reads::trending(0, &filter, PageRequest::default());
         for q in [rows, count] {
-            let params: Vec<rusqlite::types::Value> = q
-                .params
-                .iter()
-                .map(|p| match p {
-                    preciso_sql::Param::Int(i) => (*i).into(),
-                    preciso_sql::Param::Text(t) => t.clone().into(),
-                    _ => rusqlite::types::Value::Null,
-                })
-                .collect();
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
-            let plan: Vec<String> = stmt
-                .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let plan = query_plan(&conn, &q);
             assert!(
                 plan.iter().any(|p| p.contains("COVERING INDEX offer_drops_window")),
                 "{filter:?}: {plan:?}"
@@ -581,21 +571,7 @@ fn a_categorys_price_walks_read_the_category_index_in_order() {
             preciso_sql::reads::price_by_keys(&filter, sort, page, None, &keys, from).unwrap();
         assert_eq!(walks.len(), 2);
         for q in walks {
-            let params: Vec<rusqlite::types::Value> = q
-                .params
-                .iter()
-                .map(|p| match p {
-                    preciso_sql::Param::Int(i) => (*i).into(),
-                    preciso_sql::Param::Text(t) => t.clone().into(),
-                    _ => rusqlite::types::Value::Null,
-                })
-                .collect();
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
-            let plan: Vec<String> = stmt
-                .query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
+            let plan = query_plan(&conn, &q);
             assert!(plan.iter().any(|p| p.contains("INDEX offers_category")), "{sort:?}: {plan:?}");
             let sorted = plan.iter().any(|p| p.contains("TEMP B-TREE FOR ORDER BY"));
             assert!(!sorted, "{sort:?}: {plan:?}");
