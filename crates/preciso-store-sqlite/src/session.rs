@@ -57,11 +57,9 @@ pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
 
 /// Product ids a run remembers having written or found, so a product's later offers need no
-/// statement for it. Past this many it starts over: a forgotten product costs one `INSERT OR
-/// IGNORE` (a duplicate row in an initial load, dropped at its end). 7/8 of 2^20: the set's
-/// table then never doubles past 2^20 slots (9 bytes each, ~9.4 MB); at 2^20 ids it grew to
-/// 2^21 slots (~19 MB).
-const PRODUCTS_KEPT: usize = (1 << 20) / 8 * 7;
+/// statement for it (~18 bytes each). Past this many it starts over: a forgotten product costs
+/// one `INSERT OR IGNORE` (a duplicate row in an initial load, dropped at its end).
+const PRODUCTS_KEPT: usize = 1 << 20;
 
 /// Page cache of the ingest connection (KiB). With rows appended in arrival order the hot
 /// pages are the id indexes' (tens of MB at a million offers); a larger cache bought no speed
