@@ -233,16 +233,8 @@ pub fn cheapest_per_product(
             }
         }
     }
-    if descending {
-        best.sort_by_key(|&(price, id, _)| (std::cmp::Reverse(price), id));
-    } else {
-        best.sort_by_key(|&(price, id, _)| (price, id));
-    }
     let total = best.len() as u64;
-    let picked = best
-        .into_iter()
-        .skip(page.offset() as usize)
-        .take(page.limit as usize)
+    let picked = crate::query::price_page(best, |&(price, id, _)| (price, id), descending, page)
         .map(|(_, id, n)| (id, n))
         .collect();
     (picked, total)
@@ -255,14 +247,9 @@ pub fn search_page(
     total: u64,
     page: PageRequest,
 ) -> Page<BestOffer> {
-    let mut by_id: std::collections::HashMap<i64, OfferView> =
-        offers.into_iter().map(|o| (o.id.as_i64(), o)).collect();
-    let items = picked
+    let items = crate::query::in_id_order(picked, offers)
         .into_iter()
-        .filter_map(|(id, n)| {
-            let offer = by_id.remove(&id)?;
-            Some(BestOffer { offer, offers_for_product: n, preferred: false })
-        })
+        .map(|(offer, n)| BestOffer { offer, offers_for_product: n, preferred: false })
         .collect();
     Page { items, page: page.page, limit: page.limit, total }
 }

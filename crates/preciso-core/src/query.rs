@@ -320,40 +320,50 @@ impl Rank {
     }
 }
 
-/// A page of `ranks` gathered from several walks in price order (each `(price_minor, rank)`):
-/// all of them in price order (`descending`: dearest first), ties by id, then the page.
-pub fn merge_by_price(
-    mut ranks: Vec<(i64, Rank)>,
+/// One page of `items` in price order (`descending`: dearest first), ties by id; `key` gives
+/// an item's `(price_minor, offer id)`.
+pub fn price_page<T>(
+    mut items: Vec<T>,
+    key: impl Fn(&T) -> (i64, i64),
     descending: bool,
     page: PageRequest,
-) -> Vec<Rank> {
+) -> impl Iterator<Item = T> {
     if descending {
-        ranks.sort_by_key(|(price, r)| (std::cmp::Reverse(*price), r.id));
+        items.sort_by_key(|t| {
+            let (price, id) = key(t);
+            (std::cmp::Reverse(price), id)
+        });
     } else {
-        ranks.sort_by_key(|(price, r)| (*price, r.id));
+        items.sort_by_key(|t| key(t));
     }
-    ranks
-        .into_iter()
-        .skip(page.offset() as usize)
-        .take(page.limit as usize)
-        .map(|(_, r)| r)
-        .collect()
+    items.into_iter().skip(page.offset() as usize).take(page.limit as usize)
 }
 
-/// Pairs ranks with their loaded offers, in rank order; a rank whose offer is missing (deleted
-/// between the two reads) is left out.
-pub fn in_rank_order(ranks: Vec<Rank>, offers: Vec<OfferView>) -> Vec<crate::ports::ScoredOffer> {
+/// A page of `ranks` gathered from several walks in price order (each `(price_minor, rank)`):
+/// all of them in price order (`descending`: dearest first), ties by id, then the page.
+pub fn merge_by_price(ranks: Vec<(i64, Rank)>, descending: bool, page: PageRequest) -> Vec<Rank> {
+    price_page(ranks, |(price, r)| (*price, r.id), descending, page).map(|(_, r)| r).collect()
+}
+
+/// Pairs each `(offer id, T)` of `order` with its loaded offer, in that order; one whose offer
+/// is missing (deleted between the two reads) is left out.
+pub fn in_id_order<T>(
+    order: impl IntoIterator<Item = (i64, T)>,
+    offers: Vec<OfferView>,
+) -> Vec<(OfferView, T)> {
     let mut by_id: std::collections::HashMap<i64, OfferView> =
         offers.into_iter().map(|o| (o.id.as_i64(), o)).collect();
-    ranks
+    order.into_iter().filter_map(|(id, t)| Some((by_id.remove(&id)?, t))).collect()
+}
+
+/// Pairs ranks with their loaded offers, in rank order (`in_id_order`).
+pub fn in_rank_order(ranks: Vec<Rank>, offers: Vec<OfferView>) -> Vec<crate::ports::ScoredOffer> {
+    in_id_order(ranks.into_iter().map(|r| (r.id, r)), offers)
         .into_iter()
-        .filter_map(|r| {
-            let offer = by_id.remove(&r.id)?;
-            Some(crate::ports::ScoredOffer {
-                offer,
-                value_score: r.value_score,
-                category_median: r.category_median,
-            })
+        .map(|(offer, r)| crate::ports::ScoredOffer {
+            offer,
+            value_score: r.value_score,
+            category_median: r.category_median,
         })
         .collect()
 }

@@ -146,12 +146,12 @@ impl CatalogRead for PgCatalog {
             let rank = |rows: Vec<Row>| -> Vec<Rank> {
                 rows.iter().map(|r| Rank::new(r.get(0), r.get(1), r.get(2))).collect()
             };
-            let recent = reads::recent_page(filter, sort, page, who.preferences);
             // A page past the last match is empty: not ranked (PostgreSQL, misjudging how few
             // offers a price bound leaves in a currency, sorted a third of them to find none).
             if total <= page.offset() {
                 return Ok(Page { items: Vec::new(), page: page.page, limit: page.limit, total });
             }
+            let recent = reads::recent_page(filter, sort, page, who.preferences);
             let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
                 Some(ranks) => ranks,
                 None => match recent.map(|q| run(c, &q).map(rank)).transpose()? {

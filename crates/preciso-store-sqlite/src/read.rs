@@ -146,12 +146,12 @@ impl CatalogRead for SqliteCatalog {
             // Counted first: how many match decides how the value ranking reads them.
             let total = query_count(c, &total)?;
             let rank = |r: &rusqlite::Row<'_>| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?));
-            let recent = reads::recent_page(filter, sort, page, who.preferences);
             // A page past the last match is empty: not ranked (PostgreSQL, misjudging how few
             // offers a price bound leaves in a currency, sorted a third of them to find none).
             if total <= page.offset() {
                 return Ok(Page { items: Vec::new(), page: page.page, limit: page.limit, total });
             }
+            let recent = reads::recent_page(filter, sort, page, who.preferences);
             let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
                 Some(ranks) => ranks,
                 None => match recent.map(|q| query_map(c, &q, rank)).transpose()? {
