@@ -85,12 +85,12 @@ fn rebuild_all(tx: &mut Transaction<'_>) -> Result<ScopeTally, StoreError> {
         if pending.len() >= CHUNK {
             let rows = std::mem::take(&mut pending);
             rows.iter().for_each(|r| tally.count(r, 1));
-            write(tx, &rows, "")?;
+            append(tx, &rows)?;
         }
     }
     pending.extend(stream.finish());
     pending.iter().for_each(|r| tally.count(r, 1));
-    write(tx, &pending, "")?;
+    append(tx, &pending)?;
     tx.batch_execute(ORDER_INDEX).map_err(backend)?;
     // A table rewritten whole: without statistics the planner takes it for any size, and a
     // partial refresh's lookup by product scans it instead of its key (0.1 s per lookup).
@@ -134,7 +134,7 @@ fn flush(
     deletes: &mut Vec<(i64, String, String)>,
 ) -> Result<(), StoreError> {
     delete(tx, &std::mem::take(deletes))?;
-    write(tx, &std::mem::take(upserts), UPSERT)
+    upsert(tx, &std::mem::take(upserts))
 }
 
 /// Rows of a portal ordered by product id (column 0), fetched `CHUNK` at a time. Writes made
@@ -197,12 +197,30 @@ fn offer_price(r: &Row) -> OfferPrice {
     }
 }
 
-/// Replaces the row of the same key (a rebuild, which starts from an empty table, has none).
-const UPSERT: &str = "ON CONFLICT (product_id, scope, currency) DO UPDATE
-    SET price_minor = excluded.price_minor, offer_id = excluded.offer_id, offers = excluded.offers";
+/// Appends rows to the emptied summary of a rebuild, where nothing can conflict, by binary
+/// `COPY` (less than half the server's time of `INSERT` over arrays; docs/BENCHMARKS.md).
+fn append(tx: &mut Transaction<'_>, rows: &[BestRow]) -> Result<(), StoreError> {
+    use postgres::types::Type;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sink = tx
+        .copy_in(
+            "COPY product_best (scope, product_id, currency, price_minor, offer_id, offers)
+             FROM STDIN BINARY",
+        )
+        .map_err(backend)?;
+    let types = [Type::TEXT, Type::INT8, Type::TEXT, Type::INT8, Type::INT8, Type::INT8];
+    let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+    for r in rows {
+        w.write(&[&r.scope, &r.product_id, &r.currency, &r.price_minor, &r.offer_id, &r.offers])
+            .map_err(backend)?;
+    }
+    w.finish().map(drop).map_err(backend)
+}
 
-/// Inserts `rows`, followed by `conflict` (empty, or `UPSERT`).
-fn write(tx: &mut Transaction<'_>, rows: &[BestRow], conflict: &str) -> Result<(), StoreError> {
+/// Inserts `rows`, each replacing the stored row of its key.
+fn upsert(tx: &mut Transaction<'_>, rows: &[BestRow]) -> Result<(), StoreError> {
     for chunk in rows.chunks(CHUNK) {
         let scopes: Vec<&str> = chunk.iter().map(|r| r.scope.as_str()).collect();
         let products: Vec<i64> = chunk.iter().map(|r| r.product_id).collect();
@@ -210,12 +228,14 @@ fn write(tx: &mut Transaction<'_>, rows: &[BestRow], conflict: &str) -> Result<(
         let prices: Vec<i64> = chunk.iter().map(|r| r.price_minor).collect();
         let offers: Vec<i64> = chunk.iter().map(|r| r.offer_id).collect();
         let counts: Vec<i64> = chunk.iter().map(|r| r.offers).collect();
-        let sql = format!(
+        let sql =
             "INSERT INTO product_best (scope, product_id, currency, price_minor, offer_id, offers)
              SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[],
-                 $5::bigint[], $6::bigint[]) {conflict}"
-        );
-        tx.execute(&sql, &[&scopes, &products, &currencies, &prices, &offers, &counts])
+                 $5::bigint[], $6::bigint[])
+             ON CONFLICT (product_id, scope, currency) DO UPDATE
+             SET price_minor = excluded.price_minor, offer_id = excluded.offer_id,
+                 offers = excluded.offers";
+        tx.execute(sql, &[&scopes, &products, &currencies, &prices, &offers, &counts])
             .map_err(backend)?;
     }
     Ok(())
