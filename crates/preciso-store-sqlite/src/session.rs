@@ -57,9 +57,10 @@ pub(crate) const OFFER_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
 
 /// Product ids a run remembers having written or found, so a product's later offers need no
-/// statement for it (~18 bytes each). Past this many it starts over: a forgotten product costs
-/// one `INSERT OR IGNORE` (a duplicate row in an initial load, dropped at its end).
-const PRODUCTS_KEPT: usize = 1 << 20;
+/// statement for it. Past this many it starts over: a forgotten product costs one `INSERT OR
+/// IGNORE` (a duplicate row in an initial load, dropped at its end). 7/8 of 2^20 is as many as
+/// a table of 2^20 slots holds (9.4 MB) before it doubles: at 2^20 ids the set took 18.9 MB.
+const PRODUCTS_KEPT: usize = (1 << 20) / 8 * 7;
 
 /// Page cache of the ingest connection (KiB). With rows appended in arrival order the hot
 /// pages are the id indexes' (tens of MB at a million offers); a larger cache bought no speed
@@ -228,6 +229,11 @@ impl SqliteSession<'_> {
         match result {
             Ok(counts) => {
                 self.changed |= counts.inserted + counts.updated > 0;
+                if self.bulk.is_some() {
+                    // An appending load's committed pages are never read again (no index to
+                    // keep): kept, they filled the cache and stayed resident to the run's end.
+                    self.conn.execute_batch("PRAGMA shrink_memory").map_err(backend)?;
+                }
                 Ok(counts)
             }
             Err(e) => {
