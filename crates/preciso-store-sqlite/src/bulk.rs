@@ -25,12 +25,21 @@ use preciso_core::domain::{
 use rusqlite::{Connection, Row, params};
 
 /// The unique indexes an initial load drops besides `OFFER_INDEXES`.
-const UNIQUE_INDEXES: &str = "
-    CREATE UNIQUE INDEX IF NOT EXISTS offers_id ON offers(id);
-    CREATE UNIQUE INDEX IF NOT EXISTS products_id ON products(id);
-    CREATE UNIQUE INDEX IF NOT EXISTS price_history_offer ON price_history(offer_id, observed_at);
-    CREATE INDEX IF NOT EXISTS price_history_cover
-        ON price_history (offer_id, observed_at, currency, price_minor, list_price_minor, arrival);";
+const UNIQUE_INDEXES: [&str; 4] = [
+    "CREATE UNIQUE INDEX IF NOT EXISTS offers_id ON offers(id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS products_id ON products(id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS price_history_offer ON price_history(offer_id, observed_at)",
+    "CREATE INDEX IF NOT EXISTS price_history_cover
+        ON price_history (offer_id, observed_at, currency, price_minor, list_price_minor, arrival)",
+];
+
+/// The index the end of a load builds last, in the transaction that adds its last products to
+/// the search index: while it is missing, `restore_indexes` knows that end did not finish.
+pub(crate) const LAST_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at)";
+
+/// Products added to the search index per transaction at the end of a load.
+const SEARCH_PART: i64 = 2_000_000;
 
 /// Every index an initial load drops: those of `UNIQUE_INDEXES`, `OFFER_INDEXES` and the two on
 /// expressions (`preciso_sql::VALUE_INDEX`, `DISCOUNT_INDEX`; no migration creates them: the
@@ -161,40 +170,49 @@ pub(crate) fn sorting<T>(
     done
 }
 
+/// Each step commits apart. In one transaction, the WAL held every page the end of a load
+/// wrote (gigabytes at 10M offers) and each page read back searched it (`walFindFrame`, perf of
+/// a 10M load); committed, the next checkpoint (`wal_autocheckpoint`) empties it. A load killed
+/// between steps leaves `LAST_INDEX` missing, so the next open runs them again (each is
+/// idempotent: `IF NOT EXISTS`, products the search index lacks).
 fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
-    let products_indexed = index_exists(conn, "products_id")?;
-    crate::transaction(
-        conn,
-        || {
-            if !products_indexed {
-                // Products never change once stored: the first row of an id is the product,
-                // and the only one the search index may hold.
-                conn.execute_batch("DROP TRIGGER IF EXISTS products_search_delete")?;
-                conn.execute_batch(match dedupe {
-                    Dedupe::Suspects => {
-                        "DELETE FROM products WHERE id IN (SELECT id FROM temp.bulk_suspects)
-                             AND rowid NOT IN (SELECT min(rowid) FROM products
-                                 WHERE id IN (SELECT id FROM temp.bulk_suspects) GROUP BY id)"
-                    }
-                    Dedupe::All => {
-                        "DELETE FROM products WHERE rowid NOT IN
-                             (SELECT min(rowid) FROM products GROUP BY id)"
-                    }
-                })?;
-                conn.execute_batch(search::DELETE_TRIGGER)?;
-            }
-
-            conn.execute_batch(UNIQUE_INDEXES)?;
-            conn.execute_batch(OFFER_INDEXES)?;
-            conn.execute_batch(preciso_sql::VALUE_INDEX)?;
-            conn.execute_batch(preciso_sql::DISCOUNT_INDEX)?;
-            // Every product the load appended (also when another run built the indexes
-            // while it went on: those it appended since are not indexed either).
-            search::index_missing(conn)?;
-            Ok(())
-        },
-        |e| e,
-    )
+    let step = |f: &dyn Fn() -> rusqlite::Result<()>| crate::transaction(conn, f, |e| e);
+    if !index_exists(conn, "products_id")? {
+        // Products never change once stored: the first row of an id is the product, and the
+        // only one the search index may hold.
+        step(&|| {
+            conn.execute_batch("DROP TRIGGER IF EXISTS products_search_delete")?;
+            conn.execute_batch(match dedupe {
+                Dedupe::Suspects => {
+                    "DELETE FROM products WHERE id IN (SELECT id FROM temp.bulk_suspects)
+                         AND rowid NOT IN (SELECT min(rowid) FROM products
+                             WHERE id IN (SELECT id FROM temp.bulk_suspects) GROUP BY id)"
+                }
+                Dedupe::All => {
+                    "DELETE FROM products WHERE rowid NOT IN
+                         (SELECT min(rowid) FROM products GROUP BY id)"
+                }
+            })?;
+            conn.execute_batch(search::DELETE_TRIGGER)
+        })?;
+    }
+    let expressions = [preciso_sql::VALUE_INDEX, preciso_sql::DISCOUNT_INDEX];
+    for sql in UNIQUE_INDEXES.iter().chain(&OFFER_INDEXES).chain(&expressions) {
+        step(&|| conn.execute_batch(sql))?;
+    }
+    // Every product the load appended (also when another run built the indexes while it went
+    // on: those it appended since are not indexed either).
+    let rows: i64 =
+        conn.query_row("SELECT coalesce(max(rowid), 0) FROM products", [], |r| r.get(0))?;
+    let parts = search::id_ranges(rows, SEARCH_PART);
+    let last = parts.len() - 1;
+    for (i, &(low, high)) in parts.iter().enumerate() {
+        step(&|| {
+            search::index_missing_between(conn, low, high)?;
+            if i == last { conn.execute_batch(LAST_INDEX) } else { Ok(()) }
+        })?;
+    }
+    Ok(())
 }
 
 /// Which offer ids this load has written or set aside: a Bloom filter over the ids themselves

@@ -38,23 +38,24 @@ pub(crate) struct SqliteSession<'a> {
 /// The offers table's secondary indexes. An initial load drops them (and the unique ones,
 /// `crate::bulk`) and builds each once from sorted data at the end (far cheaper than
 /// maintaining them row by row); `open` recreates any that a crashed load left missing.
-pub(crate) const OFFER_INDEXES: &str = "
-    CREATE INDEX IF NOT EXISTS offers_product
+/// `offers_price_change`, the last of them, is `crate::bulk::LAST_INDEX`.
+pub(crate) const OFFER_INDEXES: [&str; 6] = [
+    "CREATE INDEX IF NOT EXISTS offers_product
         ON offers(product_id, availability, category_key, currency, price_minor, id, store_id,
-            brand_key);
-    CREATE INDEX IF NOT EXISTS offers_store
-        ON offers(store_id, currency, price_minor, product_id, availability, id, category_key);
-    CREATE INDEX IF NOT EXISTS offers_category
+            brand_key)",
+    "CREATE INDEX IF NOT EXISTS offers_store
+        ON offers(store_id, currency, price_minor, product_id, availability, id, category_key)",
+    "CREATE INDEX IF NOT EXISTS offers_category
         ON offers(category_key, currency, price_minor, product_id, store_id, availability,
-            brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id);
-    CREATE INDEX IF NOT EXISTS offers_brand
-        ON offers(brand_key, currency, price_minor, category_key, availability, product_id);
-    CREATE INDEX IF NOT EXISTS offers_price
-        ON offers(currency, price_minor, id, category_key, availability);
-    CREATE INDEX IF NOT EXISTS offers_rating
+            brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id)",
+    "CREATE INDEX IF NOT EXISTS offers_brand
+        ON offers(brand_key, currency, price_minor, category_key, availability, product_id)",
+    "CREATE INDEX IF NOT EXISTS offers_price
+        ON offers(currency, price_minor, id, category_key, availability)",
+    "CREATE INDEX IF NOT EXISTS offers_rating
         ON offers(currency, rating_centi DESC, review_count DESC, id, brand_key, store_id,
-            price_minor);
-    CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at);";
+            price_minor)",
+];
 
 /// Product ids a run remembers having written or found, so a product's later offers need no
 /// statement for it. Past this many it starts over: a forgotten product costs one `INSERT OR

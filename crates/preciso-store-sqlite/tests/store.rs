@@ -360,6 +360,35 @@ fn opening_after_a_killed_initial_load_builds_its_indexes_and_the_rerun_converge
     assert_eq!(index_problems(&raw(&reopened)), Vec::<String>::new());
 }
 
+/// The end of an initial load commits step by step (each index, then the search index in
+/// parts, the last part with `offers_price_change`). Killed after the indexes but before the
+/// search index was filled, the catalog has every index but that one: opening it completes the
+/// search index and builds it.
+#[test]
+fn opening_after_a_load_killed_while_filling_the_search_index_completes_it() {
+    let (d, cat) = open();
+    let path = d.path().join("db/catalog.sqlite");
+    let indexes = index_count(&raw(&cat));
+    let offers = [offer("exito", "A", "olla", 5_000, 1), offer("alkosto", "B", "sarten", 4_000, 1)];
+    preciso_core::testing::apply(&cat, "load", &offers);
+    // What the load had done when killed: every step but the search index's last part.
+    raw(&cat)
+        .execute_batch(
+            "DROP INDEX offers_price_change;
+             INSERT INTO product_search (product_search) VALUES ('delete-all');",
+        )
+        .unwrap();
+    assert!(cat.search_products("sarten", 10).unwrap().is_empty());
+    drop(cat);
+
+    let reopened = SqliteCatalog::open(&path).unwrap();
+    let c = raw(&reopened);
+    assert_eq!(index_count(&c), indexes);
+    assert_eq!(index_problems(&c), Vec::<String>::new());
+    assert_eq!(reopened.search_products("sarten", 10).unwrap().len(), 1);
+    assert_eq!(reopened.search_products("olla", 10).unwrap().len(), 1);
+}
+
 /// A completed initial load whose file repeats offers (a later price, an exact repeat) counts
 /// and stores what a run into a non-empty catalog does, and its search index is sound.
 #[test]
