@@ -183,20 +183,20 @@ pub(crate) fn restore(client: &mut Client, connector: &Connector) -> Result<(), 
     tx.batch_execute(&format!("SET LOCAL {BUILD_MEMORY}")).map_err(backend)?;
     let missing = missing(&mut tx)?;
     let index = |name: &str| DEFERRED_INDEXES.iter().find(|(n, _)| *n == name).map(|(_, sql)| *sql);
+    let beside = missing.iter().any(|n| n == BESIDE).then(|| index(BESIDE)).flatten();
     std::thread::scope(|scope| {
-        let beside =
-            missing.iter().any(|n| n == BESIDE).then(|| scope.spawn(|| build_beside(connector)));
+        let built_beside = beside.map(|sql| scope.spawn(|| build_beside(connector, sql)));
         for sql in missing.iter().filter(|n| *n != BESIDE).filter_map(|n| index(n)) {
             tx.batch_execute(sql).map_err(backend)?;
         }
         // A second connection the server refused: the index is built here instead.
-        let refused = match beside.map(|h| h.join()) {
+        let refused = match built_beside.map(|h| h.join()) {
             Some(Ok(result)) => !result?,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             None => false,
         };
-        if refused {
-            tx.batch_execute(index(BESIDE).unwrap_or_default()).map_err(backend)?;
+        if let (true, Some(sql)) = (refused, beside) {
+            tx.batch_execute(sql).map_err(backend)?;
         }
         for (table, name, def) in
             FOREIGN_KEYS.iter().filter(|(_, n, _)| missing.iter().any(|m| m == n))
@@ -209,15 +209,13 @@ pub(crate) fn restore(client: &mut Client, connector: &Connector) -> Result<(), 
     tx.commit().map_err(backend)
 }
 
-/// Builds `BESIDE` on a connection of its own; false when the server refused the connection.
-fn build_beside(connector: &Connector) -> Result<bool, StoreError> {
+/// Builds an index (`sql`) on a connection of its own; false when the server refused the
+/// connection.
+fn build_beside(connector: &Connector, sql: &str) -> Result<bool, StoreError> {
     let Ok(mut client) = crate::connect_with(connector) else {
         return Ok(false);
     };
-    let sql = DEFERRED_INDEXES.iter().find(|(n, _)| *n == BESIDE).map(|(_, sql)| *sql);
-    client
-        .batch_execute(&format!("SET {BUILD_MEMORY}; {}", sql.unwrap_or_default()))
-        .map_err(backend)?;
+    client.batch_execute(&format!("SET {BUILD_MEMORY}; {sql}")).map_err(backend)?;
     Ok(true)
 }
 

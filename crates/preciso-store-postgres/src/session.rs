@@ -5,7 +5,7 @@
 
 use crate::{PgCatalog, backend, now};
 use postgres::Client;
-use postgres::types::ToSql;
+use postgres::types::{ToSql, Type};
 use preciso_core::best::EVERY_PRODUCT;
 use preciso_core::domain::{
     Availability, IngestCounts, IngestFile, IngestStatus, Offer, category_key, fold_for_matching,
@@ -307,8 +307,9 @@ fn write_batch(
     let mut counts =
         IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() };
     let mut states = load_states(client, offers)?;
-    // What the catalog holds before this batch: any other row is new to it.
-    let stored: HashSet<i64> = states.keys().copied().collect();
+    // What the catalog holds before this batch: any other row is new to it (an initial
+    // load's `copy_new` appends those).
+    let stored: HashSet<i64> = if bulk { states.keys().copied().collect() } else { HashSet::new() };
     let mut plan = Plan::default();
     for offer in offers {
         let id = offer.id.as_i64();
@@ -549,41 +550,43 @@ const OFFER_COLUMNS: &str = "id, store_id, sku, url, product_id, title, brand, b
     price_changed_at, availability, rating_centi, review_count, first_seen, last_seen,
     content_hash, last_file_id";
 
+/// The types of `OFFER_COLUMNS`, in order (a binary `COPY` names each).
+const OFFER_TYPES: [Type; 24] = [
+    INT,
+    TEXT,
+    TEXT,
+    TEXT,
+    INT,
+    TEXT,
+    TEXT,
+    TEXT,
+    TEXT,
+    TEXT,
+    TEXT,
+    TEXT,
+    INT,
+    INT,
+    TEXT,
+    INT,
+    INT,
+    TEXT,
+    INT,
+    INT,
+    INT,
+    INT,
+    Type::BYTEA,
+    INT,
+];
+const INT: Type = Type::INT8;
+const TEXT: Type = Type::TEXT;
+
 fn copy_offers<'r, 'o: 'r>(
     client: &mut Client,
     rows: impl Iterator<Item = &'r OfferRow<'o>>,
     file_id: i64,
 ) -> Result<(), postgres::Error> {
-    use postgres::types::Type;
-    let (int, text) = (Type::INT8, Type::TEXT);
-    let types = [
-        int.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        int.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        int.clone(),
-        int.clone(),
-        text.clone(),
-        int.clone(),
-        int.clone(),
-        text.clone(),
-        int.clone(),
-        int.clone(),
-        int.clone(),
-        int.clone(),
-        Type::BYTEA,
-        int,
-    ];
     let sink = client.copy_in(&format!("COPY offers ({OFFER_COLUMNS}) FROM STDIN BINARY"))?;
-    let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+    let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &OFFER_TYPES);
     for r in rows {
         let o = r.offer;
         w.write(&[
@@ -620,9 +623,7 @@ fn copy_history<'r, 'o: 'r>(
     client: &mut Client,
     rows: impl Iterator<Item = (&'r (i64, i64), &'r (&'o Offer, i64))>,
 ) -> Result<(), postgres::Error> {
-    use postgres::types::Type;
-    let int = Type::INT8;
-    let types = [int.clone(), int.clone(), int.clone(), int.clone(), Type::TEXT, Type::TEXT, int];
+    let types = [INT, INT, INT, INT, TEXT, TEXT, INT];
     let sink = client.copy_in(
         "COPY price_history (offer_id, observed_at, price_minor, list_price_minor, currency,
              availability, arrival) FROM STDIN BINARY",
