@@ -170,7 +170,6 @@ mod tests {
             sku: None,
             url: None,
             product_id: ProductId::from_i64(i64::from(n)),
-            product_key: format!("p{n}"),
             title: "Olla".into(),
             brand: None,
             category: None,

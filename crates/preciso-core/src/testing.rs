@@ -47,7 +47,6 @@ impl Fixture<'_> {
         let currency = Currency::parse(self.currency).expect("fixture currency");
         let gtin = self.gtin.map(|g| Gtin::parse(g).expect("fixture gtin"));
         let tkey = title_key(Some(self.brand), self.title);
-        let pkey = product_key(gtin.as_ref(), &tkey);
         let content_hash = content_hash(&OfferContent {
             store: store.as_str(),
             sku: Some(self.sku),
@@ -69,8 +68,7 @@ impl Fixture<'_> {
             store,
             sku: Some(self.sku.into()),
             url: None,
-            product_id: product_id(&pkey),
-            product_key: pkey,
+            product_id: product_id(&product_key(gtin.as_ref(), &tkey)),
             title: self.title.into(),
             brand: Some(self.brand.into()),
             category: Some(self.category.into()),

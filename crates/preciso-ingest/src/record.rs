@@ -272,7 +272,6 @@ impl RecordContext {
             sku,
             url,
             product_id: product_id(&pkey),
-            product_key: pkey,
             title,
             brand,
             category,

@@ -5,7 +5,7 @@ use crate::filter::{
     OFFER_COLUMNS, VALUE_OWN, VALUE_SCORE, Where, filter_where, order_by, preferred_expr,
 };
 use crate::{Param, text};
-use preciso_core::domain::{Currency, StoreId, fold_for_matching};
+use preciso_core::domain::{Currency, Gtin, StoreId, fold_for_matching};
 use preciso_core::market::RECENT_KEPT;
 use preciso_core::query::{OfferFilter, PageRequest, Preferences, Sort};
 use preciso_core::ranking;
@@ -377,12 +377,13 @@ pub fn product_offers(product: i64) -> Query {
     )
 }
 
-/// The product of a grouping key, found by the id the key hashes to (no index holds keys).
-pub fn product_by_key(key: &str) -> Query {
-    let id = preciso_core::hash::product_id(key).as_i64();
+/// The product grouped by a GTIN, found by the id its key hashes to; the GTIN on that row
+/// confirms it (products keep no key: it follows from their GTIN, brand and title).
+pub fn product_by_gtin(gtin: &Gtin) -> Query {
+    let id = preciso_core::hash::product_id(&preciso_core::hash::product_key(Some(gtin), ""));
     Query::new(
-        "SELECT id FROM products WHERE id = ? AND key = ?".into(),
-        vec![Param::Int(id), text(key)],
+        "SELECT id FROM products WHERE id = ? AND gtin = ?".into(),
+        vec![Param::Int(id.as_i64()), text(gtin.as_str())],
     )
 }
 

@@ -18,7 +18,7 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "products",
-        columns: &["id", "key", "gtin", "brand", "title", "category", "created_at"],
+        columns: &["id", "gtin", "brand", "title", "category", "created_at"],
         order_by: "id",
     },
     TableSpec {

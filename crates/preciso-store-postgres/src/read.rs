@@ -282,7 +282,7 @@ impl CatalogRead for PgCatalog {
 
     fn product_by_gtin(&self, gtin: &Gtin) -> Result<Option<ProductId>, StoreError> {
         self.with_client(|c| {
-            Ok(run(c, &reads::product_by_key(&format!("gtin:{gtin}")))?
+            Ok(run(c, &reads::product_by_gtin(gtin))?
                 .first()
                 .map(|r| ProductId::from_i64(r.get(0))))
         })

@@ -463,7 +463,6 @@ fn write_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError
     }
     let ids: Vec<i64> = by_id.keys().copied().collect();
     let o: Vec<&Offer> = by_id.values().copied().collect();
-    let keys: Vec<&str> = o.iter().map(|x| x.product_key.as_str()).collect();
     let gtins: Vec<Option<&str>> = o.iter().map(|x| x.gtin.as_ref().map(|g| g.as_str())).collect();
     let brands: Vec<Option<&str>> = o.iter().map(|x| x.brand.as_deref()).collect();
     let titles: Vec<&str> = o.iter().map(|x| x.title.as_str()).collect();
@@ -471,10 +470,10 @@ fn write_products(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError
     let at: Vec<i64> = o.iter().map(|x| x.observed_at).collect();
     exec(
         client,
-        "INSERT INTO products (id, key, gtin, brand, title, category, created_at)
-         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+        "INSERT INTO products (id, gtin, brand, title, category, created_at)
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
          ON CONFLICT DO NOTHING",
-        &[&ids, &keys, &gtins, &brands, &titles, &cats, &at],
+        &[&ids, &gtins, &brands, &titles, &cats, &at],
     )
 }
 

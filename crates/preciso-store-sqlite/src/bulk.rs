@@ -86,7 +86,7 @@ pub(crate) fn begin(conn: &Connection) -> rusqlite::Result<BulkLoad> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS bulk_repeats (
              seq INTEGER PRIMARY KEY, id INTEGER NOT NULL, store TEXT NOT NULL, sku TEXT,
-             url TEXT, product_id INTEGER NOT NULL, product_key TEXT NOT NULL,
+             url TEXT, product_id INTEGER NOT NULL,
              title TEXT NOT NULL, brand TEXT, category TEXT, gtin TEXT, image_url TEXT,
              price_minor INTEGER NOT NULL, currency TEXT NOT NULL, list_price_minor INTEGER,
              availability TEXT NOT NULL, rating_centi INTEGER, review_count INTEGER,
@@ -290,11 +290,11 @@ impl SeenIds {
 /// Sets a record aside (in the batch's transaction: a rolled-back batch takes it back).
 pub(crate) fn defer(conn: &Connection, o: &Offer) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO bulk_repeats (id, store, sku, url, product_id, product_key, title, brand,
-             category, gtin, image_url, price_minor, currency, list_price_minor, availability,
-             rating_centi, review_count, observed_at, content_hash)
+        "INSERT INTO bulk_repeats (id, store, sku, url, product_id, title, brand, category, gtin,
+             image_url, price_minor, currency, list_price_minor, availability, rating_centi,
+             review_count, observed_at, content_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-             ?18, ?19)",
+             ?18)",
     )?
     .execute(params![
         o.id.as_i64(),
@@ -302,7 +302,6 @@ pub(crate) fn defer(conn: &Connection, o: &Offer) -> rusqlite::Result<()> {
         o.sku,
         o.url,
         o.product_id.as_i64(),
-        o.product_key,
         o.title,
         o.brand,
         o.category,
@@ -324,7 +323,7 @@ pub(crate) fn defer(conn: &Connection, o: &Offer) -> rusqlite::Result<()> {
 /// order, with the last one's sequence number.
 pub(crate) fn deferred(conn: &Connection, after: i64) -> rusqlite::Result<(Vec<Offer>, i64)> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, id, store, sku, url, product_id, product_key, title, brand, category, gtin,
+        "SELECT seq, id, store, sku, url, product_id, title, brand, category, gtin,
              image_url, price_minor, currency, list_price_minor, availability, rating_centi,
              review_count, observed_at, content_hash
          FROM bulk_repeats WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -344,38 +343,37 @@ fn offer_from_row(r: &Row<'_>) -> rusqlite::Result<Offer> {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
     };
     let currency =
-        Currency::parse(&r.get::<_, String>(13)?).map_err(|e| invalid(13, e.to_string()))?;
+        Currency::parse(&r.get::<_, String>(12)?).map_err(|e| invalid(12, e.to_string()))?;
     let store = StoreId::parse(&r.get::<_, String>(2)?).map_err(|e| invalid(2, e.to_string()))?;
     let gtin = r
-        .get::<_, Option<String>>(10)?
+        .get::<_, Option<String>>(9)?
         .map(|g| Gtin::parse(&g))
         .transpose()
-        .map_err(|e| invalid(10, e.to_string()))?;
+        .map_err(|e| invalid(9, e.to_string()))?;
     let rating = r
-        .get::<_, Option<i64>>(16)?
+        .get::<_, Option<i64>>(15)?
         .map(Rating::from_hundredths)
         .transpose()
-        .map_err(|e| invalid(16, e.to_string()))?;
-    let hash: Vec<u8> = r.get(19)?;
+        .map_err(|e| invalid(15, e.to_string()))?;
+    let hash: Vec<u8> = r.get(18)?;
     Ok(Offer {
         id: OfferId::from_i64(r.get(1)?),
         store,
         sku: r.get(3)?,
         url: r.get(4)?,
         product_id: ProductId::from_i64(r.get(5)?),
-        product_key: r.get(6)?,
-        title: r.get(7)?,
-        brand: r.get(8)?,
-        category: r.get(9)?,
+        title: r.get(6)?,
+        brand: r.get(7)?,
+        category: r.get(8)?,
         gtin,
-        image_url: r.get(11)?,
-        price: Money::new(r.get(12)?, currency),
-        list_price: r.get::<_, Option<i64>>(14)?.map(|m| Money::new(m, currency)),
-        availability: Availability::from_db(&r.get::<_, String>(15)?),
+        image_url: r.get(10)?,
+        price: Money::new(r.get(11)?, currency),
+        list_price: r.get::<_, Option<i64>>(13)?.map(|m| Money::new(m, currency)),
+        availability: Availability::from_db(&r.get::<_, String>(14)?),
         rating,
-        review_count: r.get(17)?,
-        observed_at: r.get(18)?,
-        content_hash: hash.try_into().map_err(|_| invalid(19, "not 32 bytes".into()))?,
+        review_count: r.get(16)?,
+        observed_at: r.get(17)?,
+        content_hash: hash.try_into().map_err(|_| invalid(18, "not 32 bytes".into()))?,
     })
 }
 

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0029_drop_window_index", include_str!("../migrations/0029_drop_window_index.sql")),
     ("0030_value_index_covers", include_str!("../migrations/0030_value_index_covers.sql")),
     ("0031_product_index_covers", include_str!("../migrations/0031_product_index_covers.sql")),
+    ("0032_products_no_key", include_str!("../migrations/0032_products_no_key.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

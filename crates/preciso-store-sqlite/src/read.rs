@@ -249,7 +249,7 @@ impl CatalogRead for SqliteCatalog {
     }
 
     fn product_by_gtin(&self, gtin: &Gtin) -> Result<Option<ProductId>, StoreError> {
-        let q = reads::product_by_key(&format!("gtin:{gtin}"));
+        let q = reads::product_by_gtin(gtin);
         self.with_reader(|c| Ok(query_map(c, &q, |r| r.get(0))?.pop().map(ProductId::from_i64)))
     }
 

@@ -528,12 +528,11 @@ fn remember_product(products: &mut FxHashSet<i64>, product: i64) -> bool {
 /// Whether the product was new.
 fn upsert_product(conn: &Connection, offer: &Offer) -> rusqlite::Result<bool> {
     let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO products (id, key, gtin, brand, title, category, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT OR IGNORE INTO products (id, gtin, brand, title, category, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     stmt.execute(params![
         offer.product_id.as_i64(),
-        offer.product_key,
         offer.gtin.as_ref().map(|g| g.as_str()),
         offer.brand,
         offer.title,

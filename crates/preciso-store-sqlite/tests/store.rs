@@ -22,7 +22,6 @@ fn offer(store: &str, sku: &str, title: &str, price: i64, at: i64) -> Offer {
         sku: Some(sku.into()),
         url: None,
         product_id: product_id(&pkey),
-        product_key: pkey,
         title: title.into(),
         brand: Some("Acme".into()),
         category: Some("Hogar > Cocina".into()),
@@ -173,9 +172,14 @@ fn the_append_order_migration_keeps_every_row_of_an_older_catalog() {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        let columns = columns.join(", ");
+        // The products' key, dropped later (0032), is any unique text to the older schema.
+        let values: Vec<&str> = columns
+            .iter()
+            .map(|c| if table == "products" && c == "key" { "'k' || id" } else { c.as_str() })
+            .collect();
+        let (columns, values) = (columns.join(", "), values.join(", "));
         old.execute_batch(&format!(
-            "INSERT INTO main.{table} ({columns}) SELECT {columns} FROM cur.{table}"
+            "INSERT INTO main.{table} ({columns}) SELECT {values} FROM cur.{table}"
         ))
         .unwrap();
     }
@@ -606,4 +610,33 @@ fn a_categorys_price_walks_read_the_category_index_in_order() {
             assert!(!sorted, "{sort:?}: {plan:?}");
         }
     }
+}
+
+#[test]
+fn products_keep_no_grouping_key_and_a_gtin_finds_its_product_by_its_row() {
+    let (_d, cat) = open();
+    let mut with_gtin = offer("exito", "G", "televisor 50", 1_500_000, 1);
+    let gtin = Gtin::parse("7702032101054").unwrap();
+    with_gtin.product_id = product_id(&product_key(Some(&gtin), ""));
+    with_gtin.gtin = Some(gtin.clone());
+    preciso_core::testing::apply(
+        &cat,
+        "day1",
+        &[with_gtin.clone(), offer("exito", "A", "olla", 5, 1)],
+    );
+    let columns: Vec<String> = raw(&cat)
+        .prepare("SELECT name FROM pragma_table_info('products')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // The key (`gtin:…`, `bt:brand|title`) follows from these; only its hash, the id, is kept.
+    assert_eq!(columns, ["id", "gtin", "brand", "title", "category", "created_at"]);
+    assert_eq!(cat.product_by_gtin(&gtin).unwrap(), Some(with_gtin.product_id));
+    // A row under that id with another GTIN (a hash collision) is not taken for it.
+    raw(&cat)
+        .execute("UPDATE products SET gtin = '7702032101061' WHERE gtin IS NOT NULL", [])
+        .unwrap();
+    assert_eq!(cat.product_by_gtin(&gtin).unwrap(), None);
 }

@@ -20,9 +20,9 @@ pub struct Offer {
     pub store: StoreId,
     pub sku: Option<String>,
     pub url: Option<String>,
+    /// The hash of the product's grouping key (`gtin:…` or `bt:brand|title`): the key itself
+    /// follows from the GTIN, brand and title, so it is not kept.
     pub product_id: ProductId,
-    /// The grouping key the product id was derived from (`gtin:…` or `bt:brand|title`).
-    pub product_key: String,
     pub title: String,
     pub brand: Option<String>,
     /// Category path, segments joined by " > ".
