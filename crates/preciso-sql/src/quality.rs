@@ -43,8 +43,9 @@ pub fn count(scope: &QualityScope) -> (String, Vec<Param>) {
 }
 
 /// The histories of the scope's offers, by offer id then time, with each row's currency.
-/// The whole catalog's is one scan of the covering index `price_history_cover` (no table
-/// row, no join: 0.5 s instead of 4.3 s for 2.4M rows, docs/BENCHMARKS.md); a narrowed scope
+/// The whole catalog's is one scan in key order (SQLite's table is keyed by offer and time,
+/// PostgreSQL's key covers the columns read: no table row, no join; 0.5 s instead of 4.3 s
+/// for 2.4M rows through a key without them, docs/BENCHMARKS.md); a narrowed scope
 /// joins its offers. Rows of offers outside the scope, or in another currency than the
 /// offer's current one, are dropped by `merge`.
 pub fn histories(scope: &QualityScope) -> (String, Vec<Param>) {

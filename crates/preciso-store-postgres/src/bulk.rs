@@ -75,11 +75,6 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
              translate(lower(coalesce(brand, '') || ' ' || title),
                  'áàâãäåéèêëíìîïóòôõöúùûüñçý', 'aaaaaaeeeeiiiiooooouuuuncy')))",
     ),
-    (
-        "price_history_cover",
-        "CREATE INDEX IF NOT EXISTS price_history_cover ON price_history (offer_id, observed_at)
-             INCLUDE (currency, price_minor, list_price_minor, arrival)",
-    ),
 ];
 
 /// The foreign keys a load writes rows under: (table, constraint, definition).

@@ -12,7 +12,9 @@
 //! all its later records after, so each offer sees its records in file order, as a run that
 //! wrote them one by one would. Products may be appended twice (a product's offers arrive in
 //! many batches); the first row of each id is kept when its index is built, and the search
-//! index gets every product the load appended at its end (`search::index_missing`). A load killed
+//! index gets every product the load appended at its end (`search::index_missing`). The price
+//! history, kept in (offer, time) order, is a plain table while the load appends and is ordered
+//! once at its end (`rebuild_history`). A load killed
 //! midway leaves tables without indexes: `restore_indexes` builds them when the catalog is next
 //! opened, and the run, still `running` in the ledger, converges when its file is ingested
 //! again (the records it set aside are read again then).
@@ -25,13 +27,17 @@ use preciso_core::domain::{
 use rusqlite::{Connection, Row, params};
 
 /// The unique indexes an initial load drops besides `OFFER_INDEXES`.
-const UNIQUE_INDEXES: [&str; 4] = [
+const UNIQUE_INDEXES: [&str; 2] = [
     "CREATE UNIQUE INDEX IF NOT EXISTS offers_id ON offers(id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS products_id ON products(id)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS price_history_offer ON price_history(offer_id, observed_at)",
-    "CREATE INDEX IF NOT EXISTS price_history_cover
-        ON price_history (offer_id, observed_at, currency, price_minor, list_price_minor, arrival)",
 ];
+
+/// The price history's columns (migration 0033). Kept in (offer, time) order without a rowid;
+/// an initial load appends to a plain table of these columns instead (each of its first
+/// observations would land at a random place of the ordered one) and orders it at its end.
+const HISTORY_COLUMNS: &str = "offer_id INTEGER NOT NULL REFERENCES offers(id),
+    observed_at INTEGER NOT NULL, price_minor INTEGER NOT NULL, list_price_minor INTEGER,
+    currency TEXT NOT NULL, availability TEXT NOT NULL, arrival INTEGER NOT NULL DEFAULT 0";
 
 /// The index the end of a load builds last, in the transaction that adds its last products to
 /// the search index: while it is missing, `restore_indexes` knows that end did not finish.
@@ -44,7 +50,7 @@ const SEARCH_PART: i64 = 2_000_000;
 /// Every index an initial load drops: those of `UNIQUE_INDEXES`, `OFFER_INDEXES` and the two on
 /// expressions (`preciso_sql::VALUE_INDEX`, `DISCOUNT_INDEX`; no migration creates them: the
 /// check at open does).
-const DEFERRED_INDEXES: [&str; 13] = [
+const DEFERRED_INDEXES: [&str; 11] = [
     "offers_product",
     "offers_value",
     "offers_discount",
@@ -56,8 +62,6 @@ const DEFERRED_INDEXES: [&str; 13] = [
     "offers_price_change",
     "offers_id",
     "products_id",
-    "price_history_offer",
-    "price_history_cover",
 ];
 
 /// Records set aside per replayed transaction.
@@ -83,6 +87,7 @@ pub(crate) fn begin(conn: &Connection) -> rusqlite::Result<BulkLoad> {
     for name in DEFERRED_INDEXES {
         conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
     }
+    crate::transaction(conn, || rebuild_history(conn, HistoryForm::Appended), |e| e)?;
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS bulk_repeats (
              seq INTEGER PRIMARY KEY, id INTEGER NOT NULL, store TEXT NOT NULL, sku TEXT,
@@ -111,14 +116,61 @@ pub(crate) fn complete(conn: &Connection) -> rusqlite::Result<()> {
     build_indexes(conn, Dedupe::Suspects)
 }
 
-/// Builds whatever indexes a killed initial load left missing (at open; a no-op otherwise).
+/// Builds whatever indexes a killed initial load left missing, and orders its history (at
+/// open; a no-op otherwise).
 pub(crate) fn restore_indexes(conn: &Connection) -> rusqlite::Result<()> {
     for name in DEFERRED_INDEXES {
         if !index_exists(conn, name)? {
             return build_indexes(conn, Dedupe::All);
         }
     }
+    if !history_ordered(conn)? {
+        return build_indexes(conn, Dedupe::All);
+    }
     Ok(())
+}
+
+/// The two forms of the price history's table.
+#[derive(Clone, Copy, PartialEq)]
+enum HistoryForm {
+    /// Keyed by (offer, time), without a rowid: what every read and later run uses.
+    Ordered,
+    /// A plain table an initial load appends to.
+    Appended,
+}
+
+/// Whether the history is in its ordered form (its key shows as the table's `pk` index).
+fn history_ordered(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_index_list('price_history') WHERE origin = 'pk')",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// Moves the history into `form` unless it is there: a new table of that form filled from the
+/// old one (ordered by its key when it has one: one sort, then appends) takes its name. Run
+/// in a transaction with foreign keys off, as SQLite documents for rebuilding a table.
+fn rebuild_history(conn: &Connection, form: HistoryForm) -> rusqlite::Result<()> {
+    if history_ordered(conn)? == (form == HistoryForm::Ordered) {
+        return Ok(());
+    }
+    let (table, order) = match form {
+        HistoryForm::Ordered => (
+            format!("({HISTORY_COLUMNS}, PRIMARY KEY (offer_id, observed_at)) WITHOUT ROWID"),
+            " ORDER BY offer_id, observed_at",
+        ),
+        HistoryForm::Appended => (format!("({HISTORY_COLUMNS})"), ""),
+    };
+    conn.execute_batch(&format!(
+        "CREATE TABLE price_history_next {table};
+         INSERT INTO price_history_next (offer_id, observed_at, price_minor, list_price_minor,
+             currency, availability, arrival)
+             SELECT offer_id, observed_at, price_minor, list_price_minor, currency, availability,
+                 arrival FROM price_history{order};
+         DROP TABLE price_history;
+         ALTER TABLE price_history_next RENAME TO price_history;"
+    ))
 }
 
 fn index_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
@@ -196,6 +248,7 @@ fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Resul
             conn.execute_batch(search::DELETE_TRIGGER)
         })?;
     }
+    step(&|| rebuild_history(conn, HistoryForm::Ordered))?;
     let expressions = [preciso_sql::VALUE_INDEX, preciso_sql::DISCOUNT_INDEX];
     for sql in UNIQUE_INDEXES.iter().chain(&OFFER_INDEXES).chain(&expressions) {
         step(&|| conn.execute_batch(sql))?;

@@ -307,6 +307,26 @@ fn index_count(c: &Connection) -> i64 {
     .unwrap()
 }
 
+/// Whether the price history is keyed by (offer, time) without a rowid (migration 0033), the
+/// form every read uses; an initial load appends to a plain table until its end.
+fn history_ordered(c: &Connection) -> bool {
+    let key: Vec<String> = c
+        .prepare("SELECT name FROM pragma_table_info('price_history') WHERE pk > 0 ORDER BY pk")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let without_rowid: bool = c
+        .query_row(
+            "SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_master WHERE name = 'price_history'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    key == ["offer_id", "observed_at"] && without_rowid
+}
+
 /// An initial load appends to tables without indexes and sets repeats aside (`bulk.rs`). A
 /// load killed midway (here into a catalog that kept its products after losing its offers,
 /// so products are appended twice) leaves no index behind; opening the catalog builds them,
@@ -332,6 +352,7 @@ fn opening_after_a_killed_initial_load_builds_its_indexes_and_the_rerun_converge
     assert_eq!(counts.inserted, 2);
     s.apply_batch(&batch[2..], &IngestCounts::default()).unwrap();
     assert!(index_count(&raw(&cat)) < indexes, "the load builds its indexes at its end");
+    assert!(!history_ordered(&raw(&cat)), "the load appends its history");
     drop(s);
     drop(cat);
 
@@ -339,6 +360,7 @@ fn opening_after_a_killed_initial_load_builds_its_indexes_and_the_rerun_converge
     let c = raw(&reopened);
     assert_eq!(index_count(&c), indexes);
     assert_eq!(index_problems(&c), Vec::<String>::new());
+    assert!(history_ordered(&c), "opening orders the history the killed load appended");
     let products: i64 = c.query_row("SELECT count(*) FROM products", [], |r| r.get(0)).unwrap();
     assert_eq!(products, 2, "one row per product");
     assert_eq!(reopened.search_products("sarten", 10).unwrap().len(), 1);
@@ -413,6 +435,7 @@ fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
     let history: i64 =
         raw(&bulk).query_row("SELECT count(*) FROM price_history", [], |r| r.get(0)).unwrap();
     assert_eq!(history, 3);
+    assert!(history_ordered(&raw(&bulk)) && history_ordered(&raw(&seeded)));
     assert_eq!(index_problems(&raw(&bulk)), Vec::<String>::new());
     assert_eq!(bulk.search_products("grande", 10).unwrap().len(), 1);
 }
