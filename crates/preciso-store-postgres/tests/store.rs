@@ -304,6 +304,24 @@ fn a_loaded_catalog_is_analyzed_and_visible_for_index_only_reads() {
     let (pages, visible, tuples): (i32, i32, f32) = (r.get(0), r.get(1), r.get(2));
     assert!(pages > 0 && tuples >= 500.0, "analyzed: {pages} pages, {tuples} rows");
     assert_eq!(visible, pages, "every page is marked all-visible");
+
+    // `preciso copy` loads table by table, then `after_load`: the same holds.
+    let Some(copied_db) = TempDb::create("store") else { return };
+    let copied = PgCatalog::open(&copied_db.url).unwrap();
+    for (table, rows) in &tables {
+        copied.load(table, rows).unwrap();
+    }
+    copied.after_load().unwrap();
+    let mut c = Client::connect(&copied_db.url, NoTls).unwrap();
+    let r = c
+        .query_one(
+            "SELECT relpages, relallvisible, reltuples FROM pg_class WHERE relname = 'offers'",
+            &[],
+        )
+        .unwrap();
+    let (pages, visible, tuples): (i32, i32, f32) = (r.get(0), r.get(1), r.get(2));
+    assert!(pages > 0 && tuples >= 500.0, "copy analyzed: {pages} pages, {tuples} rows");
+    assert_eq!(visible, pages, "after a copy every page is marked all-visible");
 }
 
 /// The price history has one index, its primary key, which carries the columns the forensic
