@@ -962,23 +962,43 @@ pub fn best_prices_reach_past_many_offers_of_one_product(c: &dyn Catalog) {
             .offer()
         })
         .collect();
-    // Two more products, dearer than every offer of the first.
-    offers
-        .push(Fixture { sku: "N1", title: "Sarten", price: 50_000, ..Default::default() }.offer());
+    // Two more products, dearer than every offer of the first, in two other categories under
+    // the same top level (a category's listing may walk each key apart: PostgreSQL does).
     offers.push(
-        Fixture { sku: "N2", title: "Licuadora", price: 60_000, ..Default::default() }.offer(),
+        Fixture {
+            sku: "N1",
+            title: "Sarten",
+            category: "Hogar > Sala",
+            price: 50_000,
+            ..Default::default()
+        }
+        .offer(),
+    );
+    offers.push(
+        Fixture {
+            sku: "N2",
+            title: "Licuadora",
+            category: "Hogar > Bano",
+            price: 60_000,
+            ..Default::default()
+        }
+        .offer(),
     );
     apply(c, "many", &offers);
-    let filter = OfferFilter {
-        currency: Currency::parse("COP").ok(),
-        min_price: crate::query::Decimal::parse("1"),
-        ..Default::default()
-    };
-    let page = c.best_prices(&filter, PageRequest::default(), Personalization::default()).unwrap();
-    let got: Vec<(i64, u64)> =
-        page.items.iter().map(|b| (b.offer.price.minor, b.offers_for_product)).collect();
-    assert_eq!(got, vec![(1_000, 600), (50_000, 1), (60_000, 1)]);
-    assert_eq!(page.total, 3);
+    for category in [None, Some("hogar")] {
+        let filter = OfferFilter {
+            currency: Currency::parse("COP").ok(),
+            min_price: crate::query::Decimal::parse("1"),
+            category: category.map(str::to_string),
+            ..Default::default()
+        };
+        let page =
+            c.best_prices(&filter, PageRequest::default(), Personalization::default()).unwrap();
+        let got: Vec<(i64, u64)> =
+            page.items.iter().map(|b| (b.offer.price.minor, b.offers_for_product)).collect();
+        assert_eq!(got, vec![(1_000, 600), (50_000, 1), (60_000, 1)], "{category:?}");
+        assert_eq!(page.total, 3);
+    }
 }
 
 /// A category's price-sorted pages (walked along the price index when the category is a large

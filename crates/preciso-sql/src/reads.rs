@@ -314,6 +314,53 @@ impl BestPrices {
     }
 }
 
+/// The first `n` rows of a category's best-prices pass (`best_prices`, same rows in the same
+/// order) as one walk per category key under it (`keys`, from `category_keys`), each along
+/// `offers_category` (key, currency, price) and limited to `n`, merged by price. With a price
+/// bound PostgreSQL planned the single pass as a bitmap of every matching offer of the
+/// category, sorted: 28k heap rows for a page (175–245 ms at 1M offers, 5.5 ms as walks).
+/// `None` unless the filter has a currency and a category with at most `PRICE_WALK_KEYS` keys
+/// and no preferences (which add a pass).
+pub fn best_prices_by_keys(
+    filter: &OfferFilter,
+    prefs: Option<&Preferences>,
+    keys: &[String],
+    n: usize,
+) -> Option<Query> {
+    filter.currency?;
+    filter.category.as_ref()?;
+    if prefs.is_some() || keys.is_empty() || keys.len() > PRICE_WALK_KEYS {
+        return None;
+    }
+    let rest = OfferFilter { category: None, ..filter.clone() };
+    let mut w = filter_where(&rest, None);
+    w.push("o.availability <> 'out_of_stock'", []);
+    let limit = Param::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let mut params = Vec::new();
+    let walks: Vec<String> = keys
+        .iter()
+        .map(|key| {
+            params.extend(w.params.iter().cloned());
+            params.push(text(key));
+            params.push(limit.clone());
+            format!(
+                "(SELECT {OFFER_COLUMNS} FROM offers o WHERE {} AND o.category_key = ?
+                  ORDER BY o.price_minor, o.id LIMIT ?)",
+                w.sql()
+            )
+        })
+        .collect();
+    params.push(limit);
+    // The currency is fixed, so (price, id) is the pass's order.
+    Some(Query::new(
+        format!(
+            "SELECT * FROM ({}) o ORDER BY o.price_minor, o.id LIMIT ?",
+            walks.join(" UNION ALL ")
+        ),
+        params,
+    ))
+}
+
 pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPrices {
     let mut w = filter_where(filter, prefs);
     w.push("o.availability <> 'out_of_stock'", []);

@@ -214,7 +214,17 @@ impl CatalogRead for PgCatalog {
                 // first. A LIMIT makes it plan for the first rows (5 ms); the rest streams
                 // through a portal only when those did not fill the page.
                 let first = (wanted * FIRST_ROWS_PER_PRODUCT).max(256);
-                let rows = run(c, &pq.with_limit(first))?;
+                let walks = match (&filter.category, personalized) {
+                    (Some(category), false) => {
+                        let keys: Vec<String> = run(c, &reads::category_keys(category))?
+                            .iter()
+                            .map(|r| r.get(0))
+                            .collect();
+                        reads::best_prices_by_keys(filter, who.preferences, &keys, first)
+                    }
+                    _ => None,
+                };
+                let rows = run(c, &walks.unwrap_or_else(|| pq.with_limit(first)))?;
                 let mut filled = false;
                 for r in &rows {
                     if keep(offer_from_row(&PgRow(r))?) {
