@@ -3,7 +3,9 @@
 
 use crate::backend;
 use postgres::Client;
+use postgres::error::SqlState;
 use preciso_core::ports::StoreError;
+use std::time::Duration;
 
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_catalog", include_str!("../migrations/0001_catalog.sql")),
@@ -58,9 +60,30 @@ pub(crate) fn check_current(client: &mut Client) -> Result<(), StoreError> {
     }
 }
 
+/// How long a migration waits for another process's migrations to finish (they may rebuild
+/// indexes of a large catalog).
+const TURN_WAIT: Duration = Duration::from_secs(600);
+
+/// How long a migration's statement waits for a table lock another session holds (a replica
+/// of the previous version reading `offers`, a long report): past it the migration fails
+/// clearly instead of queueing every later reader of that table behind its own lock.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
 pub(crate) fn apply(client: &mut Client) -> Result<(), StoreError> {
+    apply_waiting(client, LOCK_WAIT)
+}
+
+pub(crate) fn apply_waiting(client: &mut Client, lock_wait: Duration) -> Result<(), StoreError> {
     let mut tx = client.transaction().map_err(backend)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(backend)?;
+    let timeout = |d: Duration| format!("SET LOCAL lock_timeout = {}", d.as_millis());
+    tx.batch_execute(&timeout(TURN_WAIT)).map_err(backend)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(|e| {
+        StoreError::Open(format!(
+            "another process has been migrating this catalog for {} s: {e}",
+            TURN_WAIT.as_secs()
+        ))
+    })?;
+    tx.batch_execute(&timeout(lock_wait)).map_err(backend)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)")
         .map_err(backend)?;
     for (name, sql) in MIGRATIONS {
@@ -71,7 +94,16 @@ pub(crate) fn apply(client: &mut Client) -> Result<(), StoreError> {
         if !done {
             tx.batch_execute(sql).map_err(|e| StoreError::Migration {
                 name: name.to_string(),
-                reason: e.to_string(),
+                reason: if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+                    format!(
+                        "waited {} s for a table another session is using (a running server of \
+                         the previous version, a long query); stop it, or run `preciso migrate` \
+                         when it is idle",
+                        lock_wait.as_secs_f64()
+                    )
+                } else {
+                    e.to_string()
+                },
             })?;
             tx.execute(
                 "INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)",
@@ -81,4 +113,51 @@ pub(crate) fn apply(client: &mut Client) -> Result<(), StoreError> {
         }
     }
     tx.commit().map_err(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PgCatalog;
+
+    /// A migration that needs a table another session is reading fails after its lock wait,
+    /// naming the migration and why, instead of waiting for ever (and queueing every later
+    /// reader of the table behind its own lock); once the table is free it applies.
+    #[test]
+    fn a_migration_behind_a_busy_table_fails_clearly_after_its_lock_wait() {
+        let Some(db) = crate::testing::TempDb::create("migrate") else { return };
+        drop(PgCatalog::open(&db.url).unwrap());
+        let mut client = crate::connect(&db.url).unwrap();
+        // The catalog as it was before 0032, which drops the products' key.
+        client
+            .batch_execute(
+                "ALTER TABLE products ADD COLUMN key TEXT;
+                 DELETE FROM schema_migrations WHERE name = '0032_products_no_key'",
+            )
+            .unwrap();
+        let mut reader = crate::connect(&db.url).unwrap();
+        let mut reading = reader.transaction().unwrap();
+        reading.batch_execute("SELECT count(*) FROM products").unwrap();
+
+        let started = std::time::Instant::now();
+        let err = apply_waiting(&mut client, Duration::from_millis(300)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(30), "it did not wait for ever");
+        let text = err.to_string();
+        assert!(
+            text.contains("0032_products_no_key") && text.contains("another session"),
+            "{text}"
+        );
+
+        reading.commit().unwrap();
+        apply_waiting(&mut client, Duration::from_millis(300)).unwrap();
+        let key: i64 = client
+            .query_one(
+                "SELECT count(*) FROM information_schema.columns
+                 WHERE table_name = 'products' AND column_name = 'key'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(key, 0);
+    }
 }
