@@ -6,7 +6,7 @@
 # off): requests/s, latency percentiles and timeouts (the issue's last check of point 6).
 # With DATABASE_URL set (a PostgreSQL catalog, e.g. one `preciso copy` filled from the SQLite
 # one), the server reads that database instead.
-# Usage: [MIXED_SECS=60] [DATABASE_URL=postgres://…] bench/endpoints.sh [OFFERS] [RUNS] [--unique]
+# Usage: [MIXED_SECS=60] [DATABASE_URL=postgres://…] [BIN=…] bench/endpoints.sh [OFFERS] [RUNS] [--unique]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -15,8 +15,8 @@ SHAPE=${3:-}
 OUT=bench/out/ui
 DATA=$OUT/data-$N${SHAPE:+-unique}
 [ -f "$DATA/preciso.sqlite" ] || bash bench/ui.sh "$N" 1 $SHAPE > /dev/null
-cargo build --release -q -p preciso
-BIN=$PWD/target/release/preciso
+# BIN=/path/to/preciso compares another build (e.g. an earlier commit's) on the same catalog.
+if [ -z "${BIN:-}" ]; then cargo build --release -q -p preciso; BIN=$PWD/target/release/preciso; fi
 BACKEND=SQLite DB_LINE=""
 if [ -n "${DATABASE_URL:-}" ]; then BACKEND=PostgreSQL DB_LINE="database_url = \"$DATABASE_URL\""; fi
 cat > "$OUT/endpoints.toml" <<TOML

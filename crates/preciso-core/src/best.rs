@@ -251,7 +251,7 @@ pub fn search_page(
         .into_iter()
         .map(|(offer, n)| BestOffer { offer, offers_for_product: n, preferred: false })
         .collect();
-    Page { items, page: page.page, limit: page.limit, total }
+    Page::new(items, page, total)
 }
 
 #[cfg(test)]

@@ -122,6 +122,65 @@ pub struct Page<T> {
     pub page: u32,
     pub limit: u32,
     pub total: u64,
+    /// False when `total` is a lower bound: a listing whose total is counted over its matches
+    /// (no summary keeps it) stops counting past `COUNT_LIMIT`.
+    pub total_exact: bool,
+}
+
+/// Where a listing's count over its matches stops (`ranking::MAX_DEPTH`, the deepest row a
+/// listing ranks without sorting everything): a count reads at most this many matches, so a
+/// filtered listing costs the same at any catalog size; past it the total reads "at least".
+pub const COUNT_LIMIT: u64 = crate::ranking::MAX_DEPTH;
+
+impl<T> Page<T> {
+    /// A page with an exact total.
+    pub fn new(items: Vec<T>, page: PageRequest, total: u64) -> Self {
+        Page { items, page: page.page, limit: page.limit, total, total_exact: true }
+    }
+
+    /// A page whose total is `counted`, from a count that stopped at `COUNT_LIMIT + 1` or
+    /// later (`MatchCount`): shown as `COUNT_LIMIT`, not exact, when it went past it.
+    pub fn counted(items: Vec<T>, page: PageRequest, counted: MatchCount) -> Self {
+        Page {
+            items,
+            page: page.page,
+            limit: page.limit,
+            total: counted.shown(),
+            total_exact: counted.exact(),
+        }
+    }
+}
+
+/// A listing's total: exact (from a summary, or a count that ended before its limit), or at
+/// least `COUNT_LIMIT` matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchCount {
+    /// Rows counted.
+    pub counted: u64,
+    /// Where the count stopped (`u64::MAX`: it did not).
+    pub limit: u64,
+}
+
+impl MatchCount {
+    pub fn exact(self) -> bool {
+        self.counted < self.limit
+    }
+
+    /// What the answer shows: the count, or `COUNT_LIMIT` when the count stopped.
+    pub fn shown(self) -> u64 {
+        if self.exact() { self.counted } else { COUNT_LIMIT.min(self.counted) }
+    }
+
+    /// Whether no match lies at `offset` or past it (a page there is empty without reading).
+    pub fn ends_before(self, offset: u64) -> bool {
+        self.exact() && self.counted <= offset
+    }
+
+    /// A number of matches for decisions that compare it with others (`ranking::scan_suits`):
+    /// the count, or unbounded when it stopped.
+    pub fn at_least(self) -> u64 {
+        if self.exact() { self.counted } else { u64::MAX }
+    }
 }
 
 /// An offer as the API shows it.

@@ -1001,6 +1001,52 @@ pub fn best_prices_reach_past_many_offers_of_one_product(c: &dyn Catalog) {
     }
 }
 
+/// A total counted over a filter's matches stops past `COUNT_LIMIT`: the listing then answers
+/// that many, not exact, and still serves pages past it; a total a summary keeps, or a count
+/// that ended before the limit, is exact.
+pub fn counted_totals_stop_past_the_count_limit(c: &dyn Catalog) {
+    let many = crate::query::COUNT_LIMIT as usize + 40;
+    let skus: Vec<String> = (0..many).map(|i| format!("S{i}")).collect();
+    let titles: Vec<String> = (0..many).map(|i| format!("Producto {i}")).collect();
+    let offers: Vec<Offer> = skus
+        .iter()
+        .zip(&titles)
+        .enumerate()
+        .map(|(i, (sku, title))| {
+            Fixture { sku, title, price: 1_000 + i as i64, ..Default::default() }.offer()
+        })
+        .collect();
+    apply(c, "many", &offers);
+    let cop = Currency::parse("COP").ok();
+    let who = Personalization::default();
+    let bounded = |min: &str, max: &str| OfferFilter {
+        currency: cop,
+        min_price: crate::query::Decimal::parse(min),
+        max_price: crate::query::Decimal::parse(max),
+        ..Default::default()
+    };
+    let past = bounded("1", "100000000");
+    let ranked = c.list_offers(&past, Sort::Price, PageRequest::default(), who).unwrap();
+    assert_eq!((ranked.total, ranked.total_exact), (crate::query::COUNT_LIMIT, false));
+    let best = c.best_prices(&past, PageRequest::default(), who).unwrap();
+    assert_eq!((best.total, best.total_exact), (crate::query::COUNT_LIMIT, false));
+    // The page past the limit is read, not assumed empty.
+    let deep = PageRequest { page: 101, limit: 100 };
+    let last = c.list_offers(&past, Sort::Price, deep, who).unwrap();
+    assert_eq!(last.items.len(), 40);
+    assert_eq!(last.items[0].offer.price.minor, 1_000 + crate::query::COUNT_LIMIT as i64);
+    // Fewer matches: counted exactly.
+    let few = bounded("1", "10.49"); // prices are in cents: 10.00 to 10.49
+    let ranked = c.list_offers(&few, Sort::Price, PageRequest::default(), who).unwrap();
+    assert_eq!((ranked.total, ranked.total_exact), (50, true));
+    let best = c.best_prices(&few, PageRequest::default(), who).unwrap();
+    assert_eq!((best.total, best.total_exact), (50, true));
+    // The currency's total comes from the market summary: exact past the limit.
+    let whole = OfferFilter { currency: cop, ..Default::default() };
+    let ranked = c.list_offers(&whole, Sort::Price, PageRequest::default(), who).unwrap();
+    assert_eq!((ranked.total, ranked.total_exact), (many as u64, true));
+}
+
 /// A category's price-sorted pages (walked along the price index when the category is a large
 /// share of its currency, sorted otherwise) list exactly its offers in price order, cheapest
 /// or dearest first, ties by id, with a price bound riding along.
@@ -1753,6 +1799,7 @@ macro_rules! contract_tests {
             groups_products_by_gtin_else_brand_and_title,
             best_prices_respect_stock_filters_and_preferences,
             best_prices_reach_past_many_offers_of_one_product,
+            counted_totals_stop_past_the_count_limit,
             best_price_summary_follows_every_change,
             an_initial_load_that_dies_reaches_the_summary_at_the_next_run,
             store_freshness_is_the_newest_observation,

@@ -7,7 +7,7 @@ use crate::filter::{
 use crate::{Param, text};
 use preciso_core::domain::{Currency, Gtin, StoreId, fold_for_matching};
 use preciso_core::market::RECENT_KEPT;
-use preciso_core::query::{OfferFilter, PageRequest, Preferences, Sort};
+use preciso_core::query::{COUNT_LIMIT, MatchCount, OfferFilter, PageRequest, Preferences, Sort};
 use preciso_core::ranking;
 
 /// SQL text with `?` placeholders and its parameters.
@@ -39,20 +39,54 @@ impl Query {
     }
 }
 
+/// A listing's total: read from a summary (exact), or counted over its matches (`Matches`
+/// selects one row per match), which stops after `COUNT_LIMIT + 1` rows.
+#[derive(Debug, Clone)]
+pub enum Total {
+    Summary(Query),
+    Matches(Query),
+}
+
+impl Total {
+    /// The statement that reads the total: `SELECT count(*)`, one row.
+    pub fn query(&self) -> Query {
+        match self {
+            Total::Summary(q) => q.clone(),
+            Total::Matches(m) => Query::new(
+                format!("SELECT count(*) FROM ({} LIMIT {}) m", m.sql, COUNT_LIMIT + 1),
+                m.params.clone(),
+            ),
+        }
+    }
+
+    /// The total, from the one value `query` read.
+    pub fn of(&self, counted: u64) -> MatchCount {
+        let limit = match self {
+            Total::Summary(_) => u64::MAX,
+            Total::Matches(_) => COUNT_LIMIT + 1,
+        };
+        MatchCount { counted, limit }
+    }
+}
+
 /// A page of offers in two steps: `ids` ranks the matching offers reading only indexed columns
 /// and returns `id, value_score, category median` of the page in order; the caller then loads
 /// those offers with `offers_by_ids` (so a category-wide sort never touches the table).
-/// `count` is the number of matching offers.
+/// The total is the number of matching offers.
 pub fn list_offers(
     filter: &OfferFilter,
     sort: Sort,
     page: PageRequest,
     prefs: Option<&Preferences>,
-) -> (Query, Query) {
+) -> (Query, Total) {
     let w = filter_where(filter, prefs);
-    let count = summary_count(filter, prefs).unwrap_or_else(|| {
-        Query::new(format!("SELECT count(*) FROM offers o WHERE {}", w.sql()), w.params.clone())
-    });
+    let count = match summary_count(filter, prefs) {
+        Some(q) => Total::Summary(q),
+        None => Total::Matches(Query::new(
+            format!("SELECT 1 FROM offers o WHERE {}", w.sql()),
+            w.params.clone(),
+        )),
+    };
     (ranked(filter, sort, page, prefs, "offers o"), count)
 }
 
@@ -290,7 +324,7 @@ pub struct BestPrices {
     pub passes: Vec<Query>,
     /// The products over all pages: counted from the offers, or for a store's own listing
     /// read from the market summary (`preciso_core::best::store_scope`).
-    pub total: Query,
+    pub total: Total,
     /// The filter every offer matches, for `per_products`.
     matching: Where,
 }
@@ -382,14 +416,14 @@ pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPri
     BestPrices {
         passes,
         total: match preciso_core::best::store_scope(filter, prefs) {
-            Some((store, currency)) => Query::new(
+            Some((store, currency)) => Total::Summary(Query::new(
                 crate::market::STORE_PRODUCTS.into(),
                 vec![text(store.as_str()), text(currency.code())],
-            ),
-            None => Query::new(
-                format!("SELECT count(DISTINCT o.product_id) FROM offers o WHERE {}", w.sql()),
+            )),
+            None => Total::Matches(Query::new(
+                format!("SELECT DISTINCT o.product_id FROM offers o WHERE {}", w.sql()),
                 w.params.clone(),
-            ),
+            )),
         },
         matching: w,
     }
@@ -485,7 +519,7 @@ pub fn search_ranked(matches: &str) -> String {
 /// largest drop first. The drops carry what the filters read (migration 0026), so the page
 /// walks `offer_drops_rank` and reads only its own offers by id: `OFFER_COLUMNS`, then
 /// `reference_minor, drop_bp, drop_at` (read by name); its count reads the window's drops.
-pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, Query) {
+pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, Total) {
     // The filter's clauses name `o.`: here `o` is the drops table, which has those columns
     // but the product's, matched through the offer instead.
     let mut w: Where = filter_where(&OfferFilter { product: None, ..filter.clone() }, None);
@@ -511,8 +545,10 @@ pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, 
         ),
         params,
     );
-    let count =
-        Query::new(format!("SELECT count(*) FROM offer_drops o WHERE {}", w.sql()), w.params);
+    let count = Total::Matches(Query::new(
+        format!("SELECT 1 FROM offer_drops o WHERE {}", w.sql()),
+        w.params,
+    ));
     (rows, count)
 }
 

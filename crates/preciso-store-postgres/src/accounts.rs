@@ -58,7 +58,7 @@ impl Accounts for PgCatalog {
                 .collect::<Result<Vec<_>, _>>()?;
             let total: i64 =
                 c.query_one("SELECT count(*) FROM users", &[]).map_err(backend)?.get(0);
-            Ok(Page { items, page: page.page, limit: page.limit, total: total as u64 })
+            Ok(Page::new(items, page, total as u64))
         })
     }
 

@@ -62,7 +62,22 @@ impl PgConn {
         PgConn { client, statements: HashMap::new() }
     }
 
-    /// Runs `sql` (with `$n` placeholders) as a prepared statement of this connection.
+    /// Runs `sql` (with `$n` placeholders) planned for these values: a statement prepared for
+    /// this execution alone. A cached statement may settle on a generic plan after five
+    /// executions, blind to which category, brand or price bound it serves — and the catalog's
+    /// are skewed (a category holds 100 or 100,000 offers): at 1M offers a top-level category
+    /// by rating with a price bound took 75–124 ms on the generic plan, 10–12 ms planned for
+    /// its values (docs/DECISIONS.md). One round trip more than `query_cached`.
+    pub(crate) fn query_planned(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        self.client.query(sql, params).map_err(backend)
+    }
+
+    /// Runs `sql` (with `$n` placeholders) as a prepared statement of this connection: for
+    /// lookups whose plan does not depend on the values (by id, by product).
     pub(crate) fn query_cached(
         &mut self,
         sql: &str,

@@ -24,7 +24,14 @@ use std::collections::HashSet;
 /// offers in most listings, so these nearly always fill the page.
 const FIRST_ROWS_PER_PRODUCT: usize = 8;
 
+/// A listing's statement, planned for its values (`PgConn::query_planned`).
 fn run(c: &mut PgConn, q: &Query) -> Result<Vec<Row>, StoreError> {
+    let params = bind(&q.params);
+    c.query_planned(&numbered(&q.sql), &refs(&params))
+}
+
+/// A lookup whose plan does not depend on its values, from the connection's statement cache.
+fn run_cached(c: &mut PgConn, q: &Query) -> Result<Vec<Row>, StoreError> {
     let params = bind(&q.params);
     c.query_cached(&numbered(&q.sql), &refs(&params))
 }
@@ -33,8 +40,9 @@ fn count(c: &mut PgConn, q: &Query) -> Result<u64, StoreError> {
     Ok(run(c, q)?.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
 }
 
+/// Offers by id or by product (`offers_by_ids`, `offer_by_id`, `product_offers`).
 fn offers(c: &mut PgConn, q: &Query) -> Result<Vec<OfferView>, StoreError> {
-    run(c, q)?.iter().map(|r| offer_from_row(&PgRow(r))).collect()
+    run_cached(c, q)?.iter().map(|r| offer_from_row(&PgRow(r))).collect()
 }
 
 fn currency(s: &str) -> Result<Currency, StoreError> {
@@ -117,7 +125,7 @@ fn price_by_keys(
 ) -> Result<Option<Vec<Rank>>, StoreError> {
     let Some(category) = &filter.category else { return Ok(None) };
     let keys: Vec<String> =
-        run(c, &reads::category_keys(category))?.iter().map(|r| r.get(0)).collect();
+        run_cached(c, &reads::category_keys(category))?.iter().map(|r| r.get(0)).collect();
     let Some(walks) = reads::price_by_keys(filter, sort, page, who.preferences, &keys, "offers o")
     else {
         return Ok(None);
@@ -142,17 +150,18 @@ impl CatalogRead for PgCatalog {
         let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_client(|c| {
             // Counted first: how many match decides how the value ranking reads them.
-            let total = count(c, &total)?;
+            let total = total.of(count(c, &total.query())?);
             let rank = |rows: Vec<Row>| -> Vec<Rank> {
                 rows.iter().map(|r| Rank::new(r.get(0), r.get(1), r.get(2))).collect()
             };
             // A page past the last match is empty: not ranked (PostgreSQL, misjudging how few
             // offers a price bound leaves in a currency, sorted a third of them to find none).
-            if total <= page.offset() {
-                return Ok(Page { items: Vec::new(), page: page.page, limit: page.limit, total });
+            if total.ends_before(page.offset()) {
+                return Ok(Page::counted(Vec::new(), page, total));
             }
             let recent = reads::recent_page(filter, sort, page, who.preferences);
-            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
+            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total.at_least())?
+            {
                 Some(ranks) => ranks,
                 None => match recent.map(|q| run(c, &q).map(rank)).transpose()? {
                     // No rows: the summary is stale or the page is past the last offer.
@@ -166,7 +175,7 @@ impl CatalogRead for PgCatalog {
             let ids: Vec<i64> = ranks.iter().map(|r| r.id).collect();
             let loaded = offers(c, &reads::offers_by_ids(&ids))?;
             let items = preciso_core::query::in_rank_order(ranks, loaded);
-            Ok(Page { items, page: page.page, limit: page.limit, total })
+            Ok(Page::counted(items, page, total))
         })
     }
 
@@ -192,7 +201,7 @@ impl CatalogRead for PgCatalog {
                         })
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?;
-                Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &total)? })
+                Ok(Page::new(items, page, count(c, &total)?))
             });
         }
         let q = reads::best_prices(filter, who.preferences);
@@ -216,7 +225,7 @@ impl CatalogRead for PgCatalog {
                 let first = (wanted * FIRST_ROWS_PER_PRODUCT).max(256);
                 let walks = match (&filter.category, personalized) {
                     (Some(category), false) => {
-                        let keys: Vec<String> = run(c, &reads::category_keys(category))?
+                        let keys: Vec<String> = run_cached(c, &reads::category_keys(category))?
                             .iter()
                             .map(|r| r.get(0))
                             .collect();
@@ -261,7 +270,7 @@ impl CatalogRead for PgCatalog {
                 run(c, &q.per_products(&ids))?.iter().map(|r| (r.get(0), r.get(1))).collect()
             };
             let items = preciso_core::best::with_counts(page_items, &counts);
-            Ok(Page { items, page: page.page, limit: page.limit, total: count(c, &q.total)? })
+            Ok(Page::counted(items, page, q.total.of(count(c, &q.total.query())?)))
         })
     }
 
@@ -271,7 +280,7 @@ impl CatalogRead for PgCatalog {
 
     fn offer_history(&self, id: OfferId) -> Result<Vec<HistoryPoint>, StoreError> {
         self.with_client(|c| {
-            run(c, &reads::offer_history(id.as_i64()))?
+            run_cached(c, &reads::offer_history(id.as_i64()))?
                 .iter()
                 .map(|r| {
                     let cur = currency(r.get(3))?;
@@ -292,7 +301,7 @@ impl CatalogRead for PgCatalog {
 
     fn product_by_gtin(&self, gtin: &Gtin) -> Result<Option<ProductId>, StoreError> {
         self.with_client(|c| {
-            Ok(run(c, &reads::product_by_gtin(gtin))?
+            Ok(run_cached(c, &reads::product_by_gtin(gtin))?
                 .first()
                 .map(|r| ProductId::from_i64(r.get(0))))
         })
@@ -344,9 +353,9 @@ impl CatalogRead for PgCatalog {
         let (rows, total) = reads::trending(since, filter, page);
         self.with_client(|c| {
             // An empty window (stale scrapes) answers from the time index alone.
-            let total = count(c, &total)?;
-            if total == 0 {
-                return Ok(Page { items: Vec::new(), page: page.page, limit: page.limit, total });
+            let total = total.of(count(c, &total.query())?);
+            if total.counted == 0 {
+                return Ok(Page::counted(Vec::new(), page, total));
             }
             let items = run(c, &rows)?
                 .iter()
@@ -359,7 +368,7 @@ impl CatalogRead for PgCatalog {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            Ok(Page { items, page: page.page, limit: page.limit, total })
+            Ok(Page::counted(items, page, total))
         })
     }
 
@@ -382,8 +391,10 @@ impl CatalogRead for PgCatalog {
         wanted: Option<Currency>,
     ) -> Result<CategoryPrices, StoreError> {
         self.with_client(|c| {
-            let keys: Vec<String> =
-                run(c, &reads::category_keys(category_key))?.iter().map(|r| r.get(0)).collect();
+            let keys: Vec<String> = run_cached(c, &reads::category_keys(category_key))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
             // Without the summary's keys (not built yet), the range over the category.
             let q = if keys.is_empty() {
                 reads::category_prices(category_key, wanted)
@@ -455,5 +466,42 @@ impl CatalogRead for PgCatalog {
                 })
                 .collect())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use preciso_core::testing::Fixture;
+
+    /// Listing statements are prepared for each execution, so PostgreSQL plans each for its
+    /// category, brand or price bound (a cached one may settle on a generic plan after five
+    /// runs); lookups by id or product stay in the connection's statement cache.
+    #[test]
+    fn listings_are_planned_for_their_values_and_lookups_stay_cached() {
+        let Some(db) = crate::testing::TempDb::create("read") else { return };
+        let catalog = PgCatalog::open(&db.url).unwrap();
+        let offers: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|sku| Fixture { sku, ..Default::default() }.offer())
+            .collect();
+        preciso_core::testing::apply(&catalog, "day", &offers);
+        let filter = OfferFilter {
+            currency: Currency::parse("COP").ok(),
+            min_price: preciso_core::query::Decimal::parse("1"),
+            category: Some("hogar".into()),
+            ..Default::default()
+        };
+        for _ in 0..6 {
+            let who = Personalization::default();
+            catalog.list_offers(&filter, Sort::Value, PageRequest::default(), who).unwrap();
+            catalog.best_prices(&filter, PageRequest::default(), who).unwrap();
+            catalog.product_offers(offers[0].product_id).unwrap();
+        }
+        let cached: Vec<String> =
+            catalog.with_client(|c| Ok(c.statements.keys().cloned().collect())).unwrap();
+        assert!(cached.iter().any(|s| s.contains("WHERE o.product_id = $1")), "{cached:?}");
+        assert!(!cached.iter().any(|s| s.contains("count(*) FROM (SELECT")), "{cached:?}");
+        assert!(!cached.iter().any(|s| s.contains("o.price_minor >=")), "{cached:?}");
     }
 }

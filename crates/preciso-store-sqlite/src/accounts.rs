@@ -55,7 +55,7 @@ pub(crate) fn list(c: &Connection, page: PageRequest) -> rusqlite::Result<Page<U
         .query_map(params![page.limit, page.offset() as i64], user_row)?
         .collect::<Result<Vec<_>, _>>()?;
     let total: i64 = c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
-    Ok(Page { items, page: page.page, limit: page.limit, total: total as u64 })
+    Ok(Page::new(items, page, total as u64))
 }
 
 pub(crate) fn update(

@@ -144,15 +144,16 @@ impl CatalogRead for SqliteCatalog {
         let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_reader(|c| {
             // Counted first: how many match decides how the value ranking reads them.
-            let total = query_count(c, &total)?;
+            let total = total.of(query_count(c, &total.query())?);
             let rank = |r: &rusqlite::Row<'_>| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?));
             // A page past the last match is empty: not ranked (PostgreSQL, misjudging how few
             // offers a price bound leaves in a currency, sorted a third of them to find none).
-            if total <= page.offset() {
-                return Ok(Page { items: Vec::new(), page: page.page, limit: page.limit, total });
+            if total.ends_before(page.offset()) {
+                return Ok(Page::counted(Vec::new(), page, total));
             }
             let recent = reads::recent_page(filter, sort, page, who.preferences);
-            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
+            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total.at_least())?
+            {
                 Some(ranks) => ranks,
                 None => match recent.map(|q| query_map(c, &q, rank)).transpose()? {
                     // No rows: the summary is stale or the page is past the last offer.
@@ -166,7 +167,7 @@ impl CatalogRead for SqliteCatalog {
             let ids: Vec<i64> = ranks.iter().map(|r| r.id).collect();
             let offers = query_map(c, &reads::offers_by_ids(&ids), offer_row)?;
             let items = preciso_core::query::in_rank_order(ranks, offers);
-            Ok(Page { items, page: page.page, limit: page.limit, total })
+            Ok(Page::counted(items, page, total))
         })
     }
 
@@ -186,12 +187,7 @@ impl CatalogRead for SqliteCatalog {
                     let offers_for_product = r.get::<_, i64>("offers_for_product")? as u64;
                     Ok(BestOffer { offer: offer_row(r)?, offers_for_product, preferred: false })
                 })?;
-                Ok(Page {
-                    items,
-                    page: page.page,
-                    limit: page.limit,
-                    total: query_count(c, &total)?,
-                })
+                Ok(Page::new(items, page, query_count(c, &total)?))
             });
         }
         let q = reads::best_prices(filter, who.preferences);
@@ -222,7 +218,7 @@ impl CatalogRead for SqliteCatalog {
                     .collect()
             };
             let items = preciso_core::best::with_counts(page_items, &counts);
-            Ok(Page { items, page: page.page, limit: page.limit, total: query_count(c, &q.total)? })
+            Ok(Page::counted(items, page, q.total.of(query_count(c, &q.total.query())?)))
         })
     }
 
@@ -298,9 +294,9 @@ impl CatalogRead for SqliteCatalog {
         let (rows, count) = reads::trending(since, filter, page);
         self.with_reader(|c| {
             // An empty window (stale scrapes) answers from the time index alone.
-            let total = query_count(c, &count)?;
-            if total == 0 {
-                return Ok(Page { items: Vec::new(), page: page.page, limit: page.limit, total });
+            let total = count.of(query_count(c, &count.query())?);
+            if total.counted == 0 {
+                return Ok(Page::counted(Vec::new(), page, total));
             }
             let items = query_map(c, &rows, |r| {
                 Ok(TrendingOffer {
@@ -310,7 +306,7 @@ impl CatalogRead for SqliteCatalog {
                     dropped_at: r.get("drop_at")?,
                 })
             })?;
-            Ok(Page { items, page: page.page, limit: page.limit, total })
+            Ok(Page::counted(items, page, total))
         })
     }
 

@@ -593,7 +593,7 @@ fn trending_reads_the_drop_window_index_alone() {
     ];
     for filter in filters {
         let (rows, count) = preciso_sql::reads::trending(0, &filter, PageRequest::default());
-        for q in [rows, count] {
+        for q in [rows, count.query()] {
             let plan = query_plan(&conn, &q);
             assert!(
                 plan.iter().any(|p| p.contains("COVERING INDEX offer_drops_window")),

@@ -58,8 +58,11 @@ macro_rules! listing_page {
             pub page: u32,
             /// Page size.
             pub limit: u32,
-            /// Items over all pages.
+            /// Items over all pages (see `total_exact`).
             pub total: u64,
+            /// False when more items match than a listing counts (10,000, the deepest page
+            /// it ranks): `total` is then a lower bound. True for totals a summary keeps.
+            pub total_exact: bool,
             /// The one currency the answer lists, filters and aggregates (null: none in scope).
             pub currency: Option<preciso_core::domain::Currency>,
             /// The currencies of the scope, most offers first.

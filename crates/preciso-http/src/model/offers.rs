@@ -148,6 +148,7 @@ impl BestOfferPage {
             page: page.page,
             limit: page.limit,
             total: page.total,
+            total_exact: page.total_exact,
             currency,
             currencies,
         }
@@ -166,7 +167,11 @@ pub struct TrendingPage {
     pub items: Vec<TrendingOffer>,
     pub page: u32,
     pub limit: u32,
+    /// Drops over all pages (see `total_exact`).
     pub total: u64,
+    /// False when more items match than a listing counts (10,000, the deepest page
+    /// it ranks): `total` is then a lower bound. True for totals a summary keeps.
+    pub total_exact: bool,
     /// The requested currency, or null when drops of every currency are listed.
     pub currency: Option<Currency>,
     /// The currencies of the scope, most offers first.

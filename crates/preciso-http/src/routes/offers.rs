@@ -119,6 +119,7 @@ pub async fn ranked(
         page: result.page,
         limit: result.limit,
         total: result.total,
+        total_exact: result.total_exact,
         currency,
         currencies,
     }))
@@ -151,6 +152,7 @@ pub async fn trending(
         page: drops.page,
         limit: drops.limit,
         total: drops.total,
+        total_exact: drops.total_exact,
         currency,
         currencies,
         days,

@@ -68,7 +68,7 @@ async fn content(ctx: &Ctx, name: String) -> ApiResult<(String, Markup)> {
         (histogram(ctx, &analysis))
         h2 { (t.best_prices) }
         (best_list(ctx, &best.items))
-        (pager(ctx, best.page, best.limit, best.total))
+        (pager(ctx, best.page, best.limit, best.total, best.total_exact))
         div.grid2 {
             section { h2 { (t.by_brand) } (groups(ctx, t.brand, &analysis.by_brand)) }
             section { h2 { (t.by_store) } (groups(ctx, t.store, &analysis.by_store)) }

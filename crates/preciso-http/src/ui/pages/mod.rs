@@ -58,20 +58,37 @@ pub fn currency_switch(ctx: &Ctx, current: Option<Currency>, all: &[CurrencyCoun
     }
 }
 
-/// Previous / next links with "page n of m".
-pub fn pager(ctx: &Ctx, page: u32, limit: u32, total: u64) -> Markup {
+/// Previous / next links with "page n of m" ("of more than m" when the total is a lower
+/// bound: there is a next page while this one lies within it).
+pub fn pager(ctx: &Ctx, page: u32, limit: u32, total: u64, exact: bool) -> Markup {
     let t = ctx.t;
-    let pages = total.div_ceil(u64::from(limit.max(1))).max(1);
+    let pages = page_count(limit, total);
     let prev = (page > 1).then(|| ctx.url_with(&[("page", &(page - 1).to_string())]));
-    let next =
-        (u64::from(page) < pages).then(|| ctx.url_with(&[("page", &(page + 1).to_string())]));
+    let next = has_next(page, limit, total, exact)
+        .then(|| ctx.url_with(&[("page", &(page + 1).to_string())]));
     html! {
         nav.pager aria-label=(t.pagination) {
             @if let Some(href) = prev { a href=(href) rel="prev" { "← " (t.previous) } }
-            span { (t.page) " " (page) " " (t.of) " " (format::count(pages, ctx.lang)) }
+            span {
+                (t.page) " " (page) " " (t.of) " "
+                @if !exact { (t.more_than) " " }
+                (format::count(pages, ctx.lang))
+            }
             @if let Some(href) = next { a href=(href) rel="next" { (t.next) " →" } }
         }
     }
+}
+
+/// Pages a total fills (at least one).
+fn page_count(limit: u32, total: u64) -> u64 {
+    total.div_ceil(u64::from(limit.max(1))).max(1)
+}
+
+/// Whether a page follows `page`: within the total, or one past it when the total is a lower
+/// bound (more matches exist than were counted).
+fn has_next(page: u32, limit: u32, total: u64, exact: bool) -> bool {
+    let pages = page_count(limit, total);
+    u64::from(page) < pages || (!exact && u64::from(page) == pages)
 }
 
 pub fn product_href(id: impl std::fmt::Display) -> String {
@@ -126,4 +143,20 @@ pub async fn latest_report(ctx: &Ctx) -> ApiResult<Option<(i64, Report)>> {
     let report: Report = serde_json::from_str(&text)
         .map_err(|e| ApiError::Internal(format!("stored report {id}: {e}")))?;
     Ok(Some((id, report)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lower_bound_total_leaves_a_next_page_after_its_last() {
+        assert!(
+            has_next(1, 20, 41, true) && has_next(2, 20, 41, true) && !has_next(3, 20, 41, true)
+        );
+        // 10,000 counted, more exist: page 500 of "more than 500" has a next page.
+        assert!(has_next(500, 20, 10_000, false));
+        assert!(!has_next(500, 20, 10_000, true));
+        assert_eq!(page_count(20, 0), 1);
+    }
 }

@@ -59,12 +59,15 @@ async fn content(ctx: &Ctx) -> ApiResult<Markup> {
             button type="submit" { (t.apply) }
         }
         (currency_switch(ctx, found.currency, &found.currencies))
-        p role="status" { strong { (format::count(found.total, ctx.lang)) } " " (t.results) }
+        p role="status" {
+            @if !found.total_exact { (t.more_than) " " }
+            strong { (format::count(found.total, ctx.lang)) } " " (t.results)
+        }
         @if found.items.is_empty() {
             p { (t.no_results) }
         } @else {
             (best_list(ctx, &found.items))
-            (pager(ctx, found.page, found.limit, found.total))
+            (pager(ctx, found.page, found.limit, found.total, found.total_exact))
         }
     })
 }
