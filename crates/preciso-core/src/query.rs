@@ -138,48 +138,36 @@ impl<T> Page<T> {
         Page { items, page: page.page, limit: page.limit, total, total_exact: true }
     }
 
-    /// A page whose total is `counted`, from a count that stopped at `COUNT_LIMIT + 1` or
-    /// later (`MatchCount`): shown as `COUNT_LIMIT`, not exact, when it went past it.
+    /// A page whose total is `counted` (exact, or a lower bound).
     pub fn counted(items: Vec<T>, page: PageRequest, counted: MatchCount) -> Self {
         Page {
             items,
             page: page.page,
             limit: page.limit,
-            total: counted.shown(),
-            total_exact: counted.exact(),
+            total: counted.total,
+            total_exact: counted.exact,
         }
     }
 }
 
-/// A listing's total: exact (from a summary, or a count that ended before its limit), or at
-/// least `COUNT_LIMIT` matches.
+/// A listing's total: exact (from a summary, or a count that ended before its limit), or a
+/// lower bound (at most `COUNT_LIMIT`) when the count stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MatchCount {
-    /// Rows counted.
-    pub counted: u64,
-    /// Where the count stopped (`u64::MAX`: it did not).
-    pub limit: u64,
+    pub total: u64,
+    pub exact: bool,
 }
 
 impl MatchCount {
-    pub fn exact(self) -> bool {
-        self.counted < self.limit
-    }
-
-    /// What the answer shows: the count, or `COUNT_LIMIT` when the count stopped.
-    pub fn shown(self) -> u64 {
-        if self.exact() { self.counted } else { COUNT_LIMIT.min(self.counted) }
-    }
-
     /// Whether no match lies at `offset` or past it (a page there is empty without reading).
     pub fn ends_before(self, offset: u64) -> bool {
-        self.exact() && self.counted <= offset
+        self.exact && self.total <= offset
     }
 
     /// A number of matches for decisions that compare it with others (`ranking::scan_suits`):
     /// the count, or unbounded when it stopped.
     pub fn at_least(self) -> u64 {
-        if self.exact() { self.counted } else { u64::MAX }
+        if self.exact { self.total } else { u64::MAX }
     }
 }
 

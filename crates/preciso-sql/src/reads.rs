@@ -39,33 +39,50 @@ impl Query {
     }
 }
 
-/// A listing's total: read from a summary (exact), or counted over its matches (`Matches`
-/// selects one row per match), which stops after `COUNT_LIMIT + 1` rows.
+/// A listing's total: read from a summary (exact), or counted over the matching offers, which
+/// stops after `COUNT_LIMIT + 1` of them: `Matches` selects one row per match and counts them,
+/// `Products` selects each match's `product_id` and counts the distinct ones (a lower bound
+/// when the offers ran past the limit).
 #[derive(Debug, Clone)]
 pub enum Total {
     Summary(Query),
     Matches(Query),
+    Products(Query),
 }
 
+const COUNT_STOP: u64 = COUNT_LIMIT + 1;
+
 impl Total {
-    /// The statement that reads the total: `SELECT count(*)`, one row.
+    /// The statement that reads the total: one row of two numbers, the total and the offers
+    /// read (whether the count stopped), for `of`.
     pub fn query(&self) -> Query {
-        match self {
-            Total::Summary(q) => q.clone(),
-            Total::Matches(m) => Query::new(
-                format!("SELECT count(*) FROM ({} LIMIT {}) m", m.sql, COUNT_LIMIT + 1),
-                m.params.clone(),
+        let (sql, params) = match self {
+            Total::Summary(q) => {
+                (format!("SELECT coalesce(({}), 0), CAST(0 AS BIGINT)", q.sql), &q.params)
+            }
+            Total::Matches(m) => (
+                format!("SELECT count(*), count(*) FROM ({} LIMIT {COUNT_STOP}) m", m.sql),
+                &m.params,
             ),
-        }
+            Total::Products(m) => (
+                format!(
+                    "SELECT count(DISTINCT m.product_id), count(*) FROM ({} LIMIT {COUNT_STOP}) m",
+                    m.sql
+                ),
+                &m.params,
+            ),
+        };
+        Query::new(sql, params.clone())
     }
 
-    /// The total, from the one value `query` read.
-    pub fn of(&self, counted: u64) -> MatchCount {
-        let limit = match self {
-            Total::Summary(_) => u64::MAX,
-            Total::Matches(_) => COUNT_LIMIT + 1,
-        };
-        MatchCount { counted, limit }
+    /// The total, from the two numbers `query` read.
+    pub fn of(&self, total: u64, read: u64) -> MatchCount {
+        match self {
+            Total::Summary(_) => MatchCount { total, exact: true },
+            Total::Matches(_) | Total::Products(_) => {
+                MatchCount { total: total.min(COUNT_LIMIT), exact: read < COUNT_STOP }
+            }
+        }
     }
 }
 
@@ -420,8 +437,8 @@ pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPri
                 crate::market::STORE_PRODUCTS.into(),
                 vec![text(store.as_str()), text(currency.code())],
             )),
-            None => Total::Matches(Query::new(
-                format!("SELECT DISTINCT o.product_id FROM offers o WHERE {}", w.sql()),
+            None => Total::Products(Query::new(
+                format!("SELECT o.product_id FROM offers o WHERE {}", w.sql()),
                 w.params.clone(),
             )),
         },

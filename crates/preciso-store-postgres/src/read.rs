@@ -13,7 +13,7 @@ use preciso_core::ports::{
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
-    OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
+    MatchCount, OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
 };
 use preciso_core::ranking;
 use preciso_sql::reads::{self, Query};
@@ -34,6 +34,13 @@ fn run(c: &mut PgConn, q: &Query) -> Result<Vec<Row>, StoreError> {
 fn run_cached(c: &mut PgConn, q: &Query) -> Result<Vec<Row>, StoreError> {
     let params = bind(&q.params);
     c.query_cached(&numbered(&q.sql), &refs(&params))
+}
+
+/// A listing's total (`reads::Total`).
+fn total_of(c: &mut PgConn, t: &reads::Total) -> Result<MatchCount, StoreError> {
+    let rows = run(c, &t.query())?;
+    let row = rows.first().ok_or_else(|| StoreError::Backend("a count returned no row".into()))?;
+    Ok(t.of(row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
 }
 
 fn count(c: &mut PgConn, q: &Query) -> Result<u64, StoreError> {
@@ -150,7 +157,7 @@ impl CatalogRead for PgCatalog {
         let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_client(|c| {
             // Counted first: how many match decides how the value ranking reads them.
-            let total = total.of(count(c, &total.query())?);
+            let total = total_of(c, &total)?;
             let rank = |rows: Vec<Row>| -> Vec<Rank> {
                 rows.iter().map(|r| Rank::new(r.get(0), r.get(1), r.get(2))).collect()
             };
@@ -270,7 +277,7 @@ impl CatalogRead for PgCatalog {
                 run(c, &q.per_products(&ids))?.iter().map(|r| (r.get(0), r.get(1))).collect()
             };
             let items = preciso_core::best::with_counts(page_items, &counts);
-            Ok(Page::counted(items, page, q.total.of(count(c, &q.total.query())?)))
+            Ok(Page::counted(items, page, total_of(c, &q.total)?))
         })
     }
 
@@ -353,8 +360,8 @@ impl CatalogRead for PgCatalog {
         let (rows, total) = reads::trending(since, filter, page);
         self.with_client(|c| {
             // An empty window (stale scrapes) answers from the time index alone.
-            let total = total.of(count(c, &total.query())?);
-            if total.counted == 0 {
+            let total = total_of(c, &total)?;
+            if total.total == 0 {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
             let items = run(c, &rows)?

@@ -10,7 +10,7 @@ use preciso_core::ports::{
 };
 use preciso_core::query::{
     BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
-    OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
+    MatchCount, OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
 };
 use preciso_core::ranking;
 use preciso_sql::reads::{self, Query};
@@ -51,6 +51,15 @@ fn query_map<T>(
 ) -> rusqlite::Result<Vec<T>> {
     let mut stmt = c.prepare_cached(&q.sql)?;
     stmt.query_map(params_from_iter(values(&q.params)), f)?.collect()
+}
+
+/// A listing's total (`reads::Total`).
+fn total_of(c: &Connection, t: &reads::Total) -> rusqlite::Result<MatchCount> {
+    let q = t.query();
+    let (total, read) = c.query_row(&q.sql, params_from_iter(values(&q.params)), |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    Ok(t.of(total as u64, read as u64))
 }
 
 fn query_count(c: &Connection, q: &Query) -> rusqlite::Result<u64> {
@@ -144,7 +153,7 @@ impl CatalogRead for SqliteCatalog {
         let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
         self.with_reader(|c| {
             // Counted first: how many match decides how the value ranking reads them.
-            let total = total.of(query_count(c, &total.query())?);
+            let total = total_of(c, &total)?;
             let rank = |r: &rusqlite::Row<'_>| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?));
             // A page past the last match is empty: not ranked (PostgreSQL, misjudging how few
             // offers a price bound leaves in a currency, sorted a third of them to find none).
@@ -218,7 +227,7 @@ impl CatalogRead for SqliteCatalog {
                     .collect()
             };
             let items = preciso_core::best::with_counts(page_items, &counts);
-            Ok(Page::counted(items, page, q.total.of(query_count(c, &q.total.query())?)))
+            Ok(Page::counted(items, page, total_of(c, &q.total)?))
         })
     }
 
@@ -294,8 +303,8 @@ impl CatalogRead for SqliteCatalog {
         let (rows, count) = reads::trending(since, filter, page);
         self.with_reader(|c| {
             // An empty window (stale scrapes) answers from the time index alone.
-            let total = count.of(query_count(c, &count.query())?);
-            if total.counted == 0 {
+            let total = total_of(c, &count)?;
+            if total.total == 0 {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
             let items = query_map(c, &rows, |r| {

@@ -139,7 +139,7 @@ texts! {
     next: "Siguiente", "Next";
     page: "Página", "Page";
     of: "de", "of";
-    more_than: "más de", "more than";
+    at_least: "al menos", "at least";
     pagination: "Paginación", "Pagination";
     best_price: "Mejor precio", "Best price";
     offers_count: "ofertas", "offers";

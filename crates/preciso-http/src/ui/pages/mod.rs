@@ -58,7 +58,7 @@ pub fn currency_switch(ctx: &Ctx, current: Option<Currency>, all: &[CurrencyCoun
     }
 }
 
-/// Previous / next links with "page n of m" ("of more than m" when the total is a lower
+/// Previous / next links with "page n of m" ("of at least m" when the total is a lower
 /// bound: there is a next page while this one lies within it).
 pub fn pager(ctx: &Ctx, page: u32, limit: u32, total: u64, exact: bool) -> Markup {
     let t = ctx.t;
@@ -71,7 +71,7 @@ pub fn pager(ctx: &Ctx, page: u32, limit: u32, total: u64, exact: bool) -> Marku
             @if let Some(href) = prev { a href=(href) rel="prev" { "← " (t.previous) } }
             span {
                 (t.page) " " (page) " " (t.of) " "
-                @if !exact { (t.more_than) " " }
+                @if !exact { (t.at_least) " " }
                 (format::count(pages, ctx.lang))
             }
             @if let Some(href) = next { a href=(href) rel="next" { (t.next) " →" } }
@@ -154,7 +154,7 @@ mod tests {
         assert!(
             has_next(1, 20, 41, true) && has_next(2, 20, 41, true) && !has_next(3, 20, 41, true)
         );
-        // 10,000 counted, more exist: page 500 of "more than 500" has a next page.
+        // 10,000 counted, more exist: page 500 of "at least 500" has a next page.
         assert!(has_next(500, 20, 10_000, false));
         assert!(!has_next(500, 20, 10_000, true));
         assert_eq!(page_count(20, 0), 1);

@@ -60,7 +60,7 @@ async fn content(ctx: &Ctx) -> ApiResult<Markup> {
         }
         (currency_switch(ctx, found.currency, &found.currencies))
         p role="status" {
-            @if !found.total_exact { (t.more_than) " " }
+            @if !found.total_exact { (t.at_least) " " }
             strong { (format::count(found.total, ctx.lang)) } " " (t.results)
         }
         @if found.items.is_empty() {
