@@ -217,6 +217,8 @@ impl CatalogRead for PgCatalog {
         self.with_client(|c| {
             let mut seen: HashSet<i64> = HashSet::new();
             let mut chosen: Vec<(OfferView, bool)> = Vec::new();
+            // Whether the pass read every match (then `seen` holds every product: the total).
+            let mut exhausted = false;
             for (pass, pq) in q.passes.iter().enumerate() {
                 let preferred = personalized && pass == 0;
                 let mut keep = |offer: OfferView| {
@@ -249,6 +251,7 @@ impl CatalogRead for PgCatalog {
                     }
                 }
                 if filled || rows.len() < first {
+                    exhausted = !filled;
                     continue;
                 }
                 let rest = pq.with_offset(first);
@@ -258,6 +261,7 @@ impl CatalogRead for PgCatalog {
                 'fetch: loop {
                     let rows = tx.query_portal(&portal, 256).map_err(backend)?;
                     if rows.is_empty() {
+                        exhausted = true;
                         break;
                     }
                     for r in &rows {
@@ -277,7 +281,14 @@ impl CatalogRead for PgCatalog {
                 run(c, &q.per_products(&ids))?.iter().map(|r| (r.get(0), r.get(1))).collect()
             };
             let items = preciso_core::best::with_counts(page_items, &counts);
-            Ok(Page::counted(items, page, total_of(c, &q.total)?))
+            // A pass that read every match counted its products already: no count to run (one
+            // planned on a misjudged price range walked a whole index, docs/BENCHMARKS.md).
+            let total = if exhausted && !personalized {
+                MatchCount { total: seen.len() as u64, exact: true }
+            } else {
+                total_of(c, &q.total)?
+            };
+            Ok(Page::counted(items, page, total))
         })
     }
 

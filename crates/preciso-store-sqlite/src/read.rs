@@ -205,11 +205,16 @@ impl CatalogRead for SqliteCatalog {
         self.with_reader(|c| {
             let mut seen: HashSet<i64> = HashSet::new();
             let mut chosen: Vec<(OfferView, bool)> = Vec::new();
+            // Whether the pass read every match (then `seen` holds every product: the total).
+            let mut exhausted = false;
             for (pass, pq) in q.passes.iter().enumerate() {
                 let mut stmt = c.prepare_cached(&pq.sql)?;
                 let mut rows = stmt.query(params_from_iter(values(&pq.params)))?;
                 while chosen.len() < wanted {
-                    let Some(r) = rows.next()? else { break };
+                    let Some(r) = rows.next()? else {
+                        exhausted = true;
+                        break;
+                    };
                     let offer = offer_row(r)?;
                     if seen.insert(offer.product_id.as_i64()) {
                         chosen.push((offer, personalized && pass == 0));
@@ -227,7 +232,13 @@ impl CatalogRead for SqliteCatalog {
                     .collect()
             };
             let items = preciso_core::best::with_counts(page_items, &counts);
-            Ok(Page::counted(items, page, total_of(c, &q.total)?))
+            // A pass that read every match counted its products already: no count to run.
+            let total = if exhausted && !personalized {
+                MatchCount { total: seen.len() as u64, exact: true }
+            } else {
+                total_of(c, &q.total)?
+            };
+            Ok(Page::counted(items, page, total))
         })
     }
 
