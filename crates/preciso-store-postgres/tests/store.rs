@@ -294,16 +294,7 @@ fn a_loaded_catalog_is_analyzed_and_visible_for_index_only_reads() {
             tables.iter().try_for_each(|(table, rows)| loader.load(table, rows))
         })
         .unwrap();
-    let mut c = Client::connect(&target_db.url, NoTls).unwrap();
-    let r = c
-        .query_one(
-            "SELECT relpages, relallvisible, reltuples FROM pg_class WHERE relname = 'offers'",
-            &[],
-        )
-        .unwrap();
-    let (pages, visible, tuples): (i32, i32, f32) = (r.get(0), r.get(1), r.get(2));
-    assert!(pages > 0 && tuples >= 500.0, "analyzed: {pages} pages, {tuples} rows");
-    assert_eq!(visible, pages, "every page is marked all-visible");
+    assert_offers_analyzed_and_visible(&target_db.url, "a restore");
 
     // `preciso copy` loads table by table, then `after_load`: the same holds.
     let Some(copied_db) = TempDb::create("store") else { return };
@@ -312,7 +303,12 @@ fn a_loaded_catalog_is_analyzed_and_visible_for_index_only_reads() {
         copied.load(table, rows).unwrap();
     }
     copied.after_load().unwrap();
-    let mut c = Client::connect(&copied_db.url, NoTls).unwrap();
+    assert_offers_analyzed_and_visible(&copied_db.url, "a copy");
+}
+
+/// `offers` has statistics (pages, rows) and every page marked all-visible.
+fn assert_offers_analyzed_and_visible(url: &str, after: &str) {
+    let mut c = Client::connect(url, NoTls).unwrap();
     let r = c
         .query_one(
             "SELECT relpages, relallvisible, reltuples FROM pg_class WHERE relname = 'offers'",
@@ -320,8 +316,8 @@ fn a_loaded_catalog_is_analyzed_and_visible_for_index_only_reads() {
         )
         .unwrap();
     let (pages, visible, tuples): (i32, i32, f32) = (r.get(0), r.get(1), r.get(2));
-    assert!(pages > 0 && tuples >= 500.0, "copy analyzed: {pages} pages, {tuples} rows");
-    assert_eq!(visible, pages, "after a copy every page is marked all-visible");
+    assert!(pages > 0 && tuples >= 500.0, "after {after}: {pages} pages, {tuples} rows");
+    assert_eq!(visible, pages, "after {after} every page is marked all-visible");
 }
 
 /// The price history has one index, its primary key, which carries the columns the forensic
