@@ -36,6 +36,11 @@ fn run_cached(c: &mut PgConn, q: &Query) -> Result<Vec<Row>, StoreError> {
     c.query_cached(&numbered(&q.sql), &refs(&params))
 }
 
+/// The category keys at or below `category` that hold offers (`reads::category_keys`).
+fn category_keys(c: &mut PgConn, category: &str) -> Result<Vec<String>, StoreError> {
+    Ok(run_cached(c, &reads::category_keys(category))?.iter().map(|r| r.get(0)).collect())
+}
+
 /// A listing's total (`reads::Total`).
 fn total_of(c: &mut PgConn, t: &reads::Total) -> Result<MatchCount, StoreError> {
     let rows = run(c, &t.query())?;
@@ -131,8 +136,7 @@ fn price_by_keys(
     who: Personalization<'_>,
 ) -> Result<Option<Vec<Rank>>, StoreError> {
     let Some(category) = &filter.category else { return Ok(None) };
-    let keys: Vec<String> =
-        run_cached(c, &reads::category_keys(category))?.iter().map(|r| r.get(0)).collect();
+    let keys = category_keys(c, category)?;
     let Some(walks) = reads::price_by_keys(filter, sort, page, who.preferences, &keys, "offers o")
     else {
         return Ok(None);
@@ -234,10 +238,7 @@ impl CatalogRead for PgCatalog {
                 let first = (wanted * FIRST_ROWS_PER_PRODUCT).max(256);
                 let walks = match (&filter.category, personalized) {
                     (Some(category), false) => {
-                        let keys: Vec<String> = run_cached(c, &reads::category_keys(category))?
-                            .iter()
-                            .map(|r| r.get(0))
-                            .collect();
+                        let keys = category_keys(c, category)?;
                         reads::best_prices_by_keys(filter, who.preferences, &keys, first)
                     }
                     _ => None,
@@ -409,10 +410,7 @@ impl CatalogRead for PgCatalog {
         wanted: Option<Currency>,
     ) -> Result<CategoryPrices, StoreError> {
         self.with_client(|c| {
-            let keys: Vec<String> = run_cached(c, &reads::category_keys(category_key))?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
+            let keys = category_keys(c, category_key)?;
             // Without the summary's keys (not built yet), the range over the category.
             let q = if keys.is_empty() {
                 reads::category_prices(category_key, wanted)

@@ -56,6 +56,18 @@ fn off_runtime(url: &str, sql: &str) -> Result<(), String> {
     })
 }
 
+/// Whether `table` has a column named `column`.
+pub fn has_column(client: &mut postgres::Client, table: &str, column: &str) -> bool {
+    client
+        .query_one(
+            "SELECT count(*) > 0 FROM information_schema.columns
+             WHERE table_name = $1 AND column_name = $2",
+            &[&table, &column],
+        )
+        .expect("information_schema is readable")
+        .get(0)
+}
+
 /// `postgres://…/db?opts` → the same server and options with another database name.
 pub fn with_database(url: &str, db: &str) -> String {
     let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
