@@ -207,8 +207,8 @@ pub trait IngestSession {
 
 use crate::domain::{Currency, Gtin, OfferId, ProductId};
 use crate::query::{
-    BrandCount, CategoryCount, CategoryPrices, CurrencyCount, HistoryPoint, NewUser, OfferFilter,
-    OfferView, Page, PageRequest, Preferences, Sort, User,
+    BrandCount, CategoryCount, CurrencyCount, HistoryPoint, NewUser, OfferFilter, OfferView, Page,
+    PageRequest, Preferences, Sort, User,
 };
 
 /// How personalization shapes a listing: preferred stores and brands first, budget as a cap.
@@ -315,13 +315,14 @@ pub trait CatalogRead: Send + Sync {
     /// and products, most offers first (kept by the best-offer summary: no scan).
     fn currencies(&self, scope: &str) -> Result<Vec<CurrencyCount>, StoreError>;
 
-    /// The offers of a category and its subcategories, in `currency` when given (through the
-    /// category index, whose second column is the currency).
-    fn category_prices(
+    /// The price analysis of a category path (its keys and everything below) in `currency`, as
+    /// the market summary's last rebuild stored it; `None` when the path has no offer in that
+    /// currency.
+    fn price_analysis(
         &self,
-        category_key: &str,
-        currency: Option<crate::domain::Currency>,
-    ) -> Result<CategoryPrices, StoreError>;
+        path: &str,
+        currency: crate::domain::Currency,
+    ) -> Result<Option<crate::analysis::category::CategoryAnalysis>, StoreError>;
     /// Each store against the market in `currency` (the market summary), with its offers
     /// last seen in or after the Unix hour `seen_since_hour`.
     fn store_market(

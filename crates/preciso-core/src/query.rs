@@ -1,8 +1,7 @@
 //! The read side's vocabulary: filters, sorting, pages and the views the API returns. Backends
 //! translate these into their own queries; nothing here knows SQL.
 
-use crate::domain::{Availability, Currency, IdError, Money, OfferId, ProductId, Rating, StoreId};
-use rustc_hash::FxHashMap;
+use crate::domain::{Availability, Currency, Money, OfferId, ProductId, Rating, StoreId};
 
 /// Sort orders of the `sort` parameter (docs/API.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -273,85 +272,6 @@ pub struct HistoryPoint {
     pub availability: Availability,
 }
 
-/// The offers of one category, for price statistics. A category holds many offers but few
-/// stores and brands, so each row names its store and brand by position in `stores` and
-/// `brands`: reading a large category allocates no string per offer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CategoryPrices {
-    pub stores: Vec<StoreId>,
-    pub brands: Vec<String>,
-    pub rows: Vec<PricedRow>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PricedRow {
-    /// Position in `CategoryPrices::stores`.
-    pub store: u32,
-    /// Position in `CategoryPrices::brands`; `None` for an offer without a brand.
-    pub brand: Option<u32>,
-    pub currency: Currency,
-    pub price_minor: i64,
-}
-
-impl CategoryPrices {
-    pub fn store(&self, row: &PricedRow) -> &StoreId {
-        &self.stores[row.store as usize]
-    }
-
-    pub fn brand(&self, row: &PricedRow) -> Option<&str> {
-        row.brand.map(|b| self.brands[b as usize].as_str())
-    }
-}
-
-/// Builds `CategoryPrices` row by row, storing each distinct store and brand once.
-#[derive(Default)]
-pub struct CategoryPricesBuilder {
-    out: CategoryPrices,
-    stores: FxHashMap<String, u32>,
-    brands: FxHashMap<String, u32>,
-}
-
-impl CategoryPricesBuilder {
-    /// Adds one offer; `store` is the stored store id (an error if it is not a valid one).
-    pub fn push(
-        &mut self,
-        store: &str,
-        brand: Option<&str>,
-        currency: Currency,
-        price_minor: i64,
-    ) -> Result<(), IdError> {
-        let store = intern(&mut self.stores, &mut self.out.stores, store, StoreId::parse)?;
-        let brand = match brand {
-            Some(name) => Some(intern(&mut self.brands, &mut self.out.brands, name, |n| {
-                Ok::<_, IdError>(n.to_string())
-            })?),
-            None => None,
-        };
-        self.out.rows.push(PricedRow { store, brand, currency, price_minor });
-        Ok(())
-    }
-
-    pub fn finish(self) -> CategoryPrices {
-        self.out
-    }
-}
-
-/// The position of `raw` in `values`, appending `make(raw)` the first time it is seen.
-fn intern<T, E>(
-    positions: &mut FxHashMap<String, u32>,
-    values: &mut Vec<T>,
-    raw: &str,
-    make: impl FnOnce(&str) -> Result<T, E>,
-) -> Result<u32, E> {
-    if let Some(&at) = positions.get(raw) {
-        return Ok(at);
-    }
-    let at = values.len() as u32;
-    values.push(make(raw)?);
-    positions.insert(raw.to_string(), at);
-    Ok(at)
-}
-
 /// An offer's place in a ranked listing, before the offer itself is loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rank {
@@ -413,36 +333,6 @@ pub fn in_rank_order(ranks: Vec<Rank>, offers: Vec<OfferView>) -> Vec<crate::por
             category_median: r.category_median,
         })
         .collect()
-}
-
-#[cfg(test)]
-mod category_prices_tests {
-    use super::*;
-
-    #[test]
-    fn rows_name_each_distinct_store_and_brand_once() {
-        let cop = Currency::parse("COP").unwrap();
-        let mut b = CategoryPricesBuilder::default();
-        b.push("exito", Some("Mabe"), cop, 100).unwrap();
-        b.push("alkosto", None, cop, 200).unwrap();
-        b.push("exito", Some("Mabe"), cop, 300).unwrap();
-        b.push("exito", Some("Oster"), cop, 400).unwrap();
-        assert!(b.push("  !! ", None, cop, 1).is_err());
-        let p = b.finish();
-        assert_eq!(p.stores.len(), 2);
-        assert_eq!(p.brands, vec!["Mabe".to_string(), "Oster".to_string()]);
-        let named: Vec<(&str, Option<&str>, i64)> =
-            p.rows.iter().map(|r| (p.store(r).as_str(), p.brand(r), r.price_minor)).collect();
-        assert_eq!(
-            named,
-            vec![
-                ("exito", Some("Mabe"), 100),
-                ("alkosto", None, 200),
-                ("exito", Some("Mabe"), 300),
-                ("exito", Some("Oster"), 400)
-            ]
-        );
-    }
 }
 
 #[cfg(test)]

@@ -1108,11 +1108,26 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     );
     let brands = c.brands(10).unwrap();
     assert_eq!((brands[0].brand.as_str(), brands[0].offers, brands[0].products), ("Mabe", 2, 1));
-    assert_eq!(c.category_prices("electro", None).unwrap().rows.len(), 4);
-    let cop = Currency::parse("COP").ok();
-    assert_eq!(c.category_prices("electro", cop).unwrap().rows.len(), 4);
-    let clp = Currency::parse("CLP").ok();
-    assert!(c.category_prices("electro", clp).unwrap().rows.is_empty());
+    // The stored price analyses: every path, each currency, out-of-stock offers included.
+    let (cop, clp) = (Currency::COP, Currency::parse("CLP").unwrap());
+    let electro = c.price_analysis("electro", cop).unwrap().expect("electro in COP");
+    let prices = [234_990_000, 219_990_000, 19_990_000, 18_990_000];
+    assert_eq!(electro.stats, crate::analysis::stats::summarize(&prices).unwrap());
+    let counts = |bins| electro.histogram(bins).iter().map(|b| b.count).collect::<Vec<_>>();
+    assert_eq!(counts(2), [2, 2]);
+    assert_eq!(counts(100).iter().sum::<u64>(), 4);
+    let brands: Vec<(&str, u64)> =
+        electro.by_brand.iter().map(|b| (b.name.as_str(), b.stats.count)).collect();
+    assert_eq!(brands, [("Mabe", 2), ("Oster", 2)]);
+    assert_eq!(electro.by_brand[0].stats.median, 227_490_000);
+    let stores: Vec<(&str, i64)> =
+        electro.by_store.iter().map(|b| (b.name.as_str(), b.stats.min)).collect();
+    assert_eq!(stores, [("alkosto", 18_990_000), ("exito", 19_990_000)]);
+    let neveras = c.price_analysis("electro/neveras", cop).unwrap().expect("a leaf");
+    assert_eq!((neveras.stats.count, neveras.stats.max), (2, 234_990_000));
+    assert!(c.price_analysis("electro", clp).unwrap().is_none(), "no offers in that currency");
+    assert_eq!(c.price_analysis("mercado", clp).unwrap().map(|a| a.stats.count), Some(1));
+    assert!(c.price_analysis("elec", cop).unwrap().is_none(), "a path ends at a separator");
     let cop = crate::domain::Currency::parse("COP").unwrap();
     let market = c.store_market(cop, 0).unwrap();
     assert_eq!(market.iter().map(|s| s.offers).sum::<u64>(), 4, "{market:?}");

@@ -1,9 +1,10 @@
-//! A few dedicated threads for category-wide computations (price analysis, the store report,
-//! ranked listings). They used to run on tokio's blocking pool, where any of its threads could
-//! pick one up; the allocator keeps a heap per thread, sized by the largest request that thread
-//! served, so over a load every pool thread ended up holding a category's worth of memory
-//! (server RssAnon 410 MB after a price-analysis load on a million offers, ~180 MB with the
-//! memory returned at once). Here only these threads ever hold it.
+//! A few dedicated threads for category-wide computations (ranked listings; the price analysis
+//! and the store report ran here until the market summary kept them). They used to run on
+//! tokio's blocking pool, where any of its threads could pick one up; the allocator keeps a
+//! heap per thread, sized by the largest request that thread served, so over a load every pool
+//! thread ended up holding a category's worth of memory (server RssAnon 410 MB after a
+//! price-analysis load on a million offers, ~180 MB with the memory returned at once). Here
+//! only these threads ever hold it.
 
 use crate::error::ApiError;
 use std::panic::AssertUnwindSafe;

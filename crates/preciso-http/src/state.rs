@@ -102,7 +102,7 @@ pub struct Inner {
     pub version: &'static str,
     /// The scheduler and what the status document needs; `None` when this process runs none.
     pub ops: Option<Arc<OpsState>>,
-    /// Permits for category-wide computations (price analysis, store report, ranked listings),
+    /// Permits for category-wide computations (ranked listings),
     /// one per heavy thread. A burst waits here rather than in the threads' queue, so a request
     /// whose client gives up while it waits is never computed.
     pub heavy: Arc<tokio::sync::Semaphore>,

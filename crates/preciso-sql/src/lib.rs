@@ -9,6 +9,7 @@ pub mod analyses;
 pub mod best;
 mod filter;
 pub mod market;
+pub mod price_analysis;
 pub mod quality;
 pub mod reads;
 mod row;

@@ -62,7 +62,8 @@ fn n(v: u64) -> Cell {
     Cell::Int(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
-fn insert(
+/// Inserts `rows` into `table`, `CHUNK` rows per statement.
+pub(crate) fn insert(
     tx: &mut dyn Tx,
     table: &str,
     columns: &str,

@@ -569,22 +569,6 @@ pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, 
     (rows, count)
 }
 
-/// `store_id, brand, currency, price_minor` of a category, in no particular order (the
-/// statistics sort what they need).
-pub fn category_prices(category_key: &str, currency: Option<Currency>) -> Query {
-    let filter =
-        OfferFilter { category: Some(category_key.to_string()), currency, ..Default::default() };
-    let w = filter_where(&filter, None);
-    Query::new(
-        format!(
-            "SELECT o.store_id, o.brand, o.currency, o.price_minor
-             FROM offers o WHERE {}",
-            w.sql()
-        ),
-        w.params,
-    )
-}
-
 /// The category keys at or below `category_key` that hold offers (the market summary's
 /// `category_counts`): `category_key`.
 pub fn category_keys(category_key: &str) -> Query {
@@ -597,28 +581,6 @@ pub fn category_keys(category_key: &str) -> Query {
             text(&format!("{category_key}/")),
             text(&format!("{category_key}0")),
         ],
-    )
-}
-
-/// `category_prices` of the offers whose key is one of `keys` (those `category_keys` found):
-/// one index seek per key and currency instead of a range over every currency of the
-/// category.
-pub fn category_prices_in(keys: &[String], currency: Option<Currency>) -> Query {
-    let marks = vec!["?"; keys.len()].join(", ");
-    let mut params: Vec<Param> = keys.iter().map(|k| text(k)).collect();
-    let currency_clause = match currency {
-        Some(c) => {
-            params.push(text(c.code()));
-            " AND o.currency = ?"
-        }
-        None => "",
-    };
-    Query::new(
-        format!(
-            "SELECT o.store_id, o.brand, o.currency, o.price_minor
-             FROM offers o WHERE o.category_key IN ({marks}){currency_clause}"
-        ),
-        params,
     )
 }
 

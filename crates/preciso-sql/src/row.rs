@@ -15,6 +15,7 @@ pub trait SqlRow {
     fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
     fn text(&self, i: usize) -> Result<String, Self::Error>;
     fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Self::Error>;
     /// A value the schema guarantees but the row did not satisfy.
     fn invalid(&self, i: usize, what: String) -> Self::Error;
 }

@@ -301,6 +301,9 @@ impl SqlRow for PgRow<'_> {
     fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         self.0.try_get(i).map_err(backend)
     }
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.try_get(i).map_err(backend)
+    }
     fn invalid(&self, i: usize, what: String) -> StoreError {
         StoreError::Backend(format!("column {i}: {what}"))
     }

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0031_product_index_covers", include_str!("../migrations/0031_product_index_covers.sql")),
     ("0032_products_no_key", include_str!("../migrations/0032_products_no_key.sql")),
     ("0033_history_clustered", include_str!("../migrations/0033_history_clustered.sql")),
+    ("0034_price_analysis", include_str!("../migrations/0034_price_analysis.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

@@ -4,6 +4,7 @@
 use crate::PgConn;
 use crate::{PgCatalog, PgRow, backend, bind, refs};
 use postgres::Row;
+use preciso_core::analysis::category::CategoryAnalysis;
 use preciso_core::domain::{
     Availability, Currency, Gtin, Money, OfferId, ProductId, StoreId, StoreIdCache,
 };
@@ -12,8 +13,8 @@ use preciso_core::ports::{
     BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, TrendingOffer,
 };
 use preciso_core::query::{
-    BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
-    MatchCount, OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
+    BrandCount, CategoryCount, CurrencyCount, HistoryPoint, MatchCount, OfferFilter, OfferView,
+    Page, PageRequest, Rank, Sort,
 };
 use preciso_core::ranking;
 use preciso_sql::reads::{self, Query};
@@ -404,27 +405,17 @@ impl CatalogRead for PgCatalog {
         })
     }
 
-    fn category_prices(
+    fn price_analysis(
         &self,
-        category_key: &str,
-        wanted: Option<Currency>,
-    ) -> Result<CategoryPrices, StoreError> {
-        self.with_client(|c| {
-            let keys = category_keys(c, category_key)?;
-            // Without the summary's keys (not built yet), the range over the category.
-            let q = if keys.is_empty() {
-                reads::category_prices(category_key, wanted)
-            } else {
-                reads::category_prices_in(&keys, wanted)
-            };
-            let mut prices = CategoryPricesBuilder::default();
-            for r in run(c, &q)? {
-                prices
-                    .push(r.get(0), r.get(1), currency(r.get(2))?, r.get(3))
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
-            }
-            Ok(prices.finish())
-        })
+        path: &str,
+        currency: Currency,
+    ) -> Result<Option<CategoryAnalysis>, StoreError> {
+        use preciso_sql::price_analysis::{READ, assemble, part_from_row};
+        let parts = self.with_client(|c| {
+            let rows = c.query_cached(&numbered(READ), &[&path, &currency.code()])?;
+            rows.iter().map(|r| part_from_row(&PgRow(r))).collect::<Result<Vec<_>, _>>()
+        })?;
+        assemble(path, currency, parts)
     }
 
     fn store_market(

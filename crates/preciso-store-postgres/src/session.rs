@@ -765,25 +765,11 @@ pub(crate) fn refresh_market(client: &mut Client) -> Result<(), StoreError> {
 /// product order, each read through a portal a chunk at a time.
 pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
     use preciso_core::market::{MarketFold, MarketRow, PriceRow};
-    const CHUNK: i32 = 10_000;
     tx.batch_execute("LOCK TABLE store_stats IN SHARE ROW EXCLUSIVE MODE").map_err(backend)?;
     let generation: Option<i64> =
         tx.query_opt(preciso_sql::market::GENERATION, &[]).map_err(backend)?.map(|r| r.get(0));
     let mut fold = MarketFold::default();
-    let scan = |tx: &mut postgres::Transaction<'_>,
-                sql: &str,
-                each: &mut dyn FnMut(&postgres::Row)|
-     -> Result<(), StoreError> {
-        let portal = tx.bind(sql, &[]).map_err(backend)?;
-        loop {
-            let rows = tx.query_portal(&portal, CHUNK).map_err(backend)?;
-            rows.iter().for_each(&mut *each);
-            if rows.len() < CHUNK as usize {
-                return Ok(());
-            }
-        }
-    };
-    scan(tx, preciso_sql::market::SCAN, &mut |r| {
+    scan(tx, preciso_sql::market::SCAN, &[], &mut |r| {
         let availability: &str = r.get(5);
         fold.push(MarketRow {
             offer: r.get(8),
@@ -797,7 +783,7 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
             in_stock: availability == "in_stock",
         });
     })?;
-    scan(tx, preciso_sql::market::PRICE_SCAN, &mut |r| {
+    scan(tx, preciso_sql::market::PRICE_SCAN, &[], &mut |r| {
         let availability: &str = r.get(4);
         fold.push_price(PriceRow {
             product_id: r.get(0),
@@ -808,7 +794,55 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
             buyable: availability != "out_of_stock",
         });
     })?;
-    preciso_sql::market::write(&mut crate::identity::PgTx::new(tx), &fold.finish(), generation)
+    let market = fold.finish();
+    preciso_sql::market::write(&mut crate::identity::PgTx::new(tx), &market, generation)?;
+    rebuild_price_analysis(tx, &market)
+}
+
+/// Reads `sql`'s rows through a portal, a chunk at a time.
+fn scan(
+    tx: &mut postgres::Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    each: &mut dyn FnMut(&postgres::Row),
+) -> Result<(), StoreError> {
+    const CHUNK: i32 = 10_000;
+    let portal = tx.bind(sql, params).map_err(backend)?;
+    loop {
+        let rows = tx.query_portal(&portal, CHUNK).map_err(backend)?;
+        rows.iter().for_each(&mut *each);
+        if rows.len() < CHUNK as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// Every category path's price analysis in each currency (`preciso_core::analysis::category`),
+/// a path at a time: each of its keys' offers an index-only scan of the category index.
+fn rebuild_price_analysis(
+    tx: &mut postgres::Transaction<'_>,
+    market: &preciso_core::market::Market,
+) -> Result<(), StoreError> {
+    use preciso_core::analysis::category::{Names, PathPrices, plan};
+    use preciso_sql::price_analysis::{CLEAR, KEY_PRICES, write};
+    let counts = market.category_offers.iter();
+    let plan = plan(counts.map(|c| (c.currency.as_str(), c.category_key.as_str(), c.offers)))
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    tx.batch_execute(CLEAR).map_err(backend)?;
+    let sql = preciso_sql::numbered(KEY_PRICES);
+    let mut names = Names::default();
+    for path in plan {
+        let mut prices = PathPrices::new(&mut names, path.offers);
+        for key in &path.keys {
+            scan(tx, &sql, &[key, &path.currency.code()], &mut |r| {
+                prices.push(r.get(0), r.get(1), r.get(2));
+            })?;
+        }
+        if let Some(a) = prices.finish(&path.path, path.currency) {
+            write(&mut crate::identity::PgTx::new(tx), &[a])?;
+        }
+    }
+    Ok(())
 }
 
 /// Rebuilds the market summary when it is marked stale (`market_dirty`): at the end of a run

@@ -236,6 +236,9 @@ impl SqlRow for SqliteRow<'_, '_> {
     fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
         self.0.get(i)
     }
+    fn opt_bytes(&self, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+        self.0.get(i)
+    }
     fn invalid(&self, i: usize, what: String) -> rusqlite::Error {
         rusqlite::Error::FromSqlConversionFailure(
             i,

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0031_product_index_covers", include_str!("../migrations/0031_product_index_covers.sql")),
     ("0032_products_no_key", include_str!("../migrations/0032_products_no_key.sql")),
     ("0033_history_clustered", include_str!("../migrations/0033_history_clustered.sql")),
+    ("0034_price_analysis", include_str!("../migrations/0034_price_analysis.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

@@ -3,14 +3,15 @@
 
 use crate::SqliteCatalog;
 use crate::SqliteRow;
+use preciso_core::analysis::category::CategoryAnalysis;
 use preciso_core::domain::{Availability, Currency, Gtin, Money, OfferId, ProductId, StoreIdCache};
 use preciso_core::market::StoreStanding;
 use preciso_core::ports::{
     BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, TrendingOffer,
 };
 use preciso_core::query::{
-    BrandCount, CategoryCount, CategoryPrices, CategoryPricesBuilder, CurrencyCount, HistoryPoint,
-    MatchCount, OfferFilter, OfferView, Page, PageRequest, Rank, Sort,
+    BrandCount, CategoryCount, CurrencyCount, HistoryPoint, MatchCount, OfferFilter, OfferView,
+    Page, PageRequest, Rank, Sort,
 };
 use preciso_core::ranking;
 use preciso_sql::reads::{self, Query};
@@ -19,7 +20,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 use std::collections::HashSet;
 
-fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+pub(crate) fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
 }
 
@@ -66,7 +67,7 @@ fn query_count(c: &Connection, q: &Query) -> rusqlite::Result<u64> {
     count(c, &q.sql, &values(&q.params))
 }
 
-fn decode_currency(s: &str) -> rusqlite::Result<Currency> {
+pub(crate) fn decode_currency(s: &str) -> rusqlite::Result<Currency> {
     Currency::parse(s).map_err(conversion)
 }
 
@@ -341,36 +342,20 @@ impl CatalogRead for SqliteCatalog {
         })
     }
 
-    fn category_prices(
+    fn price_analysis(
         &self,
-        category_key: &str,
-        currency: Option<Currency>,
-    ) -> Result<CategoryPrices, StoreError> {
-        self.with_reader(|c| {
-            let keys: Vec<String> =
-                query_map(c, &reads::category_keys(category_key), |r| r.get(0))?;
-            // Without the summary's keys (not built yet), the range over the category.
-            let q = if keys.is_empty() {
-                reads::category_prices(category_key, currency)
-            } else {
-                reads::category_prices_in(&keys, currency)
-            };
-            let mut stmt = c.prepare_cached(&q.sql)?;
-            let mut rows = stmt.query(params_from_iter(values(&q.params)))?;
-            let mut prices = CategoryPricesBuilder::default();
-            while let Some(r) = rows.next()? {
-                let currency = decode_currency(r.get_ref(2)?.as_str()?)?;
-                prices
-                    .push(
-                        r.get_ref(0)?.as_str()?,
-                        r.get_ref(1)?.as_str_or_null()?,
-                        currency,
-                        r.get(3)?,
-                    )
-                    .map_err(conversion)?;
-            }
-            Ok(prices.finish())
-        })
+        path: &str,
+        currency: Currency,
+    ) -> Result<Option<CategoryAnalysis>, StoreError> {
+        use preciso_sql::price_analysis::{READ, assemble, part_from_row};
+        let parts = self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(READ)?;
+            stmt.query_map(rusqlite::params![path, currency.code()], |r| {
+                part_from_row(&SqliteRow(r))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        assemble(path, currency, parts)
     }
 
     fn store_market(

@@ -235,7 +235,45 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
         Ok(())
     })
     .map_err(crate::backend)?;
-    preciso_sql::market::write(&mut crate::identity::SqliteTx(conn), &fold.finish(), generation)
+    let market = fold.finish();
+    preciso_sql::market::write(&mut crate::identity::SqliteTx(conn), &market, generation)?;
+    rebuild_price_analysis(conn, &market)
+}
+
+/// Every category path's price analysis in each currency (`preciso_core::analysis::category`),
+/// a path at a time: each of its keys' offers a seek into the covering category index.
+fn rebuild_price_analysis(
+    conn: &Connection,
+    market: &preciso_core::market::Market,
+) -> Result<(), preciso_core::ports::StoreError> {
+    use preciso_core::analysis::category::{Names, PathPrices, plan};
+    use preciso_sql::price_analysis::{CLEAR, KEY_PRICES, write};
+    let counts = market.category_offers.iter();
+    let plan = plan(counts.map(|c| (c.currency.as_str(), c.category_key.as_str(), c.offers)))
+        .map_err(|e| preciso_core::ports::StoreError::Backend(e.to_string()))?;
+    conn.execute(CLEAR, []).map_err(crate::backend)?;
+    let mut names = Names::default();
+    let mut stmt = conn.prepare_cached(KEY_PRICES).map_err(crate::backend)?;
+    for path in plan {
+        let mut prices = PathPrices::new(&mut names, path.offers);
+        for key in &path.keys {
+            let mut rows =
+                stmt.query([key.as_str(), path.currency.code()]).map_err(crate::backend)?;
+            while let Some(r) = rows.next().map_err(crate::backend)? {
+                let text = |i| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
+                let store = text(0).map_err(crate::backend)?.unwrap_or("");
+                prices.push(
+                    store,
+                    text(1).map_err(crate::backend)?,
+                    r.get(2).map_err(crate::backend)?,
+                );
+            }
+        }
+        if let Some(a) = prices.finish(&path.path, path.currency) {
+            write(&mut crate::identity::SqliteTx(conn), &[a])?;
+        }
+    }
+    Ok(())
 }
 
 /// The mark's generation, if the summary is marked stale.

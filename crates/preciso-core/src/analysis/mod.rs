@@ -2,6 +2,7 @@
 //! drop" rule of trending offers, and the rules of the quality checks (robust outlier scores,
 //! price jumps, the Omnibus rule for claimed discounts). Pure functions over plain numbers.
 
+pub mod category;
 pub mod jump;
 pub mod omnibus;
 pub mod robust;

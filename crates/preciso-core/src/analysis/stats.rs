@@ -74,26 +74,67 @@ pub fn histogram(sorted: &[i64], bins: usize) -> Vec<Bin> {
     let (Some(&min), Some(&max)) = (sorted.first(), sorted.last()) else {
         return Vec::new();
     };
-    let bins = bins.max(1);
-    let span = (max - min).max(1) as f64;
-    let width = span / bins as f64;
-    let edge = |i: usize| min + (width * i as f64).round() as i64;
-    let mut out: Vec<Bin> = (0..bins)
-        .map(|i| Bin { from: edge(i), to: if i + 1 == bins { max } else { edge(i + 1) }, count: 0 })
-        .collect();
-    for &p in sorted {
-        let i = (((p - min) as f64 / width) as usize).min(bins - 1);
+    let mut out = Bins::new(min, max, bins);
+    for run in sorted.chunk_by(|a, b| a == b) {
+        out.add(run[0], run.len() as u64);
+    }
+    out.finish()
+}
+
+/// A histogram filled a value (or a run of equal values) at a time, values within `min..=max`.
+pub struct Bins {
+    min: i64,
+    width: f64,
+    bins: Vec<Bin>,
+}
+
+impl Bins {
+    /// `bins` (at least one) equal-width bins from `min` to `max`, empty.
+    pub fn new(min: i64, max: i64, bins: usize) -> Bins {
+        let n = bins.max(1);
+        let width = (max - min).max(1) as f64 / n as f64;
+        let edge = |i: usize| min + (width * i as f64).round() as i64;
+        let bins = (0..n)
+            .map(|i| Bin {
+                from: edge(i),
+                to: if i + 1 == n { max } else { edge(i + 1) },
+                count: 0,
+            })
+            .collect();
+        Bins { min, width, bins }
+    }
+
+    /// Counts `count` occurrences of `p`.
+    pub fn add(&mut self, p: i64, count: u64) {
+        let n = self.bins.len();
+        let i = (((p - self.min) as f64 / self.width) as usize).min(n - 1);
         // Rounding of edges can put a value one bin off; place it by the edges themselves.
-        let i = if p < out[i].from {
+        let i = if p < self.bins[i].from {
             i - 1
-        } else if i + 1 < bins && p >= out[i + 1].from {
+        } else if i + 1 < n && p >= self.bins[i + 1].from {
             i + 1
         } else {
             i
         };
-        out[i].count += 1;
+        self.bins[i].count += count;
     }
-    out
+
+    /// The bins' counts, in order.
+    pub fn counts(&self) -> impl Iterator<Item = u64> + '_ {
+        self.bins.iter().map(|b| b.count)
+    }
+
+    /// Sets the counts (as many as there are bins) from a histogram counted earlier.
+    pub fn with_counts(mut self, counts: &[u64]) -> Bins {
+        for (b, &c) in self.bins.iter_mut().zip(counts) {
+            b.count = c;
+        }
+        self
+    }
+
+    pub fn finish(self) -> Vec<Bin> {
+        self.bins
+    }
 }
 
 #[cfg(test)]

@@ -11,11 +11,10 @@ use crate::params::{BinsParam, CategoryPath, CurrencyParam};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use preciso_core::analysis::stats::{histogram, summarize_sorted};
+use preciso_core::analysis::category::{CategoryAnalysis, NamedStats};
+use preciso_core::analysis::stats::PriceStats as CoreStats;
 use preciso_core::domain::Currency;
 use preciso_core::market::StoreStanding;
-use preciso_core::query::{CategoryPrices, PricedRow};
-use rustc_hash::FxHashMap;
 
 /// Per-store report in one currency: offers, categories, price index, cheapest share,
 /// freshness.
@@ -73,11 +72,9 @@ fn store_report(s: StoreStanding) -> StoreReport {
     }
 }
 
-fn group_stats(prices: &mut [i64], currency: Currency) -> Option<PriceStats> {
-    prices.sort_unstable();
-    let s = summarize_sorted(prices)?;
+fn money_stats(s: &CoreStats, currency: Currency) -> PriceStats {
     let m = |v: i64| Money::new(v, currency);
-    Some(PriceStats {
+    PriceStats {
         count: s.count,
         min: m(s.min),
         max: m(s.max),
@@ -88,28 +85,7 @@ fn group_stats(prices: &mut [i64], currency: Currency) -> Option<PriceStats> {
         p75: m(s.p75),
         p90: m(s.p90),
         std_dev: m(s.std_dev),
-    })
-}
-
-fn breakdown<'r>(
-    rows: &[&'r PricedRow],
-    key: impl Fn(&'r PricedRow) -> &'r str,
-    currency: Currency,
-) -> Vec<GroupStats> {
-    // Hashed while grouping (a lookup per row), sorted once by name for the response.
-    let mut groups: FxHashMap<&str, Vec<i64>> = FxHashMap::default();
-    for r in rows {
-        groups.entry(key(r)).or_default().push(r.price_minor);
     }
-    let mut groups: Vec<(&str, Vec<i64>)> = groups.into_iter().collect();
-    groups.sort_unstable_by_key(|(name, _)| *name);
-    groups
-        .into_iter()
-        .map(|(name, mut prices)| GroupStats {
-            name: name.to_string(),
-            stats: group_stats(&mut prices, currency),
-        })
-        .collect()
 }
 
 /// Price statistics of a category in one currency.
@@ -134,22 +110,24 @@ pub async fn price_analysis(
     let requested = crate::currency::requested(&q)?;
     let default = state.config.default_currency;
     let lookup = key.clone();
-    // Reading and summarizing a category run together on a heavy thread: the rows never
-    // outlive the computation.
+    // The analysis is the market summary's (rebuilt at the end of every ingest run): one
+    // path's rows, not its offers.
     let (currency, currencies, summary) = state
-        .db_heavy(move |c| {
+        .db(move |c| {
             let (currency, currencies) = crate::currency::choose(c, default, requested, &lookup)?;
-            // Only the listing's currency is read (the category index's second column); an
-            // empty answer is a 404 only when the category has no offer at all (the market
-            // summary's category counts).
-            let prices = c.category_prices(&lookup, currency)?;
-            if prices.rows.is_empty() && !crate::params::category_known(c, &lookup)? {
+            let stored = match currency {
+                Some(cur) => c.price_analysis(&lookup, cur)?,
+                None => None,
+            };
+            // No analysis in that currency is a 404 only when the category has no offer at all
+            // (the market summary's category counts).
+            if stored.is_none() && !crate::params::category_known(c, &lookup)? {
                 return Err(ApiError::NotFound(format!(
                     "no offers in category {lookup:?} (see /api/categories)"
                 )));
             }
-            let analysis = match currency {
-                Some(cur) => summarize_category(&prices, cur, bins, &lookup),
+            let analysis = match stored {
+                Some(a) => analysis_body(&a, bins),
                 None => empty_analysis(&lookup),
             };
             Ok((currency, currencies, analysis))
@@ -172,33 +150,34 @@ fn empty_analysis(category: &str) -> PriceAnalysis {
     }
 }
 
-/// Statistics, histogram and per-brand and per-store breakdowns of the category's offers in
-/// `currency`.
-fn summarize_category(
-    data: &CategoryPrices,
-    currency: Currency,
-    bins: usize,
-    category: &str,
-) -> PriceAnalysis {
-    let group: Vec<&PricedRow> = data.rows.iter().filter(|r| r.currency == currency).collect();
-    let mut prices: Vec<i64> = group.iter().map(|r| r.price_minor).collect();
-    let stats = group_stats(&mut prices, currency);
-    let histogram = histogram(&prices, bins)
-        .iter()
-        .map(|b| HistogramBin {
-            from: Money::new(b.from, currency),
-            to: Money::new(b.to, currency),
-            count: b.count,
-        })
-        .collect();
+/// The response body of a stored analysis, its histogram in `bins` bins.
+fn analysis_body(a: &CategoryAnalysis, bins: usize) -> PriceAnalysis {
+    let currency = a.currency;
+    let groups = |groups: &[NamedStats]| {
+        groups
+            .iter()
+            .map(|g| GroupStats {
+                name: g.name.clone(),
+                stats: Some(money_stats(&g.stats, currency)),
+            })
+            .collect()
+    };
     PriceAnalysis {
-        category: category.to_string(),
+        category: a.path.clone(),
         currency: Some(currency),
         currencies: Vec::new(),
-        offers: group.len() as u64,
-        stats,
-        histogram,
-        by_brand: breakdown(&group, |r| data.brand(r).unwrap_or("(none)"), currency),
-        by_store: breakdown(&group, |r| data.store(r).as_str(), currency),
+        offers: a.stats.count,
+        stats: Some(money_stats(&a.stats, currency)),
+        histogram: a
+            .histogram(bins)
+            .iter()
+            .map(|b| HistogramBin {
+                from: Money::new(b.from, currency),
+                to: Money::new(b.to, currency),
+                count: b.count,
+            })
+            .collect(),
+        by_brand: groups(&a.by_brand),
+        by_store: groups(&a.by_store),
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use preciso_core::domain::{Currency, StoreId};
-use preciso_core::ports::Catalog;
+use preciso_core::ports::{Catalog, Cell};
 use preciso_http::{AppState, HttpConfig, UploadConfig};
 use preciso_ingest::{FieldMap, IngestOptions, IngestSource, RecordContext, ingest};
 use preciso_store_sqlite::SqliteCatalog;
@@ -637,10 +637,26 @@ fn quantile(sorted: &[i64], q: f64) -> i64 {
 
 async fn price_analysis_matches_statistics_computed_here(backend: Backend) {
     let Some(app) = spawn_app(backend, open_config()).await else { return };
-    // The raw prices, read straight from the catalog; the statistics are computed here.
-    let rows = blocking(|| app.catalog.category_prices("electro", None).unwrap());
-    let mut prices: Vec<i64> = rows.rows.iter().map(|p| p.price_minor).collect();
+    // The raw prices, read straight from the offers table; the statistics are computed here.
+    let mut prices: Vec<i64> = blocking(|| {
+        let cols = preciso_sql::tables::TABLES.iter().find(|t| t.name == "offers").unwrap().columns;
+        let at = |name: &str| cols.iter().position(|c| *c == name).unwrap();
+        let (key, price) = (at("category_key"), at("price_minor"));
+        let mut prices = Vec::new();
+        app.catalog
+            .dump("offers", &mut |row| {
+                if let (Cell::Text(k), Cell::Int(p)) = (&row[key], &row[price])
+                    && (k == "electro" || k.starts_with("electro/"))
+                {
+                    prices.push(*p);
+                }
+                Ok(())
+            })
+            .unwrap();
+        prices
+    });
     prices.sort();
+    assert!(prices.len() > 3, "{prices:?}");
     let v = app.ok("/api/reports/price-analysis/Electro?bins=4").await;
     let cop = &v;
     assert_eq!(cop["currency"], "COP");
