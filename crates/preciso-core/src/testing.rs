@@ -1050,6 +1050,90 @@ pub fn counted_totals_stop_past_the_count_limit(c: &dyn Catalog) {
     assert_eq!((ranked.total, ranked.total_exact), (many as u64, true));
 }
 
+/// A category's rating-sorted pages (walked along the currency's rating order, sorted when
+/// the walk runs out) list exactly its offers best rated first — no rating last, then most
+/// reviews (none last), ties by id — with a price bound riding along.
+pub fn rating_sorted_category_pages_equal_sorting(c: &dyn Catalog) {
+    catalog_for_ranking(c);
+    let cop = Currency::parse("COP").ok();
+    let who = Personalization::default();
+    for category in ["hogar", "hogar/sala", "mercado"] {
+        for min_price in [None, crate::query::Decimal::parse("300")] {
+            let filter = OfferFilter {
+                currency: cop,
+                category: Some(category.into()),
+                min_price,
+                ..Default::default()
+            };
+            let key = |o: &crate::query::OfferView| {
+                let rating = o.rating.map(|r| r.hundredths());
+                (
+                    rating.is_none(),
+                    std::cmp::Reverse(rating),
+                    o.review_count.is_none(),
+                    std::cmp::Reverse(o.review_count),
+                    o.id.as_i64(),
+                )
+            };
+            let mut expected = Vec::new();
+            for page in 1.. {
+                let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
+                let items = p.unwrap().items;
+                if items.is_empty() {
+                    break;
+                }
+                expected.extend(items.iter().map(|s| key(&s.offer)));
+            }
+            assert!(expected.len() > 20, "{filter:?}: the case matches offers");
+            expected.sort();
+            let mut listed = Vec::new();
+            for page in 1.. {
+                let p = c.list_offers(&filter, Sort::Rating, PageRequest { page, limit: 7 }, who);
+                let p = p.unwrap();
+                assert_eq!(p.total, expected.len() as u64, "{filter:?}: total");
+                if p.items.is_empty() {
+                    break;
+                }
+                listed.extend(p.items.iter().map(|s| key(&s.offer)));
+            }
+            assert_eq!(listed, expected, "{filter:?}");
+        }
+    }
+}
+
+/// A category whose offers all rate below the first ~21,000 of its currency: the rating walk
+/// reads its budget without filling the page, and the listing sorts the category instead.
+pub fn a_rating_walk_that_runs_out_sorts_instead(c: &dyn Catalog) {
+    let wanted = 20;
+    let many = crate::ranking::scan_cap(wanted) as usize + 100;
+    let skus: Vec<String> = (0..many).map(|i| format!("S{i}")).collect();
+    let titles: Vec<String> = (0..many).map(|i| format!("Producto {i}")).collect();
+    let offers: Vec<Offer> = (0..many)
+        .map(|i| {
+            let low = i >= many - 50;
+            let category = if low { "Bajo" } else { "Alto" };
+            let mut o =
+                Fixture { sku: &skus[i], title: &titles[i], category, ..Default::default() }
+                    .offer();
+            o.rating =
+                Some(Rating::from_hundredths(if low { 100 + i as i64 % 7 } else { 450 }).unwrap());
+            o
+        })
+        .collect();
+    apply(c, "walk", &offers);
+    let filter = OfferFilter {
+        currency: Currency::parse("COP").ok(),
+        category: Some("bajo".into()),
+        ..Default::default()
+    };
+    let page = PageRequest { page: 1, limit: wanted as u32 };
+    let p = c.list_offers(&filter, Sort::Rating, page, Personalization::default()).unwrap();
+    let ratings: Vec<u16> = p.items.iter().map(|s| s.offer.rating.unwrap().hundredths()).collect();
+    assert_eq!(p.total, 50);
+    assert_eq!(ratings.len(), wanted as usize, "the page is filled by the sort");
+    assert!(ratings.windows(2).all(|w| w[0] >= w[1]) && ratings[0] == 106, "{ratings:?}");
+}
+
 /// A category's price-sorted pages (walked along the price index when the category is a large
 /// share of its currency, sorted otherwise) list exactly its offers in price order, cheapest
 /// or dearest first, ties by id, with a price bound riding along.
@@ -1826,6 +1910,8 @@ macro_rules! contract_tests {
             value_ranking_equals_scoring_every_offer,
             date_listing_equals_sorting_every_offer,
             price_sorted_category_pages_equal_sorting,
+            rating_sorted_category_pages_equal_sorting,
+            a_rating_walk_that_runs_out_sorts_instead,
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,
             market_summary_follows_ingest_and_merge,

@@ -159,6 +159,73 @@ pub fn price_by_keys(
     Some(keys.iter().map(walk).collect())
 }
 
+/// A rating-sorted page read along the currency's rating order (`offers_rating`: currency,
+/// rating, reviews, id, then every column a listing filters on) instead of sorting every match:
+/// a top-level category's rating page sorted its 92k offers at 1M (58 ms; 107 ms at 3M).
+pub struct RatingWalk {
+    /// `id, value_score, median_minor` of the page: the first `budget` offers of the currency in
+    /// rating order are read from the index alone, those matching the filter kept, and the
+    /// page's taken from them.
+    pub page: Query,
+    /// Index entries the walk reads at most (`ranking::scan_cap`).
+    pub budget: u64,
+    /// The currency's offers (the market summary): when they are no more than `budget`, a
+    /// short page is the listing's last; otherwise it means the walk stopped early, and the
+    /// listing sorts instead.
+    pub currency_offers: Query,
+}
+
+/// The rating walk of a page, or `None` where the listing sorts: another sort, no currency,
+/// no category (without one the planners walk the rating index themselves: a store, a brand
+/// and a price are among its columns), a product's offers (their own index serves better),
+/// preferred stores or brands ordering first, or a page past `ranking::MAX_DEPTH`. `offers` is
+/// the FROM item for `offers o` (an adapter may pin the index).
+pub fn rating_walk(
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    prefs: Option<&Preferences>,
+    offers: &str,
+) -> Option<RatingWalk> {
+    let wanted = page.offset() + u64::from(page.limit);
+    let currency = filter.currency?;
+    if sort != Sort::Rating
+        || filter.category.is_none()
+        || wanted > ranking::MAX_DEPTH
+        || filter.product.is_some()
+        || preferred_expr(prefs).is_some()
+    {
+        return None;
+    }
+    let budget = ranking::scan_cap(wanted);
+    let w = filter_where(filter, prefs);
+    let order = order_by(Sort::Rating);
+    // The walk's columns are named as the offers' so that the filter's clauses apply to it.
+    let sql = format!(
+        "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
+         FROM offers o LEFT JOIN category_stats cs
+           ON cs.category_key = o.category_key AND cs.currency = o.currency
+         WHERE o.id IN (
+             SELECT o.id FROM (
+                 SELECT o.id, o.currency, o.rating_centi, o.review_count, o.category_key,
+                        o.store_id, o.brand_key, o.price_minor
+                 FROM {offers} WHERE o.currency = ? ORDER BY {order} LIMIT ?) o
+             WHERE {} ORDER BY {order} LIMIT ?)
+         ORDER BY {order} LIMIT ? OFFSET ?",
+        w.sql()
+    );
+    let mut params = vec![text(currency.code()), Param::Int(budget as i64)];
+    params.extend(w.params);
+    params.push(Param::Int(wanted as i64));
+    params.push(Param::Int(i64::from(page.limit)));
+    params.push(Param::Int(page.offset() as i64));
+    Some(RatingWalk {
+        page: Query::new(sql, params),
+        budget,
+        currency_offers: market_offers(currency, None),
+    })
+}
+
 /// `id, value_score, median_minor` of a page of `offers` (the FROM item for `offers o`)
 /// matching the filter, in the sort's order.
 fn ranked(

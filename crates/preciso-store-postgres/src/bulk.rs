@@ -19,7 +19,7 @@
 //! crashed load deferred is built by whatever comes next, which is also how a catalog gets the
 //! two indexes on expressions (`offers_value`, `offers_discount`: each expression defined once
 //! in `preciso_sql::filter`). The other definitions below are those of the migrations (0001,
-//! 0008, 0012, 0025); a migration that changes one must change it here too, and must not
+//! 0008, 0012, 0025, 0035); a migration that changes one must change it here too, and must not
 //! assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
 
 use crate::backend;
@@ -58,7 +58,7 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
         "offers_rating",
         "CREATE INDEX IF NOT EXISTS offers_rating ON offers(currency,
              rating_centi DESC NULLS LAST, review_count DESC NULLS LAST, id, brand_key, store_id,
-             price_minor)",
+             price_minor, category_key)",
     ),
     (
         "offers_price",

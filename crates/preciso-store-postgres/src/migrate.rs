@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0032_products_no_key", include_str!("../migrations/0032_products_no_key.sql")),
     ("0033_history_clustered", include_str!("../migrations/0033_history_clustered.sql")),
     ("0034_price_analysis", include_str!("../migrations/0034_price_analysis.sql")),
+    ("0035_rating_index_category", include_str!("../migrations/0035_rating_index_category.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

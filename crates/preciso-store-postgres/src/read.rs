@@ -151,6 +151,26 @@ fn price_by_keys(
     Ok(Some(preciso_core::query::merge_by_price(ranks, descending, page)))
 }
 
+/// A rating-sorted page from a walk of the currency's rating order (`reads::rating_walk`);
+/// `None`: rank by sorting (another sort, or the walk's budget ran out before the page was
+/// full).
+fn rating_walk(
+    c: &mut PgConn,
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    who: Personalization<'_>,
+) -> Result<Option<Vec<Rank>>, StoreError> {
+    let Some(walk) = reads::rating_walk(filter, sort, page, who.preferences, "offers o") else {
+        return Ok(None);
+    };
+    let ranks: Vec<Rank> =
+        run(c, &walk.page)?.iter().map(|r| Rank::new(r.get(0), r.get(1), r.get(2))).collect();
+    let complete =
+        ranks.len() == page.limit as usize || count(c, &walk.currency_offers)? <= walk.budget;
+    Ok(complete.then_some(ranks))
+}
+
 impl CatalogRead for PgCatalog {
     fn list_offers(
         &self,
@@ -180,7 +200,10 @@ impl CatalogRead for PgCatalog {
                     Some(ranks) if !ranks.is_empty() => ranks,
                     _ => match price_by_keys(c, filter, sort, page, who)? {
                         Some(ranks) => ranks,
-                        None => rank(run(c, &ranked)?),
+                        None => match rating_walk(c, filter, sort, page, who)? {
+                            Some(ranks) => ranks,
+                            None => rank(run(c, &ranked)?),
+                        },
                     },
                 },
             };

@@ -143,6 +143,26 @@ fn price_by_keys(
     Ok(Some(preciso_core::query::merge_by_price(ranks, descending, page)))
 }
 
+/// A rating-sorted page from a walk of the currency's rating order (`reads::rating_walk`);
+/// `None`: rank by sorting (another sort, or the walk's budget ran out before the page was
+/// full). Pinned: planned for its LIMIT, the walk can look dearer than a filter's own index.
+fn rating_walk(
+    c: &Connection,
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    who: Personalization<'_>,
+) -> rusqlite::Result<Option<Vec<Rank>>> {
+    let offers = "offers o INDEXED BY offers_rating";
+    let Some(walk) = reads::rating_walk(filter, sort, page, who.preferences, offers) else {
+        return Ok(None);
+    };
+    let ranks = query_map(c, &walk.page, |r| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let complete =
+        ranks.len() == page.limit as usize || query_count(c, &walk.currency_offers)? <= walk.budget;
+    Ok(complete.then_some(ranks))
+}
+
 impl CatalogRead for SqliteCatalog {
     fn list_offers(
         &self,
@@ -170,7 +190,10 @@ impl CatalogRead for SqliteCatalog {
                     Some(ranks) if !ranks.is_empty() => ranks,
                     _ => match price_by_keys(c, filter, sort, page, who)? {
                         Some(ranks) => ranks,
-                        None => query_map(c, &ranked, rank)?,
+                        None => match rating_walk(c, filter, sort, page, who)? {
+                            Some(ranks) => ranks,
+                            None => query_map(c, &ranked, rank)?,
+                        },
                     },
                 },
             };

@@ -54,7 +54,7 @@ pub(crate) const OFFER_INDEXES: [&str; 6] = [
         ON offers(currency, price_minor, id, category_key, availability)",
     "CREATE INDEX IF NOT EXISTS offers_rating
         ON offers(currency, rating_centi DESC, review_count DESC, id, brand_key, store_id,
-            price_minor)",
+            price_minor, category_key)",
 ];
 
 /// Product ids a run remembers having written or found, so a product's later offers need no
