@@ -196,6 +196,33 @@ pub fn store_scope<'f>(
     }
 }
 
+/// The category, currency and store or brand of a best-prices request whose total the market
+/// summary knows (`market::CategoryProducts`): one currency, a category, and exactly one of a
+/// store or a brand filtering — a category page's store or brand facet. The name is the store
+/// id or the brand's key. Its page is still read from the offers.
+pub fn category_scope<'f>(
+    filter: &'f OfferFilter,
+    prefs: Option<&Preferences>,
+) -> Option<(&'f str, Currency, crate::market::ProductScope, String)> {
+    use crate::market::ProductScope;
+    let category = filter.category.as_deref()?;
+    let currency = filter.currency?;
+    let rest = OfferFilter { brand: None, ..filter.clone() };
+    if narrowed_beyond_scope(&rest, prefs) {
+        return None;
+    }
+    match (&filter.store, &filter.brand) {
+        (Some(s), None) => Some((category, currency, ProductScope::Store, s.as_str().to_string())),
+        (None, Some(b)) => Some((
+            category,
+            currency,
+            ProductScope::Brand,
+            crate::domain::fold_for_matching(b.trim()),
+        )),
+        _ => None,
+    }
+}
+
 /// The scope and currency whose summary answers a best-prices request exactly: one currency,
 /// nothing but the category filtering, and preferences that neither narrow (budget) nor
 /// reorder (preferred stores or brands) the list. `None` means the store must read the

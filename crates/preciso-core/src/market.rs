@@ -1,8 +1,9 @@
 //! The market summary behind the catalog listings and the store comparison: each category's
 //! name and offers; each brand's name, offers and products; each store's offers, categories, stock and newest observation; and per
 //! (currency, store) its offers, categories, price index, how often it is the cheapest, and its
-//! offers by the hour they were last seen and by category key; and per currency its newest
-//! offers (`recent`: the date-sorted listing's first `RECENT_KEPT` rows). Stores rebuild it at the end of every ingest run that
+//! offers by the hour they were last seen and by category key; per currency, category path and
+//! store or brand the products with a buyable offer (`category_products`); and per currency
+//! its newest offers (`recent`: the date-sorted listing's first `RECENT_KEPT` rows). Stores rebuild it at the end of every ingest run that
 //! changed offers (and after store merges and loads), the way the best-offer summary is kept,
 //! so `/api/categories`, `/api/stores`, the store comparison and the web UI read a few rows
 //! instead of every offer. This module folds two scans — the offers in any order (`push`), and
@@ -39,6 +40,7 @@ pub struct MarketRow<'a> {
 pub struct PriceRow<'a> {
     pub product_id: i64,
     pub brand_key: Option<&'a str>,
+    pub category_key: Option<&'a str>,
     pub currency: &'a str,
     pub store: &'a str,
     pub price_minor: i64,
@@ -125,6 +127,38 @@ pub struct Market {
     pub recent: Vec<RecentOffer>,
     /// By currency, category key, store.
     pub category_offers: Vec<CategoryOffers>,
+    /// By currency, category path, scope, name.
+    pub category_products: Vec<CategoryProducts>,
+}
+
+/// What a `CategoryProducts` row counts a category's products by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ProductScope {
+    /// `name` is a store id.
+    Store,
+    /// `name` is a brand key.
+    Brand,
+}
+
+impl ProductScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProductScope::Store => "store",
+            ProductScope::Brand => "brand",
+        }
+    }
+}
+
+/// The products with a buyable offer in a category path (the key and everything below it) and
+/// one currency from one store, or of one brand: the total of a category's best prices
+/// filtered by that store or brand, which would otherwise count every matching offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryProducts {
+    pub currency: String,
+    pub path: String,
+    pub scope: ProductScope,
+    pub name: String,
+    pub products: u64,
 }
 
 /// A store's offers in one category key and currency: a listing filtered by category (and
@@ -231,7 +265,21 @@ pub struct MarketFold {
     recent: Vec<BinaryHeap<Reverse<Newness>>>,
     /// (currency, store, category key) -> offers.
     category_offers: FxHashMap<(u16, u32, u32), u64>,
+    /// Category paths (each key and its ancestors) by name, and each key's paths.
+    path_ids: FxHashMap<String, u32>,
+    path_names: Vec<String>,
+    key_paths: FxHashMap<String, Vec<u32>>,
+    /// Brand keys of the price scan by position.
+    brand_ids: FxHashMap<String, u32>,
+    brand_keys: Vec<String>,
+    /// The current product's buyable (currency, scope, store or brand, path), repeats and all.
+    product_scopes: Vec<(u16, u8, u32, u32)>,
+    /// (currency, scope, store or brand, path) -> products with a buyable offer there.
+    scope_products: FxHashMap<(u16, u8, u32, u32), u64>,
 }
+
+const BY_STORE: u8 = 0;
+const BY_BRAND: u8 = 1;
 
 fn index_of(map: &mut FxHashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
     if let Some(i) = map.get(name) {
@@ -343,6 +391,9 @@ impl MarketFold {
         }
         let store = index_of(&mut self.stores, &mut self.store_names, r.store);
         let currency = self.currency(r.currency);
+        if let Some(key) = r.category_key.filter(|k| r.buyable && !k.is_empty()) {
+            self.add_scopes(currency, store, r.brand_key, key);
+        }
         match self.sellers.iter_mut().find(|s| s.store == store && s.currency == currency) {
             Some(s) => {
                 s.price = s.price.min(r.price_minor);
@@ -357,9 +408,34 @@ impl MarketFold {
         }
     }
 
+    /// A buyable offer of the current product in `key`: its store and its brand sell the
+    /// product in the key and in each of its ancestors.
+    fn add_scopes(&mut self, currency: u16, store: u32, brand_key: Option<&str>, key: &str) {
+        if !self.key_paths.contains_key(key) {
+            let ancestors = key.match_indices('/').map(|(at, _)| &key[..at]);
+            let paths = ancestors
+                .chain([key])
+                .map(|p| index_of(&mut self.path_ids, &mut self.path_names, p))
+                .collect();
+            self.key_paths.insert(key.to_string(), paths);
+        }
+        let brand = brand_key.map(|b| index_of(&mut self.brand_ids, &mut self.brand_keys, b));
+        for &path in &self.key_paths[key] {
+            self.product_scopes.push((currency, BY_STORE, store, path));
+            if let Some(b) = brand {
+                self.product_scopes.push((currency, BY_BRAND, b, path));
+            }
+        }
+    }
+
     /// The current product: in each currency, every store with a buyable offer counts it, and
     /// when 2+ stores sell it each is compared with the median of their lowest prices.
     fn judge_product(&mut self) {
+        self.product_scopes.sort_unstable();
+        self.product_scopes.dedup();
+        for scope in self.product_scopes.drain(..) {
+            *self.scope_products.entry(scope).or_default() += 1;
+        }
         for k in self.product_brands.drain(..) {
             if let Some(b) = self.brands.get_mut(&k) {
                 b.2 += 1;
@@ -466,7 +542,36 @@ impl MarketFold {
                 recent.push(RecentOffer { currency, rank: rank as u64, offer, last_seen });
             }
         }
-        Market { categories, brands, stores, markets, seen_hours, recent, category_offers }
+        let mut category_products: Vec<CategoryProducts> = self
+            .scope_products
+            .into_iter()
+            .map(|((c, scope, who, path), products)| {
+                let (scope, names) = match scope {
+                    BY_STORE => (ProductScope::Store, &self.store_names),
+                    _ => (ProductScope::Brand, &self.brand_keys),
+                };
+                CategoryProducts {
+                    currency: self.currencies[c as usize].clone(),
+                    path: self.path_names[path as usize].clone(),
+                    scope,
+                    name: names[who as usize].clone(),
+                    products,
+                }
+            })
+            .collect();
+        category_products.sort_by(|a, b| {
+            (&a.currency, &a.path, a.scope, &a.name).cmp(&(&b.currency, &b.path, b.scope, &b.name))
+        });
+        Market {
+            categories,
+            brands,
+            stores,
+            markets,
+            seen_hours,
+            recent,
+            category_offers,
+            category_products,
+        }
     }
 }
 
@@ -494,10 +599,11 @@ mod tests {
         }
         let mut by_product = offers.to_vec();
         by_product.sort_by_key(|o| o.1);
-        for &(store, product, _, price, _) in &by_product {
+        for &(store, product, key, price, _) in &by_product {
             f.push_price(PriceRow {
                 product_id: product,
                 brand_key: Some("mabe"),
+                category_key: Some(key),
                 currency: "COP",
                 store,
                 price_minor: price,
@@ -505,6 +611,36 @@ mod tests {
             });
         }
         f.finish()
+    }
+
+    #[test]
+    fn products_count_once_per_category_path_store_and_brand_where_buyable() {
+        // Product 1: twice in x under a/b, once in y under a; out of stock in z (price 300).
+        // Product 2: in x under a/b/c.
+        let m = fold(&[
+            ("x", 1, "a/b", 100, 1),
+            ("x", 1, "a/b", 90, 1),
+            ("y", 1, "a", 120, 1),
+            ("z", 1, "a/b", 300, 1),
+            ("x", 2, "a/b/c", 50, 1),
+        ]);
+        let got: Vec<(&str, &str, &str, u64)> = m
+            .category_products
+            .iter()
+            .map(|c| (c.path.as_str(), c.scope.as_str(), c.name.as_str(), c.products))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", "store", "x", 2),
+                ("a", "store", "y", 1),
+                ("a", "brand", "mabe", 2),
+                ("a/b", "store", "x", 2),
+                ("a/b", "brand", "mabe", 2),
+                ("a/b/c", "store", "x", 1),
+                ("a/b/c", "brand", "mabe", 1),
+            ]
+        );
     }
 
     #[test]

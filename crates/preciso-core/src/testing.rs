@@ -1050,6 +1050,41 @@ pub fn counted_totals_stop_past_the_count_limit(c: &dyn Catalog) {
     assert_eq!((ranked.total, ranked.total_exact), (many as u64, true));
 }
 
+/// A category's best prices filtered by one store or one brand answer the total the market
+/// summary keeps: the products with a buyable offer there, as counting the matching offers
+/// gives (a price bound of 0 makes the listing count them).
+pub fn category_best_price_totals_by_store_and_brand_match_counting(c: &dyn Catalog) {
+    catalog_for_ranking(c);
+    let who = Personalization::default();
+    let zero = crate::query::Decimal::parse("0");
+    let mut nonzero = 0;
+    for currency in ["COP", "CLP"] {
+        for category in ["hogar", "hogar/sala", "tecnologia", "mercado", "nada"] {
+            let by_store = ["exito", "jumbo", "alkosto"].map(|s| (Some(s), None));
+            let by_brand = ["Imusa", "oster", "MABE", "Nadie"].map(|b| (None, Some(b)));
+            for (store, brand) in by_store.into_iter().chain(by_brand) {
+                let filter = OfferFilter {
+                    currency: Currency::parse(currency).ok(),
+                    category: Some(category.into()),
+                    store: store.map(|s| StoreId::parse(s).unwrap()),
+                    brand: brand.map(str::to_string),
+                    ..Default::default()
+                };
+                let counted = OfferFilter { min_price: zero, ..filter.clone() };
+                let total = |f: &OfferFilter| {
+                    let p = c.best_prices(f, PageRequest { page: 1, limit: 1 }, who).unwrap();
+                    assert!(p.total_exact, "{f:?}");
+                    p.total
+                };
+                let expected = total(&counted);
+                assert_eq!(total(&filter), expected, "{filter:?}");
+                nonzero += usize::from(expected > 0);
+            }
+        }
+    }
+    assert!(nonzero > 20, "the cases find products: {nonzero}");
+}
+
 /// A category's rating-sorted pages (walked along the currency's rating order, sorted when
 /// the walk runs out) list exactly its offers best rated first — no rating last, then most
 /// reviews (none last), ties by id — with a price bound riding along.
@@ -1911,6 +1946,7 @@ macro_rules! contract_tests {
             date_listing_equals_sorting_every_offer,
             price_sorted_category_pages_equal_sorting,
             rating_sorted_category_pages_equal_sorting,
+            category_best_price_totals_by_store_and_brand_match_counting,
             a_rating_walk_that_runs_out_sorts_instead,
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,

@@ -12,9 +12,10 @@ pub const SCAN: &str = "SELECT store_id, category, category_key, currency, last_
     availability, brand, brand_key, id FROM offers";
 
 /// The second scan, in product order: `product_id, currency, store_id, price_minor,
-/// availability, brand_key` (on SQLite a walk of the covering `offers_product` index).
+/// availability, brand_key, category_key` (on SQLite a walk of the covering `offers_product`
+/// index).
 pub const PRICE_SCAN: &str = "SELECT product_id, currency, store_id, price_minor, availability,
-    brand_key FROM offers ORDER BY product_id";
+    brand_key, category_key FROM offers ORDER BY product_id";
 
 /// `brand, offers, products`, most offers first; one `?` for the limit.
 pub const BRANDS: &str = "SELECT brand, offers, products FROM brand_counts
@@ -55,6 +56,11 @@ pub const STORE_MARKET: &str = "SELECT m.store_id, m.offers, m.categories, m.pri
 pub const STORE_PRODUCTS: &str = "SELECT coalesce(
     (SELECT products FROM store_market WHERE store_id = ? AND currency = ?), 0)";
 
+/// The total of a category's best-prices listing filtered by one store or one brand (`?`
+/// currency, category key, scope, store id or brand key): its products with a buyable offer.
+pub const CATEGORY_PRODUCTS: &str = "SELECT coalesce((SELECT products FROM category_products
+    WHERE currency = ? AND category_key = ? AND scope = ? AND name = ?), 0)";
+
 /// Rows per INSERT statement.
 const CHUNK: usize = 200;
 
@@ -93,6 +99,7 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         "store_seen_hours",
         "market_recent",
         "store_category_offers",
+        "category_products",
     ] {
         tx.execute(&format!("DELETE FROM {table}"), &[])?;
     }
@@ -186,5 +193,19 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
             ]
         })
         .collect();
-    insert(tx, "store_category_offers", "currency, category_key, store_id, offers", by_category)
+    insert(tx, "store_category_offers", "currency, category_key, store_id, offers", by_category)?;
+    let products = m
+        .category_products
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::Text(c.currency.clone()),
+                Cell::Text(c.path.clone()),
+                Cell::Text(c.scope.as_str().to_string()),
+                Cell::Text(c.name.clone()),
+                n(c.products),
+            ]
+        })
+        .collect();
+    insert(tx, "category_products", "currency, category_key, scope, name, products", products)
 }

@@ -499,15 +499,28 @@ pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPri
     };
     BestPrices {
         passes,
-        total: match preciso_core::best::store_scope(filter, prefs) {
-            Some((store, currency)) => Total::Summary(Query::new(
+        total: if let Some((store, currency)) = preciso_core::best::store_scope(filter, prefs) {
+            Total::Summary(Query::new(
                 crate::market::STORE_PRODUCTS.into(),
                 vec![text(store.as_str()), text(currency.code())],
-            )),
-            None => Total::Products(Query::new(
+            ))
+        } else if let Some((category, currency, scope, name)) =
+            preciso_core::best::category_scope(filter, prefs)
+        {
+            Total::Summary(Query::new(
+                crate::market::CATEGORY_PRODUCTS.into(),
+                vec![
+                    text(currency.code()),
+                    text(category),
+                    text(scope.as_str()),
+                    Param::Text(name),
+                ],
+            ))
+        } else {
+            Total::Products(Query::new(
                 format!("SELECT o.product_id FROM offers o WHERE {}", w.sql()),
                 w.params.clone(),
-            )),
+            ))
         },
         matching: w,
     }

@@ -788,6 +788,7 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
         fold.push_price(PriceRow {
             product_id: r.get(0),
             brand_key: r.get(5),
+            category_key: r.get(6),
             currency: r.get(1),
             store: r.get(2),
             price_minor: r.get(3),

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0033_history_clustered", include_str!("../migrations/0033_history_clustered.sql")),
     ("0034_price_analysis", include_str!("../migrations/0034_price_analysis.sql")),
     ("0035_rating_index_category", include_str!("../migrations/0035_rating_index_category.sql")),
+    ("0036_category_products", include_str!("../migrations/0036_category_products.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

@@ -227,6 +227,7 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
         fold.push_price(PriceRow {
             product_id: r.get(0)?,
             brand_key: t(5)?,
+            category_key: t(6)?,
             currency: t(1)?.unwrap_or(""),
             store: t(2)?.unwrap_or(""),
             price_minor: r.get(3)?,

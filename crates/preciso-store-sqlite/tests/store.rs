@@ -565,6 +565,33 @@ fn listings_read_the_market_summarys_newest_offers_and_counts() {
     assert_eq!(page(&cat), vec![14, 13, 12, 11, 10], "stale: sorted");
 }
 
+/// A category's best prices filtered by a store or a brand take their total from
+/// `category_products` (the contract shows it equals counting; this shows it is read): a
+/// changed count changes the total.
+#[test]
+fn category_best_prices_by_store_or_brand_read_their_total_from_the_summary() {
+    use preciso_core::query::{OfferFilter, PageRequest};
+    let (_d, cat) = open();
+    let offers: Vec<Offer> = (0..5)
+        .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), 1_000 + i, 10))
+        .collect();
+    preciso_core::testing::apply(&cat, "load", &offers);
+    let filter = OfferFilter {
+        currency: Some(Currency::parse("COP").unwrap()),
+        category: Some("hogar".into()),
+        store: Some(StoreId::parse("exito").unwrap()),
+        ..Default::default()
+    };
+    let total = |cat: &SqliteCatalog| {
+        let who = preciso_core::ports::Personalization::default();
+        // A page of one: the pass stops before reading every match, so the total is looked up.
+        cat.best_prices(&filter, PageRequest { page: 1, limit: 1 }, who).unwrap().total
+    };
+    assert_eq!(total(&cat), 5);
+    raw(&cat).execute("UPDATE category_products SET products = 9", []).unwrap();
+    assert_eq!(total(&cat), 9, "read from the summary");
+}
+
 /// A trending listing in a currency counts and ranks the window's drops from one covering
 /// index (`offer_drops_window`), whatever else filters (a price bound too), instead of reading
 /// each drop of the window from the table.
