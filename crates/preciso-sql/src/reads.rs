@@ -479,7 +479,8 @@ pub fn best_prices_by_keys(
     ))
 }
 
-pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPrices {
+/// `offers` is the passes' FROM item for `offers o` (an adapter may pin the index).
+pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>, offers: &str) -> BestPrices {
     let mut w = filter_where(filter, prefs);
     w.push("o.availability <> 'out_of_stock'", []);
     let pass = |clause: &str, extra: Vec<Param>| {
@@ -487,7 +488,7 @@ pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>) -> BestPri
         params.extend(extra);
         Query::new(
             format!(
-                "SELECT {OFFER_COLUMNS} FROM offers o WHERE {} AND {clause} ORDER BY o.currency, o.price_minor, o.id",
+                "SELECT {OFFER_COLUMNS} FROM {offers} WHERE {} AND {clause} ORDER BY o.currency, o.price_minor, o.id",
                 w.sql()
             ),
             params,

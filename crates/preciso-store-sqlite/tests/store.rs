@@ -592,6 +592,73 @@ fn category_best_prices_by_store_or_brand_read_their_total_from_the_summary() {
     assert_eq!(total(&cat), 9, "read from the summary");
 }
 
+/// Listings that pin an index answer the same while it is missing (an initial load drops the
+/// offers' indexes as it appends), with their statements already cached from before.
+#[test]
+fn listings_that_pin_an_index_answer_while_it_is_missing() {
+    use preciso_core::ports::Personalization;
+    use preciso_core::query::{OfferFilter, PageRequest, Sort};
+    let (_d, cat) = open();
+    let offers: Vec<Offer> = (0..6)
+        .map(|i| {
+            offer(
+                ["exito", "jumbo"][i % 2],
+                &format!("S{i}"),
+                &format!("olla {i}"),
+                900 + i as i64,
+                10,
+            )
+        })
+        .collect();
+    preciso_core::testing::apply(&cat, "load", &offers);
+    let cop = Some(Currency::parse("COP").unwrap());
+    let store = Some(StoreId::parse("exito").unwrap());
+    let by_store = OfferFilter { currency: cop, store: store.clone(), ..Default::default() };
+    let in_category =
+        OfferFilter { currency: cop, category: Some("hogar".into()), ..Default::default() };
+    let who = Personalization::default();
+    let answers = |cat: &SqliteCatalog| {
+        let page = PageRequest::default();
+        let ids = |items: Vec<i64>| items;
+        (
+            ids(cat
+                .best_prices(&by_store, page, who)
+                .unwrap()
+                .items
+                .iter()
+                .map(|b| b.offer.id.as_i64())
+                .collect()),
+            ids(cat
+                .list_offers(&in_category, Sort::Rating, page, who)
+                .unwrap()
+                .items
+                .iter()
+                .map(|s| s.offer.id.as_i64())
+                .collect()),
+            ids(cat
+                .list_offers(&in_category, Sort::Value, page, who)
+                .unwrap()
+                .items
+                .iter()
+                .map(|s| s.offer.id.as_i64())
+                .collect()),
+            ids(cat
+                .list_offers(&in_category, Sort::Price, page, who)
+                .unwrap()
+                .items
+                .iter()
+                .map(|s| s.offer.id.as_i64())
+                .collect()),
+        )
+    };
+    let before = answers(&cat);
+    assert_eq!(before.0.len(), 3);
+    for index in ["offers_store", "offers_rating", "offers_value", "offers_category"] {
+        raw(&cat).execute_batch(&format!("DROP INDEX {index}")).unwrap();
+    }
+    assert_eq!(answers(&cat), before);
+}
+
 /// A trending listing in a currency counts and ranks the window's drops from one covering
 /// index (`offer_drops_window`), whatever else filters (a price bound too), instead of reading
 /// each drop of the window from the table.
