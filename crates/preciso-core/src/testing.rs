@@ -1085,54 +1085,62 @@ pub fn category_best_price_totals_by_store_and_brand_match_counting(c: &dyn Cata
     assert!(nonzero > 20, "the cases find products: {nonzero}");
 }
 
+/// Filters of `catalog_for_ranking`'s categories in COP (a top-level one, a leaf, one without
+/// subcategories), each bare and with a price bound.
+fn category_filters_for_ranking() -> Vec<OfferFilter> {
+    let mut filters = Vec::new();
+    for category in ["hogar", "hogar/sala", "mercado"] {
+        for min_price in [None, crate::query::Decimal::parse("300")] {
+            filters.push(OfferFilter {
+                currency: Currency::parse("COP").ok(),
+                category: Some(category.into()),
+                min_price,
+                ..Default::default()
+            });
+        }
+    }
+    filters
+}
+
 /// A category's rating-sorted pages (walked along the currency's rating order, sorted when
 /// the walk runs out) list exactly its offers best rated first — no rating last, then most
 /// reviews (none last), ties by id — with a price bound riding along.
 pub fn rating_sorted_category_pages_equal_sorting(c: &dyn Catalog) {
     catalog_for_ranking(c);
-    let cop = Currency::parse("COP").ok();
     let who = Personalization::default();
-    for category in ["hogar", "hogar/sala", "mercado"] {
-        for min_price in [None, crate::query::Decimal::parse("300")] {
-            let filter = OfferFilter {
-                currency: cop,
-                category: Some(category.into()),
-                min_price,
-                ..Default::default()
-            };
-            let key = |o: &crate::query::OfferView| {
-                let rating = o.rating.map(|r| r.hundredths());
-                (
-                    rating.is_none(),
-                    std::cmp::Reverse(rating),
-                    o.review_count.is_none(),
-                    std::cmp::Reverse(o.review_count),
-                    o.id.as_i64(),
-                )
-            };
-            let mut expected = Vec::new();
-            for page in 1.. {
-                let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
-                let items = p.unwrap().items;
-                if items.is_empty() {
-                    break;
-                }
-                expected.extend(items.iter().map(|s| key(&s.offer)));
+    for filter in category_filters_for_ranking() {
+        let key = |o: &crate::query::OfferView| {
+            let rating = o.rating.map(|r| r.hundredths());
+            (
+                rating.is_none(),
+                std::cmp::Reverse(rating),
+                o.review_count.is_none(),
+                std::cmp::Reverse(o.review_count),
+                o.id.as_i64(),
+            )
+        };
+        let mut expected = Vec::new();
+        for page in 1.. {
+            let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
+            let items = p.unwrap().items;
+            if items.is_empty() {
+                break;
             }
-            assert!(expected.len() > 20, "{filter:?}: the case matches offers");
-            expected.sort();
-            let mut listed = Vec::new();
-            for page in 1.. {
-                let p = c.list_offers(&filter, Sort::Rating, PageRequest { page, limit: 7 }, who);
-                let p = p.unwrap();
-                assert_eq!(p.total, expected.len() as u64, "{filter:?}: total");
-                if p.items.is_empty() {
-                    break;
-                }
-                listed.extend(p.items.iter().map(|s| key(&s.offer)));
-            }
-            assert_eq!(listed, expected, "{filter:?}");
+            expected.extend(items.iter().map(|s| key(&s.offer)));
         }
+        assert!(expected.len() > 20, "{filter:?}: the case matches offers");
+        expected.sort();
+        let mut listed = Vec::new();
+        for page in 1.. {
+            let p = c.list_offers(&filter, Sort::Rating, PageRequest { page, limit: 7 }, who);
+            let p = p.unwrap();
+            assert_eq!(p.total, expected.len() as u64, "{filter:?}: total");
+            if p.items.is_empty() {
+                break;
+            }
+            listed.extend(p.items.iter().map(|s| key(&s.offer)));
+        }
+        assert_eq!(listed, expected, "{filter:?}");
     }
 }
 
@@ -1174,45 +1182,35 @@ pub fn a_rating_walk_that_runs_out_sorts_instead(c: &dyn Catalog) {
 /// or dearest first, ties by id, with a price bound riding along.
 pub fn price_sorted_category_pages_equal_sorting(c: &dyn Catalog) {
     catalog_for_ranking(c);
-    let cop = Currency::parse("COP").ok();
     let who = Personalization::default();
-    for category in ["hogar", "hogar/sala", "mercado"] {
-        for min_price in [None, crate::query::Decimal::parse("300")] {
-            let filter = OfferFilter {
-                currency: cop,
-                category: Some(category.into()),
-                min_price,
-                ..Default::default()
-            };
-            let mut every: Vec<(i64, i64)> = Vec::new();
+    for filter in category_filters_for_ranking() {
+        let mut every: Vec<(i64, i64)> = Vec::new();
+        for page in 1.. {
+            let p = c.list_offers(&filter, Sort::Value, PageRequest { page, limit: 100 }, who);
+            let items = p.unwrap().items;
+            if items.is_empty() {
+                break;
+            }
+            every.extend(items.iter().map(|s| (s.offer.price.minor, s.offer.id.as_i64())));
+        }
+        assert!(every.len() > 20, "{filter:?}: the case matches offers");
+        for sort in [Sort::Price, Sort::PriceDesc] {
+            let mut expected = every.clone();
+            match sort {
+                Sort::Price => expected.sort(),
+                _ => expected.sort_by_key(|&(price, id)| (std::cmp::Reverse(price), id)),
+            }
+            let mut listed: Vec<(i64, i64)> = Vec::new();
             for page in 1.. {
-                let p = c.list_offers(&filter, Sort::Value, PageRequest { page, limit: 100 }, who);
-                let items = p.unwrap().items;
-                if items.is_empty() {
+                let p = c.list_offers(&filter, sort, PageRequest { page, limit: 7 }, who);
+                let p = p.unwrap();
+                assert_eq!(p.total, expected.len() as u64, "{filter:?} {sort:?}: total");
+                if p.items.is_empty() {
                     break;
                 }
-                every.extend(items.iter().map(|s| (s.offer.price.minor, s.offer.id.as_i64())));
+                listed.extend(p.items.iter().map(|s| (s.offer.price.minor, s.offer.id.as_i64())));
             }
-            assert!(every.len() > 20, "{filter:?}: the case matches offers");
-            for sort in [Sort::Price, Sort::PriceDesc] {
-                let mut expected = every.clone();
-                match sort {
-                    Sort::Price => expected.sort(),
-                    _ => expected.sort_by_key(|&(price, id)| (std::cmp::Reverse(price), id)),
-                }
-                let mut listed: Vec<(i64, i64)> = Vec::new();
-                for page in 1.. {
-                    let p = c.list_offers(&filter, sort, PageRequest { page, limit: 7 }, who);
-                    let p = p.unwrap();
-                    assert_eq!(p.total, expected.len() as u64, "{filter:?} {sort:?}: total");
-                    if p.items.is_empty() {
-                        break;
-                    }
-                    listed
-                        .extend(p.items.iter().map(|s| (s.offer.price.minor, s.offer.id.as_i64())));
-                }
-                assert_eq!(listed, expected, "{filter:?} {sort:?}");
-            }
+            assert_eq!(listed, expected, "{filter:?} {sort:?}");
         }
     }
 }

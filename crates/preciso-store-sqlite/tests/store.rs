@@ -619,37 +619,13 @@ fn listings_that_pin_an_index_answer_while_it_is_missing() {
     let who = Personalization::default();
     let answers = |cat: &SqliteCatalog| {
         let page = PageRequest::default();
-        let ids = |items: Vec<i64>| items;
-        (
-            ids(cat
-                .best_prices(&by_store, page, who)
-                .unwrap()
-                .items
-                .iter()
-                .map(|b| b.offer.id.as_i64())
-                .collect()),
-            ids(cat
-                .list_offers(&in_category, Sort::Rating, page, who)
-                .unwrap()
-                .items
-                .iter()
-                .map(|s| s.offer.id.as_i64())
-                .collect()),
-            ids(cat
-                .list_offers(&in_category, Sort::Value, page, who)
-                .unwrap()
-                .items
-                .iter()
-                .map(|s| s.offer.id.as_i64())
-                .collect()),
-            ids(cat
-                .list_offers(&in_category, Sort::Price, page, who)
-                .unwrap()
-                .items
-                .iter()
-                .map(|s| s.offer.id.as_i64())
-                .collect()),
-        )
+        let listed = |sort| -> Vec<i64> {
+            let items = cat.list_offers(&in_category, sort, page, who).unwrap().items;
+            items.iter().map(|s| s.offer.id.as_i64()).collect()
+        };
+        let best = cat.best_prices(&by_store, page, who).unwrap().items;
+        let best: Vec<i64> = best.iter().map(|b| b.offer.id.as_i64()).collect();
+        (best, listed(Sort::Rating), listed(Sort::Value), listed(Sort::Price))
     };
     let before = answers(&cat);
     assert_eq!(before.0.len(), 3);
