@@ -1102,6 +1102,43 @@ fn category_filters_for_ranking() -> Vec<OfferFilter> {
     filters
 }
 
+/// A category's best prices (a top-level category's keys, a leaf's one key), bare and with a
+/// price bound, list the cheapest buyable offer of each product in price order, as taking
+/// them from every matching offer in price order gives.
+pub fn category_best_prices_equal_the_cheapest_offer_per_product(c: &dyn Catalog) {
+    catalog_for_ranking(c);
+    let who = Personalization::default();
+    for filter in category_filters_for_ranking() {
+        let mut every = Vec::new();
+        for page in 1.. {
+            let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
+            let items = p.unwrap().items;
+            if items.is_empty() {
+                break;
+            }
+            every.extend(items.into_iter().map(|s| s.offer));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let expected: Vec<i64> = every
+            .iter()
+            .filter(|o| o.availability != Availability::OutOfStock)
+            .filter(|o| seen.insert(o.product_id))
+            .map(|o| o.id.as_i64())
+            .collect();
+        assert!(expected.len() > 10, "{filter:?}: the case finds products");
+        let mut listed = Vec::new();
+        for page in 1.. {
+            let p = c.best_prices(&filter, PageRequest { page, limit: 7 }, who).unwrap();
+            assert_eq!(p.total, expected.len() as u64, "{filter:?}: total");
+            if p.items.is_empty() {
+                break;
+            }
+            listed.extend(p.items.iter().map(|b| b.offer.id.as_i64()));
+        }
+        assert_eq!(listed, expected, "{filter:?}");
+    }
+}
+
 /// A category's rating-sorted pages (walked along the currency's rating order, sorted when
 /// the walk runs out) list exactly its offers best rated first — no rating last, then most
 /// reviews (none last), ties by id — with a price bound riding along.
@@ -1945,6 +1982,7 @@ macro_rules! contract_tests {
             price_sorted_category_pages_equal_sorting,
             rating_sorted_category_pages_equal_sorting,
             category_best_price_totals_by_store_and_brand_match_counting,
+            category_best_prices_equal_the_cheapest_offer_per_product,
             a_rating_walk_that_runs_out_sorts_instead,
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,

@@ -479,9 +479,25 @@ pub fn best_prices_by_keys(
     ))
 }
 
-/// `offers` is the passes' FROM item for `offers o` (an adapter may pin the index).
-pub fn best_prices(filter: &OfferFilter, prefs: Option<&Preferences>, offers: &str) -> BestPrices {
-    let mut w = filter_where(filter, prefs);
+/// `offers` is the passes' FROM item for `offers o` (an adapter may pin the index). `one_key`:
+/// the filter's category holds offers under this key alone (`category_keys`, read by the
+/// caller), matched as an equality — a key range and a key list let SQLite's planner neither
+/// walk the category index in price order nor see how few offers match, so it walked the
+/// currency's price order past every cheaper offer of other categories.
+pub fn best_prices(
+    filter: &OfferFilter,
+    prefs: Option<&Preferences>,
+    offers: &str,
+    one_key: Option<&str>,
+) -> BestPrices {
+    let mut w = match one_key.filter(|_| filter.category.is_some()) {
+        Some(key) => {
+            let mut w = filter_where(&OfferFilter { category: None, ..filter.clone() }, prefs);
+            w.push("o.category_key = ?", [text(key)]);
+            w
+        }
+        None => filter_where(filter, prefs),
+    };
     w.push("o.availability <> 'out_of_stock'", []);
     let pass = |clause: &str, extra: Vec<Param>| {
         let mut params = w.params.clone();

@@ -239,7 +239,7 @@ impl CatalogRead for PgCatalog {
                 Ok(Page::new(items, page, count(c, &total)?))
             });
         }
-        let q = reads::best_prices(filter, who.preferences, "offers o");
+        let q = reads::best_prices(filter, who.preferences, "offers o", None);
         let wanted = page.offset() as usize + page.limit as usize;
         let personalized = q.passes.len() == 2;
         self.with_client(|c| {

@@ -209,16 +209,28 @@ fn rating_walk(
 /// category without reading the table. Left to itself the planner walked the currency's price
 /// order instead, reading each offer from the table to check its store (a leaf category's
 /// store at 3M: ~2,000 table reads for a page, 34 ms; pinned 6.5 ms), or sorted a top-level
-/// category's matches for a brand (33.5 → 2.8 ms). A category alone (with a price bound) is
-/// left to the planner: pinned to the category index it sorted every match (473 ms).
-fn best_prices_index(filter: &OfferFilter) -> &'static str {
+/// category's matches for a brand (33.5 → 2.8 ms). A category of one key walks the category
+/// index (`one_category_key`); one of several is left to the planner: pinned to the category
+/// index it sorted every match (473 ms).
+fn best_prices_index(filter: &OfferFilter, one_key: bool) -> &'static str {
     if filter.store.is_some() {
         "offers o INDEXED BY offers_store"
     } else if filter.brand.is_some() {
         "offers o INDEXED BY offers_brand"
+    } else if one_key {
+        "offers o INDEXED BY offers_category"
     } else {
         "offers o"
     }
+}
+
+/// The one key under the filter's category that holds offers, when there is exactly one (a
+/// leaf category): best prices then walk that key's offers in price order
+/// (`reads::best_prices`' `one_key`, on `offers_category`).
+fn one_category_key(c: &Connection, filter: &OfferFilter) -> rusqlite::Result<Option<String>> {
+    let Some(category) = &filter.category else { return Ok(None) };
+    let mut keys: Vec<String> = query_map(c, &reads::category_keys(category), |r| r.get(0))?;
+    Ok(if keys.len() == 1 { keys.pop() } else { None })
 }
 
 impl CatalogRead for SqliteCatalog {
@@ -281,10 +293,16 @@ impl CatalogRead for SqliteCatalog {
                 Ok(Page::new(items, page, query_count(c, &total)?))
             });
         }
-        let q = reads::best_prices(filter, who.preferences, best_prices_index(filter));
         let wanted = page.offset() as usize + page.limit as usize;
-        let personalized = q.passes.len() == 2;
         self.with_reader(|c| {
+            let one_key = one_category_key(c, filter)?;
+            let q = reads::best_prices(
+                filter,
+                who.preferences,
+                best_prices_index(filter, one_key.is_some()),
+                one_key.as_deref(),
+            );
+            let personalized = q.passes.len() == 2;
             let mut seen: HashSet<i64> = HashSet::new();
             let mut chosen: Vec<(OfferView, bool)> = Vec::new();
             // Whether the pass read every match (then `seen` holds every product: the total).
