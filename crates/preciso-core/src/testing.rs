@@ -1107,36 +1107,81 @@ fn category_filters_for_ranking() -> Vec<OfferFilter> {
 /// them from every matching offer in price order gives.
 pub fn category_best_prices_equal_the_cheapest_offer_per_product(c: &dyn Catalog) {
     catalog_for_ranking(c);
-    let who = Personalization::default();
     for filter in category_filters_for_ranking() {
-        let mut every = Vec::new();
-        for page in 1.. {
-            let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
-            let items = p.unwrap().items;
-            if items.is_empty() {
-                break;
-            }
-            every.extend(items.into_iter().map(|s| s.offer));
-        }
-        let mut seen = std::collections::HashSet::new();
-        let expected: Vec<i64> = every
-            .iter()
-            .filter(|o| o.availability != Availability::OutOfStock)
-            .filter(|o| seen.insert(o.product_id))
-            .map(|o| o.id.as_i64())
-            .collect();
-        assert!(expected.len() > 10, "{filter:?}: the case finds products");
-        let mut listed = Vec::new();
-        for page in 1.. {
-            let p = c.best_prices(&filter, PageRequest { page, limit: 7 }, who).unwrap();
-            assert_eq!(p.total, expected.len() as u64, "{filter:?}: total");
-            if p.items.is_empty() {
-                break;
-            }
-            listed.extend(p.items.iter().map(|b| b.offer.id.as_i64()));
-        }
-        assert_eq!(listed, expected, "{filter:?}");
+        best_prices_equal_the_cheapest_offer_per_product(c, &filter, 7);
     }
+}
+
+/// Top-level categories of two keys whose 30 products have 40 offers each: the first rows of
+/// each key (a few hundred) hold too few products for a page when prices follow the product
+/// ("hogar": a reader that merges per-key walks must go past them), and all of them when
+/// prices are mixed ("tecnologia"); the pages and totals stay those of every offer.
+pub fn best_prices_of_many_offers_per_product_equal_the_cheapest(c: &dyn Catalog) {
+    let n = 1_200;
+    let skus: Vec<String> = (0..2 * n).map(|i| format!("S{i}")).collect();
+    let titles: Vec<String> =
+        (0..2 * n).map(|i| format!("Producto {} {}", i / n, i % 30)).collect();
+    let offers: Vec<Offer> = (0..2 * n)
+        .map(|i| {
+            let (product, k) = ((i % 30) as i64, (i % n / 30) as i64);
+            let (category, price) = if i < n {
+                let leaf = if product < 15 { "Hogar > Cocina" } else { "Hogar > Sala" };
+                (leaf, 1_000 + product * 100 + k)
+            } else {
+                let leaf = if product < 15 { "Tecnologia > TV" } else { "Tecnologia > Audio" };
+                (leaf, 1_000 + (i as i64 * 7_919) % 5_000)
+            };
+            Fixture { sku: &skus[i], title: &titles[i], category, price, ..Default::default() }
+                .offer()
+        })
+        .collect();
+    apply(c, "many", &offers);
+    for category in ["hogar", "tecnologia"] {
+        let filter = OfferFilter {
+            currency: Currency::parse("COP").ok(),
+            category: Some(category.into()),
+            min_price: crate::query::Decimal::parse("5"),
+            ..Default::default()
+        };
+        best_prices_equal_the_cheapest_offer_per_product(c, &filter, 20);
+    }
+}
+
+/// `filter`'s best prices, paged by `limit`, against the first buyable offer of each product
+/// among every matching offer in price order.
+fn best_prices_equal_the_cheapest_offer_per_product(
+    c: &dyn Catalog,
+    filter: &OfferFilter,
+    limit: u32,
+) {
+    let who = Personalization::default();
+    let mut every = Vec::new();
+    for page in 1.. {
+        let p = c.list_offers(filter, Sort::Price, PageRequest { page, limit: 100 }, who);
+        let items = p.unwrap().items;
+        if items.is_empty() {
+            break;
+        }
+        every.extend(items.into_iter().map(|s| s.offer));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let expected: Vec<i64> = every
+        .iter()
+        .filter(|o| o.availability != Availability::OutOfStock)
+        .filter(|o| seen.insert(o.product_id))
+        .map(|o| o.id.as_i64())
+        .collect();
+    assert!(expected.len() > 10, "{filter:?}: the case finds products");
+    let mut listed = Vec::new();
+    for page in 1.. {
+        let p = c.best_prices(filter, PageRequest { page, limit }, who).unwrap();
+        assert_eq!(p.total, expected.len() as u64, "{filter:?}: total");
+        if p.items.is_empty() {
+            break;
+        }
+        listed.extend(p.items.iter().map(|b| b.offer.id.as_i64()));
+    }
+    assert_eq!(listed, expected, "{filter:?}");
 }
 
 /// A category's rating-sorted pages (walked along the currency's rating order, sorted when
@@ -1983,6 +2028,7 @@ macro_rules! contract_tests {
             rating_sorted_category_pages_equal_sorting,
             category_best_price_totals_by_store_and_brand_match_counting,
             category_best_prices_equal_the_cheapest_offer_per_product,
+            best_prices_of_many_offers_per_product_equal_the_cheapest,
             a_rating_walk_that_runs_out_sorts_instead,
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,

@@ -479,6 +479,26 @@ pub fn best_prices_by_keys(
     ))
 }
 
+/// One key's first `n` buyable offers of a category's best-prices pass, as `price_minor, id,
+/// product_id` in (price, id) order — columns the category index holds, so the walk reads no
+/// table row. The caller merges the keys' walks and loads only the offers it chose. `offers`
+/// is the FROM item for `offers o` (an adapter may pin the index).
+pub fn best_price_walk(filter: &OfferFilter, key: &str, n: usize, offers: &str) -> Query {
+    let mut w = filter_where(&OfferFilter { category: None, ..filter.clone() }, None);
+    w.push("o.availability <> 'out_of_stock'", []);
+    w.push("o.category_key = ?", [text(key)]);
+    let mut params = w.params.clone();
+    params.push(Param::Int(i64::try_from(n).unwrap_or(i64::MAX)));
+    Query::new(
+        format!(
+            "SELECT o.price_minor, o.id, o.product_id FROM {offers} WHERE {}
+             ORDER BY o.price_minor, o.id LIMIT ?",
+            w.sql()
+        ),
+        params,
+    )
+}
+
 /// `offers` is the passes' FROM item for `offers o` (an adapter may pin the index). `one_key`:
 /// the filter's category holds offers under this key alone (`category_keys`, read by the
 /// caller), matched as an equality — a key range and a key list let SQLite's planner neither
