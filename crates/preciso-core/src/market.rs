@@ -281,7 +281,12 @@ pub struct MarketFold {
 const BY_STORE: u8 = 0;
 const BY_BRAND: u8 = 1;
 
-fn index_of(map: &mut FxHashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
+/// The position of `name` in `names`, appending it the first time it is seen.
+pub(crate) fn index_of(
+    map: &mut FxHashMap<String, u32>,
+    names: &mut Vec<String>,
+    name: &str,
+) -> u32 {
     if let Some(i) = map.get(name) {
         return *i;
     }

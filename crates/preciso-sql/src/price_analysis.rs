@@ -2,8 +2,9 @@
 //! key's offers the rebuild folds, writing the analyses (over `Tx`, run by both adapters with
 //! the market summary), and reading one path's analysis back.
 //!
-//! One table holds a path's statistics in a currency (`kind` 0, with its histograms) and the same per brand (`kind` 1) and per store (`kind` 2), so a request reads one
-//! range of the primary key.
+//! One table holds a path's statistics in a currency (`kind` 0, with its histograms) and the
+//! same per brand (`kind` 1) and per store (`kind` 2), so a request reads one range of the
+//! primary key.
 
 use crate::row::SqlRow;
 use crate::stores::Tx;
@@ -37,7 +38,7 @@ const STORE: i64 = 2;
 pub fn write(tx: &mut dyn Tx, analyses: &[CategoryAnalysis]) -> Result<(), StoreError> {
     let mut rows = Vec::new();
     for a in analyses {
-        let row = |kind: i64, name: &str, stats: &PriceStats, distribution: Cell| {
+        let row = |kind: i64, name: &str, stats: &PriceStats, histograms: Cell| {
             let mut row = vec![
                 Cell::Text(a.path.clone()),
                 Cell::Text(a.currency.code().to_string()),
@@ -45,7 +46,7 @@ pub fn write(tx: &mut dyn Tx, analyses: &[CategoryAnalysis]) -> Result<(), Store
                 Cell::Text(name.to_string()),
             ];
             row.extend(stats_cells(stats));
-            row.push(distribution);
+            row.push(histograms);
             row
         };
         rows.push(row(WHOLE, "", &a.stats, Cell::Bytes(encode(&a.histograms))));

@@ -479,14 +479,28 @@ pub fn best_prices_by_keys(
     ))
 }
 
+/// Rows a category's best-prices page reads first per key (or in all, as one LIMIT), for
+/// `wanted` products: a product has a few offers in most listings, so these nearly always fill
+/// the page.
+pub fn first_rows(wanted: usize) -> usize {
+    (wanted * 8).max(256)
+}
+
+/// `filter` with its category matched as an equality on `key` (one of its keys) instead of a
+/// key range and the summary's key list.
+fn where_in_key(filter: &OfferFilter, prefs: Option<&Preferences>, key: &str) -> Where {
+    let mut w = filter_where(&OfferFilter { category: None, ..filter.clone() }, prefs);
+    w.push("o.category_key = ?", [text(key)]);
+    w
+}
+
 /// One key's first `n` buyable offers of a category's best-prices pass, as `price_minor, id,
 /// product_id` in (price, id) order — columns the category index holds, so the walk reads no
 /// table row. The caller merges the keys' walks and loads only the offers it chose. `offers`
 /// is the FROM item for `offers o` (an adapter may pin the index).
 pub fn best_price_walk(filter: &OfferFilter, key: &str, n: usize, offers: &str) -> Query {
-    let mut w = filter_where(&OfferFilter { category: None, ..filter.clone() }, None);
+    let mut w = where_in_key(filter, None, key);
     w.push("o.availability <> 'out_of_stock'", []);
-    w.push("o.category_key = ?", [text(key)]);
     let mut params = w.params.clone();
     params.push(Param::Int(i64::try_from(n).unwrap_or(i64::MAX)));
     Query::new(
@@ -511,11 +525,7 @@ pub fn best_prices(
     one_key: Option<&str>,
 ) -> BestPrices {
     let mut w = match one_key.filter(|_| filter.category.is_some()) {
-        Some(key) => {
-            let mut w = filter_where(&OfferFilter { category: None, ..filter.clone() }, prefs);
-            w.push("o.category_key = ?", [text(key)]);
-            w
-        }
+        Some(key) => where_in_key(filter, prefs, key),
         None => filter_where(filter, prefs),
     };
     w.push("o.availability <> 'out_of_stock'", []);

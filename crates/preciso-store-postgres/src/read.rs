@@ -21,10 +21,6 @@ use preciso_sql::reads::{self, Query};
 use preciso_sql::{Param, numbered, offer_from_row};
 use std::collections::HashSet;
 
-/// Rows per wanted product a best-prices pass first reads (`LIMIT`): a product has a few
-/// offers in most listings, so these nearly always fill the page.
-const FIRST_ROWS_PER_PRODUCT: usize = 8;
-
 /// A listing's statement, planned for its values (`PgConn::query_planned`).
 fn run(c: &mut PgConn, q: &Query) -> Result<Vec<Row>, StoreError> {
     let params = bind(&q.params);
@@ -259,7 +255,7 @@ impl CatalogRead for PgCatalog {
                 // price range's offers it sorted all of them (44k: 280 ms) to hand out the
                 // first. A LIMIT makes it plan for the first rows (5 ms); the rest streams
                 // through a portal only when those did not fill the page.
-                let first = (wanted * FIRST_ROWS_PER_PRODUCT).max(256);
+                let first = reads::first_rows(wanted);
                 let walks = match (&filter.category, personalized) {
                     (Some(category), false) => {
                         let keys = category_keys(c, category)?;

@@ -20,7 +20,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 use std::collections::HashSet;
 
-pub(crate) fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
 }
 
@@ -107,7 +107,7 @@ fn query_count(c: &Connection, q: &Query) -> rusqlite::Result<u64> {
     count(c, &q.sql, &values(&q.params))
 }
 
-pub(crate) fn decode_currency(s: &str) -> rusqlite::Result<Currency> {
+fn decode_currency(s: &str) -> rusqlite::Result<Currency> {
     Currency::parse(s).map_err(conversion)
 }
 
@@ -166,8 +166,7 @@ fn price_by_keys(
     page: PageRequest,
     who: Personalization<'_>,
 ) -> rusqlite::Result<Option<Vec<Rank>>> {
-    let Some(category) = &filter.category else { return Ok(None) };
-    let keys: Vec<String> = query_map(c, &reads::category_keys(category), |r| r.get(0))?;
+    let keys = filter_keys(c, filter)?;
     let offers = "offers o INDEXED BY offers_category";
     let Some(walks) = reads::price_by_keys(filter, sort, page, who.preferences, &keys, offers)
     else {
@@ -210,8 +209,8 @@ fn rating_walk(
 /// order instead, reading each offer from the table to check its store (a leaf category's
 /// store at 3M: ~2,000 table reads for a page, 34 ms; pinned 6.5 ms), or sorted a top-level
 /// category's matches for a brand (33.5 → 2.8 ms). A category of one key walks the category
-/// index (`one_category_key`); one of several is left to the planner: pinned to the category
-/// index it sorted every match (473 ms).
+/// index (`reads::best_prices`' `one_key`); one of several is left to the planner: pinned to
+/// the category index it sorted every match (473 ms).
 fn best_prices_index(filter: &OfferFilter, one_key: bool) -> &'static str {
     if filter.store.is_some() {
         "offers o INDEXED BY offers_store"
@@ -224,13 +223,11 @@ fn best_prices_index(filter: &OfferFilter, one_key: bool) -> &'static str {
     }
 }
 
-/// The one key under the filter's category that holds offers, when there is exactly one (a
-/// leaf category): best prices then walk that key's offers in price order
-/// (`reads::best_prices`' `one_key`, on `offers_category`).
-fn one_category_key(c: &Connection, filter: &OfferFilter) -> rusqlite::Result<Option<String>> {
-    let Some(category) = &filter.category else { return Ok(None) };
-    let mut keys: Vec<String> = query_map(c, &reads::category_keys(category), |r| r.get(0))?;
-    Ok(if keys.len() == 1 { keys.pop() } else { None })
+/// The keys under the filter's category that hold offers (`reads::category_keys`); none
+/// without a category.
+fn filter_keys(c: &Connection, filter: &OfferFilter) -> rusqlite::Result<Vec<String>> {
+    let Some(category) = &filter.category else { return Ok(Vec::new()) };
+    query_map(c, &reads::category_keys(category), |r| r.get(0))
 }
 
 /// A category of several keys: the offers its best-prices page chooses (the first buyable offer
@@ -245,22 +242,24 @@ fn best_by_key_walks(
     c: &Connection,
     filter: &OfferFilter,
     who: Personalization<'_>,
+    keys: &[String],
     wanted: usize,
 ) -> rusqlite::Result<Option<(Vec<OfferView>, Option<u64>)>> {
-    let (Some(category), Some(_)) = (&filter.category, filter.currency) else { return Ok(None) };
-    if who.preferences.is_some() || filter.store.is_some() || filter.brand.is_some() {
+    if filter.currency.is_none()
+        || who.preferences.is_some()
+        || filter.store.is_some()
+        || filter.brand.is_some()
+        || keys.len() < 2
+        || keys.len() > reads::PRICE_WALK_KEYS
+    {
         return Ok(None);
     }
-    let keys: Vec<String> = query_map(c, &reads::category_keys(category), |r| r.get(0))?;
-    if keys.len() < 2 || keys.len() > reads::PRICE_WALK_KEYS {
-        return Ok(None);
-    }
-    let n = (wanted * 8).max(256);
+    let n = reads::first_rows(wanted);
     let offers = "offers o INDEXED BY offers_category";
     let mut rows: Vec<(i64, i64, i64)> = Vec::new();
     // Past the smallest last row of a walk that reached its limit, the merge is not known.
     let mut bound: Option<(i64, i64)> = None;
-    for key in &keys {
+    for key in keys {
         let walk = query_map(c, &reads::best_price_walk(filter, key, n, offers), |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
@@ -361,26 +360,29 @@ impl CatalogRead for SqliteCatalog {
         }
         let wanted = page.offset() as usize + page.limit as usize;
         self.with_reader(|c| {
-            let one_key = one_category_key(c, filter)?;
-            let q = reads::best_prices(
-                filter,
-                who.preferences,
-                best_prices_index(filter, one_key.is_some()),
-                one_key.as_deref(),
-            );
+            let keys = filter_keys(c, filter)?;
+            // A leaf: its one key, matched as an equality (`reads::best_prices`).
+            let one_key = match keys.as_slice() {
+                [key] => Some(key.as_str()),
+                _ => None,
+            };
+            let index = best_prices_index(filter, one_key.is_some());
+            let q = reads::best_prices(filter, who.preferences, index, one_key);
             let personalized = q.passes.len() == 2;
             let mut seen: HashSet<i64> = HashSet::new();
             let mut chosen: Vec<(OfferView, bool)> = Vec::new();
             // Whether the pass read every match (then `seen` holds every product: the total).
             let mut exhausted = false;
-            let walked = best_by_key_walks(c, filter, who, wanted)?;
-            let by_walks = walked.is_some();
             let mut walked_total = None;
-            if let Some((offers, total)) = walked {
-                chosen = offers.into_iter().map(|o| (o, false)).collect();
-                walked_total = total;
-            }
-            for (pass, pq) in q.passes.iter().enumerate().filter(|_| !by_walks) {
+            let passes = match best_by_key_walks(c, filter, who, &keys, wanted)? {
+                Some((offers, total)) => {
+                    chosen = offers.into_iter().map(|o| (o, false)).collect();
+                    walked_total = total;
+                    &q.passes[..0]
+                }
+                None => &q.passes[..],
+            };
+            for (pass, pq) in passes.iter().enumerate() {
                 let mut stmt = prepare(c, &pq.sql)?;
                 let mut rows = stmt.query(params_from_iter(values(&pq.params)))?;
                 while chosen.len() < wanted {

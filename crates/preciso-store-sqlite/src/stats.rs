@@ -198,15 +198,7 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
     use preciso_core::market::{MarketFold, MarketRow, PriceRow};
     let generation = marked(conn)?;
     let mut fold = MarketFold::default();
-    let scan = |sql: &str, each: &mut dyn FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>| {
-        let mut stmt = conn.prepare(sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            each(r)?;
-        }
-        Ok::<(), rusqlite::Error>(())
-    };
-    scan(preciso_sql::market::SCAN, &mut |r| {
+    scan(conn, preciso_sql::market::SCAN, [], &mut |r| {
         let t = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
         fold.push(MarketRow {
             offer: r.get(8)?,
@@ -222,7 +214,7 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
         Ok(())
     })
     .map_err(crate::backend)?;
-    scan(preciso_sql::market::PRICE_SCAN, &mut |r| {
+    scan(conn, preciso_sql::market::PRICE_SCAN, [], &mut |r| {
         let t = |i: usize| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
         fold.push_price(PriceRow {
             product_id: r.get(0)?,
@@ -241,6 +233,21 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
     rebuild_price_analysis(conn, &market)
 }
 
+/// Steps through `sql`'s rows (the statement cached: the rebuild runs once per key).
+fn scan(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    each: &mut dyn FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    while let Some(r) = rows.next()? {
+        each(r)?;
+    }
+    Ok(())
+}
+
 /// Every category path's price analysis in each currency (`preciso_core::analysis::category`),
 /// a path at a time: each of its keys' offers a seek into the covering category index.
 fn rebuild_price_analysis(
@@ -254,21 +261,15 @@ fn rebuild_price_analysis(
         .map_err(|e| preciso_core::ports::StoreError::Backend(e.to_string()))?;
     conn.execute(CLEAR, []).map_err(crate::backend)?;
     let mut names = Names::default();
-    let mut stmt = conn.prepare_cached(KEY_PRICES).map_err(crate::backend)?;
     for path in plan {
         let mut prices = PathPrices::new(&mut names, path.offers);
         for key in &path.keys {
-            let mut rows =
-                stmt.query([key.as_str(), path.currency.code()]).map_err(crate::backend)?;
-            while let Some(r) = rows.next().map_err(crate::backend)? {
+            scan(conn, KEY_PRICES, [key.as_str(), path.currency.code()], &mut |r| {
                 let text = |i| r.get_ref(i).and_then(|v| Ok(v.as_str_or_null()?));
-                let store = text(0).map_err(crate::backend)?.unwrap_or("");
-                prices.push(
-                    store,
-                    text(1).map_err(crate::backend)?,
-                    r.get(2).map_err(crate::backend)?,
-                );
-            }
+                prices.push(text(0)?.unwrap_or(""), text(1)?, r.get(2)?);
+                Ok(())
+            })
+            .map_err(crate::backend)?;
         }
         if let Some(a) = prices.finish(&path.path, path.currency) {
             write(&mut crate::identity::SqliteTx(conn), &[a])?;

@@ -103,13 +103,7 @@ pub struct Names {
 
 impl Names {
     fn id(&mut self, name: &str) -> u32 {
-        if let Some(&at) = self.positions.get(name) {
-            return at;
-        }
-        let at = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.positions.insert(name.to_string(), at);
-        at
+        crate::market::index_of(&mut self.positions, &mut self.names, name)
     }
 }
 
