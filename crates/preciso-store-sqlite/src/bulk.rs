@@ -228,11 +228,13 @@ pub(crate) fn sorting<T>(
 /// between steps leaves `LAST_INDEX` missing, so the next open runs them again (each is
 /// idempotent: `IF NOT EXISTS`, products the search index lacks).
 fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
-    let step = |f: &dyn Fn() -> rusqlite::Result<()>| crate::transaction(conn, f, |e| e);
+    let step = |name: &str, f: &dyn Fn() -> rusqlite::Result<()>| {
+        crate::timed(name, || crate::transaction(conn, f, |e| e))
+    };
     if !index_exists(conn, "products_id")? {
         // Products never change once stored: the first row of an id is the product, and the
         // only one the search index may hold.
-        step(&|| {
+        step("products deduplicated", &|| {
             conn.execute_batch("DROP TRIGGER IF EXISTS products_search_delete")?;
             conn.execute_batch(match dedupe {
                 Dedupe::Suspects => {
@@ -248,10 +250,10 @@ fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Resul
             conn.execute_batch(search::DELETE_TRIGGER)
         })?;
     }
-    step(&|| rebuild_history(conn, HistoryForm::Ordered))?;
+    step("history ordered", &|| rebuild_history(conn, HistoryForm::Ordered))?;
     let expressions = [preciso_sql::VALUE_INDEX, preciso_sql::DISCOUNT_INDEX];
     for sql in UNIQUE_INDEXES.iter().chain(&OFFER_INDEXES).chain(&expressions) {
-        step(&|| conn.execute_batch(sql))?;
+        step(index_name(sql), &|| conn.execute_batch(sql))?;
     }
     // Every product the load appended (also when another run built the indexes while it went
     // on: those it appended since are not indexed either).
@@ -260,12 +262,17 @@ fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Resul
     let parts = search::id_ranges(rows, SEARCH_PART);
     let last = parts.len() - 1;
     for (i, &(low, high)) in parts.iter().enumerate() {
-        step(&|| {
+        step("search index part", &|| {
             search::index_missing_between(conn, low, high)?;
             if i == last { conn.execute_batch(LAST_INDEX) } else { Ok(()) }
         })?;
     }
     Ok(())
+}
+
+/// The name `CREATE [UNIQUE] INDEX IF NOT EXISTS name ON …` creates (for the log).
+fn index_name(sql: &str) -> &str {
+    sql.split_whitespace().skip_while(|w| *w != "EXISTS").nth(1).unwrap_or(sql)
 }
 
 /// Which offer ids this load has written or set aside: a Bloom filter over the ids themselves

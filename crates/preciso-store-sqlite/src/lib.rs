@@ -77,6 +77,16 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)
 }
 
+/// Runs `f`, one step of the end of an ingest run (an index build, a summary's rebuild), and
+/// logs how long it took at `info`: at ten million offers these steps take minutes, and the
+/// log is how an operator (or a benchmark) sees which one.
+pub(crate) fn timed<T, E>(step: &str, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let done = f();
+    tracing::info!(step, secs = started.elapsed().as_secs_f64(), ok = done.is_ok(), "ingest step");
+    done
+}
+
 /// `BEGIN IMMEDIATE`, `f`, `COMMIT`: rolled back on any error, a failed COMMIT included.
 /// `db` turns SQLite's own errors into the caller's error type.
 pub(crate) fn transaction<T, E>(

@@ -26,23 +26,31 @@ pub(crate) fn index_missing(conn: &Connection) -> rusqlite::Result<()> {
     index_missing_between(conn, i64::MIN, i64::MAX)
 }
 
+/// FTS5's in-memory term buffer while filling (1 MB by default): each time it is full it
+/// becomes a new segment, and every 16 segments of a level are merged into one of the next.
+/// With 4 MB, the five parts of a 10M load took 11, 18, 25, 43 and 43 s, merging again what
+/// earlier parts wrote; with 16 MB, 10 to 24 s (76 s in all), but the load's peak anonymous
+/// memory rose from 133 to 151 MB, past the 150 MB bound (docs/BENCHMARKS.md). 8 MB halves
+/// the segments of 4 MB within that bound.
+const FILL_HASH_BYTES: i64 = 8 << 20;
+
 /// Adds every product the index lacks whose id lies in `low..=high` (the end of an initial
 /// load, which indexes none while it appends, calls it once per part of `id_ranges`). The
 /// products are read in table order and sorted by id (FTS5 starts a new segment whenever an id
 /// is lower than the last; read through `products_id` instead, each row was a random read: 41 s
-/// at 3M offers against 23 s), and FTS5 gets a 4 MB term buffer (1 MB by default) and merges
-/// 16 segments at a time (4): with the defaults it wrote many small segments and merged them
-/// over and over (82 s at 3M). Both settings are FTS5's persistent configuration and go back
-/// to their defaults after, in the same transaction.
+/// at 3M offers against 23 s), and FTS5 gets `FILL_HASH_BYTES` of term buffer and merges 16
+/// segments at a time (4): with the defaults it wrote many small segments and merged them over
+/// and over (82 s at 3M). Both settings are FTS5's persistent configuration and go back to
+/// their defaults after, in the same transaction.
 pub(crate) fn index_missing_between(
     conn: &Connection,
     low: i64,
     high: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "INSERT INTO product_search (product_search, rank) VALUES ('hashsize', 4194304);
-         INSERT INTO product_search (product_search, rank) VALUES ('automerge', 16);",
-    )?;
+    conn.execute_batch(&format!(
+        "INSERT INTO product_search (product_search, rank) VALUES ('hashsize', {FILL_HASH_BYTES});
+         INSERT INTO product_search (product_search, rank) VALUES ('automerge', 16);"
+    ))?;
     conn.execute(
         "INSERT INTO product_search (rowid, brand, title)
          SELECT p.id, p.brand, p.title FROM products p NOT INDEXED

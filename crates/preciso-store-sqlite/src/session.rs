@@ -76,9 +76,6 @@ impl SqliteCatalog {
     ) -> Result<SqliteSession<'_>, StoreError> {
         let conn = Self::connect(&self.path)?;
         conn.pragma_update(None, "cache_size", -INGEST_CACHE_KIB).map_err(backend)?;
-        // Writes go through the page cache anyway; a map would only add the file's pages to
-        // this process's resident set.
-        conn.pragma_update(None, "mmap_size", 0).map_err(backend)?;
         // Sorts of this connection (building indexes after an initial load) spill to temporary
         // files in runs of at most the cache size; in memory they held a whole index at once.
         conn.pragma_update(None, "temp_store", "FILE").map_err(backend)?;
@@ -173,15 +170,18 @@ impl IngestSession for SqliteSession<'_> {
         // by the next open or run), then writes the repeats it set aside.
         if self.bulk.take().is_some() {
             bulk::complete(&self.conn).map_err(backend)?;
-            self.replay_deferred()?;
+            crate::timed("repeats replayed", || self.replay_deferred())?;
         }
+        let conn = &self.conn;
         if self.changed {
-            crate::stats::refresh_category_stats(&self.conn).map_err(backend)?;
-            crate::stats::analyze(&self.conn).map_err(backend)?;
+            crate::timed("category stats", || crate::stats::refresh_category_stats(conn))
+                .map_err(backend)?;
+            crate::timed("statistics", || crate::stats::analyze(conn)).map_err(backend)?;
         }
-        crate::stats::refresh_market_if_marked(&self.conn)?;
-        crate::stats::refresh_product_best(&self.conn).map_err(backend)?;
-        crate::stats::refresh_trends(&self.conn)?;
+        crate::timed("market summary", || crate::stats::refresh_market_if_marked(conn))?;
+        crate::timed("best prices", || crate::stats::refresh_product_best(conn))
+            .map_err(backend)?;
+        crate::timed("trending", || crate::stats::refresh_trends(conn))?;
         // The run ends last: replicas drop their cached answers when they see it end
         // (`ingest_marker`), so every summary it refreshed is written by then.
         self.conn

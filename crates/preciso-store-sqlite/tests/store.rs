@@ -438,6 +438,16 @@ fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
     assert!(history_ordered(&raw(&bulk)) && history_ordered(&raw(&seeded)));
     assert_eq!(index_problems(&raw(&bulk)), Vec::<String>::new());
     assert_eq!(bulk.search_products("grande", 10).unwrap().len(), 1);
+    // The fill's term buffer and merge width are FTS5's persistent configuration: later runs,
+    // which index a batch's products at a time, get FTS5's defaults back.
+    let settings: Vec<(String, i64)> = raw(&bulk)
+        .prepare("SELECT k, v FROM product_search_config WHERE k <> 'version' ORDER BY k")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(settings, vec![("automerge".to_string(), 4), ("hashsize".to_string(), 1_048_576)]);
 }
 
 /// A restore (`replace_all`) empties the search index and fills it from the loaded products:
