@@ -76,6 +76,9 @@ impl SqliteCatalog {
     ) -> Result<SqliteSession<'_>, StoreError> {
         let conn = Self::connect(&self.path)?;
         conn.pragma_update(None, "cache_size", -INGEST_CACHE_KIB).map_err(backend)?;
+        // The file stays mapped (`configure`), as for every connection: mapped pages are page
+        // cache, not this process's anonymous memory, and reads through the map copy nothing
+        // (docs/DECISIONS.md, "Initial loads append").
         // Sorts of this connection (building indexes after an initial load) spill to temporary
         // files in runs of at most the cache size; in memory they held a whole index at once.
         conn.pragma_update(None, "temp_store", "FILE").map_err(backend)?;
