@@ -98,18 +98,36 @@ pub fn decide(stored: Option<&StoredOffer>, offer: &Offer, file_id: i64) -> Deci
 /// still names an earlier run, so without this a repeat of one in a later batch of the same
 /// run would count as unchanged again instead of as a duplicate. Batches see their own
 /// earlier records through their in-batch state; this carries that knowledge across batches.
-/// Writers call `decide` through it. The set is bounded (`UNWRITTEN_KEPT`): past it, an
-/// unchanged offer is touched instead (its row takes this run's id, which is how a later
-/// repeat is recognised), so the answer stays exact and memory stays flat at any size.
+/// Writers call `decide` (by offer id) or `decide_row` (by the stored row's number) through it.
+///
+/// By id it is a set, bounded (`UNWRITTEN_KEPT`): past it, an unchanged offer is touched
+/// instead (its row takes this run's id, which is how a later repeat is recognised), so the
+/// answer stays exact and memory stays flat at any size. By row number — SQLite's rowids, which
+/// count the offers table's rows from 1 — it is one bit a row (10M offers: 1.25 MB), so no
+/// offer is ever touched for memory's sake: at 3M offers the set's bound had a third of an
+/// unchanged re-ingest's offers rewritten, each on a random page (docs/BENCHMARKS.md).
 #[derive(Debug)]
 pub struct UnwrittenThisRun {
     ids: rustc_hash::FxHashSet<i64>,
     limit: usize,
+    /// Bit `n` set: the row numbered `n` was found unchanged.
+    rows: Vec<u64>,
 }
 
-/// Unchanged offers a run remembers without writing (~19 bytes each in the set, ~38 MB at
-/// the limit): 10M unchanged offers held 297 MB of anonymous memory (docs/BENCHMARKS.md).
+/// Unchanged offers a run remembers by id without writing (~19 bytes each in the set, ~38 MB
+/// at the limit): 10M unchanged offers held 297 MB of anonymous memory (docs/BENCHMARKS.md).
 pub const UNWRITTEN_KEPT: usize = 1 << 21;
+
+/// Row numbers `decide_row` remembers as bits (32 MB of them at most); a row numbered past
+/// this goes by id.
+pub const ROWS_KEPT: i64 = 1 << 28;
+
+/// How the run remembers one offer.
+#[derive(Clone, Copy)]
+enum Key {
+    Id(i64),
+    Row(usize),
+}
 
 impl Default for UnwrittenThisRun {
     fn default() -> Self {
@@ -118,9 +136,9 @@ impl Default for UnwrittenThisRun {
 }
 
 impl UnwrittenThisRun {
-    /// A set that remembers at most `limit` offers.
+    /// A set that remembers at most `limit` offers by id.
     pub fn bounded(limit: usize) -> Self {
-        UnwrittenThisRun { ids: Default::default(), limit }
+        UnwrittenThisRun { ids: Default::default(), limit, rows: Vec::new() }
     }
 
     /// `decide` against the stored state as this run has seen it (an offer it already found
@@ -132,29 +150,78 @@ impl UnwrittenThisRun {
         offer: &Offer,
         file_id: i64,
     ) -> Decision {
-        let id = offer.id.as_i64();
+        self.decide_as(Key::Id(offer.id.as_i64()), stored, offer, file_id)
+    }
+
+    /// `decide` for an offer stored in row `row` of a table whose rows are numbered densely
+    /// from 1 and keep their number for the run (SQLite's rowid); `None` for an offer this run
+    /// has not found stored.
+    pub fn decide_row(
+        &mut self,
+        row: Option<i64>,
+        stored: Option<&StoredOffer>,
+        offer: &Offer,
+        file_id: i64,
+    ) -> Decision {
+        let key = match row {
+            Some(n) if (0..ROWS_KEPT).contains(&n) => Key::Row(n as usize),
+            _ => Key::Id(offer.id.as_i64()),
+        };
+        self.decide_as(key, stored, offer, file_id)
+    }
+
+    fn decide_as(
+        &mut self,
+        key: Key,
+        stored: Option<&StoredOffer>,
+        offer: &Offer,
+        file_id: i64,
+    ) -> Decision {
         let seen;
         let stored = match stored {
-            Some(s) if s.last_file_id != file_id && self.ids.contains(&id) => {
+            Some(s) if s.last_file_id != file_id && self.contains(key) => {
                 seen = StoredOffer { last_file_id: file_id, ..s.clone() };
                 Some(&seen)
             }
             other => other,
         };
         let decision = decide(stored, offer, file_id);
-        if decision == (Decision::Unchanged { touch_last_seen: false }) {
-            if self.ids.len() >= self.limit {
-                // Full: the row remembers instead (`last_seen` only moves forward).
-                return Decision::Unchanged { touch_last_seen: true };
-            }
-            self.ids.insert(id);
+        if decision == (Decision::Unchanged { touch_last_seen: false }) && !self.remember(key) {
+            // Full: the row remembers instead (`last_seen` only moves forward).
+            return Decision::Unchanged { touch_last_seen: true };
         }
         decision
+    }
+
+    fn contains(&self, key: Key) -> bool {
+        match key {
+            Key::Id(id) => self.ids.contains(&id),
+            Key::Row(n) => self.rows.get(n / 64).is_some_and(|w| w & (1 << (n % 64)) != 0),
+        }
+    }
+
+    /// Remembers `key`; false when the id set is full.
+    fn remember(&mut self, key: Key) -> bool {
+        match key {
+            Key::Id(_) if self.ids.len() >= self.limit => false,
+            Key::Id(id) => {
+                self.ids.insert(id);
+                true
+            }
+            Key::Row(n) => {
+                if self.rows.len() <= n / 64 {
+                    self.rows.resize(n / 64 + 1, 0);
+                }
+                self.rows[n / 64] |= 1 << (n % 64);
+                true
+            }
+        }
     }
 
     /// Forgets what a rolled-back batch noted (all of it: the run fails with that batch).
     pub fn clear(&mut self) {
         self.ids.clear();
+        self.rows.clear();
     }
 }
 
@@ -208,5 +275,27 @@ mod tests {
         assert_eq!(run.decide(Some(&stored(&b, 1)), &b, 2), unchanged(true), "full: touched");
         assert_eq!(run.decide(Some(&stored(&a, 1)), &a, 2), Decision::Duplicate);
         assert_eq!(run.decide(Some(&stored(&b, 2)), &b, 2), Decision::Duplicate);
+    }
+
+    /// By row number nothing is ever touched, however many offers it remembers (the id set's
+    /// bound is 1 here), and a later repeat is a duplicate; rows past `ROWS_KEPT` and offers
+    /// without a row go by id; a cleared run remembers nothing.
+    #[test]
+    fn rows_are_remembered_as_bits_without_touching() {
+        let (a, b, c) = (offer(1), offer(2), offer(3));
+        let mut run = UnwrittenThisRun::bounded(1);
+        let unchanged = |touch_last_seen| Decision::Unchanged { touch_last_seen };
+        assert_eq!(run.decide_row(Some(7), Some(&stored(&a, 1)), &a, 2), unchanged(false));
+        assert_eq!(run.decide_row(Some(200), Some(&stored(&b, 1)), &b, 2), unchanged(false));
+        assert_eq!(run.decide_row(Some(7), Some(&stored(&a, 1)), &a, 2), Decision::Duplicate);
+        assert_eq!(run.decide_row(Some(200), Some(&stored(&b, 1)), &b, 2), Decision::Duplicate);
+        assert_eq!(run.decide_row(Some(8), Some(&stored(&c, 1)), &c, 2), unchanged(false));
+        let far = Some(ROWS_KEPT);
+        let mut by_id = UnwrittenThisRun::bounded(1);
+        assert_eq!(by_id.decide_row(far, Some(&stored(&a, 1)), &a, 2), unchanged(false));
+        assert_eq!(by_id.decide_row(far, Some(&stored(&b, 1)), &b, 2), unchanged(true));
+        assert_eq!(by_id.decide_row(far, Some(&stored(&a, 1)), &a, 2), Decision::Duplicate);
+        run.clear();
+        assert_eq!(run.decide_row(Some(7), Some(&stored(&a, 1)), &a, 2), unchanged(false));
     }
 }

@@ -183,6 +183,26 @@ pub fn repeats_count_alike_within_a_batch_and_across_batches(c: &dyn Catalog) {
     assert_eq!((ledger.counts.unchanged, ledger.counts.duplicate), (3, 1));
 }
 
+/// A run remembers each offer it found unchanged (SQLite by the row's number, PostgreSQL by
+/// id): of 300 stored offers, a first batch finds 150 unchanged; a second batch that repeats
+/// 50 of them and brings the other 150 counts exactly 50 duplicates.
+pub fn unchanged_offers_are_remembered_one_by_one_across_batches(c: &dyn Catalog) {
+    let skus: Vec<String> = (0..300).map(|n| format!("S{n:03}")).collect();
+    let offers: Vec<Offer> = skus
+        .iter()
+        .enumerate()
+        .map(|(n, sku)| Fixture { sku, price: 1_000 + n as i64, ..Default::default() }.offer())
+        .collect();
+    assert_eq!(apply(c, "first", &offers).inserted, 300);
+    let mut s = c.begin_ingest(&new_file("again"), false).expect("begin");
+    let none = IngestCounts::default();
+    let one = s.apply_batch(&offers[..150], &none).expect("batch 1");
+    assert_eq!((one.unchanged, one.duplicate), (150, 0));
+    let two = s.apply_batch(&offers[100..], &none).expect("batch 2");
+    assert_eq!((two.unchanged, two.duplicate), (150, 50));
+    s.finish(IngestStatus::Done, None).expect("finish");
+}
+
 pub fn reapplying_changes_nothing_and_ledger_counts(c: &dyn Catalog) {
     let batch: Vec<Offer> = (0..30)
         .map(|i| Fixture { sku: &format!("S{i}"), price: 1_000 + i, ..Default::default() }.offer())
@@ -2008,6 +2028,7 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@each $make,
             classifies_and_appends_history_only_on_change,
             repeats_count_alike_within_a_batch_and_across_batches,
+            unchanged_offers_are_remembered_one_by_one_across_batches,
             reapplying_changes_nothing_and_ledger_counts,
             a_running_or_failed_run_is_not_ingested,
             an_interrupted_run_resumes_at_its_first_ingest_time,

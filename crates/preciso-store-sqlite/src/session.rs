@@ -300,7 +300,7 @@ fn write_batch(
     ensure_stores(conn, offers)?;
     // State written earlier in this batch, including "unchanged" offers that wrote nothing,
     // so an exact repeat inside the batch counts as a duplicate.
-    let mut in_batch: FxHashMap<i64, StoredOffer> =
+    let mut in_batch: FxHashMap<i64, (Option<i64>, StoredOffer)> =
         FxHashMap::with_capacity_and_hasher(offers.len(), Default::default());
     // Marks are written by every batch that touches a product, not once per run: another
     // run's refresh may take them between this run's batches.
@@ -312,16 +312,16 @@ fn write_batch(
     let mut lookup = conn.prepare_cached(LOAD_STORED)?;
     for offer in ordered {
         let id = offer.id.as_i64();
-        let stored = match in_batch.get(&id) {
-            Some(s) => Some(s.clone()),
-            None => load_stored(&mut lookup, id)?,
+        let (row, stored) = match in_batch.get(&id) {
+            Some((row, s)) => (*row, Some(s.clone())),
+            None => load_stored(&mut lookup, id)?.map_or((None, None), |(r, s)| (Some(r), Some(s))),
         };
-        let decision = run.unwritten.decide(stored.as_ref(), offer, file_id);
+        let decision = run.unwritten.decide_row(row, stored.as_ref(), offer, file_id);
         decision.count(&mut counts);
         let arrival = decision.arrival(run.backfill);
         apply(conn, offer, decision, file_id, arrival, run.products, &mut marks)?;
         let after = state_after(stored, offer, decision, file_id);
-        in_batch.insert(id, after);
+        in_batch.insert(id, (row, after));
     }
     crate::search::index_products(conn, &marks.new_products)?;
     Ok(counts)
@@ -416,23 +416,26 @@ fn ensure_stores(conn: &Connection, offers: &[Offer]) -> rusqlite::Result<()> {
     Ok(())
 }
 
-const LOAD_STORED: &str =
-    "SELECT content_hash, price_minor, list_price_minor, availability, last_seen, last_file_id
+const LOAD_STORED: &str = "SELECT content_hash, price_minor, list_price_minor, availability,
+         last_seen, last_file_id, rowid
      FROM offers WHERE id = ?1";
 
-fn load_stored(stmt: &mut Statement<'_>, id: i64) -> rusqlite::Result<Option<StoredOffer>> {
+/// The stored offer and its rowid (offers are never moved to another rowid: no VACUUM runs on
+/// a catalog, only `VACUUM INTO` a copy), by which the run remembers it unchanged.
+fn load_stored(stmt: &mut Statement<'_>, id: i64) -> rusqlite::Result<Option<(i64, StoredOffer)>> {
     // Read in place: this runs once per incoming offer, and owned copies of the hash and
     // the availability text were two allocations each time.
     stmt.query_row([id], |r| {
         let hash = r.get_ref(0)?.as_blob().ok().and_then(|h| h.try_into().ok());
-        Ok(StoredOffer {
+        let stored = StoredOffer {
             content_hash: hash.unwrap_or([0; 32]),
             price_minor: r.get(1)?,
             list_price_minor: r.get(2)?,
             availability: Availability::from_db(r.get_ref(3)?.as_str().unwrap_or_default()),
             last_seen: r.get(4)?,
             last_file_id: r.get(5)?,
-        })
+        };
+        Ok((r.get(6)?, stored))
     })
     .optional()
 }
