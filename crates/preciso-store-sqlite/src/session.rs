@@ -82,9 +82,11 @@ impl SqliteCatalog {
         // Sorts of this connection (building indexes after an initial load) spill to temporary
         // files in runs of at most the cache size; in memory they held a whole index at once.
         conn.pragma_update(None, "temp_store", "FILE").map_err(backend)?;
-        // An initial load (and indexes a dead one left to build) checkpoints every ~128 MB of
-        // WAL instead of 4 MB: pages it rewrites many times are copied into the database once
-        // per checkpoint, not once per batch.
+        // Checkpoint every ~128 MB of WAL instead of 4 MB: pages a load rewrites many times are
+        // copied into the database once per checkpoint, not once per batch. SQLite's 4 MB made
+        // a 10M unchanged re-ingest faster (97.7 -> 71.5 s: every page fetched is looked up in
+        // the WAL's index) but a 3M daily run that moves every offer slower (128-133 -> 143-149
+        // s), and daily runs are the common case (docs/BENCHMARKS.md).
         conn.pragma_update(None, "wal_autocheckpoint", 32_768).map_err(backend)?;
         let bulk = if !dry_run && offers_empty(&conn).map_err(backend)? {
             Some(bulk::begin(&conn).map_err(backend)?)
@@ -94,13 +96,6 @@ impl SqliteCatalog {
             bulk::restore_indexes(&conn).map_err(backend)?;
             None
         };
-        if bulk.is_none() {
-            // A run into a catalog reads a stored offer per record: every page it fetches is
-            // first looked up in the WAL's index, which a 128 MB WAL of small commits made a
-            // fifth of a 10M-offer unchanged re-ingest (perf; 97.7 -> 71.5 s with SQLite's
-            // default of ~4 MB, docs/BENCHMARKS.md).
-            conn.pragma_update(None, "wal_autocheckpoint", 1_000).map_err(backend)?;
-        }
         let file_id = if dry_run {
             conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
             DRY_RUN_FILE_ID
