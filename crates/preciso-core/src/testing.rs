@@ -746,6 +746,30 @@ pub fn listings_filter_sort_and_page(c: &dyn Catalog) {
 
 /// A catalog where value scores spread: prices around several category medians, ratings,
 /// review counts, stock states and (second run) price drops, in two currencies.
+/// Every offer `filter` lists under `sort`, read in pages of `limit`; with `total`, every
+/// page (the empty one past the end too) must report that many matches.
+fn every_listed(
+    c: &dyn Catalog,
+    filter: &OfferFilter,
+    sort: Sort,
+    limit: u32,
+    who: Personalization<'_>,
+    total: Option<usize>,
+) -> Vec<crate::ports::ScoredOffer> {
+    let mut every = Vec::new();
+    for page in 1.. {
+        let p = c.list_offers(filter, sort, PageRequest { page, limit }, who).unwrap();
+        if let Some(total) = total {
+            assert_eq!(p.total, total as u64, "{filter:?} {sort:?}: total");
+        }
+        if p.items.is_empty() {
+            break;
+        }
+        every.extend(p.items);
+    }
+    every
+}
+
 fn catalog_for_ranking(c: &dyn Catalog) {
     let stores = ["exito", "jumbo", "alkosto"];
     let brands = ["Imusa", "Oster", "Mabe", "Sony"];
@@ -835,29 +859,14 @@ pub fn value_ranking_equals_scoring_every_offer(c: &dyn Catalog) {
             prefs.is_some_and(|p| p.stores.iter().any(|x| x == s.offer.store.as_str()))
         };
         // Every matching offer with its score, in price order: the expectation.
-        let mut expected: Vec<(bool, f64, i64)> = Vec::new();
-        for page in 1.. {
-            let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
-            let items = p.unwrap().items;
-            if items.is_empty() {
-                break;
-            }
-            expected
-                .extend(items.iter().map(|s| (preferred(s), s.value_score, s.offer.id.as_i64())));
-        }
+        let entry =
+            |s: &crate::ports::ScoredOffer| (preferred(s), s.value_score, s.offer.id.as_i64());
+        let every = every_listed(c, &filter, Sort::Price, 100, who, None);
+        let mut expected: Vec<(bool, f64, i64)> = every.iter().map(entry).collect();
         assert!(expected.len() > 30, "{filter:?}: the case matches offers");
         expected.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
-        let mut ranked: Vec<(bool, f64, i64)> = Vec::new();
-        for page in 1.. {
-            let p =
-                c.list_offers(&filter, Sort::Value, PageRequest { page, limit: 7 }, who).unwrap();
-            assert_eq!(p.total, expected.len() as u64, "{filter:?}: total");
-            if p.items.is_empty() {
-                break;
-            }
-            ranked
-                .extend(p.items.iter().map(|s| (preferred(s), s.value_score, s.offer.id.as_i64())));
-        }
+        let ranked = every_listed(c, &filter, Sort::Value, 7, who, Some(expected.len()));
+        let ranked: Vec<(bool, f64, i64)> = ranked.iter().map(entry).collect();
         let order = |v: &[(bool, f64, i64)]| v.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
         assert_eq!(order(&ranked), order(&expected), "{filter:?} {prefs:?}: scores in order");
         let ids = |v: &[(bool, f64, i64)]| {
@@ -915,27 +924,13 @@ fn dated_pages_equal_sorted(c: &dyn Catalog, when: &str) {
     for code in ["COP", "CLP"] {
         let filter = OfferFilter { currency: Currency::parse(code).ok(), ..Default::default() };
         let who = Personalization::default();
-        let mut expected: Vec<(i64, i64)> = Vec::new();
-        for page in 1.. {
-            let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
-            let items = p.unwrap().items;
-            if items.is_empty() {
-                break;
-            }
-            expected.extend(items.iter().map(|s| (s.offer.last_seen, s.offer.id.as_i64())));
-        }
+        let entry = |s: &crate::ports::ScoredOffer| (s.offer.last_seen, s.offer.id.as_i64());
+        let every = every_listed(c, &filter, Sort::Price, 100, who, None);
+        let mut expected: Vec<(i64, i64)> = every.iter().map(entry).collect();
         assert!(expected.len() >= 30, "{code} {when}: the currency has offers");
         expected.sort_by_key(|&(seen, id)| (std::cmp::Reverse(seen), id));
-        let mut dated: Vec<(i64, i64)> = Vec::new();
-        for page in 1.. {
-            let p = c.list_offers(&filter, Sort::Date, PageRequest { page, limit: 7 }, who);
-            let p = p.unwrap();
-            assert_eq!(p.total, expected.len() as u64, "{code} {when}: total");
-            if p.items.is_empty() {
-                break;
-            }
-            dated.extend(p.items.iter().map(|s| (s.offer.last_seen, s.offer.id.as_i64())));
-        }
+        let dated = every_listed(c, &filter, Sort::Date, 7, who, Some(expected.len()));
+        let dated: Vec<(i64, i64)> = dated.iter().map(entry).collect();
         assert_eq!(dated, expected, "{code} {when}: newest first, then by id");
         // Totals of a category or a store (and both) in the currency, from the market summary:
         // each equals the offers its pages list.
@@ -1175,18 +1170,11 @@ fn best_prices_equal_the_cheapest_offer_per_product(
     limit: u32,
 ) {
     let who = Personalization::default();
-    let mut every = Vec::new();
-    for page in 1.. {
-        let p = c.list_offers(filter, Sort::Price, PageRequest { page, limit: 100 }, who);
-        let items = p.unwrap().items;
-        if items.is_empty() {
-            break;
-        }
-        every.extend(items.into_iter().map(|s| s.offer));
-    }
+    let every = every_listed(c, filter, Sort::Price, 100, who, None);
     let mut seen = std::collections::HashSet::new();
     let expected: Vec<i64> = every
         .iter()
+        .map(|s| &s.offer)
         .filter(|o| o.availability != Availability::OutOfStock)
         .filter(|o| seen.insert(o.product_id))
         .map(|o| o.id.as_i64())
@@ -1221,27 +1209,12 @@ pub fn rating_sorted_category_pages_equal_sorting(c: &dyn Catalog) {
                 o.id.as_i64(),
             )
         };
-        let mut expected = Vec::new();
-        for page in 1.. {
-            let p = c.list_offers(&filter, Sort::Price, PageRequest { page, limit: 100 }, who);
-            let items = p.unwrap().items;
-            if items.is_empty() {
-                break;
-            }
-            expected.extend(items.iter().map(|s| key(&s.offer)));
-        }
+        let every = every_listed(c, &filter, Sort::Price, 100, who, None);
+        let mut expected: Vec<_> = every.iter().map(|s| key(&s.offer)).collect();
         assert!(expected.len() > 20, "{filter:?}: the case matches offers");
         expected.sort();
-        let mut listed = Vec::new();
-        for page in 1.. {
-            let p = c.list_offers(&filter, Sort::Rating, PageRequest { page, limit: 7 }, who);
-            let p = p.unwrap();
-            assert_eq!(p.total, expected.len() as u64, "{filter:?}: total");
-            if p.items.is_empty() {
-                break;
-            }
-            listed.extend(p.items.iter().map(|s| key(&s.offer)));
-        }
+        let listed = every_listed(c, &filter, Sort::Rating, 7, who, Some(expected.len()));
+        let listed: Vec<_> = listed.iter().map(|s| key(&s.offer)).collect();
         assert_eq!(listed, expected, "{filter:?}");
     }
 }
@@ -1286,15 +1259,9 @@ pub fn price_sorted_category_pages_equal_sorting(c: &dyn Catalog) {
     catalog_for_ranking(c);
     let who = Personalization::default();
     for filter in category_filters_for_ranking() {
-        let mut every: Vec<(i64, i64)> = Vec::new();
-        for page in 1.. {
-            let p = c.list_offers(&filter, Sort::Value, PageRequest { page, limit: 100 }, who);
-            let items = p.unwrap().items;
-            if items.is_empty() {
-                break;
-            }
-            every.extend(items.iter().map(|s| (s.offer.price.minor, s.offer.id.as_i64())));
-        }
+        let entry = |s: &crate::ports::ScoredOffer| (s.offer.price.minor, s.offer.id.as_i64());
+        let every = every_listed(c, &filter, Sort::Value, 100, who, None);
+        let every: Vec<(i64, i64)> = every.iter().map(entry).collect();
         assert!(every.len() > 20, "{filter:?}: the case matches offers");
         for sort in [Sort::Price, Sort::PriceDesc] {
             let mut expected = every.clone();
@@ -1302,16 +1269,8 @@ pub fn price_sorted_category_pages_equal_sorting(c: &dyn Catalog) {
                 Sort::Price => expected.sort(),
                 _ => expected.sort_by_key(|&(price, id)| (std::cmp::Reverse(price), id)),
             }
-            let mut listed: Vec<(i64, i64)> = Vec::new();
-            for page in 1.. {
-                let p = c.list_offers(&filter, sort, PageRequest { page, limit: 7 }, who);
-                let p = p.unwrap();
-                assert_eq!(p.total, expected.len() as u64, "{filter:?} {sort:?}: total");
-                if p.items.is_empty() {
-                    break;
-                }
-                listed.extend(p.items.iter().map(|s| (s.offer.price.minor, s.offer.id.as_i64())));
-            }
+            let listed = every_listed(c, &filter, sort, 7, who, Some(expected.len()));
+            let listed: Vec<(i64, i64)> = listed.iter().map(entry).collect();
             assert_eq!(listed, expected, "{filter:?} {sort:?}");
         }
     }

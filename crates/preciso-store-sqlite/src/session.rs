@@ -317,7 +317,7 @@ fn write_batch(
         let id = offer.id.as_i64();
         let (row, stored) = match in_batch.get(&id) {
             Some((row, s)) => (*row, Some(s.clone())),
-            None => load_stored(&mut lookup, id)?.map_or((None, None), |(r, s)| (Some(r), Some(s))),
+            None => load_stored(&mut lookup, id)?.unzip(),
         };
         let decision = run.unwritten.decide_row(row, stored.as_ref(), offer, file_id);
         decision.count(&mut counts);
