@@ -12,7 +12,9 @@
 //! all its later records after, so each offer sees its records in file order, as a run that
 //! wrote them one by one would. Products may be appended twice (a product's offers arrive in
 //! many batches); the first row of each id is kept when its index is built, and the search
-//! index gets every product the load appended at its end (`search::index_missing`). The price
+//! index gets every product the load appended, or wrote while replaying, once the replay is
+//! done (`complete_search`: replayed into a filled index, each replayed batch's commit ran the
+//! merges FTS5 owed the fill's segments). The price
 //! history, kept in (offer, time) order, is a plain table while the load appends and is ordered
 //! once at its end (`rebuild_history`). A load killed
 //! midway leaves tables without indexes: `restore_indexes` builds them when the catalog is next
@@ -100,7 +102,11 @@ pub(crate) fn begin(conn: &Connection) -> rusqlite::Result<BulkLoad> {
          CREATE TEMP TABLE IF NOT EXISTS bulk_suspects (id INTEGER NOT NULL);
          DELETE FROM bulk_suspects;",
     )?;
-    Ok(BulkLoad { offers: SeenIds::new(), products: SeenIds::new(), products_before: !no_products })
+    Ok(BulkLoad {
+        offers: SeenIds::new(OFFER_BITS),
+        products: SeenIds::new(PRODUCT_BITS),
+        products_before: !no_products,
+    })
 }
 
 /// Notes a product appended without certainty that it was new (in the batch's transaction).
@@ -109,23 +115,28 @@ pub(crate) fn suspect(conn: &Connection, product: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Ends the load's appending: products appended twice deduplicated, every index built, the
-/// search index completed, foreign keys back on. Records set aside are then replayed by the
-/// caller.
+/// Ends the load's appending: products appended twice deduplicated, every index but
+/// `LAST_INDEX` built, foreign keys back on. The caller then replays the records set aside
+/// (adding nothing to the search index) and calls `complete_search`.
 pub(crate) fn complete(conn: &Connection) -> rusqlite::Result<()> {
-    build_indexes(conn, Dedupe::Suspects)
+    build_indexes(conn, || build_table_indexes(conn, Dedupe::Suspects))
+}
+
+/// Adds every product the search index lacks (those the load appended and those its replay
+/// wrote), then `LAST_INDEX`: the load's end is complete.
+pub(crate) fn complete_search(conn: &Connection) -> rusqlite::Result<()> {
+    build_indexes(conn, || build_search(conn))
 }
 
 /// Builds whatever indexes a killed initial load left missing, and orders its history (at
 /// open; a no-op otherwise).
 pub(crate) fn restore_indexes(conn: &Connection) -> rusqlite::Result<()> {
-    for name in DEFERRED_INDEXES {
-        if !index_exists(conn, name)? {
-            return build_indexes(conn, Dedupe::All);
-        }
-    }
-    if !history_ordered(conn)? {
-        return build_indexes(conn, Dedupe::All);
+    let missing = DEFERRED_INDEXES.iter().map(|name| index_exists(conn, name));
+    if missing.collect::<rusqlite::Result<Vec<_>>>()?.contains(&false) || !history_ordered(conn)? {
+        return build_indexes(conn, || {
+            build_table_indexes(conn, Dedupe::All)?;
+            build_search(conn)
+        });
     }
     Ok(())
 }
@@ -189,12 +200,15 @@ enum Dedupe {
     All,
 }
 
-/// Builds the indexes with foreign keys off (a parent without its unique index cannot be
-/// written under them) and turns them on again.
-fn build_indexes(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
+/// Runs `build` with foreign keys off (a parent without its unique index cannot be written
+/// under them) and turns them on again.
+fn build_indexes(
+    conn: &Connection,
+    build: impl FnOnce() -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
     sorting(conn, || {
         conn.execute_batch("PRAGMA foreign_keys = OFF")?;
-        let built = build_indexes_unchecked(conn, dedupe);
+        let built = build();
         conn.execute_batch("PRAGMA foreign_keys = ON")?;
         built
     })
@@ -222,15 +236,24 @@ pub(crate) fn sorting<T>(
     done
 }
 
-/// Each step commits apart. In one transaction, the WAL held every page the end of a load
+/// One step of the end of a load, in a transaction of its own, logged with its duration.
+/// Each step commits apart: in one transaction, the WAL held every page the end of a load
 /// wrote (gigabytes at 10M offers) and each page read back searched it (`walFindFrame`, perf of
 /// a 10M load); committed, the next checkpoint (`wal_autocheckpoint`) empties it. A load killed
 /// between steps leaves `LAST_INDEX` missing, so the next open runs them again (each is
 /// idempotent: `IF NOT EXISTS`, products the search index lacks).
-fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
-    let step = |name: &str, f: &dyn Fn() -> rusqlite::Result<()>| {
-        crate::timed(name, || crate::transaction(conn, f, |e| e))
-    };
+fn step(
+    conn: &Connection,
+    name: &str,
+    f: &dyn Fn() -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    crate::timed(name, || crate::transaction(conn, f, |e| e))
+}
+
+/// Deduplicates the products, orders the history and builds every deferred index but
+/// `LAST_INDEX`.
+fn build_table_indexes(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
+    let step = |name: &str, f: &dyn Fn() -> rusqlite::Result<()>| step(conn, name, f);
     if !index_exists(conn, "products_id")? {
         // Products never change once stored: the first row of an id is the product, and the
         // only one the search index may hold.
@@ -255,6 +278,12 @@ fn build_indexes_unchecked(conn: &Connection, dedupe: Dedupe) -> rusqlite::Resul
     for sql in UNIQUE_INDEXES.iter().chain(&OFFER_INDEXES).chain(&expressions) {
         step(index_name(sql), &|| conn.execute_batch(sql))?;
     }
+    Ok(())
+}
+
+/// Fills the search index in parts, the last with `LAST_INDEX`.
+fn build_search(conn: &Connection) -> rusqlite::Result<()> {
+    let step = |name: &str, f: &dyn Fn() -> rusqlite::Result<()>| step(conn, name, f);
     // Every product the load appended (also when another run built the indexes while it went
     // on: those it appended since are not indexed either).
     let rows: i64 =
@@ -275,52 +304,63 @@ fn index_name(sql: &str) -> &str {
     sql.split_whitespace().skip_while(|w| *w != "EXISTS").nth(1).unwrap_or(sql)
 }
 
-/// Which offer ids this load has written or set aside: a Bloom filter over the ids themselves
+/// Which ids this load has written or set aside: a Bloom filter over the ids themselves
 /// (already uniform 64-bit hashes, so no hashing), grown by adding a filter half again the
-/// size of the last whenever that one is full. 15 bits an id and 10 probes, ~0.07% false
-/// positives per filter: 10M ids take ~25 MB where a set of them took ~150 MB. Growing by
-/// half, not by doubling into power-of-two tables, keeps less unused room: 24.7 MB instead of
-/// 30 MB at 10M ids, each filter sized exactly (a probe maps the hash onto the filter's bits by
-/// multiplication rather than by a mask).
+/// size of the last whenever that one is full. A set of 10M ids took ~150 MB. Growing by half,
+/// not by doubling into power-of-two tables, keeps less unused room, each filter sized exactly
+/// (a probe maps the hash onto the filter's bits by multiplication rather than by a mask).
+///
+/// An id is checked against every filter, so false positives add up as filters are added:
+/// with 15 bits an id (~0.07% per full filter) a 10M load took 0.18% of its new offers for
+/// seen (about 15,000, where a 1M load took ~50), and each was replayed through the ordinary
+/// writer at the load's end, a dozen random index pages apiece: the replay took 12.8 s at 10M
+/// against 0.05 s at 1M (docs/BENCHMARKS.md). Offers therefore get `OFFER_BITS` (~0.007% per
+/// full filter, ~1,300 at 10M, 34.6 MB instead of 25.9); a product taken for seen only costs
+/// a row in `bulk_suspects`, so products keep `PRODUCT_BITS`.
 pub(crate) struct SeenIds {
     filters: Vec<Bloom>,
+    bits_per_id: usize,
 }
 
 struct Bloom {
     bits: Vec<u64>,
     /// The number of bits.
     len_bits: u64,
+    /// Probes per id: `bits_per_id` × ln 2, the count that minimizes false positives.
+    probes: u64,
     len: usize,
     capacity: usize,
 }
 
-const PROBES: u64 = 10;
-const BITS_PER_ID: usize = 15;
+/// Bits an id of the offers' filter and of the products'.
+pub(crate) const OFFER_BITS: usize = 20;
+pub(crate) const PRODUCT_BITS: usize = 15;
 const FIRST_CAPACITY: usize = 1 << 20;
 
 impl Bloom {
-    fn with_capacity(capacity: usize) -> Self {
-        let words = (capacity * BITS_PER_ID).div_ceil(64).max(1);
-        Bloom { bits: vec![0; words], len_bits: words as u64 * 64, len: 0, capacity }
+    fn with_capacity(capacity: usize, bits_per_id: usize) -> Self {
+        let words = (capacity * bits_per_id).div_ceil(64).max(1);
+        let probes = (bits_per_id as f64 * std::f64::consts::LN_2).round().max(1.0) as u64;
+        Bloom { bits: vec![0; words], len_bits: words as u64 * 64, probes, len: 0, capacity }
     }
 
     /// Bit positions by double hashing of the id's halves (Kirsch–Mitzenmacher), each 64-bit
     /// probe scaled onto `len_bits` (Lemire's multiply-shift).
-    fn probes(len_bits: u64, id: i64) -> impl Iterator<Item = usize> {
-        let h = id as u64;
+    fn probes(&self, id: i64) -> impl Iterator<Item = usize> + use<> {
+        let (h, len_bits) = (id as u64, self.len_bits);
         let (a, b) = (h, h.rotate_left(32).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-        (0..PROBES).map(move |i| {
+        (0..self.probes).map(move |i| {
             let probe = a.wrapping_add(i.wrapping_mul(b));
             ((u128::from(probe) * u128::from(len_bits)) >> 64) as usize
         })
     }
 
     fn contains(&self, id: i64) -> bool {
-        Self::probes(self.len_bits, id).all(|p| self.bits[p / 64] & (1 << (p % 64)) != 0)
+        self.probes(id).all(|p| self.bits[p / 64] & (1 << (p % 64)) != 0)
     }
 
     fn insert(&mut self, id: i64) {
-        for p in Self::probes(self.len_bits, id) {
+        for p in self.probes(id) {
             self.bits[p / 64] |= 1 << (p % 64);
         }
         self.len += 1;
@@ -328,8 +368,8 @@ impl Bloom {
 }
 
 impl SeenIds {
-    pub(crate) fn new() -> Self {
-        SeenIds { filters: vec![Bloom::with_capacity(FIRST_CAPACITY)] }
+    pub(crate) fn new(bits_per_id: usize) -> Self {
+        SeenIds { filters: vec![Bloom::with_capacity(FIRST_CAPACITY, bits_per_id)], bits_per_id }
     }
 
     /// Whether `id` may have been seen; if not, it is from now on.
@@ -339,7 +379,7 @@ impl SeenIds {
         }
         let last = self.filters.last().expect("at least one filter");
         if last.len >= last.capacity {
-            let next = Bloom::with_capacity(last.capacity * 3 / 2);
+            let next = Bloom::with_capacity(last.capacity * 3 / 2, self.bits_per_id);
             self.filters.push(next);
         }
         self.filters.last_mut().expect("at least one filter").insert(id);
@@ -443,16 +483,23 @@ mod tests {
 
     #[test]
     fn seen_ids_never_forget_and_rarely_invent() {
-        let mut seen = SeenIds::new();
         // Ids as the hashes they are: spread over the whole range.
         let id = |i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i >> 7)) as i64;
         let n = FIRST_CAPACITY as u64 * 4;
-        let mut false_positives = 0;
-        for i in 0..n {
-            false_positives += seen.check_and_insert(id(i)) as u64;
+        // Per ten thousand new ids said seen, at most: the offers' filter keeps the replay of
+        // a large load small (a 4M load, three filters: ~240 expected; ~2,970 at 15 bits).
+        for (bits, per_10k) in [(OFFER_BITS, 2), (PRODUCT_BITS, 30)] {
+            let mut seen = SeenIds::new(bits);
+            let mut false_positives = 0;
+            for i in 0..n {
+                false_positives += seen.check_and_insert(id(i)) as u64;
+            }
+            assert!(seen.filters.len() >= 3, "grew past its first capacity");
+            assert!(
+                false_positives * 10_000 < n * per_10k,
+                "{bits} bits: {false_positives} of {n} new ids said seen"
+            );
+            assert!((0..n).all(|i| seen.check_and_insert(id(i))), "every inserted id is seen");
         }
-        assert!(seen.filters.len() >= 3, "grew past its first capacity");
-        assert!(false_positives * 1000 < n * 3, "{false_positives} of {n} new ids said seen");
-        assert!((0..n).all(|i| seen.check_and_insert(id(i))), "every inserted id is seen");
     }
 }

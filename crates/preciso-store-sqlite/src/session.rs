@@ -33,6 +33,9 @@ pub(crate) struct SqliteSession<'a> {
     unwritten: UnwrittenThisRun,
     /// A deliberate backfill (`NewIngestFile::backfill`).
     backfill: bool,
+    /// While an initial load replays the records it set aside: the search index is filled
+    /// after, with every product it lacks, so batches add none to it (`bulk::complete_search`).
+    search_later: bool,
 }
 
 /// The offers table's secondary indexes. An initial load drops them (and the unique ones,
@@ -112,6 +115,7 @@ impl SqliteCatalog {
             products: FxHashSet::default(),
             unwritten: UnwrittenThisRun::default(),
             backfill: file.backfill,
+            search_later: false,
         })
     }
 }
@@ -156,6 +160,7 @@ impl IngestSession for SqliteSession<'_> {
                 products: &mut self.products,
                 unwritten: &mut self.unwritten,
                 backfill: self.backfill,
+                search_later: false,
             };
             return write_batch(&self.conn, offers, self.file_id, reader_counts, run)
                 .map_err(backend);
@@ -173,10 +178,16 @@ impl IngestSession for SqliteSession<'_> {
             return Ok(None);
         }
         // An initial load builds its indexes after its last batch (a killed one's are built
-        // by the next open or run), then writes the repeats it set aside.
+        // by the next open or run), writes the repeats it set aside, then fills the search
+        // index: replayed into a filled index, a 10M load's ~100k repeats took 42-59 s, the
+        // merges FTS5 owed the segments of the fill run by the replay's commits
+        // (docs/BENCHMARKS.md).
         if self.bulk.take().is_some() {
             bulk::complete(&self.conn).map_err(backend)?;
+            self.search_later = true;
             crate::timed("repeats replayed", || self.replay_deferred())?;
+            self.search_later = false;
+            bulk::complete_search(&self.conn).map_err(backend)?;
         }
         let conn = &self.conn;
         if self.changed {
@@ -215,6 +226,7 @@ impl SqliteSession<'_> {
             products: &mut self.products,
             unwritten: &mut self.unwritten,
             backfill: self.backfill,
+            search_later: self.search_later,
         };
         let result = crate::transaction(
             conn,
@@ -290,6 +302,8 @@ struct RunState<'a> {
     products: &'a mut FxHashSet<i64>,
     unwritten: &'a mut UnwrittenThisRun,
     backfill: bool,
+    /// The search index is filled after this batch (`SqliteSession::search_later`).
+    search_later: bool,
 }
 
 fn write_batch(
@@ -326,7 +340,9 @@ fn write_batch(
         let after = state_after(stored, offer, decision, file_id);
         in_batch.insert(id, (row, after));
     }
-    crate::search::index_products(conn, &marks.new_products)?;
+    if !run.search_later {
+        crate::search::index_products(conn, &marks.new_products)?;
+    }
     Ok(counts)
 }
 

@@ -415,8 +415,10 @@ fn opening_after_a_load_killed_while_filling_the_search_index_completes_it() {
     assert_eq!(reopened.search_products("olla", 10).unwrap().len(), 1);
 }
 
-/// A completed initial load whose file repeats offers (a later price, an exact repeat) counts
-/// and stores what a run into a non-empty catalog does, and its search index is sound.
+/// A completed initial load whose file repeats offers (a later price, an exact repeat, a new
+/// title: a product first written by the replay, which leaves the search index to the fill
+/// after it) counts and stores what a run into a non-empty catalog does, and its search index
+/// is sound.
 #[test]
 fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
     let batch = [
@@ -424,6 +426,7 @@ fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
         offer("exito", "A", "olla", 5_000, 1),
         offer("exito", "C", "olla grande", 7_000, 1),
         offer("exito", "A", "olla", 4_800, 2),
+        offer("exito", "C", "olla roja", 7_000, 3),
     ];
     let (_d, bulk) = open();
     let loaded = preciso_core::testing::apply(&bulk, "file", &batch);
@@ -431,13 +434,14 @@ fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
     preciso_core::testing::apply(&seeded, "seed", &[offer("alkosto", "Z", "taza", 1_000, 1)]);
     let normal = preciso_core::testing::apply(&seeded, "file", &batch);
     assert_eq!(loaded, normal);
-    assert_eq!((loaded.inserted, loaded.duplicate, loaded.updated), (2, 1, 1));
+    assert_eq!((loaded.inserted, loaded.duplicate, loaded.updated), (2, 1, 2));
     let history: i64 =
         raw(&bulk).query_row("SELECT count(*) FROM price_history", [], |r| r.get(0)).unwrap();
     assert_eq!(history, 3);
     assert!(history_ordered(&raw(&bulk)) && history_ordered(&raw(&seeded)));
     assert_eq!(index_problems(&raw(&bulk)), Vec::<String>::new());
     assert_eq!(bulk.search_products("grande", 10).unwrap().len(), 1);
+    assert_eq!(bulk.search_products("roja", 10).unwrap().len(), 1, "the replay's product");
     // The fill's term buffer and merge width are FTS5's persistent configuration: later runs,
     // which index a batch's products at a time, get FTS5's defaults back.
     let settings: Vec<(String, i64)> = raw(&bulk)
