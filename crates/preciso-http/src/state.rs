@@ -48,6 +48,8 @@ pub struct HttpConfig {
     /// What the web UI's session cookies are signed with (`[http] session_secret`); the same
     /// on every replica. Unset: random per process.
     pub session_secret: Option<String>,
+    /// Catalog calls (`AppState::db`) run at once; `None`: as many as the blocking pool runs.
+    pub db_concurrency: Option<usize>,
 }
 
 impl Default for HttpConfig {
@@ -68,6 +70,7 @@ impl Default for HttpConfig {
             upload_timeout: Duration::from_secs(900),
             static_keys: Vec::new(),
             session_secret: None,
+            db_concurrency: None,
         }
     }
 }
@@ -108,6 +111,13 @@ pub struct Inner {
     pub heavy: Arc<tokio::sync::Semaphore>,
     /// The threads those computations run on, one per permit.
     pub heavy_pool: crate::heavy::HeavyPool,
+    /// Permits for catalog calls (`db`, `HttpConfig::db_concurrency`); `None`: unbounded. A
+    /// fair semaphore: requests beyond the permits wait in arrival order, off the blocking
+    /// pool, within the request's timeout (a request that times out or whose client leaves
+    /// drops its place and is never computed). SQLite's reads are this process's CPU work: with 8 of them sharing 2 cores, every
+    /// request ran as slowly as the slowest beside it (mixed load over 66 endpoints, 1M offers:
+    /// p99 66-72 ms unbounded, 52-53 ms with 2 or 3 permits; docs/BENCHMARKS.md).
+    pub db_permits: Option<Arc<tokio::sync::Semaphore>>,
     /// The analysis runs' queue and workers; `None` answers their endpoints with 503.
     pub analyses: Option<Arc<preciso_ops::forensic::AnalysisQueue>>,
 }
@@ -188,6 +198,9 @@ impl AppState {
         shared: Option<RedisShared>,
     ) -> Self {
         let heavy_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let db_permits = config.db_concurrency.map(|n| {
+            Arc::new(tokio::sync::Semaphore::new(n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)))
+        });
         AppState(Arc::new(Inner {
             shared,
             sessions: crate::ui::session::SessionKeys::new(config.session_secret.as_deref()),
@@ -202,6 +215,7 @@ impl AppState {
             ops: None,
             heavy: Arc::new(tokio::sync::Semaphore::new(heavy_threads)),
             heavy_pool: crate::heavy::HeavyPool::new(heavy_threads),
+            db_permits,
             analyses: None,
         }))
     }
@@ -261,6 +275,16 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&dyn Catalog) -> Result<T, ApiError> + Send + 'static,
     {
+        let _permit = match &self.db_permits {
+            Some(permits) => Some(
+                permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("db permits closed: {e}")))?,
+            ),
+            None => None,
+        };
         let catalog = self.catalog.clone();
         // The request's span follows the call onto the blocking pool.
         let span = tracing::Span::current();

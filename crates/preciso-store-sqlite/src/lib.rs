@@ -45,7 +45,9 @@ const MAX_CONNECTIONS: usize = 8;
 /// OS page cache backs and every connection shares, so a small private cache is enough.
 const READ_CACHE_KIB: i64 = 8_192;
 
-/// Bytes of the database file memory-mapped per connection (address space, not memory).
+/// Bytes of the database file memory-mapped per connection (address space, not memory). The
+/// bundled SQLite caps it at its build's `SQLITE_MAX_MMAP_SIZE`, raised from 2 GB to 64 GiB by
+/// `.cargo/config.toml`.
 const MMAP_BYTES: i64 = 1 << 34;
 
 /// A driver error as the port's: a database busy past the busy timeout, or a full disk, is
@@ -281,5 +283,17 @@ mod tests {
             Ok(())
         })
         .unwrap();
+    }
+
+    /// Every connection maps the whole database file up to `MMAP_BYTES`: the bundled SQLite
+    /// is built with a larger `SQLITE_MAX_MMAP_SIZE` (`.cargo/config.toml`), without which it
+    /// maps 2 GB whatever the pragma asks and copies every page past them with `pread`.
+    #[test]
+    fn connections_map_the_database_past_two_gigabytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap();
+        let mapped: i64 =
+            cat.with_reader(|c| c.query_row("PRAGMA mmap_size", [], |r| r.get(0))).unwrap();
+        assert_eq!(mapped, MMAP_BYTES);
     }
 }

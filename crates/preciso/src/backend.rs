@@ -15,8 +15,7 @@ pub fn open_read_only(database_url: &str) -> Result<Arc<dyn Catalog>> {
 }
 
 fn read_only(database_url: &str) -> Result<Arc<dyn Catalog>> {
-    let scheme = database_url.split_once("://").map(|(s, _)| s).unwrap_or("sqlite");
-    match scheme {
+    match scheme(database_url) {
         "sqlite" => {
             let path = SqliteCatalog::path_from_url(database_url)?;
             let catalog = SqliteCatalog::open_read_only(&path)
@@ -32,8 +31,18 @@ fn read_only(database_url: &str) -> Result<Arc<dyn Catalog>> {
     }
 }
 
+/// Whether the catalog runs inside this process (SQLite): its reads then take this machine's
+/// cores, not a server's.
+pub fn in_process(database_url: &str) -> bool {
+    scheme(database_url) == "sqlite"
+}
+
+fn scheme(database_url: &str) -> &str {
+    database_url.split_once("://").map(|(s, _)| s).unwrap_or("sqlite")
+}
+
 pub fn open(database_url: &str) -> Result<Arc<dyn Catalog>> {
-    let scheme = database_url.split_once("://").map(|(s, _)| s).unwrap_or("sqlite");
+    let scheme = scheme(database_url);
     match scheme {
         "sqlite" => {
             let path = SqliteCatalog::path_from_url(database_url)?;

@@ -238,6 +238,10 @@ pub struct HttpSettings {
     pub upload_timeout_secs: u64,
     /// Connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,
+    /// Catalog reads run at once; further requests wait their turn in arrival order. 0: the
+    /// machine's cores + 1 for SQLite, whose reads run in this process; no limit besides the
+    /// connection pool for PostgreSQL, whose reads run on its server.
+    pub db_concurrency: usize,
 }
 
 impl HttpSettings {
@@ -301,6 +305,7 @@ impl Default for HttpSettings {
             request_timeout_secs: d.request_timeout.as_secs(),
             upload_timeout_secs: d.upload_timeout.as_secs(),
             max_connections: d.limits.max_connections,
+            db_concurrency: 0,
         }
     }
 }

@@ -32,6 +32,19 @@ pub fn run(settings: &Settings) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `http.db_concurrency`, or its automatic value: SQLite's reads are this process's CPU work, so
+/// the machine's cores + 1 of them at once (the one more covers a read waiting on the disk);
+/// PostgreSQL's run on its server, bounded by the connection pool alone.
+fn db_concurrency(settings: &Settings) -> Option<usize> {
+    match settings.http.db_concurrency {
+        0 if crate::backend::in_process(&settings.database_url()) => {
+            Some(std::thread::available_parallelism().map_or(2, |n| n.get()) + 1)
+        }
+        0 => None,
+        n => Some(n),
+    }
+}
+
 pub fn http_config(settings: &Settings) -> HttpConfig {
     let h = &settings.http;
     HttpConfig {
@@ -54,6 +67,7 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         request_timeout: Duration::from_secs(h.request_timeout_secs),
         upload_timeout: Duration::from_secs(h.upload_timeout_secs),
         session_secret: settings.auth.ui_session_key.clone(),
+        db_concurrency: db_concurrency(settings),
         static_keys: settings
             .auth
             .admin_key

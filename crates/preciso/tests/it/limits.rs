@@ -2,7 +2,7 @@
 //! backend): slow and idle connections are closed, requests are bounded in time (uploads
 //! longer), connections beyond the cap wait, failed keys are rate limited per address, the
 //! client address comes from `X-Forwarded-For` only through trusted proxies, and invented
-//! methods add no metric series. Timeouts are set to a second or two and checked with wide
+//! methods add no metric series, catalog calls beyond `http.db_concurrency` wait in order. Timeouts are set to a second or two and checked with wide
 //! margins; no test asserts a duration tighter than that.
 
 use super::api::{ADMIN_KEY, Backend, TestApp, error_code, open_config, spawn_app};
@@ -425,4 +425,56 @@ async fn any_origin_cors_and_bad_path_parameters_answer_in_the_api_shape() {
         let (s, e) = app.send(reqwest::Method::GET, path, Some(ADMIN_KEY), None).await;
         assert_eq!((s, error_code(&e)), (StatusCode::BAD_REQUEST, "bad_parameter"), "{path}: {e}");
     }
+}
+
+/// `http.db_concurrency`: catalog calls beyond the permits wait their turn, in arrival order,
+/// and run once a permit is free (SQLite's default is the machine's cores + 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_calls_beyond_the_permits_wait_their_turn_in_order() {
+    use super::api::{options, test_config};
+    use std::sync::{Arc, Mutex, mpsc};
+    let app = start(open_config()).await;
+    let config = HttpConfig { db_concurrency: Some(1), ..open_config() };
+    let uploads = preciso_http::UploadConfig {
+        spool_dir: app._dir.path().join("incoming-db"),
+        unarchived_dir: None,
+        options: options(app._dir.path()),
+    };
+    let state = preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads);
+    let (release, hold) = mpsc::channel::<()>();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let first = {
+        let (state, order) = (state.clone(), order.clone());
+        tokio::spawn(async move {
+            state
+                .db(move |c| {
+                    hold.recv_timeout(secs(10)).expect("released");
+                    order.lock().unwrap().push("first");
+                    Ok(c.stores().map(|s| s.len()).unwrap_or(0))
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut waiting = Vec::new();
+    for name in ["second", "third"] {
+        let (state, order) = (state.clone(), order.clone());
+        waiting.push(tokio::spawn(async move {
+            state
+                .db(move |_| {
+                    order.lock().unwrap().push(name);
+                    Ok(())
+                })
+                .await
+        }));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(order.lock().unwrap().is_empty(), "ran beside the call holding the only permit");
+    release.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    for w in waiting {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), ["first", "second", "third"]);
 }
