@@ -80,6 +80,13 @@ fn matches(q: &str) -> Option<(String, Vec<Param>)> {
     Some((sql.into(), vec![Param::Text(query.join(" & ")), Param::Int(reads::SEARCH_CANDIDATES)]))
 }
 
+/// Rows a portal read fetches per round trip: 256 first (most walks stop within them), then
+/// twice the last, up to 4,096. At 256 each time, a ranked page 100 at 1M offers read ~29k rows
+/// in 115 round trips, a fifth of its 50 ms (docs/BENCHMARKS.md).
+fn portal_batches() -> impl Iterator<Item = i32> {
+    std::iter::successors(Some(256), |n: &i32| Some((n * 2).min(4096)))
+}
+
 /// A value-ranked page by the threshold rule (`preciso_core::ranking`) where it applies and
 /// its scans stop within their cap; `None`: rank by sorting. Each scan is a portal read in
 /// batches, so it stops where the rule does.
@@ -106,8 +113,8 @@ fn value_ranks(
         tx.batch_execute("SET LOCAL enable_sort = off").map_err(backend)?;
         let params = bind(&q.params);
         let portal = tx.bind(&numbered(&q.sql), &refs(&params)).map_err(backend)?;
-        'fetch: loop {
-            let rows = tx.query_portal(&portal, 256).map_err(backend)?;
+        'fetch: for batch in portal_batches() {
+            let rows = tx.query_portal(&portal, batch).map_err(backend)?;
             if rows.is_empty() {
                 break;
             }
@@ -279,8 +286,8 @@ impl CatalogRead for PgCatalog {
                 let mut tx = c.transaction().map_err(backend)?;
                 let params = bind(&rest.params);
                 let portal = tx.bind(&numbered(&rest.sql), &refs(&params)).map_err(backend)?;
-                'fetch: loop {
-                    let rows = tx.query_portal(&portal, 256).map_err(backend)?;
+                'fetch: for batch in portal_batches() {
+                    let rows = tx.query_portal(&portal, batch).map_err(backend)?;
                     if rows.is_empty() {
                         exhausted = true;
                         break;
