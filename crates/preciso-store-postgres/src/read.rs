@@ -537,4 +537,11 @@ mod tests {
         assert!(!cached.iter().any(|s| s.contains("count(*) FROM (SELECT")), "{cached:?}");
         assert!(!cached.iter().any(|s| s.contains("o.price_minor >=")), "{cached:?}");
     }
+
+    /// A portal walk asks for few rows first and grows its batches to a bound.
+    #[test]
+    fn portal_batches_double_from_256_up_to_4096() {
+        let sizes: Vec<i32> = super::portal_batches().take(7).collect();
+        assert_eq!(sizes, [256, 512, 1024, 2048, 4096, 4096, 4096]);
+    }
 }
