@@ -48,7 +48,8 @@ pub struct HttpConfig {
     /// What the web UI's session cookies are signed with (`[http] session_secret`); the same
     /// on every replica. Unset: random per process.
     pub session_secret: Option<String>,
-    /// Catalog calls (`AppState::db`) run at once; `None`: as many as the blocking pool runs.
+    /// Catalog calls (`AppState::db`: all but uploads and the readiness probe) run at once;
+    /// `None`: as many as the blocking pool runs.
     pub db_concurrency: Option<usize>,
 }
 
@@ -114,12 +115,46 @@ pub struct Inner {
     /// Permits for catalog calls (`db`, `HttpConfig::db_concurrency`); `None`: unbounded. A
     /// fair semaphore: requests beyond the permits wait in arrival order, off the blocking
     /// pool, within the request's timeout (a request that times out or whose client leaves
-    /// drops its place and is never computed). SQLite's reads are this process's CPU work: with 8 of them sharing 2 cores, every
-    /// request ran as slowly as the slowest beside it (mixed load over 66 endpoints, 1M offers:
-    /// p99 66-72 ms unbounded, 52-53 ms with 2 or 3 permits; docs/BENCHMARKS.md).
-    pub db_permits: Option<Arc<tokio::sync::Semaphore>>,
+    /// while waiting drops its place and is never computed). SQLite's reads are this process's
+    /// CPU work: with 8 of them sharing 2 cores, every request ran as slowly as the slowest
+    /// beside it (mixed load over 66 endpoints, 1M offers: p99 66-72 ms unbounded, 48-54 ms
+    /// with 2 or 3 permits; docs/BENCHMARKS.md).
+    pub db_permits: Option<DbPermits>,
     /// The analysis runs' queue and workers; `None` answers their endpoints with 503.
     pub analyses: Option<Arc<preciso_ops::forensic::AnalysisQueue>>,
+}
+
+/// The permits of `Inner::db_permits`, with what `/metrics` reports of them.
+pub struct DbPermits {
+    semaphore: Arc<tokio::sync::Semaphore>,
+    /// How many there are.
+    pub max: usize,
+    /// Calls that found none free and waited (`preciso_db_permit_waits_total`).
+    pub waits: std::sync::atomic::AtomicU64,
+}
+
+impl DbPermits {
+    fn new(max: usize) -> Self {
+        let max = max.clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
+        DbPermits {
+            semaphore: Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+            waits: Default::default(),
+        }
+    }
+
+    /// Permits held by running calls.
+    pub fn in_use(&self) -> usize {
+        self.max - self.semaphore.available_permits()
+    }
+
+    async fn acquire(&self) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+        if self.semaphore.available_permits() == 0 {
+            self.waits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let permit = self.semaphore.clone().acquire_owned().await;
+        permit.map_err(|e| ApiError::Internal(format!("db permits closed: {e}")))
+    }
 }
 
 /// The scheduler service as the HTTP layer sees it.
@@ -198,9 +233,7 @@ impl AppState {
         shared: Option<RedisShared>,
     ) -> Self {
         let heavy_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let db_permits = config.db_concurrency.map(|n| {
-            Arc::new(tokio::sync::Semaphore::new(n.clamp(1, tokio::sync::Semaphore::MAX_PERMITS)))
-        });
+        let db_permits = config.db_concurrency.map(DbPermits::new);
         AppState(Arc::new(Inner {
             shared,
             sessions: crate::ui::session::SessionKeys::new(config.session_secret.as_deref()),
@@ -269,27 +302,49 @@ impl AppState {
         self.catalog.pool_stats()
     }
 
-    /// Runs a blocking catalog call on the blocking pool.
+    /// Runs a catalog call on the blocking pool once one of the `db_permits` is free. The
+    /// permit goes with the call: a request that times out while its query runs keeps the
+    /// permit until the query ends, so no more than the permits' number ever run at once.
     pub async fn db<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Catalog) -> Result<T, ApiError> + Send + 'static,
     {
-        let _permit = match &self.db_permits {
-            Some(permits) => Some(
-                permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| ApiError::Internal(format!("db permits closed: {e}")))?,
-            ),
+        let permit = match &self.db_permits {
+            Some(permits) => Some(permits.acquire().await?),
             None => None,
         };
+        self.blocking(permit, f).await
+    }
+
+    /// A catalog call that takes no permit: an upload's ingest (minutes, mostly waiting its
+    /// turn to write, which would hold a permit every read needs) and the readiness probe
+    /// (which must see the database, not the queue in front of it).
+    pub async fn db_unqueued<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Catalog) -> Result<T, ApiError> + Send + 'static,
+    {
+        self.blocking(None, f).await
+    }
+
+    async fn blocking<T, F>(
+        &self,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        f: F,
+    ) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Catalog) -> Result<T, ApiError> + Send + 'static,
+    {
         let catalog = self.catalog.clone();
         // The request's span follows the call onto the blocking pool.
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| f(catalog.as_ref())))
-            .await
-            .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(|| f(catalog.as_ref()))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
     }
 }

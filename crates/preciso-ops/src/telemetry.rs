@@ -47,6 +47,17 @@ const METRICS: &[(&str, Kind, &str)] = &[
         "1 while Redis is skipped after a failure (limits and cache per process).",
     ),
     ("preciso_db_pool_connections_in_use", Kind::Gauge, "Database connections handed out."),
+    (
+        "preciso_db_permits_in_use",
+        Kind::Gauge,
+        "Catalog calls running under http.db_concurrency's permits.",
+    ),
+    ("preciso_db_permits_max", Kind::Gauge, "The permits of http.db_concurrency."),
+    (
+        "preciso_db_permit_waits_total",
+        Kind::Counter,
+        "Catalog calls that waited for a permit of http.db_concurrency.",
+    ),
     ("preciso_db_pool_connections_open", Kind::Gauge, "Database connections open, idle or in use."),
     ("preciso_db_pool_connections_max", Kind::Gauge, "Most database connections the pool opens."),
     (

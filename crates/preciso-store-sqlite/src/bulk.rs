@@ -7,14 +7,15 @@
 //!
 //! Without the offer id index the load cannot read back an offer it stored earlier, so a
 //! record whose id it may have seen (a Bloom filter of the run's ids says so for every repeat
-//! and ~0.1% of others) is set aside in a temporary table, in file order, and replayed through
+//! and ~0.01% of others) is set aside in a temporary table, in file order, and replayed through
 //! the ordinary writer once the indexes exist. Every offer's first record is written here and
 //! all its later records after, so each offer sees its records in file order, as a run that
 //! wrote them one by one would. Products may be appended twice (a product's offers arrive in
 //! many batches); the first row of each id is kept when its index is built, and the search
-//! index gets every product the load appended, or wrote while replaying, once the replay is
-//! done (`complete_search`: replayed into a filled index, each replayed batch's commit ran the
-//! merges FTS5 owed the fill's segments). The price
+//! index gets every product the load appended once the replay is done (`complete_search`;
+//! the replay indexes the few products it writes itself, into a still empty index: replayed
+//! into the filled one, each replayed batch's commit ran the merges FTS5 owed the fill's
+//! segments). The price
 //! history, kept in (offer, time) order, is a plain table while the load appends and is ordered
 //! once at its end (`rebuild_history`). A load killed
 //! midway leaves tables without indexes: `restore_indexes` builds them when the catalog is next
@@ -117,13 +118,13 @@ pub(crate) fn suspect(conn: &Connection, product: i64) -> rusqlite::Result<()> {
 
 /// Ends the load's appending: products appended twice deduplicated, every index but
 /// `LAST_INDEX` built, foreign keys back on. The caller then replays the records set aside
-/// (adding nothing to the search index) and calls `complete_search`.
+/// and calls `complete_search`.
 pub(crate) fn complete(conn: &Connection) -> rusqlite::Result<()> {
     build_indexes(conn, || build_table_indexes(conn, Dedupe::Suspects))
 }
 
-/// Adds every product the search index lacks (those the load appended and those its replay
-/// wrote), then `LAST_INDEX`: the load's end is complete.
+/// Adds every product the search index lacks (those the load appended), then `LAST_INDEX`:
+/// the load's end is complete.
 pub(crate) fn complete_search(conn: &Connection) -> rusqlite::Result<()> {
     build_indexes(conn, || build_search(conn))
 }

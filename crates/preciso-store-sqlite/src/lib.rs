@@ -45,10 +45,10 @@ const MAX_CONNECTIONS: usize = 8;
 /// OS page cache backs and every connection shares, so a small private cache is enough.
 const READ_CACHE_KIB: i64 = 8_192;
 
-/// Bytes of the database file memory-mapped per connection (address space, not memory). The
-/// bundled SQLite caps it at its build's `SQLITE_MAX_MMAP_SIZE`, raised from 2 GB to 64 GiB by
-/// `.cargo/config.toml`.
-const MMAP_BYTES: i64 = 1 << 34;
+/// Bytes of the database file memory-mapped per connection (address space, not memory; SQLite
+/// maps no more than the file's size). The bundled SQLite caps it at its build's
+/// `SQLITE_MAX_MMAP_SIZE`, raised from 2 GB to this 64 GiB by `.cargo/config.toml`.
+const MMAP_BYTES: i64 = 1 << 36;
 
 /// A driver error as the port's: a database busy past the busy timeout, or a full disk, is
 /// `Unavailable` (a retry may succeed once the writer or the space is gone).

@@ -33,9 +33,6 @@ pub(crate) struct SqliteSession<'a> {
     unwritten: UnwrittenThisRun,
     /// A deliberate backfill (`NewIngestFile::backfill`).
     backfill: bool,
-    /// While an initial load replays the records it set aside: the search index is filled
-    /// after, with every product it lacks, so batches add none to it (`bulk::complete_search`).
-    search_later: bool,
 }
 
 /// The offers table's secondary indexes. An initial load drops them (and the unique ones,
@@ -115,7 +112,6 @@ impl SqliteCatalog {
             products: FxHashSet::default(),
             unwritten: UnwrittenThisRun::default(),
             backfill: file.backfill,
-            search_later: false,
         })
     }
 }
@@ -160,7 +156,6 @@ impl IngestSession for SqliteSession<'_> {
                 products: &mut self.products,
                 unwritten: &mut self.unwritten,
                 backfill: self.backfill,
-                search_later: false,
             };
             return write_batch(&self.conn, offers, self.file_id, reader_counts, run)
                 .map_err(backend);
@@ -179,14 +174,13 @@ impl IngestSession for SqliteSession<'_> {
         }
         // An initial load builds its indexes after its last batch (a killed one's are built
         // by the next open or run), writes the repeats it set aside, then fills the search
-        // index: replayed into a filled index, a 10M load's ~100k repeats took 42-59 s, the
-        // merges FTS5 owed the segments of the fill run by the replay's commits
-        // (docs/BENCHMARKS.md).
+        // index. The replay indexes the products it writes as any run does, into an index
+        // still (nearly) empty: replayed into the filled one, a 10M load's ~100k repeats took
+        // 26.8 s instead of 12.8, each commit running part of the merges FTS5 owed the fill's
+        // segments (docs/BENCHMARKS.md).
         if self.bulk.take().is_some() {
             bulk::complete(&self.conn).map_err(backend)?;
-            self.search_later = true;
             crate::timed("repeats replayed", || self.replay_deferred())?;
-            self.search_later = false;
             bulk::complete_search(&self.conn).map_err(backend)?;
         }
         let conn = &self.conn;
@@ -226,7 +220,6 @@ impl SqliteSession<'_> {
             products: &mut self.products,
             unwritten: &mut self.unwritten,
             backfill: self.backfill,
-            search_later: self.search_later,
         };
         let result = crate::transaction(
             conn,
@@ -302,8 +295,6 @@ struct RunState<'a> {
     products: &'a mut FxHashSet<i64>,
     unwritten: &'a mut UnwrittenThisRun,
     backfill: bool,
-    /// The search index is filled after this batch (`SqliteSession::search_later`).
-    search_later: bool,
 }
 
 fn write_batch(
@@ -340,9 +331,7 @@ fn write_batch(
         let after = state_after(stored, offer, decision, file_id);
         in_batch.insert(id, (row, after));
     }
-    if !run.search_later {
-        crate::search::index_products(conn, &marks.new_products)?;
-    }
+    crate::search::index_products(conn, &marks.new_products)?;
     Ok(counts)
 }
 

@@ -416,9 +416,9 @@ fn opening_after_a_load_killed_while_filling_the_search_index_completes_it() {
 }
 
 /// A completed initial load whose file repeats offers (a later price, an exact repeat, a new
-/// title: a product first written by the replay, which leaves the search index to the fill
-/// after it) counts and stores what a run into a non-empty catalog does, and its search index
-/// is sound.
+/// title: a product first written by the replay, which indexes it before the fill, and the
+/// fill must not index it again) counts and stores what a run into a non-empty catalog does,
+/// and its search index is sound.
 #[test]
 fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
     let batch = [

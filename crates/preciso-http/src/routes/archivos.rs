@@ -284,8 +284,9 @@ pub async fn upload(
     let archive = state.ops.as_ref().and_then(|o| o.archive.clone());
     let keep_dir = state.uploads.unarchived_dir.clone();
     let telemetry = state.telemetry.clone();
+    // Unqueued: the ingest holds its call for minutes (`AppState::db_unqueued`).
     let (mut report, archived) = state
-        .db(move |c| {
+        .db_unqueued(move |c| {
             let mut opts = opts;
             for s in c.stores()? {
                 if let Some(cur) = s.currency {

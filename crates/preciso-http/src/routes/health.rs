@@ -69,9 +69,10 @@ async fn check<T: Send + 'static>(
 )]
 pub async fn ready(State(state): State<AppState>, caller: Caller) -> Response {
     let mut checks = BTreeMap::new();
-    let database =
-        check("database", async { state.db(|c| Ok(c.ping()?)).await.map_err(|e| e.to_string()) })
-            .await;
+    let database = check("database", async {
+        state.db_unqueued(|c| Ok(c.ping()?)).await.map_err(|e| e.to_string())
+    })
+    .await;
     let mut ok = database.status == HealthStatus::Pass;
     checks.insert("database:responseTime".to_string(), vec![database]);
     if let Some(archive) = state.ops.as_ref().and_then(|o| o.archive.clone()) {
@@ -140,7 +141,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
-/// Build, uptime, response cache and the Redis breaker. (Ingest totals are counted as runs
+/// Build, uptime, response cache, catalog call permits and the Redis breaker. (Ingest totals are counted as runs
 /// end, by the upload handler and the ingest jobs.)
 fn record_server(state: &AppState) {
     let build = [("version", state.version.to_string()), ("commit", env!("PRECISO_COMMIT").into())];
@@ -148,6 +149,11 @@ fn record_server(state: &AppState) {
     gauge!("preciso_uptime_seconds").set(state.started.elapsed().as_secs_f64());
     counter!("preciso_cache_hits_total").absolute(state.cache.hits.load(Ordering::Relaxed));
     counter!("preciso_cache_misses_total").absolute(state.cache.misses.load(Ordering::Relaxed));
+    if let Some(permits) = &state.db_permits {
+        gauge!("preciso_db_permits_in_use").set(permits.in_use() as f64);
+        gauge!("preciso_db_permits_max").set(permits.max as f64);
+        counter!("preciso_db_permit_waits_total").absolute(permits.waits.load(Ordering::Relaxed));
+    }
     if let Some(shared) = &state.shared {
         let b = shared.breaker();
         counter!("preciso_redis_errors_total").absolute(b.errors.load(Ordering::Relaxed));

@@ -184,3 +184,23 @@ async fn shutdown_signal() {
         _ = term => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `http.db_concurrency = 0` is the cores + 1 for SQLite and no limit for PostgreSQL; a
+    /// number is taken as it is on either.
+    #[test]
+    fn db_concurrency_defaults_by_backend() {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut settings = Settings::default();
+        assert_eq!(db_concurrency(&settings), Some(cores + 1), "SQLite, the default backend");
+        settings.database_url = Some("postgres://preciso@db.example/preciso".into());
+        assert_eq!(db_concurrency(&settings), None);
+        settings.http.db_concurrency = 4;
+        assert_eq!(db_concurrency(&settings), Some(4));
+        settings.database_url = None;
+        assert_eq!(db_concurrency(&settings), Some(4));
+    }
+}

@@ -2,8 +2,9 @@
 //! backend): slow and idle connections are closed, requests are bounded in time (uploads
 //! longer), connections beyond the cap wait, failed keys are rate limited per address, the
 //! client address comes from `X-Forwarded-For` only through trusted proxies, and invented
-//! methods add no metric series, catalog calls beyond `http.db_concurrency` wait in order. Timeouts are set to a second or two and checked with wide
-//! margins; no test asserts a duration tighter than that.
+//! methods add no metric series, and catalog calls beyond `http.db_concurrency` wait in order.
+//! Timeouts are set to a second or two and checked with wide margins; no test asserts a
+//! duration tighter than that.
 
 use super::api::{ADMIN_KEY, Backend, TestApp, error_code, open_config, spawn_app};
 use preciso_http::HttpConfig;
@@ -428,7 +429,8 @@ async fn any_origin_cors_and_bad_path_parameters_answer_in_the_api_shape() {
 }
 
 /// `http.db_concurrency`: catalog calls beyond the permits wait their turn, in arrival order,
-/// and run once a permit is free (SQLite's default is the machine's cores + 1).
+/// and run once a permit is free (SQLite's default is the machine's cores + 1); the readiness
+/// probe and uploads (`db_unqueued`) do not wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_calls_beyond_the_permits_wait_their_turn_in_order() {
     use super::api::{options, test_config};
@@ -471,10 +473,17 @@ async fn catalog_calls_beyond_the_permits_wait_their_turn_in_order() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(order.lock().unwrap().is_empty(), "ran beside the call holding the only permit");
+    // The readiness probe and uploads take no permit: they run while every permit is held.
+    let probe = tokio::time::timeout(secs(5), state.db_unqueued(|c| Ok(c.ping()?))).await;
+    assert!(matches!(probe, Ok(Ok(()))), "the probe waited behind the permits: {probe:?}");
     release.send(()).unwrap();
     first.await.unwrap().unwrap();
     for w in waiting {
         w.await.unwrap().unwrap();
     }
     assert_eq!(*order.lock().unwrap(), ["first", "second", "third"]);
+    // What `/metrics` reports: the two that waited, and no permit left held.
+    let permits = state.db_permits.as_ref().expect("one permit");
+    assert_eq!(permits.waits.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!((permits.in_use(), permits.max), (0, 1));
 }
