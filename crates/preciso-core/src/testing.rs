@@ -744,8 +744,6 @@ pub fn listings_filter_sort_and_page(c: &dyn Catalog) {
     );
 }
 
-/// A catalog where value scores spread: prices around several category medians, ratings,
-/// review counts, stock states and (second run) price drops, in two currencies.
 /// Every offer `filter` lists under `sort`, read in pages of `limit`; with `total`, every
 /// page (the empty one past the end too) must report that many matches.
 fn every_listed(
@@ -770,6 +768,8 @@ fn every_listed(
     every
 }
 
+/// A catalog where value scores spread: prices around several category medians, ratings,
+/// review counts, stock states and (second run) price drops, in two currencies.
 fn catalog_for_ranking(c: &dyn Catalog) {
     let stores = ["exito", "jumbo", "alkosto"];
     let brands = ["Imusa", "Oster", "Mabe", "Sony"];

@@ -132,14 +132,24 @@ pub(crate) fn complete_search(conn: &Connection) -> rusqlite::Result<()> {
 /// Builds whatever indexes a killed initial load left missing, and orders its history (at
 /// open; a no-op otherwise).
 pub(crate) fn restore_indexes(conn: &Connection) -> rusqlite::Result<()> {
-    let missing = DEFERRED_INDEXES.iter().map(|name| index_exists(conn, name));
-    if missing.collect::<rusqlite::Result<Vec<_>>>()?.contains(&false) || !history_ordered(conn)? {
-        return build_indexes(conn, || {
-            build_table_indexes(conn, Dedupe::All)?;
-            build_search(conn)
-        });
+    if end_complete(conn)? {
+        return Ok(());
     }
-    Ok(())
+    build_indexes(conn, || {
+        build_table_indexes(conn, Dedupe::All)?;
+        build_search(conn)
+    })
+}
+
+/// Whether every deferred index exists and the history is ordered (the first missing index
+/// answers).
+fn end_complete(conn: &Connection) -> rusqlite::Result<bool> {
+    for name in DEFERRED_INDEXES {
+        if !index_exists(conn, name)? {
+            return Ok(false);
+        }
+    }
+    history_ordered(conn)
 }
 
 /// The two forms of the price history's table.

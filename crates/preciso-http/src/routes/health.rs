@@ -141,8 +141,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
-/// Build, uptime, response cache, catalog call permits and the Redis breaker. (Ingest totals are counted as runs
-/// end, by the upload handler and the ingest jobs.)
+/// Build, uptime, response cache, catalog call permits and the Redis breaker. (Ingest totals
+/// are counted as runs end, by the upload handler and the ingest jobs.)
 fn record_server(state: &AppState) {
     let build = [("version", state.version.to_string()), ("commit", env!("PRECISO_COMMIT").into())];
     gauge!("preciso_build_info", &build).set(1.0);
