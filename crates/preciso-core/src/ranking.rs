@@ -17,6 +17,47 @@ use std::collections::BinaryHeap;
 /// The most the price term adds to an offer's own part (0.40 × 100).
 pub const PRICE_WEIGHT: f64 = 40.0;
 
+/// The price term of the value score in points, 0–`PRICE_WEIGHT`: the whole weight at half
+/// the category's median or below, none at 1.5 × the median or above, linear between; half
+/// without a median. The SQL `VALUE_SCORE` adds the same term to the own part with the same
+/// double-precision operations in the same order, so own part + these points here is the
+/// score a sort computes there, bit for bit.
+pub fn price_points(price_minor: i64, median: Option<i64>) -> f64 {
+    let term = match median {
+        Some(m) if m > 0 => {
+            let (price, m) = (price_minor as f64, m as f64);
+            if price >= 1.5 * m {
+                0.0
+            } else if price <= 0.5 * m {
+                1.0
+            } else {
+                1.5 - price / m
+            }
+        }
+        _ => 0.5,
+    };
+    PRICE_WEIGHT * term
+}
+
+/// One currency's category medians (`category_stats`), by category key: what a value scan
+/// needs to score the offers it reads. As many entries as the currency has categories.
+#[derive(Debug, Default)]
+pub struct Medians(std::collections::HashMap<String, i64>);
+
+impl FromIterator<(String, i64)> for Medians {
+    fn from_iter<I: IntoIterator<Item = (String, i64)>>(rows: I) -> Self {
+        Medians(rows.into_iter().collect())
+    }
+}
+
+impl Medians {
+    /// An offer's score from its own part, price and category, and its category's median.
+    pub fn score(&self, own: f64, price_minor: i64, category: Option<&str>) -> (f64, Option<i64>) {
+        let median = category.and_then(|c| self.0.get(c)).copied();
+        (own + price_points(price_minor, median), median)
+    }
+}
+
 /// Slack for floating rounding between the two SQL expressions (scores have two decimals).
 const EPSILON: f64 = 1e-6;
 
@@ -169,6 +210,21 @@ mod tests {
         let mut all = offers.to_vec();
         all.sort_by(|a, b| (b.1 + b.2).total_cmp(&(a.1 + a.2)).then(a.0.cmp(&b.0)));
         all.into_iter().take(k).map(|o| o.0).collect()
+    }
+
+    #[test]
+    fn price_points_span_the_weight_around_the_median() {
+        assert_eq!(price_points(500, Some(1_000)), PRICE_WEIGHT);
+        assert_eq!(price_points(100, Some(1_000)), PRICE_WEIGHT);
+        assert_eq!(price_points(1_500, Some(1_000)), 0.0);
+        assert_eq!(price_points(1_000, Some(1_000)), 20.0);
+        assert_eq!(price_points(750, Some(1_000)), 30.0);
+        assert_eq!(price_points(750, None), 20.0);
+        assert_eq!(price_points(750, Some(0)), 20.0);
+        let medians: Medians = [("hogar".to_string(), 1_000)].into_iter().collect();
+        assert_eq!(medians.score(10.0, 750, Some("hogar")), (40.0, Some(1_000)));
+        assert_eq!(medians.score(10.0, 750, Some("otra")), (30.0, None));
+        assert_eq!(medians.score(10.0, 750, None), (30.0, None));
     }
 
     #[test]

@@ -2035,3 +2035,56 @@ macro_rules! contract_tests {
         )*
     };
 }
+
+/// A catalog whose value scores take every branch of the price term: one category's offers
+/// priced from a tenth to three times their median (some dropped from a dearer price in a
+/// second run, some rated and reviewed, some out of stock), and an offer without a category
+/// (no median).
+pub fn value_score_catalog(c: &dyn Catalog) {
+    let skus: Vec<String> = (0..40).map(|i| format!("V{i}")).collect();
+    let titles: Vec<String> = (0..40).map(|i| format!("Valor {i}")).collect();
+    let offer = |i: usize, price: i64, at: i64| {
+        let availability =
+            if i % 5 == 4 { Availability::OutOfStock } else { Availability::InStock };
+        let mut o = Fixture {
+            sku: &skus[i],
+            title: &titles[i],
+            price,
+            availability,
+            at,
+            ..Default::default()
+        }
+        .offer();
+        o.rating =
+            (i % 3 != 0).then(|| Rating::from_hundredths(100 + 37 * i as i64 % 400).unwrap());
+        o.review_count = (i % 4 != 0).then_some(7u32.pow((i % 4) as u32));
+        if i == 39 {
+            o.category = None;
+        }
+        o
+    };
+    let first: Vec<Offer> =
+        (0..40).map(|i| offer(i, 1_000 + 777 * i as i64 + 13 * (i as i64 % 7), 1)).collect();
+    apply(c, "value-1", &first);
+    let second: Vec<Offer> =
+        (0..40).step_by(3).map(|i| offer(i, first[i].price.minor * 2 / 3 + 1, 2)).collect();
+    apply(c, "value-2", &second);
+}
+
+/// Checks rows of (`VALUE_SCORE`, own part, price, category median) read from a store over
+/// `value_score_catalog`: each score is the own part plus `ranking::price_points`, bit for bit
+/// (what lets a value scan score offers without the median's join), and the rows reach every
+/// branch of the price term.
+pub fn assert_value_scores(rows: &[(f64, f64, i64, Option<i64>)]) {
+    assert_eq!(rows.len(), 40, "every offer");
+    for &(score, own, price, median) in rows {
+        let points = crate::ranking::price_points(price, median);
+        assert_eq!(score.to_bits(), (own + points).to_bits(), "{score} = {own} + {points}");
+    }
+    let branch =
+        |f: &dyn Fn(i64, i64) -> bool| rows.iter().any(|&(_, _, p, m)| m.is_some_and(|m| f(p, m)));
+    assert!(rows.iter().any(|r| r.3.is_none()), "an offer without a median");
+    assert!(branch(&|p, m| 2 * p <= m), "a price at half the median or below");
+    assert!(branch(&|p, m| 2 * p >= 3 * m), "a price at 1.5 × the median or above");
+    assert!(branch(&|p, m| 2 * p > m && 2 * p < 3 * m), "a price between");
+}

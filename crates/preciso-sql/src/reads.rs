@@ -340,8 +340,12 @@ fn market_offers(currency: Currency, store: Option<&StoreId>) -> Query {
 pub struct ValueScan {
     /// One query per pass (preferred offers first when the user has preferences), each
     /// reading the matching offers in descending own part along the `offers_value` index:
-    /// `id, value_score, median_minor, own`, at most `ranking::scan_cap` rows.
+    /// `id, own, price_minor, category_key`, at most `ranking::scan_cap` rows. The caller
+    /// scores each from `medians` (`ranking::Medians::score`): joined per offer in SQL, the
+    /// median's lookup cost more than the walk (docs/BENCHMARKS.md).
     pub passes: Vec<Query>,
+    /// `category_key, median_minor` of the currency's categories.
+    pub medians: Query,
     /// The currency's offers: with the listing's count, whether to scan at all
     /// (`ranking::scan_suits`).
     pub currency_offers: Query,
@@ -372,10 +376,9 @@ pub fn value_scan(
         params.push(Param::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
         Query::new(
             format!(
-                "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor,
-                        CAST({VALUE_OWN} AS DOUBLE PRECISION) AS own
-                 FROM {offers} LEFT JOIN category_stats cs
-                   ON cs.category_key = o.category_key AND cs.currency = o.currency
+                "SELECT o.id, CAST({VALUE_OWN} AS DOUBLE PRECISION) AS own, o.price_minor,
+                        o.category_key
+                 FROM {offers}
                  WHERE {} AND {clause} ORDER BY {VALUE_OWN} DESC, o.id LIMIT ?",
                 w.sql()
             ),
@@ -388,7 +391,11 @@ pub fn value_scan(
         }
         None => vec![pass("1 = 1".into(), vec![])],
     };
-    Some(ValueScan { passes, currency_offers: market_offers(currency, None) })
+    let medians = Query::new(
+        "SELECT category_key, median_minor FROM category_stats WHERE currency = ?".into(),
+        vec![text(currency.code())],
+    );
+    Some(ValueScan { passes, currency_offers: market_offers(currency, None), medians })
 }
 
 /// `OFFER_COLUMNS` of the given offers, in no particular order.

@@ -104,6 +104,8 @@ fn value_ranks(
     if !ranking::scan_suits(matching, count(c, &scan.currency_offers)?) {
         return Ok(None);
     }
+    let medians: ranking::Medians =
+        run(c, &scan.medians)?.iter().map(|r| (r.get(0), r.get(1))).collect();
     ranking::page_by_passes(scan.passes.len(), page.offset(), page.limit, |pass, top| {
         let q = &scan.passes[pass];
         let mut tx = c.transaction().map_err(backend)?;
@@ -119,8 +121,9 @@ fn value_ranks(
                 break;
             }
             for r in &rows {
-                let median: Option<i64> = r.get(2);
-                if !top.push(r.get(0), r.get(1), median, r.get(3)) {
+                let own: f64 = r.get(1);
+                let (score, median) = medians.score(own, r.get(2), r.get(3));
+                if !top.push(r.get(0), score, median, own) {
                     break 'fetch;
                 }
             }

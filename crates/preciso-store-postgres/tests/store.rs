@@ -359,3 +359,26 @@ fn the_history_key_covers_the_forensic_scan_and_products_keep_no_key() {
     assert!(plan.contains("Index Only Scan using price_history_pkey"), "{plan}");
     assert!(!preciso_store_postgres::testing::has_column(&mut c, "products", "key"));
 }
+
+/// The value score a sort computes (`VALUE_SCORE`, with the median joined) is the own part
+/// plus `ranking::price_points` bit for bit: the value scan adds the points in Rust.
+#[test]
+fn the_value_score_is_the_own_part_plus_the_price_points() {
+    use preciso_sql::{VALUE_OWN, VALUE_SCORE};
+    let Some(db) = TempDb::create("store") else { return };
+    let catalog = PgCatalog::open(&db.url).unwrap();
+    preciso_core::testing::value_score_catalog(&catalog);
+    let sql = format!(
+        "SELECT {VALUE_SCORE}, CAST({VALUE_OWN} AS DOUBLE PRECISION), o.price_minor, cs.median_minor
+         FROM offers o LEFT JOIN category_stats cs
+           ON cs.category_key = o.category_key AND cs.currency = o.currency"
+    );
+    let mut c = Client::connect(&db.url, NoTls).unwrap();
+    let rows: Vec<(f64, f64, i64, Option<i64>)> = c
+        .query(&sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    preciso_core::testing::assert_value_scores(&rows);
+}

@@ -143,12 +143,17 @@ fn value_ranks(
     if !ranking::scan_suits(matching, query_count(c, &scan.currency_offers)?) {
         return Ok(None);
     }
+    let medians: ranking::Medians =
+        query_map(c, &scan.medians, |r| Ok((r.get(0)?, r.get(1)?)))?.into_iter().collect();
     ranking::page_by_passes(scan.passes.len(), page.offset(), page.limit, |pass, top| {
         let q = &scan.passes[pass];
         let mut stmt = prepare(c, &q.sql)?;
         let mut rows = stmt.query(params_from_iter(values(&q.params)))?;
         while let Some(r) = rows.next()? {
-            if !top.push(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?) {
+            let own: f64 = r.get(1)?;
+            let category = r.get_ref(3)?.as_str_or_null().map_err(conversion)?;
+            let (score, median) = medians.score(own, r.get(2)?, category);
+            if !top.push(r.get(0)?, score, median, own) {
                 break;
             }
         }

@@ -747,3 +747,26 @@ fn products_keep_no_grouping_key_and_a_gtin_finds_its_product_by_its_row() {
         .unwrap();
     assert_eq!(cat.product_by_gtin(&gtin).unwrap(), None);
 }
+
+/// The value score a sort computes (`VALUE_SCORE`, with the median joined) is the own part
+/// plus `ranking::price_points` bit for bit: the value scan adds the points in Rust.
+#[test]
+fn the_value_score_is_the_own_part_plus_the_price_points() {
+    use preciso_sql::{VALUE_OWN, VALUE_SCORE};
+    let (_d, cat) = open();
+    preciso_core::testing::value_score_catalog(&cat);
+    let sql = format!(
+        "SELECT {VALUE_SCORE}, CAST({VALUE_OWN} AS DOUBLE PRECISION), o.price_minor, cs.median_minor
+         FROM offers o LEFT JOIN category_stats cs
+           ON cs.category_key = o.category_key AND cs.currency = o.currency"
+    );
+    let conn = raw(&cat);
+    let rows: Vec<(f64, f64, i64, Option<i64>)> = conn
+        .prepare(&sql)
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    preciso_core::testing::assert_value_scores(&rows);
+}
