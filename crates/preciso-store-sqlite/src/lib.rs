@@ -50,6 +50,13 @@ const READ_CACHE_KIB: i64 = 8_192;
 /// `SQLITE_MAX_MMAP_SIZE`, raised from 2 GB to this 64 GiB by `.cargo/config.toml`.
 const MMAP_BYTES: i64 = 1 << 36;
 
+/// Prepared statements each connection keeps (rusqlite's default: 16). The API's reads are a
+/// few hundred distinct statements (each listing's filters and sorts make their own text);
+/// with 16 kept, a mixed load over every GET endpoint compiled statements again and again:
+/// 6.9% of the server's CPU in `sqlite3Prepare` (docs/BENCHMARKS.md). PostgreSQL's
+/// connections keep as many (`CACHED_STATEMENTS` there).
+const CACHED_STATEMENTS: usize = 256;
+
 /// A driver error as the port's: a database busy past the busy timeout, or a full disk, is
 /// `Unavailable` (a retry may succeed once the writer or the space is gone).
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
@@ -72,6 +79,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA temp_store = MEMORY;",
     )?;
     conn.pragma_update(None, "cache_size", -READ_CACHE_KIB)?;
+    conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
     // Plans never depend on bound values (the query planner stability guarantee): with STAT4
     // built in, SQLite otherwise compiled a statement again whenever a value it had let steer
     // the plan changed, which was a third of the comparison endpoint's CPU (docs/DECISIONS.md).
@@ -167,6 +175,7 @@ impl SqliteCatalog {
         let conn = Connection::open_with_flags(path, flags).map_err(open)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
         conn.pragma_update(None, "cache_size", -READ_CACHE_KIB).map_err(open)?;
+        conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
         conn.pragma_update(None, "mmap_size", MMAP_BYTES).map_err(open)?;
         Ok(conn)
     }
