@@ -2055,9 +2055,9 @@ pub fn value_score_catalog(c: &dyn Catalog) {
             ..Default::default()
         }
         .offer();
-        o.rating =
-            (i % 3 != 0).then(|| Rating::from_hundredths(100 + 37 * i as i64 % 400).unwrap());
-        o.review_count = (i % 4 != 0).then_some(7u32.pow((i % 4) as u32));
+        o.rating = (!i.is_multiple_of(3))
+            .then(|| Rating::from_hundredths(100 + 37 * i as i64 % 400).unwrap());
+        o.review_count = (!i.is_multiple_of(4)).then_some(7u32.pow((i % 4) as u32));
         if i == 39 {
             o.category = None;
         }
