@@ -96,6 +96,17 @@ fn query_map<T>(
 
 /// A listing's total (`reads::Total`).
 fn total_of(c: &Connection, t: &reads::Total) -> rusqlite::Result<MatchCount> {
+    if let Some(q) = t.product_ids() {
+        let mut products = rustc_hash::FxHashSet::default();
+        let mut read = 0;
+        let mut stmt = prepare(c, &q.sql)?;
+        let mut rows = stmt.query(params_from_iter(values(&q.params)))?;
+        while let Some(r) = rows.next()? {
+            products.insert(r.get::<_, i64>(0)?);
+            read += 1;
+        }
+        return Ok(t.of(products.len() as u64, read));
+    }
     let q = t.query();
     let (total, read) = c.query_row(&q.sql, params_from_iter(values(&q.params)), |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
