@@ -677,13 +677,11 @@ pub fn search_ranked(matches: &str) -> String {
     )
 }
 
-/// A trending page: offers whose current price is a real drop that began at or after `since`,
-/// largest drop first. The drops carry what the filters read (migration 0026), so the page
-/// walks `offer_drops_rank` and reads only its own offers by id: `OFFER_COLUMNS`, then
-/// `reference_minor, drop_bp, drop_at` (read by name); its count reads the window's drops.
-pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, Total) {
-    // The filter's clauses name `o.`: here `o` is the drops table, which has those columns
-    // but the product's, matched through the offer instead.
+/// The drops a trending listing matches: current prices that are a real drop which began at
+/// or after `since`. The drops carry what the filters read (migration 0026), so the filter's
+/// clauses name `o.`: here `o` is the drops table, which has those columns but the product's,
+/// matched through the offer instead.
+fn drops_where(since: i64, filter: &OfferFilter) -> Where {
     let mut w: Where = filter_where(&OfferFilter { product: None, ..filter.clone() }, None);
     if let Some(p) = filter.product {
         w.push(
@@ -692,26 +690,52 @@ pub fn trending(since: i64, filter: &OfferFilter, page: PageRequest) -> (Query, 
         );
     }
     w.push("o.drop_at >= ?", [Param::Int(since)]);
+    w
+}
+
+/// A trending listing's count: its matching drops, along the index of its filter
+/// (`drop_filter_index`) or the window's.
+pub fn trending_count(since: i64, filter: &OfferFilter) -> Total {
+    let w = drops_where(since, filter);
+    Total::Matches(Query::new(format!("SELECT 1 FROM offer_drops o WHERE {}", w.sql()), w.params))
+}
+
+/// A trending page, largest drop first: `OFFER_COLUMNS`, then `reference_minor, drop_bp,
+/// drop_at` (read by name). The page's drops are chosen from the drops table alone and only
+/// its own offers are read, by id. `drops` is the FROM item for `offer_drops o`: an adapter may
+/// pin `offer_drops_rank` (walked from the largest drop, it stops once the page is full: for
+/// many matches) or `drop_filter_index` (the matches, then a sort: for few).
+pub fn trending_page(since: i64, filter: &OfferFilter, page: PageRequest, drops: &str) -> Query {
+    let w = drops_where(since, filter);
     let mut params = w.params.clone();
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
-    let rows = Query::new(
+    Query::new(
         format!(
             "SELECT {OFFER_COLUMNS}, d.reference_minor, d.drop_bp, d.drop_at
              FROM (SELECT o.offer_id, o.reference_minor, o.drop_bp, o.drop_at
-                   FROM offer_drops o WHERE {}
+                   FROM {drops} WHERE {}
                    ORDER BY o.drop_bp DESC, o.offer_id DESC LIMIT ? OFFSET ?) d
              JOIN offers o ON o.id = d.offer_id
              ORDER BY d.drop_bp DESC, d.offer_id DESC",
             w.sql()
         ),
         params,
-    );
-    let count = Total::Matches(Query::new(
-        format!("SELECT 1 FROM offer_drops o WHERE {}", w.sql()),
-        w.params,
-    ));
-    (rows, count)
+    )
+}
+
+/// The drops index that leads with one of the listing's filters (migration 0037), if any: a
+/// store's, else a brand's, else a category's.
+pub fn drop_filter_index(filter: &OfferFilter) -> Option<&'static str> {
+    if filter.store.is_some() {
+        Some("offer_drops_store")
+    } else if filter.brand.is_some() {
+        Some("offer_drops_brand")
+    } else if filter.category.is_some() {
+        Some("offer_drops_category")
+    } else {
+        None
+    }
 }
 
 /// The category keys at or below `category_key` that hold offers (the market summary's

@@ -399,13 +399,13 @@ impl CatalogRead for PgCatalog {
         filter: &OfferFilter,
         page: PageRequest,
     ) -> Result<Page<TrendingOffer>, StoreError> {
-        let (rows, total) = reads::trending(since, filter, page);
         self.with_client(|c| {
             // An empty window (stale scrapes) answers from the time index alone.
-            let total = total_of(c, &total)?;
+            let total = total_of(c, &reads::trending_count(since, filter))?;
             if total.total == 0 {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
+            let rows = reads::trending_page(since, filter, page, "offer_drops o");
             let items = run(c, &rows)?
                 .iter()
                 .map(|r| {

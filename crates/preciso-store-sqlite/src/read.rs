@@ -504,13 +504,21 @@ impl CatalogRead for SqliteCatalog {
         filter: &OfferFilter,
         page: PageRequest,
     ) -> Result<Page<TrendingOffer>, StoreError> {
-        let (rows, count) = reads::trending(since, filter, page);
         self.with_reader(|c| {
             // An empty window (stale scrapes) answers from the time index alone.
-            let total = total_of(c, &count)?;
+            let total = total_of(c, &reads::trending_count(since, filter))?;
             if total.total == 0 {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
+            // Pinned: more matches than a count reads are walked from the largest drop (the
+            // page fills after a few hundred), fewer are sorted (at most the count's limit).
+            // Unpinned, SQLite sorted every drop of the window for a category's page.
+            let index = match reads::drop_filter_index(filter) {
+                Some(index) if total.exact => index,
+                _ => "offer_drops_rank",
+            };
+            let drops = format!("offer_drops o INDEXED BY {index}");
+            let rows = reads::trending_page(since, filter, page, &drops);
             let items = query_map(c, &rows, |r| {
                 Ok(TrendingOffer {
                     offer: offer_row(r)?,

@@ -649,40 +649,48 @@ fn listings_that_pin_an_index_answer_while_it_is_missing() {
     assert_eq!(answers(&cat), before);
 }
 
-/// A trending listing in a currency counts and ranks the window's drops from one covering
-/// index (`offer_drops_window`), whatever else filters (a price bound too), instead of reading
-/// each drop of the window from the table.
+/// A trending listing counts its drops along a covering index — the one leading with its
+/// store, brand or category filter (migration 0037) when it has one and no currency — and
+/// reads its page from the drops' indexes alone: along the rank index from the largest drop
+/// (what the adapter pins for many matches) or along its filter's index (for few).
 #[test]
-fn trending_reads_the_drop_window_index_alone() {
+fn trending_reads_the_drop_indexes_alone() {
     use preciso_core::query::{OfferFilter, PageRequest};
     let (_d, cat) = open();
     preciso_core::testing::apply(&cat, "load", &[offer("exito", "A", "olla", 1_000, 1)]);
     let conn = raw(&cat);
     let cop = Some(Currency::parse("COP").unwrap());
+    let exito = Some(StoreId::parse("exito").unwrap());
+    let bounds = OfferFilter {
+        min_price: preciso_core::query::Decimal::parse("1"),
+        max_price: preciso_core::query::Decimal::parse("50000"),
+        ..Default::default()
+    };
     let filters = [
-        OfferFilter { currency: cop, ..Default::default() },
-        OfferFilter {
-            currency: cop,
-            store: Some(StoreId::parse("exito").unwrap()),
-            ..Default::default()
-        },
-        OfferFilter { currency: cop, category: Some("hogar".into()), ..Default::default() },
-        OfferFilter { currency: cop, brand: Some("acme".into()), ..Default::default() },
-        OfferFilter {
-            currency: cop,
-            min_price: preciso_core::query::Decimal::parse("1"),
-            max_price: preciso_core::query::Decimal::parse("50000"),
-            ..Default::default()
-        },
+        OfferFilter::default(),
+        OfferFilter { store: exito.clone(), ..Default::default() },
+        OfferFilter { category: Some("hogar".into()), ..Default::default() },
+        OfferFilter { brand: Some("acme".into()), ..Default::default() },
+        bounds.clone(),
     ];
-    for filter in filters {
-        let (rows, count) = preciso_sql::reads::trending(0, &filter, PageRequest::default());
-        for q in [rows, count.query()] {
-            let plan = query_plan(&conn, &q);
-            assert!(
-                plan.iter().any(|p| p.contains("COVERING INDEX offer_drops_window")),
-                "{filter:?}: {plan:?}"
-            );
+    let with_currency = filters.clone().map(|f| OfferFilter { currency: cop, ..f });
+    for filter in filters.iter().chain(&with_currency) {
+        let count = preciso_sql::reads::trending_count(0, filter).query();
+        let plan = query_plan(&conn, &count);
+        assert!(
+            plan.iter().any(|p| p.contains("COVERING INDEX offer_drops_")),
+            "{filter:?}: {plan:?}"
+        );
+        let own = preciso_sql::reads::drop_filter_index(filter);
+        if let (Some(index), None) = (own, filter.currency) {
+            assert!(plan.iter().any(|p| p.contains(index)), "{filter:?}: {plan:?}");
+        }
+        for index in own.into_iter().chain(["offer_drops_rank"]) {
+            let drops = format!("offer_drops o INDEXED BY {index}");
+            let page = preciso_sql::reads::trending_page(0, filter, PageRequest::default(), &drops);
+            let plan = query_plan(&conn, &page);
+            let covering = format!("COVERING INDEX {index}");
+            assert!(plan.iter().any(|p| p.contains(&covering)), "{filter:?}: {plan:?}");
         }
     }
 }
