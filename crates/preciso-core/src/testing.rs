@@ -1125,6 +1125,22 @@ pub fn category_best_prices_equal_the_cheapest_offer_per_product(c: &dyn Catalog
     for filter in category_filters_for_ranking() {
         best_prices_equal_the_cheapest_offer_per_product(c, &filter, 7);
     }
+    // Narrowed to one store or one brand (a store walks the category's keys where it holds
+    // many of the category's products, `CatalogRead::best_prices`' adapters may choose).
+    for category in ["hogar", "hogar/sala"] {
+        for min_price in [None, crate::query::Decimal::parse("300")] {
+            let base = OfferFilter {
+                currency: Currency::parse("COP").ok(),
+                category: Some(category.into()),
+                min_price,
+                ..Default::default()
+            };
+            let store = OfferFilter { store: StoreId::parse("exito").ok(), ..base.clone() };
+            let brand = OfferFilter { brand: Some("imusa".into()), ..base };
+            best_prices_equal_the_cheapest_offer_per_product(c, &store, 7);
+            best_prices_equal_the_cheapest_offer_per_product(c, &brand, 7);
+        }
+    }
 }
 
 /// Top-level categories of two keys whose 30 products have 40 offers each: the first rows of

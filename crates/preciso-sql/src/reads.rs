@@ -591,6 +591,25 @@ pub fn best_prices(
     }
 }
 
+/// For a category's best prices narrowed to one store or one brand (price bounds aside), from
+/// the summaries: that store's or brand's products in the category, then the category's
+/// products — how densely the narrowed offers lie along the category's price order. `None`
+/// without a category, a currency, or exactly one of a store and a brand.
+pub fn narrowed_share(filter: &OfferFilter) -> Option<(Query, Query)> {
+    let unbounded = OfferFilter { min_price: None, max_price: None, ..filter.clone() };
+    let (category, currency, scope, name) = preciso_core::best::category_scope(&unbounded, None)?;
+    let narrowed = Query::new(
+        crate::market::CATEGORY_PRODUCTS.into(),
+        vec![text(currency.code()), text(category), text(scope.as_str()), Param::Text(name)],
+    );
+    let whole = Query::new(
+        "SELECT coalesce(max(products), 0) FROM product_best_scopes WHERE scope = ? AND currency = ?"
+            .into(),
+        vec![text(category), text(currency.code())],
+    );
+    Some((narrowed, whole))
+}
+
 pub fn offer_by_id(id: i64) -> Query {
     Query::new(format!("SELECT {OFFER_COLUMNS} FROM offers o WHERE o.id = ?"), vec![Param::Int(id)])
 }
