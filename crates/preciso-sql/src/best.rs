@@ -92,11 +92,16 @@ pub fn page(scope: &str, currency: Currency, page: PageRequest) -> (Query, Query
             Param::Int(page.offset() as i64),
         ],
     };
-    let total = Query {
+    (rows, scope_products(scope, currency))
+}
+
+/// The products of a scope sold in a currency (the summary's count): a best-prices page's
+/// total.
+pub fn scope_products(scope: &str, currency: Currency) -> Query {
+    Query {
         sql: "SELECT coalesce(max(products), 0) FROM product_best_scopes
               WHERE scope = ? AND currency = ?"
             .into(),
         params: vec![text(scope), text(currency.code())],
-    };
-    (rows, total)
+    }
 }

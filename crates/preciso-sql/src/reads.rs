@@ -602,12 +602,7 @@ pub fn narrowed_share(filter: &OfferFilter) -> Option<(Query, Query)> {
         crate::market::CATEGORY_PRODUCTS.into(),
         vec![text(currency.code()), text(category), text(scope.as_str()), Param::Text(name)],
     );
-    let whole = Query::new(
-        "SELECT coalesce(max(products), 0) FROM product_best_scopes WHERE scope = ? AND currency = ?"
-            .into(),
-        vec![text(category), text(currency.code())],
-    );
-    Some((narrowed, whole))
+    Some((narrowed, crate::best::scope_products(category, currency)))
 }
 
 pub fn offer_by_id(id: i64) -> Query {
