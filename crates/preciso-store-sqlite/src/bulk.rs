@@ -11,11 +11,12 @@
 //! the ordinary writer once the indexes exist. Every offer's first record is written here and
 //! all its later records after, so each offer sees its records in file order, as a run that
 //! wrote them one by one would. Products may be appended twice (a product's offers arrive in
-//! many batches); the first row of each id is kept when its index is built, and the search
-//! index gets every product the load appended once the replay is done (`complete_search`;
-//! the replay indexes the few products it writes itself, into a still empty index: replayed
-//! into the filled one, each replayed batch's commit ran the merges FTS5 owed the fill's
-//! segments). The price
+//! many batches); the first row of each id is kept when its index is built. The search index
+//! of every product the load appended is filled on a second thread while the other indexes
+//! are built (`search::SideFill`) and put in place once the replay is done (`complete_search`;
+//! the replay indexes the few products it writes itself, into a still empty index, and they
+//! are indexed again with the fill's: replayed into the filled one, each replayed batch's
+//! commit ran the merges FTS5 owed the fill's segments). The price
 //! history, kept in (offer, time) order, is a plain table while the load appends and is ordered
 //! once at its end (`rebuild_history`). A load killed
 //! midway leaves tables without indexes: `restore_indexes` builds them when the catalog is next
@@ -116,27 +117,48 @@ pub(crate) fn suspect(conn: &Connection, product: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Ends the load's appending: products appended twice deduplicated, every index but
-/// `LAST_INDEX` built, foreign keys back on. The caller then replays the records set aside
-/// and calls `complete_search`.
-pub(crate) fn complete(conn: &Connection) -> rusqlite::Result<()> {
-    build_indexes(conn, || build_table_indexes(conn, Dedupe::Suspects))
+/// Ends the load's appending: products appended twice deduplicated, the search index's fill
+/// started beside (`search::SideFill`), every index but `LAST_INDEX` built, foreign keys back
+/// on. The caller then replays the records set aside and calls `complete_search` with the
+/// fill.
+pub(crate) fn complete(conn: &Connection) -> rusqlite::Result<Option<search::SideFill>> {
+    build_indexes(conn, || {
+        dedupe_products(conn, Dedupe::Suspects)?;
+        let fill = search::SideFill::start(conn)?;
+        build_table_indexes(conn)?;
+        Ok(fill)
+    })
 }
 
-/// Adds every product the search index lacks (those the load appended), then `LAST_INDEX`:
-/// the load's end is complete.
-pub(crate) fn complete_search(conn: &Connection) -> rusqlite::Result<()> {
-    build_indexes(conn, || build_search(conn))
+/// Puts the side fill's search index in place, with every product written since it began, or
+/// (without one, or when it failed) adds every product the search index lacks; then
+/// `LAST_INDEX`: the load's end is complete.
+pub(crate) fn complete_search(
+    conn: &Connection,
+    fill: Option<search::SideFill>,
+) -> rusqlite::Result<()> {
+    build_indexes(conn, || {
+        if let Some(fill) = fill
+            && fill.finish(conn, LAST_INDEX)?
+        {
+            return Ok(());
+        }
+        build_search(conn)
+    })
 }
 
 /// Builds whatever indexes a killed initial load left missing, and orders its history (at
 /// open; a no-op otherwise).
 pub(crate) fn restore_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    if let Some(catalog) = conn.path().filter(|p| !p.is_empty()) {
+        search::remove_side_file(std::path::Path::new(catalog));
+    }
     if end_complete(conn)? {
         return Ok(());
     }
     build_indexes(conn, || {
-        build_table_indexes(conn, Dedupe::All)?;
+        dedupe_products(conn, Dedupe::All)?;
+        build_table_indexes(conn)?;
         build_search(conn)
     })
 }
@@ -213,10 +235,10 @@ enum Dedupe {
 
 /// Runs `build` with foreign keys off (a parent without its unique index cannot be written
 /// under them) and turns them on again.
-fn build_indexes(
+fn build_indexes<T>(
     conn: &Connection,
-    build: impl FnOnce() -> rusqlite::Result<()>,
-) -> rusqlite::Result<()> {
+    build: impl FnOnce() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
     sorting(conn, || {
         conn.execute_batch("PRAGMA foreign_keys = OFF")?;
         let built = build();
@@ -261,29 +283,33 @@ fn step(
     crate::timed(name, || crate::transaction(conn, f, |e| e))
 }
 
-/// Deduplicates the products, orders the history and builds every deferred index but
-/// `LAST_INDEX`.
-fn build_table_indexes(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
-    let step = |name: &str, f: &dyn Fn() -> rusqlite::Result<()>| step(conn, name, f);
-    if !index_exists(conn, "products_id")? {
-        // Products never change once stored: the first row of an id is the product, and the
-        // only one the search index may hold.
-        step("products deduplicated", &|| {
-            conn.execute_batch("DROP TRIGGER IF EXISTS products_search_delete")?;
-            conn.execute_batch(match dedupe {
-                Dedupe::Suspects => {
-                    "DELETE FROM products WHERE id IN (SELECT id FROM temp.bulk_suspects)
-                         AND rowid NOT IN (SELECT min(rowid) FROM products
-                             WHERE id IN (SELECT id FROM temp.bulk_suspects) GROUP BY id)"
-                }
-                Dedupe::All => {
-                    "DELETE FROM products WHERE rowid NOT IN
-                         (SELECT min(rowid) FROM products GROUP BY id)"
-                }
-            })?;
-            conn.execute_batch(search::DELETE_TRIGGER)
-        })?;
+/// Keeps the first row of each product (in a step of its own) unless `products_id` exists.
+fn dedupe_products(conn: &Connection, dedupe: Dedupe) -> rusqlite::Result<()> {
+    if index_exists(conn, "products_id")? {
+        return Ok(());
     }
+    // Products never change once stored: the first row of an id is the product, and the only
+    // one the search index may hold.
+    step(conn, "products deduplicated", &|| {
+        conn.execute_batch("DROP TRIGGER IF EXISTS products_search_delete")?;
+        conn.execute_batch(match dedupe {
+            Dedupe::Suspects => {
+                "DELETE FROM products WHERE id IN (SELECT id FROM temp.bulk_suspects)
+                     AND rowid NOT IN (SELECT min(rowid) FROM products
+                         WHERE id IN (SELECT id FROM temp.bulk_suspects) GROUP BY id)"
+            }
+            Dedupe::All => {
+                "DELETE FROM products WHERE rowid NOT IN
+                     (SELECT min(rowid) FROM products GROUP BY id)"
+            }
+        })?;
+        conn.execute_batch(search::DELETE_TRIGGER)
+    })
+}
+
+/// Orders the history and builds every deferred index but `LAST_INDEX`.
+fn build_table_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    let step = |name: &str, f: &dyn Fn() -> rusqlite::Result<()>| step(conn, name, f);
     step("history ordered", &|| rebuild_history(conn, HistoryForm::Ordered))?;
     let expressions = [preciso_sql::VALUE_INDEX, preciso_sql::DISCOUNT_INDEX];
     for sql in UNIQUE_INDEXES.iter().chain(&OFFER_INDEXES).chain(&expressions) {

@@ -355,8 +355,12 @@ fn opening_after_a_killed_initial_load_builds_its_indexes_and_the_rerun_converge
     assert!(!history_ordered(&raw(&cat)), "the load appends its history");
     drop(s);
     drop(cat);
+    // What a load killed while filling its search index beside it leaves (`search::SideFill`).
+    let side_fill = d.path().join("db/catalog.sqlite.search-fill");
+    std::fs::write(&side_fill, b"partial").unwrap();
 
     let reopened = SqliteCatalog::open(&path).unwrap();
+    assert!(!side_fill.exists(), "opening removes the killed load's scratch file");
     let c = raw(&reopened);
     assert_eq!(index_count(&c), indexes);
     assert_eq!(index_problems(&c), Vec::<String>::new());
@@ -428,8 +432,9 @@ fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
         offer("exito", "A", "olla", 4_800, 2),
         offer("exito", "C", "olla roja", 7_000, 3),
     ];
-    let (_d, bulk) = open();
+    let (d, bulk) = open();
     let loaded = preciso_core::testing::apply(&bulk, "file", &batch);
+    assert!(!d.path().join("db/catalog.sqlite.search-fill").exists(), "no scratch file left");
     let (_e, seeded) = open();
     preciso_core::testing::apply(&seeded, "seed", &[offer("alkosto", "Z", "taza", 1_000, 1)]);
     let normal = preciso_core::testing::apply(&seeded, "file", &batch);
