@@ -111,6 +111,9 @@ pub(crate) fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
 /// index is filled beside the load").
 pub(crate) struct SideFill {
     path: PathBuf,
+    /// An exclusive lock on the scratch file while the load uses it: an open of the catalog
+    /// meanwhile (which removes what a killed load left) sees it taken and leaves the file.
+    _claim: std::fs::File,
     thread: Option<JoinHandle<rusqlite::Result<Snapshot>>>,
 }
 
@@ -120,12 +123,18 @@ struct Snapshot {
     rows: i64,
 }
 
-/// Page cache of the side fill's connection (KiB): its sort of the products spills past it.
-const SIDE_CACHE_KIB: i64 = 8_192;
+/// Page cache of the side fill's connection (KiB), which also bounds the sort's runs in
+/// memory, and FTS5's term buffer there. Small: the fill runs beside the index builds, whose
+/// sorts hold memory of their own (with 8 MB each, a 10M load's peak anonymous memory rose
+/// from 129 to 166 MB, past the 150 MB bound), and it has time to spare (49.5 s at 10M against
+/// 170 s of index builds); a smaller buffer only means more, smaller segments to merge.
+const SIDE_CACHE_KIB: i64 = 2_048;
+const SIDE_HASH_BYTES: i64 = 2 << 20;
 
 impl SideFill {
     /// Starts filling from the products committed now; `None` when the catalog has no file of
-    /// its own (in memory) or no thread could be started: the load then fills in place.
+    /// its own (in memory), another load fills beside it, or no thread could be started: the
+    /// load then fills in place.
     pub(crate) fn start(conn: &Connection) -> rusqlite::Result<Option<SideFill>> {
         let Some(catalog) = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from) else {
             return Ok(None);
@@ -135,16 +144,20 @@ impl SideFill {
             [],
             |r| r.get(0),
         )?;
-        let path = side_path(&catalog);
         remove_side_file(&catalog);
+        let path = side_path(&catalog);
+        let Some(claim) = claim(&path) else {
+            return Ok(None);
+        };
         let target = path.clone();
         let spawned = std::thread::Builder::new().name("search-fill".into()).spawn(move || {
             crate::timed("search index filled beside", || fill(&catalog, &target, &create))
         });
         match spawned {
-            Ok(thread) => Ok(Some(SideFill { path, thread: Some(thread) })),
+            Ok(thread) => Ok(Some(SideFill { path, _claim: claim, thread: Some(thread) })),
             Err(e) => {
                 tracing::warn!(error = %e, "no thread for the search index: filled in place");
+                let _ = std::fs::remove_file(&path);
                 Ok(None)
             }
         }
@@ -152,27 +165,30 @@ impl SideFill {
 
     /// Waits for the fill and, in one transaction, puts its index in place of the catalog's,
     /// adds the products written since its snapshot (the load's replay) and runs `last`.
-    /// `false` when the fill failed or products it read were deleted since: the caller fills
-    /// in place.
+    /// `false`, having changed nothing, when the fill or its copy failed or a product it read
+    /// was deleted since: the caller fills in place (where a full disk, say, fails again).
     pub(crate) fn finish(mut self, conn: &Connection, last: &str) -> rusqlite::Result<bool> {
         let snapshot = match self.thread.take().map(JoinHandle::join) {
             Some(Ok(Ok(snapshot))) => snapshot,
-            Some(Ok(Err(e))) => {
-                tracing::warn!(error = %e, "the search index's side fill failed: filled in place");
-                return Ok(false);
-            }
+            Some(Ok(Err(e))) => return Ok(stepped_aside("fill", &e)),
             _ => return Ok(false),
         };
         let side = self.path.to_str().ok_or_else(|| not_utf8(&self.path))?;
-        conn.execute("ATTACH DATABASE ?1 AS side_fill", [side])?;
+        if let Err(e) = conn.execute("ATTACH DATABASE ?1 AS side_fill", [side]) {
+            return Ok(stepped_aside("copy", &e));
+        }
         let copied = crate::timed("search index copied", || {
             crate::transaction(conn, || copy(conn, &snapshot, last), |e| e)
         });
-        let detached = conn.execute_batch("DETACH DATABASE side_fill");
-        let copied = copied?;
-        detached?;
-        Ok(copied)
+        conn.execute_batch("DETACH DATABASE side_fill")?;
+        Ok(copied.unwrap_or_else(|e| stepped_aside("copy", &e)))
     }
+}
+
+/// Logs why the side fill was not used (the load fills in place instead).
+fn stepped_aside(what: &str, e: &rusqlite::Error) -> bool {
+    tracing::warn!(error = %e, "the search index's side {what} failed: filled in place");
+    false
 }
 
 impl Drop for SideFill {
@@ -191,9 +207,23 @@ fn side_path(catalog: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Removes what a killed load's side fill left beside the catalog at `catalog`.
+/// Creates the scratch file and locks it; `None` when it exists (another load's) or the lock
+/// is refused.
+fn claim(path: &Path) -> Option<std::fs::File> {
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).ok()?;
+    file.try_lock().ok()?;
+    Some(file)
+}
+
+/// Removes what a killed load's side fill left beside the catalog at `catalog` (unless a load
+/// holds it).
 pub(crate) fn remove_side_file(catalog: &Path) {
-    let _ = std::fs::remove_file(side_path(catalog));
+    let path = side_path(catalog);
+    if let Ok(file) = std::fs::File::open(&path)
+        && file.try_lock().is_ok()
+    {
+        let _ = std::fs::remove_file(&path);
+    }
 }
 
 fn not_utf8(path: &Path) -> rusqlite::Error {
@@ -223,7 +253,7 @@ fn fill(catalog: &Path, side: &Path, create: &str) -> rusqlite::Result<Snapshot>
         })?;
     c.execute_batch(create)?;
     c.execute_batch(&format!(
-        "INSERT INTO product_search (product_search, rank) VALUES ('hashsize', {FILL_HASH_BYTES});
+        "INSERT INTO product_search (product_search, rank) VALUES ('hashsize', {SIDE_HASH_BYTES});
          INSERT INTO product_search (product_search, rank) VALUES ('automerge', 16);
          INSERT INTO product_search (rowid, brand, title)
              SELECT id, brand, title FROM products ORDER BY id;"
@@ -305,6 +335,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = catalog(dir.path(), &[(-5, "olla roja"), (7, "sarten roja"), (3, "taza")]);
         let fill = SideFill::start(&conn).unwrap().expect("a catalog on disk fills beside");
+        let scratch = side_path(&dir.path().join("catalog.sqlite"));
+        remove_side_file(&dir.path().join("catalog.sqlite"));
+        assert!(scratch.exists(), "an open meanwhile leaves the file the load holds");
+        assert!(SideFill::start(&conn).unwrap().is_none(), "a second load fills in place");
         // The fill's snapshot may be taken before or after this write: either way the product
         // ends up indexed once.
         conn.execute(
@@ -318,7 +352,7 @@ mod tests {
         assert_eq!(matches(&conn, "roja"), vec![-5, 7]);
         integrity(&conn).unwrap();
         conn.execute_batch("SELECT * FROM last_ran").unwrap();
-        assert!(!side_path(&dir.path().join("catalog.sqlite")).exists());
+        assert!(!scratch.exists());
     }
 
     /// A product of the fill's snapshot deleted before the fill is put in place (another run
@@ -328,11 +362,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = catalog(dir.path(), &[(1, "olla"), (2, "sarten")]);
         let fill = SideFill::start(&conn).unwrap().unwrap();
-        // Wait for the snapshot, then delete one of its products.
-        while !side_path(&dir.path().join("catalog.sqlite")).exists() {
-            std::thread::yield_now();
+        // Wait for the snapshot (the fill creates its table after it), then delete one of
+        // its products.
+        let side = Connection::open(side_path(&dir.path().join("catalog.sqlite"))).unwrap();
+        let created = |c: &Connection| {
+            c.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'product_search'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_or(0)
+                == 1
+        };
+        let waited = std::time::Instant::now();
+        while !created(&side) {
+            assert!(waited.elapsed().as_secs() < 30, "the fill took its snapshot");
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(side);
         // (Without the trigger: the product was never indexed in the catalog.)
         conn.execute_batch(
             "DROP TRIGGER products_search_delete; DELETE FROM products WHERE id = 2;",
