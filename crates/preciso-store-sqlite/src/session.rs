@@ -189,9 +189,11 @@ impl IngestSession for SqliteSession<'_> {
                 .map_err(backend)?;
             crate::timed("statistics", || crate::stats::analyze(conn)).map_err(backend)?;
         }
-        crate::timed("market summary", || crate::stats::refresh_market_if_marked(conn))?;
-        crate::timed("best prices", || crate::stats::refresh_product_best(conn))
-            .map_err(backend)?;
+        // The market summary is computed on a second thread while best prices are refreshed.
+        crate::stats::refresh_market_beside(conn, || {
+            crate::timed("best prices", || crate::stats::refresh_product_best(conn))
+                .map_err(backend)
+        })?;
         crate::timed("trending", || crate::stats::refresh_trends(conn))?;
         // The run ends last: replicas drop their cached answers when they see it end
         // (`ingest_marker`), so every summary it refreshed is written by then.

@@ -3,7 +3,9 @@
 //! read by offset along the (category_key, currency, price) index, so a refresh touches each
 //! group's index entries once and sorts nothing.
 
+use preciso_core::analysis::category::CategoryAnalysis;
 use preciso_core::best::{BestRow, EVERY_PRODUCT, OfferPrice, ProductStream, ScopeTally};
+use preciso_core::ports::StoreError;
 use preciso_sql::best;
 use rusqlite::{Connection, params};
 use rustc_hash::FxHashSet;
@@ -19,7 +21,7 @@ pub(crate) fn refresh_product_best(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Recomputes the trending drops of the offers ingest marked (`preciso_sql::trend`).
-pub(crate) fn refresh_trends(conn: &Connection) -> Result<u64, preciso_core::ports::StoreError> {
+pub(crate) fn refresh_trends(conn: &Connection) -> Result<u64, StoreError> {
     crate::transaction(
         conn,
         || preciso_sql::trend::refresh(&mut crate::identity::SqliteTx(conn)),
@@ -188,13 +190,30 @@ fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Rebuilds the market summary (`preciso_core::market`) from one scan of the offers, in one
 /// write transaction with the scan.
-pub(crate) fn refresh_market(conn: &Connection) -> Result<(), preciso_core::ports::StoreError> {
+pub(crate) fn refresh_market(conn: &Connection) -> Result<(), StoreError> {
     crate::transaction(conn, || rebuild_market(conn), crate::backend)
 }
 
-/// The same inside the caller's write transaction: the offers in table order, then their
-/// prices along the `offers_product` index (product order, no sort, no table lookups).
-pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::ports::StoreError> {
+/// The same inside the caller's write transaction.
+pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), StoreError> {
+    let build = compute_market(conn)?;
+    write_market(conn, &build)
+}
+
+/// The market summary as computed from the offers, not yet written.
+struct MarketBuild {
+    /// The stale mark's generation when the offers were read: the write clears the mark only
+    /// at it, so a run that committed since leaves it.
+    generation: Option<i64>,
+    market: preciso_core::market::Market,
+    analyses: Vec<CategoryAnalysis>,
+}
+
+/// Reads the offers and computes the summary and every category's price analysis, writing
+/// nothing: the offers in table order, then their prices along the `offers_product` index
+/// (product order, no sort, no table lookups). Run in one read transaction (or the caller's
+/// write transaction), so all its statements see the same offers.
+fn compute_market(conn: &Connection) -> Result<MarketBuild, StoreError> {
     use preciso_core::market::{MarketFold, MarketRow, PriceRow};
     let generation = marked(conn)?;
     let mut fold = MarketFold::default();
@@ -229,8 +248,60 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), preciso_core::port
     })
     .map_err(crate::backend)?;
     let market = fold.finish();
-    preciso_sql::market::write(&mut crate::identity::SqliteTx(conn), &market, generation)?;
-    rebuild_price_analysis(conn, &market)
+    let analyses = price_analyses(conn, &market)?;
+    Ok(MarketBuild { generation, market, analyses })
+}
+
+/// Writes a computed summary and its analyses in the caller's write transaction.
+fn write_market(conn: &Connection, build: &MarketBuild) -> Result<(), StoreError> {
+    let mut tx = crate::identity::SqliteTx(conn);
+    preciso_sql::market::write(&mut tx, &build.market, build.generation)?;
+    conn.execute(preciso_sql::price_analysis::CLEAR, []).map_err(crate::backend)?;
+    preciso_sql::price_analysis::write(&mut tx, &build.analyses)
+}
+
+/// Runs `beside` on `conn` (the best prices' refresh, at the end of a run) while a connection
+/// of its own computes the market summary, if it is marked stale, on a second thread; then
+/// writes it on `conn`. Both only read the offers, which nothing the run does after its
+/// batches and replay changes, and the summary's read sees them in one transaction; the end
+/// of a run was one core's work, and at 10M offers the summary took 14–18 s of it. Without a
+/// file (in memory), one after the other.
+pub(crate) fn refresh_market_beside<T>(
+    conn: &Connection,
+    beside: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if marked(conn)?.is_none() {
+        return beside();
+    }
+    let Some(path) = conn.path().filter(|p| !p.is_empty()) else {
+        crate::timed("market summary", || refresh_market(conn))?;
+        return beside();
+    };
+    let reader = crate::SqliteCatalog::connect_read_only(std::path::Path::new(path))?;
+    std::thread::scope(|threads| {
+        let computed = std::thread::Builder::new()
+            .name("market-summary".into())
+            .spawn_scoped(threads, move || {
+                crate::timed("market summary computed beside", || in_one_read(&reader))
+            })
+            .map_err(|e| StoreError::Backend(format!("market summary thread: {e}")))?;
+        let done = beside();
+        let build = computed
+            .join()
+            .map_err(|_| StoreError::Backend("the market summary's thread panicked".into()))??;
+        crate::timed("market summary written", || {
+            crate::transaction(conn, || write_market(conn, &build), crate::backend)
+        })?;
+        done
+    })
+}
+
+/// `compute_market` in one read transaction of `reader`.
+fn in_one_read(reader: &Connection) -> Result<MarketBuild, StoreError> {
+    reader.execute_batch("BEGIN").map_err(crate::backend)?;
+    let build = compute_market(reader);
+    reader.execute_batch("COMMIT").map_err(crate::backend)?;
+    build
 }
 
 /// Steps through `sql`'s rows (the statement cached: the rebuild runs once per key).
@@ -250,17 +321,17 @@ fn scan(
 
 /// Every category path's price analysis in each currency (`preciso_core::analysis::category`),
 /// a path at a time: each of its keys' offers a seek into the covering category index.
-fn rebuild_price_analysis(
+fn price_analyses(
     conn: &Connection,
     market: &preciso_core::market::Market,
-) -> Result<(), preciso_core::ports::StoreError> {
+) -> Result<Vec<CategoryAnalysis>, StoreError> {
     use preciso_core::analysis::category::{Names, PathPrices, plan};
-    use preciso_sql::price_analysis::{CLEAR, KEY_PRICES, write};
+    use preciso_sql::price_analysis::KEY_PRICES;
     let counts = market.category_offers.iter();
     let plan = plan(counts.map(|c| (c.currency.as_str(), c.category_key.as_str(), c.offers)))
-        .map_err(|e| preciso_core::ports::StoreError::Backend(e.to_string()))?;
-    conn.execute(CLEAR, []).map_err(crate::backend)?;
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
     let mut names = Names::default();
+    let mut analyses = Vec::new();
     for path in plan {
         let mut prices = PathPrices::new(&mut names, path.offers);
         for key in &path.keys {
@@ -271,15 +342,13 @@ fn rebuild_price_analysis(
             })
             .map_err(crate::backend)?;
         }
-        if let Some(a) = prices.finish(&path.path, path.currency) {
-            write(&mut crate::identity::SqliteTx(conn), &[a])?;
-        }
+        analyses.extend(prices.finish(&path.path, path.currency));
     }
-    Ok(())
+    Ok(analyses)
 }
 
 /// The mark's generation, if the summary is marked stale.
-fn marked(conn: &Connection) -> Result<Option<i64>, preciso_core::ports::StoreError> {
+fn marked(conn: &Connection) -> Result<Option<i64>, StoreError> {
     use rusqlite::OptionalExtension;
     conn.query_row(preciso_sql::market::GENERATION, [], |r| r.get(0))
         .optional()
@@ -288,9 +357,7 @@ fn marked(conn: &Connection) -> Result<Option<i64>, preciso_core::ports::StoreEr
 
 /// Rebuilds the market summary when it is marked stale (`market_dirty`): at the end of a run
 /// whose batches read offers, and when a catalog opens after a run that died before that.
-pub(crate) fn refresh_market_if_marked(
-    conn: &Connection,
-) -> Result<(), preciso_core::ports::StoreError> {
+pub(crate) fn refresh_market_if_marked(conn: &Connection) -> Result<(), StoreError> {
     if marked(conn)?.is_some() { refresh_market(conn) } else { Ok(()) }
 }
 
