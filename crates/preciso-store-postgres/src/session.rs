@@ -186,9 +186,23 @@ impl IngestSession for PgSession<'_> {
         } else {
             crate::bulk::restore(&mut self.client, &self.catalog.connector)?;
         }
-        crate::best::refresh(&mut self.client)?;
-        crate::identity::refresh_trends(&mut self.client)?;
-        refresh_market_if_marked(&mut self.client)?;
+        let this = &mut *self;
+        std::thread::scope(|scope| {
+            // The market summary only reads the offers, as the best-price and trending
+            // refreshes do, and writes tables of its own: a second connection rebuilds it
+            // meanwhile, on a second server process (docs/DECISIONS.md).
+            let market = scope.spawn(|| market_beside(&this.catalog.connector));
+            crate::best::refresh(&mut this.client)?;
+            crate::identity::refresh_trends(&mut this.client)?;
+            let refused = match market.join() {
+                Ok(result) => !result?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            if refused {
+                refresh_market_if_marked(&mut this.client)?;
+            }
+            Ok::<(), StoreError>(())
+        })?;
         if self.rewrote {
             // Category reads are index-only scans, which skip the table only for pages the
             // visibility map marks all-visible; a run rewrites row versions on most pages and
@@ -844,6 +858,16 @@ fn rebuild_price_analysis(
         }
     }
     Ok(())
+}
+
+/// `refresh_market_if_marked` on a connection of its own; false when the server refused the
+/// connection (the caller refreshes on its own).
+fn market_beside(connector: &crate::tls::Connector) -> Result<bool, StoreError> {
+    let Ok(mut client) = crate::connect_with(connector) else {
+        return Ok(false);
+    };
+    refresh_market_if_marked(&mut client)?;
+    Ok(true)
 }
 
 /// Rebuilds the market summary when it is marked stale (`market_dirty`): at the end of a run
