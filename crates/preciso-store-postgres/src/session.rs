@@ -863,8 +863,12 @@ fn rebuild_price_analysis(
 /// `refresh_market_if_marked` on a connection of its own; false when the server refused the
 /// connection (the caller refreshes on its own).
 fn market_beside(connector: &crate::tls::Connector) -> Result<bool, StoreError> {
-    let Ok(mut client) = crate::connect_with(connector) else {
-        return Ok(false);
+    let mut client = match crate::connect_with(connector) {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(error = %e, "no second connection for the market summary");
+            return Ok(false);
+        }
     };
     refresh_market_if_marked(&mut client)?;
     Ok(true)

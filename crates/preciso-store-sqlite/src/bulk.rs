@@ -49,7 +49,8 @@ pub(crate) const LAST_INDEX: &str =
     "CREATE INDEX IF NOT EXISTS offers_price_change ON offers(price_changed_at)";
 
 /// Products added to the search index per transaction when the end of a load fills it in place
-/// (the next open after a killed load, or when the side fill stepped aside).
+/// (the next open or run after a killed load, a catalog in memory, or whenever the side fill
+/// stepped aside).
 const SEARCH_PART: i64 = 2_000_000;
 
 /// Every index an initial load drops: those of `UNIQUE_INDEXES`, `OFFER_INDEXES` and the two on

@@ -106,9 +106,9 @@ pub(crate) fn rebuild(conn: &Connection) -> rusqlite::Result<()> {
 /// time, and the end of a load ran on one core (a 1M load: 26 s at 90–100% of one core, 7.6 s
 /// of it the search index); FTS5's index is nothing but rows of its shadow tables, so a
 /// scratch database (`{catalog}.search-fill`, journal off) holding a table of the same
-/// definition is filled from a snapshot of the products, and its rows are copied into the
-/// catalog's empty shadow tables at the end, in key order (docs/DECISIONS.md, "The search
-/// index is filled beside the load").
+/// definition is filled from a snapshot of the products, and its rows replace those of the
+/// catalog's shadow tables at the end (which hold the replay's products, if any), in key
+/// order (docs/DECISIONS.md, "The search index is filled beside the load").
 pub(crate) struct SideFill {
     path: PathBuf,
     /// An exclusive lock on the scratch file while the load uses it: an open of the catalog
@@ -171,7 +171,11 @@ impl SideFill {
         let snapshot = match self.thread.take().map(JoinHandle::join) {
             Some(Ok(Ok(snapshot))) => snapshot,
             Some(Ok(Err(e))) => return Ok(stepped_aside("fill", &e)),
-            _ => return Ok(false),
+            Some(Err(_)) => {
+                tracing::warn!("the search index's side fill panicked: filled in place");
+                return Ok(false);
+            }
+            None => return Ok(false),
         };
         let side = self.path.to_str().ok_or_else(|| not_utf8(&self.path))?;
         if let Err(e) = conn.execute("ATTACH DATABASE ?1 AS side_fill", [side]) {
@@ -180,7 +184,11 @@ impl SideFill {
         let copied = crate::timed("search index copied", || {
             crate::transaction(conn, || copy(conn, &snapshot, last), |e| e)
         });
-        conn.execute_batch("DETACH DATABASE side_fill")?;
+        if let Err(e) = conn.execute_batch("DETACH DATABASE side_fill") {
+            // The copy is committed (or rolled back) either way; the scratch file stays
+            // attached to this connection until it closes.
+            tracing::warn!(error = %e, "the search index's scratch file stayed attached");
+        }
         Ok(copied.unwrap_or_else(|e| stepped_aside("copy", &e)))
     }
 }
@@ -209,9 +217,14 @@ fn side_path(catalog: &Path) -> PathBuf {
 
 /// Creates the scratch file and locks it; `None` when it exists (another load's) or the lock
 /// is refused.
+/// (Between the creation and the lock, an open elsewhere may remove the new file: the fill
+/// then writes a file of its own that the copy may not find, and the load fills in place.)
 fn claim(path: &Path) -> Option<std::fs::File> {
     let file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).ok()?;
-    file.try_lock().ok()?;
+    if file.try_lock().is_err() {
+        let _ = std::fs::remove_file(path);
+        return None;
+    }
     Some(file)
 }
 

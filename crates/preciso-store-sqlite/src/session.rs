@@ -174,10 +174,10 @@ impl IngestSession for SqliteSession<'_> {
         }
         // An initial load builds its indexes after its last batch (a killed one's are built
         // by the next open or run) while the search index fills beside, writes the repeats it
-        // set aside, then puts the search index in place. The replay indexes the products it writes as any run does, into an index
-        // still (nearly) empty: replayed into the filled one, a 10M load's ~100k repeats took
-        // 26.8 s instead of 12.8, each commit running part of the merges FTS5 owed the fill's
-        // segments (docs/BENCHMARKS.md).
+        // set aside, then puts the search index in place. The replay indexes the products it
+        // writes as any run does, into an index still (nearly) empty: replayed into the filled
+        // one, a 10M load's ~100k repeats took 26.8 s instead of 12.8, each commit running
+        // part of the merges FTS5 owed the fill's segments (docs/BENCHMARKS.md).
         if self.bulk.take().is_some() {
             let search = bulk::complete(&self.conn).map_err(backend)?;
             crate::timed("repeats replayed", || self.replay_deferred())?;

@@ -3,7 +3,6 @@
 //! read by offset along the (category_key, currency, price) index, so a refresh touches each
 //! group's index entries once and sorts nothing.
 
-use preciso_core::analysis::category::CategoryAnalysis;
 use preciso_core::best::{BestRow, EVERY_PRODUCT, OfferPrice, ProductStream, ScopeTally};
 use preciso_core::ports::StoreError;
 use preciso_sql::best;
@@ -258,19 +257,18 @@ pub(crate) fn rebuild_market(conn: &Connection) -> Result<(), StoreError> {
     write_market(conn, &build)
 }
 
-/// The market summary as computed from the offers, not yet written.
+/// The market summary as folded from the offers, not yet written.
 struct MarketBuild {
     /// The stale mark's generation when the offers were read: the write clears the mark only
-    /// at it, so a run that committed since leaves it.
+    /// at it.
     generation: Option<i64>,
     market: preciso_core::market::Market,
-    analyses: Vec<CategoryAnalysis>,
 }
 
-/// Reads the offers and computes the summary and every category's price analysis, writing
-/// nothing: the offers in table order, then their prices along the `offers_product` index
-/// (product order, no sort, no table lookups). Run in one read transaction (or the caller's
-/// write transaction), so all its statements see the same offers.
+/// Reads the offers and folds the summary, writing nothing: the offers in table order, then
+/// their prices along the `offers_product` index (product order, no sort, no table lookups).
+/// Run in one read transaction (or the caller's write transaction), so both scans see the
+/// same offers.
 fn compute_market(conn: &Connection) -> Result<MarketBuild, StoreError> {
     use preciso_core::market::{MarketFold, MarketRow, PriceRow};
     let generation = marked(conn)?;
@@ -305,25 +303,29 @@ fn compute_market(conn: &Connection) -> Result<MarketBuild, StoreError> {
         Ok(())
     })
     .map_err(crate::backend)?;
-    let market = fold.finish();
-    let analyses = price_analyses(conn, &market)?;
-    Ok(MarketBuild { generation, market, analyses })
+    Ok(MarketBuild { generation, market: fold.finish() })
 }
 
-/// Writes a computed summary and its analyses in the caller's write transaction.
+/// Writes a folded summary, then each category's price analysis, computed and written a path
+/// at a time (an analysis holds its histograms: tens of KB each), in the caller's write
+/// transaction.
 fn write_market(conn: &Connection, build: &MarketBuild) -> Result<(), StoreError> {
-    let mut tx = crate::identity::SqliteTx(conn);
-    preciso_sql::market::write(&mut tx, &build.market, build.generation)?;
-    conn.execute(preciso_sql::price_analysis::CLEAR, []).map_err(crate::backend)?;
-    preciso_sql::price_analysis::write(&mut tx, &build.analyses)
+    preciso_sql::market::write(
+        &mut crate::identity::SqliteTx(conn),
+        &build.market,
+        build.generation,
+    )?;
+    rebuild_price_analysis(conn, &build.market)
 }
 
 /// Runs `beside` on `conn` (the best prices' refresh, at the end of a run) while a connection
-/// of its own computes the market summary, if it is marked stale, on a second thread; then
-/// writes it on `conn`. Both only read the offers, which nothing the run does after its
-/// batches and replay changes, and the summary's read sees them in one transaction; the end
-/// of a run was one core's work, and at 10M offers the summary took 14–18 s of it. Without a
-/// file (in memory), one after the other.
+/// of its own folds the market summary, if it is marked stale, on a second thread; then writes
+/// it on `conn`. Both only read the offers, and the fold sees them in one read transaction;
+/// the end of a run was one core's work, and at 10M offers the summary took 14–18 s of it.
+/// The fold is written only if no other connection committed since before it began (`PRAGMA
+/// data_version` of `conn`, which its own commits leave alone): else the summary is rebuilt in
+/// the write transaction, as before, so an older fold never replaces a newer summary. Without
+/// a file (in memory), a reader or a thread, one after the other.
 pub(crate) fn refresh_market_beside<T>(
     conn: &Connection,
     beside: impl FnOnce() -> Result<T, StoreError>,
@@ -331,27 +333,51 @@ pub(crate) fn refresh_market_beside<T>(
     if marked(conn)?.is_none() {
         return beside();
     }
-    let Some(path) = conn.path().filter(|p| !p.is_empty()) else {
+    let reader = conn
+        .path()
+        .filter(|p| !p.is_empty())
+        .and_then(|p| crate::SqliteCatalog::connect_read_only(std::path::Path::new(p)).ok());
+    let Some(reader) = reader else {
         crate::timed("market summary", || refresh_market(conn))?;
         return beside();
     };
-    let reader = crate::SqliteCatalog::connect_read_only(std::path::Path::new(path))?;
+    let before = data_version(conn)?;
     std::thread::scope(|threads| {
         let computed = std::thread::Builder::new()
             .name("market-summary".into())
             .spawn_scoped(threads, move || {
                 crate::timed("market summary computed beside", || in_one_read(&reader))
-            })
-            .map_err(|e| StoreError::Backend(format!("market summary thread: {e}")))?;
+            });
+        let Ok(computed) = computed else {
+            crate::timed("market summary", || refresh_market(conn))?;
+            return beside();
+        };
         let done = beside();
-        let build = computed
-            .join()
-            .map_err(|_| StoreError::Backend("the market summary's thread panicked".into()))??;
+        let build = computed.join().unwrap_or_else(|_| {
+            Err(StoreError::Backend("the market summary's thread panicked".into()))
+        });
+        let done = done?;
+        let build = build?;
         crate::timed("market summary written", || {
-            crate::transaction(conn, || write_market(conn, &build), crate::backend)
+            crate::transaction(
+                conn,
+                || {
+                    if data_version(conn)? == before {
+                        write_market(conn, &build)
+                    } else {
+                        rebuild_market(conn)
+                    }
+                },
+                crate::backend,
+            )
         })?;
-        done
+        Ok(done)
     })
+}
+
+/// `PRAGMA data_version`: changes when another connection commits to the database.
+fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(crate::backend)
 }
 
 /// `compute_market` in one read transaction of `reader`.
@@ -379,17 +405,17 @@ fn scan(
 
 /// Every category path's price analysis in each currency (`preciso_core::analysis::category`),
 /// a path at a time: each of its keys' offers a seek into the covering category index.
-fn price_analyses(
+fn rebuild_price_analysis(
     conn: &Connection,
     market: &preciso_core::market::Market,
-) -> Result<Vec<CategoryAnalysis>, StoreError> {
+) -> Result<(), StoreError> {
     use preciso_core::analysis::category::{Names, PathPrices, plan};
-    use preciso_sql::price_analysis::KEY_PRICES;
+    use preciso_sql::price_analysis::{CLEAR, KEY_PRICES, write};
     let counts = market.category_offers.iter();
     let plan = plan(counts.map(|c| (c.currency.as_str(), c.category_key.as_str(), c.offers)))
         .map_err(|e| StoreError::Backend(e.to_string()))?;
+    conn.execute(CLEAR, []).map_err(crate::backend)?;
     let mut names = Names::default();
-    let mut analyses = Vec::new();
     for path in plan {
         let mut prices = PathPrices::new(&mut names, path.offers);
         for key in &path.keys {
@@ -400,9 +426,11 @@ fn price_analyses(
             })
             .map_err(crate::backend)?;
         }
-        analyses.extend(prices.finish(&path.path, path.currency));
+        if let Some(a) = prices.finish(&path.path, path.currency) {
+            write(&mut crate::identity::SqliteTx(conn), &[a])?;
+        }
     }
-    Ok(analyses)
+    Ok(())
 }
 
 /// The mark's generation, if the summary is marked stale.
