@@ -155,8 +155,8 @@ pub(crate) fn complete_search(
 /// Builds whatever indexes a killed initial load left missing, and orders its history (at
 /// open; a no-op otherwise).
 pub(crate) fn restore_indexes(conn: &Connection) -> rusqlite::Result<()> {
-    if let Some(catalog) = conn.path().filter(|p| !p.is_empty()) {
-        search::remove_side_file(std::path::Path::new(catalog));
+    if let Some(catalog) = crate::catalog_file(conn) {
+        search::remove_side_file(catalog);
     }
     if end_complete(conn)? {
         return Ok(());

@@ -87,6 +87,12 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)
 }
 
+/// The database file `conn` opened, if it has one (not in memory): where connections of their
+/// own (the work an ingest runs beside its writer) and scratch files beside it are opened.
+pub(crate) fn catalog_file(conn: &Connection) -> Option<&Path> {
+    conn.path().filter(|p| !p.is_empty()).map(Path::new)
+}
+
 /// Runs `f`, one step of the end of an ingest run (an index build, a summary's rebuild), and
 /// logs how long it took at `info`: at ten million offers these steps take minutes, and the
 /// log is how an operator (or a benchmark) sees which one.

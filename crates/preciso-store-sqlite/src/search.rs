@@ -51,10 +51,7 @@ pub(crate) fn index_missing_between(
     low: i64,
     high: i64,
 ) -> rusqlite::Result<()> {
-    conn.execute_batch(&format!(
-        "INSERT INTO product_search (product_search, rank) VALUES ('hashsize', {FILL_HASH_BYTES});
-         INSERT INTO product_search (product_search, rank) VALUES ('automerge', 16);"
-    ))?;
+    conn.execute_batch(&fill_settings(FILL_HASH_BYTES, 16))?;
     conn.execute(
         "INSERT INTO product_search (rowid, brand, title)
          SELECT p.id, p.brand, p.title FROM products p NOT INDEXED
@@ -63,9 +60,15 @@ pub(crate) fn index_missing_between(
          ORDER BY p.id",
         [low, high],
     )?;
-    conn.execute_batch(
-        "INSERT INTO product_search (product_search, rank) VALUES ('hashsize', 1048576);
-         INSERT INTO product_search (product_search, rank) VALUES ('automerge', 4);",
+    conn.execute_batch(&fill_settings(1_048_576, 4))
+}
+
+/// FTS5's term buffer (bytes) and merge width for the statements that follow: stored in the
+/// index's configuration, so a fill sets its own and puts FTS5's defaults (1 MB, 4) back.
+fn fill_settings(hash_bytes: i64, automerge: i64) -> String {
+    format!(
+        "INSERT INTO product_search (product_search, rank) VALUES ('hashsize', {hash_bytes});
+         INSERT INTO product_search (product_search, rank) VALUES ('automerge', {automerge});"
     )
 }
 
@@ -136,7 +139,7 @@ impl SideFill {
     /// its own (in memory), another load fills beside it, or no thread could be started: the
     /// load then fills in place.
     pub(crate) fn start(conn: &Connection) -> rusqlite::Result<Option<SideFill>> {
-        let Some(catalog) = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from) else {
+        let Some(catalog) = crate::catalog_file(conn).map(Path::to_path_buf) else {
             return Ok(None);
         };
         let create: String = conn.query_row(
@@ -248,7 +251,7 @@ fn not_utf8(path: &Path) -> rusqlite::Error {
 /// filled from it in id order, as `index_missing_between` fills.
 fn fill(catalog: &Path, side: &Path, create: &str) -> rusqlite::Result<Snapshot> {
     let c = Connection::open(side)?;
-    c.busy_timeout(std::time::Duration::from_secs(30))?;
+    c.busy_timeout(crate::BUSY_TIMEOUT)?;
     c.execute_batch(
         "PRAGMA main.journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE;",
     )?;
@@ -265,12 +268,11 @@ fn fill(catalog: &Path, side: &Path, create: &str) -> rusqlite::Result<Snapshot>
             Ok(Snapshot { last_row: r.get(0)?, rows: r.get(1)? })
         })?;
     c.execute_batch(create)?;
-    c.execute_batch(&format!(
-        "INSERT INTO product_search (product_search, rank) VALUES ('hashsize', {SIDE_HASH_BYTES});
-         INSERT INTO product_search (product_search, rank) VALUES ('automerge', 16);
-         INSERT INTO product_search (rowid, brand, title)
-             SELECT id, brand, title FROM products ORDER BY id;"
-    ))?;
+    c.execute_batch(&fill_settings(SIDE_HASH_BYTES, 16))?;
+    c.execute_batch(
+        "INSERT INTO product_search (rowid, brand, title)
+             SELECT id, brand, title FROM products ORDER BY id",
+    )?;
     Ok(snapshot)
 }
 

@@ -158,8 +158,7 @@ fn stream_rows(
 /// `conn`'s write transaction before that wrote any offer, it reads what `conn` sees: no other
 /// connection can commit until `conn` does.
 fn reader_beside(conn: &Connection) -> Option<Connection> {
-    let path = conn.path().filter(|p| !p.is_empty())?;
-    crate::SqliteCatalog::connect_read_only(std::path::Path::new(path)).ok()
+    crate::SqliteCatalog::connect_read_only(crate::catalog_file(conn)?).ok()
 }
 
 /// Summary rows handed to the writer at a time.
@@ -333,13 +332,8 @@ pub(crate) fn refresh_market_beside<T>(
     if marked(conn)?.is_none() {
         return beside();
     }
-    let reader = conn
-        .path()
-        .filter(|p| !p.is_empty())
-        .and_then(|p| crate::SqliteCatalog::connect_read_only(std::path::Path::new(p)).ok());
-    let Some(reader) = reader else {
-        crate::timed("market summary", || refresh_market(conn))?;
-        return beside();
+    let Some(reader) = reader_beside(conn) else {
+        return one_after_other(conn, beside);
     };
     let before = data_version(conn)?;
     std::thread::scope(|threads| {
@@ -349,8 +343,7 @@ pub(crate) fn refresh_market_beside<T>(
                 crate::timed("market summary computed beside", || in_one_read(&reader))
             });
         let Ok(computed) = computed else {
-            crate::timed("market summary", || refresh_market(conn))?;
-            return beside();
+            return one_after_other(conn, beside);
         };
         let done = beside();
         let build = computed.join().unwrap_or_else(|_| {
@@ -373,6 +366,15 @@ pub(crate) fn refresh_market_beside<T>(
         })?;
         Ok(done)
     })
+}
+
+/// The market summary refreshed on `conn`, then `beside` run there.
+fn one_after_other<T>(
+    conn: &Connection,
+    beside: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    crate::timed("market summary", || refresh_market(conn))?;
+    beside()
 }
 
 /// `PRAGMA data_version`: changes when another connection commits to the database.
