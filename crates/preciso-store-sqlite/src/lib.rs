@@ -5,6 +5,7 @@
 mod accounts;
 mod analyses;
 mod bulk;
+mod checkpoint;
 mod dump;
 mod gate;
 mod identity;

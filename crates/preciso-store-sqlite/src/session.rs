@@ -3,6 +3,7 @@
 //! `preciso_core::reconcile::decide`, and performs only the writes the decision needs.
 
 use crate::bulk::{self, BulkLoad};
+use crate::checkpoint::Checkpoints;
 use crate::{SqliteCatalog, backend};
 use preciso_core::best::EVERY_PRODUCT;
 use preciso_core::domain::{
@@ -20,6 +21,9 @@ const DRY_RUN_FILE_ID: i64 = -1;
 
 pub(crate) struct SqliteSession<'a> {
     catalog: &'a SqliteCatalog,
+    /// Copies the batches' commits into the database beside them (none in a dry run, which
+    /// never commits); stopped when the batches end (`finish`).
+    checkpoints: Option<Checkpoints>,
     conn: Connection,
     file_id: i64,
     dry_run: bool,
@@ -104,6 +108,7 @@ impl SqliteCatalog {
         };
         Ok(SqliteSession {
             catalog: self,
+            checkpoints: if dry_run { None } else { Checkpoints::beside(&conn) },
             conn,
             file_id,
             dry_run,
@@ -172,6 +177,10 @@ impl IngestSession for SqliteSession<'_> {
             self.conn.execute_batch("ROLLBACK").map_err(backend)?;
             return Ok(None);
         }
+        // The end's steps are few large transactions, each checkpointed by the writer as it
+        // commits; checkpoints beside them only competed with the sorts and the search fill
+        // for the second core (a 10M load's index builds 115 → 123 s).
+        drop(self.checkpoints.take());
         // An initial load builds its indexes after its last batch (a killed one's are built
         // by the next open or run) while the search index fills beside, writes the repeats it
         // set aside, then puts the search index in place. The replay indexes the products it
