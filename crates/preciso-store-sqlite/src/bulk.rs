@@ -359,12 +359,11 @@ fn index_name(sql: &str) -> &str {
 ///
 /// Each filter is blocked: an id's bits all lie in one 64-byte block, one cache line, so a
 /// check costs one cache miss per filter and the insert none more. Probes spread over the
-/// whole filter cost a miss each once the filters outgrow the CPU's caches: 10M ids checked
-/// and inserted took 4.67 s against 72 ms for 1M (14 + 11 probes an offer and its product),
-/// and `check_and_insert` rose from 6% to 8% of a 10M load's CPU as it went on
-/// (docs/BENCHMARKS.md). A block holds the bits of ~25 ids, unevenly, so at equal bits a
-/// blocked filter takes about three times as many ids for seen; the bits an id are raised to
-/// match.
+/// whole filter cost a miss each once the filters outgrow the CPU's caches: 10M offer and
+/// product ids checked and inserted took 3.3 s against 57 ms for 1M (`seen_ids_cost`, 14 + 10
+/// probes), and `check_and_insert` rose from 6% to 8% of a 10M load's CPU as it went on
+/// (docs/BENCHMARKS.md). A block holds the bits of ~21 ids at 24 bits an id, unevenly, so at
+/// equal bits a blocked filter takes more ids for seen; the bits an id are raised to match.
 ///
 /// An id is checked against every filter, so false positives add up as filters are added:
 /// with 15 bits an id (~0.07% per full filter) a 10M load took 0.18% of its new offers for
@@ -394,7 +393,7 @@ type Block = [u8; 64];
 
 enum Bytes {
     Mapped(memmap2::MmapMut),
-    /// Where mapping failed.
+    /// Where mapping failed (its blocks may straddle two cache lines).
     Heap(Vec<u8>),
 }
 
@@ -440,6 +439,8 @@ pub(crate) struct FilterSize {
 
 pub(crate) const OFFER_FILTER: FilterSize = FilterSize { bits_per_id: 24, probes: 13 };
 pub(crate) const PRODUCT_FILTER: FilterSize = FilterSize { bits_per_id: 16, probes: 10 };
+// `mask` draws at most 14 positions from its two mixes.
+const _: () = assert!(OFFER_FILTER.probes <= 14 && PRODUCT_FILTER.probes <= 14);
 const FIRST_CAPACITY: usize = 1 << 20;
 
 impl Bloom {
@@ -487,7 +488,7 @@ fn mask(id: u64, probes: u32) -> Block {
     };
     let halves = [mix(id), mix(id ^ 0x9E37_79B9_7F4A_7C15)];
     let mut mask = [0; 64];
-    for i in 0..probes.min(14) as usize {
+    for i in 0..probes as usize {
         let p = (halves[i / 7] >> (9 * (i % 7))) as usize & 511;
         mask[p / 8] |= 1 << (p % 8);
     }
@@ -609,14 +610,23 @@ fn offer_from_row(r: &Row<'_>) -> rusqlite::Result<Offer> {
 mod tests {
     use super::*;
 
+    /// Ids as the hashes they are (SHA-256 prefixes): random over the whole range. A
+    /// multiplicative sequence (`i × φ`) spaces its top bits evenly, filling the blocks far more
+    /// evenly than real ids and showing a third of their false positives.
+    fn id(i: u64) -> i64 {
+        // MurmurHash3's finalizer, a bijection: distinct ids.
+        let mut x = i.wrapping_add(0x2545_F491_4F6C_DD1D);
+        x = (x ^ (x >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x = (x ^ (x >> 33)).wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        (x ^ (x >> 33)) as i64
+    }
+
     #[test]
     fn seen_ids_never_forget_and_rarely_invent() {
-        // Ids as the hashes they are: spread over the whole range.
-        let id = |i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i >> 7)) as i64;
         let n = FIRST_CAPACITY as u64 * 4;
         // Per ten thousand new ids said seen, at most: the offers' filter keeps the replay of
-        // a large load small (a 4M load, three filters: ~240 expected with 20 bits unblocked,
-        // ~2,970 at 15).
+        // a large load small (a 3M load: 154 of offers, 2,257 of products, by
+        // `seen_ids_cost`).
         for (size, per_10k) in [(OFFER_FILTER, 2), (PRODUCT_FILTER, 30)] {
             let mut seen = SeenIds::new(size);
             let mut false_positives = 0;
@@ -635,7 +645,6 @@ mod tests {
 
     #[test]
     fn a_filter_on_the_heap_answers_as_a_mapped_one() {
-        let id = |i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i >> 7)) as i64;
         let size = OFFER_FILTER;
         let mapped = Bloom::with_capacity(10_000, size);
         let blocks = mapped.bytes.blocks().len();
@@ -665,7 +674,6 @@ mod tests {
     #[test]
     #[ignore = "a measurement, run by hand in release"]
     fn seen_ids_cost() {
-        let id = |i: u64| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i >> 7)) as i64;
         for n in [1_000_000u64, 3_000_000, 10_000_000] {
             let started = std::time::Instant::now();
             let (mut offers, mut products) =

@@ -1,14 +1,15 @@
-//! Checkpoints beside an ingest's writer: a thread with a connection of its own copies the
-//! committed part of the WAL into the database while the writer goes on appending.
+//! Checkpoints beside an initial load's writer: a thread with a connection of its own copies
+//! the committed part of the WAL into the database while the writer goes on appending.
 //!
 //! SQLite checkpoints on the connection that commits once the WAL passes
 //! `wal_autocheckpoint` pages, so an ingest's writer stopped every 128 MB to copy them: perf
 //! of a 10M-offer initial load, 45–55 s in, put 15% of the process's samples in `walCheckpoint`
 //! on the writer's thread (its `pwrite`s into the database), while the second core had room.
-//! A passive checkpoint from another connection copies frames up to the last commit without
-//! taking the writer's lock, so the writer's own checkpoint, when the WAL reaches its limit,
-//! finds most frames copied already and only syncs and copies the rest; the WAL then starts
-//! over as before (docs/DECISIONS.md, "Checkpoints beside the writer").
+//! A passive checkpoint from another connection copies frames up to the last commit (and the
+//! oldest reader's snapshot) without waiting for the writer's lock or a reader's, so the
+//! writer's own checkpoint, when the WAL reaches its limit, finds most frames copied already
+//! and only syncs and copies the rest; the WAL then starts over as before (docs/DECISIONS.md,
+//! "Checkpoints beside the writer").
 
 use crate::SqliteCatalog;
 use rusqlite::Connection;
@@ -21,6 +22,7 @@ const EVERY: Duration = Duration::from_millis(200);
 
 /// The running thread; dropping it stops the thread and waits for its checkpoint to end.
 pub(crate) struct Checkpoints {
+    /// Never sent on: dropped, it wakes the thread's wait with a disconnection, which stops it.
     stop: Option<SyncSender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -89,20 +91,34 @@ mod tests {
         for _ in 0..50 {
             writer.execute("INSERT INTO t VALUES (zeroblob(100000))", []).unwrap();
         }
+        let committed = read_only_frames(&path).0;
+        // A reader of that snapshot keeps the WAL from starting over once copied, so the
+        // frame counts below stay those of these commits.
+        let reader = SqliteCatalog::connect(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        reader.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap();
+        // The writer goes on: a transaction open, its pages spilled into the WAL uncommitted.
+        writer.execute_batch("PRAGMA cache_size = 10; BEGIN IMMEDIATE").unwrap();
+        for _ in 0..20 {
+            writer.execute("INSERT INTO t VALUES (zeroblob(100000))", []).unwrap();
+        }
         // Waits (bounded) for the thread's next checkpoints to reach the last commit.
         let mut copied = false;
         for _ in 0..50 {
             std::thread::sleep(EVERY);
-            let (log, done) = read_only_frames(&path);
-            if log > 1000 && done == log {
+            if read_only_frames(&path).1 >= committed {
                 copied = true;
                 break;
             }
         }
+        let backfilled = read_only_frames(&path).1;
+        writer.execute_batch("COMMIT").unwrap();
+        reader.execute_batch("COMMIT").unwrap();
         drop(beside);
-        assert!(copied, "the thread copied every committed frame: {:?}", read_only_frames(&path));
+        assert!(committed > 1000 && copied, "committed {committed}, copied {backfilled}");
+        assert_eq!(backfilled, committed, "every committed frame and nothing uncommitted");
         let rows: i64 = writer.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 50);
+        assert_eq!(rows, 70);
     }
 
     /// The WAL's frames and those copied, read from the WAL-index header of the `-shm` file

@@ -21,8 +21,9 @@ const DRY_RUN_FILE_ID: i64 = -1;
 
 pub(crate) struct SqliteSession<'a> {
     catalog: &'a SqliteCatalog,
-    /// Copies the batches' commits into the database beside them (none in a dry run, which
-    /// never commits); stopped when the batches end (`finish`).
+    /// Copies an initial load's commits into the database beside its batches; stopped when
+    /// they end (`finish`). Not measured for other runs, which rewrite the same hot pages
+    /// batch after batch (the reason for their 128 MB `wal_autocheckpoint`), so they have none.
     checkpoints: Option<Checkpoints>,
     conn: Connection,
     file_id: i64,
@@ -108,7 +109,7 @@ impl SqliteCatalog {
         };
         Ok(SqliteSession {
             catalog: self,
-            checkpoints: if dry_run { None } else { Checkpoints::beside(&conn) },
+            checkpoints: bulk.as_ref().and_then(|_| Checkpoints::beside(&conn)),
             conn,
             file_id,
             dry_run,
