@@ -186,17 +186,20 @@ impl IngestSession for PgSession<'_> {
         } else {
             crate::bulk::restore(&mut self.client, &self.catalog.connector)?;
         }
+        let marked = market_marked(&mut self.client)?;
         let this = &mut *self;
         std::thread::scope(|scope| {
             // The market summary only reads the offers, as the best-price and trending
             // refreshes do, and writes tables of its own: a second connection rebuilds it
-            // meanwhile, on a second server process (docs/DECISIONS.md).
-            let market = scope.spawn(|| market_beside(&this.catalog.connector));
+            // meanwhile, on a second server process (docs/DECISIONS.md). Not marked stale,
+            // it needs no connection.
+            let market = marked.then(|| scope.spawn(|| market_beside(&this.catalog.connector)));
             crate::best::refresh(&mut this.client)?;
             crate::identity::refresh_trends(&mut this.client)?;
-            let refused = match market.join() {
-                Ok(result) => !result?,
-                Err(panic) => std::panic::resume_unwind(panic),
+            let refused = match market.map(|m| m.join()) {
+                None => false,
+                Some(Ok(result)) => !result?,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
             };
             if refused {
                 refresh_market_if_marked(&mut this.client)?;
@@ -877,8 +880,13 @@ fn market_beside(connector: &crate::tls::Connector) -> Result<bool, StoreError> 
 /// Rebuilds the market summary when it is marked stale (`market_dirty`): at the end of a run
 /// whose batches read offers, and when a catalog opens after a run that died before that.
 pub(crate) fn refresh_market_if_marked(client: &mut Client) -> Result<(), StoreError> {
+    if market_marked(client)? { refresh_market(client) } else { Ok(()) }
+}
+
+/// Whether the market summary is marked stale (`market_dirty`).
+fn market_marked(client: &mut Client) -> Result<bool, StoreError> {
     let marked = client.query_opt(preciso_sql::market::GENERATION, &[]).map_err(backend)?;
-    if marked.is_some() { refresh_market(client) } else { Ok(()) }
+    Ok(marked.is_some())
 }
 
 #[cfg(test)]
