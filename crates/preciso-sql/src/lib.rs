@@ -12,6 +12,7 @@ pub mod market;
 pub mod price_analysis;
 pub mod quality;
 pub mod reads;
+pub mod repeats;
 mod row;
 pub mod runs;
 pub mod stores;

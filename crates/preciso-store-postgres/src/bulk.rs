@@ -1,31 +1,45 @@
-//! Initial loads into an empty catalog. Keeping the offers table's secondary indexes,
-//! the products' text-search index and the three foreign keys of the catalog up to date row
-//! by row costs more than writing the rows (each foreign-key check is a locking lookup per
-//! row): a load that starts on an empty catalog drops them, and its end builds each index
-//! once from sorted data and validates each key with one join (docs/BENCHMARKS.md has the
-//! figures).
+//! Initial loads into an empty catalog. Offer and product ids are 64-bit hashes, so each
+//! primary key took every insert to a random page: once the keys of offers, products and the
+//! price history outgrew shared buffers, a batch rewrote and logged thousands of pages, and a
+//! 10M load slowed from 24k to 14k offers/s as it went (issue #20). Keeping the offers' secondary
+//! indexes, the products' text-search index and the three foreign keys up to date row by row
+//! cost more than writing the rows besides. A load that starts on an empty catalog therefore
+//! drops all of them, appends its rows by `COPY`, and its end builds each index once from
+//! sorted data, adds the keys and validates each foreign key with one join
+//! (docs/DECISIONS.md, "Initial loads on PostgreSQL").
 //!
-//! Two advisory locks keep this safe beside other writers:
-//! - `DDL`: every ingest batch holds it shared for its transaction (`batch_turn`), and
-//!   dropping or building takes it exclusively *before* touching any table. A batch never
-//!   holds a table lock while the DDL waits for it, nor the other way round, so they cannot
-//!   deadlock; the DDL simply runs between batches.
-//! - `LOADING`: a load that deferred holds it shared on its own connection until its end
-//!   (a crash releases it with the connection). `restore` builds only when it can take it
-//!   exclusively: never under a load that is still running, and the last of several loads
-//!   running together is the one that builds.
+//! Without the offers' key the load cannot read back an offer it wrote, so it asks a Bloom
+//! filter of its ids (`preciso_seen`): a record whose id it may have seen (every repeat, and
+//! ~0.005% of others) is set aside in the temporary table `bulk_repeats`, in file order, and
+//! replayed through the ordinary writer once the keys exist. Products the filter of product ids
+//! may have seen go to the table `bulk_products` (an ordinary table: the offers written
+//! reference them, so a crash must not lose them), merged into `products` at the end, the
+//! first row of each id kept, before its key is added.
 //!
-//! `restore` runs at the end of every run and when a process opens the catalog, so what a
-//! crashed load deferred is built by whatever comes next, which is also how a catalog gets the
-//! two indexes on expressions (`offers_value`, `offers_discount`: each expression defined once
-//! in `preciso_sql::filter`). The other definitions below are those of the migrations (0001,
-//! 0008, 0012, 0025, 0035); a migration that changes one must change it here too, and must not
-//! assume the object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
+//! One advisory lock, `LOADING`, keeps this safe beside other writers: a load holds it
+//! exclusively on its connection from its drops to the end of its replay (a crash releases
+//! it with the connection); every ingest batch and restore takes it shared for its
+//! transaction, so other runs wait while the keys are missing and a load never starts while
+//! a batch is writing. A second run that finds the catalog empty while a load holds it runs
+//! as an ordinary one, after that load.
+//!
+//! `restore` runs at the start and end of every run and when a process opens the catalog, so
+//! what a crashed load deferred is built by whatever comes next (the run, still `running` in
+//! the ledger, converges when its file is ingested again: the records it set aside are read
+//! again then), which is also how a catalog gets the two indexes on expressions
+//! (`offers_value`, `offers_discount`: each expression defined once in `preciso_sql::filter`).
+//! The other definitions below are those of the migrations (0001, 0008, 0012, 0025, 0033,
+//! 0035); a migration that changes one must change it here too, and must not assume the
+//! object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
 
 use crate::backend;
 use crate::tls::Connector;
 use postgres::{Client, GenericClient};
+use preciso_core::domain::Offer;
 use preciso_core::ports::StoreError;
+use preciso_seen::{OFFER_FILTER, PRODUCT_FILTER, SeenIds};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 /// The secondary indexes a load defers: (name, definition).
 const DEFERRED_INDEXES: &[(&str, &str)] = &[
@@ -77,6 +91,24 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The primary keys a load drops: (table, constraint, the unique index it is added with).
+/// Built as indexes first (a `SHARE` lock, beside the search index's build on the second
+/// connection), made keys at the end (`ADD PRIMARY KEY USING INDEX`).
+const PRIMARY_KEYS: &[(&str, &str, &str)] = &[
+    ("offers", "offers_pkey", "CREATE UNIQUE INDEX IF NOT EXISTS offers_pkey ON offers(id)"),
+    (
+        "products",
+        "products_pkey",
+        "CREATE UNIQUE INDEX IF NOT EXISTS products_pkey ON products(id)",
+    ),
+    (
+        "price_history",
+        "price_history_pkey",
+        "CREATE UNIQUE INDEX IF NOT EXISTS price_history_pkey ON price_history(offer_id,
+             observed_at) INCLUDE (currency, price_minor, list_price_minor, arrival)",
+    ),
+];
+
 /// The foreign keys a load writes rows under: (table, constraint, definition).
 const FOREIGN_KEYS: &[(&str, &str, &str)] = &[
     ("offers", "offers_store_id_fkey", "FOREIGN KEY (store_id) REFERENCES stores(id)"),
@@ -88,35 +120,130 @@ const FOREIGN_KEYS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Advisory lock keys ("pcsoddl" and "pcsoload" in ASCII).
-const DDL: i64 = 0x0070_6373_6f64_646c;
+/// Advisory lock key ("pcsoload" in ASCII).
 const LOADING: i64 = 0x7063_736f_6c6f_6164;
 
-/// Run first in every ingest batch's transaction: batches run side by side, and wait while
-/// indexes or keys are being dropped or built.
-pub(crate) fn batch_turn(client: &mut impl GenericClient) -> Result<(), StoreError> {
-    client.execute("SELECT pg_advisory_xact_lock_shared($1)", &[&DDL]).map(drop).map_err(backend)
+/// How long a run waits for a load running elsewhere to end before it gives up.
+const LOAD_WAIT: Duration = Duration::from_secs(6 * 3600);
+
+/// Product ids a load remembers having appended, so a product's later offers need no row for
+/// it. Past this many it starts over (a forgotten product's next offer sends it to
+/// `bulk_products`): 7/8 of 2^20, what a table of 2^20 slots holds before it doubles.
+const PRODUCTS_KEPT: usize = (1 << 20) / 8 * 7;
+
+/// The temporary table of records set aside (`preciso_sql::repeats::COLUMNS` after `seq`).
+const REPEATS_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS bulk_repeats (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, id BIGINT NOT NULL,
+    store TEXT NOT NULL, sku TEXT, url TEXT, product_id BIGINT NOT NULL, title TEXT NOT NULL,
+    brand TEXT, category TEXT, gtin TEXT, image_url TEXT, price_minor BIGINT NOT NULL,
+    currency TEXT NOT NULL, list_price_minor BIGINT, availability TEXT NOT NULL,
+    rating_centi BIGINT, review_count BIGINT, observed_at BIGINT NOT NULL,
+    content_hash BYTEA NOT NULL)";
+
+/// Products that may already be stored, in the order the load met them.
+const PRODUCTS_TABLE: &str = "CREATE TABLE IF NOT EXISTS bulk_products (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY, id BIGINT NOT NULL, gtin TEXT, brand TEXT,
+    title TEXT NOT NULL, category TEXT, created_at BIGINT NOT NULL)";
+
+/// An initial load's state.
+pub(crate) struct BulkLoad {
+    /// Offer ids written or set aside.
+    offers: SeenIds,
+    /// Product ids appended to `products` or `bulk_products`.
+    products: SeenIds,
+    /// Product ids appended lately (`PRODUCTS_KEPT`).
+    recent: HashSet<i64>,
+    /// Whether the load began with products stored (after every offer was purged): then any
+    /// product it appends may be one of them.
+    products_before: bool,
 }
 
-/// Drops the deferred indexes and keys when the catalog has no offers; returns whether it did
-/// (whether the session is an initial load, which must call `end_load` at its end).
+/// Where an initial load writes a record's product.
+#[derive(Debug, PartialEq)]
+pub(crate) enum ProductRow {
+    /// The load appended it already.
+    Written,
+    /// Certainly new: to `products`.
+    New,
+    /// Perhaps stored: to `bulk_products`.
+    Maybe,
+}
+
+impl BulkLoad {
+    /// Whether the record's offer may have been seen (then it is set aside); if not, it is
+    /// from now on.
+    pub(crate) fn seen_offer(&mut self, id: i64) -> bool {
+        self.offers.check_and_insert(id)
+    }
+
+    /// Where the product of a record the load writes goes.
+    pub(crate) fn product(&mut self, id: i64) -> ProductRow {
+        if self.recent.len() >= PRODUCTS_KEPT {
+            self.recent.clear();
+        }
+        if !self.recent.insert(id) {
+            ProductRow::Written
+        } else if self.products.check_and_insert(id) || self.products_before {
+            ProductRow::Maybe
+        } else {
+            ProductRow::New
+        }
+    }
+
+    /// A batch rolled back: the products it appended are gone with it. (Its offers stay in the
+    /// filter: their later records are set aside and replayed, which stores them all the same.)
+    pub(crate) fn rolled_back(&mut self) {
+        self.recent.clear();
+    }
+}
+
+/// Run first in every ingest batch's transaction: batches run side by side, and wait while a
+/// load has the keys dropped.
+pub(crate) fn batch_turn(client: &mut impl GenericClient) -> Result<(), StoreError> {
+    client
+        .execute("SELECT pg_advisory_xact_lock_shared($1)", &[&LOADING])
+        .map(drop)
+        .map_err(backend)
+}
+
+/// Drops the deferred indexes and keys when the catalog has no offers and no other load or
+/// batch runs; returns the load's state when it did (the session is then an initial load,
+/// which must call `end_load`, replay `bulk_repeats` and call `release`).
 ///
 /// The drops take each table's exclusive lock in turn, so a reader holding some of them (a
 /// backup's snapshot reads table after table) can meet them in a deadlock; PostgreSQL then
 /// rolls one side back. When that is this side, it tries again (the reader finishes first).
-pub(crate) fn begin(client: &mut Client) -> Result<bool, StoreError> {
+pub(crate) fn begin(client: &mut Client) -> Result<Option<BulkLoad>, StoreError> {
     // The common case, a catalog with offers, takes no lock at all.
     if !offers_empty(client)? {
-        return Ok(false);
+        return Ok(None);
+    }
+    // Session-level: held past the drops' commit, until `release` or the connection closes.
+    let mine: bool =
+        client.query_one("SELECT pg_try_advisory_lock($1)", &[&LOADING]).map_err(backend)?.get(0);
+    if !mine {
+        return Ok(None);
     }
     let mut attempt = 0;
-    loop {
+    let dropped = loop {
         attempt += 1;
         match drop_deferred(client) {
             Err(e) if attempt < 5 && is_deadlock(&e) => {
-                std::thread::sleep(std::time::Duration::from_millis(50 * attempt));
+                std::thread::sleep(Duration::from_millis(50 * attempt));
             }
-            other => return other.map_err(backend),
+            other => break other.map_err(backend),
+        }
+    };
+    match dropped {
+        Ok(Some(products_before)) => Ok(Some(BulkLoad {
+            offers: SeenIds::new(OFFER_FILTER),
+            products: SeenIds::new(PRODUCT_FILTER),
+            recent: HashSet::new(),
+            products_before,
+        })),
+        other => {
+            let released = release(client);
+            other.and(released).map(|()| None)
         }
     }
 }
@@ -125,30 +252,112 @@ fn is_deadlock(e: &postgres::Error) -> bool {
     e.code() == Some(&postgres::error::SqlState::T_R_DEADLOCK_DETECTED)
 }
 
-fn drop_deferred(client: &mut Client) -> Result<bool, postgres::Error> {
+/// The drops, when the catalog is still empty; returns whether it holds products.
+fn drop_deferred(client: &mut Client) -> Result<Option<bool>, postgres::Error> {
     let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL])?;
     let empty: bool = tx.query_one("SELECT NOT EXISTS (SELECT 1 FROM offers)", &[])?.get(0);
     if !empty {
-        return Ok(false);
+        return Ok(None);
     }
-    for (table, name, _) in FOREIGN_KEYS {
+    let products: bool = tx.query_one("SELECT EXISTS (SELECT 1 FROM products)", &[])?.get(0);
+    for (table, name, _) in FOREIGN_KEYS.iter().chain(PRIMARY_KEYS) {
         tx.batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"))?;
     }
     for (name, _) in DEFERRED_INDEXES {
         tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
     }
-    // Session-level: held past this commit, until `end_load` or the connection closes.
-    tx.execute("SELECT pg_advisory_lock_shared($1)", &[&LOADING])?;
+    tx.batch_execute(&format!("{REPEATS_TABLE}; DELETE FROM bulk_repeats; {PRODUCTS_TABLE}"))?;
     tx.commit()?;
-    Ok(true)
+    Ok(Some(products))
 }
 
-/// The end of a load that deferred: it stops counting as running, then builds what is missing
-/// unless another load is still running (that one builds at its end).
-pub(crate) fn end_load(client: &mut Client, connector: &Connector) -> Result<(), StoreError> {
-    client.execute("SELECT pg_advisory_unlock_shared($1)", &[&LOADING]).map_err(backend)?;
-    restore(client, connector)
+/// The end of a load's appending: its products merged, every index and key built (the load
+/// still holds `LOADING`: its replay follows, then `release`).
+pub(crate) fn end_load(
+    client: &mut Client,
+    connector: &Connector,
+    load: BulkLoad,
+) -> Result<(), StoreError> {
+    drop(load);
+    build(client, connector)
+}
+
+/// Ends a load: other runs may write again.
+pub(crate) fn release(client: &mut Client) -> Result<(), StoreError> {
+    client.execute("SELECT pg_advisory_unlock($1)", &[&LOADING]).map(drop).map_err(backend)
+}
+
+/// Sets records aside (in the batch's transaction: a rolled-back batch takes them back).
+pub(crate) fn defer(client: &mut Client, offers: &[&Offer]) -> Result<(), postgres::Error> {
+    use postgres::types::Type;
+    if offers.is_empty() {
+        return Ok(());
+    }
+    let (int, text) = (Type::INT8, Type::TEXT);
+    let types = [
+        int.clone(),
+        text.clone(),
+        text.clone(),
+        text.clone(),
+        int.clone(),
+        text.clone(),
+        text.clone(),
+        text.clone(),
+        text.clone(),
+        text.clone(),
+        int.clone(),
+        text.clone(),
+        int.clone(),
+        text.clone(),
+        int.clone(),
+        int.clone(),
+        int,
+        Type::BYTEA,
+    ];
+    let sink = client.copy_in(&format!(
+        "COPY bulk_repeats ({}) FROM STDIN BINARY",
+        preciso_sql::repeats::COLUMNS
+    ))?;
+    let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+    for o in offers {
+        w.write(&[
+            &o.id.as_i64(),
+            &o.store.as_str(),
+            &o.sku,
+            &o.url,
+            &o.product_id.as_i64(),
+            &o.title,
+            &o.brand,
+            &o.category,
+            &o.gtin.as_ref().map(|g| g.as_str()),
+            &o.image_url,
+            &o.price.minor,
+            &o.price.currency.code(),
+            &o.list_price.map(|m| m.minor),
+            &o.availability.as_str(),
+            &o.rating.map(|r| i64::from(r.hundredths())),
+            &o.review_count.map(i64::from),
+            &o.observed_at,
+            &o.content_hash.as_slice(),
+        ])?;
+    }
+    w.finish().map(drop)
+}
+
+/// Records set aside per replayed transaction.
+const REPLAY_BATCH: i64 = 5000;
+
+/// The records set aside after `after` (a sequence number), at most `REPLAY_BATCH`, in file
+/// order, with the last one's sequence number.
+pub(crate) fn deferred(client: &mut Client, after: i64) -> Result<(Vec<Offer>, i64), StoreError> {
+    let sql = preciso_sql::numbered(preciso_sql::repeats::AFTER);
+    let rows = client.query(&sql, &[&after, &REPLAY_BATCH]).map_err(backend)?;
+    let last = rows.last().map_or(after, |r| r.get(0));
+    let offers = rows
+        .iter()
+        .map(|r| preciso_sql::repeats::offer_from_row(&crate::PgRow(r)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((offers, last))
 }
 
 /// The index a second connection builds while the first builds the others. PostgreSQL builds
@@ -159,28 +368,73 @@ const BESIDE: &str = "products_search";
 /// Sorting a million rows' wide category key in memory instead of in runs on disk.
 const BUILD_MEMORY: &str = "maintenance_work_mem = '256MB'";
 
-/// Builds whichever deferred index or key is missing, unless a load is running: the indexes
-/// in one transaction, which also holds the `DDL` lock, and `BESIDE` at the same time on a
-/// second connection (its own transaction, under the first's lock: no batch writes
-/// meanwhile); then, once both are done, the keys. Does nothing (one catalog query) when none
-/// is missing.
-pub(crate) fn restore(client: &mut Client, connector: &Connector) -> Result<(), StoreError> {
+/// Builds whichever deferred index or key is missing, unless a load is running (that one
+/// builds at its end). `wait`: a run about to write, which needs the keys, waits for that
+/// load instead (up to `LOAD_WAIT`). Does nothing (one catalog query) when none is missing.
+pub(crate) fn restore(
+    client: &mut Client,
+    connector: &Connector,
+    wait: bool,
+) -> Result<(), StoreError> {
     if missing(client)?.is_empty() {
         return Ok(());
     }
-    let mut tx = client.transaction().map_err(backend)?;
-    let idle: bool =
-        tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&LOADING]).map_err(backend)?.get(0);
-    if !idle {
+    if !lock(client, wait)? {
         return Ok(());
     }
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&DDL]).map_err(backend)?;
-    tx.batch_execute(&format!("SET LOCAL {BUILD_MEMORY}")).map_err(backend)?;
+    let built = build(client, connector);
+    release(client).and(built)
+}
+
+/// Takes `LOADING` exclusively on the session; when `wait`, polls for it up to `LOAD_WAIT`
+/// (a log line says whom the run waits for).
+fn lock(client: &mut Client, wait: bool) -> Result<bool, StoreError> {
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        let mine: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOADING])
+            .map_err(backend)?
+            .get(0);
+        if mine || !wait {
+            return Ok(mine);
+        }
+        if started.elapsed() >= LOAD_WAIT {
+            return Err(StoreError::Unavailable(format!(
+                "an initial load into this catalog has run for over {} h; this run gave up \
+                 waiting for it",
+                LOAD_WAIT.as_secs() / 3600
+            )));
+        }
+        if !told {
+            tracing::info!("an initial load is running: this run waits for its end");
+            told = true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The builds, under `LOADING`: products set aside merged (a transaction of its own: its
+/// writes would lock the search index's build out), then in one transaction the indexes,
+/// `BESIDE` at the same time on a second connection (its own transaction), and once both are
+/// done the keys.
+fn build(client: &mut Client, connector: &Connector) -> Result<(), StoreError> {
+    merge_products(client)?;
+    let mut tx = client.transaction().map_err(backend)?;
+    // The builds and the keys' validation read whole tables (a writer's session plans with
+    // sequential scans off).
+    tx.batch_execute(&format!("SET LOCAL {BUILD_MEMORY}; SET LOCAL enable_seqscan = on"))
+        .map_err(backend)?;
     let missing = missing(&mut tx)?;
+    let lacks = |name: &str| missing.iter().any(|m| m == name);
     let index = |name: &str| DEFERRED_INDEXES.iter().find(|(n, _)| *n == name).map(|(_, sql)| *sql);
-    let beside = missing.iter().any(|n| n == BESIDE).then(|| index(BESIDE)).flatten();
+    let beside = lacks(BESIDE).then(|| index(BESIDE)).flatten();
+    let keys: Vec<_> = PRIMARY_KEYS.iter().filter(|(_, name, _)| lacks(name)).collect();
     std::thread::scope(|scope| {
         let built_beside = beside.map(|sql| scope.spawn(|| build_beside(connector, sql)));
+        for (_, _, sql) in &keys {
+            tx.batch_execute(sql).map_err(backend)?;
+        }
         for sql in missing.iter().filter(|n| *n != BESIDE).filter_map(|n| index(n)) {
             tx.batch_execute(sql).map_err(backend)?;
         }
@@ -193,15 +447,43 @@ pub(crate) fn restore(client: &mut Client, connector: &Connector) -> Result<(), 
         if let (true, Some(sql)) = (refused, beside) {
             tx.batch_execute(sql).map_err(backend)?;
         }
-        for (table, name, def) in
-            FOREIGN_KEYS.iter().filter(|(_, n, _)| missing.iter().any(|m| m == n))
-        {
+        for (table, name, _) in &keys {
+            tx.batch_execute(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name}"
+            ))
+            .map_err(backend)?;
+        }
+        for (table, name, def) in FOREIGN_KEYS.iter().filter(|(_, n, _)| lacks(n)) {
             tx.batch_execute(&format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"))
                 .map_err(backend)?;
         }
         Ok::<(), StoreError>(())
     })?;
     tx.commit().map_err(backend)
+}
+
+/// Adds the products of `bulk_products` that `products` lacks, the first row of each id, and
+/// drops the table. Products never change once stored: the first row of an id is the product.
+fn merge_products(client: &mut Client) -> Result<(), StoreError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('bulk_products') IS NOT NULL", &[])
+        .map_err(backend)?
+        .get(0);
+    if !exists {
+        return Ok(());
+    }
+    client
+        .batch_execute(
+            "BEGIN;
+             SET LOCAL enable_seqscan = on;
+             INSERT INTO products (id, gtin, brand, title, category, created_at)
+             SELECT DISTINCT ON (id) id, gtin, brand, title, category, created_at
+             FROM bulk_products b WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.id = b.id)
+             ORDER BY id, seq;
+             DROP TABLE bulk_products;
+             COMMIT;",
+        )
+        .map_err(backend)
 }
 
 /// Builds an index (`sql`) on a connection of its own; false when the server refused the
@@ -221,7 +503,8 @@ fn offers_empty(client: &mut impl GenericClient) -> Result<bool, StoreError> {
 /// Names of the deferred indexes and keys the catalog does not have.
 fn missing(tx: &mut impl GenericClient) -> Result<Vec<String>, StoreError> {
     let index_names: Vec<&str> = DEFERRED_INDEXES.iter().map(|(n, _)| *n).collect();
-    let key_names: Vec<&str> = FOREIGN_KEYS.iter().map(|(_, n, _)| *n).collect();
+    let key_names: Vec<&str> =
+        FOREIGN_KEYS.iter().chain(PRIMARY_KEYS).map(|(_, n, _)| *n).collect();
     let rows = tx
         .query(
             "SELECT name FROM UNNEST($1::text[]) AS t(name)
@@ -231,7 +514,8 @@ fn missing(tx: &mut impl GenericClient) -> Result<Vec<String>, StoreError> {
              SELECT name FROM UNNEST($2::text[]) AS t(name)
              WHERE NOT EXISTS (SELECT 1 FROM information_schema.table_constraints
                                WHERE constraint_schema = current_schema()
-                                 AND constraint_name = t.name AND constraint_type = 'FOREIGN KEY')",
+                                 AND constraint_name = t.name
+                                 AND constraint_type IN ('FOREIGN KEY', 'PRIMARY KEY'))",
             &[&index_names, &key_names],
         )
         .map_err(backend)?;

@@ -183,6 +183,8 @@ impl CatalogDump for PgCatalog {
             TABLES.iter().rev().map(|t| format!("DELETE FROM {};", t.name)).collect();
         self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
+            // Not under an initial load (its tables lack their keys until its end).
+            crate::bulk::batch_turn(&mut tx)?;
             tx.batch_execute(&deletes).map_err(backend)?;
             fill(&mut Loader(&mut tx))?;
             reset_sequences(&mut tx)?;

@@ -117,6 +117,8 @@ impl PgCatalog {
     pub(crate) fn merge(&self, from: &StoreId, into: &StoreId) -> Result<MergeReport, StoreError> {
         let report = self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
+            // Offers move between ids: not while an initial load has the keys dropped.
+            crate::bulk::batch_turn(&mut tx)?;
             let report = stores::merge(&mut PgTx::new(&mut tx), from, into)?;
             tx.execute(preciso_sql::market::MARK, &[]).map_err(backend)?;
             tx.commit().map_err(backend)?;

@@ -172,7 +172,7 @@ impl PgCatalog {
         let mut client = connect_with(&connector)?;
         migrate::apply(&mut client)?;
         // Indexes and keys an initial load that crashed left unbuilt.
-        bulk::restore(&mut client, &connector)?;
+        bulk::restore(&mut client, &connector, false)?;
         // Marks left by a run that crashed, or by the migration that created the summary.
         best::refresh(&mut client)?;
         identity::refresh_trends(&mut client)?;

@@ -1,7 +1,9 @@
 //! The PostgreSQL ingest writer. Per batch, in one transaction: read the stored state of the
 //! batch's offers in one query, classify every record with `preciso_core::reconcile::decide`
 //! (in file order, tracking in-batch state), then write stores, products, offers, touches and
-//! history as one set-based statement each over `UNNEST`ed arrays.
+//! history as one set-based statement each over `UNNEST`ed arrays. The first run into an
+//! empty catalog is an initial load instead (`crate::bulk`): it appends by `COPY` to tables
+//! without keys, sets possible repeats aside, and replays them once its end built the keys.
 
 use crate::{PgCatalog, backend, now};
 use postgres::Client;
@@ -12,7 +14,7 @@ use preciso_core::domain::{
 };
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
 use preciso_core::reconcile::{Decision, StoredOffer, UnwrittenThisRun};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const DRY_RUN_FILE_ID: i64 = -1;
 
@@ -26,7 +28,7 @@ pub(crate) struct PgSession<'a> {
     /// clears their pages' visibility-map bits.
     rewrote: bool,
     /// An initial load into an empty catalog: indexes and keys are built at the end (`bulk`).
-    bulk: bool,
+    bulk: Option<crate::bulk::BulkLoad>,
     /// Offers this run found unchanged without writing (forgotten when a batch rolls back).
     unwritten: UnwrittenThisRun,
     /// A deliberate backfill (`NewIngestFile::backfill`).
@@ -50,7 +52,12 @@ impl PgCatalog {
         // synchronously, and that flush covers every batch before it: a run reported done is
         // durable whole.
         client.batch_execute("SET synchronous_commit = off").map_err(backend)?;
-        let bulk = !dry_run && crate::bulk::begin(&mut client)?;
+        let bulk = if dry_run { None } else { crate::bulk::begin(&mut client)? };
+        if bulk.is_none() {
+            // Writes need the keys: those a load running elsewhere dropped (this waits for its
+            // end), or those a crashed one left unbuilt.
+            crate::bulk::restore(&mut client, &self.connector, true)?;
+        }
         let file_id = if dry_run {
             client.batch_execute("BEGIN").map_err(backend)?;
             crate::bulk::batch_turn(&mut client)?;
@@ -121,21 +128,18 @@ impl IngestSession for PgSession<'_> {
                 offers,
                 file_id: self.file_id,
                 reader: reader_counts,
-                bulk: false,
                 backfill: self.backfill,
             };
             return write_batch(&mut self.client, &batch, &mut self.unwritten).map(|(c, _)| c);
         }
         self.client.batch_execute("BEGIN").map_err(backend)?;
-        let batch = Batch {
-            offers,
-            file_id: self.file_id,
-            reader: reader_counts,
-            bulk: self.bulk,
-            backfill: self.backfill,
-        };
+        let batch =
+            Batch { offers, file_id: self.file_id, reader: reader_counts, backfill: self.backfill };
         let result = crate::bulk::batch_turn(&mut self.client)
-            .and_then(|()| write_batch(&mut self.client, &batch, &mut self.unwritten))
+            .and_then(|()| match self.bulk.as_mut() {
+                Some(load) => write_bulk_batch(&mut self.client, load, &batch, &mut self.unwritten),
+                None => write_batch(&mut self.client, &batch, &mut self.unwritten),
+            })
             .and_then(|(c, rewrote)| {
                 add_ledger_counts(&mut self.client, self.file_id, &c).map(|()| (c, rewrote))
             })
@@ -155,6 +159,9 @@ impl IngestSession for PgSession<'_> {
             Err(e) => {
                 let _ = self.client.batch_execute("ROLLBACK");
                 self.unwritten.clear();
+                if let Some(load) = self.bulk.as_mut() {
+                    load.rolled_back();
+                }
                 Err(e)
             }
         }
@@ -169,22 +176,36 @@ impl IngestSession for PgSession<'_> {
             self.client.batch_execute("ROLLBACK").map_err(backend)?;
             return Ok(None);
         }
+        // An initial load's deferred indexes and keys, then the records it set aside, written
+        // the ordinary way (by key, sequential scans off again).
+        let loaded = self.bulk.is_some();
+        if let Some(load) = self.bulk.take() {
+            crate::bulk::end_load(&mut self.client, &self.catalog.connector, load)?;
+            self.replay_repeats()?;
+            crate::bulk::release(&mut self.client)?;
+        }
         self.client.batch_execute("RESET synchronous_commit").map_err(backend)?;
         // The refreshes below are whole-table aggregates, and readers plan with the
         // statistics: both want the planner's defaults and fresh statistics.
         self.client.batch_execute("RESET enable_seqscan").map_err(backend)?;
+        if loaded {
+            // The summaries below read the offers through covering indexes, which skip the
+            // table only for pages the visibility map marks all-visible, and a load's pages
+            // are marked by no one yet. Unmarked, each read fetched every row's page at random:
+            // at 10M offers the market summary's scans took 230 s of the end's 262 (the
+            // VACUUM a run ends with, moved here: it costs the same).
+            self.client.batch_execute("VACUUM offers").map_err(backend)?;
+        }
         if self.changed {
             self.client
                 .batch_execute("ANALYZE offers, products, price_history")
                 .map_err(backend)?;
             refresh_category_stats(&mut self.client)?;
         }
-        // An initial load's deferred indexes and keys; or those of one that crashed, which
-        // a long-running process would otherwise only rebuild when it restarts.
-        if self.bulk {
-            crate::bulk::end_load(&mut self.client, &self.catalog.connector)?;
-        } else {
-            crate::bulk::restore(&mut self.client, &self.catalog.connector)?;
+        // Those of a load that crashed meanwhile, which a long-running process would
+        // otherwise only rebuild when it restarts or runs again.
+        if !loaded {
+            crate::bulk::restore(&mut self.client, &self.catalog.connector, false)?;
         }
         let marked = market_marked(&mut self.client)?;
         let this = &mut *self;
@@ -211,7 +232,8 @@ impl IngestSession for PgSession<'_> {
             // visibility map marks all-visible; a run rewrites row versions on most pages and
             // clears those marks until autovacuum comes by. Without this, the first reads
             // after a 1M-offer run read the table (price analysis 280 ms instead of 36 ms).
-            self.client.batch_execute("VACUUM offers, product_best").map_err(backend)?;
+            let tables = if loaded { "product_best" } else { "offers, product_best" };
+            self.client.batch_execute(&format!("VACUUM {tables}")).map_err(backend)?;
         }
         // The run ends last: replicas drop their cached answers when they see it end
         // (`ingest_marker`), so every summary it refreshed is written by then.
@@ -222,6 +244,22 @@ impl IngestSession for PgSession<'_> {
             )
             .map_err(backend)?;
         self.catalog.ingest_file(self.file_id).map(Some)
+    }
+}
+
+impl PgSession<'_> {
+    /// Writes the records an initial load set aside, in file order, now that the keys exist;
+    /// their counts go to the ledger like any batch's.
+    fn replay_repeats(&mut self) -> Result<(), StoreError> {
+        let mut after = 0;
+        loop {
+            let (offers, last) = crate::bulk::deferred(&mut self.client, after)?;
+            if offers.is_empty() {
+                return Ok(());
+            }
+            self.apply_batch(&offers, &IngestCounts::default())?;
+            after = last;
+        }
     }
 }
 
@@ -311,7 +349,6 @@ struct Batch<'a> {
     offers: &'a [Offer],
     file_id: i64,
     reader: &'a IngestCounts,
-    bulk: bool,
     backfill: bool,
 }
 
@@ -320,13 +357,9 @@ fn write_batch(
     batch: &Batch<'_>,
     unwritten: &mut UnwrittenThisRun,
 ) -> Result<(IngestCounts, bool), StoreError> {
-    let Batch { offers, file_id, reader, bulk, backfill } = *batch;
-    let mut counts =
-        IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() };
+    let Batch { offers, file_id, reader, backfill } = *batch;
+    let mut counts = reader_only(reader);
     let mut states = load_states(client, offers)?;
-    // What the catalog holds before this batch: any other row is new to it (an initial
-    // load's `copy_new` appends those).
-    let stored: HashSet<i64> = if bulk { states.keys().copied().collect() } else { HashSet::new() };
     let mut plan = Plan::default();
     for offer in offers {
         let id = offer.id.as_i64();
@@ -344,14 +377,66 @@ fn write_batch(
     }
     write_stores(client, offers)?;
     write_products(client, &plan)?;
-    mark_products(client, &plan, bulk)?;
-    let copied = bulk && copy_new(client, &plan, &stored, file_id)?;
-    let upserted = |id: &i64| !copied || stored.contains(id);
-    write_offers(client, &plan, file_id, &upserted)?;
+    mark_products(client, &plan, false)?;
+    write_offers(client, &plan, file_id)?;
     write_touches(client, &plan, file_id)?;
-    write_history(client, &plan, &upserted)?;
+    write_history(client, &plan)?;
     mark_trends(client, &plan)?;
     Ok((counts, !plan.rows.is_empty() || !plan.touches.is_empty()))
+}
+
+/// The counts a batch starts from: what the reader read and rejected.
+fn reader_only(reader: &IngestCounts) -> IngestCounts {
+    IngestCounts { read: reader.read, rejected: reader.rejected, ..Default::default() }
+}
+
+/// A batch of an initial load (`crate::bulk`): each offer's first record, its first
+/// observation and its product appended by binary `COPY` (nothing stored can match them, and
+/// no unique index is kept up), a record whose offer the load may have seen set aside for the
+/// replay at its end.
+fn write_bulk_batch(
+    client: &mut Client,
+    load: &mut crate::bulk::BulkLoad,
+    batch: &Batch<'_>,
+    unwritten: &mut UnwrittenThisRun,
+) -> Result<(IngestCounts, bool), StoreError> {
+    use crate::bulk::ProductRow;
+    let Batch { offers, file_id, reader, backfill } = *batch;
+    let mut counts = reader_only(reader);
+    let mut plan = Plan::default();
+    let (mut repeats, mut new_products, mut maybe_products) = (Vec::new(), Vec::new(), Vec::new());
+    for offer in offers {
+        let id = offer.id.as_i64();
+        if load.seen_offer(id) {
+            repeats.push(offer);
+            continue;
+        }
+        let decision = unwritten.decide(None, offer, file_id);
+        decision.count(&mut counts);
+        if decision.appends_history() {
+            plan.history.insert((id, offer.observed_at), (offer, decision.arrival(backfill)));
+        }
+        if decision.moves_drop() {
+            plan.trend.insert(id);
+        }
+        match load.product(offer.product_id.as_i64()) {
+            ProductRow::Written => {}
+            ProductRow::New => new_products.push(offer),
+            ProductRow::Maybe => maybe_products.push(offer),
+        }
+        plan_offer(&mut plan, None, offer, decision, file_id);
+    }
+    write_stores(client, offers)?;
+    copy_products(client, "products", &new_products).map_err(backend)?;
+    copy_products(client, "bulk_products", &maybe_products).map_err(backend)?;
+    mark_products(client, &plan, true)?;
+    if !plan.rows.is_empty() {
+        copy_offers(client, plan.rows.values(), file_id).map_err(backend)?;
+        copy_history(client, plan.history.iter()).map_err(backend)?;
+    }
+    crate::bulk::defer(client, &repeats).map_err(backend)?;
+    mark_trends(client, &plan)?;
+    Ok((counts, !plan.rows.is_empty()))
 }
 
 /// Records the writes of one decision and returns the offer's state after it.
@@ -528,36 +613,32 @@ fn mark_products(client: &mut Client, plan: &Plan<'_>, bulk: bool) -> Result<(),
     )
 }
 
-/// An initial load's new offers and their first observations, appended by binary `COPY`
-/// (a third of the server's time of `INSERT … ON CONFLICT` over arrays; docs/BENCHMARKS.md).
-/// Nothing of theirs is stored, so nothing can conflict, unless a load running beside this
-/// one wrote the same offer since `load_states`: then the batch's rows go the upsert's way
-/// instead (returns false), from the savepoint taken before.
-fn copy_new(
+/// Appends the products of `offers` to `table` (`products` or `bulk_products`) by binary
+/// `COPY`.
+fn copy_products(
     client: &mut Client,
-    plan: &Plan<'_>,
-    stored: &HashSet<i64>,
-    file_id: i64,
-) -> Result<bool, StoreError> {
-    let new = |id: &i64| !stored.contains(id);
-    if !plan.rows.keys().any(new) {
-        return Ok(false);
+    table: &str,
+    offers: &[&Offer],
+) -> Result<(), postgres::Error> {
+    if offers.is_empty() {
+        return Ok(());
     }
-    client.batch_execute("SAVEPOINT copy_new").map_err(backend)?;
-    let copied =
-        copy_offers(client, plan.rows.iter().filter(|(id, _)| new(id)).map(|(_, r)| r), file_id)
-            .and_then(|()| {
-                copy_history(client, plan.history.iter().filter(|((id, _), _)| new(id)))
-            });
-    match copied {
-        Ok(()) => {
-            client.batch_execute("RELEASE SAVEPOINT copy_new").map(|()| true).map_err(backend)
-        }
-        Err(e) if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => {
-            client.batch_execute("ROLLBACK TO SAVEPOINT copy_new").map(|()| false).map_err(backend)
-        }
-        Err(e) => Err(backend(e)),
+    let sink = client.copy_in(&format!(
+        "COPY {table} (id, gtin, brand, title, category, created_at) FROM STDIN BINARY"
+    ))?;
+    let types = [INT, TEXT, TEXT, TEXT, TEXT, INT];
+    let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
+    for o in offers {
+        w.write(&[
+            &o.product_id.as_i64(),
+            &o.gtin.as_ref().map(|g| g.as_str()),
+            &o.brand,
+            &o.title,
+            &o.category,
+            &o.observed_at,
+        ])?;
     }
+    w.finish().map(drop)
 }
 
 /// The columns `write_offers` and `copy_offers` write, in order.
@@ -659,15 +740,9 @@ fn copy_history<'r, 'o: 'r>(
     w.finish().map(drop)
 }
 
-/// Upserts the plan's offer rows that `upserted` keeps (those `copy_new` did not write).
-fn write_offers(
-    client: &mut Client,
-    plan: &Plan<'_>,
-    file_id: i64,
-    upserted: &dyn Fn(&i64) -> bool,
-) -> Result<(), StoreError> {
-    let rows: Vec<&OfferRow<'_>> =
-        plan.rows.iter().filter(|(id, _)| upserted(id)).map(|(_, r)| r).collect();
+/// Upserts the plan's offer rows.
+fn write_offers(client: &mut Client, plan: &Plan<'_>, file_id: i64) -> Result<(), StoreError> {
+    let rows: Vec<&OfferRow<'_>> = plan.rows.values().collect();
     if rows.is_empty() {
         return Ok(());
     }
@@ -738,13 +813,9 @@ fn write_touches(client: &mut Client, plan: &Plan<'_>, file_id: i64) -> Result<(
     )
 }
 
-/// Upserts the plan's observations of the offers `upserted` keeps.
-fn write_history(
-    client: &mut Client,
-    plan: &Plan<'_>,
-    upserted: &dyn Fn(&i64) -> bool,
-) -> Result<(), StoreError> {
-    let rows: Vec<_> = plan.history.iter().filter(|((id, _), _)| upserted(id)).collect();
+/// Upserts the plan's observations.
+fn write_history(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError> {
+    let rows: Vec<_> = plan.history.iter().collect();
     if rows.is_empty() {
         return Ok(());
     }
@@ -887,57 +958,4 @@ pub(crate) fn refresh_market_if_marked(client: &mut Client) -> Result<(), StoreE
 fn market_marked(client: &mut Client) -> Result<bool, StoreError> {
     let marked = client.query_opt(preciso_sql::market::GENERATION, &[]).map_err(backend)?;
     Ok(marked.is_some())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use preciso_core::ports::CatalogStore;
-    use preciso_core::testing::Fixture;
-
-    fn row(offer: &Offer) -> OfferRow<'_> {
-        let at = offer.observed_at;
-        OfferRow {
-            offer,
-            first_seen: at,
-            last_seen: at,
-            prev_price_minor: None,
-            price_changed_at: at,
-        }
-    }
-
-    /// A load running beside this one wrote an offer after `load_states` read the batch: the
-    /// copy meets its key, and the batch's rows take the upsert's way in the same transaction.
-    #[test]
-    fn a_copy_that_meets_an_offer_written_meanwhile_falls_back_to_the_upsert() {
-        let Some(db) = crate::testing::TempDb::create("session") else { return };
-        let catalog = PgCatalog::open(&db.url).unwrap();
-        let first = Fixture { sku: "a", price: 1_000, ..Default::default() }.offer();
-        preciso_core::testing::apply(&catalog, "beside", std::slice::from_ref(&first));
-        let again =
-            Fixture { sku: "a", price: 900, at: first.observed_at + 60, ..Default::default() }
-                .offer();
-        let other = Fixture { sku: "b", price: 2_000, ..Default::default() }.offer();
-        let mut plan = Plan::default();
-        for o in [&again, &other] {
-            plan.rows.insert(o.id.as_i64(), row(o));
-            plan.history.insert((o.id.as_i64(), o.observed_at), (o, o.observed_at));
-        }
-        let mut client = catalog.new_client().unwrap();
-        client.batch_execute("BEGIN").unwrap();
-        // As `load_states` saw the catalog before the other load's commit: nothing stored.
-        assert!(!copy_new(&mut client, &plan, &HashSet::new(), 7).unwrap());
-        write_offers(&mut client, &plan, 7, &|_| true).unwrap();
-        write_history(&mut client, &plan, &|_| true).unwrap();
-        client.batch_execute("COMMIT").unwrap();
-        assert_eq!(catalog.counts().unwrap().offers, 2);
-        let price: i64 = client
-            .query_one("SELECT price_minor FROM offers WHERE id = $1", &[&first.id.as_i64()])
-            .unwrap()
-            .get(0);
-        assert_eq!(price, 900);
-        let observations: i64 =
-            client.query_one("SELECT count(*) FROM price_history", &[]).unwrap().get(0);
-        assert_eq!(observations, 3);
-    }
 }

@@ -4,7 +4,7 @@
 
 use postgres::{Client, NoTls};
 use preciso_core::domain::{IngestCounts, IngestStatus};
-use preciso_core::ports::CatalogStore;
+use preciso_core::ports::{CatalogRead, CatalogStore};
 use preciso_core::testing::new_file;
 use preciso_store_postgres::PgCatalog;
 use preciso_store_postgres::testing::TempDb;
@@ -30,17 +30,19 @@ fn unreachable_servers_fail_clearly_without_echoing_the_password() {
     assert!(!text.contains("s3cret"), "{text}");
 }
 
-/// The offers indexes, the products' search index and the catalog's foreign keys that exist,
-/// sorted.
+/// The offers indexes, the products' search index, the primary keys of offers, products and
+/// price history, and the catalog's foreign keys that exist, sorted (a key's index as
+/// `name index`, its constraint as `name key`).
 fn deferrable_objects(url: &str) -> Vec<String> {
     let mut c = Client::connect(url, NoTls).unwrap();
     c.query(
-        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'offers' AND indexname <> 'offers_pkey'
+        "SELECT indexname::text || ' index' FROM pg_indexes
+         WHERE tablename = 'offers' OR indexname IN ('products_search', 'products_pkey',
+             'price_history_pkey')
          UNION ALL
-         SELECT indexname::text FROM pg_indexes WHERE indexname = 'products_search'
-         UNION ALL
-         SELECT conname::text FROM pg_constraint
-         WHERE contype = 'f' AND conrelid IN ('offers'::regclass, 'price_history'::regclass)
+         SELECT conname::text || ' key' FROM pg_constraint
+         WHERE contype IN ('f', 'p')
+           AND conrelid IN ('offers'::regclass, 'products'::regclass, 'price_history'::regclass)
          ORDER BY 1",
         &[],
     )
@@ -62,7 +64,12 @@ fn an_initial_load_defers_indexes_and_keys_to_its_end_and_later_runs_keep_them()
     let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
-    assert_eq!(all.len(), 13, "nine offers indexes, the search index, three keys: {all:?}");
+    assert_eq!(
+        all.len(),
+        19,
+        "nine offers indexes, the search index, three primary keys (index and constraint), \
+         three foreign keys: {all:?}"
+    );
 
     let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();
     load.apply_batch(&offers(&["a", "b"], 1_000), &IngestCounts::default()).unwrap();
@@ -98,8 +105,16 @@ fn opening_the_catalog_rebuilds_what_a_crashed_initial_load_deferred() {
 
     let reopened = PgCatalog::open(&url).unwrap();
     assert_eq!(deferrable_objects(&url), all);
-    // The keys hold again: an offer of an unknown product is refused.
+    // And the primary keys: an offer stored twice is refused.
     let mut c = Client::connect(&url, NoTls).unwrap();
+    let err = c
+        .batch_execute(
+            "INSERT INTO offers SELECT * FROM offers WHERE id = (SELECT min(id) FROM offers)",
+        )
+        .unwrap_err();
+    let violated = err.as_db_error().and_then(|e| e.constraint());
+    assert_eq!(violated, Some("offers_pkey"), "{err:?}");
+    // The foreign keys hold again: an offer of an unknown product is refused.
     let err = c
         .batch_execute("UPDATE offers SET product_id = 42 WHERE id = (SELECT min(id) FROM offers)")
         .unwrap_err();
@@ -212,21 +227,113 @@ fn two_initial_loads_at_once_both_land_with_indexes_keys_and_summary_whole() {
 }
 
 #[test]
-fn nothing_builds_the_deferred_indexes_under_a_load_that_is_still_running() {
+fn a_run_beside_an_initial_load_waits_for_its_end_and_nothing_builds_under_it() {
     let Some(db) = TempDb::create("store") else { return };
     let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
     let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();
     load.apply_batch(&offers(&["a", "b"], 1_000), &IngestCounts::default()).unwrap();
-    // Another process opens the catalog, and another run finishes, while the load goes on.
+    // Another process opens the catalog, and starts a run, while the load goes on.
     let other = PgCatalog::open(&url).unwrap();
-    preciso_core::testing::apply(&other, "other", &offers(&["c"], 2_000));
     assert!(deferrable_objects(&url).is_empty(), "the running load keeps them deferred");
-    load.apply_batch(&offers(&["d"], 3_000), &IngestCounts::default()).unwrap();
-    load.finish(IngestStatus::Done, None).unwrap();
+    std::thread::scope(|s| {
+        let beside =
+            s.spawn(|| preciso_core::testing::apply(&other, "other", &offers(&["c"], 2_000)));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(!beside.is_finished(), "the other run waits while the keys are dropped");
+        assert!(deferrable_objects(&url).is_empty(), "and builds nothing under the load");
+        load.apply_batch(&offers(&["d"], 3_000), &IngestCounts::default()).unwrap();
+        load.finish(IngestStatus::Done, None).unwrap();
+        assert_eq!(beside.join().unwrap().inserted, 1, "then it writes, by key");
+    });
     assert_eq!(deferrable_objects(&url), all, "the load's end builds them");
     assert_eq!(catalog.counts().unwrap().offers, 4);
+}
+
+/// An initial load's records of offers it wrote already wait for its end and are written
+/// then, by key, in file order: counts, prices and history as an ordinary run's.
+#[test]
+fn an_initial_load_replays_its_repeats_once_the_keys_exist() {
+    let Some(db) = TempDb::create("store") else { return };
+    let catalog = PgCatalog::open(&db.url).unwrap();
+    let at = |sku, price, at| {
+        preciso_core::testing::Fixture { sku, price, at, ..Default::default() }.offer()
+    };
+    let mut load = catalog.begin_ingest(&new_file("initial"), false).unwrap();
+    let first = load
+        .apply_batch(
+            &[at("a", 1_000, 100), at("a", 900, 200), at("b", 500, 100)],
+            &IngestCounts::default(),
+        )
+        .unwrap();
+    assert_eq!((first.inserted, first.updated), (2, 0), "the repeat waits");
+    load.apply_batch(&[at("a", 900, 300), at("b", 450, 300)], &IngestCounts::default()).unwrap();
+    let ledger = load.finish(IngestStatus::Done, None).unwrap().unwrap().counts;
+    assert_eq!((ledger.inserted, ledger.updated, ledger.unchanged), (2, 2, 1));
+    let a = at("a", 0, 0);
+    let history: Vec<(i64, i64)> = catalog
+        .offer_history(a.id)
+        .unwrap()
+        .iter()
+        .map(|p| (p.observed_at, p.price.minor))
+        .collect();
+    assert_eq!(history, [(100, 1_000), (200, 900)]);
+    let mut c = Client::connect(&db.url, NoTls).unwrap();
+    let row = c
+        .query_one(
+            "SELECT price_minor, prev_price_minor, last_seen FROM offers WHERE id = $1",
+            &[&a.id.as_i64()],
+        )
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, Option<i64>>(1), row.get::<_, i64>(2)),
+        (900, Some(1_000), 300)
+    );
+    let temp: i64 = c
+        .query_one("SELECT count(*) FROM pg_class WHERE relname = 'bulk_products'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(temp, 0, "the load's side table is gone");
+}
+
+/// A load into a catalog whose offers were all deleted, its products kept: every product it
+/// writes may be stored already, and each id keeps one row (the stored one), also when the
+/// load is killed and the next open ends it.
+#[test]
+fn a_load_beside_stored_products_keeps_one_row_per_product_even_when_killed() {
+    let Some(db) = TempDb::create("store") else { return };
+    let url = db.url.clone();
+    for killed in [false, true] {
+        let catalog = PgCatalog::open(&url).unwrap();
+        preciso_core::testing::apply(&catalog, "first", &offers(&["a", "b"], 1_000));
+        let mut c = Client::connect(&url, NoTls).unwrap();
+        c.batch_execute(
+            "DELETE FROM trend_dirty; DELETE FROM price_history; DELETE FROM offers;
+             UPDATE products SET title = 'stored title'",
+        )
+        .unwrap();
+        let mut load = catalog.begin_ingest(&new_file("again"), false).unwrap();
+        load.apply_batch(&offers(&["a", "c"], 2_000), &IngestCounts::default()).unwrap();
+        assert!(deferrable_objects(&url).is_empty(), "an initial load again");
+        if killed {
+            drop(load);
+            drop(catalog);
+            PgCatalog::open(&url).unwrap();
+        } else {
+            load.finish(IngestStatus::Done, None).unwrap();
+        }
+        let rows: Vec<(i64, String)> = c
+            .query("SELECT count(*), min(title) FROM products GROUP BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(rows, [(1, "stored title".to_string())], "killed: {killed}");
+        assert_eq!(deferrable_objects(&url).len(), 19, "killed: {killed}");
+        c.batch_execute("DELETE FROM trend_dirty; DELETE FROM price_history; DELETE FROM offers")
+            .unwrap();
+    }
 }
 
 /// `sslmode` as libpq means it, against the CI server whose certificate a throwaway CA signed
