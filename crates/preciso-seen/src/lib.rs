@@ -23,8 +23,9 @@
 /// seen (about 15,000, where a 1M load took ~50), and each was replayed through the ordinary
 /// writer at the load's end, a dozen random index pages apiece: the replay took 12.8 s at 10M
 /// against 0.05 s at 1M (docs/BENCHMARKS.md). Offers therefore get `OFFER_FILTER` (~0.005% per
-/// full filter, ~40 MB at 10M ids); a product taken for seen only costs a row in
-/// `bulk_suspects`, so products get fewer, `PRODUCT_FILTER` (~0.08% per full filter).
+/// full filter, ~40 MB at 10M ids); a product taken for seen only costs a row set aside (SQLite's
+/// `bulk_suspects`, PostgreSQL's `bulk_products`), so products get fewer, `PRODUCT_FILTER`
+/// (~0.08% per full filter).
 pub struct SeenIds {
     filters: Vec<Bloom>,
     size: FilterSize,

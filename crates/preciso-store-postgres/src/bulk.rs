@@ -18,10 +18,12 @@
 //!
 //! One advisory lock, `LOADING`, keeps this safe beside other writers: a load holds it
 //! exclusively on its connection from its drops to the end of its replay (a crash releases
-//! it with the connection); every ingest batch and restore takes it shared for its
-//! transaction, so other runs wait while the keys are missing and a load never starts while
-//! a batch is writing. A second run that finds the catalog empty while a load holds it runs
-//! as an ordinary one, after that load.
+//! it with the connection, once the server notices), and so does `restore` while it builds;
+//! every ingest batch, backup restore, copy and store merge takes it shared for its
+//! transaction (`batch_turn`), so they wait while the keys are missing and a load never starts
+//! while one of them writes. A second run that finds the catalog empty while a load holds it
+//! runs as an ordinary one, after that load. Every wait for it is bounded (`LOAD_WAIT`, as
+//! `lock_timeout`).
 //!
 //! `restore` runs at the start and end of every run and when a process opens the catalog, so
 //! what a crashed load deferred is built by whatever comes next (the run, still `running` in
@@ -30,7 +32,9 @@
 //! (`offers_value`, `offers_discount`: each expression defined once in `preciso_sql::filter`).
 //! The other definitions below are those of the migrations (0001, 0008, 0012, 0025, 0033,
 //! 0035); a migration that changes one must change it here too, and must not assume the
-//! object exists (`DROP INDEX IF EXISTS`): migrations run before `restore`.
+//! object exists (`DROP INDEX IF EXISTS`, `DROP CONSTRAINT IF EXISTS` for the primary keys):
+//! migrations run before `restore`. A new foreign key that references `offers(id)` or
+//! `products(id)` must be listed in `FOREIGN_KEYS`, or dropping those keys fails.
 
 use crate::backend;
 use crate::tls::Connector;
@@ -39,7 +43,7 @@ use preciso_core::domain::Offer;
 use preciso_core::ports::StoreError;
 use preciso_seen::{OFFER_FILTER, PRODUCT_FILTER, SeenIds};
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The secondary indexes a load defers: (name, definition).
 const DEFERRED_INDEXES: &[(&str, &str)] = &[
@@ -95,12 +99,12 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
 /// Built as indexes first (a `SHARE` lock, beside the search index's build on the second
 /// connection), made keys at the end (`ADD PRIMARY KEY USING INDEX`).
 const PRIMARY_KEYS: &[(&str, &str, &str)] = &[
-    ("offers", "offers_pkey", "CREATE UNIQUE INDEX IF NOT EXISTS offers_pkey ON offers(id)"),
     (
         "products",
         "products_pkey",
         "CREATE UNIQUE INDEX IF NOT EXISTS products_pkey ON products(id)",
     ),
+    ("offers", "offers_pkey", "CREATE UNIQUE INDEX IF NOT EXISTS offers_pkey ON offers(id)"),
     (
         "price_history",
         "price_history_pkey",
@@ -197,13 +201,29 @@ impl BulkLoad {
     }
 }
 
-/// Run first in every ingest batch's transaction: batches run side by side, and wait while a
-/// load has the keys dropped.
+/// Run first in every ingest batch's transaction (and every other writer's that moves offers
+/// or products): they run side by side, and wait while a load has the keys dropped, at most
+/// `LOAD_WAIT`.
 pub(crate) fn batch_turn(client: &mut impl GenericClient) -> Result<(), StoreError> {
     client
-        .execute("SELECT pg_advisory_xact_lock_shared($1)", &[&LOADING])
-        .map(drop)
-        .map_err(backend)
+        .batch_execute(&format!(
+            "SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock_shared({LOADING});
+             SET LOCAL lock_timeout = DEFAULT",
+            LOAD_WAIT.as_secs()
+        ))
+        .map_err(waited)
+}
+
+/// A wait for `LOADING` that ran out (`lock_timeout`), said as such.
+fn waited(e: postgres::Error) -> StoreError {
+    if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+        return StoreError::Unavailable(format!(
+            "another run has held this catalog's load lock for over {} h (an initial load, or \
+             the build of what one deferred); gave up waiting",
+            LOAD_WAIT.as_secs() / 3600
+        ));
+    }
+    backend(e)
 }
 
 /// Drops the deferred indexes and keys when the catalog has no offers and no other load or
@@ -266,7 +286,10 @@ fn drop_deferred(client: &mut Client) -> Result<Option<bool>, postgres::Error> {
     for (name, _) in DEFERRED_INDEXES {
         tx.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
     }
-    tx.batch_execute(&format!("{REPEATS_TABLE}; DELETE FROM bulk_repeats; {PRODUCTS_TABLE}"))?;
+    // Rows a killed load left in `bulk_products` belong to no offer now (there are none).
+    tx.batch_execute(&format!(
+        "{REPEATS_TABLE}; DELETE FROM bulk_repeats; {PRODUCTS_TABLE}; DELETE FROM bulk_products"
+    ))?;
     tx.commit()?;
     Ok(Some(products))
 }
@@ -369,70 +392,72 @@ const BESIDE: &str = "products_search";
 const BUILD_MEMORY: &str = "maintenance_work_mem = '256MB'";
 
 /// Builds whichever deferred index or key is missing, unless a load is running (that one
-/// builds at its end). `wait`: a run about to write, which needs the keys, waits for that
-/// load instead (up to `LOAD_WAIT`). Does nothing (one catalog query) when none is missing.
+/// builds at its end). `wait`: a run about to write, which needs the primary keys, waits for
+/// that load instead when one of them is missing (at most `LOAD_WAIT`). Does nothing (one
+/// catalog query) when nothing is missing.
 pub(crate) fn restore(
     client: &mut Client,
     connector: &Connector,
     wait: bool,
 ) -> Result<(), StoreError> {
-    if missing(client)?.is_empty() {
+    let missing = missing(client)?;
+    if missing.is_empty() {
         return Ok(());
     }
-    if !lock(client, wait)? {
+    let keys_missing = PRIMARY_KEYS.iter().any(|(_, key, _)| missing.iter().any(|m| m == key));
+    if !lock(client, wait && keys_missing)? {
         return Ok(());
     }
     let built = build(client, connector);
-    release(client).and(built)
+    // The build's error first: a failed transaction may leave the unlock failing too (the
+    // connection is dropped then, and the lock with it).
+    let released = release(client);
+    built.and(released)
 }
 
-/// Takes `LOADING` exclusively on the session; when `wait`, polls for it up to `LOAD_WAIT`
-/// (a log line says whom the run waits for).
+/// Takes `LOADING` exclusively on the session; when `wait`, queues for it (shared requests
+/// that come later queue behind, so batches cannot starve it) for at most `LOAD_WAIT`, with a
+/// log line saying so.
 fn lock(client: &mut Client, wait: bool) -> Result<bool, StoreError> {
-    let started = Instant::now();
-    let mut told = false;
-    loop {
-        let mine: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&LOADING])
-            .map_err(backend)?
-            .get(0);
-        if mine || !wait {
-            return Ok(mine);
-        }
-        if started.elapsed() >= LOAD_WAIT {
-            return Err(StoreError::Unavailable(format!(
-                "an initial load into this catalog has run for over {} h; this run gave up \
-                 waiting for it",
-                LOAD_WAIT.as_secs() / 3600
-            )));
-        }
-        if !told {
-            tracing::info!("an initial load is running: this run waits for its end");
-            told = true;
-        }
-        std::thread::sleep(Duration::from_millis(500));
+    let mine: bool =
+        client.query_one("SELECT pg_try_advisory_lock($1)", &[&LOADING]).map_err(backend)?.get(0);
+    if mine || !wait {
+        return Ok(mine);
     }
+    tracing::info!("another run holds the catalog's load lock (an initial load): waiting for it");
+    client
+        .batch_execute(&format!(
+            "SET lock_timeout = '{}s'; SELECT pg_advisory_lock({LOADING}); RESET lock_timeout",
+            LOAD_WAIT.as_secs()
+        ))
+        .map_err(waited)?;
+    Ok(true)
 }
 
 /// The builds, under `LOADING`: products set aside merged (a transaction of its own: its
 /// writes would lock the search index's build out), then in one transaction the indexes,
 /// `BESIDE` at the same time on a second connection (its own transaction), and once both are
-/// done the keys.
+/// done the products' key index (it locks `products` as `BESIDE` does: built before the join,
+/// a third session queued on `products` between the two would leave each connection waiting
+/// for the other, through the client's join, an edge PostgreSQL cannot see); then the keys
+/// (`add_keys`).
 fn build(client: &mut Client, connector: &Connector) -> Result<(), StoreError> {
     merge_products(client)?;
     let mut tx = client.transaction().map_err(backend)?;
-    // The builds and the keys' validation read whole tables (a writer's session plans with
-    // sequential scans off).
+    // The builds read whole tables (a writer's session plans with sequential scans off).
     tx.batch_execute(&format!("SET LOCAL {BUILD_MEMORY}; SET LOCAL enable_seqscan = on"))
         .map_err(backend)?;
     let missing = missing(&mut tx)?;
     let lacks = |name: &str| missing.iter().any(|m| m == name);
     let index = |name: &str| DEFERRED_INDEXES.iter().find(|(n, _)| *n == name).map(|(_, sql)| *sql);
     let beside = lacks(BESIDE).then(|| index(BESIDE)).flatten();
-    let keys: Vec<_> = PRIMARY_KEYS.iter().filter(|(_, name, _)| lacks(name)).collect();
+    let (products_key, other_keys): (Vec<_>, Vec<_>) = PRIMARY_KEYS
+        .iter()
+        .filter(|(_, name, _)| lacks(name))
+        .partition(|(table, _, _)| *table == "products");
     std::thread::scope(|scope| {
         let built_beside = beside.map(|sql| scope.spawn(|| build_beside(connector, sql)));
-        for (_, _, sql) in &keys {
+        for (_, _, sql) in &other_keys {
             tx.batch_execute(sql).map_err(backend)?;
         }
         for sql in missing.iter().filter(|n| *n != BESIDE).filter_map(|n| index(n)) {
@@ -447,19 +472,46 @@ fn build(client: &mut Client, connector: &Connector) -> Result<(), StoreError> {
         if let (true, Some(sql)) = (refused, beside) {
             tx.batch_execute(sql).map_err(backend)?;
         }
-        for (table, name, _) in &keys {
-            tx.batch_execute(&format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name}"
-            ))
-            .map_err(backend)?;
-        }
-        for (table, name, def) in FOREIGN_KEYS.iter().filter(|(_, n, _)| lacks(n)) {
-            tx.batch_execute(&format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"))
-                .map_err(backend)?;
+        for (_, _, sql) in &products_key {
+            tx.batch_execute(sql).map_err(backend)?;
         }
         Ok::<(), StoreError>(())
     })?;
-    tx.commit().map_err(backend)
+    tx.commit().map_err(backend)?;
+    add_keys(client, &missing)
+}
+
+/// Makes the key indexes primary keys (a moment's `ACCESS EXCLUSIVE` lock each, in the order a
+/// backup reads the tables), then adds the foreign keys (each validated by one join under a
+/// lock readers pass), each in a transaction of its own, so readers never wait for a
+/// validation. These meet readers' locks, so a deadlock with a backup's snapshot is possible:
+/// the step is then tried again, as `begin`'s drops are.
+fn add_keys(client: &mut Client, missing: &[String]) -> Result<(), StoreError> {
+    let lacks = |name: &str| missing.iter().any(|m| m == name);
+    let primary = PRIMARY_KEYS.iter().filter(|(_, name, _)| lacks(name)).map(|(table, name, _)| {
+        format!("ALTER TABLE {table} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {name}")
+    });
+    let foreign = FOREIGN_KEYS
+        .iter()
+        .filter(|(_, name, _)| lacks(name))
+        .map(|(table, name, def)| format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"));
+    for step in primary.chain(foreign) {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let done = client.transaction().and_then(|mut tx| {
+                tx.batch_execute(&format!("SET LOCAL enable_seqscan = on; {step}"))?;
+                tx.commit()
+            });
+            match done {
+                Err(e) if attempt < 5 && is_deadlock(&e) => {
+                    std::thread::sleep(Duration::from_millis(50 * attempt));
+                }
+                other => break other.map_err(backend)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Adds the products of `bulk_products` that `products` lacks, the first row of each id, and
@@ -472,18 +524,17 @@ fn merge_products(client: &mut Client) -> Result<(), StoreError> {
     if !exists {
         return Ok(());
     }
-    client
-        .batch_execute(
-            "BEGIN;
-             SET LOCAL enable_seqscan = on;
-             INSERT INTO products (id, gtin, brand, title, category, created_at)
-             SELECT DISTINCT ON (id) id, gtin, brand, title, category, created_at
-             FROM bulk_products b WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.id = b.id)
-             ORDER BY id, seq;
-             DROP TABLE bulk_products;
-             COMMIT;",
-        )
-        .map_err(backend)
+    let mut tx = client.transaction().map_err(backend)?;
+    tx.batch_execute(
+        "SET LOCAL enable_seqscan = on;
+         INSERT INTO products (id, gtin, brand, title, category, created_at)
+         SELECT DISTINCT ON (id) id, gtin, brand, title, category, created_at
+         FROM bulk_products b WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.id = b.id)
+         ORDER BY id, seq;
+         DROP TABLE bulk_products;",
+    )
+    .map_err(backend)?;
+    tx.commit().map_err(backend)
 }
 
 /// Builds an index (`sql`) on a connection of its own; false when the server refused the

@@ -127,6 +127,7 @@ impl CatalogDump for PgCatalog {
         let t = spec(name)?;
         self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
+            crate::bulk::batch_turn(&mut tx)?;
             insert_rows(&mut tx, t, rows)?;
             tx.commit().map_err(backend)
         })
@@ -135,7 +136,14 @@ impl CatalogDump for PgCatalog {
     fn clear(&self) -> Result<(), StoreError> {
         let names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
         self.with_unbounded_client(|c| {
-            c.batch_execute(&format!("TRUNCATE {} CASCADE", names.join(", "))).map_err(backend)
+            let mut tx = c.transaction().map_err(backend)?;
+            crate::bulk::batch_turn(&mut tx)?;
+            tx.batch_execute(&format!(
+                "TRUNCATE {} CASCADE; DROP TABLE IF EXISTS bulk_products",
+                names.join(", ")
+            ))
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
         })
     }
 
@@ -185,7 +193,9 @@ impl CatalogDump for PgCatalog {
             let mut tx = c.transaction().map_err(backend)?;
             // Not under an initial load (its tables lack their keys until its end).
             crate::bulk::batch_turn(&mut tx)?;
-            tx.batch_execute(&deletes).map_err(backend)?;
+            // With the products a killed load set aside: they belong to no offer restored.
+            tx.batch_execute(&format!("{deletes} DROP TABLE IF EXISTS bulk_products;"))
+                .map_err(backend)?;
             fill(&mut Loader(&mut tx))?;
             reset_sequences(&mut tx)?;
             // The market summary is derived, not copied: built from the loaded offers.

@@ -171,8 +171,13 @@ impl PgCatalog {
         let connector = tls::Connector::new(url).map_err(StoreError::Open)?;
         let mut client = connect_with(&connector)?;
         migrate::apply(&mut client)?;
-        // Indexes and keys an initial load that crashed left unbuilt.
-        bulk::restore(&mut client, &connector, false)?;
+        // Indexes and keys an initial load that crashed left unbuilt. A build that fails (it
+        // says why) leaves the catalog serving reads, which need no key; each run tries again.
+        if let Err(e) = bulk::restore(&mut client, &connector, false) {
+            tracing::error!(error = %e, "could not build what an initial load deferred");
+            // A fresh connection: the failed build's one may still hold its lock.
+            client = connect_with(&connector)?;
+        }
         // Marks left by a run that crashed, or by the migration that created the summary.
         best::refresh(&mut client)?;
         identity::refresh_trends(&mut client)?;

@@ -55,7 +55,8 @@ impl PgCatalog {
         let bulk = if dry_run { None } else { crate::bulk::begin(&mut client)? };
         if bulk.is_none() {
             // Writes need the keys: those a load running elsewhere dropped (this waits for its
-            // end), or those a crashed one left unbuilt.
+            // end; a load whose drops commit after this check is waited for by each batch,
+            // `bulk::batch_turn`), or those a crashed one left unbuilt.
             crate::bulk::restore(&mut client, &self.connector, true)?;
         }
         let file_id = if dry_run {
@@ -148,10 +149,11 @@ impl IngestSession for PgSession<'_> {
                     self.client.execute(preciso_sql::market::MARK, &[]).map_err(backend)?;
                 }
                 Ok((c, rewrote))
-            });
+            })
+            // A failed commit is a rolled-back batch too.
+            .and_then(|x| self.client.batch_execute("COMMIT").map(|()| x).map_err(backend));
         match result {
             Ok((c, rewrote)) => {
-                self.client.batch_execute("COMMIT").map_err(backend)?;
                 self.changed |= c.inserted + c.updated > 0;
                 self.rewrote |= rewrote;
                 Ok(c)

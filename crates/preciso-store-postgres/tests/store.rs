@@ -174,12 +174,13 @@ fn after_a_run_the_offers_pages_are_all_visible_for_index_only_reads() {
 }
 
 #[test]
-fn two_initial_loads_at_once_both_land_with_indexes_keys_and_summary_whole() {
+fn two_runs_into_an_empty_catalog_at_once_both_land_with_indexes_keys_and_summary_whole() {
     let Some(db) = TempDb::create("store") else { return };
     let url = db.url.clone();
     let catalog = PgCatalog::open(&url).unwrap();
     let all = deferrable_objects(&url);
-    // Two stores load the same products (titles) at the same time into an empty catalog.
+    // Two stores load the same products (titles) at the same time into an empty catalog: one
+    // run is the initial load, the other waits for its end and writes by key.
     std::thread::scope(|s| {
         for (store, price) in [("exito", 1_000), ("alkosto", 900)] {
             let catalog = &catalog;
@@ -237,16 +238,21 @@ fn a_run_beside_an_initial_load_waits_for_its_end_and_nothing_builds_under_it() 
     // Another process opens the catalog, and starts a run, while the load goes on.
     let other = PgCatalog::open(&url).unwrap();
     assert!(deferrable_objects(&url).is_empty(), "the running load keeps them deferred");
-    std::thread::scope(|s| {
+    // What the test saw while the load ran, asserted once it ended (a failed assertion
+    // inside the scope would leave the other run waiting for the load for hours).
+    let (waited, deferred, counts) = std::thread::scope(|s| {
         let beside =
             s.spawn(|| preciso_core::testing::apply(&other, "other", &offers(&["c"], 2_000)));
         std::thread::sleep(std::time::Duration::from_millis(500));
-        assert!(!beside.is_finished(), "the other run waits while the keys are dropped");
-        assert!(deferrable_objects(&url).is_empty(), "and builds nothing under the load");
+        let waited = !beside.is_finished();
+        let deferred = deferrable_objects(&url).is_empty();
         load.apply_batch(&offers(&["d"], 3_000), &IngestCounts::default()).unwrap();
         load.finish(IngestStatus::Done, None).unwrap();
-        assert_eq!(beside.join().unwrap().inserted, 1, "then it writes, by key");
+        (waited, deferred, beside.join().unwrap())
     });
+    assert!(waited, "the other run waits while the keys are dropped");
+    assert!(deferred, "and builds nothing under the load");
+    assert_eq!(counts.inserted, 1, "then it writes, by key");
     assert_eq!(deferrable_objects(&url), all, "the load's end builds them");
     assert_eq!(catalog.counts().unwrap().offers, 4);
 }
@@ -290,11 +296,11 @@ fn an_initial_load_replays_its_repeats_once_the_keys_exist() {
         (row.get::<_, i64>(0), row.get::<_, Option<i64>>(1), row.get::<_, i64>(2)),
         (900, Some(1_000), 300)
     );
-    let temp: i64 = c
+    let side: i64 = c
         .query_one("SELECT count(*) FROM pg_class WHERE relname = 'bulk_products'", &[])
         .unwrap()
         .get(0);
-    assert_eq!(temp, 0, "the load's side table is gone");
+    assert_eq!(side, 0, "the load's table of products set aside is gone");
 }
 
 /// A load into a catalog whose offers were all deleted, its products kept: every product it
