@@ -6,7 +6,7 @@
 //! cost more than writing the rows besides. A load that starts on an empty catalog therefore
 //! drops all of them, appends its rows by `COPY`, and its end builds each index once from
 //! sorted data, adds the keys and validates each foreign key with one join
-//! (docs/DECISIONS.md, "Initial loads on PostgreSQL").
+//! (docs/DECISIONS.md, "Initial loads on PostgreSQL append without keys").
 //!
 //! Without the offers' key the load cannot read back an offer it wrote, so it asks a Bloom
 //! filter of its ids (`preciso_seen`): a record whose id it may have seen (every repeat, and
