@@ -295,76 +295,14 @@ fn drop_deferred(client: &mut Client) -> Result<Option<bool>, postgres::Error> {
 }
 
 /// The end of a load's appending: its products merged, every index and key built (the load
-/// still holds `LOADING`: its replay follows, then `release`).
-pub(crate) fn end_load(
-    client: &mut Client,
-    connector: &Connector,
-    load: BulkLoad,
-) -> Result<(), StoreError> {
-    drop(load);
+/// still holds `LOADING`: its replay of `bulk_repeats` follows, then `release`).
+pub(crate) fn end_load(client: &mut Client, connector: &Connector) -> Result<(), StoreError> {
     build(client, connector)
 }
 
 /// Ends a load: other runs may write again.
 pub(crate) fn release(client: &mut Client) -> Result<(), StoreError> {
     client.execute("SELECT pg_advisory_unlock($1)", &[&LOADING]).map(drop).map_err(backend)
-}
-
-/// Sets records aside (in the batch's transaction: a rolled-back batch takes them back).
-pub(crate) fn defer(client: &mut Client, offers: &[&Offer]) -> Result<(), postgres::Error> {
-    use postgres::types::Type;
-    if offers.is_empty() {
-        return Ok(());
-    }
-    let (int, text) = (Type::INT8, Type::TEXT);
-    let types = [
-        int.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        int.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        text.clone(),
-        int.clone(),
-        text.clone(),
-        int.clone(),
-        text.clone(),
-        int.clone(),
-        int.clone(),
-        int,
-        Type::BYTEA,
-    ];
-    let sink = client.copy_in(&format!(
-        "COPY bulk_repeats ({}) FROM STDIN BINARY",
-        preciso_sql::repeats::COLUMNS
-    ))?;
-    let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &types);
-    for o in offers {
-        w.write(&[
-            &o.id.as_i64(),
-            &o.store.as_str(),
-            &o.sku,
-            &o.url,
-            &o.product_id.as_i64(),
-            &o.title,
-            &o.brand,
-            &o.category,
-            &o.gtin.as_ref().map(|g| g.as_str()),
-            &o.image_url,
-            &o.price.minor,
-            &o.price.currency.code(),
-            &o.list_price.map(|m| m.minor),
-            &o.availability.as_str(),
-            &o.rating.map(|r| i64::from(r.hundredths())),
-            &o.review_count.map(i64::from),
-            &o.observed_at,
-            &o.content_hash.as_slice(),
-        ])?;
-    }
-    w.finish().map(drop)
 }
 
 /// Records set aside per replayed transaction.

@@ -180,9 +180,10 @@ impl IngestSession for PgSession<'_> {
         }
         // An initial load's deferred indexes and keys, then the records it set aside, written
         // the ordinary way (by key, sequential scans off again).
-        let loaded = self.bulk.is_some();
-        if let Some(load) = self.bulk.take() {
-            crate::bulk::end_load(&mut self.client, &self.catalog.connector, load)?;
+        // (Its Bloom filters are freed here, before the builds.)
+        let loaded = self.bulk.take().is_some();
+        if loaded {
+            crate::bulk::end_load(&mut self.client, &self.catalog.connector)?;
             self.replay_repeats()?;
             crate::bulk::release(&mut self.client)?;
         }
@@ -436,7 +437,7 @@ fn write_bulk_batch(
         copy_offers(client, plan.rows.values(), file_id).map_err(backend)?;
         copy_history(client, plan.history.iter()).map_err(backend)?;
     }
-    crate::bulk::defer(client, &repeats).map_err(backend)?;
+    copy_repeats(client, &repeats).map_err(backend)?;
     mark_trends(client, &plan)?;
     Ok((counts, !plan.rows.is_empty()))
 }
@@ -613,6 +614,62 @@ fn mark_products(client: &mut Client, plan: &Plan<'_>, bulk: bool) -> Result<(),
          ON CONFLICT (product_id) DO UPDATE SET product_id = EXCLUDED.product_id",
         &[&products],
     )
+}
+
+/// Sets an initial load's records aside in `bulk_repeats` (`crate::bulk`), in the batch's
+/// transaction: a rolled-back batch takes them back.
+fn copy_repeats(client: &mut Client, offers: &[&Offer]) -> Result<(), postgres::Error> {
+    if offers.is_empty() {
+        return Ok(());
+    }
+    const TYPES: [Type; 18] = [
+        INT,
+        TEXT,
+        TEXT,
+        TEXT,
+        INT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        TEXT,
+        INT,
+        TEXT,
+        INT,
+        TEXT,
+        INT,
+        INT,
+        INT,
+        Type::BYTEA,
+    ];
+    let sink = client.copy_in(&format!(
+        "COPY bulk_repeats ({}) FROM STDIN BINARY",
+        preciso_sql::repeats::COLUMNS
+    ))?;
+    let mut w = postgres::binary_copy::BinaryCopyInWriter::new(sink, &TYPES);
+    for o in offers {
+        w.write(&[
+            &o.id.as_i64(),
+            &o.store.as_str(),
+            &o.sku,
+            &o.url,
+            &o.product_id.as_i64(),
+            &o.title,
+            &o.brand,
+            &o.category,
+            &o.gtin.as_ref().map(|g| g.as_str()),
+            &o.image_url,
+            &o.price.minor,
+            &o.price.currency.code(),
+            &o.list_price.map(|m| m.minor),
+            &o.availability.as_str(),
+            &o.rating.map(|r| i64::from(r.hundredths())),
+            &o.review_count.map(i64::from),
+            &o.observed_at,
+            &o.content_hash.as_slice(),
+        ])?;
+    }
+    w.finish().map(drop)
 }
 
 /// Appends the products of `offers` to `table` (`products` or `bulk_products`) by binary
