@@ -382,12 +382,18 @@ pub trait RunLog: Send + Sync {
     fn end_attempt(&self, run_id: i64, end: &AttemptEnd) -> Result<(), StoreError>;
     /// Starts the next attempt of a run waiting for its retry; returns the attempt number.
     fn start_attempt(&self, run_id: i64, now: i64) -> Result<u32, StoreError>;
-    /// Proves the run's process is alive.
     /// Proves the run's process is alive; `false` when the run is no longer active (replaced
     /// by a newer run, or abandoned), so the process stops its work.
     fn heartbeat(&self, run_id: i64, now: i64) -> Result<bool, StoreError>;
-    /// Marks active runs whose last heartbeat is before `stale_before` as `abandoned`.
-    fn abandon_stale_runs(&self, stale_before: i64, now: i64) -> Result<u64, StoreError>;
+    /// Marks active runs whose last heartbeat is before `stale_before` as `abandoned`, except
+    /// those of `live_owner`: the caller's own process, whose runner ends its runs itself and
+    /// whose heartbeats may wait behind its own long writes (a SQLite load's index builds).
+    fn abandon_stale_runs(
+        &self,
+        stale_before: i64,
+        now: i64,
+        live_owner: &str,
+    ) -> Result<u64, StoreError>;
     /// A run with all its attempts.
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;
     /// Runs, newest first.

@@ -98,7 +98,11 @@ impl Scheduler {
             return Ok(fires);
         }
         let stale_before = now - chrono::Duration::from_std(self.stale_after).unwrap_or_default();
-        let abandoned = self.catalog.abandon_stale_runs(millis(stale_before), millis(now))?;
+        // Never this process's own runs: their runner ends them, and a heartbeat that waited
+        // behind this process's own long write (a SQLite load's index builds hold the writer
+        // for minutes at 10M) is not a dead process.
+        let abandoned =
+            self.catalog.abandon_stale_runs(millis(stale_before), millis(now), &self.owner)?;
         if abandoned > 0 {
             tracing::warn!(abandoned, "runs left running by a stopped process are now abandoned");
         }

@@ -11,7 +11,7 @@ use crate::scheduler::Scheduler;
 use crate::telemetry::Telemetry;
 use chrono::{DateTime, Utc};
 use preciso_core::ports::{Catalog, StoreError};
-use preciso_core::runs::{NewRun, RunClaim, RunStatus, StepReport, Trigger};
+use preciso_core::runs::{AttemptEnd, NewRun, RunClaim, RunStatus, StepReport, Trigger};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -299,7 +299,16 @@ impl Ops {
                 active.retain(|h| !h.is_finished());
                 active.push(h);
             }
-            Err(e) => tracing::error!(run_id, error = %e, "cannot start a job thread"),
+            Err(e) => {
+                // Closed here: no other process abandons this process's own runs.
+                tracing::error!(run_id, error = %e, "cannot start a job thread");
+                let now = millis(self.view.clock.now());
+                let error = Some(format!("cannot start a thread: {e}"));
+                let end = AttemptEnd { status: RunStatus::Failed, error, steps: Vec::new(), now };
+                if let Err(e) = self.view.catalog.end_attempt(run_id, &end) {
+                    tracing::error!(run_id, error = %e, "cannot record the end of a job attempt");
+                }
+            }
         }
     }
 

@@ -694,6 +694,36 @@ fn dry_runs_record_nothing_and_stale_runs_are_abandoned_on_the_next_start() {
     assert_eq!(r.status, RunStatus::Abandoned, "nothing stays running forever");
 }
 
+/// A heartbeat that waited behind this process's own long write (a SQLite load's index builds)
+/// is not a dead process: its own scheduler leaves the run running, and it ends as it should.
+#[test]
+fn a_scheduler_never_abandons_its_own_processs_runs() {
+    let (_dir, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let job = Arc::new(Blocking::default());
+    let o = ops_with_heartbeat(
+        vec![spec("block", None, "UTC", job.clone())],
+        catalog.clone(),
+        clock.clone(),
+        Duration::from_secs(10),
+    );
+    let Triggered::Started { run_id } = o.trigger("block", Trigger::Api, false).unwrap() else {
+        panic!()
+    };
+    // Its heartbeats are a minute old on the clock the scheduler reads (3× 10 s is stale).
+    clock.set(utc("2026-03-01T00:01:00Z"));
+    o.scheduler().tick().unwrap();
+    assert_eq!(catalog.run(run_id).unwrap().unwrap().status, RunStatus::Running);
+    job.release.store(true, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while catalog.run(run_id).unwrap().unwrap().status == RunStatus::Running {
+        assert!(std::time::Instant::now() < deadline, "the run never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(catalog.run(run_id).unwrap().unwrap().status, RunStatus::Succeeded);
+    assert_eq!(job.cancelled.load(Ordering::SeqCst), 0, "never told to stop");
+}
+
 // ---- the ingest job over a drop directory --------------------------------------------------
 
 fn dropdir_job(catalog: Arc<dyn Catalog>, inbox: &std::path::Path, full: bool) -> DropDirJob {

@@ -239,18 +239,20 @@ pub fn abandon_stale_runs(
     db: &mut dyn SqlExec,
     stale_before: i64,
     now: i64,
+    live_owner: &str,
 ) -> Result<u64, StoreError> {
     let reason = "the process running it stopped before it finished";
+    let args = [int(now), text(reason), int(stale_before), text(live_owner)];
     db.execute(
         "UPDATE job_run_attempts SET status = 'abandoned', finished_at = ?, error = ?
          WHERE finished_at IS NULL AND run_id IN (SELECT id FROM job_runs
-           WHERE status IN ('running', 'retry_wait') AND heartbeat_at < ?)",
-        &[int(now), text(reason), int(stale_before)],
+           WHERE status IN ('running', 'retry_wait') AND heartbeat_at < ? AND owner <> ?)",
+        &args,
     )?;
     db.execute(
         "UPDATE job_runs SET status = 'abandoned', finished_at = ?, error = ?
-         WHERE status IN ('running', 'retry_wait') AND heartbeat_at < ?",
-        &[int(now), text(reason), int(stale_before)],
+         WHERE status IN ('running', 'retry_wait') AND heartbeat_at < ? AND owner <> ?",
+        &args,
     )
 }
 

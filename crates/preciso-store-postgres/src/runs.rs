@@ -59,8 +59,13 @@ impl RunLog for PgCatalog {
     fn heartbeat(&self, run_id: i64, now: i64) -> Result<bool, StoreError> {
         self.in_txn(|db| shared::heartbeat(db, run_id, now))
     }
-    fn abandon_stale_runs(&self, stale_before: i64, now: i64) -> Result<u64, StoreError> {
-        self.in_txn(|db| shared::abandon_stale_runs(db, stale_before, now))
+    fn abandon_stale_runs(
+        &self,
+        stale_before: i64,
+        now: i64,
+        live_owner: &str,
+    ) -> Result<u64, StoreError> {
+        self.in_txn(|db| shared::abandon_stale_runs(db, stale_before, now, live_owner))
     }
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
         self.in_txn(|db| shared::run(db, id))
