@@ -354,6 +354,11 @@ impl AnalysisQueue {
         Ok(())
     }
 
+    /// The owner this queue's workers write on the runs they claim (host:pid:nonce).
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
     /// Queues one run per request (all or none) and wakes the workers.
     pub fn submit(
         &self,
@@ -374,7 +379,8 @@ impl AnalysisQueue {
     }
 
     /// Abandons the running runs whose process is gone: on this host, its pid no longer
-    /// exists; anywhere, its heartbeat is older than `STALE_AFTER`.
+    /// exists; anywhere, its heartbeat is older than `STALE_AFTER` — never this queue's own
+    /// (its workers end them; a heartbeat may wait behind this process's own long write).
     pub fn sweep(&self) -> Result<u64, StoreError> {
         let now = now_ms();
         let host = owner_host_pid(&self.owner).map(|(h, _)| h.to_string());
@@ -390,9 +396,9 @@ impl AnalysisQueue {
                     }
                     _ => false,
                 };
-                let stale = r
-                    .heartbeat_at
-                    .is_none_or(|t| now.saturating_sub(t) > STALE_AFTER.as_millis() as i64);
+                let stale = owner != self.owner
+                    && r.heartbeat_at
+                        .is_none_or(|t| now.saturating_sub(t) > STALE_AFTER.as_millis() as i64);
                 dead_here || stale
             })
             .map(|r| r.id)

@@ -1436,10 +1436,12 @@ fn the_analysis_queue_is_bounded_and_sweeps_silent_runs() {
     let whole = AnalysisRequest::default();
     let silent = catalog.begin_analysis(&whole, "api", "elsewhere:1:aa", now - 600_000).unwrap();
     let live = catalog.begin_analysis(&whole, "api", "elsewhere:2:bb", now).unwrap();
+    // And one of this queue's own, as silent: its worker ends it, the sweep leaves it.
+    let own = catalog.begin_analysis(&whole, "api", queue.owner(), now - 600_000).unwrap();
     assert_eq!(queue.sweep().unwrap(), 1);
     let status = |id| catalog.analysis(id).unwrap().unwrap().status;
     assert_eq!(
-        (status(silent), status(live)),
-        (AnalysisStatus::Abandoned, AnalysisStatus::Running)
+        (status(silent), status(live), status(own)),
+        (AnalysisStatus::Abandoned, AnalysisStatus::Running, AnalysisStatus::Running)
     );
 }
