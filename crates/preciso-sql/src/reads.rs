@@ -683,11 +683,13 @@ pub fn search_offers(matches: &str, match_params: Vec<Param>, filter: &OfferFilt
     )
 }
 
-/// Ranks the matches of `matches` (a subquery of product ids): `id, title, offers`.
-pub fn search_ranked(matches: &str) -> String {
+/// Ranks `candidates` (a subquery of the matching products' `id, title`): `id, title,
+/// offers`. A subquery of ids only, joined back to products, was planned on PostgreSQL as a
+/// hash join over every product (12 of its 41 ms at 1M).
+pub fn search_ranked(candidates: &str) -> String {
     format!(
-        "SELECT p.id, p.title, (SELECT count(*) FROM offers o WHERE o.product_id = p.id) AS n
-         FROM products p WHERE p.id IN ({matches}) ORDER BY n DESC, p.id LIMIT ?"
+        "SELECT c.id, c.title, (SELECT count(*) FROM offers o WHERE o.product_id = c.id) AS n
+         FROM ({candidates}) c ORDER BY n DESC, c.id LIMIT ?"
     )
 }
 

@@ -65,19 +65,21 @@ fn store_ids() -> impl FnMut(&str) -> Result<StoreId, StoreError> {
 }
 
 /// The products whose brand or title hold every word of `q` as a prefix, through the
-/// expression of the products_search index (migration 0012), lowest ids first: a subquery and
-/// its parameters; `None` without a word.
-fn matches(q: &str) -> Option<(String, Vec<Param>)> {
+/// expression of the products_search index (migration 0012), lowest ids first: a subquery of
+/// their `columns` and its parameters; `None` without a word.
+fn matches(q: &str, columns: &str) -> Option<(String, Vec<Param>)> {
     let words = reads::search_words(q);
     if words.is_empty() {
         return None;
     }
     let query: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
-    let sql = "SELECT id FROM products WHERE to_tsvector('simple',
+    let sql = format!(
+        "SELECT {columns} FROM products WHERE to_tsvector('simple',
             translate(lower(coalesce(brand, '') || ' ' || title),
                 'áàâãäåéèêëíìîïóòôõöúùûüñçý', 'aaaaaaeeeeiiiiooooouuuuncy'))
-            @@ to_tsquery('simple', ?) ORDER BY id LIMIT ?";
-    Some((sql.into(), vec![Param::Text(query.join(" & ")), Param::Int(reads::SEARCH_CANDIDATES)]))
+            @@ to_tsquery('simple', ?) ORDER BY id LIMIT ?"
+    );
+    Some((sql, vec![Param::Text(query.join(" & ")), Param::Int(reads::SEARCH_CANDIDATES)]))
 }
 
 /// Rows a portal read fetches per round trip: 256 first (most walks stop within them), then
@@ -361,7 +363,7 @@ impl CatalogRead for PgCatalog {
         q: &str,
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
-        let Some((sql, mut params)) = matches(q) else { return Ok(Vec::new()) };
+        let Some((sql, mut params)) = matches(q, "id, title") else { return Ok(Vec::new()) };
         params.push(Param::Int(i64::from(limit)));
         let q = Query { sql: reads::search_ranked(&sql), params };
         self.with_client(|c| {
@@ -379,7 +381,7 @@ impl CatalogRead for PgCatalog {
         descending: bool,
         page: PageRequest,
     ) -> Result<Page<BestOffer>, StoreError> {
-        let Some((sql, params)) = matches(q) else {
+        let Some((sql, params)) = matches(q, "id") else {
             return Ok(preciso_core::best::search_page(Vec::new(), Vec::new(), 0, page));
         };
         let q = reads::search_offers(&sql, params, filter);

@@ -486,7 +486,8 @@ impl CatalogRead for SqliteCatalog {
         let Some(matched) = matches(q) else { return Ok(Vec::new()) };
         let mut params = matched.1;
         params.push(Param::Int(i64::from(limit)));
-        let q = Query { sql: reads::search_ranked(&matched.0), params };
+        let candidates = format!("SELECT id, title FROM products WHERE id IN ({})", matched.0);
+        let q = Query { sql: reads::search_ranked(&candidates), params };
         self.with_reader(|c| {
             query_map(c, &q, |r| {
                 Ok((ProductId::from_i64(r.get(0)?), r.get(1)?, r.get::<_, i64>(2)? as u64))
