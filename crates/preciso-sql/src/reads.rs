@@ -662,11 +662,13 @@ pub const SEARCH_CANDIDATES: i64 = 2_000;
 /// Rows a search reads at most: its candidate products' offers (`search_offers`).
 pub const SEARCH_ROWS: i64 = 20_000;
 
-/// The buyable offers of the products `matches` names (a subquery of product ids taking
-/// `match_params`) that pass `filter`, grouped by product, cheapest first: `product_id,
-/// price_minor, id` (`best::SearchRow`), which the product index holds, so the ranking reads
-/// no offer's row; the page's offers are then read by id (`offers_by_ids`).
-pub fn search_offers(matches: &str, match_params: Vec<Param>, filter: &OfferFilter) -> Query {
+/// The buyable offers of the matching products that pass `filter`, grouped by product,
+/// cheapest first: `product_id, price_minor, id` (`best::SearchRow`), which the product index
+/// holds, so the ranking reads no offer's row; the page's offers are then read by id
+/// (`offers_by_ids`). `matched` is the adapter's condition on `o.product_id` naming its text
+/// index's matches (taking `match_params`), in the form its planner walks the product index
+/// with, once per match.
+pub fn search_offers(matched: &str, match_params: Vec<Param>, filter: &OfferFilter) -> Query {
     let mut w = filter_where(filter, None);
     w.push("o.availability <> 'out_of_stock'", []);
     let mut params = match_params;
@@ -675,7 +677,7 @@ pub fn search_offers(matches: &str, match_params: Vec<Param>, filter: &OfferFilt
     Query::new(
         format!(
             "SELECT o.product_id, o.price_minor, o.id FROM offers o
-             WHERE o.product_id IN ({matches}) AND {}
+             WHERE {matched} AND {}
              ORDER BY o.product_id, o.price_minor, o.id LIMIT ?",
             w.sql()
         ),

@@ -505,7 +505,7 @@ impl CatalogRead for SqliteCatalog {
         let Some((sql, params)) = matches(q) else {
             return Ok(preciso_core::best::search_page(Vec::new(), Vec::new(), 0, page));
         };
-        let q = reads::search_offers(&sql, params, filter);
+        let q = reads::search_offers(&format!("o.product_id IN ({sql})"), params, filter);
         self.with_reader(|c| {
             let rows = query_map(c, &q, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             let (picked, total) = preciso_core::best::cheapest_per_product(&rows, descending, page);
