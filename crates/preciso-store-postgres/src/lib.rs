@@ -19,7 +19,7 @@ mod store;
 pub mod testing;
 pub mod tls;
 
-use postgres::types::ToSql;
+use postgres::types::{ToSql, Type};
 use postgres::{Client, Row, Statement};
 use preciso_core::ports::StoreError;
 use preciso_pool::Pool;
@@ -67,13 +67,18 @@ impl PgConn {
     /// executions, blind to which category, brand or price bound it serves — and the catalog's
     /// are skewed (a category holds 100 or 100,000 offers): at 1M offers a top-level category
     /// by rating with a price bound took 75–124 ms on the generic plan, 10–12 ms planned for
-    /// its values (docs/DECISIONS.md). One round trip more than `query_cached`.
+    /// its values (docs/DECISIONS.md). The parameters' types are sent with them, so parse,
+    /// bind and execute go in one round trip (`query_typed`) with no statement to describe or
+    /// close: a `query` of the text prepared a named statement first, one round trip more.
     pub(crate) fn query_planned(
         &mut self,
         sql: &str,
-        params: &[&(dyn ToSql + Sync)],
+        params: &[Param],
     ) -> Result<Vec<Row>, StoreError> {
-        self.client.query(sql, params).map_err(backend)
+        let bound = bind(params);
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+            bound.iter().zip(params).map(|(b, p)| (b.as_ref(), param_type(p))).collect();
+        self.client.query_typed(sql, &typed).map_err(backend)
     }
 
     /// Runs `sql` (with `$n` placeholders) as a prepared statement of this connection: for
@@ -284,6 +289,14 @@ pub(crate) fn bind(params: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
             }
         })
         .collect()
+}
+
+/// The PostgreSQL type each kind of `Param` binds as (the types `bind`'s values accept).
+fn param_type(p: &Param) -> Type {
+    match p {
+        Param::Int(_) | Param::NullInt => Type::INT8,
+        Param::Text(_) | Param::NullText => Type::TEXT,
+    }
 }
 
 pub(crate) fn refs(boxed: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {

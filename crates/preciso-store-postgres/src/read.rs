@@ -23,8 +23,7 @@ use std::collections::HashSet;
 
 /// A listing's statement, planned for its values (`PgConn::query_planned`).
 fn run(c: &mut PgConn, q: &Query) -> Result<Vec<Row>, StoreError> {
-    let params = bind(&q.params);
-    c.query_planned(&numbered(&q.sql), &refs(&params))
+    c.query_planned(&numbered(&q.sql), &q.params)
 }
 
 /// A lookup whose plan does not depend on its values, from the connection's statement cache.
