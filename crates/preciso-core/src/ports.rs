@@ -386,13 +386,13 @@ pub trait RunLog: Send + Sync {
     /// by a newer run, or abandoned), so the process stops its work.
     fn heartbeat(&self, run_id: i64, now: i64) -> Result<bool, StoreError>;
     /// Marks active runs whose last heartbeat is before `stale_before` as `abandoned`, except
-    /// those of `live_owner`: the caller's own process, whose runner ends its runs itself and
-    /// whose heartbeats may wait behind its own long writes (a SQLite load's index builds).
+    /// the `live` ones: runs the caller's process is executing, which its runner ends itself
+    /// and whose heartbeats may wait behind that process's own long writes (a SQLite load).
     fn abandon_stale_runs(
         &self,
         stale_before: i64,
         now: i64,
-        live_owner: &str,
+        live: &[i64],
     ) -> Result<u64, StoreError>;
     /// A run with all its attempts.
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError>;

@@ -1755,16 +1755,18 @@ pub fn stale_runs_are_abandoned_and_old_runs_deleted(c: &dyn Catalog) {
     else {
         panic!()
     };
-    let mut own = new_run("c", 1_000, Trigger::Schedule, 1_000);
-    own.owner = "this-process".into();
-    let RunClaim::Started(own) = c.claim_run(&own).unwrap() else { panic!() };
+    let RunClaim::Started(own) =
+        c.claim_run(&new_run("c", 1_000, Trigger::Schedule, 1_000)).unwrap()
+    else {
+        panic!()
+    };
     c.heartbeat(live, 9_000).unwrap();
     assert_eq!(
-        c.abandon_stale_runs(5_000, 10_000, "this-process").unwrap(),
+        c.abandon_stale_runs(5_000, 10_000, &[own, 12_345]).unwrap(),
         1,
-        "only the silent run of another process"
+        "only the silent run nobody executes"
     );
-    assert_eq!(c.run(own).unwrap().unwrap().status, RunStatus::Running, "the caller's own run");
+    assert_eq!(c.run(own).unwrap().unwrap().status, RunStatus::Running, "a live run of the caller");
     let abandoned = c.run(old).unwrap().unwrap();
     assert_eq!((abandoned.status, abandoned.finished_at), (RunStatus::Abandoned, Some(10_000)));
     assert_eq!(abandoned.attempts[0].status, RunStatus::Abandoned);

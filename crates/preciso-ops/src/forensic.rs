@@ -4,6 +4,7 @@
 //! database (any replica may take one), each process runs at most `slots` at once on its own
 //! threads, and a run whose process went away is marked `abandoned`, never left `running`.
 
+use crate::live::LiveIds;
 use crate::telemetry::Telemetry;
 use chrono::{DateTime, NaiveDate};
 use preciso_core::analysis::omnibus::Observation;
@@ -285,8 +286,12 @@ pub fn succeeded(id: i64, request: &AnalysisRequest, report: &Report) -> Analysi
     }
 }
 
+/// The analysis runs this process is executing (the queue's workers and the `analyze` job):
+/// `AnalysisQueue::sweep` leaves them to end themselves.
+pub static LIVE: LiveIds = LiveIds::new();
+
 /// Runs recorded analysis `id` of `request` to its end, storing progress, result or error.
-/// `now_ms` reads the clock (milliseconds).
+/// `now_ms` reads the clock (milliseconds). The run is live (`LIVE`) meanwhile.
 pub fn run_recorded(
     catalog: &dyn Catalog,
     checks: &[CheckConfig],
@@ -294,6 +299,7 @@ pub fn run_recorded(
     request: &AnalysisRequest,
     now_ms: &dyn Fn() -> i64,
 ) -> Result<Report, AnalyzeError> {
+    let _live = LIVE.enter(id);
     let mut progress = |phase: u8, percent: u8| {
         catalog.analysis_progress(id, phase, percent, now_ms()).unwrap_or(true)
     };
@@ -354,11 +360,6 @@ impl AnalysisQueue {
         Ok(())
     }
 
-    /// The owner this queue's workers write on the runs they claim (host:pid:nonce).
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
     /// Queues one run per request (all or none) and wakes the workers.
     pub fn submit(
         &self,
@@ -379,8 +380,8 @@ impl AnalysisQueue {
     }
 
     /// Abandons the running runs whose process is gone: on this host, its pid no longer
-    /// exists; anywhere, its heartbeat is older than `STALE_AFTER` — never this queue's own
-    /// (its workers end them; a heartbeat may wait behind this process's own long write).
+    /// exists; anywhere, its heartbeat is older than `STALE_AFTER` — never one this process
+    /// is executing (`LIVE`: its heartbeat may wait behind the process's own long write).
     pub fn sweep(&self) -> Result<u64, StoreError> {
         let now = now_ms();
         let host = owner_host_pid(&self.owner).map(|(h, _)| h.to_string());
@@ -396,7 +397,7 @@ impl AnalysisQueue {
                     }
                     _ => false,
                 };
-                let stale = owner != self.owner
+                let stale = !LIVE.contains(r.id)
                     && r.heartbeat_at
                         .is_none_or(|t| now.saturating_sub(t) > STALE_AFTER.as_millis() as i64);
                 dead_here || stale

@@ -12,6 +12,7 @@ pub mod cron;
 pub mod forensic;
 pub mod job;
 pub mod jobs;
+pub mod live;
 pub mod metrics;
 pub mod registry;
 pub mod runner;

@@ -4,6 +4,7 @@
 
 use crate::clock::{Clock, StopSignal, millis};
 use crate::job::{JobContext, JobFailure, JobSpec};
+use crate::live::LiveIds;
 use crate::metrics::JobMetrics;
 use preciso_core::ports::Catalog;
 use preciso_core::runs::{AttemptEnd, RunStatus, StepReport};
@@ -24,6 +25,8 @@ pub struct Runner {
     pub compensation_grace: Duration,
     /// The scheduler its runs belong to, handed to each through `JobContext`.
     pub scheduler: Option<Arc<crate::service::SchedulerView>>,
+    /// The runs it is executing, which the sweep of silent runs leaves alone.
+    pub live: Arc<LiveIds>,
     jitter_state: AtomicU64,
 }
 
@@ -54,6 +57,7 @@ impl Runner {
             heartbeat: Duration::from_secs(10),
             compensation_grace: Duration::from_secs(30),
             scheduler: None,
+            live: Arc::new(LiveIds::new()),
             jitter_state: AtomicU64::new(seed | 1),
         }
     }
@@ -64,6 +68,7 @@ impl Runner {
 
     /// Runs `run_id` (already claimed, attempt 1 `running`) to its end; returns the final status.
     pub fn execute(&self, spec: &JobSpec, run_id: i64, dry_run: bool) -> RunStatus {
+        let _live = self.live.enter(run_id);
         let started = Instant::now();
         let mut attempt = 1;
         let status = loop {

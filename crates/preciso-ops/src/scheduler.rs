@@ -6,6 +6,7 @@
 
 use crate::clock::{Clock, millis};
 use crate::job::{JobSpec, Misfire};
+use crate::live::LiveIds;
 use crate::metrics::JobMetrics;
 use chrono::{DateTime, Utc};
 use preciso_core::ports::{Catalog, Leadership, StoreError};
@@ -28,8 +29,10 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     metrics: Arc<JobMetrics>,
     owner: String,
-    /// Runs whose heartbeat is older than this are abandoned.
+    /// Runs whose heartbeat is older than this are abandoned, unless live.
     stale_after: Duration,
+    /// The runs this process is executing (`Runner::live`).
+    live: Arc<LiveIds>,
     leadership: Option<Box<dyn Leadership>>,
     next_due: HashMap<String, DateTime<Utc>>,
     said_standby: bool,
@@ -45,6 +48,7 @@ impl Scheduler {
         metrics: Arc<JobMetrics>,
         owner: String,
         stale_after: Duration,
+        live: Arc<LiveIds>,
     ) -> Self {
         Scheduler {
             jobs,
@@ -53,6 +57,7 @@ impl Scheduler {
             metrics,
             owner,
             stale_after,
+            live,
             leadership: None,
             next_due: HashMap::new(),
             said_standby: false,
@@ -98,11 +103,12 @@ impl Scheduler {
             return Ok(fires);
         }
         let stale_before = now - chrono::Duration::from_std(self.stale_after).unwrap_or_default();
-        // Never this process's own runs: their runner ends them, and a heartbeat that waited
-        // behind this process's own long write (a SQLite load's index builds hold the writer
-        // for minutes at 10M) is not a dead process.
+        // Never a run this process is executing: its runner ends it, and a heartbeat that
+        // waited behind this process's own long write (a SQLite load's index builds hold the
+        // writer for minutes at 10M) is not a dead process.
+        let live = self.live.ids();
         let abandoned =
-            self.catalog.abandon_stale_runs(millis(stale_before), millis(now), &self.owner)?;
+            self.catalog.abandon_stale_runs(millis(stale_before), millis(now), &live)?;
         if abandoned > 0 {
             tracing::warn!(abandoned, "runs left running by a stopped process are now abandoned");
         }

@@ -203,6 +203,7 @@ impl Ops {
             self.metrics.clone(),
             self.owner.clone(),
             self.config.heartbeat * 3,
+            self.runner.live.clone(),
         )
         .with_retention(self.config.run_retention)
     }
@@ -300,7 +301,7 @@ impl Ops {
                 active.push(h);
             }
             Err(e) => {
-                // Closed here: no other process abandons this process's own runs.
+                // Closed here rather than left to age out.
                 tracing::error!(run_id, error = %e, "cannot start a job thread");
                 let now = millis(self.view.clock.now());
                 let error = Some(format!("cannot start a thread: {e}"));

@@ -695,7 +695,8 @@ fn dry_runs_record_nothing_and_stale_runs_are_abandoned_on_the_next_start() {
 }
 
 /// A heartbeat that waited behind this process's own long write (a SQLite load's index builds)
-/// is not a dead process: its own scheduler leaves the run running, and it ends as it should.
+/// is not a dead process: its own scheduler leaves the run it executes running, and it ends as
+/// it should; a run of this process that nothing executes still ages out.
 #[test]
 fn a_scheduler_never_abandons_its_own_processs_runs() {
     let (_dir, catalog) = sqlite();
@@ -722,6 +723,23 @@ fn a_scheduler_never_abandons_its_own_processs_runs() {
     }
     assert_eq!(catalog.run(run_id).unwrap().unwrap().status, RunStatus::Succeeded);
     assert_eq!(job.cancelled.load(Ordering::SeqCst), 0, "never told to stop");
+
+    // Claimed by this process but never executed (its thread never came): not live.
+    let orphan = preciso_core::runs::NewRun {
+        overlap: Default::default(),
+        job: "block".into(),
+        scheduled_for: 2,
+        trigger: Trigger::Schedule,
+        dry_run: false,
+        owner: "this-process".into(),
+        now: clock.now().timestamp_millis(),
+    };
+    let preciso_core::runs::RunClaim::Started(orphan) = catalog.claim_run(&orphan).unwrap() else {
+        panic!()
+    };
+    clock.set(utc("2026-03-01T00:02:00Z"));
+    o.scheduler().tick().unwrap();
+    assert_eq!(catalog.run(orphan).unwrap().unwrap().status, RunStatus::Abandoned);
 }
 
 // ---- the ingest job over a drop directory --------------------------------------------------
@@ -1436,12 +1454,17 @@ fn the_analysis_queue_is_bounded_and_sweeps_silent_runs() {
     let whole = AnalysisRequest::default();
     let silent = catalog.begin_analysis(&whole, "api", "elsewhere:1:aa", now - 600_000).unwrap();
     let live = catalog.begin_analysis(&whole, "api", "elsewhere:2:bb", now).unwrap();
-    // And one of this queue's own, as silent: its worker ends it, the sweep leaves it.
-    let own = catalog.begin_analysis(&whole, "api", queue.owner(), now - 600_000).unwrap();
+    // And one this process executes, as silent: it ends itself, the sweep leaves it while
+    // it is live and abandons it once nothing executes it any more.
+    let own = catalog.begin_analysis(&whole, "api", "elsewhere:3:cc", now - 600_000).unwrap();
+    let executing = preciso_ops::forensic::LIVE.enter(own);
     assert_eq!(queue.sweep().unwrap(), 1);
     let status = |id| catalog.analysis(id).unwrap().unwrap().status;
     assert_eq!(
         (status(silent), status(live), status(own)),
         (AnalysisStatus::Abandoned, AnalysisStatus::Running, AnalysisStatus::Running)
     );
+    drop(executing);
+    assert_eq!(queue.sweep().unwrap(), 1);
+    assert_eq!(status(own), AnalysisStatus::Abandoned);
 }

@@ -78,8 +78,8 @@ pub const DELETE_ROW: &str =
 /// A best-prices page of a scope in one currency: `OFFER_COLUMNS` then the product's buyable
 /// offer count (`offers_for_product`); and the count of products in the scope sold in that
 /// currency. The page is cut from the summary's index alone and only its own offers are
-/// read: joined before the OFFSET, page 50 read the 1,000 offers it skips (PostgreSQL 20 →
-/// 2.6 ms, SQLite 7 → 3 ms at 1M; docs/BENCHMARKS.md).
+/// read: joined before the OFFSET, page 50 read the 1,000 offers it skips (at 1M, PostgreSQL
+/// 21.2 → 3.7 ms a request, SQLite 7 → 3 ms in `sqlite3`; docs/BENCHMARKS.md).
 pub fn page(scope: &str, currency: Currency, page: PageRequest) -> (Query, Query) {
     let rows = Query {
         sql: format!(

@@ -687,7 +687,7 @@ pub fn search_offers(matched: &str, match_params: Vec<Param>, filter: &OfferFilt
 
 /// Ranks `candidates` (a subquery of the matching products' `id, title`): `id, title,
 /// offers`. A subquery of ids only, joined back to products, was planned on PostgreSQL as a
-/// hash join over every product (12 of its 41 ms at 1M).
+/// hash join over every product (41.6 → 22.7 ms at 1M in `EXPLAIN ANALYZE`).
 pub fn search_ranked(candidates: &str) -> String {
     format!(
         "SELECT c.id, c.title, (SELECT count(*) FROM offers o WHERE o.product_id = c.id) AS n

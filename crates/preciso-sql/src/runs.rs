@@ -239,19 +239,29 @@ pub fn abandon_stale_runs(
     db: &mut dyn SqlExec,
     stale_before: i64,
     now: i64,
-    live_owner: &str,
+    live: &[i64],
 ) -> Result<u64, StoreError> {
     let reason = "the process running it stopped before it finished";
-    let args = [int(now), text(reason), int(stale_before), text(live_owner)];
+    let mut args = vec![int(now), text(reason), int(stale_before)];
+    args.extend(live.iter().map(|&id| int(id)));
+    // `0` never names a run (ids start at 1): the list is never empty.
+    let marks = vec!["?"; live.len()].join(", ");
+    let not_live = if live.is_empty() { "0".to_string() } else { marks };
     db.execute(
-        "UPDATE job_run_attempts SET status = 'abandoned', finished_at = ?, error = ?
-         WHERE finished_at IS NULL AND run_id IN (SELECT id FROM job_runs
-           WHERE status IN ('running', 'retry_wait') AND heartbeat_at < ? AND owner <> ?)",
+        &format!(
+            "UPDATE job_run_attempts SET status = 'abandoned', finished_at = ?, error = ?
+             WHERE finished_at IS NULL AND run_id IN (SELECT id FROM job_runs
+               WHERE status IN ('running', 'retry_wait') AND heartbeat_at < ?
+                 AND id NOT IN ({not_live}))"
+        ),
         &args,
     )?;
     db.execute(
-        "UPDATE job_runs SET status = 'abandoned', finished_at = ?, error = ?
-         WHERE status IN ('running', 'retry_wait') AND heartbeat_at < ? AND owner <> ?",
+        &format!(
+            "UPDATE job_runs SET status = 'abandoned', finished_at = ?, error = ?
+             WHERE status IN ('running', 'retry_wait') AND heartbeat_at < ?
+               AND id NOT IN ({not_live})"
+        ),
         &args,
     )
 }

@@ -68,8 +68,8 @@ impl PgConn {
     /// are skewed (a category holds 100 or 100,000 offers): at 1M offers a top-level category
     /// by rating with a price bound took 75–124 ms on the generic plan, 10–12 ms planned for
     /// its values (docs/DECISIONS.md). The parameters' types are sent with them, so parse,
-    /// bind and execute go in one round trip (`query_typed`) with no statement to describe or
-    /// close: a `query` of the text prepared a named statement first, one round trip more.
+    /// bind, describe and execute go in one round trip (`query_typed`) with no named statement
+    /// to prepare or close: a `query` of the text prepared one first, a round trip more.
     pub(crate) fn query_planned(
         &mut self,
         sql: &str,

@@ -63,9 +63,9 @@ impl RunLog for PgCatalog {
         &self,
         stale_before: i64,
         now: i64,
-        live_owner: &str,
+        live: &[i64],
     ) -> Result<u64, StoreError> {
-        self.in_txn(|db| shared::abandon_stale_runs(db, stale_before, now, live_owner))
+        self.in_txn(|db| shared::abandon_stale_runs(db, stale_before, now, live))
     }
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
         self.in_txn(|db| shared::run(db, id))

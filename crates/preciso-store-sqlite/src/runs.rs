@@ -71,9 +71,9 @@ impl RunLog for SqliteCatalog {
         &self,
         stale_before: i64,
         now: i64,
-        live_owner: &str,
+        live: &[i64],
     ) -> Result<u64, StoreError> {
-        self.in_txn(|db| shared::abandon_stale_runs(db, stale_before, now, live_owner))
+        self.in_txn(|db| shared::abandon_stale_runs(db, stale_before, now, live))
     }
     fn run(&self, id: i64) -> Result<Option<RunRecord>, StoreError> {
         self.with_conn_err(|c| shared::run(&mut Exec(c), id))
