@@ -74,6 +74,17 @@ if [ "${MIXED_SECS:-0}" != 0 ]; then
   } > "$OUT/mixed.lua"
   echo
   echo "mixed load: ${#PATHS[@]} GET endpoints round robin, wrk -t2 -c32 -d${MIXED_SECS}s --timeout 2s, cache off"
+  # CPU seconds (user + system, children included) of the server and of every PostgreSQL
+  # process over the load: whose CPU the requests are waiting for.
+  ticks() { local s=0 t; for p in "$@"; do t=$(awk '{print $14+$15+$16+$17}' "/proc/$p/stat" 2>/dev/null || echo 0); s=$((s + t)); done; echo "$s"; }
+  pg_pids() { pgrep -x postgres || true; }
+  server0=$(ticks $SERVER); pg0=$(ticks $(pg_pids))
   wrk -t2 -c32 -d"${MIXED_SECS}s" --timeout 2s --latency -s "$OUT/mixed.lua" "$BASE" |
     grep -E 'Requests/sec|Latency|50%|75%|90%|99%|Socket errors|requests in|Non-2xx'
+  hz=$(getconf CLK_TCK)
+  PG_CPU=""
+  if [ -n "${DATABASE_URL:-}" ]; then
+    PG_CPU="; PostgreSQL's processes $(( ($(ticks $(pg_pids)) - pg0) / hz )) s (backends that exited meanwhile not counted)"
+  fi
+  echo "CPU over the load: the server $(( ($(ticks $SERVER) - server0) / hz )) s$PG_CPU"
 fi

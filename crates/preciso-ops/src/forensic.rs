@@ -17,7 +17,7 @@ use preciso_core::quality::runs::{
 };
 use preciso_core::quality::{Outcome, Phase};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 /// Runs waiting at most, over every process: a burst beyond it is refused (429), not stored.
@@ -288,7 +288,7 @@ pub fn succeeded(id: i64, request: &AnalysisRequest, report: &Report) -> Analysi
 
 /// The analysis runs this process is executing (the queue's workers and the `analyze` job):
 /// `AnalysisQueue::sweep` leaves them to end themselves.
-pub static LIVE: LiveIds = LiveIds::new();
+pub static LIVE: LazyLock<Arc<LiveIds>> = LazyLock::new(Arc::default);
 
 /// Runs recorded analysis `id` of `request` to its end, storing progress, result or error.
 /// `now_ms` reads the clock (milliseconds). The run is live (`LIVE`) meanwhile.

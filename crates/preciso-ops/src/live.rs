@@ -5,46 +5,50 @@
 //! end could not be written, or it was claimed and never started) is not here, so it still
 //! ages out like a dead process's.
 
-use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
+/// Ids with how many guards hold each: a run is marked live from its hand-off to a thread
+/// through its executor, which marks it again.
 #[derive(Debug, Default)]
-pub struct LiveIds(Mutex<BTreeSet<i64>>);
+pub struct LiveIds(Mutex<BTreeMap<i64, usize>>);
 
 impl LiveIds {
-    pub const fn new() -> Self {
-        LiveIds(Mutex::new(BTreeSet::new()))
-    }
-
     /// Marks `id` live until the guard drops.
-    pub fn enter(&self, id: i64) -> Live<'_> {
-        self.lock().insert(id);
-        Live { ids: self, id }
+    pub fn enter(self: &Arc<Self>, id: i64) -> Live {
+        *self.lock().entry(id).or_default() += 1;
+        Live { ids: self.clone(), id }
     }
 
     /// The live ids, ascending.
     pub fn ids(&self) -> Vec<i64> {
-        self.lock().iter().copied().collect()
+        self.lock().keys().copied().collect()
     }
 
     pub fn contains(&self, id: i64) -> bool {
-        self.lock().contains(&id)
+        self.lock().contains_key(&id)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<i64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, usize>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// One live id; removed when dropped (also when its executor panics).
-pub struct Live<'a> {
-    ids: &'a LiveIds,
+/// One hold on a live id; released when dropped (also when its executor panics).
+pub struct Live {
+    ids: Arc<LiveIds>,
     id: i64,
 }
 
-impl Drop for Live<'_> {
+impl Drop for Live {
     fn drop(&mut self) {
-        self.ids.lock().remove(&self.id);
+        let mut ids = self.ids.lock();
+        if let Some(n) = ids.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                ids.remove(&self.id);
+            }
+        }
     }
 }
 
@@ -53,14 +57,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_id_is_live_while_its_guard_lives() {
-        let live = LiveIds::new();
+    fn an_id_is_live_while_any_guard_holds_it() {
+        let live = Arc::new(LiveIds::default());
         let a = live.enter(7);
         {
             let _b = live.enter(3);
+            let _again = live.enter(7);
             assert_eq!(live.ids(), vec![3, 7]);
         }
-        assert!(live.contains(7) && !live.contains(3));
+        assert!(live.contains(7) && !live.contains(3), "7 is still held once");
         drop(a);
         assert!(live.ids().is_empty());
     }

@@ -57,7 +57,7 @@ impl Runner {
             heartbeat: Duration::from_secs(10),
             compensation_grace: Duration::from_secs(30),
             scheduler: None,
-            live: Arc::new(LiveIds::new()),
+            live: Arc::default(),
             jitter_state: AtomicU64::new(seed | 1),
         }
     }

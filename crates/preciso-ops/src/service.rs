@@ -290,8 +290,12 @@ impl Ops {
 
     fn spawn_run(self: &Arc<Self>, spec: Arc<JobSpec>, run_id: i64) {
         let runner = self.runner.clone();
+        // Live from here, not only once the thread runs: a sweep between the two would find
+        // the run neither live nor (on a stalled host, or a test's clock) beating.
+        let live = runner.live.enter(run_id);
         let handle =
             std::thread::Builder::new().name(format!("run-{}", spec.name)).spawn(move || {
+                let _live = live;
                 runner.execute(&spec, run_id, false);
             });
         match handle {
