@@ -4,7 +4,7 @@
 //! database (any replica may take one), each process runs at most `slots` at once on its own
 //! threads, and a run whose process went away is marked `abandoned`, never left `running`.
 
-use crate::live::LiveIds;
+use crate::live::{LiveIds, process_alive};
 use crate::telemetry::Telemetry;
 use chrono::{DateTime, NaiveDate};
 use preciso_core::analysis::omnibus::Observation;
@@ -488,10 +488,6 @@ pub enum SubmitError {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn process_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[cfg(test)]

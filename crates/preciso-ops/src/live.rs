@@ -3,7 +3,8 @@
 //! heartbeat can wait minutes behind the process's own long write (a load's index builds)
 //! without the process being gone. A run of this process that nothing executes any more (its
 //! end could not be written, or it was claimed and never started) is not here, so it still
-//! ages out like a dead process's.
+//! ages out like a dead process's. Another process of this host (a CLI `preciso jobs run`
+//! on the same SQLite file) is judged by whether its pid still exists (`alive_here`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,20 @@ impl LiveIds {
     }
 }
 
+/// Whether `owner` (`host:pid:nonce`, `service::owner_id`) names a process of `host` that
+/// still exists. A reused pid can pass for it: callers bound how long they believe this.
+pub fn alive_here(owner: &str, host: &str) -> bool {
+    match preciso_core::quality::runs::owner_host_pid(owner) {
+        Some((h, pid)) => h == host && process_alive(pid),
+        None => false,
+    }
+}
+
+/// Whether a process with this pid exists on this host.
+pub fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// One hold on a live id; released when dropped (also when its executor panics).
 pub struct Live {
     ids: Arc<LiveIds>,
@@ -55,6 +70,15 @@ impl Drop for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_owner_is_alive_here_while_its_process_exists_on_this_host() {
+        let me = format!("box:{}:0a", std::process::id());
+        assert!(alive_here(&me, "box"));
+        assert!(!alive_here(&me, "other-box"), "another host's pid says nothing here");
+        assert!(!alive_here(&format!("box:{}:0a", u32::MAX), "box"), "no such process");
+        assert!(!alive_here("not-an-owner", "box"));
+    }
 
     #[test]
     fn an_id_is_live_while_any_guard_holds_it() {

@@ -6,11 +6,12 @@
 
 use crate::clock::{Clock, millis};
 use crate::job::{JobSpec, Misfire};
-use crate::live::LiveIds;
+use crate::live::{LiveIds, alive_here};
 use crate::metrics::JobMetrics;
 use chrono::{DateTime, Utc};
 use preciso_core::ports::{Catalog, Leadership, StoreError};
-use preciso_core::runs::{NewRun, RunClaim, RunStatus, Trigger};
+use preciso_core::quality::runs::owner_host_pid;
+use preciso_core::runs::{NewRun, RunClaim, RunFilter, RunStatus, Trigger};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,10 @@ pub struct Fire {
     pub scheduled_for: DateTime<Utc>,
     pub trigger: Trigger,
 }
+
+/// How long a run of another process of this host that still exists may stay silent before it
+/// is abandoned all the same (a hung process, or its pid reused by another).
+pub const SAME_HOST_PATIENCE: Duration = Duration::from_secs(3_600);
 
 pub struct Scheduler {
     jobs: Vec<Arc<JobSpec>>,
@@ -95,6 +100,25 @@ impl Scheduler {
         self.leadership = None;
     }
 
+    /// The active runs a silent heartbeat does not condemn: those this process is executing
+    /// (its runner ends them; a heartbeat can wait behind the process's own long SQLite write,
+    /// minutes at 10M offers), and for `SAME_HOST_PATIENCE` those of another process of this
+    /// host that still exists (a CLI run waiting behind its own write to the same file).
+    fn spared(&self, now: DateTime<Utc>) -> Result<Vec<i64>, StoreError> {
+        let mut spared = self.live.ids();
+        let Some((host, _)) = owner_host_pid(&self.owner) else { return Ok(spared) };
+        let patience = millis(now) - SAME_HOST_PATIENCE.as_millis() as i64;
+        for status in [RunStatus::Running, RunStatus::RetryWait] {
+            let filter = RunFilter { status: Some(status), limit: 1_000, ..Default::default() };
+            for run in self.catalog.runs(&filter)? {
+                if run.heartbeat_at >= patience && alive_here(&run.owner, host) {
+                    spared.push(run.id);
+                }
+            }
+        }
+        Ok(spared)
+    }
+
     /// One pass: returns the runs it started.
     pub fn tick(&mut self) -> Result<Vec<Fire>, StoreError> {
         let now = self.clock.now();
@@ -103,12 +127,9 @@ impl Scheduler {
             return Ok(fires);
         }
         let stale_before = now - chrono::Duration::from_std(self.stale_after).unwrap_or_default();
-        // Never a run this process is executing: its runner ends it, and a heartbeat that
-        // waited behind this process's own long write (a SQLite load's index builds hold the
-        // writer for minutes at 10M) is not a dead process.
-        let live = self.live.ids();
+        let spared = self.spared(now)?;
         let abandoned =
-            self.catalog.abandon_stale_runs(millis(stale_before), millis(now), &live)?;
+            self.catalog.abandon_stale_runs(millis(stale_before), millis(now), &spared)?;
         if abandoned > 0 {
             tracing::warn!(abandoned, "runs left running by a stopped process are now abandoned");
         }

@@ -742,6 +742,53 @@ fn a_scheduler_never_abandons_its_own_processs_runs() {
     assert_eq!(catalog.run(orphan).unwrap().unwrap().status, RunStatus::Abandoned);
 }
 
+/// A run of another process of this host that still exists (a CLI `preciso jobs run` whose
+/// heartbeat waits behind its own long write to the same SQLite file) is spared for an hour of
+/// silence, then abandoned all the same; one whose process is gone, or of another host, is
+/// abandoned once its heartbeat is 3× old.
+#[test]
+fn a_silent_run_of_a_live_process_of_this_host_waits_out_an_hour() {
+    let (_dir, catalog) = sqlite();
+    let clock = Arc::new(FakeClock::new(utc("2026-03-01T00:00:00Z")));
+    let o = ops_with_heartbeat(
+        vec![spec("count", None, "UTC", Arc::new(Counting::default()))],
+        catalog.clone(),
+        clock.clone(),
+        Duration::from_secs(10),
+    );
+    let owner = preciso_ops::service::owner_id();
+    let host = owner.rsplitn(3, ':').nth(2).unwrap().to_string();
+    let claim = |job: &str, owner: String| {
+        let run = preciso_core::runs::NewRun {
+            overlap: Default::default(),
+            job: job.into(),
+            scheduled_for: 1,
+            trigger: Trigger::Schedule,
+            dry_run: false,
+            owner,
+            now: clock.now().timestamp_millis(),
+        };
+        let preciso_core::runs::RunClaim::Started(id) = catalog.claim_run(&run).unwrap() else {
+            panic!()
+        };
+        id
+    };
+    // This test's own process stands for the CLI: it exists on this host.
+    let cli = claim("cli", format!("{host}:{}:00ab", std::process::id()));
+    let gone = claim("gone", format!("{host}:{}:00cd", u32::MAX));
+    let elsewhere = claim("elsewhere", format!("another-host:{}:00ef", std::process::id()));
+    let status = |id| catalog.run(id).unwrap().unwrap().status;
+    clock.set(utc("2026-03-01T00:10:00Z"));
+    o.scheduler().tick().unwrap();
+    assert_eq!(
+        (status(cli), status(gone), status(elsewhere)),
+        (RunStatus::Running, RunStatus::Abandoned, RunStatus::Abandoned)
+    );
+    clock.set(utc("2026-03-01T01:00:01Z"));
+    o.scheduler().tick().unwrap();
+    assert_eq!(status(cli), RunStatus::Abandoned, "an hour of silence is too long for anyone");
+}
+
 // ---- the ingest job over a drop directory --------------------------------------------------
 
 fn dropdir_job(catalog: Arc<dyn Catalog>, inbox: &std::path::Path, full: bool) -> DropDirJob {
