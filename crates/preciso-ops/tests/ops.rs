@@ -650,6 +650,24 @@ fn two_servers_on_one_sqlite_file_one_schedules_the_other_stands_by() {
     replicas_share_one_schedule(catalogs, true);
 }
 
+/// A scheduled run of `job` claimed now for `slot` in the name of `owner` (another process, as
+/// the catalog sees it), left running.
+fn claim_as(catalog: &dyn Catalog, job: &str, slot: i64, owner: &str, clock: &FakeClock) -> i64 {
+    let run = preciso_core::runs::NewRun {
+        overlap: Default::default(),
+        job: job.into(),
+        scheduled_for: slot,
+        trigger: Trigger::Schedule,
+        dry_run: false,
+        owner: owner.into(),
+        now: clock.now().timestamp_millis(),
+    };
+    let preciso_core::runs::RunClaim::Started(id) = catalog.claim_run(&run).unwrap() else {
+        panic!("{job} slot {slot} not started")
+    };
+    id
+}
+
 // ---- docs/OPERATIONS.md O12, O14: dry runs change nothing; abandoned runs -----------------------
 
 #[test]
@@ -676,18 +694,7 @@ fn dry_runs_record_nothing_and_stale_runs_are_abandoned_on_the_next_start() {
     );
 
     // A run whose process died: its heartbeat stops; the next scheduler abandons it.
-    let run = preciso_core::runs::NewRun {
-        overlap: Default::default(),
-        job: "count".into(),
-        scheduled_for: 1,
-        trigger: Trigger::Schedule,
-        dry_run: false,
-        owner: "dead:1:0".into(),
-        now: clock.now().timestamp_millis(),
-    };
-    let preciso_core::runs::RunClaim::Started(id) = catalog.claim_run(&run).unwrap() else {
-        panic!()
-    };
+    let id = claim_as(catalog.as_ref(), "count", 1, "dead:1:0", clock.as_ref());
     clock.set(utc("2026-03-01T00:01:00Z"));
     o.scheduler().tick().unwrap();
     let r = catalog.run(id).unwrap().unwrap();
@@ -725,18 +732,7 @@ fn a_scheduler_never_abandons_its_own_processs_runs() {
     assert_eq!(job.cancelled.load(Ordering::SeqCst), 0, "never told to stop");
 
     // Claimed by this process but never executed (its thread never came): not live.
-    let orphan = preciso_core::runs::NewRun {
-        overlap: Default::default(),
-        job: "block".into(),
-        scheduled_for: 2,
-        trigger: Trigger::Schedule,
-        dry_run: false,
-        owner: "this-process".into(),
-        now: clock.now().timestamp_millis(),
-    };
-    let preciso_core::runs::RunClaim::Started(orphan) = catalog.claim_run(&orphan).unwrap() else {
-        panic!()
-    };
+    let orphan = claim_as(catalog.as_ref(), "block", 2, "this-process", clock.as_ref());
     clock.set(utc("2026-03-01T00:02:00Z"));
     o.scheduler().tick().unwrap();
     assert_eq!(catalog.run(orphan).unwrap().unwrap().status, RunStatus::Abandoned);
@@ -758,21 +754,8 @@ fn a_silent_run_of_a_live_process_of_this_host_waits_out_an_hour() {
     );
     let owner = preciso_ops::service::owner_id();
     let host = owner.rsplitn(3, ':').nth(2).unwrap().to_string();
-    let claim = |job: &str, owner: String| {
-        let run = preciso_core::runs::NewRun {
-            overlap: Default::default(),
-            job: job.into(),
-            scheduled_for: 1,
-            trigger: Trigger::Schedule,
-            dry_run: false,
-            owner,
-            now: clock.now().timestamp_millis(),
-        };
-        let preciso_core::runs::RunClaim::Started(id) = catalog.claim_run(&run).unwrap() else {
-            panic!()
-        };
-        id
-    };
+    let claim =
+        |job: &str, owner: String| claim_as(catalog.as_ref(), job, 1, &owner, clock.as_ref());
     // This test's own process stands for the CLI: it exists on this host.
     let cli = claim("cli", format!("{host}:{}:00ab", std::process::id()));
     let gone = claim("gone", format!("{host}:{}:00cd", u32::MAX));
