@@ -4,7 +4,7 @@
 //! database (any replica may take one), each process runs at most `slots` at once on its own
 //! threads, and a run whose process went away is marked `abandoned`, never left `running`.
 
-use crate::live::{LiveIds, process_alive};
+use crate::live::{LiveIds, SAME_HOST_PATIENCE, alive_here, process_alive};
 use crate::telemetry::Telemetry;
 use chrono::{DateTime, NaiveDate};
 use preciso_core::analysis::omnibus::Observation;
@@ -381,7 +381,8 @@ impl AnalysisQueue {
 
     /// Abandons the running runs whose process is gone: on this host, its pid no longer
     /// exists; anywhere, its heartbeat is older than `STALE_AFTER` — never one this process
-    /// is executing (`LIVE`: its heartbeat may wait behind the process's own long write).
+    /// is executing (`LIVE`: its heartbeat may wait behind the process's own long write), and
+    /// one of a process of this host that still exists only after `SAME_HOST_PATIENCE`.
     pub fn sweep(&self) -> Result<u64, StoreError> {
         let now = now_ms();
         let host = owner_host_pid(&self.owner).map(|(h, _)| h.to_string());
@@ -397,9 +398,13 @@ impl AnalysisQueue {
                     }
                     _ => false,
                 };
+                let silent_for = |bound: Duration| {
+                    r.heartbeat_at.is_none_or(|t| now.saturating_sub(t) > bound.as_millis() as i64)
+                };
+                let alive = host.as_deref().is_some_and(|h| alive_here(owner, h));
                 let stale = !LIVE.contains(r.id)
-                    && r.heartbeat_at
-                        .is_none_or(|t| now.saturating_sub(t) > STALE_AFTER.as_millis() as i64);
+                    && silent_for(STALE_AFTER)
+                    && (!alive || silent_for(SAME_HOST_PATIENCE));
                 dead_here || stale
             })
             .map(|r| r.id)

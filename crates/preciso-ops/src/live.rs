@@ -8,6 +8,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a run of another process of this host that still exists (`alive_here`) may stay
+/// silent before it is abandoned all the same (a hung process, or its pid reused by another).
+pub const SAME_HOST_PATIENCE: Duration = Duration::from_secs(3_600);
 
 /// Ids with how many guards hold each: a run is marked live from its hand-off to a thread
 /// through its executor, which marks it again.

@@ -6,7 +6,7 @@
 
 use crate::clock::{Clock, millis};
 use crate::job::{JobSpec, Misfire};
-use crate::live::{LiveIds, alive_here};
+use crate::live::{LiveIds, SAME_HOST_PATIENCE, alive_here};
 use crate::metrics::JobMetrics;
 use chrono::{DateTime, Utc};
 use preciso_core::ports::{Catalog, Leadership, StoreError};
@@ -23,10 +23,6 @@ pub struct Fire {
     pub scheduled_for: DateTime<Utc>,
     pub trigger: Trigger,
 }
-
-/// How long a run of another process of this host that still exists may stay silent before it
-/// is abandoned all the same (a hung process, or its pid reused by another).
-pub const SAME_HOST_PATIENCE: Duration = Duration::from_secs(3_600);
 
 pub struct Scheduler {
     jobs: Vec<Arc<JobSpec>>,

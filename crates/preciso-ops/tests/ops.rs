@@ -1497,4 +1497,16 @@ fn the_analysis_queue_is_bounded_and_sweeps_silent_runs() {
     drop(executing);
     assert_eq!(queue.sweep().unwrap(), 1);
     assert_eq!(status(own), AnalysisStatus::Abandoned);
+    // Another process of this host that still exists (this test's own stands for a CLI run):
+    // ten silent minutes are spared, two hours are not.
+    let owner = preciso_ops::service::owner_id();
+    let host = owner.rsplitn(3, ':').nth(2).unwrap();
+    let cli = format!("{host}:{}:00ab", std::process::id());
+    let waiting = catalog.begin_analysis(&whole, "cli", &cli, now - 600_000).unwrap();
+    let hung = catalog.begin_analysis(&whole, "cli", &cli, now - 7_200_000).unwrap();
+    assert_eq!(queue.sweep().unwrap(), 1);
+    assert_eq!(
+        (status(waiting), status(hung)),
+        (AnalysisStatus::Running, AnalysisStatus::Abandoned)
+    );
 }
