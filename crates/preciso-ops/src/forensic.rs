@@ -4,7 +4,7 @@
 //! database (any replica may take one), each process runs at most `slots` at once on its own
 //! threads, and a run whose process went away is marked `abandoned`, never left `running`.
 
-use crate::live::{LiveIds, SAME_HOST_PATIENCE, alive_here, process_alive};
+use crate::live::{LiveIds, SAME_HOST_PATIENCE, other_process_here};
 use crate::telemetry::Telemetry;
 use chrono::{DateTime, NaiveDate};
 use preciso_core::analysis::omnibus::Observation;
@@ -392,20 +392,14 @@ impl AnalysisQueue {
             .into_iter()
             .filter(|r| {
                 let owner = r.owner.as_deref().unwrap_or("");
-                let dead_here = match (owner_host_pid(owner), &host) {
-                    (Some((h, pid)), Some(ours)) => {
-                        h == ours && owner != self.owner && !process_alive(pid)
-                    }
-                    _ => false,
-                };
+                let here = host.as_deref().and_then(|h| other_process_here(owner, h));
                 let silent_for = |bound: Duration| {
                     r.heartbeat_at.is_none_or(|t| now.saturating_sub(t) > bound.as_millis() as i64)
                 };
-                let alive = host.as_deref().is_some_and(|h| alive_here(owner, h));
                 let stale = !LIVE.contains(r.id)
                     && silent_for(STALE_AFTER)
-                    && (!alive || silent_for(SAME_HOST_PATIENCE));
-                dead_here || stale
+                    && (here != Some(true) || silent_for(SAME_HOST_PATIENCE));
+                here == Some(false) || stale
             })
             .map(|r| r.id)
             .collect();

@@ -4,13 +4,13 @@
 //! without the process being gone. A run of this process that nothing executes any more (its
 //! end could not be written, or it was claimed and never started) is not here, so it still
 //! ages out like a dead process's. Another process of this host (a CLI `preciso jobs run`
-//! on the same SQLite file) is judged by whether its pid still exists (`alive_here`).
+//! on the same SQLite file) is judged by whether its pid still exists (`other_process_here`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How long a run of another process of this host that still exists (`alive_here`) may stay
+/// How long a run of another process of this host that still exists (`other_process_here`) may stay
 /// silent before it is abandoned all the same (a hung process, or its pid reused by another).
 pub const SAME_HOST_PATIENCE: Duration = Duration::from_secs(3_600);
 
@@ -40,18 +40,14 @@ impl LiveIds {
     }
 }
 
-/// Whether `owner` (`host:pid:nonce`, `service::owner_id`) names a process of `host` that
-/// still exists. A reused pid can pass for it: callers bound how long they believe this.
-pub fn alive_here(owner: &str, host: &str) -> bool {
-    match preciso_core::quality::runs::owner_host_pid(owner) {
-        Some((h, pid)) => h == host && process_alive(pid),
-        None => false,
-    }
-}
-
-/// Whether a process with this pid exists on this host.
-pub fn process_alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
+/// For an `owner` (`host:pid:nonce`, `service::owner_id`) naming another process of `host`
+/// than this one: whether it still exists. `None` for another host's process, whose pid says
+/// nothing here, and for this process, whose runs `LiveIds` tells about. A reused pid can pass
+/// for the process: callers bound how long they believe it.
+pub fn other_process_here(owner: &str, host: &str) -> Option<bool> {
+    let (h, pid) = preciso_core::quality::runs::owner_host_pid(owner)?;
+    (h == host && pid != std::process::id())
+        .then(|| std::path::Path::new(&format!("/proc/{pid}")).exists())
 }
 
 /// One hold on a live id; released when dropped (also when its executor panics).
@@ -77,12 +73,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_owner_is_alive_here_while_its_process_exists_on_this_host() {
+    fn another_process_of_this_host_is_alive_while_its_pid_exists() {
+        assert_eq!(other_process_here("box:1:0a", "box"), Some(true), "init always runs");
+        assert_eq!(other_process_here(&format!("box:{}:0a", u32::MAX), "box"), Some(false));
+        assert_eq!(other_process_here("box:1:0a", "other-box"), None, "another host's pid");
         let me = format!("box:{}:0a", std::process::id());
-        assert!(alive_here(&me, "box"));
-        assert!(!alive_here(&me, "other-box"), "another host's pid says nothing here");
-        assert!(!alive_here(&format!("box:{}:0a", u32::MAX), "box"), "no such process");
-        assert!(!alive_here("not-an-owner", "box"));
+        assert_eq!(other_process_here(&me, "box"), None, "this process: its live ids tell");
+        assert_eq!(other_process_here("not-an-owner", "box"), None);
     }
 
     #[test]

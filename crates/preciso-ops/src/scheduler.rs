@@ -6,7 +6,7 @@
 
 use crate::clock::{Clock, millis};
 use crate::job::{JobSpec, Misfire};
-use crate::live::{LiveIds, SAME_HOST_PATIENCE, alive_here};
+use crate::live::{LiveIds, SAME_HOST_PATIENCE, other_process_here};
 use crate::metrics::JobMetrics;
 use chrono::{DateTime, Utc};
 use preciso_core::ports::{Catalog, Leadership, StoreError};
@@ -107,7 +107,9 @@ impl Scheduler {
         for status in [RunStatus::Running, RunStatus::RetryWait] {
             let filter = RunFilter { status: Some(status), limit: 1_000, ..Default::default() };
             for run in self.catalog.runs(&filter)? {
-                if run.heartbeat_at >= patience && alive_here(&run.owner, host) {
+                if run.heartbeat_at >= patience
+                    && other_process_here(&run.owner, host) == Some(true)
+                {
                     spared.push(run.id);
                 }
             }

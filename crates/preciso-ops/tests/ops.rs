@@ -732,7 +732,9 @@ fn a_scheduler_never_abandons_its_own_processs_runs() {
     assert_eq!(job.cancelled.load(Ordering::SeqCst), 0, "never told to stop");
 
     // Claimed by this process but never executed (its thread never came): not live.
-    let orphan = claim_as(catalog.as_ref(), "block", 2, "this-process", clock.as_ref());
+    // In this process's own name, so no pid check can spare it: only its live ids could.
+    let me = preciso_ops::service::owner_id();
+    let orphan = claim_as(catalog.as_ref(), "block", 2, &me, clock.as_ref());
     clock.set(utc("2026-03-01T00:02:00Z"));
     o.scheduler().tick().unwrap();
     assert_eq!(catalog.run(orphan).unwrap().unwrap().status, RunStatus::Abandoned);
@@ -756,8 +758,8 @@ fn a_silent_run_of_a_live_process_of_this_host_waits_out_an_hour() {
     let host = owner.rsplitn(3, ':').nth(2).unwrap().to_string();
     let claim =
         |job: &str, owner: String| claim_as(catalog.as_ref(), job, 1, &owner, clock.as_ref());
-    // This test's own process stands for the CLI: it exists on this host.
-    let cli = claim("cli", format!("{host}:{}:00ab", std::process::id()));
+    // Pid 1 stands for the CLI: another process of this host that always exists.
+    let cli = claim("cli", format!("{host}:1:00ab"));
     let gone = claim("gone", format!("{host}:{}:00cd", u32::MAX));
     let elsewhere = claim("elsewhere", format!("another-host:{}:00ef", std::process::id()));
     let status = |id| catalog.run(id).unwrap().unwrap().status;
@@ -1497,11 +1499,11 @@ fn the_analysis_queue_is_bounded_and_sweeps_silent_runs() {
     drop(executing);
     assert_eq!(queue.sweep().unwrap(), 1);
     assert_eq!(status(own), AnalysisStatus::Abandoned);
-    // Another process of this host that still exists (this test's own stands for a CLI run):
-    // ten silent minutes are spared, two hours are not.
+    // Another process of this host that still exists (pid 1 stands for a CLI run): ten
+    // silent minutes are spared, two hours are not.
     let owner = preciso_ops::service::owner_id();
     let host = owner.rsplitn(3, ':').nth(2).unwrap();
-    let cli = format!("{host}:{}:00ab", std::process::id());
+    let cli = format!("{host}:1:00ab");
     let waiting = catalog.begin_analysis(&whole, "cli", &cli, now - 600_000).unwrap();
     let hung = catalog.begin_analysis(&whole, "cli", &cli, now - 7_200_000).unwrap();
     assert_eq!(queue.sweep().unwrap(), 1);
