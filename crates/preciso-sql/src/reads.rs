@@ -450,11 +450,17 @@ impl BestPrices {
     }
 }
 
-/// The first `n` rows of a category's best-prices pass (`best_prices`, same rows in the same
-/// order) as one walk per category key under it (`keys`, from `category_keys`), each along
-/// `offers_category` (key, currency, price) and limited to `n`, merged by price. With a price
-/// bound PostgreSQL planned the single pass as a bitmap of every matching offer of the
-/// category, sorted: 28k heap rows for a page (175–245 ms at 1M offers, 5.5 ms as walks).
+/// What a best-prices pass selects for an adapter that loads the page's offers by id
+/// (`best_prices`): `id, product_id`.
+pub const BEST_PASS_IDS: &str = "o.id, o.product_id";
+
+/// The first `n` offers of a category's best-prices pass (`best_prices`, the same offers in the
+/// same order) as one walk per category key under it (`keys`, from `category_keys`), each along
+/// `offers_category` (key, currency, price) and limited to `n`, merged by price: `price_minor,
+/// id, product_id`, which that index holds, so no walk reads a table row (the page's offers are
+/// then read by id). With a price bound PostgreSQL planned the single pass as a bitmap of every
+/// matching offer of the category, sorted: 28k heap rows for a page (175–245 ms at 1M offers,
+/// 5.5 ms as walks).
 /// `None` unless the filter has a currency and a category with at most `PRICE_WALK_KEYS` keys
 /// and no preferences (which add a pass).
 pub fn best_prices_by_keys(
@@ -480,8 +486,8 @@ pub fn best_prices_by_keys(
             params.push(text(key));
             params.push(limit.clone());
             format!(
-                "(SELECT {OFFER_COLUMNS} FROM offers o WHERE {} AND o.category_key = ?
-                  ORDER BY o.price_minor, o.id LIMIT ?)",
+                "(SELECT o.price_minor, o.id, o.product_id FROM offers o
+                  WHERE {} AND o.category_key = ? ORDER BY o.price_minor, o.id LIMIT ?)",
                 w.sql()
             )
         })
@@ -531,7 +537,10 @@ pub fn best_price_walk(filter: &OfferFilter, key: &str, n: usize, offers: &str) 
     )
 }
 
-/// `offers` is the passes' FROM item for `offers o` (an adapter may pin the index). `one_key`:
+/// `columns` are what each pass selects: `OFFER_COLUMNS` for an adapter that builds the page
+/// from the pass's rows, or `BEST_PASS_IDS` for one that loads the page's offers by id
+/// afterwards (a pass then reads no table row where an index covers its filter). `offers` is
+/// the passes' FROM item for `offers o` (an adapter may pin the index). `one_key`:
 /// the filter's category holds offers under this key alone (`category_keys`, read by the
 /// caller), matched as an equality — a key range and a key list let SQLite's planner neither
 /// walk the category index in price order nor see how few offers match, so it walked the
@@ -539,6 +548,7 @@ pub fn best_price_walk(filter: &OfferFilter, key: &str, n: usize, offers: &str) 
 pub fn best_prices(
     filter: &OfferFilter,
     prefs: Option<&Preferences>,
+    columns: &str,
     offers: &str,
     one_key: Option<&str>,
 ) -> BestPrices {
@@ -552,7 +562,7 @@ pub fn best_prices(
         params.extend(extra);
         Query::new(
             format!(
-                "SELECT {OFFER_COLUMNS} FROM {offers} WHERE {} AND {clause} ORDER BY o.currency, o.price_minor, o.id",
+                "SELECT {columns} FROM {offers} WHERE {} AND {clause} ORDER BY o.currency, o.price_minor, o.id",
                 w.sql()
             ),
             params,

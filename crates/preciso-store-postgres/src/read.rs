@@ -246,19 +246,21 @@ impl CatalogRead for PgCatalog {
                 Ok(Page::new(items, page, count(c, &total)?))
             });
         }
-        let q = reads::best_prices(filter, who.preferences, "offers o", None);
+        let q = reads::best_prices(filter, who.preferences, reads::BEST_PASS_IDS, "offers o", None);
         let wanted = page.offset() as usize + page.limit as usize;
         let personalized = q.passes.len() == 2;
         self.with_client(|c| {
             let mut seen: HashSet<i64> = HashSet::new();
-            let mut chosen: Vec<(OfferView, bool)> = Vec::new();
+            // The offers chosen, as ids: only the page's are loaded, at the end.
+            let mut chosen: Vec<(i64, bool)> = Vec::new();
             // Whether the pass read every match (then `seen` holds every product: the total).
             let mut exhausted = false;
             for (pass, pq) in q.passes.iter().enumerate() {
                 let preferred = personalized && pass == 0;
-                let mut keep = |offer: OfferView| {
-                    if seen.insert(offer.product_id.as_i64()) {
-                        chosen.push((offer, preferred));
+                let mut keep = |r: &Row| {
+                    let (id, product): (i64, i64) = (r.get("id"), r.get("product_id"));
+                    if seen.insert(product) {
+                        chosen.push((id, preferred));
                     }
                     chosen.len() >= wanted
                 };
@@ -275,13 +277,7 @@ impl CatalogRead for PgCatalog {
                     _ => None,
                 };
                 let rows = run(c, &walks.unwrap_or_else(|| pq.with_limit(first)))?;
-                let mut filled = false;
-                for r in &rows {
-                    if keep(offer_from_row(&PgRow(r))?) {
-                        filled = true;
-                        break;
-                    }
-                }
+                let filled = rows.iter().any(&mut keep);
                 if filled || rows.len() < first {
                     exhausted = !filled;
                     continue;
@@ -290,27 +286,30 @@ impl CatalogRead for PgCatalog {
                 let mut tx = c.transaction().map_err(backend)?;
                 let params = bind(&rest.params);
                 let portal = tx.bind(&numbered(&rest.sql), &refs(&params)).map_err(backend)?;
-                'fetch: for batch in portal_batches() {
+                for batch in portal_batches() {
                     let rows = tx.query_portal(&portal, batch).map_err(backend)?;
                     if rows.is_empty() {
                         exhausted = true;
                         break;
                     }
-                    for r in &rows {
-                        if keep(offer_from_row(&PgRow(r))?) {
-                            break 'fetch;
-                        }
+                    if rows.iter().any(&mut keep) {
+                        break;
                     }
                 }
                 tx.commit().map_err(backend)?;
             }
-            let page_items: Vec<(OfferView, bool)> =
+            let on_page: Vec<(i64, bool)> =
                 chosen.into_iter().skip(page.offset() as usize).collect();
-            let ids: Vec<i64> = page_items.iter().map(|(o, _)| o.product_id.as_i64()).collect();
-            let counts = if ids.is_empty() {
+            let ids: Vec<i64> = on_page.iter().map(|(id, _)| *id).collect();
+            let loaded =
+                if ids.is_empty() { Vec::new() } else { offers(c, &reads::offers_by_ids(&ids))? };
+            let page_items = preciso_core::query::in_id_order(on_page, loaded);
+            let products: Vec<i64> =
+                page_items.iter().map(|(o, _)| o.product_id.as_i64()).collect();
+            let counts = if products.is_empty() {
                 Default::default()
             } else {
-                run(c, &q.per_products(&ids))?.iter().map(|r| (r.get(0), r.get(1))).collect()
+                run(c, &q.per_products(&products))?.iter().map(|r| (r.get(0), r.get(1))).collect()
             };
             let items = preciso_core::best::with_counts(page_items, &counts);
             // A pass that read every match counted its products already: no count to run (one

@@ -15,7 +15,7 @@ use preciso_core::query::{
 };
 use preciso_core::ranking;
 use preciso_sql::reads::{self, Query};
-use preciso_sql::{Param, offer_from_row};
+use preciso_sql::{OFFER_COLUMNS, Param, offer_from_row};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 use std::collections::HashSet;
@@ -399,7 +399,7 @@ impl CatalogRead for SqliteCatalog {
                 _ => None,
             };
             let index = best_prices_index(filter, one_key.is_some());
-            let q = reads::best_prices(filter, who.preferences, index, one_key);
+            let q = reads::best_prices(filter, who.preferences, OFFER_COLUMNS, index, one_key);
             let personalized = q.passes.len() == 2;
             let mut seen: HashSet<i64> = HashSet::new();
             let mut chosen: Vec<(OfferView, bool)> = Vec::new();
