@@ -487,3 +487,38 @@ async fn catalog_calls_beyond_the_permits_wait_their_turn_in_order() {
     assert_eq!(permits.waits.load(std::sync::atomic::Ordering::Relaxed), 2);
     assert_eq!((permits.in_use(), permits.max), (0, 1));
 }
+
+/// `HttpConfig::heavy_threads`: ranked listings run on their own threads when it is set
+/// (SQLite's default) and as ordinary catalog calls when it is not (PostgreSQL's, whose reads
+/// wait on the server), and the listing answers either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranked_listings_keep_their_own_threads_only_when_configured() {
+    use super::api::{options, test_config};
+    let app = start(open_config()).await;
+    let thread_of = |heavy_threads: Option<usize>| {
+        let config = HttpConfig { heavy_threads, ..open_config() };
+        let uploads = preciso_http::UploadConfig {
+            spool_dir: app._dir.path().join("incoming-heavy"),
+            unarchived_dir: None,
+            options: options(app._dir.path()),
+        };
+        let state = preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads);
+        async move {
+            state
+                .db_heavy(|_| Ok(std::thread::current().name().unwrap_or_default().to_string()))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(thread_of(Some(1)).await, "heavy-0");
+    let name = thread_of(None).await;
+    assert!(!name.starts_with("heavy-"), "ran on {name}");
+    for heavy_threads in [Some(1), None] {
+        let app = spawn_app(Backend::Sqlite, HttpConfig { heavy_threads, ..open_config() })
+            .await
+            .expect("SQLite always runs");
+        let (status, body) = app.get("/api/ranked-offers?limit=5").await;
+        assert_eq!(status, StatusCode::OK, "{heavy_threads:?}: {body}");
+        assert!(!body["items"].as_array().unwrap().is_empty(), "{heavy_threads:?}: {body}");
+    }
+}
