@@ -6,7 +6,9 @@
 # off): requests/s, latency percentiles and timeouts (the issue's last check of point 6).
 # With DATABASE_URL set (a PostgreSQL catalog, e.g. one `preciso copy` filled from the SQLite
 # one), the server reads that database instead.
-# Usage: [MIXED_SECS=60] [DATABASE_URL=postgres://…] [BIN=…] bench/endpoints.sh [OFFERS] [RUNS] [--unique]
+# With UNDER_LOAD=1 as well, each path is requested alone once during the load and the 15
+# slowest are listed (where the tail comes from).
+# Usage: [MIXED_SECS=60 [UNDER_LOAD=1]] [DATABASE_URL=postgres://…] [BIN=…] bench/endpoints.sh [OFFERS] [RUNS] [--unique]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -79,12 +81,27 @@ if [ "${MIXED_SECS:-0}" != 0 ]; then
   ticks() { local s=0 t; for p in "$@"; do t=$(awk '{print $14+$15+$16+$17}' "/proc/$p/stat" 2>/dev/null || echo 0); s=$((s + t)); done; echo "$s"; }
   pg_pids() { pgrep -x postgres || true; }
   server0=$(ticks $SERVER); pg0=$(ticks $(pg_pids))
-  wrk -t2 -c32 -d"${MIXED_SECS}s" --timeout 2s --latency -s "$OUT/mixed.lua" "$BASE" |
-    grep -E 'Requests/sec|Latency|50%|75%|90%|99%|Socket errors|requests in|Non-2xx'
+  wrk -t2 -c32 -d"${MIXED_SECS}s" --timeout 2s --latency -s "$OUT/mixed.lua" "$BASE" > "$OUT/mixed.out" &
+  WRK=$!
+  # UNDER_LOAD=1: while the load runs, each path is also requested alone, in turn, and timed —
+  # which paths make the tail (the ranked listings' own queue showed this way).
+  if [ -n "${UNDER_LOAD:-}" ]; then
+    sleep 2
+    for p in "${PATHS[@]}"; do
+      printf '%s %s\n' "$(curl -s -o /dev/null -w '%{time_total}' "$BASE$p")" "$p"
+    done > "$OUT/under-load.txt"
+  fi
+  wait $WRK
+  grep -E 'Requests/sec|Latency|50%|75%|90%|99%|Socket errors|requests in|Non-2xx' "$OUT/mixed.out"
   hz=$(getconf CLK_TCK)
   PG_CPU=""
   if [ -n "${DATABASE_URL:-}" ]; then
     PG_CPU="; PostgreSQL's processes $(( ($(ticks $(pg_pids)) - pg0) / hz )) s (backends that exited meanwhile not counted)"
   fi
   echo "CPU over the load: the server $(( ($(ticks $SERVER) - server0) / hz )) s$PG_CPU"
+  if [ -n "${UNDER_LOAD:-}" ]; then
+    echo
+    echo "the 15 slowest paths requested alone during the load (ms):"
+    sort -rn "$OUT/under-load.txt" | head -15 | awk '{printf "%8.1f  %s\n", $1 * 1000, $2}'
+  fi
 fi

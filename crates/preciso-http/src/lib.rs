@@ -7,7 +7,6 @@
 mod currency;
 pub mod error;
 mod extract;
-mod heavy;
 pub mod layers;
 pub mod model;
 pub mod openapi;

@@ -51,12 +51,6 @@ pub struct HttpConfig {
     /// Catalog calls (`AppState::db`: all but uploads and the readiness probe) run at once;
     /// `None`: as many as the blocking pool runs.
     pub db_concurrency: Option<usize>,
-    /// Dedicated threads (and as many permits) for the ranked listings (`AppState::db_heavy`),
-    /// whose reads are category-wide computations of this process on an embedded database;
-    /// `None`: they run like any catalog call (`db`), as they should on a database server,
-    /// where they wait on its answers instead of computing here (docs/DECISIONS.md,
-    /// "Category-wide computations on their own threads").
-    pub heavy_threads: Option<usize>,
 }
 
 impl Default for HttpConfig {
@@ -78,7 +72,6 @@ impl Default for HttpConfig {
             static_keys: Vec::new(),
             session_secret: None,
             db_concurrency: None,
-            heavy_threads: Some(std::thread::available_parallelism().map_or(2, |n| n.get())),
         }
     }
 }
@@ -96,7 +89,7 @@ pub struct UploadConfig {
 }
 
 pub struct Inner {
-    /// Blocking port: reached only through `db`/`db_heavy` (the PostgreSQL client panics on
+    /// Blocking port: reached only through `db` (the PostgreSQL client panics on
     /// an async worker).
     catalog: Arc<dyn Catalog>,
     pub config: HttpConfig,
@@ -113,27 +106,18 @@ pub struct Inner {
     pub version: &'static str,
     /// The scheduler and what the status document needs; `None` when this process runs none.
     pub ops: Option<Arc<OpsState>>,
-    /// Category-wide computations (ranked listings): `HttpConfig::heavy_threads`, or `None`
-    /// when they run like any catalog call.
-    pub heavy: Option<Heavy>,
     /// Permits for catalog calls (`db`, `HttpConfig::db_concurrency`); `None`: unbounded. A
     /// fair semaphore: requests beyond the permits wait in arrival order, off the blocking
     /// pool, within the request's timeout (a request that times out or whose client leaves
     /// while waiting drops its place and is never computed). SQLite's reads are this process's
     /// CPU work: with 8 of them sharing 2 cores, every request ran as slowly as the slowest
-    /// beside it (mixed load over 66 endpoints, 1M offers: p99 66-72 ms unbounded, 48-54 ms
-    /// with 2 or 3 permits; docs/BENCHMARKS.md).
+    /// beside it (mixed load over 66 endpoints, 1M offers: p99 66-72 ms unbounded). Ranked
+    /// listings take the same permits: on two threads of their own beside 3 permits for the
+    /// rest they queued apart, p99 49-64 ms against 37-53 ms with one queue of 4
+    /// (docs/DECISIONS.md, "Catalog reads wait their turn").
     pub db_permits: Option<DbPermits>,
     /// The analysis runs' queue and workers; `None` answers their endpoints with 503.
     pub analyses: Option<Arc<preciso_ops::forensic::AnalysisQueue>>,
-}
-
-/// The ranked listings' own threads, one permit per thread. A burst waits at the permits
-/// rather than in the threads' queue, so a request whose client gives up while it waits is
-/// never computed.
-pub struct Heavy {
-    permits: Arc<tokio::sync::Semaphore>,
-    pool: crate::heavy::HeavyPool,
 }
 
 /// The permits of `Inner::db_permits`, with what `/metrics` reports of them.
@@ -245,10 +229,6 @@ impl AppState {
         shared: Option<RedisShared>,
     ) -> Self {
         let db_permits = config.db_concurrency.map(DbPermits::new);
-        let heavy = config.heavy_threads.map(|threads| Heavy {
-            permits: Arc::new(tokio::sync::Semaphore::new(threads.max(1))),
-            pool: crate::heavy::HeavyPool::new(threads),
-        });
         AppState(Arc::new(Inner {
             shared,
             sessions: crate::ui::session::SessionKeys::new(config.session_secret.as_deref()),
@@ -261,7 +241,6 @@ impl AppState {
             started: Instant::now(),
             version: env!("CARGO_PKG_VERSION"),
             ops: None,
-            heavy,
             db_permits,
             analyses: None,
         }))
@@ -291,25 +270,6 @@ impl AppState {
         if let Some(shared) = &self.shared {
             shared.cache_invalidate().await;
         }
-    }
-
-    /// A category-wide computation: waits for one of the `heavy` permits, then runs on the
-    /// heavy threads; without them (`HttpConfig::heavy_threads`), an ordinary catalog call.
-    pub async fn db_heavy<T, F>(&self, f: F) -> ApiResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Catalog) -> Result<T, ApiError> + Send + 'static,
-    {
-        let Some(heavy) = &self.heavy else { return self.db(f).await };
-        let _permit = heavy
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| ApiError::Internal(format!("heavy permits closed: {e}")))?;
-        let catalog = self.catalog.clone();
-        let span = tracing::Span::current();
-        heavy.pool.run(move || span.in_scope(|| f(catalog.as_ref()))).await?
     }
 
     /// The store's connection pool use (counters only: no database call).

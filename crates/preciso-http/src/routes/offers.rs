@@ -105,7 +105,7 @@ pub async fn ranked(
     let scope = filter.category.clone().unwrap_or_default();
     let default = state.config.default_currency;
     let (currency, currencies, result) = state
-        .db_heavy(move |c| {
+        .db(move |c| {
             let (currency, currencies) =
                 crate::currency::choose(c, default, filter.currency, &scope)?;
             filter.currency = currency;

@@ -33,25 +33,17 @@ pub fn run(settings: &Settings) -> Result<ExitCode> {
 }
 
 /// `http.db_concurrency`, or its automatic value: SQLite's reads are this process's CPU work, so
-/// the machine's cores + 1 of them at once (the one more covers a read waiting on the disk);
-/// PostgreSQL's run on its server, bounded by the connection pool alone.
+/// two per core at once (one computing while the other waits on the disk or on its answer
+/// being written; on two cores 4 gave the mixed load's lowest p99, 3 and 5 a little more, 6
+/// the most); PostgreSQL's run on its server, bounded by the connection pool alone.
 fn db_concurrency(settings: &Settings) -> Option<usize> {
     match settings.http.db_concurrency {
         0 if crate::backend::in_process(&settings.database_url()) => {
-            Some(std::thread::available_parallelism().map_or(2, |n| n.get()) + 1)
+            Some(2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
         }
         0 => None,
         n => Some(n),
     }
-}
-
-/// Ranked listings on dedicated threads, one per core, when their reads are this process's
-/// work (SQLite); on PostgreSQL's server they run like any catalog call, bounded by the
-/// connection pool: on two threads, waiting on the server's answers, they queued (every ranked
-/// listing 108–174 ms under the mixed load, where the rest took 2–60 ms).
-fn heavy_threads(settings: &Settings) -> Option<usize> {
-    crate::backend::in_process(&settings.database_url())
-        .then(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 pub fn http_config(settings: &Settings) -> HttpConfig {
@@ -77,7 +69,6 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         upload_timeout: Duration::from_secs(h.upload_timeout_secs),
         session_secret: settings.auth.ui_session_key.clone(),
         db_concurrency: db_concurrency(settings),
-        heavy_threads: heavy_threads(settings),
         static_keys: settings
             .auth
             .admin_key
@@ -199,29 +190,18 @@ async fn shutdown_signal() {
 mod tests {
     use super::*;
 
-    /// `http.db_concurrency = 0` is the cores + 1 for SQLite and no limit for PostgreSQL; a
+    /// `http.db_concurrency = 0` is two per core for SQLite and no limit for PostgreSQL; a
     /// number is taken as it is on either.
     #[test]
     fn db_concurrency_defaults_by_backend() {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut settings = Settings::default();
-        assert_eq!(db_concurrency(&settings), Some(cores + 1), "SQLite, the default backend");
+        assert_eq!(db_concurrency(&settings), Some(2 * cores), "SQLite, the default backend");
         settings.database_url = Some("postgres://preciso@db.example/preciso".into());
         assert_eq!(db_concurrency(&settings), None);
         settings.http.db_concurrency = 4;
         assert_eq!(db_concurrency(&settings), Some(4));
         settings.database_url = None;
         assert_eq!(db_concurrency(&settings), Some(4));
-    }
-
-    /// Ranked listings keep their own threads on SQLite and take the ordinary path on
-    /// PostgreSQL.
-    #[test]
-    fn heavy_threads_only_for_the_embedded_database() {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let mut settings = Settings::default();
-        assert_eq!(heavy_threads(&settings), Some(cores), "SQLite, the default backend");
-        settings.database_url = Some("postgres://preciso@db.example/preciso".into());
-        assert_eq!(heavy_threads(&settings), None);
     }
 }

@@ -429,7 +429,7 @@ async fn any_origin_cors_and_bad_path_parameters_answer_in_the_api_shape() {
 }
 
 /// `http.db_concurrency`: catalog calls beyond the permits wait their turn, in arrival order,
-/// and run once a permit is free (SQLite's default is the machine's cores + 1); the readiness
+/// and run once a permit is free (SQLite's default is two per core); the readiness
 /// probe and uploads (`db_unqueued`) do not wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_calls_beyond_the_permits_wait_their_turn_in_order() {
@@ -488,37 +488,42 @@ async fn catalog_calls_beyond_the_permits_wait_their_turn_in_order() {
     assert_eq!((permits.in_use(), permits.max), (0, 1));
 }
 
-/// `HttpConfig::heavy_threads`: ranked listings run on their own threads when it is set
-/// (SQLite's default) and as ordinary catalog calls when it is not (PostgreSQL's, whose reads
-/// wait on the server), and the listing answers either way.
+/// Ranked listings take the same permits as every other catalog call (they had two threads of
+/// their own beside them, where they queued apart): one waits while the only permit is held
+/// and answers once it is free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ranked_listings_keep_their_own_threads_only_when_configured() {
-    use super::api::{options, test_config};
+async fn ranked_listings_wait_for_the_catalog_permits_too() {
+    use super::api::{options, serve, test_config};
+    use std::sync::mpsc;
     let app = start(open_config()).await;
-    let thread_of = |heavy_threads: Option<usize>| {
-        let config = HttpConfig { heavy_threads, ..open_config() };
-        let uploads = preciso_http::UploadConfig {
-            spool_dir: app._dir.path().join("incoming-heavy"),
-            unarchived_dir: None,
-            options: options(app._dir.path()),
-        };
-        let state = preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads);
-        async move {
-            state
-                .db_heavy(|_| Ok(std::thread::current().name().unwrap_or_default().to_string()))
-                .await
-                .unwrap()
-        }
+    let config = HttpConfig { db_concurrency: Some(1), ..open_config() };
+    let uploads = preciso_http::UploadConfig {
+        spool_dir: app._dir.path().join("incoming-ranked"),
+        unarchived_dir: None,
+        options: options(app._dir.path()),
     };
-    assert_eq!(thread_of(Some(1)).await, "heavy-0");
-    let name = thread_of(None).await;
-    assert!(!name.starts_with("heavy-"), "ran on {name}");
-    for heavy_threads in [Some(1), None] {
-        let app = spawn_app(Backend::Sqlite, HttpConfig { heavy_threads, ..open_config() })
-            .await
-            .expect("SQLite always runs");
-        let (status, body) = app.get("/api/ranked-offers?limit=5").await;
-        assert_eq!(status, StatusCode::OK, "{heavy_threads:?}: {body}");
-        assert!(!body["items"].as_array().unwrap().is_empty(), "{heavy_threads:?}: {body}");
-    }
+    let state = preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads);
+    let (base, _shutdown) = serve(state.clone()).await;
+    let (release, hold) = mpsc::channel::<()>();
+    let holder = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            state
+                .db(move |_| {
+                    hold.recv_timeout(secs(10)).expect("released");
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let url = format!("{base}/api/ranked-offers?limit=5");
+    let ranked = tokio::spawn(async move { reqwest::get(url).await.unwrap().status() });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!ranked.is_finished(), "answered while the only permit was held");
+    let permits = state.db_permits.as_ref().expect("one permit");
+    assert_eq!(permits.waits.load(std::sync::atomic::Ordering::Relaxed), 1);
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    assert_eq!(tokio::time::timeout(secs(10), ranked).await.unwrap().unwrap(), StatusCode::OK);
 }
