@@ -31,7 +31,7 @@ cache_ttl_secs = 0
 TOML
 PRECISO_LOG=warn $BIN --config "$OUT/endpoints.toml" serve > "$OUT/endpoints.log" 2>&1 &
 SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
+trap 'kill -TERM $SERVER ${WRK:-} 2>/dev/null || true' EXIT
 BASE=http://127.0.0.1:18082
 for _ in $(seq 200); do curl -sf $BASE/health >/dev/null && break; sleep 0.05; done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); offers: $N${SHAPE:+ (one product per offer)}; $BACKEND; cache off; median of $RUNS"
@@ -85,9 +85,11 @@ if [ "${MIXED_SECS:-0}" != 0 ]; then
   WRK=$!
   # UNDER_LOAD=1: while the load runs, each path is also requested alone, in turn, and timed —
   # which paths make the tail (the ranked listings' own queue showed this way).
-  if [ -n "${UNDER_LOAD:-}" ]; then
+  # Paths the load outlasted are left out.
+  if [ "${UNDER_LOAD:-0}" != 0 ]; then
     sleep 2
     for p in "${PATHS[@]}"; do
+      kill -0 $WRK 2>/dev/null || break
       printf '%s %s\n' "$(curl -s -o /dev/null -w '%{time_total}' "$BASE$p")" "$p"
     done > "$OUT/under-load.txt"
   fi
@@ -99,9 +101,9 @@ if [ "${MIXED_SECS:-0}" != 0 ]; then
     PG_CPU="; PostgreSQL's processes $(( ($(ticks $(pg_pids)) - pg0) / hz )) s (backends that exited meanwhile not counted)"
   fi
   echo "CPU over the load: the server $(( ($(ticks $SERVER) - server0) / hz )) s$PG_CPU"
-  if [ -n "${UNDER_LOAD:-}" ]; then
+  if [ "${UNDER_LOAD:-0}" != 0 ]; then
     echo
-    echo "the 15 slowest paths requested alone during the load (ms):"
+    echo "the 15 slowest paths requested alone during the load (ms; $(wc -l < "$OUT/under-load.txt") of ${#PATHS[@]} timed before it ended):"
     sort -rn "$OUT/under-load.txt" | head -15 | awk '{printf "%8.1f  %s\n", $1 * 1000, $2}'
   fi
 fi

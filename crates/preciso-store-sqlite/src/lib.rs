@@ -40,7 +40,7 @@ pub struct SqliteCatalog {
 
 /// At most this many pooled connections exist; further callers wait for one. Each holds at
 /// most `READ_CACHE_KIB` of cache.
-const MAX_CONNECTIONS: usize = 8;
+pub const MAX_CONNECTIONS: usize = 8;
 
 /// Page cache per pooled connection (KiB). Reads go through the memory map below, which the
 /// OS page cache backs and every connection shares, so a small private cache is enough.

@@ -239,7 +239,7 @@ pub struct HttpSettings {
     /// Connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,
     /// Catalog calls run at once (uploads and the readiness probe excepted); further requests
-    /// wait their turn in arrival order. 0: two per core for SQLite, whose reads run
+    /// wait their turn in arrival order. 0: two per core (at most 7) for SQLite, whose reads run
     /// in this process; no limit besides the connection pool for PostgreSQL, whose reads run on
     /// its server.
     pub db_concurrency: usize,

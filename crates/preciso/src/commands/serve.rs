@@ -35,11 +35,14 @@ pub fn run(settings: &Settings) -> Result<ExitCode> {
 /// `http.db_concurrency`, or its automatic value: SQLite's reads are this process's CPU work, so
 /// two per core at once (one computing while the other waits on the disk or on its answer
 /// being written; on two cores 4 gave the mixed load's lowest p99, 3 and 5 a little more, 6
-/// the most); PostgreSQL's run on its server, bounded by the connection pool alone.
+/// the most), up to one less than SQLite's pool, so the readiness probe and uploads, which take
+/// no permit, still find a connection; PostgreSQL's run on its server, bounded by the
+/// connection pool alone.
 fn db_concurrency(settings: &Settings) -> Option<usize> {
     match settings.http.db_concurrency {
         0 if crate::backend::in_process(&settings.database_url()) => {
-            Some(2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            Some((2 * cores).min(preciso_store_sqlite::MAX_CONNECTIONS - 1))
         }
         0 => None,
         n => Some(n),
@@ -190,13 +193,15 @@ async fn shutdown_signal() {
 mod tests {
     use super::*;
 
-    /// `http.db_concurrency = 0` is two per core for SQLite and no limit for PostgreSQL; a
+    /// `http.db_concurrency = 0` is two per core for SQLite (below its pool's size) and no limit
+    /// for PostgreSQL; a
     /// number is taken as it is on either.
     #[test]
     fn db_concurrency_defaults_by_backend() {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut settings = Settings::default();
-        assert_eq!(db_concurrency(&settings), Some(2 * cores), "SQLite, the default backend");
+        let sqlite = (2 * cores).min(preciso_store_sqlite::MAX_CONNECTIONS - 1);
+        assert_eq!(db_concurrency(&settings), Some(sqlite), "SQLite, the default backend");
         settings.database_url = Some("postgres://preciso@db.example/preciso".into());
         assert_eq!(db_concurrency(&settings), None);
         settings.http.db_concurrency = 4;

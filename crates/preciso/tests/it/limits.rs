@@ -519,10 +519,17 @@ async fn ranked_listings_wait_for_the_catalog_permits_too() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let url = format!("{base}/api/ranked-offers?limit=5");
     let ranked = tokio::spawn(async move { reqwest::get(url).await.unwrap().status() });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!ranked.is_finished(), "answered while the only permit was held");
+    // The listing queues for the permit (however long the request takes to get there) ...
     let permits = state.db_permits.as_ref().expect("one permit");
-    assert_eq!(permits.waits.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let waited = || permits.waits.load(std::sync::atomic::Ordering::Relaxed);
+    let deadline = Instant::now() + secs(10);
+    while waited() == 0 && Instant::now() < deadline && !ranked.is_finished() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(waited(), 1, "the ranked listing did not wait for the permit");
+    // ... and stays there while the permit is held.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!ranked.is_finished(), "answered while the only permit was held");
     release.send(()).unwrap();
     holder.await.unwrap().unwrap();
     assert_eq!(tokio::time::timeout(secs(10), ranked).await.unwrap().unwrap(), StatusCode::OK);
