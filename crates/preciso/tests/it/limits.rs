@@ -428,21 +428,27 @@ async fn any_origin_cors_and_bad_path_parameters_answer_in_the_api_shape() {
     }
 }
 
+/// A second state over `app`'s catalog whose catalog calls have one permit
+/// (`http.db_concurrency = 1`).
+fn one_permit_state(app: &TestApp) -> preciso_http::AppState {
+    use super::api::{options, test_config};
+    let config = HttpConfig { db_concurrency: Some(1), ..open_config() };
+    let uploads = preciso_http::UploadConfig {
+        spool_dir: app._dir.path().join("incoming-one-permit"),
+        unarchived_dir: None,
+        options: options(app._dir.path()),
+    };
+    preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads)
+}
+
 /// `http.db_concurrency`: catalog calls beyond the permits wait their turn, in arrival order,
 /// and run once a permit is free (SQLite's default is two per core); the readiness
 /// probe and uploads (`db_unqueued`) do not wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_calls_beyond_the_permits_wait_their_turn_in_order() {
-    use super::api::{options, test_config};
     use std::sync::{Arc, Mutex, mpsc};
     let app = start(open_config()).await;
-    let config = HttpConfig { db_concurrency: Some(1), ..open_config() };
-    let uploads = preciso_http::UploadConfig {
-        spool_dir: app._dir.path().join("incoming-db"),
-        unarchived_dir: None,
-        options: options(app._dir.path()),
-    };
-    let state = preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads);
+    let state = one_permit_state(&app);
     let (release, hold) = mpsc::channel::<()>();
     let order = Arc::new(Mutex::new(Vec::new()));
     let first = {
@@ -493,16 +499,10 @@ async fn catalog_calls_beyond_the_permits_wait_their_turn_in_order() {
 /// and answers once it is free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranked_listings_wait_for_the_catalog_permits_too() {
-    use super::api::{options, serve, test_config};
+    use super::api::serve;
     use std::sync::mpsc;
     let app = start(open_config()).await;
-    let config = HttpConfig { db_concurrency: Some(1), ..open_config() };
-    let uploads = preciso_http::UploadConfig {
-        spool_dir: app._dir.path().join("incoming-ranked"),
-        unarchived_dir: None,
-        options: options(app._dir.path()),
-    };
-    let state = preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads);
+    let state = one_permit_state(&app);
     let (base, _shutdown) = serve(state.clone()).await;
     let (release, hold) = mpsc::channel::<()>();
     let holder = {
