@@ -668,6 +668,11 @@ fn claim_as(catalog: &dyn Catalog, job: &str, slot: i64, owner: &str, clock: &Fa
     id
 }
 
+/// The host part of an owner id (`host:pid:nonce`).
+fn this_host(owner: &str) -> String {
+    preciso_core::quality::runs::owner_host_pid(owner).expect("host:pid:nonce").0.to_string()
+}
+
 // ---- docs/OPERATIONS.md O12, O14: dry runs change nothing; abandoned runs -----------------------
 
 #[test]
@@ -755,7 +760,7 @@ fn a_silent_run_of_a_live_process_of_this_host_waits_out_an_hour() {
         Duration::from_secs(10),
     );
     let owner = preciso_ops::service::owner_id();
-    let host = owner.rsplitn(3, ':').nth(2).unwrap().to_string();
+    let host = this_host(&owner);
     let claim =
         |job: &str, owner: String| claim_as(catalog.as_ref(), job, 1, &owner, clock.as_ref());
     // Pid 1 stands for the CLI: another process of this host that always exists.
@@ -1502,7 +1507,7 @@ fn the_analysis_queue_is_bounded_and_sweeps_silent_runs() {
     // Another process of this host that still exists (pid 1 stands for a CLI run): ten
     // silent minutes are spared, two hours are not.
     let owner = preciso_ops::service::owner_id();
-    let host = owner.rsplitn(3, ':').nth(2).unwrap();
+    let host = this_host(&owner);
     let cli = format!("{host}:1:00ab");
     let waiting = catalog.begin_analysis(&whole, "cli", &cli, now - 600_000).unwrap();
     let hung = catalog.begin_analysis(&whole, "cli", &cli, now - 7_200_000).unwrap();
