@@ -8,7 +8,8 @@
 # one), the server reads that database instead.
 # With UNDER_LOAD=1 as well, each path is requested alone once during the load and the 15
 # slowest are listed (where the tail comes from).
-# Usage: [MIXED_SECS=60 [UNDER_LOAD=1]] [DATABASE_URL=postgres://…] [BIN=…] bench/endpoints.sh [OFFERS] [RUNS] [--unique]
+# DB_CONCURRENCY=N sets `http.db_concurrency` (catalog reads at once; the backend's default otherwise).
+# Usage: [MIXED_SECS=60 [UNDER_LOAD=1]] [DB_CONCURRENCY=N] [DATABASE_URL=postgres://…] [BIN=…] bench/endpoints.sh [OFFERS] [RUNS] [--unique]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -28,6 +29,7 @@ $DB_LINE
 listen = "127.0.0.1:18082"
 rate_limit_per_minute = 0
 cache_ttl_secs = 0
+${DB_CONCURRENCY:+db_concurrency = $DB_CONCURRENCY}
 TOML
 PRECISO_LOG=warn $BIN --config "$OUT/endpoints.toml" serve > "$OUT/endpoints.log" 2>&1 &
 SERVER=$!

@@ -31,7 +31,7 @@ pub use migrate::MIGRATIONS;
 
 /// At most this many pooled connections per process; further callers wait for one. Ingest
 /// runs and the leader lock use their own connections.
-const MAX_CONNECTIONS: usize = 16;
+pub const MAX_CONNECTIONS: usize = 16;
 
 pub struct PgCatalog {
     connector: tls::Connector,

@@ -239,9 +239,9 @@ pub struct HttpSettings {
     /// Connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,
     /// Catalog calls run at once (uploads and the readiness probe excepted); further requests
-    /// wait their turn in arrival order. 0: two per core (at most 7) for SQLite, whose reads run
-    /// in this process; no limit besides the connection pool for PostgreSQL, whose reads run on
-    /// its server.
+    /// wait their turn in arrival order. 0: two per core of this host, at most one less than the
+    /// connection pool (7 for SQLite, 15 for PostgreSQL); with PostgreSQL on a larger server of
+    /// its own, about twice the server's cores shared among the replicas.
     pub db_concurrency: usize,
 }
 

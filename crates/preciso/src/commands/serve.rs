@@ -32,20 +32,27 @@ pub fn run(settings: &Settings) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `http.db_concurrency`, or its automatic value: SQLite's reads are this process's CPU work, so
-/// two per core at once (one computing while the other waits on the disk or on its answer
-/// being written; on two cores 4 gave the mixed load's lowest p99, 3 and 5 a little more, 6
-/// the most), up to one less than SQLite's pool, so the readiness probe and uploads, which take
-/// no permit, still find a connection; PostgreSQL's run on its server, bounded by the
-/// connection pool alone.
-fn db_concurrency(settings: &Settings) -> Option<usize> {
+/// `http.db_concurrency`, or its automatic value: two calls per core of this host at once, up
+/// to one less than the backend's pool, so the readiness probe and uploads, which take no
+/// permit, still find a connection. On SQLite the reads are this process's CPU work: one
+/// computes while the other waits on the disk or on its answer being written (on two cores 4
+/// gave the mixed load's lowest p99, 3 and 5 a little more, 6 the most). On PostgreSQL they
+/// run on the server, whose cores this process does not know; this host's are the guess that
+/// holds where the two share a machine or are sized alike, and FIFO turns here beat the
+/// server's time-sharing: on two cores shared with the server, p99 191 ms with the pool's 16
+/// at once against 79–94 ms with 2–4 (docs/DECISIONS.md, "Catalog reads wait their turn").
+fn db_concurrency(settings: &Settings) -> usize {
     match settings.http.db_concurrency {
-        0 if crate::backend::in_process(&settings.database_url()) => {
+        0 => {
             let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            Some((2 * cores).min(preciso_store_sqlite::MAX_CONNECTIONS - 1))
+            let pool = if crate::backend::in_process(&settings.database_url()) {
+                preciso_store_sqlite::MAX_CONNECTIONS
+            } else {
+                preciso_store_postgres::MAX_CONNECTIONS
+            };
+            (2 * cores).min(pool - 1)
         }
-        0 => None,
-        n => Some(n),
+        n => n,
     }
 }
 
@@ -71,7 +78,7 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         request_timeout: Duration::from_secs(h.request_timeout_secs),
         upload_timeout: Duration::from_secs(h.upload_timeout_secs),
         session_secret: settings.auth.ui_session_key.clone(),
-        db_concurrency: db_concurrency(settings),
+        db_concurrency: Some(db_concurrency(settings)),
         static_keys: settings
             .auth
             .admin_key
@@ -193,20 +200,20 @@ async fn shutdown_signal() {
 mod tests {
     use super::*;
 
-    /// `http.db_concurrency = 0` is two per core for SQLite (below its pool's size) and no limit
-    /// for PostgreSQL; a
+    /// `http.db_concurrency = 0` is two per core on either backend, below its pool's size; a
     /// number is taken as it is on either.
     #[test]
     fn db_concurrency_defaults_by_backend() {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let mut settings = Settings::default();
         let sqlite = (2 * cores).min(preciso_store_sqlite::MAX_CONNECTIONS - 1);
-        assert_eq!(db_concurrency(&settings), Some(sqlite), "SQLite, the default backend");
+        assert_eq!(db_concurrency(&settings), sqlite, "SQLite, the default backend");
         settings.database_url = Some("postgres://preciso@db.example/preciso".into());
-        assert_eq!(db_concurrency(&settings), None);
+        let postgres = (2 * cores).min(preciso_store_postgres::MAX_CONNECTIONS - 1);
+        assert_eq!(db_concurrency(&settings), postgres, "PostgreSQL");
         settings.http.db_concurrency = 4;
-        assert_eq!(db_concurrency(&settings), Some(4));
+        assert_eq!(db_concurrency(&settings), 4);
         settings.database_url = None;
-        assert_eq!(db_concurrency(&settings), Some(4));
+        assert_eq!(db_concurrency(&settings), 4);
     }
 }
