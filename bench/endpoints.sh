@@ -47,6 +47,8 @@ PATHS=(
   "/api/search?q=$WORD" "/api/search?q=$WORD&store=$STORE&sort=-price" "/api/search?store=$STORE" "/api/search?category=$CAT&min_price=1000"
   "/api/search?category=$TOP&max_price=5000" "/api/search?brand=$BRAND" "/api/search?min_price=100&max_price=5000"
   "/api/price-comparison?product_id=$PRODUCT" "/api/price-comparison?q=$WORD"
+  # A word's first letter: a prefix that a sixth of the products match (twelfth session).
+  "/api/search?q=${WORD:0:1}" "/api/price-comparison?q=${WORD:0:1}"
 )
 # Ranked offers: every sort bare, then each filter (and a deep page) with the default sort and
 # with a price sort.

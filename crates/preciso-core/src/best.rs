@@ -260,6 +260,18 @@ pub fn cheapest_per_product(
             }
         }
     }
+    products_page(best, descending, page)
+}
+
+/// A search's page from each product's cheapest offer, `(price, offer id, offers of its
+/// product)` in any order (read from the offers by `cheapest_per_product`, or from the
+/// summary's rows): the page's `(offer id, offers)`, cheapest first (`descending`: dearest
+/// first), and how many products there are.
+pub fn products_page(
+    best: Vec<(i64, i64, u64)>,
+    descending: bool,
+    page: PageRequest,
+) -> (Vec<(i64, u64)>, u64) {
     let total = best.len() as u64;
     let picked = crate::query::price_page(best, |&(price, id, _)| (price, id), descending, page)
         .map(|(_, id, n)| (id, n))

@@ -1448,6 +1448,23 @@ pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
     assert_eq!((in_exito, total), (vec![found("Olla Imusa 24cm", 10_000, 1)], 1));
     assert_eq!(search("imusa cafe", &all, false, first), (vec![], 0));
     assert_eq!(search(" ", &all, false, first), (vec![], 0));
+    // With one currency, as the API always asks, and nothing but a category narrowing it, the
+    // page comes from the best-offer summary: the same as reading the offers (which a price
+    // bound of 0 makes the search do).
+    let cop = OfferFilter { currency: Some(crate::domain::Currency::COP), ..Default::default() };
+    let zero = crate::query::Decimal { mantissa: 0, scale: 0 };
+    let in_category = |key: &str| OfferFilter { category: Some(key.into()), ..cop.clone() };
+    for filter in [cop.clone(), in_category("hogar"), in_category("hogar/cocina")] {
+        let offers_read = OfferFilter { min_price: Some(zero), ..filter.clone() };
+        for descending in [false, true] {
+            for page in [first, second] {
+                let from_summary = search("imusa", &filter, descending, page);
+                assert_eq!(from_summary, search("imusa", &offers_read, descending, page));
+            }
+        }
+        assert_eq!(search("imusa", &filter, false, first), (cheapest.clone(), 3), "{filter:?}");
+    }
+    assert_eq!(search("imusa", &in_category("tecnologia"), false, first), (vec![], 0));
 }
 
 /// The market summary (`crate::market`) follows every ingest run and merge: categories with

@@ -695,6 +695,29 @@ pub fn search_offers(matched: &str, match_params: Vec<Param>, filter: &OfferFilt
     )
 }
 
+/// A search's matching products' cheapest buyable offers from the best-offer summary, where
+/// nothing narrows the search beyond a category (`best::summary_scope` gives `scope` and
+/// `currency`): `price_minor, offer_id, offers` of each, one row per product, where
+/// `search_offers` reads every offer of each (~10 per product: 18.5 → ms on PostgreSQL at
+/// 1M, docs/BENCHMARKS.md). `matched` names the matches as in `search_offers`, on
+/// `b.product_id`; the summary's key leads with the product.
+pub fn search_best(
+    matched: &str,
+    match_params: Vec<Param>,
+    scope: &str,
+    currency: Currency,
+) -> Query {
+    let mut params = match_params;
+    params.extend([text(scope), text(currency.code())]);
+    Query::new(
+        format!(
+            "SELECT b.price_minor, b.offer_id, b.offers FROM product_best b
+             WHERE {matched} AND b.scope = ? AND b.currency = ?"
+        ),
+        params,
+    )
+}
+
 /// Ranks `candidates` (a subquery of the matching products' `id, title`): `id, title,
 /// offers`. A subquery of ids only, joined back to products, was planned on PostgreSQL as a
 /// hash join over every product (41.6 → 22.7 ms at 1M in `EXPLAIN ANALYZE`).
