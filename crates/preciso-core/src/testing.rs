@@ -875,6 +875,20 @@ pub fn value_ranking_equals_scoring_every_offer(c: &dyn Catalog) {
             ids
         };
         assert_eq!(ids(&ranked), ids(&expected), "{filter:?}: every offer once");
+        // The price order in pages of 7 (a page's ids are read first, then their scores):
+        // preferred stores first, then price, then id, each offer scored as the value order
+        // scores it.
+        let priced = |s: &crate::ports::ScoredOffer| {
+            (preferred(s), s.offer.price.minor, s.offer.id.as_i64(), s.value_score)
+        };
+        let mut by_price: Vec<(bool, i64, i64, f64)> = every.iter().map(priced).collect();
+        by_price.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let paged = every_listed(c, &filter, Sort::Price, 7, who, Some(expected.len()));
+        let paged: Vec<(bool, i64, i64, f64)> = paged.iter().map(priced).collect();
+        assert_eq!(paged, by_price, "{filter:?} {prefs:?}: price pages");
+        let scores: std::collections::HashMap<i64, f64> =
+            ranked.iter().map(|e| (e.2, e.1)).collect();
+        assert!(paged.iter().all(|p| scores[&p.2] == p.3), "{filter:?}: the same scores");
     }
 }
 

@@ -253,19 +253,39 @@ fn ranked(
         Some((pref, _)) => format!("{pref} DESC, {}", order_by(sort)),
         None => order_by(sort).to_string(),
     };
-    let sql = format!(
-        "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
-         FROM {offers} LEFT JOIN category_stats cs
-           ON cs.category_key = o.category_key AND cs.currency = o.currency
-         WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
-        w.sql()
-    );
-    let mut params = w.params;
-    if let Some((_, p)) = preferred {
-        params.extend(p);
+    let mut params = w.params.clone();
+    if let Some((_, p)) = &preferred {
+        params.extend(p.iter().cloned());
     }
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
+    let sql = if sort == Sort::Value {
+        format!(
+            "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
+             FROM {offers} LEFT JOIN category_stats cs
+               ON cs.category_key = o.category_key AND cs.currency = o.currency
+             WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
+            w.sql()
+        )
+    } else {
+        // The page's ids first, in the sort's order (which names offer columns only), then the
+        // score and the category's median of those rows alone: the rows an OFFSET skips no
+        // longer compute them (page 100 by price or rating on PostgreSQL at 1M: 2,000 scores
+        // and median lookups for 20 rows). The outer ORDER BY repeats the order, and with it
+        // the preferences' parameters.
+        if let Some((_, p)) = preferred {
+            params.extend(p);
+        }
+        format!(
+            "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
+             FROM (SELECT o.id FROM {offers} WHERE {} ORDER BY {order} LIMIT ? OFFSET ?) page
+             JOIN offers o ON o.id = page.id
+             LEFT JOIN category_stats cs
+               ON cs.category_key = o.category_key AND cs.currency = o.currency
+             ORDER BY {order}",
+            w.sql()
+        )
+    };
     Query::new(sql, params)
 }
 
