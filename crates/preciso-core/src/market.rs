@@ -12,7 +12,7 @@
 //! catalog; it knows no SQL.
 
 use crate::analysis::stats::quantile;
-use crate::query::CategoryCount;
+use crate::query::{CategoryCount, MatchCount, PageRequest};
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -20,6 +20,26 @@ use std::collections::BinaryHeap;
 /// Newest offers kept per currency: every page a listing may ask for
 /// (`ranking::MAX_DEPTH`, the deepest page a whole-currency listing reads without sorting).
 pub const RECENT_KEPT: usize = crate::ranking::MAX_DEPTH as usize;
+
+/// Whether a filtered date-sorted page should walk the currency's kept newest offers
+/// (`RECENT_KEPT`, in date order) rather than sort its matches: sorting reads every match
+/// (`matching`, unbounded when the count stopped); the walk, with the matches spread over the
+/// date order as over the currency, reads about `wanted` × `currency_offers` / `matching` kept
+/// offers, and runs out past `RECENT_KEPT`.
+pub fn recent_walk_suits(wanted: u64, matching: u64, currency_offers: u64) -> bool {
+    let walk = wanted.saturating_mul(currency_offers);
+    walk <= matching.saturating_mul(RECENT_KEPT as u64) && walk <= matching.saturating_mul(matching)
+}
+
+/// Whether a walk of the kept newest offers that found `found` rows gave the whole page: it
+/// filled the page, or the matches ended there (`total`, when exact). Otherwise the matches
+/// run on past the kept offers, or the summary was stale (no rows: a page past the last match
+/// is not read at all), and the listing sorts.
+pub fn recent_walk_complete(found: usize, page: PageRequest, total: MatchCount) -> bool {
+    found > 0
+        && (found == page.limit as usize
+            || (total.exact && page.offset() + found as u64 == total.total))
+}
 
 /// One offer as the first scan reads it.
 #[derive(Debug, Clone, Copy)]
@@ -731,6 +751,26 @@ mod tests {
         assert_eq!(kept, every[..RECENT_KEPT]);
         assert!(cop.iter().enumerate().all(|(i, r)| r.rank == i as u64));
         assert_eq!(m.recent[0].currency, "ARS", "by currency code");
+    }
+
+    #[test]
+    fn a_date_page_walks_the_kept_offers_when_that_reads_fewer_and_completes() {
+        let kept = RECENT_KEPT as u64;
+        // A quarter of 1M matching: the 20th expected ~80 kept offers in.
+        assert!(recent_walk_suits(20, 250_000, 1_000_000));
+        assert!(recent_walk_suits(20, u64::MAX, 1_000_000), "a count that stopped");
+        // 1 in 1,000: ~20,000 in, past the kept offers.
+        assert!(!recent_walk_suits(20, 1_000, 1_000_000));
+        // 100 of 1,000: the walk (~200) would read more than the sort (100).
+        assert!(!recent_walk_suits(20, 100, 1_000));
+        assert!(recent_walk_suits(20, kept, kept));
+        let page = |page: u32| PageRequest { page, limit: 20 };
+        let counted = |total: u64, exact: bool| MatchCount { total, exact };
+        assert!(recent_walk_complete(20, page(3), counted(10_000, false)), "a full page");
+        assert!(recent_walk_complete(5, page(3), counted(45, true)), "the matches' end");
+        assert!(!recent_walk_complete(5, page(3), counted(46, true)), "more past the kept");
+        assert!(!recent_walk_complete(5, page(3), counted(10_000, false)));
+        assert!(!recent_walk_complete(0, page(1), counted(45, true)), "a stale summary");
     }
 
     #[test]

@@ -946,6 +946,22 @@ fn dated_pages_equal_sorted(c: &dyn Catalog, when: &str) {
         let dated = every_listed(c, &filter, Sort::Date, 7, who, Some(expected.len()));
         let dated: Vec<(i64, i64)> = dated.iter().map(entry).collect();
         assert_eq!(dated, expected, "{code} {when}: newest first, then by id");
+        // Filtered, a page walks the kept newest offers where that reads fewer than sorting
+        // the matches (the first pages), and sorts otherwise: the same order either way.
+        let narrowed = [
+            OfferFilter { store: Some(StoreId::parse("exito").unwrap()), ..filter.clone() },
+            OfferFilter { category: Some("hogar".into()), ..filter.clone() },
+            OfferFilter { min_price: crate::query::Decimal::parse("45"), ..filter.clone() },
+        ];
+        for narrow in narrowed {
+            let every = every_listed(c, &narrow, Sort::Price, 100, who, None);
+            let mut expected: Vec<(i64, i64)> = every.iter().map(entry).collect();
+            assert!(!expected.is_empty(), "{code} {when} {narrow:?}: matches");
+            expected.sort_by_key(|&(seen, id)| (std::cmp::Reverse(seen), id));
+            let dated = every_listed(c, &narrow, Sort::Date, 7, who, Some(expected.len()));
+            let dated: Vec<(i64, i64)> = dated.iter().map(entry).collect();
+            assert_eq!(dated, expected, "{code} {when} {narrow:?}: newest first");
+        }
         // Totals of a category or a store (and both) in the currency, from the market summary:
         // each equals the offers its pages list.
         let exito = Some(StoreId::parse("exito").unwrap());

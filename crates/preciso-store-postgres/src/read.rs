@@ -181,6 +181,29 @@ fn rating_walk(
     Ok(complete.then_some(ranks))
 }
 
+/// A filtered date-sorted page along the kept newest offers (`reads::recent_walk`), where the
+/// walk is expected to be cheaper than sorting the matches and gives the whole page.
+fn recent_walk(
+    c: &mut PgConn,
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    who: Personalization<'_>,
+    total: MatchCount,
+) -> Result<Option<Vec<Rank>>, StoreError> {
+    let Some(walk) = reads::recent_walk(filter, sort, page, who.preferences) else {
+        return Ok(None);
+    };
+    let wanted = page.offset() + u64::from(page.limit);
+    let currency_offers = count(c, &walk.currency_offers)?;
+    if !preciso_core::market::recent_walk_suits(wanted, total.at_least(), currency_offers) {
+        return Ok(None);
+    }
+    let ranks: Vec<Rank> =
+        run(c, &walk.page)?.iter().map(|r| Rank::new(r.get(0), r.get(1), r.get(2))).collect();
+    Ok(preciso_core::market::recent_walk_complete(ranks.len(), page, total).then_some(ranks))
+}
+
 impl CatalogRead for PgCatalog {
     fn list_offers(
         &self,
@@ -212,7 +235,10 @@ impl CatalogRead for PgCatalog {
                         Some(ranks) => ranks,
                         None => match rating_walk(c, filter, sort, page, who)? {
                             Some(ranks) => ranks,
-                            None => rank(run(c, &ranked)?),
+                            None => match recent_walk(c, filter, sort, page, who, total)? {
+                                Some(ranks) => ranks,
+                                None => rank(run(c, &ranked)?),
+                            },
                         },
                     },
                 },

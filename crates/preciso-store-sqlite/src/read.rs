@@ -218,6 +218,28 @@ fn rating_walk(
     Ok(complete.then_some(ranks))
 }
 
+/// A filtered date-sorted page along the kept newest offers (`reads::recent_walk`), where the
+/// walk is expected to be cheaper than sorting the matches and gives the whole page.
+fn recent_walk(
+    c: &Connection,
+    filter: &OfferFilter,
+    sort: Sort,
+    page: PageRequest,
+    who: Personalization<'_>,
+    total: MatchCount,
+) -> rusqlite::Result<Option<Vec<Rank>>> {
+    let Some(walk) = reads::recent_walk(filter, sort, page, who.preferences) else {
+        return Ok(None);
+    };
+    let wanted = page.offset() + u64::from(page.limit);
+    let currency_offers = query_count(c, &walk.currency_offers)?;
+    if !preciso_core::market::recent_walk_suits(wanted, total.at_least(), currency_offers) {
+        return Ok(None);
+    }
+    let ranks = query_map(c, &walk.page, |r| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(preciso_core::market::recent_walk_complete(ranks.len(), page, total).then_some(ranks))
+}
+
 /// The index a best-prices pass filtered by a store or a brand walks in price order: the
 /// store's (`offers_store`) or the brand's (`offers_brand`), which lead with that column, then
 /// currency and price, and carry the category key and availability, so the walk checks a
@@ -359,7 +381,10 @@ impl CatalogRead for SqliteCatalog {
                         Some(ranks) => ranks,
                         None => match rating_walk(c, filter, sort, page, who)? {
                             Some(ranks) => ranks,
-                            None => query_map(c, &ranked, rank)?,
+                            None => match recent_walk(c, filter, sort, page, who, total)? {
+                                Some(ranks) => ranks,
+                                None => query_map(c, &ranked, rank)?,
+                            },
                         },
                     },
                 },
