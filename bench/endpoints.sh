@@ -51,10 +51,10 @@ PATHS=(
   "/api/search?q=${WORD:0:1}" "/api/price-comparison?q=${WORD:0:1}"
 )
 # Ranked offers: every sort bare, then each filter (and a deep page) with the default sort and
-# with a price sort.
+# with the price, rating and date sorts (date since the twelfth session).
 for sort in value price -price rating date discount; do PATHS+=("/api/ranked-offers?sort=$sort&limit=10"); done
 for f in "category=$CAT" "category=$TOP" "store=$STORE" "brand=$BRAND" "min_price=1000" "max_price=5000" "category=$TOP&min_price=100" "page=100"; do
-  PATHS+=("/api/ranked-offers?$f" "/api/ranked-offers?$f&sort=price" "/api/ranked-offers?$f&sort=rating")
+  PATHS+=("/api/ranked-offers?$f" "/api/ranked-offers?$f&sort=price" "/api/ranked-offers?$f&sort=rating" "/api/ranked-offers?$f&sort=date")
 done
 PATHS+=(
   "/api/trending-offers?days=7" "/api/trending-offers?days=90" "/api/trending-offers?days=90&category=$CAT" "/api/trending-offers?days=90&category=$TOP"

@@ -1,15 +1,17 @@
 //! The market summary behind the catalog listings and the store comparison: each category's
-//! name and offers; each brand's name, offers and products; each store's offers, categories, stock and newest observation; and per
-//! (currency, store) its offers, categories, price index, how often it is the cheapest, and its
-//! offers by the hour they were last seen and by category key; per currency, category path and
-//! store or brand the products with a buyable offer (`category_products`); and per currency
-//! its newest offers (`recent`: the date-sorted listing's first `RECENT_KEPT` rows). Stores rebuild it at the end of every ingest run that
-//! changed offers (and after store merges and loads), the way the best-offer summary is kept,
-//! so `/api/categories`, `/api/stores`, the store comparison and the web UI read a few rows
+//! name and offers; each brand's name, offers and products; each store's offers, categories,
+//! stock and newest observation; and per (currency, store) its offers, categories, price index,
+//! how often it is the cheapest, and its offers by the hour they were last seen and by category
+//! key; per currency, category path and store or brand the products with a buyable offer
+//! (`category_products`); per currency its newest offers (`recent`: the date-sorted listing's
+//! first `RECENT_KEPT` rows), and per currency and store its newest (`store_recent`,
+//! `STORE_RECENT_KEPT`). Stores rebuild it at the end of every ingest run that changed offers
+//! (and after store merges and loads), the way the best-offer summary is kept, so
+//! `/api/categories`, `/api/stores`, the store comparison and the web UI read a few rows
 //! instead of every offer. This module folds two scans — the offers in any order (`push`), and
 //! their prices in product order (`push_price`) — in memory bounded by the number of stores,
-//! currencies, categories and hours (and `RECENT_KEPT` offers per currency), not by the
-//! catalog; it knows no SQL.
+//! currencies, categories and hours (and the newest offers kept per currency and store), not
+//! by the catalog; it knows no SQL.
 
 use crate::analysis::stats::quantile;
 use crate::query::{CategoryCount, MatchCount, PageRequest};
@@ -21,14 +23,20 @@ use std::collections::BinaryHeap;
 /// (`ranking::MAX_DEPTH`, the deepest page a whole-currency listing reads without sorting).
 pub const RECENT_KEPT: usize = crate::ranking::MAX_DEPTH as usize;
 
-/// Whether a filtered date-sorted page should walk the currency's kept newest offers
-/// (`RECENT_KEPT`, in date order) rather than sort its matches: sorting reads every match
-/// (`matching`, unbounded when the count stopped); the walk, with the matches spread over the
-/// date order as over the currency, reads about `wanted` × `currency_offers` / `matching` kept
-/// offers, and runs out past `RECENT_KEPT`.
-pub fn recent_walk_suits(wanted: u64, matching: u64, currency_offers: u64) -> bool {
-    let walk = wanted.saturating_mul(currency_offers);
-    walk <= matching.saturating_mul(RECENT_KEPT as u64) && walk <= matching.saturating_mul(matching)
+/// Newest offers kept per currency and store (`store_recent`): a store's first 100 pages of
+/// 20; deeper pages sort the store's offers. Fewer than `RECENT_KEPT` because there is a list
+/// per store: the fold keeps at most this many per store in memory (32 MB for 1,000 stores).
+pub const STORE_RECENT_KEPT: usize = 2_000;
+
+/// Whether a filtered date-sorted page should walk a list of newest offers (the first `kept`
+/// of `drawn_from` offers in date order: a currency's or a store's) rather than sort its
+/// matches: sorting reads every match (`matching`, unbounded when the count stopped); the
+/// walk, with the matches spread over the date order as over the offers it is drawn from,
+/// reads about `wanted` × `drawn_from` / `matching` of the list (at most all of it: `wanted`
+/// counts no more than the matches), and runs out past `kept`.
+pub fn recent_walk_suits(wanted: u64, matching: u64, drawn_from: u64, kept: u64) -> bool {
+    let walk = wanted.min(matching).saturating_mul(drawn_from);
+    walk <= matching.saturating_mul(kept) && walk <= matching.saturating_mul(matching)
 }
 
 /// Whether a walk of the kept newest offers that found `found` rows gave the whole page: it
@@ -145,6 +153,8 @@ pub struct Market {
     pub seen_hours: Vec<SeenHour>,
     /// By currency, newest first: the date sort's order (`last_seen` descending, then id).
     pub recent: Vec<RecentOffer>,
+    /// By currency and store, newest first (`STORE_RECENT_KEPT` each).
+    pub store_recent: Vec<StoreRecentOffer>,
     /// By currency, category key, store.
     pub category_offers: Vec<CategoryOffers>,
     /// By currency, category path, scope, name.
@@ -195,6 +205,16 @@ pub struct CategoryOffers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecentOffer {
     pub currency: String,
+    pub rank: u64,
+    pub offer: i64,
+    pub last_seen: i64,
+}
+
+/// One of a store's newest offers in a currency; `rank` 0 is the newest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreRecentOffer {
+    pub currency: String,
+    pub store: String,
     pub rank: u64,
     pub offer: i64,
     pub last_seen: i64,
@@ -283,6 +303,8 @@ pub struct MarketFold {
     sellers: Vec<Seller>,
     /// Per currency (index), the newest `RECENT_KEPT` offers so far, oldest on top.
     recent: Vec<BinaryHeap<Reverse<Newness>>>,
+    /// Per (currency, store), its newest `STORE_RECENT_KEPT` offers so far, oldest on top.
+    store_recent: FxHashMap<(u16, u32), BinaryHeap<Reverse<Newness>>>,
     /// (currency, store, category key) -> offers.
     category_offers: FxHashMap<(u16, u32, u32), u64>,
     /// Category paths (each key and its ancestors) by name, and each key's paths.
@@ -302,6 +324,16 @@ const BY_STORE: u8 = 0;
 const BY_BRAND: u8 = 1;
 
 /// The position of `name` in `names`, appending it the first time it is seen.
+/// Keeps `newness` in `heap` if it is among the newest `kept` so far (the oldest on top).
+fn keep_newest(heap: &mut BinaryHeap<Reverse<Newness>>, kept: usize, newness: Newness) {
+    if heap.len() < kept {
+        heap.push(Reverse(newness));
+    } else if heap.peek().is_some_and(|oldest| newness > oldest.0) {
+        heap.pop();
+        heap.push(Reverse(newness));
+    }
+}
+
 pub(crate) fn index_of(
     map: &mut FxHashMap<String, u32>,
     names: &mut Vec<String>,
@@ -385,21 +417,14 @@ impl MarketFold {
             *self.category_offers.entry((currency, store, k)).or_default() += 1;
         }
         *self.hours.entry((currency, store, r.last_seen.div_euclid(3600))).or_default() += 1;
-        self.keep_recent(currency, (r.last_seen, Reverse(r.offer)));
-    }
-
-    fn keep_recent(&mut self, currency: u16, newness: Newness) {
+        let newness = (r.last_seen, Reverse(r.offer));
         let c = currency as usize;
         if self.recent.len() <= c {
             self.recent.resize_with(c + 1, BinaryHeap::new);
         }
-        let heap = &mut self.recent[c];
-        if heap.len() < RECENT_KEPT {
-            heap.push(Reverse(newness));
-        } else if heap.peek().is_some_and(|oldest| newness > oldest.0) {
-            heap.pop();
-            heap.push(Reverse(newness));
-        }
+        keep_newest(&mut self.recent[c], RECENT_KEPT, newness);
+        let by_store = self.store_recent.entry((currency, store)).or_default();
+        keep_newest(by_store, STORE_RECENT_KEPT, newness);
     }
 
     /// One offer's price of the second scan, which comes in product order: each product's
@@ -567,6 +592,28 @@ impl MarketFold {
                 recent.push(RecentOffer { currency, rank: rank as u64, offer, last_seen });
             }
         }
+        let mut store_recent = Vec::new();
+        let mut by_store: Vec<((&String, &String), BinaryHeap<Reverse<Newness>>)> = self
+            .store_recent
+            .into_iter()
+            .map(|((c, s), heap)| {
+                ((&self.currencies[c as usize], &self.store_names[s as usize]), heap)
+            })
+            .collect();
+        by_store.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((currency, store), heap) in by_store {
+            for (rank, Reverse((last_seen, Reverse(offer)))) in
+                heap.into_sorted_vec().into_iter().enumerate()
+            {
+                store_recent.push(StoreRecentOffer {
+                    currency: currency.clone(),
+                    store: store.clone(),
+                    rank: rank as u64,
+                    offer,
+                    last_seen,
+                });
+            }
+        }
         let mut category_products: Vec<CategoryProducts> = self
             .scope_products
             .into_iter()
@@ -594,6 +641,7 @@ impl MarketFold {
             markets,
             seen_hours,
             recent,
+            store_recent,
             category_offers,
             category_products,
         }
@@ -754,16 +802,72 @@ mod tests {
     }
 
     #[test]
+    fn store_recent_keeps_each_stores_newest_offers_per_currency() {
+        let mut f = MarketFold::default();
+        let row =
+            |offer: i64, store: &'static str, currency: &'static str, last_seen: i64| MarketRow {
+                offer,
+                store,
+                brand: None,
+                brand_key: None,
+                category: None,
+                category_key: None,
+                currency,
+                last_seen,
+                in_stock: true,
+            };
+        // Store "a" has more COP offers than are kept per store, seen at id % 5 (ties by id);
+        // store "b" three, newer than all of a's; and one ARS offer of "a".
+        let n = STORE_RECENT_KEPT as i64 + 3;
+        for id in (1..=n).rev() {
+            f.push(row(id, "a", "COP", id % 5));
+        }
+        for id in n + 1..=n + 3 {
+            f.push(row(id, "b", "COP", 100));
+        }
+        f.push(row(n + 4, "a", "ARS", 1));
+        let m = f.finish();
+        let list = |currency: &str, store: &str| -> Vec<(u64, i64, i64)> {
+            m.store_recent
+                .iter()
+                .filter(|r| r.currency == currency && r.store == store)
+                .map(|r| (r.rank, r.last_seen, r.offer))
+                .collect()
+        };
+        let mut every: Vec<(i64, i64)> = (1..=n).map(|id| (id % 5, id)).collect();
+        every.sort_by_key(|&(seen, id)| (Reverse(seen), id));
+        let expected: Vec<(u64, i64, i64)> = every[..STORE_RECENT_KEPT]
+            .iter()
+            .enumerate()
+            .map(|(rank, &(seen, id))| (rank as u64, seen, id))
+            .collect();
+        assert_eq!(list("COP", "a"), expected, "a's newest, whatever b's");
+        assert_eq!(list("COP", "b"), vec![(0, 100, n + 1), (1, 100, n + 2), (2, 100, n + 3)]);
+        assert_eq!(list("ARS", "a"), vec![(0, 1, n + 4)]);
+        assert_eq!(
+            (m.store_recent[0].currency.as_str(), m.store_recent[0].store.as_str()),
+            ("ARS", "a"),
+            "by currency, then store"
+        );
+    }
+
+    #[test]
     fn a_date_page_walks_the_kept_offers_when_that_reads_fewer_and_completes() {
         let kept = RECENT_KEPT as u64;
         // A quarter of 1M matching: the 20th expected ~80 kept offers in.
-        assert!(recent_walk_suits(20, 250_000, 1_000_000));
-        assert!(recent_walk_suits(20, u64::MAX, 1_000_000), "a count that stopped");
+        assert!(recent_walk_suits(20, 250_000, 1_000_000, kept));
+        assert!(recent_walk_suits(20, u64::MAX, 1_000_000, kept), "a count that stopped");
         // 1 in 1,000: ~20,000 in, past the kept offers.
-        assert!(!recent_walk_suits(20, 1_000, 1_000_000));
+        assert!(!recent_walk_suits(20, 1_000, 1_000_000, kept));
+        // A store's list of 2,000: the same share runs out sooner.
+        assert!(recent_walk_suits(20, 5_000, 50_000, 2_000));
+        assert!(!recent_walk_suits(20, 400, 50_000, 2_000));
         // 100 of 1,000: the walk (~200) would read more than the sort (100).
-        assert!(!recent_walk_suits(20, 100, 1_000));
-        assert!(recent_walk_suits(20, kept, kept));
+        assert!(!recent_walk_suits(20, 100, 1_000, kept));
+        assert!(recent_walk_suits(20, kept, kept, kept));
+        // Fewer matches than the page: the walk reads the list to its end at most.
+        assert!(recent_walk_suits(20, 5, 5, 2_000));
+        assert!(!recent_walk_suits(20, 5, 50_000, 2_000));
         let page = |page: u32| PageRequest { page, limit: 20 };
         let counted = |total: u64, exact: bool| MatchCount { total, exact };
         assert!(recent_walk_complete(20, page(3), counted(10_000, false)), "a full page");

@@ -98,6 +98,7 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         "store_market",
         "store_seen_hours",
         "market_recent",
+        "store_recent",
         "store_category_offers",
         "category_products",
     ] {
@@ -181,6 +182,20 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         })
         .collect();
     insert(tx, "market_recent", "currency, rank, offer_id, last_seen", recent)?;
+    let store_recent = m
+        .store_recent
+        .iter()
+        .map(|r| {
+            vec![
+                Cell::Text(r.currency.clone()),
+                Cell::Text(r.store.clone()),
+                n(r.rank),
+                Cell::Int(r.offer),
+                Cell::Int(r.last_seen),
+            ]
+        })
+        .collect();
+    insert(tx, "store_recent", "currency, store_id, rank, offer_id, last_seen", store_recent)?;
     let by_category = m
         .category_offers
         .iter()

@@ -6,7 +6,7 @@ use crate::filter::{
 };
 use crate::{Param, text};
 use preciso_core::domain::{Currency, Gtin, StoreId, fold_for_matching};
-use preciso_core::market::RECENT_KEPT;
+use preciso_core::market::{RECENT_KEPT, STORE_RECENT_KEPT};
 use preciso_core::query::{COUNT_LIMIT, MatchCount, OfferFilter, PageRequest, Preferences, Sort};
 use preciso_core::ranking;
 
@@ -327,52 +327,67 @@ pub fn recent_page(
     ))
 }
 
-/// A filtered date-sorted page read along the market summary's newest offers
-/// (`market_recent`: the currency's first `RECENT_KEPT` in date order), the matching ones
-/// kept, instead of sorting every match by `last_seen`, which no index holds (a store's
-/// newest offers at 1M: 46 ms on SQLite, 131 ms on PostgreSQL). The kept offers are a prefix
-/// of the currency's date order, so the matches among them are a prefix of the listing's.
+/// A filtered date-sorted page read along the market summary's newest offers, the matching
+/// ones kept, instead of sorting every match by `last_seen`, which no index holds (a category's
+/// newest offers at 1M: 103 ms on SQLite, 165 ms on PostgreSQL): the currency's first
+/// `RECENT_KEPT` in date order (`market_recent`), or with a store filter the store's first
+/// `STORE_RECENT_KEPT` (`store_recent`: a store's scrape moves all its offers at once, so the
+/// currency's newest are mostly one or two stores'). Either list is a prefix of its offers'
+/// date order, so the matches in it are a prefix of the listing's.
 pub struct RecentWalk {
     /// `id, value_score, median_minor` of the page (scored after it is cut); no rows while the
     /// summary is stale.
     pub page: Query,
-    /// The currency's offers (the market summary), for `market::recent_walk_suits`.
-    pub currency_offers: Query,
+    /// The offers the list is drawn from: the currency's, or the store's in it (the market
+    /// summary), for `market::recent_walk_suits`.
+    pub drawn_from: Query,
+    /// How many of them the list keeps.
+    pub kept: u64,
 }
 
 /// The walk of a date-sorted page, or `None`: another sort, no currency, preferred stores or
-/// brands ordering first, or a page past `market::RECENT_KEPT`. A currency-only listing reads
-/// its page by rank instead (`recent_page`).
+/// brands ordering first, or a page past the list. A currency-only listing reads its page by
+/// rank instead (`recent_page`).
 pub fn recent_walk(
     filter: &OfferFilter,
     sort: Sort,
     page: PageRequest,
     prefs: Option<&Preferences>,
 ) -> Option<RecentWalk> {
+    let currency = filter.currency?;
+    let (list, kept) = match &filter.store {
+        Some(_) => ("store_recent r", STORE_RECENT_KEPT as u64),
+        None => ("market_recent r", RECENT_KEPT as u64),
+    };
     let wanted = page.offset() + u64::from(page.limit);
-    if sort != Sort::Date || wanted > RECENT_KEPT as u64 || preferred_expr(prefs).is_some() {
+    if sort != Sort::Date || wanted > kept || preferred_expr(prefs).is_some() {
         return None;
     }
-    let currency = filter.currency?;
+    let mut params = vec![text(currency.code())];
+    let store = filter.store.as_ref().map(|s| {
+        params.push(text(s.as_str()));
+        " AND r.store_id = ?"
+    });
     let w = filter_where(filter, prefs);
     let sql = format!(
         "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
-         FROM (SELECT r.rank, o.id FROM market_recent r JOIN offers o ON o.id = r.offer_id
-               WHERE r.currency = ? AND {} AND NOT EXISTS (SELECT 1 FROM market_dirty)
+         FROM (SELECT r.rank, o.id FROM {list} JOIN offers o ON o.id = r.offer_id
+               WHERE r.currency = ?{} AND {} AND NOT EXISTS (SELECT 1 FROM market_dirty)
                ORDER BY r.rank LIMIT ? OFFSET ?) p
          JOIN offers o ON o.id = p.id
          LEFT JOIN category_stats cs
            ON cs.category_key = o.category_key AND cs.currency = o.currency
          ORDER BY p.rank",
+        store.unwrap_or(""),
         w.sql()
     );
-    let mut params = vec![text(currency.code())];
     params.extend(w.params);
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
     Some(RecentWalk {
         page: Query::new(sql, params),
-        currency_offers: market_offers(currency, None),
+        drawn_from: market_offers(currency, filter.store.as_ref()),
+        kept,
     })
 }
 

@@ -195,8 +195,8 @@ fn recent_walk(
         return Ok(None);
     };
     let wanted = page.offset() + u64::from(page.limit);
-    let currency_offers = count(c, &walk.currency_offers)?;
-    if !preciso_core::market::recent_walk_suits(wanted, total.at_least(), currency_offers) {
+    let drawn_from = count(c, &walk.drawn_from)?;
+    if !preciso_core::market::recent_walk_suits(wanted, total.at_least(), drawn_from, walk.kept) {
         return Ok(None);
     }
     let ranks: Vec<Rank> =

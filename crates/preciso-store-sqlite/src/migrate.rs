@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0035_rating_index_category", include_str!("../migrations/0035_rating_index_category.sql")),
     ("0036_category_products", include_str!("../migrations/0036_category_products.sql")),
     ("0037_drop_filter_indexes", include_str!("../migrations/0037_drop_filter_indexes.sql")),
+    ("0038_store_recent", include_str!("../migrations/0038_store_recent.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

@@ -232,8 +232,8 @@ fn recent_walk(
         return Ok(None);
     };
     let wanted = page.offset() + u64::from(page.limit);
-    let currency_offers = query_count(c, &walk.currency_offers)?;
-    if !preciso_core::market::recent_walk_suits(wanted, total.at_least(), currency_offers) {
+    let drawn_from = query_count(c, &walk.drawn_from)?;
+    if !preciso_core::market::recent_walk_suits(wanted, total.at_least(), drawn_from, walk.kept) {
         return Ok(None);
     }
     let ranks = query_map(c, &walk.page, |r| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?)))?;

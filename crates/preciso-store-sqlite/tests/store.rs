@@ -548,8 +548,8 @@ fn value_ranking_scans_read_the_value_index() {
     assert!(exists, "the check at open builds the value index");
 }
 
-/// A whole-currency date listing reads its page by rank from `market_recent`, and a
-/// category's total is `store_category_offers`' (the contract shows both equal sorting and
+/// A whole-currency date listing reads its page by rank from `market_recent`, a filtered one
+/// walks it (or with a store, `store_recent`), and a category's total is `store_category_offers`' (the contract shows both equal sorting and
 /// counting; this shows they come from the summary): a rank dropped from the summary drops out
 /// of the page, a changed count changes the total, and with the summary marked stale the date
 /// listing sorts every offer again.
@@ -569,6 +569,22 @@ fn listings_read_the_market_summarys_newest_offers_and_counts() {
         p.items.iter().map(|s| s.offer.last_seen).collect()
     };
     assert_eq!(page(&cat), vec![14, 13, 12, 11, 10]);
+    // Filtered by a store (`store_recent`) or anything else (`market_recent`), the page walks
+    // the summary's newest offers: with their ranks reversed, so is the page.
+    let dated = |cat: &SqliteCatalog, f: &OfferFilter| -> Vec<i64> {
+        let who = preciso_core::ports::Personalization::default();
+        let p = cat.list_offers(f, Sort::Date, PageRequest::default(), who).unwrap();
+        p.items.iter().map(|s| s.offer.last_seen).collect()
+    };
+    let exito = OfferFilter { store: Some(StoreId::parse("exito").unwrap()), ..filter.clone() };
+    let hogar = OfferFilter { category: Some("hogar".into()), ..filter.clone() };
+    assert_eq!(dated(&cat, &exito), vec![14, 13, 12, 11, 10]);
+    raw(&cat).execute("UPDATE store_recent SET rank = 10 - rank", []).unwrap();
+    assert_eq!(dated(&cat, &exito), vec![10, 11, 12, 13, 14], "the store's newest");
+    assert_eq!(dated(&cat, &hogar), vec![14, 13, 12, 11, 10]);
+    raw(&cat).execute("UPDATE market_recent SET rank = 10 - rank", []).unwrap();
+    assert_eq!(dated(&cat, &hogar), vec![10, 11, 12, 13, 14], "the currency's newest");
+    raw(&cat).execute("UPDATE market_recent SET rank = 10 - rank", []).unwrap();
     raw(&cat).execute("DELETE FROM market_recent WHERE rank = 1", []).unwrap();
     assert_eq!(page(&cat), vec![14, 12, 11, 10], "read from the summary");
     // A category's total is the summary's count of its offers, not a count of the offers.
