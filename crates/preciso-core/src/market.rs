@@ -223,6 +223,9 @@ pub struct StoreRecentOffer {
 /// An offer's place in the date sort: larger is newer (`last_seen`, then the smaller id).
 type Newness = (i64, Reverse<i64>);
 
+/// The newest offers kept so far, the oldest of them on top.
+type Newest = BinaryHeap<Reverse<Newness>>;
+
 #[derive(Default)]
 struct Totals {
     offers: u64,
@@ -302,9 +305,9 @@ pub struct MarketFold {
     product: Option<i64>,
     sellers: Vec<Seller>,
     /// Per currency (index), the newest `RECENT_KEPT` offers so far, oldest on top.
-    recent: Vec<BinaryHeap<Reverse<Newness>>>,
+    recent: Vec<Newest>,
     /// Per (currency, store), its newest `STORE_RECENT_KEPT` offers so far, oldest on top.
-    store_recent: FxHashMap<(u16, u32), BinaryHeap<Reverse<Newness>>>,
+    store_recent: FxHashMap<(u16, u32), Newest>,
     /// (currency, store, category key) -> offers.
     category_offers: FxHashMap<(u16, u32, u32), u64>,
     /// Category paths (each key and its ancestors) by name, and each key's paths.
@@ -325,7 +328,7 @@ const BY_BRAND: u8 = 1;
 
 /// The position of `name` in `names`, appending it the first time it is seen.
 /// Keeps `newness` in `heap` if it is among the newest `kept` so far (the oldest on top).
-fn keep_newest(heap: &mut BinaryHeap<Reverse<Newness>>, kept: usize, newness: Newness) {
+fn keep_newest(heap: &mut Newest, kept: usize, newness: Newness) {
     if heap.len() < kept {
         heap.push(Reverse(newness));
     } else if heap.peek().is_some_and(|oldest| newness > oldest.0) {
@@ -580,8 +583,7 @@ impl MarketFold {
             .collect();
         brands.sort_by(|a, b| a.key.cmp(&b.key));
         let mut recent = Vec::new();
-        let mut by_code: Vec<(&String, BinaryHeap<Reverse<Newness>>)> =
-            self.currencies.iter().zip(self.recent).collect();
+        let mut by_code: Vec<(&String, Newest)> = self.currencies.iter().zip(self.recent).collect();
         by_code.sort_by(|a, b| a.0.cmp(b.0));
         for (code, heap) in by_code {
             // Ascending `Reverse` order is newest first.
@@ -593,7 +595,7 @@ impl MarketFold {
             }
         }
         let mut store_recent = Vec::new();
-        let mut by_store: Vec<((&String, &String), BinaryHeap<Reverse<Newness>>)> = self
+        let mut by_store: Vec<((&String, &String), Newest)> = self
             .store_recent
             .into_iter()
             .map(|((c, s), heap)| {
