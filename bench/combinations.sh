@@ -32,7 +32,8 @@ BASE=http://127.0.0.1:18083
 for _ in $(seq 200); do curl -sf $BASE/health >/dev/null && break; sleep 0.05; done
 CAT=$(curl -sf "$BASE/api/categories" | python3 -c 'import json,sys; print(max(json.load(sys.stdin)["items"], key=lambda c: c["offers"])["key"])')
 TOP=${CAT%%/*}
-ITEM=$(curl -sf "$BASE/api/best-prices/$CAT?limit=1" | python3 -c 'import json,sys; i=json.load(sys.stdin)["items"][0]; print(i["title"].split()[0], i["store"], i.get("brand") or "x")')
+# The first offer's first title word, store and brand, URL-encoded (a brand may hold a space).
+ITEM=$(curl -sf "$BASE/api/best-prices/$CAT?limit=1" | python3 -c 'import json,sys,urllib.parse as u; i=json.load(sys.stdin)["items"][0]; print(*(u.quote(x, safe="") for x in (i["title"].split()[0], i["store"], i.get("brand") or "x")))')
 read -r WORD STORE BRAND <<< "$ITEM"
 paths() {
   local sort f c d s page
@@ -63,8 +64,8 @@ paths() {
 }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); offers: $N; $BACKEND; cache off; median of 3"
 paths | while read -r path; do
-  set -- $(for _ in 1 2 3; do curl -s -o /dev/null -w '%{time_total} %{http_code}\n' "$BASE$path"; done | sort -n | sed -n 2p)
-  printf '%.1f %s %s\n' "$(echo "$1 * 1000" | bc)" "$2" "$path"
+  for _ in 1 2 3; do curl -s -o /dev/null -w '%{time_total} %{http_code}\n' "$BASE$path"; done |
+    sort -n | sed -n 2p | awk -v p="$path" '{ printf "%.1f %s %s\n", $1 * 1000, $2, p }'
 done > "$OUT/combinations.txt"
 echo "$(wc -l < "$OUT/combinations.txt") paths; not 200: $(awk '$2 != 200' "$OUT/combinations.txt" | wc -l); over $LIMIT_MS ms: $(awk -v l="$LIMIT_MS" '$1 > l' "$OUT/combinations.txt" | wc -l)"
 awk -v l="$LIMIT_MS" '$1 > l || $2 != 200' "$OUT/combinations.txt"

@@ -153,8 +153,8 @@ pub struct Market {
     pub seen_hours: Vec<SeenHour>,
     /// By currency, newest first: the date sort's order (`last_seen` descending, then id).
     pub recent: Vec<RecentOffer>,
-    /// By currency and store, newest first (`STORE_RECENT_KEPT` each).
-    pub store_recent: Vec<StoreRecentOffer>,
+    /// By currency and store (`STORE_RECENT_KEPT` offers each at most).
+    pub store_recent: Vec<StoreRecent>,
     /// By currency, category key, store.
     pub category_offers: Vec<CategoryOffers>,
     /// By currency, category path, scope, name.
@@ -210,14 +210,14 @@ pub struct RecentOffer {
     pub last_seen: i64,
 }
 
-/// One of a store's newest offers in a currency; `rank` 0 is the newest.
+/// A store's newest offers in a currency, newest first (its rank is the position): `(offer,
+/// last_seen)` pairs, the names once per list (a million rows would otherwise carry two
+/// strings each through the rebuild).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreRecentOffer {
+pub struct StoreRecent {
     pub currency: String,
     pub store: String,
-    pub rank: u64,
-    pub offer: i64,
-    pub last_seen: i64,
+    pub offers: Vec<(i64, i64)>,
 }
 
 /// An offer's place in the date sort: larger is newer (`last_seen`, then the smaller id).
@@ -326,7 +326,6 @@ pub struct MarketFold {
 const BY_STORE: u8 = 0;
 const BY_BRAND: u8 = 1;
 
-/// The position of `name` in `names`, appending it the first time it is seen.
 /// Keeps `newness` in `heap` if it is among the newest `kept` so far (the oldest on top).
 fn keep_newest(heap: &mut Newest, kept: usize, newness: Newness) {
     if heap.len() < kept {
@@ -337,6 +336,7 @@ fn keep_newest(heap: &mut Newest, kept: usize, newness: Newness) {
     }
 }
 
+/// The position of `name` in `names`, appending it the first time it is seen.
 pub(crate) fn index_of(
     map: &mut FxHashMap<String, u32>,
     names: &mut Vec<String>,
@@ -604,17 +604,17 @@ impl MarketFold {
             .collect();
         by_store.sort_by(|a, b| a.0.cmp(&b.0));
         for ((currency, store), heap) in by_store {
-            for (rank, Reverse((last_seen, Reverse(offer)))) in
-                heap.into_sorted_vec().into_iter().enumerate()
-            {
-                store_recent.push(StoreRecentOffer {
-                    currency: currency.clone(),
-                    store: store.clone(),
-                    rank: rank as u64,
-                    offer,
-                    last_seen,
-                });
-            }
+            // Ascending `Reverse` order is newest first.
+            let offers = heap
+                .into_sorted_vec()
+                .into_iter()
+                .map(|Reverse((last_seen, Reverse(offer)))| (offer, last_seen))
+                .collect();
+            store_recent.push(StoreRecent {
+                currency: currency.clone(),
+                store: store.clone(),
+                offers,
+            });
         }
         let mut category_products: Vec<CategoryProducts> = self
             .scope_products
@@ -830,10 +830,12 @@ mod tests {
         f.push(row(n + 4, "a", "ARS", 1));
         let m = f.finish();
         let list = |currency: &str, store: &str| -> Vec<(u64, i64, i64)> {
-            m.store_recent
+            let l = m.store_recent.iter().find(|r| r.currency == currency && r.store == store);
+            let offers = l.map_or(&[][..], |l| &l.offers[..]);
+            offers
                 .iter()
-                .filter(|r| r.currency == currency && r.store == store)
-                .map(|r| (r.rank, r.last_seen, r.offer))
+                .enumerate()
+                .map(|(rank, &(offer, seen))| (rank as u64, seen, offer))
                 .collect()
         };
         let mut every: Vec<(i64, i64)> = (1..=n).map(|id| (id % 5, id)).collect();

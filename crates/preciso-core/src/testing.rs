@@ -1495,6 +1495,16 @@ pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
         assert_eq!(search("imusa", &filter, false, first), (cheapest.clone(), 3), "{filter:?}");
     }
     assert_eq!(search("imusa", &in_category("tecnologia"), false, first), (vec![], 0));
+    // Between a run's batches and its end the summary waits for its refresh: the search reads
+    // the offers, so a new cheapest offer shows at once, as it does after the run.
+    let cheaper = Fixture { store: "olimpica", price: 4_000, ..small };
+    let mut s = c.begin_ingest(&new_file("search3"), false).expect("begin");
+    let reader = IngestCounts { read: 1, ..Default::default() };
+    s.apply_batch(&[cheaper.offer()], &reader).expect("apply");
+    let during = search("imusa", &cop, false, first);
+    assert_eq!(during.0[0], found("Olla Imusa 20cm", 4_000, 2), "during the run");
+    s.finish(IngestStatus::Done, None).expect("finish");
+    assert_eq!(search("imusa", &cop, false, first), during, "after it");
 }
 
 /// The market summary (`crate::market`) follows every ingest run and merge: categories with

@@ -182,20 +182,24 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         })
         .collect();
     insert(tx, "market_recent", "currency, rank, offer_id, last_seen", recent)?;
-    let store_recent = m
-        .store_recent
-        .iter()
-        .map(|r| {
-            vec![
-                Cell::Text(r.currency.clone()),
-                Cell::Text(r.store.clone()),
-                n(r.rank),
-                Cell::Int(r.offer),
-                Cell::Int(r.last_seen),
-            ]
-        })
-        .collect();
-    insert(tx, "store_recent", "currency, store_id, rank, offer_id, last_seen", store_recent)?;
+    // One list at a time: its rows, not every store's, are built for the inserts.
+    for list in &m.store_recent {
+        let rows = list
+            .offers
+            .iter()
+            .enumerate()
+            .map(|(rank, &(offer, last_seen))| {
+                vec![
+                    Cell::Text(list.currency.clone()),
+                    Cell::Text(list.store.clone()),
+                    n(rank as u64),
+                    Cell::Int(offer),
+                    Cell::Int(last_seen),
+                ]
+            })
+            .collect();
+        insert(tx, "store_recent", "currency, store_id, rank, offer_id, last_seen", rows)?;
+    }
     let by_category = m
         .category_offers
         .iter()

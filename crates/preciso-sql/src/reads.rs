@@ -360,7 +360,9 @@ pub fn recent_walk(
         None => ("market_recent r", RECENT_KEPT as u64),
     };
     let wanted = page.offset() + u64::from(page.limit);
-    if sort != Sort::Date || wanted > kept || preferred_expr(prefs).is_some() {
+    let rest = OfferFilter { currency: None, ..filter.clone() };
+    let currency_only = rest == OfferFilter::default() && prefs.is_none_or(|p| p.budget.is_none());
+    if sort != Sort::Date || wanted > kept || preferred_expr(prefs).is_some() || currency_only {
         return None;
     }
     let mut params = vec![text(currency.code())];
@@ -785,7 +787,9 @@ pub fn search_offers(matched: &str, match_params: Vec<Param>, filter: &OfferFilt
 /// `search_offers` reads every buyable offer of each (a search at 1M: 1,627 rows instead of
 /// 4,409, 8.6 → 6.3 ms on PostgreSQL; SQLite's page 4.0 → 2.3 ms). `matched` names the
 /// matches as in `search_offers`, on `b.product_id`; the summary's key leads with the
-/// product.
+/// product. No rows while any product waits for its summary refresh (a run between its
+/// batches and its end, or one that died there): the caller then reads the offers, as it does
+/// when nothing matches.
 pub fn search_best(
     matched: &str,
     match_params: Vec<Param>,
@@ -797,7 +801,8 @@ pub fn search_best(
     Query::new(
         format!(
             "SELECT b.price_minor, b.offer_id, b.offers FROM product_best b
-             WHERE {matched} AND b.scope = ? AND b.currency = ?"
+             WHERE {matched} AND b.scope = ? AND b.currency = ?
+               AND NOT EXISTS (SELECT 1 FROM product_best_dirty)"
         ),
         params,
     )

@@ -413,27 +413,26 @@ impl CatalogRead for PgCatalog {
         };
         // An array, not `IN (subquery)`: the planner misjudged a store's share of the offers
         // (10.6k for 49k) and hashed all of them against the matches (28 ms against 17 at 1M).
-        let summary = preciso_core::best::summary_scope(filter, None);
-        let q = match summary {
-            Some((scope, currency)) => reads::search_best(
-                &format!("b.product_id = ANY(ARRAY({sql}))"),
-                params,
-                scope,
-                currency,
-            ),
-            None => {
-                reads::search_offers(&format!("o.product_id = ANY(ARRAY({sql}))"), params, filter)
-            }
-        };
+        let summary = preciso_core::best::summary_scope(filter, None).map(|(scope, currency)| {
+            let matched = format!("b.product_id = ANY(ARRAY({sql}))");
+            reads::search_best(&matched, params.clone(), scope, currency)
+        });
+        let from_offers =
+            reads::search_offers(&format!("o.product_id = ANY(ARRAY({sql}))"), params, filter);
         self.with_client(|c| {
-            let rows = run(c, &q)?;
-            let (picked, total) = if summary.is_some() {
-                let best =
-                    rows.iter().map(|r| (r.get(0), r.get(1), r.get::<_, i64>(2).max(0) as u64));
-                preciso_core::best::products_page(best.collect(), descending, page)
+            let best: Vec<(i64, i64, u64)> = match &summary {
+                Some(q) => run(c, q)?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1), r.get::<_, i64>(2).max(0) as u64))
+                    .collect(),
+                None => Vec::new(),
+            };
+            // No rows from the summary: nothing matches, or a refresh is pending.
+            let (picked, total) = if !best.is_empty() {
+                preciso_core::best::products_page(best, descending, page)
             } else {
                 let rows: Vec<(i64, i64, i64)> =
-                    rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+                    run(c, &from_offers)?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
                 preciso_core::best::cheapest_per_product(&rows, descending, page)
             };
             let ids: Vec<i64> = picked.iter().map(|(id, _)| *id).collect();

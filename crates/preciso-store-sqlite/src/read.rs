@@ -532,21 +532,24 @@ impl CatalogRead for SqliteCatalog {
         };
         let summary = preciso_core::best::summary_scope(filter, None);
         self.with_reader(|c| {
-            let (picked, total) = match summary {
+            let best: Vec<(i64, i64, u64)> = match summary {
                 Some((scope, currency)) => {
                     let matched = format!("b.product_id IN ({sql})");
-                    let q = reads::search_best(&matched, params, scope, currency);
-                    let best = query_map(c, &q, |r| {
+                    let q = reads::search_best(&matched, params.clone(), scope, currency);
+                    query_map(c, &q, |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
-                    })?;
-                    preciso_core::best::products_page(best, descending, page)
+                    })?
                 }
-                None => {
-                    let matched = format!("o.product_id IN ({sql})");
-                    let q = reads::search_offers(&matched, params, filter);
-                    let rows = query_map(c, &q, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                    preciso_core::best::cheapest_per_product(&rows, descending, page)
-                }
+                None => Vec::new(),
+            };
+            // No rows from the summary: nothing matches, or a refresh is pending.
+            let (picked, total) = if !best.is_empty() {
+                preciso_core::best::products_page(best, descending, page)
+            } else {
+                let matched = format!("o.product_id IN ({sql})");
+                let q = reads::search_offers(&matched, params, filter);
+                let rows = query_map(c, &q, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                preciso_core::best::cheapest_per_product(&rows, descending, page)
             };
             let ids: Vec<i64> = picked.iter().map(|(id, _)| *id).collect();
             let offers = query_map(c, &reads::offers_by_ids(&ids), offer_row)?;
