@@ -25,8 +25,14 @@ pub const RECENT_KEPT: usize = crate::ranking::MAX_DEPTH as usize;
 
 /// Newest offers kept per currency and store (`store_recent`): a store's first 100 pages of
 /// 20; deeper pages sort the store's offers. Fewer than `RECENT_KEPT` because there is a list
-/// per store: the fold keeps at most this many per store in memory (32 MB for 1,000 stores).
+/// per store.
 pub const STORE_RECENT_KEPT: usize = 2_000;
+
+/// Offers the stores' lists keep together, at most: past 100 (currency, store) pairs each list
+/// keeps `STORE_RECENT_ROWS / pairs` (still its newest, so still a prefix of its date order),
+/// so the fold's memory (16 bytes an offer, up to twice this between trims: 6.4 MB) and the
+/// rows each rebuild writes do not grow with the number of stores.
+pub const STORE_RECENT_ROWS: usize = 200_000;
 
 /// Whether a filtered date-sorted page should walk a list of newest offers (the first `kept`
 /// of `drawn_from` offers in date order: a currency's or a store's) rather than sort its
@@ -153,7 +159,8 @@ pub struct Market {
     pub seen_hours: Vec<SeenHour>,
     /// By currency, newest first: the date sort's order (`last_seen` descending, then id).
     pub recent: Vec<RecentOffer>,
-    /// By currency and store (`STORE_RECENT_KEPT` offers each at most).
+    /// By currency and store: each list the same length at most (`STORE_RECENT_KEPT`, or the
+    /// stores' share of `STORE_RECENT_ROWS`).
     pub store_recent: Vec<StoreRecent>,
     /// By currency, category key, store.
     pub category_offers: Vec<CategoryOffers>,
@@ -306,8 +313,12 @@ pub struct MarketFold {
     sellers: Vec<Seller>,
     /// Per currency (index), the newest `RECENT_KEPT` offers so far, oldest on top.
     recent: Vec<Newest>,
-    /// Per (currency, store), its newest `STORE_RECENT_KEPT` offers so far, oldest on top.
+    /// Per (currency, store), its newest offers so far (`store_cap` of them), oldest on top.
     store_recent: FxHashMap<(u16, u32), Newest>,
+    /// How many each store's list keeps now (`STORE_RECENT_ROWS` shared by the pairs, at most
+    /// `STORE_RECENT_KEPT`), and what it was when every list was last trimmed to it.
+    store_cap: usize,
+    store_trimmed: usize,
     /// (currency, store, category key) -> offers.
     category_offers: FxHashMap<(u16, u32, u32), u64>,
     /// Category paths (each key and its ancestors) by name, and each key's paths.
@@ -333,6 +344,13 @@ fn keep_newest(heap: &mut Newest, kept: usize, newness: Newness) {
     } else if heap.peek().is_some_and(|oldest| newness > oldest.0) {
         heap.pop();
         heap.push(Reverse(newness));
+    }
+}
+
+/// Drops the oldest of `heap` until it holds at most `cap`.
+fn trim(heap: &mut Newest, cap: usize) {
+    while heap.len() > cap {
+        heap.pop();
     }
 }
 
@@ -426,8 +444,31 @@ impl MarketFold {
             self.recent.resize_with(c + 1, BinaryHeap::new);
         }
         keep_newest(&mut self.recent[c], RECENT_KEPT, newness);
-        let by_store = self.store_recent.entry((currency, store)).or_default();
-        keep_newest(by_store, STORE_RECENT_KEPT, newness);
+        self.keep_store_newest(currency, store, newness);
+    }
+
+    /// Keeps `newness` in the store's list, whose length is the stores' share of
+    /// `STORE_RECENT_ROWS`. A new pair lowers every list's share; the lists are trimmed to it
+    /// whenever it has halved since the last trim, so together they never hold more than twice
+    /// the budget.
+    fn keep_store_newest(&mut self, currency: u16, store: u32, newness: Newness) {
+        let before = self.store_recent.len();
+        self.store_recent.entry((currency, store)).or_default();
+        let pairs = self.store_recent.len();
+        if pairs > before {
+            self.store_cap = (STORE_RECENT_ROWS / pairs).clamp(1, STORE_RECENT_KEPT);
+            if self.store_trimmed == 0 {
+                self.store_trimmed = self.store_cap;
+            } else if self.store_cap * 2 <= self.store_trimmed {
+                let cap = self.store_cap;
+                self.store_recent.values_mut().for_each(|heap| trim(heap, cap));
+                self.store_trimmed = cap;
+            }
+        }
+        let cap = self.store_cap;
+        let heap = self.store_recent.get_mut(&(currency, store)).expect("inserted above");
+        trim(heap, cap);
+        keep_newest(heap, cap, newness);
     }
 
     /// One offer's price of the second scan, which comes in product order: each product's
@@ -603,7 +644,8 @@ impl MarketFold {
             })
             .collect();
         by_store.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((currency, store), heap) in by_store {
+        for ((currency, store), mut heap) in by_store {
+            trim(&mut heap, self.store_cap);
             // Ascending `Reverse` order is newest first.
             let offers = heap
                 .into_sorted_vec()
@@ -853,6 +895,39 @@ mod tests {
             ("ARS", "a"),
             "by currency, then store"
         );
+    }
+
+    #[test]
+    fn many_stores_share_the_lists_budget_and_keep_their_newest() {
+        let names: Vec<String> = (0..400).map(|s| format!("s{s}")).collect();
+        let mut f = MarketFold::default();
+        // 400 stores × 600 offers, interleaved; each store's offer i seen at (i * 7) % 600.
+        for i in 0..600_i64 {
+            for (s, store) in names.iter().enumerate() {
+                f.push(MarketRow {
+                    offer: s as i64 * 1_000 + i,
+                    store,
+                    brand: None,
+                    brand_key: None,
+                    category: None,
+                    category_key: None,
+                    currency: "COP",
+                    last_seen: (i * 7) % 600,
+                    in_stock: true,
+                });
+            }
+            let held: usize = f.store_recent.values().map(BinaryHeap::len).sum();
+            assert!(held <= 2 * STORE_RECENT_ROWS, "at most twice the budget in memory");
+        }
+        let m = f.finish();
+        let cap = STORE_RECENT_ROWS / 400;
+        assert_eq!(m.store_recent.len(), 400);
+        for (s, list) in names.iter().zip(&m.store_recent).map(|(_, l)| (l.store.clone(), l)) {
+            let base = s[1..].parse::<i64>().unwrap() * 1_000;
+            let mut every: Vec<(i64, i64)> = (0..600).map(|i| (base + i, (i * 7) % 600)).collect();
+            every.sort_by_key(|&(id, seen)| (Reverse(seen), id));
+            assert_eq!(list.offers, every[..cap], "{s}: its newest {cap}");
+        }
     }
 
     #[test]
