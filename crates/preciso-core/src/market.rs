@@ -347,6 +347,13 @@ fn keep_newest(heap: &mut Newest, kept: usize, newness: Newness) {
     }
 }
 
+/// The offers of `heap` as `(offer, last_seen)`, newest first (ascending `Reverse` order).
+fn newest_first(heap: Newest) -> impl Iterator<Item = (i64, i64)> {
+    heap.into_sorted_vec()
+        .into_iter()
+        .map(|Reverse((last_seen, Reverse(offer)))| (offer, last_seen))
+}
+
 /// Drops the oldest of `heap` until it holds at most `cap`.
 fn trim(heap: &mut Newest, cap: usize) {
     while heap.len() > cap {
@@ -627,10 +634,7 @@ impl MarketFold {
         let mut by_code: Vec<(&String, Newest)> = self.currencies.iter().zip(self.recent).collect();
         by_code.sort_by(|a, b| a.0.cmp(b.0));
         for (code, heap) in by_code {
-            // Ascending `Reverse` order is newest first.
-            for (rank, Reverse((last_seen, Reverse(offer)))) in
-                heap.into_sorted_vec().into_iter().enumerate()
-            {
+            for (rank, (offer, last_seen)) in newest_first(heap).enumerate() {
                 let currency = code.clone();
                 recent.push(RecentOffer { currency, rank: rank as u64, offer, last_seen });
             }
@@ -646,12 +650,7 @@ impl MarketFold {
         by_store.sort_by(|a, b| a.0.cmp(&b.0));
         for ((currency, store), mut heap) in by_store {
             trim(&mut heap, self.store_cap);
-            // Ascending `Reverse` order is newest first.
-            let offers = heap
-                .into_sorted_vec()
-                .into_iter()
-                .map(|Reverse((last_seen, Reverse(offer)))| (offer, last_seen))
-                .collect();
+            let offers = newest_first(heap).collect();
             store_recent.push(StoreRecent {
                 currency: currency.clone(),
                 store: store.clone(),
@@ -698,6 +697,21 @@ mod tests {
 
     /// (store, product, category key, price, last seen); price 300 is out of stock.
     type Offer = (&'static str, i64, &'static str, i64, i64);
+
+    /// An offer of `store` in `currency`, in stock, without brand or category.
+    fn seen<'a>(offer: i64, store: &'a str, currency: &'a str, last_seen: i64) -> MarketRow<'a> {
+        MarketRow {
+            offer,
+            store,
+            brand: None,
+            brand_key: None,
+            category: None,
+            category_key: None,
+            currency,
+            last_seen,
+            in_stock: true,
+        }
+    }
 
     fn fold(offers: &[Offer]) -> Market {
         let mut f = MarketFold::default();
@@ -812,16 +826,8 @@ mod tests {
     #[test]
     fn recent_keeps_each_currencys_newest_offers_in_date_order() {
         let mut f = MarketFold::default();
-        let row = |offer: i64, currency: &'static str, last_seen: i64| MarketRow {
-            offer,
-            store: "x",
-            brand: None,
-            brand_key: None,
-            category: None,
-            category_key: None,
-            currency,
-            last_seen,
-            in_stock: true,
+        let row = |offer: i64, currency: &'static str, last_seen: i64| {
+            seen(offer, "x", currency, last_seen)
         };
         // More COP offers than are kept, in scrambled order: ids 1..=N+5 seen at id % 7,
         // so the newest are the six-remainders, ties by the smaller id.
@@ -848,28 +854,16 @@ mod tests {
     #[test]
     fn store_recent_keeps_each_stores_newest_offers_per_currency() {
         let mut f = MarketFold::default();
-        let row =
-            |offer: i64, store: &'static str, currency: &'static str, last_seen: i64| MarketRow {
-                offer,
-                store,
-                brand: None,
-                brand_key: None,
-                category: None,
-                category_key: None,
-                currency,
-                last_seen,
-                in_stock: true,
-            };
         // Store "a" has more COP offers than are kept per store, seen at id % 5 (ties by id);
         // store "b" three, newer than all of a's; and one ARS offer of "a".
         let n = STORE_RECENT_KEPT as i64 + 3;
         for id in (1..=n).rev() {
-            f.push(row(id, "a", "COP", id % 5));
+            f.push(seen(id, "a", "COP", id % 5));
         }
         for id in n + 1..=n + 3 {
-            f.push(row(id, "b", "COP", 100));
+            f.push(seen(id, "b", "COP", 100));
         }
-        f.push(row(n + 4, "a", "ARS", 1));
+        f.push(seen(n + 4, "a", "ARS", 1));
         let m = f.finish();
         let list = |currency: &str, store: &str| -> Vec<(u64, i64, i64)> {
             let l = m.store_recent.iter().find(|r| r.currency == currency && r.store == store);
@@ -904,17 +898,7 @@ mod tests {
         // 400 stores × 600 offers, interleaved; each store's offer i seen at (i * 7) % 600.
         for i in 0..600_i64 {
             for (s, store) in names.iter().enumerate() {
-                f.push(MarketRow {
-                    offer: s as i64 * 1_000 + i,
-                    store,
-                    brand: None,
-                    brand_key: None,
-                    category: None,
-                    category_key: None,
-                    currency: "COP",
-                    last_seen: (i * 7) % 600,
-                    in_stock: true,
-                });
+                f.push(seen(s as i64 * 1_000 + i, store, "COP", (i * 7) % 600));
             }
             let held: usize = f.store_recent.values().map(BinaryHeap::len).sum();
             assert!(held <= 2 * STORE_RECENT_ROWS, "at most twice the budget in memory");
@@ -922,7 +906,8 @@ mod tests {
         let m = f.finish();
         let cap = STORE_RECENT_ROWS / 400;
         assert_eq!(m.store_recent.len(), 400);
-        for (s, list) in names.iter().zip(&m.store_recent).map(|(_, l)| (l.store.clone(), l)) {
+        for list in &m.store_recent {
+            let s = &list.store;
             let base = s[1..].parse::<i64>().unwrap() * 1_000;
             let mut every: Vec<(i64, i64)> = (0..600).map(|i| (base + i, (i * 7) % 600)).collect();
             every.sort_by_key(|&(id, seen)| (Reverse(seen), id));

@@ -276,17 +276,27 @@ fn ranked(
         if let Some((_, p)) = preferred {
             params.extend(p);
         }
-        format!(
-            "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
-             FROM (SELECT o.id FROM {offers} WHERE {} ORDER BY {order} LIMIT ? OFFSET ?) page
-             JOIN offers o ON o.id = page.id
-             LEFT JOIN category_stats cs
-               ON cs.category_key = o.category_key AND cs.currency = o.currency
-             ORDER BY {order}",
+        let ids = format!(
+            "SELECT o.id FROM {offers} WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
             w.sql()
-        )
+        );
+        scored_page(&ids, &order)
     };
     Query::new(sql, params)
+}
+
+/// `id, value_score, median_minor` of the offers a page's subquery `ids` chose (its `id`
+/// column), in `order` (which may name the subquery's columns as `page.`): each offer scored
+/// and its category's median looked up after the page is cut, for its own rows alone.
+fn scored_page(ids: &str, order: &str) -> String {
+    format!(
+        "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
+         FROM ({ids}) page
+         JOIN offers o ON o.id = page.id
+         LEFT JOIN category_stats cs
+           ON cs.category_key = o.category_key AND cs.currency = o.currency
+         ORDER BY {order}"
+    )
 }
 
 /// A date-sorted page of a whole currency read by rank from the market summary's newest
@@ -343,6 +353,21 @@ pub struct RecentWalk {
     pub drawn_from: Query,
     /// How many of them the list keeps.
     pub kept: u64,
+    /// The page's depth: offset and limit.
+    pub wanted: u64,
+}
+
+impl RecentWalk {
+    /// Whether to walk rather than sort (`market::recent_walk_suits`), given the listing's count
+    /// and the offers the list is drawn from (`drawn_from`'s answer).
+    pub fn suits(&self, total: MatchCount, drawn_from: u64) -> bool {
+        preciso_core::market::recent_walk_suits(
+            self.wanted,
+            total.at_least(),
+            drawn_from,
+            self.kept,
+        )
+    }
 }
 
 /// The walk of a date-sorted page, or `None`: another sort, no currency, preferred stores or
@@ -371,18 +396,14 @@ pub fn recent_walk(
         " AND r.store_id = ?"
     });
     let w = filter_where(filter, prefs);
-    let sql = format!(
-        "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
-         FROM (SELECT r.rank, o.id FROM {list} JOIN offers o ON o.id = r.offer_id
-               WHERE r.currency = ?{} AND {} AND NOT EXISTS (SELECT 1 FROM market_dirty)
-               ORDER BY r.rank LIMIT ? OFFSET ?) p
-         JOIN offers o ON o.id = p.id
-         LEFT JOIN category_stats cs
-           ON cs.category_key = o.category_key AND cs.currency = o.currency
-         ORDER BY p.rank",
+    let ids = format!(
+        "SELECT r.rank, o.id FROM {list} JOIN offers o ON o.id = r.offer_id
+         WHERE r.currency = ?{} AND {} AND NOT EXISTS (SELECT 1 FROM market_dirty)
+         ORDER BY r.rank LIMIT ? OFFSET ?",
         store.unwrap_or(""),
         w.sql()
     );
+    let sql = scored_page(&ids, "page.rank");
     params.extend(w.params);
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
@@ -390,6 +411,7 @@ pub fn recent_walk(
         page: Query::new(sql, params),
         drawn_from: market_offers(currency, filter.store.as_ref()),
         kept,
+        wanted,
     })
 }
 

@@ -194,9 +194,7 @@ fn recent_walk(
     let Some(walk) = reads::recent_walk(filter, sort, page, who.preferences) else {
         return Ok(None);
     };
-    let wanted = page.offset() + u64::from(page.limit);
-    let drawn_from = count(c, &walk.drawn_from)?;
-    if !preciso_core::market::recent_walk_suits(wanted, total.at_least(), drawn_from, walk.kept) {
+    if !walk.suits(total, count(c, &walk.drawn_from)?) {
         return Ok(None);
     }
     let ranks: Vec<Rank> =

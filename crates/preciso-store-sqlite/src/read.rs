@@ -231,9 +231,7 @@ fn recent_walk(
     let Some(walk) = reads::recent_walk(filter, sort, page, who.preferences) else {
         return Ok(None);
     };
-    let wanted = page.offset() + u64::from(page.limit);
-    let drawn_from = query_count(c, &walk.drawn_from)?;
-    if !preciso_core::market::recent_walk_suits(wanted, total.at_least(), drawn_from, walk.kept) {
+    if !walk.suits(total, query_count(c, &walk.drawn_from)?) {
         return Ok(None);
     }
     let ranks = query_map(c, &walk.page, |r| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?)))?;
