@@ -48,8 +48,8 @@ paths() {
     "brand=$BRAND&max_price=5000000" "store=$STORE&brand=$BRAND"; do
     for c in "$CAT" "$TOP"; do for page in 1 50; do echo "/api/best-prices/$c?page=$page${f:+&$f}"; done; done
   done
-  for f in "q=$WORD" "q=${WORD:0:1}" "store=$STORE" "brand=$BRAND" "category=$TOP" "q=$WORD&category=$TOP" \
-    "q=${WORD:0:1}&store=$STORE" "q=${WORD:0:1}&min_price=1000" "category=$CAT&min_price=1000&max_price=9000000" \
+  for f in "q=$WORD" "q=${WORD:0:2}" "store=$STORE" "brand=$BRAND" "category=$TOP" "q=$WORD&category=$TOP" \
+    "q=${WORD:0:2}&store=$STORE" "q=${WORD:0:2}&min_price=1000" "category=$CAT&min_price=1000&max_price=9000000" \
     "store=$STORE&brand=$BRAND" "min_price=100&max_price=5000"; do
     # Dearest first needs a text (without one the API answers 400).
     for s in "" ${f%%=*}; do

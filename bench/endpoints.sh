@@ -47,8 +47,9 @@ PATHS=(
   "/api/search?q=$WORD" "/api/search?q=$WORD&store=$STORE&sort=-price" "/api/search?store=$STORE" "/api/search?category=$CAT&min_price=1000"
   "/api/search?category=$TOP&max_price=5000" "/api/search?brand=$BRAND" "/api/search?min_price=100&max_price=5000"
   "/api/price-comparison?product_id=$PRODUCT" "/api/price-comparison?q=$WORD"
-  # A word's first letter: a prefix that a sixth of the products match (twelfth session).
-  "/api/search?q=${WORD:0:1}" "/api/price-comparison?q=${WORD:0:1}"
+  # The shortest prefix searched: a word's first two letters (a single letter is matched as a
+  # whole word since the thirteenth session; as a prefix it matched a sixth of the products).
+  "/api/search?q=${WORD:0:2}" "/api/price-comparison?q=${WORD:0:2}"
 )
 # Ranked offers: every sort bare, then each filter (and a deep page) with the default sort and
 # with the price, rating and date sorts (date since the twelfth session).

@@ -1420,8 +1420,8 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
 }
 
 /// Text search goes through the backend's index: every word of the query is a word prefix of
-/// the brand or title, in any order, whatever the case and accents; products grouped by GTIN
-/// are found by their words too.
+/// the brand or title (a word of one character a whole word), in any order, whatever the case
+/// and accents; products grouped by GTIN are found by their words too.
 pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
     let cafe = Fixture {
         sku: "C1",
@@ -1433,7 +1433,12 @@ pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
     let te = Fixture { sku: "T1", title: "Té Hindú", brand: "Hindú", ..Default::default() };
     let olla =
         Fixture { sku: "O1", title: "Olla Imusa 24cm", brand: "Imusa", ..Default::default() };
-    apply(c, "search", &[cafe.offer(), te.offer(), olla.offer()]);
+    let camiseta =
+        Fixture { sku: "M1", title: "Camiseta Talla L", brand: "Arturo", ..Default::default() };
+    let licuadora =
+        Fixture { sku: "L1", title: "Licuadora Oster", brand: "Oster", ..Default::default() };
+    let items = [cafe.offer(), te.offer(), olla.offer(), camiseta.offer(), licuadora.offer()];
+    apply(c, "search", &items);
     let titles = |q: &str| -> Vec<String> {
         c.search_products(q, 10).unwrap().into_iter().map(|(_, t, _)| t).collect()
     };
@@ -1443,6 +1448,11 @@ pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
     assert_eq!(titles("imusa 24"), vec!["Olla Imusa 24cm"]);
     assert!(titles("cafe hindu").is_empty(), "every word must match");
     assert!(titles("  ¿? ").is_empty(), "no words, no search");
+    // A word of one character matches that word alone, not every word it begins.
+    assert_eq!(titles("l"), vec!["Camiseta Talla L"]);
+    assert_eq!(titles("TALLA l"), vec!["Camiseta Talla L"]);
+    assert_eq!(titles("li"), vec!["Licuadora Oster"], "two characters are a prefix");
+    assert!(titles("imusa 2").is_empty(), "no word is 2");
     assert_eq!(c.search_products("olla", 10).unwrap()[0].2, 1, "offers per product");
     // The offers of the matches (buyable, filtered), grouped by product, cheapest first.
     let other = Fixture { store: "jumbo", price: 8_000, ..olla };

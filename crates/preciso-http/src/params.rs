@@ -306,7 +306,8 @@ fn sort_schema() -> utoipa::openapi::schema::Object {
 #[allow(dead_code)]
 pub struct SearchQuery {
     /// Words the product's brand or title must all hold, each as a word prefix (case and
-    /// accents ignored). Empty or absent: every product.
+    /// accents ignored); a word of one character as a whole word. Empty or absent: every
+    /// product.
     #[param(max_length = 200)]
     q: Option<String>,
     /// `price` (cheapest first, the default) or `-price` (dearest first; needs `q`).

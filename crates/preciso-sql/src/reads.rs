@@ -396,9 +396,15 @@ pub fn recent_walk(
         " AND r.store_id = ?"
     });
     let w = filter_where(filter, prefs);
+    // Each listed offer is tested by a scalar subquery, not joined: PostgreSQL misjudged a
+    // category's share of the offers and hashed them all against the list (a category with a
+    // price bound, page 1: 62 ms reading 92k offers; walked, 0.3 ms). A scalar subquery is
+    // never pulled up into a join, so both backends walk the list in rank order and stop.
     let ids = format!(
-        "SELECT r.rank, o.id FROM {list} JOIN offers o ON o.id = r.offer_id
-         WHERE r.currency = ?{} AND {} AND NOT EXISTS (SELECT 1 FROM market_dirty)
+        "SELECT r.rank, r.offer_id AS id FROM {list}
+         WHERE r.currency = ?{}
+           AND (SELECT o.id FROM offers o WHERE o.id = r.offer_id AND {}) IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM market_dirty)
          ORDER BY r.rank LIMIT ? OFFSET ?",
         store.unwrap_or(""),
         w.sql()
@@ -762,14 +768,25 @@ pub fn product_by_gtin(gtin: &Gtin) -> Query {
     )
 }
 
+/// One word a product search looks for, folded (case, accents) to letters and digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchWord {
+    pub text: String,
+    /// Matched as a word prefix (two characters or more) or as a whole word (one): a single
+    /// letter as a prefix matched a sixth of the products, more with the catalog, each an
+    /// equally arbitrary answer; as a word it finds "Talla L" or "Pack x 6" for `l` or `6`.
+    pub prefix: bool,
+}
+
 /// The words a product search looks for: `q` folded (case, accents) into words of letters and
-/// digits, at most 8. Each adapter matches them through its text index as word prefixes.
-pub fn search_words(q: &str) -> Vec<String> {
+/// digits, at most 8. Each adapter matches them through its text index, as prefixes or whole
+/// words as each says.
+pub fn search_words(q: &str) -> Vec<SearchWord> {
     fold_for_matching(q)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(8)
-        .map(str::to_string)
+        .map(|w| SearchWord { text: w.to_string(), prefix: w.chars().nth(1).is_some() })
         .collect()
 }
 

@@ -63,18 +63,22 @@ fn store_ids() -> impl FnMut(&str) -> Result<StoreId, StoreError> {
     move |raw| cache.get(raw).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-/// The products whose brand or title hold every word of `q` as a prefix, through the
-/// expression of the products_search index (migration 0012), lowest ids first: a subquery of
-/// their `columns` and its parameters; `None` without a word. The matches are found in a
-/// subquery fenced by `OFFSET 0`, then sorted: planned with the `LIMIT`, a common word's
-/// search (`q=a`: 17k of 100k products) walked the primary key and computed each product's
-/// text vector until 2,000 matched (73 ms; from the index and a sort, 4.8 ms).
+/// The products whose brand or title hold every word of `q` (`reads::search_words`: a prefix,
+/// or a one-character word whole), through the expression of the products_search index
+/// (migration 0012), lowest ids first: a subquery of their `columns` and its parameters; `None`
+/// without a word. The matches are found in a subquery fenced by `OFFSET 0`, then sorted:
+/// planned with the `LIMIT`, a common prefix's search (`a:*`: 17k of 100k products) walked the
+/// primary key and computed each product's text vector until 2,000 matched (73 ms; from the
+/// index and a sort, 4.8 ms).
 fn matches(q: &str, columns: &str) -> Option<(String, Vec<Param>)> {
     let words = reads::search_words(q);
     if words.is_empty() {
         return None;
     }
-    let query: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
+    let query: Vec<String> = words
+        .iter()
+        .map(|w| if w.prefix { format!("{}:*", w.text) } else { w.text.clone() })
+        .collect();
     let sql = format!(
         "SELECT {columns} FROM (SELECT {columns} FROM products WHERE to_tsvector('simple',
             translate(lower(coalesce(brand, '') || ' ' || title),

@@ -122,14 +122,18 @@ fn decode_currency(s: &str) -> rusqlite::Result<Currency> {
     Currency::parse(s).map_err(conversion)
 }
 
-/// The products whose brand or title hold every word of `q` as a prefix, by FTS5 (migration
-/// 0012), lowest ids first: a subquery and its parameters; `None` without a word.
+/// The products whose brand or title hold every word of `q` (`reads::search_words`: a prefix,
+/// or a one-character word whole), by FTS5 (migration 0012), lowest ids first: a subquery and
+/// its parameters; `None` without a word.
 fn matches(q: &str) -> Option<(String, Vec<Param>)> {
     let words = reads::search_words(q);
     if words.is_empty() {
         return None;
     }
-    let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
+    let query: Vec<String> = words
+        .iter()
+        .map(|w| format!("\"{}\"{}", w.text, if w.prefix { "*" } else { "" }))
+        .collect();
     let sql = "SELECT rowid FROM product_search WHERE product_search MATCH ?
         ORDER BY rowid LIMIT ?";
     Some((sql.into(), vec![Param::Text(query.join(" ")), Param::Int(reads::SEARCH_CANDIDATES)]))
