@@ -100,12 +100,14 @@ impl Total {
 /// A page of offers in two steps: `ids` ranks the matching offers reading only indexed columns
 /// and returns `id, value_score, category median` of the page in order; the caller then loads
 /// those offers with `offers_by_ids` (so a category-wide sort never touches the table).
-/// The total is the number of matching offers.
+/// The total is the number of matching offers. `offers` is the FROM item for `offers o` of
+/// the page's query (an adapter may pin an index there).
 pub fn list_offers(
     filter: &OfferFilter,
     sort: Sort,
     page: PageRequest,
     prefs: Option<&Preferences>,
+    offers: &str,
 ) -> (Query, Total) {
     let w = filter_where(filter, prefs);
     let count = match summary_count(filter, prefs) {
@@ -115,7 +117,7 @@ pub fn list_offers(
             w.params.clone(),
         )),
     };
-    (ranked(filter, sort, page, prefs, "offers o"), count)
+    (ranked(filter, sort, page, prefs, offers), count)
 }
 
 /// Keys a category's price-sorted page walks at most (`price_by_keys`).

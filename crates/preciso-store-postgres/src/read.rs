@@ -214,7 +214,7 @@ impl CatalogRead for PgCatalog {
         page: PageRequest,
         who: Personalization<'_>,
     ) -> Result<Page<ScoredOffer>, StoreError> {
-        let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences);
+        let (ranked, total) = reads::list_offers(filter, sort, page, who.preferences, "offers o");
         self.with_client(|c| {
             // Counted first: how many match decides how the value ranking reads them.
             let total = total_of(c, &total)?;
@@ -477,7 +477,7 @@ impl CatalogRead for PgCatalog {
             params: vec![preciso_sql::text(scope)],
         };
         self.with_client(|c| {
-            let rows = run(c, &q)?;
+            let rows = run_cached(c, &q)?;
             let counts: Result<Vec<_>, _> =
                 rows.iter().map(|r| preciso_sql::currency_count_from_row(&PgRow(r))).collect();
             Ok(counts?.into_iter().flatten().collect())
