@@ -33,8 +33,9 @@ for _ in $(seq 200); do curl -sf $BASE/health >/dev/null && break; sleep 0.05; d
 CAT=$(curl -sf "$BASE/api/categories" | python3 -c 'import json,sys; print(max(json.load(sys.stdin)["items"], key=lambda c: c["offers"])["key"])')
 TOP=${CAT%%/*}
 # The first offer's first title word, store and brand, URL-encoded (a brand may hold a space).
-ITEM=$(curl -sf "$BASE/api/best-prices/$CAT?limit=1" | python3 -c 'import json,sys,urllib.parse as u; i=json.load(sys.stdin)["items"][0]; print(*(u.quote(x, safe="") for x in (i["title"].split()[0], i["store"], i.get("brand") or "x")))')
-read -r WORD STORE BRAND <<< "$ITEM"
+ITEM=$(curl -sf "$BASE/api/best-prices/$CAT?limit=1" | python3 -c 'import json,sys,urllib.parse as u; i=json.load(sys.stdin)["items"][0]; w=i["title"].split()[0]; print(*(u.quote(x, safe="") for x in (w, w[:2], i["store"], i.get("brand") or "x")))')
+# PREFIX: the word's first two characters (the shortest prefix searched), cut before quoting.
+read -r WORD PREFIX STORE BRAND <<< "$ITEM"
 paths() {
   local sort f c d s page
   for sort in value price -price rating date discount; do
@@ -48,8 +49,8 @@ paths() {
     "brand=$BRAND&max_price=5000000" "store=$STORE&brand=$BRAND"; do
     for c in "$CAT" "$TOP"; do for page in 1 50; do echo "/api/best-prices/$c?page=$page${f:+&$f}"; done; done
   done
-  for f in "q=$WORD" "q=${WORD:0:2}" "store=$STORE" "brand=$BRAND" "category=$TOP" "q=$WORD&category=$TOP" \
-    "q=${WORD:0:2}&store=$STORE" "q=${WORD:0:2}&min_price=1000" "category=$CAT&min_price=1000&max_price=9000000" \
+  for f in "q=$WORD" "q=$PREFIX" "store=$STORE" "brand=$BRAND" "category=$TOP" "q=$WORD&category=$TOP" \
+    "q=$PREFIX&store=$STORE" "q=$PREFIX&min_price=1000" "category=$CAT&min_price=1000&max_price=9000000" \
     "store=$STORE&brand=$BRAND" "min_price=100&max_price=5000"; do
     # Dearest first needs a text (without one the API answers 400).
     for s in "" ${f%%=*}; do

@@ -39,8 +39,8 @@ for _ in $(seq 200); do curl -sf $BASE/health >/dev/null && break; sleep 0.05; d
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); offers: $N${SHAPE:+ (one product per offer)}; $BACKEND; cache off; median of $RUNS"
 CAT=$(curl -sf "$BASE/api/categories" | python3 -c 'import json,sys; print(max(json.load(sys.stdin)["items"], key=lambda c: c["offers"])["key"])')
 TOP=${CAT%%/*}
-ITEM=$(curl -sf "$BASE/api/best-prices/$CAT?limit=1" | python3 -c 'import json,sys; i=json.load(sys.stdin)["items"][0]; print(i["id"], i["product_id"], i["title"].split()[0], i["store"], i.get("brand") or "x")')
-read -r OFFER PRODUCT WORD STORE BRAND <<< "$ITEM"
+ITEM=$(curl -sf "$BASE/api/best-prices/$CAT?limit=1" | python3 -c 'import json,sys; i=json.load(sys.stdin)["items"][0]; w=i["title"].split()[0]; print(i["id"], i["product_id"], w, w[:2], i["store"], i.get("brand") or "x")')
+read -r OFFER PRODUCT WORD PREFIX STORE BRAND <<< "$ITEM"
 PATHS=(
   "/api/best-prices/$CAT" "/api/best-prices/$TOP?page=50" "/api/best-prices/$CAT?store=$STORE" "/api/best-prices/$CAT?brand=$BRAND&min_price=100&max_price=5000000"
   "/api/best-prices/$TOP?min_price=100" "/api/best-prices/$TOP?store=$STORE&min_price=100" "/api/best-prices/$TOP?brand=$BRAND"
@@ -49,7 +49,7 @@ PATHS=(
   "/api/price-comparison?product_id=$PRODUCT" "/api/price-comparison?q=$WORD"
   # The shortest prefix searched: a word's first two letters (a single letter is matched as a
   # whole word since the thirteenth session; as a prefix it matched a sixth of the products).
-  "/api/search?q=${WORD:0:2}" "/api/price-comparison?q=${WORD:0:2}"
+  "/api/search?q=$PREFIX" "/api/price-comparison?q=$PREFIX"
 )
 # Ranked offers: every sort bare, then each filter (and a deep page) with the default sort and
 # with the price, rating and date sorts (date since the twelfth session).

@@ -290,10 +290,8 @@ pub trait CatalogRead: Send + Sync {
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError>;
 
-    /// Offers whose current price is a real drop that began at or after `since`, largest drop
-    /// first (a page of a maintained column: no history is read).
     /// A page of the products whose brand or title hold every word of `q` as a word prefix
-    /// (folded), among the first `SEARCH_CANDIDATES` matches by product id, that have a buyable
+    /// (folded; a one-character word as a whole word), among the first `SEARCH_CANDIDATES` matches by product id, that have a buyable
     /// offer passing `filter`: each with its cheapest such offer and how many it has, cheapest
     /// first (`descending`: dearest first), ranked over at most `SEARCH_ROWS` offers
     /// (`best::cheapest_per_product`); only the page's offers are read whole.
@@ -304,6 +302,8 @@ pub trait CatalogRead: Send + Sync {
         descending: bool,
         page: PageRequest,
     ) -> Result<Page<BestOffer>, StoreError>;
+    /// Offers whose current price is a real drop that began at or after `since`, largest drop
+    /// first (a page of a maintained column: no history is read).
     fn trending(
         &self,
         since: i64,
