@@ -107,6 +107,11 @@ impl PageRequest {
     pub fn offset(self) -> u64 {
         u64::from(self.page.saturating_sub(1)) * u64::from(self.limit)
     }
+
+    /// How deep the page reaches: the rows before it and its own.
+    pub fn depth(self) -> u64 {
+        self.offset() + u64::from(self.limit)
+    }
 }
 
 impl Default for PageRequest {

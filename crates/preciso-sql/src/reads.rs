@@ -140,7 +140,7 @@ pub fn price_by_keys(
     keys: &[String],
     offers: &str,
 ) -> Option<Vec<Query>> {
-    let wanted = page.offset() + u64::from(page.limit);
+    let wanted = page.depth();
     let descending = match sort {
         Sort::Price => false,
         Sort::PriceDesc => true,
@@ -200,7 +200,7 @@ pub fn rating_walk(
     prefs: Option<&Preferences>,
     offers: &str,
 ) -> Option<RatingWalk> {
-    let wanted = page.offset() + u64::from(page.limit);
+    let wanted = page.depth();
     let currency = filter.currency?;
     if sort != Sort::Rating
         || filter.category.is_none()
@@ -301,6 +301,13 @@ fn scored_page(ids: &str, order: &str) -> String {
     )
 }
 
+/// Whether nothing but the currency narrows a listing (no other filter, no budget): its date
+/// order is the market summary's list itself.
+fn currency_only(filter: &OfferFilter, prefs: Option<&Preferences>) -> bool {
+    let rest = OfferFilter { currency: None, ..filter.clone() };
+    rest == OfferFilter::default() && prefs.is_none_or(|p| p.budget.is_none())
+}
+
 /// A date-sorted page of a whole currency read by rank from the market summary's newest
 /// offers (`market_recent`), the same rows as `list_offers`' `ranked` query; `None` where the
 /// listing sorts instead: another sort, anything but the currency filtering, preferred stores
@@ -313,13 +320,12 @@ pub fn recent_page(
     page: PageRequest,
     prefs: Option<&Preferences>,
 ) -> Option<Query> {
-    let wanted = page.offset() + u64::from(page.limit);
+    let wanted = page.depth();
     if sort != Sort::Date || wanted > RECENT_KEPT as u64 || preferred_expr(prefs).is_some() {
         return None;
     }
     let currency = filter.currency?;
-    let rest = OfferFilter { currency: None, ..filter.clone() };
-    if rest != OfferFilter::default() || prefs.is_some_and(|p| p.budget.is_some()) {
+    if !currency_only(filter, prefs) {
         return None;
     }
     Some(Query::new(
@@ -386,10 +392,9 @@ pub fn recent_walk(
         Some(_) => ("store_recent r", STORE_RECENT_KEPT as u64),
         None => ("market_recent r", RECENT_KEPT as u64),
     };
-    let wanted = page.offset() + u64::from(page.limit);
-    let rest = OfferFilter { currency: None, ..filter.clone() };
-    let currency_only = rest == OfferFilter::default() && prefs.is_none_or(|p| p.budget.is_none());
-    if sort != Sort::Date || wanted > kept || preferred_expr(prefs).is_some() || currency_only {
+    let wanted = page.depth();
+    let whole_currency = currency_only(filter, prefs);
+    if sort != Sort::Date || wanted > kept || preferred_expr(prefs).is_some() || whole_currency {
         return None;
     }
     let mut params = vec![text(currency.code())];
@@ -491,7 +496,7 @@ pub fn value_scan(
     prefs: Option<&Preferences>,
     offers: &str,
 ) -> Option<ValueScan> {
-    let wanted = page.offset() + u64::from(page.limit);
+    let wanted = page.depth();
     if sort != Sort::Value || wanted > ranking::MAX_DEPTH || filter.product.is_some() {
         return None;
     }

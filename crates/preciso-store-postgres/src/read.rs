@@ -278,7 +278,7 @@ impl CatalogRead for PgCatalog {
             });
         }
         let q = reads::best_prices(filter, who.preferences, reads::BEST_PASS_IDS, "offers o", None);
-        let wanted = page.offset() as usize + page.limit as usize;
+        let wanted = page.depth() as usize;
         let personalized = q.passes.len() == 2;
         self.with_client(|c| {
             let mut seen: HashSet<i64> = HashSet::new();

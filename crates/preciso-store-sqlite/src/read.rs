@@ -266,9 +266,8 @@ fn best_prices_index(filter: &OfferFilter, one_key: bool) -> &'static str {
 /// The index a price-sorted listing of a brand without a category walks: the brand's, which
 /// holds its offers in price order per currency. The sampled statistics (`stats::analyze`) rate
 /// the few-valued leading columns (currency, store, brand, category) alike, at ~1,001 offers a
-/// value, so with a store as well the planner walked the whole
-/// currency's price order, skipping other brands' offers (page 50 at 1M offers: 159 ms; along
-/// the brand's, 11 ms). Other sorts keep the planner's choice: it walks the rating or discount
+/// value, so with a store as well the planner walked the whole currency's price order,
+/// skipping other brands' offers (page 50 at 1M offers: 159 ms; along the brand's, 11 ms). Other sorts keep the planner's choice: it walks the rating or discount
 /// index, which carries the store and brand, and stops at the page (a store pinned instead:
 /// 62 ms, its offers sorted). A category's listings have their own walks (`price_by_keys`).
 fn sorted_index(filter: &OfferFilter, sort: Sort) -> &'static str {
@@ -435,7 +434,7 @@ impl CatalogRead for SqliteCatalog {
                 Ok(Page::new(items, page, query_count(c, &total)?))
             });
         }
-        let wanted = page.offset() as usize + page.limit as usize;
+        let wanted = page.depth() as usize;
         self.with_reader(|c| {
             let keys = filter_keys(c, filter)?;
             // A leaf: its one key, matched as an equality (`reads::best_prices`).
