@@ -4,8 +4,9 @@
 //! how often it is the cheapest, and its offers by the hour they were last seen and by category
 //! key; per currency, category path and store or brand the products with a buyable offer
 //! (`category_products`); per currency its newest offers (`recent`: the date-sorted listing's
-//! first `RECENT_KEPT` rows), and per currency and store its newest (`store_recent`,
-//! `STORE_RECENT_KEPT`). Stores rebuild it at the end of every ingest run that changed offers
+//! first `RECENT_KEPT` rows at least, up to `RECENT_MAX`), and per currency and store its
+//! newest (`store_recent`, up to `STORE_RECENT_KEPT`), each list within a shared budget of
+//! rows (the stores write the columns the filters read beside each). Stores rebuild it at the end of every ingest run that changed offers
 //! (and after store merges and loads), the way the best-offer summary is kept, so
 //! `/api/categories`, `/api/stores`, the store comparison and the web UI read a few rows
 //! instead of every offer. This module folds two scans — the offers in any order (`push`), and
@@ -19,30 +20,46 @@ use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// Newest offers kept per currency: every page a listing may ask for
-/// (`ranking::MAX_DEPTH`, the deepest page a whole-currency listing reads without sorting).
+/// Newest offers each currency's list keeps at least (`market_recent`): every page a
+/// whole-currency listing may ask for (`ranking::MAX_DEPTH`), read there by rank.
 pub const RECENT_KEPT: usize = crate::ranking::MAX_DEPTH as usize;
 
-/// Newest offers kept per currency and store (`store_recent`): a store's first 100 pages of
-/// 20; deeper pages sort the store's offers. Fewer than `RECENT_KEPT` because there is a list
-/// per store.
-pub const STORE_RECENT_KEPT: usize = 2_000;
+/// Newest offers each currency's list keeps at most. The lists carry the columns the filters
+/// read, so a filtered date page walks the list alone (about 0.2 µs a row) and reads its own
+/// offers only: a filter covering 1 in 50 of the currency's offers finds page 50 within it,
+/// where sorting its matches read each match's row (a brand's 16k at 1M: 80 ms on PostgreSQL).
+pub const RECENT_MAX: usize = 50_000;
 
-/// Offers the stores' lists keep together, at most: past 100 (currency, store) pairs each list
+/// Rows the currencies' lists keep together: each keeps this shared by the currencies,
+/// within `RECENT_KEPT..=RECENT_MAX` (eight currencies: 50,000 each).
+pub const RECENT_ROWS: usize = 400_000;
+
+/// Newest offers kept per currency and store (`store_recent`), at most: a store's first 500
+/// pages of 20; deeper pages sort the store's offers.
+pub const STORE_RECENT_KEPT: usize = 10_000;
+
+/// Offers the stores' lists keep together, at most: past 20 (currency, store) pairs each list
 /// keeps `STORE_RECENT_ROWS / pairs` (still its newest, so still a prefix of its date order),
 /// so the fold's memory (16 bytes an offer, up to twice this between trims: 6.4 MB) and the
 /// rows each rebuild writes do not grow with the number of stores.
 pub const STORE_RECENT_ROWS: usize = 200_000;
+
+/// Rows of a list of newest offers a walk reads for the cost of one match a sort reads: the
+/// list carries the filters' columns (a row of its key, about 0.2 µs), a sorted match is its
+/// offer's row read from the table (1–5 µs, more on PostgreSQL).
+pub const LIST_ROWS_PER_MATCH: u64 = 8;
 
 /// Whether a filtered date-sorted page should walk a list of newest offers (the first `kept`
 /// of `drawn_from` offers in date order: a currency's or a store's) rather than sort its
 /// matches: sorting reads every match (`matching`, unbounded when the count stopped); the
 /// walk, with the matches spread over the date order as over the offers it is drawn from,
 /// reads about `wanted` × `drawn_from` / `matching` of the list (at most all of it: `wanted`
-/// counts no more than the matches), and runs out past `kept`.
+/// counts no more than the matches), and runs out past `kept`. A list row costs
+/// `1 / LIST_ROWS_PER_MATCH` of a match.
 pub fn recent_walk_suits(wanted: u64, matching: u64, drawn_from: u64, kept: u64) -> bool {
     let walk = wanted.min(matching).saturating_mul(drawn_from);
-    walk <= matching.saturating_mul(kept) && walk <= matching.saturating_mul(matching)
+    walk <= matching.saturating_mul(kept)
+        && walk <= matching.saturating_mul(matching).saturating_mul(LIST_ROWS_PER_MATCH)
 }
 
 /// Whether a walk of the kept newest offers that found `found` rows gave the whole page: it
@@ -157,8 +174,9 @@ pub struct Market {
     /// By currency, then store.
     pub markets: Vec<StoreMarket>,
     pub seen_hours: Vec<SeenHour>,
-    /// By currency, newest first: the date sort's order (`last_seen` descending, then id).
-    pub recent: Vec<RecentOffer>,
+    /// By currency, each newest first: the date sort's order (`last_seen` descending, then
+    /// id); each list the currencies' share of `RECENT_ROWS` (within `RECENT_KEPT..=RECENT_MAX`).
+    pub recent: Vec<CurrencyRecent>,
     /// By currency and store: each list the same length at most (`STORE_RECENT_KEPT`, or the
     /// stores' share of `STORE_RECENT_ROWS`).
     pub store_recent: Vec<StoreRecent>,
@@ -208,13 +226,12 @@ pub struct CategoryOffers {
     pub offers: u64,
 }
 
-/// One of a currency's newest offers; `rank` 0 is the newest.
+/// A currency's newest offers, newest first (its rank is the position): `(offer, last_seen)`
+/// pairs, the currency once per list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecentOffer {
+pub struct CurrencyRecent {
     pub currency: String,
-    pub rank: u64,
-    pub offer: i64,
-    pub last_seen: i64,
+    pub offers: Vec<(i64, i64)>,
 }
 
 /// A store's newest offers in a currency, newest first (its rank is the position): `(offer,
@@ -232,6 +249,61 @@ type Newness = (i64, Reverse<i64>);
 
 /// The newest offers kept so far, the oldest of them on top.
 type Newest = BinaryHeap<Reverse<Newness>>;
+
+/// Lists of newest offers sharing a budget of `BUDGET` rows: each keeps `BUDGET / lists`
+/// within `FLOOR..=CEILING` (still its newest, so still a prefix of its date order). A new
+/// list lowers every list's share; the lists are trimmed to it whenever it has halved since
+/// the last trim, so together they hold at most twice the budget (or `FLOOR` each).
+struct NewestLists<K, const BUDGET: usize, const FLOOR: usize, const CEILING: usize> {
+    lists: FxHashMap<K, Newest>,
+    /// How many each list keeps now, and what it was when every list was last trimmed to it.
+    cap: usize,
+    trimmed: usize,
+}
+
+impl<K, const B: usize, const F: usize, const C: usize> Default for NewestLists<K, B, F, C> {
+    fn default() -> Self {
+        NewestLists { lists: FxHashMap::default(), cap: C, trimmed: 0 }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy, const BUDGET: usize, const FLOOR: usize, const CEILING: usize>
+    NewestLists<K, BUDGET, FLOOR, CEILING>
+{
+    /// Keeps `newness` in `key`'s list if it is among its newest.
+    fn keep(&mut self, key: K, newness: Newness) {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.lists.entry(key) {
+            e.insert(Newest::new());
+            self.cap = (BUDGET / self.lists.len()).clamp(FLOOR, CEILING);
+            if self.trimmed == 0 {
+                self.trimmed = self.cap;
+            } else if self.cap * 2 <= self.trimmed {
+                let cap = self.cap;
+                self.lists.values_mut().for_each(|heap| trim(heap, cap));
+                self.trimmed = cap;
+            }
+        }
+        let cap = self.cap;
+        let heap = self.lists.get_mut(&key).expect("inserted above");
+        trim(heap, cap);
+        keep_newest(heap, cap, newness);
+    }
+
+    /// Every list trimmed to the final share, newest first: `(offer, last_seen)`.
+    fn into_lists(self) -> impl Iterator<Item = (K, Vec<(i64, i64)>)> {
+        let cap = self.cap;
+        self.lists.into_iter().map(move |(key, mut heap)| {
+            trim(&mut heap, cap);
+            (key, newest_first(heap).collect())
+        })
+    }
+
+    /// Rows held now, for the tests of the memory bound.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.lists.values().map(BinaryHeap::len).sum()
+    }
+}
 
 #[derive(Default)]
 struct Totals {
@@ -311,14 +383,10 @@ pub struct MarketFold {
     /// The product the price scan is on, and its sellers so far.
     product: Option<i64>,
     sellers: Vec<Seller>,
-    /// Per currency (index), the newest `RECENT_KEPT` offers so far, oldest on top.
-    recent: Vec<Newest>,
-    /// Per (currency, store), its newest offers so far (`store_cap` of them), oldest on top.
-    store_recent: FxHashMap<(u16, u32), Newest>,
-    /// How many each store's list keeps now (`STORE_RECENT_ROWS` shared by the pairs, at most
-    /// `STORE_RECENT_KEPT`), and what it was when every list was last trimmed to it.
-    store_cap: usize,
-    store_trimmed: usize,
+    /// Per currency (index), its newest offers so far.
+    recent: NewestLists<u16, RECENT_ROWS, RECENT_KEPT, RECENT_MAX>,
+    /// Per (currency, store), its newest offers so far.
+    store_recent: NewestLists<(u16, u32), STORE_RECENT_ROWS, 1, STORE_RECENT_KEPT>,
     /// (currency, store, category key) -> offers.
     category_offers: FxHashMap<(u16, u32, u32), u64>,
     /// Category paths (each key and its ancestors) by name, and each key's paths.
@@ -446,36 +514,8 @@ impl MarketFold {
         }
         *self.hours.entry((currency, store, r.last_seen.div_euclid(3600))).or_default() += 1;
         let newness = (r.last_seen, Reverse(r.offer));
-        let c = currency as usize;
-        if self.recent.len() <= c {
-            self.recent.resize_with(c + 1, BinaryHeap::new);
-        }
-        keep_newest(&mut self.recent[c], RECENT_KEPT, newness);
-        self.keep_store_newest(currency, store, newness);
-    }
-
-    /// Keeps `newness` in the store's list, whose length is the stores' share of
-    /// `STORE_RECENT_ROWS`. A new pair lowers every list's share; the lists are trimmed to it
-    /// whenever it has halved since the last trim, so together they never hold more than twice
-    /// the budget.
-    fn keep_store_newest(&mut self, currency: u16, store: u32, newness: Newness) {
-        let before = self.store_recent.len();
-        self.store_recent.entry((currency, store)).or_default();
-        let pairs = self.store_recent.len();
-        if pairs > before {
-            self.store_cap = (STORE_RECENT_ROWS / pairs).clamp(1, STORE_RECENT_KEPT);
-            if self.store_trimmed == 0 {
-                self.store_trimmed = self.store_cap;
-            } else if self.store_cap * 2 <= self.store_trimmed {
-                let cap = self.store_cap;
-                self.store_recent.values_mut().for_each(|heap| trim(heap, cap));
-                self.store_trimmed = cap;
-            }
-        }
-        let cap = self.store_cap;
-        let heap = self.store_recent.get_mut(&(currency, store)).expect("inserted above");
-        trim(heap, cap);
-        keep_newest(heap, cap, newness);
+        self.recent.keep(currency, newness);
+        self.store_recent.keep((currency, store), newness);
     }
 
     /// One offer's price of the second scan, which comes in product order: each product's
@@ -630,33 +670,25 @@ impl MarketFold {
             .map(|(key, (brand, offers, products))| BrandTotals { key, brand, offers, products })
             .collect();
         brands.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut recent = Vec::new();
-        let mut by_code: Vec<(&String, Newest)> = self.currencies.iter().zip(self.recent).collect();
-        by_code.sort_by(|a, b| a.0.cmp(b.0));
-        for (code, heap) in by_code {
-            for (rank, (offer, last_seen)) in newest_first(heap).enumerate() {
-                let currency = code.clone();
-                recent.push(RecentOffer { currency, rank: rank as u64, offer, last_seen });
-            }
-        }
-        let mut store_recent = Vec::new();
-        let mut by_store: Vec<((&String, &String), Newest)> = self
-            .store_recent
-            .into_iter()
-            .map(|((c, s), heap)| {
-                ((&self.currencies[c as usize], &self.store_names[s as usize]), heap)
+        let mut recent: Vec<CurrencyRecent> = self
+            .recent
+            .into_lists()
+            .map(|(c, offers)| CurrencyRecent {
+                currency: self.currencies[c as usize].clone(),
+                offers,
             })
             .collect();
-        by_store.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((currency, store), mut heap) in by_store {
-            trim(&mut heap, self.store_cap);
-            let offers = newest_first(heap).collect();
-            store_recent.push(StoreRecent {
-                currency: currency.clone(),
-                store: store.clone(),
+        recent.sort_by(|a, b| a.currency.cmp(&b.currency));
+        let mut store_recent: Vec<StoreRecent> = self
+            .store_recent
+            .into_lists()
+            .map(|((c, s), offers)| StoreRecent {
+                currency: self.currencies[c as usize].clone(),
+                store: self.store_names[s as usize].clone(),
                 offers,
-            });
-        }
+            })
+            .collect();
+        store_recent.sort_by(|a, b| (&a.currency, &a.store).cmp(&(&b.currency, &b.store)));
         let mut category_products: Vec<CategoryProducts> = self
             .scope_products
             .into_iter()
@@ -829,26 +861,23 @@ mod tests {
         let row = |offer: i64, currency: &'static str, last_seen: i64| {
             seen(offer, "x", currency, last_seen)
         };
-        // More COP offers than are kept, in scrambled order: ids 1..=N+5 seen at id % 7,
-        // so the newest are the six-remainders, ties by the smaller id.
-        let n = RECENT_KEPT as i64 + 5;
+        // More COP offers than are kept (two currencies: each list `RECENT_MAX`), in scrambled
+        // order: ids 1..=N+5 seen at id % 7, so the newest are the six-remainders, ties by the
+        // smaller id.
+        let n = RECENT_MAX as i64 + 5;
         for id in (1..=n).rev() {
             f.push(row(id, "COP", id % 7));
         }
         f.push(row(n + 1, "ARS", 5));
         f.push(row(n + 2, "ARS", 9));
         let m = f.finish();
-        let ars: Vec<(u64, i64)> =
-            m.recent.iter().filter(|r| r.currency == "ARS").map(|r| (r.rank, r.offer)).collect();
-        assert_eq!(ars, vec![(0, n + 2), (1, n + 1)]);
-        let cop: Vec<&RecentOffer> = m.recent.iter().filter(|r| r.currency == "COP").collect();
-        assert_eq!(cop.len(), RECENT_KEPT);
-        let mut every: Vec<(i64, i64)> = (1..=n).map(|id| (id % 7, id)).collect();
-        every.sort_by_key(|&(seen, id)| (Reverse(seen), id));
-        let kept: Vec<(i64, i64)> = cop.iter().map(|r| (r.last_seen, r.offer)).collect();
-        assert_eq!(kept, every[..RECENT_KEPT]);
-        assert!(cop.iter().enumerate().all(|(i, r)| r.rank == i as u64));
         assert_eq!(m.recent[0].currency, "ARS", "by currency code");
+        assert_eq!(m.recent[0].offers, vec![(n + 2, 9), (n + 1, 5)]);
+        let cop = &m.recent[1];
+        assert_eq!(cop.offers.len(), RECENT_MAX);
+        let mut every: Vec<(i64, i64)> = (1..=n).map(|id| (id, id % 7)).collect();
+        every.sort_by_key(|&(id, seen)| (Reverse(seen), id));
+        assert_eq!(cop.offers, every[..RECENT_MAX]);
     }
 
     #[test]
@@ -900,7 +929,7 @@ mod tests {
             for (s, store) in names.iter().enumerate() {
                 f.push(seen(s as i64 * 1_000 + i, store, "COP", (i * 7) % 600));
             }
-            let held: usize = f.store_recent.values().map(BinaryHeap::len).sum();
+            let held = f.store_recent.held();
             assert!(held <= 2 * STORE_RECENT_ROWS, "at most twice the budget in memory");
         }
         let m = f.finish();
@@ -916,6 +945,31 @@ mod tests {
     }
 
     #[test]
+    fn many_currencies_share_the_recent_budget_and_keep_at_least_a_listings_depth() {
+        // Ten currencies × 60,000 offers: the budget gives each 40,000; then 60 more
+        // currencies lower the share below the floor, which every list still keeps.
+        let codes: Vec<String> = (0..70).map(|c| format!("C{c:02}")).collect();
+        let mut f = MarketFold::default();
+        for i in 0..60_000_i64 {
+            for (c, code) in codes[..10].iter().enumerate() {
+                f.push(seen(c as i64 * 100_000 + i, "x", code, i));
+            }
+        }
+        assert_eq!(f.recent.held(), 10 * (RECENT_ROWS / 10));
+        for (c, code) in codes[10..].iter().enumerate() {
+            f.push(seen(10_000_000 + c as i64, "x", code, 1));
+        }
+        let m = f.finish();
+        assert_eq!(m.recent.len(), 70);
+        let first = &m.recent[0];
+        assert_eq!(first.currency, "C00");
+        assert_eq!(first.offers.len(), RECENT_KEPT, "the floor, whatever the share");
+        let newest: Vec<(i64, i64)> =
+            (0..RECENT_KEPT as i64).map(|k| (59_999 - k, 59_999 - k)).collect();
+        assert_eq!(first.offers, newest);
+    }
+
+    #[test]
     fn a_date_page_walks_the_kept_offers_when_that_reads_fewer_and_completes() {
         let kept = RECENT_KEPT as u64;
         // A quarter of 1M matching: the 20th expected ~80 kept offers in.
@@ -926,8 +980,10 @@ mod tests {
         // A store's list of 2,000: the same share runs out sooner.
         assert!(recent_walk_suits(20, 5_000, 50_000, 2_000));
         assert!(!recent_walk_suits(20, 400, 50_000, 2_000));
-        // 100 of 1,000: the walk (~200) would read more than the sort (100).
-        assert!(!recent_walk_suits(20, 100, 1_000, kept));
+        // 100 of 1,000: the walk reads ~200 rows of the list, cheaper than sorting 100 matches;
+        // 10 of 1,000: ~1,000 rows of the list cost more than sorting 10.
+        assert!(recent_walk_suits(20, 100, 1_000, kept));
+        assert!(!recent_walk_suits(20, 10, 1_000, kept));
         assert!(recent_walk_suits(20, kept, kept, kept));
         // Fewer matches than the page: the walk reads the list to its end at most.
         assert!(recent_walk_suits(20, 5, 5, 2_000));

@@ -85,6 +85,49 @@ pub(crate) fn insert(
     Ok(())
 }
 
+/// The columns of the offers a list of newest offers copies: those the listing filters read
+/// (`filter::filter_where`), so a date page walks the list without reading the offers.
+const LIST_COPIES: [&str; 4] = ["brand_key", "category_key", "product_id", "price_minor"];
+
+/// Inserts one list of newest offers (`(offer, last_seen)`, newest first) into `table` under
+/// `key` (its columns and values), its ranks their positions, each row with the offer's
+/// `LIST_COPIES` (and `store_id`, unless the key names it) joined from `offers` in the same
+/// statement, `CHUNK` rows at a time. Every value is cast: PostgreSQL types a `VALUES` list's
+/// parameters by its rows alone.
+fn insert_list(
+    tx: &mut dyn Tx,
+    table: &str,
+    key: &[(&str, &str)],
+    offers: &[(i64, i64)],
+) -> Result<(), StoreError> {
+    let mut columns: Vec<&str> = key.iter().map(|(c, _)| *c).collect();
+    let mut selected: Vec<String> = vec!["CAST(? AS TEXT)".into(); key.len()];
+    if !columns.contains(&"store_id") {
+        columns.push("store_id");
+        selected.push("o.store_id".into());
+    }
+    columns.extend(["rank", "offer_id", "last_seen"]);
+    selected.extend(["v.column1", "v.column2", "v.column3"].map(String::from));
+    columns.extend(LIST_COPIES);
+    selected.extend(LIST_COPIES.map(|c| format!("o.{c}")));
+    let one = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))";
+    for (at, chunk) in offers.chunks(CHUNK).enumerate() {
+        let mut params: Vec<Cell> = key.iter().map(|(_, v)| Cell::Text(v.to_string())).collect();
+        for (i, &(offer, last_seen)) in chunk.iter().enumerate() {
+            params.extend([n((at * CHUNK + i) as u64), Cell::Int(offer), Cell::Int(last_seen)]);
+        }
+        let sql = format!(
+            "INSERT INTO {table} ({}) SELECT {} FROM (VALUES {}) AS v
+             JOIN offers o ON o.id = v.column2",
+            columns.join(", "),
+            selected.join(", "),
+            vec![one; chunk.len()].join(", ")
+        );
+        tx.execute(&sql, &params)?;
+    }
+    Ok(())
+}
+
 /// Replaces the summary's rows with `m`'s and clears the mark of `generation` (read before
 /// the scans `m` was folded from; `None`: it was not marked). Inside the caller's transaction.
 pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(), StoreError> {
@@ -169,36 +212,12 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         })
         .collect();
     insert(tx, "store_seen_hours", "currency, store_id, hour, offers", hours)?;
-    let recent = m
-        .recent
-        .iter()
-        .map(|r| {
-            vec![
-                Cell::Text(r.currency.clone()),
-                n(r.rank),
-                Cell::Int(r.offer),
-                Cell::Int(r.last_seen),
-            ]
-        })
-        .collect();
-    insert(tx, "market_recent", "currency, rank, offer_id, last_seen", recent)?;
-    // One list at a time: its rows, not every store's, are built for the inserts.
+    for list in &m.recent {
+        insert_list(tx, "market_recent", &[("currency", &list.currency)], &list.offers)?;
+    }
     for list in &m.store_recent {
-        let rows = list
-            .offers
-            .iter()
-            .enumerate()
-            .map(|(rank, &(offer, last_seen))| {
-                vec![
-                    Cell::Text(list.currency.clone()),
-                    Cell::Text(list.store.clone()),
-                    n(rank as u64),
-                    Cell::Int(offer),
-                    Cell::Int(last_seen),
-                ]
-            })
-            .collect();
-        insert(tx, "store_recent", "currency, store_id, rank, offer_id, last_seen", rows)?;
+        let key = [("currency", list.currency.as_str()), ("store_id", list.store.as_str())];
+        insert_list(tx, "store_recent", &key, &list.offers)?;
     }
     let by_category = m
         .category_offers

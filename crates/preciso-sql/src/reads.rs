@@ -6,7 +6,7 @@ use crate::filter::{
 };
 use crate::{Param, text};
 use preciso_core::domain::{Currency, Gtin, StoreId, fold_for_matching};
-use preciso_core::market::{RECENT_KEPT, STORE_RECENT_KEPT};
+use preciso_core::market::{RECENT_KEPT, RECENT_MAX, STORE_RECENT_KEPT};
 use preciso_core::query::{COUNT_LIMIT, MatchCount, OfferFilter, PageRequest, Preferences, Sort};
 use preciso_core::ranking;
 
@@ -347,11 +347,12 @@ pub fn recent_page(
 
 /// A filtered date-sorted page read along the market summary's newest offers, the matching
 /// ones kept, instead of sorting every match by `last_seen`, which no index holds (a category's
-/// newest offers at 1M: 103 ms on SQLite, 165 ms on PostgreSQL): the currency's first
-/// `RECENT_KEPT` in date order (`market_recent`), or with a store filter the store's first
-/// `STORE_RECENT_KEPT` (`store_recent`: a store's scrape moves all its offers at once, so the
-/// currency's newest are mostly one or two stores'). Either list is a prefix of its offers'
-/// date order, so the matches in it are a prefix of the listing's.
+/// newest offers at 1M: 103 ms on SQLite, 165 ms on PostgreSQL): the currency's newest in date
+/// order (`market_recent`, up to `RECENT_MAX`), or with a store filter the store's
+/// (`store_recent`, up to `STORE_RECENT_KEPT`: a store's scrape moves all its offers at once,
+/// so the currency's newest are mostly one or two stores'). Either list is a prefix of its offers'
+/// date order, so the matches in it are a prefix of the listing's; each carries the columns
+/// the filters read, so the walk reads the list alone and then the page's own offers.
 pub struct RecentWalk {
     /// `id, value_score, median_minor` of the page (scored after it is cut); no rows while the
     /// summary is stale.
@@ -359,22 +360,18 @@ pub struct RecentWalk {
     /// The offers the list is drawn from: the currency's, or the store's in it (the market
     /// summary), for `market::recent_walk_suits`.
     pub drawn_from: Query,
-    /// How many of them the list keeps.
-    pub kept: u64,
+    /// How many of them the list keeps (one number: its length).
+    pub kept: Query,
     /// The page's depth: offset and limit.
     pub wanted: u64,
 }
 
 impl RecentWalk {
-    /// Whether to walk rather than sort (`market::recent_walk_suits`), given the listing's count
-    /// and the offers the list is drawn from (`drawn_from`'s answer).
-    pub fn suits(&self, total: MatchCount, drawn_from: u64) -> bool {
-        preciso_core::market::recent_walk_suits(
-            self.wanted,
-            total.at_least(),
-            drawn_from,
-            self.kept,
-        )
+    /// Whether to walk rather than sort (`market::recent_walk_suits`), given the listing's
+    /// count, the offers the list is drawn from (`drawn_from`'s answer) and its length
+    /// (`kept`'s).
+    pub fn suits(&self, total: MatchCount, drawn_from: u64, kept: u64) -> bool {
+        preciso_core::market::recent_walk_suits(self.wanted, total.at_least(), drawn_from, kept)
     }
 }
 
@@ -388,43 +385,32 @@ pub fn recent_walk(
     prefs: Option<&Preferences>,
 ) -> Option<RecentWalk> {
     let currency = filter.currency?;
-    let (list, kept) = match &filter.store {
-        Some(_) => ("store_recent r", STORE_RECENT_KEPT as u64),
-        None => ("market_recent r", RECENT_KEPT as u64),
+    let (list, longest) = match &filter.store {
+        Some(_) => ("store_recent", STORE_RECENT_KEPT as u64),
+        None => ("market_recent", RECENT_MAX as u64),
     };
     let wanted = page.depth();
     let whole_currency = currency_only(filter, prefs);
-    if sort != Sort::Date || wanted > kept || preferred_expr(prefs).is_some() || whole_currency {
+    if sort != Sort::Date || wanted > longest || preferred_expr(prefs).is_some() || whole_currency {
         return None;
     }
-    let mut params = vec![text(currency.code())];
-    let store = filter.store.as_ref().map(|s| {
-        params.push(text(s.as_str()));
-        " AND r.store_id = ?"
-    });
+    // The list carries the columns the filter reads (migration 0039), named `o.` as the
+    // offers' are; its key leads with the currency (and store) the filter names.
     let w = filter_where(filter, prefs);
-    // Each listed offer is tested by a scalar subquery, not joined: PostgreSQL misjudged a
-    // category's share of the offers and hashed them all against the list (a category with a
-    // price bound, page 1: 62 ms in EXPLAIN ANALYZE reading 92k offers; walked, 0.3 ms). A
-    // scalar subquery is never pulled up into a join, so both backends walk the list in rank
-    // order and stop.
     let ids = format!(
-        "SELECT r.rank, r.offer_id AS id FROM {list}
-         WHERE r.currency = ?{}
-           AND (SELECT o.id FROM offers o WHERE o.id = r.offer_id AND {}) IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM market_dirty)
-         ORDER BY r.rank LIMIT ? OFFSET ?",
-        store.unwrap_or(""),
+        "SELECT o.rank, o.offer_id AS id FROM {list} o
+         WHERE {} AND NOT EXISTS (SELECT 1 FROM market_dirty)
+         ORDER BY o.rank LIMIT ? OFFSET ?",
         w.sql()
     );
     let sql = scored_page(&ids, "page.rank");
-    params.extend(w.params);
+    let mut params = w.params;
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
     Some(RecentWalk {
         page: Query::new(sql, params),
         drawn_from: market_offers(currency, filter.store.as_ref()),
-        kept,
+        kept: list_length(list, currency, filter.store.as_ref()),
         wanted,
     })
 }
@@ -451,6 +437,24 @@ fn summary_count(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Qu
         ),
         w.params,
     ))
+}
+
+/// The length of a currency's list of newest offers, or of one store's in it (`list`): its
+/// last rank, read from the end of its key.
+fn list_length(list: &str, currency: Currency, store: Option<&StoreId>) -> Query {
+    let mut params = vec![text(currency.code())];
+    let store = store.map(|s| {
+        params.push(text(s.as_str()));
+        " AND store_id = ?"
+    });
+    Query::new(
+        format!(
+            "SELECT coalesce((SELECT rank + 1 FROM {list} WHERE currency = ?{}
+                ORDER BY rank DESC LIMIT 1), 0)",
+            store.unwrap_or("")
+        ),
+        params,
+    )
 }
 
 /// The offers of a currency, or of one store in it, from the market summary.

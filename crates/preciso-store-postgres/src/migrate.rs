@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0036_category_products", include_str!("../migrations/0036_category_products.sql")),
     ("0037_drop_filter_indexes", include_str!("../migrations/0037_drop_filter_indexes.sql")),
     ("0038_store_recent", include_str!("../migrations/0038_store_recent.sql")),
+    ("0039_recent_filter_columns", include_str!("../migrations/0039_recent_filter_columns.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

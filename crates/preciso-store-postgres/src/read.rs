@@ -198,7 +198,7 @@ fn recent_walk(
     let Some(walk) = reads::recent_walk(filter, sort, page, who.preferences) else {
         return Ok(None);
     };
-    if !walk.suits(total, count(c, &walk.drawn_from)?) {
+    if !walk.suits(total, count(c, &walk.drawn_from)?, count(c, &walk.kept)?) {
         return Ok(None);
     }
     let ranks: Vec<Rank> =

@@ -944,6 +944,10 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
     })?;
     let market = fold.finish();
     preciso_sql::market::write(&mut crate::identity::PgTx::new(tx), &market, generation)?;
+    // The lists of newest offers are rewritten whole: without statistics the planner took a
+    // filtered date page's walk for one row and sorted the currency's whole list (64 ms at 1M,
+    // 1.2 ms walked in rank order once analyzed).
+    tx.batch_execute("ANALYZE market_recent, store_recent").map_err(backend)?;
     rebuild_price_analysis(tx, &market)
 }
 

@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0036_category_products", include_str!("../migrations/0036_category_products.sql")),
     ("0037_drop_filter_indexes", include_str!("../migrations/0037_drop_filter_indexes.sql")),
     ("0038_store_recent", include_str!("../migrations/0038_store_recent.sql")),
+    ("0039_recent_filter_columns", include_str!("../migrations/0039_recent_filter_columns.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

@@ -235,7 +235,7 @@ fn recent_walk(
     let Some(walk) = reads::recent_walk(filter, sort, page, who.preferences) else {
         return Ok(None);
     };
-    if !walk.suits(total, query_count(c, &walk.drawn_from)?) {
+    if !walk.suits(total, query_count(c, &walk.drawn_from)?, query_count(c, &walk.kept)?) {
         return Ok(None);
     }
     let ranks = query_map(c, &walk.page, |r| Ok(Rank::new(r.get(0)?, r.get(1)?, r.get(2)?)))?;

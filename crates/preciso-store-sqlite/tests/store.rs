@@ -549,8 +549,9 @@ fn value_ranking_scans_read_the_value_index() {
 }
 
 /// A whole-currency date listing reads its page by rank from `market_recent`, a filtered one
-/// walks it (or with a store, `store_recent`), and a category's total is `store_category_offers`' (the contract shows both equal sorting and
-/// counting; this shows they come from the summary): a rank dropped from the summary drops out
+/// walks it (or with a store, `store_recent`) on its own columns, and a category's total is
+/// `store_category_offers`' (the contract shows both equal sorting and counting; this shows
+/// they come from the summary): a rank dropped from the summary drops out
 /// of the page, a changed count changes the total, and with the summary marked stale the date
 /// listing sorts every offer again.
 #[test]
@@ -585,6 +586,25 @@ fn listings_read_the_market_summarys_newest_offers_and_counts() {
     raw(&cat).execute("UPDATE market_recent SET rank = 10 - rank", []).unwrap();
     assert_eq!(dated(&cat, &hogar), vec![10, 11, 12, 13, 14], "the currency's newest");
     raw(&cat).execute("UPDATE market_recent SET rank = 10 - rank", []).unwrap();
+    // The walk filters on the list's copy of the offers' columns (migration 0039), reading
+    // only the page's own offers: a listed offer whose copy names another category drops out.
+    let two = |cat: &SqliteCatalog, f: &OfferFilter| -> Vec<i64> {
+        let who = preciso_core::ports::Personalization::default();
+        let p = cat.list_offers(f, Sort::Date, PageRequest { page: 1, limit: 2 }, who).unwrap();
+        p.items.iter().map(|s| s.offer.last_seen).collect()
+    };
+    assert_eq!(two(&cat, &hogar), vec![14, 13]);
+    raw(&cat)
+        .execute("UPDATE market_recent SET category_key = 'otra' WHERE last_seen = 14", [])
+        .unwrap();
+    assert_eq!(two(&cat, &hogar), vec![13, 12], "filtered on the list's columns");
+    raw(&cat)
+        .execute(
+            "UPDATE market_recent SET category_key =
+                (SELECT o.category_key FROM offers o WHERE o.id = offer_id)",
+            [],
+        )
+        .unwrap();
     raw(&cat).execute("DELETE FROM market_recent WHERE rank = 1", []).unwrap();
     assert_eq!(page(&cat), vec![14, 12, 11, 10], "read from the summary");
     // A category's total is the summary's count of its offers, not a count of the offers.
