@@ -31,18 +31,19 @@ pub const RECENT_KEPT: usize = crate::ranking::MAX_DEPTH as usize;
 pub const RECENT_MAX: usize = 50_000;
 
 /// Rows the currencies' lists keep together: each keeps this shared by the currencies,
-/// within `RECENT_KEPT..=RECENT_MAX` (eight currencies: 50,000 each).
-pub const RECENT_ROWS: usize = 400_000;
+/// within `RECENT_KEPT..=RECENT_MAX` (eight currencies: 30,000 each). Each rebuild writes them:
+/// 600,000 list rows in all took a 1M catalog's summary write from 1.0–1.5 to 3.1–3.2 s.
+pub const RECENT_ROWS: usize = 240_000;
 
-/// Newest offers kept per currency and store (`store_recent`), at most: a store's first 500
+/// Newest offers kept per currency and store (`store_recent`), at most: a store's first 400
 /// pages of 20; deeper pages sort the store's offers.
-pub const STORE_RECENT_KEPT: usize = 10_000;
+pub const STORE_RECENT_KEPT: usize = 8_000;
 
-/// Offers the stores' lists keep together, at most: past 20 (currency, store) pairs each list
+/// Offers the stores' lists keep together, at most: past 15 (currency, store) pairs each list
 /// keeps `STORE_RECENT_ROWS / pairs` (still its newest, so still a prefix of its date order),
-/// so the fold's memory (16 bytes an offer, up to twice this between trims: 6.4 MB) and the
+/// so the fold's memory (40 bytes an offer, up to twice this between trims: 9.6 MB) and the
 /// rows each rebuild writes do not grow with the number of stores.
-pub const STORE_RECENT_ROWS: usize = 200_000;
+pub const STORE_RECENT_ROWS: usize = 120_000;
 
 /// Rows of a list of newest offers a walk reads for the cost of one match a sort reads: the
 /// list carries the filters' columns (a row of its key, about 0.2 µs), a sorted match is its
@@ -84,6 +85,7 @@ pub struct MarketRow<'a> {
     pub currency: &'a str,
     pub last_seen: i64,
     pub in_stock: bool,
+    pub price_minor: i64,
 }
 
 /// One offer's price as the second scan reads it, in product order.
@@ -180,6 +182,8 @@ pub struct Market {
     /// By currency and store: each list the same length at most (`STORE_RECENT_KEPT`, or the
     /// stores' share of `STORE_RECENT_ROWS`).
     pub store_recent: Vec<StoreRecent>,
+    /// What the lists' rows name by position.
+    pub listed_names: ListedNames,
     /// By currency, category key, store.
     pub category_offers: Vec<CategoryOffers>,
     /// By currency, category path, scope, name.
@@ -226,29 +230,64 @@ pub struct CategoryOffers {
     pub offers: u64,
 }
 
-/// A currency's newest offers, newest first (its rank is the position): `(offer, last_seen)`
-/// pairs, the currency once per list.
+/// One of a list's newest offers with what the listing filters read of it: its price, and
+/// its store, brand key and category key by position in `Market::listed_names` (`NO_NAME`
+/// where the offer has none). Names by position: half a million rows would otherwise carry
+/// three strings each through the rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    pub offer: i64,
+    pub last_seen: i64,
+    pub price_minor: i64,
+    pub store: u32,
+    pub brand: u32,
+    pub category: u32,
+}
+
+/// A `Listed` position naming nothing (no brand, no category).
+pub const NO_NAME: u32 = u32::MAX;
+
+/// The names `Listed` rows point to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListedNames {
+    pub stores: Vec<String>,
+    pub brand_keys: Vec<String>,
+    pub category_keys: Vec<String>,
+}
+
+impl ListedNames {
+    /// The name at `at` in `names`, `None` for `NO_NAME`.
+    pub fn get(names: &[String], at: u32) -> Option<&str> {
+        names.get(at as usize).map(String::as_str)
+    }
+}
+
+/// A currency's newest offers, newest first (its rank is the position), the currency once per
+/// list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrencyRecent {
     pub currency: String,
-    pub offers: Vec<(i64, i64)>,
+    pub offers: Vec<Listed>,
 }
 
-/// A store's newest offers in a currency, newest first (its rank is the position): `(offer,
-/// last_seen)` pairs, the names once per list (a million rows would otherwise carry two
-/// strings each through the rebuild).
+/// A store's newest offers in a currency, newest first (its rank is the position), the names
+/// once per list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreRecent {
     pub currency: String,
     pub store: String,
-    pub offers: Vec<(i64, i64)>,
+    pub offers: Vec<Listed>,
 }
 
 /// An offer's place in the date sort: larger is newer (`last_seen`, then the smaller id).
 type Newness = (i64, Reverse<i64>);
 
-/// The newest offers kept so far, the oldest of them on top.
-type Newest = BinaryHeap<Reverse<Newness>>;
+/// A kept offer: its place in the date sort, then what `Listed` carries beside it (price,
+/// store, brand, category), which never decides the order (each offer's newness is its own).
+type Entry = (Newness, (i64, u32, u32, u32));
+
+/// The newest offers kept so far, the oldest of them on top (40 bytes each).
+type Newest = BinaryHeap<Reverse<Entry>>;
 
 /// Lists of newest offers sharing a budget of `BUDGET` rows: each keeps `BUDGET / lists`
 /// within `FLOOR..=CEILING` (still its newest, so still a prefix of its date order). A new
@@ -270,8 +309,8 @@ impl<K, const B: usize, const F: usize, const C: usize> Default for NewestLists<
 impl<K: std::hash::Hash + Eq + Copy, const BUDGET: usize, const FLOOR: usize, const CEILING: usize>
     NewestLists<K, BUDGET, FLOOR, CEILING>
 {
-    /// Keeps `newness` in `key`'s list if it is among its newest.
-    fn keep(&mut self, key: K, newness: Newness) {
+    /// Keeps `entry` in `key`'s list if it is among its newest.
+    fn keep(&mut self, key: K, entry: Entry) {
         if let std::collections::hash_map::Entry::Vacant(e) = self.lists.entry(key) {
             e.insert(Newest::new());
             self.cap = (BUDGET / self.lists.len()).clamp(FLOOR, CEILING);
@@ -286,11 +325,11 @@ impl<K: std::hash::Hash + Eq + Copy, const BUDGET: usize, const FLOOR: usize, co
         let cap = self.cap;
         let heap = self.lists.get_mut(&key).expect("inserted above");
         trim(heap, cap);
-        keep_newest(heap, cap, newness);
+        keep_newest(heap, cap, entry);
     }
 
-    /// Every list trimmed to the final share, newest first: `(offer, last_seen)`.
-    fn into_lists(self) -> impl Iterator<Item = (K, Vec<(i64, i64)>)> {
+    /// Every list trimmed to the final share, newest first.
+    fn into_lists(self) -> impl Iterator<Item = (K, Vec<Listed>)> {
         let cap = self.cap;
         self.lists.into_iter().map(move |(key, mut heap)| {
             trim(&mut heap, cap);
@@ -405,21 +444,28 @@ pub struct MarketFold {
 const BY_STORE: u8 = 0;
 const BY_BRAND: u8 = 1;
 
-/// Keeps `newness` in `heap` if it is among the newest `kept` so far (the oldest on top).
-fn keep_newest(heap: &mut Newest, kept: usize, newness: Newness) {
+/// Keeps `entry` in `heap` if it is among the newest `kept` so far (the oldest on top).
+fn keep_newest(heap: &mut Newest, kept: usize, entry: Entry) {
     if heap.len() < kept {
-        heap.push(Reverse(newness));
-    } else if heap.peek().is_some_and(|oldest| newness > oldest.0) {
+        heap.push(Reverse(entry));
+    } else if heap.peek().is_some_and(|oldest| entry.0 > (oldest.0).0) {
         heap.pop();
-        heap.push(Reverse(newness));
+        heap.push(Reverse(entry));
     }
 }
 
-/// The offers of `heap` as `(offer, last_seen)`, newest first (ascending `Reverse` order).
-fn newest_first(heap: Newest) -> impl Iterator<Item = (i64, i64)> {
-    heap.into_sorted_vec()
-        .into_iter()
-        .map(|Reverse((last_seen, Reverse(offer)))| (offer, last_seen))
+/// The offers of `heap`, newest first (ascending `Reverse` order).
+fn newest_first(heap: Newest) -> impl Iterator<Item = Listed> {
+    heap.into_sorted_vec().into_iter().map(
+        |Reverse(((last_seen, Reverse(offer)), (price_minor, store, brand, category)))| Listed {
+            offer,
+            last_seen,
+            price_minor,
+            store,
+            brand,
+            category,
+        },
+    )
 }
 
 /// Drops the oldest of `heap` until it holds at most `cap`.
@@ -513,9 +559,14 @@ impl MarketFold {
             *self.category_offers.entry((currency, store, k)).or_default() += 1;
         }
         *self.hours.entry((currency, store, r.last_seen.div_euclid(3600))).or_default() += 1;
-        let newness = (r.last_seen, Reverse(r.offer));
-        self.recent.keep(currency, newness);
-        self.store_recent.keep((currency, store), newness);
+        let brand =
+            r.brand_key.map_or(NO_NAME, |k| index_of(&mut self.brand_ids, &mut self.brand_keys, k));
+        let entry = (
+            (r.last_seen, Reverse(r.offer)),
+            (r.price_minor, store, brand, key.unwrap_or(NO_NAME)),
+        );
+        self.recent.keep(currency, entry);
+        self.store_recent.keep((currency, store), entry);
     }
 
     /// One offer's price of the second scan, which comes in product order: each product's
@@ -646,6 +697,7 @@ impl MarketFold {
             })
             .collect();
         stores.sort_by(|a, b| a.store.cmp(&b.store));
+        let category_keys = self.key_names.iter().map(|(key, _, _)| key.clone()).collect();
         let mut categories: Vec<CategoryCount> = self
             .key_names
             .into_iter()
@@ -709,7 +761,13 @@ impl MarketFold {
         category_products.sort_by(|a, b| {
             (&a.currency, &a.path, a.scope, &a.name).cmp(&(&b.currency, &b.path, b.scope, &b.name))
         });
+        let listed_names = ListedNames {
+            stores: self.store_names.clone(),
+            brand_keys: self.brand_keys.clone(),
+            category_keys,
+        };
         Market {
+            listed_names,
             categories,
             brands,
             stores,
@@ -742,6 +800,7 @@ mod tests {
             currency,
             last_seen,
             in_stock: true,
+            price_minor: 0,
         }
     }
 
@@ -758,6 +817,7 @@ mod tests {
                 currency: "COP",
                 last_seen: seen,
                 in_stock: price != 300,
+                price_minor: 0,
             });
         }
         let mut by_product = offers.to_vec();
@@ -855,6 +915,44 @@ mod tests {
         assert_eq!(by_category, vec![("a", "x", 2), ("a", "y", 1), ("b", "x", 1), ("b", "z", 1)]);
     }
 
+    /// `(offer, last_seen)` of each listed offer.
+    fn pairs(list: &[Listed]) -> Vec<(i64, i64)> {
+        list.iter().map(|l| (l.offer, l.last_seen)).collect()
+    }
+
+    #[test]
+    fn listed_offers_carry_what_the_filters_read() {
+        let mut f = MarketFold::default();
+        let tv = MarketRow {
+            brand: Some("Sony"),
+            brand_key: Some("sony"),
+            category: Some("TV"),
+            category_key: Some("tv"),
+            price_minor: 500,
+            ..seen(7, "exito", "COP", 3)
+        };
+        f.push(tv);
+        f.push(MarketRow { price_minor: 90, ..seen(8, "exito", "COP", 2) });
+        let m = f.finish();
+        let names = &m.listed_names;
+        let named = |l: &Listed| {
+            (
+                l.offer,
+                l.price_minor,
+                ListedNames::get(&names.stores, l.store).map(str::to_string),
+                ListedNames::get(&names.brand_keys, l.brand).map(str::to_string),
+                ListedNames::get(&names.category_keys, l.category).map(str::to_string),
+            )
+        };
+        let some = |s: &str| Some(s.to_string());
+        let expected = vec![
+            (7, 500, some("exito"), some("sony"), some("tv")),
+            (8, 90, some("exito"), None, None),
+        ];
+        assert_eq!(m.recent[0].offers.iter().map(named).collect::<Vec<_>>(), expected);
+        assert_eq!(m.store_recent[0].offers.iter().map(named).collect::<Vec<_>>(), expected);
+    }
+
     #[test]
     fn recent_keeps_each_currencys_newest_offers_in_date_order() {
         let mut f = MarketFold::default();
@@ -872,12 +970,12 @@ mod tests {
         f.push(row(n + 2, "ARS", 9));
         let m = f.finish();
         assert_eq!(m.recent[0].currency, "ARS", "by currency code");
-        assert_eq!(m.recent[0].offers, vec![(n + 2, 9), (n + 1, 5)]);
+        assert_eq!(pairs(&m.recent[0].offers), vec![(n + 2, 9), (n + 1, 5)]);
         let cop = &m.recent[1];
         assert_eq!(cop.offers.len(), RECENT_MAX);
         let mut every: Vec<(i64, i64)> = (1..=n).map(|id| (id, id % 7)).collect();
         every.sort_by_key(|&(id, seen)| (Reverse(seen), id));
-        assert_eq!(cop.offers, every[..RECENT_MAX]);
+        assert_eq!(pairs(&cop.offers), every[..RECENT_MAX]);
     }
 
     #[test]
@@ -897,11 +995,7 @@ mod tests {
         let list = |currency: &str, store: &str| -> Vec<(u64, i64, i64)> {
             let l = m.store_recent.iter().find(|r| r.currency == currency && r.store == store);
             let offers = l.map_or(&[][..], |l| &l.offers[..]);
-            offers
-                .iter()
-                .enumerate()
-                .map(|(rank, &(offer, seen))| (rank as u64, seen, offer))
-                .collect()
+            offers.iter().enumerate().map(|(rank, l)| (rank as u64, l.last_seen, l.offer)).collect()
         };
         let mut every: Vec<(i64, i64)> = (1..=n).map(|id| (id % 5, id)).collect();
         every.sort_by_key(|&(seen, id)| (Reverse(seen), id));
@@ -940,7 +1034,7 @@ mod tests {
             let base = s[1..].parse::<i64>().unwrap() * 1_000;
             let mut every: Vec<(i64, i64)> = (0..600).map(|i| (base + i, (i * 7) % 600)).collect();
             every.sort_by_key(|&(id, seen)| (Reverse(seen), id));
-            assert_eq!(list.offers, every[..cap], "{s}: its newest {cap}");
+            assert_eq!(pairs(&list.offers), every[..cap], "{s}: its newest {cap}");
         }
     }
 
@@ -966,7 +1060,7 @@ mod tests {
         assert_eq!(first.offers.len(), RECENT_KEPT, "the floor, whatever the share");
         let newest: Vec<(i64, i64)> =
             (0..RECENT_KEPT as i64).map(|k| (59_999 - k, 59_999 - k)).collect();
-        assert_eq!(first.offers, newest);
+        assert_eq!(pairs(&first.offers), newest);
     }
 
     #[test]

@@ -3,13 +3,13 @@
 //! store comparison.
 
 use crate::stores::Tx;
-use preciso_core::market::Market;
+use preciso_core::market::{Listed, ListedNames, Market};
 use preciso_core::ports::{Cell, StoreError};
 
 /// The first scan, any order: `store_id, category, category_key, currency, last_seen,
-/// availability, brand, brand_key, id` of every offer.
+/// availability, brand, brand_key, id, price_minor` of every offer.
 pub const SCAN: &str = "SELECT store_id, category, category_key, currency, last_seen,
-    availability, brand, brand_key, id FROM offers";
+    availability, brand, brand_key, id, price_minor FROM offers";
 
 /// The second scan, in product order: `product_id, currency, store_id, price_minor,
 /// availability, brand_key, category_key` (on SQLite a walk of the covering `offers_product`
@@ -85,45 +85,47 @@ pub(crate) fn insert(
     Ok(())
 }
 
-/// The columns of the offers a list of newest offers copies: those the listing filters read
-/// (`filter::filter_where`), so a date page walks the list without reading the offers.
-const LIST_COPIES: [&str; 4] = ["brand_key", "category_key", "product_id", "price_minor"];
+/// The columns of both lists of newest offers, in the order `insert_list` writes them.
+const LIST_COLUMNS: &str =
+    "currency, store_id, rank, offer_id, last_seen, brand_key, category_key, price_minor";
 
-/// Inserts one list of newest offers (`(offer, last_seen)`, newest first) into `table` under
-/// `key` (its columns and values), its ranks their positions, each row with the offer's
-/// `LIST_COPIES` (and `store_id`, unless the key names it) joined from `offers` in the same
-/// statement, `CHUNK` rows at a time. Every value is cast: PostgreSQL types a `VALUES` list's
-/// parameters by its rows alone.
+/// Inserts one list of newest offers into `table` under `key` (its columns' values: the
+/// currency, and for `store_recent` the store), its ranks their positions, each row with what
+/// the listing filters read of its offer (`Listed`: price, store, brand and category keys,
+/// named through `names`).
 fn insert_list(
     tx: &mut dyn Tx,
     table: &str,
-    key: &[(&str, &str)],
-    offers: &[(i64, i64)],
+    key: &[&str],
+    offers: &[Listed],
+    names: &ListedNames,
 ) -> Result<(), StoreError> {
-    let mut columns: Vec<&str> = key.iter().map(|(c, _)| *c).collect();
-    let mut selected: Vec<String> = vec!["CAST(? AS TEXT)".into(); key.len()];
-    if !columns.contains(&"store_id") {
-        columns.push("store_id");
-        selected.push("o.store_id".into());
-    }
-    columns.extend(["rank", "offer_id", "last_seen"]);
-    selected.extend(["v.column1", "v.column2", "v.column3"].map(String::from));
-    columns.extend(LIST_COPIES);
-    selected.extend(LIST_COPIES.map(|c| format!("o.{c}")));
-    let one = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))";
+    let text = |list: &[String], at: u32| {
+        ListedNames::get(list, at).map_or(Cell::Null, |name| Cell::Text(name.to_string()))
+    };
+    let by_store = key.len() == 2;
+    // One chunk's rows at a time: a list's rows are built for its inserts only.
     for (at, chunk) in offers.chunks(CHUNK).enumerate() {
-        let mut params: Vec<Cell> = key.iter().map(|(_, v)| Cell::Text(v.to_string())).collect();
-        for (i, &(offer, last_seen)) in chunk.iter().enumerate() {
-            params.extend([n((at * CHUNK + i) as u64), Cell::Int(offer), Cell::Int(last_seen)]);
-        }
-        let sql = format!(
-            "INSERT INTO {table} ({}) SELECT {} FROM (VALUES {}) AS v
-             JOIN offers o ON o.id = v.column2",
-            columns.join(", "),
-            selected.join(", "),
-            vec![one; chunk.len()].join(", ")
-        );
-        tx.execute(&sql, &params)?;
+        let rows = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut row: Vec<Cell> = key.iter().map(|k| Cell::Text(k.to_string())).collect();
+                if !by_store {
+                    row.push(text(&names.stores, l.store));
+                }
+                row.extend([
+                    n((at * CHUNK + i) as u64),
+                    Cell::Int(l.offer),
+                    Cell::Int(l.last_seen),
+                    text(&names.brand_keys, l.brand),
+                    text(&names.category_keys, l.category),
+                    Cell::Int(l.price_minor),
+                ]);
+                row
+            })
+            .collect();
+        insert(tx, table, LIST_COLUMNS, rows)?;
     }
     Ok(())
 }
@@ -213,11 +215,11 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         .collect();
     insert(tx, "store_seen_hours", "currency, store_id, hour, offers", hours)?;
     for list in &m.recent {
-        insert_list(tx, "market_recent", &[("currency", &list.currency)], &list.offers)?;
+        insert_list(tx, "market_recent", &[&list.currency], &list.offers, &m.listed_names)?;
     }
     for list in &m.store_recent {
-        let key = [("currency", list.currency.as_str()), ("store_id", list.store.as_str())];
-        insert_list(tx, "store_recent", &key, &list.offers)?;
+        let key = [list.currency.as_str(), list.store.as_str()];
+        insert_list(tx, "store_recent", &key, &list.offers, &m.listed_names)?;
     }
     let by_category = m
         .category_offers

@@ -375,8 +375,8 @@ impl RecentWalk {
     }
 }
 
-/// The walk of a date-sorted page, or `None`: another sort, no currency, preferred stores or
-/// brands ordering first, or a page past the list. A currency-only listing reads its page by
+/// The walk of a date-sorted page, or `None`: another sort, no currency, one product's offers,
+/// preferred stores or brands ordering first, or a page past the list. A currency-only listing reads its page by
 /// rank instead (`recent_page`).
 pub fn recent_walk(
     filter: &OfferFilter,
@@ -391,10 +391,12 @@ pub fn recent_walk(
     };
     let wanted = page.depth();
     let whole_currency = currency_only(filter, prefs);
-    if sort != Sort::Date || wanted > longest || preferred_expr(prefs).is_some() || whole_currency {
+    // One product's offers are few: sorted, not walked (the lists do not carry the product).
+    let walks = filter.product.is_none() && preferred_expr(prefs).is_none() && !whole_currency;
+    if sort != Sort::Date || wanted > longest || !walks {
         return None;
     }
-    // The list carries the columns the filter reads (migration 0039), named `o.` as the
+    // The list carries the other columns the filter reads (migration 0039), named `o.` as the
     // offers' are; its key leads with the currency (and store) the filter names.
     let w = filter_where(filter, prefs);
     let ids = format!(

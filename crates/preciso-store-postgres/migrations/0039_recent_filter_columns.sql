@@ -14,7 +14,6 @@ CREATE TABLE market_recent (
     store_id      TEXT COLLATE "C" NOT NULL,
     brand_key     TEXT COLLATE "C",
     category_key  TEXT COLLATE "C",
-    product_id    BIGINT NOT NULL,
     price_minor   BIGINT NOT NULL,
     PRIMARY KEY (currency, rank)
 );
@@ -26,7 +25,6 @@ CREATE TABLE store_recent (
     last_seen     BIGINT NOT NULL,
     brand_key     TEXT COLLATE "C",
     category_key  TEXT COLLATE "C",
-    product_id    BIGINT NOT NULL,
     price_minor   BIGINT NOT NULL,
     PRIMARY KEY (currency, store_id, rank)
 );

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0037_drop_filter_indexes", include_str!("../migrations/0037_drop_filter_indexes.sql")),
     ("0038_store_recent", include_str!("../migrations/0038_store_recent.sql")),
     ("0039_recent_filter_columns", include_str!("../migrations/0039_recent_filter_columns.sql")),
+    ("0040_offer_statistics", include_str!("../migrations/0040_offer_statistics.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).
@@ -157,5 +158,44 @@ mod tests {
         reading.commit().unwrap();
         apply_waiting(&mut client, Duration::from_millis(300)).unwrap();
         assert!(!crate::testing::has_column(&mut client, "products", "key"));
+    }
+
+    /// The planner knows how categories, stores and brands fall over the currencies: ANALYZE
+    /// builds the statistics of each pair (migration 0040), whose most common combinations
+    /// name the currency each store sells in.
+    #[test]
+    fn analyze_keeps_statistics_of_the_offers_columns_taken_together() {
+        let Some(db) = crate::testing::TempDb::create("offer_statistics") else { return };
+        let cat = PgCatalog::open(&db.url).unwrap();
+        let offers: Vec<_> = ["S1", "S2"]
+            .into_iter()
+            .map(|sku| preciso_core::testing::Fixture { sku, ..Default::default() }.offer())
+            .collect();
+        preciso_core::testing::apply(&cat, "load", &offers);
+        let mut client = crate::connect(&db.url).unwrap();
+        client.batch_execute("ANALYZE offers").unwrap();
+        let built: Vec<String> = client
+            .query(
+                "SELECT statistics_name FROM pg_stats_ext WHERE tablename = 'offers'
+                 ORDER BY statistics_name",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            built,
+            ["offers_brand_currency", "offers_category_currency", "offers_store_currency"]
+        );
+        let pairs: String = client
+            .query_one(
+                "SELECT most_common_vals::text FROM pg_stats_ext
+                 WHERE statistics_name = 'offers_store_currency'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(pairs, "{{exito,COP}}");
     }
 }

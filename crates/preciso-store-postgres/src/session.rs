@@ -928,6 +928,7 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
             currency: r.get(3),
             last_seen: r.get(4),
             in_stock: availability == "in_stock",
+            price_minor: r.get(9),
         });
     })?;
     scan(tx, preciso_sql::market::PRICE_SCAN, &[], &mut |r| {

@@ -14,7 +14,6 @@ CREATE TABLE market_recent (
     store_id      TEXT NOT NULL,
     brand_key     TEXT,
     category_key  TEXT,
-    product_id    INTEGER NOT NULL,
     price_minor   INTEGER NOT NULL,
     PRIMARY KEY (currency, rank)
 ) WITHOUT ROWID;
@@ -26,7 +25,6 @@ CREATE TABLE store_recent (
     last_seen     INTEGER NOT NULL,
     brand_key     TEXT,
     category_key  TEXT,
-    product_id    INTEGER NOT NULL,
     price_minor   INTEGER NOT NULL,
     PRIMARY KEY (currency, store_id, rank)
 ) WITHOUT ROWID;

@@ -284,6 +284,7 @@ fn compute_market(conn: &Connection) -> Result<MarketBuild, StoreError> {
             currency: t(3)?.unwrap_or(""),
             last_seen: r.get(4)?,
             in_stock: t(5)? == Some("in_stock"),
+            price_minor: r.get(9)?,
         });
         Ok(())
     })
