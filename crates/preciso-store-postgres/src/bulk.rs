@@ -68,7 +68,8 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
     (
         "offers_brand",
         "CREATE INDEX IF NOT EXISTS offers_brand
-            ON offers(brand_key, currency, price_minor, category_key, availability, product_id)",
+            ON offers(brand_key, currency, price_minor, category_key, availability, product_id,
+                store_id)",
     ),
     ("offers_value", preciso_sql::VALUE_INDEX),
     ("offers_discount", preciso_sql::DISCOUNT_INDEX),

@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0038_store_recent", include_str!("../migrations/0038_store_recent.sql")),
     ("0039_recent_filter_columns", include_str!("../migrations/0039_recent_filter_columns.sql")),
     ("0040_offer_statistics", include_str!("../migrations/0040_offer_statistics.sql")),
+    ("0041_brand_index_store", include_str!("../migrations/0041_brand_index_store.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0037_drop_filter_indexes", include_str!("../migrations/0037_drop_filter_indexes.sql")),
     ("0038_store_recent", include_str!("../migrations/0038_store_recent.sql")),
     ("0039_recent_filter_columns", include_str!("../migrations/0039_recent_filter_columns.sql")),
+    ("0041_brand_index_store", include_str!("../migrations/0041_brand_index_store.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).
