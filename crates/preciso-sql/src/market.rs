@@ -89,40 +89,36 @@ pub(crate) fn insert(
 const LIST_COLUMNS: &str =
     "currency, store_id, rank, offer_id, last_seen, brand_key, category_key, price_minor";
 
-/// Inserts one list of newest offers into `table` under `key` (its columns' values: the
-/// currency, and for `store_recent` the store), its ranks their positions, each row with what
-/// the listing filters read of its offer (`Listed`: price, store, brand and category keys,
-/// named through `names`).
+/// Inserts one list of newest offers of `currency` into `table`, its ranks their positions,
+/// each row with what the listing filters read of its offer (`Listed`: price, store, brand
+/// and category keys, named through `names`; a store's list holds its own offers only, so its
+/// rows' store is the list's).
 fn insert_list(
     tx: &mut dyn Tx,
     table: &str,
-    key: &[&str],
+    currency: &str,
     offers: &[Listed],
     names: &ListedNames,
 ) -> Result<(), StoreError> {
     let text = |list: &[String], at: u32| {
         ListedNames::get(list, at).map_or(Cell::Null, |name| Cell::Text(name.to_string()))
     };
-    let by_store = key.len() == 2;
     // One chunk's rows at a time: a list's rows are built for its inserts only.
     for (at, chunk) in offers.chunks(CHUNK).enumerate() {
         let rows = chunk
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let mut row: Vec<Cell> = key.iter().map(|k| Cell::Text(k.to_string())).collect();
-                if !by_store {
-                    row.push(text(&names.stores, l.store));
-                }
-                row.extend([
+                vec![
+                    Cell::Text(currency.to_string()),
+                    text(&names.stores, l.store),
                     n((at * CHUNK + i) as u64),
                     Cell::Int(l.offer),
                     Cell::Int(l.last_seen),
                     text(&names.brand_keys, l.brand),
                     text(&names.category_keys, l.category),
                     Cell::Int(l.price_minor),
-                ]);
-                row
+                ]
             })
             .collect();
         insert(tx, table, LIST_COLUMNS, rows)?;
@@ -215,11 +211,10 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         .collect();
     insert(tx, "store_seen_hours", "currency, store_id, hour, offers", hours)?;
     for list in &m.recent {
-        insert_list(tx, "market_recent", &[&list.currency], &list.offers, &m.listed_names)?;
+        insert_list(tx, "market_recent", &list.currency, &list.offers, &m.listed_names)?;
     }
     for list in &m.store_recent {
-        let key = [list.currency.as_str(), list.store.as_str()];
-        insert_list(tx, "store_recent", &key, &list.offers, &m.listed_names)?;
+        insert_list(tx, "store_recent", &list.currency, &list.offers, &m.listed_names)?;
     }
     let by_category = m
         .category_offers
