@@ -1040,7 +1040,7 @@ mod tests {
 
     #[test]
     fn many_currencies_share_the_recent_budget_and_keep_at_least_a_listings_depth() {
-        // Ten currencies × 60,000 offers: the budget gives each 40,000; then 60 more
+        // Ten currencies × 60,000 offers: the budget gives each 24,000; then 60 more
         // currencies lower the share below the floor, which every list still keeps.
         let codes: Vec<String> = (0..70).map(|c| format!("C{c:02}")).collect();
         let mut f = MarketFold::default();
@@ -1071,7 +1071,7 @@ mod tests {
         assert!(recent_walk_suits(20, u64::MAX, 1_000_000, kept), "a count that stopped");
         // 1 in 1,000: ~20,000 in, past the kept offers.
         assert!(!recent_walk_suits(20, 1_000, 1_000_000, kept));
-        // A store's list of 2,000: the same share runs out sooner.
+        // A shorter list (2,000, say a store's): the same share runs out sooner.
         assert!(recent_walk_suits(20, 5_000, 50_000, 2_000));
         assert!(!recent_walk_suits(20, 400, 50_000, 2_000));
         // 100 of 1,000: the walk reads ~200 rows of the list, cheaper than sorting 100 matches;

@@ -269,15 +269,17 @@ fn best_prices_index(filter: &OfferFilter, one_key: bool) -> &'static str {
 /// holds its offers in price order per currency. The sampled statistics (`stats::analyze`) rate
 /// the few-valued leading columns (currency, store, brand, category) alike, at ~1,001 offers a
 /// value, so with a store as well the planner walked the whole currency's price order,
-/// skipping other brands' offers (page 50 at 1M offers: 159 ms; along the brand's, 11 ms). Other sorts keep the planner's choice: it walks the rating or discount
-/// index, which carries the store and brand, and stops at the page (a store pinned instead:
-/// 62 ms, its offers sorted). A category's listings have their own walks (`price_by_keys`).
+/// skipping other brands' offers (page 50 at 1M offers: 159 ms; along the brand's, 11 ms).
 /// A brand's date-sorted listing (past the newest offers the market summary keeps) sorts the
 /// brand's matches, found on its index, which carries the store too (migration 0041): with a
-/// store as well the planner read every offer of the store (page 50 at 1M: 79 ms; 13 ms).
+/// store as well the planner read every offer of the store (page 50 at 1M: 79 ms; 13 ms); one
+/// product's offers are left to the planner (the product's index is narrower). The rating,
+/// discount and value sorts keep the planner's choice: it walks their index, which carries the
+/// store and brand, and stops at the page (a store pinned instead: 62 ms, its offers sorted).
+/// A category's listings have their own walks (`price_by_keys`).
 fn sorted_index(filter: &OfferFilter, sort: Sort) -> &'static str {
     let by_price = matches!(sort, Sort::Price | Sort::PriceDesc);
-    let by_date = sort == Sort::Date && filter.brand.is_some();
+    let by_date = sort == Sort::Date && filter.brand.is_some() && filter.product.is_none();
     if by_date || by_price && filter.brand.is_some() && filter.category.is_none() {
         "offers o INDEXED BY offers_brand"
     } else {
