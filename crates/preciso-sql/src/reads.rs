@@ -350,9 +350,9 @@ pub fn recent_page(
 /// newest offers at 1M: 103 ms on SQLite, 165 ms on PostgreSQL): the currency's newest in date
 /// order (`market_recent`, up to `RECENT_MAX`), or with a store filter the store's
 /// (`store_recent`, up to `STORE_RECENT_KEPT`: a store's scrape moves all its offers at once,
-/// so the currency's newest are mostly one or two stores'). Either list is a prefix of its offers'
-/// date order, so the matches in it are a prefix of the listing's; each carries the columns
-/// the filters read, so the walk reads the list alone and then the page's own offers.
+/// so the currency's newest are mostly one or two stores'). Either list is a prefix of its
+/// offers' date order, so the matches in it are a prefix of the listing's; each carries the
+/// columns the filters read, so the walk reads the list alone and then the page's own offers.
 pub struct RecentWalk {
     /// `id, value_score, median_minor` of the page (scored after it is cut); no rows while the
     /// summary is stale.
@@ -376,8 +376,8 @@ impl RecentWalk {
 }
 
 /// The walk of a date-sorted page, or `None`: another sort, no currency, one product's offers,
-/// preferred stores or brands ordering first, or a page past the list. A currency-only listing reads its page by
-/// rank instead (`recent_page`).
+/// preferred stores or brands ordering first, or a page past the list. A currency-only listing
+/// reads its page by rank instead (`recent_page`).
 pub fn recent_walk(
     filter: &OfferFilter,
     sort: Sort,
@@ -444,16 +444,11 @@ fn summary_count(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Qu
 /// The length of a currency's list of newest offers, or of one store's in it (`list`): its
 /// last rank, read from the end of its key.
 fn list_length(list: &str, currency: Currency, store: Option<&StoreId>) -> Query {
-    let mut params = vec![text(currency.code())];
-    let store = store.map(|s| {
-        params.push(text(s.as_str()));
-        " AND store_id = ?"
-    });
+    let (key, params) = currency_and_store(currency, store);
     Query::new(
         format!(
-            "SELECT coalesce((SELECT rank + 1 FROM {list} WHERE currency = ?{}
-                ORDER BY rank DESC LIMIT 1), 0)",
-            store.unwrap_or("")
+            "SELECT coalesce((SELECT rank + 1 FROM {list} WHERE {key}
+                ORDER BY rank DESC LIMIT 1), 0)"
         ),
         params,
     )
@@ -461,18 +456,20 @@ fn list_length(list: &str, currency: Currency, store: Option<&StoreId>) -> Query
 
 /// The offers of a currency, or of one store in it, from the market summary.
 fn market_offers(currency: Currency, store: Option<&StoreId>) -> Query {
-    let mut params = vec![text(currency.code())];
-    let store = store.map(|s| {
-        params.push(text(s.as_str()));
-        " AND store_id = ?"
-    });
+    let (key, params) = currency_and_store(currency, store);
     Query::new(
-        format!(
-            "SELECT CAST(coalesce(sum(offers), 0) AS BIGINT) FROM store_market WHERE currency = ?{}",
-            store.unwrap_or("")
-        ),
+        format!("SELECT CAST(coalesce(sum(offers), 0) AS BIGINT) FROM store_market WHERE {key}"),
         params,
     )
+}
+
+/// `currency = ?`, and `store_id = ?` with a store: the key of the market summary's tables kept
+/// per currency and store, and its parameters.
+fn currency_and_store(currency: Currency, store: Option<&StoreId>) -> (&'static str, Vec<Param>) {
+    let mut params = vec![text(currency.code())];
+    let Some(store) = store else { return ("currency = ?", params) };
+    params.push(text(store.as_str()));
+    ("currency = ? AND store_id = ?", params)
 }
 
 /// A value-ranked page by the threshold rule (`preciso_core::ranking`).
