@@ -244,13 +244,16 @@ macro_rules! discount {
     };
 }
 
-/// Every offer of a currency by discount: the discount sort without a category reads its page,
-/// checking brand, store and price on the index (built with the other deferred indexes, like
-/// `VALUE_INDEX`).
+/// Every offer of a currency by discount: the discount sort reads its page along it, checking
+/// brand, store, price and category on the index (built with the other deferred indexes, like
+/// `VALUE_INDEX`). Without the category (before migration 0042) PostgreSQL had to read each
+/// walked offer's row to test it, so it sorted a top-level category's 92k offers for a deep
+/// page whenever its sample put them at half that (44–66 ms at 1M); with it, the walk reads
+/// only the rows it keeps (4–8 ms) and is the cheaper plan even at that estimate.
 pub const DISCOUNT_INDEX: &str = concat!(
     "CREATE INDEX IF NOT EXISTS offers_discount ON offers (currency, ",
     discount!(""),
-    " DESC, id, brand_key, store_id, price_minor)"
+    " DESC, id, brand_key, store_id, price_minor, category_key)"
 );
 
 /// ORDER BY for a sort. Prices of different currencies are not comparable, so price sorts

@@ -49,6 +49,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0039_recent_filter_columns", include_str!("../migrations/0039_recent_filter_columns.sql")),
     ("0040_offer_statistics", include_str!("../migrations/0040_offer_statistics.sql")),
     ("0041_brand_index_store", include_str!("../migrations/0041_brand_index_store.sql")),
+    (
+        "0042_discount_index_category",
+        include_str!("../migrations/0042_discount_index_category.sql"),
+    ),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

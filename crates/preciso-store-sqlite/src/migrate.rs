@@ -46,6 +46,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0038_store_recent", include_str!("../migrations/0038_store_recent.sql")),
     ("0039_recent_filter_columns", include_str!("../migrations/0039_recent_filter_columns.sql")),
     ("0041_brand_index_store", include_str!("../migrations/0041_brand_index_store.sql")),
+    (
+        "0042_discount_index_category",
+        include_str!("../migrations/0042_discount_index_category.sql"),
+    ),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

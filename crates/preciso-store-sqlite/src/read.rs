@@ -709,7 +709,7 @@ mod tests {
     /// rated at 1,001 offers a value.
     const SAMPLED: &[(&str, &str)] = &[
         ("offers_price_change", "980135 1001"),
-        ("offers_discount", "980135 1001 2 1 1 1 1"),
+        ("offers_discount", "980135 1001 2 1 1 1 1 1"),
         ("offers_value", "980135 1001 1 1 1 1 1 1 1 1 1 1"),
         ("offers_rating", "980135 1001 1001 1 1 1 1 1 1"),
         ("offers_price", "980135 1001 14 1 1 1"),
@@ -769,5 +769,42 @@ mod tests {
         assert!(unpinned.contains("USING INDEX offers_store"), "{unpinned}");
         let chosen = plan(Sort::Date, sorted_index(&filter, Sort::Date));
         assert!(chosen.contains("USING INDEX offers_brand (brand_key=? AND currency=?)"));
+    }
+
+    /// A deep discount-sorted page of a category with a price bound walks the currency's
+    /// discount order, testing category and price on the index (migration 0042): before, the
+    /// index lacked the category and the planner sorted every match (a top-level category's
+    /// 92k at 1M: 22 ms; 3 ms along the index).
+    #[test]
+    fn a_categorys_discount_listing_walks_the_discount_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap();
+        let conn = Connection::open(cat.path()).unwrap();
+        conn.execute_batch("ANALYZE; DELETE FROM sqlite_stat1").unwrap();
+        for (idx, stat) in SAMPLED {
+            conn.execute("INSERT INTO sqlite_stat1 VALUES ('offers', ?1, ?2)", [idx, stat])
+                .unwrap();
+        }
+        drop(conn);
+        let filter = OfferFilter {
+            currency: Some(Currency::COP),
+            category: Some("tecnologia".into()),
+            min_price: preciso_core::query::Decimal::parse("100"),
+            ..Default::default()
+        };
+        let page = PageRequest { page: 50, limit: 20 };
+        let (q, _) = reads::list_offers(&filter, Sort::Discount, page, None, "offers o");
+        let conn = Connection::open(cat.path()).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(params_from_iter(values(&q.params)), |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("; ");
+        // The walk reads nothing but the index (the page's 20 rows are sorted again once
+        // scored: the plan's one temporary B-tree).
+        assert!(plan.contains("USING COVERING INDEX offers_discount (currency=?)"), "{plan}");
+        assert_eq!(plan.matches("TEMP B-TREE").count(), 1, "{plan}");
     }
 }
