@@ -485,6 +485,9 @@ pub struct ValueScan {
     /// The currency's offers: with the listing's count, whether to scan at all
     /// (`ranking::scan_suits`).
     pub currency_offers: Query,
+    /// With a brand, the brand's offers from the market summary (`brand_counts`): whether
+    /// sorting them beats the walk (`ranking::brand_sort_suits`).
+    pub brand_offers: Option<Query>,
 }
 
 /// The value scan of a page, or `None` where the listing ranks by sorting: another sort, a
@@ -531,7 +534,18 @@ pub fn value_scan(
         "SELECT category_key, median_minor FROM category_stats WHERE currency = ?".into(),
         vec![text(currency.code())],
     );
-    Some(ValueScan { passes, currency_offers: market_offers(currency, None), medians })
+    let brand_offers = filter.brand.as_ref().map(|brand| {
+        Query::new(
+            "SELECT coalesce((SELECT offers FROM brand_counts WHERE brand_key = ?), 0)".into(),
+            vec![Param::Text(fold_for_matching(brand.trim()))],
+        )
+    });
+    Some(ValueScan {
+        passes,
+        currency_offers: market_offers(currency, None),
+        medians,
+        brand_offers,
+    })
 }
 
 /// `OFFER_COLUMNS` of the given offers, in no particular order.

@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0042_discount_index_category",
         include_str!("../migrations/0042_discount_index_category.sql"),
     ),
+    ("0043_brand_index_scores", include_str!("../migrations/0043_brand_index_scores.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

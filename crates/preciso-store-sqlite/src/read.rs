@@ -147,7 +147,7 @@ fn value_ranks(
     sort: Sort,
     page: PageRequest,
     who: Personalization<'_>,
-    matching: u64,
+    total: MatchCount,
 ) -> rusqlite::Result<Option<Vec<Rank>>> {
     // Pinned: with a category and a price bound the planner preferred sorting the category's
     // offers (92k at 1M: 170 ms) to walking the value index and stopping early (~2 ms).
@@ -155,8 +155,17 @@ fn value_ranks(
     let Some(scan) = reads::value_scan(filter, sort, page, who.preferences, offers) else {
         return Ok(None);
     };
-    if !ranking::scan_suits(matching, query_count(c, &scan.currency_offers)?) {
+    let currency_offers = query_count(c, &scan.currency_offers)?;
+    if !ranking::scan_suits(total.at_least(), currency_offers) {
         return Ok(None);
+    }
+    // A brand's deep page: its offers, sorted along the brand's index (`sorted_index`), are
+    // fewer than the walk would pass.
+    if let Some(brand) = &scan.brand_offers {
+        let (brand, wanted) = (query_count(c, brand)?, page.depth());
+        if ranking::brand_sort_suits(brand, wanted, total.total, currency_offers) {
+            return Ok(None);
+        }
     }
     let medians: ranking::Medians =
         query_map(c, &scan.medians, |r| Ok((r.get(0)?, r.get(1)?)))?.into_iter().collect();
@@ -273,14 +282,19 @@ fn best_prices_index(filter: &OfferFilter, one_key: bool) -> &'static str {
 /// A brand's date-sorted listing (past the newest offers the market summary keeps) sorts the
 /// brand's matches, found on its index, which carries the store too (migration 0041): with a
 /// store as well the planner read every offer of the store (page 50 at 1M: 79 ms; 13 ms); one
-/// product's offers are left to the planner (the product's index is narrower). The rating,
-/// discount and value sorts keep the planner's choice: it walks their index, which carries the
-/// store and brand, and stops at the page (a store pinned instead: 62 ms, its offers sorted).
-/// A category's listings have their own walks (`price_by_keys`).
+/// product's offers are left to the planner (the product's index is narrower). A brand's
+/// value-sorted listing, when it is sorted rather than walked (its matches too sparse for the
+/// value index's walk, `ranking::scan_suits`), scores the brand's matches from the brand's
+/// index, which holds every column of the score (migration 0043): left to the planner it read
+/// the currency's whole value index to score them (a store and a brand at 3M: 63–68 ms; 10–15
+/// along the brand's). The rating and discount sorts keep the planner's choice: it walks their
+/// index, which carries the store and brand, and stops at the page (a store pinned instead: 62
+/// ms, its offers sorted). A category's listings have their own walks (`price_by_keys`).
 fn sorted_index(filter: &OfferFilter, sort: Sort) -> &'static str {
     let by_price = matches!(sort, Sort::Price | Sort::PriceDesc);
-    let by_date = sort == Sort::Date && filter.brand.is_some() && filter.product.is_none();
-    if by_date || by_price && filter.brand.is_some() && filter.category.is_none() {
+    let by_brand = filter.brand.is_some() && filter.product.is_none();
+    let by_date_or_value = matches!(sort, Sort::Date | Sort::Value) && by_brand;
+    if by_date_or_value || by_price && filter.brand.is_some() && filter.category.is_none() {
         "offers o INDEXED BY offers_brand"
     } else {
         "offers o"
@@ -398,8 +412,7 @@ impl CatalogRead for SqliteCatalog {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
             let recent = reads::recent_page(filter, sort, page, who.preferences);
-            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total.at_least())?
-            {
+            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
                 Some(ranks) => ranks,
                 None => match recent.map(|q| query_map(c, &q, rank)).transpose()? {
                     // No rows: the summary is stale or the page is past the last offer.
@@ -713,7 +726,7 @@ mod tests {
         ("offers_value", "980135 1001 1 1 1 1 1 1 1 1 1 1"),
         ("offers_rating", "980135 1001 1001 1 1 1 1 1 1"),
         ("offers_price", "980135 1001 14 1 1 1"),
-        ("offers_brand", "980135 1001 1001 106 65 36 2 1"),
+        ("offers_brand", "980135 1001 1001 106 65 36 2 1 1 1 1 1"),
         ("offers_category", "980135 1001 1001 24 1 1 1 1 1 1 1 1 1 1"),
         ("offers_store", "980135 1001 1001 31 1 1 1 1"),
         ("offers_product", "980135 11 7 7 2 1 1 1 1"),
@@ -760,7 +773,7 @@ mod tests {
             // ...and the listing's index walks the brand's price order instead (sorting only
             // the ties of a price by id, and then the page's own rows).
             let chosen = plan(sort, sorted_index(&filter, sort));
-            assert!(chosen.contains("USING INDEX offers_brand (brand_key=? AND currency=?)"));
+            assert!(chosen.contains("INDEX offers_brand (brand_key=? AND currency=?)"), "{chosen}");
             assert!(chosen.contains("LAST TERM OF ORDER BY"), "{sort:?}: {chosen}");
         }
         // By date, the planner read the store's offers to check their brand; the listing's
@@ -768,7 +781,13 @@ mod tests {
         let unpinned = plan(Sort::Date, "offers o");
         assert!(unpinned.contains("USING INDEX offers_store"), "{unpinned}");
         let chosen = plan(Sort::Date, sorted_index(&filter, Sort::Date));
-        assert!(chosen.contains("USING INDEX offers_brand (brand_key=? AND currency=?)"));
+        assert!(chosen.contains("INDEX offers_brand (brand_key=? AND currency=?)"));
+        // By value (sorted: too few matches to walk the value index), the matches are found
+        // and scored on the brand's index alone, which holds the score's columns (before
+        // migration 0043 the planner scored them from the currency's whole value index).
+        let chosen = plan(Sort::Value, sorted_index(&filter, Sort::Value));
+        let brands = "USING COVERING INDEX offers_brand (brand_key=? AND currency=?)";
+        assert!(chosen.contains(brands), "{chosen}");
     }
 
     /// A deep discount-sorted page of a category with a price bound walks the currency's

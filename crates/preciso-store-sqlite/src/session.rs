@@ -55,7 +55,7 @@ pub(crate) const OFFER_INDEXES: [&str; 6] = [
             brand, brand_key, list_price_minor, prev_price_minor, rating_centi, review_count, id)",
     "CREATE INDEX IF NOT EXISTS offers_brand
         ON offers(brand_key, currency, price_minor, category_key, availability, product_id,
-                store_id)",
+                store_id, prev_price_minor, rating_centi, review_count, id)",
     "CREATE INDEX IF NOT EXISTS offers_price
         ON offers(currency, price_minor, id, category_key, availability)",
     "CREATE INDEX IF NOT EXISTS offers_rating
