@@ -55,7 +55,8 @@ pub struct TablePart {
 pub struct Manifest {
     pub format_version: u32,
     pub app_version: String,
-    /// The last migration applied to the source (both backends name them alike).
+    /// The schema of the build that wrote it (`schema_version`: its last migration by SQLite's
+    /// list, whichever the backend), which a restore must match.
     pub schema_version: String,
     pub backend: String,
     pub created_at: DateTime<Utc>,

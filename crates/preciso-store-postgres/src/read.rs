@@ -115,8 +115,8 @@ fn value_ranks(
     }
     // A brand's deep page walks here even where sorting the brand's offers would pass fewer
     // (`scan.brand_offers`, which SQLite heeds): PostgreSQL's brand index does not hold the
-    // score's columns, and widened to (SQLite's migration 0043) the planner chose the
-    // category's index for a brand's date-sorted page in a category, 22 → 52 ms at 1M.
+    // score's columns, and widened to them (SQLite's migration 0043) the planner chose the
+    // category's index for a brand's date-sorted page in a category (21–33 → 46–110 ms at 1M).
     let medians: ranking::Medians =
         run(c, &scan.medians)?.iter().map(|r| (r.get(0), r.get(1))).collect();
     ranking::page_by_passes(scan.passes.len(), page.offset(), page.limit, |pass, top| {

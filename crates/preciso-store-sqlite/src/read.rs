@@ -283,18 +283,21 @@ fn best_prices_index(filter: &OfferFilter, one_key: bool) -> &'static str {
 /// brand's matches, found on its index, which carries the store too (migration 0041): with a
 /// store as well the planner read every offer of the store (page 50 at 1M: 79 ms; 13 ms); one
 /// product's offers are left to the planner (the product's index is narrower). A brand's
-/// value-sorted listing, when it is sorted rather than walked (its matches too sparse for the
-/// value index's walk, `ranking::scan_suits`), scores the brand's matches from the brand's
-/// index, which holds every column of the score (migration 0043): left to the planner it read
-/// the currency's whole value index to score them (a store and a brand at 3M: 63–68 ms; 10–15
-/// along the brand's). The rating and discount sorts keep the planner's choice: it walks their
+/// value-sorted listing without a category, when it is sorted rather than walked (its matches
+/// too sparse for the value index's walk, `ranking::scan_suits`, or fewer than the walk would
+/// pass, `ranking::brand_sort_suits`), scores the brand's matches from the brand's index,
+/// which holds every column of the score (migration 0043): left to the planner it read the
+/// currency's whole value index to score them (a store and a brand at 3M: 63–68 ms; 11–14
+/// along the brand's). With a category the planner chooses (the category's index holds the
+/// score's columns too, and a leaf may hold far fewer offers than a large brand). The rating and discount sorts keep the planner's choice: it walks their
 /// index, which carries the store and brand, and stops at the page (a store pinned instead: 62
 /// ms, its offers sorted). A category's listings have their own walks (`price_by_keys`).
 fn sorted_index(filter: &OfferFilter, sort: Sort) -> &'static str {
     let by_price = matches!(sort, Sort::Price | Sort::PriceDesc);
     let by_brand = filter.brand.is_some() && filter.product.is_none();
-    let by_date_or_value = matches!(sort, Sort::Date | Sort::Value) && by_brand;
-    if by_date_or_value || by_price && filter.brand.is_some() && filter.category.is_none() {
+    let by_date = sort == Sort::Date && by_brand;
+    let by_value = sort == Sort::Value && by_brand && filter.category.is_none();
+    if by_date || by_value || by_price && filter.brand.is_some() && filter.category.is_none() {
         "offers o INDEXED BY offers_brand"
     } else {
         "offers o"

@@ -140,7 +140,8 @@ pub fn backup_place(settings: &Settings) -> BackupPlace {
     }
 }
 
-/// The schema of this build: its last migration (both backends name them alike).
+/// The schema of this build: its last migration, by SQLite's list whichever the backend (the
+/// backends name their migrations alike, but each skips the few only the other needs).
 pub fn schema_version() -> &'static str {
     preciso_store_sqlite::MIGRATIONS.last().map_or("none", |m| m.0)
 }
