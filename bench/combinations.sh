@@ -6,14 +6,16 @@
 # trending (7 × two windows × pages 1 and 50), the median of 3 each. Prints the paths over
 # LIMIT_MS (default 50) and the 15 slowest. Uses the catalog bench/ui.sh builds; with
 # DATABASE_URL set, the server reads that database instead (bench/endpoints.sh).
-# Usage: [DATABASE_URL=postgres://…] [BIN=…] [LIMIT_MS=50] bench/combinations.sh [OFFERS]
+# --unique: the one-product-per-offer catalog (`bench/ui.sh N 1 --unique`).
+# Usage: [DATABASE_URL=postgres://…] [BIN=…] [LIMIT_MS=50] bench/combinations.sh [OFFERS] [--unique]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
+SHAPE=${2:-}
 LIMIT_MS=${LIMIT_MS:-50}
 OUT=bench/out/ui
-DATA=$OUT/data-$N
-[ -f "$DATA/preciso.sqlite" ] || bash bench/ui.sh "$N" 1 > /dev/null
+DATA=$OUT/data-$N${SHAPE:+-unique}
+[ -f "$DATA/preciso.sqlite" ] || bash bench/ui.sh "$N" 1 $SHAPE > /dev/null
 if [ -z "${BIN:-}" ]; then cargo build --release -q -p preciso; BIN=$PWD/target/release/preciso; fi
 BACKEND=SQLite DB_LINE=""
 if [ -n "${DATABASE_URL:-}" ]; then BACKEND=PostgreSQL DB_LINE="database_url = \"$DATABASE_URL\""; fi
@@ -63,7 +65,7 @@ paths() {
     for d in 7 90; do for page in 1 50; do echo "/api/trending-offers?days=$d&page=$page${f:+&$f}"; done; done
   done
 }
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); offers: $N; $BACKEND; cache off; median of 3"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); offers: $N${SHAPE:+ (one product per offer)}; $BACKEND; cache off; median of 3"
 paths | while read -r path; do
   for _ in 1 2 3; do curl -s -o /dev/null -w '%{time_total} %{http_code}\n' "$BASE$path"; done |
     sort -n | sed -n 2p | awk -v p="$path" '{ printf "%.1f %s %s\n", $1 * 1000, $2, p }'
