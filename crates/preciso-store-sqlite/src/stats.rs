@@ -315,7 +315,7 @@ fn write_market(conn: &Connection, build: &MarketBuild) -> Result<(), StoreError
         &build.market,
         build.generation,
     )?;
-    rebuild_price_analysis(conn, &build.market)
+    crate::timed("price analysis", || rebuild_price_analysis(conn, &build.market))
 }
 
 /// Runs `beside` on `conn` (the best prices' refresh, at the end of a run) while a connection
