@@ -30,6 +30,8 @@ pub(crate) struct SqliteSession<'a> {
     dry_run: bool,
     /// Whether any batch inserted or updated offers (derived tables need a refresh).
     changed: bool,
+    /// How its batches marked the market summary (whether its price analyses still hold).
+    marks: RunMarks,
     /// An initial load into a catalog without offers (`crate::bulk`).
     bulk: Option<BulkLoad>,
     /// Products this run wrote or found stored (forgotten when a batch rolls back).
@@ -102,6 +104,7 @@ impl SqliteCatalog {
             bulk::restore_indexes(&conn).map_err(backend)?;
             None
         };
+        let clean_at_start = crate::stats::marked(&conn)?.is_none();
         let file_id = if dry_run {
             conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
             DRY_RUN_FILE_ID
@@ -115,6 +118,7 @@ impl SqliteCatalog {
             file_id,
             dry_run,
             changed: false,
+            marks: RunMarks { clean_at_start, batches: 0 },
             bulk,
             products: FxHashSet::default(),
             unwritten: UnwrittenThisRun::default(),
@@ -145,6 +149,22 @@ fn insert_ledger_row(conn: &Connection, file: &NewIngestFile) -> rusqlite::Resul
         ],
     )?;
     Ok(conn.last_insert_rowid())
+}
+
+/// How a run's batches marked the market summary stale: whether it was clean when the run
+/// began, and how many of its batches marked it (each adds one to the mark's generation).
+struct RunMarks {
+    clean_at_start: bool,
+    batches: i64,
+}
+
+impl RunMarks {
+    /// The mark's generation at which the stored price analyses still hold, if the run
+    /// `changed` no offer (its offers unchanged: same price, store, brand and category) and
+    /// found the summary clean: every mark since is its own.
+    fn prices_as_of(&self, changed: bool) -> Option<i64> {
+        (self.clean_at_start && !changed && self.batches > 0).then_some(self.batches)
+    }
 }
 
 impl IngestSession for SqliteSession<'_> {
@@ -201,7 +221,8 @@ impl IngestSession for SqliteSession<'_> {
             crate::timed("statistics", || crate::stats::analyze(conn)).map_err(backend)?;
         }
         // The market summary is computed on a second thread while best prices are refreshed.
-        crate::stats::refresh_market_beside(conn, || {
+        let prices_as_of = self.marks.prices_as_of(self.changed);
+        crate::stats::refresh_market_beside(conn, prices_as_of, || {
             crate::timed("best prices", || crate::stats::refresh_product_best(conn))
                 .map_err(backend)
         })?;
@@ -254,6 +275,9 @@ impl SqliteSession<'_> {
         match result {
             Ok(counts) => {
                 self.changed |= counts.inserted + counts.updated > 0;
+                if counts.inserted + counts.updated + counts.unchanged > 0 {
+                    self.marks.batches += 1;
+                }
                 if self.bulk.is_some() {
                     // An appending load's committed pages are never read again (no index to
                     // keep): kept, they filled the cache and stayed resident to the run's end.
