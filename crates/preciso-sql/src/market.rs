@@ -32,6 +32,35 @@ pub const MARK: &str = "INSERT INTO market_dirty (id, generation) VALUES (1, 1)
 pub const GENERATION: &str = "SELECT generation FROM market_dirty WHERE id = 1";
 const CLEAR: &str = "DELETE FROM market_dirty WHERE generation = ?";
 
+/// How a run's batches marked the summary stale: whether it was clean when the run began, and
+/// how many of its batches marked it (each `MARK` adds one to the generation).
+#[derive(Debug, Clone, Copy)]
+pub struct RunMarks {
+    clean_at_start: bool,
+    batches: i64,
+}
+
+impl RunMarks {
+    /// A run that found the summary marked (`true`: not marked) when it began.
+    pub fn new(clean_at_start: bool) -> Self {
+        RunMarks { clean_at_start, batches: 0 }
+    }
+
+    /// One of the run's batches committed its `MARK`.
+    pub fn marked(&mut self) {
+        self.batches += 1;
+    }
+
+    /// The generation at which the stored price analyses still hold, if the run `changed` no
+    /// offer (its offers unchanged: same price, store, brand and category) and found the
+    /// summary clean: every mark since is its own while the generation equals its batches'
+    /// number. A rebuild that reads another generation (a run that died before its end, a
+    /// store merge, another run's batch) rebuilds the analyses too.
+    pub fn prices_as_of(&self, changed: bool) -> Option<i64> {
+        (self.clean_at_start && !changed && self.batches > 0).then_some(self.batches)
+    }
+}
+
 /// `category, category_key, offers` by key.
 pub const CATEGORIES: &str =
     "SELECT category, category_key, offers FROM category_counts ORDER BY category_key";

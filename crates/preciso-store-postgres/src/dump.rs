@@ -199,7 +199,7 @@ impl CatalogDump for PgCatalog {
             fill(&mut Loader(&mut tx))?;
             reset_sequences(&mut tx)?;
             // The market summary is derived, not copied: built from the loaded offers.
-            crate::session::rebuild_market(&mut tx)?;
+            crate::session::rebuild_market(&mut tx, None)?;
             tx.commit().map_err(backend)?;
             // Statistics and the visibility map for what was loaded, as after an ingest run:
             // without them the first readers of a copied catalog were planned on guesses

@@ -24,6 +24,8 @@ pub(crate) struct PgSession<'a> {
     file_id: i64,
     dry_run: bool,
     changed: bool,
+    /// How its batches marked the market summary (whether its price analyses still hold).
+    marks: preciso_sql::market::RunMarks,
     /// Whether any batch rewrote offer rows (inserts, updates or `last_seen` touches), which
     /// clears their pages' visibility-map bits.
     rewrote: bool,
@@ -59,6 +61,7 @@ impl PgCatalog {
             // `bulk::batch_turn`), or those a crashed one left unbuilt.
             crate::bulk::restore(&mut client, &self.connector, true)?;
         }
+        let clean_at_start = !market_marked(&mut client)?;
         let file_id = if dry_run {
             client.batch_execute("BEGIN").map_err(backend)?;
             crate::bulk::batch_turn(&mut client)?;
@@ -88,6 +91,7 @@ impl PgCatalog {
             file_id,
             dry_run,
             changed: false,
+            marks: preciso_sql::market::RunMarks::new(clean_at_start),
             rewrote: false,
             bulk,
             unwritten: UnwrittenThisRun::default(),
@@ -155,6 +159,9 @@ impl IngestSession for PgSession<'_> {
         match result {
             Ok((c, rewrote)) => {
                 self.changed |= c.inserted + c.updated > 0;
+                if c.inserted + c.updated + c.unchanged > 0 {
+                    self.marks.marked();
+                }
                 self.rewrote |= rewrote;
                 Ok(c)
             }
@@ -211,13 +218,15 @@ impl IngestSession for PgSession<'_> {
             crate::bulk::restore(&mut self.client, &self.catalog.connector, false)?;
         }
         let marked = market_marked(&mut self.client)?;
+        let prices_as_of = self.marks.prices_as_of(self.changed);
         let this = &mut *self;
         std::thread::scope(|scope| {
             // The market summary only reads the offers, as the best-price and trending
             // refreshes do, and writes tables of its own: a second connection rebuilds it
             // meanwhile, on a second server process (docs/DECISIONS.md). Not marked stale,
             // it needs no connection.
-            let market = marked.then(|| scope.spawn(|| market_beside(&this.catalog.connector)));
+            let market = marked
+                .then(|| scope.spawn(|| market_beside(&this.catalog.connector, prices_as_of)));
             crate::best::refresh(&mut this.client)?;
             crate::identity::refresh_trends(&mut this.client)?;
             let refused = match market.map(|m| m.join()) {
@@ -226,7 +235,7 @@ impl IngestSession for PgSession<'_> {
                 Some(Err(panic)) => std::panic::resume_unwind(panic),
             };
             if refused {
-                refresh_market_if_marked(&mut this.client)?;
+                refresh_market_keeping(&mut this.client, prices_as_of)?;
             }
             Ok::<(), StoreError>(())
         })?;
@@ -903,14 +912,25 @@ fn write_history(client: &mut Client, plan: &Plan<'_>) -> Result<(), StoreError>
 /// through a portal a chunk at a time, in one transaction. Two runs ending at once refresh one
 /// after the other (the lock), so the second's DELETE sees the first's rows.
 pub(crate) fn refresh_market(client: &mut Client) -> Result<(), StoreError> {
+    rebuild_keeping(client, None)
+}
+
+/// `refresh_market`, keeping the stored price analyses if the mark's generation is
+/// `prices_as_of` (`preciso_sql::market::RunMarks`).
+fn rebuild_keeping(client: &mut Client, prices_as_of: Option<i64>) -> Result<(), StoreError> {
     let mut tx = client.transaction().map_err(backend)?;
-    rebuild_market(&mut tx)?;
+    rebuild_market(&mut tx, prices_as_of)?;
     tx.commit().map_err(backend)
 }
 
 /// The same inside the caller's transaction: the offers in any order, then their prices in
-/// product order, each read through a portal a chunk at a time.
-pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+/// product order, each read through a portal a chunk at a time. The category price analyses
+/// are rebuilt too unless the mark's generation is `prices_as_of`: then no writer but a run
+/// that changed no offer marked the summary since the analyses were written.
+pub(crate) fn rebuild_market(
+    tx: &mut postgres::Transaction<'_>,
+    prices_as_of: Option<i64>,
+) -> Result<(), StoreError> {
     use preciso_core::market::{MarketFold, MarketRow, PriceRow};
     tx.batch_execute("LOCK TABLE store_stats IN SHARE ROW EXCLUSIVE MODE").map_err(backend)?;
     let generation: Option<i64> =
@@ -949,6 +969,9 @@ pub(crate) fn rebuild_market(tx: &mut postgres::Transaction<'_>) -> Result<(), S
     // filtered date page's walk for one row and sorted the currency's whole list (64 ms at 1M,
     // 1.2 ms walked in rank order once analyzed).
     tx.batch_execute("ANALYZE market_recent, store_recent").map_err(backend)?;
+    if prices_as_of.is_some() && generation == prices_as_of {
+        return Ok(());
+    }
     rebuild_price_analysis(tx, &market)
 }
 
@@ -1000,7 +1023,10 @@ fn rebuild_price_analysis(
 
 /// `refresh_market_if_marked` on a connection of its own; false when the server refused the
 /// connection (the caller refreshes on its own).
-fn market_beside(connector: &crate::tls::Connector) -> Result<bool, StoreError> {
+fn market_beside(
+    connector: &crate::tls::Connector,
+    prices_as_of: Option<i64>,
+) -> Result<bool, StoreError> {
     let mut client = match crate::connect_with(connector) {
         Ok(client) => client,
         Err(e) => {
@@ -1008,14 +1034,22 @@ fn market_beside(connector: &crate::tls::Connector) -> Result<bool, StoreError> 
             return Ok(false);
         }
     };
-    refresh_market_if_marked(&mut client)?;
+    refresh_market_keeping(&mut client, prices_as_of)?;
     Ok(true)
 }
 
 /// Rebuilds the market summary when it is marked stale (`market_dirty`): at the end of a run
 /// whose batches read offers, and when a catalog opens after a run that died before that.
 pub(crate) fn refresh_market_if_marked(client: &mut Client) -> Result<(), StoreError> {
-    if market_marked(client)? { refresh_market(client) } else { Ok(()) }
+    refresh_market_keeping(client, None)
+}
+
+/// `refresh_market_if_marked`, keeping the price analyses at `prices_as_of` (`rebuild_market`).
+fn refresh_market_keeping(
+    client: &mut Client,
+    prices_as_of: Option<i64>,
+) -> Result<(), StoreError> {
+    if market_marked(client)? { rebuild_keeping(client, prices_as_of) } else { Ok(()) }
 }
 
 /// Whether the market summary is marked stale (`market_dirty`).

@@ -12,6 +12,7 @@ use preciso_core::domain::{
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
 use preciso_core::reconcile::{Decision, StoredOffer, UnwrittenThisRun};
 use preciso_sql::best;
+use preciso_sql::market::RunMarks;
 use rusqlite::{Connection, OptionalExtension, Statement, params};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashMap;
@@ -118,7 +119,7 @@ impl SqliteCatalog {
             file_id,
             dry_run,
             changed: false,
-            marks: RunMarks { clean_at_start, batches: 0 },
+            marks: RunMarks::new(clean_at_start),
             bulk,
             products: FxHashSet::default(),
             unwritten: UnwrittenThisRun::default(),
@@ -149,22 +150,6 @@ fn insert_ledger_row(conn: &Connection, file: &NewIngestFile) -> rusqlite::Resul
         ],
     )?;
     Ok(conn.last_insert_rowid())
-}
-
-/// How a run's batches marked the market summary stale: whether it was clean when the run
-/// began, and how many of its batches marked it (each adds one to the mark's generation).
-struct RunMarks {
-    clean_at_start: bool,
-    batches: i64,
-}
-
-impl RunMarks {
-    /// The mark's generation at which the stored price analyses still hold, if the run
-    /// `changed` no offer (its offers unchanged: same price, store, brand and category) and
-    /// found the summary clean: every mark since is its own.
-    fn prices_as_of(&self, changed: bool) -> Option<i64> {
-        (self.clean_at_start && !changed && self.batches > 0).then_some(self.batches)
-    }
 }
 
 impl IngestSession for SqliteSession<'_> {
@@ -276,7 +261,7 @@ impl SqliteSession<'_> {
             Ok(counts) => {
                 self.changed |= counts.inserted + counts.updated > 0;
                 if counts.inserted + counts.updated + counts.unchanged > 0 {
-                    self.marks.batches += 1;
+                    self.marks.marked();
                 }
                 if self.bulk.is_some() {
                     // An appending load's committed pages are never read again (no index to
