@@ -2032,6 +2032,48 @@ pub fn analysis_runs_queue_claim_finish_and_keep_history(c: &dyn Catalog) {
     assert_eq!(c.running_analyses().unwrap().len(), 0);
 }
 
+/// A run that changed no offer keeps the category price analyses (nothing they read moved),
+/// while the rest of the market summary is rebuilt; a run that found the summary already
+/// marked (as a run that died before its end leaves it), one marked by another writer between
+/// its batches, and one that changed a price rebuild them. Not among `contract_tests!`: the
+/// backend's test gives what only it can do — `plant` writes a maximum (777) no analysis
+/// computes into every stored analysis row, `mark` marks the summary stale as another writer's
+/// transaction does.
+pub fn unchanged_runs_keep_the_price_analyses(c: &dyn Catalog, plant: &dyn Fn(), mark: &dyn Fn()) {
+    let cop = Currency::parse("COP").unwrap();
+    let day = |at: i64, olla: i64| -> Vec<Offer> {
+        [("A", olla), ("B", 4_000)]
+            .iter()
+            .map(|&(sku, price)| Fixture { sku, price, at, ..Default::default() }.offer())
+            .collect()
+    };
+    let analysis = || c.price_analysis("hogar", cop).unwrap().expect("hogar in COP");
+    let kept = || analysis().stats.max == 777;
+    let summary_seen = || c.store_market(cop, 0).unwrap()[0].last_seen;
+    apply(c, "day1", &day(1_000, 5_000));
+    plant();
+    assert_eq!(apply(c, "day2", &day(2_000, 5_000)).unchanged, 2);
+    assert!(kept(), "an unchanged run keeps them");
+    assert_eq!(summary_seen(), 2_000, "and rebuilds the rest of the summary");
+
+    mark();
+    assert_eq!(apply(c, "day3", &day(3_000, 5_000)).unchanged, 2);
+    assert!(!kept(), "marked before the run began: rebuilt");
+
+    plant();
+    let mut run = c.begin_ingest(&new_file("day4"), false).unwrap();
+    let reader = IngestCounts { read: 2, ..Default::default() };
+    assert_eq!(run.apply_batch(&day(4_000, 5_000), &reader).unwrap().unchanged, 2);
+    mark();
+    run.finish(IngestStatus::Done, None).unwrap();
+    assert!(!kept(), "marked by another writer during the run: rebuilt");
+
+    plant();
+    assert_eq!(apply(c, "day5", &day(5_000, 4_500)).updated, 1);
+    assert!(!kept(), "a price changed: rebuilt");
+    assert_eq!(analysis().stats.min, 4_000, "from the offers as they are now");
+}
+
 /// M.reject_rate's input: each run's records per store, summed over a window of runs, and
 /// moved with a store merge (added to the target's own counts of the same run).
 pub fn store_records_are_summed_over_a_window_and_follow_a_merge(c: &dyn Catalog) {

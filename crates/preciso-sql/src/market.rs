@@ -3,6 +3,7 @@
 //! store comparison.
 
 use crate::stores::Tx;
+use preciso_core::domain::IngestCounts;
 use preciso_core::market::{Listed, ListedNames, Market};
 use preciso_core::ports::{Cell, StoreError};
 
@@ -44,6 +45,12 @@ impl RunMarks {
     /// A run that found the summary marked (`true`: not marked) when it began.
     pub fn new(clean_at_start: bool) -> Self {
         RunMarks { clean_at_start, batches: 0 }
+    }
+
+    /// Whether a batch with these counts marks the summary (`MARK` in its transaction): any
+    /// offer it read, unchanged ones too (their `last_seen` moves).
+    pub fn batch_marks(counts: &IngestCounts) -> bool {
+        counts.inserted + counts.updated + counts.unchanged > 0
     }
 
     /// One of the run's batches committed its `MARK`.

@@ -485,11 +485,21 @@ pub struct ValueScan {
     /// The currency's offers: with the listing's count, whether to scan at all
     /// (`ranking::scan_suits`).
     pub currency_offers: Query,
-    /// With a brand and something else narrowing the listing (a store, category or price),
-    /// the brand's offers from the market summary (`brand_counts`): whether sorting them beats
-    /// the walk (`ranking::brand_sort_suits`). SQLite heeds it; PostgreSQL walks (its brand
-    /// index lacks the score's columns: docs/DECISIONS.md).
-    pub brand_offers: Option<Query>,
+}
+
+/// With a brand and something else narrowing the listing (a store, category or price), the
+/// brand's offers from the market summary (`brand_counts`): whether sorting them beats a value
+/// scan's walk (`ranking::brand_sort_suits`). SQLite asks; PostgreSQL walks (its brand index
+/// lacks the score's columns: docs/DECISIONS.md). A brand alone walks: its count is its own
+/// density, so the walk passes what it expects (a brand's page 50 at 3M: 17.9 ms walked, 23.1
+/// ms sorted).
+pub fn brand_offers(filter: &OfferFilter) -> Option<Query> {
+    let narrowed = OfferFilter { currency: None, brand: None, ..filter.clone() };
+    let brand = filter.brand.as_ref().filter(|_| narrowed != OfferFilter::default())?;
+    Some(Query::new(
+        "SELECT coalesce((SELECT offers FROM brand_counts WHERE brand_key = ?), 0)".into(),
+        vec![Param::Text(fold_for_matching(brand.trim()))],
+    ))
 }
 
 /// The value scan of a page, or `None` where the listing ranks by sorting: another sort, a
@@ -536,22 +546,7 @@ pub fn value_scan(
         "SELECT category_key, median_minor FROM category_stats WHERE currency = ?".into(),
         vec![text(currency.code())],
     );
-    // A brand alone walks: its count is its own density, so the walk passes what it expects
-    // (a brand's page 50 at 3M: 17.9 ms walked, 23.1 ms sorted).
-    let narrowed = OfferFilter { currency: None, brand: None, ..filter.clone() };
-    let brand = filter.brand.as_ref().filter(|_| narrowed != OfferFilter::default());
-    let brand_offers = brand.map(|brand| {
-        Query::new(
-            "SELECT coalesce((SELECT offers FROM brand_counts WHERE brand_key = ?), 0)".into(),
-            vec![Param::Text(fold_for_matching(brand.trim()))],
-        )
-    });
-    Some(ValueScan {
-        passes,
-        currency_offers: market_offers(currency, None),
-        medians,
-        brand_offers,
-    })
+    Some(ValueScan { passes, currency_offers: market_offers(currency, None), medians })
 }
 
 /// `OFFER_COLUMNS` of the given offers, in no particular order.

@@ -104,17 +104,16 @@ fn value_ranks(
     sort: Sort,
     page: PageRequest,
     who: Personalization<'_>,
-    total: MatchCount,
+    matching: u64,
 ) -> Result<Option<Vec<Rank>>, StoreError> {
     let Some(scan) = reads::value_scan(filter, sort, page, who.preferences, "offers o") else {
         return Ok(None);
     };
-    let currency_offers = count(c, &scan.currency_offers)?;
-    if !ranking::scan_suits(total.at_least(), currency_offers) {
+    if !ranking::scan_suits(matching, count(c, &scan.currency_offers)?) {
         return Ok(None);
     }
     // A brand's deep page walks here even where sorting the brand's offers would pass fewer
-    // (`scan.brand_offers`, which SQLite heeds): PostgreSQL's brand index does not hold the
+    // (`reads::brand_offers`, which SQLite asks): PostgreSQL's brand index does not hold the
     // score's columns, and widened to them (SQLite's migration 0043) the planner chose the
     // category's index for a brand's date-sorted page in a category (21–33 → 46–110 ms at 1M).
     let medians: ranking::Medians =
@@ -232,7 +231,8 @@ impl CatalogRead for PgCatalog {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
             let recent = reads::recent_page(filter, sort, page, who.preferences);
-            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
+            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total.at_least())?
+            {
                 Some(ranks) => ranks,
                 None => match recent.map(|q| run(c, &q).map(rank)).transpose()? {
                     // No rows: the summary is stale or the page is past the last offer.
@@ -564,24 +564,38 @@ mod tests {
     use super::*;
     use preciso_core::testing::Fixture;
 
-    /// Listing statements are prepared for each execution, so PostgreSQL plans each for its
-    /// category, brand or price bound (a cached one may settle on a generic plan after five
-    /// runs); lookups by id or product stay in the connection's statement cache.
-    #[test]
-    fn listings_are_planned_for_their_values_and_lookups_stay_cached() {
-        let Some(db) = crate::testing::TempDb::create("read") else { return };
+    /// A catalog in a database of its own holding three fixture offers (`a`, `b`, `c`); `None`
+    /// without a PostgreSQL to test against.
+    fn three_offers(
+        name: &str,
+    ) -> Option<(crate::testing::TempDb, PgCatalog, Vec<preciso_core::domain::Offer>)> {
+        let db = crate::testing::TempDb::create(name)?;
         let catalog = PgCatalog::open(&db.url).unwrap();
         let offers: Vec<_> = ["a", "b", "c"]
             .iter()
             .map(|sku| Fixture { sku, ..Default::default() }.offer())
             .collect();
         preciso_core::testing::apply(&catalog, "day", &offers);
-        let filter = OfferFilter {
+        Some((db, catalog, offers))
+    }
+
+    /// The fixtures' category in pesos from `min_price` up.
+    fn hogar_from(min_price: &str) -> OfferFilter {
+        OfferFilter {
             currency: Currency::parse("COP").ok(),
-            min_price: preciso_core::query::Decimal::parse("1"),
+            min_price: preciso_core::query::Decimal::parse(min_price),
             category: Some("hogar".into()),
             ..Default::default()
-        };
+        }
+    }
+
+    /// Listing statements are prepared for each execution, so PostgreSQL plans each for its
+    /// category, brand or price bound (a cached one may settle on a generic plan after five
+    /// runs); lookups by id or product stay in the connection's statement cache.
+    #[test]
+    fn listings_are_planned_for_their_values_and_lookups_stay_cached() {
+        let Some((_db, catalog, offers)) = three_offers("read") else { return };
+        let filter = hogar_from("1");
         for _ in 0..6 {
             let who = Personalization::default();
             catalog.list_offers(&filter, Sort::Value, PageRequest::default(), who).unwrap();
@@ -602,19 +616,8 @@ mod tests {
     /// instead (44–66 ms at 1M; the walk 4–8 ms).
     #[test]
     fn a_categorys_discount_walk_tests_the_category_on_the_index() {
-        let Some(db) = crate::testing::TempDb::create("discount_walk") else { return };
-        let catalog = PgCatalog::open(&db.url).unwrap();
-        let offers: Vec<_> = ["a", "b", "c"]
-            .iter()
-            .map(|sku| Fixture { sku, ..Default::default() }.offer())
-            .collect();
-        preciso_core::testing::apply(&catalog, "day", &offers);
-        let filter = OfferFilter {
-            currency: Currency::parse("COP").ok(),
-            min_price: preciso_core::query::Decimal::parse("100"),
-            category: Some("hogar".into()),
-            ..Default::default()
-        };
+        let Some((db, _catalog, _)) = three_offers("discount_walk") else { return };
+        let filter = hogar_from("100");
         let page = PageRequest { page: 50, limit: 20 };
         let (q, _) = reads::list_offers(&filter, Sort::Discount, page, None, "offers o");
         let mut client = crate::connect(&db.url).unwrap();

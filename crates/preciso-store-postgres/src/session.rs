@@ -14,6 +14,7 @@ use preciso_core::domain::{
 };
 use preciso_core::ports::{IngestSession, NewIngestFile, StoreError};
 use preciso_core::reconcile::{Decision, StoredOffer, UnwrittenThisRun};
+use preciso_sql::market::RunMarks;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const DRY_RUN_FILE_ID: i64 = -1;
@@ -25,7 +26,7 @@ pub(crate) struct PgSession<'a> {
     dry_run: bool,
     changed: bool,
     /// How its batches marked the market summary (whether its price analyses still hold).
-    marks: preciso_sql::market::RunMarks,
+    marks: RunMarks,
     /// Whether any batch rewrote offer rows (inserts, updates or `last_seen` touches), which
     /// clears their pages' visibility-map bits.
     rewrote: bool,
@@ -91,7 +92,7 @@ impl PgCatalog {
             file_id,
             dry_run,
             changed: false,
-            marks: preciso_sql::market::RunMarks::new(clean_at_start),
+            marks: RunMarks::new(clean_at_start),
             rewrote: false,
             bulk,
             unwritten: UnwrittenThisRun::default(),
@@ -149,7 +150,7 @@ impl IngestSession for PgSession<'_> {
                 add_ledger_counts(&mut self.client, self.file_id, &c).map(|()| (c, rewrote))
             })
             .and_then(|(c, rewrote)| {
-                if c.inserted + c.updated + c.unchanged > 0 {
+                if RunMarks::batch_marks(&c) {
                     self.client.execute(preciso_sql::market::MARK, &[]).map_err(backend)?;
                 }
                 Ok((c, rewrote))
@@ -159,7 +160,7 @@ impl IngestSession for PgSession<'_> {
         match result {
             Ok((c, rewrote)) => {
                 self.changed |= c.inserted + c.updated > 0;
-                if c.inserted + c.updated + c.unchanged > 0 {
+                if RunMarks::batch_marks(&c) {
                     self.marks.marked();
                 }
                 self.rewrote |= rewrote;

@@ -496,57 +496,16 @@ fn the_value_score_is_the_own_part_plus_the_price_points() {
     preciso_core::testing::assert_value_scores(&rows);
 }
 
-/// A run that changed no offer keeps the category price analyses while the rest of the market
-/// summary is rebuilt; a run that found the summary already marked, one marked by another
-/// writer between its batches, and one that changed a price rebuild them (as on SQLite).
+/// A run that changed no offer keeps the category price analyses; the storage contract's
+/// check, given PostgreSQL's raw access.
 #[test]
 fn an_unchanged_run_keeps_the_price_analyses_and_a_change_rebuilds_them() {
-    use preciso_core::testing::{Fixture, apply};
     let Some(db) = TempDb::create("price_kept") else { return };
     let catalog = PgCatalog::open(&db.url).unwrap();
-    let day = |at: i64, price: i64| -> Vec<preciso_core::domain::Offer> {
-        ["a", "b"]
-            .iter()
-            .map(|sku| {
-                let price = if *sku == "a" { price } else { 4_000 };
-                Fixture { sku, price, at, ..Default::default() }.offer()
-            })
-            .collect()
+    let sql = |statement: &str| {
+        Client::connect(&db.url, NoTls).unwrap().batch_execute(statement).unwrap()
     };
-    apply(&catalog, "day1", &day(1_000, 5_000));
-    let mut c = Client::connect(&db.url, NoTls).unwrap();
-    // A value no analysis computes: it stays only while the stored analyses are kept.
-    let planted = || {
-        Client::connect(&db.url, NoTls)
-            .unwrap()
-            .batch_execute("UPDATE price_analysis SET max_minor = 777")
-            .unwrap()
-    };
-    let mut kept = move || -> bool {
-        c.query_one("SELECT count(*) > 0 AND bool_and(max_minor = 777) FROM price_analysis", &[])
-            .unwrap()
-            .get(0)
-    };
-    planted();
-    assert_eq!(apply(&catalog, "day2", &day(2_000, 5_000)).unchanged, 2);
-    assert!(kept(), "an unchanged run keeps them");
-
-    let mark = |url: &str| {
-        Client::connect(url, NoTls).unwrap().batch_execute(preciso_sql::market::MARK).unwrap()
-    };
-    mark(&db.url);
-    assert_eq!(apply(&catalog, "day3", &day(3_000, 5_000)).unchanged, 2);
-    assert!(!kept(), "marked before the run began: rebuilt");
-
-    planted();
-    let mut run = catalog.begin_ingest(&new_file("day4"), false).unwrap();
-    let counts = run.apply_batch(&day(4_000, 5_000), &IngestCounts::default()).unwrap();
-    assert_eq!(counts.unchanged, 2);
-    mark(&db.url);
-    run.finish(IngestStatus::Done, None).unwrap();
-    assert!(!kept(), "marked by another writer during the run: rebuilt");
-
-    planted();
-    assert_eq!(apply(&catalog, "day5", &day(5_000, 4_500)).updated, 1);
-    assert!(!kept(), "a price changed: rebuilt");
+    let plant = || sql("UPDATE price_analysis SET max_minor = 777");
+    let mark = || sql(preciso_sql::market::MARK);
+    preciso_core::testing::unchanged_runs_keep_the_price_analyses(&catalog, &plant, &mark);
 }

@@ -161,8 +161,8 @@ fn value_ranks(
     }
     // A brand's deep page: its offers, sorted along the brand's index (`sorted_index`), are
     // fewer than the walk would pass.
-    if let Some(brand) = &scan.brand_offers {
-        let (brand, wanted) = (query_count(c, brand)?, page.depth());
+    if let Some(brand) = reads::brand_offers(filter) {
+        let (brand, wanted) = (query_count(c, &brand)?, page.depth());
         if ranking::brand_sort_suits(brand, wanted, total.total, currency_offers) {
             return Ok(None);
         }
@@ -736,11 +736,9 @@ mod tests {
         ("offers_id", "980135 1"),
     ];
 
-    /// A price-sorted page of a brand in a store walks the brand's price order: under the
-    /// sampled statistics the planner walked the whole currency's (`offers_price`); a
-    /// date-sorted one finds its matches on the brand's index, not among the store's offers.
-    #[test]
-    fn a_brands_sorted_listing_reads_the_brands_index() {
+    /// A new catalog whose statistics are `SAMPLED`, and a connection to it (the directory
+    /// must outlive both).
+    fn sampled_catalog() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let cat = SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap();
         let conn = Connection::open(cat.path()).unwrap();
@@ -749,25 +747,40 @@ mod tests {
             conn.execute("INSERT INTO sqlite_stat1 VALUES ('offers', ?1, ?2)", [idx, stat])
                 .unwrap();
         }
+        // A connection reads the statistics when it loads the schema: this one loaded it
+        // before they were written.
         drop(conn);
+        let conn = Connection::open(cat.path()).unwrap();
+        (dir, conn)
+    }
+
+    /// SQLite's plan for page 50 of the listing (`reads::list_offers` over `offers`), its
+    /// steps joined by "; ".
+    fn page_50_plan(conn: &Connection, filter: &OfferFilter, sort: Sort, offers: &str) -> String {
+        let page = PageRequest { page: 50, limit: 20 };
+        let (q, _) = reads::list_offers(filter, sort, page, None, offers);
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
+        let steps: Vec<String> = stmt
+            .query_map(params_from_iter(values(&q.params)), |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        steps.join("; ")
+    }
+
+    /// A price-sorted page of a brand in a store walks the brand's price order: under the
+    /// sampled statistics the planner walked the whole currency's (`offers_price`); a
+    /// date-sorted one finds its matches on the brand's index, not among the store's offers.
+    #[test]
+    fn a_brands_sorted_listing_reads_the_brands_index() {
+        let (_dir, conn) = sampled_catalog();
         let filter = OfferFilter {
             currency: Some(Currency::COP),
             store: Some(StoreId::parse("exito").unwrap()),
             brand: Some("lenovo".into()),
             ..Default::default()
         };
-        let page = PageRequest { page: 50, limit: 20 };
-        let conn = Connection::open(cat.path()).unwrap();
-        let plan = |sort: Sort, offers: &str| -> String {
-            let (q, _) = reads::list_offers(&filter, sort, page, None, offers);
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
-            let steps: Vec<String> = stmt
-                .query_map(params_from_iter(values(&q.params)), |r| r.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            steps.join("; ")
-        };
+        let plan = |sort: Sort, offers: &str| page_50_plan(&conn, &filter, sort, offers);
         // The statistics mislead the planner as on the benchmark catalog (cheapest first; for
         // dearest first it happened to take the brand's index)...
         let unpinned = plan(Sort::Price, "offers o");
@@ -799,31 +812,14 @@ mod tests {
     /// 92k at 1M: 22 ms; 3 ms along the index).
     #[test]
     fn a_categorys_discount_listing_walks_the_discount_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let cat = SqliteCatalog::open(&dir.path().join("catalog.sqlite")).unwrap();
-        let conn = Connection::open(cat.path()).unwrap();
-        conn.execute_batch("ANALYZE; DELETE FROM sqlite_stat1").unwrap();
-        for (idx, stat) in SAMPLED {
-            conn.execute("INSERT INTO sqlite_stat1 VALUES ('offers', ?1, ?2)", [idx, stat])
-                .unwrap();
-        }
-        drop(conn);
+        let (_dir, conn) = sampled_catalog();
         let filter = OfferFilter {
             currency: Some(Currency::COP),
             category: Some("tecnologia".into()),
             min_price: preciso_core::query::Decimal::parse("100"),
             ..Default::default()
         };
-        let page = PageRequest { page: 50, limit: 20 };
-        let (q, _) = reads::list_offers(&filter, Sort::Discount, page, None, "offers o");
-        let conn = Connection::open(cat.path()).unwrap();
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql)).unwrap();
-        let plan: Vec<String> = stmt
-            .query_map(params_from_iter(values(&q.params)), |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("; ");
+        let plan = page_50_plan(&conn, &filter, Sort::Discount, "offers o");
         // The walk reads nothing but the index (the page's 20 rows are sorted again once
         // scored: the plan's one temporary B-tree).
         assert!(plan.contains("USING COVERING INDEX offers_discount (currency=?)"), "{plan}");

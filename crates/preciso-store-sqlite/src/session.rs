@@ -250,7 +250,7 @@ impl SqliteSession<'_> {
                     None => write_batch(conn, offers, file_id, reader_counts, run)?,
                 };
                 add_ledger_counts(conn, file_id, &counts)?;
-                if counts.inserted + counts.updated + counts.unchanged > 0 {
+                if RunMarks::batch_marks(&counts) {
                     conn.execute(preciso_sql::market::MARK, [])?;
                 }
                 Ok(counts)
@@ -260,7 +260,7 @@ impl SqliteSession<'_> {
         match result {
             Ok(counts) => {
                 self.changed |= counts.inserted + counts.updated > 0;
-                if counts.inserted + counts.updated + counts.unchanged > 0 {
+                if RunMarks::batch_marks(&counts) {
                     self.marks.marked();
                 }
                 if self.bulk.is_some() {

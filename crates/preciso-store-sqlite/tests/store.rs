@@ -820,57 +820,14 @@ fn the_value_score_is_the_own_part_plus_the_price_points() {
     preciso_core::testing::assert_value_scores(&rows);
 }
 
-/// A run that changed no offer keeps the category price analyses (nothing they read moved:
-/// re-reading every category's prices was a tenth of an unchanged 1M re-ingest), while the
-/// rest of the market summary is rebuilt; a run that found the summary already marked (here
-/// as a run that died before its end leaves it) or that changed a price rebuilds them.
+/// A run that changed no offer keeps the category price analyses (re-reading every
+/// category's prices was a tenth of an unchanged 1M re-ingest); the storage contract's check,
+/// given SQLite's raw access.
 #[test]
 fn an_unchanged_run_keeps_the_price_analyses_and_a_change_rebuilds_them() {
-    use preciso_core::testing::apply;
     let (_d, cat) = open();
-    let day = |at: i64, olla: i64| {
-        [offer("exito", "A", "olla", olla, at), offer("alkosto", "B", "sarten", 4_000, at)]
-    };
-    apply(&cat, "day1", &day(1, 5_000));
-    // A mark no analysis computes: it stays only while the stored analyses are kept.
-    let planted = || raw(&cat).execute("UPDATE price_analysis SET max_minor = 777", []).unwrap();
-    let kept = || -> bool {
-        raw(&cat)
-            .query_row(
-                "SELECT count(*) > 0 AND min(max_minor = 777) FROM price_analysis",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
-    let summary_seen = || -> i64 {
-        raw(&cat).query_row("SELECT max(last_seen) FROM store_market", [], |r| r.get(0)).unwrap()
-    };
-    planted();
-    assert_eq!(apply(&cat, "day2", &day(2, 5_000)).unchanged, 2);
-    assert!(kept(), "an unchanged run keeps them");
-    assert_eq!(summary_seen(), 2, "and rebuilds the rest of the summary");
-
-    raw(&cat).execute(preciso_sql::market::MARK, []).unwrap();
-    assert_eq!(apply(&cat, "day3", &day(3, 5_000)).unchanged, 2);
-    assert!(!kept(), "marked before the run began: rebuilt");
-
-    // Another writer (a store merge, another run) marks it between this run's batches.
-    planted();
-    let mut run = cat.begin_ingest(&new_file("day4"), false).unwrap();
-    let counts = run.apply_batch(&day(4, 5_000), &IngestCounts::default()).unwrap();
-    assert_eq!(counts.unchanged, 2);
-    raw(&cat).execute(preciso_sql::market::MARK, []).unwrap();
-    run.finish(IngestStatus::Done, None).unwrap();
-    assert!(!kept(), "marked by another writer during the run: rebuilt");
-
-    planted();
-    assert_eq!(apply(&cat, "day5", &day(5, 4_500)).updated, 1);
-    assert!(!kept(), "a price changed: rebuilt");
-    let olla = raw(&cat)
-        .query_row("SELECT min(min_minor) FROM price_analysis WHERE currency = 'COP'", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .unwrap();
-    assert_eq!(olla, 4_000, "from the offers as they are now");
+    let plant =
+        || raw(&cat).execute("UPDATE price_analysis SET max_minor = 777", []).map(drop).unwrap();
+    let mark = || raw(&cat).execute(preciso_sql::market::MARK, []).map(drop).unwrap();
+    preciso_core::testing::unchanged_runs_keep_the_price_analyses(&cat, &plant, &mark);
 }
