@@ -42,17 +42,25 @@ pub struct Offer {
 
 impl From<&OfferView> for Offer {
     fn from(o: &OfferView) -> Self {
+        Offer::from(o.clone())
+    }
+}
+
+/// Moves the offer's text into the response (a comparison's offers are not needed after).
+impl From<OfferView> for Offer {
+    fn from(o: OfferView) -> Self {
         Offer {
+            discount_pct: round2(o.discount_pct()),
             id: o.id,
-            store: o.store.clone(),
+            store: o.store,
             product_id: o.product_id,
-            sku: o.sku.clone(),
-            title: o.title.clone(),
-            brand: o.brand.clone(),
-            category: o.category.clone(),
-            gtin: o.gtin.clone(),
-            url: o.url.clone(),
-            image_url: o.image_url.clone(),
+            sku: o.sku,
+            title: o.title,
+            brand: o.brand,
+            category: o.category,
+            gtin: o.gtin,
+            url: o.url,
+            image_url: o.image_url,
             price: o.price.into(),
             list_price: o.list_price.map(Money::from),
             previous_price: o.previous_price.map(Money::from),
@@ -62,7 +70,6 @@ impl From<&OfferView> for Offer {
             first_seen: o.first_seen,
             last_seen: o.last_seen,
             price_changed_at: o.price_changed_at,
-            discount_pct: round2(o.discount_pct()),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use preciso_core::domain::{Gtin, ProductId};
+use preciso_core::ports::Catalog;
 use preciso_core::query::OfferView;
 use std::collections::BTreeMap;
 
@@ -80,6 +81,28 @@ fn spreads(offers: &[OfferView]) -> Vec<Spread> {
         .collect()
 }
 
+/// The product looked up, the text search's matches (none by id or GTIN) and its offers.
+fn find(c: &dyn Catalog, how: Lookup) -> ApiResult<Found> {
+    let (id, matches) = match how {
+        Lookup::Id(id) => (Some(id), Vec::new()),
+        Lookup::Gtin(g) => (c.product_by_gtin(&g)?, Vec::new()),
+        Lookup::Text(t) => {
+            let found = c.search_products(&t, 10)?;
+            (found.first().map(|f| f.0), found)
+        }
+    };
+    let Some(id) = id else {
+        return Err(ApiError::NotFound("no product matches".into()));
+    };
+    let offers = c.product_offers(id)?;
+    if offers.is_empty() {
+        return Err(ApiError::NotFound(format!("product {id} does not exist")));
+    }
+    Ok((id, matches, offers))
+}
+
+type Found = (ProductId, Vec<(ProductId, String, u64)>, Vec<OfferView>);
+
 /// One product across stores: exactly one of `product_id`, `gtin` or `q` names it.
 #[utoipa::path(
     get,
@@ -98,47 +121,33 @@ pub async fn price_comparison(
 ) -> ApiResult<Json<Comparison>> {
     let how = lookup(&q)?;
     let requested = crate::currency::requested(&q)?;
-    let (product, matches, offers) = state
-        .db(move |c| {
-            let (id, matches) = match how {
-                Lookup::Id(id) => (Some(id), Vec::new()),
-                Lookup::Gtin(g) => (c.product_by_gtin(&g)?, Vec::new()),
-                Lookup::Text(t) => {
-                    let found = c.search_products(&t, 10)?;
-                    (found.first().map(|f| f.0), found)
-                }
-            };
-            let Some(id) = id else {
-                return Err(ApiError::NotFound("no product matches".into()));
-            };
-            let offers = c.product_offers(id)?;
-            if offers.is_empty() {
-                return Err(ApiError::NotFound(format!("product {id} does not exist")));
-            }
-            Ok((id, matches, offers))
-        })
-        .await?;
+    // By id or GTIN it reads one product's rows; a text search scans the index first.
+    let (product, matches, offers) = match how {
+        Lookup::Text(_) => state.db(move |c| find(c, how)).await?,
+        _ => state.db_point(move |c| find(c, how)).await?,
+    };
     let (currency, currencies) =
         crate::currency::choose_among(&state, requested, offers.iter().map(|o| o.price.currency));
-    let first = offers[0].clone();
-    let gtin = offers.iter().find_map(|o| o.gtin.clone());
+    let first = &offers[0];
+    let info = ProductInfo {
+        id: product,
+        title: first.title.clone(),
+        brand: first.brand.clone(),
+        gtin: offers.iter().find_map(|o| o.gtin.clone()),
+        category: first.category.clone(),
+    };
     let offers: Vec<OfferView> =
         offers.into_iter().filter(|o| Some(o.price.currency) == currency).collect();
     let stores: std::collections::BTreeSet<&str> =
         offers.iter().map(|o| o.store.as_str()).collect();
+    let (stores, spread) = (stores.len() as u64, spreads(&offers));
     Ok(Json(Comparison {
         currency,
         currencies,
-        product: ProductInfo {
-            id: product,
-            title: first.title,
-            brand: first.brand,
-            gtin,
-            category: first.category,
-        },
-        stores: stores.len() as u64,
-        spread: spreads(&offers),
-        offers: offers.iter().map(Into::into).collect(),
+        product: info,
+        stores,
+        spread,
+        offers: offers.into_iter().map(Into::into).collect(),
         matches: matches
             .into_iter()
             .map(|(product_id, title, offers)| ProductMatch { product_id, title, offers })

@@ -180,9 +180,9 @@ pub async fn detail(
     PathParam(id): PathParam,
 ) -> ApiResult<Json<Offer>> {
     let id = offer_id(&id)?;
-    let offer = state.db(move |c| Ok(c.offer(id)?)).await?;
+    let offer = state.db_point(move |c| Ok(c.offer(id)?)).await?;
     offer
-        .map(|o| Json(Offer::from(&o)))
+        .map(|o| Json(Offer::from(o)))
         .ok_or_else(|| ApiError::NotFound(format!("offer {id} does not exist")))
 }
 

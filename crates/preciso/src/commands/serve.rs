@@ -79,6 +79,7 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         upload_timeout: Duration::from_secs(h.upload_timeout_secs),
         session_secret: settings.auth.ui_session_key.clone(),
         db_concurrency: Some(db_concurrency(settings)),
+        in_process_catalog: crate::backend::in_process(&settings.database_url()),
         static_keys: settings
             .auth
             .admin_key

@@ -264,6 +264,8 @@ pub(crate) async fn spawn_app(backend: Backend, config: HttpConfig) -> Option<Te
     let queue = preciso_ops::forensic::AnalysisQueue::new(catalog.clone(), checks, 2, None);
     let starting = queue.clone();
     blocking(move || starting.start().unwrap());
+    // As `preciso serve` sets it: SQLite's point reads run on the request's worker.
+    let config = HttpConfig { in_process_catalog: matches!(backend, Backend::Sqlite), ..config };
     let state =
         AppState::new(catalog.clone(), test_config(config), uploads).with_analyses(queue.clone());
     let (base, tx) = serve(state).await;

@@ -431,14 +431,61 @@ async fn any_origin_cors_and_bad_path_parameters_answer_in_the_api_shape() {
 /// A second state over `app`'s catalog whose catalog calls have one permit
 /// (`http.db_concurrency = 1`).
 fn one_permit_state(app: &TestApp) -> preciso_http::AppState {
+    one_permit_state_of(app, false)
+}
+
+/// The same, saying whether the catalog reads in this process (`in_process_catalog`).
+fn one_permit_state_of(app: &TestApp, in_process_catalog: bool) -> preciso_http::AppState {
     use super::api::{options, test_config};
-    let config = HttpConfig { db_concurrency: Some(1), ..open_config() };
+    let config = HttpConfig { db_concurrency: Some(1), in_process_catalog, ..open_config() };
     let uploads = preciso_http::UploadConfig {
         spool_dir: app._dir.path().join("incoming-one-permit"),
         unarchived_dir: None,
         options: options(app._dir.path()),
     };
     preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads)
+}
+
+/// A point read (`db_point`) on an in-process catalog runs on the request's own worker when a
+/// permit is free; with none free it waits its turn on the blocking pool like any call, and a
+/// catalog on another machine (`in_process_catalog: false`) is never read on the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn point_reads_run_on_the_requests_worker_when_a_permit_is_free() {
+    use std::sync::mpsc;
+    use std::thread::{ThreadId, current};
+    let app = start(open_config()).await;
+    let in_process = one_permit_state_of(&app, true);
+    let read = |state: preciso_http::AppState| async move {
+        state.db_point(|c| Ok((current().id(), c.stores().map(|s| s.len()).unwrap_or(0)))).await
+    };
+    let here: ThreadId = current().id();
+    let (ran_on, stores) = read(in_process.clone()).await.unwrap();
+    assert_eq!(ran_on, here, "an in-process point read with a free permit runs here");
+    assert!(stores > 0);
+    let (ran_on, _) = read(one_permit_state(&app)).await.unwrap();
+    assert_ne!(ran_on, here, "a catalog that is not in-process is read on the blocking pool");
+
+    // The one permit held by a slow call: the point read waits for it, then runs elsewhere.
+    let (release, hold) = mpsc::channel::<()>();
+    let holder = {
+        let state = in_process.clone();
+        tokio::spawn(async move {
+            state
+                .db(move |_| {
+                    hold.recv_timeout(secs(10)).expect("released");
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::spawn(read(in_process.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "no permit is free: the point read waits its turn");
+    release.send(()).unwrap();
+    holder.await.unwrap().unwrap();
+    let (ran_on, _) = waiting.await.unwrap().unwrap();
+    assert_ne!(ran_on, here);
 }
 
 /// `http.db_concurrency`: catalog calls beyond the permits wait their turn, in arrival order,
