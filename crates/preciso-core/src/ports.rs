@@ -323,6 +323,16 @@ pub trait CatalogRead: Send + Sync {
         path: &str,
         currency: crate::domain::Currency,
     ) -> Result<Option<crate::analysis::category::CategoryAnalysis>, StoreError>;
+    /// The lowest and highest price of a category path's offers (its keys and everything
+    /// below, every availability) in `currency`, from the stored price analysis; `None` when
+    /// the path has no offer in that currency, or while the market summary is marked (a run
+    /// has changed offers since its last rebuild): a span that no longer holds every price
+    /// must not lift a bound (`query::lift_met_bounds`).
+    fn price_span(
+        &self,
+        path: &str,
+        currency: crate::domain::Currency,
+    ) -> Result<Option<(i64, i64)>, StoreError>;
     /// Each store against the market in `currency` (the market summary), with its offers
     /// last seen in or after the Unix hour `seen_since_hour`.
     fn store_market(

@@ -58,6 +58,43 @@ pub struct OfferFilter {
     pub unmatched: bool,
 }
 
+impl OfferFilter {
+    /// The filter without the price bounds that every price from `lowest` to `highest` (minor
+    /// units of its currency: the span of its category's offers) meets: a price slider left
+    /// at an end narrows nothing, and a listing without bounds takes its total from the
+    /// summaries instead of counting its matches. Unchanged without a currency, since the
+    /// bounds then apply in each offer's own.
+    pub fn without_met_bounds(&self, lowest: i64, highest: i64) -> OfferFilter {
+        let Some(currency) = self.currency else { return self.clone() };
+        // As the SQL compares them (`preciso_sql::filter`): a bound past i64 is i64::MAX.
+        let minor = |b: Decimal| b.to_minor(currency).unwrap_or(i64::MAX);
+        OfferFilter {
+            min_price: self.min_price.filter(|&b| minor(b) > lowest),
+            max_price: self.max_price.filter(|&b| minor(b) < highest),
+            ..self.clone()
+        }
+    }
+
+    /// Whether a price span could lift a bound: a category, a currency and a bound.
+    pub fn bounded_in_category(&self) -> Option<(&str, Currency)> {
+        let bounded = self.min_price.is_some() || self.max_price.is_some();
+        Some((self.category.as_deref()?, self.currency?)).filter(|_| bounded)
+    }
+}
+
+/// `filter` without the price bounds its category's offers all meet (`without_met_bounds`),
+/// the span read from the stored price analysis while it is current; as given otherwise.
+pub fn lift_met_bounds(
+    catalog: &dyn crate::ports::CatalogRead,
+    filter: OfferFilter,
+) -> Result<OfferFilter, crate::ports::StoreError> {
+    let Some((category, currency)) = filter.bounded_in_category() else { return Ok(filter) };
+    Ok(match catalog.price_span(category, currency)? {
+        Some((lowest, highest)) => filter.without_met_bounds(lowest, highest),
+        None => filter,
+    })
+}
+
 /// A non-negative decimal from a query string, kept exact: `mantissa / 10^scale`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decimal {
@@ -343,6 +380,39 @@ pub fn in_rank_order(ranks: Vec<Rank>, offers: Vec<OfferView>) -> Vec<crate::por
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds_the_span_meets_are_lifted_and_the_others_kept() {
+        let brl = Currency::parse("BRL").unwrap();
+        let reais = |mantissa| Some(Decimal { mantissa, scale: 0 });
+        let f = |min, max| OfferFilter {
+            currency: Some(brl),
+            category: Some("hogar".into()),
+            min_price: reais(min),
+            max_price: reais(max),
+            ..Default::default()
+        };
+        // The span of the category's prices: R$ 10,00 to R$ 500,00.
+        let lifted = |min, max| {
+            let g = f(min, max).without_met_bounds(1_000, 50_000);
+            (g.min_price.is_none(), g.max_price.is_none())
+        };
+        assert_eq!(lifted(10, 500), (true, true), "at the span's ends");
+        assert_eq!(lifted(1, 9_999), (true, true), "beyond them");
+        assert_eq!(lifted(11, 499), (false, false), "inside: they narrow");
+        assert_eq!(lifted(10, 499), (true, false));
+        // A bound past i64 compares as i64::MAX, as in SQL: a maximum no price reaches is
+        // lifted, a minimum no price reaches matches nothing and stays.
+        let huge = Some(Decimal { mantissa: i64::MAX, scale: 0 });
+        let g = OfferFilter { min_price: huge, max_price: huge, ..f(10, 500) };
+        let g = g.without_met_bounds(1_000, 50_000);
+        assert_eq!((g.min_price, g.max_price), (huge, None));
+        // Without a currency each bound applies in every offer's own: nothing is lifted.
+        let any = OfferFilter { currency: None, ..f(10, 500) };
+        assert_eq!(any.without_met_bounds(1_000, 50_000), any);
+        assert_eq!(any.bounded_in_category(), None);
+        assert_eq!(f(10, 500).bounded_in_category(), Some(("hogar", brl)));
+    }
 
     #[test]
     fn decimals_parse_within_the_documented_bounds() {

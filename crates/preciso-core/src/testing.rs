@@ -2074,6 +2074,58 @@ pub fn unchanged_runs_keep_the_price_analyses(c: &dyn Catalog, plant: &dyn Fn(),
     assert_eq!(analysis().stats.min, 4_000, "from the offers as they are now");
 }
 
+/// A category path's price span (`price_span`): the lowest and highest price of every offer
+/// below it in a currency, out of stock too; none while a run that changed offers has not
+/// ended (the market summary is marked), so it never lifts a bound with stale prices; and a
+/// listing whose bounds the span meets lists the same without them (`lift_met_bounds`).
+pub fn price_spans_hold_while_the_market_summary_is_current(c: &dyn Catalog) {
+    use crate::query::{Decimal, lift_met_bounds};
+    let cop = Currency::parse("COP").unwrap();
+    let offer = |sku, category, price, availability| {
+        // Each its own product.
+        Fixture { sku, title: sku, category, price, availability, ..Default::default() }.offer()
+    };
+    let day1 = [
+        offer("A", "Hogar > Cocina", 5_000, Availability::InStock),
+        offer("B", "Hogar > Cocina", 4_000, Availability::OutOfStock),
+        offer("C", "Hogar > Baño", 9_000, Availability::InStock),
+    ];
+    apply(c, "day1", &day1);
+    assert_eq!(c.price_span("hogar", cop).unwrap(), Some((4_000, 9_000)));
+    assert_eq!(c.price_span("hogar/cocina", cop).unwrap(), Some((4_000, 5_000)));
+    assert_eq!(c.price_span("hogar", Currency::parse("EUR").unwrap()).unwrap(), None);
+    assert_eq!(c.price_span("jardin", cop).unwrap(), None);
+
+    let mut run = c.begin_ingest(&new_file("day2"), false).unwrap();
+    let cheaper = [offer("A", "Hogar > Cocina", 3_000, Availability::InStock)];
+    run.apply_batch(&cheaper, &IngestCounts { read: 1, ..Default::default() }).unwrap();
+    assert_eq!(c.price_span("hogar", cop).unwrap(), None, "a run has changed a price");
+    run.finish(IngestStatus::Done, None).unwrap();
+    assert_eq!(c.price_span("hogar", cop).unwrap(), Some((3_000, 9_000)));
+
+    let exp = cop.exponent() as u32;
+    let bound = |minor: i64| Some(Decimal { mantissa: minor, scale: exp });
+    let filter = |min, max| OfferFilter {
+        category: Some("hogar".into()),
+        currency: Some(cop),
+        min_price: bound(min),
+        max_price: bound(max),
+        ..Default::default()
+    };
+    let lifted = lift_met_bounds(c, filter(3_000, 9_000)).unwrap();
+    assert_eq!((lifted.min_price, lifted.max_price), (None, None), "the span's own ends");
+    let kept = lift_met_bounds(c, filter(3_001, 10_000)).unwrap();
+    assert_eq!((kept.min_price, kept.max_price), (bound(3_001), None), "a bound inside stays");
+    let page = PageRequest { page: 1, limit: 10 };
+    let list = |f: &OfferFilter| {
+        let p = c.best_prices(f, page, Personalization::default()).unwrap();
+        (p.items.iter().map(|b| b.offer.id).collect::<Vec<_>>(), p.total, p.total_exact)
+    };
+    assert_eq!(list(&lifted), list(&filter(3_000, 9_000)));
+    assert_eq!(list(&lifted).0.len(), 2, "A and C: B is out of stock");
+    assert_eq!(list(&filter(3_001, 9_000)).0.len(), 1, "a bound inside narrows: C");
+}
+
 /// M.reject_rate's input: each run's records per store, summed over a window of runs, and
 /// moved with a store merge (added to the target's own counts of the same run).
 pub fn store_records_are_summed_over_a_window_and_follow_a_merge(c: &dyn Catalog) {
@@ -2157,7 +2209,8 @@ macro_rules! contract_tests {
             leadership_is_exclusive_and_released_on_drop,
             quality_rows_stream_each_offer_with_its_history,
             analysis_runs_queue_claim_finish_and_keep_history,
-            store_records_are_summed_over_a_window_and_follow_a_merge
+            store_records_are_summed_over_a_window_and_follow_a_merge,
+            price_spans_hold_while_the_market_summary_is_current
         );
     };
     (@each $make:expr, $($name:ident),*) => {

@@ -23,6 +23,14 @@ pub const READ: &str = "SELECT kind, name, offers, min_minor, max_minor, mean_mi
     median_minor, p10_minor, p25_minor, p75_minor, p90_minor, std_dev_minor, histograms
     FROM price_analysis WHERE category_key = ? AND currency = ? ORDER BY kind, name";
 
+/// The lowest and highest price of one path's offers in a currency (`?` path, currency),
+/// only while the market summary is unmarked: every batch that reads an offer marks it in its
+/// own transaction (`RunMarks::batch_marks`) and the rebuild that writes these rows clears it.
+/// Offers deleted since (retention) leave the span wider than the prices: still all inside.
+pub const SPAN: &str = "SELECT min_minor, max_minor FROM price_analysis
+    WHERE category_key = ? AND currency = ? AND kind = 0 AND name = ''
+      AND NOT EXISTS (SELECT 1 FROM market_dirty)";
+
 /// Empties the table before a rebuild writes it again.
 pub const CLEAR: &str = "DELETE FROM price_analysis";
 

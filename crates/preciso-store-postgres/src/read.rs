@@ -488,6 +488,14 @@ impl CatalogRead for PgCatalog {
         })
     }
 
+    fn price_span(&self, path: &str, currency: Currency) -> Result<Option<(i64, i64)>, StoreError> {
+        self.with_client(|c| {
+            let sql = numbered(preciso_sql::price_analysis::SPAN);
+            let rows = c.query_cached(&sql, &[&path, &currency.code()])?;
+            Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
     fn price_analysis(
         &self,
         path: &str,

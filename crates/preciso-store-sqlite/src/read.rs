@@ -644,6 +644,14 @@ impl CatalogRead for SqliteCatalog {
         })
     }
 
+    fn price_span(&self, path: &str, currency: Currency) -> Result<Option<(i64, i64)>, StoreError> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(preciso_sql::price_analysis::SPAN)?;
+            let mut rows = stmt.query(rusqlite::params![path, currency.code()])?;
+            rows.next()?.map(|r| Ok((r.get(0)?, r.get(1)?))).transpose()
+        })
+    }
+
     fn price_analysis(
         &self,
         path: &str,

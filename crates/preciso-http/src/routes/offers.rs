@@ -66,6 +66,7 @@ pub async fn best_prices(
             let (currency, currencies) =
                 crate::currency::choose(c, default, filter.currency, &key)?;
             filter.currency = currency;
+            let filter = preciso_core::query::lift_met_bounds(c, filter)?;
             let prefs = preferences(c, user_id)?;
             let p =
                 c.best_prices(&filter, page, Personalization { preferences: prefs.as_ref() })?;
@@ -109,6 +110,7 @@ pub async fn ranked(
             let (currency, currencies) =
                 crate::currency::choose(c, default, filter.currency, &scope)?;
             filter.currency = currency;
+            let filter = preciso_core::query::lift_met_bounds(c, filter)?;
             let prefs = preferences(c, user_id)?;
             let who = Personalization { preferences: prefs.as_ref() };
             Ok((currency, currencies, c.list_offers(&filter, sort, page, who)?))

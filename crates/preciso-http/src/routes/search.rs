@@ -53,6 +53,7 @@ pub async fn search(
             let (currency, currencies) =
                 crate::currency::choose(c, default, filter.currency, &scope)?;
             filter.currency = currency;
+            let filter = preciso_core::query::lift_met_bounds(c, filter)?;
             let result = if text.is_empty() {
                 c.best_prices(&filter, page, Personalization { preferences: None })?
             } else {
