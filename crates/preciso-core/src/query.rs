@@ -75,6 +75,15 @@ impl OfferFilter {
         }
     }
 
+    /// Whether a price in minor units of the filter's currency meets its bounds (compared as
+    /// the SQL compares them); `true` without a currency.
+    pub fn admits_price(&self, minor: i64) -> bool {
+        let Some(currency) = self.currency else { return true };
+        let bound = |b: Option<Decimal>| b.map(|b| b.to_minor(currency).unwrap_or(i64::MAX));
+        bound(self.min_price).is_none_or(|min| minor >= min)
+            && bound(self.max_price).is_none_or(|max| minor <= max)
+    }
+
     /// Whether a price span could lift a bound: a category, a currency and a bound.
     pub fn bounded_in_category(&self) -> Option<(&str, Currency)> {
         let bounded = self.min_price.is_some() || self.max_price.is_some();
@@ -93,6 +102,29 @@ pub fn lift_met_bounds(
         Some((lowest, highest)) => filter.without_met_bounds(lowest, highest),
         None => filter,
     })
+}
+
+/// Reads a listing (`read`) with the bounds its category's prices all meet lifted
+/// (`lift_met_bounds`), then checks its page against the bounds as given: the span and the
+/// listing are two reads, and a batch committed between them may bring a price outside the
+/// bounds — the listing is then read again with them. `price` is an item's price in minor
+/// units of the filter's currency.
+pub fn read_with_met_bounds_lifted<T, E: From<crate::ports::StoreError>>(
+    catalog: &dyn crate::ports::CatalogRead,
+    filter: &OfferFilter,
+    price: impl Fn(&T) -> i64,
+    read: impl Fn(&OfferFilter) -> Result<Page<T>, E>,
+) -> Result<Page<T>, E> {
+    let lifted = lift_met_bounds(catalog, filter.clone())?;
+    if lifted == *filter {
+        return read(filter);
+    }
+    let page = read(&lifted)?;
+    if page.items.iter().all(|item| filter.admits_price(price(item))) {
+        Ok(page)
+    } else {
+        read(filter)
+    }
 }
 
 /// A non-negative decimal from a query string, kept exact: `mantissa / 10^scale`.
@@ -412,6 +444,11 @@ mod tests {
         assert_eq!(any.without_met_bounds(1_000, 50_000), any);
         assert_eq!(any.bounded_in_category(), None);
         assert_eq!(f(10, 500).bounded_in_category(), Some(("hogar", brl)));
+        // The page check after a lifted read: the bounds as given, ends included.
+        let given = f(10, 500);
+        assert!(given.admits_price(1_000) && given.admits_price(50_000));
+        assert!(!given.admits_price(999) && !given.admits_price(50_001));
+        assert!(any.admits_price(1));
     }
 
     #[test]

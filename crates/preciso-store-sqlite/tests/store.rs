@@ -831,3 +831,38 @@ fn an_unchanged_run_keeps_the_price_analyses_and_a_change_rebuilds_them() {
     let mark = || raw(&cat).execute(preciso_sql::market::MARK, []).map(drop).unwrap();
     preciso_core::testing::unchanged_runs_keep_the_price_analyses(&cat, &plant, &mark);
 }
+
+/// A span that no longer holds every price (a batch committed between the span's read and the
+/// listing's, planted here) never widens a listing: its page is checked against the bounds as
+/// given and read again with them.
+#[test]
+fn a_stale_price_span_never_lets_a_price_past_the_bounds() {
+    use preciso_core::ports::Personalization;
+    use preciso_core::query::{Decimal, OfferFilter, PageRequest, read_with_met_bounds_lifted};
+    use preciso_core::testing::{Fixture, apply};
+    let (_d, cat) = open();
+    let cop = Currency::parse("COP").unwrap();
+    let offers = [("A", 5_000), ("C", 9_000)]
+        .map(|(sku, price)| Fixture { sku, title: sku, price, ..Default::default() }.offer());
+    apply(&cat, "day1", &offers);
+    raw(&cat).execute("UPDATE price_analysis SET min_minor = 6000", []).unwrap();
+    let filter = OfferFilter {
+        category: Some("hogar".into()),
+        currency: Some(cop),
+        min_price: Some(Decimal { mantissa: 6_000, scale: u32::from(cop.exponent()) }),
+        ..Default::default()
+    };
+    assert_eq!(cat.price_span("hogar", cop).unwrap(), Some((6_000, 9_000)), "planted");
+    let page = PageRequest { page: 1, limit: 10 };
+    let read = |f: &OfferFilter| cat.best_prices(f, page, Personalization::default());
+    let listed = read_with_met_bounds_lifted(
+        &cat,
+        &filter,
+        |b: &preciso_core::ports::BestOffer| b.offer.price.minor,
+        read,
+    )
+    .unwrap();
+    let prices: Vec<i64> = listed.items.iter().map(|b| b.offer.price.minor).collect();
+    assert_eq!(prices, [9_000], "A (5,000) is under the bound as given");
+    assert_eq!(listed.total, 1);
+}

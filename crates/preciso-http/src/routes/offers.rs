@@ -13,8 +13,8 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use preciso_core::domain::OfferId;
-use preciso_core::ports::{Catalog, Personalization};
-use preciso_core::query::{Preferences, Sort};
+use preciso_core::ports::{BestOffer, Catalog, Personalization, ScoredOffer};
+use preciso_core::query::{Preferences, Sort, read_with_met_bounds_lifted};
 
 /// `user_id`, which reads a user's preferences (personal data): it needs the `users` scope.
 fn user_id(q: &crate::params::Params, caller: &Caller) -> ApiResult<Option<i64>> {
@@ -34,6 +34,11 @@ pub(crate) fn preferences(c: &dyn Catalog, user_id: Option<i64>) -> ApiResult<Op
             None => Err(ApiError::NotFound(format!("user {id} does not exist"))),
         },
     }
+}
+
+/// A best offer's price in minor units (`read_with_met_bounds_lifted` checks it).
+pub(crate) fn best_price(b: &BestOffer) -> i64 {
+    b.offer.price.minor
 }
 
 /// Cheapest current offer per product in a category, personalized by `user_id`.
@@ -66,10 +71,11 @@ pub async fn best_prices(
             let (currency, currencies) =
                 crate::currency::choose(c, default, filter.currency, &key)?;
             filter.currency = currency;
-            let filter = preciso_core::query::lift_met_bounds(c, filter)?;
             let prefs = preferences(c, user_id)?;
-            let p =
-                c.best_prices(&filter, page, Personalization { preferences: prefs.as_ref() })?;
+            let who = Personalization { preferences: prefs.as_ref() };
+            let p = read_with_met_bounds_lifted(c, &filter, best_price, |f| {
+                c.best_prices(f, page, who)
+            })?;
             if p.total == 0 && !crate::params::category_known(c, &key)? {
                 return Err(ApiError::NotFound(format!(
                     "no category {key:?} (see /api/categories)"
@@ -110,10 +116,13 @@ pub async fn ranked(
             let (currency, currencies) =
                 crate::currency::choose(c, default, filter.currency, &scope)?;
             filter.currency = currency;
-            let filter = preciso_core::query::lift_met_bounds(c, filter)?;
             let prefs = preferences(c, user_id)?;
             let who = Personalization { preferences: prefs.as_ref() };
-            Ok((currency, currencies, c.list_offers(&filter, sort, page, who)?))
+            let price = |o: &ScoredOffer| o.offer.price.minor;
+            let listed = read_with_met_bounds_lifted(c, &filter, price, |f| {
+                c.list_offers(f, sort, page, who)
+            })?;
+            Ok((currency, currencies, listed))
         })
         .await?;
     Ok(Json(RankedOfferPage {

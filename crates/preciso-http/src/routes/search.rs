@@ -3,6 +3,7 @@
 //! listings and paginated. Without `q` it is the best-prices listing of the category (or of
 //! the whole catalog). The web UI's `/search` renders this answer.
 
+use super::offers::best_price;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
 use crate::model::offers::BestOfferPage;
@@ -11,6 +12,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use preciso_core::ports::Personalization;
+use preciso_core::query::read_with_met_bounds_lifted;
 
 /// The longest `q`.
 const MAX_QUERY_CHARS: usize = 200;
@@ -53,12 +55,13 @@ pub async fn search(
             let (currency, currencies) =
                 crate::currency::choose(c, default, filter.currency, &scope)?;
             filter.currency = currency;
-            let filter = preciso_core::query::lift_met_bounds(c, filter)?;
-            let result = if text.is_empty() {
-                c.best_prices(&filter, page, Personalization { preferences: None })?
-            } else {
-                c.search_offers(&text, &filter, descending, page)?
-            };
+            let result = read_with_met_bounds_lifted(c, &filter, best_price, |f| {
+                if text.is_empty() {
+                    c.best_prices(f, page, Personalization { preferences: None })
+                } else {
+                    c.search_offers(&text, f, descending, page)
+                }
+            })?;
             Ok((currency, currencies, result))
         })
         .await?;
