@@ -323,11 +323,19 @@ pub trait CatalogRead: Send + Sync {
         path: &str,
         currency: crate::domain::Currency,
     ) -> Result<Option<crate::analysis::category::CategoryAnalysis>, StoreError>;
+    /// Whether a read by key (`product_offers`, `product_by_gtin`, `offer`) answers in
+    /// microseconds right now, without waiting: an in-process catalog with its key indexes in
+    /// place (an initial load drops them until its end) and a pooled connection free. Such a
+    /// read may then run on an async worker (the HTTP layer's `db_point`). Off by default.
+    fn reads_by_key_quick(&self) -> bool {
+        false
+    }
+
     /// The lowest and highest price of a category path's offers (its keys and everything
     /// below, every availability) in `currency`, from the stored price analysis; `None` when
     /// the path has no offer in that currency, or while the market summary is marked (a run
     /// has changed offers since its last rebuild): a span that no longer holds every price
-    /// must not lift a bound (`query::lift_met_bounds`).
+    /// must not lift a bound (`query::read_with_met_bounds_lifted`).
     fn price_span(
         &self,
         path: &str,

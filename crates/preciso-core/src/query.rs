@@ -91,23 +91,10 @@ impl OfferFilter {
     }
 }
 
-/// `filter` without the price bounds its category's offers all meet (`without_met_bounds`),
-/// the span read from the stored price analysis while it is current; as given otherwise.
-pub fn lift_met_bounds(
-    catalog: &dyn crate::ports::CatalogRead,
-    filter: OfferFilter,
-) -> Result<OfferFilter, crate::ports::StoreError> {
-    let Some((category, currency)) = filter.bounded_in_category() else { return Ok(filter) };
-    Ok(match catalog.price_span(category, currency)? {
-        Some((lowest, highest)) => filter.without_met_bounds(lowest, highest),
-        None => filter,
-    })
-}
-
 /// Reads a listing (`read`) with the bounds its category's prices all meet lifted
-/// (`lift_met_bounds`), then checks its page against the bounds as given: the span and the
-/// listing are two reads, and a batch committed between them may bring a price outside the
-/// bounds — the listing is then read again with them. `price` is an item's price in minor
+/// (`OfferFilter::without_met_bounds`), then checks that the span still holds and that its page meets the
+/// bounds as given: the span and the listing are separate reads, and a batch committed between
+/// them may bring a price outside the bounds — the listing is then read again with them. `price` is an item's price in minor
 /// units of the filter's currency.
 pub fn read_with_met_bounds_lifted<T, E: From<crate::ports::StoreError>>(
     catalog: &dyn crate::ports::CatalogRead,
@@ -115,12 +102,20 @@ pub fn read_with_met_bounds_lifted<T, E: From<crate::ports::StoreError>>(
     price: impl Fn(&T) -> i64,
     read: impl Fn(&OfferFilter) -> Result<Page<T>, E>,
 ) -> Result<Page<T>, E> {
-    let lifted = lift_met_bounds(catalog, filter.clone())?;
+    let Some((category, currency)) = filter.bounded_in_category() else { return read(filter) };
+    let span = catalog.price_span(category, currency)?;
+    let lifted = match span {
+        Some((lowest, highest)) => filter.without_met_bounds(lowest, highest),
+        None => return read(filter),
+    };
     if lifted == *filter {
         return read(filter);
     }
     let page = read(&lifted)?;
-    if page.items.iter().all(|item| filter.admits_price(price(item))) {
+    // A batch that commits meanwhile marks the summary (the span reads `None` then), and an
+    // offer it moved outside the bounds may sit on this page or another.
+    let held = catalog.price_span(category, currency)? == span;
+    if held && page.items.iter().all(|item| filter.admits_price(price(item))) {
         Ok(page)
     } else {
         read(filter)

@@ -2077,9 +2077,14 @@ pub fn unchanged_runs_keep_the_price_analyses(c: &dyn Catalog, plant: &dyn Fn(),
 /// A category path's price span (`price_span`): the lowest and highest price of every offer
 /// below it in a currency, out of stock too; none while a run that changed offers has not
 /// ended (the market summary is marked), so it never lifts a bound with stale prices; and a
-/// listing whose bounds the span meets lists the same without them (`lift_met_bounds`).
+/// listing whose bounds the span meets lists the same without them (`without_met_bounds`).
 pub fn price_spans_hold_while_the_market_summary_is_current(c: &dyn Catalog) {
-    use crate::query::{Decimal, lift_met_bounds};
+    use crate::query::Decimal;
+    let lift_met_bounds = |c: &dyn Catalog, f: OfferFilter| -> Result<OfferFilter, ()> {
+        let (category, currency) = f.bounded_in_category().expect("bounded");
+        let (lowest, highest) = c.price_span(category, currency).unwrap().expect("a span");
+        Ok(f.without_met_bounds(lowest, highest))
+    };
     let cop = Currency::parse("COP").unwrap();
     let offer = |sku, category, price, availability| {
         // Each its own product.

@@ -297,8 +297,9 @@ impl AppState {
     }
 
     /// A catalog call that reads a handful of rows by key (one product's offers): on an
-    /// in-process catalog, when a permit is free right away, it runs here on the request's
-    /// worker; else as `db`. Handing such a read to the blocking pool and back cost more than
+    /// in-process catalog, when a permit is free right away and the catalog answers such reads
+    /// without waiting (`reads_by_key_quick`: its key indexes built, a connection free), it
+    /// runs here on the request's worker; else as `db`. Handing such a read to the blocking pool and back cost more than
     /// the read — two thread wake-ups on a 2-core VM: 134 against 106 µs of CPU per uncached
     /// comparison, 11.6–12.5k against 13.2–14.3k requests/s (docs/DECISIONS.md, "Point reads
     /// run on the request's worker"). Listings and searches, which take milliseconds, would
@@ -310,8 +311,13 @@ impl AppState {
     {
         if self.config.in_process_catalog {
             let free = self.db_permits.as_ref().map(|p| p.semaphore.clone().try_acquire_owned());
-            if let Some(Ok(_permit)) = free {
-                return f(self.catalog.as_ref());
+            if let Some(Ok(_permit)) = free
+                && self.catalog.reads_by_key_quick()
+            {
+                // A panic answers 500, as one on the blocking pool does.
+                let run = std::panic::AssertUnwindSafe(|| f(self.catalog.as_ref()));
+                return std::panic::catch_unwind(run)
+                    .unwrap_or_else(|_| Err(ApiError::Internal("catalog call panicked".into())));
             }
         }
         self.db(f).await

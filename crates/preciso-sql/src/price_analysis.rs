@@ -27,9 +27,12 @@ pub const READ: &str = "SELECT kind, name, offers, min_minor, max_minor, mean_mi
 /// only while the market summary is unmarked: every batch that reads an offer marks it in its
 /// own transaction (`RunMarks::batch_marks`) and the rebuild that writes these rows clears it.
 /// Offers deleted since (retention) leave the span wider than the prices: still all inside.
+/// And only while the best-offer summary is current too: a lifted listing takes its page
+/// and total from it, and some rebuilds clear the market's mark before refreshing it.
 pub const SPAN: &str = "SELECT min_minor, max_minor FROM price_analysis
     WHERE category_key = ? AND currency = ? AND kind = 0 AND name = ''
-      AND NOT EXISTS (SELECT 1 FROM market_dirty)";
+      AND NOT EXISTS (SELECT 1 FROM market_dirty)
+      AND NOT EXISTS (SELECT 1 FROM product_best_dirty)";
 
 /// Empties the table before a rebuild writes it again.
 pub const CLEAR: &str = "DELETE FROM price_analysis";

@@ -143,6 +143,9 @@ impl CatalogDump for PgCatalog {
                 names.join(", ")
             ))
             .map_err(backend)?;
+            // The derived tables stay until `after_load` rebuilds them: marked stale meanwhile
+            // (the price spans the listings read must not outlive the offers they describe).
+            tx.batch_execute(preciso_sql::market::MARK).map_err(backend)?;
             tx.commit().map_err(backend)
         })
     }

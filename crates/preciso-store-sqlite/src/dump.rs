@@ -142,7 +142,12 @@ impl CatalogDump for SqliteCatalog {
     }
 
     fn clear(&self) -> Result<(), StoreError> {
-        self.write_txn(|c| c.execute_batch(&delete_all_sql()).map_err(backend))
+        self.write_txn(|c| {
+            c.execute_batch(&delete_all_sql()).map_err(backend)?;
+            // The derived tables stay until `after_load` rebuilds them: marked stale meanwhile
+            // (the price spans the listings read must not outlive the offers they describe).
+            c.execute(preciso_sql::market::MARK, []).map(drop).map_err(backend)
+        })
     }
 
     fn after_load(&self) -> Result<(), StoreError> {

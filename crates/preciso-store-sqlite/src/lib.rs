@@ -36,6 +36,8 @@ pub struct SqliteCatalog {
     pool: Pool<Connection>,
     /// Write transactions of this process take turns (see `gate`).
     writes: gate::WriteGate,
+    /// Whether the key indexes were there when last looked (`reads_by_key_quick`).
+    key_indexes: read::KeyIndexes,
 }
 
 /// At most this many pooled connections exist; further callers wait for one. Each holds at
@@ -157,6 +159,7 @@ impl SqliteCatalog {
             read_only: false,
             pool,
             writes: gate::WriteGate::default(),
+            key_indexes: Default::default(),
         })
     }
 
@@ -172,6 +175,7 @@ impl SqliteCatalog {
             read_only: true,
             pool,
             writes: gate::WriteGate::default(),
+            key_indexes: Default::default(),
         })
     }
 

@@ -866,3 +866,20 @@ fn a_stale_price_span_never_lets_a_price_past_the_bounds() {
     assert_eq!(prices, [9_000], "A (5,000) is under the bound as given");
     assert_eq!(listed.total, 1);
 }
+
+/// A read by key is quick (and may run on an async worker) only with its key indexes in
+/// place: an initial load drops them until its end, here or in another process.
+#[test]
+fn reads_by_key_are_quick_only_with_their_indexes() {
+    let (_d, cat) = open();
+    preciso_core::testing::apply(
+        &cat,
+        "day1",
+        &[preciso_core::testing::Fixture::default().offer()],
+    );
+    assert!(cat.reads_by_key_quick());
+    raw(&cat).execute_batch("DROP INDEX offers_product").unwrap();
+    // The answer is kept for a second (a lookup per request cost a tenth of a comparison).
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    assert!(!cat.reads_by_key_quick(), "a product's offers would scan the table");
+}

@@ -446,26 +446,33 @@ fn one_permit_state_of(app: &TestApp, in_process_catalog: bool) -> preciso_http:
     preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads)
 }
 
-/// A point read (`db_point`) on an in-process catalog runs on the request's own worker when a
-/// permit is free; with none free it waits its turn on the blocking pool like any call, and a
-/// catalog on another machine (`in_process_catalog: false`) is never read on the worker.
+/// A point read (`db_point`) on an in-process catalog runs within the request's own task when
+/// a permit is free; with none free it waits its turn on the blocking pool like any call, and a
+/// catalog on another machine (`in_process_catalog: false`) is never read on the worker. Where
+/// it ran is told by the task: the blocking pool runs each call as a task of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn point_reads_run_on_the_requests_worker_when_a_permit_is_free() {
     use std::sync::mpsc;
-    use std::thread::{ThreadId, current};
     let app = start(open_config()).await;
     let in_process = one_permit_state_of(&app, true);
-    let read = |state: preciso_http::AppState| async move {
-        state.db_point(|c| Ok((current().id(), c.stores().map(|s| s.len()).unwrap_or(0)))).await
+    // In a task of its own: whether the read ran within it, and the stores it saw.
+    let read = |state: preciso_http::AppState| {
+        tokio::spawn(async move {
+            let me = tokio::task::id();
+            let (ran_in, stores) = state
+                .db_point(|c| Ok((tokio::task::try_id(), c.stores().map(|s| s.len()).unwrap_or(0))))
+                .await
+                .unwrap();
+            (ran_in == Some(me), stores)
+        })
     };
-    let here: ThreadId = current().id();
-    let (ran_on, stores) = read(in_process.clone()).await.unwrap();
-    assert_eq!(ran_on, here, "an in-process point read with a free permit runs here");
+    let (inline, stores) = read(in_process.clone()).await.unwrap();
+    assert!(inline, "an in-process point read with a free permit runs in the request's task");
     assert!(stores > 0);
-    let (ran_on, _) = read(one_permit_state(&app)).await.unwrap();
-    assert_ne!(ran_on, here, "a catalog that is not in-process is read on the blocking pool");
+    let (inline, _) = read(one_permit_state(&app)).await.unwrap();
+    assert!(!inline, "a catalog that is not in-process is read on the blocking pool");
 
-    // The one permit held by a slow call: the point read waits for it, then runs elsewhere.
+    // The one permit held by a slow call: the point read waits for it, then runs on the pool.
     let (release, hold) = mpsc::channel::<()>();
     let holder = {
         let state = in_process.clone();
@@ -479,13 +486,13 @@ async fn point_reads_run_on_the_requests_worker_when_a_permit_is_free() {
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let waiting = tokio::spawn(read(in_process.clone()));
+    let waiting = read(in_process.clone());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!waiting.is_finished(), "no permit is free: the point read waits its turn");
     release.send(()).unwrap();
     holder.await.unwrap().unwrap();
-    let (ran_on, _) = waiting.await.unwrap().unwrap();
-    assert_ne!(ran_on, here);
+    let (inline, _) = waiting.await.unwrap();
+    assert!(!inline, "after waiting for a permit it runs as any call does");
 }
 
 /// `http.db_concurrency`: catalog calls beyond the permits wait their turn, in arrival order,
