@@ -66,8 +66,7 @@ impl OfferFilter {
     /// bounds then apply in each offer's own.
     pub fn without_met_bounds(&self, lowest: i64, highest: i64) -> OfferFilter {
         let Some(currency) = self.currency else { return self.clone() };
-        // As the SQL compares them (`preciso_sql::filter`): a bound past i64 is i64::MAX.
-        let minor = |b: Decimal| b.to_minor(currency).unwrap_or(i64::MAX);
+        let minor = |b: Decimal| b.bound_minor(currency);
         OfferFilter {
             min_price: self.min_price.filter(|&b| minor(b) > lowest),
             max_price: self.max_price.filter(|&b| minor(b) < highest),
@@ -79,7 +78,7 @@ impl OfferFilter {
     /// the SQL compares them); `true` without a currency.
     pub fn admits_price(&self, minor: i64) -> bool {
         let Some(currency) = self.currency else { return true };
-        let bound = |b: Option<Decimal>| b.map(|b| b.to_minor(currency).unwrap_or(i64::MAX));
+        let bound = |b: Option<Decimal>| b.map(|b| b.bound_minor(currency));
         bound(self.min_price).is_none_or(|min| minor >= min)
             && bound(self.max_price).is_none_or(|max| minor <= max)
     }
@@ -92,10 +91,10 @@ impl OfferFilter {
 }
 
 /// Reads a listing (`read`) with the bounds its category's prices all meet lifted
-/// (`OfferFilter::without_met_bounds`), then checks that the span still holds and that its page meets the
-/// bounds as given: the span and the listing are separate reads, and a batch committed between
-/// them may bring a price outside the bounds — the listing is then read again with them. `price` is an item's price in minor
-/// units of the filter's currency.
+/// (`OfferFilter::without_met_bounds`), then checks that the span still holds and that its
+/// page meets the bounds as given: the span and the listing are separate reads, and a batch
+/// committed between them may bring a price outside the bounds — the listing is then read
+/// again with them. `price` is an item's price in minor units of the filter's currency.
 pub fn read_with_met_bounds_lifted<T, E: From<crate::ports::StoreError>>(
     catalog: &dyn crate::ports::CatalogRead,
     filter: &OfferFilter,
@@ -143,6 +142,12 @@ impl Decimal {
         let digits = format!("{int}{frac}");
         let mantissa = digits.parse::<i64>().ok()?;
         Some(Decimal { mantissa, scale: frac.len() as u32 })
+    }
+
+    /// A price bound in minor units of a currency, as listings compare it: rounded toward
+    /// zero, and past what i64 holds `i64::MAX` (no stored price reaches it).
+    pub fn bound_minor(self, currency: Currency) -> i64 {
+        self.to_minor(currency).unwrap_or(i64::MAX)
     }
 
     /// The amount in minor units of a currency, rounded toward zero; `None` on overflow.

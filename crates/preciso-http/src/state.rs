@@ -299,11 +299,12 @@ impl AppState {
     /// A catalog call that reads a handful of rows by key (one product's offers): on an
     /// in-process catalog, when a permit is free right away and the catalog answers such reads
     /// without waiting (`reads_by_key_quick`: its key indexes built, a connection free), it
-    /// runs here on the request's worker; else as `db`. Handing such a read to the blocking pool and back cost more than
-    /// the read — two thread wake-ups on a 2-core VM: 134 against 106 µs of CPU per uncached
-    /// comparison, 11.6–12.5k against 13.2–14.3k requests/s (docs/DECISIONS.md, "Point reads
-    /// run on the request's worker"). Listings and searches, which take milliseconds, would
-    /// hold up every other connection of that worker: they go through `db`.
+    /// runs here on the request's worker; else as `db`. Handing such a read to the blocking
+    /// pool and back cost more than the read — two thread wake-ups on a 2-core VM: 134
+    /// against 106 µs of CPU per uncached comparison, 11.6–12.5k against 13.2–14.3k
+    /// requests/s (docs/DECISIONS.md, "Point reads run on the request's worker"). Listings and
+    /// searches, which take milliseconds, would hold up every other connection of that
+    /// worker: they go through `db`.
     pub async fn db_point<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,

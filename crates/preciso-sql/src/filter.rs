@@ -55,9 +55,7 @@ pub fn category_clause(w: &mut Where, key: &str) {
 /// offer's own currency.
 fn price_clause(w: &mut Where, bound: Decimal, op: &str, currency: Option<Currency>) {
     if let Some(c) = currency {
-        // Beyond what i64 holds, no stored price reaches it.
-        let minor = bound.to_minor(c).unwrap_or(i64::MAX);
-        w.push(format!("o.price_minor {op} ?"), [Param::Int(minor)]);
+        w.push(format!("o.price_minor {op} ?"), [Param::Int(bound.bound_minor(c))]);
         return;
     }
     // The bound in minor units depends only on the currency's exponent: one branch per

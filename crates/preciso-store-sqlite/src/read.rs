@@ -84,7 +84,6 @@ fn count(conn: &Connection, sql: &str, params: &[Value]) -> rusqlite::Result<u64
     conn.query_row(sql, params_from_iter(params), |r| r.get::<_, i64>(0)).map(|n| n as u64)
 }
 
-/// Runs a shared query and maps each row.
 /// The indexes a read by key walks (`reads_by_key_quick`): an initial load drops them, in this
 /// process or another, until its end; without them each such read scans its table.
 /// Looked up at most once per `KEY_CHECK_EVERY`: the statement, run per request, cost a
@@ -127,6 +126,7 @@ impl KeyIndexes {
     }
 }
 
+/// Runs a shared query and maps each row.
 fn query_map<T>(
     c: &Connection,
     q: &Query,

@@ -446,13 +446,29 @@ fn one_permit_state_of(app: &TestApp, in_process_catalog: bool) -> preciso_http:
     preciso_http::AppState::new(app.catalog.clone(), test_config(config), uploads)
 }
 
+/// A catalog call of `state` that holds a permit until the sender is used (or 10 s pass).
+fn hold_the_permit(
+    state: &preciso_http::AppState,
+) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<preciso_http::error::ApiResult<()>>) {
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let state = state.clone();
+    let holder = tokio::spawn(async move {
+        state
+            .db(move |_| {
+                hold.recv_timeout(secs(10)).expect("released");
+                Ok(())
+            })
+            .await
+    });
+    (release, holder)
+}
+
 /// A point read (`db_point`) on an in-process catalog runs within the request's own task when
 /// a permit is free; with none free it waits its turn on the blocking pool like any call, and a
 /// catalog on another machine (`in_process_catalog: false`) is never read on the worker. Where
 /// it ran is told by the task: the blocking pool runs each call as a task of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn point_reads_run_on_the_requests_worker_when_a_permit_is_free() {
-    use std::sync::mpsc;
     let app = start(open_config()).await;
     let in_process = one_permit_state_of(&app, true);
     // In a task of its own: whether the read ran within it, and the stores it saw.
@@ -473,18 +489,7 @@ async fn point_reads_run_on_the_requests_worker_when_a_permit_is_free() {
     assert!(!inline, "a catalog that is not in-process is read on the blocking pool");
 
     // The one permit held by a slow call: the point read waits for it, then runs on the pool.
-    let (release, hold) = mpsc::channel::<()>();
-    let holder = {
-        let state = in_process.clone();
-        tokio::spawn(async move {
-            state
-                .db(move |_| {
-                    hold.recv_timeout(secs(10)).expect("released");
-                    Ok(())
-                })
-                .await
-        })
-    };
+    let (release, holder) = hold_the_permit(&in_process);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let waiting = read(in_process.clone());
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -554,22 +559,10 @@ async fn catalog_calls_beyond_the_permits_wait_their_turn_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ranked_listings_wait_for_the_catalog_permits_too() {
     use super::api::serve;
-    use std::sync::mpsc;
     let app = start(open_config()).await;
     let state = one_permit_state(&app);
     let (base, _shutdown) = serve(state.clone()).await;
-    let (release, hold) = mpsc::channel::<()>();
-    let holder = {
-        let state = state.clone();
-        tokio::spawn(async move {
-            state
-                .db(move |_| {
-                    hold.recv_timeout(secs(10)).expect("released");
-                    Ok(())
-                })
-                .await
-        })
-    };
+    let (release, holder) = hold_the_permit(&state);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let url = format!("{base}/api/ranked-offers?limit=5");
     let ranked = tokio::spawn(async move { reqwest::get(url).await.unwrap().status() });
