@@ -223,6 +223,22 @@ pub fn category_scope<'f>(
     }
 }
 
+/// The currency and brand key of a best-prices request filtered by one brand alone, whose
+/// total the market summary knows across every category (`market::EVERY_CATEGORY`): one
+/// currency, the brand, no category (that is `category_scope`'s), store or other narrowing.
+pub fn brand_scope(
+    filter: &OfferFilter,
+    prefs: Option<&Preferences>,
+) -> Option<(Currency, String)> {
+    let brand = filter.brand.as_deref()?;
+    let currency = filter.currency?;
+    let rest = OfferFilter { brand: None, ..filter.clone() };
+    if filter.category.is_some() || filter.store.is_some() || narrowed_beyond_scope(&rest, prefs) {
+        return None;
+    }
+    Some((currency, crate::domain::fold_for_matching(brand.trim())))
+}
+
 /// The scope and currency whose summary answers a best-prices request exactly: one currency,
 /// nothing but the category filtering, and preferences that neither narrow (budget) nor
 /// reorder (preferred stores or brands) the list. `None` means the store must read the

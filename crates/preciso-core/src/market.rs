@@ -3,7 +3,8 @@
 //! stock and newest observation; and per (currency, store) its offers, categories, price index,
 //! how often it is the cheapest, and its offers by the hour they were last seen and by category
 //! key; per currency, category path and store or brand the products with a buyable offer
-//! (`category_products`); per currency its newest offers (`recent`: the date-sorted listing's
+//! (`category_products`; a brand's across every category too, path `""`); per currency and
+//! brand its offers (`brand_offers`); per currency its newest offers (`recent`: the date-sorted listing's
 //! first `RECENT_KEPT` rows at least, up to `RECENT_MAX`), and per currency and store its
 //! newest (`store_recent`, up to `STORE_RECENT_KEPT`), each list within a shared budget of
 //! rows (the stores write the columns the filters read beside each). Stores rebuild it at the end of every ingest run that changed offers
@@ -164,6 +165,20 @@ pub struct BrandTotals {
     pub products: u64,
 }
 
+/// A brand's offers in one currency, whatever their stock: a listing filtered by the brand
+/// alone totals these instead of counting its offers (a brand's 16k at 1M, past the count's
+/// limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandOffers {
+    pub currency: String,
+    pub brand_key: String,
+    pub offers: u64,
+}
+
+/// The path of a `CategoryProducts` row counting a brand's products in every category (and
+/// none): the total of the brand's best prices without a category.
+pub const EVERY_CATEGORY: &str = "";
+
 /// The summary's rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Market {
@@ -188,6 +203,8 @@ pub struct Market {
     pub category_offers: Vec<CategoryOffers>,
     /// By currency, category path, scope, name.
     pub category_products: Vec<CategoryProducts>,
+    /// By currency, brand key.
+    pub brand_offers: Vec<BrandOffers>,
 }
 
 /// What a `CategoryProducts` row counts a category's products by.
@@ -210,7 +227,8 @@ impl ProductScope {
 
 /// The products with a buyable offer in a category path (the key and everything below it) and
 /// one currency from one store, or of one brand: the total of a category's best prices
-/// filtered by that store or brand, which would otherwise count every matching offer.
+/// filtered by that store or brand, which would otherwise count every matching offer. A
+/// brand's products in every category (and none) have the path `EVERY_CATEGORY`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CategoryProducts {
     pub currency: String,
@@ -439,6 +457,8 @@ pub struct MarketFold {
     product_scopes: Vec<(u16, u8, u32, u32)>,
     /// (currency, scope, store or brand, path) -> products with a buyable offer there.
     scope_products: FxHashMap<(u16, u8, u32, u32), u64>,
+    /// (currency, brand) -> offers.
+    brand_offers: FxHashMap<(u16, u32), u64>,
 }
 
 const BY_STORE: u8 = 0;
@@ -561,6 +581,9 @@ impl MarketFold {
         *self.hours.entry((currency, store, r.last_seen.div_euclid(3600))).or_default() += 1;
         let brand =
             r.brand_key.map_or(NO_NAME, |k| index_of(&mut self.brand_ids, &mut self.brand_keys, k));
+        if brand != NO_NAME {
+            *self.brand_offers.entry((currency, brand)).or_default() += 1;
+        }
         let entry = (
             (r.last_seen, Reverse(r.offer)),
             (r.price_minor, store, brand, key.unwrap_or(NO_NAME)),
@@ -585,6 +608,11 @@ impl MarketFold {
         let currency = self.currency(r.currency);
         if let Some(key) = r.category_key.filter(|k| r.buyable && !k.is_empty()) {
             self.add_scopes(currency, store, r.brand_key, key);
+        }
+        if let Some(b) = r.brand_key.filter(|_| r.buyable) {
+            let brand = index_of(&mut self.brand_ids, &mut self.brand_keys, b);
+            let every = index_of(&mut self.path_ids, &mut self.path_names, EVERY_CATEGORY);
+            self.product_scopes.push((currency, BY_BRAND, brand, every));
         }
         match self.sellers.iter_mut().find(|s| s.store == store && s.currency == currency) {
             Some(s) => {
@@ -761,6 +789,16 @@ impl MarketFold {
         category_products.sort_by(|a, b| {
             (&a.currency, &a.path, a.scope, &a.name).cmp(&(&b.currency, &b.path, b.scope, &b.name))
         });
+        let mut brand_offers: Vec<BrandOffers> = self
+            .brand_offers
+            .into_iter()
+            .map(|((c, b), offers)| BrandOffers {
+                currency: self.currencies[c as usize].clone(),
+                brand_key: self.brand_keys[b as usize].clone(),
+                offers,
+            })
+            .collect();
+        brand_offers.sort_by(|a, b| (&a.currency, &a.brand_key).cmp(&(&b.currency, &b.brand_key)));
         let listed_names = ListedNames {
             stores: self.store_names.clone(),
             brand_keys: self.brand_keys.clone(),
@@ -777,6 +815,7 @@ impl MarketFold {
             store_recent,
             category_offers,
             category_products,
+            brand_offers,
         }
     }
 }
@@ -855,6 +894,7 @@ mod tests {
         assert_eq!(
             got,
             vec![
+                ("", "brand", "mabe", 2),
                 ("a", "store", "x", 2),
                 ("a", "store", "y", 1),
                 ("a", "brand", "mabe", 2),
@@ -885,6 +925,12 @@ mod tests {
             .map(|b| (b.key.as_str(), b.brand.as_str(), b.offers, b.products))
             .collect();
         assert_eq!(brands, vec![("mabe", "Mabe", 5, 2)], "smallest name, 5 offers of 2 products");
+        let per_currency: Vec<(&str, &str, u64)> = m
+            .brand_offers
+            .iter()
+            .map(|b| (b.currency.as_str(), b.brand_key.as_str(), b.offers))
+            .collect();
+        assert_eq!(per_currency, vec![("COP", "mabe", 5)], "out of stock too");
         let x = &m.stores[0];
         assert_eq!(
             (x.store.as_str(), x.offers, x.categories, x.in_stock, x.last_seen),

@@ -1130,6 +1130,50 @@ pub fn category_best_price_totals_by_store_and_brand_match_counting(c: &dyn Cata
     assert!(nonzero > 20, "the cases find products: {nonzero}");
 }
 
+/// A listing filtered by one brand alone answers the totals the market summary keeps: its
+/// offers in the currency, out of stock too (ranked offers), and its products with a buyable
+/// offer in any category or none (best prices) — as counting the matching offers gives (a
+/// price bound of 0 makes the listing count them).
+pub fn brand_totals_match_counting(c: &dyn Catalog) {
+    catalog_for_ranking(c);
+    // One of Sony's offers has no category: counted by both totals all the same.
+    let mut radio =
+        Fixture { sku: "X1", title: "Radio", brand: "Sony", ..Default::default() }.offer();
+    radio.category = None;
+    apply(c, "uncategorized", &[radio]);
+    let who = Personalization::default();
+    let zero = crate::query::Decimal::parse("0");
+    let one = PageRequest { page: 1, limit: 1 };
+    let mut nonzero = 0;
+    for currency in ["COP", "CLP", "ARS"] {
+        for brand in ["Imusa", "oster", "MABE", " Sony ", "Nadie"] {
+            let filter = OfferFilter {
+                currency: Currency::parse(currency).ok(),
+                brand: Some(brand.into()),
+                ..Default::default()
+            };
+            let counted = OfferFilter { min_price: zero, ..filter.clone() };
+            let ranked = |f: &OfferFilter| {
+                let p = c.list_offers(f, Sort::Price, one, who).unwrap();
+                assert!(p.total_exact, "{f:?}");
+                p.total
+            };
+            let best = |f: &OfferFilter| {
+                let p = c.best_prices(f, one, who).unwrap();
+                assert!(p.total_exact, "{f:?}");
+                p.total
+            };
+            let offers = ranked(&counted);
+            assert_eq!(ranked(&filter), offers, "{filter:?}");
+            let products = best(&counted);
+            assert_eq!(best(&filter), products, "{filter:?}");
+            assert!(products <= offers, "{filter:?}");
+            nonzero += usize::from(products > 0 && products < offers);
+        }
+    }
+    assert!(nonzero >= 6, "the cases find offers out of stock or of one product: {nonzero}");
+}
+
 /// Filters of `catalog_for_ranking`'s categories in COP (a top-level one, a leaf, one without
 /// subcategories), each bare and with a price bound.
 fn category_filters_for_ranking() -> Vec<OfferFilter> {
@@ -2199,6 +2243,7 @@ macro_rules! contract_tests {
             price_sorted_category_pages_equal_sorting,
             rating_sorted_category_pages_equal_sorting,
             category_best_price_totals_by_store_and_brand_match_counting,
+            brand_totals_match_counting,
             category_best_prices_equal_the_cheapest_offer_per_product,
             best_prices_of_many_offers_per_product_equal_the_cheapest,
             a_rating_walk_that_runs_out_sorts_instead,

@@ -97,6 +97,11 @@ pub const STORE_PRODUCTS: &str = "SELECT coalesce(
 pub const CATEGORY_PRODUCTS: &str = "SELECT coalesce((SELECT products FROM category_products
     WHERE currency = ? AND category_key = ? AND scope = ? AND name = ?), 0)";
 
+/// A brand's offers in one currency (`?` currency, brand key): the total of a listing filtered
+/// by the brand alone.
+pub const BRAND_OFFERS: &str = "SELECT coalesce((SELECT offers FROM brand_offers
+    WHERE currency = ? AND brand_key = ?), 0)";
+
 /// Rows per INSERT statement.
 const CHUNK: usize = 200;
 
@@ -178,6 +183,7 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         "store_recent",
         "store_category_offers",
         "category_products",
+        "brand_offers",
     ] {
         tx.execute(&format!("DELETE FROM {table}"), &[])?;
     }
@@ -278,5 +284,11 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
             ]
         })
         .collect();
-    insert(tx, "category_products", "currency, category_key, scope, name, products", products)
+    insert(tx, "category_products", "currency, category_key, scope, name, products", products)?;
+    let brand_offers = m
+        .brand_offers
+        .iter()
+        .map(|b| vec![Cell::Text(b.currency.clone()), Cell::Text(b.brand_key.clone()), n(b.offers)])
+        .collect();
+    insert(tx, "brand_offers", "currency, brand_key, offers", brand_offers)
 }

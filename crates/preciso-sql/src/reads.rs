@@ -6,7 +6,7 @@ use crate::filter::{
 };
 use crate::{Param, text};
 use preciso_core::domain::{Currency, Gtin, StoreId, fold_for_matching};
-use preciso_core::market::{RECENT_KEPT, RECENT_MAX, STORE_RECENT_KEPT};
+use preciso_core::market::{ProductScope, RECENT_KEPT, RECENT_MAX, STORE_RECENT_KEPT};
 use preciso_core::query::{COUNT_LIMIT, MatchCount, OfferFilter, PageRequest, Preferences, Sort};
 use preciso_core::ranking;
 
@@ -418,12 +418,23 @@ pub fn recent_walk(
 }
 
 /// The number of offers of a currency — or of one store, a category (with what is below it),
-/// or both, in it — from the market summary (`store_market`, `store_category_offers`) instead
-/// of counting them; `None` when anything else filters.
+/// or both, in it; or of one brand alone in it — from the market summary (`store_market`,
+/// `store_category_offers`, `brand_offers`) instead of counting them; `None` when anything
+/// else filters.
 fn summary_count(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Query> {
     let currency = filter.currency?;
+    if prefs.is_some_and(|p| p.budget.is_some()) {
+        return None;
+    }
+    if let Some(brand) = &filter.brand {
+        let rest = OfferFilter { currency: None, brand: None, ..filter.clone() };
+        return (rest == OfferFilter::default()).then(|| {
+            let brand_key = Param::Text(fold_for_matching(brand.trim()));
+            Query::new(crate::market::BRAND_OFFERS.into(), vec![text(currency.code()), brand_key])
+        });
+    }
     let rest = OfferFilter { currency: None, store: None, category: None, ..filter.clone() };
-    if rest != OfferFilter::default() || prefs.is_some_and(|p| p.budget.is_some()) {
+    if rest != OfferFilter::default() {
         return None;
     }
     if filter.category.is_none() {
@@ -722,15 +733,10 @@ pub fn best_prices(
         } else if let Some((category, currency, scope, name)) =
             preciso_core::best::category_scope(filter, prefs)
         {
-            Total::Summary(Query::new(
-                crate::market::CATEGORY_PRODUCTS.into(),
-                vec![
-                    text(currency.code()),
-                    text(category),
-                    text(scope.as_str()),
-                    Param::Text(name),
-                ],
-            ))
+            Total::Summary(category_products(currency, category, scope, name))
+        } else if let Some((currency, brand)) = preciso_core::best::brand_scope(filter, prefs) {
+            let every = preciso_core::market::EVERY_CATEGORY;
+            Total::Summary(category_products(currency, every, ProductScope::Brand, brand))
         } else {
             Total::Products(Query::new(
                 format!("SELECT o.product_id FROM offers o WHERE {}", w.sql()),
@@ -748,11 +754,17 @@ pub fn best_prices(
 pub fn narrowed_share(filter: &OfferFilter) -> Option<(Query, Query)> {
     let unbounded = OfferFilter { min_price: None, max_price: None, ..filter.clone() };
     let (category, currency, scope, name) = preciso_core::best::category_scope(&unbounded, None)?;
-    let narrowed = Query::new(
-        crate::market::CATEGORY_PRODUCTS.into(),
-        vec![text(currency.code()), text(category), text(scope.as_str()), Param::Text(name)],
-    );
+    let narrowed = category_products(currency, category, scope, name);
     Some((narrowed, crate::best::scope_products(category, currency)))
+}
+
+/// The products with a buyable offer in `currency` and the category path, of one store or
+/// brand, from the market summary (`market::CATEGORY_PRODUCTS`).
+fn category_products(currency: Currency, path: &str, scope: ProductScope, name: String) -> Query {
+    Query::new(
+        crate::market::CATEGORY_PRODUCTS.into(),
+        vec![text(currency.code()), text(path), text(scope.as_str()), Param::Text(name)],
+    )
 }
 
 pub fn offer_by_id(id: i64) -> Query {

@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0042_discount_index_category",
         include_str!("../migrations/0042_discount_index_category.sql"),
     ),
+    ("0044_brand_offers", include_str!("../migrations/0044_brand_offers.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

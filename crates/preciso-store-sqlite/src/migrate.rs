@@ -51,6 +51,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0042_discount_index_category.sql"),
     ),
     ("0043_brand_index_scores", include_str!("../migrations/0043_brand_index_scores.sql")),
+    ("0044_brand_offers", include_str!("../migrations/0044_brand_offers.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

@@ -647,6 +647,35 @@ fn category_best_prices_by_store_or_brand_read_their_total_from_the_summary() {
     assert_eq!(total(&cat), 9, "read from the summary");
 }
 
+/// A listing filtered by a brand alone takes its totals from the summary (the contract shows
+/// they equal counting; this shows they are read): ranked offers from `brand_offers`, best
+/// prices from `category_products`' row across every category.
+#[test]
+fn listings_by_a_brand_read_their_totals_from_the_summary() {
+    use preciso_core::ports::Personalization;
+    use preciso_core::query::{OfferFilter, PageRequest, Sort};
+    let (_d, cat) = open();
+    let offers: Vec<Offer> = (0..5)
+        .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), 1_000 + i, 10))
+        .collect();
+    preciso_core::testing::apply(&cat, "load", &offers);
+    let filter = OfferFilter {
+        currency: Some(Currency::parse("COP").unwrap()),
+        brand: offers[0].brand.clone(),
+        ..Default::default()
+    };
+    let one = PageRequest { page: 1, limit: 1 };
+    let who = Personalization::default();
+    let ranked = |cat: &SqliteCatalog| cat.list_offers(&filter, Sort::Price, one, who).unwrap();
+    let best = |cat: &SqliteCatalog| cat.best_prices(&filter, one, who).unwrap();
+    assert_eq!((ranked(&cat).total, best(&cat).total), (5, 5));
+    raw(&cat).execute("UPDATE brand_offers SET offers = 7", []).unwrap();
+    raw(&cat)
+        .execute("UPDATE category_products SET products = 9 WHERE category_key = ''", [])
+        .unwrap();
+    assert_eq!((ranked(&cat).total, best(&cat).total), (7, 9), "read from the summary");
+}
+
 /// Listings that pin an index answer the same while it is missing (an initial load drops the
 /// offers' indexes as it appends), with their statements already cached from before.
 #[test]
