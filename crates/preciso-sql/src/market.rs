@@ -102,6 +102,25 @@ pub const CATEGORY_PRODUCTS: &str = "SELECT coalesce((SELECT products FROM categ
 pub const BRAND_OFFERS: &str = "SELECT coalesce((SELECT offers FROM brand_offers
     WHERE currency = ? AND brand_key = ?), 0)";
 
+/// Offers each currency's value list keeps at most (`market_value`): every page a
+/// whole-currency value listing may ask for (`ranking::MAX_DEPTH`), read there by rank.
+pub const VALUE_KEPT: u32 = preciso_core::ranking::MAX_DEPTH as u32;
+
+/// Writes each currency's value list (`currency`, its offer ids best first: the value
+/// ranking's first `VALUE_KEPT`, or every offer of a smaller currency), after `write` in the
+/// same transaction.
+pub fn write_value_lists(tx: &mut dyn Tx, lists: &[(String, Vec<i64>)]) -> Result<(), StoreError> {
+    let rows = lists
+        .iter()
+        .flat_map(|(currency, ids)| {
+            ids.iter().enumerate().map(move |(rank, id)| {
+                vec![Cell::Text(currency.clone()), Cell::Int(rank as i64), Cell::Int(*id)]
+            })
+        })
+        .collect();
+    insert(tx, "market_value", "currency, rank, offer_id", rows)
+}
+
 /// Rows per INSERT statement.
 const CHUNK: usize = 200;
 
@@ -184,6 +203,9 @@ pub fn write(tx: &mut dyn Tx, m: &Market, generation: Option<i64>) -> Result<(),
         "store_category_offers",
         "category_products",
         "brand_offers",
+        // Written after the rest by the adapter that ranks them (`write_value_lists`): a
+        // summary written without them holds none, so no list outlives the offers it ranked.
+        "market_value",
     ] {
         tx.execute(&format!("DELETE FROM {table}"), &[])?;
     }

@@ -308,20 +308,27 @@ fn currency_only(filter: &OfferFilter, prefs: Option<&Preferences>) -> bool {
     rest == OfferFilter::default() && prefs.is_none_or(|p| p.budget.is_none())
 }
 
-/// A date-sorted page of a whole currency read by rank from the market summary's newest
-/// offers (`market_recent`), the same rows as `list_offers`' `ranked` query; `None` where the
-/// listing sorts instead: another sort, anything but the currency filtering, preferred stores
-/// or brands ordering first, or a page past `market::RECENT_KEPT`. While the summary is marked
-/// stale (a run between its batches and its refresh, a merge) it returns no rows: the caller
-/// then sorts, as it does for a page past the currency's last offer.
-pub fn recent_page(
+/// A date- or value-sorted page of a whole currency read by rank from the market summary's
+/// lists — its newest offers (`market_recent`) or its best by value score (`market_value`,
+/// written by the adapter's value walk at each rebuild) — the same rows as `list_offers`'
+/// `ranked` query; `None` where the listing ranks otherwise: another sort, anything but the
+/// currency filtering, preferred stores or brands ordering first, or a page past the list's
+/// guaranteed length (`market::RECENT_KEPT`, `market::VALUE_KEPT`). While the summary is
+/// marked stale (a run between its batches and its refresh, a merge) it returns no rows: the
+/// caller then ranks as it would without the list, as it does for a page past the currency's
+/// last offer (or a currency the value walk gave up on).
+pub fn listed_page(
     filter: &OfferFilter,
     sort: Sort,
     page: PageRequest,
     prefs: Option<&Preferences>,
 ) -> Option<Query> {
-    let wanted = page.depth();
-    if sort != Sort::Date || wanted > RECENT_KEPT as u64 || preferred_expr(prefs).is_some() {
+    let (list, kept) = match sort {
+        Sort::Date => ("market_recent", RECENT_KEPT as u64),
+        Sort::Value => ("market_value", u64::from(crate::market::VALUE_KEPT)),
+        _ => return None,
+    };
+    if page.depth() > kept || preferred_expr(prefs).is_some() {
         return None;
     }
     let currency = filter.currency?;
@@ -331,7 +338,7 @@ pub fn recent_page(
     Some(Query::new(
         format!(
             "SELECT o.id, {VALUE_SCORE} AS value_score, cs.median_minor
-             FROM market_recent r JOIN offers o ON o.id = r.offer_id
+             FROM {list} r JOIN offers o ON o.id = r.offer_id
              LEFT JOIN category_stats cs
                ON cs.category_key = o.category_key AND cs.currency = o.currency
              WHERE r.currency = ? AND r.rank >= ? AND NOT EXISTS (SELECT 1 FROM market_dirty)
@@ -377,7 +384,7 @@ impl RecentWalk {
 
 /// The walk of a date-sorted page, or `None`: another sort, no currency, one product's offers,
 /// preferred stores or brands ordering first, or a page past the list. A currency-only listing
-/// reads its page by rank instead (`recent_page`).
+/// reads its page by rank instead (`listed_page`).
 pub fn recent_walk(
     filter: &OfferFilter,
     sort: Sort,

@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0042_discount_index_category.sql"),
     ),
     ("0044_brand_offers", include_str!("../migrations/0044_brand_offers.sql")),
+    ("0045_market_value", include_str!("../migrations/0045_market_value.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

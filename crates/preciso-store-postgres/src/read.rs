@@ -230,14 +230,13 @@ impl CatalogRead for PgCatalog {
             if total.ends_before(page.offset()) {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
-            let recent = reads::recent_page(filter, sort, page, who.preferences);
-            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total.at_least())?
-            {
-                Some(ranks) => ranks,
-                None => match recent.map(|q| run(c, &q).map(rank)).transpose()? {
-                    // No rows: the summary is stale or the page is past the last offer.
-                    Some(ranks) if !ranks.is_empty() => ranks,
-                    _ => match price_by_keys(c, filter, sort, page, who)? {
+            let listed = reads::listed_page(filter, sort, page, who.preferences);
+            let ranks: Vec<Rank> = match listed.map(|q| run(c, &q).map(rank)).transpose()? {
+                // No rows: the summary is stale or the page is past the list's last offer.
+                Some(ranks) if !ranks.is_empty() => ranks,
+                _ => match value_ranks(c, filter, sort, page, who, total.at_least())? {
+                    Some(ranks) => ranks,
+                    None => match price_by_keys(c, filter, sort, page, who)? {
                         Some(ranks) => ranks,
                         None => match rating_walk(c, filter, sort, page, who)? {
                             Some(ranks) => ranks,

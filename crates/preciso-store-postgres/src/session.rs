@@ -966,14 +966,76 @@ pub(crate) fn rebuild_market(
     })?;
     let market = fold.finish();
     preciso_sql::market::write(&mut crate::identity::PgTx::new(tx), &market, generation)?;
+    let lists = value_lists(tx, &market)?;
+    preciso_sql::market::write_value_lists(&mut crate::identity::PgTx::new(tx), &lists)?;
     // The lists of newest offers are rewritten whole: without statistics the planner took a
     // filtered date page's walk for one row and sorted the currency's whole list (64 ms at 1M,
     // 1.2 ms walked in rank order once analyzed).
-    tx.batch_execute("ANALYZE market_recent, store_recent").map_err(backend)?;
+    tx.batch_execute("ANALYZE market_recent, store_recent, market_value").map_err(backend)?;
     if prices_as_of.is_some() && generation == prices_as_of {
         return Ok(());
     }
     rebuild_price_analysis(tx, &market)
+}
+
+/// Each currency's value list (`preciso_sql::market::VALUE_KEPT` best offers by value score),
+/// ranked as the listing's walk ranks a page (`read::value_ranks`: the threshold rule along
+/// `offers_value`, read through a portal) in the rebuild's transaction; a currency whose walk
+/// reaches its cap gets no list (its listing then walks or sorts, as before).
+fn value_lists(
+    tx: &mut postgres::Transaction<'_>,
+    market: &preciso_core::market::Market,
+) -> Result<Vec<(String, Vec<i64>)>, StoreError> {
+    use preciso_core::domain::Currency;
+    use preciso_core::query::{OfferFilter, PageRequest, Sort};
+    use preciso_core::ranking::{Medians, page_by_passes};
+    let currencies: BTreeSet<&str> = market.markets.iter().map(|m| m.currency.as_str()).collect();
+    let page = PageRequest { page: 1, limit: preciso_sql::market::VALUE_KEPT };
+    let mut lists = Vec::new();
+    for code in currencies {
+        let Ok(currency) = Currency::parse(code) else { continue };
+        let filter = OfferFilter { currency: Some(currency), ..Default::default() };
+        let offers = "offers o";
+        let Some(scan) = preciso_sql::reads::value_scan(&filter, Sort::Value, page, None, offers)
+        else {
+            continue;
+        };
+        let medians = &scan.medians;
+        let params = crate::bind(&medians.params);
+        let rows = tx
+            .query(&preciso_sql::numbered(&medians.sql), &crate::refs(&params))
+            .map_err(backend)?;
+        let medians: Medians = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let ranks = page_by_passes(scan.passes.len(), 0, page.limit, |pass, top| {
+            let q = &scan.passes[pass];
+            let params = crate::bind(&q.params);
+            // A savepoint: the walk's planner setting (as the listing's, see `read.rs`) ends
+            // with it, not with the rebuild.
+            let mut walk = tx.transaction().map_err(backend)?;
+            walk.batch_execute("SET LOCAL enable_sort = off").map_err(backend)?;
+            let portal = walk
+                .bind(&preciso_sql::numbered(&q.sql), &crate::refs(&params))
+                .map_err(backend)?;
+            'fetch: loop {
+                let rows = walk.query_portal(&portal, 4_096).map_err(backend)?;
+                for r in &rows {
+                    let own: f64 = r.get(1);
+                    let (score, median) = medians.score(own, r.get(2), r.get(3));
+                    if !top.push(r.get(0), score, median, own) {
+                        break 'fetch;
+                    }
+                }
+                if rows.len() < 4_096 {
+                    break;
+                }
+            }
+            walk.rollback().map_err(backend)
+        })?;
+        if let Some(ranks) = ranks {
+            lists.push((code.to_string(), ranks.iter().map(|r| r.id).collect()));
+        }
+    }
+    Ok(lists)
 }
 
 /// Reads `sql`'s rows through a portal, a chunk at a time.

@@ -52,6 +52,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0043_brand_index_scores", include_str!("../migrations/0043_brand_index_scores.sql")),
     ("0044_brand_offers", include_str!("../migrations/0044_brand_offers.sql")),
+    ("0045_market_value", include_str!("../migrations/0045_market_value.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

@@ -48,7 +48,7 @@ fn pins(sql: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-fn index_exists(c: &Connection, name: &str) -> rusqlite::Result<bool> {
+pub(crate) fn index_exists(c: &Connection, name: &str) -> rusqlite::Result<bool> {
     let mut stmt = c.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?)",
     )?;
@@ -183,7 +183,7 @@ fn matches(q: &str) -> Option<(String, Vec<Param>)> {
 
 /// A value-ranked page by the threshold rule (`preciso_core::ranking`) where it applies and
 /// its scans stop within their cap; `None`: rank by sorting.
-fn value_ranks(
+pub(crate) fn value_ranks(
     c: &Connection,
     filter: &OfferFilter,
     sort: Sort,
@@ -456,13 +456,13 @@ impl CatalogRead for SqliteCatalog {
             if total.ends_before(page.offset()) {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
-            let recent = reads::recent_page(filter, sort, page, who.preferences);
-            let ranks: Vec<Rank> = match value_ranks(c, filter, sort, page, who, total)? {
-                Some(ranks) => ranks,
-                None => match recent.map(|q| query_map(c, &q, rank)).transpose()? {
-                    // No rows: the summary is stale or the page is past the last offer.
-                    Some(ranks) if !ranks.is_empty() => ranks,
-                    _ => match price_by_keys(c, filter, sort, page, who)? {
+            let listed = reads::listed_page(filter, sort, page, who.preferences);
+            let ranks: Vec<Rank> = match listed.map(|q| query_map(c, &q, rank)).transpose()? {
+                // No rows: the summary is stale or the page is past the list's last offer.
+                Some(ranks) if !ranks.is_empty() => ranks,
+                _ => match value_ranks(c, filter, sort, page, who, total)? {
+                    Some(ranks) => ranks,
+                    None => match price_by_keys(c, filter, sort, page, who)? {
                         Some(ranks) => ranks,
                         None => match rating_walk(c, filter, sort, page, who)? {
                             Some(ranks) => ranks,

@@ -262,6 +262,8 @@ struct MarketBuild {
     /// at it.
     generation: Option<i64>,
     market: preciso_core::market::Market,
+    /// Each currency's value list, ranked from the same offers.
+    value_lists: Vec<(String, Vec<i64>)>,
 }
 
 /// Reads the offers and folds the summary, writing nothing: the offers in table order, then
@@ -303,7 +305,42 @@ fn compute_market(conn: &Connection) -> Result<MarketBuild, StoreError> {
         Ok(())
     })
     .map_err(crate::backend)?;
-    Ok(MarketBuild { generation, market: fold.finish() })
+    let market = fold.finish();
+    let value_lists = value_lists(conn, &market).map_err(crate::backend)?;
+    Ok(MarketBuild { generation, market, value_lists })
+}
+
+/// Each currency's value list (`preciso_sql::market::VALUE_KEPT` best offers by value score),
+/// ranked by the listing's own walk of the value index (`read::value_ranks`) over the offers
+/// `market` was folded from; a currency whose walk gives up for a sort gets no list (its
+/// listing then walks or sorts, as before), and so does every currency while the value index
+/// is missing (an initial load that died before building it: each walk would sort).
+fn value_lists(
+    conn: &Connection,
+    market: &preciso_core::market::Market,
+) -> rusqlite::Result<Vec<(String, Vec<i64>)>> {
+    use preciso_core::domain::Currency;
+    use preciso_core::query::{MatchCount, OfferFilter, PageRequest, Sort};
+    if !crate::read::index_exists(conn, "offers_value")? {
+        return Ok(Vec::new());
+    }
+    let mut offers: std::collections::BTreeMap<&str, u64> = Default::default();
+    for m in &market.markets {
+        *offers.entry(m.currency.as_str()).or_default() += m.offers;
+    }
+    let page = PageRequest { page: 1, limit: preciso_sql::market::VALUE_KEPT };
+    let mut lists = Vec::new();
+    for (code, total) in offers {
+        let Ok(currency) = Currency::parse(code) else { continue };
+        let filter = OfferFilter { currency: Some(currency), ..Default::default() };
+        let total = MatchCount { total, exact: true };
+        let who = preciso_core::ports::Personalization::default();
+        if let Some(ranks) = crate::read::value_ranks(conn, &filter, Sort::Value, page, who, total)?
+        {
+            lists.push((code.to_string(), ranks.iter().map(|r| r.id).collect()));
+        }
+    }
+    Ok(lists)
 }
 
 /// Writes a folded summary, then each category's price analysis, computed and written a path
@@ -315,11 +352,9 @@ fn write_market(
     build: &MarketBuild,
     prices_kept: bool,
 ) -> Result<(), StoreError> {
-    preciso_sql::market::write(
-        &mut crate::identity::SqliteTx(conn),
-        &build.market,
-        build.generation,
-    )?;
+    let tx = &mut crate::identity::SqliteTx(conn);
+    preciso_sql::market::write(tx, &build.market, build.generation)?;
+    preciso_sql::market::write_value_lists(tx, &build.value_lists)?;
     if prices_kept {
         return Ok(());
     }

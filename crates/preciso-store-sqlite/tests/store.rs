@@ -676,6 +676,38 @@ fn listings_by_a_brand_read_their_totals_from_the_summary() {
     assert_eq!((ranked(&cat).total, best(&cat).total), (7, 9), "read from the summary");
 }
 
+/// A whole currency's value-sorted pages are read by rank from `market_value` (the contract
+/// shows they equal scoring every offer; this shows they are read): the ranks reversed, so is
+/// the page; with the summary marked stale the listing walks the value index again.
+#[test]
+fn value_pages_of_a_currency_read_the_market_summarys_list() {
+    use preciso_core::ports::Personalization;
+    use preciso_core::query::{OfferFilter, PageRequest, Sort};
+    let (_d, cat) = open();
+    let offers: Vec<Offer> = (0..5)
+        .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), 1_000 + 300 * i, 10))
+        .collect();
+    preciso_core::testing::apply(&cat, "load", &offers);
+    let filter =
+        OfferFilter { currency: Some(Currency::parse("COP").unwrap()), ..Default::default() };
+    let page = |cat: &SqliteCatalog| -> Vec<(i64, f64)> {
+        let who = Personalization::default();
+        let p = cat.list_offers(&filter, Sort::Value, PageRequest::default(), who).unwrap();
+        p.items.iter().map(|s| (s.offer.id.as_i64(), s.value_score)).collect()
+    };
+    let ranked = page(&cat);
+    assert_eq!(ranked.len(), 5);
+    assert!(ranked.windows(2).all(|w| w[0].1 > w[1].1), "best first: {ranked:?}");
+    let listed: i64 =
+        raw(&cat).query_row("SELECT count(*) FROM market_value", [], |r| r.get(0)).unwrap();
+    assert_eq!(listed, 5, "the currency's every offer, fewer than kept");
+    raw(&cat).execute("UPDATE market_value SET rank = 10 - rank", []).unwrap();
+    let reversed: Vec<(i64, f64)> = ranked.iter().rev().copied().collect();
+    assert_eq!(page(&cat), reversed, "read from the summary");
+    raw(&cat).execute_batch(preciso_sql::market::MARK).unwrap();
+    assert_eq!(page(&cat), ranked, "stale: walked");
+}
+
 /// Listings that pin an index answer the same while it is missing (an initial load drops the
 /// offers' indexes as it appends), with their statements already cached from before.
 #[test]
