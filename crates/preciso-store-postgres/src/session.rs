@@ -281,9 +281,12 @@ impl PgSession<'_> {
 /// the other: the table lock (which readers do not wait for) makes the second's DELETE see the
 /// rows the first inserted, which its snapshot would otherwise miss, and its INSERT then
 /// collided with them.
+///
+/// The market summary is marked in the same transaction: its value lists were ranked with the
+/// medians replaced here, and another rebuild may have cleared the run's own marks meanwhile.
 pub(crate) fn refresh_category_stats(client: &mut Client) -> Result<(), StoreError> {
     client
-        .batch_execute(
+        .batch_execute(&format!(
             "BEGIN;
              LOCK TABLE category_stats IN SHARE ROW EXCLUSIVE MODE;
              DELETE FROM category_stats;
@@ -291,8 +294,10 @@ pub(crate) fn refresh_category_stats(client: &mut Client) -> Result<(), StoreErr
              SELECT category_key, currency, count(*),
                     CAST(ROUND(CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY price_minor) AS NUMERIC)) AS BIGINT)
              FROM offers WHERE category_key IS NOT NULL GROUP BY category_key, currency;
+             {};
              COMMIT;",
-        )
+            preciso_sql::market::MARK
+        ))
         .map_err(backend)
 }
 
@@ -981,7 +986,9 @@ pub(crate) fn rebuild_market(
 /// Each currency's value list (`preciso_sql::market::VALUE_KEPT` best offers by value score),
 /// ranked as the listing's walk ranks a page (`read::value_ranks`: the threshold rule along
 /// `offers_value`, read through a portal) in the rebuild's transaction; a currency whose walk
-/// reaches its cap gets no list (its listing then walks or sorts, as before).
+/// reaches its cap gets no list (its listing then walks or sorts, as before), and neither does
+/// any while the value index is missing (a load's indexes not yet restored: each walk would
+/// sort).
 fn value_lists(
     tx: &mut postgres::Transaction<'_>,
     market: &preciso_core::market::Market,
@@ -989,8 +996,15 @@ fn value_lists(
     use preciso_core::domain::Currency;
     use preciso_core::query::{OfferFilter, PageRequest, Sort};
     use preciso_core::ranking::{Medians, page_by_passes};
+    let indexed = tx.query_one("SELECT to_regclass('offers_value') IS NOT NULL", &[]);
+    if !indexed.map_err(backend)?.get::<_, bool>(0) {
+        return Ok(Vec::new());
+    }
     let currencies: BTreeSet<&str> = market.markets.iter().map(|m| m.currency.as_str()).collect();
     let page = PageRequest { page: 1, limit: preciso_sql::market::VALUE_KEPT };
+    // As the listing's walk (see `read.rs`), for the walks only: a planner that may sort would
+    // sort each currency's offers instead of reading the index until the rule stops.
+    tx.batch_execute("SET LOCAL enable_sort = off").map_err(backend)?;
     let mut lists = Vec::new();
     for code in currencies {
         let Ok(currency) = Currency::parse(code) else { continue };
@@ -1009,15 +1023,10 @@ fn value_lists(
         let ranks = page_by_passes(scan.passes.len(), 0, page.limit, |pass, top| {
             let q = &scan.passes[pass];
             let params = crate::bind(&q.params);
-            // A savepoint: the walk's planner setting (as the listing's, see `read.rs`) ends
-            // with it, not with the rebuild.
-            let mut walk = tx.transaction().map_err(backend)?;
-            walk.batch_execute("SET LOCAL enable_sort = off").map_err(backend)?;
-            let portal = walk
-                .bind(&preciso_sql::numbered(&q.sql), &crate::refs(&params))
-                .map_err(backend)?;
+            let portal =
+                tx.bind(&preciso_sql::numbered(&q.sql), &crate::refs(&params)).map_err(backend)?;
             'fetch: loop {
-                let rows = walk.query_portal(&portal, 4_096).map_err(backend)?;
+                let rows = tx.query_portal(&portal, 4_096).map_err(backend)?;
                 for r in &rows {
                     let own: f64 = r.get(1);
                     let (score, median) = medians.score(own, r.get(2), r.get(3));
@@ -1029,12 +1038,13 @@ fn value_lists(
                     break;
                 }
             }
-            walk.rollback().map_err(backend)
+            Ok(())
         })?;
         if let Some(ranks) = ranks {
             lists.push((code.to_string(), ranks.iter().map(|r| r.id).collect()));
         }
     }
+    tx.batch_execute("SET LOCAL enable_sort TO DEFAULT").map_err(backend)?;
     Ok(lists)
 }
 
@@ -1119,4 +1129,21 @@ fn refresh_market_keeping(
 fn market_marked(client: &mut Client) -> Result<bool, StoreError> {
     let marked = client.query_opt(preciso_sql::market::GENERATION, &[]).map_err(backend)?;
     Ok(marked.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    /// New medians mark the market summary: its value lists rank by them, and a summary
+    /// cleared since the run's batches marked it would otherwise keep lists ranked with the
+    /// old ones.
+    #[test]
+    fn new_category_medians_mark_the_market_summary() {
+        let Some(db) = crate::testing::TempDb::create("medians_mark") else { return };
+        drop(crate::PgCatalog::open(&db.url).unwrap());
+        let mut client = crate::connect(&db.url).unwrap();
+        super::refresh_market(&mut client).unwrap();
+        assert!(!super::market_marked(&mut client).unwrap(), "rebuilt: clean");
+        super::refresh_category_stats(&mut client).unwrap();
+        assert!(super::market_marked(&mut client).unwrap(), "marked with the medians");
+    }
 }

@@ -9,8 +9,12 @@ use preciso_sql::best;
 use rusqlite::{Connection, params};
 use rustc_hash::FxHashSet;
 
+/// Recomputes each category's median price per currency (`category_stats`), and marks the
+/// market summary in the same transaction: its value lists were ranked with the medians
+/// replaced here, and another rebuild may have cleared the run's own marks meanwhile.
 pub(crate) fn refresh_category_stats(conn: &Connection) -> rusqlite::Result<()> {
-    crate::transaction(conn, || rebuild(conn), |e| e)
+    let marked = || conn.execute(preciso_sql::market::MARK, []).map(drop);
+    crate::transaction(conn, || rebuild(conn).and_then(|()| marked()), |e| e)
 }
 
 /// Rebuilds the summary rows of the products marked dirty, in one transaction with clearing
@@ -571,6 +575,21 @@ mod tests {
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "product order, then scope");
         assert_eq!(tally.0.len(), 3);
         assert!(tally.0.values().all(|&(p, o)| p == products && o == products));
+    }
+
+    /// New medians mark the market summary: its value lists rank by them, and a summary
+    /// cleared since the run's batches marked it would otherwise keep lists ranked with the
+    /// old ones.
+    #[test]
+    fn new_category_medians_mark_the_market_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        drop(crate::SqliteCatalog::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        refresh_market(&conn).unwrap();
+        assert_eq!(marked(&conn).unwrap(), None, "rebuilt: clean");
+        refresh_category_stats(&conn).unwrap();
+        assert!(marked(&conn).unwrap().is_some(), "marked with the medians");
     }
 
     /// A write that fails stops the reading thread (it was blocked on a full hand-off) and
