@@ -91,7 +91,7 @@ fn matches(q: &str, columns: &str) -> Option<(String, Vec<Param>)> {
 /// Rows a portal read fetches per round trip: 256 first (most walks stop within them), then
 /// twice the last, up to 4,096. At 256 each time, a ranked page 100 at 1M offers read ~29k rows
 /// in 115 round trips, a fifth of its 50 ms (docs/BENCHMARKS.md).
-fn portal_batches() -> impl Iterator<Item = i32> {
+pub(crate) fn portal_batches() -> impl Iterator<Item = i32> {
     std::iter::successors(Some(256), |n: &i32| Some((n * 2).min(4096)))
 }
 
@@ -127,21 +127,31 @@ fn value_ranks(
         tx.batch_execute("SET LOCAL enable_sort = off").map_err(backend)?;
         let params = bind(&q.params);
         let portal = tx.bind(&numbered(&q.sql), &refs(&params)).map_err(backend)?;
-        'fetch: for batch in portal_batches() {
+        for batch in portal_batches() {
             let rows = tx.query_portal(&portal, batch).map_err(backend)?;
-            if rows.is_empty() {
+            if rows.is_empty() || !feed_walk(&rows, &medians, top) {
                 break;
-            }
-            for r in &rows {
-                let own: f64 = r.get(1);
-                let (score, median) = medians.score(own, r.get(2), r.get(3));
-                if !top.push(r.get(0), score, median, own) {
-                    break 'fetch;
-                }
             }
         }
         tx.commit().map_err(backend)
     })
+}
+
+/// Scores a value walk's rows (`reads::ValueScan`'s `id, own, price_minor, category_key`) into
+/// `top`, in order; false once it refuses one: the walk stops there.
+pub(crate) fn feed_walk(
+    rows: &[Row],
+    medians: &ranking::Medians,
+    top: &mut ranking::ValueTop,
+) -> bool {
+    for r in rows {
+        let own: f64 = r.get(1);
+        let (score, median) = medians.score(own, r.get(2), r.get(3));
+        if !top.push(r.get(0), score, median, own) {
+            return false;
+        }
+    }
+    true
 }
 
 /// A category's price-sorted page from one walk per key under it (`reads::price_by_keys`),

@@ -1025,16 +1025,9 @@ fn value_lists(
             let params = crate::bind(&q.params);
             let portal =
                 tx.bind(&preciso_sql::numbered(&q.sql), &crate::refs(&params)).map_err(backend)?;
-            'fetch: loop {
-                let rows = tx.query_portal(&portal, 4_096).map_err(backend)?;
-                for r in &rows {
-                    let own: f64 = r.get(1);
-                    let (score, median) = medians.score(own, r.get(2), r.get(3));
-                    if !top.push(r.get(0), score, median, own) {
-                        break 'fetch;
-                    }
-                }
-                if rows.len() < 4_096 {
+            for batch in crate::read::portal_batches() {
+                let rows = tx.query_portal(&portal, batch).map_err(backend)?;
+                if rows.is_empty() || !crate::read::feed_walk(&rows, &medians, top) {
                     break;
                 }
             }

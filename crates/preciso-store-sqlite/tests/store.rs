@@ -620,6 +620,16 @@ fn listings_read_the_market_summarys_newest_offers_and_counts() {
     assert_eq!(page(&cat), vec![14, 13, 12, 11, 10], "stale: sorted");
 }
 
+/// Five offers of one brand at exito in one run, in the same category, priced from 10.00 up
+/// by `step` cents.
+fn five_ollas(cat: &SqliteCatalog, step: i64) -> Vec<Offer> {
+    let offers: Vec<Offer> = (0..5)
+        .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), 1_000 + step * i, 10))
+        .collect();
+    preciso_core::testing::apply(cat, "load", &offers);
+    offers
+}
+
 /// A category's best prices filtered by a store or a brand take their total from
 /// `category_products` (the contract shows it equals counting; this shows it is read): a
 /// changed count changes the total.
@@ -627,10 +637,7 @@ fn listings_read_the_market_summarys_newest_offers_and_counts() {
 fn category_best_prices_by_store_or_brand_read_their_total_from_the_summary() {
     use preciso_core::query::{OfferFilter, PageRequest};
     let (_d, cat) = open();
-    let offers: Vec<Offer> = (0..5)
-        .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), 1_000 + i, 10))
-        .collect();
-    preciso_core::testing::apply(&cat, "load", &offers);
+    five_ollas(&cat, 1);
     let filter = OfferFilter {
         currency: Some(Currency::parse("COP").unwrap()),
         category: Some("hogar".into()),
@@ -655,10 +662,7 @@ fn listings_by_a_brand_read_their_totals_from_the_summary() {
     use preciso_core::ports::Personalization;
     use preciso_core::query::{OfferFilter, PageRequest, Sort};
     let (_d, cat) = open();
-    let offers: Vec<Offer> = (0..5)
-        .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), 1_000 + i, 10))
-        .collect();
-    preciso_core::testing::apply(&cat, "load", &offers);
+    let offers = five_ollas(&cat, 1);
     let filter = OfferFilter {
         currency: Some(Currency::parse("COP").unwrap()),
         brand: offers[0].brand.clone(),
@@ -684,10 +688,7 @@ fn value_pages_of_a_currency_read_the_market_summarys_list() {
     use preciso_core::ports::Personalization;
     use preciso_core::query::{OfferFilter, PageRequest, Sort};
     let (_d, cat) = open();
-    let offers: Vec<Offer> = (0..5)
-        .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), 1_000 + 300 * i, 10))
-        .collect();
-    preciso_core::testing::apply(&cat, "load", &offers);
+    five_ollas(&cat, 300);
     let filter =
         OfferFilter { currency: Some(Currency::parse("COP").unwrap()), ..Default::default() };
     let page = |cat: &SqliteCatalog| -> Vec<(i64, f64)> {
