@@ -223,9 +223,10 @@ pub fn category_scope<'f>(
     }
 }
 
-/// The currency and brand key of a best-prices request filtered by one brand alone, whose
-/// total the market summary knows across every category (`market::EVERY_CATEGORY`): one
-/// currency, the brand, no category (that is `category_scope`'s), store or other narrowing.
+/// The currency and brand key of a listing filtered by one brand alone, whose totals the
+/// market summary knows (its products across every category, `market::EVERY_CATEGORY`; its
+/// offers): one currency, the brand, no category (that is `category_scope`'s), store or other
+/// narrowing, nor preferences that narrow or reorder a best-prices list.
 pub fn brand_scope(
     filter: &OfferFilter,
     prefs: Option<&Preferences>,

@@ -3,9 +3,11 @@
 //! store comparison.
 
 use crate::stores::Tx;
+use preciso_core::domain::Currency;
 use preciso_core::domain::IngestCounts;
 use preciso_core::market::{Listed, ListedNames, Market};
 use preciso_core::ports::{Cell, StoreError};
+use preciso_core::query::{MatchCount, PageRequest};
 
 /// The first scan, any order: `store_id, category, category_key, currency, last_seen,
 /// availability, brand, brand_key, id, price_minor` of every offer.
@@ -105,6 +107,24 @@ pub const BRAND_OFFERS: &str = "SELECT coalesce((SELECT offers FROM brand_offers
 /// Offers each currency's value list keeps at most (`market_value`): every page a
 /// whole-currency value listing may ask for (`ranking::MAX_DEPTH`), read there by rank.
 pub const VALUE_KEPT: u32 = preciso_core::ranking::MAX_DEPTH as u32;
+
+/// The page of a currency's whole value ranking its list keeps.
+pub const VALUE_LIST_PAGE: PageRequest = PageRequest { page: 1, limit: VALUE_KEPT };
+
+/// The currencies a rebuild ranks a value list for — every currency of `m`'s offers — with
+/// their offers (the listing's total, which the walk weighs).
+pub fn value_list_currencies(m: &Market) -> Vec<(Currency, MatchCount)> {
+    let mut offers: std::collections::BTreeMap<&str, u64> = Default::default();
+    for s in &m.markets {
+        *offers.entry(s.currency.as_str()).or_default() += s.offers;
+    }
+    offers
+        .into_iter()
+        .filter_map(|(code, total)| {
+            Some((Currency::parse(code).ok()?, MatchCount { total, exact: true }))
+        })
+        .collect()
+}
 
 /// Writes each currency's value list (`currency`, its offer ids best first: the value
 /// ranking's first `VALUE_KEPT`, or every offer of a smaller currency), after `write` in the

@@ -433,11 +433,11 @@ fn summary_count(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Qu
     if prefs.is_some_and(|p| p.budget.is_some()) {
         return None;
     }
-    if let Some(brand) = &filter.brand {
-        let rest = OfferFilter { currency: None, brand: None, ..filter.clone() };
-        return (rest == OfferFilter::default()).then(|| {
-            let brand_key = Param::Text(fold_for_matching(brand.trim()));
-            Query::new(crate::market::BRAND_OFFERS.into(), vec![text(currency.code()), brand_key])
+    if filter.brand.is_some() {
+        // Preferred stores or brands reorder a listing, not its total: none passed.
+        return preciso_core::best::brand_scope(filter, None).map(|(currency, brand_key)| {
+            let params = vec![text(currency.code()), Param::Text(brand_key)];
+            Query::new(crate::market::BRAND_OFFERS.into(), params)
         });
     }
     let rest = OfferFilter { currency: None, store: None, category: None, ..filter.clone() };

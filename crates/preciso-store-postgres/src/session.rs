@@ -993,24 +993,22 @@ fn value_lists(
     tx: &mut postgres::Transaction<'_>,
     market: &preciso_core::market::Market,
 ) -> Result<Vec<(String, Vec<i64>)>, StoreError> {
-    use preciso_core::domain::Currency;
-    use preciso_core::query::{OfferFilter, PageRequest, Sort};
+    use preciso_core::query::{OfferFilter, Sort};
     use preciso_core::ranking::{Medians, page_by_passes};
+    use preciso_sql::market::{VALUE_LIST_PAGE as PAGE, value_list_currencies};
     let indexed = tx.query_one("SELECT to_regclass('offers_value') IS NOT NULL", &[]);
     if !indexed.map_err(backend)?.get::<_, bool>(0) {
         return Ok(Vec::new());
     }
-    let currencies: BTreeSet<&str> = market.markets.iter().map(|m| m.currency.as_str()).collect();
-    let page = PageRequest { page: 1, limit: preciso_sql::market::VALUE_KEPT };
     // As the listing's walk (see `read.rs`), for the walks only: a planner that may sort would
     // sort each currency's offers instead of reading the index until the rule stops.
     tx.batch_execute("SET LOCAL enable_sort = off").map_err(backend)?;
     let mut lists = Vec::new();
-    for code in currencies {
-        let Ok(currency) = Currency::parse(code) else { continue };
+    // The listing's total weighs whether to walk at all; a whole currency always walks.
+    for (currency, _) in value_list_currencies(market) {
         let filter = OfferFilter { currency: Some(currency), ..Default::default() };
         let offers = "offers o";
-        let Some(scan) = preciso_sql::reads::value_scan(&filter, Sort::Value, page, None, offers)
+        let Some(scan) = preciso_sql::reads::value_scan(&filter, Sort::Value, PAGE, None, offers)
         else {
             continue;
         };
@@ -1020,7 +1018,7 @@ fn value_lists(
             .query(&preciso_sql::numbered(&medians.sql), &crate::refs(&params))
             .map_err(backend)?;
         let medians: Medians = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let ranks = page_by_passes(scan.passes.len(), 0, page.limit, |pass, top| {
+        let ranks = page_by_passes(scan.passes.len(), 0, PAGE.limit, |pass, top| {
             let q = &scan.passes[pass];
             let params = crate::bind(&q.params);
             let portal =
@@ -1034,7 +1032,7 @@ fn value_lists(
             Ok(())
         })?;
         if let Some(ranks) = ranks {
-            lists.push((code.to_string(), ranks.iter().map(|r| r.id).collect()));
+            lists.push((currency.code().to_string(), ranks.iter().map(|r| r.id).collect()));
         }
     }
     tx.batch_execute("SET LOCAL enable_sort TO DEFAULT").map_err(backend)?;

@@ -323,25 +323,19 @@ fn value_lists(
     conn: &Connection,
     market: &preciso_core::market::Market,
 ) -> rusqlite::Result<Vec<(String, Vec<i64>)>> {
-    use preciso_core::domain::Currency;
-    use preciso_core::query::{MatchCount, OfferFilter, PageRequest, Sort};
+    use preciso_core::query::{OfferFilter, Sort};
+    use preciso_sql::market::{VALUE_LIST_PAGE, value_list_currencies};
     if !crate::read::index_exists(conn, "offers_value")? {
         return Ok(Vec::new());
     }
-    let mut offers: std::collections::BTreeMap<&str, u64> = Default::default();
-    for m in &market.markets {
-        *offers.entry(m.currency.as_str()).or_default() += m.offers;
-    }
-    let page = PageRequest { page: 1, limit: preciso_sql::market::VALUE_KEPT };
     let mut lists = Vec::new();
-    for (code, total) in offers {
-        let Ok(currency) = Currency::parse(code) else { continue };
+    for (currency, total) in value_list_currencies(market) {
         let filter = OfferFilter { currency: Some(currency), ..Default::default() };
-        let total = MatchCount { total, exact: true };
         let who = preciso_core::ports::Personalization::default();
-        if let Some(ranks) = crate::read::value_ranks(conn, &filter, Sort::Value, page, who, total)?
-        {
-            lists.push((code.to_string(), ranks.iter().map(|r| r.id).collect()));
+        let ranks =
+            crate::read::value_ranks(conn, &filter, Sort::Value, VALUE_LIST_PAGE, who, total)?;
+        if let Some(ranks) = ranks {
+            lists.push((currency.code().to_string(), ranks.iter().map(|r| r.id).collect()));
         }
     }
     Ok(lists)
