@@ -1561,6 +1561,40 @@ pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
     assert_eq!(search("imusa", &cop, false, first), during, "after it");
 }
 
+/// A text search ranks its matches by their offers of every availability, and the counts
+/// follow each run and merge: an offer added, one moved to another product (its title
+/// changed), one out of stock, and one merged away.
+pub fn search_ranks_by_offers_that_follow_every_run(c: &dyn Catalog) {
+    let big = Fixture { sku: "O1", title: "Olla Imusa 24cm", ..Default::default() };
+    let small = Fixture { title: "Olla Imusa 20cm", ..big };
+    let ranked = || -> Vec<(String, u64)> {
+        let mut found: Vec<(String, u64)> =
+            c.search_products("olla", 10).unwrap().into_iter().map(|(_, t, n)| (t, n)).collect();
+        // Most offers first; equal counts in id order, which the titles do not follow.
+        found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        found
+    };
+    let pair = |a: &str, n: u64, b: &str, m: u64| vec![(a.to_string(), n), (b.to_string(), m)];
+    // An initial load: three stores sell the 24cm pot (one of them out of stock), one the 20cm.
+    let gone = Fixture { store: "alkosto", availability: Availability::OutOfStock, ..big };
+    let olimpica = Fixture { store: "olimpica", ..small };
+    apply(
+        c,
+        "rank-1",
+        &[big.offer(), Fixture { store: "jumbo", ..big }.offer(), gone.offer(), olimpica.offer()],
+    );
+    assert_eq!(ranked(), pair("Olla Imusa 24cm", 3, "Olla Imusa 20cm", 1));
+    // jumbo's offer becomes the 20cm pot, and falabella sells that one too.
+    let moved = Fixture { store: "jumbo", at: 2_000, ..small };
+    let falabella = Fixture { store: "falabella", at: 2_000, ..small };
+    apply(c, "rank-2", &[moved.offer(), falabella.offer()]);
+    assert_eq!(ranked(), pair("Olla Imusa 20cm", 3, "Olla Imusa 24cm", 2));
+    // olimpica merged into falabella: both sold the same SKU, which becomes one offer.
+    c.merge_stores(&StoreId::parse("olimpica").unwrap(), &StoreId::parse("falabella").unwrap())
+        .unwrap();
+    assert_eq!(ranked(), pair("Olla Imusa 20cm", 2, "Olla Imusa 24cm", 2));
+}
+
 /// The market summary (`crate::market`) follows every ingest run and merge: categories with
 /// their names, stores' totals, and each store against the market in a currency.
 pub fn market_summary_follows_ingest_and_merge(c: &dyn Catalog) {
@@ -2249,6 +2283,7 @@ macro_rules! contract_tests {
             a_rating_walk_that_runs_out_sorts_instead,
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,
+            search_ranks_by_offers_that_follow_every_run,
             market_summary_follows_ingest_and_merge,
             users_and_keys,
             stores_are_registered_and_updated,

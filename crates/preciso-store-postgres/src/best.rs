@@ -6,7 +6,9 @@
 //! marked products reads each heap page of `offers` once, in physical order; rounds of a few
 //! thousand products read the same pages again and again (4.7 s instead of 0.6 s for 38k
 //! products at a million offers). The scope counts (`product_best_scopes`) follow from the
-//! rows written instead of a recount of the whole summary.
+//! rows written instead of a recount of the whole summary. The same transaction recounts
+//! the marked products' offers on their rows (`products.offers`, migration 0046), which the
+//! text search ranks by.
 
 use crate::backend;
 use postgres::{Client, Portal, Row, Transaction};
@@ -46,13 +48,46 @@ pub(crate) fn refresh(client: &mut Client) -> Result<(), StoreError> {
         return tx.commit().map_err(backend);
     }
     let tally = if taken.contains(&EVERY_PRODUCT) {
-        rebuild_all(&mut tx)?
+        let tally = rebuild_all(&mut tx)?;
+        recount(&mut tx, None)?;
+        tally
     } else {
         taken.sort_unstable();
-        refresh_products(&mut tx, &taken)?
+        let tally = refresh_products(&mut tx, &taken)?;
+        recount(&mut tx, Some(&taken))?;
+        tally
     };
     add_to_scopes(&mut tx, &tally)?;
     tx.commit().map_err(backend)
+}
+
+/// Sets `products.offers` (migration 0046) to each product's count of offers, of every
+/// availability, where it differs: of `products`, or of every product. Every run marks the
+/// products whose offers it adds, moves or removes (as the summary needs), so recounting the
+/// marked ones keeps every count. The whole recount merges the two primary-key orders (0.3 s
+/// for 100k products and 1M offers when nothing changed, 1.2 s when 86k did).
+pub(crate) fn recount(
+    tx: &mut Transaction<'_>,
+    products: Option<&[i64]>,
+) -> Result<(), StoreError> {
+    match products {
+        Some(ids) => tx.execute(
+            "UPDATE products p SET offers = c.n
+             FROM (SELECT m.id, (SELECT count(*) FROM offers o WHERE o.product_id = m.id) AS n
+                   FROM UNNEST($1::bigint[]) AS m(id)) c
+             WHERE p.id = c.id AND p.offers <> c.n",
+            &[&ids],
+        ),
+        None => tx.execute(
+            "UPDATE products p SET offers = c.n
+             FROM (SELECT q.id, count(o.product_id) AS n
+                   FROM products q LEFT JOIN offers o ON o.product_id = q.id GROUP BY q.id) c
+             WHERE p.id = c.id AND p.offers <> c.n",
+            &[],
+        ),
+    }
+    .map(drop)
+    .map_err(backend)
 }
 
 /// Every row again, counted whole.

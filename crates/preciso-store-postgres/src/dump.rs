@@ -154,6 +154,8 @@ impl CatalogDump for PgCatalog {
         self.with_unbounded_client(|c| {
             let mut tx = c.transaction().map_err(backend)?;
             reset_sequences(&mut tx)?;
+            // Derived too: the copied products start at one offer each.
+            crate::best::recount(&mut tx, None)?;
             tx.commit().map_err(backend)?;
             // The market summary is derived, not copied: built from the loaded offers.
             crate::session::refresh_market(c)?;
@@ -201,6 +203,8 @@ impl CatalogDump for PgCatalog {
                 .map_err(backend)?;
             fill(&mut Loader(&mut tx))?;
             reset_sequences(&mut tx)?;
+            // Each product's offer count is derived: the restored products start at one.
+            crate::best::recount(&mut tx, None)?;
             // The market summary is derived, not copied: built from the loaded offers.
             crate::session::rebuild_market(&mut tx, None)?;
             tx.commit().map_err(backend)?;

@@ -88,6 +88,17 @@ fn matches(q: &str, columns: &str) -> Option<(String, Vec<Param>)> {
     Some((sql, vec![Param::Text(query.join(" & ")), Param::Int(reads::SEARCH_CANDIDATES)]))
 }
 
+/// `search_ranked` from the offer counts stored on the products' rows (`candidates` with
+/// `id, title, offers`): nothing while any product waits for its summary refresh
+/// (`crate::best::recount` keeps the counts there).
+fn stored_ranking(candidates: &str) -> String {
+    format!(
+        "SELECT c.id, c.title, c.offers FROM ({candidates}) c
+         WHERE NOT EXISTS (SELECT 1 FROM product_best_dirty)
+         ORDER BY c.offers DESC, c.id LIMIT ?"
+    )
+}
+
 /// Rows a portal read fetches per round trip: 256 first (most walks stop within them), then
 /// twice the last, up to 4,096. At 256 each time, a ranked page 100 at 1M offers read ~29k rows
 /// in 115 round trips, a fifth of its 50 ms (docs/BENCHMARKS.md).
@@ -405,11 +416,21 @@ impl CatalogRead for PgCatalog {
         q: &str,
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
-        let Some((sql, mut params)) = matches(q, "id, title") else { return Ok(Vec::new()) };
+        let Some((sql, mut params)) = matches(q, "id, title, offers") else {
+            return Ok(Vec::new());
+        };
         params.push(Param::Int(i64::from(limit)));
-        let q = Query { sql: reads::search_ranked(&sql), params };
+        // Ranked by the counts on the products' rows (migration 0046), read with the matches;
+        // while a run's marks wait for their refresh they may be behind, and no row comes back:
+        // then each candidate's offers are counted, as when nothing matches.
+        let stored = Query { sql: stored_ranking(&sql), params: params.clone() };
+        let counted = Query { sql: reads::search_ranked(&sql), params };
         self.with_client(|c| {
-            Ok(run(c, &q)?
+            let mut rows = run(c, &stored)?;
+            if rows.is_empty() {
+                rows = run(c, &counted)?;
+            }
+            Ok(rows
                 .iter()
                 .map(|r| (ProductId::from_i64(r.get(0)), r.get(1), r.get::<_, i64>(2) as u64))
                 .collect())

@@ -509,3 +509,27 @@ fn an_unchanged_run_keeps_the_price_analyses_and_a_change_rebuilds_them() {
     let mark = || sql(preciso_sql::market::MARK);
     preciso_core::testing::unchanged_runs_keep_the_price_analyses(&catalog, &plant, &mark);
 }
+
+/// A text search ranks by the offer counts on the products' rows (migration 0046) while no
+/// product waits for its summary refresh, and counts the offers while one does.
+#[test]
+fn a_search_ranks_by_the_stored_counts_unless_a_refresh_is_pending() {
+    use preciso_core::testing::Fixture;
+    let Some(db) = TempDb::create("ranked") else { return };
+    let catalog = PgCatalog::open(&db.url).unwrap();
+    let red = Fixture { sku: "R", title: "Olla Roja", ..Default::default() };
+    let blue = Fixture { sku: "B", title: "Olla Azul", ..Default::default() };
+    preciso_core::testing::apply(&catalog, "day-1", &[red.offer(), blue.offer()]);
+    let ranked = || -> Vec<(String, u64)> {
+        catalog.search_products("olla", 10).unwrap().into_iter().map(|(_, t, n)| (t, n)).collect()
+    };
+    let mut c = Client::connect(&db.url, NoTls).unwrap();
+    c.batch_execute("UPDATE products SET offers = 7 WHERE title = 'Olla Azul'").unwrap();
+    assert_eq!(ranked()[0], ("Olla Azul".to_string(), 7), "read from the row");
+    c.batch_execute(preciso_sql::best::MARK_PRODUCT.replace('?', "0").as_str()).unwrap();
+    assert_eq!(
+        ranked().iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        vec![1, 1],
+        "counted while a mark waits"
+    );
+}
