@@ -296,18 +296,20 @@ pub fn products_page(
     (picked, total)
 }
 
-/// The page of `picked` (offer id, offers of its product) with the offers read for it.
+/// The page of `picked` (offer id, offers of its product) with the offers read for it, of
+/// `total` products; a lower bound when `more` products matched than the search considered.
 pub fn search_page(
     picked: Vec<(i64, u64)>,
     offers: Vec<OfferView>,
     total: u64,
+    more: bool,
     page: PageRequest,
 ) -> Page<BestOffer> {
     let items = crate::query::in_id_order(picked, offers)
         .into_iter()
         .map(|(offer, n)| BestOffer { offer, offers_for_product: n, preferred: false })
         .collect();
-    Page::new(items, page, total)
+    Page::counted(items, page, crate::query::MatchCount { total, exact: !more })
 }
 
 #[cfg(test)]

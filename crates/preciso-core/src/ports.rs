@@ -283,7 +283,8 @@ pub trait CatalogRead: Send + Sync {
     fn offer_history(&self, id: OfferId) -> Result<Vec<HistoryPoint>, StoreError>;
     fn product_offers(&self, product: ProductId) -> Result<Vec<OfferView>, StoreError>;
     fn product_by_gtin(&self, gtin: &Gtin) -> Result<Option<ProductId>, StoreError>;
-    /// Products whose title or brand contains every word of `q`, most offers first.
+    /// Products whose title or brand contains every word of `q`, most offers (of every
+    /// availability) first, among the first `query::SEARCH_CANDIDATES` matches by product id.
     fn search_products(
         &self,
         q: &str,
@@ -291,10 +292,12 @@ pub trait CatalogRead: Send + Sync {
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError>;
 
     /// A page of the products whose brand or title hold every word of `q` as a word prefix
-    /// (folded; a one-character word as a whole word), among the first `SEARCH_CANDIDATES` matches by product id, that have a buyable
-    /// offer passing `filter`: each with its cheapest such offer and how many it has, cheapest
-    /// first (`descending`: dearest first), ranked over at most `SEARCH_ROWS` offers
-    /// (`best::cheapest_per_product`); only the page's offers are read whole.
+    /// (folded; a one-character word as a whole word), among the first
+    /// `query::SEARCH_CANDIDATES` matches by product id, that have a buyable offer passing
+    /// `filter`: each with its cheapest such offer and how many it has, cheapest first
+    /// (`descending`: dearest first), ranked over at most `SEARCH_ROWS` offers
+    /// (`best::cheapest_per_product`); only the page's offers are read whole. The total counts
+    /// among the candidates: a lower bound when more products match.
     fn search_offers(
         &self,
         q: &str,

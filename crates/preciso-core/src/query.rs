@@ -205,6 +205,11 @@ pub struct Page<T> {
 /// filtered listing costs the same at any catalog size; past it the total reads "at least".
 pub const COUNT_LIMIT: u64 = crate::ranking::MAX_DEPTH;
 
+/// Matching products a text search considers, the lowest product ids first (so both backends
+/// answer alike): its cost stays the same at any catalog size; past them its total reads "at
+/// least".
+pub const SEARCH_CANDIDATES: u64 = 2_000;
+
 impl<T> Page<T> {
     /// A page with an exact total.
     pub fn new(items: Vec<T>, page: PageRequest, total: u64) -> Self {

@@ -1093,6 +1093,19 @@ pub fn counted_totals_stop_past_the_count_limit(c: &dyn Catalog) {
     let whole = OfferFilter { currency: cop, ..Default::default() };
     let ranked = c.list_offers(&whole, Sort::Price, PageRequest::default(), who).unwrap();
     assert_eq!((ranked.total, ranked.total_exact), (many as u64, true));
+    // A text search considers the first 2,000 matching products: past them its total is a
+    // lower bound, from the summary and from the offers (a store's) alike.
+    let store = OfferFilter { store: StoreId::parse("exito").ok(), ..whole.clone() };
+    let search = |q: &str, f: &OfferFilter| {
+        let found = c.search_offers(q, f, false, PageRequest::default()).unwrap();
+        (found.total, found.total_exact)
+    };
+    let cap = crate::query::SEARCH_CANDIDATES;
+    assert_eq!(search("producto", &whole), (cap, false));
+    assert_eq!(search("producto", &store), (cap, false));
+    // "Producto 17", "Producto 170" to "179" and "Producto 1700" to "1799".
+    assert_eq!(search("producto 17", &whole), (111, true));
+    assert_eq!(search("producto 17", &store), (111, true));
 }
 
 /// A category's best prices filtered by one store or one brand answer the total the market

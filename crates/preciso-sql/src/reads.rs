@@ -835,9 +835,18 @@ pub fn search_words(q: &str) -> Vec<SearchWord> {
         .collect()
 }
 
-/// Matches considered per search, the lowest product ids first (so both backends answer
-/// alike); among them the most offered come first.
-pub const SEARCH_CANDIDATES: i64 = 2_000;
+/// `preciso_core::query::SEARCH_CANDIDATES`, as the statements bind it.
+pub const SEARCH_CANDIDATES: i64 = preciso_core::query::SEARCH_CANDIDATES as i64;
+
+/// A search's candidates from its matches' ids, lowest first, read one past
+/// `SEARCH_CANDIDATES`: the first `SEARCH_CANDIDATES` and whether more match (then the
+/// search's total is a lower bound: it counts among the candidates only).
+pub fn first_candidates(mut ids: Vec<i64>) -> (Vec<i64>, bool) {
+    let cap = SEARCH_CANDIDATES as usize;
+    let more = ids.len() > cap;
+    ids.truncate(cap);
+    (ids, more)
+}
 
 /// Rows a search reads at most: its candidate products' offers (`search_offers`).
 pub const SEARCH_ROWS: i64 = 20_000;

@@ -69,8 +69,8 @@ fn store_ids() -> impl FnMut(&str) -> Result<StoreId, StoreError> {
 /// without a word. The matches are found in a subquery fenced by `OFFSET 0`, then sorted:
 /// planned with the `LIMIT`, a common prefix's search (`a:*`: 17k of 100k products) walked the
 /// primary key and computed each product's text vector until 2,000 matched (73 ms; from the
-/// index and a sort, 4.8 ms).
-fn matches(q: &str, columns: &str) -> Option<(String, Vec<Param>)> {
+/// index and a sort, 4.8 ms). At most `limit`.
+fn matches(q: &str, columns: &str, limit: i64) -> Option<(String, Vec<Param>)> {
     let words = reads::search_words(q);
     if words.is_empty() {
         return None;
@@ -85,7 +85,24 @@ fn matches(q: &str, columns: &str) -> Option<(String, Vec<Param>)> {
                 'áàâãäåéèêëíìîïóòôõöúùûüñçý', 'aaaaaaeeeeiiiiooooouuuuncy'))
             @@ to_tsquery('simple', ?) OFFSET 0) m ORDER BY id LIMIT ?"
     );
-    Some((sql, vec![Param::Text(query.join(" & ")), Param::Int(reads::SEARCH_CANDIDATES)]))
+    Some((sql, vec![Param::Text(query.join(" & ")), Param::Int(limit)]))
+}
+
+/// A search's candidates (`reads::first_candidates`) and whether more products match, read
+/// once; the statements after take them as an array (`array_list`).
+fn candidates(c: &mut PgConn, q: &str) -> Result<(Vec<i64>, bool), StoreError> {
+    let Some((sql, params)) = matches(q, "id", reads::SEARCH_CANDIDATES + 1) else {
+        return Ok((Vec::new(), false));
+    };
+    let ids = run(c, &Query { sql, params })?.iter().map(|r| r.get(0)).collect();
+    Ok(reads::first_candidates(ids))
+}
+
+/// `ids` as an array literal, for `CAST(CAST(? AS text) AS bigint[])`: the shared statements
+/// bind text, not arrays.
+fn array_list(ids: &[i64]) -> Param {
+    let items: Vec<String> = ids.iter().map(i64::to_string).collect();
+    Param::Text(format!("{{{}}}", items.join(",")))
 }
 
 /// `search_ranked` from the offer counts stored on the products' rows (`candidates` with
@@ -416,7 +433,8 @@ impl CatalogRead for PgCatalog {
         q: &str,
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
-        let Some((sql, mut params)) = matches(q, "id, title, offers") else {
+        let Some((sql, mut params)) = matches(q, "id, title, offers", reads::SEARCH_CANDIDATES)
+        else {
             return Ok(Vec::new());
         };
         params.push(Param::Int(i64::from(limit)));
@@ -444,18 +462,23 @@ impl CatalogRead for PgCatalog {
         descending: bool,
         page: PageRequest,
     ) -> Result<Page<BestOffer>, StoreError> {
-        let Some((sql, params)) = matches(q, "id") else {
-            return Ok(preciso_core::best::search_page(Vec::new(), Vec::new(), 0, page));
-        };
-        // An array, not `IN (subquery)`: the planner misjudged a store's share of the offers
-        // (10.6k for 49k) and hashed all of them against the matches (28 ms against 17 at 1M).
-        let summary = preciso_core::best::summary_scope(filter, None).map(|(scope, currency)| {
-            let matched = format!("b.product_id = ANY(ARRAY({sql}))");
-            reads::search_best(&matched, params.clone(), scope, currency)
-        });
-        let from_offers =
-            reads::search_offers(&format!("o.product_id = ANY(ARRAY({sql}))"), params, filter);
+        let summary = preciso_core::best::summary_scope(filter, None);
         self.with_client(|c| {
+            let (ids, more) = candidates(c, q)?;
+            if ids.is_empty() {
+                return Ok(preciso_core::best::search_page(Vec::new(), Vec::new(), 0, false, page));
+            }
+            // An array, not `IN (subquery)`: the planner misjudged a store's share of the
+            // offers (10.6k for 49k) and hashed all of them against the matches (28 ms against
+            // 17 at 1M).
+            let params = vec![array_list(&ids)];
+            let list = "ANY(CAST(CAST(? AS text) AS bigint[]))";
+            let summary = summary.map(|(scope, currency)| {
+                let matched = format!("b.product_id = {list}");
+                reads::search_best(&matched, params.clone(), scope, currency)
+            });
+            let from_offers =
+                reads::search_offers(&format!("o.product_id = {list}"), params, filter);
             let best: Vec<(i64, i64, u64)> = match &summary {
                 Some(q) => run(c, q)?
                     .iter()
@@ -463,7 +486,8 @@ impl CatalogRead for PgCatalog {
                     .collect(),
                 None => Vec::new(),
             };
-            // No rows from the summary: nothing matches, or a refresh is pending.
+            // No rows from the summary: no candidate is sold in its scope and currency, or a
+            // refresh is pending.
             let (picked, total) = if !best.is_empty() {
                 preciso_core::best::products_page(best, descending, page)
             } else {
@@ -473,7 +497,7 @@ impl CatalogRead for PgCatalog {
             };
             let ids: Vec<i64> = picked.iter().map(|(id, _)| *id).collect();
             let loaded = offers(c, &reads::offers_by_ids(&ids))?;
-            Ok(preciso_core::best::search_page(picked, loaded, total, page))
+            Ok(preciso_core::best::search_page(picked, loaded, total, more, page))
         })
     }
 

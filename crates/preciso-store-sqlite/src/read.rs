@@ -165,9 +165,9 @@ fn decode_currency(s: &str) -> rusqlite::Result<Currency> {
 }
 
 /// The products whose brand or title hold every word of `q` (`reads::search_words`: a prefix,
-/// or a one-character word whole), by FTS5 (migration 0012), lowest ids first: a subquery and
-/// its parameters; `None` without a word.
-fn matches(q: &str) -> Option<(String, Vec<Param>)> {
+/// or a one-character word whole), by FTS5 (migration 0012), lowest ids first, at most
+/// `limit`: a subquery and its parameters; `None` without a word.
+fn matches(q: &str, limit: i64) -> Option<(String, Vec<Param>)> {
     let words = reads::search_words(q);
     if words.is_empty() {
         return None;
@@ -178,7 +178,23 @@ fn matches(q: &str) -> Option<(String, Vec<Param>)> {
         .collect();
     let sql = "SELECT rowid FROM product_search WHERE product_search MATCH ?
         ORDER BY rowid LIMIT ?";
-    Some((sql.into(), vec![Param::Text(query.join(" ")), Param::Int(reads::SEARCH_CANDIDATES)]))
+    Some((sql.into(), vec![Param::Text(query.join(" ")), Param::Int(limit)]))
+}
+
+/// A search's candidates (`reads::first_candidates`) and whether more products match, read
+/// once; the statements after take them as a JSON array through `json_each`, planned as a
+/// probe per id like the subquery of the matches it replaces (`json_list`).
+fn candidates(c: &Connection, q: &str) -> rusqlite::Result<(Vec<i64>, bool)> {
+    let Some((sql, params)) = matches(q, reads::SEARCH_CANDIDATES + 1) else {
+        return Ok((Vec::new(), false));
+    };
+    let ids = query_map(c, &Query { sql, params }, |r| r.get::<_, i64>(0))?;
+    Ok(reads::first_candidates(ids))
+}
+
+fn json_list(ids: &[i64]) -> Param {
+    let items: Vec<String> = ids.iter().map(i64::to_string).collect();
+    Param::Text(format!("[{}]", items.join(",")))
 }
 
 /// A value-ranked page by the threshold rule (`preciso_core::ranking`) where it applies and
@@ -593,7 +609,7 @@ impl CatalogRead for SqliteCatalog {
         q: &str,
         limit: u32,
     ) -> Result<Vec<(ProductId, String, u64)>, StoreError> {
-        let Some(matched) = matches(q) else { return Ok(Vec::new()) };
+        let Some(matched) = matches(q, reads::SEARCH_CANDIDATES) else { return Ok(Vec::new()) };
         let mut params = matched.1;
         params.push(Param::Int(i64::from(limit)));
         let candidates = format!("SELECT id, title FROM products WHERE id IN ({})", matched.0);
@@ -612,11 +628,14 @@ impl CatalogRead for SqliteCatalog {
         descending: bool,
         page: PageRequest,
     ) -> Result<Page<BestOffer>, StoreError> {
-        let Some((sql, params)) = matches(q) else {
-            return Ok(preciso_core::best::search_page(Vec::new(), Vec::new(), 0, page));
-        };
         let summary = preciso_core::best::summary_scope(filter, None);
         self.with_reader(|c| {
+            let (ids, more) = candidates(c, q)?;
+            if ids.is_empty() {
+                return Ok(preciso_core::best::search_page(Vec::new(), Vec::new(), 0, false, page));
+            }
+            let params = vec![json_list(&ids)];
+            let sql = "SELECT value FROM json_each(?)";
             let best: Vec<(i64, i64, u64)> = match summary {
                 Some((scope, currency)) => {
                     let matched = format!("b.product_id IN ({sql})");
@@ -627,7 +646,8 @@ impl CatalogRead for SqliteCatalog {
                 }
                 None => Vec::new(),
             };
-            // No rows from the summary: nothing matches, or a refresh is pending.
+            // No rows from the summary: no candidate is sold in its scope and currency, or a
+            // refresh is pending.
             let (picked, total) = if !best.is_empty() {
                 preciso_core::best::products_page(best, descending, page)
             } else {
@@ -638,7 +658,7 @@ impl CatalogRead for SqliteCatalog {
             };
             let ids: Vec<i64> = picked.iter().map(|(id, _)| *id).collect();
             let offers = query_map(c, &reads::offers_by_ids(&ids), offer_row)?;
-            Ok(preciso_core::best::search_page(picked, offers, total, page))
+            Ok(preciso_core::best::search_page(picked, offers, total, more, page))
         })
     }
 
