@@ -98,8 +98,7 @@ fn candidates(c: &mut PgConn, q: &str) -> Result<(Vec<i64>, bool), StoreError> {
     Ok(reads::first_candidates(ids))
 }
 
-/// `ids` as an array literal, for `CAST(CAST(? AS text) AS bigint[])`: the shared statements
-/// bind text, not arrays.
+/// `ids` as an array literal, cast from text: the shared statements bind text, not arrays.
 fn array_list(ids: &[i64]) -> Param {
     let items: Vec<String> = ids.iter().map(i64::to_string).collect();
     Param::Text(format!("{{{}}}", items.join(",")))
@@ -472,7 +471,9 @@ impl CatalogRead for PgCatalog {
             // offers (10.6k for 49k) and hashed all of them against the matches (28 ms against
             // 17 at 1M).
             let params = vec![array_list(&ids)];
-            let list = "ANY(CAST(CAST(? AS text) AS bigint[]))";
+            // Unnested in a subquery: a constant array of 2,000 was estimated element by
+            // element at planning (3.3 against 2.7 ms for the summary's statement).
+            let list = "ANY(ARRAY(SELECT unnest(CAST(CAST(? AS text) AS bigint[]))))";
             let summary = summary.map(|(scope, currency)| {
                 let matched = format!("b.product_id = {list}");
                 reads::search_best(&matched, params.clone(), scope, currency)
