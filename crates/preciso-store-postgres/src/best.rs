@@ -31,6 +31,10 @@ const OFFERS_OF: &str = "SELECT product_id, id, category_key, currency, price_mi
 const ROWS_OF: &str = "SELECT product_id, scope, currency, price_minor, offer_id, offers
     FROM product_best WHERE product_id = ANY($1) ORDER BY product_id";
 
+/// The planner's estimate of the products (-1 before any statistics: then every recount is
+/// whole, which at that size costs nothing).
+const PRODUCTS_ESTIMATE: &str = "SELECT reltuples FROM pg_class WHERE oid = 'products'::regclass";
+
 /// Rebuilds the summary rows of the marked products, or of all of them when the marks include
 /// `EVERY_PRODUCT`, in one transaction.
 pub(crate) fn refresh(client: &mut Client) -> Result<(), StoreError> {
@@ -54,7 +58,12 @@ pub(crate) fn refresh(client: &mut Client) -> Result<(), StoreError> {
     } else {
         taken.sort_unstable();
         let tally = refresh_products(&mut tx, &taken)?;
-        recount(&mut tx, Some(&taken))?;
+        // A probe per marked product costs about twice a product's share of the whole
+        // recount (9.7 against 4.6 µs at 100k products and 1M offers): past half of them, all.
+        let products: f64 =
+            tx.query_one(PRODUCTS_ESTIMATE, &[]).map_err(backend)?.get::<_, f32>(0).into();
+        let whole = taken.len() as f64 * 2.0 >= products;
+        recount(&mut tx, (!whole).then_some(&taken[..]))?;
         tally
     };
     add_to_scopes(&mut tx, &tally)?;

@@ -533,3 +533,37 @@ fn a_search_ranks_by_the_stored_counts_unless_a_refresh_is_pending() {
         "counted while a mark waits"
     );
 }
+
+/// A run that marks few of many products recounts those alone (`best::recount` with the
+/// marks): the one that gained an offer counts it, the others keep theirs.
+#[test]
+fn a_run_that_marks_few_products_recounts_them() {
+    use preciso_core::testing::Fixture;
+    let Some(db) = TempDb::create("recount") else { return };
+    let catalog = PgCatalog::open(&db.url).unwrap();
+    let titles: Vec<String> = (0..10).map(|i| format!("Olla {i}")).collect();
+    let pots: Vec<_> = titles
+        .iter()
+        .map(|title| Fixture { sku: title, title, ..Default::default() }.offer())
+        .collect();
+    preciso_core::testing::apply(&catalog, "day-1", &pots);
+    let mut c = Client::connect(&db.url, NoTls).unwrap();
+    c.batch_execute("ANALYZE products").unwrap();
+    let estimate: f32 = c
+        .query_one("SELECT reltuples FROM pg_class WHERE relname = 'products'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(estimate, 10.0, "one mark of ten products: a partial recount");
+    let more =
+        Fixture { store: "jumbo", sku: "J", title: "Olla 3", at: 2_000, ..Default::default() };
+    preciso_core::testing::apply(&catalog, "day-2", &[more.offer()]);
+    let counts: Vec<(String, i64)> = c
+        .query("SELECT title, offers FROM products ORDER BY title", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let expected: Vec<(String, i64)> =
+        titles.iter().map(|t| (t.clone(), if t == "Olla 3" { 2 } else { 1 })).collect();
+    assert_eq!(counts, expected);
+}
