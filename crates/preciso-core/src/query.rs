@@ -196,7 +196,8 @@ pub struct Page<T> {
     pub limit: u32,
     pub total: u64,
     /// False when `total` is a lower bound: a listing whose total is counted over its matches
-    /// (no summary keeps it) stops counting past `COUNT_LIMIT`.
+    /// (no summary keeps it) stops counting past `COUNT_LIMIT`, a text search past
+    /// `SEARCH_CANDIDATES`.
     pub total_exact: bool,
 }
 

@@ -1608,6 +1608,23 @@ pub fn search_ranks_by_offers_that_follow_every_run(c: &dyn Catalog) {
     assert_eq!(ranked(), pair("Olla Imusa 20cm", 2, "Olla Imusa 24cm", 2));
 }
 
+/// A merge where both stores sold one SKU as different products keeps the newer row: the kept
+/// offer moves to that row's product, and the product it leaves drops out of the best prices.
+pub fn a_merge_that_moves_the_kept_offer_updates_the_product_it_leaves(c: &dyn Catalog) {
+    let red = Fixture { sku: "X", title: "Olla Roja", at: 1_000, ..Default::default() };
+    let blue = Fixture { store: "olimpica", title: "Olla Azul", at: 2_000, ..red };
+    apply(c, "two-stores", &[red.offer(), blue.offer()]);
+    c.merge_stores(&StoreId::parse("olimpica").unwrap(), &StoreId::parse("exito").unwrap())
+        .unwrap();
+    let cop = OfferFilter { currency: Currency::parse("COP").ok(), ..Default::default() };
+    let best = c.best_prices(&cop, PageRequest::default(), Personalization::default()).unwrap();
+    let products: Vec<ProductId> = best.items.iter().map(|b| b.offer.product_id).collect();
+    assert_eq!(products, vec![blue.offer().product_id], "the red pot sells nowhere now");
+    let found = c.search_products("olla", 10).unwrap();
+    let red_count = found.iter().find(|f| f.0 == red.offer().product_id).map(|f| f.2);
+    assert_eq!(red_count, Some(0), "its count follows: {found:?}");
+}
+
 /// The market summary (`crate::market`) follows every ingest run and merge: categories with
 /// their names, stores' totals, and each store against the market in a currency.
 pub fn market_summary_follows_ingest_and_merge(c: &dyn Catalog) {
@@ -2297,6 +2314,7 @@ macro_rules! contract_tests {
             reports_brands_categories_and_drops,
             products_are_found_by_words_of_their_brand_and_title,
             search_ranks_by_offers_that_follow_every_run,
+            a_merge_that_moves_the_kept_offer_updates_the_product_it_leaves,
             market_summary_follows_ingest_and_merge,
             users_and_keys,
             stores_are_registered_and_updated,

@@ -881,8 +881,8 @@ pub fn search_offers(matched: &str, match_params: Vec<Param>, filter: &OfferFilt
 /// 4,409, 8.6 → 6.3 ms on PostgreSQL; SQLite's page 4.0 → 2.3 ms). `matched` names the
 /// matches as in `search_offers`, on `b.product_id`; the summary's key leads with the
 /// product. No rows while any product waits for its summary refresh (a run between its
-/// batches and its end, or one that died there): the caller then reads the offers, as it does
-/// when nothing matches.
+/// batches and its end, or one that died there), or when no candidate is sold in the scope
+/// and currency: the caller then reads the offers.
 pub fn search_best(
     matched: &str,
     match_params: Vec<Param>,

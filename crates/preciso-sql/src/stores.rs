@@ -212,6 +212,10 @@ pub fn merge(tx: &mut dyn Tx, from: &StoreId, into: &StoreId) -> Result<MergeRep
                 report.moved += 1;
             }
             Some(kept_last_seen) => {
+                // The newer row's columns may carry the kept offer to another product: the one
+                // it leaves is marked too.
+                let moved = [Cell::Int(m.new_id), Cell::Int(m.product_id)];
+                tx.execute(crate::best::MARK_PREVIOUS_PRODUCT, &moved)?;
                 merge_offer(tx, &m, kept_last_seen)?;
                 report.merged += 1;
             }

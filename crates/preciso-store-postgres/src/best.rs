@@ -7,8 +7,9 @@
 //! thousand products read the same pages again and again (4.7 s instead of 0.6 s for 38k
 //! products at a million offers). The scope counts (`product_best_scopes`) follow from the
 //! rows written instead of a recount of the whole summary. The same transaction recounts
-//! the marked products' offers on their rows (`products.offers`, migration 0046), which the
-//! text search ranks by.
+//! the offers on the products' rows (`products.offers`, migration 0046), which the text
+//! search ranks by: the marked products', or every product's after a rebuild or when more
+//! than half are marked (`recount`).
 
 use crate::backend;
 use postgres::{Client, Portal, Row, Transaction};

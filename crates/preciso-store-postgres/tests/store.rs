@@ -535,7 +535,8 @@ fn a_search_ranks_by_the_stored_counts_unless_a_refresh_is_pending() {
 }
 
 /// A run that marks few of many products recounts those alone (`best::recount` with the
-/// marks): the one that gained an offer counts it, the others keep theirs.
+/// marks): the one that gained an offer counts it, the others keep theirs — even one planted
+/// wrong, which a whole recount would have corrected.
 #[test]
 fn a_run_that_marks_few_products_recounts_them() {
     use preciso_core::testing::Fixture;
@@ -554,6 +555,7 @@ fn a_run_that_marks_few_products_recounts_them() {
         .unwrap()
         .get(0);
     assert_eq!(estimate, 10.0, "one mark of ten products: a partial recount");
+    c.batch_execute("UPDATE products SET offers = 5 WHERE title = 'Olla 7'").unwrap();
     let more =
         Fixture { store: "jumbo", sku: "J", title: "Olla 3", at: 2_000, ..Default::default() };
     preciso_core::testing::apply(&catalog, "day-2", &[more.offer()]);
@@ -563,7 +565,11 @@ fn a_run_that_marks_few_products_recounts_them() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let expected: Vec<(String, i64)> =
-        titles.iter().map(|t| (t.clone(), if t == "Olla 3" { 2 } else { 1 })).collect();
+    let count = |t: &str| match t {
+        "Olla 3" => 2, // its new offer
+        "Olla 7" => 5, // planted, unmarked: left alone
+        _ => 1,
+    };
+    let expected: Vec<(String, i64)> = titles.iter().map(|t| (t.clone(), count(t))).collect();
     assert_eq!(counts, expected);
 }

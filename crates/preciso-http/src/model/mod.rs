@@ -61,7 +61,8 @@ macro_rules! listing_page {
             /// Items over all pages (see `total_exact`).
             pub total: u64,
             /// False when more items match than a listing counts (10,000, the deepest page
-            /// it ranks): `total` is then a lower bound. True for totals a summary keeps.
+            /// it ranks; a text search: its first 2,000 matching products): `total` is then a
+            /// lower bound. True for totals a summary keeps.
             pub total_exact: bool,
             /// The one currency the answer lists, filters and aggregates (null: none in scope).
             pub currency: Option<preciso_core::domain::Currency>,

@@ -3,7 +3,7 @@
 //! each currency's format; sessions, CSRF and the admin-only run button; headers. The browser
 //! side (navigation, axe-core, screenshots) is `.ci/ui.py`, run by `.ci/run`.
 
-use super::api::{ADMIN_KEY, Backend, TestApp, open_config, spawn_app};
+use super::api::{ADMIN_KEY, Backend, TestApp, blocking, open_config, spawn_app};
 use preciso_http::HttpConfig;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -26,6 +26,7 @@ ui_tests!(
     quality_and_store_scores_come_from_the_newest_analysis,
     login_sessions_csrf_and_logout,
     pages_behind_auth_send_browsers_to_login,
+    a_search_past_its_candidates_pages_them_alone,
 );
 
 struct Page {
@@ -350,4 +351,39 @@ async fn pages_behind_auth_send_browsers_to_login(backend: Backend) {
     }
     assert_eq!(statuses[0], StatusCode::UNAUTHORIZED);
     assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
+
+/// A search past its 2,000 candidates says "at least" and pages through them to the last, with
+/// no link to a page past them (it would be empty: the search reads no further).
+async fn a_search_past_its_candidates_pages_them_alone(backend: Backend) {
+    let Some(app) = spawn_app(backend, open_config()).await else { return };
+    let lines: Vec<String> = (0..2_001)
+        .map(|i| {
+            serde_json::json!({"store": "exito", "sku": format!("S{i}"), "title": format!("Sarten {i}"),
+                "category": "Hogar > Cocina", "price": "$ 10.000", "scraped_at": "2026-01-01T00:00:00Z"})
+            .to_string()
+        })
+        .collect();
+    let path = app._dir.path().join("sartenes.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let source = preciso_ingest::IngestSource { path, name: "sartenes.jsonl".into() };
+    let opts = super::api::options(app._dir.path());
+    let report =
+        blocking(|| preciso_ingest::ingest(app.catalog.as_ref(), &source, &opts, &|_| {}).unwrap());
+    assert_eq!(report.counts.rejected, 0, "{report:?}");
+    let api: serde_json::Value = app
+        .client
+        .get(format!("{}/api/search?q=sarten", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((api["total"].as_u64(), api["total_exact"].as_bool()), (Some(2_000), Some(false)));
+    let first = ok(&app, "/search?q=sarten").await;
+    assert!(first.contains("al menos") && first.contains("rel=\"next\""), "{first}");
+    let pages = 2_000u64.div_ceil(api["limit"].as_u64().unwrap());
+    let last = ok(&app, &format!("/search?q=sarten&page={pages}")).await;
+    assert!(!last.contains("rel=\"next\""), "no page past the candidates: {last}");
 }

@@ -67,7 +67,9 @@ async fn content(ctx: &Ctx) -> ApiResult<Markup> {
             p { (t.no_results) }
         } @else {
             (best_list(ctx, &found.items))
-            (pager(ctx, found.page, found.limit, found.total, found.total_exact))
+            // Exact for paging: a search serves its candidates' pages only, none past them
+            // (the count above says "at least" when more products match).
+            (pager(ctx, found.page, found.limit, found.total, true))
         }
     })
 }
