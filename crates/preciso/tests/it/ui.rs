@@ -371,15 +371,7 @@ async fn a_search_past_its_candidates_pages_them_alone(backend: Backend) {
     let report =
         blocking(|| preciso_ingest::ingest(app.catalog.as_ref(), &source, &opts, &|_| {}).unwrap());
     assert_eq!(report.counts.rejected, 0, "{report:?}");
-    let api: serde_json::Value = app
-        .client
-        .get(format!("{}/api/search?q=sarten", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api = app.ok("/api/search?q=sarten").await;
     assert_eq!((api["total"].as_u64(), api["total_exact"].as_bool()), (Some(2_000), Some(false)));
     let first = ok(&app, "/search?q=sarten").await;
     assert!(first.contains("al menos") && first.contains("rel=\"next\""), "{first}");
