@@ -53,6 +53,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0043_brand_index_scores", include_str!("../migrations/0043_brand_index_scores.sql")),
     ("0044_brand_offers", include_str!("../migrations/0044_brand_offers.sql")),
     ("0045_market_value", include_str!("../migrations/0045_market_value.sql")),
+    ("0047_search_prefixes", include_str!("../migrations/0047_search_prefixes.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

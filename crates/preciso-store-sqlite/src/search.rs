@@ -1,5 +1,6 @@
-//! The products' text-search index (FTS5, `product_search`, migrations 0012 and 0013): brand and
-//! title of each product under its id, folded by the tokenizer. Ingest adds a batch's new
+//! The products' text-search index (FTS5, `product_search`, migrations 0012, 0013 and 0047):
+//! brand and title of each product under its id, folded by the tokenizer, with lists of two-
+//! and three-character prefixes (0047). Ingest adds a batch's new
 //! products with one statement at the batch's end: a trigger per inserted row cost ~17 µs
 //! each, because every statement that writes an FTS5 table flushes its pending terms into a
 //! new segment (docs/BENCHMARKS.md, "Catalog shapes"). Deleted products leave through a

@@ -459,6 +459,69 @@ fn an_initial_load_with_repeats_counts_and_stores_like_any_run() {
     assert_eq!(settings, vec![("automerge".to_string(), 4), ("hashsize".to_string(), 1_048_576)]);
 }
 
+/// Whether the search index keeps lists of two- and three-character prefixes (migration
+/// 0047), read from its definition: FTS5 answers the same either way, only without them a
+/// short prefix merges every word it starts.
+fn search_prefixes(c: &Connection) -> bool {
+    c.query_row(
+        "SELECT sql LIKE '%prefix = ''2 3''%' FROM sqlite_master WHERE name = 'product_search'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// A catalog from before migration 0047 (its search index without prefix lists, as 0013 made
+/// it) gets them at its next open, filled from its products: short prefixes, words and brands
+/// find what they found, a deleted product leaves, and FTS5's own check (which covers the
+/// prefix lists) agrees with the products. Catalogs created now and the side fill of an
+/// initial load (which copies the catalog's definition) have them too.
+#[test]
+fn a_catalog_from_before_the_prefix_lists_gets_them_with_every_product_found() {
+    let (d, cat) = open();
+    let path = d.path().join("db/catalog.sqlite");
+    assert!(search_prefixes(&raw(&cat)), "a new catalog's index");
+    preciso_core::testing::apply(
+        &cat,
+        "load",
+        &[
+            offer("exito", "A", "olla roja", 5_000, 1),
+            offer("exito", "B", "sarten", 4_000, 1),
+            offer("alkosto", "C", "olla azul", 3_000, 1),
+        ],
+    );
+    assert!(search_prefixes(&raw(&cat)), "after an initial load's side fill");
+    assert_eq!(index_problems(&raw(&cat)), Vec::<String>::new());
+    drop(cat);
+    let before = "DROP TRIGGER products_search_delete; DROP TABLE product_search;
+        CREATE VIRTUAL TABLE product_search USING fts5(
+            brand, title, content = 'products', content_rowid = 'id',
+            tokenize = 'unicode61 remove_diacritics 2');
+        INSERT INTO product_search (product_search) VALUES ('rebuild');
+        CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN
+            INSERT INTO product_search (product_search, rowid, brand, title)
+                VALUES ('delete', old.id, old.brand, old.title);
+        END;
+        DELETE FROM schema_migrations WHERE name = '0047_search_prefixes';";
+    Connection::open(&path).unwrap().execute_batch(before).unwrap();
+    assert!(!search_prefixes(&Connection::open(&path).unwrap()));
+
+    let reopened = SqliteCatalog::open(&path).unwrap();
+    let c = raw(&reopened);
+    assert!(search_prefixes(&c), "the migration recreates the index with its prefix lists");
+    assert_eq!(index_problems(&c), Vec::<String>::new());
+    let found = |q: &str| reopened.search_products(q, 10).unwrap().len();
+    assert_eq!(
+        (found("ol"), found("oll"), found("olla"), found("sa"), found("acme")),
+        (2, 2, 2, 1, 3)
+    );
+    // The product alone (its offers stay: only the trigger is looked at).
+    c.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+    assert_eq!(c.execute("DELETE FROM products WHERE title = 'sarten'", []).unwrap(), 1);
+    assert_eq!(found("sa"), 0, "the delete trigger is back");
+    assert_eq!(index_problems(&c), Vec::<String>::new());
+}
+
 /// A restore (`replace_all`) empties the search index and fills it from the loaded products:
 /// the replaced catalog's products are no longer found, the loaded ones are, and FTS5's own
 /// check agrees with the products table.
