@@ -248,6 +248,11 @@ impl MatchCount {
     pub fn at_least(self) -> u64 {
         if self.exact { self.total } else { u64::MAX }
     }
+
+    /// How many rows `page` holds when the count is exact (`None`: unknown).
+    pub fn rows_on(self, page: PageRequest) -> Option<u64> {
+        self.exact.then(|| self.total.saturating_sub(page.offset()).min(u64::from(page.limit)))
+    }
 }
 
 /// An offer as the API shows it.

@@ -1479,6 +1479,72 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
 /// Text search goes through the backend's index: every word of the query is a word prefix of
 /// the brand or title (a word of one character a whole word), in any order, whatever the case
 /// and accents; products grouped by GTIN are found by their words too.
+/// Every page of a filtered trending listing equals the filter's drops cut from the whole
+/// list, largest first — whether the adapter finds the page near the top of every drop (a
+/// store whose drops rank high: SQLite walks the rank index down to a floor) or must sort the
+/// filter's own (a store whose drops all rank low, a brand spread across both).
+pub fn trending_pages_equal_the_filtered_list_of_every_drop(c: &dyn Catalog) {
+    let stores = ["grande", "mediana", "chica"];
+    let brands = ["Mabe", "Oster"];
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    for i in 0..90usize {
+        let store = stores[i % 3];
+        // Drops of 30–59% at "grande", 10–39% at "mediana", 1–3% at "chica".
+        let pct: i64 = match store {
+            "grande" => 30 + (i as i64 * 7) % 30,
+            "mediana" => 10 + (i as i64 * 11) % 30,
+            _ => 1 + (i as i64) % 3,
+        };
+        let sku = format!("s{i}");
+        let title = format!("Producto {i}");
+        let fixture = |price, at| Fixture {
+            store,
+            sku: &sku,
+            title: &title,
+            brand: brands[i % 2],
+            category: if i % 4 == 0 { "Electro > Neveras" } else { "Hogar > Cocina" },
+            price,
+            at,
+            ..Default::default()
+        };
+        before.push(fixture(1_000_000, 1_000).offer());
+        after.push(fixture(1_000_000 - pct * 10_000 - i as i64, 5_000).offer());
+    }
+    apply(c, "before", &before);
+    apply(c, "after", &after);
+    let all = c.trending(0, &OfferFilter::default(), PageRequest { page: 1, limit: 100 }).unwrap();
+    assert_eq!((all.total, all.items.len()), (90, 90));
+    let filters = [
+        OfferFilter { store: Some(StoreId::parse("grande").unwrap()), ..Default::default() },
+        OfferFilter { store: Some(StoreId::parse("mediana").unwrap()), ..Default::default() },
+        OfferFilter { store: Some(StoreId::parse("chica").unwrap()), ..Default::default() },
+        OfferFilter { brand: Some("oster".into()), ..Default::default() },
+        OfferFilter { category: Some("electro".into()), ..Default::default() },
+    ];
+    for filter in filters {
+        let wanted: Vec<OfferId> = all
+            .items
+            .iter()
+            .filter(|d| match (&filter.store, &filter.brand) {
+                (Some(s), _) => d.offer.store == *s,
+                (_, Some(_)) => d.offer.brand.as_deref() == Some("Oster"),
+                _ => d.offer.category.as_deref() == Some("Electro > Neveras"),
+            })
+            .map(|d| d.offer.id)
+            .collect();
+        for limit in [4, 7] {
+            for (n, chunk) in wanted.chunks(limit as usize).chain([&[][..]]).enumerate() {
+                let page = PageRequest { page: n as u32 + 1, limit };
+                let got = c.trending(0, &filter, page).unwrap();
+                let ids: Vec<OfferId> = got.items.iter().map(|d| d.offer.id).collect();
+                assert_eq!(ids, chunk, "{filter:?} {page:?}");
+                assert_eq!((got.total, got.total_exact), (wanted.len() as u64, true));
+            }
+        }
+    }
+}
+
 pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
     let cafe = Fixture {
         sku: "C1",
@@ -2312,6 +2378,7 @@ macro_rules! contract_tests {
             best_prices_of_many_offers_per_product_equal_the_cheapest,
             a_rating_walk_that_runs_out_sorts_instead,
             reports_brands_categories_and_drops,
+            trending_pages_equal_the_filtered_list_of_every_drop,
             products_are_found_by_words_of_their_brand_and_title,
             search_ranks_by_offers_that_follow_every_run,
             a_merge_that_moves_the_kept_offer_updates_the_product_it_leaves,

@@ -938,9 +938,20 @@ pub fn trending_count(since: i64, filter: &OfferFilter) -> Total {
 /// drop_at` (read by name). The page's drops are chosen from the drops table alone and only
 /// its own offers are read, by id. `drops` is the FROM item for `offer_drops o`: an adapter may
 /// pin `offer_drops_rank` (walked from the largest drop, it stops once the page is full: for
-/// many matches) or `drop_filter_index` (the matches, then a sort: for few).
-pub fn trending_page(since: i64, filter: &OfferFilter, page: PageRequest, drops: &str) -> Query {
-    let w = drops_where(since, filter);
+/// many matches) or `drop_filter_index` (the matches, then a sort: for few). `floor` keeps the
+/// drops of at least that many basis points: a walk of the rank index then ends there, full
+/// page or not.
+pub fn trending_page(
+    since: i64,
+    filter: &OfferFilter,
+    page: PageRequest,
+    drops: &str,
+    floor: Option<i64>,
+) -> Query {
+    let mut w = drops_where(since, filter);
+    if let Some(bp) = floor {
+        w.push("o.drop_bp >= ?", [Param::Int(bp)]);
+    }
     let mut params = w.params.clone();
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));

@@ -514,7 +514,7 @@ impl CatalogRead for PgCatalog {
             if total.total == 0 {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
-            let rows = reads::trending_page(since, filter, page, "offer_drops o");
+            let rows = reads::trending_page(since, filter, page, "offer_drops o", None);
             let items = run(c, &rows)?
                 .iter()
                 .map(|r| {

@@ -17,7 +17,7 @@ use preciso_core::ranking;
 use preciso_sql::reads::{self, Query};
 use preciso_sql::{OFFER_COLUMNS, Param, offer_from_row};
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 use std::collections::HashSet;
 
 fn conversion(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
@@ -195,6 +195,42 @@ fn candidates(c: &Connection, q: &str) -> rusqlite::Result<(Vec<i64>, bool)> {
 fn json_list(ids: &[i64]) -> Param {
     let items: Vec<String> = ids.iter().map(i64::to_string).collect();
     Param::Text(format!("[{}]", items.join(",")))
+}
+
+/// A counted trending page walked down the rank index no further than the drop ranked as many
+/// places from the top as there are matches, so the walk reads at most the entries a sort of
+/// the matches would (a store's page at 3M offers: 4,332 matches sorted, 0.7–1.1 ms; its page
+/// found within the top ~400 drops, under 0.1 ms). `None` when the catalog has that few drops.
+/// A page short of what the count says it holds means the filter's drops sit lower: the
+/// caller sorts them instead.
+fn walked_to_floor(
+    c: &Connection,
+    since: i64,
+    filter: &OfferFilter,
+    page: PageRequest,
+    total: MatchCount,
+) -> rusqlite::Result<Option<Vec<TrendingOffer>>> {
+    let floor: Option<i64> = c
+        .prepare_cached(
+            "SELECT drop_bp FROM offer_drops INDEXED BY offer_drops_rank
+             ORDER BY drop_bp DESC, offer_id DESC LIMIT 1 OFFSET ?1",
+        )?
+        .query_row([total.total.saturating_sub(1) as i64], |r| r.get(0))
+        .optional()?;
+    let Some(floor) = floor else { return Ok(None) };
+    let rank = "offer_drops o INDEXED BY offer_drops_rank";
+    trending_rows(c, &reads::trending_page(since, filter, page, rank, Some(floor))).map(Some)
+}
+
+fn trending_rows(c: &Connection, q: &Query) -> rusqlite::Result<Vec<TrendingOffer>> {
+    query_map(c, q, |r| {
+        Ok(TrendingOffer {
+            offer: offer_row(r)?,
+            reference_minor: r.get("reference_minor")?,
+            drop_bp: r.get("drop_bp")?,
+            dropped_at: r.get("drop_at")?,
+        })
+    })
 }
 
 /// A value-ranked page by the threshold rule (`preciso_core::ranking`) where it applies and
@@ -675,22 +711,27 @@ impl CatalogRead for SqliteCatalog {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
             // Pinned: more matches than a count reads are walked from the largest drop (the
-            // page fills after a few hundred), fewer are sorted (at most the count's limit).
-            // Unpinned, SQLite sorted every drop of the window for a category's page.
-            let index = match reads::drop_filter_index(filter) {
-                Some(index) if total.exact => index,
-                _ => "offer_drops_rank",
+            // page fills after a few hundred). Fewer, for a filter with an index of its own, are
+            // walked no further than the drop ranked as many places down as they are
+            // (`walked_to_floor`), and sorted along that index (at most the count's limit) when
+            // the walk comes up short. Unpinned, SQLite sorted every drop of the window for a
+            // category's page.
+            let rank = "offer_drops o INDEXED BY offer_drops_rank";
+            let items = match (reads::drop_filter_index(filter), total.rows_on(page)) {
+                (Some(index), Some(rows)) => {
+                    match walked_to_floor(c, since, filter, page, total)? {
+                        Some(items) if items.len() as u64 == rows => items,
+                        _ => {
+                            let drops = format!("offer_drops o INDEXED BY {index}");
+                            trending_rows(
+                                c,
+                                &reads::trending_page(since, filter, page, &drops, None),
+                            )?
+                        }
+                    }
+                }
+                _ => trending_rows(c, &reads::trending_page(since, filter, page, rank, None))?,
             };
-            let drops = format!("offer_drops o INDEXED BY {index}");
-            let rows = reads::trending_page(since, filter, page, &drops);
-            let items = query_map(c, &rows, |r| {
-                Ok(TrendingOffer {
-                    offer: offer_row(r)?,
-                    reference_minor: r.get("reference_minor")?,
-                    drop_bp: r.get("drop_bp")?,
-                    dropped_at: r.get("drop_at")?,
-                })
-            })?;
             Ok(Page::counted(items, page, total))
         })
     }

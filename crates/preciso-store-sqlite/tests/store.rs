@@ -853,7 +853,8 @@ fn trending_reads_the_drop_indexes_alone() {
         }
         for index in own.into_iter().chain(["offer_drops_rank"]) {
             let drops = format!("offer_drops o INDEXED BY {index}");
-            let page = preciso_sql::reads::trending_page(0, filter, PageRequest::default(), &drops);
+            let page =
+                preciso_sql::reads::trending_page(0, filter, PageRequest::default(), &drops, None);
             let plan = query_plan(&conn, &page);
             let covering = format!("COVERING INDEX {index}");
             assert!(plan.iter().any(|p| p.contains(&covering)), "{filter:?}: {plan:?}");
