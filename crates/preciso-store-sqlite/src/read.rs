@@ -218,12 +218,22 @@ fn walked_to_floor(
         .query_row([total.total.saturating_sub(1) as i64], |r| r.get(0))
         .optional()?;
     let Some(floor) = floor else { return Ok(None) };
-    let rank = "offer_drops o INDEXED BY offer_drops_rank";
-    trending_rows(c, &reads::trending_page(since, filter, page, rank, Some(floor))).map(Some)
+    trending_rows(c, since, filter, page, DROPS_BY_RANK, Some(floor)).map(Some)
 }
 
-fn trending_rows(c: &Connection, q: &Query) -> rusqlite::Result<Vec<TrendingOffer>> {
-    query_map(c, q, |r| {
+/// The drops table pinned to its rank index (largest drop first).
+const DROPS_BY_RANK: &str = "offer_drops o INDEXED BY offer_drops_rank";
+
+/// A trending page read as `reads::trending_page` builds it.
+fn trending_rows(
+    c: &Connection,
+    since: i64,
+    filter: &OfferFilter,
+    page: PageRequest,
+    drops: &str,
+    floor: Option<i64>,
+) -> rusqlite::Result<Vec<TrendingOffer>> {
+    query_map(c, &reads::trending_page(since, filter, page, drops, floor), |r| {
         Ok(TrendingOffer {
             offer: offer_row(r)?,
             reference_minor: r.get("reference_minor")?,
@@ -716,21 +726,17 @@ impl CatalogRead for SqliteCatalog {
             // (`walked_to_floor`), and sorted along that index (at most the count's limit) when
             // the walk comes up short. Unpinned, SQLite sorted every drop of the window for a
             // category's page.
-            let rank = "offer_drops o INDEXED BY offer_drops_rank";
             let items = match (reads::drop_filter_index(filter), total.rows_on(page)) {
                 (Some(index), Some(rows)) => {
                     match walked_to_floor(c, since, filter, page, total)? {
                         Some(items) if items.len() as u64 == rows => items,
                         _ => {
                             let drops = format!("offer_drops o INDEXED BY {index}");
-                            trending_rows(
-                                c,
-                                &reads::trending_page(since, filter, page, &drops, None),
-                            )?
+                            trending_rows(c, since, filter, page, &drops, None)?
                         }
                     }
                 }
-                _ => trending_rows(c, &reads::trending_page(since, filter, page, rank, None))?,
+                _ => trending_rows(c, since, filter, page, DROPS_BY_RANK, None)?,
             };
             Ok(Page::counted(items, page, total))
         })
