@@ -1476,9 +1476,6 @@ pub fn reports_brands_categories_and_drops(c: &dyn Catalog) {
     assert_eq!(c.trending(0, &here, page).unwrap().total, 1);
 }
 
-/// Text search goes through the backend's index: every word of the query is a word prefix of
-/// the brand or title (a word of one character a whole word), in any order, whatever the case
-/// and accents; products grouped by GTIN are found by their words too.
 /// Every page of a filtered trending listing equals the filter's drops cut from the whole
 /// list, largest first — whether the adapter finds the page near the top of every drop (a
 /// store whose drops rank high: SQLite walks the rank index down to a floor) or must sort the
@@ -1494,7 +1491,7 @@ pub fn trending_pages_equal_the_filtered_list_of_every_drop(c: &dyn Catalog) {
         let pct: i64 = match store {
             "grande" => 30 + (i as i64 * 7) % 30,
             "mediana" => 10 + (i as i64 * 11) % 30,
-            _ => 1 + (i as i64) % 3,
+            _ => 1 + (i as i64 / 3) % 3,
         };
         let sku = format!("s{i}");
         let title = format!("Producto {i}");
@@ -1508,13 +1505,22 @@ pub fn trending_pages_equal_the_filtered_list_of_every_drop(c: &dyn Catalog) {
             at,
             ..Default::default()
         };
+        // A fifth of the drops begin later: a window from 6,000 leaves the others out.
+        let at = if i % 5 == 0 { 9_000 } else { 5_000 };
         before.push(fixture(1_000_000, 1_000).offer());
-        after.push(fixture(1_000_000 - pct * 10_000 - i as i64, 5_000).offer());
+        after.push(fixture(1_000_000 - pct * 10_000 - i as i64, at).offer());
     }
     apply(c, "before", &before);
     apply(c, "after", &after);
-    let all = c.trending(0, &OfferFilter::default(), PageRequest { page: 1, limit: 100 }).unwrap();
-    assert_eq!((all.total, all.items.len()), (90, 90));
+    for (since, drops) in [(0, 90), (6_000, 18)] {
+        trending_pages_equal_the_filtered_list(c, since, drops);
+    }
+}
+
+fn trending_pages_equal_the_filtered_list(c: &dyn Catalog, since: i64, drops: usize) {
+    let whole = PageRequest { page: 1, limit: 100 };
+    let all = c.trending(since, &OfferFilter::default(), whole).unwrap();
+    assert_eq!((all.total, all.items.len()), (drops as u64, drops));
     let filters = [
         OfferFilter { store: Some(StoreId::parse("grande").unwrap()), ..Default::default() },
         OfferFilter { store: Some(StoreId::parse("mediana").unwrap()), ..Default::default() },
@@ -1536,15 +1542,18 @@ pub fn trending_pages_equal_the_filtered_list_of_every_drop(c: &dyn Catalog) {
         for limit in [4, 7] {
             for (n, chunk) in wanted.chunks(limit as usize).chain([&[][..]]).enumerate() {
                 let page = PageRequest { page: n as u32 + 1, limit };
-                let got = c.trending(0, &filter, page).unwrap();
+                let got = c.trending(since, &filter, page).unwrap();
                 let ids: Vec<OfferId> = got.items.iter().map(|d| d.offer.id).collect();
-                assert_eq!(ids, chunk, "{filter:?} {page:?}");
+                assert_eq!(ids, chunk, "{since} {filter:?} {page:?}");
                 assert_eq!((got.total, got.total_exact), (wanted.len() as u64, true));
             }
         }
     }
 }
 
+/// Text search goes through the backend's index: every word of the query is a word prefix of
+/// the brand or title (a word of one character a whole word), in any order, whatever the case
+/// and accents; products grouped by GTIN are found by their words too.
 pub fn products_are_found_by_words_of_their_brand_and_title(c: &dyn Catalog) {
     let cafe = Fixture {
         sku: "C1",

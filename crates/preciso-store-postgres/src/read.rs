@@ -509,9 +509,10 @@ impl CatalogRead for PgCatalog {
         page: PageRequest,
     ) -> Result<Page<TrendingOffer>, StoreError> {
         self.with_client(|c| {
-            // An empty window (stale scrapes) answers from the time index alone.
+            // An empty window (stale scrapes), or a page past the last, answers from the count
+            // alone.
             let total = total_of(c, &reads::trending_count(since, filter))?;
-            if total.total == 0 {
+            if total.ends_before(page.offset()) {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
             let rows = reads::trending_page(since, filter, page, "offer_drops o", None);

@@ -160,12 +160,19 @@ pub(crate) fn restore_indexes(conn: &Connection) -> rusqlite::Result<()> {
     if end_complete(conn)? {
         return Ok(());
     }
-    build_indexes(conn, || {
+    // This connection sorts in memory (`temp_store = MEMORY`), where a whole index's sort would
+    // be held at once: the builds spill to temporary files, as a load's session does. (A fresh
+    // connection: changing the setting drops temporary tables, and it has none.)
+    let temp_store: i64 = conn.query_row("PRAGMA temp_store", [], |r| r.get(0))?;
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    let built = build_indexes(conn, || {
         dedupe_products(conn, Dedupe::All)?;
         order_history(conn)?;
         build_table_indexes(conn)?;
         build_search(conn)
-    })
+    });
+    conn.pragma_update(None, "temp_store", temp_store)?;
+    built
 }
 
 /// Whether every deferred index exists and the history is ordered (the first missing index

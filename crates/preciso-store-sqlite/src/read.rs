@@ -198,11 +198,11 @@ fn json_list(ids: &[i64]) -> Param {
 }
 
 /// A counted trending page walked down the rank index no further than the drop ranked as many
-/// places from the top as there are matches, so the walk reads at most the entries a sort of
-/// the matches would (a store's page at 3M offers: 4,332 matches sorted, 0.7–1.1 ms; its page
-/// found within the top ~400 drops, under 0.1 ms). `None` when the catalog has that few drops.
-/// A page short of what the count says it holds means the filter's drops sit lower: the
-/// caller sorts them instead.
+/// places from the top as there are matches, so the walk reads about as many entries as a sort
+/// of the matches would (ties with that drop aside): a store's page at 3M offers sorted 4,332
+/// matches in 0.7–1.1 ms and is found within the top ~400 drops, under 0.1 ms. `None` when the
+/// catalog has that few drops. A page short of what the count says it holds means the filter's
+/// drops sit lower: the caller sorts them instead, having paid for the floor and the walk.
 fn walked_to_floor(
     c: &Connection,
     since: i64,
@@ -715,9 +715,10 @@ impl CatalogRead for SqliteCatalog {
         page: PageRequest,
     ) -> Result<Page<TrendingOffer>, StoreError> {
         self.with_reader(|c| {
-            // An empty window (stale scrapes) answers from the time index alone.
+            // An empty window (stale scrapes), or a page past the last, answers from the count
+            // alone.
             let total = total_of(c, &reads::trending_count(since, filter))?;
-            if total.total == 0 {
+            if total.ends_before(page.offset()) {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
             // Pinned: more matches than a count reads are walked from the largest drop (the

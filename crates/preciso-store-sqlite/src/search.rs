@@ -119,6 +119,8 @@ pub(crate) struct SideFill {
     /// meanwhile (which removes what a killed load left) sees it taken and leaves the file.
     _claim: std::fs::File,
     thread: Option<JoinHandle<rusqlite::Result<Snapshot>>>,
+    /// The index's definition the fill created its table from.
+    create: String,
 }
 
 /// The products the side fill read: the highest rowid and how many rows up to it.
@@ -153,12 +155,12 @@ impl SideFill {
         let Some(claim) = claim(&path) else {
             return Ok(None);
         };
-        let target = path.clone();
+        let (target, definition) = (path.clone(), create.clone());
         let spawned = std::thread::Builder::new().name("search-fill".into()).spawn(move || {
-            crate::timed("search index filled beside", || fill(&catalog, &target, &create))
+            crate::timed("search index filled beside", || fill(&catalog, &target, &definition))
         });
         match spawned {
-            Ok(thread) => Ok(Some(SideFill { path, _claim: claim, thread: Some(thread) })),
+            Ok(thread) => Ok(Some(SideFill { path, _claim: claim, thread: Some(thread), create })),
             Err(e) => {
                 tracing::warn!(error = %e, "no thread for the search index: filled in place");
                 let _ = std::fs::remove_file(&path);
@@ -186,7 +188,7 @@ impl SideFill {
             return Ok(stepped_aside("copy", &e));
         }
         let copied = crate::timed("search index copied", || {
-            crate::transaction(conn, || copy(conn, &snapshot, last), |e| e)
+            crate::transaction(conn, || copy(conn, &snapshot, &self.create, last), |e| e)
         });
         if let Err(e) = conn.execute_batch("DETACH DATABASE side_fill") {
             // The copy is committed (or rolled back) either way; the scratch file stays
@@ -279,10 +281,24 @@ fn fill(catalog: &Path, side: &Path, create: &str) -> rusqlite::Result<Snapshot>
 
 /// Replaces the catalog's index by the side fill's (attached as `side_fill`), adds the products
 /// appended after the snapshot, then runs `last`; `false`, changing nothing, when a product
-/// of the snapshot is gone. The shadow tables are copied whole (`INSERT … SELECT *` between
-/// tables of one definition copies records without decoding them); the configuration stays
-/// the catalog's, at FTS5's defaults.
-fn copy(conn: &Connection, snapshot: &Snapshot, last: &str) -> rusqlite::Result<bool> {
+/// of the snapshot is gone or the index is no longer of the definition the fill used (`create`:
+/// a newer version's migration created it again meanwhile, with other options). The shadow
+/// tables are copied whole (`INSERT … SELECT *` between tables of one definition copies
+/// records without decoding them); the configuration stays the catalog's, at FTS5's defaults.
+fn copy(
+    conn: &Connection,
+    snapshot: &Snapshot,
+    create: &str,
+    last: &str,
+) -> rusqlite::Result<bool> {
+    let current: String = conn.query_row(
+        "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = 'product_search'",
+        [],
+        |r| r.get(0),
+    )?;
+    if current != create {
+        return Ok(false);
+    }
     let kept: i64 = conn.query_row(
         "SELECT count(*) FROM main.products WHERE rowid <= ?1",
         [snapshot.last_row],
@@ -407,6 +423,29 @@ mod tests {
         assert_eq!(matches(&conn, "olla"), Vec::<i64>::new());
         index_missing(&conn).unwrap();
         assert_eq!(matches(&conn, "olla"), vec![1]);
+        integrity(&conn).unwrap();
+    }
+
+    /// An index created again while the fill ran (a newer version's migration, with other
+    /// options) is not given the fill's rows, built for the old definition: the fill steps
+    /// aside and the caller fills in place.
+    #[test]
+    fn the_side_fill_steps_aside_when_the_index_was_created_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = catalog(dir.path(), &[(1, "olla"), (2, "sarten")]);
+        let fill = SideFill::start(&conn).unwrap().unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER products_search_delete; DROP TABLE product_search;
+             CREATE VIRTUAL TABLE product_search USING fts5(brand, title, content = 'products',
+                 content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2', prefix = '2');",
+        )
+        .unwrap();
+        conn.execute_batch(DELETE_TRIGGER).unwrap();
+        assert!(!fill.finish(&conn, "CREATE TABLE last_ran (x)").unwrap());
+        assert!(conn.execute_batch("SELECT * FROM last_ran").is_err(), "rolled back");
+        assert_eq!(matches(&conn, "\"ol\"*"), Vec::<i64>::new());
+        index_missing(&conn).unwrap();
+        assert_eq!(matches(&conn, "\"ol\"*"), vec![1]);
         integrity(&conn).unwrap();
     }
 

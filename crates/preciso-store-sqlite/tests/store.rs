@@ -471,6 +471,20 @@ fn search_prefixes(c: &Connection) -> bool {
     .unwrap()
 }
 
+/// The search index as migration 0013 made it (without prefix lists), filled from the
+/// products, with migration 0047 not applied: a catalog from before it.
+const BEFORE_PREFIX_LISTS: &str = "
+    DROP TRIGGER products_search_delete; DROP TABLE product_search;
+    CREATE VIRTUAL TABLE product_search USING fts5(
+        brand, title, content = 'products', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2');
+    INSERT INTO product_search (product_search) VALUES ('rebuild');
+    CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN
+        INSERT INTO product_search (product_search, rowid, brand, title)
+            VALUES ('delete', old.id, old.brand, old.title);
+    END;
+    DELETE FROM schema_migrations WHERE name = '0047_search_prefixes';";
+
 /// A catalog from before migration 0047 (its search index without prefix lists, as 0013 made
 /// it) gets them at its next open, filled from its products: short prefixes, words and brands
 /// find what they found, a deleted product leaves, and FTS5's own check (which covers the
@@ -493,17 +507,7 @@ fn a_catalog_from_before_the_prefix_lists_gets_them_with_every_product_found() {
     assert!(search_prefixes(&raw(&cat)), "after an initial load's side fill");
     assert_eq!(index_problems(&raw(&cat)), Vec::<String>::new());
     drop(cat);
-    let before = "DROP TRIGGER products_search_delete; DROP TABLE product_search;
-        CREATE VIRTUAL TABLE product_search USING fts5(
-            brand, title, content = 'products', content_rowid = 'id',
-            tokenize = 'unicode61 remove_diacritics 2');
-        INSERT INTO product_search (product_search) VALUES ('rebuild');
-        CREATE TRIGGER products_search_delete AFTER DELETE ON products BEGIN
-            INSERT INTO product_search (product_search, rowid, brand, title)
-                VALUES ('delete', old.id, old.brand, old.title);
-        END;
-        DELETE FROM schema_migrations WHERE name = '0047_search_prefixes';";
-    Connection::open(&path).unwrap().execute_batch(before).unwrap();
+    Connection::open(&path).unwrap().execute_batch(BEFORE_PREFIX_LISTS).unwrap();
     assert!(!search_prefixes(&Connection::open(&path).unwrap()));
 
     let reopened = SqliteCatalog::open(&path).unwrap();
@@ -520,6 +524,39 @@ fn a_catalog_from_before_the_prefix_lists_gets_them_with_every_product_found() {
     assert_eq!(c.execute("DELETE FROM products WHERE title = 'sarten'", []).unwrap(), 1);
     assert_eq!(found("sa"), 0, "the delete trigger is back");
     assert_eq!(index_problems(&c), Vec::<String>::new());
+}
+
+/// The same migration over what a killed initial load left (the products it appended twice,
+/// none of them in the index): the index is filled after the duplicates are gone, so each
+/// product is indexed once (filled before, FTS5 took a repeated id as a second document and its
+/// check failed), and the load's re-run converges.
+#[test]
+fn the_prefix_lists_come_after_a_killed_loads_duplicates_are_removed() {
+    let (d, cat) = open();
+    let path = d.path().join("db/catalog.sqlite");
+    let day1 = [offer("exito", "A", "olla", 5_000, 1), offer("alkosto", "B", "sarten", 4_000, 1)];
+    preciso_core::testing::apply(&cat, "day1", &day1);
+    let sql = format!("{BEFORE_PREFIX_LISTS} DELETE FROM price_history; DELETE FROM offers;");
+    raw(&cat).execute_batch(&sql).unwrap();
+    let batch = [
+        offer("exito", "A", "olla", 5_500, 2),
+        offer("exito", "C", "olla roja", 5_200, 2),
+        offer("alkosto", "B", "sarten", 3_900, 2),
+    ];
+    let mut s = cat.begin_ingest(&new_file("killed"), false).unwrap();
+    s.apply_batch(&batch, &IngestCounts::default()).unwrap();
+    drop(s);
+    drop(cat);
+
+    let reopened = SqliteCatalog::open(&path).unwrap();
+    let c = raw(&reopened);
+    assert!(search_prefixes(&c));
+    assert_eq!(index_problems(&c), Vec::<String>::new());
+    let found = |q: &str| reopened.search_products(q, 10).unwrap().len();
+    assert_eq!((found("ol"), found("roj"), found("sarten")), (2, 1, 1));
+    preciso_core::testing::apply(&reopened, "file", &batch);
+    assert_eq!(index_problems(&raw(&reopened)), Vec::<String>::new());
+    assert_eq!(found("ol"), 2);
 }
 
 /// A restore (`replace_all`) empties the search index and fills it from the loaded products:
