@@ -1,9 +1,9 @@
 //! The products' text-search index (FTS5, `product_search`, migrations 0012, 0013 and 0047):
 //! brand and title of each product under its id, folded by the tokenizer, with lists of two-
-//! and three-character prefixes (0047). Ingest adds a batch's new
-//! products with one statement at the batch's end: a trigger per inserted row cost ~17 µs
-//! each, because every statement that writes an FTS5 table flushes its pending terms into a
-//! new segment (docs/BENCHMARKS.md, "Catalog shapes"). Deleted products leave through a
+//! and three-character prefixes (0047). Ingest adds a batch's new products with one statement
+//! at the batch's end: a trigger per inserted row cost ~17 µs each, because every statement
+//! that writes an FTS5 table flushes its pending terms into a new segment (docs/BENCHMARKS.md,
+//! "Catalog shapes"). Deleted products leave through a
 //! trigger; restores and copies rebuild the whole index. An initial load fills it on a thread
 //! of its own, in a scratch database beside the catalog, while it builds its other indexes
 //! (`SideFill`).
@@ -145,11 +145,7 @@ impl SideFill {
         let Some(catalog) = crate::catalog_file(conn).map(Path::to_path_buf) else {
             return Ok(None);
         };
-        let create: String = conn.query_row(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'product_search'",
-            [],
-            |r| r.get(0),
-        )?;
+        let create = definition(conn)?;
         remove_side_file(&catalog);
         let path = side_path(&catalog);
         let Some(claim) = claim(&path) else {
@@ -197,6 +193,15 @@ impl SideFill {
         }
         Ok(copied.unwrap_or_else(|e| stepped_aside("copy", &e)))
     }
+}
+
+/// The catalog's `CREATE VIRTUAL TABLE` statement of the index (its options included).
+fn definition(conn: &Connection) -> rusqlite::Result<String> {
+    conn.query_row(
+        "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = 'product_search'",
+        [],
+        |r| r.get(0),
+    )
 }
 
 /// Logs why the side fill was not used (the load fills in place instead).
@@ -291,12 +296,7 @@ fn copy(
     create: &str,
     last: &str,
 ) -> rusqlite::Result<bool> {
-    let current: String = conn.query_row(
-        "SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = 'product_search'",
-        [],
-        |r| r.get(0),
-    )?;
-    if current != create {
+    if definition(conn)? != create {
         return Ok(false);
     }
     let kept: i64 = conn.query_row(
