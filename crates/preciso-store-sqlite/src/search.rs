@@ -3,10 +3,9 @@
 //! and three-character prefixes (0047). Ingest adds a batch's new products with one statement
 //! at the batch's end: a trigger per inserted row cost ~17 µs each, because every statement
 //! that writes an FTS5 table flushes its pending terms into a new segment (docs/BENCHMARKS.md,
-//! "Catalog shapes"). Deleted products leave through a
-//! trigger; restores and copies rebuild the whole index. An initial load fills it on a thread
-//! of its own, in a scratch database beside the catalog, while it builds its other indexes
-//! (`SideFill`).
+//! "Catalog shapes"). Deleted products leave through a trigger; restores and copies rebuild
+//! the whole index. An initial load fills it on a thread of its own, in a scratch database
+//! beside the catalog, while it builds its other indexes (`SideFill`).
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
