@@ -1072,17 +1072,34 @@ pub fn counted_totals_stop_past_the_count_limit(c: &dyn Catalog) {
         max_price: crate::query::Decimal::parse(max),
         ..Default::default()
     };
-    let past = bounded("1", "100000000");
+    // Without a currency no summary knows the unbounded totals: counted, and the count stops.
+    let past = OfferFilter { currency: None, ..bounded("1", "100000000") };
     let ranked = c.list_offers(&past, Sort::Price, PageRequest::default(), who).unwrap();
     assert_eq!((ranked.total, ranked.total_exact), (crate::query::COUNT_LIMIT, false));
     let best = c.best_prices(&past, PageRequest::default(), who).unwrap();
     // Any 10,001 of the offers leave out 39, which hold at most 19 products whole.
     assert!((4_981..=5_000).contains(&best.total) && !best.total_exact, "{}", best.total);
+    // In the currency, the summaries' totals less the few offers the bounds leave out: exact
+    // past the limit (none below 10.00; 39 above 110.00, whose products have cheaper offers).
+    for max in ["100000000", "110"] {
+        let wide = bounded("10", max);
+        let ranked = c.list_offers(&wide, Sort::Price, PageRequest::default(), who).unwrap();
+        let expected = if max == "110" { many as u64 - 39 } else { many as u64 };
+        assert_eq!((ranked.total, ranked.total_exact), (expected, true));
+        let best = c.best_prices(&wide, PageRequest::default(), who).unwrap();
+        assert_eq!((best.total, best.total_exact), (5_000, true));
+    }
     // The page past the limit is read, not assumed empty.
     let deep = PageRequest { page: 101, limit: 100 };
     let last = c.list_offers(&past, Sort::Price, deep, who).unwrap();
     assert_eq!(last.items.len(), 40);
     assert_eq!(last.items[0].offer.price.minor, 1_000 + crate::query::COUNT_LIMIT as i64);
+    // Many matches and many outside the bounds (past what a complement reads): counted.
+    let middle = bounded("20", "60"); // 20.00 to 60.00: 4,001 offers, each its own product
+    let ranked = c.list_offers(&middle, Sort::Price, PageRequest::default(), who).unwrap();
+    assert_eq!((ranked.total, ranked.total_exact), (4_001, true));
+    let best = c.best_prices(&middle, PageRequest::default(), who).unwrap();
+    assert_eq!((best.total, best.total_exact), (4_001, true));
     // Fewer matches: counted exactly.
     let few = bounded("1", "10.49"); // prices are in cents: 10.00 to 10.49
     let ranked = c.list_offers(&few, Sort::Price, PageRequest::default(), who).unwrap();
@@ -1110,11 +1127,10 @@ pub fn counted_totals_stop_past_the_count_limit(c: &dyn Catalog) {
 
 /// A category's best prices filtered by one store or one brand answer the total the market
 /// summary keeps: the products with a buyable offer there, as counting the matching offers
-/// gives (a price bound of 0 makes the listing count them).
+/// gives (`counted`).
 pub fn category_best_price_totals_by_store_and_brand_match_counting(c: &dyn Catalog) {
     catalog_for_ranking(c);
     let who = Personalization::default();
-    let zero = crate::query::Decimal::parse("0");
     let mut nonzero = 0;
     for currency in ["COP", "CLP"] {
         for category in ["hogar", "hogar/sala", "tecnologia", "mercado", "nada"] {
@@ -1128,14 +1144,10 @@ pub fn category_best_price_totals_by_store_and_brand_match_counting(c: &dyn Cata
                     brand: brand.map(str::to_string),
                     ..Default::default()
                 };
-                let counted = OfferFilter { min_price: zero, ..filter.clone() };
-                let total = |f: &OfferFilter| {
-                    let p = c.best_prices(f, PageRequest { page: 1, limit: 1 }, who).unwrap();
-                    assert!(p.total_exact, "{f:?}");
-                    p.total
-                };
-                let expected = total(&counted);
-                assert_eq!(total(&filter), expected, "{filter:?}");
+                let p = c.best_prices(&filter, PageRequest { page: 1, limit: 1 }, who).unwrap();
+                assert!(p.total_exact, "{filter:?}");
+                let expected = counted(c, &filter).1;
+                assert_eq!(p.total, expected, "{filter:?}");
                 nonzero += usize::from(expected > 0);
             }
         }
@@ -1145,8 +1157,8 @@ pub fn category_best_price_totals_by_store_and_brand_match_counting(c: &dyn Cata
 
 /// A listing filtered by one brand alone answers the totals the market summary keeps: its
 /// offers in the currency, out of stock too (ranked offers), and its products with a buyable
-/// offer in any category or none (best prices) — as counting the matching offers gives (a
-/// price bound of 0 makes the listing count them).
+/// offer in any category or none (best prices) — as counting the matching offers gives
+/// (`counted`).
 pub fn brand_totals_match_counting(c: &dyn Catalog) {
     catalog_for_ranking(c);
     // One of Sony's offers has no category: counted by both totals all the same.
@@ -1155,7 +1167,6 @@ pub fn brand_totals_match_counting(c: &dyn Catalog) {
     radio.category = None;
     apply(c, "uncategorized", &[radio]);
     let who = Personalization::default();
-    let zero = crate::query::Decimal::parse("0");
     let one = PageRequest { page: 1, limit: 1 };
     let mut nonzero = 0;
     for currency in ["COP", "CLP", "ARS"] {
@@ -1165,26 +1176,127 @@ pub fn brand_totals_match_counting(c: &dyn Catalog) {
                 brand: Some(brand.into()),
                 ..Default::default()
             };
-            let counted = OfferFilter { min_price: zero, ..filter.clone() };
-            let ranked = |f: &OfferFilter| {
-                let p = c.list_offers(f, Sort::Price, one, who).unwrap();
-                assert!(p.total_exact, "{f:?}");
-                p.total
-            };
-            let best = |f: &OfferFilter| {
-                let p = c.best_prices(f, one, who).unwrap();
-                assert!(p.total_exact, "{f:?}");
-                p.total
-            };
-            let offers = ranked(&counted);
-            assert_eq!(ranked(&filter), offers, "{filter:?}");
-            let products = best(&counted);
-            assert_eq!(best(&filter), products, "{filter:?}");
+            let ranked = c.list_offers(&filter, Sort::Price, one, who).unwrap();
+            let best = c.best_prices(&filter, one, who).unwrap();
+            assert!(ranked.total_exact && best.total_exact, "{filter:?}");
+            let (offers, products) = counted(c, &filter);
+            assert_eq!(ranked.total, offers, "{filter:?}");
+            assert_eq!(best.total, products, "{filter:?}");
             assert!(products <= offers, "{filter:?}");
             nonzero += usize::from(products > 0 && products < offers);
         }
     }
     assert!(nonzero >= 6, "the cases find offers out of stock or of one product: {nonzero}");
+}
+
+/// What counting a filter's matches gives, from every page of its price-sorted listing: the
+/// offers, and the distinct products with a buyable offer among them (a best-prices total).
+fn counted(c: &dyn Catalog, filter: &OfferFilter) -> (u64, u64) {
+    let mut products = std::collections::HashSet::new();
+    let mut offers = 0;
+    for page in 1.. {
+        let request = PageRequest { page, limit: PageRequest::MAX_LIMIT };
+        let listed = c.list_offers(filter, Sort::Price, request, Personalization::default());
+        let items = listed.unwrap().items;
+        if items.is_empty() {
+            break;
+        }
+        offers += items.len() as u64;
+        for o in items.iter().map(|i| &i.offer) {
+            if o.availability != Availability::OutOfStock {
+                products.insert(o.product_id);
+            }
+        }
+    }
+    (offers, products.len() as u64)
+}
+
+/// Listings bounded in price whose totals without the bounds the summaries keep (a currency, a
+/// category, a store, a brand, and a category narrowed to one store or brand) answer, exact,
+/// what counting their matches gives: the offers within the bounds, and the products with a
+/// buyable offer within them — a product whose offers lie partly outside the bounds is still
+/// counted, one whose every matching offer lies outside is not.
+pub fn price_bounded_totals_equal_counting(c: &dyn Catalog) {
+    let stores = ["exito", "jumbo", "alkosto"];
+    let brands = ["Imusa", "Oster", "Mabe"];
+    let categories = ["Hogar > Cocina", "Hogar > Sala", "Tecnologia > TV"];
+    let titles: Vec<String> = (0..600).map(|p| format!("Equipo {p}")).collect();
+    let skus: Vec<String> = (0..1_800).map(|i| format!("S{i}")).collect();
+    let mut offers = Vec::new();
+    // 600 products of one to three offers (~1,100 in COP), prices spread from 10.00 to
+    // 510.00 so a product's offers fall on both sides of a bound (a bound near either end
+    // leaves out fewer than a complement reads, a narrow window more); some out of stock, a
+    // few in CLP.
+    for (p, title) in titles.iter().enumerate() {
+        for (s, store) in stores.iter().enumerate().take(1 + p % 3) {
+            let i = p * 3 + s;
+            offers.push(
+                Fixture {
+                    store,
+                    sku: &skus[i],
+                    title,
+                    brand: brands[p % 3],
+                    category: categories[(p / 3) % 3],
+                    price: 1_000 + ((p * 7_919 + s * 17_351) % 50_000) as i64,
+                    currency: if p % 11 == 0 { "CLP" } else { "COP" },
+                    availability: if i % 7 == 0 {
+                        Availability::OutOfStock
+                    } else {
+                        Availability::InStock
+                    },
+                    ..Default::default()
+                }
+                .offer(),
+            );
+        }
+    }
+    apply(c, "bounded", &offers);
+    let who = Personalization::default();
+    let one = PageRequest { page: 1, limit: 1 };
+    let cop = Currency::parse("COP").ok();
+    let narrowings = [
+        OfferFilter { currency: cop, ..Default::default() },
+        OfferFilter { currency: cop, category: Some("hogar".into()), ..Default::default() },
+        OfferFilter { currency: cop, category: Some("hogar/sala".into()), ..Default::default() },
+        OfferFilter { currency: cop, store: StoreId::parse("jumbo").ok(), ..Default::default() },
+        OfferFilter { currency: cop, brand: Some("oster".into()), ..Default::default() },
+        OfferFilter {
+            currency: cop,
+            category: Some("hogar".into()),
+            store: StoreId::parse("exito").ok(),
+            ..Default::default()
+        },
+        OfferFilter {
+            currency: cop,
+            category: Some("hogar/sala".into()),
+            brand: Some("Mabe".into()),
+            ..Default::default()
+        },
+    ];
+    let bound = crate::query::Decimal::parse;
+    let bounds = [(Some("60"), None), (None, Some("450")), (Some("60"), Some("450"))];
+    let bounds = bounds.into_iter().chain([(Some("200"), Some("260")), (Some("0"), None)]);
+    let bounds: Vec<_> = bounds.collect();
+    let mut left_out = 0;
+    for narrowed in &narrowings {
+        let (_, unbounded) = counted(c, narrowed);
+        for (min, max) in &bounds {
+            let filter = OfferFilter {
+                min_price: min.and_then(bound),
+                max_price: max.and_then(bound),
+                ..narrowed.clone()
+            };
+            let ranked = c.list_offers(&filter, Sort::Price, one, who).unwrap();
+            let best = c.best_prices(&filter, one, who).unwrap();
+            let (offers, products) = counted(c, &filter);
+            assert_eq!((ranked.total, ranked.total_exact), (offers, true), "{filter:?}");
+            assert_eq!((best.total, best.total_exact), (products, true), "{filter:?}");
+            // Products with offers on both sides of a bound are kept, not only those wholly
+            // inside: fewer left out than the offers outside.
+            left_out += usize::from(products < unbounded);
+        }
+    }
+    assert!(left_out >= 20, "bounds leave products out: {left_out}");
 }
 
 /// Filters of `catalog_for_ranking`'s categories in COP (a top-level one, a leaf, one without
@@ -2383,6 +2495,7 @@ macro_rules! contract_tests {
             rating_sorted_category_pages_equal_sorting,
             category_best_price_totals_by_store_and_brand_match_counting,
             brand_totals_match_counting,
+            price_bounded_totals_equal_counting,
             category_best_prices_equal_the_cheapest_offer_per_product,
             best_prices_of_many_offers_per_product_equal_the_cheapest,
             a_rating_walk_that_runs_out_sorts_instead,

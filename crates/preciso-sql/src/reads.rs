@@ -42,13 +42,28 @@ impl Query {
 /// A listing's total: read from a summary (exact), or counted over the matching offers, which
 /// stops after `COUNT_LIMIT + 1` of them: `Matches` selects one row per match and counts them,
 /// `Products` selects each match's `product_id` and counts the distinct ones (a lower bound
-/// when the offers ran past the limit).
+/// when the offers ran past the limit); or a summary's total less what a price bound leaves
+/// out, when that is little (`Complement`).
 #[derive(Debug, Clone)]
 pub enum Total {
     Summary(Query),
     Matches(Query),
     Products(Query),
+    /// A listing bounded in price whose unbounded total a summary keeps: that total less the
+    /// matches lying only outside the bounds, read from the two ends of the price order
+    /// (`complement`). `query` returns NULL for the total when those ends hold more than
+    /// `TAIL_ROWS` offers: then `counted` counts the matches. A wide range's total costs its
+    /// tails, not its matches (a leaf's products of one brand from 100 to 5,000,000: 674 of
+    /// 685 at 1M offers and 2,005 of 2,026 at 3M, each counted).
+    Complement {
+        query: Query,
+        counted: Box<Total>,
+    },
 }
+
+/// Offers beyond a price bound a complement reads at most before the matches are counted
+/// instead: what a narrow range (most offers beyond it) pays on top of its count.
+pub const TAIL_ROWS: u64 = 256;
 
 const COUNT_STOP: u64 = COUNT_LIMIT + 1;
 
@@ -71,6 +86,7 @@ impl Total {
                 ),
                 &m.params,
             ),
+            Total::Complement { query, .. } => (query.sql.clone(), &query.params),
         };
         Query::new(sql, params.clone())
     }
@@ -82,19 +98,91 @@ impl Total {
     pub fn product_ids(&self) -> Option<Query> {
         match self {
             Total::Products(m) => Some(m.with_limit(COUNT_STOP as usize)),
-            Total::Summary(_) | Total::Matches(_) => None,
+            Total::Summary(_) | Total::Matches(_) | Total::Complement { .. } => None,
         }
     }
 
     /// The total, from the two numbers `query` read.
     pub fn of(&self, total: u64, read: u64) -> MatchCount {
         match self {
-            Total::Summary(_) => MatchCount { total, exact: true },
+            Total::Summary(_) | Total::Complement { .. } => MatchCount { total, exact: true },
             Total::Matches(_) | Total::Products(_) => {
                 MatchCount { total: total.min(COUNT_LIMIT), exact: read < COUNT_STOP }
             }
         }
     }
+}
+
+/// What a price bound leaves out of a listing: the offers it excludes, or the products all of
+/// whose matching offers it excludes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LeftOut {
+    Offers,
+    Products,
+}
+
+/// `Total::Complement` of a listing bounded in price in one currency, or `counted` when it has
+/// no bound or no summary keeps its total without them. `summary` gives a filter's total from
+/// a summary, `clauses` the listing's conditions on `offers o` for a filter. The two tails
+/// (`price_minor` below the lower bound, above the upper) are read with the listing's
+/// conditions without the bounds, so along the same index, at most `TAIL_ROWS + 1` offers; a
+/// tail product is left out only when none of its offers matches within the bounds.
+fn complement(
+    filter: &OfferFilter,
+    summary: impl Fn(&OfferFilter) -> Option<Query>,
+    clauses: impl Fn(&OfferFilter) -> Where,
+    left_out: LeftOut,
+    counted: Total,
+) -> Total {
+    let Some(currency) = filter.currency else { return counted };
+    let unbounded = OfferFilter { min_price: None, max_price: None, ..filter.clone() };
+    let Some(total) = summary(&unbounded) else { return counted };
+    let outside = clauses(&unbounded);
+    // Offers are only counted: their tails read nothing the index does not hold.
+    let column = match left_out {
+        LeftOut::Offers => "1",
+        LeftOut::Products => "o.product_id",
+    };
+    let mut params = Vec::new();
+    let mut tails = Vec::new();
+    for (op, bound) in [("<", filter.min_price), (">", filter.max_price)] {
+        if let Some(bound) = bound {
+            tails.push(format!(
+                "SELECT {column} AS x FROM offers o WHERE {} AND o.price_minor {op} ?",
+                outside.sql()
+            ));
+            params.extend(outside.params.iter().cloned());
+            params.push(Param::Int(bound.bound_minor(currency)));
+        }
+    }
+    if tails.is_empty() {
+        return counted;
+    }
+    params.extend(total.params);
+    let left = match left_out {
+        LeftOut::Offers => "(SELECT count(*) FROM t)".to_string(),
+        LeftOut::Products => {
+            let inside = clauses(filter);
+            let sql = format!(
+                "(SELECT count(*) FROM (SELECT DISTINCT x FROM t) d
+                  WHERE NOT EXISTS (SELECT 1 FROM offers o WHERE o.product_id = d.x AND {}))",
+                inside.sql()
+            );
+            params.extend(inside.params);
+            sql
+        }
+    };
+    // The branch not taken runs none of its subqueries (SQLite and PostgreSQL alike evaluate
+    // an uncorrelated subquery where it is first needed).
+    let sql = format!(
+        "WITH t AS MATERIALIZED ({} LIMIT {})
+         SELECT CASE WHEN (SELECT count(*) FROM t) <= {TAIL_ROWS}
+             THEN coalesce(({}), 0) - {left} END, CAST(0 AS BIGINT)",
+        tails.join(" UNION ALL "),
+        TAIL_ROWS + 1,
+        total.sql,
+    );
+    Total::Complement { query: Query::new(sql, params), counted: Box::new(counted) }
 }
 
 /// A page of offers in two steps: `ids` ranks the matching offers reading only indexed columns
@@ -109,13 +197,18 @@ pub fn list_offers(
     prefs: Option<&Preferences>,
     offers: &str,
 ) -> (Query, Total) {
-    let w = filter_where(filter, prefs);
     let count = match summary_count(filter, prefs) {
         Some(q) => Total::Summary(q),
-        None => Total::Matches(Query::new(
-            format!("SELECT 1 FROM offers o WHERE {}", w.sql()),
-            w.params.clone(),
-        )),
+        None => {
+            let w = filter_where(filter, prefs);
+            let counted = Total::Matches(Query::new(
+                format!("SELECT 1 FROM offers o WHERE {}", w.sql()),
+                w.params,
+            ));
+            let summary = |f: &OfferFilter| summary_count(f, prefs);
+            let clauses = |f: &OfferFilter| filter_where(f, prefs);
+            complement(filter, summary, clauses, LeftOut::Offers, counted)
+        }
     };
     (ranked(filter, sort, page, prefs, offers), count)
 }
@@ -710,11 +803,15 @@ pub fn best_prices(
     offers: &str,
     one_key: Option<&str>,
 ) -> BestPrices {
-    let mut w = match one_key.filter(|_| filter.category.is_some()) {
-        Some(key) => where_in_key(filter, prefs, key),
-        None => filter_where(filter, prefs),
+    let clauses = |f: &OfferFilter| {
+        let mut w = match one_key.filter(|_| f.category.is_some()) {
+            Some(key) => where_in_key(f, prefs, key),
+            None => filter_where(f, prefs),
+        };
+        w.push("o.availability <> 'out_of_stock'", []);
+        w
     };
-    w.push("o.availability <> 'out_of_stock'", []);
+    let w = clauses(filter);
     let pass = |clause: &str, extra: Vec<Param>| {
         let mut params = w.params.clone();
         params.extend(extra);
@@ -730,27 +827,44 @@ pub fn best_prices(
         Some((pref, p)) => vec![pass(&format!("{pref} = 1"), p), pass("1 = 1", vec![])],
         None => vec![pass("1 = 1", vec![])],
     };
-    BestPrices {
-        passes,
-        total: if let Some((store, currency)) = preciso_core::best::store_scope(filter, prefs) {
-            Total::Summary(Query::new(
-                crate::market::STORE_PRODUCTS.into(),
-                vec![text(store.as_str()), text(currency.code())],
-            ))
-        } else if let Some((category, currency, scope, name)) =
-            preciso_core::best::category_scope(filter, prefs)
-        {
-            Total::Summary(category_products(currency, category, scope, name))
-        } else if let Some((currency, brand)) = preciso_core::best::brand_scope(filter, prefs) {
-            let every = preciso_core::market::EVERY_CATEGORY;
-            Total::Summary(category_products(currency, every, ProductScope::Brand, brand))
-        } else {
-            Total::Products(Query::new(
+    let total = match best_products(filter, prefs) {
+        Some(q) => Total::Summary(q),
+        None => {
+            let counted = Total::Products(Query::new(
                 format!("SELECT o.product_id FROM offers o WHERE {}", w.sql()),
                 w.params.clone(),
-            ))
-        },
-        matching: w,
+            ));
+            // Without its bounds, a category alone (or the whole currency) is the best-price
+            // summary's scope, which the adapters page from before building these passes.
+            let summary = |f: &OfferFilter| {
+                best_products(f, prefs).or_else(|| {
+                    let (scope, currency) = preciso_core::best::summary_scope(f, prefs)?;
+                    Some(crate::best::scope_products(scope, currency))
+                })
+            };
+            complement(filter, summary, clauses, LeftOut::Products, counted)
+        }
+    };
+    BestPrices { passes, total, matching: w }
+}
+
+/// The products of a best-prices listing whose total the market summary keeps: a store's own
+/// listing (`preciso_core::best::store_scope`), a category's narrowed to one store or brand
+/// (`category_scope`), a brand's (`brand_scope`).
+fn best_products(filter: &OfferFilter, prefs: Option<&Preferences>) -> Option<Query> {
+    if let Some((store, currency)) = preciso_core::best::store_scope(filter, prefs) {
+        Some(Query::new(
+            crate::market::STORE_PRODUCTS.into(),
+            vec![text(store.as_str()), text(currency.code())],
+        ))
+    } else if let Some((category, currency, scope, name)) =
+        preciso_core::best::category_scope(filter, prefs)
+    {
+        Some(category_products(currency, category, scope, name))
+    } else {
+        let (currency, brand) = preciso_core::best::brand_scope(filter, prefs)?;
+        let every = preciso_core::market::EVERY_CATEGORY;
+        Some(category_products(currency, every, ProductScope::Brand, brand))
     }
 }
 

@@ -41,7 +41,12 @@ fn category_keys(c: &mut PgConn, category: &str) -> Result<Vec<String>, StoreErr
 fn total_of(c: &mut PgConn, t: &reads::Total) -> Result<MatchCount, StoreError> {
     let rows = run(c, &t.query())?;
     let row = rows.first().ok_or_else(|| StoreError::Backend("a count returned no row".into()))?;
-    Ok(t.of(row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
+    match (row.get::<_, Option<i64>>(0), t) {
+        (Some(total), _) => Ok(t.of(total.max(0) as u64, row.get::<_, i64>(1) as u64)),
+        // A complement whose tails ran long: counted instead.
+        (None, reads::Total::Complement { counted, .. }) => total_of(c, counted),
+        (None, _) => Err(StoreError::Backend("a count returned NULL".into())),
+    }
 }
 
 fn count(c: &mut PgConn, q: &Query) -> Result<u64, StoreError> {
