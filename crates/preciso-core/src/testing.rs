@@ -1629,6 +1629,90 @@ pub fn trending_pages_equal_the_filtered_list_of_every_drop(c: &dyn Catalog) {
     }
 }
 
+/// Seconds in a day, for timestamps that span several.
+const DAY: i64 = 86_400;
+
+/// Drops that begin on different days, then end, move to another category or brand, or
+/// follow a store merge: a trending listing's total, over every drop and by one store,
+/// category or brand, is what its pages list, for windows that begin before, within and
+/// between the days (the totals come from counts kept per day and the window's first day).
+pub fn trending_totals_equal_the_listed_drops_across_days(c: &dyn Catalog) {
+    let stores = ["grande", "mediana", "chica"];
+    let categories = ["Electro > Neveras", "Electro > Lavadoras", "Hogar > Cocina"];
+    let skus: Vec<String> = (0..60).map(|i| format!("d{i}")).collect();
+    let titles: Vec<String> = (0..60).map(|i| format!("Equipo {i}")).collect();
+    let run = |round: i64| -> Vec<Offer> {
+        (0..60usize)
+            .map(|i| {
+                let n = i as i64;
+                // Day 10 at full price; a drop on one of days 12–16 at some hour; on day 20 a
+                // third go back up, a sixth move to the kitchen, a fifth change brand.
+                let (price, at) = match round {
+                    0 => (1_000_000, 10 * DAY),
+                    1 => (900_000 - n * 1_000, (12 + n % 5) * DAY + (n % 7) * 3_600),
+                    _ if i % 3 == 0 => (1_000_000, 20 * DAY),
+                    _ => (900_000 - n * 1_000, 20 * DAY),
+                };
+                let moved = round == 2 && i % 6 == 1;
+                let rebranded = round == 2 && i % 5 == 2;
+                Fixture {
+                    store: stores[i % 3],
+                    sku: &skus[i],
+                    title: &titles[i],
+                    brand: if rebranded { "Haceb" } else { ["Mabe", "Oster"][i % 2] },
+                    category: if moved { categories[2] } else { categories[i % 3] },
+                    price,
+                    at,
+                    ..Default::default()
+                }
+                .offer()
+            })
+            .collect()
+    };
+    let filters: Vec<OfferFilter> = [
+        OfferFilter::default(),
+        OfferFilter { store: StoreId::parse("grande").ok(), ..Default::default() },
+        OfferFilter { store: StoreId::parse("chica").ok(), ..Default::default() },
+        OfferFilter { category: Some("electro".into()), ..Default::default() },
+        OfferFilter { category: Some("electro/neveras".into()), ..Default::default() },
+        OfferFilter { category: Some("hogar".into()), ..Default::default() },
+        OfferFilter { brand: Some(" OSTER ".into()), ..Default::default() },
+        OfferFilter { brand: Some("haceb".into()), ..Default::default() },
+    ]
+    .into();
+    let windows = [0, 13 * DAY + 5 * 3_600, 15 * DAY, 30 * DAY];
+    let check = |stage: &str, expected_all: u64| {
+        for since in windows {
+            for filter in &filters {
+                let mut listed = 0;
+                let mut first = None;
+                for page in 1.. {
+                    let request = PageRequest { page, limit: 7 };
+                    let got = c.trending(since, filter, request).unwrap();
+                    first.get_or_insert((got.total, got.total_exact));
+                    if got.items.is_empty() {
+                        break;
+                    }
+                    listed += got.items.len() as u64;
+                }
+                assert_eq!(first, Some((listed, true)), "{stage} {since} {filter:?}");
+            }
+        }
+        let all = c.trending(0, &OfferFilter::default(), PageRequest::default()).unwrap();
+        assert_eq!(all.total, expected_all, "{stage}");
+    };
+    apply(c, "day-10", &run(0));
+    apply(c, "days-12-16", &run(1));
+    check("dropped", 60);
+    apply(c, "day-20", &run(2));
+    check("changed", 40);
+    c.merge_stores(&StoreId::parse("chica").unwrap(), &StoreId::parse("grande").unwrap()).unwrap();
+    apply(c, "after-merge", &[]);
+    let all = c.trending(0, &OfferFilter::default(), PageRequest::default()).unwrap();
+    check("merged", all.total);
+    assert!(all.total > 0, "drops survive the merge");
+}
+
 fn trending_pages_equal_the_filtered_list(c: &dyn Catalog, since: i64, drops: usize) {
     let whole = PageRequest { page: 1, limit: 100 };
     let all = c.trending(since, &OfferFilter::default(), whole).unwrap();
@@ -2501,6 +2585,7 @@ macro_rules! contract_tests {
             a_rating_walk_that_runs_out_sorts_instead,
             reports_brands_categories_and_drops,
             trending_pages_equal_the_filtered_list_of_every_drop,
+            trending_totals_equal_the_listed_drops_across_days,
             products_are_found_by_words_of_their_brand_and_title,
             search_ranks_by_offers_that_follow_every_run,
             a_merge_that_moves_the_kept_offer_updates_the_product_it_leaves,

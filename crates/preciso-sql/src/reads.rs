@@ -1041,11 +1041,65 @@ fn drops_where(since: i64, filter: &OfferFilter) -> Where {
     w
 }
 
-/// A trending listing's count: its matching drops, along the index of its filter
-/// (`drop_filter_index`) or the window's.
+/// A trending listing's count: its matching drops. Over every drop or one store's, category's
+/// or brand's (nothing else filtering), the whole days after the window's first from
+/// `drop_days` plus the first day's drops since `since`, counted along the filter's index:
+/// exact at any size. Otherwise counted along the index of its filter (`drop_filter_index`) or
+/// the window's, up to the count's limit.
 pub fn trending_count(since: i64, filter: &OfferFilter) -> Total {
     let w = drops_where(since, filter);
-    Total::Matches(Query::new(format!("SELECT 1 FROM offer_drops o WHERE {}", w.sql()), w.params))
+    let Some((dimension, value)) = day_dimension(filter).filter(|_| since >= 0) else {
+        return Total::Matches(Query::new(
+            format!("SELECT 1 FROM offer_drops o WHERE {}", w.sql()),
+            w.params,
+        ));
+    };
+    let first_day = since / crate::trend::DAY_SECS;
+    let sql = format!(
+        "SELECT (SELECT CAST(coalesce(sum(d.drops), 0) AS BIGINT) FROM drop_days d
+                 WHERE d.dimension = ? AND {} AND d.day > ?)
+              + (SELECT count(*) FROM offer_drops o WHERE {} AND o.drop_at < ?)",
+        value.sql(),
+        w.sql()
+    );
+    let mut params = vec![text(dimension)];
+    params.extend(value.params);
+    params.push(Param::Int(first_day));
+    params.extend(w.params);
+    params.push(Param::Int((first_day + 1) * crate::trend::DAY_SECS));
+    Total::Summary(Query::new(sql, params))
+}
+
+/// The `drop_days` dimension of a trending filter and the condition on `d.value` it matches
+/// (a category: its key and those below it); `None` when more than one of a store, category
+/// and brand filter, or anything else does.
+fn day_dimension(filter: &OfferFilter) -> Option<(&'static str, Where)> {
+    let rest = OfferFilter { store: None, category: None, brand: None, ..filter.clone() };
+    if rest != OfferFilter::default() {
+        return None;
+    }
+    let mut w = Where::default();
+    let dimension = match (&filter.store, &filter.category, &filter.brand) {
+        (None, None, None) => {
+            w.push("d.value = ''", []);
+            "all"
+        }
+        (Some(store), None, None) => {
+            w.push("d.value = ?", [text(store.as_str())]);
+            "store"
+        }
+        (None, Some(key), None) => {
+            let range = [text(key), text(&format!("{key}/")), text(&format!("{key}0"))];
+            w.push("(d.value = ? OR (d.value >= ? AND d.value < ?))", range);
+            "category"
+        }
+        (None, None, Some(brand)) => {
+            w.push("d.value = ?", [Param::Text(fold_for_matching(brand.trim()))]);
+            "brand"
+        }
+        _ => return None,
+    };
+    Some((dimension, w))
 }
 
 /// A trending page, largest drop first: `OFFER_COLUMNS`, then `reference_minor, drop_bp,

@@ -222,7 +222,7 @@ pub fn merge(tx: &mut dyn Tx, from: &StoreId, into: &StoreId) -> Result<MergeRep
         }
         tx.execute(crate::best::MARK_PRODUCT, &[Cell::Int(m.product_id)])?;
         // The drop follows the history: recomputed under the new id by the trend refresh.
-        tx.execute("DELETE FROM offer_drops WHERE offer_id = ?", &[Cell::Int(m.id)])?;
+        crate::trend::forget_drop(tx, m.id)?;
         tx.execute(crate::reads::MARK_TREND, &[Cell::Int(m.new_id)])?;
     }
     report.ledger_rows = tx.execute(

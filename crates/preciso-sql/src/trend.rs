@@ -1,6 +1,9 @@
 //! The refresh of trending drops, written once over `Tx` and run by both adapters at the end
 //! of an ingest run (and when a catalog opens after a crash): the offers ingest marked get
 //! their drop recomputed from their history (`preciso_core::analysis::trend::current_drop`).
+//! Each change of the drops is counted into `drop_days` (drops per day, per store, category
+//! and brand) in the same transaction (`DayCounts`), as a store merge's removals are
+//! (`forget_drop`).
 
 use crate::stores::Tx;
 use preciso_core::analysis::trend::current_drop;
@@ -57,6 +60,7 @@ pub fn refresh(tx: &mut dyn Tx) -> Result<u64, StoreError> {
             .collect();
         let mut histories = histories.iter().peekable();
         let mut changed = Vec::new();
+        let mut days = DayCounts::default();
         for &id in chunk {
             let mut history = Vec::new();
             while let Some([Cell::Int(_), Cell::Int(at), Cell::Int(price)]) = histories
@@ -76,12 +80,93 @@ pub fn refresh(tx: &mut dyn Tx) -> Result<u64, StoreError> {
                 before[..] != now[..]
             };
             if differs {
+                days.add(before, -1);
+                days.add(&now, 1);
                 changed.push((id, now));
             }
         }
         set_drops(tx, &changed)?;
+        days.write(tx)?;
     }
     Ok(ids.len() as u64)
+}
+
+/// Removes an offer's drop (a store merge moves its history to another id, whose drop the next
+/// refresh computes), and its count from `drop_days`.
+pub fn forget_drop(tx: &mut dyn Tx, offer_id: i64) -> Result<(), StoreError> {
+    let id = [Cell::Int(offer_id)];
+    let sql = format!(
+        "SELECT reference_minor, drop_bp, drop_at, {} FROM offer_drops WHERE offer_id = ?",
+        FILTER_COLUMNS.join(", ")
+    );
+    let mut days = DayCounts::default();
+    for row in tx.query(&sql, &id)? {
+        days.add(&row, -1);
+    }
+    tx.execute("DELETE FROM offer_drops WHERE offer_id = ?", &id)?;
+    days.write(tx)
+}
+
+/// Seconds in a `drop_days` day: a drop's day is `drop_at / DAY_SECS`.
+pub const DAY_SECS: i64 = 86_400;
+
+/// What `drop_days` gains or loses, per (dimension, value, day), from changes of drop rows.
+#[derive(Default)]
+struct DayCounts(std::collections::BTreeMap<(&'static str, String, i64), i64>);
+
+/// The dimensions `drop_days` counts by, with their column's position in a drop row laid out
+/// as `drop_cells` then `FILTER_COLUMNS` (`None`: every drop, under the value '').
+const DAY_DIMENSIONS: [(&str, Option<usize>); 4] =
+    [("all", None), ("store", Some(4)), ("category", Some(5)), ("brand", Some(6))];
+
+impl DayCounts {
+    /// Adds `n` to the days of a drop row (`drop_cells` then `FILTER_COLUMNS`; a row without a
+    /// drop counts nowhere).
+    fn add(&mut self, row: &[Cell], n: i64) {
+        let Some(Cell::Int(at)) = row.get(2) else { return };
+        let day = at / DAY_SECS;
+        for (dimension, column) in DAY_DIMENSIONS {
+            let value = match column.map(|c| row.get(c)) {
+                None => String::new(),
+                Some(Some(Cell::Text(v))) => v.clone(),
+                Some(_) => continue,
+            };
+            *self.0.entry((dimension, value, day)).or_default() += n;
+        }
+    }
+
+    /// Adds the counts to `drop_days`, many keys a statement, and drops the days left at
+    /// zero when any count fell.
+    fn write(self, tx: &mut dyn Tx) -> Result<(), StoreError> {
+        let changes: Vec<_> = self.0.into_iter().filter(|(_, n)| *n != 0).collect();
+        let fell = changes.iter().any(|(_, n)| *n < 0);
+        for chunk in changes.chunks(CHUNK / 4) {
+            let rows = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+            let params: Vec<Cell> = chunk
+                .iter()
+                .flat_map(|((dimension, value, day), n)| {
+                    [
+                        Cell::Text((*dimension).into()),
+                        Cell::Text(value.clone()),
+                        Cell::Int(*day),
+                        Cell::Int(*n),
+                    ]
+                })
+                .collect();
+            tx.execute(
+                &format!(
+                    "INSERT INTO drop_days (dimension, value, day, drops) VALUES {rows}
+                     ON CONFLICT (dimension, value, day)
+                     DO UPDATE SET drops = drop_days.drops + excluded.drops"
+                ),
+                &params,
+            )?;
+        }
+        if fell {
+            tx.execute("DELETE FROM drop_days WHERE drops <= 0", &[])?;
+        }
+        Ok(())
+    }
 }
 
 /// `reference_minor, drop_bp, drop_at` of a history's current drop (all null: none).

@@ -56,6 +56,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0044_brand_offers", include_str!("../migrations/0044_brand_offers.sql")),
     ("0045_market_value", include_str!("../migrations/0045_market_value.sql")),
     ("0046_product_offers", include_str!("../migrations/0046_product_offers.sql")),
+    ("0048_drop_days", include_str!("../migrations/0048_drop_days.sql")),
 ];
 
 /// Advisory lock key for migrations ("preciso" in ASCII, as an integer).

@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0044_brand_offers", include_str!("../migrations/0044_brand_offers.sql")),
     ("0045_market_value", include_str!("../migrations/0045_market_value.sql")),
     ("0047_search_prefixes", include_str!("../migrations/0047_search_prefixes.sql")),
+    ("0048_drop_days", include_str!("../migrations/0048_drop_days.sql")),
 ];
 
 /// Fails unless every migration is applied (a read-only open cannot apply them).

@@ -10,8 +10,8 @@ use preciso_core::ports::{
     BestOffer, CatalogRead, Personalization, ScoredOffer, StoreError, TrendingOffer,
 };
 use preciso_core::query::{
-    BrandCount, CategoryCount, CurrencyCount, HistoryPoint, MatchCount, OfferFilter, OfferView,
-    Page, PageRequest, Rank, Sort,
+    BrandCount, COUNT_LIMIT, CategoryCount, CurrencyCount, HistoryPoint, MatchCount, OfferFilter,
+    OfferView, Page, PageRequest, Rank, Sort,
 };
 use preciso_core::ranking;
 use preciso_sql::reads::{self, Query};
@@ -729,13 +729,15 @@ impl CatalogRead for SqliteCatalog {
             if total.ends_before(page.offset()) {
                 return Ok(Page::counted(Vec::new(), page, total));
             }
-            // Pinned: more matches than a count reads are walked from the largest drop (the
-            // page fills after a few hundred). Fewer, for a filter with an index of its own, are
-            // walked no further than the drop ranked as many places down as they are
+            // Pinned: more matches than a count reads (`COUNT_LIMIT`; the daily counts give
+            // exact totals past it) are walked from the largest drop (the page fills after a
+            // few hundred). Fewer, for a filter with an index of its own, are walked no
+            // further than the drop ranked as many places down as they are
             // (`walked_to_floor`), and sorted along that index (at most the count's limit) when
             // the walk comes up short. Unpinned, SQLite sorted every drop of the window for a
             // category's page.
-            let items = match (reads::drop_filter_index(filter), total.rows_on(page)) {
+            let few = total.rows_on(page).filter(|_| total.total <= COUNT_LIMIT);
+            let items = match (reads::drop_filter_index(filter), few) {
                 (Some(index), Some(rows)) => {
                     match walked_to_floor(c, since, filter, page, total)? {
                         Some(items) if items.len() as u64 == rows => items,

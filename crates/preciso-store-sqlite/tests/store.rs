@@ -485,6 +485,45 @@ const BEFORE_PREFIX_LISTS: &str = "
     END;
     DELETE FROM schema_migrations WHERE name = '0047_search_prefixes';";
 
+/// A catalog from before migration 0048 (drops without their daily counts) gets them at its
+/// next open, from its drops: the trending totals of a window that begins on a later day than
+/// some drops, over every drop and by store, equal what the pages list.
+#[test]
+fn a_catalog_from_before_the_daily_drop_counts_gets_them_from_its_drops() {
+    let (d, cat) = open();
+    let path = d.path().join("db/catalog.sqlite");
+    let day = 86_400;
+    let offers = |price: i64, at: &dyn Fn(i64) -> i64| -> Vec<Offer> {
+        (0..12)
+            .map(|i| {
+                let store = ["exito", "alkosto"][i as usize % 2];
+                offer(store, &format!("S{i}"), &format!("olla {i}"), price - i, at(i))
+            })
+            .collect()
+    };
+    preciso_core::testing::apply(&cat, "full", &offers(10_000, &|_| day));
+    preciso_core::testing::apply(&cat, "dropped", &offers(8_000, &|i| (3 + i % 4) * day + 60));
+    drop(cat);
+    let before =
+        "DROP TABLE drop_days; DELETE FROM schema_migrations WHERE name = '0048_drop_days';";
+    Connection::open(&path).unwrap().execute_batch(before).unwrap();
+
+    let reopened = SqliteCatalog::open(&path).unwrap();
+    let days: i64 = raw(&reopened)
+        .query_row("SELECT count(*) FROM drop_days WHERE dimension = 'store'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(days, 4, "each store's drops on two days of four");
+    for since in [0, 4 * day + 30, 5 * day] {
+        for store in [None, StoreId::parse("exito").ok()] {
+            let filter = preciso_core::query::OfferFilter { store, ..Default::default() };
+            let all = preciso_core::query::PageRequest::default();
+            let page = reopened.trending(since, &filter, all).unwrap();
+            assert_eq!((page.total, page.total_exact), (page.items.len() as u64, true));
+            assert!(page.total > 0, "{since} {filter:?}");
+        }
+    }
+}
+
 /// A catalog from before migration 0047 (its search index without prefix lists, as 0013 made
 /// it) gets them at its next open, filled from its products: short prefixes, words and brands
 /// find what they found, a deleted product leaves, and FTS5's own check (which covers the
