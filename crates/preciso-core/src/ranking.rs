@@ -72,6 +72,24 @@ pub fn scan_suits(matching: u64, currency_offers: u64) -> bool {
     matching.saturating_mul(64) >= currency_offers
 }
 
+/// How far down the drops' rank (largest drop first) a trending page of `depth` walks to find
+/// its `matching` drops among `all` (every drop, whatever its day): four times as far as their
+/// density says, for unevenness; `None` when that, with `DROP_WALK_EXTRA`, is not fewer than
+/// the matches a sort reads. The caller keeps the walk only if it found the page's rows, and
+/// sorts otherwise.
+pub fn drop_walk(depth: u64, matching: u64, all: u64) -> Option<u64> {
+    if matching == 0 {
+        return None;
+    }
+    let walk = depth.saturating_mul(all).div_ceil(matching).saturating_mul(4);
+    (walk.saturating_add(DROP_WALK_EXTRA) < matching).then_some(walk)
+}
+
+/// What a drop walk costs beyond its rows, in drops a sort reads for as long: a statement more
+/// (every drop's count) and the walk's own (PostgreSQL, 1M offers: a store's 1.5k drops sorted
+/// in 1.5 ms, walked in 1.8).
+pub const DROP_WALK_EXTRA: u64 = 2_048;
+
 /// How many offers of the index a value walk passes for each it takes, at most, beyond the
 /// density of its matches: the threshold rule stops only once the page's worst score beats
 /// every later offer's ceiling, and a deep page's matches run far down the own order (a brand
@@ -218,6 +236,19 @@ mod tests {
     /// The 3M catalog's brand in a top-level category with a price range (12.4k matches,
     /// counted to 10,000, of 735k offers in the currency; the brand's 48.7k offers there,
     /// ~150k in every currency): page 50 sorts the brand's offers, page 1 walks.
+    /// A dense filter walks four times its density's share of the rank; a sparse or small one,
+    /// or a page so deep the walk would pass more drops than the filter has, sorts.
+    #[test]
+    fn a_drop_walk_goes_four_times_as_far_as_the_density_says() {
+        // A leaf's 10,993 of 87,698 drops, first page: 160 by density.
+        assert_eq!(drop_walk(20, 10_993, 87_698), Some(640));
+        // A store's 1.5k of 29k at 1M offers: cheaper to sort than a statement more.
+        assert_eq!(drop_walk(20, 1_468, 29_290), None);
+        assert_eq!(drop_walk(20, 100, 87_698), None);
+        assert_eq!(drop_walk(2_000, 10_993, 87_698), None);
+        assert_eq!(drop_walk(20, 0, 87_698), None);
+    }
+
     #[test]
     fn a_brands_deep_page_sorts_its_offers_and_a_shallow_one_walks() {
         let (brand, matching, currency) = (150_000, 10_000, 735_000);

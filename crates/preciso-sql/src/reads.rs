@@ -1116,11 +1116,34 @@ pub fn trending_page(
     drops: &str,
     floor: Option<i64>,
 ) -> Query {
+    trending_from(since, filter, page, drops, Vec::new(), floor)
+}
+
+/// A trending page walked down the drops' rank, largest drop first, no further than `rows`
+/// (`preciso_core::ranking::drop_walk`), its filters applied to that prefix of the rank index:
+/// a planner that sorted the filter's matches (PostgreSQL: a leaf's 11k drops at 3M offers)
+/// reads the prefix instead. The same text for any `rows` (a prepared statement serves).
+pub fn trending_walk(since: i64, filter: &OfferFilter, page: PageRequest, rows: u64) -> Query {
+    let drops = "(SELECT * FROM offer_drops o ORDER BY o.drop_bp DESC, o.offer_id DESC LIMIT ?) o";
+    let rows = Param::Int(i64::try_from(rows).unwrap_or(i64::MAX));
+    trending_from(since, filter, page, drops, vec![rows], None)
+}
+
+/// `trending_page` from the FROM item `drops` taking `drops_params`.
+fn trending_from(
+    since: i64,
+    filter: &OfferFilter,
+    page: PageRequest,
+    drops: &str,
+    drops_params: Vec<Param>,
+    floor: Option<i64>,
+) -> Query {
     let mut w = drops_where(since, filter);
     if let Some(bp) = floor {
         w.push("o.drop_bp >= ?", [Param::Int(bp)]);
     }
-    let mut params = w.params.clone();
+    let mut params = drops_params;
+    params.extend(w.params.iter().cloned());
     params.push(Param::Int(i64::from(page.limit)));
     params.push(Param::Int(page.offset() as i64));
     Query::new(
