@@ -233,9 +233,6 @@ pub fn page_by_passes<E>(
 mod tests {
     use super::*;
 
-    /// The 3M catalog's brand in a top-level category with a price range (12.4k matches,
-    /// counted to 10,000, of 735k offers in the currency; the brand's 48.7k offers there,
-    /// ~150k in every currency): page 50 sorts the brand's offers, page 1 walks.
     /// A dense filter walks four times its density's share of the rank; a sparse or small one,
     /// or a page so deep the walk would pass more drops than the filter has, sorts.
     #[test]
@@ -249,6 +246,9 @@ mod tests {
         assert_eq!(drop_walk(20, 0, 87_698), None);
     }
 
+    /// The 3M catalog's brand in a top-level category with a price range (12.4k matches,
+    /// counted to 10,000, of 735k offers in the currency; the brand's 48.7k offers there,
+    /// ~150k in every currency): page 50 sorts the brand's offers, page 1 walks.
     #[test]
     fn a_brands_deep_page_sorts_its_offers_and_a_shallow_one_walks() {
         let (brand, matching, currency) = (150_000, 10_000, 735_000);

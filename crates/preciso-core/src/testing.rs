@@ -1189,15 +1189,18 @@ pub fn brand_totals_match_counting(c: &dyn Catalog) {
     assert!(nonzero >= 6, "the cases find offers out of stock or of one product: {nonzero}");
 }
 
-/// What counting a filter's matches gives, from every page of its price-sorted listing: the
-/// offers, and the distinct products with a buyable offer among them (a best-prices total).
+/// What counting a filter's matches gives, from every page of its price-sorted listing read
+/// with a budget no price reaches (a budget keeps every summary out, so that listing's pages
+/// end where its counted total does): the offers, and the distinct products with a buyable
+/// offer among them (a best-prices total).
 fn counted(c: &dyn Catalog, filter: &OfferFilter) -> (u64, u64) {
+    let budget = Preferences { budget: Some(u64::MAX), ..Default::default() };
+    let who = Personalization { preferences: Some(&budget) };
     let mut products = std::collections::HashSet::new();
     let mut offers = 0;
     for page in 1.. {
         let request = PageRequest { page, limit: PageRequest::MAX_LIMIT };
-        let listed = c.list_offers(filter, Sort::Price, request, Personalization::default());
-        let items = listed.unwrap().items;
+        let items = c.list_offers(filter, Sort::Price, request, who).unwrap().items;
         if items.is_empty() {
             break;
         }
@@ -1597,7 +1600,6 @@ pub fn trending_pages_equal_the_filtered_list_of_every_drop(c: &dyn Catalog) {
     let brands = ["Mabe", "Oster"];
     let mut before = Vec::new();
     let mut after = Vec::new();
-    // 600: enough that a store's drops are dense along the rank, which a page may walk.
     for i in 0..600usize {
         let store = stores[i % 3];
         // Drops of 30–59% at "grande", 10–39% at "mediana", 1–3% at "chica".
@@ -1627,6 +1629,69 @@ pub fn trending_pages_equal_the_filtered_list_of_every_drop(c: &dyn Catalog) {
     apply(c, "after", &after);
     for (since, drops) in [(0, 600), (6_000, 120)] {
         trending_pages_equal_the_filtered_list(c, since, drops);
+    }
+}
+
+/// A store's drops dense enough that a page walks down the rank (past the extra a walk must
+/// save, `ranking::DROP_WALK_EXTRA`): its pages are those of the whole list filtered, whether
+/// the walk holds them ("grande": the largest drops), comes up short and sorts ("chica": the
+/// smallest), or is not tried (a deep page; "mediana", too few).
+pub fn trending_pages_of_dense_drops_equal_the_filtered_list(c: &dyn Catalog) {
+    let n = 5_500usize;
+    let skus: Vec<String> = (0..n).map(|i| format!("w{i}")).collect();
+    let titles: Vec<String> = (0..n).map(|i| format!("Articulo {i}")).collect();
+    let store = |i: usize| match i {
+        0..2_600 => "grande",
+        2_600..5_200 => "chica",
+        _ => "mediana",
+    };
+    let offers = |round: i64| -> Vec<Offer> {
+        (0..n)
+            .map(|i| {
+                let pct: i64 = match store(i) {
+                    "grande" => 30 + (i as i64 * 7) % 30,
+                    "chica" => 1 + (i as i64) % 3,
+                    _ => 10 + (i as i64 * 11) % 30,
+                };
+                let price =
+                    if round == 0 { 1_000_000 } else { 1_000_000 - pct * 10_000 - i as i64 };
+                Fixture {
+                    store: store(i),
+                    sku: &skus[i],
+                    title: &titles[i],
+                    price,
+                    at: 1_000 + round * 1_000,
+                    ..Default::default()
+                }
+                .offer()
+            })
+            .collect()
+    };
+    apply(c, "dense-before", &offers(0));
+    apply(c, "dense-after", &offers(1));
+    let mut all = Vec::new();
+    for page in 1.. {
+        let listed = c.trending(0, &OfferFilter::default(), PageRequest { page, limit: 100 });
+        let items = listed.unwrap().items;
+        if items.is_empty() {
+            break;
+        }
+        all.extend(items);
+    }
+    assert_eq!(all.len(), n);
+    for name in ["grande", "chica", "mediana"] {
+        let filter = OfferFilter { store: StoreId::parse(name).ok(), ..Default::default() };
+        let wanted: Vec<OfferId> =
+            all.iter().filter(|d| d.offer.store.as_str() == name).map(|d| d.offer.id).collect();
+        for page in [1, 2, 3, 50] {
+            let request = PageRequest { page, limit: 7 };
+            let got = c.trending(0, &filter, request).unwrap();
+            let ids: Vec<OfferId> = got.items.iter().map(|d| d.offer.id).collect();
+            let from = (request.offset() as usize).min(wanted.len());
+            let to = (from + 7).min(wanted.len());
+            assert_eq!(ids, wanted[from..to], "{name} {request:?}");
+            assert_eq!((got.total, got.total_exact), (wanted.len() as u64, true));
+        }
     }
 }
 
@@ -1682,21 +1747,28 @@ pub fn trending_totals_equal_the_listed_drops_across_days(c: &dyn Catalog) {
     ]
     .into();
     let windows = [0, 13 * DAY + 5 * 3_600, 15 * DAY, 30 * DAY];
+    // Every offer is in COP: the same filter with the currency counts its drops one by one
+    // (no daily counts serve it), and lists them all.
+    let counted = |since: i64, filter: &OfferFilter| {
+        let cop = OfferFilter { currency: Currency::parse("COP").ok(), ..filter.clone() };
+        let mut listed = 0;
+        for page in 1.. {
+            let got = c.trending(since, &cop, PageRequest { page, limit: 7 }).unwrap();
+            assert!(got.total_exact);
+            if got.items.is_empty() {
+                assert_eq!(got.total, listed, "{cop:?}");
+                return listed;
+            }
+            listed += got.items.len() as u64;
+        }
+        unreachable!()
+    };
     let check = |stage: &str, expected_all: u64| {
         for since in windows {
             for filter in &filters {
-                let mut listed = 0;
-                let mut first = None;
-                for page in 1.. {
-                    let request = PageRequest { page, limit: 7 };
-                    let got = c.trending(since, filter, request).unwrap();
-                    first.get_or_insert((got.total, got.total_exact));
-                    if got.items.is_empty() {
-                        break;
-                    }
-                    listed += got.items.len() as u64;
-                }
-                assert_eq!(first, Some((listed, true)), "{stage} {since} {filter:?}");
+                let got = c.trending(since, filter, PageRequest { page: 1, limit: 7 }).unwrap();
+                let expected = (counted(since, filter), true);
+                assert_eq!((got.total, got.total_exact), expected, "{stage} {since} {filter:?}");
             }
         }
         let all = c.trending(0, &OfferFilter::default(), PageRequest::default()).unwrap();
@@ -2594,6 +2666,7 @@ macro_rules! contract_tests {
             reports_brands_categories_and_drops,
             trending_pages_equal_the_filtered_list_of_every_drop,
             trending_totals_equal_the_listed_drops_across_days,
+            trending_pages_of_dense_drops_equal_the_filtered_list,
             products_are_found_by_words_of_their_brand_and_title,
             search_ranks_by_offers_that_follow_every_run,
             a_merge_that_moves_the_kept_offer_updates_the_product_it_leaves,

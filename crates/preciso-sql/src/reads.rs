@@ -52,9 +52,10 @@ pub enum Total {
     /// A listing bounded in price whose unbounded total a summary keeps: that total less the
     /// matches lying only outside the bounds, read from the two ends of the price order
     /// (`complement`). `query` returns NULL for the total when those ends hold more than
-    /// `TAIL_ROWS` offers: then `counted` counts the matches. A wide range's total costs its
-    /// tails, not its matches (a leaf's products of one brand from 100 to 5,000,000: 674 of
-    /// 685 at 1M offers and 2,005 of 2,026 at 3M, each counted).
+    /// `TAIL_ROWS` offers, or while a run has marked the summaries: then `counted` counts the
+    /// matches. A wide range's total costs its tails, not its matches (a leaf's products of
+    /// one brand from 100 to 5,000,000: 674 of 685 at 1M offers and 2,005 of 2,026 at 3M,
+    /// each counted).
     Complement {
         query: Query,
         counted: Box<Total>,
@@ -173,10 +174,14 @@ fn complement(
         }
     };
     // The branch not taken runs none of its subqueries (SQLite and PostgreSQL alike evaluate
-    // an uncorrelated subquery where it is first needed).
+    // an uncorrelated subquery where it is first needed). While a run has marked the
+    // summaries (its offers written, their totals not yet), live tails would be taken from
+    // the last run's totals: then counted too.
     let sql = format!(
         "WITH t AS MATERIALIZED ({} LIMIT {})
-         SELECT CASE WHEN (SELECT count(*) FROM t) <= {TAIL_ROWS}
+         SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM market_dirty)
+                  AND NOT EXISTS (SELECT 1 FROM product_best_dirty)
+                  AND (SELECT count(*) FROM t) <= {TAIL_ROWS}
              THEN coalesce(({}), 0) - {left} END, CAST(0 AS BIGINT)",
         tails.join(" UNION ALL "),
         TAIL_ROWS + 1,
@@ -1066,7 +1071,7 @@ pub fn trending_count(since: i64, filter: &OfferFilter) -> Total {
     params.extend(value.params);
     params.push(Param::Int(first_day));
     params.extend(w.params);
-    params.push(Param::Int((first_day + 1) * crate::trend::DAY_SECS));
+    params.push(Param::Int(first_day.saturating_add(1).saturating_mul(crate::trend::DAY_SECS)));
     Total::Summary(Query::new(sql, params))
 }
 
@@ -1089,8 +1094,13 @@ fn day_dimension(filter: &OfferFilter) -> Option<(&'static str, Where)> {
             "store"
         }
         (None, Some(key), None) => {
+            // The keys the listing's `category_clause` matches: listed in the market summary.
             let range = [text(key), text(&format!("{key}/")), text(&format!("{key}0"))];
-            w.push("(d.value = ? OR (d.value >= ? AND d.value < ?))", range);
+            w.push(
+                "d.value IN (SELECT c.category_key FROM category_counts c
+                    WHERE c.category_key = ? OR (c.category_key >= ? AND c.category_key < ?))",
+                range,
+            );
             "category"
         }
         (None, None, Some(brand)) => {

@@ -122,11 +122,6 @@ pub const TABLES: &[TableSpec] = &[
         ],
         order_by: "offer_id",
     },
-    TableSpec {
-        name: "drop_days",
-        columns: &["dimension", "value", "day", "drops"],
-        order_by: "dimension, value, day",
-    },
     TableSpec { name: "trend_dirty", columns: &["offer_id"], order_by: "offer_id" },
     TableSpec {
         name: "users",

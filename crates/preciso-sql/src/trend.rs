@@ -1,9 +1,10 @@
 //! The refresh of trending drops, written once over `Tx` and run by both adapters at the end
 //! of an ingest run (and when a catalog opens after a crash): the offers ingest marked get
 //! their drop recomputed from their history (`preciso_core::analysis::trend::current_drop`).
-//! Each change of the drops is counted into `drop_days` (drops per day, per store, category
-//! and brand) in the same transaction (`DayCounts`), as a store merge's removals are
-//! (`forget_drop`).
+//! Each change of the drops is counted into `drop_days` (drops per day over all, and per
+//! store, category key and brand key) in the same transaction (`DayCounts`), as a store
+//! merge's removals are (`forget_drop`); a copy or restore rebuilds it from the drops
+//! (`REBUILD_DAYS`).
 
 use crate::stores::Tx;
 use preciso_core::analysis::trend::current_drop;
@@ -26,6 +27,7 @@ pub fn refresh(tx: &mut dyn Tx) -> Result<u64, StoreError> {
             _ => None,
         })
         .collect();
+    let mut days = DayCounts::default();
     for chunk in ids.chunks(CHUNK) {
         let marks = placeholders(chunk.len());
         let params: Vec<Cell> = chunk.iter().map(|id| Cell::Int(*id)).collect();
@@ -60,7 +62,6 @@ pub fn refresh(tx: &mut dyn Tx) -> Result<u64, StoreError> {
             .collect();
         let mut histories = histories.iter().peekable();
         let mut changed = Vec::new();
-        let mut days = DayCounts::default();
         for &id in chunk {
             let mut history = Vec::new();
             while let Some([Cell::Int(_), Cell::Int(at), Cell::Int(price)]) = histories
@@ -86,26 +87,42 @@ pub fn refresh(tx: &mut dyn Tx) -> Result<u64, StoreError> {
             }
         }
         set_drops(tx, &changed)?;
-        days.write(tx)?;
     }
+    days.write(tx)?;
     Ok(ids.len() as u64)
 }
 
 /// Removes an offer's drop (a store merge moves its history to another id, whose drop the next
 /// refresh computes), and its count from `drop_days`.
 pub fn forget_drop(tx: &mut dyn Tx, offer_id: i64) -> Result<(), StoreError> {
-    let id = [Cell::Int(offer_id)];
+    // The row the delete removed, not one read before it: a refresh committing between the
+    // two would have its change counted and then the older row's taken away.
     let sql = format!(
-        "SELECT reference_minor, drop_bp, drop_at, {} FROM offer_drops WHERE offer_id = ?",
+        "DELETE FROM offer_drops WHERE offer_id = ?
+         RETURNING reference_minor, drop_bp, drop_at, {}",
         FILTER_COLUMNS.join(", ")
     );
     let mut days = DayCounts::default();
-    for row in tx.query(&sql, &id)? {
+    for row in tx.query(&sql, &[Cell::Int(offer_id)])? {
         days.add(&row, -1);
     }
-    tx.execute("DELETE FROM offer_drops WHERE offer_id = ?", &id)?;
     days.write(tx)
 }
+
+/// Recounts `drop_days` from the drops (a copied or restored catalog: its counts are derived,
+/// not copied).
+pub const REBUILD_DAYS: &str = "DELETE FROM drop_days;
+    INSERT INTO drop_days (dimension, value, day, drops)
+        SELECT 'all', '', drop_at / 86400, count(*) FROM offer_drops GROUP BY drop_at / 86400;
+    INSERT INTO drop_days (dimension, value, day, drops)
+        SELECT 'store', store_id, drop_at / 86400, count(*) FROM offer_drops
+        WHERE store_id IS NOT NULL GROUP BY store_id, drop_at / 86400;
+    INSERT INTO drop_days (dimension, value, day, drops)
+        SELECT 'category', category_key, drop_at / 86400, count(*) FROM offer_drops
+        WHERE category_key IS NOT NULL GROUP BY category_key, drop_at / 86400;
+    INSERT INTO drop_days (dimension, value, day, drops)
+        SELECT 'brand', brand_key, drop_at / 86400, count(*) FROM offer_drops
+        WHERE brand_key IS NOT NULL GROUP BY brand_key, drop_at / 86400;";
 
 /// Seconds in a `drop_days` day: a drop's day is `drop_at / DAY_SECS`.
 pub const DAY_SECS: i64 = 86_400;
@@ -114,10 +131,14 @@ pub const DAY_SECS: i64 = 86_400;
 #[derive(Default)]
 struct DayCounts(std::collections::BTreeMap<(&'static str, String, i64), i64>);
 
-/// The dimensions `drop_days` counts by, with their column's position in a drop row laid out
-/// as `drop_cells` then `FILTER_COLUMNS` (`None`: every drop, under the value '').
-const DAY_DIMENSIONS: [(&str, Option<usize>); 4] =
-    [("all", None), ("store", Some(4)), ("category", Some(5)), ("brand", Some(6))];
+/// The dimensions `drop_days` counts by, with the filter column each names (`None`: every
+/// drop, under the value '').
+const DAY_DIMENSIONS: [(&str, Option<&str>); 4] = [
+    ("all", None),
+    ("store", Some("store_id")),
+    ("category", Some("category_key")),
+    ("brand", Some("brand_key")),
+];
 
 impl DayCounts {
     /// Adds `n` to the days of a drop row (`drop_cells` then `FILTER_COLUMNS`; a row without a
@@ -126,7 +147,10 @@ impl DayCounts {
         let Some(Cell::Int(at)) = row.get(2) else { return };
         let day = at / DAY_SECS;
         for (dimension, column) in DAY_DIMENSIONS {
-            let value = match column.map(|c| row.get(c)) {
+            // Its position in the row: after the drop's own columns.
+            let at =
+                |name| FILTER_COLUMNS.iter().position(|c| *c == name).map(|i| DROP_COLUMNS + i);
+            let value = match column.map(|c| at(c).and_then(|i| row.get(i))) {
                 None => String::new(),
                 Some(Some(Cell::Text(v))) => v.clone(),
                 Some(_) => continue,
@@ -136,7 +160,7 @@ impl DayCounts {
     }
 
     /// Adds the counts to `drop_days`, many keys a statement, and drops the days left at
-    /// zero when any count fell.
+    /// zero when any count fell (once per refresh: the table holds a row per key and day).
     fn write(self, tx: &mut dyn Tx) -> Result<(), StoreError> {
         let changes: Vec<_> = self.0.into_iter().filter(|(_, n)| *n != 0).collect();
         let fell = changes.iter().any(|(_, n)| *n < 0);

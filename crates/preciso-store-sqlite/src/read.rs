@@ -139,8 +139,8 @@ fn query_map<T>(
 /// A listing's total (`reads::Total`).
 fn total_of(c: &Connection, t: &reads::Total) -> rusqlite::Result<MatchCount> {
     if let reads::Total::Complement { query, counted } = t {
-        let total: Option<i64> =
-            c.query_row(&query.sql, params_from_iter(values(&query.params)), |r| r.get(0))?;
+        let total: Option<i64> = prepare(c, &query.sql)?
+            .query_row(params_from_iter(values(&query.params)), |r| r.get(0))?;
         return match total {
             Some(total) => Ok(t.of(total.max(0) as u64, 0)),
             None => total_of(c, counted),

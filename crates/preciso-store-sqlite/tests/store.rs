@@ -485,6 +485,35 @@ const BEFORE_PREFIX_LISTS: &str = "
     END;
     DELETE FROM schema_migrations WHERE name = '0047_search_prefixes';";
 
+/// A price range's total is the summary's less what lies beyond the range only while the
+/// summaries are current: with a run's mark on the market summary (its offers written, their
+/// totals not yet), the same listing counts its matches (and stops at the count's limit).
+#[test]
+fn a_price_range_is_counted_while_a_run_has_marked_the_summaries() {
+    let (_d, cat) = open();
+    let offers: Vec<Offer> = (0..10_040)
+        .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), 1_000 + i, 1))
+        .collect();
+    preciso_core::testing::apply(&cat, "many", &offers);
+    let filter = preciso_core::query::OfferFilter {
+        currency: Currency::parse("COP").ok(),
+        min_price: preciso_core::query::Decimal::parse("10"),
+        max_price: preciso_core::query::Decimal::parse("110"),
+        ..Default::default()
+    };
+    let total = || {
+        let page = preciso_core::query::PageRequest::default();
+        let who = preciso_core::ports::Personalization::default();
+        let listed = cat.list_offers(&filter, preciso_core::query::Sort::Price, page, who);
+        let listed = listed.unwrap();
+        (listed.total, listed.total_exact)
+    };
+    // 39 offers above 110.00: the summary's 10,040 less them, exact past the limit.
+    assert_eq!(total(), (10_001, true));
+    raw(&cat).execute(preciso_sql::market::MARK, []).unwrap();
+    assert_eq!(total(), (preciso_core::query::COUNT_LIMIT, false));
+}
+
 /// A catalog from before migration 0048 (drops without their daily counts) gets them at its
 /// next open, from its drops: the trending totals of a window that begins on a later day than
 /// some drops, over every drop and by store, equal what the pages list.
