@@ -514,6 +514,36 @@ fn a_price_range_is_counted_while_a_run_has_marked_the_summaries() {
     assert_eq!(total(), (preciso_core::query::COUNT_LIMIT, false));
 }
 
+/// Trending totals past the count's limit are exact from the daily counts (they stopped at
+/// 10,000 before), and such a page is walked from the largest drop, as the whole list's is.
+#[test]
+fn trending_totals_past_the_count_limit_are_exact() {
+    let (_d, cat) = open();
+    let n = preciso_core::query::COUNT_LIMIT as i64 + 100;
+    let batch = |price: i64, at: i64| -> Vec<Offer> {
+        (0..n)
+            .map(|i| offer("exito", &format!("S{i}"), &format!("olla {i}"), price - i, at))
+            .collect()
+    };
+    preciso_core::testing::apply(&cat, "full", &batch(1_000_000, 1));
+    preciso_core::testing::apply(&cat, "dropped", &batch(900_000, 86_400 * 3));
+    let page = preciso_core::query::PageRequest { page: 2, limit: 5 };
+    let all = preciso_core::query::OfferFilter::default();
+    let exito = preciso_core::query::OfferFilter {
+        store: StoreId::parse("exito").ok(),
+        ..Default::default()
+    };
+    let whole = cat.trending(0, &all, page).unwrap();
+    let store = cat.trending(0, &exito, page).unwrap();
+    assert_eq!((whole.total, whole.total_exact), (n as u64, true));
+    assert_eq!((store.total, store.total_exact), (n as u64, true));
+    let ids = |p: &preciso_core::query::Page<preciso_core::ports::TrendingOffer>| {
+        p.items.iter().map(|d| d.offer.id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&store), ids(&whole));
+    assert_eq!(store.items.len(), 5);
+}
+
 /// A catalog from before migration 0048 (drops without their daily counts) gets them at its
 /// next open, from its drops: the trending totals of a window that begins on a later day than
 /// some drops, over every drop and by store, equal what the pages list.
