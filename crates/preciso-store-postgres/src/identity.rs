@@ -119,6 +119,7 @@ impl PgCatalog {
             let mut tx = c.transaction().map_err(backend)?;
             // Offers move between ids: not while an initial load has the keys dropped.
             crate::bulk::batch_turn(&mut tx)?;
+            trends_turn(&mut tx)?;
             let report = stores::merge(&mut PgTx::new(&mut tx), from, into)?;
             tx.execute(preciso_sql::market::MARK, &[]).map_err(backend)?;
             tx.commit().map_err(backend)?;
@@ -138,6 +139,25 @@ impl PgCatalog {
 /// transaction.
 pub(crate) fn refresh_trends(client: &mut postgres::Client) -> Result<(), StoreError> {
     let mut tx = client.transaction().map_err(backend)?;
+    trends_turn(&mut tx)?;
     preciso_sql::trend::refresh(&mut PgTx::new(&mut tx))?;
     tx.commit().map_err(backend)
 }
+
+/// Serializes the trend refreshes and the store merges (`pg_advisory_xact_lock` key): a merge
+/// committing between a refresh's read of a drop and its write left the refresh writing a drop
+/// for an offer the merge had removed, and a refresh committing inside a merge had its drop
+/// counted and then the older one's taken away (`drop_days`).
+pub const TRENDS_LOCK: i64 = 0x7072_6563_7472_6e64;
+
+/// Waits for `TRENDS_LOCK` at most `TRENDS_WAIT` (a large store's merge takes minutes).
+fn trends_turn(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({TRENDS_LOCK});
+         SET LOCAL lock_timeout = DEFAULT",
+        TRENDS_WAIT.as_secs()
+    ))
+    .map_err(backend)
+}
+
+const TRENDS_WAIT: std::time::Duration = std::time::Duration::from_secs(600);

@@ -27,6 +27,7 @@ use preciso_sql::{Param, SqlRow};
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 
+pub use identity::TRENDS_LOCK;
 pub use migrate::MIGRATIONS;
 
 /// At most this many pooled connections per process; further callers wait for one. Ingest

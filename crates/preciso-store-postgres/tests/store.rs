@@ -3,7 +3,7 @@
 //! after. Without the variable every test prints that it was skipped and passes.
 
 use postgres::{Client, NoTls};
-use preciso_core::domain::{IngestCounts, IngestStatus};
+use preciso_core::domain::{IngestCounts, IngestStatus, StoreId};
 use preciso_core::ports::{CatalogRead, CatalogStore};
 use preciso_core::testing::new_file;
 use preciso_store_postgres::PgCatalog;
@@ -572,4 +572,38 @@ fn a_run_that_marks_few_products_recounts_them() {
     };
     let expected: Vec<(String, i64)> = titles.iter().map(|t| (t.clone(), count(t))).collect();
     assert_eq!(counts, expected);
+}
+
+/// A store merge takes the trends lock (`TRENDS_LOCK`, which trend refreshes take too), so the
+/// two never interleave: while another session holds it the merge waits, and it completes once
+/// the lock is released.
+#[test]
+fn store_merges_wait_for_the_trends_lock() {
+    let Some(db) = TempDb::create("trends_lock") else { return };
+    let catalog = PgCatalog::open(&db.url).unwrap();
+    let two: Vec<_> = ["exito", "jumbo"]
+        .map(|store| preciso_core::testing::Fixture { store, ..Default::default() }.offer())
+        .into();
+    preciso_core::testing::apply(&catalog, "two", &two);
+    let mut holder = Client::connect(&db.url, NoTls).unwrap();
+    let mut held = holder.transaction().unwrap();
+    held.execute("SELECT pg_advisory_xact_lock($1)", &[&preciso_store_postgres::TRENDS_LOCK])
+        .unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let merging = std::thread::spawn(move || {
+        let (from, into) = (StoreId::parse("exito").unwrap(), StoreId::parse("jumbo").unwrap());
+        let report = catalog.merge_stores(&from, &into);
+        done.send(()).unwrap();
+        report
+    });
+    let wait = std::time::Duration::from_millis(500);
+    assert!(finished.recv_timeout(wait).is_err(), "the merge waits for the lock");
+    // Before moving anything (not only before the refreshes after its commit).
+    let mut other = Client::connect(&db.url, NoTls).unwrap();
+    let left = "SELECT count(*) FROM offers WHERE store_id = 'exito'";
+    assert_eq!(other.query_one(left, &[]).unwrap().get::<_, i64>(0), 1);
+    held.rollback().unwrap();
+    finished.recv_timeout(std::time::Duration::from_secs(30)).expect("then completes");
+    merging.join().unwrap().unwrap();
+    assert_eq!(other.query_one(left, &[]).unwrap().get::<_, i64>(0), 0);
 }
