@@ -4,7 +4,7 @@
 //! Each change of the drops is counted into `drop_days` (drops per day over all, and per
 //! store, category key and brand key) in the same transaction (`DayCounts`), as a store
 //! merge's removals are (`forget_drop`); a copy or restore rebuilds it from the drops
-//! (`REBUILD_DAYS`).
+//! (`rebuild_days`).
 
 use crate::stores::Tx;
 use preciso_core::analysis::trend::current_drop;
@@ -110,19 +110,23 @@ pub fn forget_drop(tx: &mut dyn Tx, offer_id: i64) -> Result<(), StoreError> {
 }
 
 /// Recounts `drop_days` from the drops (a copied or restored catalog: its counts are derived,
-/// not copied).
-pub const REBUILD_DAYS: &str = "DELETE FROM drop_days;
-    INSERT INTO drop_days (dimension, value, day, drops)
-        SELECT 'all', '', drop_at / 86400, count(*) FROM offer_drops GROUP BY drop_at / 86400;
-    INSERT INTO drop_days (dimension, value, day, drops)
-        SELECT 'store', store_id, drop_at / 86400, count(*) FROM offer_drops
-        WHERE store_id IS NOT NULL GROUP BY store_id, drop_at / 86400;
-    INSERT INTO drop_days (dimension, value, day, drops)
-        SELECT 'category', category_key, drop_at / 86400, count(*) FROM offer_drops
-        WHERE category_key IS NOT NULL GROUP BY category_key, drop_at / 86400;
-    INSERT INTO drop_days (dimension, value, day, drops)
-        SELECT 'brand', brand_key, drop_at / 86400, count(*) FROM offer_drops
-        WHERE brand_key IS NOT NULL GROUP BY brand_key, drop_at / 86400;";
+/// not copied): statements for `execute_batch`, one per dimension (`DAY_DIMENSIONS`).
+pub fn rebuild_days() -> String {
+    let mut sql = String::from("DELETE FROM drop_days;");
+    for (dimension, column) in DAY_DIMENSIONS {
+        let (value, known) = match column {
+            Some(c) => (c.to_string(), format!("WHERE {c} IS NOT NULL")),
+            None => ("''".to_string(), String::new()),
+        };
+        let by = if column.is_some() { format!("{value}, ") } else { String::new() };
+        sql.push_str(&format!(
+            "INSERT INTO drop_days (dimension, value, day, drops)
+                 SELECT '{dimension}', {value}, drop_at / {DAY_SECS}, count(*) FROM offer_drops
+                 {known} GROUP BY {by}drop_at / {DAY_SECS};"
+        ));
+    }
+    sql
+}
 
 /// Seconds in a `drop_days` day: a drop's day is `drop_at / DAY_SECS`.
 pub const DAY_SECS: i64 = 86_400;
@@ -146,11 +150,10 @@ impl DayCounts {
     fn add(&mut self, row: &[Cell], n: i64) {
         let Some(Cell::Int(at)) = row.get(2) else { return };
         let day = at / DAY_SECS;
+        // A filter column's cell: after the drop's own columns.
+        let cell = |name| FILTER_COLUMNS.iter().position(|c| *c == name).map(|i| DROP_COLUMNS + i);
         for (dimension, column) in DAY_DIMENSIONS {
-            // Its position in the row: after the drop's own columns.
-            let at =
-                |name| FILTER_COLUMNS.iter().position(|c| *c == name).map(|i| DROP_COLUMNS + i);
-            let value = match column.map(|c| at(c).and_then(|i| row.get(i))) {
+            let value = match column.map(|c| cell(c).and_then(|i| row.get(i))) {
                 None => String::new(),
                 Some(Some(Cell::Text(v))) => v.clone(),
                 Some(_) => continue,

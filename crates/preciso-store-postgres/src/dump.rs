@@ -157,7 +157,7 @@ impl CatalogDump for PgCatalog {
             // Derived too: the copied products start at one offer each, and the drops' daily
             // counts are not copied.
             crate::best::recount(&mut tx, None)?;
-            tx.batch_execute(preciso_sql::trend::REBUILD_DAYS).map_err(backend)?;
+            tx.batch_execute(&preciso_sql::trend::rebuild_days()).map_err(backend)?;
             tx.commit().map_err(backend)?;
             // The market summary is derived, not copied: built from the loaded offers.
             crate::session::refresh_market(c)?;
@@ -207,7 +207,7 @@ impl CatalogDump for PgCatalog {
             reset_sequences(&mut tx)?;
             // Each product's offer count is derived: the restored products start at one.
             crate::best::recount(&mut tx, None)?;
-            tx.batch_execute(preciso_sql::trend::REBUILD_DAYS).map_err(backend)?;
+            tx.batch_execute(&preciso_sql::trend::rebuild_days()).map_err(backend)?;
             // The market summary is derived, not copied: built from the loaded offers.
             crate::session::rebuild_market(&mut tx, None)?;
             tx.commit().map_err(backend)?;

@@ -154,7 +154,7 @@ impl CatalogDump for SqliteCatalog {
         self.write_txn(|c| {
             crate::search::rebuild(c).map_err(backend)?;
             // The drops' daily counts are derived, not copied.
-            c.execute_batch(preciso_sql::trend::REBUILD_DAYS).map_err(backend)
+            c.execute_batch(&preciso_sql::trend::rebuild_days()).map_err(backend)
         })?;
         // The market summary is derived, not copied: built from the loaded offers.
         self.with_conn_err(crate::stats::refresh_market)
@@ -194,7 +194,7 @@ impl CatalogDump for SqliteCatalog {
             c.execute_batch(&delete_all_sql()).map_err(backend)?;
             fill(&mut Loader(c))?;
             crate::search::rebuild(c).map_err(backend)?;
-            c.execute_batch(preciso_sql::trend::REBUILD_DAYS).map_err(backend)?;
+            c.execute_batch(&preciso_sql::trend::rebuild_days()).map_err(backend)?;
             // The market summary is derived, not copied: built from the loaded offers.
             crate::stats::rebuild_market(c)
         })

@@ -572,6 +572,19 @@ fn a_catalog_from_before_the_daily_drop_counts_gets_them_from_its_drops() {
         .query_row("SELECT count(*) FROM drop_days WHERE dimension = 'store'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(days, 4, "each store's drops on two days of four");
+    // A copy's or restore's recount gives what the migration and the refreshes kept.
+    let table = |c: &Connection| -> Vec<(String, String, i64, i64)> {
+        let mut stmt = c.prepare("SELECT * FROM drop_days ORDER BY 1, 2, 3").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let kept = table(&raw(&reopened));
+    raw(&reopened).execute_batch(&preciso_sql::trend::rebuild_days()).unwrap();
+    assert_eq!(table(&raw(&reopened)), kept);
+    // Four days over all, for the one category and the one brand; each store's two.
+    assert_eq!(kept.len(), 4 + 4 + 4 + 4);
     for since in [0, 4 * day + 30, 5 * day] {
         for store in [None, StoreId::parse("exito").ok()] {
             let filter = preciso_core::query::OfferFilter { store, ..Default::default() };
